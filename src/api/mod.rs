@@ -1,0 +1,572 @@
+//! The query API and operational endpoints on the UI port: `/api/v1/...` JSON, live SSE tails,
+//! `/healthz`, `/readyz`, `/metrics`. The only module that knows the wire JSON shapes.
+
+pub mod convert;
+pub mod wire;
+
+use crate::pdata::TraceId;
+use crate::query::series::{self, Agg};
+use crate::query::{compile_text, FilterError, SqlFilter, Target};
+use crate::store::read::{self, LogQuery, TimeRange, TraceQuery};
+use crate::store::{Store, StoreError};
+use crate::telemetry::{render_prometheus, IngestStats};
+use axum::extract::{Path, Query, State};
+use axum::http::{header, StatusCode};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use futures::stream::Stream;
+use serde::Deserialize;
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+pub struct ApiState {
+    pub store: Arc<Store>,
+    pub ingest: Arc<IngestStats>,
+    pub started: Instant,
+    pub endpoints: wire::Endpoints,
+    pub retention: crate::store::retention::Retention,
+    pub pipelines: Vec<String>,
+    /// False until every listener is serving, and again once shutdown starts.
+    pub ready: AtomicBool,
+}
+
+pub fn router(state: Arc<ApiState>) -> Router {
+    Router::new()
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(prometheus))
+        .route("/api/v1/status", get(status))
+        .route("/api/v1/services", get(services))
+        .route("/api/v1/traces", get(traces))
+        .route("/api/v1/traces/{trace_id}", get(trace))
+        .route("/api/v1/traces/{trace_id}/otlp", get(trace_otlp))
+        .route("/api/v1/spans", get(spans))
+        .route("/api/v1/logs", get(logs))
+        .route("/api/v1/metrics", get(metrics))
+        .route("/api/v1/metrics/{name}/series", get(metric_series))
+        .route("/api/v1/stream/spans", get(stream_spans))
+        .route("/api/v1/stream/logs", get(stream_logs))
+        .route("/api/{*rest}", get(unknown_api))
+        .fallback(get(ui_placeholder))
+        .with_state(state)
+}
+
+/// Every API error: `{error: {code, message}}` with a 4xx/5xx status.
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+}
+
+impl ApiError {
+    fn bad_request(message: impl Into<String>) -> Self {
+        ApiError {
+            status: StatusCode::BAD_REQUEST,
+            code: "bad_request",
+            message: message.into(),
+        }
+    }
+    fn not_found(message: impl Into<String>) -> Self {
+        ApiError {
+            status: StatusCode::NOT_FOUND,
+            code: "not_found",
+            message: message.into(),
+        }
+    }
+}
+
+impl From<FilterError> for ApiError {
+    fn from(err: FilterError) -> Self {
+        ApiError {
+            status: StatusCode::BAD_REQUEST,
+            code: "invalid_filter",
+            message: err.to_string(),
+        }
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(err: StoreError) -> Self {
+        ApiError {
+            status: StatusCode::SERVICE_UNAVAILABLE,
+            code: "storage_error",
+            message: err.to_string(),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = wire::ErrorBody {
+            error: wire::ErrorDetail {
+                code: self.code.to_string(),
+                message: self.message,
+            },
+        };
+        (self.status, Json(body)).into_response()
+    }
+}
+
+type ApiResult<T> = Result<Json<T>, ApiError>;
+
+fn now_ns() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos() as i64)
+        .unwrap_or(0)
+}
+
+/// `start`/`end` (unix ns) and `since` (a duration back from now) as one time window.
+#[derive(Debug, Default, Deserialize)]
+pub struct WindowParams {
+    start: Option<i64>,
+    end: Option<i64>,
+    since: Option<String>,
+}
+
+impl WindowParams {
+    fn range(&self, default_since: Option<Duration>) -> Result<TimeRange, ApiError> {
+        let since = match &self.since {
+            Some(s) => Some(crate::units::parse_duration(s).map_err(|e| ApiError::bad_request(format!("since: {e}")))?),
+            None => default_since,
+        };
+        let end = self.end.unwrap_or(i64::MAX);
+        let start = match (self.start, since) {
+            (Some(start), _) => start,
+            (None, Some(since)) => now_ns().saturating_sub(since.as_nanos() as i64),
+            (None, None) => i64::MIN,
+        };
+        if start > end {
+            return Err(ApiError::bad_request("start must not be after end"));
+        }
+        Ok(TimeRange { start, end })
+    }
+}
+
+fn limit(requested: Option<usize>, default: usize, max: usize) -> Result<usize, ApiError> {
+    match requested {
+        None => Ok(default),
+        Some(0) => Err(ApiError::bad_request("limit must be at least 1")),
+        Some(n) if n > max => Err(ApiError::bad_request(format!("limit must be at most {max}"))),
+        Some(n) => Ok(n),
+    }
+}
+
+fn parse_trace_id(text: &str) -> Result<TraceId, ApiError> {
+    TraceId::parse_hex(text).ok_or_else(|| ApiError::bad_request(format!("'{text}' is not a trace id: expected 32 hex characters")))
+}
+
+async fn readyz(State(state): State<Arc<ApiState>>) -> Response {
+    if state.ready.load(Ordering::Relaxed) {
+        (StatusCode::OK, "ready\n").into_response()
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, "not ready\n").into_response()
+    }
+}
+
+async fn prometheus(State(state): State<Arc<ApiState>>) -> Response {
+    let text = render_prometheus(
+        &state.ingest,
+        &state.store.stats,
+        crate::processor::memory_limiter::resident_bytes(),
+        state.started.elapsed().as_secs_f64(),
+    );
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
+}
+
+async fn status(State(state): State<Arc<ApiState>>) -> ApiResult<wire::StatusResponse> {
+    let counts = state.store.read(|conn| read::counts(conn)).await?;
+    let signal_counts = |field: fn(&crate::telemetry::SignalCounters) -> &std::sync::atomic::AtomicU64| wire::SignalCounts {
+        spans: field(&state.ingest.traces).load(Ordering::Relaxed),
+        logs: field(&state.ingest.logs).load(Ordering::Relaxed),
+        metric_points: field(&state.ingest.metrics).load(Ordering::Relaxed),
+    };
+    Ok(Json(wire::StatusResponse {
+        version: env!("CARGO_PKG_VERSION").to_string(),
+        uptime_s: state.started.elapsed().as_secs_f64(),
+        endpoints: state.endpoints.clone(),
+        storage: wire::StorageStatus {
+            path: state.store.display_path().to_string(),
+            bytes: counts.bytes,
+            spans: counts.spans,
+            logs: counts.logs,
+            metric_points: counts.metric_points,
+            retention_s: state.retention.max_age.map(|d| d.as_secs()),
+            max_bytes: state.retention.max_bytes,
+        },
+        ingest: wire::IngestStatus {
+            accepted: signal_counts(|c| &c.accepted),
+            refused: signal_counts(|c| &c.refused),
+            rejected: signal_counts(|c| &c.rejected),
+            dropped: signal_counts(|c| &c.dropped),
+        },
+        pipelines: state.pipelines.clone(),
+    }))
+}
+
+async fn services(State(state): State<Arc<ApiState>>) -> ApiResult<wire::ServicesResponse> {
+    let services = state.store.read(|conn| read::services(conn)).await?;
+    Ok(Json(wire::ServicesResponse {
+        services: services
+            .into_iter()
+            .map(|s| wire::Service {
+                name: s.name,
+                spans: s.spans,
+                errors: s.errors,
+                last_seen_unix_nano: s.last_seen_ns,
+            })
+            .collect(),
+    }))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct TracesParams {
+    q: Option<String>,
+    service: Option<String>,
+    limit: Option<usize>,
+    min_duration: Option<String>,
+    max_duration: Option<String>,
+    #[serde(flatten)]
+    window: WindowParams,
+}
+
+fn optional_duration_ns(name: &str, text: &Option<String>) -> Result<Option<i64>, ApiError> {
+    text.as_deref()
+        .filter(|t| !t.is_empty())
+        .map(|t| {
+            crate::units::parse_duration(t)
+                .map(|d| d.as_nanos() as i64)
+                .map_err(|e| ApiError::bad_request(format!("{name}: {e}")))
+        })
+        .transpose()
+}
+
+fn non_empty(value: &Option<String>) -> Option<String> {
+    value.clone().filter(|v| !v.trim().is_empty())
+}
+
+async fn traces(State(state): State<Arc<ApiState>>, Query(params): Query<TracesParams>) -> ApiResult<wire::TracesResponse> {
+    let filter = compile_text(params.q.as_deref(), Target::Spans)?;
+    let range = params.window.range(None)?;
+    let limit = limit(params.limit, 20, 1000)?;
+    let query = TraceQuery {
+        service: non_empty(&params.service),
+        min_duration_ns: optional_duration_ns("min_duration", &params.min_duration)?,
+        max_duration_ns: optional_duration_ns("max_duration", &params.max_duration)?,
+    };
+    let traces = state
+        .store
+        .read(move |conn| read::search_traces(conn, &filter, &query, range, limit))
+        .await?;
+    Ok(Json(wire::TracesResponse {
+        traces: traces.iter().map(convert::trace_summary).collect(),
+    }))
+}
+
+async fn trace(State(state): State<Arc<ApiState>>, Path(trace_id): Path<String>) -> ApiResult<wire::TraceResponse> {
+    let id = parse_trace_id(&trace_id)?;
+    let spans = state.store.read(move |conn| read::trace_spans(conn, &id.0)).await?;
+    if spans.is_empty() {
+        return Err(ApiError::not_found(format!(
+            "trace {id} is not stored (it may not have arrived yet, or retention removed it)"
+        )));
+    }
+    Ok(Json(wire::TraceResponse {
+        trace_id: id.to_string(),
+        spans: spans.iter().map(convert::span).collect(),
+    }))
+}
+
+async fn trace_otlp(State(state): State<Arc<ApiState>>, Path(trace_id): Path<String>) -> Result<Response, ApiError> {
+    let id = parse_trace_id(trace_id.trim_end_matches(".json"))?;
+    let spans = state.store.read(move |conn| read::trace_spans(conn, &id.0)).await?;
+    if spans.is_empty() {
+        return Err(ApiError::not_found(format!("trace {id} is not stored")));
+    }
+    let body = crate::pdata::json::encode_traces(&convert::otlp_request(&spans)).to_string();
+    let disposition = format!("attachment; filename=\"trace-{id}.json\"");
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/json".to_string()),
+            (header::CONTENT_DISPOSITION, disposition),
+        ],
+        body,
+    )
+        .into_response())
+}
+
+#[derive(Debug, Deserialize)]
+pub struct SpansParams {
+    q: Option<String>,
+    service: Option<String>,
+    limit: Option<usize>,
+    #[serde(flatten)]
+    window: WindowParams,
+}
+
+/// `q` and an optional `service=` combined into one filter.
+fn filter_with_service(q: Option<&str>, service: Option<String>, target: Target) -> Result<SqlFilter, ApiError> {
+    let mut filter = compile_text(q, target)?;
+    if let Some(service) = service {
+        let alias = if target == Target::Spans { "s" } else { "l" };
+        filter.sql = format!(
+            "({}) AND {alias}.resource_id IN (SELECT id FROM resources WHERE service = ?)",
+            filter.sql
+        );
+        filter.params.push(rusqlite::types::Value::Text(service));
+    }
+    Ok(filter)
+}
+
+async fn spans(State(state): State<Arc<ApiState>>, Query(params): Query<SpansParams>) -> ApiResult<wire::SpansResponse> {
+    let filter = filter_with_service(params.q.as_deref(), non_empty(&params.service), Target::Spans)?;
+    let range = params.window.range(None)?;
+    let limit = limit(params.limit, 100, 10_000)?;
+    let spans = state
+        .store
+        .read(move |conn| read::search_spans(conn, &filter, range, limit))
+        .await?;
+    Ok(Json(wire::SpansResponse {
+        spans: spans.iter().map(convert::span).collect(),
+    }))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct LogsParams {
+    q: Option<String>,
+    service: Option<String>,
+    trace_id: Option<String>,
+    span_id: Option<String>,
+    limit: Option<usize>,
+    #[serde(flatten)]
+    window: WindowParams,
+}
+
+async fn logs(State(state): State<Arc<ApiState>>, Query(params): Query<LogsParams>) -> ApiResult<wire::LogsResponse> {
+    let filter = compile_text(params.q.as_deref(), Target::Logs)?;
+    let range = params.window.range(None)?;
+    let limit = limit(params.limit, 100, 10_000)?;
+    let trace_id = non_empty(&params.trace_id)
+        .map(|t| parse_trace_id(&t).map(|t| t.0.to_vec()))
+        .transpose()?;
+    let span_id = non_empty(&params.span_id)
+        .map(|s| {
+            crate::pdata::SpanId::parse_hex(&s)
+                .map(|s| s.0.to_vec())
+                .ok_or_else(|| ApiError::bad_request(format!("'{s}' is not a span id: expected 16 hex characters")))
+        })
+        .transpose()?;
+    let query = LogQuery {
+        service: non_empty(&params.service),
+        trace_id,
+        span_id,
+    };
+    let logs = state
+        .store
+        .read(move |conn| read::search_logs(conn, &filter, &query, range, limit))
+        .await?;
+    Ok(Json(wire::LogsResponse {
+        logs: logs.iter().map(convert::log).collect(),
+    }))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct MetricsParams {
+    q: Option<String>,
+}
+
+async fn metrics(State(state): State<Arc<ApiState>>, Query(params): Query<MetricsParams>) -> ApiResult<wire::MetricsResponse> {
+    let filter = compile_text(params.q.as_deref(), Target::Metrics)?;
+    let metrics = state.store.read(move |conn| read::list_metrics(conn, &filter)).await?;
+    Ok(Json(wire::MetricsResponse {
+        metrics: metrics
+            .into_iter()
+            .map(|m| wire::Metric {
+                name: m.name,
+                kind: crate::store::rows::metric_type_name(m.kind).to_string(),
+                unit: m.unit,
+                description: m.description,
+                series: m.series,
+            })
+            .collect(),
+    }))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct SeriesParams {
+    q: Option<String>,
+    step: Option<String>,
+    group_by: Option<String>,
+    agg: Option<String>,
+    #[serde(flatten)]
+    window: WindowParams,
+}
+
+/// Charts get about this many points unless a step is given.
+const DEFAULT_POINTS: i64 = 120;
+const MAX_POINTS: i64 = 5000;
+
+async fn metric_series(
+    State(state): State<Arc<ApiState>>,
+    Path(name): Path<String>,
+    Query(params): Query<SeriesParams>,
+) -> ApiResult<wire::SeriesResponse> {
+    let filter = compile_text(params.q.as_deref(), Target::Metrics)?;
+    let mut range = params.window.range(Some(Duration::from_secs(3600)))?;
+    range.end = range.end.min(now_ns().saturating_add(60_000_000_000));
+    let span = range.end.saturating_sub(range.start).max(1);
+    let step = match params.step.as_deref().filter(|s| !s.is_empty()) {
+        Some(s) => crate::units::parse_duration(s)
+            .map_err(|e| ApiError::bad_request(format!("step: {e}")))?
+            .as_nanos() as i64,
+        None => (span / DEFAULT_POINTS).max(1_000_000_000),
+    };
+    if step <= 0 || span / step > MAX_POINTS {
+        return Err(ApiError::bad_request(format!(
+            "step is too small for this time range: at most {MAX_POINTS} points per series"
+        )));
+    }
+    let lookup_name = name.clone();
+    let streams = state
+        .store
+        .read(move |conn| read::metric_streams(conn, &lookup_name, &filter, range))
+        .await?;
+    let Some(first) = streams.first() else {
+        return Err(ApiError::not_found(format!("no metric named '{name}' matches")));
+    };
+    let agg = match params.agg.as_deref().filter(|a| !a.is_empty()) {
+        Some(a) => Agg::parse(a).map_err(ApiError::bad_request)?,
+        None => Agg::default_for(first.kind, first.monotonic),
+    };
+    let kind = crate::store::rows::metric_type_name(first.kind).to_string();
+    let group_by = non_empty(&params.group_by);
+    let computed = series::compute(&streams, range.start, range.end, step, group_by.as_deref(), agg);
+    Ok(Json(wire::SeriesResponse {
+        name,
+        kind,
+        agg: agg.name(),
+        step_ns: step,
+        series: computed
+            .into_iter()
+            .map(|(labels, points)| wire::Series { labels, points })
+            .collect(),
+    }))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct StreamParams {
+    q: Option<String>,
+    service: Option<String>,
+}
+
+/// Largest batch one poll of a live tail reads.
+const STREAM_BATCH: usize = 500;
+
+async fn stream_spans(State(state): State<Arc<ApiState>>, Query(params): Query<StreamParams>) -> Result<Response, ApiError> {
+    let filter = filter_with_service(params.q.as_deref(), non_empty(&params.service), Target::Spans)?;
+    Ok(live_tail(
+        state.store.clone(),
+        filter,
+        |c| c.span_id,
+        |conn, filter, after, upto| {
+            let spans = read::spans_after(conn, filter, after, upto, STREAM_BATCH)?;
+            let last = spans.last().map(|s| s.row_id);
+            Ok((
+                spans
+                    .iter()
+                    .map(|s| serde_json::to_string(&convert::span(s)).unwrap_or_default())
+                    .collect(),
+                last,
+            ))
+        },
+    )
+    .into_response())
+}
+
+async fn stream_logs(State(state): State<Arc<ApiState>>, Query(params): Query<StreamParams>) -> Result<Response, ApiError> {
+    let filter = filter_with_service(params.q.as_deref(), non_empty(&params.service), Target::Logs)?;
+    Ok(live_tail(
+        state.store.clone(),
+        filter,
+        |c| c.log_id,
+        |conn, filter, after, upto| {
+            let logs = read::logs_after(conn, filter, after, upto, STREAM_BATCH)?;
+            let last = logs.last().map(|l| l.row_id);
+            Ok((
+                logs.iter()
+                    .map(|l| serde_json::to_string(&convert::log(l)).unwrap_or_default())
+                    .collect(),
+                last,
+            ))
+        },
+    )
+    .into_response())
+}
+
+type TailFetch = fn(&rusqlite::Connection, &SqlFilter, i64, i64) -> Result<(Vec<String>, Option<i64>), StoreError>;
+
+/// Server-sent events of rows committed after the client connected: wake on each commit, read the
+/// rows in (cursor, committed] through the same filter SQL as the search endpoints, one event each.
+fn live_tail(
+    store: Arc<Store>,
+    filter: SqlFilter,
+    cursor: fn(&crate::store::writer::Committed) -> i64,
+    fetch: TailFetch,
+) -> Sse<impl Stream<Item = Result<Event, std::convert::Infallible>>> {
+    let mut committed = store.committed();
+    let start = cursor(&committed.borrow_and_update());
+    let filter = Arc::new(filter);
+    let stream = futures::stream::unfold(
+        (VecDeque::<String>::new(), start, committed),
+        move |(mut pending, mut after, mut committed)| {
+            let store = store.clone();
+            let filter = filter.clone();
+            async move {
+                loop {
+                    if let Some(item) = pending.pop_front() {
+                        return Some((Ok(Event::default().data(item)), (pending, after, committed)));
+                    }
+                    let upto = cursor(&committed.borrow_and_update());
+                    if upto <= after {
+                        if committed.changed().await.is_err() {
+                            return None;
+                        }
+                        continue;
+                    }
+                    let f = filter.clone();
+                    match store.read(move |conn| fetch(conn, &f, after, upto)).await {
+                        Ok((items, last)) => {
+                            // A full batch may have more behind it; otherwise everything up to `upto` was seen.
+                            after = if items.len() >= STREAM_BATCH { last.unwrap_or(upto) } else { upto };
+                            pending.extend(items);
+                        }
+                        Err(_) => return None,
+                    }
+                }
+            }
+        },
+    );
+    Sse::new(stream).keep_alive(KeepAlive::default())
+}
+
+async fn unknown_api() -> ApiError {
+    ApiError::not_found(
+        "unknown API endpoint; see /api/v1/status, /api/v1/traces, /api/v1/spans, /api/v1/logs, /api/v1/metrics, /api/v1/services",
+    )
+}
+
+/// Until the web UI is embedded (issue: embedded Leptos UI), `/` explains the endpoints.
+async fn ui_placeholder(State(state): State<Arc<ApiState>>) -> Html<String> {
+    Html(format!(
+        "<!doctype html><meta charset=utf-8><title>otelbox</title><h1>otelbox</h1>\
+         <p>OTLP gRPC: <code>{}</code> &middot; OTLP HTTP: <code>{}</code></p>\
+         <p>Query API: <a href=/api/v1/status>/api/v1/status</a>, <a href=/api/v1/traces>/api/v1/traces</a>, \
+         <a href=/api/v1/logs>/api/v1/logs</a>, <a href=/api/v1/metrics>/api/v1/metrics</a>, <a href=/api/v1/services>/api/v1/services</a></p>",
+        state.endpoints.otlp_grpc, state.endpoints.otlp_http
+    ))
+}

@@ -1,0 +1,184 @@
+//! Assembles and runs a box: binds the three listeners (failing clearly when a port is taken),
+//! opens the store, builds the default pipelines, serves, and shuts down in order: stop intake,
+//! flush the pipelines, close the store, stop the API.
+
+use crate::api::{self, wire, ApiState};
+use crate::exporter::storage::StorageExporter;
+use crate::pipeline::SharedConsumer;
+use crate::processor::batch::{BatchConfig, BatchProcessor};
+use crate::processor::memory_limiter::{MemoryGauge, MemoryLimiter, MemoryLimiterConfig};
+use crate::receiver::otlp_grpc::GrpcReceiver;
+use crate::receiver::{otlp_http, Intake, DEFAULT_MAX_REQUEST_BYTES};
+use crate::store::retention::Retention;
+use crate::store::{Location, Store, StoreConfig};
+use crate::telemetry::IngestStats;
+use anyhow::Context;
+use std::future::Future;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+#[derive(Clone, Debug)]
+pub struct BoxOptions {
+    pub location: Location,
+    pub listen: IpAddr,
+    pub grpc_port: u16,
+    pub http_port: u16,
+    pub ui_port: u16,
+    pub retention: Retention,
+    pub durable_sync: bool,
+}
+
+/// The addresses a running box actually listens on (ports may have been 0).
+#[derive(Clone, Debug)]
+pub struct BoundAddrs {
+    pub grpc: SocketAddr,
+    pub http: SocketAddr,
+    pub ui: SocketAddr,
+}
+
+async fn bind(ip: IpAddr, port: u16, flag: &str) -> anyhow::Result<TcpListener> {
+    let addr = SocketAddr::new(ip, port);
+    TcpListener::bind(addr).await.map_err(|e| {
+        let why = if e.kind() == std::io::ErrorKind::AddrInUse {
+            "the address is already in use".to_string()
+        } else {
+            e.to_string()
+        };
+        anyhow::anyhow!("cannot listen on {addr}: {why}; stop the other process or choose another port with {flag}")
+    })
+}
+
+/// One signal's built-in pipeline: memory_limiter -> batch -> otelbox storage.
+fn default_pipeline<T: crate::exporter::storage::Storable>(gauge: &Arc<MemoryGauge>, store: &Arc<Store>) -> SharedConsumer<T> {
+    let exporter: SharedConsumer<T> = Arc::new(StorageExporter::new(store.clone()));
+    let batch: SharedConsumer<T> = Arc::new(BatchProcessor::new(BatchConfig::default(), exporter));
+    Arc::new(MemoryLimiter::new(gauge.clone(), batch))
+}
+
+/// Run until `shutdown` resolves; `on_ready` gets the bound addresses once everything serves.
+pub async fn run(options: BoxOptions, shutdown: impl Future<Output = ()>, on_ready: impl FnOnce(&BoundAddrs)) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let grpc_listener = bind(options.listen, options.grpc_port, "--grpc-port").await?;
+    let http_listener = bind(options.listen, options.http_port, "--http-port").await?;
+    let ui_listener = bind(options.listen, options.ui_port, "--ui-port").await?;
+    let addrs = BoundAddrs {
+        grpc: grpc_listener.local_addr()?,
+        http: http_listener.local_addr()?,
+        ui: ui_listener.local_addr()?,
+    };
+
+    if let Location::Disk(path) = &options.location {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("cannot create the data directory {}; choose another with --data-dir", dir.display()))?;
+        }
+    }
+    let store = Store::open(StoreConfig {
+        location: options.location.clone(),
+        retention: options.retention.clone(),
+        durable_sync: options.durable_sync,
+    })?;
+
+    let gauge = MemoryGauge::start(&MemoryLimiterConfig::default());
+    let stats = Arc::new(IngestStats::default());
+    let intake = Intake {
+        traces: default_pipeline(&gauge, &store),
+        metrics: default_pipeline(&gauge, &store),
+        logs: default_pipeline(&gauge, &store),
+        stats: stats.clone(),
+        max_request_bytes: DEFAULT_MAX_REQUEST_BYTES,
+    };
+
+    let api_state = Arc::new(ApiState {
+        store: store.clone(),
+        ingest: stats,
+        started,
+        endpoints: wire::Endpoints {
+            otlp_grpc: format!("http://{}", addrs.grpc),
+            otlp_http: format!("http://{}", addrs.http),
+            ui: format!("http://{}", addrs.ui),
+        },
+        retention: options.retention.clone(),
+        pipelines: Signal::ALL
+            .iter()
+            .map(|s| format!("{}: otlp -> memory_limiter -> batch -> otelbox", s.as_str()))
+            .collect(),
+        ready: Default::default(),
+    });
+
+    // Phase 1 signal stops intake; phase 2 stops the API after the store is closed.
+    let (stop_intake, intake_stopped) = watch::channel(false);
+    let (stop_api, api_stopped) = watch::channel(false);
+    let wait = |mut rx: watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|stop| *stop).await;
+    };
+
+    let http = axum::serve(http_listener, otlp_http::router(intake.clone()).into_make_service())
+        .with_graceful_shutdown(wait(intake_stopped.clone()));
+    let http_server = tokio::spawn(async move { http.await });
+    let grpc_server = tokio::spawn(
+        tonic::transport::Server::builder()
+            .add_routes(GrpcReceiver::new(intake.clone()).routes())
+            .serve_with_incoming_shutdown(
+                tokio_stream::wrappers::TcpListenerStream::new(grpc_listener),
+                wait(intake_stopped.clone()),
+            ),
+    );
+    let api = axum::serve(ui_listener, api::router(api_state.clone()).into_make_service()).with_graceful_shutdown(wait(api_stopped));
+    let api_server = tokio::spawn(async move { api.await });
+
+    api_state.ready.store(true, Ordering::Relaxed);
+    on_ready(&addrs);
+    tracing::info!(elapsed_ms = started.elapsed().as_millis() as u64, "ready");
+
+    shutdown.await;
+    tracing::info!("shutting down: stopping intake");
+    api_state.ready.store(false, Ordering::Relaxed);
+    let _ = stop_intake.send(true);
+    // In-flight exports finish (they wait for their commits) before the servers return.
+    let drain = async {
+        let _ = http_server.await;
+        let _ = grpc_server.await;
+    };
+    if tokio::time::timeout(Duration::from_secs(35), drain).await.is_err() {
+        tracing::warn!("receivers did not drain in 35 s; closing anyway");
+    }
+    tracing::info!("flushing pipelines");
+    intake.traces.shutdown().await;
+    intake.metrics.shutdown().await;
+    intake.logs.shutdown().await;
+    store.close().await;
+    let _ = stop_api.send(true);
+    // Live tails never end by themselves: give the API a moment, then stop it regardless.
+    let _ = tokio::time::timeout(Duration::from_secs(1), api_server).await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+use crate::pdata::Signal;
+
+/// Resolves on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+}

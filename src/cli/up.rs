@@ -1,0 +1,127 @@
+//! `otelbox up`: run a box in the foreground until Ctrl-C or SIGTERM.
+
+use crate::app::{self, BoundAddrs, BoxOptions};
+use crate::store::retention::Retention;
+use crate::store::{db_file, Location};
+use anyhow::Context;
+use clap::Args;
+use std::net::IpAddr;
+use std::path::PathBuf;
+
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  otelbox up\n  otelbox up --memory --listen 0.0.0.0\n  otelbox up --data-dir ./telemetry --retention 24h --max-db-size 512MiB"
+)]
+pub struct UpArgs {
+    /// Data directory (default: the user data dir, e.g. ~/.local/share/otelbox); the database is <dir>/otelbox.db
+    #[arg(long, env = "OTELBOX_DATA_DIR", value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Keep everything in memory: nothing is written to disk and nothing survives a restart
+    #[arg(long, conflicts_with = "data_dir")]
+    pub memory: bool,
+    /// Address all three listeners bind to (0.0.0.0 opens them to the network)
+    #[arg(long, default_value = "127.0.0.1", value_name = "ADDR")]
+    pub listen: IpAddr,
+    /// OTLP/gRPC port
+    #[arg(long, default_value_t = 4317)]
+    pub grpc_port: u16,
+    /// OTLP/HTTP port (protobuf and JSON)
+    #[arg(long, default_value_t = 4318)]
+    pub http_port: u16,
+    /// UI and query API port
+    #[arg(long, default_value_t = 4319)]
+    pub ui_port: u16,
+    /// Delete data older than this (e.g. 12h, 7d; 0 keeps everything)
+    #[arg(long, default_value = "7d", value_parser = parse_duration)]
+    pub retention: std::time::Duration,
+    /// Keep the database under this size by deleting the oldest data (e.g. 512MiB, 2GiB; 0 = no cap)
+    #[arg(long, default_value = "1GiB", value_parser = parse_size)]
+    pub max_db_size: u64,
+    /// Also survive power loss, not only crashes (SQLite synchronous=FULL; slower commits)
+    #[arg(long)]
+    pub durable_sync: bool,
+    /// Open the UI in a browser once ready
+    #[arg(long)]
+    pub open: bool,
+}
+
+fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+    crate::units::parse_duration(text)
+}
+
+fn parse_size(text: &str) -> Result<u64, String> {
+    crate::units::parse_size(text)
+}
+
+pub fn default_data_dir() -> anyhow::Result<PathBuf> {
+    directories::ProjectDirs::from("", "", "otelbox")
+        .map(|d| d.data_dir().to_path_buf())
+        .context("cannot find a home directory for the default data directory; pass --data-dir or --memory")
+}
+
+pub fn run(args: UpArgs) -> anyhow::Result<i32> {
+    let location = if args.memory {
+        Location::Memory
+    } else {
+        let dir = match &args.data_dir {
+            Some(d) => d.clone(),
+            None => default_data_dir()?,
+        };
+        Location::Disk(db_file(&dir))
+    };
+    let retention = Retention {
+        max_age: (!args.retention.is_zero()).then_some(args.retention),
+        max_bytes: (args.max_db_size > 0).then_some(args.max_db_size),
+    };
+    let options = BoxOptions {
+        location: location.clone(),
+        listen: args.listen,
+        grpc_port: args.grpc_port,
+        http_port: args.http_port,
+        ui_port: args.ui_port,
+        retention: retention.clone(),
+        durable_sync: args.durable_sync,
+    };
+    let open = args.open;
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    runtime.block_on(app::run(options, app::shutdown_signal(), |addrs| {
+        print_banner(addrs, &location, &retention);
+        if open {
+            open_browser(&format!("http://{}", addrs.ui));
+        }
+    }))?;
+    Ok(0)
+}
+
+fn print_banner(addrs: &BoundAddrs, location: &Location, retention: &Retention) {
+    let storage = match location {
+        Location::Memory => "in memory (nothing is written to disk)".to_string(),
+        Location::Disk(path) => path.display().to_string(),
+    };
+    let age = retention
+        .max_age
+        .map(|d| format!("{}h", d.as_secs() / 3600))
+        .unwrap_or_else(|| "none".into());
+    let cap = retention
+        .max_bytes
+        .map(|b| format!("{} MiB", b >> 20))
+        .unwrap_or_else(|| "none".into());
+    println!(
+        "otelbox {} is up\n  OTLP gRPC   http://{}\n  OTLP HTTP   http://{}\n  UI + API    http://{}\n  storage     {storage} (retention {age}, size cap {cap})\n\n\
+         Point an SDK at it:\n  export OTEL_EXPORTER_OTLP_ENDPOINT=http://{}\n  export OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf\n\
+         or, for gRPC:\n  export OTEL_EXPORTER_OTLP_ENDPOINT=http://{} OTEL_EXPORTER_OTLP_PROTOCOL=grpc\n\nCtrl-C stops it (data is flushed first).",
+        env!("CARGO_PKG_VERSION"),
+        addrs.grpc,
+        addrs.http,
+        addrs.ui,
+        addrs.http,
+        addrs.grpc,
+    );
+}
+
+fn open_browser(url: &str) {
+    let opener = if cfg!(target_os = "macos") { "open" } else { "xdg-open" };
+    if let Err(e) = std::process::Command::new(opener).arg(url).spawn() {
+        eprintln!("could not open a browser ({opener}: {e}); visit {url}");
+    }
+}

@@ -1,0 +1,15 @@
+//! otelbox: one binary for the whole OpenTelemetry pipeline. The library holds every component;
+//! `main.rs` only parses the command line and maps errors to exit codes.
+
+pub mod api;
+pub mod app;
+pub mod cli;
+pub mod exporter;
+pub mod pdata;
+pub mod pipeline;
+pub mod processor;
+pub mod query;
+pub mod receiver;
+pub mod store;
+pub mod telemetry;
+pub mod units;

@@ -1,0 +1,20 @@
+//! The otelbox binary: parse the command line, hand over to `cli`, map errors to exit codes.
+
+use clap::Parser;
+
+fn main() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("OTELBOX_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .init();
+    let cli = otelbox::cli::Cli::parse();
+    match otelbox::cli::run(cli) {
+        Ok(code) => std::process::exit(code),
+        Err(err) => {
+            eprintln!("otelbox: {err:#}");
+            std::process::exit(1);
+        }
+    }
+}

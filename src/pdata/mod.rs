@@ -1,0 +1,464 @@
+//! OTLP data as it travels through the pipeline: typed ids, the three signal payloads and the
+//! operations the pipeline needs on them (counting, merging, splitting, validating). No IO here.
+
+pub mod json;
+
+use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
+use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue, KeyValue};
+use opentelemetry_proto::tonic::metrics::v1::metric::Data;
+use opentelemetry_proto::tonic::metrics::v1::Metric;
+use opentelemetry_proto::tonic::resource::v1::Resource;
+use std::fmt;
+
+/// A 16-byte trace id; the all-zero id is invalid in OTLP.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TraceId(pub [u8; 16]);
+
+/// An 8-byte span id; the all-zero id is invalid in OTLP.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SpanId(pub [u8; 8]);
+
+impl TraceId {
+    pub fn from_bytes(bytes: &[u8]) -> Option<TraceId> {
+        let id: [u8; 16] = bytes.try_into().ok()?;
+        (id != [0; 16]).then_some(TraceId(id))
+    }
+    pub fn parse_hex(text: &str) -> Option<TraceId> {
+        let mut id = [0u8; 16];
+        hex::decode_to_slice(text, &mut id).ok()?;
+        (id != [0; 16]).then_some(TraceId(id))
+    }
+}
+
+impl SpanId {
+    pub fn from_bytes(bytes: &[u8]) -> Option<SpanId> {
+        let id: [u8; 8] = bytes.try_into().ok()?;
+        (id != [0; 8]).then_some(SpanId(id))
+    }
+    pub fn parse_hex(text: &str) -> Option<SpanId> {
+        let mut id = [0u8; 8];
+        hex::decode_to_slice(text, &mut id).ok()?;
+        (id != [0; 8]).then_some(SpanId(id))
+    }
+}
+
+impl fmt::Display for TraceId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&hex::encode(self.0))
+    }
+}
+impl fmt::Debug for TraceId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "TraceId({self})")
+    }
+}
+impl fmt::Display for SpanId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&hex::encode(self.0))
+    }
+}
+impl fmt::Debug for SpanId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "SpanId({self})")
+    }
+}
+
+/// Lowercase hex of an id field, "" for an empty one (the API's convention).
+pub fn hex_id(bytes: &[u8]) -> String {
+    hex::encode(bytes)
+}
+
+/// The three OTLP signals.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Signal {
+    Traces,
+    Metrics,
+    Logs,
+}
+
+impl Signal {
+    pub const ALL: [Signal; 3] = [Signal::Traces, Signal::Metrics, Signal::Logs];
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Signal::Traces => "traces",
+            Signal::Metrics => "metrics",
+            Signal::Logs => "logs",
+        }
+    }
+    /// What one item of this signal is called in OTLP partial-success answers and in counters.
+    pub fn item_name(self) -> &'static str {
+        match self {
+            Signal::Traces => "spans",
+            Signal::Metrics => "metric_points",
+            Signal::Logs => "logs",
+        }
+    }
+}
+
+/// The operations the generic pipeline (batching, limiting, fan-out) needs on a signal payload.
+pub trait SignalData: Default + Clone + Send + Sync + 'static {
+    const SIGNAL: Signal;
+    /// Spans, data points or log records contained.
+    fn item_count(&self) -> usize;
+    /// Append `other`'s resource groups to `self`.
+    fn merge(&mut self, other: Self);
+    /// Move at most `max_items` items out of `self` into a new payload, keeping resource and scope.
+    fn split_off_items(&mut self, max_items: usize) -> Self;
+    /// Remove items with invalid ids (OTLP requires 16-byte trace and 8-byte span ids); returns how
+    /// many were removed and why, for a partial-success answer.
+    fn remove_invalid(&mut self) -> Option<(usize, String)>;
+}
+
+impl SignalData for ExportTraceServiceRequest {
+    const SIGNAL: Signal = Signal::Traces;
+    fn item_count(&self) -> usize {
+        self.resource_spans.iter().flat_map(|r| &r.scope_spans).map(|s| s.spans.len()).sum()
+    }
+    fn merge(&mut self, other: Self) {
+        self.resource_spans.extend(other.resource_spans);
+    }
+    fn split_off_items(&mut self, max_items: usize) -> Self {
+        let mut out = Self::default();
+        let mut budget = max_items;
+        while budget > 0 && !self.resource_spans.is_empty() {
+            let first = &mut self.resource_spans[0];
+            let n = first.scope_spans.iter().map(|s| s.spans.len()).sum::<usize>();
+            if n <= budget {
+                budget -= n;
+                out.resource_spans.push(self.resource_spans.remove(0));
+                continue;
+            }
+            // Split inside this resource: move whole scopes, then part of one scope.
+            let mut part = first.clone();
+            part.scope_spans.clear();
+            while budget > 0 && !first.scope_spans.is_empty() {
+                let scope = &mut first.scope_spans[0];
+                if scope.spans.len() <= budget {
+                    budget -= scope.spans.len();
+                    part.scope_spans.push(first.scope_spans.remove(0));
+                } else {
+                    let mut piece = scope.clone();
+                    piece.spans = scope.spans.drain(..budget).collect();
+                    budget = 0;
+                    part.scope_spans.push(piece);
+                }
+            }
+            out.resource_spans.push(part);
+        }
+        out
+    }
+    fn remove_invalid(&mut self) -> Option<(usize, String)> {
+        let mut removed = 0;
+        let mut reason = String::new();
+        for rs in &mut self.resource_spans {
+            for ss in &mut rs.scope_spans {
+                ss.spans.retain(|span| {
+                    let problem = if TraceId::from_bytes(&span.trace_id).is_none() {
+                        Some(format!(
+                            "span '{}': trace id must be 16 non-zero bytes, got {}",
+                            span.name,
+                            span.trace_id.len()
+                        ))
+                    } else if SpanId::from_bytes(&span.span_id).is_none() {
+                        Some(format!(
+                            "span '{}': span id must be 8 non-zero bytes, got {}",
+                            span.name,
+                            span.span_id.len()
+                        ))
+                    } else if !span.parent_span_id.is_empty() && span.parent_span_id.len() != 8 {
+                        Some(format!(
+                            "span '{}': parent span id must be empty or 8 bytes, got {}",
+                            span.name,
+                            span.parent_span_id.len()
+                        ))
+                    } else {
+                        None
+                    };
+                    match problem {
+                        Some(p) => {
+                            removed += 1;
+                            if reason.is_empty() {
+                                reason = p;
+                            }
+                            false
+                        }
+                        None => true,
+                    }
+                });
+            }
+        }
+        (removed > 0).then(|| (removed, format!("{removed} span(s) rejected; first: {reason}")))
+    }
+}
+
+impl SignalData for ExportLogsServiceRequest {
+    const SIGNAL: Signal = Signal::Logs;
+    fn item_count(&self) -> usize {
+        self.resource_logs
+            .iter()
+            .flat_map(|r| &r.scope_logs)
+            .map(|s| s.log_records.len())
+            .sum()
+    }
+    fn merge(&mut self, other: Self) {
+        self.resource_logs.extend(other.resource_logs);
+    }
+    fn split_off_items(&mut self, max_items: usize) -> Self {
+        let mut out = Self::default();
+        let mut budget = max_items;
+        while budget > 0 && !self.resource_logs.is_empty() {
+            let first = &mut self.resource_logs[0];
+            let n = first.scope_logs.iter().map(|s| s.log_records.len()).sum::<usize>();
+            if n <= budget {
+                budget -= n;
+                out.resource_logs.push(self.resource_logs.remove(0));
+                continue;
+            }
+            let mut part = first.clone();
+            part.scope_logs.clear();
+            while budget > 0 && !first.scope_logs.is_empty() {
+                let scope = &mut first.scope_logs[0];
+                if scope.log_records.len() <= budget {
+                    budget -= scope.log_records.len();
+                    part.scope_logs.push(first.scope_logs.remove(0));
+                } else {
+                    let mut piece = scope.clone();
+                    piece.log_records = scope.log_records.drain(..budget).collect();
+                    budget = 0;
+                    part.scope_logs.push(piece);
+                }
+            }
+            out.resource_logs.push(part);
+        }
+        out
+    }
+    fn remove_invalid(&mut self) -> Option<(usize, String)> {
+        let mut removed = 0;
+        let mut reason = String::new();
+        for rl in &mut self.resource_logs {
+            for sl in &mut rl.scope_logs {
+                sl.log_records.retain(|log| {
+                    let problem = if !log.trace_id.is_empty() && log.trace_id.len() != 16 {
+                        Some(format!(
+                            "log record: trace id must be empty or 16 bytes, got {}",
+                            log.trace_id.len()
+                        ))
+                    } else if !log.span_id.is_empty() && log.span_id.len() != 8 {
+                        Some(format!("log record: span id must be empty or 8 bytes, got {}", log.span_id.len()))
+                    } else {
+                        None
+                    };
+                    match problem {
+                        Some(p) => {
+                            removed += 1;
+                            if reason.is_empty() {
+                                reason = p;
+                            }
+                            false
+                        }
+                        None => true,
+                    }
+                });
+            }
+        }
+        (removed > 0).then(|| (removed, format!("{removed} log record(s) rejected; first: {reason}")))
+    }
+}
+
+/// Number of data points in one metric, whatever its type.
+pub fn metric_point_count(metric: &Metric) -> usize {
+    match &metric.data {
+        Some(Data::Gauge(g)) => g.data_points.len(),
+        Some(Data::Sum(s)) => s.data_points.len(),
+        Some(Data::Histogram(h)) => h.data_points.len(),
+        Some(Data::ExponentialHistogram(e)) => e.data_points.len(),
+        Some(Data::Summary(s)) => s.data_points.len(),
+        None => 0,
+    }
+}
+
+impl SignalData for ExportMetricsServiceRequest {
+    const SIGNAL: Signal = Signal::Metrics;
+    fn item_count(&self) -> usize {
+        self.resource_metrics
+            .iter()
+            .flat_map(|r| &r.scope_metrics)
+            .flat_map(|s| &s.metrics)
+            .map(metric_point_count)
+            .sum()
+    }
+    fn merge(&mut self, other: Self) {
+        self.resource_metrics.extend(other.resource_metrics);
+    }
+    /// Metrics split at metric granularity: a metric is never cut, so a batch may exceed the
+    /// budget by one metric's points (the Collector splits points; bounded either way).
+    fn split_off_items(&mut self, max_items: usize) -> Self {
+        let mut out = Self::default();
+        let mut budget = max_items;
+        while budget > 0 && !self.resource_metrics.is_empty() {
+            let first = &mut self.resource_metrics[0];
+            let n = first
+                .scope_metrics
+                .iter()
+                .flat_map(|s| &s.metrics)
+                .map(metric_point_count)
+                .sum::<usize>();
+            if n <= budget {
+                budget -= n;
+                out.resource_metrics.push(self.resource_metrics.remove(0));
+                continue;
+            }
+            let mut part = first.clone();
+            part.scope_metrics.clear();
+            while budget > 0 && !first.scope_metrics.is_empty() {
+                let scope = &mut first.scope_metrics[0];
+                let mut piece = scope.clone();
+                piece.metrics.clear();
+                while budget > 0 && !scope.metrics.is_empty() {
+                    let m = scope.metrics.remove(0);
+                    budget = budget.saturating_sub(metric_point_count(&m).max(1));
+                    piece.metrics.push(m);
+                }
+                if scope.metrics.is_empty() {
+                    first.scope_metrics.remove(0);
+                }
+                part.scope_metrics.push(piece);
+            }
+            out.resource_metrics.push(part);
+        }
+        out
+    }
+    fn remove_invalid(&mut self) -> Option<(usize, String)> {
+        let mut removed = 0;
+        let mut reason = String::new();
+        for rm in &mut self.resource_metrics {
+            for sm in &mut rm.scope_metrics {
+                sm.metrics.retain(|m| {
+                    let problem = if m.name.is_empty() {
+                        Some("metric without a name".to_string())
+                    } else if m.data.is_none() {
+                        Some(format!(
+                            "metric '{}' has no data (gauge, sum, histogram, exponential histogram or summary)",
+                            m.name
+                        ))
+                    } else {
+                        None
+                    };
+                    match problem {
+                        Some(p) => {
+                            removed += metric_point_count(m).max(1);
+                            if reason.is_empty() {
+                                reason = p;
+                            }
+                            false
+                        }
+                        None => true,
+                    }
+                });
+            }
+        }
+        (removed > 0).then(|| (removed, format!("{removed} data point(s) rejected; first: {reason}")))
+    }
+}
+
+/// The `service.name` of a resource, or OTLP's documented fallback.
+pub fn service_name(resource: Option<&Resource>) -> String {
+    resource
+        .and_then(|r| find_attribute(&r.attributes, "service.name"))
+        .and_then(|v| match &v.value {
+            Some(any_value::Value::StringValue(s)) if !s.is_empty() => Some(s.clone()),
+            _ => None,
+        })
+        .unwrap_or_else(|| "unknown_service".to_string())
+}
+
+pub fn find_attribute<'a>(attributes: &'a [KeyValue], key: &str) -> Option<&'a AnyValue> {
+    attributes.iter().find(|kv| kv.key == key).and_then(|kv| kv.value.as_ref())
+}
+
+/// Span kind as the API names it.
+pub fn span_kind_name(kind: i32) -> &'static str {
+    match kind {
+        1 => "internal",
+        2 => "server",
+        3 => "client",
+        4 => "producer",
+        5 => "consumer",
+        _ => "unspecified",
+    }
+}
+
+/// Status code as the API names it.
+pub fn status_code_name(code: i32) -> &'static str {
+    match code {
+        1 => "ok",
+        2 => "error",
+        _ => "unset",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
+
+    fn spans(n: usize) -> ExportTraceServiceRequest {
+        let span = |i: usize| Span {
+            trace_id: vec![1; 16],
+            span_id: vec![(i % 250) as u8 + 1; 8],
+            name: format!("s{i}"),
+            ..Default::default()
+        };
+        ExportTraceServiceRequest {
+            resource_spans: vec![ResourceSpans {
+                scope_spans: vec![
+                    ScopeSpans {
+                        spans: (0..n / 2).map(span).collect(),
+                        ..Default::default()
+                    },
+                    ScopeSpans {
+                        spans: (n / 2..n).map(span).collect(),
+                        ..Default::default()
+                    },
+                ],
+                ..Default::default()
+            }],
+        }
+    }
+
+    #[test]
+    fn split_off_moves_exactly_the_budget_and_keeps_order() {
+        let mut req = spans(10);
+        let first = req.split_off_items(7);
+        assert_eq!(first.item_count(), 7);
+        assert_eq!(req.item_count(), 3);
+        let names: Vec<_> = first.resource_spans[0]
+            .scope_spans
+            .iter()
+            .flat_map(|s| &s.spans)
+            .map(|s| s.name.clone())
+            .collect();
+        assert_eq!(names, ["s0", "s1", "s2", "s3", "s4", "s5", "s6"]);
+    }
+
+    #[test]
+    fn invalid_ids_are_removed_with_a_reason() {
+        let mut req = spans(4);
+        req.resource_spans[0].scope_spans[0].spans[0].trace_id = vec![1; 15];
+        req.resource_spans[0].scope_spans[1].spans[1].span_id = vec![0; 8];
+        let (n, why) = req.remove_invalid().unwrap();
+        assert_eq!(n, 2);
+        assert!(why.contains("trace id must be 16"), "{why}");
+        assert_eq!(req.item_count(), 2);
+    }
+
+    #[test]
+    fn ids_parse_and_print_lowercase_hex() {
+        let t = TraceId::parse_hex("4BF92F3577B34DA6A3CE929D0E0E4736").unwrap();
+        assert_eq!(t.to_string(), "4bf92f3577b34da6a3ce929d0e0e4736");
+        assert!(TraceId::parse_hex("00000000000000000000000000000000").is_none());
+        assert!(SpanId::parse_hex("00f067aa0ba902b").is_none());
+    }
+}

@@ -1,0 +1,130 @@
+//! The pipeline skeleton shared by every signal: the data envelope, typed errors, the `Consumer`
+//! trait that processors and exporters implement, fan-out, and the built-in default topology.
+//! Processors run inline (so refusals reach the OTLP answer); exporters sit behind bounded queues.
+
+pub mod ack;
+
+use crate::pdata::SignalData;
+use ack::AckToken;
+use futures::future::BoxFuture;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Data plus the acknowledgement tokens of the requests it came from.
+pub struct Envelope<T> {
+    pub data: T,
+    pub acks: Vec<AckToken>,
+}
+
+impl<T: SignalData> Envelope<T> {
+    pub fn new(data: T, ack: AckToken) -> Self {
+        Envelope { data, acks: vec![ack] }
+    }
+    pub fn unacked(data: T) -> Self {
+        Envelope { data, acks: Vec::new() }
+    }
+    pub fn item_count(&self) -> usize {
+        self.data.item_count()
+    }
+    /// Settle every token with this error (the rule: whoever returns Err fails the acks first).
+    pub fn fail(self, error: &PipelineError) {
+        for ack in self.acks {
+            ack.fail(error.clone());
+        }
+    }
+    pub fn commit(self) {
+        for ack in self.acks {
+            ack.commit();
+        }
+    }
+    pub fn merge(&mut self, other: Envelope<T>) {
+        self.data.merge(other.data);
+        self.acks.extend(other.acks);
+    }
+    /// Move up to `max_items` items into a new envelope that shares this one's acks.
+    pub fn split_off(&mut self, max_items: usize) -> Envelope<T> {
+        let data = self.data.split_off_items(max_items);
+        let acks = self.acks.iter().map(AckToken::split).collect();
+        Envelope { data, acks }
+    }
+}
+
+/// Why data could not be accepted. Retryable errors become 503/UNAVAILABLE; permanent ones 400.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum PipelineError {
+    #[error("{message}")]
+    Retryable { message: String, retry_after: Duration },
+    #[error("{message}")]
+    Permanent { message: String },
+}
+
+impl PipelineError {
+    pub fn retryable(message: impl Into<String>) -> Self {
+        PipelineError::Retryable {
+            message: message.into(),
+            retry_after: Duration::from_secs(1),
+        }
+    }
+    pub fn permanent(message: impl Into<String>) -> Self {
+        PipelineError::Permanent { message: message.into() }
+    }
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, PipelineError::Retryable { .. })
+    }
+}
+
+/// Anything data can be handed to: a processor (which forwards to its next consumer) or an exporter.
+pub trait Consumer<T>: Send + Sync {
+    /// Take the envelope. `Err` means refused now (and the envelope's acks have been failed);
+    /// `Ok` means accepted into the pipeline, with the final outcome reported through the acks.
+    fn consume(&self, envelope: Envelope<T>) -> BoxFuture<'_, Result<(), PipelineError>>;
+    /// Flush and stop, in pipeline order; called once at shutdown.
+    fn shutdown(&self) -> BoxFuture<'_, ()> {
+        Box::pin(async {})
+    }
+}
+
+pub type SharedConsumer<T> = Arc<dyn Consumer<T>>;
+
+/// Sends every envelope to several consumers; the acks complete when all of them have settled.
+pub struct FanOut<T> {
+    consumers: Vec<SharedConsumer<T>>,
+}
+
+impl<T> FanOut<T> {
+    pub fn new(consumers: Vec<SharedConsumer<T>>) -> Self {
+        FanOut { consumers }
+    }
+}
+
+impl<T: SignalData> Consumer<T> for FanOut<T> {
+    fn consume(&self, envelope: Envelope<T>) -> BoxFuture<'_, Result<(), PipelineError>> {
+        Box::pin(async move {
+            let Some((last, rest)) = self.consumers.split_last() else {
+                envelope.commit();
+                return Ok(());
+            };
+            let mut first_error = None;
+            for consumer in rest {
+                let copy = Envelope {
+                    data: envelope.data.clone(),
+                    acks: envelope.acks.iter().map(AckToken::split).collect(),
+                };
+                if let Err(e) = consumer.consume(copy).await {
+                    first_error.get_or_insert(e);
+                }
+            }
+            if let Err(e) = last.consume(envelope).await {
+                first_error.get_or_insert(e);
+            }
+            first_error.map_or(Ok(()), Err)
+        })
+    }
+    fn shutdown(&self) -> BoxFuture<'_, ()> {
+        Box::pin(async move {
+            for consumer in &self.consumers {
+                consumer.shutdown().await;
+            }
+        })
+    }
+}

@@ -1,0 +1,211 @@
+//! The batch processor: groups envelopes until `send_batch_size` items or `timeout`, splits
+//! oversized batches at `send_batch_max_size`, and flushes what it holds at shutdown.
+
+use crate::pdata::SignalData;
+use crate::pipeline::{Consumer, Envelope, PipelineError, SharedConsumer};
+use futures::future::BoxFuture;
+use std::time::Duration;
+use tokio::sync::{mpsc, oneshot, Mutex};
+use tokio::time::Instant;
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct BatchConfig {
+    pub send_batch_size: usize,
+    pub timeout: Duration,
+    /// 0 = no upper bound; otherwise batches are cut to at most this many items.
+    pub send_batch_max_size: usize,
+}
+
+impl Default for BatchConfig {
+    fn default() -> Self {
+        BatchConfig {
+            send_batch_size: 8192,
+            timeout: Duration::from_millis(200),
+            send_batch_max_size: 0,
+        }
+    }
+}
+
+/// How long a sender waits for room in the batch queue before the request is refused retryably.
+const QUEUE_WAIT: Duration = Duration::from_secs(5);
+const QUEUE_CAPACITY: usize = 256;
+
+enum Message<T> {
+    Data(Envelope<T>),
+    Flush(oneshot::Sender<()>),
+}
+
+pub struct BatchProcessor<T> {
+    queue: mpsc::Sender<Message<T>>,
+    next: SharedConsumer<T>,
+    worker: Mutex<Option<tokio::task::JoinHandle<()>>>,
+}
+
+impl<T: SignalData> BatchProcessor<T> {
+    pub fn new(config: BatchConfig, next: SharedConsumer<T>) -> Self {
+        let (queue, rx) = mpsc::channel(QUEUE_CAPACITY);
+        let worker = tokio::spawn(run(config, rx, next.clone()));
+        BatchProcessor {
+            queue,
+            next,
+            worker: Mutex::new(Some(worker)),
+        }
+    }
+}
+
+async fn run<T: SignalData>(config: BatchConfig, mut rx: mpsc::Receiver<Message<T>>, next: SharedConsumer<T>) {
+    let mut pending: Option<Envelope<T>> = None;
+    let mut deadline = Instant::now();
+    let chunk = if config.send_batch_max_size > 0 {
+        config.send_batch_max_size
+    } else {
+        usize::MAX
+    };
+    loop {
+        let message = if pending.is_some() {
+            tokio::select! {
+                m = rx.recv() => m,
+                _ = tokio::time::sleep_until(deadline) => {
+                    flush_all(&mut pending, chunk, &next).await;
+                    continue;
+                }
+            }
+        } else {
+            rx.recv().await
+        };
+        match message {
+            Some(Message::Data(envelope)) => {
+                match &mut pending {
+                    Some(p) => p.merge(envelope),
+                    None => {
+                        deadline = Instant::now() + config.timeout;
+                        pending = Some(envelope);
+                    }
+                }
+                // Full batches go now; a remainder below send_batch_size waits for more or the timer.
+                while let Some(p) = pending.as_mut().filter(|p| p.item_count() >= config.send_batch_size) {
+                    if p.item_count() <= chunk {
+                        flush_all(&mut pending, chunk, &next).await;
+                        break;
+                    }
+                    let part = p.split_off(chunk);
+                    let _ = next.consume(part).await;
+                    deadline = Instant::now() + config.timeout;
+                }
+            }
+            Some(Message::Flush(done)) => {
+                flush_all(&mut pending, chunk, &next).await;
+                let _ = done.send(());
+            }
+            None => {
+                flush_all(&mut pending, chunk, &next).await;
+                break;
+            }
+        }
+    }
+}
+
+async fn flush_all<T: SignalData>(pending: &mut Option<Envelope<T>>, chunk: usize, next: &SharedConsumer<T>) {
+    let Some(mut envelope) = pending.take() else {
+        return;
+    };
+    while envelope.item_count() > chunk {
+        let part = envelope.split_off(chunk);
+        // Errors have already failed the part's acks; keep flushing the rest.
+        let _ = next.consume(part).await;
+    }
+    let _ = next.consume(envelope).await;
+}
+
+impl<T: SignalData> Consumer<T> for BatchProcessor<T> {
+    fn consume(&self, envelope: Envelope<T>) -> BoxFuture<'_, Result<(), PipelineError>> {
+        Box::pin(async move {
+            match self.queue.send_timeout(Message::Data(envelope), QUEUE_WAIT).await {
+                Ok(()) => Ok(()),
+                Err(err) => {
+                    let refusal = PipelineError::retryable("otelbox is busy: the batch queue is full; retry later");
+                    if let Message::Data(envelope) = err.into_inner() {
+                        envelope.fail(&refusal);
+                    }
+                    Err(refusal)
+                }
+            }
+        })
+    }
+
+    fn shutdown(&self) -> BoxFuture<'_, ()> {
+        Box::pin(async move {
+            let (done, wait) = oneshot::channel();
+            if self.queue.send(Message::Flush(done)).await.is_ok() {
+                let _ = wait.await;
+            }
+            if let Some(worker) = self.worker.lock().await.take() {
+                worker.abort();
+            }
+            self.next.shutdown().await;
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pipeline::ack::AckToken;
+    use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
+    use opentelemetry_proto::tonic::logs::v1::{LogRecord, ResourceLogs, ScopeLogs};
+    use std::sync::Arc;
+
+    struct Recorder(std::sync::Mutex<Vec<usize>>);
+    impl Consumer<ExportLogsServiceRequest> for Recorder {
+        fn consume(&self, envelope: Envelope<ExportLogsServiceRequest>) -> BoxFuture<'_, Result<(), PipelineError>> {
+            self.0.lock().unwrap().push(envelope.item_count());
+            envelope.commit();
+            Box::pin(async { Ok(()) })
+        }
+    }
+
+    fn logs(n: usize) -> ExportLogsServiceRequest {
+        ExportLogsServiceRequest {
+            resource_logs: vec![ResourceLogs {
+                scope_logs: vec![ScopeLogs {
+                    log_records: vec![LogRecord::default(); n],
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+        }
+    }
+
+    #[tokio::test]
+    async fn sends_at_size_and_splits_at_max_size() {
+        let recorder = Arc::new(Recorder(Default::default()));
+        let config = BatchConfig {
+            send_batch_size: 10,
+            timeout: Duration::from_secs(60),
+            send_batch_max_size: 10,
+        };
+        let batch = BatchProcessor::new(config, recorder.clone());
+        let (ack, rx) = AckToken::new();
+        batch.consume(Envelope::new(logs(25), ack)).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert_eq!(*recorder.0.lock().unwrap(), vec![10, 10]);
+        batch.shutdown().await;
+        assert_eq!(*recorder.0.lock().unwrap(), vec![10, 10, 5]);
+        assert!(rx.await.unwrap().is_ok(), "acked only once all three parts were committed");
+    }
+
+    #[tokio::test]
+    async fn sends_on_timeout() {
+        let recorder = Arc::new(Recorder(Default::default()));
+        let config = BatchConfig {
+            send_batch_size: 1000,
+            timeout: Duration::from_millis(30),
+            send_batch_max_size: 0,
+        };
+        let batch = BatchProcessor::new(config, recorder.clone());
+        let (ack, rx) = AckToken::new();
+        batch.consume(Envelope::new(logs(3), ack)).await.unwrap();
+        assert!(rx.await.unwrap().is_ok());
+        assert_eq!(*recorder.0.lock().unwrap(), vec![3]);
+    }
+}

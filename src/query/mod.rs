@@ -1,0 +1,28 @@
+//! The filter language: one parser (`filter`) and one compiler to parameterised SQL (`sql`),
+//! shared by the API's `q=`, the CLI's `--where`/`assert` and the UI's search box.
+
+pub mod filter;
+pub mod series;
+pub mod sql;
+
+pub use sql::{compile, SqlFilter, Target};
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum FilterError {
+    #[error("invalid filter: {0}")]
+    Syntax(#[from] filter::ParseError),
+    #[error("invalid filter: {0}")]
+    Semantic(String),
+}
+
+/// Parse and compile in one step; `None` input or an empty expression matches everything.
+pub fn compile_text(text: Option<&str>, target: Target) -> Result<SqlFilter, FilterError> {
+    let expr = match text {
+        Some(t) => filter::parse(t)?,
+        None => None,
+    };
+    match expr {
+        Some(e) => compile(&e, target),
+        None => Ok(SqlFilter::everything()),
+    }
+}

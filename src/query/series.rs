@@ -1,0 +1,385 @@
+//! Turns stored metric points into chart series: time buckets of `step`, grouping by an attribute,
+//! counters as per-second rates, histograms as quantiles / averages / counts.
+
+use crate::pdata::json::any_value_to_plain;
+use crate::store::read::StreamPoints;
+use crate::store::rows::{METRIC_EXP_HISTOGRAM, METRIC_HISTOGRAM, METRIC_SUM, METRIC_SUMMARY};
+use opentelemetry_proto::tonic::metrics::v1::{ExponentialHistogramDataPoint, HistogramDataPoint, SummaryDataPoint};
+use prost::Message;
+use serde_json::{Map, Value};
+use std::collections::BTreeMap;
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Agg {
+    Avg,
+    Sum,
+    Min,
+    Max,
+    Last,
+    Rate,
+    Count,
+    Quantile(f64),
+}
+
+impl Agg {
+    pub fn parse(text: &str) -> Result<Agg, String> {
+        Ok(match text {
+            "avg" => Agg::Avg,
+            "sum" => Agg::Sum,
+            "min" => Agg::Min,
+            "max" => Agg::Max,
+            "last" => Agg::Last,
+            "rate" => Agg::Rate,
+            "count" => Agg::Count,
+            "p50" => Agg::Quantile(0.5),
+            "p90" => Agg::Quantile(0.9),
+            "p95" => Agg::Quantile(0.95),
+            "p99" => Agg::Quantile(0.99),
+            other => {
+                return Err(format!(
+                    "unknown agg '{other}'; use avg, sum, min, max, last, rate, count, p50, p90, p95 or p99"
+                ))
+            }
+        })
+    }
+    pub fn name(self) -> String {
+        match self {
+            Agg::Avg => "avg".into(),
+            Agg::Sum => "sum".into(),
+            Agg::Min => "min".into(),
+            Agg::Max => "max".into(),
+            Agg::Last => "last".into(),
+            Agg::Rate => "rate".into(),
+            Agg::Count => "count".into(),
+            Agg::Quantile(q) => format!("p{}", (q * 100.0).round()),
+        }
+    }
+    /// What a chart of this metric type shows unless asked otherwise.
+    pub fn default_for(kind: i32, monotonic: bool) -> Agg {
+        match kind {
+            METRIC_SUM if monotonic => Agg::Rate,
+            METRIC_HISTOGRAM | METRIC_EXP_HISTOGRAM | METRIC_SUMMARY => Agg::Quantile(0.95),
+            _ => Agg::Avg,
+        }
+    }
+}
+
+/// An explicit-bucket distribution: `counts[i]` observations at or below `bounds[i]` (the last is +Inf).
+#[derive(Clone, Debug, Default)]
+struct Distribution {
+    bounds: Vec<f64>,
+    counts: Vec<f64>,
+    sum: f64,
+    count: f64,
+}
+
+impl Distribution {
+    fn add(&mut self, other: &Distribution) {
+        if self.counts.is_empty() {
+            *self = other.clone();
+            return;
+        }
+        if self.bounds == other.bounds {
+            for (a, b) in self.counts.iter_mut().zip(&other.counts) {
+                *a += b;
+            }
+        }
+        self.sum += other.sum;
+        self.count += other.count;
+    }
+
+    /// Linear interpolation inside the bucket holding the q-th observation (as Prometheus does).
+    fn quantile(&self, q: f64) -> Option<f64> {
+        let total: f64 = self.counts.iter().sum();
+        if total <= 0.0 {
+            return None;
+        }
+        let rank = q * total;
+        let mut seen = 0.0;
+        for (i, c) in self.counts.iter().enumerate() {
+            if seen + c >= rank && *c > 0.0 {
+                let lower = if i == 0 {
+                    0f64.min(self.bounds.first().copied().unwrap_or(0.0))
+                } else {
+                    self.bounds[i - 1]
+                };
+                let upper = match self.bounds.get(i) {
+                    Some(u) => *u,
+                    None => return Some(lower), // the +Inf bucket: report its lower bound
+                };
+                return Some(lower + (upper - lower) * ((rank - seen) / c));
+            }
+            seen += c;
+        }
+        self.bounds.last().copied()
+    }
+}
+
+fn histogram_distribution(p: &HistogramDataPoint) -> Distribution {
+    Distribution {
+        bounds: p.explicit_bounds.clone(),
+        counts: p.bucket_counts.iter().map(|c| *c as f64).collect(),
+        sum: p.sum.unwrap_or(0.0),
+        count: p.count as f64,
+    }
+}
+
+/// Positive buckets of an exponential histogram as explicit bounds (the zero bucket first).
+fn exponential_distribution(p: &ExponentialHistogramDataPoint) -> Distribution {
+    let base = 2f64.powf(2f64.powi(-p.scale));
+    let mut bounds = vec![0.0];
+    let mut counts = vec![p.zero_count as f64];
+    if let Some(positive) = &p.positive {
+        for (k, c) in positive.bucket_counts.iter().enumerate() {
+            bounds.push(base.powi(positive.offset + k as i32 + 1));
+            counts.push(*c as f64);
+        }
+    }
+    counts.push(0.0);
+    Distribution {
+        bounds,
+        counts,
+        sum: p.sum.unwrap_or(0.0),
+        count: p.count as f64,
+    }
+}
+
+#[derive(Clone, Debug, Default)]
+struct Cell {
+    sum: f64,
+    n: f64,
+    min: f64,
+    max: f64,
+    last: f64,
+    dist: Option<Distribution>,
+}
+
+impl Cell {
+    fn add(&mut self, v: f64) {
+        if self.n == 0.0 {
+            self.min = v;
+            self.max = v;
+        }
+        self.sum += v;
+        self.n += 1.0;
+        self.min = self.min.min(v);
+        self.max = self.max.max(v);
+        self.last = v;
+    }
+}
+
+/// The label set a stream contributes to: the `group_by` value, or all its attributes + service.
+fn labels(stream: &StreamPoints, group_by: Option<&str>) -> Map<String, Value> {
+    let mut labels = Map::new();
+    match group_by {
+        Some(key) => {
+            let value = stream
+                .attributes
+                .iter()
+                .chain(&stream.resource.resource.attributes)
+                .find(|kv| kv.key == key)
+                .and_then(|kv| kv.value.as_ref())
+                .map(any_value_to_plain)
+                .unwrap_or(Value::Null);
+            labels.insert(key.to_string(), value);
+        }
+        None => {
+            labels.insert("service.name".into(), Value::String(stream.resource.service.clone()));
+            for kv in &stream.attributes {
+                if let Some(v) = &kv.value {
+                    labels.insert(kv.key.clone(), any_value_to_plain(v));
+                }
+            }
+        }
+    }
+    labels
+}
+
+/// Buckets `[start, end]` by `step` and aggregates; returns `(labels, points)` per group.
+pub fn compute(
+    streams: &[StreamPoints],
+    start: i64,
+    end: i64,
+    step: i64,
+    group_by: Option<&str>,
+    agg: Agg,
+) -> Vec<(Map<String, Value>, Vec<(i64, f64)>)> {
+    let step = step.max(1);
+    let bucket_of = |t: i64| (t.saturating_sub(start)) / step;
+    let mut groups: BTreeMap<String, (Map<String, Value>, BTreeMap<i64, Cell>)> = BTreeMap::new();
+    for stream in streams {
+        let labels = labels(stream, group_by);
+        let key = Value::Object(labels.clone()).to_string();
+        // Per-stream cells first (a rate is per series), then merged into the group.
+        let mut cells: BTreeMap<i64, Cell> = BTreeMap::new();
+        let cumulative = stream.temporality != 1;
+        let mut previous: Option<(i64, f64, i64, Option<Distribution>)> = None;
+        for p in &stream.points {
+            if p.time_ns < start || p.time_ns > end {
+                continue;
+            }
+            let bucket = bucket_of(p.time_ns);
+            let dist = match stream.kind {
+                METRIC_HISTOGRAM => p
+                    .body
+                    .as_deref()
+                    .and_then(|b| HistogramDataPoint::decode(b).ok())
+                    .map(|h| histogram_distribution(&h)),
+                METRIC_EXP_HISTOGRAM => p
+                    .body
+                    .as_deref()
+                    .and_then(|b| ExponentialHistogramDataPoint::decode(b).ok())
+                    .map(|e| exponential_distribution(&e)),
+                _ => None,
+            };
+            let value = p.value.unwrap_or(0.0);
+            match (stream.kind, agg) {
+                (METRIC_SUMMARY, _) => {
+                    let Some(s) = p.body.as_deref().and_then(|b| SummaryDataPoint::decode(b).ok()) else {
+                        continue;
+                    };
+                    let v = match agg {
+                        Agg::Quantile(q) => s
+                            .quantile_values
+                            .iter()
+                            .min_by(|a, b| (a.quantile - q).abs().total_cmp(&(b.quantile - q).abs()))
+                            .map(|v| v.value),
+                        Agg::Count => Some(s.count as f64),
+                        _ => (s.count > 0).then(|| s.sum / s.count as f64),
+                    };
+                    if let Some(v) = v {
+                        cells.entry(bucket).or_default().add(v);
+                    }
+                }
+                (METRIC_HISTOGRAM | METRIC_EXP_HISTOGRAM, _) => {
+                    let Some(mut dist) = dist else { continue };
+                    // Cumulative histograms: the bucket's own observations are the difference.
+                    if cumulative && stream.kind == METRIC_HISTOGRAM {
+                        if let Some((_, _, prev_start, Some(prev))) = &previous {
+                            if *prev_start == p.start_ns && prev.bounds == dist.bounds && dist.count >= prev.count {
+                                let delta = Distribution {
+                                    bounds: dist.bounds.clone(),
+                                    counts: dist.counts.iter().zip(&prev.counts).map(|(a, b)| (a - b).max(0.0)).collect(),
+                                    sum: dist.sum - prev.sum,
+                                    count: dist.count - prev.count,
+                                };
+                                previous = Some((p.time_ns, value, p.start_ns, Some(dist)));
+                                dist = delta;
+                            } else {
+                                previous = Some((p.time_ns, value, p.start_ns, Some(dist.clone())));
+                            }
+                        } else {
+                            previous = Some((p.time_ns, value, p.start_ns, Some(dist.clone())));
+                            if p.start_ns < start {
+                                continue; // history from before the window: only a baseline
+                            }
+                        }
+                    }
+                    let cell = cells.entry(bucket).or_default();
+                    match &mut cell.dist {
+                        Some(d) => d.add(&dist),
+                        None => cell.dist = Some(dist),
+                    }
+                }
+                (_, Agg::Rate) => {
+                    if cumulative {
+                        if let Some((t0, v0, s0, _)) = previous {
+                            let dt = (p.time_ns - t0) as f64 / 1e9;
+                            if dt > 0.0 {
+                                let delta = if value >= v0 && s0 == p.start_ns { value - v0 } else { value };
+                                cells.entry(bucket).or_default().add(delta / dt);
+                            }
+                        }
+                        previous = Some((p.time_ns, value, p.start_ns, None));
+                    } else {
+                        let dt = (p.time_ns - p.start_ns) as f64 / 1e9;
+                        if p.start_ns > 0 && dt > 0.0 {
+                            cells.entry(bucket).or_default().add(value / dt);
+                        }
+                    }
+                }
+                _ => cells.entry(bucket).or_default().add(value),
+            }
+        }
+        let group = groups.entry(key).or_insert_with(|| (labels, BTreeMap::new()));
+        for (bucket, cell) in cells {
+            let target = group.1.entry(bucket).or_default();
+            if let Some(d) = cell.dist {
+                match &mut target.dist {
+                    Some(t) => t.add(&d),
+                    None => target.dist = Some(d),
+                }
+                continue;
+            }
+            // Rates add up across series; other aggregations combine the raw samples.
+            let per_series = match agg {
+                Agg::Rate => cell.sum / cell.n.max(1.0),
+                _ => f64::NAN,
+            };
+            if per_series.is_nan() {
+                if target.n == 0.0 {
+                    target.min = cell.min;
+                    target.max = cell.max;
+                }
+                target.sum += cell.sum;
+                target.n += cell.n;
+                target.min = target.min.min(cell.min);
+                target.max = target.max.max(cell.max);
+                target.last = cell.last;
+            } else {
+                target.sum += per_series;
+                target.n = 1.0;
+            }
+        }
+    }
+    groups
+        .into_values()
+        .map(|(labels, cells)| {
+            let points = cells
+                .into_iter()
+                .filter_map(|(bucket, cell)| {
+                    let t = start.saturating_add(bucket.saturating_mul(step));
+                    let v = match (&cell.dist, agg) {
+                        (Some(d), Agg::Quantile(q)) => d.quantile(q)?,
+                        (Some(d), Agg::Count) => d.count,
+                        (Some(d), Agg::Sum) => d.sum,
+                        (Some(d), _) => (d.count > 0.0).then(|| d.sum / d.count)?,
+                        (None, Agg::Rate | Agg::Sum) => cell.sum,
+                        (None, Agg::Min) => cell.min,
+                        (None, Agg::Max) => cell.max,
+                        (None, Agg::Last) => cell.last,
+                        (None, Agg::Count) => cell.n,
+                        (None, _) => cell.sum / cell.n.max(1.0),
+                    };
+                    v.is_finite().then_some((t, v))
+                })
+                .collect();
+            (labels, points)
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quantile_interpolates_inside_the_bucket() {
+        let d = Distribution {
+            bounds: vec![10.0, 20.0],
+            counts: vec![0.0, 10.0, 0.0],
+            sum: 150.0,
+            count: 10.0,
+        };
+        assert_eq!(d.quantile(0.5), Some(15.0));
+        assert_eq!(d.quantile(1.0), Some(20.0));
+    }
+
+    #[test]
+    fn agg_names_round_trip() {
+        for name in ["avg", "rate", "count", "p50", "p95", "p99"] {
+            assert_eq!(Agg::parse(name).unwrap().name(), name);
+        }
+        assert!(Agg::parse("median").is_err());
+    }
+}

@@ -1,0 +1,434 @@
+//! Compiles a filter expression into a parameterised SQL condition over the `spans s` or `logs l`
+//! table. User text only ever travels as bound parameters; the SQL text comes from this file.
+
+use super::filter::{CmpOp, Expr, Field, Literal};
+use super::FilterError;
+use crate::pdata::{SpanId, TraceId};
+use crate::store::rows::{attr_hash, IndexValue};
+use rusqlite::types::Value;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Target {
+    Spans,
+    Logs,
+    /// Metric streams (`metric_streams m`): name, service and point attributes.
+    Metrics,
+}
+
+impl Target {
+    fn alias(self) -> &'static str {
+        match self {
+            Target::Spans => "s",
+            Target::Logs => "l",
+            Target::Metrics => "m",
+        }
+    }
+}
+
+/// A SQL boolean condition plus its parameters (numbered `?` in order).
+#[derive(Clone, Debug, PartialEq)]
+pub struct SqlFilter {
+    pub sql: String,
+    pub params: Vec<Value>,
+    /// True when every match must satisfy an indexed equality (attribute or id), so the matching
+    /// set is small and can be collected first.
+    pub selective: bool,
+}
+
+impl SqlFilter {
+    pub fn everything() -> Self {
+        SqlFilter {
+            sql: "1".into(),
+            params: Vec::new(),
+            selective: false,
+        }
+    }
+}
+
+pub fn compile(expr: &Expr, target: Target) -> Result<SqlFilter, FilterError> {
+    let mut params = Vec::new();
+    let (sql, selective) = compile_expr(expr, target, &mut params)?;
+    Ok(SqlFilter { sql, params, selective })
+}
+
+fn compile_expr(expr: &Expr, target: Target, params: &mut Vec<Value>) -> Result<(String, bool), FilterError> {
+    Ok(match expr {
+        Expr::And(a, b) => {
+            let (a, sa) = compile_expr(a, target, params)?;
+            let (b, sb) = compile_expr(b, target, params)?;
+            (format!("({a} AND {b})"), sa || sb)
+        }
+        Expr::Or(a, b) => {
+            let (a, sa) = compile_expr(a, target, params)?;
+            let (b, sb) = compile_expr(b, target, params)?;
+            (format!("({a} OR {b})"), sa && sb)
+        }
+        Expr::Not(inner) => {
+            let (inner, _) = compile_expr(inner, target, params)?;
+            (format!("(NOT coalesce({inner}, 0))"), false)
+        }
+        Expr::Has(field) => (compile_has(field, target, params)?, false),
+        Expr::Compare { field, op, value } => compile_compare(field, *op, value, target, params)?,
+    })
+}
+
+fn text_of(value: &Literal) -> String {
+    match value {
+        Literal::Str(s) | Literal::Word(s) => s.clone(),
+        Literal::Int(i) | Literal::DurationNs(i) => i.to_string(),
+        Literal::Float(f) => f.to_string(),
+    }
+}
+
+fn sql_value(value: &Literal) -> Value {
+    match value {
+        Literal::Str(s) | Literal::Word(s) => Value::Text(s.clone()),
+        Literal::Int(i) | Literal::DurationNs(i) => Value::Integer(*i),
+        Literal::Float(f) => Value::Real(*f),
+    }
+}
+
+fn op_sql(op: CmpOp) -> &'static str {
+    match op {
+        CmpOp::Eq => "=",
+        CmpOp::Ne => "IS NOT",
+        CmpOp::Gt => ">",
+        CmpOp::Ge => ">=",
+        CmpOp::Lt => "<",
+        CmpOp::Le => "<=",
+        CmpOp::Regex | CmpOp::NotRegex | CmpOp::FullText => {
+            unreachable!("handled by text_condition")
+        }
+    }
+}
+
+/// `expr op ?` for a column-like SQL expression, including regex and substring matches.
+fn condition(expr: &str, op: CmpOp, value: Value, params: &mut Vec<Value>) -> String {
+    params.push(value);
+    match op {
+        CmpOp::Regex => format!("coalesce({expr} REGEXP ?, 0)"),
+        CmpOp::NotRegex => format!("(NOT coalesce({expr} REGEXP ?, 0))"),
+        CmpOp::FullText => format!("coalesce(instr(lower({expr}), lower(?)) > 0, 0)"),
+        _ => format!("{expr} {} ?", op_sql(op)),
+    }
+}
+
+fn text_ops_only(field: &str, op: CmpOp, value: &Literal) -> Result<(), FilterError> {
+    if matches!(op, CmpOp::Regex | CmpOp::NotRegex | CmpOp::FullText) && !matches!(value, Literal::Str(_) | Literal::Word(_)) {
+        return Err(FilterError::Semantic(format!(
+            "{field}: regex and text matches need a string value"
+        )));
+    }
+    Ok(())
+}
+
+fn enum_number(field: &Field, value: &Literal) -> Result<i64, FilterError> {
+    if let Literal::Int(i) = value {
+        return Ok(*i);
+    }
+    let word = text_of(value).to_ascii_lowercase();
+    let names: &[(&str, i64)] = match field {
+        Field::Kind => &[
+            ("unspecified", 0),
+            ("internal", 1),
+            ("server", 2),
+            ("client", 3),
+            ("producer", 4),
+            ("consumer", 5),
+        ],
+        Field::Status => &[("unset", 0), ("ok", 1), ("error", 2)],
+        _ => &[
+            ("trace", 1),
+            ("debug", 5),
+            ("info", 9),
+            ("warn", 13),
+            ("warning", 13),
+            ("error", 17),
+            ("fatal", 21),
+        ],
+    };
+    names.iter().find(|(n, _)| *n == word).map(|(_, v)| *v).ok_or_else(|| {
+        let expected: Vec<_> = names.iter().map(|(n, _)| *n).collect();
+        FilterError::Semantic(format!("unknown value '{word}'; expected one of {}", expected.join(", ")))
+    })
+}
+
+fn ordering_only(name: &str, op: CmpOp) -> Result<(), FilterError> {
+    if matches!(op, CmpOp::Regex | CmpOp::NotRegex | CmpOp::FullText) {
+        return Err(FilterError::Semantic(format!("{name} takes = != < <= > >=, not a text match")));
+    }
+    Ok(())
+}
+
+fn signal_mismatch(field: &str, target: Target) -> FilterError {
+    match target {
+        Target::Metrics => FilterError::Semantic(format!(
+            "'{field}' does not apply to metrics; metric filters use name, service and attributes"
+        )),
+        Target::Spans => FilterError::Semantic(format!(
+            "'{field}' applies to logs; span filters use name, status, kind, duration and attributes"
+        )),
+        Target::Logs => FilterError::Semantic(format!(
+            "'{field}' applies to spans; log filters use severity, body, service, trace_id and attributes"
+        )),
+    }
+}
+
+/// The typed value of an attribute: the item's own attribute, else its resource's.
+fn attribute_value(key: &str, target: Target, params: &mut Vec<Value>) -> String {
+    let a = target.alias();
+    params.push(Value::Text(key.to_string()));
+    params.push(Value::Text(key.to_string()));
+    format!("coalesce(otelbox_attr({a}.attrs, ?), (SELECT otelbox_attr(r.body, ?) FROM resources r WHERE r.id = {a}.resource_id))")
+}
+
+/// Hashes an equality literal may match in the attribute index (a bare `500` may be an int or a double).
+fn index_hashes(key: &str, value: &Literal) -> Vec<i64> {
+    match value {
+        Literal::Str(s) => vec![attr_hash(key, &IndexValue::Str(s))],
+        Literal::Word(w) => {
+            let mut hashes = vec![attr_hash(key, &IndexValue::Str(w))];
+            match w.as_str() {
+                "true" => hashes.push(attr_hash(key, &IndexValue::Bool(true))),
+                "false" => hashes.push(attr_hash(key, &IndexValue::Bool(false))),
+                _ => {}
+            }
+            hashes
+        }
+        Literal::Int(i) | Literal::DurationNs(i) => {
+            vec![attr_hash(key, &IndexValue::Int(*i)), attr_hash(key, &IndexValue::Double(*i as f64))]
+        }
+        Literal::Float(f) => {
+            let mut hashes = vec![attr_hash(key, &IndexValue::Double(*f))];
+            if f.fract() == 0.0 && f.abs() < 9e15 {
+                hashes.push(attr_hash(key, &IndexValue::Int(*f as i64)));
+            }
+            hashes
+        }
+    }
+}
+
+fn compile_compare(
+    field: &Field,
+    op: CmpOp,
+    value: &Literal,
+    target: Target,
+    params: &mut Vec<Value>,
+) -> Result<(String, bool), FilterError> {
+    let a = target.alias();
+    Ok(match field {
+        Field::Service => {
+            text_ops_only("service", op, value)?;
+            let inner = condition("service", op, sql_value(value), params);
+            (format!("{a}.resource_id IN (SELECT id FROM resources WHERE {inner})"), false)
+        }
+        Field::Name => {
+            if target == Target::Logs {
+                return Err(signal_mismatch("name", target));
+            }
+            text_ops_only("name", op, value)?;
+            (condition(&format!("{a}.name"), op, sql_value(value), params), false)
+        }
+        Field::Kind | Field::Status => {
+            let name = if *field == Field::Kind { "kind" } else { "status" };
+            if target != Target::Spans {
+                return Err(signal_mismatch(name, target));
+            }
+            ordering_only(name, op)?;
+            let column = if *field == Field::Kind { "s.kind" } else { "s.status_code" };
+            (condition(column, op, Value::Integer(enum_number(field, value)?), params), false)
+        }
+        Field::Duration => {
+            if target != Target::Spans {
+                return Err(signal_mismatch("duration", target));
+            }
+            ordering_only("duration", op)?;
+            let ns = match value {
+                Literal::DurationNs(n) | Literal::Int(n) => *n,
+                Literal::Float(f) => *f as i64,
+                _ => return Err(FilterError::Semantic("duration needs a duration like 250ms, 2s or 1m".into())),
+            };
+            (condition("(s.end_ns - s.start_ns)", op, Value::Integer(ns), params), false)
+        }
+        Field::TraceId | Field::SpanId if target == Target::Metrics => return Err(signal_mismatch("trace_id/span_id", target)),
+        Field::TraceId | Field::SpanId => {
+            let (name, column) = if *field == Field::TraceId {
+                ("trace_id", "trace_id")
+            } else {
+                ("span_id", "span_id")
+            };
+            let text = text_of(value);
+            let bytes = if *field == Field::TraceId {
+                TraceId::parse_hex(&text).map(|t| t.0.to_vec())
+            } else {
+                SpanId::parse_hex(&text).map(|s| s.0.to_vec())
+            };
+            let bytes = bytes.ok_or_else(|| FilterError::Semantic(format!("{name} must be a hex id, got '{text}'")))?;
+            match op {
+                CmpOp::Eq => (condition(&format!("{a}.{column}"), op, Value::Blob(bytes), params), true),
+                CmpOp::Ne => (condition(&format!("{a}.{column}"), op, Value::Blob(bytes), params), false),
+                _ => return Err(FilterError::Semantic(format!("{name} takes = or !="))),
+            }
+        }
+        Field::Severity => {
+            if target != Target::Logs {
+                return Err(signal_mismatch("severity", target));
+            }
+            ordering_only("severity", op)?;
+            let low = enum_number(field, value)?;
+            // A named level covers its four numbers (WARN = 13..16), as OTLP defines them.
+            let high = if matches!(value, Literal::Int(_)) { low } else { low + 3 };
+            let sql = match op {
+                CmpOp::Eq => format!("l.severity_number BETWEEN {low} AND {high}"),
+                CmpOp::Ne => format!("l.severity_number NOT BETWEEN {low} AND {high}"),
+                CmpOp::Gt => format!("l.severity_number > {high}"),
+                CmpOp::Ge => format!("l.severity_number >= {low}"),
+                CmpOp::Lt => format!("l.severity_number < {low}"),
+                _ => format!("l.severity_number <= {high}"),
+            };
+            (sql, false)
+        }
+        Field::Body => {
+            if target != Target::Logs {
+                return Err(signal_mismatch("body", target));
+            }
+            text_ops_only("body", op, value)?;
+            if op == CmpOp::FullText {
+                // A phrase query: the user's words, never FTS5 syntax.
+                let phrase = format!("\"{}\"", text_of(value).replace('"', "\"\""));
+                params.push(Value::Text(phrase));
+                (format!("l.id IN (SELECT rowid FROM logs_fts WHERE logs_fts MATCH ?)"), true)
+            } else {
+                (condition("l.body_text", op, sql_value(value), params), false)
+            }
+        }
+        Field::Resource(key) => {
+            text_ops_only(key, op, value)?;
+            params.push(Value::Text(key.clone()));
+            let inner = condition("otelbox_attr(body, ?)", op, sql_value(value), params);
+            let sql = if op == CmpOp::Ne {
+                // Missing counts as not equal: resources without the key match too.
+                format!("{a}.resource_id NOT IN (SELECT id FROM resources WHERE otelbox_attr(body, ?) = ?)")
+            } else {
+                format!("{a}.resource_id IN (SELECT id FROM resources WHERE {inner})")
+            };
+            if op == CmpOp::Ne {
+                params.truncate(params.len() - 2);
+                params.push(Value::Text(key.clone()));
+                params.push(sql_value(value));
+            }
+            (sql, false)
+        }
+        Field::Attribute(key) => {
+            text_ops_only(key, op, value)?;
+            let bool_word = matches!(value, Literal::Word(w) if w == "true" || w == "false");
+            if op == CmpOp::Eq && target == Target::Spans {
+                // Indexed path: span attribute equality through span_attr_index, else the resource's.
+                let hashes = index_hashes(key, value);
+                let placeholders = vec!["?"; hashes.len()].join(", ");
+                params.extend(hashes.into_iter().map(Value::Integer));
+                let span_value = format!("otelbox_attr(s.attrs, ?)");
+                params.push(Value::Text(key.clone()));
+                let span_match = equality(&span_value, value, bool_word, params);
+                params.push(Value::Text(key.clone()));
+                params.push(Value::Text(key.clone()));
+                let resource_match = equality("otelbox_attr(body, ?)", value, bool_word, params);
+                let sql = format!(
+                    "((s.id IN (SELECT span_rowid FROM span_attr_index WHERE h IN ({placeholders})) AND {span_match}) \
+                     OR (otelbox_attr(s.attrs, ?) IS NULL AND s.resource_id IN (SELECT id FROM resources WHERE {resource_match})))"
+                );
+                (sql, true)
+            } else {
+                let v = attribute_value(key, target, params);
+                if bool_word && matches!(op, CmpOp::Eq | CmpOp::Ne) {
+                    let eq = equality(&v, value, true, params);
+                    let sql = if op == CmpOp::Eq { eq } else { format!("(NOT coalesce({eq}, 0))") };
+                    (sql, false)
+                } else {
+                    (condition(&v, op, sql_value(value), params), false)
+                }
+            }
+        }
+    })
+}
+
+/// `expr = value`, where a bare true/false also matches the boolean attribute (stored as 1/0).
+fn equality(expr: &str, value: &Literal, bool_word: bool, params: &mut Vec<Value>) -> String {
+    if bool_word {
+        let as_int = i64::from(text_of(value) == "true");
+        params.push(sql_value(value));
+        params.push(Value::Integer(as_int));
+        format!("{expr} IN (?, ?)")
+    } else {
+        params.push(sql_value(value));
+        format!("{expr} = ?")
+    }
+}
+
+fn compile_has(field: &Field, target: Target, params: &mut Vec<Value>) -> Result<String, FilterError> {
+    let a = target.alias();
+    Ok(match field {
+        Field::Attribute(key) => {
+            let v = attribute_value(key, target, params);
+            format!("{v} IS NOT NULL")
+        }
+        Field::Resource(key) => {
+            params.push(Value::Text(key.clone()));
+            format!("{a}.resource_id IN (SELECT id FROM resources WHERE otelbox_attr(body, ?) IS NOT NULL)")
+        }
+        Field::TraceId => format!("{a}.trace_id IS NOT NULL"),
+        Field::SpanId => format!("{a}.span_id IS NOT NULL"),
+        _ => "1".to_string(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::query::compile_text;
+
+    #[test]
+    fn user_text_is_never_in_the_sql() {
+        let f = compile_text(Some(r#"name = "x'; DROP TABLE spans; --" and run_id = "R1""#), Target::Spans).unwrap();
+        assert!(!f.sql.contains("DROP"), "{}", f.sql);
+        assert!(f.params.contains(&Value::Text("x'; DROP TABLE spans; --".into())));
+        assert!(f.selective);
+    }
+
+    #[test]
+    fn or_with_an_unindexed_side_is_not_selective() {
+        let f = compile_text(Some(r#"run_id = "R1" or duration > 1s"#), Target::Spans).unwrap();
+        assert!(!f.selective);
+    }
+
+    #[test]
+    fn signal_specific_fields_are_checked() {
+        let err = compile_text(Some("severity >= warn"), Target::Spans).unwrap_err();
+        assert!(err.to_string().contains("applies to logs"), "{err}");
+        let err = compile_text(Some("duration > 1s"), Target::Logs).unwrap_err();
+        assert!(err.to_string().contains("applies to spans"), "{err}");
+        let err = compile_text(Some("status = broken"), Target::Spans).unwrap_err();
+        assert!(err.to_string().contains("unset"), "{err}");
+    }
+
+    #[test]
+    fn placeholders_match_parameters() {
+        for text in [
+            r#"run_id = "R1""#,
+            "flag = true",
+            "flag != false",
+            "resource.deployment.environment != prod",
+            "resource.deployment.environment = prod",
+            "http.response.status_code >= 500 or not has(user.id)",
+            r#"service = a and name =~ "^tool\." and kind = server and status = error"#,
+            "trace_id = 4bf92f3577b34da6a3ce929d0e0e4736",
+        ] {
+            let f = compile_text(Some(text), Target::Spans).unwrap();
+            assert_eq!(f.sql.matches('?').count(), f.params.len(), "{text}: {}", f.sql);
+        }
+        for text in [r#"severity >= warn and body ~ "timeout""#, "user.id = 7", "has(resource.host.name)"] {
+            let f = compile_text(Some(text), Target::Logs).unwrap();
+            assert_eq!(f.sql.matches('?').count(), f.params.len(), "{text}: {}", f.sql);
+        }
+    }
+}

@@ -1,0 +1,103 @@
+//! OTLP receivers (gRPC and HTTP) and what they share: the ingest step (validate, hand to the
+//! pipeline, wait for the commit) and the one mapping from outcomes to OTLP answers.
+
+pub mod otlp_grpc;
+pub mod otlp_http;
+
+use crate::pdata::SignalData;
+use crate::pipeline::ack::AckToken;
+use crate::pipeline::{Envelope, PipelineError, SharedConsumer};
+use crate::telemetry::IngestStats;
+use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
+use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Longest a request waits for its commit before being told to retry.
+const ACK_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Default limit on a request body after decompression.
+pub const DEFAULT_MAX_REQUEST_BYTES: usize = 16 * 1024 * 1024;
+
+/// The heads of the three signal pipelines that receivers feed.
+#[derive(Clone)]
+pub struct Intake {
+    pub traces: SharedConsumer<ExportTraceServiceRequest>,
+    pub metrics: SharedConsumer<ExportMetricsServiceRequest>,
+    pub logs: SharedConsumer<ExportLogsServiceRequest>,
+    pub stats: Arc<IngestStats>,
+    pub max_request_bytes: usize,
+}
+
+/// Pick the pipeline head for a payload type.
+pub trait IntakeFor<T> {
+    fn head(&self) -> &SharedConsumer<T>;
+}
+impl IntakeFor<ExportTraceServiceRequest> for Intake {
+    fn head(&self) -> &SharedConsumer<ExportTraceServiceRequest> {
+        &self.traces
+    }
+}
+impl IntakeFor<ExportMetricsServiceRequest> for Intake {
+    fn head(&self) -> &SharedConsumer<ExportMetricsServiceRequest> {
+        &self.metrics
+    }
+}
+impl IntakeFor<ExportLogsServiceRequest> for Intake {
+    fn head(&self) -> &SharedConsumer<ExportLogsServiceRequest> {
+        &self.logs
+    }
+}
+
+/// A stored request; `rejected` items were invalid and dropped (an OTLP partial success).
+#[derive(Debug, Default, PartialEq)]
+pub struct Accepted {
+    pub rejected: usize,
+    pub message: String,
+}
+
+/// Validate, hand to the pipeline, and wait until the data is committed.
+pub async fn ingest<T: SignalData>(intake: &Intake, mut data: T) -> Result<Accepted, PipelineError>
+where
+    Intake: IntakeFor<T>,
+{
+    let counters = intake.stats.signal(T::SIGNAL);
+    counters.requests.fetch_add(1, Ordering::Relaxed);
+    let accepted = match data.remove_invalid() {
+        Some((rejected, message)) => {
+            counters.rejected.fetch_add(rejected as u64, Ordering::Relaxed);
+            Accepted { rejected, message }
+        }
+        None => Accepted::default(),
+    };
+    let items = data.item_count();
+    if items == 0 {
+        return Ok(accepted);
+    }
+    let (ack, committed) = AckToken::new();
+    let outcome = match intake.head().consume(Envelope::new(data, ack)).await {
+        Err(err) => Err(err),
+        Ok(()) => match tokio::time::timeout(ACK_TIMEOUT, committed).await {
+            Ok(Ok(result)) => result,
+            Ok(Err(_)) => Err(PipelineError::retryable("otelbox is shutting down; retry later")),
+            Err(_) => Err(PipelineError::retryable("storage did not confirm the write in time; retry later")),
+        },
+    };
+    match outcome {
+        Ok(()) => {
+            counters.accepted.fetch_add(items as u64, Ordering::Relaxed);
+            Ok(accepted)
+        }
+        Err(err) => {
+            let counter = if err.is_retryable() {
+                &counters.refused
+            } else {
+                &counters.rejected
+            };
+            counter.fetch_add(items as u64, Ordering::Relaxed);
+            Err(err)
+        }
+    }
+}

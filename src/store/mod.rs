@@ -1,0 +1,233 @@
+//! SQLite storage: one writer thread that commits in groups, a pool of read connections used off
+//! the async runtime, retention, and the read queries the API and CLI need.
+
+pub mod functions;
+pub mod read;
+pub mod retention;
+pub mod rows;
+pub mod schema;
+pub mod writer;
+
+use crate::pipeline::ack::AckToken;
+use crate::pipeline::PipelineError;
+use retention::Retention;
+use rows::RowBatch;
+use rusqlite::{Connection, OpenFlags};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::{mpsc, oneshot, watch, Semaphore};
+use writer::{Committed, Writer, WriterMessage};
+
+/// Where the database lives.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Location {
+    /// `<data-dir>/otelbox.db` (plus its WAL files).
+    Disk(PathBuf),
+    /// An in-process database: nothing touches the disk.
+    Memory,
+}
+
+#[derive(Clone, Debug)]
+pub struct StoreConfig {
+    pub location: Location,
+    pub retention: Retention,
+    /// synchronous=FULL: commits also survive power loss (slower). Default NORMAL survives crashes.
+    pub durable_sync: bool,
+}
+
+/// Counters the writer keeps; read by /metrics and /api/v1/status.
+#[derive(Default)]
+pub struct StoreStats {
+    pub commits: AtomicU64,
+    pub commit_micros: AtomicU64,
+    pub write_errors: AtomicU64,
+    pub spans_written: AtomicU64,
+    pub logs_written: AtomicU64,
+    pub points_written: AtomicU64,
+    pub rows_expired: AtomicU64,
+    pub retention_micros: AtomicU64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("cannot open the database {path}: {source}; check the path and its permissions, or choose another --data-dir")]
+    Open { path: String, source: rusqlite::Error },
+    #[error("{path} is not an otelbox database ({source}); move it away or choose another --data-dir")]
+    Foreign { path: String, source: schema::SchemaError },
+    #[error("query failed: {0}")]
+    Query(#[from] rusqlite::Error),
+    #[error("otelbox is shutting down")]
+    Closed,
+    #[error("cannot start the storage writer thread: {0}")]
+    Thread(String),
+}
+
+/// Writer queue depth in row batches; when full, exporters wait and the batch queue backs up.
+const WRITER_QUEUE: usize = 8;
+const READERS: usize = 4;
+
+pub struct Store {
+    location: Location,
+    db_path: String,
+    writer_tx: mpsc::Sender<WriterMessage>,
+    writer_thread: Mutex<Option<std::thread::JoinHandle<()>>>,
+    readers: Mutex<Vec<Connection>>,
+    reader_slots: Semaphore,
+    committed: watch::Receiver<Committed>,
+    pub stats: Arc<StoreStats>,
+}
+
+static MEMORY_DB_COUNTER: AtomicU64 = AtomicU64::new(0);
+
+impl Store {
+    /// Open (creating and migrating as needed) and start the writer thread.
+    pub fn open(config: StoreConfig) -> Result<Arc<Store>, StoreError> {
+        let (uri, flags) = match &config.location {
+            Location::Disk(path) => (
+                path.display().to_string(),
+                OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE,
+            ),
+            Location::Memory => {
+                // memdb with a name starting with '/' is shared by this process's connections.
+                let n = MEMORY_DB_COUNTER.fetch_add(1, Ordering::Relaxed);
+                (
+                    format!("file:/otelbox-{}-{n}?vfs=memdb", std::process::id()),
+                    OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_URI,
+                )
+            }
+        };
+        let on_disk = matches!(config.location, Location::Disk(_));
+        let open_err = |source| StoreError::Open { path: uri.clone(), source };
+        let mut conn = Connection::open_with_flags(&uri, flags | OpenFlags::SQLITE_OPEN_NO_MUTEX).map_err(open_err)?;
+        schema::configure_writer(&conn, on_disk, config.durable_sync).map_err(|source| StoreError::Foreign {
+            path: uri.clone(),
+            source: source.into(),
+        })?;
+        schema::migrate(&mut conn).map_err(|source| StoreError::Foreign { path: uri.clone(), source })?;
+        functions::register(&conn).map_err(open_err)?;
+
+        let mut readers = Vec::with_capacity(READERS);
+        for _ in 0..READERS {
+            let reader_flags = if on_disk { OpenFlags::SQLITE_OPEN_READ_ONLY } else { flags };
+            let reader = Connection::open_with_flags(&uri, reader_flags | OpenFlags::SQLITE_OPEN_NO_MUTEX).map_err(open_err)?;
+            schema::configure_reader(&reader).map_err(open_err)?;
+            functions::register(&reader).map_err(open_err)?;
+            readers.push(reader);
+        }
+
+        let stats = Arc::new(StoreStats::default());
+        let initial = current_ids(&conn).map_err(open_err)?;
+        let (committed_tx, committed) = watch::channel(initial);
+        let (writer_tx, writer_rx) = mpsc::channel(WRITER_QUEUE);
+        let writer = Writer::new(conn, config.retention.clone(), stats.clone(), committed_tx);
+        let thread = std::thread::Builder::new()
+            .name("otelbox-writer".into())
+            .spawn(move || writer.run(writer_rx))
+            .map_err(|e| StoreError::Thread(e.to_string()))?;
+
+        // Retention also runs when no data arrives.
+        let ticker = writer_tx.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(1));
+            loop {
+                tick.tick().await;
+                if ticker.send(WriterMessage::Tick).await.is_err() {
+                    break;
+                }
+            }
+        });
+
+        Ok(Arc::new(Store {
+            location: config.location,
+            db_path: uri,
+            writer_tx,
+            writer_thread: Mutex::new(Some(thread)),
+            readers: Mutex::new(readers),
+            reader_slots: Semaphore::new(READERS),
+            committed,
+            stats,
+        }))
+    }
+
+    pub fn location(&self) -> &Location {
+        &self.location
+    }
+
+    pub fn display_path(&self) -> &str {
+        match self.location {
+            Location::Memory => ":memory:",
+            Location::Disk(_) => &self.db_path,
+        }
+    }
+
+    /// Queue rows for the writer; the acks settle after the commit. Waits while the queue is full.
+    pub async fn write(&self, rows: RowBatch, acks: Vec<AckToken>) -> Result<(), PipelineError> {
+        self.writer_tx.send(WriterMessage::Write { rows, acks }).await.map_err(|rejected| {
+            let err = PipelineError::retryable("otelbox is shutting down; retry later");
+            if let WriterMessage::Write { acks, .. } = rejected.0 {
+                for ack in acks {
+                    ack.fail(err.clone());
+                }
+            }
+            err
+        })
+    }
+
+    /// Changes whenever a commit added rows (live tails wait on it).
+    pub fn committed(&self) -> watch::Receiver<Committed> {
+        self.committed.clone()
+    }
+
+    /// Run a read on a pooled connection, off the async workers.
+    pub async fn read<R, F>(self: &Arc<Self>, f: F) -> Result<R, StoreError>
+    where
+        F: FnOnce(&Connection) -> Result<R, StoreError> + Send + 'static,
+        R: Send + 'static,
+    {
+        let _slot = self.reader_slots.acquire().await.map_err(|_| StoreError::Closed)?;
+        let store = self.clone();
+        tokio::task::spawn_blocking(move || {
+            let conn = store
+                .readers
+                .lock()
+                .map_err(|_| StoreError::Closed)?
+                .pop()
+                .ok_or(StoreError::Closed)?;
+            let result = f(&conn);
+            if let Ok(mut pool) = store.readers.lock() {
+                pool.push(conn);
+            }
+            result
+        })
+        .await
+        .map_err(|_| StoreError::Closed)?
+    }
+
+    /// Flush what the writer holds, checkpoint and stop it.
+    pub async fn close(&self) {
+        let (done, wait) = oneshot::channel();
+        if self.writer_tx.send(WriterMessage::Shutdown(done)).await.is_ok() {
+            let _ = wait.await;
+        }
+        let thread = self.writer_thread.lock().ok().and_then(|mut t| t.take());
+        if let Some(thread) = thread {
+            let _ = tokio::task::spawn_blocking(move || thread.join()).await;
+        }
+    }
+}
+
+fn current_ids(conn: &Connection) -> rusqlite::Result<Committed> {
+    let max = |table: &str| conn.query_row(&format!("SELECT coalesce(max(id), 0) FROM {table}"), [], |r| r.get::<_, i64>(0));
+    Ok(Committed {
+        span_id: max("spans")?,
+        log_id: max("logs")?,
+        point_id: max("metric_points")?,
+    })
+}
+
+/// The database file inside a data directory.
+pub fn db_file(data_dir: &Path) -> PathBuf {
+    data_dir.join("otelbox.db")
+}

@@ -1,0 +1,505 @@
+//! Read queries: trace search and lookup, spans, logs, services, metrics and counts. Results are
+//! OTLP-shaped (spans, log records, resources, scopes); the API decides how they look as JSON.
+
+use super::rows::{decode_attributes, rebuild_log, rebuild_span};
+use super::StoreError;
+use crate::query::SqlFilter;
+use opentelemetry_proto::tonic::common::v1::{InstrumentationScope, KeyValue};
+use opentelemetry_proto::tonic::logs::v1::LogRecord;
+use opentelemetry_proto::tonic::resource::v1::Resource;
+use opentelemetry_proto::tonic::trace::v1::Span;
+use prost::Message;
+use rusqlite::types::Value;
+use rusqlite::{params_from_iter, Connection, OptionalExtension, Row};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+#[derive(Clone, Debug)]
+pub struct StoredResource {
+    pub id: i64,
+    pub service: String,
+    pub resource: Resource,
+    pub schema_url: String,
+}
+
+#[derive(Clone, Debug)]
+pub struct StoredScope {
+    pub id: i64,
+    pub scope: InstrumentationScope,
+    pub schema_url: String,
+}
+
+#[derive(Clone, Debug)]
+pub struct StoredSpan {
+    pub row_id: i64,
+    pub span: Span,
+    pub resource: Arc<StoredResource>,
+    pub scope: Arc<StoredScope>,
+}
+
+#[derive(Clone, Debug)]
+pub struct StoredLog {
+    pub row_id: i64,
+    pub time_ns: i64,
+    pub record: LogRecord,
+    pub resource: Arc<StoredResource>,
+    pub scope: Arc<StoredScope>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct TraceSummary {
+    pub trace_id: Vec<u8>,
+    pub root_service: String,
+    pub root_name: String,
+    pub start_ns: i64,
+    pub duration_ns: i64,
+    pub span_count: i64,
+    pub error_count: i64,
+    pub services: Vec<String>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct ServiceSummary {
+    pub name: String,
+    pub spans: i64,
+    pub errors: i64,
+    pub last_seen_ns: i64,
+}
+
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Counts {
+    pub spans: i64,
+    pub logs: i64,
+    pub metric_points: i64,
+    pub traces: i64,
+    pub bytes: i64,
+}
+
+/// A time window in unix nanoseconds, both ends inclusive.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct TimeRange {
+    pub start: i64,
+    pub end: i64,
+}
+
+impl TimeRange {
+    pub const ALL: TimeRange = TimeRange {
+        start: i64::MIN,
+        end: i64::MAX,
+    };
+}
+
+/// Resolves resource and scope ids once per query.
+#[derive(Default)]
+pub struct Lookup {
+    resources: HashMap<i64, Arc<StoredResource>>,
+    scopes: HashMap<i64, Arc<StoredScope>>,
+}
+
+impl Lookup {
+    pub fn resource(&mut self, conn: &Connection, id: i64) -> rusqlite::Result<Arc<StoredResource>> {
+        if let Some(r) = self.resources.get(&id) {
+            return Ok(r.clone());
+        }
+        let (service, schema_url, body): (String, String, Vec<u8>) = conn
+            .prepare_cached("SELECT service, schema_url, body FROM resources WHERE id = ?1")?
+            .query_row([id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+        let stored = Arc::new(StoredResource {
+            id,
+            service,
+            resource: Resource::decode(body.as_slice()).unwrap_or_default(),
+            schema_url,
+        });
+        self.resources.insert(id, stored.clone());
+        Ok(stored)
+    }
+    pub fn scope(&mut self, conn: &Connection, id: i64) -> rusqlite::Result<Arc<StoredScope>> {
+        if let Some(s) = self.scopes.get(&id) {
+            return Ok(s.clone());
+        }
+        let (schema_url, body): (String, Vec<u8>) = conn
+            .prepare_cached("SELECT schema_url, body FROM scopes WHERE id = ?1")?
+            .query_row([id], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        let stored = Arc::new(StoredScope {
+            id,
+            scope: InstrumentationScope::decode(body.as_slice()).unwrap_or_default(),
+            schema_url,
+        });
+        self.scopes.insert(id, stored.clone());
+        Ok(stored)
+    }
+}
+
+const SPAN_COLUMNS: &str = "s.id, s.trace_id, s.span_id, s.parent_span_id, s.name, s.kind, s.start_ns, s.end_ns, s.status_code, s.attrs, s.extra, s.resource_id, s.scope_id";
+
+fn span_from_row(conn: &Connection, lookup: &mut Lookup, row: &Row<'_>) -> rusqlite::Result<StoredSpan> {
+    let attrs: Option<Vec<u8>> = row.get(9)?;
+    let extra: Option<Vec<u8>> = row.get(10)?;
+    let span = rebuild_span(
+        row.get(1)?,
+        row.get(2)?,
+        row.get(3)?,
+        row.get(4)?,
+        row.get(5)?,
+        row.get(6)?,
+        row.get(7)?,
+        row.get(8)?,
+        attrs.as_deref(),
+        extra.as_deref(),
+    );
+    Ok(StoredSpan {
+        row_id: row.get(0)?,
+        span,
+        resource: lookup.resource(conn, row.get(11)?)?,
+        scope: lookup.scope(conn, row.get(12)?)?,
+    })
+}
+
+fn collect_spans(conn: &Connection, sql: &str, params: Vec<Value>) -> Result<Vec<StoredSpan>, StoreError> {
+    let mut stmt = conn.prepare_cached(sql)?;
+    let mut rows = stmt.query(params_from_iter(params))?;
+    let mut lookup = Lookup::default();
+    let mut out = Vec::new();
+    while let Some(row) = rows.next()? {
+        out.push(span_from_row(conn, &mut lookup, row)?);
+    }
+    Ok(out)
+}
+
+/// All spans of a trace, ordered by start time.
+pub fn trace_spans(conn: &Connection, trace_id: &[u8]) -> Result<Vec<StoredSpan>, StoreError> {
+    let sql = format!("SELECT {SPAN_COLUMNS} FROM spans s WHERE s.trace_id = ?1 ORDER BY s.start_ns, s.id");
+    collect_spans(conn, &sql, vec![Value::Blob(trace_id.to_vec())])
+}
+
+/// Spans matching the filter, newest first.
+pub fn search_spans(conn: &Connection, filter: &SqlFilter, range: TimeRange, limit: usize) -> Result<Vec<StoredSpan>, StoreError> {
+    let sql = format!(
+        "SELECT {SPAN_COLUMNS} FROM spans s WHERE ({}) AND s.start_ns BETWEEN ? AND ? ORDER BY s.start_ns DESC, s.id DESC LIMIT ?",
+        filter.sql
+    );
+    let mut params = filter.params.clone();
+    params.extend([Value::Integer(range.start), Value::Integer(range.end), Value::Integer(limit as i64)]);
+    collect_spans(conn, &sql, params)
+}
+
+/// Spans committed after row `after`, oldest first (live tail).
+pub fn spans_after(conn: &Connection, filter: &SqlFilter, after: i64, upto: i64, limit: usize) -> Result<Vec<StoredSpan>, StoreError> {
+    let sql = format!(
+        "SELECT {SPAN_COLUMNS} FROM spans s WHERE s.id > ? AND s.id <= ? AND ({}) ORDER BY s.id LIMIT ?",
+        filter.sql
+    );
+    let mut params = vec![Value::Integer(after), Value::Integer(upto)];
+    params.extend(filter.params.iter().cloned());
+    params.push(Value::Integer(limit as i64));
+    collect_spans(conn, &sql, params)
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct TraceQuery {
+    pub service: Option<String>,
+    pub min_duration_ns: Option<i64>,
+    pub max_duration_ns: Option<i64>,
+}
+
+/// Traces with at least one span matching the filter, newest first. A selective filter collects
+/// the few matching traces through the index; otherwise traces are walked newest first and each is
+/// checked with the trace-id index, stopping at `limit`.
+pub fn search_traces(
+    conn: &Connection,
+    filter: &SqlFilter,
+    query: &TraceQuery,
+    range: TimeRange,
+    limit: usize,
+) -> Result<Vec<TraceSummary>, StoreError> {
+    let mut conditions = vec!["t.start_ns BETWEEN ? AND ?".to_string()];
+    let mut params = vec![Value::Integer(range.start), Value::Integer(range.end)];
+    if let Some(min) = query.min_duration_ns {
+        conditions.push("t.end_ns - t.start_ns >= ?".into());
+        params.push(Value::Integer(min));
+    }
+    if let Some(max) = query.max_duration_ns {
+        conditions.push("t.end_ns - t.start_ns <= ?".into());
+        params.push(Value::Integer(max));
+    }
+    if let Some(service) = &query.service {
+        conditions.push(
+            "EXISTS (SELECT 1 FROM spans s2 WHERE s2.trace_id = t.trace_id AND s2.resource_id IN (SELECT id FROM resources WHERE service = ?))".into(),
+        );
+        params.push(Value::Text(service.clone()));
+    }
+    if filter.sql != "1" {
+        if filter.selective {
+            conditions.push(format!("t.trace_id IN (SELECT s.trace_id FROM spans s WHERE {})", filter.sql));
+        } else {
+            conditions.push(format!(
+                "EXISTS (SELECT 1 FROM spans s WHERE s.trace_id = t.trace_id AND ({}))",
+                filter.sql
+            ));
+        }
+        params.extend(filter.params.iter().cloned());
+    }
+    params.push(Value::Integer(limit as i64));
+    let sql = format!(
+        "SELECT t.trace_id, t.start_ns, t.end_ns, t.span_count, t.error_count, t.root_service, t.root_name FROM traces t
+         WHERE {} ORDER BY t.start_ns DESC LIMIT ?",
+        conditions.join(" AND ")
+    );
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let rows = stmt.query_map(params_from_iter(params), |r| {
+        let start: i64 = r.get(1)?;
+        let end: i64 = r.get(2)?;
+        Ok((
+            r.get::<_, Vec<u8>>(0)?,
+            start,
+            end - start,
+            r.get(3)?,
+            r.get(4)?,
+            r.get::<_, Option<String>>(5)?,
+            r.get::<_, Option<String>>(6)?,
+        ))
+    })?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (trace_id, start_ns, duration_ns, span_count, error_count, root_service, root_name) = row?;
+        let services = trace_services(conn, &trace_id)?;
+        // A trace whose root has not arrived (yet) is shown by its earliest span.
+        let (root_service, root_name) = match (root_service, root_name) {
+            (Some(s), Some(n)) => (s, n),
+            _ => earliest_span(conn, &trace_id)?.unwrap_or_default(),
+        };
+        out.push(TraceSummary {
+            trace_id,
+            root_service,
+            root_name,
+            start_ns,
+            duration_ns,
+            span_count,
+            error_count,
+            services,
+        });
+    }
+    Ok(out)
+}
+
+fn trace_services(conn: &Connection, trace_id: &[u8]) -> rusqlite::Result<Vec<String>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT DISTINCT r.service FROM resources r WHERE r.id IN (SELECT resource_id FROM spans WHERE trace_id = ?1) ORDER BY r.service",
+    )?;
+    let services = stmt.query_map([trace_id], |r| r.get(0))?.collect();
+    services
+}
+
+fn earliest_span(conn: &Connection, trace_id: &[u8]) -> rusqlite::Result<Option<(String, String)>> {
+    conn.prepare_cached(
+        "SELECT r.service, s.name FROM spans s JOIN resources r ON r.id = s.resource_id WHERE s.trace_id = ?1 ORDER BY s.start_ns LIMIT 1",
+    )?
+    .query_row([trace_id], |r| Ok((r.get(0)?, r.get(1)?)))
+    .optional()
+}
+
+pub fn services(conn: &Connection) -> Result<Vec<ServiceSummary>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT r.service, coalesce(ss.spans, 0), coalesce(ss.errors, 0), coalesce(ss.last_seen_ns, 0)
+         FROM (SELECT DISTINCT service FROM resources) r LEFT JOIN service_stats ss ON ss.service = r.service ORDER BY r.service",
+    )?;
+    let rows = stmt.query_map([], |r| {
+        Ok(ServiceSummary {
+            name: r.get(0)?,
+            spans: r.get(1)?,
+            errors: r.get(2)?,
+            last_seen_ns: r.get(3)?,
+        })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+pub fn counts(conn: &Connection) -> Result<Counts, StoreError> {
+    let mut counts = Counts::default();
+    let mut stmt = conn.prepare_cached("SELECT tbl, n FROM row_counts")?;
+    let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?;
+    for row in rows {
+        let (table, n) = row?;
+        match table.as_str() {
+            "spans" => counts.spans = n,
+            "logs" => counts.logs = n,
+            "metric_points" => counts.metric_points = n,
+            _ => {}
+        }
+    }
+    let pages: i64 = conn.query_row("PRAGMA page_count", [], |r| r.get(0))?;
+    let size: i64 = conn.query_row("PRAGMA page_size", [], |r| r.get(0))?;
+    counts.bytes = pages * size;
+    Ok(counts)
+}
+
+const LOG_COLUMNS: &str = "l.id, l.time_ns, l.observed_ns, l.severity_number, l.severity_text, l.trace_id, l.span_id, l.attrs, l.extra, l.resource_id, l.scope_id";
+
+fn collect_logs(conn: &Connection, sql: &str, params: Vec<Value>) -> Result<Vec<StoredLog>, StoreError> {
+    let mut stmt = conn.prepare_cached(sql)?;
+    let mut rows = stmt.query(params_from_iter(params))?;
+    let mut lookup = Lookup::default();
+    let mut out = Vec::new();
+    while let Some(row) = rows.next()? {
+        let attrs: Option<Vec<u8>> = row.get(7)?;
+        let extra: Option<Vec<u8>> = row.get(8)?;
+        let record = rebuild_log(
+            row.get(2)?,
+            row.get(3)?,
+            row.get(4)?,
+            row.get(5)?,
+            row.get(6)?,
+            attrs.as_deref(),
+            extra.as_deref(),
+        );
+        out.push(StoredLog {
+            row_id: row.get(0)?,
+            time_ns: row.get(1)?,
+            record,
+            resource: lookup.resource(conn, row.get(9)?)?,
+            scope: lookup.scope(conn, row.get(10)?)?,
+        });
+    }
+    Ok(out)
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct LogQuery {
+    pub service: Option<String>,
+    pub trace_id: Option<Vec<u8>>,
+    pub span_id: Option<Vec<u8>>,
+}
+
+/// Log records matching the filter, newest first.
+pub fn search_logs(
+    conn: &Connection,
+    filter: &SqlFilter,
+    query: &LogQuery,
+    range: TimeRange,
+    limit: usize,
+) -> Result<Vec<StoredLog>, StoreError> {
+    let mut conditions = vec![format!("({})", filter.sql), "l.time_ns BETWEEN ? AND ?".to_string()];
+    let mut params = filter.params.clone();
+    params.extend([Value::Integer(range.start), Value::Integer(range.end)]);
+    if let Some(service) = &query.service {
+        conditions.push("l.resource_id IN (SELECT id FROM resources WHERE service = ?)".into());
+        params.push(Value::Text(service.clone()));
+    }
+    if let Some(trace_id) = &query.trace_id {
+        conditions.push("l.trace_id = ?".into());
+        params.push(Value::Blob(trace_id.clone()));
+    }
+    if let Some(span_id) = &query.span_id {
+        conditions.push("l.span_id = ?".into());
+        params.push(Value::Blob(span_id.clone()));
+    }
+    params.push(Value::Integer(limit as i64));
+    let sql = format!(
+        "SELECT {LOG_COLUMNS} FROM logs l WHERE {} ORDER BY l.time_ns DESC, l.id DESC LIMIT ?",
+        conditions.join(" AND ")
+    );
+    collect_logs(conn, &sql, params)
+}
+
+/// Log records committed after row `after`, oldest first (live tail).
+pub fn logs_after(conn: &Connection, filter: &SqlFilter, after: i64, upto: i64, limit: usize) -> Result<Vec<StoredLog>, StoreError> {
+    let sql = format!(
+        "SELECT {LOG_COLUMNS} FROM logs l WHERE l.id > ? AND l.id <= ? AND ({}) ORDER BY l.id LIMIT ?",
+        filter.sql
+    );
+    let mut params = vec![Value::Integer(after), Value::Integer(upto)];
+    params.extend(filter.params.iter().cloned());
+    params.push(Value::Integer(limit as i64));
+    collect_logs(conn, &sql, params)
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct MetricInfo {
+    pub name: String,
+    pub kind: i32,
+    pub unit: String,
+    pub description: String,
+    pub series: i64,
+}
+
+pub fn list_metrics(conn: &Connection, filter: &SqlFilter) -> Result<Vec<MetricInfo>, StoreError> {
+    let sql = format!(
+        "SELECT m.name, m.type, max(m.unit), max(m.description), count(*) FROM metric_streams m WHERE {} GROUP BY m.name, m.type ORDER BY m.name",
+        filter.sql
+    );
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let rows = stmt.query_map(params_from_iter(filter.params.iter()), |r| {
+        Ok(MetricInfo {
+            name: r.get(0)?,
+            kind: r.get(1)?,
+            unit: r.get(2)?,
+            description: r.get(3)?,
+            series: r.get(4)?,
+        })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// One metric stream (a metric's points with one attribute set) and its points in a range.
+#[derive(Clone, Debug)]
+pub struct StreamPoints {
+    pub stream_id: i64,
+    pub kind: i32,
+    pub monotonic: bool,
+    pub temporality: i32,
+    pub attributes: Vec<KeyValue>,
+    pub resource: Arc<StoredResource>,
+    pub points: Vec<PointRecord>,
+}
+
+#[derive(Clone, Debug)]
+pub struct PointRecord {
+    pub time_ns: i64,
+    pub start_ns: i64,
+    pub value: Option<f64>,
+    pub value_int: Option<i64>,
+    pub body: Option<Vec<u8>>,
+}
+
+pub fn metric_streams(conn: &Connection, name: &str, filter: &SqlFilter, range: TimeRange) -> Result<Vec<StreamPoints>, StoreError> {
+    let sql = format!(
+        "SELECT m.id, m.type, m.monotonic, m.temporality, m.attrs, m.resource_id FROM metric_streams m WHERE m.name = ? AND ({}) ORDER BY m.id",
+        filter.sql
+    );
+    let mut params = vec![Value::Text(name.to_string())];
+    params.extend(filter.params.iter().cloned());
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let streams: Vec<(i64, i32, bool, i32, Option<Vec<u8>>, i64)> = stmt
+        .query_map(params_from_iter(params), |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?))
+        })?
+        .collect::<Result<_, _>>()?;
+    let mut lookup = Lookup::default();
+    let mut points_stmt = conn.prepare_cached(
+        "SELECT time_ns, start_ns, value, value_int, body FROM metric_points WHERE stream_id = ?1 AND time_ns BETWEEN ?2 AND ?3 ORDER BY time_ns",
+    )?;
+    let mut out = Vec::with_capacity(streams.len());
+    for (stream_id, kind, monotonic, temporality, attrs, resource_id) in streams {
+        let points = points_stmt
+            .query_map(rusqlite::params![stream_id, range.start, range.end], |r| {
+                Ok(PointRecord {
+                    time_ns: r.get(0)?,
+                    start_ns: r.get(1)?,
+                    value: r.get(2)?,
+                    value_int: r.get(3)?,
+                    body: r.get(4)?,
+                })
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        out.push(StreamPoints {
+            stream_id,
+            kind,
+            monotonic,
+            temporality,
+            attributes: decode_attributes(attrs.as_deref()),
+            resource: lookup.resource(conn, resource_id)?,
+            points,
+        });
+    }
+    Ok(out)
+}

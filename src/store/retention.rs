@@ -1,0 +1,193 @@
+//! Retention by age and by size, run by the writer thread in small time-boxed steps so deletes
+//! never hold up ingest for long. Size is kept under a low-water mark below the cap, so freed
+//! pages are reused and the file stops growing at about the cap.
+
+use super::rows::{attr_hashes, decode_attributes};
+use super::StoreStats;
+use rusqlite::{params, Connection, OptionalExtension};
+use std::collections::HashMap;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+/// Rows deleted per statement group; small enough to keep each delete in the low milliseconds.
+const CHUNK: i64 = 2000;
+/// Upper bound on one retention step (the writer does nothing else meanwhile).
+const STEP_BUDGET: Duration = Duration::from_millis(40);
+/// Start deleting when live data passes this fraction of the cap.
+const LOW_WATER: f64 = 0.90;
+
+#[derive(Clone, Debug, Default)]
+pub struct Retention {
+    pub max_age: Option<Duration>,
+    pub max_bytes: Option<u64>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Table {
+    Spans,
+    Logs,
+    Points,
+}
+
+impl Retention {
+    pub fn step(&self, conn: &Connection, stats: &StoreStats) {
+        let started = Instant::now();
+        if let Err(err) = self.step_inner(conn, stats, started) {
+            tracing::warn!(error = %err, "retention step failed; will retry");
+        }
+        stats
+            .retention_micros
+            .fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
+    }
+
+    fn step_inner(&self, conn: &Connection, stats: &StoreStats, started: Instant) -> rusqlite::Result<()> {
+        if let Some(max_age) = self.max_age {
+            let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+            let cutoff = now.saturating_sub(max_age).as_nanos() as i64;
+            for table in [Table::Spans, Table::Logs, Table::Points] {
+                while started.elapsed() < STEP_BUDGET {
+                    let ids = older_than(conn, table, cutoff)?;
+                    if ids.is_empty() {
+                        break;
+                    }
+                    delete(conn, table, &ids, stats)?;
+                }
+            }
+        }
+        if let Some(max_bytes) = self.max_bytes {
+            let target = (max_bytes as f64 * LOW_WATER) as i64;
+            while started.elapsed() < STEP_BUDGET && live_bytes(conn)? > target {
+                let Some(table) = oldest_table(conn)? else {
+                    break;
+                };
+                let ids = oldest_ids(conn, table)?;
+                delete(conn, table, &ids, stats)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Bytes in pages that hold data (the file minus its free list).
+pub fn live_bytes(conn: &Connection) -> rusqlite::Result<i64> {
+    let pages: i64 = conn.query_row("PRAGMA page_count", [], |r| r.get(0))?;
+    let free: i64 = conn.query_row("PRAGMA freelist_count", [], |r| r.get(0))?;
+    let size: i64 = conn.query_row("PRAGMA page_size", [], |r| r.get(0))?;
+    Ok((pages - free) * size)
+}
+
+fn older_than(conn: &Connection, table: Table, cutoff: i64) -> rusqlite::Result<Vec<i64>> {
+    let sql = match table {
+        Table::Spans => "SELECT id FROM spans WHERE start_ns < ?1 LIMIT ?2",
+        Table::Logs => "SELECT id FROM logs WHERE time_ns < ?1 LIMIT ?2",
+        Table::Points => "SELECT id FROM metric_points WHERE time_ns < ?1 LIMIT ?2",
+    };
+    let mut stmt = conn.prepare_cached(sql)?;
+    let ids = stmt.query_map(params![cutoff, CHUNK], |r| r.get(0))?.collect();
+    ids
+}
+
+fn oldest_ids(conn: &Connection, table: Table) -> rusqlite::Result<Vec<i64>> {
+    let sql = match table {
+        Table::Spans => "SELECT id FROM spans ORDER BY id LIMIT ?1",
+        Table::Logs => "SELECT id FROM logs ORDER BY id LIMIT ?1",
+        Table::Points => "SELECT id FROM metric_points ORDER BY id LIMIT ?1",
+    };
+    let mut stmt = conn.prepare_cached(sql)?;
+    let ids = stmt.query_map([CHUNK], |r| r.get(0))?.collect();
+    ids
+}
+
+/// The table whose oldest row (by insertion) is oldest in time: size retention keeps the newest
+/// data across all signals.
+fn oldest_table(conn: &Connection) -> rusqlite::Result<Option<Table>> {
+    let candidates = [
+        (Table::Spans, "SELECT start_ns FROM spans ORDER BY id LIMIT 1"),
+        (Table::Logs, "SELECT time_ns FROM logs ORDER BY id LIMIT 1"),
+        (Table::Points, "SELECT time_ns FROM metric_points ORDER BY id LIMIT 1"),
+    ];
+    let mut best: Option<(Table, i64)> = None;
+    for (table, sql) in candidates {
+        let time: Option<i64> = conn.query_row(sql, [], |r| r.get(0)).optional()?;
+        if let Some(time) = time {
+            if best.is_none_or(|(_, t)| time < t) {
+                best = Some((table, time));
+            }
+        }
+    }
+    Ok(best.map(|(t, _)| t))
+}
+
+fn delete(conn: &Connection, table: Table, ids: &[i64], stats: &StoreStats) -> rusqlite::Result<()> {
+    let tx = conn.unchecked_transaction()?;
+    match table {
+        Table::Spans => delete_spans(&tx, ids)?,
+        Table::Logs => {
+            let mut row = tx.prepare_cached("DELETE FROM logs WHERE id = ?1")?;
+            let mut fts = tx.prepare_cached("DELETE FROM logs_fts WHERE rowid = ?1")?;
+            for id in ids {
+                row.execute([id])?;
+                fts.execute([id])?;
+            }
+        }
+        Table::Points => {
+            let mut row = tx.prepare_cached("DELETE FROM metric_points WHERE id = ?1")?;
+            for id in ids {
+                row.execute([id])?;
+            }
+        }
+    }
+    let name = match table {
+        Table::Spans => "spans",
+        Table::Logs => "logs",
+        Table::Points => "metric_points",
+    };
+    tx.execute("UPDATE row_counts SET n = n - ?2 WHERE tbl = ?1", params![name, ids.len() as i64])?;
+    tx.commit()?;
+    stats.rows_expired.fetch_add(ids.len() as u64, Ordering::Relaxed);
+    Ok(())
+}
+
+/// Deleting spans also removes their index entries and keeps the trace and service summaries true.
+fn delete_spans(tx: &Connection, ids: &[i64]) -> rusqlite::Result<()> {
+    let mut select = tx.prepare_cached(
+        "SELECT s.trace_id, s.status_code, s.attrs, r.service FROM spans s JOIN resources r ON r.id = s.resource_id WHERE s.id = ?1",
+    )?;
+    let mut unindex = tx.prepare_cached("DELETE FROM span_attr_index WHERE h = ?1 AND span_rowid = ?2")?;
+    let mut delete = tx.prepare_cached("DELETE FROM spans WHERE id = ?1")?;
+    let mut traces: HashMap<Vec<u8>, (i64, i64)> = HashMap::new();
+    let mut services: HashMap<String, (i64, i64)> = HashMap::new();
+    for id in ids {
+        let row: Option<(Vec<u8>, i32, Option<Vec<u8>>, String)> = select
+            .query_row([id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+            .optional()?;
+        let Some((trace_id, status, attrs, service)) = row else {
+            continue;
+        };
+        for h in attr_hashes(&decode_attributes(attrs.as_deref())) {
+            unindex.execute(params![h, id])?;
+        }
+        delete.execute([id])?;
+        let error = i64::from(status == 2);
+        let t = traces.entry(trace_id).or_default();
+        t.0 += 1;
+        t.1 += error;
+        let s = services.entry(service).or_default();
+        s.0 += 1;
+        s.1 += error;
+    }
+    let mut update_trace =
+        tx.prepare_cached("UPDATE traces SET span_count = span_count - ?2, error_count = error_count - ?3 WHERE trace_id = ?1")?;
+    let mut drop_trace = tx.prepare_cached("DELETE FROM traces WHERE trace_id = ?1 AND span_count <= 0")?;
+    for (trace_id, (n, errors)) in traces {
+        update_trace.execute(params![trace_id, n, errors])?;
+        drop_trace.execute([trace_id])?;
+    }
+    let mut update_service = tx.prepare_cached("UPDATE service_stats SET spans = spans - ?2, errors = errors - ?3 WHERE service = ?1")?;
+    let mut drop_service = tx.prepare_cached("DELETE FROM service_stats WHERE service = ?1 AND spans <= 0")?;
+    for (service, (n, errors)) in services {
+        update_service.execute(params![service, n, errors])?;
+        drop_service.execute([service])?;
+    }
+    Ok(())
+}

@@ -1,0 +1,167 @@
+//! The SQLite schema and its versioned migrations (tracked in `PRAGMA user_version`), plus the
+//! connection settings every connection uses.
+
+use rusqlite::Connection;
+
+/// Each entry upgrades the schema from version `index` to `index + 1`. Append, never edit.
+const MIGRATIONS: &[&str] = &[
+    // v1: spans, traces, logs, metrics.
+    r#"
+    CREATE TABLE resources (
+        id INTEGER PRIMARY KEY,
+        hash INTEGER NOT NULL UNIQUE,      -- of the encoded Resource + schema url: dedup key
+        service TEXT NOT NULL,
+        schema_url TEXT NOT NULL,
+        body BLOB NOT NULL                 -- encoded opentelemetry Resource
+    );
+    CREATE INDEX resources_service ON resources(service);
+    CREATE TABLE scopes (
+        id INTEGER PRIMARY KEY,
+        hash INTEGER NOT NULL UNIQUE,
+        name TEXT NOT NULL,
+        version TEXT NOT NULL,
+        schema_url TEXT NOT NULL,
+        body BLOB NOT NULL                 -- encoded InstrumentationScope
+    );
+    CREATE TABLE spans (
+        id INTEGER PRIMARY KEY,            -- insertion order: retention deletes the lowest ids
+        trace_id BLOB NOT NULL,
+        span_id BLOB NOT NULL,
+        parent_span_id BLOB,               -- NULL for a root span
+        name TEXT NOT NULL,
+        kind INTEGER NOT NULL,
+        resource_id INTEGER NOT NULL,
+        scope_id INTEGER NOT NULL,
+        start_ns INTEGER NOT NULL,
+        end_ns INTEGER NOT NULL,
+        status_code INTEGER NOT NULL,
+        attrs BLOB,                        -- encoded KeyValueList of the span attributes
+        extra BLOB                         -- encoded Span holding the rest (events, links, status message, ...)
+    );
+    CREATE INDEX spans_trace ON spans(trace_id);
+    CREATE INDEX spans_start ON spans(start_ns);
+    CREATE INDEX spans_resource ON spans(resource_id, start_ns);
+    CREATE INDEX spans_duration ON spans(end_ns - start_ns);
+    -- attribute equality search: hash of (key, typed value) -> span row
+    CREATE TABLE span_attr_index (
+        h INTEGER NOT NULL,
+        span_rowid INTEGER NOT NULL,
+        PRIMARY KEY (h, span_rowid)
+    ) WITHOUT ROWID;
+    CREATE TABLE traces (
+        trace_id BLOB PRIMARY KEY,
+        start_ns INTEGER NOT NULL,
+        end_ns INTEGER NOT NULL,
+        span_count INTEGER NOT NULL,
+        error_count INTEGER NOT NULL,
+        root_service TEXT,
+        root_name TEXT
+    ) WITHOUT ROWID;
+    CREATE INDEX traces_start ON traces(start_ns);
+    CREATE TABLE service_stats (
+        service TEXT PRIMARY KEY,
+        spans INTEGER NOT NULL,
+        errors INTEGER NOT NULL,
+        last_seen_ns INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    CREATE TABLE logs (
+        id INTEGER PRIMARY KEY,
+        time_ns INTEGER NOT NULL,          -- time, or observed time when time is unset
+        observed_ns INTEGER NOT NULL,
+        severity_number INTEGER NOT NULL,
+        severity_text TEXT NOT NULL,
+        body_text TEXT NOT NULL,           -- the body rendered as text: what full-text search sees
+        trace_id BLOB,
+        span_id BLOB,
+        resource_id INTEGER NOT NULL,
+        scope_id INTEGER NOT NULL,
+        attrs BLOB,
+        extra BLOB                         -- encoded LogRecord holding the rest (typed body, flags, ...)
+    );
+    CREATE INDEX logs_time ON logs(time_ns);
+    CREATE INDEX logs_trace ON logs(trace_id) WHERE trace_id IS NOT NULL;
+    CREATE INDEX logs_resource ON logs(resource_id, time_ns);
+    CREATE VIRTUAL TABLE logs_fts USING fts5(body_text, content='', contentless_delete=1, tokenize='unicode61');
+    CREATE TABLE metric_streams (
+        id INTEGER PRIMARY KEY,
+        hash INTEGER NOT NULL UNIQUE,
+        name TEXT NOT NULL,
+        type INTEGER NOT NULL,             -- 1 gauge, 2 sum, 3 histogram, 4 exponential histogram, 5 summary
+        unit TEXT NOT NULL,
+        description TEXT NOT NULL,
+        monotonic INTEGER NOT NULL,
+        temporality INTEGER NOT NULL,
+        resource_id INTEGER NOT NULL,
+        scope_id INTEGER NOT NULL,
+        attrs BLOB,
+        metadata BLOB                      -- encoded Metric without data: metadata attributes
+    );
+    CREATE INDEX metric_streams_name ON metric_streams(name);
+    CREATE TABLE metric_points (
+        id INTEGER PRIMARY KEY,
+        stream_id INTEGER NOT NULL,
+        time_ns INTEGER NOT NULL,
+        start_ns INTEGER NOT NULL,
+        value REAL,                        -- number points; count for histograms and summaries
+        value_int INTEGER,                 -- set when a number point was an integer
+        body BLOB                          -- encoded data point without attributes (histograms, exemplars, flags)
+    );
+    CREATE INDEX metric_points_stream ON metric_points(stream_id, time_ns);
+    CREATE INDEX metric_points_time ON metric_points(time_ns);
+    -- live row counts, kept by the writer and retention, so status never counts millions of rows
+    CREATE TABLE row_counts (tbl TEXT PRIMARY KEY, n INTEGER NOT NULL) WITHOUT ROWID;
+    INSERT INTO row_counts VALUES ('spans', 0), ('logs', 0), ('metric_points', 0);
+    "#,
+];
+
+pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SchemaError {
+    #[error("the database was written by a newer otelbox (schema v{found}, this build knows v{known}); upgrade otelbox or use another --data-dir")]
+    TooNew { found: i64, known: i64 },
+    #[error(transparent)]
+    Sql(#[from] rusqlite::Error),
+}
+
+/// Bring the database to the current schema version, one transaction per migration.
+pub fn migrate(conn: &mut Connection) -> Result<(), SchemaError> {
+    let current: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    if current > SCHEMA_VERSION {
+        return Err(SchemaError::TooNew {
+            found: current,
+            known: SCHEMA_VERSION,
+        });
+    }
+    for (index, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", index as i64 + 1)?;
+        tx.commit()?;
+    }
+    Ok(())
+}
+
+/// Settings for the one write connection. WAL + synchronous=NORMAL: a commit survives a process
+/// crash (kill -9); `synchronous=FULL` (durable_sync) also survives power loss, at some speed.
+pub fn configure_writer(conn: &Connection, on_disk: bool, durable_sync: bool) -> rusqlite::Result<()> {
+    conn.busy_timeout(std::time::Duration::from_secs(10))?;
+    if on_disk {
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", if durable_sync { "FULL" } else { "NORMAL" })?;
+        conn.pragma_update(None, "journal_size_limit", 64 * 1024 * 1024)?;
+    } else {
+        conn.pragma_update(None, "journal_mode", "MEMORY")?;
+        conn.pragma_update(None, "synchronous", "OFF")?;
+    }
+    conn.pragma_update(None, "cache_size", -64 * 1024)?; // 64 MiB
+    conn.pragma_update(None, "temp_store", "MEMORY")?;
+    Ok(())
+}
+
+pub fn configure_reader(conn: &Connection) -> rusqlite::Result<()> {
+    conn.busy_timeout(std::time::Duration::from_secs(10))?;
+    conn.pragma_update(None, "cache_size", -16 * 1024)?;
+    conn.pragma_update(None, "temp_store", "MEMORY")?;
+    Ok(())
+}

@@ -1,0 +1,114 @@
+//! otelbox's own counters (accepted / refused / rejected items per signal, storage figures) and
+//! their Prometheus text rendering for `/metrics`.
+
+use crate::pdata::Signal;
+use crate::store::StoreStats;
+use std::fmt::Write;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+#[derive(Default)]
+pub struct SignalCounters {
+    /// Items stored (acknowledged to the sender).
+    pub accepted: AtomicU64,
+    /// Items refused retryably (overload, memory limit, storage errors): the sender keeps them.
+    pub refused: AtomicU64,
+    /// Items rejected as invalid (bad ids, undecodable requests count as one request each).
+    pub rejected: AtomicU64,
+    /// Items intentionally dropped inside the pipeline (sampling, filtering).
+    pub dropped: AtomicU64,
+    pub requests: AtomicU64,
+    pub bad_requests: AtomicU64,
+}
+
+#[derive(Default)]
+pub struct IngestStats {
+    pub traces: SignalCounters,
+    pub metrics: SignalCounters,
+    pub logs: SignalCounters,
+}
+
+impl IngestStats {
+    pub fn signal(&self, signal: Signal) -> &SignalCounters {
+        match signal {
+            Signal::Traces => &self.traces,
+            Signal::Metrics => &self.metrics,
+            Signal::Logs => &self.logs,
+        }
+    }
+}
+
+fn get(c: &AtomicU64) -> u64 {
+    c.load(Ordering::Relaxed)
+}
+
+/// Prometheus text exposition of the ingest counters and the store's figures.
+pub fn render_prometheus(ingest: &IngestStats, store: &StoreStats, rss_bytes: u64, uptime_s: f64) -> String {
+    let mut out = String::new();
+    let counters: [(&str, &str, fn(&SignalCounters) -> &AtomicU64); 6] = [
+        ("otelbox_receiver_accepted_items_total", "items stored and acknowledged", |c| {
+            &c.accepted
+        }),
+        (
+            "otelbox_receiver_refused_items_total",
+            "items refused retryably (overload, memory limit, storage errors)",
+            |c| &c.refused,
+        ),
+        ("otelbox_receiver_rejected_items_total", "items rejected as invalid", |c| {
+            &c.rejected
+        }),
+        (
+            "otelbox_processor_dropped_items_total",
+            "items dropped on purpose by processors",
+            |c| &c.dropped,
+        ),
+        ("otelbox_receiver_requests_total", "export requests received", |c| &c.requests),
+        ("otelbox_receiver_bad_requests_total", "export requests answered with a 4xx", |c| {
+            &c.bad_requests
+        }),
+    ];
+    for (name, help, field) in counters {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
+        for signal in Signal::ALL {
+            let _ = writeln!(
+                out,
+                "{name}{{signal=\"{}\"}} {}",
+                signal.as_str(),
+                get(field(ingest.signal(signal)))
+            );
+        }
+    }
+    let store_counters = [
+        ("otelbox_store_commits_total", "write transactions committed", get(&store.commits)),
+        (
+            "otelbox_store_commit_seconds_total",
+            "time spent in write transactions",
+            get(&store.commit_micros) / 1_000_000,
+        ),
+        (
+            "otelbox_store_write_errors_total",
+            "write transactions that failed",
+            get(&store.write_errors),
+        ),
+        ("otelbox_store_spans_written_total", "spans written", get(&store.spans_written)),
+        ("otelbox_store_logs_written_total", "log records written", get(&store.logs_written)),
+        (
+            "otelbox_store_points_written_total",
+            "metric points written",
+            get(&store.points_written),
+        ),
+        (
+            "otelbox_store_rows_expired_total",
+            "rows deleted by retention",
+            get(&store.rows_expired),
+        ),
+    ];
+    for (name, help, value) in store_counters {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}");
+    }
+    let _ = writeln!(out, "# HELP otelbox_process_resident_memory_bytes resident memory\n# TYPE otelbox_process_resident_memory_bytes gauge\notelbox_process_resident_memory_bytes {rss_bytes}");
+    let _ = writeln!(
+        out,
+        "# HELP otelbox_uptime_seconds seconds since start\n# TYPE otelbox_uptime_seconds gauge\notelbox_uptime_seconds {uptime_s:.3}"
+    );
+    out
+}
