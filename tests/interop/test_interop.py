@@ -510,7 +510,7 @@ def check_metrics(box, s):
             p50 = ser["points"][-1][1]
             assert 5 <= p50 <= 50, f"{name} agg=p50 = {p50}, expected within [5, 50] for 5, 12.5, 40, 250"
         else:
-            ser = series_of(name)
+            ser = series_of(name, agg="last")
             assert ser["points"][-1][1] == last, f"{name}: last point {ser['points'][-1]}, expected value {last}"
 
 
