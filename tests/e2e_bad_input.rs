@@ -1,0 +1,119 @@
+//! Bad input gets the documented status and a message saying what was wrong, stores nothing, and
+//! the server keeps serving afterwards.
+
+mod common;
+use common::*;
+use std::io::Write;
+
+fn assert_nothing_stored(b: &Box) {
+    assert_eq!(b.stored_spans(), 0, "bad input must not store anything");
+}
+
+#[test]
+fn every_kind_of_bad_input_is_refused_clearly_and_changes_nothing() {
+    let b = Box::start(&["--memory"]);
+
+    // garbage protobuf
+    let r = b.post("/v1/traces", "application/x-protobuf", b"\xff\xff\xffgarbage".to_vec());
+    assert_eq!(r.status(), 400);
+    assert_eq!(r.headers()["content-type"], "application/x-protobuf");
+    let status = otelbox::receiver::otlp_http::RpcStatus::decode(r.bytes().unwrap()).unwrap();
+    assert_eq!(status.code, 3);
+    assert!(status.message.contains("not a valid OTLP protobuf"), "{}", status.message);
+
+    // malformed JSON
+    let r = b.post("/v1/traces", "application/json", br#"{"resourceSpans": ["#.to_vec());
+    assert_eq!(r.status(), 400);
+    let body: serde_json::Value = r.json().unwrap();
+    assert!(body["message"].as_str().unwrap().contains("invalid JSON"), "{body}");
+
+    // an id of the wrong length in JSON: the whole request is refused with the path
+    let bad_id = br#"{"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":"abcd","spanId":"00f067aa0ba902b7","name":"x"}]}]}]}"#;
+    let r = b.post("/v1/traces", "application/json; charset=utf-8", bad_id.to_vec());
+    assert_eq!(r.status(), 400);
+    let body: serde_json::Value = r.json().unwrap();
+    let message = body["message"].as_str().unwrap();
+    assert!(message.contains("spans[0].traceId") && message.contains("32 hex"), "{message}");
+
+    // an unknown content type
+    let r = b.post("/v1/traces", "text/plain", b"hello".to_vec());
+    assert_eq!(r.status(), 415);
+    assert!(r.text().unwrap().contains("application/x-protobuf or application/json"));
+
+    // a gzip bomb: small on the wire, far over the limit once inflated
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    gz.write_all(&vec![0u8; 40 * 1024 * 1024]).unwrap();
+    let bomb = gz.finish().unwrap();
+    assert!(bomb.len() < 100_000);
+    let r = b
+        .client
+        .post(format!("{}/v1/traces", b.http))
+        .header("content-type", "application/x-protobuf")
+        .header("content-encoding", "gzip")
+        .body(bomb)
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 413);
+    assert!(r.bytes().unwrap().windows(5).any(|w| w == b"limit"));
+
+    // a corrupt gzip body and an unknown encoding
+    let r = b
+        .client
+        .post(format!("{}/v1/traces", b.http))
+        .header("content-type", "application/json")
+        .header("content-encoding", "gzip")
+        .body("not gzip")
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    let r = b
+        .client
+        .post(format!("{}/v1/traces", b.http))
+        .header("content-type", "application/json")
+        .header("content-encoding", "br")
+        .body("{}")
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 400);
+
+    // the wrong method
+    let r = b.client.get(format!("{}/v1/traces", b.http)).send().unwrap();
+    assert_eq!(r.status(), 405);
+
+    // an empty body is a valid, empty export
+    let r = b.post("/v1/traces", "application/x-protobuf", Vec::new());
+    assert_eq!(r.status(), 200);
+    let r = b.post("/v1/logs", "application/json", b"{}".to_vec());
+    assert_eq!(r.status(), 200);
+
+    // a filter expression with a syntax error: 400 with the column
+    let (status, body) = b.get_json("/api/v1/traces?q=duration%20%3E%3D");
+    assert_eq!(status, 400);
+    assert_eq!(body["error"]["code"], "invalid_filter");
+    assert!(body["error"]["message"].as_str().unwrap().contains("column"), "{body}");
+    let (status, _) = b.get_json("/api/v1/traces/not-a-trace-id");
+    assert_eq!(status, 400);
+
+    assert_nothing_stored(&b);
+
+    // ...and the server still serves good data
+    let r = b.post("/v1/traces", "application/x-protobuf", encode(&trace_request("svc", "R1", 1, 3)));
+    assert_eq!(r.status(), 200);
+    assert_eq!(b.stored_spans(), 3);
+}
+
+#[test]
+fn protobuf_spans_with_bad_ids_are_a_partial_success() {
+    let b = Box::start(&["--memory"]);
+    let mut request = trace_request("svc", "R2", 7, 4);
+    request.resource_spans[0].scope_spans[0].spans[1].span_id = vec![1, 2, 3];
+    let r = b.post("/v1/traces", "application/x-protobuf", encode(&request));
+    assert_eq!(r.status(), 200);
+    let response = opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceResponse::decode(r.bytes().unwrap()).unwrap();
+    let partial = response.partial_success.expect("partial success");
+    assert_eq!(partial.rejected_spans, 1);
+    assert!(partial.error_message.contains("span id must be 8"), "{}", partial.error_message);
+    assert_eq!(b.stored_spans(), 3, "the valid spans are stored");
+}
+
+use prost::Message;

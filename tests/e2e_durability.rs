@@ -1,0 +1,117 @@
+//! Accepted means stored: acknowledged data survives kill -9 and clean restarts; --memory writes
+//! nothing to disk.
+
+mod common;
+use common::*;
+
+#[test]
+fn acknowledged_spans_survive_kill_9() {
+    let dir = temp_dir("kill9");
+    let mut b = Box::start(&["--data-dir", dir.to_str().unwrap()]);
+    const REQUESTS: u64 = 40;
+    const SPANS: usize = 25;
+    for i in 0..REQUESTS {
+        let r = b.post(
+            "/v1/traces",
+            "application/x-protobuf",
+            encode(&trace_request("durable", "K9", i + 1, SPANS)),
+        );
+        assert_eq!(r.status(), 200, "request {i} must be acknowledged");
+    }
+    // No graceful shutdown: whatever was acknowledged must already be committed.
+    b.kill9();
+    b.spawn();
+    assert_eq!(b.stored_spans(), (REQUESTS as usize * SPANS) as i64);
+    let (_, traces) = b.get_json("/api/v1/traces?q=run_id%20%3D%20K9&limit=1000");
+    assert_eq!(traces["traces"].as_array().unwrap().len(), REQUESTS as usize);
+    drop(b);
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn data_persists_across_a_clean_restart() {
+    let dir = temp_dir("restart");
+    let mut b = Box::start(&["--data-dir", dir.to_str().unwrap()]);
+    assert_eq!(
+        b.post(
+            "/v1/traces",
+            "application/x-protobuf",
+            encode(&trace_request("persist", "P1", 1, 5))
+        )
+        .status(),
+        200
+    );
+    assert_eq!(
+        b.post(
+            "/v1/logs",
+            "application/x-protobuf",
+            encode(&log_request("persist", "hello after restart"))
+        )
+        .status(),
+        200
+    );
+    let status = b.stop();
+    assert!(status.success(), "graceful stop exits 0, got {status}");
+    assert!(dir.join("otelbox.db").exists());
+    b.spawn();
+    assert_eq!(b.stored_spans(), 5);
+    let (_, logs) = b.get_json("/api/v1/logs?q=body%20~%20restart");
+    assert_eq!(logs["logs"][0]["body"], "hello after restart");
+    drop(b);
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn memory_mode_writes_nothing_to_disk() {
+    let home = temp_dir("memhome");
+    let ports = (free_port(), free_port(), free_port());
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_otelbox"))
+        .args([
+            "up",
+            "--memory",
+            "--grpc-port",
+            &ports.0.to_string(),
+            "--http-port",
+            &ports.1.to_string(),
+            "--ui-port",
+            &ports.2.to_string(),
+        ])
+        .env("HOME", &home)
+        .env("XDG_DATA_HOME", home.join("data"))
+        .current_dir(&home)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let client = reqwest::blocking::Client::new();
+    let api = format!("http://127.0.0.1:{}", ports.2);
+    for _ in 0..500 {
+        if client
+            .get(format!("{api}/readyz"))
+            .send()
+            .map(|r| r.status().is_success())
+            .unwrap_or(false)
+        {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let r = client
+        .post(format!("http://127.0.0.1:{}/v1/traces", ports.1))
+        .header("content-type", "application/x-protobuf")
+        .body(encode(&trace_request("mem", "M1", 1, 10)))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let status: serde_json::Value = client.get(format!("{api}/api/v1/status")).send().unwrap().json().unwrap();
+    assert_eq!(status["storage"]["spans"], 10);
+    assert_eq!(status["storage"]["path"], ":memory:");
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(
+        dir_is_empty(&home),
+        "--memory must leave nothing on disk: {:?}",
+        std::fs::read_dir(&home).unwrap().collect::<Vec<_>>()
+    );
+    let _ = std::fs::remove_dir_all(home);
+}
