@@ -5,6 +5,7 @@ pub mod api;
 pub mod app;
 pub mod cli;
 pub mod exporter;
+pub mod gen;
 pub mod pdata;
 pub mod pipeline;
 pub mod processor;

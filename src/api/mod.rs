@@ -424,7 +424,8 @@ async fn metric_series(
         Some(s) => crate::units::parse_duration(s)
             .map_err(|e| ApiError::bad_request(format!("step: {e}")))?
             .as_nanos() as i64,
-        None => (span / DEFAULT_POINTS).max(1_000_000_000),
+        // Whole seconds read better on an axis than an exact division.
+        None => (span / DEFAULT_POINTS / 1_000_000_000).max(1) * 1_000_000_000,
     };
     if step <= 0 || span / step > MAX_POINTS {
         return Err(ApiError::bad_request(format!(
