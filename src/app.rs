@@ -55,7 +55,7 @@ async fn bind(ip: IpAddr, port: u16, flag: &str) -> anyhow::Result<TcpListener> 
 /// One signal's built-in pipeline: memory_limiter -> batch -> otelbox storage.
 fn default_pipeline<T: crate::exporter::storage::Storable>(gauge: &Arc<MemoryGauge>, store: &Arc<Store>) -> SharedConsumer<T> {
     let exporter: SharedConsumer<T> = Arc::new(StorageExporter::new(store.clone()));
-    let batch: SharedConsumer<T> = Arc::new(BatchProcessor::new(BatchConfig::default(), exporter));
+    let batch: SharedConsumer<T> = Arc::new(BatchProcessor::new(BatchConfig::builtin(), exporter));
     Arc::new(MemoryLimiter::new(gauge.clone(), batch))
 }
 

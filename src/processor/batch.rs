@@ -1,5 +1,10 @@
 //! The batch processor: groups envelopes until `send_batch_size` items or `timeout`, splits
 //! oversized batches at `send_batch_max_size`, and flushes what it holds at shutdown.
+//!
+//! otelbox extension `flush_when_idle`: also send as soon as no more input is queued. Senders wait
+//! for the commit, so holding data while storage is idle only adds latency and caps a sender with
+//! one request in flight at `send_batch_size / timeout`; under load the queue is never empty and
+//! batches still fill up (and the writer's group commit coalesces further).
 
 use crate::pdata::SignalData;
 use crate::pipeline::{Consumer, Envelope, PipelineError, SharedConsumer};
@@ -14,14 +19,28 @@ pub struct BatchConfig {
     pub timeout: Duration,
     /// 0 = no upper bound; otherwise batches are cut to at most this many items.
     pub send_batch_max_size: usize,
+    /// Send whatever is pending whenever the input queue is empty (see the module docs).
+    pub flush_when_idle: bool,
 }
 
 impl Default for BatchConfig {
+    /// The Collector's defaults.
     fn default() -> Self {
         BatchConfig {
             send_batch_size: 8192,
             timeout: Duration::from_millis(200),
             send_batch_max_size: 0,
+            flush_when_idle: false,
+        }
+    }
+}
+
+impl BatchConfig {
+    /// The built-in pipeline's batch: Collector defaults plus `flush_when_idle`.
+    pub fn builtin() -> Self {
+        BatchConfig {
+            flush_when_idle: true,
+            ..BatchConfig::default()
         }
     }
 }
@@ -91,6 +110,9 @@ async fn run<T: SignalData>(config: BatchConfig, mut rx: mpsc::Receiver<Message<
                     let part = p.split_off(chunk);
                     let _ = next.consume(part).await;
                     deadline = Instant::now() + config.timeout;
+                }
+                if config.flush_when_idle && rx.is_empty() {
+                    flush_all(&mut pending, chunk, &next).await;
                 }
             }
             Some(Message::Flush(done)) => {
@@ -183,6 +205,7 @@ mod tests {
             send_batch_size: 10,
             timeout: Duration::from_secs(60),
             send_batch_max_size: 10,
+            flush_when_idle: false,
         };
         let batch = BatchProcessor::new(config, recorder.clone());
         let (ack, rx) = AckToken::new();
@@ -195,12 +218,33 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn flush_when_idle_sends_without_waiting_for_the_timeout() {
+        let recorder = Arc::new(Recorder(Default::default()));
+        let config = BatchConfig {
+            send_batch_size: 1000,
+            timeout: Duration::from_secs(3600),
+            send_batch_max_size: 0,
+            flush_when_idle: true,
+        };
+        let batch = BatchProcessor::new(config, recorder.clone());
+        let (ack, rx) = AckToken::new();
+        batch.consume(Envelope::new(logs(3), ack)).await.unwrap();
+        tokio::time::timeout(Duration::from_secs(5), rx)
+            .await
+            .expect("not held for the hour-long timeout")
+            .unwrap()
+            .unwrap();
+        assert_eq!(*recorder.0.lock().unwrap(), vec![3]);
+    }
+
+    #[tokio::test]
     async fn sends_on_timeout() {
         let recorder = Arc::new(Recorder(Default::default()));
         let config = BatchConfig {
             send_batch_size: 1000,
             timeout: Duration::from_millis(30),
             send_batch_max_size: 0,
+            flush_when_idle: false,
         };
         let batch = BatchProcessor::new(config, recorder.clone());
         let (ack, rx) = AckToken::new();

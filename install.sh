@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Builds otelbox in release mode and installs the binary into ~/.local/bin (or --prefix DIR/bin).
+# Idempotent: running it again rebuilds what changed and replaces the binary. A cold build takes a
+# few minutes on 2 cores. Usage: ./install.sh [--prefix DIR]
+set -euo pipefail
+cd "$(dirname "$0")"
+
+prefix="$HOME/.local"
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --prefix) [ $# -ge 2 ] || { echo "install.sh: --prefix needs a directory" >&2; exit 2; }; prefix="$2"; shift 2 ;;
+    --prefix=*) prefix="${1#--prefix=}"; shift ;;
+    -h|--help) sed -n '2,4p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) echo "install.sh: unknown option '$1' (see --help)" >&2; exit 2 ;;
+  esac
+done
+
+if ! command -v cargo >/dev/null 2>&1; then
+  echo "install.sh: cargo is not installed; install Rust (https://rustup.rs), then run ./install.sh again" >&2
+  exit 1
+fi
+
+echo "install.sh: building otelbox (release)…"
+cargo build --release --locked
+
+bindir="$prefix/bin"
+mkdir -p "$bindir" || { echo "install.sh: cannot create $bindir; choose another --prefix" >&2; exit 1; }
+install -m 0755 target/release/otelbox "$bindir/otelbox.tmp"
+mv -f "$bindir/otelbox.tmp" "$bindir/otelbox"
+echo "install.sh: installed $bindir/otelbox ($("$bindir/otelbox" --version))"
+
+# Make `./install.sh && otelbox up` work in this shell: link into a directory already on PATH.
+case ":$PATH:" in
+  *":$bindir:"*) ;;
+  *)
+    if [ -w /usr/local/bin ] && case ":$PATH:" in *":/usr/local/bin:"*) true ;; *) false ;; esac; then
+      ln -sf "$bindir/otelbox" /usr/local/bin/otelbox
+      echo "install.sh: $bindir is not on PATH; linked /usr/local/bin/otelbox to it"
+    else
+      echo "install.sh: add $bindir to your PATH, e.g.: export PATH=\"$bindir:\$PATH\""
+    fi
+    ;;
+esac
