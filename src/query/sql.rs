@@ -323,7 +323,8 @@ fn compile_compare(
             text_ops_only(key, op, value)?;
             let bool_word = matches!(value, Literal::Word(w) if w == "true" || w == "false");
             if op == CmpOp::Eq && target == Target::Spans {
-                // Indexed path: span attribute equality through span_attr_index, else the resource's.
+                // Indexed path: candidate traces through span_attr_index, then the exact check on each
+                // span; else the resource's attribute.
                 let hashes = index_hashes(key, value);
                 let placeholders = vec!["?"; hashes.len()].join(", ");
                 params.extend(hashes.into_iter().map(Value::Integer));
@@ -334,7 +335,7 @@ fn compile_compare(
                 params.push(Value::Text(key.clone()));
                 let resource_match = equality("otelbox_attr(body, ?)", value, bool_word, params);
                 let sql = format!(
-                    "((s.id IN (SELECT span_rowid FROM span_attr_index WHERE h IN ({placeholders})) AND {span_match}) \
+                    "((s.trace_id IN (SELECT c.trace_id FROM spans c WHERE c.id IN (SELECT span_rowid FROM span_attr_index WHERE h IN ({placeholders}))) AND {span_match}) \
                      OR (otelbox_attr(s.attrs, ?) IS NULL AND s.resource_id IN (SELECT id FROM resources WHERE {resource_match})))"
                 );
                 (sql, true)

@@ -226,6 +226,8 @@ pub fn flatten_traces(request: ExportTraceServiceRequest) -> RowBatch {
             }
         }
     }
+    // Grouped by trace: the trace-id index then takes its inserts in order, a page at a time.
+    batch.spans.sort_by(|a, b| a.trace_id.cmp(&b.trace_id));
     batch
 }
 

@@ -41,8 +41,8 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX spans_trace ON spans(trace_id);
     CREATE INDEX spans_start ON spans(start_ns);
     CREATE INDEX spans_resource ON spans(resource_id, start_ns);
-    CREATE INDEX spans_duration ON spans(end_ns - start_ns);
-    -- attribute equality search: hash of (key, typed value) -> span row
+    -- attribute equality search: hash of (key, typed value) -> a span of a trace holding it; one
+    -- entry per (trace, value) per write group, so searches find candidate traces, then check spans
     CREATE TABLE span_attr_index (
         h INTEGER NOT NULL,
         span_rowid INTEGER NOT NULL,

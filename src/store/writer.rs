@@ -229,6 +229,8 @@ fn insert_spans(tx: &Connection, batch: &RowBatch, resources: &[i64], scopes: &[
     )?;
     let mut index = tx.prepare_cached("INSERT OR IGNORE INTO span_attr_index(h, span_rowid) VALUES (?1, ?2)")?;
     let mut traces: HashMap<[u8; 16], TraceSummary> = HashMap::new();
+    // One index entry per (trace, value): the latest span holding it (retention deletes it last).
+    let mut index_entries: HashMap<([u8; 16], i64), i64> = HashMap::new();
     let mut services: HashMap<usize, (i64, i64, i64)> = HashMap::new();
     let mut last = 0;
     for span in &batch.spans {
@@ -248,7 +250,7 @@ fn insert_spans(tx: &Connection, batch: &RowBatch, resources: &[i64], scopes: &[
         ])?;
         last = tx.last_insert_rowid();
         for h in &span.attr_hashes {
-            index.execute(params![h, last])?;
+            index_entries.insert((span.trace_id, *h), last);
         }
         let is_error = i64::from(span.status_code == 2);
         let summary = traces.entry(span.trace_id).or_insert(TraceSummary {
@@ -269,6 +271,12 @@ fn insert_spans(tx: &Connection, batch: &RowBatch, resources: &[i64], scopes: &[
         service.0 += 1;
         service.1 += is_error;
         service.2 = service.2.max(span.end_ns);
+    }
+    // Sorted by hash: neighbouring inserts touch neighbouring index pages.
+    let mut entries: Vec<(i64, i64)> = index_entries.into_iter().map(|((_, h), rowid)| (h, rowid)).collect();
+    entries.sort_unstable();
+    for (h, rowid) in entries {
+        index.execute(params![h, rowid])?;
     }
     let mut upsert = tx.prepare_cached(
         "INSERT INTO traces(trace_id, start_ns, end_ns, span_count, error_count, root_service, root_name) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)

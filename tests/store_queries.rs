@@ -1,0 +1,284 @@
+//! Store and filter language together, without a socket: attribute search through the trace-level
+//! index finds exactly the right spans, and retention by age and by size keeps every summary true.
+
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue, KeyValue};
+use opentelemetry_proto::tonic::resource::v1::Resource;
+use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span, Status};
+use otelbox::pipeline::ack::AckToken;
+use otelbox::query::{compile_text, Target};
+use otelbox::store::read::{self, TimeRange, TraceQuery};
+use otelbox::store::retention::Retention;
+use otelbox::store::rows::flatten_traces;
+use otelbox::store::{Location, Store, StoreConfig};
+use std::sync::Arc;
+use std::time::Duration;
+
+fn kv(key: &str, v: any_value::Value) -> KeyValue {
+    KeyValue {
+        key: key.into(),
+        value: Some(AnyValue { value: Some(v) }),
+        ..Default::default()
+    }
+}
+
+fn span(trace: u8, id: u8, start_ns: u64, attributes: Vec<KeyValue>, error: bool) -> Span {
+    Span {
+        trace_id: vec![trace; 16],
+        span_id: vec![id; 8],
+        parent_span_id: if id == 1 { vec![] } else { vec![1; 8] },
+        name: format!("op{id}"),
+        start_time_unix_nano: start_ns,
+        end_time_unix_nano: start_ns + 1_000_000 * id as u64,
+        attributes,
+        status: error.then(|| Status {
+            code: 2,
+            message: "bad".into(),
+        }),
+        ..Default::default()
+    }
+}
+
+fn request(service: &str, env: &str, spans: Vec<Span>) -> ExportTraceServiceRequest {
+    ExportTraceServiceRequest {
+        resource_spans: vec![ResourceSpans {
+            resource: Some(Resource {
+                attributes: vec![
+                    kv("service.name", any_value::Value::StringValue(service.into())),
+                    kv("env", any_value::Value::StringValue(env.into())),
+                ],
+                ..Default::default()
+            }),
+            scope_spans: vec![ScopeSpans {
+                spans,
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+    }
+}
+
+async fn store(retention: Retention) -> Arc<Store> {
+    Store::open(StoreConfig {
+        location: Location::Memory,
+        retention,
+        durable_sync: false,
+    })
+    .unwrap()
+}
+
+async fn write(store: &Store, req: ExportTraceServiceRequest) {
+    let (ack, done) = AckToken::new();
+    store.write(flatten_traces(req), vec![ack]).await.unwrap();
+    done.await.unwrap().unwrap();
+}
+
+fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as u64
+}
+
+async fn span_names(store: &Arc<Store>, q: &str) -> Vec<String> {
+    let filter = compile_text(Some(q), Target::Spans).unwrap();
+    let mut names: Vec<String> = store
+        .read(move |c| read::search_spans(c, &filter, TimeRange::ALL, 1000))
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|s| format!("{}:{}", s.span.trace_id[0], s.span.name))
+        .collect();
+    names.sort();
+    names
+}
+
+#[tokio::test]
+async fn attribute_search_finds_exactly_the_matching_spans() {
+    let s = store(Retention::default()).await;
+    let t = now();
+    use any_value::Value::*;
+    // Trace 1: the value sits on spans 1 and 3 only; trace 2 has another value; trace 3 gets the
+    // value from its resource (a bare key falls back to the resource attribute).
+    write(
+        &s,
+        request(
+            "checkout",
+            "prod",
+            vec![
+                span(
+                    1,
+                    1,
+                    t,
+                    vec![kv("run_id", StringValue("R1".into())), kv("code", IntValue(503))],
+                    true,
+                ),
+                span(
+                    1,
+                    2,
+                    t,
+                    vec![kv("run_id", StringValue("R2".into())), kv("code", IntValue(200))],
+                    false,
+                ),
+                span(
+                    1,
+                    3,
+                    t,
+                    vec![
+                        kv("run_id", StringValue("R1".into())),
+                        kv("ok", BoolValue(true)),
+                        kv("ratio", DoubleValue(0.5)),
+                    ],
+                    false,
+                ),
+            ],
+        ),
+    )
+    .await;
+    write(
+        &s,
+        request(
+            "checkout",
+            "prod",
+            vec![span(2, 1, t, vec![kv("run_id", StringValue("R2".into()))], false)],
+        ),
+    )
+    .await;
+    write(&s, request("billing", "dev", vec![span(3, 1, t, vec![], false)])).await;
+    // A later write group adds a span to trace 1: its own index entry.
+    write(
+        &s,
+        request(
+            "checkout",
+            "prod",
+            vec![span(1, 4, t, vec![kv("run_id", StringValue("R1".into()))], false)],
+        ),
+    )
+    .await;
+
+    assert_eq!(span_names(&s, r#"run_id = "R1""#).await, ["1:op1", "1:op3", "1:op4"]);
+    assert_eq!(span_names(&s, "run_id = R2").await, ["1:op2", "2:op1"]);
+    assert_eq!(span_names(&s, "code = 503").await, ["1:op1"]);
+    assert_eq!(span_names(&s, "code >= 200 and code < 500").await, ["1:op2"]);
+    assert_eq!(span_names(&s, "ok = true").await, ["1:op3"]);
+    assert_eq!(span_names(&s, "ratio = 0.5").await, ["1:op3"]);
+    assert_eq!(span_names(&s, "env = dev").await, ["3:op1"], "bare key falls back to the resource");
+    assert_eq!(span_names(&s, "resource.env != prod").await, ["3:op1"]);
+    assert_eq!(span_names(&s, "service = checkout and status = error").await, ["1:op1"]);
+    assert_eq!(span_names(&s, "not has(run_id)").await, ["3:op1"]);
+    assert_eq!(
+        span_names(&s, r#"name =~ "^op[34]$" and duration >= 3ms"#).await,
+        ["1:op3", "1:op4"]
+    );
+    assert_eq!(span_names(&s, "run_id = R9").await, Vec::<String>::new());
+
+    let filter = compile_text(Some(r#"run_id = "R1""#), Target::Spans).unwrap();
+    let traces = s
+        .read(move |c| read::search_traces(c, &filter, &TraceQuery::default(), TimeRange::ALL, 10))
+        .await
+        .unwrap();
+    assert_eq!(traces.len(), 1);
+    assert_eq!(
+        (traces[0].span_count, traces[0].error_count, traces[0].root_name.as_str()),
+        (4, 1, "op1")
+    );
+}
+
+#[tokio::test]
+async fn retention_by_age_removes_old_data_and_keeps_the_summaries_true() {
+    let s = store(Retention {
+        max_age: Some(Duration::from_secs(3600)),
+        max_bytes: None,
+    })
+    .await;
+    let old = now() - 2 * 3600 * 1_000_000_000;
+    write(
+        &s,
+        request(
+            "old",
+            "prod",
+            (1..=5)
+                .map(|i| span(7, i, old, vec![kv("run_id", any_value::Value::StringValue("OLD".into()))], i == 2))
+                .collect(),
+        ),
+    )
+    .await;
+    write(
+        &s,
+        request("new", "prod", (1..=3).map(|i| span(8, i, now(), vec![], false)).collect()),
+    )
+    .await;
+    // The writer runs retention steps on its own; wait for the old trace to go.
+    let mut counts = Default::default();
+    for _ in 0..50 {
+        counts = s.read(|c| read::counts(c)).await.unwrap();
+        if counts.spans == 3 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(counts.spans, 3, "only the recent spans remain");
+    assert_eq!(
+        span_names(&s, "run_id = OLD").await,
+        Vec::<String>::new(),
+        "index entries went with the spans"
+    );
+    let services = s.read(|c| read::services(c)).await.unwrap();
+    let old_service = services.iter().find(|x| x.name == "old").unwrap();
+    assert_eq!((old_service.spans, old_service.errors), (0, 0));
+    let traces = s
+        .read(|c| {
+            read::search_traces(
+                c,
+                &otelbox::query::SqlFilter::everything(),
+                &TraceQuery::default(),
+                TimeRange::ALL,
+                10,
+            )
+        })
+        .await
+        .unwrap();
+    assert_eq!(traces.len(), 1, "the expired trace's summary is gone");
+}
+
+#[tokio::test]
+async fn retention_by_size_keeps_live_data_under_the_cap() {
+    let cap: u64 = 2 * 1024 * 1024;
+    let s = store(Retention {
+        max_age: None,
+        max_bytes: Some(cap),
+    })
+    .await;
+    let big = "x".repeat(200);
+    for trace in 0..60u8 {
+        let spans = (1..=100u8)
+            .map(|i| {
+                span(
+                    trace.wrapping_add(1),
+                    i,
+                    now(),
+                    vec![kv("payload", any_value::Value::StringValue(format!("{big}{trace}{i}")))],
+                    false,
+                )
+            })
+            .collect();
+        write(&s, request("svc", "prod", spans)).await;
+    }
+    let mut live = i64::MAX;
+    for _ in 0..100 {
+        live = s.read(|c| Ok(otelbox::store::retention::live_bytes(c)?)).await.unwrap();
+        if live <= cap as i64 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(live <= cap as i64, "live bytes {live} over the cap {cap}");
+    let counts = s.read(|c| read::counts(c)).await.unwrap();
+    assert!(
+        counts.spans > 0 && counts.spans < 6000,
+        "oldest data deleted, newest kept: {}",
+        counts.spans
+    );
+    let newest = span_names(&s, "has(payload)").await;
+    assert!(newest.iter().any(|n| n.starts_with("60:")), "the newest trace survives");
+}
