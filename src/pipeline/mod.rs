@@ -128,3 +128,36 @@ impl<T: SignalData> Consumer<T> for FanOut<T> {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
+    use std::sync::Mutex;
+
+    /// Keeps what it receives, unsettled, until told to commit.
+    #[derive(Default)]
+    struct Holding(Mutex<Vec<Envelope<ExportLogsServiceRequest>>>);
+    impl Consumer<ExportLogsServiceRequest> for Holding {
+        fn consume(&self, envelope: Envelope<ExportLogsServiceRequest>) -> BoxFuture<'_, Result<(), PipelineError>> {
+            self.0.lock().unwrap().push(envelope);
+            Box::pin(async { Ok(()) })
+        }
+    }
+
+    #[tokio::test]
+    async fn fan_out_acks_only_when_every_consumer_has_settled() {
+        let a = Arc::new(Holding::default());
+        let b = Arc::new(Holding::default());
+        let fan_out = FanOut::new(vec![a.clone() as SharedConsumer<_>, b.clone()]);
+        let (ack, mut rx) = AckToken::new();
+        fan_out
+            .consume(Envelope::new(ExportLogsServiceRequest::default(), ack))
+            .await
+            .unwrap();
+        a.0.lock().unwrap().pop().unwrap().commit();
+        assert!(rx.try_recv().is_err(), "b has not committed yet");
+        b.0.lock().unwrap().pop().unwrap().commit();
+        assert!(rx.await.unwrap().is_ok());
+    }
+}
