@@ -437,16 +437,23 @@ async fn metric_series(
         .store
         .read(move |conn| read::metric_streams(conn, &lookup_name, &filter, range))
         .await?;
-    let Some(first) = streams.first() else {
+    let Some((first_kind, first_monotonic)) = streams.first().map(|s| (s.kind, s.monotonic)) else {
         return Err(ApiError::not_found(format!("no metric named '{name}' matches")));
     };
     let agg = match params.agg.as_deref().filter(|a| !a.is_empty()) {
         Some(a) => Agg::parse(a).map_err(ApiError::bad_request)?,
-        None => Agg::default_for(first.kind, first.monotonic),
+        None => Agg::default_for(first_kind, first_monotonic),
     };
-    let kind = crate::store::rows::metric_type_name(first.kind).to_string();
+    let kind = crate::store::rows::metric_type_name(first_kind).to_string();
     let group_by = non_empty(&params.group_by);
-    let computed = series::compute(&streams, range.start, range.end, step, group_by.as_deref(), agg);
+    // Decoding every histogram point in range is real work: not on an async worker.
+    let computed = tokio::task::spawn_blocking(move || series::compute(&streams, range.start, range.end, step, group_by.as_deref(), agg))
+        .await
+        .map_err(|_| ApiError {
+            status: StatusCode::INTERNAL_SERVER_ERROR,
+            code: "internal",
+            message: "computing the series failed".into(),
+        })?;
     Ok(Json(wire::SeriesResponse {
         name,
         kind,

@@ -75,11 +75,13 @@ struct Distribution {
 
 impl Distribution {
     fn add(&mut self, other: &Distribution) {
-        if self.counts.is_empty() {
+        if self.counts.is_empty() && self.count == 0.0 {
             *self = other.clone();
             return;
         }
-        if self.bounds == other.bounds {
+        // Differing bounds (e.g. an exponential histogram whose offset moved) cannot be merged
+        // bucket by bucket; the quantiles then come from the first distribution of the cell.
+        if self.bounds == other.bounds && self.counts.len() == other.counts.len() {
             for (a, b) in self.counts.iter_mut().zip(&other.counts) {
                 *a += b;
             }
@@ -101,7 +103,7 @@ impl Distribution {
                 let lower = if i == 0 {
                     0f64.min(self.bounds.first().copied().unwrap_or(0.0))
                 } else {
-                    self.bounds[i - 1]
+                    self.bounds.get(i - 1).copied().unwrap_or(0.0)
                 };
                 let upper = match self.bounds.get(i) {
                     Some(u) => *u,
@@ -130,6 +132,9 @@ fn exponential_distribution(p: &ExponentialHistogramDataPoint) -> Distribution {
     let mut bounds = vec![0.0];
     let mut counts = vec![p.zero_count as f64];
     if let Some(positive) = &p.positive {
+        // The first positive bucket starts at base^offset, not at zero.
+        bounds.push(base.powi(positive.offset));
+        counts.push(0.0);
         for (k, c) in positive.bucket_counts.iter().enumerate() {
             bounds.push(base.powi(positive.offset + k as i32 + 1));
             counts.push(*c as f64);
@@ -232,7 +237,12 @@ pub fn compute(
                     .map(|e| exponential_distribution(&e)),
                 _ => None,
             };
-            let value = p.value.unwrap_or(0.0);
+            // NaN points are stored as NULL: they carry no value and are skipped.
+            let value = match (p.value, stream.kind) {
+                (Some(v), _) => v,
+                (None, METRIC_HISTOGRAM | METRIC_EXP_HISTOGRAM | METRIC_SUMMARY) => 0.0,
+                (None, _) => continue,
+            };
             match (stream.kind, agg) {
                 (METRIC_SUMMARY, _) => {
                     let Some(s) = p.body.as_deref().and_then(|b| SummaryDataPoint::decode(b).ok()) else {
@@ -286,7 +296,9 @@ pub fn compute(
                         if let Some((t0, v0, s0, _)) = previous {
                             let dt = (p.time_ns - t0) as f64 / 1e9;
                             if dt > 0.0 {
-                                let delta = if value >= v0 && s0 == p.start_ns { value - v0 } else { value };
+                                // A drop is a reset only for monotonic counters (or a new start time).
+                                let reset = s0 != p.start_ns || (stream.monotonic && value < v0);
+                                let delta = if reset { value } else { value - v0 };
                                 cells.entry(bucket).or_default().add(delta / dt);
                             }
                         }
@@ -381,5 +393,62 @@ mod tests {
             assert_eq!(Agg::parse(name).unwrap().name(), name);
         }
         assert!(Agg::parse("median").is_err());
+    }
+}
+
+#[cfg(test)]
+mod more_tests {
+    use super::*;
+    use crate::store::read::{PointRecord, StoredResource, StreamPoints};
+    use crate::store::rows::METRIC_GAUGE;
+    use opentelemetry_proto::tonic::metrics::v1::exponential_histogram_data_point::Buckets;
+    use std::sync::Arc;
+
+    fn stream(kind: i32, monotonic: bool, points: Vec<PointRecord>) -> StreamPoints {
+        let resource = Arc::new(StoredResource { id: 1, service: "s".into(), resource: Default::default(), schema_url: String::new() });
+        StreamPoints { stream_id: 1, kind, monotonic, temporality: 2, attributes: Vec::new(), resource, points }
+    }
+
+    fn point(t: i64, v: Option<f64>, body: Option<Vec<u8>>) -> PointRecord {
+        PointRecord { time_ns: t, start_ns: 1, value: v, value_int: None, body }
+    }
+
+    #[test]
+    fn up_down_counters_can_have_negative_rates() {
+        let s = stream(METRIC_SUM, false, vec![point(10_000_000_000, Some(10.0), None), point(20_000_000_000, Some(5.0), None)]);
+        let out = compute(&[s], 0, 30_000_000_000, 30_000_000_000, None, Agg::Rate);
+        assert_eq!(out[0].1, vec![(0, -0.5)]);
+    }
+
+    #[test]
+    fn a_monotonic_drop_is_a_reset() {
+        let s = stream(METRIC_SUM, true, vec![point(10_000_000_000, Some(10.0), None), point(20_000_000_000, Some(5.0), None)]);
+        let out = compute(&[s], 0, 30_000_000_000, 30_000_000_000, None, Agg::Rate);
+        assert_eq!(out[0].1, vec![(0, 0.5)]);
+    }
+
+    #[test]
+    fn nan_gauge_points_are_skipped_not_zero() {
+        let s = stream(METRIC_GAUGE, false, vec![point(1, Some(4.0), None), point(2, None, None)]);
+        let out = compute(&[s], 0, 10, 10, None, Agg::Avg);
+        assert_eq!(out[0].1, vec![(0, 4.0)]);
+    }
+
+    #[test]
+    fn exponential_quantiles_start_at_the_first_bucket_bound() {
+        // scale 0: base 2; offset 3: the only bucket is (8, 16].
+        let p = ExponentialHistogramDataPoint { count: 10, scale: 0, positive: Some(Buckets { offset: 3, bucket_counts: vec![10] }), ..Default::default() };
+        let d = exponential_distribution(&p);
+        let median = d.quantile(0.5).unwrap();
+        assert!((8.0..=16.0).contains(&median), "{median}");
+    }
+
+    #[test]
+    fn malformed_histograms_do_not_panic() {
+        let bad = HistogramDataPoint { count: 5, bucket_counts: vec![0, 5, 0, 0], explicit_bounds: vec![], ..Default::default() };
+        let s = stream(METRIC_HISTOGRAM, false, vec![point(1, Some(5.0), Some(bad.encode_to_vec()))]);
+        for agg in [Agg::Quantile(0.5), Agg::Count, Agg::Avg] {
+            let _ = compute(std::slice::from_ref(&s), 0, 10, 10, None, agg);
+        }
     }
 }

@@ -4,7 +4,7 @@
 use super::filter::{CmpOp, Expr, Field, Literal};
 use super::FilterError;
 use crate::pdata::{SpanId, TraceId};
-use crate::store::rows::{attr_hash, IndexValue};
+use crate::store::rows::{attr_hash, IndexValue, MAX_INDEXED_STRING};
 use rusqlite::types::Value;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -305,7 +305,12 @@ fn compile_compare(
         Field::Resource(key) => {
             text_ops_only(key, op, value)?;
             params.push(Value::Text(key.clone()));
-            let inner = condition("otelbox_attr(body, ?)", op, sql_value(value), params);
+            let bool_word = matches!(value, Literal::Word(w) if w == "true" || w == "false");
+            let inner = if bool_word && op == CmpOp::Eq {
+                equality("otelbox_attr(body, ?)", value, true, params)
+            } else {
+                numeric_guard("otelbox_attr(body, ?)", op, value, params)
+            };
             let sql = if op == CmpOp::Ne {
                 // Missing counts as not equal: resources without the key match too.
                 format!("{a}.resource_id NOT IN (SELECT id FROM resources WHERE otelbox_attr(body, ?) = ?)")
@@ -322,7 +327,8 @@ fn compile_compare(
         Field::Attribute(key) => {
             text_ops_only(key, op, value)?;
             let bool_word = matches!(value, Literal::Word(w) if w == "true" || w == "false");
-            if op == CmpOp::Eq && target == Target::Spans {
+            let indexable = !matches!(value, Literal::Str(s) | Literal::Word(s) if s.len() > MAX_INDEXED_STRING);
+            if op == CmpOp::Eq && target == Target::Spans && indexable {
                 // Indexed path: candidate traces through span_attr_index, then the exact check on each
                 // span; else the resource's attribute.
                 let hashes = index_hashes(key, value);
@@ -346,11 +352,29 @@ fn compile_compare(
                     let sql = if op == CmpOp::Eq { eq } else { format!("(NOT coalesce({eq}, 0))") };
                     (sql, false)
                 } else {
-                    (condition(&v, op, sql_value(value), params), false)
+                    (numeric_guard(&v, op, value, params), false)
                 }
             }
         }
     })
+}
+
+/// An ordering against a number only matches numbers: SQLite sorts every TEXT above every number,
+/// so `code >= 500` would otherwise match the string "200".
+fn numeric_guard(expr: &str, op: CmpOp, value: &Literal, params: &mut Vec<Value>) -> String {
+    let numeric = matches!(value, Literal::Int(_) | Literal::Float(_) | Literal::DurationNs(_));
+    let ordering = matches!(op, CmpOp::Gt | CmpOp::Ge | CmpOp::Lt | CmpOp::Le);
+    let cond = condition(expr, op, sql_value(value), params);
+    if numeric && ordering {
+        // `expr` appears twice, so its key parameters are bound twice, in order.
+        let key_params: Vec<Value> = params[params.len() - 1 - expr.matches('?').count()..params.len() - 1].to_vec();
+        let value_param = params.pop().expect("condition pushed the value");
+        params.extend(key_params);
+        params.push(value_param);
+        format!("(typeof({expr}) IN ('integer', 'real') AND {cond})")
+    } else {
+        cond
+    }
 }
 
 /// `expr = value`, where a bare true/false also matches the boolean attribute (stored as 1/0).
@@ -377,6 +401,7 @@ fn compile_has(field: &Field, target: Target, params: &mut Vec<Value>) -> Result
             params.push(Value::Text(key.clone()));
             format!("{a}.resource_id IN (SELECT id FROM resources WHERE otelbox_attr(body, ?) IS NOT NULL)")
         }
+        Field::TraceId | Field::SpanId if target == Target::Metrics => return Err(signal_mismatch("trace_id/span_id", target)),
         Field::TraceId => format!("{a}.trace_id IS NOT NULL"),
         Field::SpanId => format!("{a}.span_id IS NOT NULL"),
         _ => "1".to_string(),

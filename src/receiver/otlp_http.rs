@@ -129,7 +129,7 @@ async fn not_found() -> Response {
 }
 
 /// What an HTTP payload type needs beyond the pipeline: JSON decoding and the answer messages.
-pub trait HttpSignal: SignalData + Message + Default {
+pub trait HttpSignal: SignalData + Message + Default + Send + 'static {
     fn decode_json(body: &[u8]) -> Result<Self, json::JsonError>;
     fn response(accepted: &Accepted) -> (Vec<u8>, serde_json::Value);
 }
@@ -235,7 +235,27 @@ async fn decode_body<T: HttpSignal>(intake: &Intake, headers: &HeaderMap, body: 
         .unwrap_or("")
         .trim()
         .to_ascii_lowercase();
-    let bytes = match content_encoding.as_str() {
+    // Inflating and decoding a large body takes milliseconds: keep it off the async workers.
+    if raw.len() > BLOCKING_DECODE_BYTES || !matches!(content_encoding.as_str(), "" | "identity") {
+        tokio::task::spawn_blocking(move || decode_bytes::<T>(raw, &content_encoding, encoding, limit))
+            .await
+            .unwrap_or_else(|_| Err(Failure::bad_request("internal error while decoding the body")))
+    } else {
+        decode_bytes::<T>(raw, &content_encoding, encoding, limit)
+    }
+}
+
+/// Bodies above this size are decoded on a blocking thread.
+const BLOCKING_DECODE_BYTES: usize = 64 * 1024;
+
+fn decode_bytes<T: HttpSignal>(raw: Bytes, content_encoding: &str, encoding: Encoding, limit: usize) -> Result<T, Failure> {
+    let too_large = || Failure {
+        status: StatusCode::PAYLOAD_TOO_LARGE,
+        grpc_code: 8,
+        message: format!("request body is larger than the {limit}-byte limit after decompression; send smaller batches"),
+        retry_after: None,
+    };
+    let bytes = match content_encoding {
         "" | "identity" => raw,
         "gzip" | "x-gzip" => {
             inflate(flate2::read::MultiGzDecoder::new(&raw[..]), limit, "gzip").map_err(|e| e.unwrap_or_else(too_large))?

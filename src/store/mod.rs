@@ -74,7 +74,7 @@ pub struct Store {
     writer_tx: mpsc::Sender<WriterMessage>,
     writer_thread: Mutex<Option<std::thread::JoinHandle<()>>>,
     readers: Mutex<Vec<Connection>>,
-    reader_slots: Semaphore,
+    reader_slots: Arc<Semaphore>,
     committed: watch::Receiver<Committed>,
     pub stats: Arc<StoreStats>,
 }
@@ -145,7 +145,7 @@ impl Store {
             writer_tx,
             writer_thread: Mutex::new(Some(thread)),
             readers: Mutex::new(readers),
-            reader_slots: Semaphore::new(READERS),
+            reader_slots: Arc::new(Semaphore::new(READERS)),
             committed,
             stats,
         }))
@@ -186,9 +186,12 @@ impl Store {
         F: FnOnce(&Connection) -> Result<R, StoreError> + Send + 'static,
         R: Send + 'static,
     {
-        let _slot = self.reader_slots.acquire().await.map_err(|_| StoreError::Closed)?;
+        // The permit moves into the blocking task: a caller that disconnects mid-query must not
+        // free a slot whose connection is still in use.
+        let slot = self.reader_slots.clone().acquire_owned().await.map_err(|_| StoreError::Closed)?;
         let store = self.clone();
         tokio::task::spawn_blocking(move || {
+            let _slot = slot;
             let conn = store
                 .readers
                 .lock()

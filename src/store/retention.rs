@@ -157,6 +157,8 @@ fn delete_spans(tx: &Connection, ids: &[i64]) -> rusqlite::Result<()> {
     let mut delete = tx.prepare_cached("DELETE FROM spans WHERE id = ?1")?;
     let mut traces: HashMap<Vec<u8>, (i64, i64)> = HashMap::new();
     let mut services: HashMap<String, (i64, i64)> = HashMap::new();
+    // Index entries that pointed at a deleted span; each moves to a surviving span of its trace.
+    let mut orphaned: Vec<(Vec<u8>, i64)> = Vec::new();
     for id in ids {
         let row: Option<(Vec<u8>, i32, Option<Vec<u8>>, String)> = select
             .query_row([id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
@@ -165,7 +167,9 @@ fn delete_spans(tx: &Connection, ids: &[i64]) -> rusqlite::Result<()> {
             continue;
         };
         for h in attr_hashes(&decode_attributes(attrs.as_deref())) {
-            unindex.execute(params![h, id])?;
+            if unindex.execute(params![h, id])? > 0 {
+                orphaned.push((trace_id.clone(), h));
+            }
         }
         delete.execute([id])?;
         let error = i64::from(status == 2);
@@ -176,8 +180,24 @@ fn delete_spans(tx: &Connection, ids: &[i64]) -> rusqlite::Result<()> {
         s.0 += 1;
         s.1 += error;
     }
-    let mut update_trace =
-        tx.prepare_cached("UPDATE traces SET span_count = span_count - ?2, error_count = error_count - ?3 WHERE trace_id = ?1")?;
+    // The index marks candidate traces, so any surviving span of the trace can carry the entry.
+    let mut survivor = tx.prepare_cached("SELECT id FROM spans WHERE trace_id = ?1 ORDER BY id DESC LIMIT 1")?;
+    let mut reindex = tx.prepare_cached("INSERT OR IGNORE INTO span_attr_index(h, span_rowid) VALUES (?1, ?2)")?;
+    for (trace_id, h) in orphaned {
+        if let Some(id) = survivor.query_row([&trace_id], |r| r.get::<_, i64>(0)).optional()? {
+            reindex.execute(params![h, id])?;
+        }
+    }
+    // Counts move by the deleted amounts; times and the root are recomputed from what remains.
+    let mut update_trace = tx.prepare_cached(
+        "UPDATE traces SET span_count = span_count - ?2, error_count = error_count - ?3,
+           start_ns = coalesce((SELECT min(start_ns) FROM spans WHERE trace_id = ?1), start_ns),
+           end_ns = coalesce((SELECT max(end_ns) FROM spans WHERE trace_id = ?1), end_ns),
+           root_name = (SELECT s.name FROM spans s WHERE s.trace_id = ?1 AND s.parent_span_id IS NULL LIMIT 1),
+           root_service = (SELECT r.service FROM spans s JOIN resources r ON r.id = s.resource_id
+                           WHERE s.trace_id = ?1 AND s.parent_span_id IS NULL LIMIT 1)
+         WHERE trace_id = ?1",
+    )?;
     let mut drop_trace = tx.prepare_cached("DELETE FROM traces WHERE trace_id = ?1 AND span_count <= 0")?;
     for (trace_id, (n, errors)) in traces {
         update_trace.execute(params![trace_id, n, errors])?;

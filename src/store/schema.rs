@@ -24,7 +24,7 @@ const MIGRATIONS: &[&str] = &[
         body BLOB NOT NULL                 -- encoded InstrumentationScope
     );
     CREATE TABLE spans (
-        id INTEGER PRIMARY KEY,            -- insertion order: retention deletes the lowest ids
+        id INTEGER PRIMARY KEY AUTOINCREMENT, -- insertion order, never reused: tails and retention rely on it
         trace_id BLOB NOT NULL,
         span_id BLOB NOT NULL,
         parent_span_id BLOB,               -- NULL for a root span
@@ -65,7 +65,7 @@ const MIGRATIONS: &[&str] = &[
         last_seen_ns INTEGER NOT NULL
     ) WITHOUT ROWID;
     CREATE TABLE logs (
-        id INTEGER PRIMARY KEY,
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
         time_ns INTEGER NOT NULL,          -- time, or observed time when time is unset
         observed_ns INTEGER NOT NULL,
         severity_number INTEGER NOT NULL,
@@ -98,7 +98,7 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX metric_streams_name ON metric_streams(name);
     CREATE TABLE metric_points (
-        id INTEGER PRIMARY KEY,
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
         stream_id INTEGER NOT NULL,
         time_ns INTEGER NOT NULL,
         start_ns INTEGER NOT NULL,
