@@ -5,7 +5,8 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 
-prefix="$HOME/.local"
+default_prefix="$HOME/.local"
+prefix="$default_prefix"
 while [ $# -gt 0 ]; do
   case "$1" in
     --prefix) [ $# -ge 2 ] || { echo "install.sh: --prefix needs a directory" >&2; exit 2; }; prefix="$2"; shift 2 ;;
@@ -29,11 +30,12 @@ install -m 0755 target/release/otelbox "$bindir/otelbox.tmp"
 mv -f "$bindir/otelbox.tmp" "$bindir/otelbox"
 echo "install.sh: installed $bindir/otelbox ($("$bindir/otelbox" --version))"
 
-# Make `./install.sh && otelbox up` work in this shell: link into a directory already on PATH.
+# Make `./install.sh && otelbox up` work in this shell: with the default prefix, link into a
+# directory already on PATH; with an explicit --prefix, only say what to do.
 case ":$PATH:" in
   *":$bindir:"*) ;;
   *)
-    if [ -w /usr/local/bin ] && case ":$PATH:" in *":/usr/local/bin:"*) true ;; *) false ;; esac; then
+    if [ "$prefix" = "$default_prefix" ] && [ -w /usr/local/bin ] && case ":$PATH:" in *":/usr/local/bin:"*) true ;; *) false ;; esac; then
       ln -sf "$bindir/otelbox" /usr/local/bin/otelbox
       echo "install.sh: $bindir is not on PATH; linked /usr/local/bin/otelbox to it"
     else

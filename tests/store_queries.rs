@@ -295,24 +295,47 @@ async fn numbers_long_strings_and_resource_bools_compare_as_their_types() {
             "svc",
             "prod",
             vec![
-                span(1, 1, t, vec![kv("code", StringValue("200".into())), kv("prompt", StringValue(long.clone()))], false),
+                span(
+                    1,
+                    1,
+                    t,
+                    vec![kv("code", StringValue("200".into())), kv("prompt", StringValue(long.clone()))],
+                    false,
+                ),
                 span(1, 2, t, vec![kv("code", IntValue(503))], false),
             ],
         ),
     )
     .await;
     let mut req = request("flagged", "prod", vec![span(2, 1, t, vec![], false)]);
-    req.resource_spans[0].resource.as_mut().unwrap().attributes.push(kv("canary", BoolValue(true)));
+    req.resource_spans[0]
+        .resource
+        .as_mut()
+        .unwrap()
+        .attributes
+        .push(kv("canary", BoolValue(true)));
     write(&s, req).await;
     assert_eq!(span_names(&s, "code >= 500").await, ["1:op2"], "the string \"200\" is not >= 500");
-    assert_eq!(span_names(&s, "code < 500").await, Vec::<String>::new(), "nor < 500: it is not a number");
-    assert_eq!(span_names(&s, &format!("prompt = \"{long}\"")).await, ["1:op1"], "strings too long for the index are still found");
+    assert_eq!(
+        span_names(&s, "code < 500").await,
+        Vec::<String>::new(),
+        "nor < 500: it is not a number"
+    );
+    assert_eq!(
+        span_names(&s, &format!("prompt = \"{long}\"")).await,
+        ["1:op1"],
+        "strings too long for the index are still found"
+    );
     assert_eq!(span_names(&s, "resource.canary = true").await, ["2:op1"]);
 }
 
 #[tokio::test]
 async fn age_retention_of_a_root_keeps_the_rest_of_its_trace_searchable() {
-    let s = store(Retention { max_age: Some(Duration::from_secs(3600)), max_bytes: None }).await;
+    let s = store(Retention {
+        max_age: Some(Duration::from_secs(3600)),
+        max_bytes: None,
+    })
+    .await;
     let old = now() - 2 * 3600 * 1_000_000_000;
     // The root (span 1) is old and written in the same group as its children: the index entry for
     // run_id points at one of them, and retention must move it when that span goes.
@@ -329,8 +352,14 @@ async fn age_retention_of_a_root_keeps_the_rest_of_its_trace_searchable() {
     }
     assert_eq!(span_names(&s, "run_id = KEEP").await, ["5:op2", "5:op3", "5:op4"]);
     let filter = compile_text(Some("run_id = KEEP"), Target::Spans).unwrap();
-    let traces = s.read(move |c| read::search_traces(c, &filter, &TraceQuery::default(), TimeRange::ALL, 10)).await.unwrap();
+    let traces = s
+        .read(move |c| read::search_traces(c, &filter, &TraceQuery::default(), TimeRange::ALL, 10))
+        .await
+        .unwrap();
     assert_eq!(traces.len(), 1, "the trace is still found through the index");
     assert_eq!(traces[0].span_count, 3);
-    assert!(traces[0].start_ns > old as i64, "the summary's start moved to the oldest remaining span");
+    assert!(
+        traces[0].start_ns > old as i64,
+        "the summary's start moved to the oldest remaining span"
+    );
 }

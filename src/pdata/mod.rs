@@ -7,9 +7,11 @@ use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue, KeyValue};
+use opentelemetry_proto::tonic::logs::v1::{LogRecord, ResourceLogs, ScopeLogs};
 use opentelemetry_proto::tonic::metrics::v1::metric::Data;
 use opentelemetry_proto::tonic::metrics::v1::Metric;
 use opentelemetry_proto::tonic::resource::v1::Resource;
+use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
 use std::fmt;
 
 /// A 16-byte trace id; the all-zero id is invalid in OTLP.
@@ -111,159 +113,171 @@ pub trait SignalData: Default + Clone + Send + Sync + 'static {
     fn remove_invalid(&mut self) -> Option<(usize, String)>;
 }
 
+/// A resource group (ResourceSpans, ResourceLogs) and its scope groups, for the generic walks below.
+trait ResourceGroup: Clone {
+    type Scope: ScopeGroup;
+    fn scopes(&mut self) -> &mut Vec<Self::Scope>;
+    fn scope_list(&self) -> &[Self::Scope];
+}
+
+/// A scope group (ScopeSpans, ScopeLogs) and its items (spans, log records).
+trait ScopeGroup: Clone {
+    type Item;
+    fn items(&mut self) -> &mut Vec<Self::Item>;
+    fn item_list(&self) -> &[Self::Item];
+}
+
+macro_rules! nesting {
+    ($resource:ty, $scopes:ident, $scope:ty, $items:ident, $item:ty) => {
+        impl ResourceGroup for $resource {
+            type Scope = $scope;
+            fn scopes(&mut self) -> &mut Vec<$scope> {
+                &mut self.$scopes
+            }
+            fn scope_list(&self) -> &[$scope] {
+                &self.$scopes
+            }
+        }
+        impl ScopeGroup for $scope {
+            type Item = $item;
+            fn items(&mut self) -> &mut Vec<$item> {
+                &mut self.$items
+            }
+            fn item_list(&self) -> &[$item] {
+                &self.$items
+            }
+        }
+    };
+}
+nesting!(ResourceSpans, scope_spans, ScopeSpans, spans, Span);
+nesting!(ResourceLogs, scope_logs, ScopeLogs, log_records, LogRecord);
+
+fn count_items<R: ResourceGroup>(groups: &[R]) -> usize {
+    groups.iter().flat_map(|r| r.scope_list()).map(|s| s.item_list().len()).sum()
+}
+
+/// Move at most `max_items` items from the front of `groups`, keeping each item's resource and scope.
+fn split_off_groups<R: ResourceGroup>(groups: &mut Vec<R>, max_items: usize) -> Vec<R> {
+    let mut out = Vec::new();
+    let mut budget = max_items;
+    while budget > 0 && !groups.is_empty() {
+        let first = &mut groups[0];
+        let n: usize = first.scope_list().iter().map(|s| s.item_list().len()).sum();
+        if n <= budget {
+            budget -= n;
+            out.push(groups.remove(0));
+            continue;
+        }
+        // Split inside this resource: whole scopes first, then part of one scope.
+        let mut part = first.clone();
+        part.scopes().clear();
+        while budget > 0 && !first.scopes().is_empty() {
+            let scope = &mut first.scopes()[0];
+            if scope.items().len() <= budget {
+                budget -= scope.items().len();
+                let whole = first.scopes().remove(0);
+                part.scopes().push(whole);
+            } else {
+                let mut piece = scope.clone();
+                *piece.items() = scope.items().drain(..budget).collect();
+                budget = 0;
+                part.scopes().push(piece);
+            }
+        }
+        out.push(part);
+    }
+    out
+}
+
+/// Drop the items `problem` objects to; returns how many and the first reason, in `what`'s words.
+fn remove_items<R: ResourceGroup>(
+    groups: &mut [R],
+    what: &str,
+    problem: impl Fn(&<R::Scope as ScopeGroup>::Item) -> Option<String>,
+) -> Option<(usize, String)> {
+    let mut removed = 0;
+    let mut reason = None;
+    for group in groups {
+        for scope in group.scopes() {
+            scope.items().retain(|item| match problem(item) {
+                Some(p) => {
+                    removed += 1;
+                    reason.get_or_insert(p);
+                    false
+                }
+                None => true,
+            });
+        }
+    }
+    reason.map(|r| (removed, format!("{removed} {what} rejected; first: {r}")))
+}
+
 impl SignalData for ExportTraceServiceRequest {
     const SIGNAL: Signal = Signal::Traces;
     fn item_count(&self) -> usize {
-        self.resource_spans.iter().flat_map(|r| &r.scope_spans).map(|s| s.spans.len()).sum()
+        count_items(&self.resource_spans)
     }
     fn merge(&mut self, other: Self) {
         self.resource_spans.extend(other.resource_spans);
     }
     fn split_off_items(&mut self, max_items: usize) -> Self {
-        let mut out = Self::default();
-        let mut budget = max_items;
-        while budget > 0 && !self.resource_spans.is_empty() {
-            let first = &mut self.resource_spans[0];
-            let n = first.scope_spans.iter().map(|s| s.spans.len()).sum::<usize>();
-            if n <= budget {
-                budget -= n;
-                out.resource_spans.push(self.resource_spans.remove(0));
-                continue;
-            }
-            // Split inside this resource: move whole scopes, then part of one scope.
-            let mut part = first.clone();
-            part.scope_spans.clear();
-            while budget > 0 && !first.scope_spans.is_empty() {
-                let scope = &mut first.scope_spans[0];
-                if scope.spans.len() <= budget {
-                    budget -= scope.spans.len();
-                    part.scope_spans.push(first.scope_spans.remove(0));
-                } else {
-                    let mut piece = scope.clone();
-                    piece.spans = scope.spans.drain(..budget).collect();
-                    budget = 0;
-                    part.scope_spans.push(piece);
-                }
-            }
-            out.resource_spans.push(part);
+        ExportTraceServiceRequest {
+            resource_spans: split_off_groups(&mut self.resource_spans, max_items),
         }
-        out
     }
     fn remove_invalid(&mut self) -> Option<(usize, String)> {
-        let mut removed = 0;
-        let mut reason = String::new();
-        for rs in &mut self.resource_spans {
-            for ss in &mut rs.scope_spans {
-                ss.spans.retain(|span| {
-                    let problem = if TraceId::from_bytes(&span.trace_id).is_none() {
-                        Some(format!(
-                            "span '{}': trace id must be 16 non-zero bytes, got {}",
-                            span.name,
-                            span.trace_id.len()
-                        ))
-                    } else if SpanId::from_bytes(&span.span_id).is_none() {
-                        Some(format!(
-                            "span '{}': span id must be 8 non-zero bytes, got {}",
-                            span.name,
-                            span.span_id.len()
-                        ))
-                    } else if !span.parent_span_id.is_empty() && span.parent_span_id.len() != 8 {
-                        Some(format!(
-                            "span '{}': parent span id must be empty or 8 bytes, got {}",
-                            span.name,
-                            span.parent_span_id.len()
-                        ))
-                    } else {
-                        None
-                    };
-                    match problem {
-                        Some(p) => {
-                            removed += 1;
-                            if reason.is_empty() {
-                                reason = p;
-                            }
-                            false
-                        }
-                        None => true,
-                    }
-                });
+        remove_items(&mut self.resource_spans, "span(s)", |span| {
+            if TraceId::from_bytes(&span.trace_id).is_none() {
+                Some(format!(
+                    "span '{}': trace id must be 16 non-zero bytes, got {}",
+                    span.name,
+                    span.trace_id.len()
+                ))
+            } else if SpanId::from_bytes(&span.span_id).is_none() {
+                Some(format!(
+                    "span '{}': span id must be 8 non-zero bytes, got {}",
+                    span.name,
+                    span.span_id.len()
+                ))
+            } else if !span.parent_span_id.is_empty() && span.parent_span_id.len() != 8 {
+                Some(format!(
+                    "span '{}': parent span id must be empty or 8 bytes, got {}",
+                    span.name,
+                    span.parent_span_id.len()
+                ))
+            } else {
+                None
             }
-        }
-        (removed > 0).then(|| (removed, format!("{removed} span(s) rejected; first: {reason}")))
+        })
     }
 }
 
 impl SignalData for ExportLogsServiceRequest {
     const SIGNAL: Signal = Signal::Logs;
     fn item_count(&self) -> usize {
-        self.resource_logs
-            .iter()
-            .flat_map(|r| &r.scope_logs)
-            .map(|s| s.log_records.len())
-            .sum()
+        count_items(&self.resource_logs)
     }
     fn merge(&mut self, other: Self) {
         self.resource_logs.extend(other.resource_logs);
     }
     fn split_off_items(&mut self, max_items: usize) -> Self {
-        let mut out = Self::default();
-        let mut budget = max_items;
-        while budget > 0 && !self.resource_logs.is_empty() {
-            let first = &mut self.resource_logs[0];
-            let n = first.scope_logs.iter().map(|s| s.log_records.len()).sum::<usize>();
-            if n <= budget {
-                budget -= n;
-                out.resource_logs.push(self.resource_logs.remove(0));
-                continue;
-            }
-            let mut part = first.clone();
-            part.scope_logs.clear();
-            while budget > 0 && !first.scope_logs.is_empty() {
-                let scope = &mut first.scope_logs[0];
-                if scope.log_records.len() <= budget {
-                    budget -= scope.log_records.len();
-                    part.scope_logs.push(first.scope_logs.remove(0));
-                } else {
-                    let mut piece = scope.clone();
-                    piece.log_records = scope.log_records.drain(..budget).collect();
-                    budget = 0;
-                    part.scope_logs.push(piece);
-                }
-            }
-            out.resource_logs.push(part);
+        ExportLogsServiceRequest {
+            resource_logs: split_off_groups(&mut self.resource_logs, max_items),
         }
-        out
     }
     fn remove_invalid(&mut self) -> Option<(usize, String)> {
-        let mut removed = 0;
-        let mut reason = String::new();
-        for rl in &mut self.resource_logs {
-            for sl in &mut rl.scope_logs {
-                sl.log_records.retain(|log| {
-                    let problem = if !log.trace_id.is_empty() && log.trace_id.len() != 16 {
-                        Some(format!(
-                            "log record: trace id must be empty or 16 bytes, got {}",
-                            log.trace_id.len()
-                        ))
-                    } else if !log.span_id.is_empty() && log.span_id.len() != 8 {
-                        Some(format!("log record: span id must be empty or 8 bytes, got {}", log.span_id.len()))
-                    } else {
-                        None
-                    };
-                    match problem {
-                        Some(p) => {
-                            removed += 1;
-                            if reason.is_empty() {
-                                reason = p;
-                            }
-                            false
-                        }
-                        None => true,
-                    }
-                });
+        remove_items(&mut self.resource_logs, "log record(s)", |log| {
+            if !log.trace_id.is_empty() && log.trace_id.len() != 16 {
+                Some(format!(
+                    "log record: trace id must be empty or 16 bytes, got {}",
+                    log.trace_id.len()
+                ))
+            } else if !log.span_id.is_empty() && log.span_id.len() != 8 {
+                Some(format!("log record: span id must be empty or 8 bytes, got {}", log.span_id.len()))
+            } else {
+                None
             }
-        }
-        (removed > 0).then(|| (removed, format!("{removed} log record(s) rejected; first: {reason}")))
+        })
     }
 }
 
@@ -402,7 +416,6 @@ pub fn status_code_name(code: i32) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
 
     fn spans(n: usize) -> ExportTraceServiceRequest {
         let span = |i: usize| Span {

@@ -405,24 +405,51 @@ mod more_tests {
     use std::sync::Arc;
 
     fn stream(kind: i32, monotonic: bool, points: Vec<PointRecord>) -> StreamPoints {
-        let resource = Arc::new(StoredResource { id: 1, service: "s".into(), resource: Default::default(), schema_url: String::new() });
-        StreamPoints { stream_id: 1, kind, monotonic, temporality: 2, attributes: Vec::new(), resource, points }
+        let resource = Arc::new(StoredResource {
+            id: 1,
+            service: "s".into(),
+            resource: Default::default(),
+            schema_url: String::new(),
+        });
+        StreamPoints {
+            stream_id: 1,
+            kind,
+            monotonic,
+            temporality: 2,
+            attributes: Vec::new(),
+            resource,
+            points,
+        }
     }
 
     fn point(t: i64, v: Option<f64>, body: Option<Vec<u8>>) -> PointRecord {
-        PointRecord { time_ns: t, start_ns: 1, value: v, value_int: None, body }
+        PointRecord {
+            time_ns: t,
+            start_ns: 1,
+            value: v,
+            value_int: None,
+            body,
+        }
     }
 
     #[test]
     fn up_down_counters_can_have_negative_rates() {
-        let s = stream(METRIC_SUM, false, vec![point(10_000_000_000, Some(10.0), None), point(20_000_000_000, Some(5.0), None)]);
+        let s = stream(
+            METRIC_SUM,
+            false,
+            vec![point(10_000_000_000, Some(10.0), None), point(20_000_000_000, Some(5.0), None)],
+        );
         let out = compute(&[s], 0, 30_000_000_000, 30_000_000_000, None, Agg::Rate);
         assert_eq!(out[0].1, vec![(0, -0.5)]);
     }
 
     #[test]
     fn a_monotonic_drop_is_a_reset() {
-        let s = stream(METRIC_SUM, true, vec![point(10_000_000_000, Some(10.0), None), point(20_000_000_000, Some(5.0), None)]);
+        let s = stream(
+            METRIC_SUM,
+            true,
+            vec![point(10_000_000_000, Some(10.0), None), point(20_000_000_000, Some(5.0), None)],
+        );
         let out = compute(&[s], 0, 30_000_000_000, 30_000_000_000, None, Agg::Rate);
         assert_eq!(out[0].1, vec![(0, 0.5)]);
     }
@@ -437,7 +464,15 @@ mod more_tests {
     #[test]
     fn exponential_quantiles_start_at_the_first_bucket_bound() {
         // scale 0: base 2; offset 3: the only bucket is (8, 16].
-        let p = ExponentialHistogramDataPoint { count: 10, scale: 0, positive: Some(Buckets { offset: 3, bucket_counts: vec![10] }), ..Default::default() };
+        let p = ExponentialHistogramDataPoint {
+            count: 10,
+            scale: 0,
+            positive: Some(Buckets {
+                offset: 3,
+                bucket_counts: vec![10],
+            }),
+            ..Default::default()
+        };
         let d = exponential_distribution(&p);
         let median = d.quantile(0.5).unwrap();
         assert!((8.0..=16.0).contains(&median), "{median}");
@@ -445,7 +480,12 @@ mod more_tests {
 
     #[test]
     fn malformed_histograms_do_not_panic() {
-        let bad = HistogramDataPoint { count: 5, bucket_counts: vec![0, 5, 0, 0], explicit_bounds: vec![], ..Default::default() };
+        let bad = HistogramDataPoint {
+            count: 5,
+            bucket_counts: vec![0, 5, 0, 0],
+            explicit_bounds: vec![],
+            ..Default::default()
+        };
         let s = stream(METRIC_HISTOGRAM, false, vec![point(1, Some(5.0), Some(bad.encode_to_vec()))]);
         for agg in [Agg::Quantile(0.5), Agg::Count, Agg::Avg] {
             let _ = compute(std::slice::from_ref(&s), 0, 10, 10, None, agg);
