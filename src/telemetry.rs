@@ -44,7 +44,8 @@ fn get(c: &AtomicU64) -> u64 {
 /// Prometheus text exposition of the ingest counters and the store's figures.
 pub fn render_prometheus(ingest: &IngestStats, store: &StoreStats, rss_bytes: u64, uptime_s: f64) -> String {
     let mut out = String::new();
-    let counters: [(&str, &str, fn(&SignalCounters) -> &AtomicU64); 6] = [
+    type Field = fn(&SignalCounters) -> &AtomicU64;
+    let counters: [(&str, &str, Field); 6] = [
         ("otelbox_receiver_accepted_items_total", "items stored and acknowledged", |c| {
             &c.accepted
         }),

@@ -22,7 +22,7 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         "w" => value * 7.0 * 86400.0,
         other => return Err(format!("unknown duration unit '{other}' in '{text}'; use ms, s, m, h, d or w")),
     };
-    if !seconds.is_finite() || seconds < 0.0 || seconds > 1e12 {
+    if !seconds.is_finite() || !(0.0..=1e12).contains(&seconds) {
         return Err(format!("duration '{text}' is out of range"));
     }
     Ok(Duration::from_secs_f64(seconds))

@@ -211,7 +211,7 @@ async fn retention_by_age_removes_old_data_and_keeps_the_summaries_true() {
     // The writer runs retention steps on its own; wait for the old trace to go.
     let mut counts = Default::default();
     for _ in 0..50 {
-        counts = s.read(|c| read::counts(c)).await.unwrap();
+        counts = s.read(read::counts).await.unwrap();
         if counts.spans == 3 {
             break;
         }
@@ -223,7 +223,7 @@ async fn retention_by_age_removes_old_data_and_keeps_the_summaries_true() {
         Vec::<String>::new(),
         "index entries went with the spans"
     );
-    let services = s.read(|c| read::services(c)).await.unwrap();
+    let services = s.read(read::services).await.unwrap();
     let old_service = services.iter().find(|x| x.name == "old").unwrap();
     assert_eq!((old_service.spans, old_service.errors), (0, 0));
     let traces = s
@@ -273,7 +273,7 @@ async fn retention_by_size_keeps_live_data_under_the_cap() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert!(live <= cap as i64, "live bytes {live} over the cap {cap}");
-    let counts = s.read(|c| read::counts(c)).await.unwrap();
+    let counts = s.read(read::counts).await.unwrap();
     assert!(
         counts.spans > 0 && counts.spans < 6000,
         "oldest data deleted, newest kept: {}",
@@ -345,7 +345,7 @@ async fn age_retention_of_a_root_keeps_the_rest_of_its_trace_searchable() {
     spans.reverse(); // SDKs export children before their parent
     write(&s, request("svc", "prod", spans)).await;
     for _ in 0..50 {
-        if s.read(|c| read::counts(c)).await.unwrap().spans == 3 {
+        if s.read(read::counts).await.unwrap().spans == 3 {
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;

@@ -180,7 +180,7 @@ async fn prometheus(State(state): State<Arc<ApiState>>) -> Response {
 }
 
 async fn status(State(state): State<Arc<ApiState>>) -> ApiResult<wire::StatusResponse> {
-    let counts = state.store.read(|conn| read::counts(conn)).await?;
+    let counts = state.store.read(read::counts).await?;
     let signal_counts = |field: fn(&crate::telemetry::SignalCounters) -> &std::sync::atomic::AtomicU64| wire::SignalCounts {
         spans: field(&state.ingest.traces).load(Ordering::Relaxed),
         logs: field(&state.ingest.logs).load(Ordering::Relaxed),
@@ -210,7 +210,7 @@ async fn status(State(state): State<Arc<ApiState>>) -> ApiResult<wire::StatusRes
 }
 
 async fn services(State(state): State<Arc<ApiState>>) -> ApiResult<wire::ServicesResponse> {
-    let services = state.store.read(|conn| read::services(conn)).await?;
+    let services = state.store.read(read::services).await?;
     Ok(Json(wire::ServicesResponse {
         services: services
             .into_iter()

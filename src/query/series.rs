@@ -200,18 +200,17 @@ fn labels(stream: &StreamPoints, group_by: Option<&str>) -> Map<String, Value> {
     labels
 }
 
+/// One output series: its labels and its `(time bucket start, value)` points.
+pub type LabeledPoints = (Map<String, Value>, Vec<(i64, f64)>);
+
+type Cells = BTreeMap<i64, Cell>;
+
 /// Buckets `[start, end]` by `step` and aggregates; returns `(labels, points)` per group.
-pub fn compute(
-    streams: &[StreamPoints],
-    start: i64,
-    end: i64,
-    step: i64,
-    group_by: Option<&str>,
-    agg: Agg,
-) -> Vec<(Map<String, Value>, Vec<(i64, f64)>)> {
+pub fn compute(streams: &[StreamPoints], start: i64, end: i64, step: i64, group_by: Option<&str>, agg: Agg) -> Vec<LabeledPoints> {
     let step = step.max(1);
     let bucket_of = |t: i64| (t.saturating_sub(start)) / step;
-    let mut groups: BTreeMap<String, (Map<String, Value>, BTreeMap<i64, Cell>)> = BTreeMap::new();
+    // Keyed by the labels' JSON text.
+    let mut groups: BTreeMap<String, (Map<String, Value>, Cells)> = BTreeMap::new();
     for stream in streams {
         let labels = labels(stream, group_by);
         let key = Value::Object(labels.clone()).to_string();

@@ -297,7 +297,7 @@ fn compile_compare(
                 // A phrase query: the user's words, never FTS5 syntax.
                 let phrase = format!("\"{}\"", text_of(value).replace('"', "\"\""));
                 params.push(Value::Text(phrase));
-                (format!("l.id IN (SELECT rowid FROM logs_fts WHERE logs_fts MATCH ?)"), true)
+                ("l.id IN (SELECT rowid FROM logs_fts WHERE logs_fts MATCH ?)".to_string(), true)
             } else {
                 (condition("l.body_text", op, sql_value(value), params), false)
             }
@@ -334,7 +334,7 @@ fn compile_compare(
                 let hashes = index_hashes(key, value);
                 let placeholders = vec!["?"; hashes.len()].join(", ");
                 params.extend(hashes.into_iter().map(Value::Integer));
-                let span_value = format!("otelbox_attr(s.attrs, ?)");
+                let span_value = "otelbox_attr(s.attrs, ?)".to_string();
                 params.push(Value::Text(key.clone()));
                 let span_match = equality(&span_value, value, bool_word, params);
                 params.push(Value::Text(key.clone()));

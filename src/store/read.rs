@@ -469,6 +469,7 @@ pub fn metric_streams(conn: &Connection, name: &str, filter: &SqlFilter, range: 
     let mut params = vec![Value::Text(name.to_string())];
     params.extend(filter.params.iter().cloned());
     let mut stmt = conn.prepare_cached(&sql)?;
+    #[allow(clippy::type_complexity)] // one row of the query just above
     let streams: Vec<(i64, i32, bool, i32, Option<Vec<u8>>, i64)> = stmt
         .query_map(params_from_iter(params), |r| {
             Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?))

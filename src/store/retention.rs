@@ -160,6 +160,7 @@ fn delete_spans(tx: &Connection, ids: &[i64]) -> rusqlite::Result<()> {
     // Index entries that pointed at a deleted span; each moves to a surviving span of its trace.
     let mut orphaned: Vec<(Vec<u8>, i64)> = Vec::new();
     for id in ids {
+        #[allow(clippy::type_complexity)] // one row of the select above
         let row: Option<(Vec<u8>, i32, Option<Vec<u8>>, String)> = select
             .query_row([id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
             .optional()?;

@@ -102,6 +102,12 @@ impl RowBatch {
 
 /// 64-bit FNV-1a: stable across builds and runs (the hashes are persisted), fast, no dependency.
 pub struct Fnv(u64);
+impl Default for Fnv {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl Fnv {
     pub fn new() -> Self {
         Fnv(0xcbf29ce484222325)
@@ -227,7 +233,7 @@ pub fn flatten_traces(request: ExportTraceServiceRequest) -> RowBatch {
         }
     }
     // Grouped by trace: the trace-id index then takes its inserts in order, a page at a time.
-    batch.spans.sort_by(|a, b| a.trace_id.cmp(&b.trace_id));
+    batch.spans.sort_by_key(|a| a.trace_id);
     batch
 }
 
