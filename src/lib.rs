@@ -3,7 +3,9 @@
 
 pub mod api;
 pub mod app;
+pub mod assertions;
 pub mod cli;
+pub mod client;
 pub mod exporter;
 pub mod gen;
 pub mod pdata;

@@ -18,6 +18,8 @@ pub struct SignalCounters {
     pub dropped: AtomicU64,
     pub requests: AtomicU64,
     pub bad_requests: AtomicU64,
+    /// Unix nanoseconds of the last stored item.
+    pub last_accepted_ns: AtomicU64,
 }
 
 #[derive(Default)]

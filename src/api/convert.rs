@@ -3,10 +3,21 @@
 use super::wire;
 use crate::pdata::json::{any_value_to_plain, attributes_to_plain};
 use crate::pdata::{hex_id, span_kind_name, status_code_name};
+use crate::store::read::{PointRecord, StreamInfo};
 use crate::store::read::{StoredLog, StoredSpan, TraceSummary};
+use crate::store::rows::{rebuild_number_point, METRIC_EXP_HISTOGRAM, METRIC_GAUGE, METRIC_HISTOGRAM, METRIC_SUM};
+use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
+use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use opentelemetry_proto::tonic::logs::v1::{ResourceLogs, ScopeLogs};
+use opentelemetry_proto::tonic::metrics::v1::{
+    metric, ExponentialHistogram, ExponentialHistogramDataPoint, Gauge, Histogram, HistogramDataPoint, Metric, ResourceMetrics,
+    ScopeMetrics, Sum, Summary, SummaryDataPoint,
+};
 use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans};
+use prost::Message;
 use serde_json::Value;
+use std::sync::Arc;
 
 pub fn span(stored: &StoredSpan) -> wire::Span {
     let s = &stored.span;
@@ -115,6 +126,181 @@ pub fn otlp_request(spans: &[StoredSpan]) -> ExportTraceServiceRequest {
             }
         };
         resource_spans.scope_spans[scope_index].spans.push(stored.span.clone());
+    }
+    request
+}
+
+/// Regroup stored log records by resource and scope.
+pub fn otlp_logs_request(logs: &[StoredLog]) -> ExportLogsServiceRequest {
+    let mut request = ExportLogsServiceRequest::default();
+    let mut resource_ids: Vec<i64> = Vec::new();
+    for stored in logs {
+        let r = match resource_ids.iter().position(|id| *id == stored.resource.id) {
+            Some(i) => i,
+            None => {
+                resource_ids.push(stored.resource.id);
+                request.resource_logs.push(ResourceLogs {
+                    resource: Some(stored.resource.resource.clone()),
+                    scope_logs: Vec::new(),
+                    schema_url: stored.resource.schema_url.clone(),
+                });
+                resource_ids.len() - 1
+            }
+        };
+        let group = &mut request.resource_logs[r];
+        let s = match group
+            .scope_logs
+            .iter()
+            .position(|s| s.scope.as_ref() == Some(&stored.scope.scope) && s.schema_url == stored.scope.schema_url)
+        {
+            Some(i) => i,
+            None => {
+                group.scope_logs.push(ScopeLogs {
+                    scope: Some(stored.scope.scope.clone()),
+                    log_records: Vec::new(),
+                    schema_url: stored.scope.schema_url.clone(),
+                });
+                group.scope_logs.len() - 1
+            }
+        };
+        group.scope_logs[s].log_records.push(stored.record.clone());
+    }
+    request
+}
+
+/// The empty metric (with the right data kind) a stream's points go into.
+fn empty_metric(stream: &StreamInfo, metadata: Vec<opentelemetry_proto::tonic::common::v1::KeyValue>) -> Metric {
+    let data = match stream.kind {
+        METRIC_GAUGE => metric::Data::Gauge(Gauge::default()),
+        METRIC_SUM => metric::Data::Sum(Sum {
+            data_points: Vec::new(),
+            aggregation_temporality: stream.temporality,
+            is_monotonic: stream.monotonic,
+        }),
+        METRIC_HISTOGRAM => metric::Data::Histogram(Histogram {
+            data_points: Vec::new(),
+            aggregation_temporality: stream.temporality,
+        }),
+        METRIC_EXP_HISTOGRAM => metric::Data::ExponentialHistogram(ExponentialHistogram {
+            data_points: Vec::new(),
+            aggregation_temporality: stream.temporality,
+        }),
+        _ => metric::Data::Summary(Summary::default()),
+    };
+    Metric {
+        name: stream.name.clone(),
+        description: stream.description.clone(),
+        unit: stream.unit.clone(),
+        metadata,
+        data: Some(data),
+    }
+}
+
+/// Rebuild metrics from stored points: resource -> scope -> metric -> data points.
+pub fn otlp_metrics_request(points: &[(i64, Arc<StreamInfo>, PointRecord)]) -> ExportMetricsServiceRequest {
+    let mut request = ExportMetricsServiceRequest::default();
+    let mut resource_ids: Vec<i64> = Vec::new();
+    for (_, stream, point) in points {
+        let r = match resource_ids.iter().position(|id| *id == stream.resource.id) {
+            Some(i) => i,
+            None => {
+                resource_ids.push(stream.resource.id);
+                request.resource_metrics.push(ResourceMetrics {
+                    resource: Some(stream.resource.resource.clone()),
+                    scope_metrics: Vec::new(),
+                    schema_url: stream.resource.schema_url.clone(),
+                });
+                resource_ids.len() - 1
+            }
+        };
+        let group = &mut request.resource_metrics[r];
+        let s = match group
+            .scope_metrics
+            .iter()
+            .position(|s| s.scope.as_ref() == Some(&stream.scope.scope) && s.schema_url == stream.scope.schema_url)
+        {
+            Some(i) => i,
+            None => {
+                group.scope_metrics.push(ScopeMetrics {
+                    scope: Some(stream.scope.scope.clone()),
+                    metrics: Vec::new(),
+                    schema_url: stream.scope.schema_url.clone(),
+                });
+                group.scope_metrics.len() - 1
+            }
+        };
+        let metadata = stream
+            .metadata
+            .as_deref()
+            .and_then(|b| Metric::decode(b).ok())
+            .map(|m| m.metadata)
+            .unwrap_or_default();
+        let wanted = empty_metric(stream, metadata);
+        let metrics = &mut group.scope_metrics[s].metrics;
+        // The same metric identity: name, unit, description, metadata and kind/temporality.
+        let same = |m: &Metric| {
+            m.name == wanted.name
+                && m.unit == wanted.unit
+                && m.description == wanted.description
+                && m.metadata == wanted.metadata
+                && match (&m.data, &wanted.data) {
+                    (Some(metric::Data::Gauge(_)), Some(metric::Data::Gauge(_))) => true,
+                    (Some(metric::Data::Sum(a)), Some(metric::Data::Sum(b))) => {
+                        a.is_monotonic == b.is_monotonic && a.aggregation_temporality == b.aggregation_temporality
+                    }
+                    (Some(metric::Data::Histogram(a)), Some(metric::Data::Histogram(b))) => {
+                        a.aggregation_temporality == b.aggregation_temporality
+                    }
+                    (Some(metric::Data::ExponentialHistogram(a)), Some(metric::Data::ExponentialHistogram(b))) => {
+                        a.aggregation_temporality == b.aggregation_temporality
+                    }
+                    (Some(metric::Data::Summary(_)), Some(metric::Data::Summary(_))) => true,
+                    _ => false,
+                }
+        };
+        let m = match metrics.iter().position(same) {
+            Some(i) => i,
+            None => {
+                metrics.push(wanted);
+                metrics.len() - 1
+            }
+        };
+        let attributes = stream.attributes.clone();
+        let body = point.body.as_deref();
+        match &mut metrics[m].data {
+            Some(metric::Data::Gauge(g)) => g.data_points.push(rebuild_number_point(
+                point.time_ns,
+                point.start_ns,
+                point.value,
+                point.value_int,
+                body,
+                attributes,
+            )),
+            Some(metric::Data::Sum(x)) => x.data_points.push(rebuild_number_point(
+                point.time_ns,
+                point.start_ns,
+                point.value,
+                point.value_int,
+                body,
+                attributes,
+            )),
+            Some(metric::Data::Histogram(x)) => {
+                let mut p = body.and_then(|b| HistogramDataPoint::decode(b).ok()).unwrap_or_default();
+                p.attributes = attributes;
+                x.data_points.push(p);
+            }
+            Some(metric::Data::ExponentialHistogram(x)) => {
+                let mut p = body.and_then(|b| ExponentialHistogramDataPoint::decode(b).ok()).unwrap_or_default();
+                p.attributes = attributes;
+                x.data_points.push(p);
+            }
+            Some(metric::Data::Summary(x)) => {
+                let mut p = body.and_then(|b| SummaryDataPoint::decode(b).ok()).unwrap_or_default();
+                p.attributes = attributes;
+                x.data_points.push(p);
+            }
+            None => {}
+        }
     }
     request
 }

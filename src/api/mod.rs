@@ -4,7 +4,7 @@
 pub mod convert;
 pub mod wire;
 
-use crate::pdata::TraceId;
+use crate::pdata::{Signal, TraceId};
 use crate::query::series::{self, Agg};
 use crate::query::{compile_text, FilterError, SqlFilter, Target};
 use crate::store::read::{self, LogQuery, TimeRange, TraceQuery};
@@ -48,6 +48,9 @@ pub fn router(state: Arc<ApiState>) -> Router {
         .route("/api/v1/logs", get(logs))
         .route("/api/v1/metrics", get(metrics))
         .route("/api/v1/metrics/{name}/series", get(metric_series))
+        .route("/api/v1/count", get(count))
+        .route("/api/v1/export/{signal}", get(export))
+        .route("/api/v1/lint", get(lint))
         .route("/api/v1/stream/spans", get(stream_spans))
         .route("/api/v1/stream/logs", get(stream_logs))
         .route("/api/{*rest}", get(unknown_api))
@@ -204,6 +207,11 @@ async fn status(State(state): State<Arc<ApiState>>) -> ApiResult<wire::StatusRes
             refused: signal_counts(|c| &c.refused),
             rejected: signal_counts(|c| &c.rejected),
             dropped: signal_counts(|c| &c.dropped),
+            last_accepted_unix_nano: Signal::ALL
+                .iter()
+                .map(|s| state.ingest.signal(*s).last_accepted_ns.load(Ordering::Relaxed))
+                .max()
+                .unwrap_or(0) as i64,
         },
         pipelines: state.pipelines.clone(),
     }))
@@ -305,6 +313,8 @@ pub struct SpansParams {
     q: Option<String>,
     service: Option<String>,
     limit: Option<usize>,
+    /// `time` (newest first, the default) or `duration` (longest first).
+    sort: Option<String>,
     #[serde(flatten)]
     window: WindowParams,
 }
@@ -327,9 +337,20 @@ async fn spans(State(state): State<Arc<ApiState>>, Query(params): Query<SpansPar
     let filter = filter_with_service(params.q.as_deref(), non_empty(&params.service), Target::Spans)?;
     let range = params.window.range(None)?;
     let limit = limit(params.limit, 100, 10_000)?;
+    let by_duration = match params.sort.as_deref() {
+        None | Some("") | Some("time") => false,
+        Some("duration") => true,
+        Some(other) => return Err(ApiError::bad_request(format!("sort: expected time or duration, got '{other}'"))),
+    };
     let spans = state
         .store
-        .read(move |conn| read::search_spans(conn, &filter, range, limit))
+        .read(move |conn| {
+            if by_duration {
+                read::slowest_spans(conn, &filter, range, limit)
+            } else {
+                read::search_spans(conn, &filter, range, limit)
+            }
+        })
         .await?;
     Ok(Json(wire::SpansResponse {
         spans: spans.iter().map(convert::span).collect(),
@@ -560,6 +581,136 @@ fn live_tail(
         },
     );
     Sse::new(stream).keep_alive(KeepAlive::default())
+}
+
+#[derive(Debug, Deserialize)]
+pub struct CountParams {
+    signal: Option<String>,
+    q: Option<String>,
+    service: Option<String>,
+    #[serde(flatten)]
+    window: WindowParams,
+}
+
+/// `{count}` of spans, traces (with a matching span) or log records matching `q`.
+async fn count(State(state): State<Arc<ApiState>>, Query(params): Query<CountParams>) -> ApiResult<wire::CountResponse> {
+    let (target, filter_target) = match params.signal.as_deref().unwrap_or("spans") {
+        "spans" => (read::CountTarget::Spans, Target::Spans),
+        "traces" => (read::CountTarget::Traces, Target::Spans),
+        "logs" => (read::CountTarget::Logs, Target::Logs),
+        other => {
+            return Err(ApiError::bad_request(format!(
+                "signal: expected spans, traces or logs, got '{other}'"
+            )))
+        }
+    };
+    let filter = filter_with_service(params.q.as_deref(), non_empty(&params.service), filter_target)?;
+    let range = params.window.range(None)?;
+    let count = state.store.read(move |conn| read::count(conn, &filter, target, range)).await?;
+    Ok(Json(wire::CountResponse { count }))
+}
+
+async fn lint(State(state): State<Arc<ApiState>>) -> ApiResult<wire::LintResponse> {
+    let findings = state.store.read(|conn| crate::store::lint::lint(conn)).await?;
+    Ok(Json(wire::LintResponse {
+        findings: findings
+            .into_iter()
+            .map(|f| wire::LintFinding {
+                rule: f.rule.to_string(),
+                severity: f.severity.to_string(),
+                message: f.message,
+                count: f.count,
+                examples: f
+                    .examples
+                    .into_iter()
+                    .map(|e| wire::LintExample {
+                        trace_id: e.trace_id,
+                        span_id: e.span_id,
+                        service: e.service,
+                        name: e.name,
+                    })
+                    .collect(),
+            })
+            .collect(),
+    }))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ExportParams {
+    q: Option<String>,
+}
+
+/// Items per exported line (one `Export*ServiceRequest` each).
+const EXPORT_PAGE: usize = 1000;
+
+/// OTLP/JSON lines, one `Export*ServiceRequest` per line (the Collector file exporter's format),
+/// streamed page by page in insertion order.
+async fn export(
+    State(state): State<Arc<ApiState>>,
+    Path(signal): Path<String>,
+    Query(params): Query<ExportParams>,
+) -> Result<Response, ApiError> {
+    let signal = match signal.as_str() {
+        "traces" => Signal::Traces,
+        "logs" => Signal::Logs,
+        "metrics" => Signal::Metrics,
+        other => return Err(ApiError::not_found(format!("cannot export '{other}'; use traces, logs or metrics"))),
+    };
+    let filter = Arc::new(match signal {
+        Signal::Traces => compile_text(params.q.as_deref(), Target::Spans)?,
+        Signal::Logs => compile_text(params.q.as_deref(), Target::Logs)?,
+        Signal::Metrics if params.q.is_some() => return Err(ApiError::bad_request("q is not supported for metrics exports")),
+        Signal::Metrics => SqlFilter::everything(),
+    });
+    let store = state.store.clone();
+    let lines = futures::stream::unfold(Some(0i64), move |cursor| {
+        let (store, filter) = (store.clone(), filter.clone());
+        async move {
+            let after = cursor?;
+            let page = store.read(move |conn| export_page(conn, signal, &filter, after)).await;
+            match page {
+                Ok((Some(line), last)) => Some((Ok::<_, std::io::Error>(line + "\n"), Some(last))),
+                Ok((None, _)) => None,
+                Err(e) => Some((Err(std::io::Error::other(e.to_string())), None)),
+            }
+        }
+    });
+    Ok((
+        [(header::CONTENT_TYPE, "application/x-ndjson")],
+        axum::body::Body::from_stream(lines),
+    )
+        .into_response())
+}
+
+/// One export line (None when nothing is left) and the last row id it covers.
+fn export_page(conn: &rusqlite::Connection, signal: Signal, filter: &SqlFilter, after: i64) -> Result<(Option<String>, i64), StoreError> {
+    use crate::pdata::json;
+    Ok(match signal {
+        Signal::Traces => {
+            let spans = read::spans_page(conn, filter, after, EXPORT_PAGE)?;
+            let last = spans.last().map_or(after, |s| s.row_id);
+            (
+                (!spans.is_empty()).then(|| json::encode_traces(&convert::otlp_request(&spans)).to_string()),
+                last,
+            )
+        }
+        Signal::Logs => {
+            let logs = read::logs_page(conn, filter, after, EXPORT_PAGE)?;
+            let last = logs.last().map_or(after, |l| l.row_id);
+            (
+                (!logs.is_empty()).then(|| json::encode_logs(&convert::otlp_logs_request(&logs)).to_string()),
+                last,
+            )
+        }
+        Signal::Metrics => {
+            let points = read::points_page(conn, after, EXPORT_PAGE)?;
+            let last = points.last().map_or(after, |p| p.0);
+            (
+                (!points.is_empty()).then(|| json::encode_metrics(&convert::otlp_metrics_request(&points)).to_string()),
+                last,
+            )
+        }
+    })
 }
 
 async fn unknown_api() -> ApiError {

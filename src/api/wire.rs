@@ -39,6 +39,8 @@ pub struct IngestStatus {
     pub refused: SignalCounts,
     pub rejected: SignalCounts,
     pub dropped: SignalCounts,
+    /// When data was last stored (0 = never): `wait --idle` and `run` watch it.
+    pub last_accepted_unix_nano: i64,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -193,4 +195,32 @@ pub struct SeriesResponse {
     pub agg: String,
     pub step_ns: i64,
     pub series: Vec<Series>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct CountResponse {
+    pub count: i64,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct LintExample {
+    pub trace_id: String,
+    pub span_id: String,
+    pub service: String,
+    pub name: String,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct LintFinding {
+    pub rule: String,
+    /// `error` or `warning`.
+    pub severity: String,
+    pub message: String,
+    pub count: i64,
+    pub examples: Vec<LintExample>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct LintResponse {
+    pub findings: Vec<LintFinding>,
 }

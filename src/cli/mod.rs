@@ -1,7 +1,13 @@
 //! The command line: clap definitions, one file per subcommand.
 
+pub mod assert;
+pub mod export;
 pub mod gen;
+pub mod lint;
+pub mod query;
+pub mod run;
 pub mod up;
+pub mod wait;
 
 use clap::{Parser, Subcommand};
 
@@ -16,6 +22,20 @@ pub struct Cli {
 pub enum Command {
     /// Run everything: OTLP receivers (gRPC 4317, HTTP 4318), storage, and the query API (4319)
     Up(up::UpArgs),
+    /// Run a command against a fresh in-memory box, then summarise and check its telemetry
+    Run(run::RunArgs),
+    /// Search a running box's traces, spans, logs or metrics
+    Query(query::QueryArgs),
+    /// Check a condition on a running box's telemetry (exit 0 pass, 1 fail, 2 error)
+    Assert(assert::AssertArgs),
+    /// Wait until telemetry has arrived and gone quiet
+    Wait(wait::WaitArgs),
+    /// Write a box's data as OTLP/JSON lines
+    Export(export::ExportArgs),
+    /// Send OTLP/JSON lines (or an OTLP/JSON file) into a box
+    Import(export::ImportArgs),
+    /// Report instrumentation problems in a box's data
+    Lint(lint::LintArgs),
     /// Send realistic demo or load data (LLM-agent runs, HTTP services, logs, metrics) to a box
     Gen(gen::GenArgs),
 }
@@ -25,5 +45,12 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
     match cli.command {
         Command::Up(args) => up::run(args),
         Command::Gen(args) => gen::run(args),
+        Command::Run(args) => run::run(args),
+        Command::Query(args) => query::run(args),
+        Command::Assert(args) => assert::run(args),
+        Command::Wait(args) => wait::run(args),
+        Command::Export(args) => export::run_export(args),
+        Command::Import(args) => export::run_import(args),
+        Command::Lint(args) => lint::run(args),
     }
 }

@@ -88,6 +88,10 @@ where
     match outcome {
         Ok(()) => {
             counters.accepted.fetch_add(items as u64, Ordering::Relaxed);
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos() as u64);
+            counters.last_accepted_ns.fetch_max(now, Ordering::Relaxed);
             Ok(accepted)
         }
         Err(err) => {

@@ -2,6 +2,7 @@
 //! the async runtime, retention, and the read queries the API and CLI need.
 
 pub mod functions;
+pub mod lint;
 pub mod read;
 pub mod retention;
 pub mod rows;

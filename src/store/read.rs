@@ -504,3 +504,129 @@ pub fn metric_streams(conn: &Connection, name: &str, filter: &SqlFilter, range: 
     }
     Ok(out)
 }
+
+/// How many spans, log records or traces match a filter (`target` picks spans or logs; traces
+/// count distinct trace ids of matching spans).
+pub fn count(conn: &Connection, filter: &SqlFilter, target: CountTarget, range: TimeRange) -> Result<i64, StoreError> {
+    let sql = match target {
+        CountTarget::Spans => format!("SELECT count(*) FROM spans s WHERE ({}) AND s.start_ns BETWEEN ? AND ?", filter.sql),
+        CountTarget::Traces => format!(
+            "SELECT count(DISTINCT s.trace_id) FROM spans s WHERE ({}) AND s.start_ns BETWEEN ? AND ?",
+            filter.sql
+        ),
+        CountTarget::Logs => format!("SELECT count(*) FROM logs l WHERE ({}) AND l.time_ns BETWEEN ? AND ?", filter.sql),
+    };
+    let mut params = filter.params.clone();
+    params.extend([Value::Integer(range.start), Value::Integer(range.end)]);
+    Ok(conn.prepare_cached(&sql)?.query_row(params_from_iter(params), |r| r.get(0))?)
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CountTarget {
+    Spans,
+    Traces,
+    Logs,
+}
+
+/// The longest spans matching the filter.
+pub fn slowest_spans(conn: &Connection, filter: &SqlFilter, range: TimeRange, limit: usize) -> Result<Vec<StoredSpan>, StoreError> {
+    let sql = format!(
+        "SELECT {SPAN_COLUMNS} FROM spans s WHERE ({}) AND s.start_ns BETWEEN ? AND ? ORDER BY (s.end_ns - s.start_ns) DESC, s.id DESC LIMIT ?",
+        filter.sql
+    );
+    let mut params = filter.params.clone();
+    params.extend([Value::Integer(range.start), Value::Integer(range.end), Value::Integer(limit as i64)]);
+    collect_spans(conn, &sql, params)
+}
+
+/// Spans in insertion order after row `after` (export pages).
+pub fn spans_page(conn: &Connection, filter: &SqlFilter, after: i64, limit: usize) -> Result<Vec<StoredSpan>, StoreError> {
+    spans_after(conn, filter, after, i64::MAX, limit)
+}
+
+/// Log records in insertion order after row `after` (export pages).
+pub fn logs_page(conn: &Connection, filter: &SqlFilter, after: i64, limit: usize) -> Result<Vec<StoredLog>, StoreError> {
+    logs_after(conn, filter, after, i64::MAX, limit)
+}
+
+/// A metric stream's identity, as an exporter needs it to rebuild the `Metric`.
+#[derive(Clone, Debug)]
+pub struct StreamInfo {
+    pub name: String,
+    pub kind: i32,
+    pub unit: String,
+    pub description: String,
+    pub monotonic: bool,
+    pub temporality: i32,
+    pub attributes: Vec<KeyValue>,
+    pub metadata: Option<Vec<u8>>,
+    pub resource: Arc<StoredResource>,
+    pub scope: Arc<StoredScope>,
+}
+
+/// Metric points in insertion order after row `after`, each with its stream (export pages).
+pub fn points_page(conn: &Connection, after: i64, limit: usize) -> Result<Vec<(i64, Arc<StreamInfo>, PointRecord)>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT p.id, p.stream_id, p.time_ns, p.start_ns, p.value, p.value_int, p.body FROM metric_points p WHERE p.id > ?1 ORDER BY p.id LIMIT ?2",
+    )?;
+    let rows: Vec<(i64, i64, PointRecord)> = stmt
+        .query_map(rusqlite::params![after, limit as i64], |r| {
+            Ok((
+                r.get(0)?,
+                r.get(1)?,
+                PointRecord {
+                    time_ns: r.get(2)?,
+                    start_ns: r.get(3)?,
+                    value: r.get(4)?,
+                    value_int: r.get(5)?,
+                    body: r.get(6)?,
+                },
+            ))
+        })?
+        .collect::<Result<_, _>>()?;
+    let mut lookup = Lookup::default();
+    let mut streams: HashMap<i64, Arc<StreamInfo>> = HashMap::new();
+    let mut stream_stmt = conn.prepare_cached(
+        "SELECT name, type, unit, description, monotonic, temporality, attrs, metadata, resource_id, scope_id FROM metric_streams WHERE id = ?1",
+    )?;
+    let mut out = Vec::with_capacity(rows.len());
+    for (id, stream_id, point) in rows {
+        let stream =
+            match streams.get(&stream_id) {
+                Some(s) => s.clone(),
+                None => {
+                    #[allow(clippy::type_complexity)] // one row of the select above
+                let (name, kind, unit, description, monotonic, temporality, attrs, metadata, resource_id, scope_id): (
+                    String,
+                    i32,
+                    String,
+                    String,
+                    bool,
+                    i32,
+                    Option<Vec<u8>>,
+                    Option<Vec<u8>>,
+                    i64,
+                    i64,
+                ) = stream_stmt.query_row([stream_id], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?, r.get(7)?, r.get(8)?, r.get(9)?))
+                })?;
+                    let info = Arc::new(StreamInfo {
+                        name,
+                        kind,
+                        unit,
+                        description,
+                        monotonic,
+                        temporality,
+                        attributes: decode_attributes(attrs.as_deref()),
+                        metadata,
+                        resource: lookup.resource(conn, resource_id)?,
+                        scope: lookup.scope(conn, scope_id)?,
+                    });
+                    streams.insert(stream_id, info.clone());
+                    info
+                }
+            };
+        out.push((id, stream, point));
+    }
+    Ok(out)
+}

@@ -478,14 +478,15 @@ fn flatten_metric(
         | Data::Sum(opentelemetry_proto::tonic::metrics::v1::Sum { data_points, .. }) => {
             for mut p in data_points {
                 let stream = stream_for(batch, std::mem::take(&mut p.attributes));
-                let (value, value_int) = match p.value.take() {
-                    Some(number_data_point::Value::AsDouble(d)) => (Some(d), None),
-                    Some(number_data_point::Value::AsInt(i)) => (Some(i as f64), Some(i)),
+                let (value, value_int) = match &p.value {
+                    Some(number_data_point::Value::AsDouble(d)) => (Some(*d), None),
+                    Some(number_data_point::Value::AsInt(i)) => (Some(*i as f64), Some(*i)),
                     None => (None, None),
                 };
                 let (time_ns, start_ns) = (nanos(p.time_unix_nano), nanos(p.start_time_unix_nano));
-                // Only exemplars and flags need the body; plain points stay two numbers.
-                let body = (!p.exemplars.is_empty() || p.flags != 0).then(|| {
+                // Only exemplars, flags or a NaN (SQLite stores NaN as NULL) need the body; plain
+                // points stay two numbers.
+                let body = (!p.exemplars.is_empty() || p.flags != 0 || value.is_some_and(f64::is_nan)).then(|| {
                     p.time_unix_nano = 0;
                     p.start_time_unix_nano = 0;
                     p.encode_to_vec()
@@ -543,4 +544,29 @@ fn flatten_metric(
             }
         }
     }
+}
+
+/// Rebuild a gauge or sum data point (the inverse of `flatten_metric`).
+pub fn rebuild_number_point(
+    time_ns: i64,
+    start_ns: i64,
+    value: Option<f64>,
+    value_int: Option<i64>,
+    body: Option<&[u8]>,
+    attributes: Vec<KeyValue>,
+) -> opentelemetry_proto::tonic::metrics::v1::NumberDataPoint {
+    let mut point = body
+        .and_then(|b| opentelemetry_proto::tonic::metrics::v1::NumberDataPoint::decode(b).ok())
+        .unwrap_or_default();
+    if point.value.is_none() {
+        point.value = match (value_int, value) {
+            (Some(i), _) => Some(number_data_point::Value::AsInt(i)),
+            (None, Some(d)) => Some(number_data_point::Value::AsDouble(d)),
+            (None, None) => None,
+        };
+    }
+    point.attributes = attributes;
+    point.time_unix_nano = time_ns as u64;
+    point.start_time_unix_nano = start_ns as u64;
+    point
 }

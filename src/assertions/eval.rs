@@ -1,0 +1,322 @@
+//! Evaluating assertions against a box through its API. A failure says what was found instead,
+//! including near misses: spans with the asserted name but other attributes.
+
+use super::{Assertion, Bound, Check, Subject};
+use crate::api::wire;
+use crate::client::{ApiClient, ClientError};
+use std::collections::{HashMap, HashSet};
+use std::time::{Duration, Instant};
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Outcome {
+    pub name: String,
+    pub passed: bool,
+    /// One line on success; what was found, and near misses, on failure.
+    pub detail: String,
+    pub elapsed: Duration,
+}
+
+/// Traces examined for descendant and order checks.
+const MAX_TRACES: usize = 25;
+
+fn q(filter: &str) -> (&'static str, String) {
+    ("q", filter.to_string())
+}
+
+async fn count(client: &ApiClient, subject: Subject, filter: &str) -> Result<i64, ClientError> {
+    let r: wire::CountResponse = client
+        .get("/api/v1/count", &[("signal", subject.as_str().to_string()), q(filter)])
+        .await?;
+    Ok(r.count)
+}
+
+/// Evaluate once.
+pub async fn evaluate(client: &ApiClient, assertion: &Assertion) -> Result<Outcome, ClientError> {
+    let started = Instant::now();
+    let (passed, detail) = match &assertion.check {
+        Check::Count { subject, filter, bound } => {
+            let n = count(client, *subject, filter).await?;
+            if bound.holds(n) {
+                (true, format!("{n} {} match `{filter}`", subject.as_str()))
+            } else {
+                let mut detail = format!("expected {} {} matching `{filter}`, found {n}", bound.describe(), subject.as_str());
+                if n == 0 || matches!(bound, Bound::AtLeast(_)) {
+                    detail.push_str(&near_misses(client, *subject, filter).await?);
+                }
+                (false, detail)
+            }
+        }
+        Check::MaxDuration { filter, budget, bound } => {
+            let n = count(client, Subject::Spans, filter).await?;
+            let longest: wire::SpansResponse = client
+                .get("/api/v1/spans", &[q(filter), ("sort", "duration".into()), ("limit", "3".into())])
+                .await?;
+            let over: Vec<&wire::Span> = longest.spans.iter().filter(|s| s.duration_ns > budget.as_nanos() as i64).collect();
+            if !bound.holds(n) {
+                (
+                    false,
+                    format!(
+                        "expected {} spans matching `{filter}`, found {n}{}",
+                        bound.describe(),
+                        near_misses(client, Subject::Spans, filter).await?
+                    ),
+                )
+            } else if let Some(worst) = over.first() {
+                (
+                    false,
+                    format!(
+                        "`{filter}`: {} took {}, over the {} budget (trace {})",
+                        worst.name,
+                        fmt_ns(worst.duration_ns),
+                        fmt_ns(budget.as_nanos() as i64),
+                        worst.trace_id
+                    ),
+                )
+            } else {
+                let max = longest.spans.first().map_or(0, |s| s.duration_ns);
+                (
+                    true,
+                    format!(
+                        "{n} spans match `{filter}`, the longest {} (budget {})",
+                        fmt_ns(max),
+                        fmt_ns(budget.as_nanos() as i64)
+                    ),
+                )
+            }
+        }
+        Check::NoOrphans => {
+            let lint: wire::LintResponse = client.get("/api/v1/lint", &[]).await?;
+            match lint.findings.iter().find(|f| f.rule == "orphan-span") {
+                None => (true, "no span is missing its parent".into()),
+                Some(f) => {
+                    let examples: Vec<String> = f
+                        .examples
+                        .iter()
+                        .map(|e| format!("{} ({}) in trace {}", e.name, e.service, e.trace_id))
+                        .collect();
+                    (
+                        false,
+                        format!("{} span(s) whose parent never arrived, e.g. {}", f.count, examples.join("; ")),
+                    )
+                }
+            }
+        }
+        Check::Descendant { ancestor, descendant } => descendant_check(client, ancestor, descendant).await?,
+        Check::Order { steps } => order_check(client, steps).await?,
+    };
+    Ok(Outcome {
+        name: assertion.name.clone(),
+        passed,
+        detail,
+        elapsed: started.elapsed(),
+    })
+}
+
+/// Evaluate until it passes or `wait` runs out (polling), then report the last result.
+pub async fn evaluate_with_wait(client: &ApiClient, assertion: &Assertion, wait: Duration) -> Result<Outcome, ClientError> {
+    let deadline = Instant::now() + wait;
+    let started = Instant::now();
+    loop {
+        let mut outcome = evaluate(client, assertion).await?;
+        if outcome.passed || Instant::now() >= deadline {
+            outcome.elapsed = started.elapsed();
+            return Ok(outcome);
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+pub fn fmt_ns(ns: i64) -> String {
+    match ns {
+        n if n >= 1_000_000_000 => format!("{:.2}s", n as f64 / 1e9),
+        n if n >= 1_000_000 => format!("{:.1}ms", n as f64 / 1e6),
+        n => format!("{:.1}µs", n as f64 / 1e3),
+    }
+}
+
+/// The span name an expression asks for, if it has a plain `name = X` comparison.
+fn asserted_name(filter: &str) -> Option<String> {
+    fn find(e: &crate::query::filter::Expr) -> Option<String> {
+        use crate::query::filter::{CmpOp, Expr, Field, Literal};
+        match e {
+            Expr::Compare {
+                field: Field::Name,
+                op: CmpOp::Eq,
+                value: Literal::Str(s) | Literal::Word(s),
+            } => Some(s.clone()),
+            Expr::And(a, b) => find(a).or_else(|| find(b)),
+            _ => None,
+        }
+    }
+    crate::query::filter::parse(filter).ok().flatten().as_ref().and_then(find)
+}
+
+/// What came closest: spans with the asserted name (and their attributes), or the latest items.
+async fn near_misses(client: &ApiClient, subject: Subject, filter: &str) -> Result<String, ClientError> {
+    let mut out = String::new();
+    if subject == Subject::Logs {
+        let logs: wire::LogsResponse = client.get("/api/v1/logs", &[("limit", "5".into())]).await?;
+        if !logs.logs.is_empty() {
+            out.push_str("\n    latest log records:");
+            for l in &logs.logs {
+                out.push_str(&format!(
+                    "\n      [{}] {}: {}",
+                    l.severity_text,
+                    l.service,
+                    l.body.to_string().chars().take(120).collect::<String>()
+                ));
+            }
+        }
+        return Ok(out);
+    }
+    if let Some(name) = asserted_name(filter) {
+        let same: wire::SpansResponse = client
+            .get(
+                "/api/v1/spans",
+                &[
+                    q(&format!("name = \"{}\"", name.replace('\\', "\\\\").replace('"', "\\\""))),
+                    ("limit", "5".into()),
+                ],
+            )
+            .await?;
+        if same.spans.is_empty() {
+            out.push_str(&format!("\n    no span is named \"{name}\""));
+        } else {
+            out.push_str(&format!("\n    near misses: spans named \"{name}\" that did not match:"));
+            for s in &same.spans {
+                out.push_str(&format!(
+                    "\n      {} status={} duration={} attributes={}",
+                    s.service,
+                    s.status.code,
+                    fmt_ns(s.duration_ns),
+                    serde_json::Value::Object(s.attributes.clone())
+                ));
+            }
+            return Ok(out);
+        }
+    }
+    let recent: wire::SpansResponse = client.get("/api/v1/spans", &[("limit", "5".into())]).await?;
+    if recent.spans.is_empty() {
+        out.push_str("\n    the box holds no spans at all: is the SDK pointed at it (OTEL_EXPORTER_OTLP_ENDPOINT)?");
+    } else {
+        out.push_str("\n    latest spans:");
+        for s in &recent.spans {
+            out.push_str(&format!(
+                "\n      {} {} status={} duration={}",
+                s.service,
+                s.name,
+                s.status.code,
+                fmt_ns(s.duration_ns)
+            ));
+        }
+    }
+    Ok(out)
+}
+
+/// Trace ids (newest first, at most MAX_TRACES) with a span matching `filter`.
+async fn traces_with(client: &ApiClient, filter: &str) -> Result<Vec<String>, ClientError> {
+    let r: wire::TracesResponse = client
+        .get("/api/v1/traces", &[q(filter), ("limit", MAX_TRACES.to_string())])
+        .await?;
+    Ok(r.traces.into_iter().map(|t| t.trace_id).collect())
+}
+
+async fn spans_in_trace(client: &ApiClient, trace_id: &str, filter: &str) -> Result<Vec<wire::Span>, ClientError> {
+    let r: wire::SpansResponse = client
+        .get(
+            "/api/v1/spans",
+            &[q(&format!("trace_id = {trace_id} and ({filter})")), ("limit", "10000".into())],
+        )
+        .await?;
+    Ok(r.spans)
+}
+
+async fn descendant_check(client: &ApiClient, ancestor: &str, descendant: &str) -> Result<(bool, String), ClientError> {
+    let traces = traces_with(client, ancestor).await?;
+    if traces.is_empty() {
+        return Ok((
+            false,
+            format!(
+                "no span matches the ancestor `{ancestor}`{}",
+                near_misses(client, Subject::Spans, ancestor).await?
+            ),
+        ));
+    }
+    for trace_id in &traces {
+        let ancestors: HashSet<String> = spans_in_trace(client, trace_id, ancestor)
+            .await?
+            .into_iter()
+            .map(|s| s.span_id)
+            .collect();
+        let descendants = spans_in_trace(client, trace_id, descendant).await?;
+        if descendants.is_empty() {
+            continue;
+        }
+        let trace: wire::TraceResponse = client.get(&format!("/api/v1/traces/{trace_id}"), &[]).await?;
+        let parent: HashMap<String, String> = trace.spans.iter().map(|s| (s.span_id.clone(), s.parent_span_id.clone())).collect();
+        for d in &descendants {
+            // Walk up the parents (bounded: a malformed trace may have a cycle).
+            let mut current = d.parent_span_id.clone();
+            for _ in 0..trace.spans.len() {
+                if ancestors.contains(&current) {
+                    return Ok((
+                        true,
+                        format!("trace {trace_id}: {} is a descendant of a span matching `{ancestor}`", d.name),
+                    ));
+                }
+                match parent.get(&current) {
+                    Some(p) if !p.is_empty() => current = p.clone(),
+                    _ => break,
+                }
+            }
+        }
+    }
+    Ok((
+        false,
+        format!(
+            "{} trace(s) have a span matching `{ancestor}`, but none has a descendant matching `{descendant}`",
+            traces.len()
+        ),
+    ))
+}
+
+async fn order_check(client: &ApiClient, steps: &[String]) -> Result<(bool, String), ClientError> {
+    let traces = traces_with(client, &steps[0]).await?;
+    if traces.is_empty() {
+        return Ok((
+            false,
+            format!(
+                "no span matches the first step `{}`{}",
+                steps[0],
+                near_misses(client, Subject::Spans, &steps[0]).await?
+            ),
+        ));
+    }
+    let mut closest = String::new();
+    for trace_id in &traces {
+        let mut previous = i64::MIN;
+        let mut ok = true;
+        for (i, step) in steps.iter().enumerate() {
+            let spans = spans_in_trace(client, trace_id, step).await?;
+            // The earliest match of this step that starts no earlier than the previous step.
+            match spans.iter().map(|s| s.start_unix_nano).filter(|t| *t >= previous).min() {
+                Some(t) => previous = t,
+                None => {
+                    if closest.is_empty() {
+                        closest = format!(
+                            "; in trace {trace_id} step {} `{step}` {}",
+                            i + 1,
+                            if spans.is_empty() { "never happened" } else { "happened too early" }
+                        );
+                    }
+                    ok = false;
+                    break;
+                }
+            }
+        }
+        if ok {
+            return Ok((true, format!("trace {trace_id} has all {} steps in order", steps.len())));
+        }
+    }
+    Ok((false, format!("no trace runs the steps in order{closest}")))
+}

@@ -1,0 +1,250 @@
+//! `otelbox run -- CMD ARGS`: run a command against a fresh in-memory box, wait until its
+//! telemetry goes quiet, print a summary, check assertions, write JUnit and an export. Exit code:
+//! the command's if non-zero, else 1 if an assertion failed, else 0.
+
+use super::assert::report;
+use super::wait::{wait_idle, Watch};
+use crate::api::wire;
+use crate::app::{self, BoxOptions};
+use crate::assertions::{self, eval, junit, Assertion, Bound, Subject};
+use crate::client::ApiClient;
+use crate::store::retention::Retention;
+use crate::store::Location;
+use clap::{Args, ValueEnum};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ChildProtocol {
+    #[value(name = "http/protobuf")]
+    HttpProtobuf,
+    #[value(name = "http/json")]
+    HttpJson,
+    #[value(name = "grpc")]
+    Grpc,
+}
+
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  otelbox run -- pytest tests/integration\n  otelbox run --assert 'name = \"checkout\" and status != error' --junit otel.xml -- ./integration-tests.sh\n  otelbox run --assertions telemetry.yaml --export run.jsonl -- npm test\n\nThe command gets OTEL_EXPORTER_OTLP_ENDPOINT, OTEL_EXPORTER_OTLP_PROTOCOL and\nOTEL_{TRACES,METRICS,LOGS}_EXPORTER=otlp (values it already has win unless --force-env),\nand OTELBOX_SERVER for `otelbox assert`/`wait`/`query` from inside it."
+)]
+pub struct RunArgs {
+    /// An assertion checked after the command (repeatable); same forms as `otelbox assert`
+    #[arg(long = "assert", value_name = "EXPR")]
+    pub asserts: Vec<String>,
+    /// A YAML file of assertions (name, signal, where, count/min/max, max_duration, descendant, order, no_orphans)
+    #[arg(long, value_name = "FILE")]
+    pub assertions: Option<PathBuf>,
+    /// Write a JUnit XML report of the assertions here
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+    /// Write everything received as OTLP/JSON lines here
+    #[arg(long, value_name = "FILE")]
+    pub export: Option<PathBuf>,
+    /// After the command exits, wait until no telemetry has arrived for this long
+    #[arg(long, default_value = "2s", value_parser = crate::units::parse_duration)]
+    pub idle: Duration,
+    /// ...but no longer than this
+    #[arg(long, default_value = "30s", value_parser = crate::units::parse_duration)]
+    pub settle_timeout: Duration,
+    /// Protocol the command's SDK is told to use
+    #[arg(long, value_enum, default_value = "http/protobuf")]
+    pub protocol: ChildProtocol,
+    /// Override OTEL_* variables the command already has
+    #[arg(long)]
+    pub force_env: bool,
+    /// Do not print the summary
+    #[arg(long)]
+    pub quiet: bool,
+    /// The command and its arguments
+    #[arg(trailing_var_arg = true, required = true, value_name = "CMD")]
+    pub command: Vec<String>,
+}
+
+fn load_assertions(args: &RunArgs) -> Result<Vec<Assertion>, Vec<String>> {
+    let mut out = Vec::new();
+    let mut errors = Vec::new();
+    for text in &args.asserts {
+        match assertions::parse_compact(text, Subject::Spans, Bound::AtLeast(1)) {
+            Ok(a) => out.push(a),
+            Err(e) => errors.push(format!("--assert '{text}': {e}")),
+        }
+    }
+    if let Some(path) = &args.assertions {
+        match std::fs::read_to_string(path) {
+            Ok(yaml) => match assertions::parse_file(&yaml) {
+                Ok(list) => out.extend(list),
+                Err(list) => errors.extend(list.into_iter().map(|e| format!("{}: {e}", path.display()))),
+            },
+            Err(e) => errors.push(format!("cannot read {}: {e}", path.display())),
+        }
+    }
+    if errors.is_empty() {
+        Ok(out)
+    } else {
+        Err(errors)
+    }
+}
+
+pub fn run(args: RunArgs) -> anyhow::Result<i32> {
+    let assertions = match load_assertions(&args) {
+        Ok(a) => a,
+        Err(errors) => {
+            for e in errors {
+                eprintln!("otelbox run: {e}");
+            }
+            return Ok(2);
+        }
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    runtime.block_on(run_async(args, assertions))
+}
+
+async fn run_async(args: RunArgs, assertions: Vec<Assertion>) -> anyhow::Result<i32> {
+    let started = Instant::now();
+    let options = BoxOptions {
+        location: Location::Memory,
+        listen: std::net::IpAddr::from([127, 0, 0, 1]),
+        grpc_port: 0,
+        http_port: 0,
+        ui_port: 0,
+        retention: Retention::default(),
+        durable_sync: false,
+    };
+    let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(app::run(
+        options,
+        async {
+            let _ = stop_rx.await;
+        },
+        move |addrs| {
+            let _ = ready_tx.send(addrs.clone());
+        },
+    ));
+    let addrs = match ready_rx.await {
+        Ok(a) => a,
+        Err(_) => {
+            let err = server
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default();
+            anyhow::bail!("the in-memory box did not start: {err}");
+        }
+    };
+    let endpoint = match args.protocol {
+        ChildProtocol::Grpc => format!("http://{}", addrs.grpc),
+        _ => format!("http://{}", addrs.http),
+    };
+    let protocol = match args.protocol {
+        ChildProtocol::HttpProtobuf => "http/protobuf",
+        ChildProtocol::HttpJson => "http/json",
+        ChildProtocol::Grpc => "grpc",
+    };
+    let server_url = format!("http://{}", addrs.ui);
+    let mut command = tokio::process::Command::new(&args.command[0]);
+    command.args(&args.command[1..]);
+    let wanted = [
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint.as_str()),
+        ("OTEL_EXPORTER_OTLP_PROTOCOL", protocol),
+        ("OTEL_TRACES_EXPORTER", "otlp"),
+        ("OTEL_METRICS_EXPORTER", "otlp"),
+        ("OTEL_LOGS_EXPORTER", "otlp"),
+    ];
+    for (key, value) in wanted {
+        if args.force_env || std::env::var_os(key).is_none() {
+            command.env(key, value);
+        }
+    }
+    command.env("OTELBOX_SERVER", &server_url);
+    tracing::debug!(elapsed_ms = started.elapsed().as_millis() as u64, "starting the command");
+    let status = match command.status().await {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("otelbox run: cannot start '{}': {e}", args.command[0]);
+            let _ = stop_tx.send(());
+            let _ = server.await;
+            return Ok(127);
+        }
+    };
+    let child_code = status.code().unwrap_or_else(|| {
+        use std::os::unix::process::ExitStatusExt;
+        128 + status.signal().unwrap_or(0)
+    });
+
+    let client = ApiClient::new(&server_url);
+    let settled = wait_idle(&client, &Watch::Everything, args.idle, Instant::now() + args.settle_timeout).await?;
+    if !settled {
+        eprintln!(
+            "otelbox run: telemetry was still arriving after --settle-timeout {:?}; checking what is there",
+            args.settle_timeout
+        );
+    }
+    if !args.quiet {
+        eprint!("{}", summary(&client).await?);
+    }
+    let mut outcomes = Vec::new();
+    for assertion in &assertions {
+        outcomes.push(eval::evaluate(&client, assertion).await?);
+    }
+    if !outcomes.is_empty() {
+        report(&outcomes);
+    }
+    if let Some(path) = &args.junit {
+        std::fs::write(path, junit::render("run", &outcomes)).map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
+    }
+    if let Some(path) = &args.export {
+        let mut file =
+            std::io::BufWriter::new(std::fs::File::create(path).map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?);
+        super::export::export_to(&client, &crate::pdata::Signal::ALL, None, &mut file).await?;
+    }
+    let _ = stop_tx.send(());
+    let _ = server.await;
+    let failed = outcomes.iter().filter(|o| !o.passed).count();
+    Ok(if child_code != 0 {
+        child_code
+    } else if failed > 0 {
+        1
+    } else {
+        0
+    })
+}
+
+/// What arrived: counts, errors per service, the slowest operations, and lint findings.
+async fn summary(client: &ApiClient) -> anyhow::Result<String> {
+    use crate::assertions::eval::fmt_ns;
+    let count = |signal: &'static str| async move {
+        client
+            .get::<wire::CountResponse>("/api/v1/count", &[("signal", signal.to_string())])
+            .await
+            .map(|c| c.count)
+    };
+    let (traces, spans, logs) = (count("traces").await?, count("spans").await?, count("logs").await?);
+    let services: wire::ServicesResponse = client.get("/api/v1/services", &[]).await?;
+    let slowest: wire::SpansResponse = client
+        .get("/api/v1/spans", &[("sort", "duration".into()), ("limit", "5".into())])
+        .await?;
+    let lint: wire::LintResponse = client.get("/api/v1/lint", &[]).await?;
+    let mut out = format!("\notelbox: {traces} trace(s), {spans} span(s), {logs} log record(s)\n");
+    for s in &services.services {
+        out.push_str(&format!("  {:<24} {:>6} spans {:>5} errors\n", s.name, s.spans, s.errors));
+    }
+    if !slowest.spans.is_empty() {
+        out.push_str("  slowest:\n");
+        for s in &slowest.spans {
+            out.push_str(&format!(
+                "    {:>9}  {}: {}{}\n",
+                fmt_ns(s.duration_ns),
+                s.service,
+                s.name,
+                if s.status.code == "error" { "  [error]" } else { "" }
+            ));
+        }
+    }
+    if !lint.findings.is_empty() {
+        out.push_str(&super::lint::format_findings(&lint.findings));
+    }
+    Ok(out)
+}

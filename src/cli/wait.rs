@@ -1,0 +1,140 @@
+//! `otelbox wait`: block until telemetry has arrived (counts) and gone quiet (idle), so tests do
+//! not assert on half-arrived traces.
+
+use crate::api::wire;
+use crate::assertions::Subject;
+use crate::client::{ApiClient, ClientError, DEFAULT_SERVER};
+use clap::Args;
+use std::time::{Duration, Instant};
+
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  otelbox wait --idle 2s\n  otelbox wait --traces 1 --where 'name = \"checkout\"' --timeout 30s\n  otelbox wait --spans 12 --where 'trace_id = 4bf92f3577b34da6a3ce929d0e0e4736' --idle 1s"
+)]
+pub struct WaitArgs {
+    /// Wait for at least N matching spans
+    #[arg(long, conflicts_with_all = ["traces", "logs"])]
+    pub spans: Option<i64>,
+    /// Wait for at least N traces with a matching span
+    #[arg(long, conflicts_with = "logs")]
+    pub traces: Option<i64>,
+    /// Wait for at least N matching log records
+    #[arg(long)]
+    pub logs: Option<i64>,
+    /// Only count what matches this filter (idle then watches only these items too)
+    #[arg(long = "where", value_name = "EXPR")]
+    pub filter: Option<String>,
+    /// Then wait until nothing new has arrived for this long (e.g. 2s)
+    #[arg(long, value_parser = crate::units::parse_duration)]
+    pub idle: Option<Duration>,
+    /// Give up after this long (exit 1)
+    #[arg(long, default_value = "60s", value_parser = crate::units::parse_duration)]
+    pub timeout: Duration,
+    #[arg(long, env = "OTELBOX_SERVER", default_value = DEFAULT_SERVER)]
+    pub server: String,
+}
+
+/// What `wait` and `run` watch for activity: everything stored, or the items matching a filter.
+#[derive(Clone, Debug)]
+pub enum Watch {
+    Everything,
+    Matching { subject: Subject, filter: String },
+}
+
+/// A number that grows whenever watched data arrives.
+async fn activity(client: &ApiClient, watch: &Watch) -> Result<i64, ClientError> {
+    match watch {
+        Watch::Everything => {
+            let s: wire::StatusResponse = client.get("/api/v1/status", &[]).await?;
+            Ok((s.ingest.accepted.spans + s.ingest.accepted.logs + s.ingest.accepted.metric_points) as i64)
+        }
+        Watch::Matching { subject, filter } => {
+            let c: wire::CountResponse = client
+                .get("/api/v1/count", &[("signal", subject.as_str().to_string()), ("q", filter.clone())])
+                .await?;
+            Ok(c.count)
+        }
+    }
+}
+
+const POLL: Duration = Duration::from_millis(100);
+
+/// Wait until the watched activity has not changed for `idle`; false if `deadline` came first.
+pub async fn wait_idle(client: &ApiClient, watch: &Watch, idle: Duration, deadline: Instant) -> Result<bool, ClientError> {
+    let mut last = activity(client, watch).await?;
+    let mut quiet_since = Instant::now();
+    loop {
+        if quiet_since.elapsed() >= idle {
+            return Ok(true);
+        }
+        if Instant::now() >= deadline {
+            return Ok(false);
+        }
+        tokio::time::sleep(POLL).await;
+        let now = activity(client, watch).await?;
+        if now != last {
+            last = now;
+            quiet_since = Instant::now();
+        }
+    }
+}
+
+pub fn run(args: WaitArgs) -> anyhow::Result<i32> {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    match runtime.block_on(wait(&args)) {
+        Ok(code) => Ok(code),
+        Err(e) => {
+            eprintln!("otelbox wait: {e}");
+            Ok(2)
+        }
+    }
+}
+
+async fn wait(args: &WaitArgs) -> Result<i32, ClientError> {
+    let client = ApiClient::new(&args.server);
+    let deadline = Instant::now() + args.timeout;
+    let (subject, want) = match (args.spans, args.traces, args.logs) {
+        (Some(n), _, _) => (Subject::Spans, Some(n)),
+        (_, Some(n), _) => (Subject::Traces, Some(n)),
+        (_, _, Some(n)) => (Subject::Logs, Some(n)),
+        _ => (Subject::Spans, None),
+    };
+    if let Err(e) = crate::query::filter::parse(args.filter.as_deref().unwrap_or("")) {
+        eprintln!("otelbox wait: invalid filter: {e}");
+        return Ok(2);
+    }
+    let watch = match (&args.filter, want) {
+        (None, None) => Watch::Everything,
+        (filter, _) => Watch::Matching {
+            subject,
+            filter: filter.clone().unwrap_or_default(),
+        },
+    };
+    if let (Some(want), Watch::Matching { .. }) = (want, &watch) {
+        loop {
+            let have = activity(&client, &watch).await?;
+            if have >= want {
+                break;
+            }
+            if Instant::now() >= deadline {
+                eprintln!(
+                    "otelbox wait: timed out after {:?} with {have} of {want} {}",
+                    args.timeout,
+                    subject.as_str()
+                );
+                return Ok(1);
+            }
+            tokio::time::sleep(POLL).await;
+        }
+    }
+    if let Some(idle) = args.idle {
+        if !wait_idle(&client, &watch, idle, deadline).await? {
+            eprintln!(
+                "otelbox wait: timed out after {:?}: data kept arriving, never idle for {idle:?}",
+                args.timeout
+            );
+            return Ok(1);
+        }
+    }
+    Ok(0)
+}

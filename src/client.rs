@@ -1,0 +1,74 @@
+//! A small client for a running box's `/api/v1` (used by query, assert, wait, export, lint, run).
+
+use serde::de::DeserializeOwned;
+use std::time::Duration;
+
+/// Where the CLI finds a box unless `--server` says otherwise.
+pub const DEFAULT_SERVER: &str = "http://127.0.0.1:4319";
+
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error("cannot reach otelbox at {server}: {reason}; is it running? (start it with `otelbox up`, or pass --server)")]
+    Unreachable { server: String, reason: String },
+    #[error("{message}")]
+    Api { status: u16, message: String },
+}
+
+#[derive(Clone)]
+pub struct ApiClient {
+    base: String,
+    http: reqwest::Client,
+}
+
+impl ApiClient {
+    pub fn new(server: &str) -> ApiClient {
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(60))
+            .build()
+            .expect("a TLS-free client always builds");
+        ApiClient {
+            base: server.trim_end_matches('/').to_string(),
+            http,
+        }
+    }
+
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
+    pub async fn get<T: DeserializeOwned>(&self, path: &str, query: &[(&str, String)]) -> Result<T, ClientError> {
+        let response = self.send(path, query).await?;
+        response.json::<T>().await.map_err(|e| ClientError::Api {
+            status: 200,
+            message: format!("unexpected answer from {}{path}: {e}", self.base),
+        })
+    }
+
+    /// The raw response (for streamed bodies such as exports).
+    pub async fn send(&self, path: &str, query: &[(&str, String)]) -> Result<reqwest::Response, ClientError> {
+        let url = format!("{}{path}", self.base);
+        let response = self
+            .http
+            .get(&url)
+            .query(query)
+            .send()
+            .await
+            .map_err(|e| ClientError::Unreachable {
+                server: self.base.clone(),
+                reason: e.to_string(),
+            })?;
+        let status = response.status();
+        if status.is_success() {
+            return Ok(response);
+        }
+        let body: serde_json::Value = response.json().await.unwrap_or_default();
+        let message = body["error"]["message"]
+            .as_str()
+            .map(str::to_string)
+            .unwrap_or_else(|| format!("{url} answered {status}"));
+        Err(ClientError::Api {
+            status: status.as_u16(),
+            message,
+        })
+    }
+}

@@ -1,0 +1,176 @@
+//! Instrumentation lint over stored spans: problems in how services are instrumented (missing
+//! service.name, orphan spans, end before start, clock skew, high-cardinality names, oversized
+//! attributes). Looks at the most recent spans only, so it stays cheap on a large store.
+
+use super::rows::decode_attributes;
+use super::StoreError;
+use crate::pdata::hex_id;
+use rusqlite::Connection;
+
+/// How many of the newest spans a lint pass examines.
+const WINDOW: i64 = 200_000;
+/// Distinct span names per service above which names are probably carrying ids.
+const MAX_NAMES_PER_SERVICE: i64 = 100;
+/// Attribute values longer than this are reported.
+const MAX_ATTRIBUTE_BYTES: usize = 4096;
+/// A child may start this much before / end this much after its parent before it counts as skew.
+const SKEW_TOLERANCE_NS: i64 = 1_000_000;
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Example {
+    pub trace_id: String,
+    pub span_id: String,
+    pub service: String,
+    pub name: String,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Finding {
+    pub rule: &'static str,
+    pub severity: &'static str,
+    pub message: String,
+    pub count: i64,
+    pub examples: Vec<Example>,
+}
+
+fn examples(conn: &Connection, sql: &str, floor: i64) -> rusqlite::Result<(i64, Vec<Example>)> {
+    let mut stmt = conn.prepare(sql)?;
+    let rows = stmt.query_map([floor], |r| {
+        Ok(Example {
+            trace_id: hex_id(&r.get::<_, Vec<u8>>(0)?),
+            span_id: hex_id(&r.get::<_, Vec<u8>>(1)?),
+            service: r.get(2)?,
+            name: r.get(3)?,
+        })
+    })?;
+    let all: Vec<Example> = rows.collect::<Result<_, _>>()?;
+    Ok((all.len() as i64, all.into_iter().take(3).collect()))
+}
+
+/// Run every rule; rules with nothing to report are left out.
+pub fn lint(conn: &Connection) -> Result<Vec<Finding>, StoreError> {
+    let max_id: i64 = conn.query_row("SELECT coalesce(max(id), 0) FROM spans", [], |r| r.get(0))?;
+    let floor = max_id - WINDOW;
+    let select = "SELECT s.trace_id, s.span_id, r.service, s.name FROM spans s JOIN resources r ON r.id = s.resource_id";
+    let mut findings = Vec::new();
+    let mut rule = |rule: &'static str, severity: &'static str, message: &str, sql: String| -> Result<(), StoreError> {
+        let (count, examples) = examples(conn, &sql, floor)?;
+        if count > 0 {
+            findings.push(Finding {
+                rule,
+                severity,
+                message: message.to_string(),
+                count,
+                examples,
+            });
+        }
+        Ok(())
+    };
+    rule(
+        "missing-service-name",
+        "error",
+        "spans without a service.name resource attribute (set OTEL_SERVICE_NAME)",
+        format!("{select} WHERE s.id > ?1 AND r.service = 'unknown_service' LIMIT 1000"),
+    )?;
+    rule(
+        "orphan-span",
+        "warning",
+        "spans whose parent never arrived (lost export, or context propagated from an uninstrumented caller)",
+        format!(
+            "{select} WHERE s.id > ?1 AND s.parent_span_id IS NOT NULL
+             AND NOT EXISTS (SELECT 1 FROM spans p WHERE p.trace_id = s.trace_id AND p.span_id = s.parent_span_id) LIMIT 1000"
+        ),
+    )?;
+    rule(
+        "end-before-start",
+        "error",
+        "spans that end before they start",
+        format!("{select} WHERE s.id > ?1 AND s.end_ns < s.start_ns LIMIT 1000"),
+    )?;
+    rule(
+        "clock-skew",
+        "warning",
+        "child spans outside their parent's time span (clock skew between hosts, or a parent ended too early)",
+        format!(
+            "{select} JOIN spans p ON p.trace_id = s.trace_id AND p.span_id = s.parent_span_id
+             WHERE s.id > ?1 AND (s.start_ns < p.start_ns - {SKEW_TOLERANCE_NS} OR s.end_ns > p.end_ns + {SKEW_TOLERANCE_NS}) LIMIT 1000"
+        ),
+    )?;
+    // High-cardinality names: many distinct names in one service.
+    let mut stmt = conn.prepare(
+        "SELECT r.service, count(DISTINCT s.name) AS n FROM spans s JOIN resources r ON r.id = s.resource_id
+         WHERE s.id > ?1 GROUP BY r.service HAVING n > ?2 ORDER BY n DESC",
+    )?;
+    let services: Vec<(String, i64)> = stmt
+        .query_map([floor, MAX_NAMES_PER_SERVICE], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<Result<_, _>>()?;
+    for (service, n) in services {
+        let mut names = conn.prepare(
+            "SELECT DISTINCT s.name FROM spans s JOIN resources r ON r.id = s.resource_id WHERE s.id > ?1 AND r.service = ?2 LIMIT 3",
+        )?;
+        let examples = names
+            .query_map(rusqlite::params![floor, service], |r| {
+                Ok(Example {
+                    trace_id: String::new(),
+                    span_id: String::new(),
+                    service: service.clone(),
+                    name: r.get(0)?,
+                })
+            })?
+            .collect::<Result<_, _>>()?;
+        findings.push(Finding {
+            rule: "high-cardinality-span-names",
+            severity: "warning",
+            message: format!("service {service} uses {n} distinct span names; put ids and parameters in attributes, not names"),
+            count: n,
+            examples,
+        });
+    }
+    // Oversized attribute values: a cheap length filter in SQL, the exact check here.
+    let mut stmt = conn.prepare(
+        "SELECT s.trace_id, s.span_id, r.service, s.name, s.attrs FROM spans s JOIN resources r ON r.id = s.resource_id
+         WHERE s.id > ?1 AND length(s.attrs) > ?2 LIMIT 1000",
+    )?;
+    let mut rows = stmt.query(rusqlite::params![floor, MAX_ATTRIBUTE_BYTES as i64])?;
+    let (mut count, mut found) = (0, Vec::new());
+    let mut keys = std::collections::BTreeSet::new();
+    while let Some(row) = rows.next()? {
+        let attrs: Option<Vec<u8>> = row.get(4)?;
+        let big: Vec<String> = decode_attributes(attrs.as_deref())
+            .into_iter()
+            .filter(|kv| {
+                kv.value
+                    .as_ref()
+                    .map(|v| prost::Message::encoded_len(v) > MAX_ATTRIBUTE_BYTES)
+                    .unwrap_or(false)
+            })
+            .map(|kv| kv.key)
+            .collect();
+        if !big.is_empty() {
+            count += 1;
+            keys.extend(big);
+            if found.len() < 3 {
+                found.push(Example {
+                    trace_id: hex_id(&row.get::<_, Vec<u8>>(0)?),
+                    span_id: hex_id(&row.get::<_, Vec<u8>>(1)?),
+                    service: row.get(2)?,
+                    name: row.get(3)?,
+                });
+            }
+        }
+    }
+    if count > 0 {
+        let keys: Vec<String> = keys.into_iter().take(5).collect();
+        findings.push(Finding {
+            rule: "oversized-attribute",
+            severity: "warning",
+            message: format!(
+                "attribute values over {MAX_ATTRIBUTE_BYTES} bytes ({}); truncate them or record them as events or logs",
+                keys.join(", ")
+            ),
+            count,
+            examples: found,
+        });
+    }
+    Ok(findings)
+}
