@@ -5,9 +5,18 @@ use clap::Parser;
 fn main() {
     let cli = otelbox::cli::Cli::parse();
     // A server says what it is doing; client commands (run, assert, ...) keep stderr for results.
-    let default_level = if matches!(cli.command, otelbox::cli::Command::Up(_)) { "info" } else { "warn" };
-    let filter = tracing_subscriber::EnvFilter::try_from_env("OTELBOX_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).init();
+    let default_level = if matches!(cli.command, otelbox::cli::Command::Up(_)) {
+        "info"
+    } else {
+        "warn"
+    };
+    let filter =
+        tracing_subscriber::EnvFilter::try_from_env("OTELBOX_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .init();
     match otelbox::cli::run(cli) {
         Ok(code) => std::process::exit(code),
         Err(err) => {

@@ -611,7 +611,7 @@ async fn count(State(state): State<Arc<ApiState>>, Query(params): Query<CountPar
 }
 
 async fn lint(State(state): State<Arc<ApiState>>) -> ApiResult<wire::LintResponse> {
-    let findings = state.store.read(|conn| crate::store::lint::lint(conn)).await?;
+    let findings = state.store.read(crate::store::lint::lint).await?;
     Ok(Json(wire::LintResponse {
         findings: findings
             .into_iter()

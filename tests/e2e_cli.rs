@@ -1,0 +1,177 @@
+//! The CLI against real boxes: export then import gives identical API answers; assert, wait,
+//! query, lint and import exit with the documented codes and say what they found.
+
+mod common;
+use common::*;
+use std::process::Command;
+
+fn otelbox(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_otelbox"))
+        .args(args)
+        .env_remove("OTELBOX_SERVER")
+        .output()
+        .unwrap()
+}
+
+fn stderr(o: &std::process::Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Every API answer that must survive a round trip, in a stable order.
+fn answers(b: &Box, window: &str) -> Vec<serde_json::Value> {
+    let sorted = |mut v: serde_json::Value, key: &str, by: &[&str]| {
+        if let Some(items) = v[key].as_array_mut() {
+            items.sort_by_key(|i| by.iter().map(|k| i[*k].to_string()).collect::<Vec<_>>());
+        }
+        v
+    };
+    vec![
+        sorted(b.get_json("/api/v1/traces?limit=1000").1, "traces", &["trace_id"]),
+        sorted(b.get_json("/api/v1/spans?limit=10000").1, "spans", &["trace_id", "span_id"]),
+        sorted(b.get_json("/api/v1/logs?limit=10000").1, "logs", &["time_unix_nano", "body"]),
+        b.get_json("/api/v1/metrics").1,
+        b.get_json(&format!(
+            "/api/v1/metrics/gen_ai.client.token.usage/series?{window}&agg=last&step=1s"
+        ))
+        .1,
+        b.get_json(&format!(
+            "/api/v1/metrics/gen_ai.client.operation.duration/series?{window}&agg=p95&step=1s"
+        ))
+        .1,
+        b.get_json("/api/v1/services").1,
+    ]
+}
+
+#[test]
+fn export_then_import_gives_identical_answers() {
+    let a = Box::start(&["--memory"]);
+    for (signal, count) in [("traces", "300"), ("logs", "100"), ("metrics", "12")] {
+        let out = otelbox(&[
+            "gen",
+            signal,
+            "--endpoint",
+            &a.http,
+            "--count",
+            count,
+            "--rate",
+            "0",
+            "--batch",
+            "50",
+        ]);
+        assert!(out.status.success(), "{}", stderr(&out));
+    }
+    let file = temp_dir("export").join("all.jsonl");
+    let out = otelbox(&["export", "-o", file.to_str().unwrap(), "--server", &a.api]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = std::fs::read_to_string(&file).unwrap();
+    assert!(text.lines().count() >= 3);
+    assert!(
+        text.lines().all(|l| l.starts_with("{\"resource")),
+        "one OTLP/JSON export request per line"
+    );
+
+    let b = Box::start(&["--memory"]);
+    let out = otelbox(&["import", file.to_str().unwrap(), "--endpoint", &b.http]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    // Series buckets are aligned to the window's start: one fixed window for both boxes.
+    let now = now_ns() as i64;
+    let window = format!("start={}&end={}", now - 600_000_000_000, now + 60_000_000_000);
+    let (before, after) = (answers(&a, &window), answers(&b, &window));
+    assert!(before[1]["spans"].as_array().unwrap().len() >= 300);
+    for (x, y) in before.iter().zip(&after) {
+        assert_eq!(x, y);
+    }
+}
+
+#[test]
+fn a_bad_import_file_imports_nothing_and_names_the_line() {
+    let b = Box::start(&["--memory"]);
+    let dir = temp_dir("badimport");
+    let file = dir.join("bad.jsonl");
+    let good = otelbox::pdata::json::encode_traces(&trace_request("svc", "R", 1, 2)).to_string();
+    std::fs::write(
+        &file,
+        format!("{good}\n{{\"resourceSpans\": [{{\"scopeSpans\": [{{\"spans\": [{{\"traceId\": \"xyz\"}}]}}]}}]}}\n"),
+    )
+    .unwrap();
+    let out = otelbox(&["import", file.to_str().unwrap(), "--endpoint", &b.http]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("bad.jsonl:2") && stderr(&out).contains("traceId"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(b.stored_spans(), 0, "the good first line was not sent either");
+}
+
+#[test]
+fn assert_wait_query_and_lint_exit_codes() {
+    let b = Box::start(&["--memory"]);
+    assert_eq!(
+        b.post(
+            "/v1/traces",
+            "application/x-protobuf",
+            encode(&trace_request("checkout", "R1", 1, 3))
+        )
+        .status(),
+        200
+    );
+    let mut orphan = trace_request("checkout", "R2", 2, 2);
+    orphan.resource_spans[0].scope_spans[0].spans.remove(0); // the root never arrives
+    assert_eq!(b.post("/v1/traces", "application/x-protobuf", encode(&orphan)).status(), 200);
+
+    let ok = otelbox(&["assert", "run_id = R1", "--count", "3", "--server", &b.api]);
+    assert_eq!(ok.status.code(), Some(0), "{}", stderr(&ok));
+    let fail = otelbox(&["assert", "run_id = R9", "--server", &b.api]);
+    assert_eq!(fail.status.code(), Some(1));
+    assert!(stderr(&fail).contains("found 0"), "{}", stderr(&fail));
+    let orphans = otelbox(&["assert", "no orphans", "--server", &b.api]);
+    assert_eq!(orphans.status.code(), Some(1));
+    assert!(stderr(&orphans).contains("parent never arrived"), "{}", stderr(&orphans));
+    let usage = otelbox(&["assert", "duration >", "--server", &b.api]);
+    assert_eq!(usage.status.code(), Some(2));
+    let unreachable = otelbox(&["assert", "run_id = R1", "--server", &format!("http://127.0.0.1:{}", free_port())]);
+    assert_eq!(unreachable.status.code(), Some(2));
+    assert!(stderr(&unreachable).contains("cannot reach otelbox"), "{}", stderr(&unreachable));
+
+    let waited = otelbox(&[
+        "wait",
+        "--spans",
+        "3",
+        "--where",
+        "run_id = R1",
+        "--idle",
+        "300ms",
+        "--timeout",
+        "10s",
+        "--server",
+        &b.api,
+    ]);
+    assert_eq!(waited.status.code(), Some(0), "{}", stderr(&waited));
+    let timed_out = otelbox(&[
+        "wait",
+        "--spans",
+        "99",
+        "--where",
+        "run_id = R1",
+        "--timeout",
+        "500ms",
+        "--server",
+        &b.api,
+    ]);
+    assert_eq!(timed_out.status.code(), Some(1));
+    assert!(stderr(&timed_out).contains("3 of 99"), "{}", stderr(&timed_out));
+
+    let table = otelbox(&["query", "spans", "--where", "run_id = R1", "--server", &b.api]);
+    assert!(table.status.success());
+    let text = String::from_utf8_lossy(&table.stdout);
+    assert!(text.starts_with("TRACE") && text.lines().count() == 4, "{text}");
+    let jsonl = otelbox(&["query", "traces", "--format", "jsonl", "--server", &b.api]);
+    assert_eq!(String::from_utf8_lossy(&jsonl.stdout).lines().count(), 2);
+
+    let lint = otelbox(&["lint", "--server", &b.api]);
+    assert_eq!(lint.status.code(), Some(0), "orphans are warnings");
+    assert!(String::from_utf8_lossy(&lint.stdout).contains("orphan-span"));
+    let strict = otelbox(&["lint", "--strict", "--server", &b.api]);
+    assert_eq!(strict.status.code(), Some(1));
+}
