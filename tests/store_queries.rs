@@ -363,3 +363,75 @@ async fn age_retention_of_a_root_keeps_the_rest_of_its_trace_searchable() {
         "the summary's start moved to the oldest remaining span"
     );
 }
+
+#[tokio::test]
+async fn lint_finds_each_kind_of_instrumentation_problem() {
+    let s = store(Retention::default()).await;
+    let t = now();
+    use any_value::Value::*;
+    // A healthy trace: the child inside its parent; no findings from it.
+    let mut root = span(1, 1, t, vec![], false);
+    root.end_time_unix_nano = t + 10_000_000;
+    write(&s, request("good", "prod", vec![root, span(1, 2, t + 1000, vec![], false)])).await;
+    // No service.name.
+    let mut nameless = request("x", "prod", vec![span(2, 1, t, vec![], false)]);
+    nameless.resource_spans[0]
+        .resource
+        .as_mut()
+        .unwrap()
+        .attributes
+        .retain(|kv| kv.key != "service.name");
+    write(&s, nameless).await;
+    // An orphan (parent 1 never arrives), a span ending before it starts, a child outside its parent.
+    write(&s, request("svc", "prod", vec![span(3, 2, t, vec![], false)])).await;
+    let mut backwards = span(4, 1, t, vec![], false);
+    backwards.end_time_unix_nano = t - 5;
+    write(&s, request("svc", "prod", vec![backwards])).await;
+    let mut parent = span(5, 1, t, vec![], false);
+    parent.end_time_unix_nano = t + 10_000_000;
+    let mut skewed = span(5, 2, t, vec![], false);
+    skewed.start_time_unix_nano = t - 50_000_000;
+    write(&s, request("svc", "prod", vec![parent, skewed])).await;
+    // High-cardinality names and an oversized attribute.
+    let spans: Vec<Span> = (0..120u32)
+        .map(|i| {
+            let mut sp = span(6, 1, t, vec![], false);
+            sp.span_id = (i + 1).to_be_bytes().repeat(2);
+            sp.parent_span_id = vec![];
+            sp.name = format!("GET /users/{i}");
+            sp
+        })
+        .collect();
+    write(&s, request("chatty", "prod", spans)).await;
+    write(
+        &s,
+        request(
+            "svc",
+            "prod",
+            vec![span(7, 1, t, vec![kv("prompt", StringValue("x".repeat(10_000)))], false)],
+        ),
+    )
+    .await;
+
+    let findings = s.read(|c| otelbox::store::lint::lint(c)).await.unwrap();
+    let rules: Vec<&str> = findings.iter().map(|f| f.rule).collect();
+    for rule in [
+        "missing-service-name",
+        "orphan-span",
+        "end-before-start",
+        "clock-skew",
+        "high-cardinality-span-names",
+        "oversized-attribute",
+    ] {
+        assert!(rules.contains(&rule), "{rule} missing from {rules:?}");
+    }
+    let by_rule = |r: &str| findings.iter().find(|f| f.rule == r).unwrap();
+    assert_eq!(by_rule("orphan-span").count, 1, "{:?}", by_rule("orphan-span").examples);
+    assert_eq!(by_rule("clock-skew").count, 1);
+    assert!(by_rule("high-cardinality-span-names").message.contains("chatty"));
+    assert!(by_rule("oversized-attribute").message.contains("prompt"));
+    assert!(
+        findings.iter().all(|f| !f.examples.iter().any(|e| e.service == "good")),
+        "the healthy trace is not reported"
+    );
+}
