@@ -413,7 +413,7 @@ async fn lint_finds_each_kind_of_instrumentation_problem() {
     )
     .await;
 
-    let findings = s.read(|c| otelbox::store::lint::lint(c)).await.unwrap();
+    let findings = s.read(otelbox::store::lint::lint).await.unwrap();
     let rules: Vec<&str> = findings.iter().map(|f| f.rule).collect();
     for rule in [
         "missing-service-name",
