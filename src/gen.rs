@@ -324,7 +324,11 @@ impl Generator {
 
     /// One scrape of the agent's metrics: token counter, request-duration histogram, per model.
     pub fn metrics_request(&mut self, start_ns: u64, tick: u64) -> ExportMetricsServiceRequest {
-        let now = now_ns();
+        self.metrics_request_at(start_ns, now_ns(), tick)
+    }
+
+    /// The scrape number `tick` of a process that started at `start_ns`, taken at `now`.
+    pub fn metrics_request_at(&mut self, start_ns: u64, now: u64, tick: u64) -> ExportMetricsServiceRequest {
         let mut token_points = Vec::new();
         let mut duration_points = Vec::new();
         for (m, model) in MODELS.iter().enumerate() {

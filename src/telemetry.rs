@@ -108,6 +108,8 @@ pub fn render_prometheus(ingest: &IngestStats, store: &StoreStats, rss_bytes: u6
     for (name, help, value) in store_counters {
         let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}");
     }
+    let step_max = get(&store.retention_step_max_micros) as f64 / 1e6;
+    let _ = writeln!(out, "# HELP otelbox_store_retention_step_max_seconds the longest retention step (writer busy deleting)\n# TYPE otelbox_store_retention_step_max_seconds gauge\notelbox_store_retention_step_max_seconds {step_max:.6}");
     let _ = writeln!(out, "# HELP otelbox_process_resident_memory_bytes resident memory\n# TYPE otelbox_process_resident_memory_bytes gauge\notelbox_process_resident_memory_bytes {rss_bytes}");
     let _ = writeln!(
         out,

@@ -1,6 +1,7 @@
 //! The command line: clap definitions, one file per subcommand.
 
 pub mod assert;
+pub mod bench;
 pub mod export;
 pub mod gen;
 pub mod lint;
@@ -38,6 +39,12 @@ pub enum Command {
     Lint(lint::LintArgs),
     /// Send realistic demo or load data (LLM-agent runs, HTTP services, logs, metrics) to a box
     Gen(gen::GenArgs),
+    /// scripts/bench helper: the SQLite limit for this schema
+    #[command(hide = true)]
+    BenchSqlite(bench::SqliteLimitArgs),
+    /// scripts/bench helper: fill a store directly
+    #[command(hide = true)]
+    BenchLoad(bench::LoadArgs),
 }
 
 /// Run a subcommand; the returned code is the process exit code.
@@ -52,5 +59,7 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Export(args) => export::run_export(args),
         Command::Import(args) => export::run_import(args),
         Command::Lint(args) => lint::run(args),
+        Command::BenchSqlite(args) => bench::sqlite_limit(args),
+        Command::BenchLoad(args) => bench::load(args),
     }
 }

@@ -49,6 +49,8 @@ pub struct StoreStats {
     pub points_written: AtomicU64,
     pub rows_expired: AtomicU64,
     pub retention_micros: AtomicU64,
+    /// The longest single retention step: how long deletes held up the writer at most.
+    pub retention_step_max_micros: AtomicU64,
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -35,9 +35,9 @@ impl Retention {
         if let Err(err) = self.step_inner(conn, stats, started) {
             tracing::warn!(error = %err, "retention step failed; will retry");
         }
-        stats
-            .retention_micros
-            .fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
+        let micros = started.elapsed().as_micros() as u64;
+        stats.retention_micros.fetch_add(micros, Ordering::Relaxed);
+        stats.retention_step_max_micros.fetch_max(micros, Ordering::Relaxed);
     }
 
     fn step_inner(&self, conn: &Connection, stats: &StoreStats, started: Instant) -> rusqlite::Result<()> {

@@ -146,8 +146,14 @@ pub fn migrate(conn: &mut Connection) -> Result<(), SchemaError> {
 /// crash (kill -9); `synchronous=FULL` (durable_sync) also survives power loss, at some speed.
 pub fn configure_writer(conn: &Connection, on_disk: bool, durable_sync: bool) -> rusqlite::Result<()> {
     conn.busy_timeout(std::time::Duration::from_secs(10))?;
+    // 16 KiB pages: shallower B-trees and fewer splits for the random index inserts (+17% on the
+    // SQLite limit, scripts/bench). Takes effect only for a new database, so it must come first.
+    conn.pragma_update(None, "page_size", 16 * 1024)?;
     if on_disk {
         conn.pragma_update(None, "journal_mode", "WAL")?;
+        // Checkpoint every 64 MiB of WAL rather than 4 MiB: hot index pages are written back once
+        // per checkpoint, however often they changed in between.
+        conn.pragma_update(None, "wal_autocheckpoint", 4096)?;
         conn.pragma_update(None, "synchronous", if durable_sync { "FULL" } else { "NORMAL" })?;
         conn.pragma_update(None, "journal_size_limit", 64 * 1024 * 1024)?;
     } else {

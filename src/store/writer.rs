@@ -146,6 +146,12 @@ impl Writer {
         }
     }
 
+    /// Insert and commit one group, as the writer thread does, without acks (for `bench-sqlite`).
+    pub fn commit_rows(&mut self, group: Vec<RowBatch>) -> rusqlite::Result<()> {
+        let group: Vec<(RowBatch, Vec<AckToken>)> = group.into_iter().map(|b| (b, Vec::new())).collect();
+        self.insert_all(&group).map(|_| ())
+    }
+
     fn insert_all(&mut self, group: &[(RowBatch, Vec<AckToken>)]) -> rusqlite::Result<Committed> {
         let tx = self.conn.transaction()?;
         let mut committed = *self.committed.borrow();

@@ -1,0 +1,145 @@
+//! Hidden helpers for `scripts/bench` (not part of the documented CLI): the SQLite limit for this
+//! schema, and filling a store directly for the query benchmarks.
+
+use crate::gen::{now_ns, Generator};
+use crate::pdata::SignalData;
+use crate::store::retention::Retention;
+use crate::store::rows::{flatten_logs, flatten_metrics, flatten_traces, RowBatch};
+use crate::store::writer::Writer;
+use crate::store::{db_file, schema, Location, Store, StoreConfig, StoreStats};
+use clap::Args;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+#[derive(Debug, Args)]
+pub struct SqliteLimitArgs {
+    /// Spans to insert
+    #[arg(long, default_value_t = 1_000_000)]
+    pub spans: usize,
+    /// Directory for the scratch database
+    #[arg(long)]
+    pub data_dir: PathBuf,
+    /// Extra `name=value` pragmas applied after the standard ones (experiments)
+    #[arg(long)]
+    pub pragma: Vec<String>,
+}
+
+/// The same rows the box stores, inserted by the writer's own insert code on one thread, with
+/// nothing else running: no HTTP, no decoding, no pipeline. What SQLite allows for this schema.
+pub fn sqlite_limit(args: SqliteLimitArgs) -> anyhow::Result<i32> {
+    let mut generator = Generator::new(99);
+    let mut batches: Vec<RowBatch> = Vec::new();
+    let mut spans = 0;
+    while spans < args.spans {
+        let request = generator.traces_request(1000);
+        spans += request.item_count();
+        batches.push(flatten_traces(request));
+    }
+    std::fs::create_dir_all(&args.data_dir)?;
+    let path = db_file(&args.data_dir);
+    let mut conn = rusqlite::Connection::open(&path)?;
+    for p in args.pragma.iter().filter(|p| p.starts_with("page_size")) {
+        conn.execute_batch(&format!("PRAGMA {p}"))?; // must precede WAL mode and the first table
+    }
+    schema::configure_writer(&conn, true, false)?;
+    for p in args.pragma.iter().filter(|p| !p.starts_with("page_size")) {
+        conn.execute_batch(&format!("PRAGMA {p}"))?;
+    }
+    schema::migrate(&mut conn)?;
+    let (committed, _rx) = tokio::sync::watch::channel(Default::default());
+    let mut writer = Writer::new(conn, Retention::default(), Arc::new(StoreStats::default()), committed);
+    let started = Instant::now();
+    let mut group = Vec::new();
+    let mut rows = 0;
+    for batch in batches {
+        rows += batch.row_count();
+        group.push(batch);
+        // The same group size bound as the writer thread.
+        if rows >= 64 * 1024 {
+            writer.commit_rows(std::mem::take(&mut group))?;
+            rows = 0;
+        }
+    }
+    writer.commit_rows(group)?;
+    let elapsed = started.elapsed().as_secs_f64();
+    println!(
+        "{}",
+        serde_json::json!({"spans": spans, "elapsed_s": elapsed, "spans_per_s": spans as f64 / elapsed})
+    );
+    Ok(0)
+}
+
+#[derive(Debug, Args)]
+pub struct LoadArgs {
+    #[arg(long)]
+    pub data_dir: PathBuf,
+    /// Spans to store
+    #[arg(long, default_value_t = 1_000_000)]
+    pub spans: usize,
+    /// Log records to store
+    #[arg(long, default_value_t = 0)]
+    pub logs: usize,
+    /// Spread the data over this much time up to now
+    #[arg(long, default_value = "24h", value_parser = crate::units::parse_duration)]
+    pub spread: Duration,
+    /// Metric scrapes (one every spread/scrapes), 6 series each
+    #[arg(long, default_value_t = 0)]
+    pub scrapes: u64,
+}
+
+/// Fill a store directly through its writer (no HTTP): the dataset of the query benchmarks.
+pub fn load(args: LoadArgs) -> anyhow::Result<i32> {
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    runtime.block_on(async {
+        std::fs::create_dir_all(&args.data_dir)?;
+        let store = Store::open(StoreConfig {
+            location: Location::Disk(db_file(&args.data_dir)),
+            retention: Retention::default(),
+            durable_sync: false,
+        })?;
+        let started = Instant::now();
+        let mut generator = Generator::new(7);
+        let now = now_ns();
+        let spread = args.spread.as_nanos() as u64;
+        // About 16 spans per run: space the runs evenly over the spread.
+        let runs = (args.spans / 16).max(1) as u64;
+        let (mut spans, mut logs, mut run) = (0usize, 0usize, 0u64);
+        let mut traces = opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest::default();
+        let mut log_request = opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest::default();
+        while spans < args.spans || logs < args.logs {
+            let end = now - spread + (run * spread / runs).min(spread);
+            run += 1;
+            let r = generator.agent_run(end);
+            if spans < args.spans {
+                spans += r.traces.item_count();
+                traces.merge(r.traces);
+            }
+            if logs < args.logs {
+                logs += r.logs.item_count();
+                log_request.merge(r.logs);
+            }
+            if traces.item_count() >= 1000 {
+                store.write(flatten_traces(std::mem::take(&mut traces)), Vec::new()).await?;
+            }
+            if log_request.item_count() >= 1000 {
+                store.write(flatten_logs(std::mem::take(&mut log_request)), Vec::new()).await?;
+            }
+        }
+        store.write(flatten_traces(traces), Vec::new()).await?;
+        store.write(flatten_logs(log_request), Vec::new()).await?;
+        let start = now - spread;
+        for tick in 0..args.scrapes {
+            let at = start + tick * spread / args.scrapes.max(1);
+            store
+                .write(flatten_metrics(generator.metrics_request_at(start, at, tick)), Vec::new())
+                .await?;
+        }
+        store.close().await;
+        println!(
+            "{}",
+            serde_json::json!({"spans": spans, "logs": logs, "scrapes": args.scrapes, "elapsed_s": started.elapsed().as_secs_f64()})
+        );
+        Ok(0)
+    })
+}
