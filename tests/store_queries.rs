@@ -435,3 +435,61 @@ async fn lint_finds_each_kind_of_instrumentation_problem() {
         "the healthy trace is not reported"
     );
 }
+
+#[tokio::test]
+async fn full_text_search_combines_with_other_conditions_newest_first() {
+    use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
+    use opentelemetry_proto::tonic::logs::v1::{LogRecord, ResourceLogs, ScopeLogs};
+    let s = store(Retention::default()).await;
+    let t = now();
+    let records: Vec<LogRecord> = (0..300u64)
+        .map(|i| LogRecord {
+            time_unix_nano: t + i,
+            severity_number: if i % 3 == 0 { 17 } else { 9 },
+            body: Some(AnyValue {
+                value: Some(any_value::Value::StringValue(if i % 2 == 0 {
+                    format!("upstream timeout #{i}")
+                } else {
+                    format!("ok #{i}")
+                })),
+            }),
+            ..Default::default()
+        })
+        .collect();
+    let request = ExportLogsServiceRequest {
+        resource_logs: vec![ResourceLogs {
+            scope_logs: vec![ScopeLogs {
+                log_records: records,
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+    };
+    let (ack, done) = AckToken::new();
+    s.write(otelbox::store::rows::flatten_logs(request), vec![ack]).await.unwrap();
+    done.await.unwrap().unwrap();
+    let filter = compile_text(Some(r#"body ~ "timeout" and severity >= error"#), Target::Logs).unwrap();
+    assert!(filter.full_text.is_some(), "a top-level full-text term drives the query");
+    let f = filter.clone();
+    let logs = s
+        .read(move |c| read::search_logs(c, &f, &Default::default(), TimeRange::ALL, 10))
+        .await
+        .unwrap();
+    assert_eq!(logs.len(), 10);
+    // i % 6 == 0: even (timeout) and divisible by 3 (error); newest first.
+    let times: Vec<u64> = logs.iter().map(|l| l.time_ns as u64 - t).collect();
+    assert_eq!(times, vec![294, 288, 282, 276, 270, 264, 258, 252, 246, 240]);
+    let n = s
+        .read(move |c| read::count(c, &filter, read::CountTarget::Logs, TimeRange::ALL))
+        .await
+        .unwrap();
+    assert_eq!(n, 50);
+    // Inside `or`, full text still works (through the subquery form).
+    let either = compile_text(Some(r#"body ~ "timeout" or severity >= error"#), Target::Logs).unwrap();
+    assert!(either.full_text.is_none());
+    let n = s
+        .read(move |c| read::count(c, &either, read::CountTarget::Logs, TimeRange::ALL))
+        .await
+        .unwrap();
+    assert_eq!(n, 200);
+}

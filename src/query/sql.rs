@@ -33,6 +33,9 @@ pub struct SqlFilter {
     /// True when every match must satisfy an indexed equality (attribute or id), so the matching
     /// set is small and can be collected first.
     pub selective: bool,
+    /// Logs only: a full-text phrase every match must contain, taken out of `sql` so the query can
+    /// be driven by the FTS5 index (newest stored match first, stopping at the limit).
+    pub full_text: Option<String>,
 }
 
 impl SqlFilter {
@@ -41,14 +44,67 @@ impl SqlFilter {
             sql: "1".into(),
             params: Vec::new(),
             selective: false,
+            full_text: None,
         }
     }
 }
 
 pub fn compile(expr: &Expr, target: Target) -> Result<SqlFilter, FilterError> {
     let mut params = Vec::new();
+    if target == Target::Logs {
+        if let Some((phrase, rest)) = take_full_text(expr) {
+            let (sql, _) = match &rest {
+                Some(rest) => compile_expr(rest, target, &mut params)?,
+                None => ("1".to_string(), false),
+            };
+            return Ok(SqlFilter {
+                sql,
+                params,
+                selective: true,
+                full_text: Some(phrase),
+            });
+        }
+    }
     let (sql, selective) = compile_expr(expr, target, &mut params)?;
-    Ok(SqlFilter { sql, params, selective })
+    Ok(SqlFilter {
+        sql,
+        params,
+        selective,
+        full_text: None,
+    })
+}
+
+/// An FTS5 phrase query for the user's words: never FTS5 syntax.
+fn fts_phrase(value: &Literal) -> String {
+    format!("\"{}\"", text_of(value).replace('"', "\"\""))
+}
+
+/// A `body ~ "..."` that every match must satisfy (the expression itself or a term of its top-level
+/// `and` chain), and the rest of the expression without it.
+fn take_full_text(expr: &Expr) -> Option<(String, Option<Expr>)> {
+    match expr {
+        Expr::Compare {
+            field: Field::Body,
+            op: CmpOp::FullText,
+            value,
+        } => Some((fts_phrase(value), None)),
+        Expr::And(a, b) => {
+            if let Some((phrase, rest)) = take_full_text(a) {
+                let rest = match rest {
+                    Some(r) => Expr::And(Box::new(r), b.clone()),
+                    None => (**b).clone(),
+                };
+                return Some((phrase, Some(rest)));
+            }
+            let (phrase, rest) = take_full_text(b)?;
+            let rest = match rest {
+                Some(r) => Expr::And(a.clone(), Box::new(r)),
+                None => (**a).clone(),
+            };
+            Some((phrase, Some(rest)))
+        }
+        _ => None,
+    }
 }
 
 fn compile_expr(expr: &Expr, target: Target, params: &mut Vec<Value>) -> Result<(String, bool), FilterError> {
@@ -294,9 +350,7 @@ fn compile_compare(
             }
             text_ops_only("body", op, value)?;
             if op == CmpOp::FullText {
-                // A phrase query: the user's words, never FTS5 syntax.
-                let phrase = format!("\"{}\"", text_of(value).replace('"', "\"\""));
-                params.push(Value::Text(phrase));
+                params.push(Value::Text(fts_phrase(value)));
                 ("l.id IN (SELECT rowid FROM logs_fts WHERE logs_fts MATCH ?)".to_string(), true)
             } else {
                 (condition("l.body_text", op, sql_value(value), params), false)

@@ -378,8 +378,9 @@ pub fn search_logs(
     range: TimeRange,
     limit: usize,
 ) -> Result<Vec<StoredLog>, StoreError> {
-    let mut conditions = vec![format!("({})", filter.sql), "l.time_ns BETWEEN ? AND ?".to_string()];
-    let mut params = filter.params.clone();
+    let (from, mut conditions, mut params) = log_source(filter);
+    conditions.extend([format!("({})", filter.sql), "l.time_ns BETWEEN ? AND ?".to_string()]);
+    params.extend(filter.params.iter().cloned());
     params.extend([Value::Integer(range.start), Value::Integer(range.end)]);
     if let Some(service) = &query.service {
         conditions.push("l.resource_id IN (SELECT id FROM resources WHERE service = ?)".into());
@@ -394,21 +395,45 @@ pub fn search_logs(
         params.push(Value::Blob(span_id.clone()));
     }
     params.push(Value::Integer(limit as i64));
+    // Driven by FTS5, the newest stored matches come first and the scan stops at the limit.
+    let order = if filter.full_text.is_some() {
+        "f.rowid DESC"
+    } else {
+        "l.time_ns DESC, l.id DESC"
+    };
     let sql = format!(
-        "SELECT {LOG_COLUMNS} FROM logs l WHERE {} ORDER BY l.time_ns DESC, l.id DESC LIMIT ?",
+        "SELECT {LOG_COLUMNS} FROM {from} WHERE {} ORDER BY {order} LIMIT ?",
         conditions.join(" AND ")
     );
-    collect_logs(conn, &sql, params)
+    let mut logs = collect_logs(conn, &sql, params)?;
+    logs.sort_by(|a, b| b.time_ns.cmp(&a.time_ns).then(b.row_id.cmp(&a.row_id)));
+    Ok(logs)
+}
+
+/// The `FROM` clause of a logs query and the conditions it brings: the FTS5 index joined in
+/// front when the filter has a full-text phrase every match must contain.
+fn log_source(filter: &SqlFilter) -> (&'static str, Vec<String>, Vec<Value>) {
+    match &filter.full_text {
+        Some(phrase) => (
+            "logs_fts f JOIN logs l ON l.id = f.rowid",
+            vec!["f.logs_fts MATCH ?".to_string()],
+            vec![Value::Text(phrase.clone())],
+        ),
+        None => ("logs l", Vec::new(), Vec::new()),
+    }
 }
 
 /// Log records committed after row `after`, oldest first (live tail).
 pub fn logs_after(conn: &Connection, filter: &SqlFilter, after: i64, upto: i64, limit: usize) -> Result<Vec<StoredLog>, StoreError> {
-    let sql = format!(
-        "SELECT {LOG_COLUMNS} FROM logs l WHERE l.id > ? AND l.id <= ? AND ({}) ORDER BY l.id LIMIT ?",
-        filter.sql
-    );
-    let mut params = vec![Value::Integer(after), Value::Integer(upto)];
+    let (from, mut conditions, mut params) = log_source(filter);
+    let id = if filter.full_text.is_some() { "f.rowid" } else { "l.id" };
+    conditions.extend([format!("{id} > ?"), format!("{id} <= ?"), format!("({})", filter.sql)]);
+    params.extend([Value::Integer(after), Value::Integer(upto)]);
     params.extend(filter.params.iter().cloned());
+    let sql = format!(
+        "SELECT {LOG_COLUMNS} FROM {from} WHERE {} ORDER BY {id} LIMIT ?",
+        conditions.join(" AND ")
+    );
     params.push(Value::Integer(limit as i64));
     collect_logs(conn, &sql, params)
 }
@@ -514,9 +539,21 @@ pub fn count(conn: &Connection, filter: &SqlFilter, target: CountTarget, range: 
             "SELECT count(DISTINCT s.trace_id) FROM spans s WHERE ({}) AND s.start_ns BETWEEN ? AND ?",
             filter.sql
         ),
-        CountTarget::Logs => format!("SELECT count(*) FROM logs l WHERE ({}) AND l.time_ns BETWEEN ? AND ?", filter.sql),
+        CountTarget::Logs => {
+            let (from, conditions, _) = log_source(filter);
+            let fts = conditions.first().map(|c| format!("{c} AND ")).unwrap_or_default();
+            format!(
+                "SELECT count(*) FROM {from} WHERE {fts}({}) AND l.time_ns BETWEEN ? AND ?",
+                filter.sql
+            )
+        }
     };
-    let mut params = filter.params.clone();
+    let mut params = if target == CountTarget::Logs {
+        log_source(filter).2
+    } else {
+        Vec::new()
+    };
+    params.extend(filter.params.iter().cloned());
     params.extend([Value::Integer(range.start), Value::Integer(range.end)]);
     Ok(conn.prepare_cached(&sql)?.query_row(params_from_iter(params), |r| r.get(0))?)
 }
