@@ -9,8 +9,9 @@
 use crate::pdata::SignalData;
 use crate::pipeline::{Consumer, Envelope, PipelineError, SharedConsumer};
 use futures::future::BoxFuture;
+use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::{mpsc, oneshot, Mutex};
+use tokio::sync::{mpsc, oneshot, Mutex, OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
 
 #[derive(Clone, Debug, PartialEq)]
@@ -38,8 +39,10 @@ impl Default for BatchConfig {
 impl BatchConfig {
     /// The built-in pipeline's batch: Collector defaults plus `flush_when_idle`.
     pub fn builtin() -> Self {
+        // A cap on batch size keeps one merged batch (and its rows) from growing without bound.
         BatchConfig {
             flush_when_idle: true,
+            send_batch_max_size: 16_384,
             ..BatchConfig::default()
         }
     }
@@ -48,14 +51,19 @@ impl BatchConfig {
 /// How long a sender waits for room in the batch queue before the request is refused retryably.
 const QUEUE_WAIT: Duration = Duration::from_secs(5);
 const QUEUE_CAPACITY: usize = 256;
+/// Items held by the processor (queued or pending) at most: the queue is bounded by what it holds,
+/// not by how many requests, so a few huge requests cannot pile up memory.
+pub const MAX_HELD_ITEMS: usize = 65_536;
 
 enum Message<T> {
-    Data(Envelope<T>),
+    /// An envelope and the room it takes, given back once it has been sent on.
+    Data(Envelope<T>, OwnedSemaphorePermit),
     Flush(oneshot::Sender<()>),
 }
 
 pub struct BatchProcessor<T> {
     queue: mpsc::Sender<Message<T>>,
+    room: Arc<Semaphore>,
     next: SharedConsumer<T>,
     worker: Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
@@ -66,6 +74,7 @@ impl<T: SignalData> BatchProcessor<T> {
         let worker = tokio::spawn(run(config, rx, next.clone()));
         BatchProcessor {
             queue,
+            room: Arc::new(Semaphore::new(MAX_HELD_ITEMS)),
             next,
             worker: Mutex::new(Some(worker)),
         }
@@ -74,6 +83,8 @@ impl<T: SignalData> BatchProcessor<T> {
 
 async fn run<T: SignalData>(config: BatchConfig, mut rx: mpsc::Receiver<Message<T>>, next: SharedConsumer<T>) {
     let mut pending: Option<Envelope<T>> = None;
+    // Room held by what is pending; released when everything pending has been sent on.
+    let mut held: Vec<OwnedSemaphorePermit> = Vec::new();
     let mut deadline = Instant::now();
     let chunk = if config.send_batch_max_size > 0 {
         config.send_batch_max_size
@@ -84,8 +95,9 @@ async fn run<T: SignalData>(config: BatchConfig, mut rx: mpsc::Receiver<Message<
         let message = if pending.is_some() {
             tokio::select! {
                 m = rx.recv() => m,
-                _ = tokio::time::sleep_until(deadline) => {
+                                _ = tokio::time::sleep_until(deadline) => {
                     flush_all(&mut pending, chunk, &next).await;
+                    held.clear();
                     continue;
                 }
             }
@@ -93,7 +105,8 @@ async fn run<T: SignalData>(config: BatchConfig, mut rx: mpsc::Receiver<Message<
             rx.recv().await
         };
         match message {
-            Some(Message::Data(envelope)) => {
+            Some(Message::Data(envelope, permit)) => {
+                held.push(permit);
                 match &mut pending {
                     Some(p) => p.merge(envelope),
                     None => {
@@ -105,6 +118,7 @@ async fn run<T: SignalData>(config: BatchConfig, mut rx: mpsc::Receiver<Message<
                 while let Some(p) = pending.as_mut().filter(|p| p.item_count() >= config.send_batch_size) {
                     if p.item_count() <= chunk {
                         flush_all(&mut pending, chunk, &next).await;
+                        held.clear();
                         break;
                     }
                     let part = p.split_off(chunk);
@@ -113,10 +127,12 @@ async fn run<T: SignalData>(config: BatchConfig, mut rx: mpsc::Receiver<Message<
                 }
                 if config.flush_when_idle && rx.is_empty() {
                     flush_all(&mut pending, chunk, &next).await;
+                    held.clear();
                 }
             }
             Some(Message::Flush(done)) => {
                 flush_all(&mut pending, chunk, &next).await;
+                held.clear();
                 let _ = done.send(());
             }
             None => {
@@ -142,14 +158,24 @@ async fn flush_all<T: SignalData>(pending: &mut Option<Envelope<T>>, chunk: usiz
 impl<T: SignalData> Consumer<T> for BatchProcessor<T> {
     fn consume(&self, envelope: Envelope<T>) -> BoxFuture<'_, Result<(), PipelineError>> {
         Box::pin(async move {
-            match self.queue.send_timeout(Message::Data(envelope), QUEUE_WAIT).await {
+            let refusal = || PipelineError::retryable("otelbox is busy: the batch queue is full; retry later");
+            let needed = envelope.item_count().clamp(1, MAX_HELD_ITEMS) as u32;
+            let permit = match tokio::time::timeout(QUEUE_WAIT, self.room.clone().acquire_many_owned(needed)).await {
+                Ok(Ok(permit)) => permit,
+                _ => {
+                    let err = refusal();
+                    envelope.fail(&err);
+                    return Err(err);
+                }
+            };
+            match self.queue.send_timeout(Message::Data(envelope, permit), QUEUE_WAIT).await {
                 Ok(()) => Ok(()),
                 Err(err) => {
-                    let refusal = PipelineError::retryable("otelbox is busy: the batch queue is full; retry later");
-                    if let Message::Data(envelope) = err.into_inner() {
-                        envelope.fail(&refusal);
+                    let err_value = refusal();
+                    if let Message::Data(envelope, _) = err.into_inner() {
+                        envelope.fail(&err_value);
                     }
-                    Err(refusal)
+                    Err(err_value)
                 }
             }
         })

@@ -10,7 +10,7 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// Rows deleted per statement group; small enough to keep each delete in the low milliseconds.
-const CHUNK: i64 = 2000;
+const CHUNK: i64 = 500;
 /// Upper bound on one retention step (the writer does nothing else meanwhile).
 const STEP_BUDGET: Duration = Duration::from_millis(40);
 /// Start deleting when live data passes this fraction of the cap.
@@ -20,6 +20,17 @@ const LOW_WATER: f64 = 0.90;
 pub struct Retention {
     pub max_age: Option<Duration>,
     pub max_bytes: Option<u64>,
+}
+
+impl Retention {
+    /// Over the size low-water mark: the writer then runs a step after every commit, not only
+    /// twice a second, so deletion keeps pace with ingest at the cap.
+    pub fn needs_room(&self, conn: &Connection) -> bool {
+        match self.max_bytes {
+            Some(max) => live_bytes(conn).map(|b| b > (max as f64 * LOW_WATER) as i64).unwrap_or(false),
+            None => false,
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -189,20 +200,29 @@ fn delete_spans(tx: &Connection, ids: &[i64]) -> rusqlite::Result<()> {
             reindex.execute(params![h, id])?;
         }
     }
-    // Counts move by the deleted amounts; times and the root are recomputed from what remains.
-    let mut update_trace = tx.prepare_cached(
-        "UPDATE traces SET span_count = span_count - ?2, error_count = error_count - ?3,
+    // Counts move by the deleted amounts. Most traces go whole; only a partly deleted one has its
+    // times and root recomputed from what remains (the subqueries are the expensive part).
+    let mut decrement =
+        tx.prepare_cached("UPDATE traces SET span_count = span_count - ?2, error_count = error_count - ?3 WHERE trace_id = ?1")?;
+    let mut drop_trace = tx.prepare_cached("DELETE FROM traces WHERE trace_id = ?1 AND span_count <= 0")?;
+    let mut partial = Vec::new();
+    for (trace_id, (n, errors)) in traces {
+        decrement.execute(params![trace_id, n, errors])?;
+        if drop_trace.execute([&trace_id])? == 0 {
+            partial.push(trace_id);
+        }
+    }
+    let mut recompute = tx.prepare_cached(
+        "UPDATE traces SET
            start_ns = coalesce((SELECT min(start_ns) FROM spans WHERE trace_id = ?1), start_ns),
            end_ns = coalesce((SELECT max(end_ns) FROM spans WHERE trace_id = ?1), end_ns),
            root_name = (SELECT s.name FROM spans s WHERE s.trace_id = ?1 AND s.parent_span_id IS NULL LIMIT 1),
            root_service = (SELECT r.service FROM spans s JOIN resources r ON r.id = s.resource_id
                            WHERE s.trace_id = ?1 AND s.parent_span_id IS NULL LIMIT 1)
-         WHERE trace_id = ?1",
+                  WHERE trace_id = ?1",
     )?;
-    let mut drop_trace = tx.prepare_cached("DELETE FROM traces WHERE trace_id = ?1 AND span_count <= 0")?;
-    for (trace_id, (n, errors)) in traces {
-        update_trace.execute(params![trace_id, n, errors])?;
-        drop_trace.execute([trace_id])?;
+    for trace_id in partial {
+        recompute.execute([trace_id])?;
     }
     let mut update_service = tx.prepare_cached("UPDATE service_stats SET spans = spans - ?2, errors = errors - ?3 WHERE service = ?1")?;
     let mut drop_service = tx.prepare_cached("DELETE FROM service_stats WHERE service = ?1 AND spans <= 0")?;

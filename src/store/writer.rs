@@ -97,7 +97,7 @@ impl Writer {
                 let _ = done.send(());
                 return;
             }
-            if last_retention.elapsed() >= Duration::from_millis(500) {
+            if last_retention.elapsed() >= Duration::from_millis(500) || self.retention.needs_room(&self.conn) {
                 last_retention = Instant::now();
                 self.retention.step(&self.conn, &self.stats);
             }
