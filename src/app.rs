@@ -91,6 +91,7 @@ pub async fn run(options: BoxOptions, shutdown: impl Future<Output = ()>, on_rea
         logs: default_pipeline(&gauge, &store),
         stats: stats.clone(),
         max_request_bytes: DEFAULT_MAX_REQUEST_BYTES,
+        admission: Arc::new(crate::receiver::Admission::new(Some(gauge.clone()))),
     };
 
     let api_state = Arc::new(ApiState {

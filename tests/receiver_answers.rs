@@ -37,6 +37,7 @@ fn overloaded_intake() -> Intake {
         logs: Arc::new(Overloaded) as Arc<dyn Consumer<ExportLogsServiceRequest>>,
         stats: Default::default(),
         max_request_bytes: 1 << 20,
+        admission: Arc::new(otelbox::receiver::Admission::new(None)),
     }
 }
 

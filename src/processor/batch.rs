@@ -64,17 +64,26 @@ enum Message<T> {
 pub struct BatchProcessor<T> {
     queue: mpsc::Sender<Message<T>>,
     room: Arc<Semaphore>,
+    items: usize,
+    wait: Duration,
     next: SharedConsumer<T>,
     worker: Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
 
 impl<T: SignalData> BatchProcessor<T> {
     pub fn new(config: BatchConfig, next: SharedConsumer<T>) -> Self {
+        Self::with_room(config, next, MAX_HELD_ITEMS, QUEUE_WAIT)
+    }
+
+    /// With an explicit bound on held items and on how long a sender waits for room.
+    fn with_room(config: BatchConfig, next: SharedConsumer<T>, items: usize, wait: Duration) -> Self {
         let (queue, rx) = mpsc::channel(QUEUE_CAPACITY);
         let worker = tokio::spawn(run(config, rx, next.clone()));
         BatchProcessor {
             queue,
-            room: Arc::new(Semaphore::new(MAX_HELD_ITEMS)),
+            room: Arc::new(Semaphore::new(items)),
+            items,
+            wait,
             next,
             worker: Mutex::new(Some(worker)),
         }
@@ -159,8 +168,8 @@ impl<T: SignalData> Consumer<T> for BatchProcessor<T> {
     fn consume(&self, envelope: Envelope<T>) -> BoxFuture<'_, Result<(), PipelineError>> {
         Box::pin(async move {
             let refusal = || PipelineError::retryable("otelbox is busy: the batch queue is full; retry later");
-            let needed = envelope.item_count().clamp(1, MAX_HELD_ITEMS) as u32;
-            let permit = match tokio::time::timeout(QUEUE_WAIT, self.room.clone().acquire_many_owned(needed)).await {
+            let needed = envelope.item_count().clamp(1, self.items) as u32;
+            let permit = match tokio::time::timeout(self.wait, self.room.clone().acquire_many_owned(needed)).await {
                 Ok(Ok(permit)) => permit,
                 _ => {
                     let err = refusal();
@@ -168,7 +177,7 @@ impl<T: SignalData> Consumer<T> for BatchProcessor<T> {
                     return Err(err);
                 }
             };
-            match self.queue.send_timeout(Message::Data(envelope, permit), QUEUE_WAIT).await {
+            match self.queue.send_timeout(Message::Data(envelope, permit), self.wait).await {
                 Ok(()) => Ok(()),
                 Err(err) => {
                     let err_value = refusal();
@@ -261,6 +270,37 @@ mod tests {
             .unwrap()
             .unwrap();
         assert_eq!(*recorder.0.lock().unwrap(), vec![3]);
+    }
+
+    /// Never returns: data sent to it stays held upstream.
+    struct Stuck;
+    impl Consumer<ExportLogsServiceRequest> for Stuck {
+        fn consume(&self, envelope: Envelope<ExportLogsServiceRequest>) -> BoxFuture<'_, Result<(), PipelineError>> {
+            Box::pin(async move {
+                std::future::pending::<()>().await;
+                envelope.commit();
+                Ok(())
+            })
+        }
+    }
+
+    #[tokio::test]
+    async fn holds_a_bounded_number_of_items_then_refuses_retryably() {
+        let config = BatchConfig {
+            send_batch_size: 10,
+            timeout: Duration::from_millis(1),
+            send_batch_max_size: 0,
+            flush_when_idle: true,
+        };
+        let batch = BatchProcessor::with_room(config, Arc::new(Stuck), 100, Duration::from_millis(50));
+        // 100 items fit (held while the stuck consumer never returns)...
+        let (ack, _rx1) = AckToken::new();
+        batch.consume(Envelope::new(logs(100), ack)).await.unwrap();
+        // ...one more does not: refused retryably after the wait, and its ack says so.
+        let (ack, rx) = AckToken::new();
+        let err = batch.consume(Envelope::new(logs(1), ack)).await.unwrap_err();
+        assert!(err.is_retryable() && err.to_string().contains("busy"), "{err}");
+        assert!(rx.await.unwrap().is_err());
     }
 
     #[tokio::test]

@@ -29,6 +29,50 @@ pub struct Intake {
     pub logs: SharedConsumer<ExportLogsServiceRequest>,
     pub stats: Arc<IngestStats>,
     pub max_request_bytes: usize,
+    pub admission: Arc<Admission>,
+}
+
+/// Raw request bytes being decoded and ingested at once, at most (decoded data is a few times larger).
+pub const MAX_DECODING_BYTES: usize = 32 * 1024 * 1024;
+
+/// Checks made before a request body is decoded, so overload is refused while it is still cheap:
+/// the memory limit, and a budget of request bytes in decoding and ingest at once.
+pub struct Admission {
+    memory: Option<Arc<crate::processor::memory_limiter::MemoryGauge>>,
+    decoding: Arc<tokio::sync::Semaphore>,
+}
+
+impl Admission {
+    pub fn new(memory: Option<Arc<crate::processor::memory_limiter::MemoryGauge>>) -> Self {
+        Admission {
+            memory,
+            decoding: Arc::new(tokio::sync::Semaphore::new(MAX_DECODING_BYTES / 1024)),
+        }
+    }
+
+    /// Refuse before reading the body when over the memory limit.
+    pub fn check_memory(&self) -> Result<(), PipelineError> {
+        match &self.memory {
+            Some(gauge) if gauge.is_refusing() => Err(PipelineError::Retryable {
+                message: "otelbox is over its memory limit (memory_limiter); retry later".into(),
+                retry_after: Duration::from_secs(2),
+            }),
+            _ => Ok(()),
+        }
+    }
+
+    /// Room to decode and ingest a body of this size, held until the answer; refused at once when
+    /// the budget is spent (the sender retries), rather than queueing decoded copies in memory.
+    pub fn reserve(&self, body_bytes: usize) -> Result<tokio::sync::OwnedSemaphorePermit, PipelineError> {
+        let kib = (body_bytes / 1024 + 1).min(MAX_DECODING_BYTES / 1024) as u32;
+        self.decoding
+            .clone()
+            .try_acquire_many_owned(kib)
+            .map_err(|_| PipelineError::Retryable {
+                message: "otelbox is busy decoding other requests; retry later".into(),
+                retry_after: Duration::from_secs(1),
+            })
+    }
 }
 
 /// Pick the pipeline head for a payload type.

@@ -199,10 +199,15 @@ where
     };
     match decode_body::<T>(&intake, &headers, body, encoding).await {
         Err(failure) => {
-            bad(&intake, T::SIGNAL);
+            if failure.retry_after.is_some() {
+                intake.stats.signal(T::SIGNAL).refused.fetch_add(1, Ordering::Relaxed);
+            } else {
+                bad(&intake, T::SIGNAL);
+            }
             failure.into_response(encoding)
         }
-        Ok(request) => match ingest(&intake, request).await {
+        // `_room` is held until the answer: the decoded request counts against the budget.
+        Ok((request, _room)) => match ingest(&intake, request).await {
             Ok(accepted) => {
                 let (proto, json) = T::response(&accepted);
                 let body = match encoding {
@@ -220,7 +225,12 @@ fn bad(intake: &Intake, signal: crate::pdata::Signal) {
     intake.stats.signal(signal).bad_requests.fetch_add(1, Ordering::Relaxed);
 }
 
-async fn decode_body<T: HttpSignal>(intake: &Intake, headers: &HeaderMap, body: Body, encoding: Encoding) -> Result<T, Failure> {
+async fn decode_body<T: HttpSignal>(
+    intake: &Intake,
+    headers: &HeaderMap,
+    body: Body,
+    encoding: Encoding,
+) -> Result<(T, tokio::sync::OwnedSemaphorePermit), Failure> {
     let limit = intake.max_request_bytes;
     let too_large = || Failure {
         status: StatusCode::PAYLOAD_TOO_LARGE,
@@ -228,7 +238,9 @@ async fn decode_body<T: HttpSignal>(intake: &Intake, headers: &HeaderMap, body: 
         message: format!("request body is larger than the {limit}-byte limit after decompression; send smaller batches"),
         retry_after: None,
     };
+    intake.admission.check_memory().map_err(Failure::from_pipeline)?;
     let raw = axum::body::to_bytes(body, limit).await.map_err(|_| too_large())?;
+    let room = intake.admission.reserve(raw.len()).map_err(Failure::from_pipeline)?;
     let content_encoding = headers
         .get(header::CONTENT_ENCODING)
         .and_then(|v| v.to_str().ok())
@@ -236,13 +248,14 @@ async fn decode_body<T: HttpSignal>(intake: &Intake, headers: &HeaderMap, body: 
         .trim()
         .to_ascii_lowercase();
     // Inflating and decoding a large body takes milliseconds: keep it off the async workers.
-    if raw.len() > BLOCKING_DECODE_BYTES || !matches!(content_encoding.as_str(), "" | "identity") {
+    let decoded = if raw.len() > BLOCKING_DECODE_BYTES || !matches!(content_encoding.as_str(), "" | "identity") {
         tokio::task::spawn_blocking(move || decode_bytes::<T>(raw, &content_encoding, encoding, limit))
             .await
             .unwrap_or_else(|_| Err(Failure::bad_request("internal error while decoding the body")))
     } else {
         decode_bytes::<T>(raw, &content_encoding, encoding, limit)
-    }
+    };
+    decoded.map(|request| (request, room))
 }
 
 /// Bodies above this size are decoded on a blocking thread.

@@ -43,7 +43,12 @@ enum Table {
 impl Retention {
     pub fn step(&self, conn: &Connection, stats: &StoreStats) {
         let started = Instant::now();
-        if let Err(err) = self.step_inner(conn, stats, started) {
+        // One transaction per step: one commit, however many chunks fit in the budget.
+        let result = conn.unchecked_transaction().and_then(|tx| {
+            self.step_inner(&tx, stats, started)?;
+            tx.commit()
+        });
+        if let Err(err) = result {
             tracing::warn!(error = %err, "retention step failed; will retry");
         }
         let micros = started.elapsed().as_micros() as u64;
@@ -129,10 +134,10 @@ fn oldest_table(conn: &Connection) -> rusqlite::Result<Option<Table>> {
     Ok(best.map(|(t, _)| t))
 }
 
-fn delete(conn: &Connection, table: Table, ids: &[i64], stats: &StoreStats) -> rusqlite::Result<()> {
-    let tx = conn.unchecked_transaction()?;
+/// Delete these rows inside the caller's transaction.
+fn delete(tx: &Connection, table: Table, ids: &[i64], stats: &StoreStats) -> rusqlite::Result<()> {
     match table {
-        Table::Spans => delete_spans(&tx, ids)?,
+        Table::Spans => delete_spans(tx, ids)?,
         Table::Logs => {
             let mut row = tx.prepare_cached("DELETE FROM logs WHERE id = ?1")?;
             let mut fts = tx.prepare_cached("DELETE FROM logs_fts WHERE rowid = ?1")?;
@@ -154,7 +159,6 @@ fn delete(conn: &Connection, table: Table, ids: &[i64], stats: &StoreStats) -> r
         Table::Points => "metric_points",
     };
     tx.execute("UPDATE row_counts SET n = n - ?2 WHERE tbl = ?1", params![name, ids.len() as i64])?;
-    tx.commit()?;
     stats.rows_expired.fetch_add(ids.len() as u64, Ordering::Relaxed);
     Ok(())
 }
