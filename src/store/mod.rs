@@ -76,7 +76,6 @@ pub struct Store {
     db_path: String,
     writer_tx: mpsc::Sender<WriterMessage>,
     writer_thread: Mutex<Option<std::thread::JoinHandle<()>>>,
-    checkpointer: Mutex<Option<Checkpointer>>,
     readers: Mutex<Vec<Connection>>,
     reader_slots: Arc<Semaphore>,
     committed: watch::Receiver<Committed>,
@@ -131,11 +130,6 @@ impl Store {
             .spawn(move || writer.run(writer_rx))
             .map_err(|e| StoreError::Thread(e.to_string()))?;
 
-        let checkpointer = match &config.location {
-            Location::Disk(path) => Some(Checkpointer::start(path)?),
-            Location::Memory => None,
-        };
-
         // Retention also runs when no data arrives.
         let ticker = writer_tx.clone();
         tokio::spawn(async move {
@@ -153,7 +147,6 @@ impl Store {
             db_path: uri,
             writer_tx,
             writer_thread: Mutex::new(Some(thread)),
-            checkpointer: Mutex::new(checkpointer),
             readers: Mutex::new(readers),
             reader_slots: Arc::new(Semaphore::new(READERS)),
             committed,
@@ -228,53 +221,6 @@ impl Store {
         if let Some(thread) = thread {
             let _ = tokio::task::spawn_blocking(move || thread.join()).await;
         }
-        let checkpointer = self.checkpointer.lock().ok().and_then(|mut c| c.take());
-        if let Some(checkpointer) = checkpointer {
-            let _ = tokio::task::spawn_blocking(move || checkpointer.stop()).await;
-        }
-    }
-}
-
-/// WAL size past which the checkpointer makes the writer pause briefly so the log can restart.
-const WAL_RESTART_BYTES: u64 = 128 * 1024 * 1024;
-
-/// Copies committed WAL pages back into the database from its own connection and thread, so no
-/// commit pays for a checkpoint. PASSIVE checkpoints never block the writer; if the WAL still grows
-/// past `WAL_RESTART_BYTES` (the writer never paused long enough), one RESTART resets it.
-struct Checkpointer {
-    stop: Arc<std::sync::atomic::AtomicBool>,
-    thread: std::thread::JoinHandle<()>,
-}
-
-impl Checkpointer {
-    fn start(db: &Path) -> Result<Checkpointer, StoreError> {
-        let conn = Connection::open(db).map_err(|source| StoreError::Open {
-            path: db.display().to_string(),
-            source,
-        })?;
-        let _ = conn.busy_timeout(Duration::from_secs(5));
-        let wal = PathBuf::from(format!("{}-wal", db.display()));
-        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let flag = stop.clone();
-        let thread = std::thread::Builder::new()
-            .name("otelbox-checkpoint".into())
-            .spawn(move || {
-                while !flag.load(Ordering::Relaxed) {
-                    std::thread::sleep(Duration::from_millis(250));
-                    let big = std::fs::metadata(&wal).map(|m| m.len() > WAL_RESTART_BYTES).unwrap_or(false);
-                    let mode = if big { "RESTART" } else { "PASSIVE" };
-                    if let Err(e) = conn.query_row(&format!("PRAGMA wal_checkpoint({mode})"), [], |_| Ok(())) {
-                        tracing::debug!(error = %e, "checkpoint skipped");
-                    }
-                }
-            })
-            .map_err(|e| StoreError::Thread(e.to_string()))?;
-        Ok(Checkpointer { stop, thread })
-    }
-
-    fn stop(self) {
-        self.stop.store(true, Ordering::Relaxed);
-        let _ = self.thread.join();
     }
 }
 
