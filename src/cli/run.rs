@@ -3,6 +3,7 @@
 //! the command's if non-zero, else 1 if an assertion failed, else 0.
 
 use super::assert::report;
+use super::gen::Protocol;
 use super::wait::{wait_idle, Watch};
 use crate::api::wire;
 use crate::app::{self, BoxOptions};
@@ -10,19 +11,9 @@ use crate::assertions::{self, eval, junit, Assertion, Bound, Subject};
 use crate::client::ApiClient;
 use crate::store::retention::Retention;
 use crate::store::Location;
-use clap::{Args, ValueEnum};
+use clap::Args;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum ChildProtocol {
-    #[value(name = "http/protobuf")]
-    HttpProtobuf,
-    #[value(name = "http/json")]
-    HttpJson,
-    #[value(name = "grpc")]
-    Grpc,
-}
 
 #[derive(Debug, Args)]
 #[command(
@@ -49,7 +40,7 @@ pub struct RunArgs {
     pub settle_timeout: Duration,
     /// Protocol the command's SDK is told to use
     #[arg(long, value_enum, default_value = "http/protobuf")]
-    pub protocol: ChildProtocol,
+    pub protocol: Protocol,
     /// Override OTEL_* variables the command already has
     #[arg(long)]
     pub force_env: bool,
@@ -135,13 +126,13 @@ async fn run_async(args: RunArgs, assertions: Vec<Assertion>) -> anyhow::Result<
         }
     };
     let endpoint = match args.protocol {
-        ChildProtocol::Grpc => format!("http://{}", addrs.grpc),
+        Protocol::Grpc => format!("http://{}", addrs.grpc),
         _ => format!("http://{}", addrs.http),
     };
     let protocol = match args.protocol {
-        ChildProtocol::HttpProtobuf => "http/protobuf",
-        ChildProtocol::HttpJson => "http/json",
-        ChildProtocol::Grpc => "grpc",
+        Protocol::HttpProtobuf => "http/protobuf",
+        Protocol::HttpJson => "http/json",
+        Protocol::Grpc => "grpc",
     };
     let server_url = format!("http://{}", addrs.ui);
     let mut command = tokio::process::Command::new(&args.command[0]);
