@@ -3,7 +3,7 @@
 use super::wire;
 use crate::pdata::json::{any_value_to_plain, attributes_to_plain};
 use crate::pdata::{hex_id, span_kind_name, status_code_name};
-use crate::store::read::{PointRecord, StreamInfo};
+use crate::store::read::{PointRecord, StoredResource, StoredScope, StreamInfo};
 use crate::store::read::{StoredLog, StoredSpan, TraceSummary};
 use crate::store::rows::{rebuild_number_point, METRIC_EXP_HISTOGRAM, METRIC_GAUGE, METRIC_HISTOGRAM, METRIC_SUM};
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
@@ -92,40 +92,70 @@ pub fn trace_summary(t: &TraceSummary) -> wire::TraceSummary {
     }
 }
 
+/// Places items the way an exporter sent them: one group per resource and, within it, one per
+/// scope, in first-seen order. Shared by the trace, log and metric regrouping below.
+#[derive(Default)]
+struct Grouping {
+    /// Resource ids in order, each with its scope ids in order.
+    resources: Vec<(i64, Vec<i64>)>,
+}
+
+/// Where an item goes, and which groups it opens.
+struct Place {
+    resource: usize,
+    scope: usize,
+    new_resource: bool,
+    new_scope: bool,
+}
+
+impl Grouping {
+    fn place(&mut self, resource: &StoredResource, scope: &StoredScope) -> Place {
+        let (r, new_resource) = match self.resources.iter().position(|(id, _)| *id == resource.id) {
+            Some(i) => (i, false),
+            None => {
+                self.resources.push((resource.id, Vec::new()));
+                (self.resources.len() - 1, true)
+            }
+        };
+        let scopes = &mut self.resources[r].1;
+        let (s, new_scope) = match scopes.iter().position(|id| *id == scope.id) {
+            Some(i) => (i, false),
+            None => {
+                scopes.push(scope.id);
+                (scopes.len() - 1, true)
+            }
+        };
+        Place {
+            resource: r,
+            scope: s,
+            new_resource,
+            new_scope,
+        }
+    }
+}
+
 /// Regroup stored spans by resource and scope, as an exporter would have sent them.
 pub fn otlp_request(spans: &[StoredSpan]) -> ExportTraceServiceRequest {
     let mut request = ExportTraceServiceRequest::default();
-    let mut groups: Vec<(i64, i64)> = Vec::new();
+    let mut grouping = Grouping::default();
     for stored in spans {
-        let resource_index = match groups.iter().position(|(r, _)| *r == stored.resource.id) {
-            Some(i) => i,
-            None => {
-                groups.push((stored.resource.id, 0));
-                request.resource_spans.push(ResourceSpans {
-                    resource: Some(stored.resource.resource.clone()),
-                    scope_spans: Vec::new(),
-                    schema_url: stored.resource.schema_url.clone(),
-                });
-                groups.len() - 1
-            }
-        };
-        let resource_spans = &mut request.resource_spans[resource_index];
-        let scope_index = match resource_spans
-            .scope_spans
-            .iter()
-            .position(|s| s.scope.as_ref() == Some(&stored.scope.scope) && s.schema_url == stored.scope.schema_url)
-        {
-            Some(i) => i,
-            None => {
-                resource_spans.scope_spans.push(ScopeSpans {
-                    scope: Some(stored.scope.scope.clone()),
-                    spans: Vec::new(),
-                    schema_url: stored.scope.schema_url.clone(),
-                });
-                resource_spans.scope_spans.len() - 1
-            }
-        };
-        resource_spans.scope_spans[scope_index].spans.push(stored.span.clone());
+        let place = grouping.place(&stored.resource, &stored.scope);
+        if place.new_resource {
+            request.resource_spans.push(ResourceSpans {
+                resource: Some(stored.resource.resource.clone()),
+                scope_spans: Vec::new(),
+                schema_url: stored.resource.schema_url.clone(),
+            });
+        }
+        let group = &mut request.resource_spans[place.resource];
+        if place.new_scope {
+            group.scope_spans.push(ScopeSpans {
+                scope: Some(stored.scope.scope.clone()),
+                spans: Vec::new(),
+                schema_url: stored.scope.schema_url.clone(),
+            });
+        }
+        group.scope_spans[place.scope].spans.push(stored.span.clone());
     }
     request
 }
@@ -133,37 +163,25 @@ pub fn otlp_request(spans: &[StoredSpan]) -> ExportTraceServiceRequest {
 /// Regroup stored log records by resource and scope.
 pub fn otlp_logs_request(logs: &[StoredLog]) -> ExportLogsServiceRequest {
     let mut request = ExportLogsServiceRequest::default();
-    let mut resource_ids: Vec<i64> = Vec::new();
+    let mut grouping = Grouping::default();
     for stored in logs {
-        let r = match resource_ids.iter().position(|id| *id == stored.resource.id) {
-            Some(i) => i,
-            None => {
-                resource_ids.push(stored.resource.id);
-                request.resource_logs.push(ResourceLogs {
-                    resource: Some(stored.resource.resource.clone()),
-                    scope_logs: Vec::new(),
-                    schema_url: stored.resource.schema_url.clone(),
-                });
-                resource_ids.len() - 1
-            }
-        };
-        let group = &mut request.resource_logs[r];
-        let s = match group
-            .scope_logs
-            .iter()
-            .position(|s| s.scope.as_ref() == Some(&stored.scope.scope) && s.schema_url == stored.scope.schema_url)
-        {
-            Some(i) => i,
-            None => {
-                group.scope_logs.push(ScopeLogs {
-                    scope: Some(stored.scope.scope.clone()),
-                    log_records: Vec::new(),
-                    schema_url: stored.scope.schema_url.clone(),
-                });
-                group.scope_logs.len() - 1
-            }
-        };
-        group.scope_logs[s].log_records.push(stored.record.clone());
+        let place = grouping.place(&stored.resource, &stored.scope);
+        if place.new_resource {
+            request.resource_logs.push(ResourceLogs {
+                resource: Some(stored.resource.resource.clone()),
+                scope_logs: Vec::new(),
+                schema_url: stored.resource.schema_url.clone(),
+            });
+        }
+        let group = &mut request.resource_logs[place.resource];
+        if place.new_scope {
+            group.scope_logs.push(ScopeLogs {
+                scope: Some(stored.scope.scope.clone()),
+                log_records: Vec::new(),
+                schema_url: stored.scope.schema_url.clone(),
+            });
+        }
+        group.scope_logs[place.scope].log_records.push(stored.record.clone());
     }
     request
 }
@@ -199,36 +217,25 @@ fn empty_metric(stream: &StreamInfo, metadata: Vec<opentelemetry_proto::tonic::c
 /// Rebuild metrics from stored points: resource -> scope -> metric -> data points.
 pub fn otlp_metrics_request(points: &[(i64, Arc<StreamInfo>, PointRecord)]) -> ExportMetricsServiceRequest {
     let mut request = ExportMetricsServiceRequest::default();
-    let mut resource_ids: Vec<i64> = Vec::new();
+    let mut grouping = Grouping::default();
     for (_, stream, point) in points {
-        let r = match resource_ids.iter().position(|id| *id == stream.resource.id) {
-            Some(i) => i,
-            None => {
-                resource_ids.push(stream.resource.id);
-                request.resource_metrics.push(ResourceMetrics {
-                    resource: Some(stream.resource.resource.clone()),
-                    scope_metrics: Vec::new(),
-                    schema_url: stream.resource.schema_url.clone(),
-                });
-                resource_ids.len() - 1
-            }
-        };
-        let group = &mut request.resource_metrics[r];
-        let s = match group
-            .scope_metrics
-            .iter()
-            .position(|s| s.scope.as_ref() == Some(&stream.scope.scope) && s.schema_url == stream.scope.schema_url)
-        {
-            Some(i) => i,
-            None => {
-                group.scope_metrics.push(ScopeMetrics {
-                    scope: Some(stream.scope.scope.clone()),
-                    metrics: Vec::new(),
-                    schema_url: stream.scope.schema_url.clone(),
-                });
-                group.scope_metrics.len() - 1
-            }
-        };
+        let place = grouping.place(&stream.resource, &stream.scope);
+        if place.new_resource {
+            request.resource_metrics.push(ResourceMetrics {
+                resource: Some(stream.resource.resource.clone()),
+                scope_metrics: Vec::new(),
+                schema_url: stream.resource.schema_url.clone(),
+            });
+        }
+        let group = &mut request.resource_metrics[place.resource];
+        if place.new_scope {
+            group.scope_metrics.push(ScopeMetrics {
+                scope: Some(stream.scope.scope.clone()),
+                metrics: Vec::new(),
+                schema_url: stream.scope.schema_url.clone(),
+            });
+        }
+        let s = place.scope;
         let metadata = stream
             .metadata
             .as_deref()
