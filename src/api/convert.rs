@@ -6,6 +6,7 @@ use crate::pdata::{hex_id, span_kind_name, status_code_name};
 use crate::store::read::{PointRecord, StoredResource, StoredScope, StreamInfo};
 use crate::store::read::{StoredLog, StoredSpan, TraceSummary};
 use crate::store::rows::{rebuild_number_point, METRIC_EXP_HISTOGRAM, METRIC_GAUGE, METRIC_HISTOGRAM, METRIC_SUM};
+use crate::store::stats;
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
@@ -89,6 +90,106 @@ pub fn trace_summary(t: &TraceSummary) -> wire::TraceSummary {
         span_count: t.span_count,
         error_count: t.error_count,
         services: t.services.clone(),
+    }
+}
+
+/// Events per second over `window_s` (0 for an empty window).
+fn rate(count: i64, window_s: f64) -> f64 {
+    if window_s > 0.0 {
+        count as f64 / window_s
+    } else {
+        0.0
+    }
+}
+
+fn error_pct(errors: i64, spans: i64) -> f64 {
+    if spans > 0 {
+        errors as f64 * 100.0 / spans as f64
+    } else {
+        0.0
+    }
+}
+
+/// Per-service figures; rates are per second of `window_s`, the time the report covers.
+pub fn service_stats(report: &stats::ServiceStatsReport, window_s: f64) -> wire::ServiceStatsResponse {
+    wire::ServiceStatsResponse {
+        window_s,
+        sampled: report.sampled,
+        services: report
+            .services
+            .iter()
+            .map(|s| wire::ServiceStats {
+                name: s.name.clone(),
+                spans: s.spans,
+                errors: s.errors,
+                rate_per_s: rate(s.spans, window_s),
+                error_pct: error_pct(s.errors, s.spans),
+                p50_ns: s.durations.p50_ns,
+                p95_ns: s.durations.p95_ns,
+                p99_ns: s.durations.p99_ns,
+                operations: s
+                    .operations
+                    .iter()
+                    .map(|o| wire::OperationStats {
+                        name: o.name.clone(),
+                        kind: span_kind_name(o.kind).to_string(),
+                        spans: o.spans,
+                        errors: o.errors,
+                        rate_per_s: rate(o.spans, window_s),
+                        error_pct: error_pct(o.errors, o.spans),
+                        p50_ns: o.durations.p50_ns,
+                        p95_ns: o.durations.p95_ns,
+                        p99_ns: o.durations.p99_ns,
+                    })
+                    .collect(),
+            })
+            .collect(),
+    }
+}
+
+pub fn dependencies(deps: &stats::Dependencies) -> wire::DependenciesResponse {
+    wire::DependenciesResponse {
+        edges: deps
+            .edges
+            .iter()
+            .map(|e| wire::DependencyEdge {
+                parent: e.parent.clone(),
+                child: e.child.clone(),
+                calls: e.calls,
+                errors: e.errors,
+            })
+            .collect(),
+        sampled: deps.sampled,
+    }
+}
+
+pub fn llm_run(run: &stats::LlmRun) -> wire::LlmRun {
+    let t = &run.trace;
+    wire::LlmRun {
+        trace_id: hex_id(&t.trace_id),
+        run_id: run.run_id.clone(),
+        agent: run.agent.clone(),
+        root_service: t.root_service.clone(),
+        root_name: t.root_name.clone(),
+        start_unix_nano: t.start_ns,
+        duration_ns: t.duration_ns,
+        span_count: t.span_count,
+        error_count: t.error_count,
+        models: run.models.clone(),
+        llm_calls: run.llm_calls,
+        input_tokens: run.input_tokens,
+        output_tokens: run.output_tokens,
+        tool_calls: run.tool_calls,
+        tool_errors: run.tool_errors,
+        tools: run
+            .tools
+            .iter()
+            .map(|t| wire::ToolUsage {
+                name: t.name.clone(),
+                calls: t.calls,
+                errors: t.errors,
+            })
+            .collect(),
     }
 }
 

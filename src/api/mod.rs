@@ -2,18 +2,20 @@
 //! `/healthz`, `/readyz`, `/metrics`. The only module that knows the wire JSON shapes.
 
 pub mod convert;
+pub mod ui;
 pub mod wire;
 
 use crate::pdata::{Signal, TraceId};
 use crate::query::series::{self, Agg};
 use crate::query::{compile_text, FilterError, SqlFilter, Target};
 use crate::store::read::{self, LogQuery, TimeRange, TraceQuery};
+use crate::store::stats;
 use crate::store::{Store, StoreError};
 use crate::telemetry::{render_prometheus, IngestStats};
 use axum::extract::{Path, Query, State};
 use axum::http::{header, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use futures::stream::Stream;
@@ -41,6 +43,9 @@ pub fn router(state: Arc<ApiState>) -> Router {
         .route("/metrics", get(prometheus))
         .route("/api/v1/status", get(status))
         .route("/api/v1/services", get(services))
+        .route("/api/v1/services/stats", get(service_stats))
+        .route("/api/v1/dependencies", get(dependencies))
+        .route("/api/v1/llm/runs", get(llm_runs))
         .route("/api/v1/traces", get(traces))
         .route("/api/v1/traces/{trace_id}", get(trace))
         .route("/api/v1/traces/{trace_id}/otlp", get(trace_otlp))
@@ -54,7 +59,7 @@ pub fn router(state: Arc<ApiState>) -> Router {
         .route("/api/v1/stream/spans", get(stream_spans))
         .route("/api/v1/stream/logs", get(stream_logs))
         .route("/api/{*rest}", get(unknown_api))
-        .fallback(get(ui_placeholder))
+        .fallback(get(ui::serve))
         .with_state(state)
 }
 
@@ -64,42 +69,43 @@ pub struct ApiError {
     status: StatusCode,
     code: &'static str,
     message: String,
+    /// For filter syntax errors: the 1-based column, so the UI can point at it.
+    column: Option<usize>,
 }
 
 impl ApiError {
-    fn bad_request(message: impl Into<String>) -> Self {
+    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
         ApiError {
-            status: StatusCode::BAD_REQUEST,
-            code: "bad_request",
+            status,
+            code,
             message: message.into(),
+            column: None,
         }
     }
+    fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "bad_request", message)
+    }
     fn not_found(message: impl Into<String>) -> Self {
-        ApiError {
-            status: StatusCode::NOT_FOUND,
-            code: "not_found",
-            message: message.into(),
-        }
+        Self::new(StatusCode::NOT_FOUND, "not_found", message)
     }
 }
 
 impl From<FilterError> for ApiError {
     fn from(err: FilterError) -> Self {
+        let column = match &err {
+            FilterError::Syntax(parse) => Some(parse.column),
+            FilterError::Semantic(_) => None,
+        };
         ApiError {
-            status: StatusCode::BAD_REQUEST,
-            code: "invalid_filter",
-            message: err.to_string(),
+            column,
+            ..Self::new(StatusCode::BAD_REQUEST, "invalid_filter", err.to_string())
         }
     }
 }
 
 impl From<StoreError> for ApiError {
     fn from(err: StoreError) -> Self {
-        ApiError {
-            status: StatusCode::SERVICE_UNAVAILABLE,
-            code: "storage_error",
-            message: err.to_string(),
-        }
+        Self::new(StatusCode::SERVICE_UNAVAILABLE, "storage_error", err.to_string())
     }
 }
 
@@ -109,6 +115,7 @@ impl IntoResponse for ApiError {
             error: wire::ErrorDetail {
                 code: self.code.to_string(),
                 message: self.message,
+                column: self.column,
             },
         };
         (self.status, Json(body)).into_response()
@@ -127,9 +134,22 @@ fn now_ns() -> i64 {
 /// `start`/`end` (unix ns) and `since` (a duration back from now) as one time window.
 #[derive(Debug, Default, Deserialize)]
 pub struct WindowParams {
-    start: Option<i64>,
-    end: Option<i64>,
+    // Text, parsed in `range`: inside `#[serde(flatten)]` the query string's values reach serde as
+    // strings, which an `Option<i64>` field refuses (and a bad number is then a JSON 400 like the rest).
+    start: Option<String>,
+    end: Option<String>,
     since: Option<String>,
+}
+
+fn optional_unix_ns(name: &str, text: &Option<String>) -> Result<Option<i64>, ApiError> {
+    text.as_deref()
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .map(|t| {
+            t.parse::<i64>()
+                .map_err(|_| ApiError::bad_request(format!("{name}: expected unix nanoseconds, got '{t}'")))
+        })
+        .transpose()
 }
 
 impl WindowParams {
@@ -138,8 +158,8 @@ impl WindowParams {
             Some(s) => Some(crate::units::parse_duration(s).map_err(|e| ApiError::bad_request(format!("since: {e}")))?),
             None => default_since,
         };
-        let end = self.end.unwrap_or(i64::MAX);
-        let start = match (self.start, since) {
+        let end = optional_unix_ns("end", &self.end)?.unwrap_or(i64::MAX);
+        let start = match (optional_unix_ns("start", &self.start)?, since) {
             (Some(start), _) => start,
             (None, Some(since)) => now_ns().saturating_sub(since.as_nanos() as i64),
             (None, None) => i64::MIN,
@@ -232,6 +252,64 @@ async fn services(State(state): State<Arc<ApiState>>) -> ApiResult<wire::Service
     }))
 }
 
+/// The overview endpoints (service stats, dependencies, LLM runs) look at the last hour by default.
+const OVERVIEW_WINDOW: Duration = Duration::from_secs(3600);
+
+#[derive(Debug, Deserialize)]
+pub struct WindowOnlyParams {
+    #[serde(flatten)]
+    window: WindowParams,
+}
+
+/// Rate, errors and duration percentiles per service and operation, over spans starting in the window.
+async fn service_stats(
+    State(state): State<Arc<ApiState>>,
+    Query(params): Query<WindowOnlyParams>,
+) -> ApiResult<wire::ServiceStatsResponse> {
+    let range = params.window.range(Some(OVERVIEW_WINDOW))?;
+    let report = state
+        .store
+        .read(move |conn| stats::service_stats(conn, range, stats::MAX_SCAN))
+        .await?;
+    // The time covered ends now at the latest (an open or future end has seen no spans beyond now).
+    let covered_ns = range.end.min(now_ns()).saturating_sub(report.covered_from_ns).max(0);
+    Ok(Json(convert::service_stats(&report, covered_ns as f64 / 1e9)))
+}
+
+/// Calls between services, from parent/child spans of the same trace in different services.
+async fn dependencies(State(state): State<Arc<ApiState>>, Query(params): Query<WindowOnlyParams>) -> ApiResult<wire::DependenciesResponse> {
+    let range = params.window.range(Some(OVERVIEW_WINDOW))?;
+    let deps = state
+        .store
+        .read(move |conn| stats::dependencies(conn, range, stats::MAX_SCAN))
+        .await?;
+    Ok(Json(convert::dependencies(&deps)))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct LlmRunsParams {
+    q: Option<String>,
+    run_id: Option<String>,
+    limit: Option<usize>,
+    #[serde(flatten)]
+    window: WindowParams,
+}
+
+/// LLM-agent runs (traces with `gen_ai.*` spans), newest first, each with its model, token and tool figures.
+async fn llm_runs(State(state): State<Arc<ApiState>>, Query(params): Query<LlmRunsParams>) -> ApiResult<wire::LlmRunsResponse> {
+    let filter = compile_text(params.q.as_deref(), Target::Spans)?;
+    let range = params.window.range(Some(OVERVIEW_WINDOW))?;
+    let limit = limit(params.limit, 50, 500)?;
+    let run_id = non_empty(&params.run_id);
+    let runs = state
+        .store
+        .read(move |conn| stats::llm_runs(conn, &filter, run_id.as_deref(), range, limit))
+        .await?;
+    Ok(Json(wire::LlmRunsResponse {
+        runs: runs.iter().map(convert::llm_run).collect(),
+    }))
+}
+
 #[derive(Debug, Deserialize)]
 pub struct TracesParams {
     q: Option<String>,
@@ -266,6 +344,7 @@ async fn traces(State(state): State<Arc<ApiState>>, Query(params): Query<TracesP
         service: non_empty(&params.service),
         min_duration_ns: optional_duration_ns("min_duration", &params.min_duration)?,
         max_duration_ns: optional_duration_ns("max_duration", &params.max_duration)?,
+        ..Default::default()
     };
     let traces = state
         .store
@@ -470,11 +549,7 @@ async fn metric_series(
     // Decoding every histogram point in range is real work: not on an async worker.
     let computed = tokio::task::spawn_blocking(move || series::compute(&streams, range.start, range.end, step, group_by.as_deref(), agg))
         .await
-        .map_err(|_| ApiError {
-            status: StatusCode::INTERNAL_SERVER_ERROR,
-            code: "internal",
-            message: "computing the series failed".into(),
-        })?;
+        .map_err(|_| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "computing the series failed"))?;
     Ok(Json(wire::SeriesResponse {
         name,
         kind,
@@ -719,13 +794,3 @@ async fn unknown_api() -> ApiError {
     )
 }
 
-/// Until the web UI is embedded (issue: embedded Leptos UI), `/` explains the endpoints.
-async fn ui_placeholder(State(state): State<Arc<ApiState>>) -> Html<String> {
-    Html(format!(
-        "<!doctype html><meta charset=utf-8><title>otelbox</title><h1>otelbox</h1>\
-         <p>OTLP gRPC: <code>{}</code> &middot; OTLP HTTP: <code>{}</code></p>\
-         <p>Query API: <a href=/api/v1/status>/api/v1/status</a>, <a href=/api/v1/traces>/api/v1/traces</a>, \
-         <a href=/api/v1/logs>/api/v1/logs</a>, <a href=/api/v1/metrics>/api/v1/metrics</a>, <a href=/api/v1/services>/api/v1/services</a></p>",
-        state.endpoints.otlp_grpc, state.endpoints.otlp_http
-    ))
-}

@@ -1,5 +1,6 @@
 //! The JSON shapes of the `/api/v1` query API, defined once. Times are unix nanoseconds, ids
-//! lowercase hex. (The UI issue moves these into a crate shared with the wasm UI.)
+//! lowercase hex. The wasm UI compiles this same file (`ui/src/main.rs` includes it by path), so it
+//! may use only serde and serde_json.
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -13,6 +14,9 @@ pub struct ErrorBody {
 pub struct ErrorDetail {
     pub code: String,
     pub message: String,
+    /// Filter syntax errors only: the 1-based column of the mistake.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub column: Option<usize>,
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
@@ -223,4 +227,107 @@ pub struct LintFinding {
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct LintResponse {
     pub findings: Vec<LintFinding>,
+}
+
+/// Figures of one operation (span name and kind) of a service over the window.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct OperationStats {
+    pub name: String,
+    pub kind: String,
+    pub spans: i64,
+    pub errors: i64,
+    pub rate_per_s: f64,
+    /// 0-100.
+    pub error_pct: f64,
+    /// Exact (nearest-rank) duration percentiles.
+    pub p50_ns: i64,
+    pub p95_ns: i64,
+    pub p99_ns: i64,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct ServiceStats {
+    pub name: String,
+    pub spans: i64,
+    pub errors: i64,
+    pub rate_per_s: f64,
+    /// 0-100.
+    pub error_pct: f64,
+    pub p50_ns: i64,
+    pub p95_ns: i64,
+    pub p99_ns: i64,
+    /// The busiest first, at most 100.
+    pub operations: Vec<OperationStats>,
+}
+
+/// `GET /api/v1/services/stats`: spans starting in the window, per service and operation.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct ServiceStatsResponse {
+    /// The seconds the figures cover (rates are per second of it).
+    pub window_s: f64,
+    /// The window held more spans than one request aggregates (200,000): the figures are of its
+    /// newest spans, and `window_s` is the time they cover.
+    pub sampled: bool,
+    /// By name.
+    pub services: Vec<ServiceStats>,
+}
+
+/// Calls from spans of `parent` to child spans in `child` (another service, same trace).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct DependencyEdge {
+    pub parent: String,
+    pub child: String,
+    pub calls: i64,
+    /// Child spans with error status.
+    pub errors: i64,
+}
+
+/// `GET /api/v1/dependencies`.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct DependenciesResponse {
+    /// Most calls first.
+    pub edges: Vec<DependencyEdge>,
+    /// Only the newest part of the window was looked at (see `ServiceStatsResponse::sampled`).
+    pub sampled: bool,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct ToolUsage {
+    pub name: String,
+    pub calls: i64,
+    pub errors: i64,
+}
+
+/// One LLM-agent run: a trace with `gen_ai.*` spans, summarised.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct LlmRun {
+    pub trace_id: String,
+    /// The `run_id` attribute ("" when the spans have none).
+    pub run_id: String,
+    /// `gen_ai.agent.name` ("" when none).
+    pub agent: String,
+    pub root_service: String,
+    pub root_name: String,
+    pub start_unix_nano: i64,
+    pub duration_ns: i64,
+    pub span_count: i64,
+    pub error_count: i64,
+    /// Distinct `gen_ai.request.model` values, sorted.
+    pub models: Vec<String>,
+    /// Model calls: GenAI spans other than `invoke_agent`/`create_agent`/`execute_tool`.
+    pub llm_calls: i64,
+    /// Sums of `gen_ai.usage.input_tokens` / `output_tokens` over the model calls.
+    pub input_tokens: i64,
+    pub output_tokens: i64,
+    /// `execute_tool` spans, and those with error status.
+    pub tool_calls: i64,
+    pub tool_errors: i64,
+    /// By `gen_ai.tool.name`, most calls first.
+    pub tools: Vec<ToolUsage>,
+}
+
+/// `GET /api/v1/llm/runs`: newest first.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct LlmRunsResponse {
+    pub runs: Vec<LlmRun>,
 }

@@ -7,6 +7,7 @@ pub mod read;
 pub mod retention;
 pub mod rows;
 pub mod schema;
+pub mod stats;
 pub mod writer;
 
 use crate::pipeline::ack::AckToken;

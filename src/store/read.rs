@@ -200,6 +200,9 @@ pub struct TraceQuery {
     pub service: Option<String>,
     pub min_duration_ns: Option<i64>,
     pub max_duration_ns: Option<i64>,
+    /// More span filters the trace must satisfy, each by some span of its own (not necessarily the
+    /// span that matches the main filter).
+    pub also_matching: Vec<SqlFilter>,
 }
 
 /// Traces with at least one span matching the filter, newest first. A selective filter collects
@@ -228,7 +231,10 @@ pub fn search_traces(
         );
         params.push(Value::Text(service.clone()));
     }
-    if filter.sql != "1" {
+    for filter in std::iter::once(filter).chain(&query.also_matching) {
+        if filter.sql == "1" {
+            continue;
+        }
         if filter.selective {
             conditions.push(format!("t.trace_id IN (SELECT s.trace_id FROM spans s WHERE {})", filter.sql));
         } else {

@@ -1,0 +1,500 @@
+//! Aggregates over a time window for the overview pages: per-service and per-operation rates, errors
+//! and exact duration percentiles, the service dependency graph, and LLM-agent runs. Window scans walk
+//! `spans_start` newest first and stop after a fixed number of spans, so a wide window stays cheap.
+
+use super::read::{search_traces, TimeRange, TraceQuery, TraceSummary};
+use super::rows::decode_attributes;
+use super::StoreError;
+use crate::pdata::find_attribute;
+use crate::query::filter::{CmpOp, Expr, Field, Literal};
+use crate::query::{compile, SqlFilter, Target};
+use opentelemetry_proto::tonic::common::v1::{any_value, KeyValue};
+use rusqlite::{params, Connection, OptionalExtension};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+/// The most spans one window aggregate reads: the newest this many spans of the window, whatever the
+/// store holds, so the cost of a request does not grow with the window. A window holding more is
+/// answered from its newest part and marked `sampled`.
+pub const MAX_SCAN: usize = 200_000;
+
+/// The busiest operations listed per service (high-cardinality span names would otherwise make the
+/// answer as long as the scan).
+pub const MAX_OPERATIONS: usize = 100;
+
+/// Parents outside the scanned spans (the window's edge, or spans that never arrived) are looked up
+/// by id at most this many times per dependency query.
+pub const MAX_PARENT_LOOKUPS: usize = 5_000;
+
+/// At most this many spans of one run are aggregated (in start order).
+pub const MAX_RUN_SPANS: usize = 10_000;
+
+const STATUS_ERROR: i32 = 2;
+
+/// Exact duration percentiles (nearest rank) in nanoseconds.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Percentiles {
+    pub p50_ns: i64,
+    pub p95_ns: i64,
+    pub p99_ns: i64,
+}
+
+impl Percentiles {
+    /// Sorts `durations` in place.
+    fn of(durations: &mut [i64]) -> Self {
+        durations.sort_unstable();
+        Percentiles {
+            p50_ns: nearest_rank(durations, 50),
+            p95_ns: nearest_rank(durations, 95),
+            p99_ns: nearest_rank(durations, 99),
+        }
+    }
+}
+
+/// The nearest-rank percentile of sorted values: the smallest value with at least `p`% of the values
+/// at or below it (0 for no values).
+pub fn nearest_rank(sorted: &[i64], p: usize) -> i64 {
+    if sorted.is_empty() {
+        return 0;
+    }
+    let rank = (p * sorted.len()).div_ceil(100).clamp(1, sorted.len());
+    sorted[rank - 1]
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct OperationStats {
+    pub name: String,
+    pub kind: i32,
+    pub spans: i64,
+    pub errors: i64,
+    pub durations: Percentiles,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct ServiceStats {
+    pub name: String,
+    pub spans: i64,
+    pub errors: i64,
+    pub durations: Percentiles,
+    /// The busiest first, at most `MAX_OPERATIONS`.
+    pub operations: Vec<OperationStats>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct ServiceStatsReport {
+    /// By name.
+    pub services: Vec<ServiceStats>,
+    /// The window held more spans than the scan takes: the figures are of its newest spans only.
+    pub sampled: bool,
+    /// Where the time the figures cover starts: the window's start, or the oldest aggregated span's
+    /// start when sampled.
+    pub covered_from_ns: i64,
+}
+
+/// `resources.id` -> service name, looked up as ids turn up.
+#[derive(Default)]
+struct ServiceNames(HashMap<i64, String>);
+
+impl ServiceNames {
+    fn get(&mut self, conn: &Connection, id: i64) -> rusqlite::Result<&str> {
+        if !self.0.contains_key(&id) {
+            let name: String = conn
+                .prepare_cached("SELECT service FROM resources WHERE id = ?1")?
+                .query_row([id], |r| r.get(0))?;
+            self.0.insert(id, name);
+        }
+        Ok(&self.0[&id])
+    }
+}
+
+#[derive(Default)]
+struct Acc {
+    spans: i64,
+    errors: i64,
+    durations: Vec<i64>,
+}
+
+/// Rates, errors and duration percentiles per service and per operation (name and kind) of the spans
+/// that start in the window; at most `max_scan` of them, the newest.
+pub fn service_stats(conn: &Connection, range: TimeRange, max_scan: usize) -> Result<ServiceStatsReport, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT s.resource_id, s.kind, s.name, s.start_ns, s.end_ns, s.status_code FROM spans s INDEXED BY spans_start
+         WHERE s.start_ns BETWEEN ?1 AND ?2 ORDER BY s.start_ns DESC LIMIT ?3",
+    )?;
+    let mut rows = stmt.query(params![range.start, range.end, max_scan as i64 + 1])?;
+    // (resource, kind) -> name -> figures: the name is looked up as &str, allocated once per operation.
+    let mut groups: HashMap<(i64, i32), HashMap<String, Acc>> = HashMap::new();
+    let (mut scanned, mut sampled, mut oldest) = (0usize, false, range.start);
+    while let Some(row) = rows.next()? {
+        if scanned == max_scan {
+            sampled = true;
+            break;
+        }
+        scanned += 1;
+        let (resource, kind): (i64, i32) = (row.get(0)?, row.get(1)?);
+        let name = row.get_ref(2)?.as_str().unwrap_or_default();
+        let (start, end, status): (i64, i64, i32) = (row.get(3)?, row.get(4)?, row.get(5)?);
+        oldest = start;
+        let names = groups.entry((resource, kind)).or_default();
+        let acc = match names.get_mut(name) {
+            Some(acc) => acc,
+            None => names.entry(name.to_string()).or_default(),
+        };
+        acc.spans += 1;
+        acc.errors += i64::from(status == STATUS_ERROR);
+        acc.durations.push(end.saturating_sub(start));
+    }
+    drop(rows);
+    // Resources of one service (several hosts or versions) fold into it.
+    let mut names = ServiceNames::default();
+    let mut services: BTreeMap<String, HashMap<(String, i32), Acc>> = BTreeMap::new();
+    for ((resource, kind), ops) in groups {
+        let service = services.entry(names.get(conn, resource)?.to_string()).or_default();
+        for (name, acc) in ops {
+            let into = service.entry((name, kind)).or_default();
+            into.spans += acc.spans;
+            into.errors += acc.errors;
+            into.durations.extend(acc.durations);
+        }
+    }
+    let services = services
+        .into_iter()
+        .map(|(name, ops)| {
+            let mut all = Vec::with_capacity(ops.values().map(|a| a.durations.len()).sum());
+            let mut operations: Vec<OperationStats> = ops
+                .into_iter()
+                .map(|((name, kind), mut acc)| {
+                    all.extend_from_slice(&acc.durations);
+                    OperationStats {
+                        name,
+                        kind,
+                        spans: acc.spans,
+                        errors: acc.errors,
+                        durations: Percentiles::of(&mut acc.durations),
+                    }
+                })
+                .collect();
+            operations.sort_by(|a, b| b.spans.cmp(&a.spans).then_with(|| a.name.cmp(&b.name)).then(a.kind.cmp(&b.kind)));
+            let (spans, errors) = operations.iter().fold((0, 0), |(s, e), o| (s + o.spans, e + o.errors));
+            operations.truncate(MAX_OPERATIONS);
+            ServiceStats {
+                name,
+                spans,
+                errors,
+                durations: Percentiles::of(&mut all),
+                operations,
+            }
+        })
+        .collect();
+    Ok(ServiceStatsReport {
+        services,
+        sampled,
+        covered_from_ns: if sampled { oldest } else { range.start },
+    })
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DependencyEdge {
+    pub parent: String,
+    pub child: String,
+    /// Child spans whose parent span is in the other service.
+    pub calls: i64,
+    /// Those of them with error status.
+    pub errors: i64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Dependencies {
+    /// Most calls first.
+    pub edges: Vec<DependencyEdge>,
+    /// Not every span of the window was looked at (more than the scan takes, or too many parents
+    /// outside it to look up).
+    pub sampled: bool,
+}
+
+type SpanKey = ([u8; 16], [u8; 8]);
+
+fn fixed<const N: usize>(bytes: Option<&[u8]>) -> Option<[u8; N]> {
+    bytes.and_then(|b| b.try_into().ok())
+}
+
+/// Calls between services: a child span starting in the window (at most `max_scan`, the newest)
+/// whose parent span, in the same trace, belongs to another service.
+pub fn dependencies(conn: &Connection, range: TimeRange, max_scan: usize) -> Result<Dependencies, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT s.trace_id, s.span_id, s.parent_span_id, s.resource_id, s.status_code FROM spans s INDEXED BY spans_start
+         WHERE s.start_ns BETWEEN ?1 AND ?2 ORDER BY s.start_ns DESC LIMIT ?3",
+    )?;
+    let mut rows = stmt.query(params![range.start, range.end, max_scan as i64 + 1])?;
+    // Every scanned span's resource by id, and the children to resolve against it.
+    let mut resource_of: HashMap<SpanKey, Option<i64>> = HashMap::new();
+    let mut children: Vec<(SpanKey, i64, bool)> = Vec::new();
+    let (mut scanned, mut sampled) = (0usize, false);
+    while let Some(row) = rows.next()? {
+        if scanned == max_scan {
+            sampled = true;
+            break;
+        }
+        scanned += 1;
+        let (Some(trace), Some(span)) = (
+            fixed::<16>(row.get_ref(0)?.as_blob().ok()),
+            fixed::<8>(row.get_ref(1)?.as_blob().ok()),
+        ) else {
+            continue;
+        };
+        let resource: i64 = row.get(3)?;
+        resource_of.insert((trace, span), Some(resource));
+        if let Some(parent) = fixed::<8>(row.get_ref(2)?.as_blob_or_null().ok().flatten()) {
+            let status: i32 = row.get(4)?;
+            children.push(((trace, parent), resource, status == STATUS_ERROR));
+        }
+    }
+    drop(rows);
+    let mut lookup = conn.prepare_cached("SELECT resource_id FROM spans WHERE trace_id = ?1 AND span_id = ?2 LIMIT 1")?;
+    let mut lookups = 0usize;
+    let mut calls: HashMap<(i64, i64), (i64, i64)> = HashMap::new();
+    for (parent, child_resource, error) in children {
+        let parent_resource = match resource_of.get(&parent) {
+            Some(known) => *known,
+            None if lookups < MAX_PARENT_LOOKUPS => {
+                lookups += 1;
+                let found = lookup
+                    .query_row(params![&parent.0[..], &parent.1[..]], |r| r.get::<_, i64>(0))
+                    .optional()?;
+                resource_of.insert(parent, found);
+                found
+            }
+            None => {
+                sampled = true;
+                None
+            }
+        };
+        match parent_resource {
+            Some(p) if p != child_resource => {
+                let edge = calls.entry((p, child_resource)).or_default();
+                edge.0 += 1;
+                edge.1 += i64::from(error);
+            }
+            _ => {}
+        }
+    }
+    let mut names = ServiceNames::default();
+    let mut by_service: HashMap<(String, String), (i64, i64)> = HashMap::new();
+    for ((parent, child), (n, errors)) in calls {
+        let parent = names.get(conn, parent)?.to_string();
+        let child = names.get(conn, child)?.to_string();
+        if parent != child {
+            let edge = by_service.entry((parent, child)).or_default();
+            edge.0 += n;
+            edge.1 += errors;
+        }
+    }
+    let mut edges: Vec<DependencyEdge> = by_service
+        .into_iter()
+        .map(|((parent, child), (calls, errors))| DependencyEdge {
+            parent,
+            child,
+            calls,
+            errors,
+        })
+        .collect();
+    edges.sort_by(|a, b| {
+        b.calls
+            .cmp(&a.calls)
+            .then_with(|| a.parent.cmp(&b.parent))
+            .then_with(|| a.child.cmp(&b.child))
+    });
+    Ok(Dependencies { edges, sampled })
+}
+
+/// The attribute every GenAI span carries (semantic conventions: required on model, agent and tool
+/// spans); a trace with it is an LLM run.
+pub const GEN_AI_OPERATION: &str = "gen_ai.operation.name";
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ToolUsage {
+    pub name: String,
+    pub calls: i64,
+    pub errors: i64,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct LlmRun {
+    pub trace: TraceSummary,
+    /// The first `run_id` attribute in span start order ("" when none).
+    pub run_id: String,
+    /// The first `gen_ai.agent.name` ("" when none).
+    pub agent: String,
+    /// Distinct `gen_ai.request.model` (else `gen_ai.response.model`) values, sorted.
+    pub models: Vec<String>,
+    /// Spans of a GenAI operation other than agents and tools: model calls.
+    pub llm_calls: i64,
+    pub input_tokens: i64,
+    pub output_tokens: i64,
+    /// `execute_tool` spans, and those with error status.
+    pub tool_calls: i64,
+    pub tool_errors: i64,
+    /// By `gen_ai.tool.name`, most calls first.
+    pub tools: Vec<ToolUsage>,
+}
+
+fn compiled(expr: &Expr) -> SqlFilter {
+    compile(expr, Target::Spans).expect("an attribute has() or string equality always compiles")
+}
+
+/// The span filter `run_id = "<run_id>"` (through the attribute index), built without parsing user text.
+pub fn run_id_filter(run_id: &str) -> SqlFilter {
+    compiled(&Expr::Compare {
+        field: Field::Attribute("run_id".into()),
+        op: CmpOp::Eq,
+        value: Literal::Str(run_id.to_string()),
+    })
+}
+
+/// LLM runs, newest first: traces starting in the window with a span carrying `gen_ai.operation.name`,
+/// a span matching `filter` (any span: as trace search) and, given a run id, a span with that `run_id`.
+/// Candidates come from the trace search; each one's spans are then aggregated.
+pub fn llm_runs(
+    conn: &Connection,
+    filter: &SqlFilter,
+    run_id: Option<&str>,
+    range: TimeRange,
+    limit: usize,
+) -> Result<Vec<LlmRun>, StoreError> {
+    let mut also_matching = vec![compiled(&Expr::Has(Field::Attribute(GEN_AI_OPERATION.into())))];
+    if let Some(run_id) = run_id {
+        also_matching.push(run_id_filter(run_id));
+    }
+    let query = TraceQuery {
+        also_matching,
+        ..Default::default()
+    };
+    search_traces(conn, filter, &query, range, limit)?
+        .into_iter()
+        .map(|trace| aggregate_run(conn, trace))
+        .collect()
+}
+
+fn string_attr(attributes: &[KeyValue], key: &str) -> Option<String> {
+    match find_attribute(attributes, key)?.value.as_ref()? {
+        any_value::Value::StringValue(s) => Some(s.clone()),
+        any_value::Value::IntValue(i) => Some(i.to_string()),
+        _ => None,
+    }
+}
+
+fn int_attr(attributes: &[KeyValue], key: &str) -> Option<i64> {
+    match find_attribute(attributes, key)?.value.as_ref()? {
+        any_value::Value::IntValue(i) => Some(*i),
+        any_value::Value::DoubleValue(d) if d.is_finite() => Some(*d as i64),
+        any_value::Value::StringValue(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+}
+
+#[derive(Default)]
+struct Tokens {
+    seen: bool,
+    input: i64,
+    output: i64,
+}
+
+impl Tokens {
+    fn add(&mut self, attributes: &[KeyValue]) {
+        let input = int_attr(attributes, "gen_ai.usage.input_tokens");
+        let output = int_attr(attributes, "gen_ai.usage.output_tokens");
+        self.seen |= input.is_some() || output.is_some();
+        self.input = self.input.saturating_add(input.unwrap_or(0));
+        self.output = self.output.saturating_add(output.unwrap_or(0));
+    }
+}
+
+fn aggregate_run(conn: &Connection, trace: TraceSummary) -> Result<LlmRun, StoreError> {
+    let mut stmt =
+        conn.prepare_cached("SELECT s.name, s.status_code, s.attrs FROM spans s WHERE s.trace_id = ?1 ORDER BY s.start_ns, s.id LIMIT ?2")?;
+    let mut rows = stmt.query(params![&trace.trace_id, MAX_RUN_SPANS as i64])?;
+    let (mut run_id, mut agent) = (None, None);
+    let mut models = BTreeSet::new();
+    let (mut llm_calls, mut tool_calls, mut tool_errors) = (0, 0, 0);
+    let mut tools: BTreeMap<String, (i64, i64)> = BTreeMap::new();
+    // Tokens of model calls; agent spans' own usage (often the run's total) only when no model call has any.
+    let (mut model_tokens, mut agent_tokens) = (Tokens::default(), Tokens::default());
+    while let Some(row) = rows.next()? {
+        let status: i32 = row.get(1)?;
+        let attributes = decode_attributes(row.get_ref(2)?.as_blob_or_null().ok().flatten());
+        if run_id.is_none() {
+            run_id = string_attr(&attributes, "run_id");
+        }
+        if agent.is_none() {
+            agent = string_attr(&attributes, "gen_ai.agent.name");
+        }
+        if let Some(model) = string_attr(&attributes, "gen_ai.request.model").or_else(|| string_attr(&attributes, "gen_ai.response.model"))
+        {
+            models.insert(model);
+        }
+        match string_attr(&attributes, GEN_AI_OPERATION).as_deref() {
+            None => {}
+            Some("execute_tool") => {
+                let error = status == STATUS_ERROR;
+                tool_calls += 1;
+                tool_errors += i64::from(error);
+                let name = match string_attr(&attributes, "gen_ai.tool.name") {
+                    Some(name) => name,
+                    None => row.get(0)?,
+                };
+                let tool = tools.entry(name).or_default();
+                tool.0 += 1;
+                tool.1 += i64::from(error);
+            }
+            Some("invoke_agent" | "create_agent") => agent_tokens.add(&attributes),
+            Some(_) => {
+                llm_calls += 1;
+                model_tokens.add(&attributes);
+            }
+        }
+    }
+    let tokens = if model_tokens.seen { model_tokens } else { agent_tokens };
+    let mut tools: Vec<ToolUsage> = tools
+        .into_iter()
+        .map(|(name, (calls, errors))| ToolUsage { name, calls, errors })
+        .collect();
+    tools.sort_by(|a, b| b.calls.cmp(&a.calls).then_with(|| a.name.cmp(&b.name)));
+    Ok(LlmRun {
+        trace,
+        run_id: run_id.unwrap_or_default(),
+        agent: agent.unwrap_or_default(),
+        models: models.into_iter().collect(),
+        llm_calls,
+        input_tokens: tokens.input,
+        output_tokens: tokens.output,
+        tool_calls,
+        tool_errors,
+        tools,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nearest_rank_percentiles() {
+        let values: Vec<i64> = (1..=100).collect();
+        assert_eq!(nearest_rank(&values, 50), 50);
+        assert_eq!(nearest_rank(&values, 95), 95);
+        assert_eq!(nearest_rank(&values, 99), 99);
+        assert_eq!(nearest_rank(&[7], 99), 7);
+        assert_eq!(nearest_rank(&[1, 2, 3], 50), 2);
+        assert_eq!(nearest_rank(&[1, 2, 3, 4], 50), 2);
+        assert_eq!(nearest_rank(&[], 50), 0);
+    }
+
+    #[test]
+    fn the_fixed_filters_compile() {
+        let f = run_id_filter("it's \"quoted\"");
+        assert!(f.selective, "run_id goes through the attribute index");
+        assert!(!f.sql.contains("quoted"));
+        assert_eq!(f.sql.matches('?').count(), f.params.len());
+        let has = compiled(&Expr::Has(Field::Attribute(GEN_AI_OPERATION.into())));
+        assert_eq!(has.sql.matches('?').count(), has.params.len());
+    }
+}

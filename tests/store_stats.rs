@@ -1,0 +1,356 @@
+//! The overview aggregates against a real store, without a socket: service rates, error counts and
+//! exact percentiles, the dependency graph, and LLM runs, checked against numbers known up front.
+
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue, KeyValue};
+use opentelemetry_proto::tonic::resource::v1::Resource;
+use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span, Status};
+use otelbox::gen::Generator;
+use otelbox::pdata::{find_attribute, hex_id, SignalData};
+use otelbox::pipeline::ack::AckToken;
+use otelbox::query::{compile_text, SqlFilter, Target};
+use otelbox::store::read::TimeRange;
+use otelbox::store::retention::Retention;
+use otelbox::store::rows::flatten_traces;
+use otelbox::store::stats::{self, Percentiles};
+use otelbox::store::{Location, Store, StoreConfig};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+const MS: u64 = 1_000_000;
+
+fn kv(key: &str, v: any_value::Value) -> KeyValue {
+    KeyValue {
+        key: key.into(),
+        value: Some(AnyValue { value: Some(v) }),
+        ..Default::default()
+    }
+}
+
+fn request(service: &str, spans: Vec<Span>) -> ExportTraceServiceRequest {
+    ExportTraceServiceRequest {
+        resource_spans: vec![ResourceSpans {
+            resource: Some(Resource {
+                attributes: vec![kv("service.name", any_value::Value::StringValue(service.into()))],
+                ..Default::default()
+            }),
+            scope_spans: vec![ScopeSpans {
+                spans,
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+    }
+}
+
+/// A span of trace `trace` with id `id` (and parent `parent`, 0 for a root).
+fn span(trace: u64, id: u64, parent: u64, name: &str, kind: i32, start: u64, duration: u64, error: bool) -> Span {
+    let mut trace_id = [1u8; 16];
+    trace_id[8..].copy_from_slice(&trace.to_be_bytes());
+    Span {
+        trace_id: trace_id.to_vec(),
+        span_id: (id | 1 << 60).to_be_bytes().to_vec(),
+        parent_span_id: if parent == 0 {
+            Vec::new()
+        } else {
+            (parent | 1 << 60).to_be_bytes().to_vec()
+        },
+        name: name.into(),
+        kind,
+        start_time_unix_nano: start,
+        end_time_unix_nano: start + duration,
+        status: error.then(|| Status {
+            code: 2,
+            message: "failed".into(),
+        }),
+        ..Default::default()
+    }
+}
+
+async fn store() -> Arc<Store> {
+    Store::open(StoreConfig {
+        location: Location::Memory,
+        retention: Retention::default(),
+        durable_sync: false,
+    })
+    .unwrap()
+}
+
+async fn write(store: &Store, req: ExportTraceServiceRequest) {
+    let (ack, done) = AckToken::new();
+    store.write(flatten_traces(req), vec![ack]).await.unwrap();
+    done.await.unwrap().unwrap();
+}
+
+fn now() -> u64 {
+    otelbox::gen::now_ns()
+}
+
+fn since(t: u64) -> TimeRange {
+    TimeRange {
+        start: t as i64,
+        end: i64::MAX,
+    }
+}
+
+#[tokio::test]
+async fn service_stats_have_the_known_error_rate_and_exact_percentiles() {
+    let s = store().await;
+    let t0 = now() - 60_000 * MS;
+    // api: "GET /a" (server) lasts 1..=100 ms, every 10th fails; "query" (client) 20 times 1 s, none fail.
+    let mut spans: Vec<Span> = (1..=100)
+        .map(|i| span(i, i, 0, "GET /a", 2, t0 + i * MS, i * MS, i % 10 == 0))
+        .collect();
+    spans.extend((1..=20).map(|i| span(1000 + i, 1, 0, "query", 3, t0 + i * MS, 1000 * MS, false)));
+    write(&s, request("api", spans)).await;
+    write(&s, request("worker", vec![span(5000, 1, 0, "job", 1, t0, 7 * MS, true)])).await;
+    // Before the window: not counted.
+    write(
+        &s,
+        request("api", vec![span(6000, 1, 0, "GET /a", 2, t0 - 3_600_000 * MS, 5 * MS, true)]),
+    )
+    .await;
+
+    let range = since(t0 - 1000 * MS);
+    let report = s.read(move |c| stats::service_stats(c, range, stats::MAX_SCAN)).await.unwrap();
+    assert!(!report.sampled);
+    assert_eq!(report.covered_from_ns, range.start);
+    let names: Vec<&str> = report.services.iter().map(|x| x.name.as_str()).collect();
+    assert_eq!(names, ["api", "worker"], "services by name");
+    let api = &report.services[0];
+    assert_eq!((api.spans, api.errors), (120, 10));
+    // 120 durations: 1..=100 ms then twenty 1000 ms; ranks 60, 114 and 119.
+    assert_eq!(
+        api.durations,
+        Percentiles {
+            p50_ns: 60 * MS as i64,
+            p95_ns: 1000 * MS as i64,
+            p99_ns: 1000 * MS as i64
+        }
+    );
+    let ops: Vec<(&str, i32, i64, i64)> = api
+        .operations
+        .iter()
+        .map(|o| (o.name.as_str(), o.kind, o.spans, o.errors))
+        .collect();
+    assert_eq!(ops, [("GET /a", 2, 100, 10), ("query", 3, 20, 0)], "busiest operation first");
+    assert_eq!(
+        api.operations[0].durations,
+        Percentiles {
+            p50_ns: 50 * MS as i64,
+            p95_ns: 95 * MS as i64,
+            p99_ns: 99 * MS as i64
+        }
+    );
+    let worker = &report.services[1];
+    assert_eq!((worker.spans, worker.errors, worker.durations.p99_ns), (1, 1, 7 * MS as i64));
+
+    // A scan cap smaller than the window: the newest spans only, and where they start.
+    let report = s.read(move |c| stats::service_stats(c, range, 30)).await.unwrap();
+    assert!(report.sampled);
+    assert_eq!(report.services.iter().map(|x| x.spans).sum::<i64>(), 30);
+    // The newest 30 starts are t0 + 71..=100 ms (the "GET /a" spans 71..=100).
+    assert_eq!(report.covered_from_ns, (t0 + 71 * MS) as i64);
+    assert_eq!(report.services[0].operations[0].errors, 3, "70 is out; 80, 90, 100 are in");
+}
+
+/// Expected edges of generated runs, counted straight from the requests.
+fn expected_edges(requests: &[ExportTraceServiceRequest]) -> BTreeMap<(String, String), (i64, i64)> {
+    let mut service_of = HashMap::new();
+    let mut spans = Vec::new();
+    for req in requests {
+        for rs in &req.resource_spans {
+            let service = otelbox::pdata::service_name(rs.resource.as_ref());
+            for sp in rs.scope_spans.iter().flat_map(|ss| &ss.spans) {
+                service_of.insert((sp.trace_id.clone(), sp.span_id.clone()), service.clone());
+                spans.push((service.clone(), sp.clone()));
+            }
+        }
+    }
+    let mut edges = BTreeMap::new();
+    for (service, sp) in spans {
+        if let Some(parent) = service_of.get(&(sp.trace_id.clone(), sp.parent_span_id.clone())) {
+            if *parent != service {
+                let e: &mut (i64, i64) = edges.entry((parent.clone(), service)).or_default();
+                e.0 += 1;
+                e.1 += i64::from(sp.status.as_ref().is_some_and(|st| st.code == 2));
+            }
+        }
+    }
+    edges
+}
+
+#[tokio::test]
+async fn dependencies_count_the_calls_between_services() {
+    let s = store().await;
+    let mut g = Generator::new(11);
+    // An hour ago: out of the narrow window further down.
+    let end = now() - 3_600_000 * MS;
+    let runs: Vec<ExportTraceServiceRequest> = (0..30).map(|i| g.agent_run(end - i * 10 * MS).traces).collect();
+    for run in &runs {
+        write(&s, run.clone()).await;
+    }
+    let expected = expected_edges(&runs);
+    assert_eq!(expected.len(), 1, "the generator's one cross-service hop: {expected:?}");
+    let (calls, errors) = expected[&("agent-api".to_string(), "tools-svc".to_string())];
+    assert!(calls >= 60 && errors > 0, "{calls} calls, {errors} errors");
+
+    let deps = s.read(|c| stats::dependencies(c, TimeRange::ALL, stats::MAX_SCAN)).await.unwrap();
+    assert!(!deps.sampled);
+    assert_eq!(deps.edges.len(), 1);
+    let e = &deps.edges[0];
+    assert_eq!(
+        (e.parent.as_str(), e.child.as_str(), e.calls, e.errors),
+        ("agent-api", "tools-svc", calls, errors)
+    );
+
+    // A parent that started before the window is still found (by id); a child whose parent never
+    // arrived makes no edge; same-service children make none either.
+    let t = now();
+    write(
+        &s,
+        request("gateway", vec![span(77, 1, 0, "GET /", 2, t - 600_000 * MS, 700_000 * MS, false)]),
+    )
+    .await;
+    write(
+        &s,
+        request(
+            "billing",
+            vec![
+                span(77, 2, 1, "charge", 2, t, 5 * MS, true),
+                span(77, 3, 2, "charge.db", 3, t, MS, false),
+                span(77, 4, 99, "orphan", 2, t, MS, false),
+            ],
+        ),
+    )
+    .await;
+    let deps = s
+        .read(move |c| stats::dependencies(c, since(t - 1000 * MS), stats::MAX_SCAN))
+        .await
+        .unwrap();
+    let edges: Vec<(&str, &str, i64, i64)> = deps
+        .edges
+        .iter()
+        .map(|e| (e.parent.as_str(), e.child.as_str(), e.calls, e.errors))
+        .collect();
+    assert_eq!(edges, [("gateway", "billing", 1, 1)]);
+}
+
+fn int(sp: &Span, key: &str) -> i64 {
+    match find_attribute(&sp.attributes, key).and_then(|v| v.value.as_ref()) {
+        Some(any_value::Value::IntValue(i)) => *i,
+        _ => 0,
+    }
+}
+
+fn text(sp: &Span, key: &str) -> Option<String> {
+    match find_attribute(&sp.attributes, key).and_then(|v| v.value.as_ref()) {
+        Some(any_value::Value::StringValue(s)) => Some(s.clone()),
+        _ => None,
+    }
+}
+
+fn all_spans(req: &ExportTraceServiceRequest) -> impl Iterator<Item = &Span> {
+    req.resource_spans.iter().flat_map(|r| &r.scope_spans).flat_map(|s| &s.spans)
+}
+
+#[tokio::test]
+async fn llm_runs_sum_their_spans_and_filter_by_run_id_and_q() {
+    let s = store().await;
+    let mut g = Generator::new(5);
+    let end = now();
+    // Oldest first, 30 s apart: newest first means reverse order.
+    let runs: Vec<_> = (0..10).rev().map(|i| g.agent_run(end - i * 30_000 * MS)).collect();
+    for run in &runs {
+        write(&s, run.traces.clone()).await;
+    }
+    // A plain HTTP trace is not an LLM run.
+    write(&s, request("web", vec![span(42, 1, 0, "GET /", 2, end - 5 * MS, MS, false)])).await;
+
+    let everything = SqlFilter::everything();
+    let found = s
+        .read(move |c| stats::llm_runs(c, &everything, None, TimeRange::ALL, 50))
+        .await
+        .unwrap();
+    assert_eq!(found.len(), runs.len(), "every generated run and nothing else");
+    for (run, expected) in found.iter().zip(runs.iter().rev()) {
+        let spans: Vec<&Span> = all_spans(&expected.traces).collect();
+        let op = |sp: &&&Span, name: &str| text(sp, "gen_ai.operation.name").as_deref() == Some(name);
+        assert_eq!(run.run_id, expected.run_id, "newest first");
+        assert_eq!(hex_id(&run.trace.trace_id), hex_id(&spans[0].trace_id));
+        assert_eq!(run.trace.span_count, expected.traces.item_count() as i64);
+        assert_eq!(run.agent, "research-assistant");
+        assert_eq!(run.trace.root_name, "invoke_agent research-assistant");
+        assert_eq!(
+            run.input_tokens,
+            spans.iter().map(|sp| int(sp, "gen_ai.usage.input_tokens")).sum::<i64>()
+        );
+        assert_eq!(
+            run.output_tokens,
+            spans.iter().map(|sp| int(sp, "gen_ai.usage.output_tokens")).sum::<i64>()
+        );
+        assert!(run.input_tokens > 0);
+        assert_eq!(run.llm_calls, spans.iter().filter(|sp| op(sp, "chat")).count() as i64);
+        let tools: Vec<&&Span> = spans.iter().filter(|sp| op(sp, "execute_tool")).collect();
+        assert_eq!(run.tool_calls, tools.len() as i64);
+        assert_eq!(
+            run.tool_errors,
+            tools.iter().filter(|sp| sp.status.as_ref().is_some_and(|st| st.code == 2)).count() as i64
+        );
+        assert_eq!(run.tools.iter().map(|t| t.calls).sum::<i64>(), run.tool_calls);
+        let model = spans.iter().find_map(|sp| text(sp, "gen_ai.request.model")).unwrap();
+        assert_eq!(run.models, [model]);
+    }
+
+    // run_id: exactly that run.
+    let wanted = runs[2].run_id.clone();
+    let id = wanted.clone();
+    let one = s
+        .read(move |c| stats::llm_runs(c, &SqlFilter::everything(), Some(&id), TimeRange::ALL, 50))
+        .await
+        .unwrap();
+    assert_eq!(one.iter().map(|r| r.run_id.as_str()).collect::<Vec<_>>(), [wanted.as_str()]);
+    let none = s
+        .read(|c| stats::llm_runs(c, &SqlFilter::everything(), Some("run-nope"), TimeRange::ALL, 50))
+        .await
+        .unwrap();
+    assert!(none.is_empty());
+
+    // q: a run qualifies when any of its spans matches (here a span of the other service).
+    let with_failed_tool: Vec<String> = runs
+        .iter()
+        .rev()
+        .filter(|r| {
+            r.traces
+                .resource_spans
+                .iter()
+                .filter(|rs| otelbox::pdata::service_name(rs.resource.as_ref()) == "tools-svc")
+                .flat_map(|rs| rs.scope_spans.iter().flat_map(|ss| &ss.spans))
+                .any(|sp| sp.status.as_ref().is_some_and(|st| st.code == 2))
+        })
+        .map(|r| r.run_id.clone())
+        .collect();
+    let filter = compile_text(Some("service = tools-svc and status = error"), Target::Spans).unwrap();
+    assert!(
+        !with_failed_tool.is_empty() && with_failed_tool.len() < runs.len(),
+        "{with_failed_tool:?}"
+    );
+    let matched = s
+        .read(move |c| stats::llm_runs(c, &filter, None, TimeRange::ALL, 50))
+        .await
+        .unwrap();
+    assert_eq!(matched.iter().map(|r| r.run_id.clone()).collect::<Vec<_>>(), with_failed_tool);
+
+    // limit and window.
+    let two = s
+        .read(|c| stats::llm_runs(c, &SqlFilter::everything(), None, TimeRange::ALL, 2))
+        .await
+        .unwrap();
+    assert_eq!(two.len(), 2);
+    assert_eq!(two[0].run_id, runs[9].run_id);
+    let recent = s
+        .read(move |c| stats::llm_runs(c, &SqlFilter::everything(), None, since(end - 25_000 * MS), 50))
+        .await
+        .unwrap();
+    assert_eq!(recent.len(), 1, "only the newest run starts in the last 25 s");
+}

@@ -1,0 +1,63 @@
+//! Fetching from the `/api/v1` JSON API of the page's own origin; every failure becomes a message a
+//! person can act on (the server's `{error:{code, message}}` when there is one).
+
+use crate::wire::ErrorBody;
+use serde::de::DeserializeOwned;
+
+/// Why a request failed; `column` points into the filter for filter syntax errors.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ApiError {
+    pub message: String,
+    pub column: Option<usize>,
+}
+
+impl ApiError {
+    fn plain(message: impl Into<String>) -> Self {
+        ApiError {
+            message: message.into(),
+            column: None,
+        }
+    }
+}
+
+/// `path?k=v&...` with empty values left out, every part URI-encoded.
+pub fn url(path: &str, params: &[(&str, String)]) -> String {
+    let query: Vec<String> = params
+        .iter()
+        .filter(|(_, v)| !v.trim().is_empty())
+        .map(|(k, v)| format!("{}={}", encode(k), encode(v)))
+        .collect();
+    if query.is_empty() {
+        path.to_string()
+    } else {
+        format!("{path}?{}", query.join("&"))
+    }
+}
+
+/// One URI component, encoded the browser's way.
+pub fn encode(text: &str) -> String {
+    String::from(js_sys::encode_uri_component(text))
+}
+
+/// GET a JSON document from the API.
+pub async fn get<T: DeserializeOwned>(path: &str, params: &[(&str, String)]) -> Result<T, ApiError> {
+    let target = url(path, params);
+    let response = gloo_net::http::Request::get(&target)
+        .send()
+        .await
+        .map_err(|e| ApiError::plain(format!("otelbox did not answer ({e}); is it still running?")))?;
+    if response.ok() {
+        return response
+            .json::<T>()
+            .await
+            .map_err(|e| ApiError::plain(format!("unexpected answer from {path}: {e}")));
+    }
+    let status = response.status();
+    match response.json::<ErrorBody>().await {
+        Ok(body) => Err(ApiError {
+            message: body.error.message,
+            column: body.error.column,
+        }),
+        Err(_) => Err(ApiError::plain(format!("{path} answered HTTP {status}"))),
+    }
+}

@@ -1,0 +1,26 @@
+//! The otelbox web UI: a Leptos client-side app, compiled to wasm by `scripts/build-ui` and embedded in
+//! the server binary. It talks only to the `/api/v1` endpoints of the page's own origin.
+
+mod api;
+mod app;
+mod components;
+mod format;
+mod pages;
+mod tree;
+
+/// The API's JSON shapes: the server's own file, compiled here too, so the two cannot drift apart.
+#[path = "../../src/api/wire.rs"]
+#[allow(dead_code)]
+mod wire;
+
+fn main() {
+    console_error_panic_hook_set();
+    leptos::mount::mount_to_body(app::App);
+}
+
+/// A panic in the UI shows in the browser console instead of as `unreachable` executed.
+fn console_error_panic_hook_set() {
+    std::panic::set_hook(Box::new(|info| {
+        web_sys::console::error_1(&info.to_string().into());
+    }));
+}

@@ -1,0 +1,257 @@
+//! Logs: full-text and filter search, a service filter, severity colours, a live tail over SSE with
+//! pause, rows that expand to their attributes, and links to the trace and span of each record.
+
+use crate::api;
+use crate::app::refresh_tick;
+use crate::components::attrs::AttrTable;
+use crate::components::charts::colour_for;
+use crate::components::search::{FilterBox, ServicePicker, SincePicker};
+use crate::components::{keys, query, EmptyState, ErrorNote, Loading};
+use crate::format;
+use crate::wire::{LogRecord, LogsResponse};
+use leptos::prelude::*;
+use std::cell::RefCell;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+
+/// Live-tail records kept on screen; older ones fall off the end.
+const LIVE_LIMIT: usize = 500;
+
+/// The CSS class (and fallback label) of an OTLP severity number.
+pub fn severity_class(number: i32) -> &'static str {
+    match number {
+        1..=4 => "trace",
+        5..=8 => "debug",
+        9..=12 => "info",
+        13..=16 => "warn",
+        17..=20 => "error",
+        21..=24 => "fatal",
+        _ => "unset",
+    }
+}
+
+/// The filter sent to the API: the filter box's expression and the full-text words, together.
+fn combined_filter(filter: &str, text: &str) -> String {
+    let text = text.trim();
+    match (filter.trim().is_empty(), text.is_empty()) {
+        (true, true) => String::new(),
+        (false, true) => filter.trim().to_string(),
+        (true, false) => format!("body ~ {}", format::filter_literal(text)),
+        (false, false) => format!("({}) and body ~ {}", filter.trim(), format::filter_literal(text)),
+    }
+}
+
+thread_local! {
+    /// The one open live tail (an EventSource and its message handler), closed when replaced.
+    static TAIL: RefCell<Option<(web_sys::EventSource, Closure<dyn FnMut(web_sys::MessageEvent)>)>> = const { RefCell::new(None) };
+}
+
+fn close_tail() {
+    TAIL.with(|t| {
+        if let Some((source, _)) = t.borrow_mut().take() {
+            source.close();
+        }
+    });
+}
+
+#[component]
+pub fn LogsPage() -> impl IntoView {
+    let q = query::param("q");
+    let text = query::param("text");
+    let service = query::param("service");
+    let since = query::param("since");
+    let set_query = query::setter();
+
+    let result = LocalResource::new(move || {
+        let params = vec![
+            ("q", combined_filter(&q.get(), &text.get())),
+            ("service", service.get()),
+            ("since", if since.get().is_empty() { "1h".into() } else { since.get() }),
+            ("limit", "300".to_string()),
+        ];
+        refresh_tick();
+        async move { api::get::<LogsResponse>("/api/v1/logs", &params).await }
+    });
+    let error = Signal::derive(move || result.get().and_then(|r| r.err()));
+
+    // Live tail: records that arrived since it was switched on, newest first; held back while paused.
+    let live = RwSignal::new(false);
+    let paused = RwSignal::new(false);
+    let live_rows = RwSignal::new(Vec::<LogRecord>::new());
+    let held = RwSignal::new(Vec::<LogRecord>::new());
+    Effect::new(move |_| {
+        close_tail();
+        if !live.get() {
+            return;
+        }
+        live_rows.set(Vec::new());
+        held.set(Vec::new());
+        let params = vec![("q", combined_filter(&q.get(), &text.get())), ("service", service.get())];
+        let Ok(source) = web_sys::EventSource::new(&api::url("/api/v1/stream/logs", &params)) else {
+            return;
+        };
+        let on_message = Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |event: web_sys::MessageEvent| {
+            let Some(data) = event.data().as_string() else { return };
+            let Ok(record) = serde_json::from_str::<LogRecord>(&data) else { return };
+            let target = if paused.get_untracked() { held } else { live_rows };
+            target.update(|rows| {
+                rows.insert(0, record);
+                rows.truncate(LIVE_LIMIT);
+            });
+        });
+        source.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
+        TAIL.with(|t| *t.borrow_mut() = Some((source, on_message)));
+    });
+    on_cleanup(close_tail);
+
+    let rows = Memo::new(move |_| {
+        let mut all = live_rows.get();
+        all.extend(result.get().and_then(|r| r.ok()).map(|r| r.logs).unwrap_or_default());
+        all
+    });
+    let expanded = RwSignal::new(None::<usize>);
+    let selected = keys::list_keys(Signal::derive(move || rows.read().len()), move |i| {
+        expanded.update(|e| *e = if *e == Some(i) { None } else { Some(i) })
+    });
+    let set_text = set_query.clone();
+
+    view! {
+        <section class="page">
+            <div class="toolbar">
+                <FilterBox param="q" placeholder=r#"severity >= warn and service = checkout   ·   trace_id = "…""# error=error/>
+                <div class="toolbar-row">
+                    <input
+                        class="text-search"
+                        type="text"
+                        placeholder="full-text search in log bodies"
+                        prop:value=move || text.get()
+                        on:change=move |ev| set_text(&[("text", event_target_value(&ev))])
+                    />
+                    <ServicePicker/>
+                    <SincePicker/>
+                    <button
+                        class="live-toggle"
+                        aria-pressed=move || live.get().to_string()
+                        on:click=move |_| live.update(|l| *l = !*l)
+                    >
+                        {move || if live.get() { "■ Stop live tail" } else { "▶ Live tail" }}
+                    </button>
+                    {move || live.get().then(|| view! {
+                        <button
+                            class="pause"
+                            aria-pressed=move || paused.get().to_string()
+                            on:click=move |_| {
+                                if paused.get_untracked() {
+                                    let mut waiting = held.get_untracked();
+                                    waiting.extend(live_rows.get_untracked());
+                                    waiting.truncate(LIVE_LIMIT);
+                                    live_rows.set(waiting);
+                                    held.set(Vec::new());
+                                }
+                                paused.update(|p| *p = !*p);
+                            }
+                        >
+                            {move || if paused.get() { format!("Resume ({} new)", held.read().len()) } else { "Pause".to_string() }}
+                        </button>
+                        <span class="live">{move || if paused.get() { "paused" } else { "● live" }}</span>
+                    })}
+                </div>
+            </div>
+            {move || match result.get() {
+                None => view! { <Loading/> }.into_any(),
+                Some(Err(e)) if e.column.is_some() => view! { <span></span> }.into_any(),
+                Some(Err(e)) => view! { <ErrorNote message=e.message/> }.into_any(),
+                Some(Ok(_)) if rows.read().is_empty() && !live.get() => {
+                    if q.get().is_empty() && text.get().is_empty() && service.get().is_empty() {
+                        view! { <EmptyState what="logs"/> }.into_any()
+                    } else {
+                        view! { <p class="muted">"No log record matches. Widen the time range or loosen the search."</p> }.into_any()
+                    }
+                }
+                Some(Ok(_)) => view! { <LogTable rows=rows selected=selected expanded=expanded/> }.into_any(),
+            }}
+        </section>
+    }
+}
+
+#[component]
+fn LogTable(rows: Memo<Vec<LogRecord>>, selected: RwSignal<Option<usize>>, expanded: RwSignal<Option<usize>>) -> impl IntoView {
+    let body = move || {
+        rows.get()
+            .into_iter()
+            .enumerate()
+            .map(|(i, log)| {
+                let level = severity_class(log.severity_number);
+                let label = if log.severity_text.is_empty() { level.to_uppercase() } else { log.severity_text.clone() };
+                let detail = log.clone();
+                view! {
+                    <tr
+                        class="clickable log-row"
+                        class:selected=move || selected.get() == Some(i)
+                        on:click=move |_| expanded.update(|e| *e = if *e == Some(i) { None } else { Some(i) })
+                    >
+                        <td class="nowrap small">{format::time(log.time_unix_nano)}</td>
+                        <td><span class=format!("sev {level}")>{label}</span></td>
+                        <td class="svc small" style=format!("color:{}", colour_for(&log.service))>{log.service.clone()}</td>
+                        <td class="log-body">{format::value(&log.body)}</td>
+                        <td class="small">
+                            {(!log.trace_id.is_empty()).then(|| {
+                                let href = format!("/traces/{}?span={}", log.trace_id, log.span_id);
+                                view! { <a href=href class="mono" on:click=|ev| ev.stop_propagation()>{format::short_id(&log.trace_id)}</a> }
+                            })}
+                        </td>
+                    </tr>
+                    {move || (expanded.get() == Some(i)).then(|| view! {
+                        <tr class="log-detail-row">
+                            <td colspan="5" class="log-detail">
+                                <LogDetail log=detail.clone()/>
+                            </td>
+                        </tr>
+                    })}
+                }
+            })
+            .collect_view()
+    };
+    view! {
+        <p class="muted small">{move || format!("{} records · j/k or ↑/↓ to move, Enter to expand, / to search", rows.read().len())}</p>
+        <table class="list logs-table">
+            <thead><tr><th>"Time"</th><th>"Severity"</th><th>"Service"</th><th>"Body"</th><th>"Trace"</th></tr></thead>
+            <tbody>{body}</tbody>
+        </table>
+    }
+}
+
+#[component]
+fn LogDetail(log: LogRecord) -> impl IntoView {
+    let trace_link = (!log.trace_id.is_empty()).then(|| {
+        let trace_href = format!("/traces/{}", log.trace_id);
+        let span_href = format!("/traces/{}?span={}", log.trace_id, log.span_id);
+        view! {
+            <p>
+                "trace " <a class="mono" href=trace_href>{log.trace_id.clone()}</a>
+                {(!log.span_id.is_empty()).then(|| view! { " · span " <a class="mono" href=span_href>{log.span_id.clone()}</a> })}
+            </p>
+        }
+    });
+    view! {
+        {trace_link}
+        <p class="small muted">{format!("observed {}", format::time(log.observed_time_unix_nano))}</p>
+        <h4>"Attributes"</h4>
+        <AttrTable attrs=log.attributes.clone()/>
+        <h4>"Resource"</h4>
+        <AttrTable attrs=log.resource.clone()/>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn filter_and_text_combine() {
+        assert_eq!(combined_filter("", ""), "");
+        assert_eq!(combined_filter("severity >= warn", " "), "severity >= warn");
+        assert_eq!(combined_filter("", "time out"), r#"body ~ "time out""#);
+        assert_eq!(combined_filter("a = 1 or b = 2", "x"), r#"(a = 1 or b = 2) and body ~ "x""#);
+    }
+}

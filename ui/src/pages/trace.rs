@@ -1,0 +1,322 @@
+//! One trace: a virtualised waterfall (collapsible span tree, a colour per service, error marks, the
+//! critical path outlined), the selected span's details, the trace's and the span's logs, and an
+//! OTLP/JSON download. The selected span is the `span` query parameter, so a span can be linked.
+
+use crate::api;
+use crate::components::attrs::AttrTable;
+use crate::components::charts::colour_for;
+use crate::components::{query, CopyButton, ErrorNote, Loading};
+use crate::format;
+use crate::tree::{self, Tree};
+use crate::wire::{LogRecord, LogsResponse, Span, TraceResponse};
+use leptos::prelude::*;
+use leptos_router::hooks::use_params_map;
+use std::collections::HashSet;
+use std::sync::Arc;
+
+/// Height of a waterfall row in pixels (the stylesheet's `.wf-row` matches).
+const ROW_HEIGHT: f64 = 26.0;
+/// Rows drawn above and below the visible ones, so fast scrolling shows no gaps.
+const OVERSCAN: usize = 15;
+
+/// The loaded trace with its tree, shared by the waterfall and the detail panel.
+#[derive(Clone)]
+struct Loaded {
+    spans: Arc<Vec<Span>>,
+    tree: Arc<Tree>,
+}
+
+#[component]
+pub fn TracePage() -> impl IntoView {
+    let params = use_params_map();
+    let trace_id = Memo::new(move |_| params.read().get("trace_id").unwrap_or_default());
+    let trace = LocalResource::new(move || {
+        let id = trace_id.get();
+        async move {
+            let response = api::get::<TraceResponse>(&format!("/api/v1/traces/{}", api::encode(&id)), &[]).await?;
+            let tree = tree::build(&response.spans);
+            Ok::<_, api::ApiError>(Loaded {
+                spans: Arc::new(response.spans),
+                tree: Arc::new(tree),
+            })
+        }
+    });
+    view! {
+        <section class="page">
+            {move || match trace.get() {
+                None => view! { <Loading/> }.into_any(),
+                Some(Err(e)) => view! {
+                    <ErrorNote message=e.message/>
+                    <p><a href="/traces">"← back to traces"</a></p>
+                }
+                .into_any(),
+                Some(Ok(loaded)) => view! { <TraceView loaded=loaded trace_id=trace_id.get_untracked()/> }.into_any(),
+            }}
+        </section>
+    }
+}
+
+#[component]
+fn TraceView(loaded: Loaded, trace_id: String) -> impl IntoView {
+    let Loaded { spans, tree } = loaded;
+    let selected_id = query::param("span");
+    let set_query = query::setter();
+    let select = Callback::new(move |span_id: String| set_query(&[("span", span_id)]));
+    let selected = {
+        let spans = spans.clone();
+        Memo::new(move |_| {
+            let id = selected_id.get();
+            spans.iter().position(|s| s.span_id == id)
+        })
+    };
+
+    let root = tree.rows.first().map(|r| spans[r.span].clone());
+    let services: Vec<String> = {
+        let mut names: Vec<String> = spans.iter().map(|s| s.service.clone()).collect();
+        names.sort();
+        names.dedup();
+        names
+    };
+    let errors = spans.iter().filter(|s| s.status.code == "error").count();
+    let title = root.as_ref().map(|r| format!("{}: {}", r.service, r.name)).unwrap_or_default();
+    let legend = services
+        .iter()
+        .map(|s| view! { <span class="chip" style=format!("border-color:{}", colour_for(s))>{s.clone()}</span> })
+        .collect_view();
+    let download = format!("/api/v1/traces/{trace_id}/otlp");
+
+    // The trace's logs, fetched once, in a window around the trace.
+    let (from, to) = (tree.start_ns - 60_000_000_000, tree.end_ns + 300_000_000_000);
+    let logs_id = trace_id.clone();
+    let logs = LocalResource::new(move || {
+        let params = vec![
+            ("trace_id", logs_id.clone()),
+            ("start", from.to_string()),
+            ("end", to.to_string()),
+            ("limit", "1000".to_string()),
+        ];
+        async move { api::get::<LogsResponse>("/api/v1/logs", &params).await }
+    });
+
+    view! {
+        <div class="trace-head">
+            <span class="title">{title}</span>
+            <span class="muted">{format!("{} spans", spans.len())}</span>
+            <span>{format::duration(tree.end_ns - tree.start_ns)}</span>
+            <span class="muted">{format::time(tree.start_ns)}</span>
+            {(errors > 0).then(|| view! { <span class="badge error">{format!("{errors} errors")}</span> })}
+            <span class="mono small">{trace_id.clone()}</span>
+            <CopyButton text=trace_id.clone() label="copy id"/>
+            <a href=download download="">"Download OTLP/JSON"</a>
+        </div>
+        <div class="legend-row">{legend}<span class="muted small">" outlined: critical path · striped red: error"</span></div>
+        <div class="trace-layout">
+            <Waterfall spans=spans.clone() tree=tree.clone() selected=selected select=select/>
+            <aside class="detail">
+                {move || match selected.get() {
+                    Some(i) => view! { <SpanDetail span=spans[i].clone() trace_start=tree.start_ns/> }.into_any(),
+                    None => view! { <p class="muted">"Select a span to see its attributes, resource, events and links."</p> }.into_any(),
+                }}
+                <h4>"Logs"</h4>
+                {move || match logs.get() {
+                    None => view! { <Loading/> }.into_any(),
+                    Some(Err(e)) => view! { <ErrorNote message=e.message/> }.into_any(),
+                    Some(Ok(r)) => {
+                        let span_id = selected_id.get();
+                        let shown: Vec<LogRecord> = r.logs.into_iter().filter(|l| span_id.is_empty() || l.span_id == span_id).collect();
+                        view! { <TraceLogs logs=shown for_span=!span_id.is_empty()/> }.into_any()
+                    }
+                }}
+            </aside>
+        </div>
+    }
+}
+
+#[component]
+fn Waterfall(spans: Arc<Vec<Span>>, tree: Arc<Tree>, selected: Memo<Option<usize>>, select: Callback<String>) -> impl IntoView {
+    let collapsed = RwSignal::new(HashSet::<usize>::new());
+    let visible = {
+        let tree = tree.clone();
+        Memo::new(move |_| collapsed.with(|c| tree::visible(&tree.rows, c)))
+    };
+    let scroll_top = RwSignal::new(0.0f64);
+    let viewport = RwSignal::new(900.0f64);
+    let scroller = NodeRef::<leptos::html::Div>::new();
+    let total_ns = (tree.end_ns - tree.start_ns).max(1) as f64;
+    let t0 = tree.start_ns;
+    let total_rows = tree.rows.len();
+
+    let rows = move || {
+        let shown = visible.get();
+        let first = ((scroll_top.get() / ROW_HEIGHT) as usize).saturating_sub(OVERSCAN);
+        let last = (first + (viewport.get() / ROW_HEIGHT) as usize + 2 * OVERSCAN).min(shown.len());
+        let chosen = selected.get();
+        let folded = collapsed.get();
+        (first..last)
+            .map(|position| {
+                let row_index = shown[position];
+                let row = &tree.rows[row_index];
+                let span = &spans[row.span];
+                let left = (span.start_unix_nano - t0) as f64 / total_ns * 100.0;
+                let width = (span.duration_ns.max(0) as f64 / total_ns * 100.0).max(0.15);
+                let error = span.status.code == "error";
+                let critical = tree.critical.contains(&row.span);
+                let id = span.span_id.clone();
+                let toggle = if row.has_children {
+                    if folded.contains(&row_index) { "▸" } else { "▾" }
+                } else {
+                    ""
+                };
+                let label_left = if left + width > 75.0 { format!("right:{:.2}%", 100.0 - left + 0.5) } else { format!("left:{:.2}%", left + width + 0.5) };
+                view! {
+                    <div
+                        class="wf-row"
+                        class:selected=chosen == Some(row.span)
+                        style=format!("top:{}px", position as f64 * ROW_HEIGHT)
+                        data-span-id=span.span_id.clone()
+                        on:click=move |_| select.run(id.clone())
+                    >
+                        <div class="wf-name" style=format!("padding-left:{}px", 6 + row.depth.min(40) * 14)>
+                            <span
+                                class="wf-toggle"
+                                on:click=move |ev| {
+                                    ev.stop_propagation();
+                                    collapsed.update(|c| {
+                                        if !c.remove(&row_index) {
+                                            c.insert(row_index);
+                                        }
+                                    });
+                                }
+                            >
+                                {toggle}
+                            </span>
+                            <span class="wf-svc" style=format!("background:{}", colour_for(&span.service))></span>
+                            {error.then(|| view! { <span class="err-mark" title="error status">"!"</span> })}
+                            <span class="muted small">{span.service.clone()}</span>
+                            <span>{span.name.clone()}</span>
+                        </div>
+                        <div class="wf-timeline">
+                            <div
+                                class="wf-bar"
+                                class:error=error
+                                class:critical=critical
+                                style=format!("left:{left:.3}%;width:{width:.3}%;background:{}", colour_for(&span.service))
+                            ></div>
+                            <span class="wf-label" style=label_left>{format::duration(span.duration_ns)}</span>
+                        </div>
+                    </div>
+                }
+            })
+            .collect_view()
+    };
+    let ticks = (0..=4)
+        .map(|i| {
+            let at = total_ns * i as f64 / 4.0;
+            view! { <span style=format!("position:absolute;left:{}%;transform:translateX(-{}%)", i * 25, i * 25)>{format::duration(at as i64)}</span> }
+        })
+        .collect_view();
+    view! {
+        <div class="waterfall">
+            <div class="wf-header">
+                <div>{move || format!("Service and operation ({} of {} rows shown)", visible.read().len(), total_rows)}</div>
+                <div style="position:relative">{ticks}</div>
+            </div>
+            <div
+                class="wf-scroll"
+                node_ref=scroller
+                on:scroll=move |_| {
+                    if let Some(el) = scroller.get() {
+                        scroll_top.set(el.scroll_top() as f64);
+                        viewport.set(el.client_height() as f64);
+                    }
+                }
+            >
+                <div style=move || format!("position:relative;height:{}px", visible.read().len() as f64 * ROW_HEIGHT)>{rows}</div>
+            </div>
+        </div>
+    }
+}
+
+#[component]
+fn SpanDetail(span: Span, trace_start: i64) -> impl IntoView {
+    let status_class = match span.status.code.as_str() {
+        "error" => "badge error",
+        "ok" => "badge ok",
+        _ => "badge",
+    };
+    let events = span
+        .events
+        .iter()
+        .map(|e| {
+            view! {
+                <div class="event">
+                    <div>
+                        <strong>{e.name.clone()}</strong>
+                        <span class="muted small">{format!(" +{}", format::duration(e.time_unix_nano - span.start_unix_nano))}</span>
+                    </div>
+                    <AttrTable attrs=e.attributes.clone()/>
+                </div>
+            }
+        })
+        .collect_view();
+    let links = span
+        .links
+        .iter()
+        .map(|l| {
+            let href = format!("/traces/{}?span={}", l.trace_id, l.span_id);
+            view! {
+                <div>
+                    <a href=href class="mono small">{format!("{} / {}", format::short_id(&l.trace_id), format::short_id(&l.span_id))}</a>
+                    <AttrTable attrs=l.attributes.clone()/>
+                </div>
+            }
+        })
+        .collect_view();
+    let scope = if span.scope.version.is_empty() { span.scope.name.clone() } else { format!("{} {}", span.scope.name, span.scope.version) };
+    view! {
+        <h3 class="span-title">{span.name.clone()}</h3>
+        <div class="kv">
+            <span class="k">"service"</span><span style=format!("color:{}", colour_for(&span.service))>{span.service.clone()}</span>
+            <span class="k">"kind"</span><span>{span.kind.clone()}</span>
+            <span class="k">"duration"</span><span>{format::duration(span.duration_ns)}</span>
+            <span class="k">"starts at"</span><span>{format!("+{} · {}", format::duration(span.start_unix_nano - trace_start), format::time(span.start_unix_nano))}</span>
+            <span class="k">"status"</span>
+            <span><span class=status_class>{span.status.code.clone()}</span>" "{span.status.message.clone()}</span>
+            <span class="k">"span id"</span><span class="mono">{span.span_id.clone()}" "<CopyButton text=span.span_id.clone()/></span>
+            <span class="k">"parent"</span><span class="mono">{if span.parent_span_id.is_empty() { "(root)".to_string() } else { span.parent_span_id.clone() }}</span>
+            <span class="k">"scope"</span><span>{scope}</span>
+        </div>
+        <h4>"Attributes"</h4>
+        <AttrTable attrs=span.attributes.clone()/>
+        <h4>"Resource"</h4>
+        <AttrTable attrs=span.resource.clone()/>
+        <h4>{format!("Events ({})", span.events.len())}</h4>
+        {events}
+        <h4>{format!("Links ({})", span.links.len())}</h4>
+        {links}
+    }
+}
+
+#[component]
+fn TraceLogs(logs: Vec<LogRecord>, for_span: bool) -> impl IntoView {
+    if logs.is_empty() {
+        let note = if for_span { "No logs for this span." } else { "No logs for this trace." };
+        return view! { <p class="muted small">{note}</p> }.into_any();
+    }
+    let rows = logs
+        .into_iter()
+        .map(|l| {
+            let level = crate::pages::logs::severity_class(l.severity_number);
+            let text = if l.severity_text.is_empty() { level.to_uppercase() } else { l.severity_text.clone() };
+            view! {
+                <div class="trace-log">
+                    <span class=format!("sev {level}")>{text}</span>
+                    " "
+                    <span class="muted small">{format::time(l.time_unix_nano)}</span>
+                    <div class="log-body">{format::value(&l.body)}</div>
+                </div>
+            }
+        })
+        .collect_view();
+    view! { <div class="trace-logs">{rows}</div> }.into_any()
+}

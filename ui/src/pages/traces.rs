@@ -1,0 +1,185 @@
+//! Traces: search with the filter language, service, time range and duration bounds; a duration
+//! scatter plot; the matching traces, sortable by time or duration; Enter or a click opens one.
+
+use crate::api::{self, ApiError};
+use crate::app::refresh_tick;
+use crate::components::charts::{colour_for, ScatterPlot, ScatterPoint};
+use crate::components::search::{FilterBox, ServicePicker, SincePicker};
+use crate::components::{keys, query, EmptyState, ErrorNote, Loading};
+use crate::format;
+use crate::wire::{TraceSummary, TracesResponse};
+use leptos::prelude::*;
+use leptos_router::hooks::use_navigate;
+
+#[component]
+pub fn TracesPage() -> impl IntoView {
+    let q = query::param("q");
+    let service = query::param("service");
+    let since = query::param("since");
+    let min = query::param("min");
+    let max = query::param("max");
+    let sort = query::param("sort");
+    let set_query = query::setter();
+
+    let result = LocalResource::new(move || {
+        let params = vec![
+            ("q", q.get()),
+            ("service", service.get()),
+            ("since", non_empty_or(since.get(), "1h")),
+            ("min_duration", min.get()),
+            ("max_duration", max.get()),
+            ("limit", "200".to_string()),
+        ];
+        refresh_tick();
+        async move { api::get::<TracesResponse>("/api/v1/traces", &params).await }
+    });
+    let error = Signal::derive(move || result.get().and_then(|r| r.err()));
+    let traces = Memo::new(move |_| {
+        let mut list = result.get().and_then(|r| r.ok()).map(|r| r.traces).unwrap_or_default();
+        if sort.get() == "duration" {
+            list.sort_by(|a, b| b.duration_ns.cmp(&a.duration_ns));
+        }
+        list
+    });
+
+    let navigate = use_navigate();
+    let open = {
+        let navigate = navigate.clone();
+        move |id: String| navigate(&format!("/traces/{id}"), Default::default())
+    };
+    let open_at = {
+        let open = open.clone();
+        move |i: usize| {
+            if let Some(t) = traces.get_untracked().get(i) {
+                open(t.trace_id.clone());
+            }
+        }
+    };
+    let selected = keys::list_keys(Signal::derive(move || traces.read().len()), open_at);
+    let open_dot = Callback::new(open.clone());
+
+    let set_min = set_query.clone();
+    let set_max = set_query.clone();
+    let set_sort = set_query.clone();
+    view! {
+        <section class="page">
+            <div class="toolbar">
+                <FilterBox param="q" placeholder=r#"service = checkout and status = error   ·   duration > 500ms   ·   run_id = "R1""# error=error/>
+                <div class="toolbar-row">
+                    <ServicePicker/>
+                    <SincePicker/>
+                    <label class="inline">"min "
+                        <input class="short" type="text" placeholder="100ms" prop:value=move || min.get()
+                            on:change=move |ev| set_min(&[("min", event_target_value(&ev))])/>
+                    </label>
+                    <label class="inline">"max "
+                        <input class="short" type="text" placeholder="5s" prop:value=move || max.get()
+                            on:change=move |ev| set_max(&[("max", event_target_value(&ev))])/>
+                    </label>
+                    <label class="inline">"sort "
+                        <select on:change=move |ev| set_sort(&[("sort", event_target_value(&ev))])>
+                            <option value="" selected=move || sort.get() != "duration">"newest first"</option>
+                            <option value="duration" selected=move || sort.get() == "duration">"longest first"</option>
+                        </select>
+                    </label>
+                </div>
+            </div>
+            {move || match result.get() {
+                None => view! { <Loading/> }.into_any(),
+                Some(Err(e)) if e.column.is_some() => view! { <span></span> }.into_any(),
+                Some(Err(ApiError { message, .. })) => view! { <ErrorNote message=message/> }.into_any(),
+                Some(Ok(_)) if traces.read().is_empty() => {
+                    if q.get().is_empty() && service.get().is_empty() && min.get().is_empty() && max.get().is_empty() {
+                        view! { <EmptyState what="traces"/> }.into_any()
+                    } else {
+                        view! { <p class="muted">"No trace matches. Widen the time range or loosen the search."</p> }.into_any()
+                    }
+                }
+                Some(Ok(_)) => {
+                    let list = traces.get();
+                    let points = list
+                        .iter()
+                        .map(|t| ScatterPoint {
+                            t: t.start_unix_nano,
+                            duration_ns: t.duration_ns,
+                            error: t.error_count > 0,
+                            trace_id: t.trace_id.clone(),
+                            label: format!("{}: {}", t.root_service, t.root_name),
+                        })
+                        .collect();
+                    view! {
+                        <ScatterPlot points=points open=open_dot/>
+                        <TraceTable traces=list selected=selected open=Callback::new(open.clone())/>
+                    }
+                    .into_any()
+                }
+            }}
+        </section>
+    }
+}
+
+fn non_empty_or(value: String, default: &str) -> String {
+    if value.is_empty() {
+        default.to_string()
+    } else {
+        value
+    }
+}
+
+#[component]
+fn TraceTable(traces: Vec<TraceSummary>, selected: RwSignal<Option<usize>>, open: Callback<String>) -> impl IntoView {
+    let longest = traces.iter().map(|t| t.duration_ns).max().unwrap_or(1).max(1);
+    let count = traces.len();
+    let rows = traces
+        .into_iter()
+        .enumerate()
+        .map(|(i, t)| {
+            let width = (t.duration_ns as f64 / longest as f64 * 100.0).max(0.5);
+            let id = t.trace_id.clone();
+            let href = format!("/traces/{}", t.trace_id);
+            let services = t
+                .services
+                .iter()
+                .map(|s| view! { <span class="chip" style=format!("border-color:{}", colour_for(s))>{s.clone()}</span> })
+                .collect_view();
+            view! {
+                <tr
+                    class="clickable"
+                    class:selected=move || selected.get() == Some(i)
+                    on:click=move |_| open.run(id.clone())
+                >
+                    <td>
+                        <a href=href class="trace-name">
+                            <span class="svc" style=format!("color:{}", colour_for(&t.root_service))>{t.root_service.clone()}</span>
+                            ": "
+                            {t.root_name.clone()}
+                        </a>
+                        <div class="muted small mono">{format::short_id(&t.trace_id)}</div>
+                    </td>
+                    <td>
+                        <div>{format::time(t.start_unix_nano)}</div>
+                        <div class="muted small">{format::ago(t.start_unix_nano)}</div>
+                    </td>
+                    <td class="duration-cell">
+                        <div class="bar-track"><div class="bar" class:error={t.error_count > 0} style=format!("width:{width:.1}%")></div></div>
+                        <span>{format::duration(t.duration_ns)}</span>
+                    </td>
+                    <td class="num">{t.span_count}</td>
+                    <td class="num">
+                        {(t.error_count > 0).then(|| view! { <span class="badge error">{t.error_count}</span> })}
+                    </td>
+                    <td>{services}</td>
+                </tr>
+            }
+        })
+        .collect_view();
+    view! {
+        <p class="muted small">{format!("{count} traces · j/k or ↑/↓ to move, Enter to open, / to search")}</p>
+        <table class="list traces-table">
+            <thead>
+                <tr><th>"Trace"</th><th>"Start"</th><th>"Duration"</th><th>"Spans"</th><th>"Errors"</th><th>"Services"</th></tr>
+            </thead>
+            <tbody>{rows}</tbody>
+        </table>
+    }
+}
