@@ -21,6 +21,20 @@ if ! command -v cargo >/dev/null 2>&1; then
   exit 1
 fi
 
+# The web UI is built first (wasm; scripts/build-ui) so the release binary embeds it. Its one
+# non-Rust tool, binaryen's wasm-opt, comes from npm.
+if ! command -v npm >/dev/null 2>&1; then
+  if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+    echo "install.sh: installing Node.js and npm (Debian packages) to build the UI…"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null
+  else
+    echo "install.sh: npm is needed to build the web UI; install Node.js and npm, then run ./install.sh again" >&2
+    exit 1
+  fi
+fi
+echo "install.sh: building the web UI…"
+scripts/build-ui
+
 echo "install.sh: building otelbox (release)…"
 cargo build --release --locked
 

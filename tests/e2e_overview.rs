@@ -134,6 +134,20 @@ fn overview_endpoints_answer_with_the_numbers_of_the_data_sent() {
     }
     let (_, body) = b.get_json("/api/v1/llm/runs?limit=2&q=service%20%3D%20agent-api");
     assert_eq!(body["runs"].as_array().unwrap().len(), 2);
+    // An explicit window: runs 1 and 2 start in it (each starts within 20 s before its end).
+    let s = 1_000_000_000i64;
+    let window = format!("start={}&end={}", now as i64 - 85 * s, now as i64 - 25 * s);
+    let (status, body) = b.get_json(&format!("/api/v1/llm/runs?{window}"));
+    assert_eq!(status, 200, "{body}");
+    let listed: Vec<&str> = body["runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["run_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(listed, [runs[1].run_id.as_str(), runs[2].run_id.as_str()]);
+    let (_, body) = b.get_json(&format!("/api/v1/services/stats?{window}"));
+    assert_eq!(body["window_s"], 60.0);
     let (_, body) = b.get_json("/api/v1/llm/runs?since=3h");
     assert_eq!(body["runs"].as_array().unwrap().len(), 9, "a wider window includes the old run");
 }
@@ -146,6 +160,12 @@ fn overview_endpoints_reject_bad_parameters_with_json_errors() {
         assert_eq!(status, 400, "{path}: {body}");
         assert_eq!(body["error"]["code"], "bad_request", "{path}: {body}");
         assert!(body["error"]["message"].as_str().unwrap().contains("since"), "{path}: {body}");
+        let (status, body) = b.get_json(&format!("{path}?start=yesterday"));
+        assert_eq!(
+            (status, body["error"]["code"].as_str()),
+            (400, Some("bad_request")),
+            "{path}: {body}"
+        );
         let (status, body) = b.get_json(&format!("{path}?start=20&end=10"));
         assert_eq!(
             (status, body["error"]["code"].as_str()),
@@ -155,6 +175,16 @@ fn overview_endpoints_reject_bad_parameters_with_json_errors() {
     }
     let (status, body) = b.get_json("/api/v1/llm/runs?q=duration%20%3E");
     assert_eq!((status, body["error"]["code"].as_str()), (400, Some("invalid_filter")), "{body}");
+    assert_eq!(body["error"]["column"], 11, "a syntax error carries its column for the UI: {body}");
+    // A malformed query string is a JSON error too, not axum's plain-text rejection.
+    for path in ["/api/v1/traces?limit=abc", "/api/v1/logs?limit=-1", "/api/v1/llm/runs?limit=many"] {
+        let (status, body) = b.get_json(path);
+        assert_eq!(
+            (status, body["error"]["code"].as_str()),
+            (400, Some("bad_request")),
+            "{path}: {body}"
+        );
+    }
     for limit in ["0", "501"] {
         let (status, body) = b.get_json(&format!("/api/v1/llm/runs?limit={limit}"));
         assert_eq!((status, body["error"]["code"].as_str()), (400, Some("bad_request")), "{body}");

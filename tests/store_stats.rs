@@ -44,6 +44,7 @@ fn request(service: &str, spans: Vec<Span>) -> ExportTraceServiceRequest {
 }
 
 /// A span of trace `trace` with id `id` (and parent `parent`, 0 for a root).
+#[allow(clippy::too_many_arguments)] // every case in one readable line
 fn span(trace: u64, id: u64, parent: u64, name: &str, kind: i32, start: u64, duration: u64, error: bool) -> Span {
     let mut trace_id = [1u8; 16];
     trace_id[8..].copy_from_slice(&trace.to_be_bytes());

@@ -124,6 +124,24 @@ impl IntoResponse for ApiError {
 
 type ApiResult<T> = Result<Json<T>, ApiError>;
 
+/// axum's `Query`, but a malformed query string (`limit=abc`) is the API's JSON error, not plain text.
+pub struct ApiQuery<T>(pub T);
+
+impl<T, S> axum::extract::FromRequestParts<S> for ApiQuery<T>
+where
+    T: serde::de::DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, state: &S) -> Result<Self, Self::Rejection> {
+        Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|Query(value)| ApiQuery(value))
+            .map_err(|rejection| ApiError::bad_request(rejection.body_text()))
+    }
+}
+
 fn now_ns() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -192,7 +210,10 @@ async fn readyz(State(state): State<Arc<ApiState>>) -> Response {
     }
 }
 
-async fn prometheus(State(state): State<Arc<ApiState>>) -> Response {
+async fn prometheus(State(state): State<Arc<ApiState>>, uri: axum::http::Uri, headers: axum::http::HeaderMap) -> Response {
+    if ui::wants_html(&headers) {
+        return ui::serve(uri).await;
+    }
     let text = render_prometheus(
         &state.ingest,
         &state.store.stats,
@@ -264,7 +285,7 @@ pub struct WindowOnlyParams {
 /// Rate, errors and duration percentiles per service and operation, over spans starting in the window.
 async fn service_stats(
     State(state): State<Arc<ApiState>>,
-    Query(params): Query<WindowOnlyParams>,
+    ApiQuery(params): ApiQuery<WindowOnlyParams>,
 ) -> ApiResult<wire::ServiceStatsResponse> {
     let range = params.window.range(Some(OVERVIEW_WINDOW))?;
     let report = state
@@ -277,7 +298,10 @@ async fn service_stats(
 }
 
 /// Calls between services, from parent/child spans of the same trace in different services.
-async fn dependencies(State(state): State<Arc<ApiState>>, Query(params): Query<WindowOnlyParams>) -> ApiResult<wire::DependenciesResponse> {
+async fn dependencies(
+    State(state): State<Arc<ApiState>>,
+    ApiQuery(params): ApiQuery<WindowOnlyParams>,
+) -> ApiResult<wire::DependenciesResponse> {
     let range = params.window.range(Some(OVERVIEW_WINDOW))?;
     let deps = state
         .store
@@ -296,7 +320,7 @@ pub struct LlmRunsParams {
 }
 
 /// LLM-agent runs (traces with `gen_ai.*` spans), newest first, each with its model, token and tool figures.
-async fn llm_runs(State(state): State<Arc<ApiState>>, Query(params): Query<LlmRunsParams>) -> ApiResult<wire::LlmRunsResponse> {
+async fn llm_runs(State(state): State<Arc<ApiState>>, ApiQuery(params): ApiQuery<LlmRunsParams>) -> ApiResult<wire::LlmRunsResponse> {
     let filter = compile_text(params.q.as_deref(), Target::Spans)?;
     let range = params.window.range(Some(OVERVIEW_WINDOW))?;
     let limit = limit(params.limit, 50, 500)?;
@@ -336,7 +360,7 @@ fn non_empty(value: &Option<String>) -> Option<String> {
     value.clone().filter(|v| !v.trim().is_empty())
 }
 
-async fn traces(State(state): State<Arc<ApiState>>, Query(params): Query<TracesParams>) -> ApiResult<wire::TracesResponse> {
+async fn traces(State(state): State<Arc<ApiState>>, ApiQuery(params): ApiQuery<TracesParams>) -> ApiResult<wire::TracesResponse> {
     let filter = compile_text(params.q.as_deref(), Target::Spans)?;
     let range = params.window.range(None)?;
     let limit = limit(params.limit, 20, 1000)?;
@@ -412,7 +436,7 @@ fn filter_with_service(q: Option<&str>, service: Option<String>, target: Target)
     Ok(filter)
 }
 
-async fn spans(State(state): State<Arc<ApiState>>, Query(params): Query<SpansParams>) -> ApiResult<wire::SpansResponse> {
+async fn spans(State(state): State<Arc<ApiState>>, ApiQuery(params): ApiQuery<SpansParams>) -> ApiResult<wire::SpansResponse> {
     let filter = filter_with_service(params.q.as_deref(), non_empty(&params.service), Target::Spans)?;
     let range = params.window.range(None)?;
     let limit = limit(params.limit, 100, 10_000)?;
@@ -447,7 +471,7 @@ pub struct LogsParams {
     window: WindowParams,
 }
 
-async fn logs(State(state): State<Arc<ApiState>>, Query(params): Query<LogsParams>) -> ApiResult<wire::LogsResponse> {
+async fn logs(State(state): State<Arc<ApiState>>, ApiQuery(params): ApiQuery<LogsParams>) -> ApiResult<wire::LogsResponse> {
     let filter = compile_text(params.q.as_deref(), Target::Logs)?;
     let range = params.window.range(None)?;
     let limit = limit(params.limit, 100, 10_000)?;
@@ -480,7 +504,7 @@ pub struct MetricsParams {
     q: Option<String>,
 }
 
-async fn metrics(State(state): State<Arc<ApiState>>, Query(params): Query<MetricsParams>) -> ApiResult<wire::MetricsResponse> {
+async fn metrics(State(state): State<Arc<ApiState>>, ApiQuery(params): ApiQuery<MetricsParams>) -> ApiResult<wire::MetricsResponse> {
     let filter = compile_text(params.q.as_deref(), Target::Metrics)?;
     let metrics = state.store.read(move |conn| read::list_metrics(conn, &filter)).await?;
     Ok(Json(wire::MetricsResponse {
@@ -514,7 +538,7 @@ const MAX_POINTS: i64 = 5000;
 async fn metric_series(
     State(state): State<Arc<ApiState>>,
     Path(name): Path<String>,
-    Query(params): Query<SeriesParams>,
+    ApiQuery(params): ApiQuery<SeriesParams>,
 ) -> ApiResult<wire::SeriesResponse> {
     let filter = compile_text(params.q.as_deref(), Target::Metrics)?;
     let mut range = params.window.range(Some(Duration::from_secs(3600)))?;
@@ -571,7 +595,7 @@ pub struct StreamParams {
 /// Largest batch one poll of a live tail reads.
 const STREAM_BATCH: usize = 500;
 
-async fn stream_spans(State(state): State<Arc<ApiState>>, Query(params): Query<StreamParams>) -> Result<Response, ApiError> {
+async fn stream_spans(State(state): State<Arc<ApiState>>, ApiQuery(params): ApiQuery<StreamParams>) -> Result<Response, ApiError> {
     let filter = filter_with_service(params.q.as_deref(), non_empty(&params.service), Target::Spans)?;
     Ok(live_tail(
         state.store.clone(),
@@ -592,7 +616,7 @@ async fn stream_spans(State(state): State<Arc<ApiState>>, Query(params): Query<S
     .into_response())
 }
 
-async fn stream_logs(State(state): State<Arc<ApiState>>, Query(params): Query<StreamParams>) -> Result<Response, ApiError> {
+async fn stream_logs(State(state): State<Arc<ApiState>>, ApiQuery(params): ApiQuery<StreamParams>) -> Result<Response, ApiError> {
     let filter = filter_with_service(params.q.as_deref(), non_empty(&params.service), Target::Logs)?;
     Ok(live_tail(
         state.store.clone(),
@@ -668,7 +692,7 @@ pub struct CountParams {
 }
 
 /// `{count}` of spans, traces (with a matching span) or log records matching `q`.
-async fn count(State(state): State<Arc<ApiState>>, Query(params): Query<CountParams>) -> ApiResult<wire::CountResponse> {
+async fn count(State(state): State<Arc<ApiState>>, ApiQuery(params): ApiQuery<CountParams>) -> ApiResult<wire::CountResponse> {
     let (target, filter_target) = match params.signal.as_deref().unwrap_or("spans") {
         "spans" => (read::CountTarget::Spans, Target::Spans),
         "traces" => (read::CountTarget::Traces, Target::Spans),
@@ -723,7 +747,7 @@ const EXPORT_PAGE: usize = 1000;
 async fn export(
     State(state): State<Arc<ApiState>>,
     Path(signal): Path<String>,
-    Query(params): Query<ExportParams>,
+    ApiQuery(params): ApiQuery<ExportParams>,
 ) -> Result<Response, ApiError> {
     let signal = match signal.as_str() {
         "traces" => Signal::Traces,
@@ -793,4 +817,3 @@ async fn unknown_api() -> ApiError {
         "unknown API endpoint; see /api/v1/status, /api/v1/traces, /api/v1/spans, /api/v1/logs, /api/v1/metrics, /api/v1/services",
     )
 }
-

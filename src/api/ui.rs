@@ -27,15 +27,29 @@ pub async fn serve(uri: Uri) -> Response {
     if let Some(file) = Assets::get(path).filter(|_| !path.is_empty()) {
         return with_headers(file.metadata.mimetype(), file.data.into_owned(), StatusCode::OK);
     }
-    // A missing file (anything with an extension) is a real 404; any other path is a UI route.
-    let last = path.rsplit('/').next().unwrap_or_default();
-    if last.contains('.') {
+    // A missing asset is a real 404; any other path is a UI route (metric names have dots in them,
+    // so only asset extensions count).
+    if looks_like_asset(path) {
         return with_headers("text/plain; charset=utf-8", b"not found\n".to_vec(), StatusCode::NOT_FOUND);
     }
     match Assets::get("index.html") {
         Some(index) => with_headers("text/html; charset=utf-8", index.data.into_owned(), StatusCode::OK),
         None => with_headers("text/html; charset=utf-8", NOT_BUILT.as_bytes().to_vec(), StatusCode::OK),
     }
+}
+
+fn looks_like_asset(path: &str) -> bool {
+    const ASSET_EXTENSIONS: [&str; 10] = [".js", ".mjs", ".wasm", ".css", ".svg", ".png", ".ico", ".map", ".html", ".txt"];
+    path.starts_with("pkg/") || ASSET_EXTENSIONS.iter().any(|ext| path.ends_with(ext))
+}
+
+/// `/metrics` is both the Prometheus endpoint and a UI page: a browser (asking for HTML) gets the
+/// page, a scraper (or curl) gets Prometheus text.
+pub fn wants_html(headers: &axum::http::HeaderMap) -> bool {
+    headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|accept| accept.contains("text/html"))
 }
 
 /// Whether this binary carries the UI (for status and start-up messages).

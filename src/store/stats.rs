@@ -10,6 +10,7 @@ use crate::query::filter::{CmpOp, Expr, Field, Literal};
 use crate::query::{compile, SqlFilter, Target};
 use opentelemetry_proto::tonic::common::v1::{any_value, KeyValue};
 use rusqlite::{params, Connection, OptionalExtension};
+use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 /// The most spans one window aggregate reads: the newest this many spans of the window, whatever the
@@ -96,13 +97,13 @@ struct ServiceNames(HashMap<i64, String>);
 
 impl ServiceNames {
     fn get(&mut self, conn: &Connection, id: i64) -> rusqlite::Result<&str> {
-        if !self.0.contains_key(&id) {
-            let name: String = conn
-                .prepare_cached("SELECT service FROM resources WHERE id = ?1")?
-                .query_row([id], |r| r.get(0))?;
-            self.0.insert(id, name);
-        }
-        Ok(&self.0[&id])
+        Ok(match self.0.entry(id) {
+            Entry::Occupied(known) => known.into_mut(),
+            Entry::Vacant(new) => new.insert(
+                conn.prepare_cached("SELECT service FROM resources WHERE id = ?1")?
+                    .query_row([id], |r| r.get(0))?,
+            ),
+        })
     }
 }
 

@@ -116,7 +116,11 @@ pub fn visible(rows: &[Row], collapsed: &HashSet<usize>) -> Vec<usize> {
     let mut i = 0;
     while i < rows.len() {
         out.push(i);
-        i = if collapsed.contains(&i) { rows[i].subtree_end.max(i + 1) } else { i + 1 };
+        i = if collapsed.contains(&i) {
+            rows[i].subtree_end.max(i + 1)
+        } else {
+            i + 1
+        };
     }
     out
 }
@@ -173,7 +177,12 @@ mod tests {
 
     #[test]
     fn collapsing_hides_the_subtree_only() {
-        let spans = vec![span("root", "", 0, 100), span("c1", "root", 10, 40), span("g1", "c1", 15, 30), span("c2", "root", 50, 90)];
+        let spans = vec![
+            span("root", "", 0, 100),
+            span("c1", "root", 10, 40),
+            span("g1", "c1", 15, 30),
+            span("c2", "root", 50, 90),
+        ];
         let tree = build(&spans);
         assert_eq!(visible(&tree.rows, &HashSet::from([1])), vec![0, 1, 3]);
         assert_eq!(visible(&tree.rows, &HashSet::from([0])), vec![0]);

@@ -98,7 +98,11 @@ fn RunTable(runs: Vec<LlmRun>, selected: RwSignal<Option<usize>>) -> impl IntoVi
         .enumerate()
         .map(|(i, run)| {
             let href = format!("/traces/{}", run.trace_id);
-            let title = if run.agent.is_empty() { run.root_name.clone() } else { run.agent.clone() };
+            let title = if run.agent.is_empty() {
+                run.root_name.clone()
+            } else {
+                run.agent.clone()
+            };
             let tools = run
                 .tools
                 .iter()

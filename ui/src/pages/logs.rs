@@ -41,9 +41,12 @@ fn combined_filter(filter: &str, text: &str) -> String {
     }
 }
 
+/// An open live tail: the EventSource and its message handler (dropping the handler frees it).
+type Tail = (web_sys::EventSource, Closure<dyn FnMut(web_sys::MessageEvent)>);
+
 thread_local! {
     /// The one open live tail (an EventSource and its message handler), closed when replaced.
-    static TAIL: RefCell<Option<(web_sys::EventSource, Closure<dyn FnMut(web_sys::MessageEvent)>)>> = const { RefCell::new(None) };
+    static TAIL: RefCell<Option<Tail>> = const { RefCell::new(None) };
 }
 
 fn close_tail() {
@@ -92,7 +95,9 @@ pub fn LogsPage() -> impl IntoView {
         };
         let on_message = Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |event: web_sys::MessageEvent| {
             let Some(data) = event.data().as_string() else { return };
-            let Ok(record) = serde_json::from_str::<LogRecord>(&data) else { return };
+            let Ok(record) = serde_json::from_str::<LogRecord>(&data) else {
+                return;
+            };
             let target = if paused.get_untracked() { held } else { live_rows };
             target.update(|rows| {
                 rows.insert(0, record);

@@ -113,7 +113,10 @@ pub fn MetricPage() -> impl IntoView {
     let catalogue = LocalResource::new(|| api::get::<MetricsResponse>("/api/v1/metrics", &[]));
     let metric = Memo::new(move |_| {
         let wanted = name.get();
-        catalogue.get().and_then(|r| r.ok()).and_then(|r| r.metrics.into_iter().find(|m| m.name == wanted))
+        catalogue
+            .get()
+            .and_then(|r| r.ok())
+            .and_then(|r| r.metrics.into_iter().find(|m| m.name == wanted))
     });
     let charts = LocalResource::new(move || {
         let kind = metric.get().map(|m| m.kind).unwrap_or_default();
@@ -122,7 +125,7 @@ pub fn MetricPage() -> impl IntoView {
         async move {
             let mut series = Vec::new();
             let mut answered_kind = String::new();
-            let mut answered_agg = String::new();
+            let mut answered_aggs: Vec<String> = Vec::new();
             for a in aggregations(&kind, &agg) {
                 let params = vec![
                     ("since", if since.is_empty() { "1h".to_string() } else { since.clone() }),
@@ -131,7 +134,7 @@ pub fn MetricPage() -> impl IntoView {
                 ];
                 let r = api::get::<SeriesResponse>(&format!("/api/v1/metrics/{}/series", api::encode(&name)), &params).await?;
                 answered_kind = r.kind.clone();
-                answered_agg = r.agg.clone();
+                answered_aggs.push(r.agg.clone());
                 for s in r.series {
                     let labels = s
                         .labels
@@ -148,7 +151,7 @@ pub fn MetricPage() -> impl IntoView {
                     series.push(ChartSeries { label, points: s.points });
                 }
             }
-            Ok::<_, api::ApiError>((series, answered_kind, answered_agg))
+            Ok::<_, api::ApiError>((series, answered_kind, answered_aggs.join(", ")))
         }
     });
     let set_group = set_query.clone();

@@ -9,6 +9,7 @@ use crate::components::{query, EmptyState, ErrorNote, Loading};
 use crate::format;
 use crate::wire::{DependenciesResponse, DependencyEdge, ServiceStats, ServiceStatsResponse};
 use leptos::prelude::*;
+use leptos_router::hooks::use_navigate;
 use std::collections::{BTreeMap, BTreeSet};
 
 #[component]
@@ -142,7 +143,10 @@ fn DependencyMap(edges: Vec<DependencyEdge>) -> impl IntoView {
     for (d, names) in &columns {
         let offset = (height - names.len() as f64 * (NODE_H + ROW_GAP) + ROW_GAP) / 2.0;
         for (i, name) in names.iter().enumerate() {
-            position.insert(name.clone(), (20.0 + *d as f64 * (NODE_W + COLUMN_GAP), offset + i as f64 * (NODE_H + ROW_GAP)));
+            position.insert(
+                name.clone(),
+                (20.0 + *d as f64 * (NODE_W + COLUMN_GAP), offset + i as f64 * (NODE_H + ROW_GAP)),
+            );
         }
     }
     let lines = edges
@@ -152,8 +156,16 @@ fn DependencyMap(edges: Vec<DependencyEdge>) -> impl IntoView {
             let (cx, cy) = position[&e.child];
             let (x1, y1, x2, y2) = (px + NODE_W, py + NODE_H / 2.0, cx, cy + NODE_H / 2.0);
             let bend = ((x2 - x1).abs() / 2.0).max(40.0);
-            let d = format!("M{x1:.1},{y1:.1} C{:.1},{y1:.1} {:.1},{y2:.1} {x2:.1},{y2:.1}", x1 + bend, x2 - bend);
-            let label = if e.errors > 0 { format!("{} calls, {} errors", e.calls, e.errors) } else { format!("{} calls", e.calls) };
+            let d = format!(
+                "M{x1:.1},{y1:.1} C{:.1},{y1:.1} {:.1},{y2:.1} {x2:.1},{y2:.1}",
+                x1 + bend,
+                x2 - bend
+            );
+            let label = if e.errors > 0 {
+                format!("{} calls, {} errors", e.calls, e.errors)
+            } else {
+                format!("{} calls", e.calls)
+            };
             let width = (1.0 + (e.calls as f64).log10()).clamp(1.0, 5.0);
             view! {
                 <path class="edge" class:error={e.errors > 0} d=d stroke-width=width marker-end="url(#arrow)">
@@ -163,15 +175,18 @@ fn DependencyMap(edges: Vec<DependencyEdge>) -> impl IntoView {
             }
         })
         .collect_view();
+    let navigate = use_navigate();
     let nodes = position
         .iter()
         .map(|(name, &(x, y))| {
             let href = format!("/traces?service={}", api::encode(name));
+            let navigate = navigate.clone();
             view! {
-                <a href=href class="node">
+                <g class="node" on:click=move |_| navigate(&href, Default::default())>
+                    <title>"Open this service's traces"</title>
                     <rect x=x y=y width=NODE_W height=NODE_H rx="6" stroke=colour_for(name)/>
                     <text x=x + NODE_W / 2.0 y=y + NODE_H / 2.0 + 4.0 text-anchor="middle">{name.clone()}</text>
-                </a>
+                </g>
             }
         })
         .collect_view();
@@ -179,8 +194,8 @@ fn DependencyMap(edges: Vec<DependencyEdge>) -> impl IntoView {
         <div class="depmap">
             <svg viewBox=format!("0 0 {width:.0} {height:.0}") style=format!("max-width:{width:.0}px") role="img" aria-label="service dependency map">
                 <defs>
-                    <marker id="arrow" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse">
-                        <path d="M 0 0 L 10 5 L 0 10 z" fill="currentColor" class="arrow-head"/>
+                    <marker id="arrow" viewBox="0 0 10 10" refX="10" refY="5" markerUnits="userSpaceOnUse" markerWidth="9" markerHeight="9" orient="auto-start-reverse">
+                        <path d="M 0 0 L 10 5 L 0 10 z" class="arrow-head"/>
                     </marker>
                 </defs>
                 {lines}

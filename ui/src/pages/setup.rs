@@ -30,19 +30,30 @@ pub fn SetupPage() -> impl IntoView {
 fn Status(status: StatusResponse) -> impl IntoView {
     let http = status.endpoints.otlp_http.clone();
     let grpc = status.endpoints.otlp_grpc.clone();
-    let http_env = format!("export OTEL_EXPORTER_OTLP_ENDPOINT={http}\nexport OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf\nexport OTEL_SERVICE_NAME=my-service");
-    let grpc_env = format!("export OTEL_EXPORTER_OTLP_ENDPOINT={grpc}\nexport OTEL_EXPORTER_OTLP_PROTOCOL=grpc\nexport OTEL_SERVICE_NAME=my-service");
+    let http_env = format!(
+        "export OTEL_EXPORTER_OTLP_ENDPOINT={http}\nexport OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf\nexport OTEL_SERVICE_NAME=my-service"
+    );
+    let grpc_env =
+        format!("export OTEL_EXPORTER_OTLP_ENDPOINT={grpc}\nexport OTEL_EXPORTER_OTLP_PROTOCOL=grpc\nexport OTEL_SERVICE_NAME=my-service");
     let storage = &status.storage;
     let retention = match (storage.retention_s, storage.max_bytes) {
         (None, None) => "kept until removed (no age or size limit)".to_string(),
         (age, size) => {
-            let age = age.map(|s| format!("{} days", s as f64 / 86_400.0)).unwrap_or_else(|| "no age limit".into());
-            let size = size.map(|b| format!("at most {}", format::bytes(b as i64))).unwrap_or_else(|| "no size cap".into());
+            let age = age
+                .map(|s| format!("{} days", s as f64 / 86_400.0))
+                .unwrap_or_else(|| "no age limit".into());
+            let size = size
+                .map(|b| format!("at most {}", format::bytes(b as i64)))
+                .unwrap_or_else(|| "no size cap".into());
             format!("{age}, {size}")
         }
     };
     let ingest = &status.ingest;
-    let last = if ingest.last_accepted_unix_nano > 0 { format::ago(ingest.last_accepted_unix_nano) } else { "never".into() };
+    let last = if ingest.last_accepted_unix_nano > 0 {
+        format::ago(ingest.last_accepted_unix_nano)
+    } else {
+        "never".into()
+    };
     let counters = [
         ("accepted (stored)", &ingest.accepted),
         ("refused (retryable: overload)", &ingest.refused),
@@ -56,7 +67,11 @@ fn Status(status: StatusResponse) -> impl IntoView {
         }
     })
     .collect_view();
-    let pipelines = status.pipelines.iter().map(|p| view! { <li class="mono small">{p.clone()}</li> }).collect_view();
+    let pipelines = status
+        .pipelines
+        .iter()
+        .map(|p| view! { <li class="mono small">{p.clone()}</li> })
+        .collect_view();
     view! {
         <div class="setup-grid">
             <section>

@@ -163,11 +163,22 @@ fn Waterfall(spans: Arc<Vec<Span>>, tree: Arc<Tree>, selected: Memo<Option<usize
                 let critical = tree.critical.contains(&row.span);
                 let id = span.span_id.clone();
                 let toggle = if row.has_children {
-                    if folded.contains(&row_index) { "▸" } else { "▾" }
+                    if folded.contains(&row_index) {
+                        "▸"
+                    } else {
+                        "▾"
+                    }
                 } else {
                     ""
                 };
-                let label_left = if left + width > 75.0 { format!("right:{:.2}%", 100.0 - left + 0.5) } else { format!("left:{:.2}%", left + width + 0.5) };
+                // The duration label goes after the bar, else before it, else inside it (very wide bars).
+                let (label_at, inside) = if left + width <= 80.0 {
+                    (format!("left:{:.2}%", left + width + 0.5), false)
+                } else if left >= 15.0 {
+                    (format!("right:{:.2}%", 100.0 - left + 0.5), false)
+                } else {
+                    (format!("left:{:.2}%", left + 0.5), true)
+                };
                 view! {
                     <div
                         class="wf-row"
@@ -202,7 +213,7 @@ fn Waterfall(spans: Arc<Vec<Span>>, tree: Arc<Tree>, selected: Memo<Option<usize
                                 class:critical=critical
                                 style=format!("left:{left:.3}%;width:{width:.3}%;background:{}", colour_for(&span.service))
                             ></div>
-                            <span class="wf-label" style=label_left>{format::duration(span.duration_ns)}</span>
+                            <span class="wf-label" class:inside=inside style=label_at>{format::duration(span.duration_ns)}</span>
                         </div>
                     </div>
                 }
@@ -212,7 +223,7 @@ fn Waterfall(spans: Arc<Vec<Span>>, tree: Arc<Tree>, selected: Memo<Option<usize
     let ticks = (0..=4)
         .map(|i| {
             let at = total_ns * i as f64 / 4.0;
-            view! { <span style=format!("position:absolute;left:{}%;transform:translateX(-{}%)", i * 25, i * 25)>{format::duration(at as i64)}</span> }
+            view! { <span class="wf-tick" style=format!("left:{}%;transform:translateX(-{}%)", i * 25, i * 25)>{format::duration(at as i64)}</span> }
         })
         .collect_view();
     view! {
@@ -272,7 +283,11 @@ fn SpanDetail(span: Span, trace_start: i64) -> impl IntoView {
             }
         })
         .collect_view();
-    let scope = if span.scope.version.is_empty() { span.scope.name.clone() } else { format!("{} {}", span.scope.name, span.scope.version) };
+    let scope = if span.scope.version.is_empty() {
+        span.scope.name.clone()
+    } else {
+        format!("{} {}", span.scope.name, span.scope.version)
+    };
     view! {
         <h3 class="span-title">{span.name.clone()}</h3>
         <div class="kv">
@@ -300,14 +315,22 @@ fn SpanDetail(span: Span, trace_start: i64) -> impl IntoView {
 #[component]
 fn TraceLogs(logs: Vec<LogRecord>, for_span: bool) -> impl IntoView {
     if logs.is_empty() {
-        let note = if for_span { "No logs for this span." } else { "No logs for this trace." };
+        let note = if for_span {
+            "No logs for this span."
+        } else {
+            "No logs for this trace."
+        };
         return view! { <p class="muted small">{note}</p> }.into_any();
     }
     let rows = logs
         .into_iter()
         .map(|l| {
             let level = crate::pages::logs::severity_class(l.severity_number);
-            let text = if l.severity_text.is_empty() { level.to_uppercase() } else { l.severity_text.clone() };
+            let text = if l.severity_text.is_empty() {
+                level.to_uppercase()
+            } else {
+                l.severity_text.clone()
+            };
             view! {
                 <div class="trace-log">
                     <span class=format!("sev {level}")>{text}</span>

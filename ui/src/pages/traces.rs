@@ -37,7 +37,7 @@ pub fn TracesPage() -> impl IntoView {
     let traces = Memo::new(move |_| {
         let mut list = result.get().and_then(|r| r.ok()).map(|r| r.traces).unwrap_or_default();
         if sort.get() == "duration" {
-            list.sort_by(|a, b| b.duration_ns.cmp(&a.duration_ns));
+            list.sort_by_key(|t| std::cmp::Reverse(t.duration_ns));
         }
         list
     });

@@ -1,0 +1,245 @@
+// Browser tests of the embedded web UI: the real binary, loaded with generated data, driven through
+// Debian's headless Chromium. Each page loads and shows its data; searches narrow; a trace opens with
+// the right number of spans; the live tail shows a record sent after the page opened; a span named
+// like an HTML tag shows literally and runs nothing. Screenshots of every page go to docs/screenshots.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import path from "node:path";
+import { REPO, startBox, gen, sendTrace, sendLog, hex, openBrowser, bigTrace } from "./harness.mjs";
+
+const SHOTS = process.env.SCREENSHOT_DIR || path.join(REPO, "docs", "screenshots");
+const XSS = "<img src=x onerror=alert(1)>";
+let box, browser, page;
+const dialogs = [];
+const pageErrors = [];
+const xssTrace = hex(16);
+const smallTrace = hex(16);
+
+async function shot(name) {
+  await page.screenshot({ path: path.join(SHOTS, `${name}.png`) });
+}
+
+async function visit(route, readySelector) {
+  await page.goto(box.ui + route);
+  await page.waitForSelector(readySelector, { timeout: 15000 });
+}
+
+before(async () => {
+  box = await startBox();
+  gen(box, "traces", 1500);
+  gen(box, "logs", 600);
+  gen(box, "metrics", 300);
+  const now = BigInt(Date.now()) * 1000000n;
+  await sendTrace(box, "xss-svc", xssTrace, [{ spanId: hex(8), name: XSS, start: now - 5_000_000n, end: now, attributes: [{ key: "note", value: { stringValue: "<script>alert(2)</script>" } }] }]);
+  const root = hex(8);
+  await sendTrace(box, "checkout", smallTrace, [
+    { spanId: root, name: "POST /checkout", start: now - 90_000_000n, end: now },
+    { spanId: hex(8), parentSpanId: root, name: "reserve stock", start: now - 80_000_000n, end: now - 50_000_000n },
+    { spanId: hex(8), parentSpanId: root, name: "charge card", start: now - 45_000_000n, end: now - 5_000_000n, error: true },
+  ]);
+  await sendTrace(box, "big-svc", hex(16), bigTrace(2000));
+  browser = await openBrowser();
+  page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+  page.on("dialog", (d) => {
+    dialogs.push(d.message());
+    d.dismiss();
+  });
+  page.on("pageerror", (e) => pageErrors.push(e.message));
+});
+
+after(async () => {
+  await browser?.close();
+  await box?.stop();
+  assert.deepEqual(pageErrors, [], "no uncaught errors in the page");
+});
+
+test("traces page lists traces with a scatter plot, and a search narrows them", async () => {
+  await visit("/traces", ".traces-table tbody tr");
+  const all = await page.locator(".traces-table tbody tr").count();
+  assert.ok(all > 20, `expected many traces, saw ${all}`);
+  assert.ok((await page.locator(".scatter circle").count()) > 20);
+  await shot("traces");
+  await page.fill("#search", "service = checkout");
+  await page.press("#search", "Enter");
+  await page.waitForFunction(() => document.querySelectorAll(".traces-table tbody tr").length === 1);
+  assert.match(page.url(), /q=service\+%3D\+checkout|q=service%20%3D%20checkout/);
+  assert.match(await page.locator(".traces-table tbody").innerText(), /POST \/checkout/);
+});
+
+test("a filter syntax error is shown under its column, and the URL keeps the search", async () => {
+  await visit("/traces?q=" + encodeURIComponent("duration >"), ".filter-error");
+  assert.match(await page.locator(".filter-error").innerText(), /column 11/);
+  assert.equal(await page.locator(".filter-caret").innerText(), " ".repeat(10) + "^");
+});
+
+test("sorting by duration puts the longest trace first", async () => {
+  await visit("/traces?sort=duration", ".traces-table tbody tr");
+  const durations = await page.$$eval(".duration-cell span", (cells) => cells.map((c) => c.textContent));
+  assert.ok(durations.length > 5);
+  const ns = (t) => {
+    const [v, unit] = t.split(" ");
+    return parseFloat(v) * ({ ns: 1, "µs": 1e3, ms: 1e6, s: 1e9 }[unit] ?? 60e9);
+  };
+  assert.ok(ns(durations[0]) >= ns(durations[durations.length - 1]));
+});
+
+test("keyboard: j then Enter opens the selected trace", async () => {
+  await visit("/traces?q=" + encodeURIComponent("service = checkout"), ".traces-table tbody tr");
+  await page.locator("body").click({ position: { x: 5, y: 300 } });
+  await page.keyboard.press("j");
+  await page.waitForSelector("tr.selected");
+  await page.keyboard.press("Enter");
+  await page.waitForURL(new RegExp(`/traces/${smallTrace}`));
+});
+
+test("a trace opens as a waterfall with every span, error marks and span details", async () => {
+  await visit(`/traces/${smallTrace}`, ".wf-row");
+  assert.equal(await page.locator(".wf-row").count(), 3);
+  assert.equal(await page.locator(".err-mark").count(), 1);
+  await page.locator(".wf-row", { hasText: "charge card" }).click();
+  await page.waitForSelector(".span-title");
+  assert.equal(await page.locator(".span-title").innerText(), "charge card");
+  assert.match(page.url(), /span=[0-9a-f]{16}/);
+  assert.match(await page.locator(".detail").innerText(), /error/);
+});
+
+test("a generated agent trace shows its span count and its critical path; 2,000 spans stay virtualised", async () => {
+  const { traces } = await box.api("/api/v1/traces?limit=1&q=" + encodeURIComponent('name = "invoke_agent research-assistant" and status = error'));
+  const trace = traces[0];
+  await visit(`/traces/${trace.trace_id}`, ".wf-row");
+  assert.equal(await page.locator(".wf-row").count(), trace.span_count);
+  assert.match(await page.locator(".wf-header").innerText(), new RegExp(`${trace.span_count} of ${trace.span_count} rows`));
+  assert.ok((await page.locator(".wf-bar.critical").count()) >= 1);
+  await page.locator(".wf-row").nth(2).click();
+  await page.waitForSelector(".span-title");
+  await shot("trace");
+
+  const big = (await box.api("/api/v1/traces?service=big-svc&limit=1")).traces[0];
+  await visit(`/traces/${big.trace_id}`, ".wf-row");
+  assert.match(await page.locator(".wf-header").innerText(), /2000 of 2000 rows/);
+  const drawn = await page.locator(".wf-row").count();
+  assert.ok(drawn < 200, `only the visible rows are in the DOM, saw ${drawn}`);
+  await page.locator(".wf-scroll").evaluate((el) => (el.scrollTop = 26 * 1500));
+  await page.waitForSelector('.wf-row[style*="top:39000px"]', { state: "attached" }); // row 1,500 drawn after scrolling
+  await page.locator(".wf-scroll").evaluate((el) => (el.scrollTop = 0));
+  await page.locator('.wf-row[style*="top:0px"] .wf-toggle').click(); // collapse the root
+  await page.waitForFunction(() => /1 of 2000 rows/.test(document.querySelector(".wf-header").innerText));
+});
+
+test("a span named like HTML is shown as text and runs nothing", async () => {
+  await visit("/traces?service=xss-svc", ".traces-table tbody tr");
+  assert.match(await page.locator(".traces-table tbody").innerText(), /<img src=x onerror=alert\(1\)>/);
+  await visit(`/traces/${xssTrace}`, ".wf-row");
+  await page.locator(".wf-row").first().click();
+  await page.waitForSelector(".span-title");
+  assert.equal(await page.locator(".span-title").innerText(), XSS);
+  assert.match(await page.locator(".detail").innerText(), /<script>alert\(2\)<\/script>/);
+  assert.equal(await page.locator("img[src=x], main script").count(), 0);
+  assert.deepEqual(dialogs, []);
+});
+
+test("logs page: severities, full-text search, a row expands, and it links to its trace", async () => {
+  await visit("/logs", ".logs-table tbody tr");
+  assert.ok((await page.locator(".logs-table .sev").count()) > 20);
+  await shot("logs");
+  await visit("/logs?text=timeout", ".logs-table tbody tr");
+  const bodies = await page.$$eval(".logs-table .log-body", (cells) => cells.map((c) => c.textContent));
+  assert.ok(bodies.length > 0 && bodies.every((b) => /timeout/.test(b)), bodies.slice(0, 3).join(" | "));
+  await page.locator(".logs-table tbody tr.log-row").first().click();
+  await page.waitForSelector(".log-detail");
+  const traceLink = page.locator(".log-detail a").first();
+  const href = await traceLink.getAttribute("href");
+  assert.match(href, /^\/traces\/[0-9a-f]{32}/);
+});
+
+test("live tail shows a log record sent after the page opened", async () => {
+  await visit("/logs", ".logs-table tbody tr");
+  await page.click(".live-toggle");
+  await page.waitForSelector(".live");
+  await page.waitForTimeout(300); // let the EventSource connect
+  const marker = `live-tail-marker-${hex(4)}`;
+  await sendLog(box, "tail-svc", marker);
+  await page.waitForSelector(`.log-body:has-text("${marker}")`, { timeout: 10000 });
+  await page.click(".pause");
+  const second = `paused-marker-${hex(4)}`;
+  await sendLog(box, "tail-svc", second);
+  await page.waitForFunction(() => /Resume \(1 new\)/.test(document.querySelector(".pause").innerText), null, { timeout: 10000 });
+  assert.equal(await page.locator(`.log-body:has-text("${second}")`).count(), 0, "held back while paused");
+  await page.click(".pause");
+  await page.waitForSelector(`.log-body:has-text("${second}")`);
+});
+
+test("metrics: the list searches, and a histogram is charted as p50/p95/p99", async () => {
+  await visit("/metrics", ".metric-list tbody tr");
+  const total = await page.locator(".metric-list tbody tr").count();
+  assert.ok(total >= 2);
+  await shot("metrics");
+  await page.fill("#search", "duration");
+  await page.waitForFunction((n) => document.querySelectorAll(".metric-list tbody tr").length < n, total);
+  await page.goto(box.ui + "/metrics/gen_ai.client.operation.duration");
+  await page.waitForSelector(".chart path.series", { state: "attached", timeout: 15000 });
+  const legend = await page.locator(".legend").innerText();
+  for (const p of ["p50", "p95", "p99"]) assert.match(legend, new RegExp(p));
+  await shot("metric");
+});
+
+test("services: rates, errors and latency per service, operations, and the dependency map", async () => {
+  await visit("/services", ".services-table tbody tr");
+  const text = await page.locator(".services-table").innerText();
+  assert.match(text, /agent-api/);
+  assert.match(text, /tools-svc/);
+  await page.waitForSelector(".depmap .node");
+  assert.ok((await page.locator(".depmap .edge").count()) >= 1);
+  await page.locator(".service-row", { hasText: "agent-api" }).click();
+  await page.waitForSelector("tr.ops");
+  await shot("services");
+});
+
+test("LLM runs: tokens, models and tool calls per run, and a run_id search finds one run", async () => {
+  await visit("/llm", ".llm-table tbody tr");
+  assert.ok((await page.locator(".llm-table tbody tr").count()) > 10);
+  assert.match(await page.locator(".llm-table").innerText(), /research-assistant/);
+  await shot("llm");
+  const runId = await page.locator(".llm-table tbody tr a.mono").first().innerText();
+  await visit("/llm?run_id=" + encodeURIComponent(runId), ".llm-table tbody tr");
+  assert.equal(await page.locator(".llm-table tbody tr").count(), 1);
+});
+
+test("setup page: endpoints, env vars to copy, counters and storage", async () => {
+  await visit("/setup", ".setup-grid");
+  const text = await page.locator(".setup-grid").innerText();
+  assert.ok(text.includes(box.otlpHttp), "shows the HTTP endpoint");
+  assert.match(text, /OTEL_EXPORTER_OTLP_ENDPOINT/);
+  assert.match(text, /accepted/);
+  await shot("setup");
+});
+
+test("dark theme follows the toggle and an unknown route says so", async () => {
+  await visit("/traces", ".traces-table tbody tr");
+  await page.click("text=Theme: system");
+  await page.click("text=Theme: light");
+  await page.waitForFunction(() => document.documentElement.dataset.theme === "dark");
+  await page.waitForTimeout(200);
+  await shot("traces-dark");
+  await page.click("text=Theme: dark"); // back to following the system
+  await visit("/no-such-page", "h2");
+  assert.match(await page.locator("h2").innerText(), /not found/i);
+});
+
+test("an empty box tells a new user how to send data", async () => {
+  const empty = await startBox();
+  try {
+    for (const route of ["/traces", "/logs", "/llm"]) {
+      await page.goto(empty.ui + route);
+      await page.waitForSelector(".empty", { timeout: 15000 });
+      const text = await page.locator(".empty").innerText();
+      assert.match(text, /OTEL_EXPORTER_OTLP_ENDPOINT=/);
+      assert.match(text, /otelbox gen/);
+    }
+    await page.goto(empty.ui + "/traces");
+    await page.waitForSelector(".empty");
+    await shot("empty");
+  } finally {
+    await empty.stop();
+  }
+});
