@@ -3,6 +3,7 @@
 //! flush the pipelines, close the store, stop the API.
 
 use crate::api::{self, wire, ApiState};
+use crate::auth::{self, Tokens};
 use crate::exporter::storage::StorageExporter;
 use crate::pipeline::SharedConsumer;
 use crate::processor::batch::{BatchConfig, BatchProcessor};
@@ -12,6 +13,7 @@ use crate::receiver::{otlp_http, Intake, DEFAULT_MAX_REQUEST_BYTES};
 use crate::store::retention::Retention;
 use crate::store::{Location, Store, StoreConfig};
 use crate::telemetry::IngestStats;
+use crate::tls::{TlsFiles, TlsListener};
 use anyhow::Context;
 use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
@@ -30,6 +32,15 @@ pub struct BoxOptions {
     pub ui_port: u16,
     pub retention: Retention,
     pub durable_sync: bool,
+    pub security: Security,
+}
+
+/// Who may send and who may read: bearer tokens per side, and TLS on every listener.
+#[derive(Clone, Debug, Default)]
+pub struct Security {
+    pub ingest_tokens: Tokens,
+    pub api_tokens: Tokens,
+    pub tls: Option<TlsFiles>,
 }
 
 /// The addresses a running box actually listens on (ports may have been 0).
@@ -38,6 +49,8 @@ pub struct BoundAddrs {
     pub grpc: SocketAddr,
     pub http: SocketAddr,
     pub ui: SocketAddr,
+    /// `https` when TLS is on, else `http`.
+    pub scheme: &'static str,
 }
 
 async fn bind(ip: IpAddr, port: u16, flag: &str) -> anyhow::Result<TcpListener> {
@@ -65,10 +78,21 @@ pub async fn run(options: BoxOptions, shutdown: impl Future<Output = ()>, on_rea
     let grpc_listener = bind(options.listen, options.grpc_port, "--grpc-port").await?;
     let http_listener = bind(options.listen, options.http_port, "--http-port").await?;
     let ui_listener = bind(options.listen, options.ui_port, "--ui-port").await?;
+    // Certificates are read before anything else starts, so a bad file is an error at start-up.
+    let tls = match &options.security.tls {
+        Some(files) => Some((
+            crate::tls::server_config(files, true, &[b"h2", b"http/1.1"])?,
+            crate::tls::server_config(files, true, &[b"h2"])?,
+            crate::tls::server_config(files, false, &[b"h2", b"http/1.1"])?,
+        )),
+        None => None,
+    };
+    let scheme = if tls.is_some() { "https" } else { "http" };
     let addrs = BoundAddrs {
         grpc: grpc_listener.local_addr()?,
         http: http_listener.local_addr()?,
         ui: ui_listener.local_addr()?,
+        scheme: if options.security.tls.is_some() { "https" } else { "http" },
     };
 
     if let Location::Disk(path) = &options.location {
@@ -99,9 +123,9 @@ pub async fn run(options: BoxOptions, shutdown: impl Future<Output = ()>, on_rea
         ingest: stats,
         started,
         endpoints: wire::Endpoints {
-            otlp_grpc: format!("http://{}", addrs.grpc),
-            otlp_http: format!("http://{}", addrs.http),
-            ui: format!("http://{}", addrs.ui),
+            otlp_grpc: format!("{scheme}://{}", addrs.grpc),
+            otlp_http: format!("{scheme}://{}", addrs.http),
+            ui: format!("{scheme}://{}", addrs.ui),
         },
         retention: options.retention.clone(),
         pipelines: Signal::ALL
@@ -109,6 +133,8 @@ pub async fn run(options: BoxOptions, shutdown: impl Future<Output = ()>, on_rea
             .map(|s| format!("{}: otlp -> memory_limiter -> batch -> otelbox", s.as_str()))
             .collect(),
         ready: Default::default(),
+        api_tokens: options.security.api_tokens.clone(),
+        tls: tls.is_some(),
     });
 
     // Phase 1 signal stops intake; phase 2 stops the API after the store is closed.
@@ -118,19 +144,37 @@ pub async fn run(options: BoxOptions, shutdown: impl Future<Output = ()>, on_rea
         let _ = rx.wait_for(|stop| *stop).await;
     };
 
-    let http = axum::serve(http_listener, otlp_http::router(intake.clone()).into_make_service())
-        .with_graceful_shutdown(wait(intake_stopped.clone()));
-    let http_server = tokio::spawn(async move { http.await });
-    let grpc_server = tokio::spawn(
-        tonic::transport::Server::builder()
-            .add_routes(GrpcReceiver::new(intake.clone()).routes())
-            .serve_with_incoming_shutdown(
+    let ingest_tokens = options.security.ingest_tokens.clone();
+    let http_router = otlp_http::router(intake.clone()).layer(axum::middleware::from_fn_with_state(
+        ingest_tokens.clone(),
+        auth::require_ingest_token,
+    ));
+    let grpc = tonic::transport::Server::builder()
+        .layer(tonic::service::InterceptorLayer::new(auth::grpc_check(ingest_tokens)))
+        .add_routes(GrpcReceiver::new(intake.clone()).routes());
+    let api_router = api::router(api_state.clone());
+    let (http_server, grpc_server, api_server) = match tls {
+        None => (
+            serve(http_listener, http_router, wait(intake_stopped.clone())),
+            tokio::spawn(grpc.serve_with_incoming_shutdown(
                 tokio_stream::wrappers::TcpListenerStream::new(grpc_listener),
                 wait(intake_stopped.clone()),
+            )),
+            serve(ui_listener, api_router, wait(api_stopped)),
+        ),
+        Some((http_tls, grpc_tls, ui_tls)) => (
+            serve(
+                TlsListener::new(http_listener, http_tls)?,
+                http_router,
+                wait(intake_stopped.clone()),
             ),
-    );
-    let api = axum::serve(ui_listener, api::router(api_state.clone()).into_make_service()).with_graceful_shutdown(wait(api_stopped));
-    let api_server = tokio::spawn(async move { api.await });
+            tokio::spawn(grpc.serve_with_incoming_shutdown(
+                TlsListener::new(grpc_listener, grpc_tls)?.into_stream(),
+                wait(intake_stopped.clone()),
+            )),
+            serve(TlsListener::new(ui_listener, ui_tls)?, api_router, wait(api_stopped)),
+        ),
+    };
 
     api_state.ready.store(true, Ordering::Relaxed);
     on_ready(&addrs);
@@ -161,6 +205,20 @@ pub async fn run(options: BoxOptions, shutdown: impl Future<Output = ()>, on_rea
 }
 
 use crate::pdata::Signal;
+
+/// Serves an axum router on a plain or TLS listener until `shutdown` resolves.
+fn serve<L>(
+    listener: L,
+    router: axum::Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> tokio::task::JoinHandle<std::io::Result<()>>
+where
+    L: axum::serve::Listener,
+    L::Addr: std::fmt::Debug,
+{
+    let server = axum::serve(listener, router.into_make_service()).with_graceful_shutdown(shutdown);
+    tokio::spawn(async move { server.await })
+}
 
 /// Resolves on Ctrl-C or SIGTERM.
 pub async fn shutdown_signal() {

@@ -21,9 +21,18 @@ pub struct ApiClient {
 }
 
 impl ApiClient {
+    /// A client of `server`; with OTELBOX_API_TOKEN set, every request carries it as a bearer token.
     pub fn new(server: &str) -> ApiClient {
+        let mut headers = reqwest::header::HeaderMap::new();
+        if let Some(token) = std::env::var("OTELBOX_API_TOKEN").ok().filter(|t| !t.trim().is_empty()) {
+            if let Ok(mut value) = reqwest::header::HeaderValue::from_str(&format!("Bearer {}", token.trim())) {
+                value.set_sensitive(true);
+                headers.insert(reqwest::header::AUTHORIZATION, value);
+            }
+        }
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(60))
+            .default_headers(headers)
             .build()
             .expect("a TLS-free client always builds");
         ApiClient {

@@ -4,6 +4,7 @@
 pub mod api;
 pub mod app;
 pub mod assertions;
+pub mod auth;
 pub mod cli;
 pub mod client;
 pub mod exporter;
@@ -15,4 +16,5 @@ pub mod query;
 pub mod receiver;
 pub mod store;
 pub mod telemetry;
+pub mod tls;
 pub mod units;

@@ -34,6 +34,10 @@ pub struct ApiState {
     pub pipelines: Vec<String>,
     /// False until every listener is serving, and again once shutdown starts.
     pub ready: AtomicBool,
+    /// Tokens for the API and UI data (empty: open, the loopback default).
+    pub api_tokens: crate::auth::Tokens,
+    /// Whether the UI port serves TLS (the login cookie is then `Secure`).
+    pub tls: bool,
 }
 
 pub fn router(state: Arc<ApiState>) -> Router {
@@ -58,8 +62,11 @@ pub fn router(state: Arc<ApiState>) -> Router {
         .route("/api/v1/lint", get(lint))
         .route("/api/v1/stream/spans", get(stream_spans))
         .route("/api/v1/stream/logs", get(stream_logs))
+        .route("/api/v1/login", axum::routing::post(login))
+        .route("/api/v1/logout", axum::routing::post(logout))
         .route("/api/{*rest}", get(unknown_api))
         .fallback(get(ui::serve))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), require_api_token))
         .with_state(state)
 }
 
@@ -810,6 +817,56 @@ fn export_page(conn: &rusqlite::Connection, signal: Signal, filter: &SqlFilter, 
             )
         }
     })
+}
+
+/// Data needs the API token (header or the UI's login cookie); the UI's files, health checks and the
+/// login itself do not, so the UI can load and show its login page.
+async fn require_api_token(State(state): State<Arc<ApiState>>, request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let path = request.uri().path();
+    let open = matches!(path, "/healthz" | "/readyz" | "/api/v1/login" | "/api/v1/logout")
+        || !(path.starts_with("/api/") || path == "/metrics")
+        || (path == "/metrics" && ui::wants_html(request.headers()));
+    if open || crate::auth::api_request_allowed(&state.api_tokens, request.headers()) {
+        return next.run(request).await;
+    }
+    let mut response = ApiError::new(
+        StatusCode::UNAUTHORIZED,
+        "unauthorized",
+        "missing or wrong API token: send `Authorization: Bearer <token>` (the CLI reads OTELBOX_API_TOKEN), or log in to the UI",
+    )
+    .into_response();
+    response
+        .headers_mut()
+        .insert(header::WWW_AUTHENTICATE, axum::http::HeaderValue::from_static("Bearer"));
+    response
+}
+
+#[derive(Debug, Deserialize)]
+pub struct LoginRequest {
+    token: String,
+}
+
+/// The UI's login: a right token sets the HttpOnly cookie that later requests (and live tails, which
+/// cannot send headers) carry. `{required}` tells the UI whether tokens are in use at all.
+async fn login(State(state): State<Arc<ApiState>>, Json(request): Json<LoginRequest>) -> Response {
+    if !state.api_tokens.enabled() {
+        return Json(serde_json::json!({ "required": false })).into_response();
+    }
+    if !state.api_tokens.accepts(request.token.trim().as_bytes()) {
+        return ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "that token is not an API token of this otelbox",
+        )
+        .into_response();
+    }
+    let cookie = crate::auth::login_cookie(Some(request.token.trim()), state.tls);
+    ([(header::SET_COOKIE, cookie)], Json(serde_json::json!({ "required": true }))).into_response()
+}
+
+async fn logout(State(state): State<Arc<ApiState>>) -> Response {
+    let cookie = crate::auth::login_cookie(None, state.tls);
+    ([(header::SET_COOKIE, cookie)], StatusCode::NO_CONTENT).into_response()
 }
 
 async fn unknown_api() -> ApiError {

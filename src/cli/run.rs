@@ -101,6 +101,7 @@ async fn run_async(args: RunArgs, assertions: Vec<Assertion>) -> anyhow::Result<
         ui_port: 0,
         retention: Retention::default(),
         durable_sync: false,
+        security: Default::default(),
     };
     let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();

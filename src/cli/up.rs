@@ -1,8 +1,10 @@
 //! `otelbox up`: run a box in the foreground until Ctrl-C or SIGTERM.
 
-use crate::app::{self, BoundAddrs, BoxOptions};
+use crate::app::{self, BoundAddrs, BoxOptions, Security};
+use crate::auth::Tokens;
 use crate::store::retention::Retention;
 use crate::store::{db_file, Location};
+use crate::tls::TlsFiles;
 use anyhow::Context;
 use clap::Args;
 use std::net::IpAddr;
@@ -43,6 +45,37 @@ pub struct UpArgs {
     /// Open the UI in a browser once ready
     #[arg(long)]
     pub open: bool,
+    /// Require this bearer token from OTLP senders (repeatable); SDKs send it with
+    /// OTEL_EXPORTER_OTLP_HEADERS="Authorization=Bearer <token>"
+    #[arg(long = "ingest-token", env = "OTELBOX_INGEST_TOKEN", hide_env_values = true, value_name = "TOKEN")]
+    pub ingest_tokens: Vec<String>,
+    /// Read ingest tokens from a file, one per line
+    #[arg(long, value_name = "FILE")]
+    pub ingest_token_file: Option<PathBuf>,
+    /// Require this bearer token for the UI and the query API (repeatable); the CLI sends OTELBOX_API_TOKEN
+    #[arg(long = "api-token", env = "OTELBOX_API_TOKEN", hide_env_values = true, value_name = "TOKEN")]
+    pub api_tokens: Vec<String>,
+    /// Read API tokens from a file, one per line
+    #[arg(long, value_name = "FILE")]
+    pub api_token_file: Option<PathBuf>,
+    /// Serve TLS on all three ports with this PEM certificate (chain)
+    #[arg(long, requires = "tls_key", value_name = "FILE")]
+    pub tls_cert: Option<PathBuf>,
+    /// The PEM private key of --tls-cert
+    #[arg(long, requires = "tls_cert", value_name = "FILE")]
+    pub tls_key: Option<PathBuf>,
+    /// Require OTLP senders to present a client certificate signed by this PEM CA (mTLS on the ingest ports)
+    #[arg(long, requires = "tls_cert", value_name = "FILE")]
+    pub tls_client_ca: Option<PathBuf>,
+}
+
+/// Tokens from the flags (and their env vars) and the token file.
+fn tokens(listed: &[String], file: &Option<PathBuf>) -> anyhow::Result<Tokens> {
+    let mut all = listed.to_vec();
+    if let Some(path) = file {
+        all.extend(crate::auth::read_token_file(path)?);
+    }
+    Ok(Tokens::new(all))
 }
 
 fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
@@ -81,13 +114,29 @@ pub fn run(args: UpArgs) -> anyhow::Result<i32> {
         ui_port: args.ui_port,
         retention: retention.clone(),
         durable_sync: args.durable_sync,
+        security: Security {
+            ingest_tokens: tokens(&args.ingest_tokens, &args.ingest_token_file)?,
+            api_tokens: tokens(&args.api_tokens, &args.api_token_file)?,
+            tls: args.tls_cert.clone().zip(args.tls_key.clone()).map(|(cert, key)| TlsFiles {
+                cert,
+                key,
+                client_ca: args.tls_client_ca.clone(),
+            }),
+        },
     };
+    let guarded = options.security.ingest_tokens.enabled() && options.security.api_tokens.enabled();
+    if !args.listen.is_loopback() && !guarded {
+        eprintln!(
+            "warning: listening on {} without both --ingest-token and --api-token: anyone who can reach these ports can send or read telemetry",
+            args.listen
+        );
+    }
     let open = args.open;
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(app::run(options, app::shutdown_signal(), |addrs| {
         print_banner(addrs, &location, &retention);
         if open {
-            open_browser(&format!("http://{}", addrs.ui));
+            open_browser(&format!("{}://{}", addrs.scheme, addrs.ui));
         }
     }))?;
     Ok(0)
@@ -106,10 +155,11 @@ fn print_banner(addrs: &BoundAddrs, location: &Location, retention: &Retention) 
         .max_bytes
         .map(|b| format!("{} MiB", b >> 20))
         .unwrap_or_else(|| "none".into());
+    let scheme = addrs.scheme;
     println!(
-        "otelbox {} is up\n  OTLP gRPC   http://{}\n  OTLP HTTP   http://{}\n  UI + API    http://{}\n  storage     {storage} (retention {age}, size cap {cap})\n\n\
-         Point an SDK at it:\n  export OTEL_EXPORTER_OTLP_ENDPOINT=http://{}\n  export OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf\n\
-         or, for gRPC:\n  export OTEL_EXPORTER_OTLP_ENDPOINT=http://{} OTEL_EXPORTER_OTLP_PROTOCOL=grpc\n\nCtrl-C stops it (data is flushed first).",
+        "otelbox {} is up\n  OTLP gRPC   {scheme}://{}\n  OTLP HTTP   {scheme}://{}\n  UI + API    {scheme}://{}\n  storage     {storage} (retention {age}, size cap {cap})\n\n\
+         Point an SDK at it:\n  export OTEL_EXPORTER_OTLP_ENDPOINT={scheme}://{}\n  export OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf\n\
+         or, for gRPC:\n  export OTEL_EXPORTER_OTLP_ENDPOINT={scheme}://{} OTEL_EXPORTER_OTLP_PROTOCOL=grpc\n\nCtrl-C stops it (data is flushed first).",
         env!("CARGO_PKG_VERSION"),
         addrs.grpc,
         addrs.http,
@@ -117,6 +167,9 @@ fn print_banner(addrs: &BoundAddrs, location: &Location, retention: &Retention) 
         addrs.http,
         addrs.grpc,
     );
+    if !crate::api::ui::is_embedded() {
+        println!("\nThis binary was built without the web UI (the API works): run scripts/build-ui, then rebuild.");
+    }
 }
 
 fn open_browser(url: &str) {

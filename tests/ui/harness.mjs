@@ -22,11 +22,13 @@ async function freePort() {
   });
 }
 
-export async function startBox() {
+export async function startBox(extraArgs = []) {
   const [grpc, http, ui] = [await freePort(), await freePort(), await freePort()];
   const logs = [];
-  const proc = spawn(OTELBOX, ["up", "--memory", "--grpc-port", grpc, "--http-port", http, "--ui-port", ui].map(String), {
+  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("OTELBOX_")));
+  const proc = spawn(OTELBOX, ["up", "--memory", "--grpc-port", grpc, "--http-port", http, "--ui-port", ui, ...extraArgs].map(String), {
     stdio: ["ignore", "pipe", "pipe"],
+    env,
   });
   proc.stdout.on("data", (d) => logs.push(d.toString()));
   proc.stderr.on("data", (d) => logs.push(d.toString()));

@@ -30,6 +30,7 @@ before(async () => {
   gen(box, "logs", 600);
   gen(box, "metrics", 300);
   const now = BigInt(Date.now()) * 1000000n;
+  await sendLog(box, "xss-svc", "<b>bold?</b><img src=x onerror=alert(3)>");
   await sendTrace(box, "xss-svc", xssTrace, [{ spanId: hex(8), name: XSS, start: now - 5_000_000n, end: now, attributes: [{ key: "note", value: { stringValue: "<script>alert(2)</script>" } }] }]);
   const root = hex(8);
   await sendTrace(box, "checkout", smallTrace, [
@@ -77,19 +78,32 @@ test("sorting by duration puts the longest trace first", async () => {
   const durations = await page.$$eval(".duration-cell span", (cells) => cells.map((c) => c.textContent));
   assert.ok(durations.length > 5);
   const ns = (t) => {
+    const minutes = t.match(/^(\d+)m (\d+)s$/);
+    if (minutes) return (Number(minutes[1]) * 60 + Number(minutes[2])) * 1e9;
     const [v, unit] = t.split(" ");
-    return parseFloat(v) * ({ ns: 1, "µs": 1e3, ms: 1e6, s: 1e9 }[unit] ?? 60e9);
+    return parseFloat(v) * { ns: 1, "µs": 1e3, ms: 1e6, s: 1e9 }[unit];
   };
-  assert.ok(ns(durations[0]) >= ns(durations[durations.length - 1]));
+  const values = durations.map(ns);
+  assert.ok(values.every((v) => Number.isFinite(v)), durations.join(", "));
+  for (let i = 1; i < values.length; i++) assert.ok(values[i - 1] >= values[i], `row ${i}: ${durations[i - 1]} before ${durations[i]}`);
 });
 
-test("keyboard: j then Enter opens the selected trace", async () => {
-  await visit("/traces?q=" + encodeURIComponent("service = checkout"), ".traces-table tbody tr");
-  await page.locator("body").click({ position: { x: 5, y: 300 } });
+test("keyboard: j/k move through the list and Enter opens the selected trace", async () => {
+  await visit("/traces", ".traces-table tbody tr");
+  const selectedIndex = () => page.$$eval(".traces-table tbody tr", (rows) => rows.findIndex((r) => r.classList.contains("selected")));
   await page.keyboard.press("j");
-  await page.waitForSelector("tr.selected");
+  await page.keyboard.press("j");
+  await page.keyboard.press("j");
+  assert.equal(await selectedIndex(), 2);
+  await page.keyboard.press("k");
+  assert.equal(await selectedIndex(), 1);
+  const href = await page.locator(".traces-table tbody tr.selected a.trace-name").getAttribute("href");
   await page.keyboard.press("Enter");
-  await page.waitForURL(new RegExp(`/traces/${smallTrace}`));
+  await page.waitForURL((url) => url.pathname === href);
+  await page.keyboard.press("/"); // and / goes back to a search box on the list pages
+  await visit("/logs", ".logs-table tbody tr");
+  await page.keyboard.press("/");
+  assert.equal(await page.evaluate(() => document.activeElement?.id), "search");
 });
 
 test("a trace opens as a waterfall with every span, error marks and span details", async () => {
@@ -121,6 +135,11 @@ test("a generated agent trace shows its span count and its critical path; 2,000 
   assert.ok(drawn < 200, `only the visible rows are in the DOM, saw ${drawn}`);
   await page.locator(".wf-scroll").evaluate((el) => (el.scrollTop = 26 * 1500));
   await page.waitForSelector('.wf-row[style*="top:39000px"]', { state: "attached" }); // row 1,500 drawn after scrolling
+  // Collapse a branch far down (child 37 of the root sits at row 1 + 40 * 37), while scrolled there.
+  await page.locator(".wf-scroll").evaluate((el) => (el.scrollTop = 26 * 1481));
+  await page.locator('.wf-row[style*="top:38506px"] .wf-toggle').click();
+  await page.waitForFunction(() => /1961 of 2000 rows/.test(document.querySelector(".wf-header").innerText));
+  assert.ok((await page.locator(".wf-row").count()) > 10, "rows are still drawn after collapsing while scrolled");
   await page.locator(".wf-scroll").evaluate((el) => (el.scrollTop = 0));
   await page.locator('.wf-row[style*="top:0px"] .wf-toggle').click(); // collapse the root
   await page.waitForFunction(() => /1 of 2000 rows/.test(document.querySelector(".wf-header").innerText));
@@ -135,6 +154,9 @@ test("a span named like HTML is shown as text and runs nothing", async () => {
   assert.equal(await page.locator(".span-title").innerText(), XSS);
   assert.match(await page.locator(".detail").innerText(), /<script>alert\(2\)<\/script>/);
   assert.equal(await page.locator("img[src=x], main script").count(), 0);
+  await visit("/logs?service=xss-svc", ".logs-table tbody tr");
+  assert.equal(await page.locator(".log-body").first().innerText(), "<b>bold?</b><img src=x onerror=alert(3)>");
+  assert.equal(await page.locator("main img, main b").count(), 0);
   assert.deepEqual(dialogs, []);
 });
 
@@ -155,8 +177,7 @@ test("logs page: severities, full-text search, a row expands, and it links to it
 test("live tail shows a log record sent after the page opened", async () => {
   await visit("/logs", ".logs-table tbody tr");
   await page.click(".live-toggle");
-  await page.waitForSelector(".live");
-  await page.waitForTimeout(300); // let the EventSource connect
+  await page.waitForSelector('.live:has-text("● live")'); // the EventSource is connected
   const marker = `live-tail-marker-${hex(4)}`;
   await sendLog(box, "tail-svc", marker);
   await page.waitForSelector(`.log-body:has-text("${marker}")`, { timeout: 10000 });
@@ -176,6 +197,8 @@ test("metrics: the list searches, and a histogram is charted as p50/p95/p99", as
   await shot("metrics");
   await page.fill("#search", "duration");
   await page.waitForFunction((n) => document.querySelectorAll(".metric-list tbody tr").length < n, total);
+  const names = await page.$$eval(".metric-list tbody tr", (rows) => rows.map((r) => r.innerText));
+  assert.ok(names.length >= 1 && names.every((n) => /duration/i.test(n)), names.join(" | "));
   await page.goto(box.ui + "/metrics/gen_ai.client.operation.duration");
   await page.waitForSelector(".chart path.series", { state: "attached", timeout: 15000 });
   const legend = await page.locator(".legend").innerText();
@@ -233,7 +256,8 @@ test("an empty box tells a new user how to send data", async () => {
       await page.goto(empty.ui + route);
       await page.waitForSelector(".empty", { timeout: 15000 });
       const text = await page.locator(".empty").innerText();
-      assert.match(text, /OTEL_EXPORTER_OTLP_ENDPOINT=/);
+      await page.waitForFunction((e) => document.querySelector(".empty").innerText.includes(e), empty.otlpHttp);
+      assert.ok(text.includes("OTEL_EXPORTER_OTLP_ENDPOINT="), text);
       assert.match(text, /otelbox gen/);
     }
     await page.goto(empty.ui + "/traces");
@@ -241,5 +265,30 @@ test("an empty box tells a new user how to send data", async () => {
     await shot("empty");
   } finally {
     await empty.stop();
+  }
+});
+
+test("with an API token, the UI asks for it, refuses a wrong one, and shows data after the right one", async () => {
+  const guarded = await startBox(["--api-token", "ui-token-42"]);
+  const context = await browser.newContext({ viewport: { width: 1400, height: 900 } });
+  const tab = await context.newPage();
+  try {
+    await tab.goto(guarded.ui + "/setup");
+    await tab.waitForSelector("#token", { timeout: 15000 });
+    await tab.screenshot({ path: path.join(SHOTS, "login.png") });
+    await tab.fill("#token", "wrong");
+    await tab.press("#token", "Enter");
+    await tab.waitForSelector(".login .filter-error");
+    assert.match(await tab.locator(".login .filter-error").innerText(), /not an API token/);
+    await tab.fill("#token", "ui-token-42");
+    await tab.press("#token", "Enter");
+    await tab.waitForSelector(".setup-grid", { timeout: 15000 });
+    assert.equal(await tab.locator("#token").count(), 0);
+    assert.ok((await context.cookies()).some((c) => c.name === "otelbox_api_token" && c.httpOnly), "the token is kept in an HttpOnly cookie");
+    await tab.click(".logout");
+    await tab.waitForSelector("#token");
+  } finally {
+    await context.close();
+    await guarded.stop();
   }
 });

@@ -39,6 +39,35 @@ pub fn encode(text: &str) -> String {
     String::from(js_sys::encode_uri_component(text))
 }
 
+/// Logs in with an API token: the server answers with an HttpOnly cookie that later requests (and
+/// live tails) carry. Returns whether tokens are in use at all.
+pub async fn login(token: &str) -> Result<bool, ApiError> {
+    let body = serde_json::json!({ "token": token }).to_string();
+    let request = gloo_net::http::Request::post("/api/v1/login")
+        .header("content-type", "application/json")
+        .body(body)
+        .map_err(|e| ApiError::plain(e.to_string()))?;
+    let response = request
+        .send()
+        .await
+        .map_err(|e| ApiError::plain(format!("otelbox did not answer ({e})")))?;
+    if response.ok() {
+        let answer: serde_json::Value = response.json().await.map_err(|e| ApiError::plain(e.to_string()))?;
+        return Ok(answer["required"].as_bool().unwrap_or(false));
+    }
+    match response.json::<ErrorBody>().await {
+        Ok(body) => Err(ApiError::plain(body.error.message)),
+        Err(_) => Err(ApiError::plain(format!("login answered HTTP {}", response.status()))),
+    }
+}
+
+/// Forgets the login cookie.
+pub async fn logout() {
+    if let Ok(request) = gloo_net::http::Request::post("/api/v1/logout").build() {
+        let _ = request.send().await;
+    }
+}
+
 /// GET a JSON document from the API.
 pub async fn get<T: DeserializeOwned>(path: &str, params: &[(&str, String)]) -> Result<T, ApiError> {
     let target = url(path, params);
@@ -53,6 +82,10 @@ pub async fn get<T: DeserializeOwned>(path: &str, params: &[(&str, String)]) -> 
             .map_err(|e| ApiError::plain(format!("unexpected answer from {path}: {e}")));
     }
     let status = response.status();
+    if status == 401 {
+        // Tokens are in use and this browser has none (or an old one): the shell shows the login page.
+        crate::app::require_login();
+    }
     match response.json::<ErrorBody>().await {
         Ok(body) => Err(ApiError {
             message: body.error.message,

@@ -12,6 +12,18 @@ pub struct Refresh {
     pub auto: RwSignal<bool>,
 }
 
+thread_local! {
+    /// Set when the API answers 401: the shell then shows the login page instead of the routes.
+    static LOGIN_REQUIRED: std::cell::Cell<Option<RwSignal<bool>>> = const { std::cell::Cell::new(None) };
+}
+
+/// Called by the API client on a 401.
+pub fn require_login() {
+    if let Some(flag) = LOGIN_REQUIRED.with(|f| f.get()) {
+        flag.set(true);
+    }
+}
+
 /// Read inside a resource's fetcher so that the resource reloads on every auto-refresh tick.
 pub fn refresh_tick() -> u64 {
     use_context::<Refresh>().map(|r| r.tick.get()).unwrap_or(0)
@@ -33,6 +45,14 @@ pub fn App() -> impl IntoView {
         },
         std::time::Duration::from_secs(5),
     );
+    let login_required = RwSignal::new(false);
+    let logged_in = RwSignal::new(false);
+    LOGIN_REQUIRED.with(|f| f.set(Some(login_required)));
+    // Whether tokens are in use (then the bar offers "Log out"): an empty login attempt tells.
+    leptos::task::spawn_local(async move {
+        let required = !matches!(crate::api::login("").await, Ok(false));
+        logged_in.set(required);
+    });
     let theme = RwSignal::new(crate::components::theme::stored());
     Effect::new(move |_| crate::components::theme::apply(theme.get()));
 
@@ -57,6 +77,20 @@ pub fn App() -> impl IntoView {
                         />
                         "Auto-refresh"
                     </label>
+                    {move || logged_in.get().then(|| view! {
+                        <button
+                            class="ghost logout"
+                            on:click=move |_| {
+                                logged_in.set(false);
+                                leptos::task::spawn_local(async move {
+                                    crate::api::logout().await;
+                                    login_required.set(true);
+                                });
+                            }
+                        >
+                            "Log out"
+                        </button>
+                    })}
                     <button
                         class="ghost"
                         title="Theme: follow the system, light or dark"
@@ -67,6 +101,13 @@ pub fn App() -> impl IntoView {
                 </div>
             </header>
             <main>
+                <Show when=move || login_required.get()>
+                    <LoginPage on_success=Callback::new(move |_required: bool| {
+                        // Every page's data failed with 401 behind the login: start the page afresh.
+                        let _ = window().location().reload();
+                    })/>
+                </Show>
+                <div class:hidden=move || login_required.get()>
                 <Routes fallback=|| view! { <pages::NotFound/> }>
                     <Route path=path!("/") view=pages::traces::TracesPage/>
                     <Route path=path!("/traces") view=pages::traces::TracesPage/>
@@ -78,7 +119,53 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/llm") view=pages::llm::LlmPage/>
                     <Route path=path!("/setup") view=pages::setup::SetupPage/>
                 </Routes>
+                </div>
             </main>
         </Router>
+    }
+}
+
+/// Shown when the API wants a token: the token is checked by the server, which keeps it in an
+/// HttpOnly cookie (so scripts cannot read it and live tails carry it).
+#[component]
+fn LoginPage(on_success: Callback<bool>) -> impl IntoView {
+    let token = RwSignal::new(String::new());
+    let error = RwSignal::new(None::<String>);
+    let submit = move || {
+        let value = token.get_untracked();
+        leptos::task::spawn_local(async move {
+            match crate::api::login(value.trim()).await {
+                Ok(required) => {
+                    error.set(None);
+                    token.set(String::new());
+                    on_success.run(required);
+                }
+                Err(e) => error.set(Some(e.message)),
+            }
+        });
+    };
+    let submit_key = submit;
+    view! {
+        <section class="page login">
+            <h2>"Log in to otelbox"</h2>
+            <p class="muted">"This otelbox requires an API token (set with " <code>"--api-token"</code> " or OTELBOX_API_TOKEN where it runs)."</p>
+            <div class="filter-row">
+                <input
+                    id="token"
+                    type="password"
+                    autocomplete="current-password"
+                    placeholder="API token"
+                    prop:value=move || token.get()
+                    on:input=move |ev| token.set(event_target_value(&ev))
+                    on:keydown=move |ev| {
+                        if ev.key() == "Enter" {
+                            submit_key();
+                        }
+                    }
+                />
+                <button class="primary" on:click=move |_| submit()>"Log in"</button>
+            </div>
+            {move || error.get().map(|e| view! { <div class="filter-error" role="alert">{e}</div> })}
+        </section>
     }
 }

@@ -4,7 +4,10 @@ use serde_json::Value;
 
 /// `1.23 s`, `45.6 ms`, `789 µs`, `12 ns`: three significant figures at most.
 pub fn duration(ns: i64) -> String {
-    let n = ns.max(0) as f64;
+    if ns < 0 {
+        return format!("-{}", duration(ns.saturating_neg()));
+    }
+    let n = ns as f64;
     let (value, unit) = if n >= 60e9 {
         return minutes(ns);
     } else if n >= 1e9 {
@@ -157,6 +160,7 @@ mod tests {
         assert_eq!(duration(45_600_000), "45.6 ms");
         assert_eq!(duration(1_234_000_000), "1.23 s");
         assert_eq!(duration(125_000_000_000), "2m 05s");
+        assert_eq!(duration(-5_000_000), "-5.00 ms");
     }
 
     #[test]

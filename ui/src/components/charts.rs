@@ -93,7 +93,12 @@ pub fn LineChart(series: Vec<ChartSeries>, y_label: fn(f64) -> String) -> impl I
     if y1 <= y0 {
         y1 = y0 + 1.0;
     }
-    let frame = Frame { x0, x1, y0, y1: y1 * 1.05 };
+    let frame = Frame {
+        x0,
+        x1,
+        y0,
+        y1: y1 + (y1 - y0) * 0.05,
+    };
     let lines = series
         .iter()
         .enumerate()
@@ -109,6 +114,7 @@ pub fn LineChart(series: Vec<ChartSeries>, y_label: fn(f64) -> String) -> impl I
             let dots = (s.points.len() <= 2).then(|| {
                 s.points
                     .iter()
+                    .filter(|(_, v)| v.is_finite())
                     .map(|&(t, v)| view! { <circle cx=frame.x(t as f64) cy=frame.y(v) r="3" fill=colour/> })
                     .collect_view()
             });
@@ -124,7 +130,13 @@ pub fn LineChart(series: Vec<ChartSeries>, y_label: fn(f64) -> String) -> impl I
         .iter()
         .enumerate()
         .map(|(i, s)| {
-            let last = s.points.last().map(|p| y_label(p.1)).unwrap_or_default();
+            let last = s
+                .points
+                .iter()
+                .rev()
+                .find(|p| p.1.is_finite())
+                .map(|p| y_label(p.1))
+                .unwrap_or_default();
             view! {
                 <li>
                     <span class="swatch" style=format!("background:{}", PALETTE[i % PALETTE.len()])></span>

@@ -29,7 +29,7 @@ pub fn list_keys(len: Signal<usize>, open: impl Fn(usize) + 'static) -> RwSignal
             }
             "k" | "ArrowUp" if n > 0 => {
                 event.prevent_default();
-                selected.update(|s| *s = Some(s.map_or(0, |i| i.saturating_sub(1))));
+                selected.update(|s| *s = Some(s.map_or(0, |i| i.min(n - 1).saturating_sub(1))));
                 scroll_selected();
             }
             "Enter" => {

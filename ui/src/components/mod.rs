@@ -22,8 +22,11 @@ pub fn CopyButton(#[prop(into)] text: Signal<String>, #[prop(optional, into)] la
             title="Copy to the clipboard"
             on:click=move |ev| {
                 ev.stop_propagation();
-                let clipboard = window().navigator().clipboard();
-                let _ = clipboard.write_text(&text.get_untracked());
+                // Browsers offer the clipboard only to secure pages (https or localhost).
+                let navigator = window().navigator();
+                if js_sys::Reflect::has(&navigator, &"clipboard".into()).unwrap_or(false) {
+                    let _ = navigator.clipboard().write_text(&text.get_untracked());
+                }
                 copied.set(true);
                 set_timeout(move || copied.set(false), std::time::Duration::from_millis(1200));
             }
@@ -36,14 +39,21 @@ pub fn CopyButton(#[prop(into)] text: Signal<String>, #[prop(optional, into)] la
 /// What a page shows when there is nothing to show yet: how to get data in.
 #[component]
 pub fn EmptyState(#[prop(into)] what: String) -> impl IntoView {
-    let origin = window().location().hostname().unwrap_or_else(|_| "127.0.0.1".into());
-    let endpoint = format!("http://{origin}:4318");
-    let env = format!("export OTEL_EXPORTER_OTLP_ENDPOINT={endpoint}");
+    // The box's own OTLP/HTTP endpoint (its port may not be the default 4318).
+    let status = LocalResource::new(|| crate::api::get::<crate::wire::StatusResponse>("/api/v1/status", &[]));
+    let env = Signal::derive(move || {
+        let endpoint = status
+            .get()
+            .and_then(|s| s.ok())
+            .map(|s| s.endpoints.otlp_http)
+            .unwrap_or_else(|| "http://127.0.0.1:4318".into());
+        format!("export OTEL_EXPORTER_OTLP_ENDPOINT={endpoint}")
+    });
     view! {
         <div class="empty">
             <h3>{format!("No {what} yet")}</h3>
             <p>"Point any OpenTelemetry SDK at otelbox:"</p>
-            <pre class="snippet">{env.clone()}</pre>
+            <pre class="snippet">{env}</pre>
             <CopyButton text=env label="copy"/>
             <p>"or load demo data (LLM-agent runs, logs and metrics) with "<code>"otelbox gen"</code>"."</p>
             <p class="muted">"See " <a href="/setup">"Setup"</a> " for every endpoint and protocol."</p>

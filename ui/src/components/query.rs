@@ -1,18 +1,37 @@
 //! Page state lives in the URL's query string, so every view can be linked and survives a reload.
 
 use leptos::prelude::*;
-use leptos_router::hooks::{use_navigate, use_query_map};
+use leptos_router::hooks::{use_location, use_navigate};
 use leptos_router::NavigateOptions;
 
-/// A reactive reader of one query parameter ("" when absent).
+/// A reactive reader of one query parameter ("" when absent). It changes only when that parameter
+/// does, and decodes the raw query string once (the router's own map decodes values a second time,
+/// which would turn a literal `%20` in a filter into a space).
 pub fn param(key: &'static str) -> Signal<String> {
-    let query = use_query_map();
-    Signal::derive(move || query.read().get(key).unwrap_or_default())
+    let search = use_location().search;
+    Memo::new(move |_| {
+        let raw = search.get();
+        web_sys::UrlSearchParams::new_with_str(&raw)
+            .ok()
+            .and_then(|params| params.get(key))
+            .unwrap_or_default()
+    })
+    .into()
 }
 
-/// Returns a function that changes some query parameters (an empty value removes one) and keeps the rest.
-/// Call it in a component's body; the function itself may be called from event handlers.
+/// Returns a function that changes some query parameters (an empty value removes one) and keeps the
+/// rest, adding a history entry (Back undoes it). Call it in a component's body; the function itself
+/// may be called from event handlers.
 pub fn setter() -> impl Fn(&[(&str, String)]) + Clone + 'static {
+    navigator(false)
+}
+
+/// Like `setter`, but replaces the current history entry: for values typed key by key.
+pub fn replacer() -> impl Fn(&[(&str, String)]) + Clone + 'static {
+    navigator(true)
+}
+
+fn navigator(replace: bool) -> impl Fn(&[(&str, String)]) + Clone + 'static {
     let navigate = use_navigate();
     move |updates: &[(&str, String)]| {
         let location = window().location();
@@ -30,6 +49,14 @@ pub fn setter() -> impl Fn(&[(&str, String)]) + Clone + 'static {
         let path = location.pathname().unwrap_or_default();
         let query: String = params.to_string().into();
         let target = if query.is_empty() { path } else { format!("{path}?{query}") };
-        navigate(&target, NavigateOptions::default());
+        // Changing a parameter is not a new page: keep the scroll position.
+        navigate(
+            &target,
+            NavigateOptions {
+                replace,
+                scroll: false,
+                ..Default::default()
+            },
+        );
     }
 }

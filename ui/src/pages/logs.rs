@@ -30,6 +30,18 @@ pub fn severity_class(number: i32) -> &'static str {
     }
 }
 
+/// What tells two log records apart on screen.
+fn record_key(log: &LogRecord) -> String {
+    format!(
+        "{}|{}|{}|{}",
+        log.time_unix_nano, log.observed_time_unix_nano, log.span_id, log.body
+    )
+}
+
+fn toggle(expanded: RwSignal<Option<String>>, key: String) {
+    expanded.update(|e| *e = if e.as_deref() == Some(key.as_str()) { None } else { Some(key) });
+}
+
 /// The filter sent to the API: the filter box's expression and the full-text words, together.
 fn combined_filter(filter: &str, text: &str) -> String {
     let text = text.trim();
@@ -41,8 +53,12 @@ fn combined_filter(filter: &str, text: &str) -> String {
     }
 }
 
-/// An open live tail: the EventSource and its message handler (dropping the handler frees it).
-type Tail = (web_sys::EventSource, Closure<dyn FnMut(web_sys::MessageEvent)>);
+/// An open live tail: the EventSource and its handlers (dropping a handler frees it).
+struct Tail {
+    source: web_sys::EventSource,
+    _on_message: Closure<dyn FnMut(web_sys::MessageEvent)>,
+    _on_open: Closure<dyn FnMut(web_sys::Event)>,
+}
 
 thread_local! {
     /// The one open live tail (an EventSource and its message handler), closed when replaced.
@@ -51,8 +67,8 @@ thread_local! {
 
 fn close_tail() {
     TAIL.with(|t| {
-        if let Some((source, _)) = t.borrow_mut().take() {
-            source.close();
+        if let Some(tail) = t.borrow_mut().take() {
+            tail.source.close();
         }
     });
 }
@@ -82,13 +98,16 @@ pub fn LogsPage() -> impl IntoView {
     let paused = RwSignal::new(false);
     let live_rows = RwSignal::new(Vec::<LogRecord>::new());
     let held = RwSignal::new(Vec::<LogRecord>::new());
+    let connected = RwSignal::new(false);
     Effect::new(move |_| {
         close_tail();
+        connected.set(false);
         if !live.get() {
             return;
         }
         live_rows.set(Vec::new());
         held.set(Vec::new());
+        paused.set(false);
         let params = vec![("q", combined_filter(&q.get(), &text.get())), ("service", service.get())];
         let Ok(source) = web_sys::EventSource::new(&api::url("/api/v1/stream/logs", &params)) else {
             return;
@@ -104,19 +123,33 @@ pub fn LogsPage() -> impl IntoView {
                 rows.truncate(LIVE_LIMIT);
             });
         });
+        let on_open = Closure::<dyn FnMut(web_sys::Event)>::new(move |_| connected.set(true));
         source.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
-        TAIL.with(|t| *t.borrow_mut() = Some((source, on_message)));
+        source.set_onopen(Some(on_open.as_ref().unchecked_ref()));
+        TAIL.with(|t| {
+            *t.borrow_mut() = Some(Tail {
+                source,
+                _on_message: on_message,
+                _on_open: on_open,
+            })
+        });
     });
     on_cleanup(close_tail);
 
+    // Live records first; a refetch (auto-refresh) may return some of them again: show each once.
     let rows = Memo::new(move |_| {
         let mut all = live_rows.get();
-        all.extend(result.get().and_then(|r| r.ok()).map(|r| r.logs).unwrap_or_default());
+        let seen: std::collections::HashSet<String> = all.iter().map(record_key).collect();
+        let fetched = result.get().and_then(|r| r.ok()).map(|r| r.logs).unwrap_or_default();
+        all.extend(fetched.into_iter().filter(|l| !seen.contains(&record_key(l))));
         all
     });
-    let expanded = RwSignal::new(None::<usize>);
+    // The expanded record, by identity: live records arriving on top must not move it.
+    let expanded = RwSignal::new(None::<String>);
     let selected = keys::list_keys(Signal::derive(move || rows.read().len()), move |i| {
-        expanded.update(|e| *e = if *e == Some(i) { None } else { Some(i) })
+        if let Some(record) = rows.get_untracked().get(i) {
+            toggle(expanded, record_key(record));
+        }
     });
     let set_text = set_query.clone();
 
@@ -158,7 +191,13 @@ pub fn LogsPage() -> impl IntoView {
                         >
                             {move || if paused.get() { format!("Resume ({} new)", held.read().len()) } else { "Pause".to_string() }}
                         </button>
-                        <span class="live">{move || if paused.get() { "paused" } else { "● live" }}</span>
+                        <span class="live">
+                            {move || match (connected.get(), paused.get()) {
+                                (false, _) => "connecting…",
+                                (true, true) => "paused",
+                                (true, false) => "● live",
+                            }}
+                        </span>
                     })}
                 </div>
             </div>
@@ -180,7 +219,7 @@ pub fn LogsPage() -> impl IntoView {
 }
 
 #[component]
-fn LogTable(rows: Memo<Vec<LogRecord>>, selected: RwSignal<Option<usize>>, expanded: RwSignal<Option<usize>>) -> impl IntoView {
+fn LogTable(rows: Memo<Vec<LogRecord>>, selected: RwSignal<Option<usize>>, expanded: RwSignal<Option<String>>) -> impl IntoView {
     let body = move || {
         rows.get()
             .into_iter()
@@ -189,11 +228,15 @@ fn LogTable(rows: Memo<Vec<LogRecord>>, selected: RwSignal<Option<usize>>, expan
                 let level = severity_class(log.severity_number);
                 let label = if log.severity_text.is_empty() { level.to_uppercase() } else { log.severity_text.clone() };
                 let detail = log.clone();
+                let key = record_key(&log);
                 view! {
                     <tr
                         class="clickable log-row"
                         class:selected=move || selected.get() == Some(i)
-                        on:click=move |_| expanded.update(|e| *e = if *e == Some(i) { None } else { Some(i) })
+                        on:click={
+                            let key = key.clone();
+                            move |_| toggle(expanded, key.clone())
+                        }
                     >
                         <td class="nowrap small">{format::time(log.time_unix_nano)}</td>
                         <td><span class=format!("sev {level}")>{label}</span></td>
@@ -206,7 +249,7 @@ fn LogTable(rows: Memo<Vec<LogRecord>>, selected: RwSignal<Option<usize>>, expan
                             })}
                         </td>
                     </tr>
-                    {move || (expanded.get() == Some(i)).then(|| view! {
+                    {move || (expanded.read().as_deref() == Some(key.as_str())).then(|| view! {
                         <tr class="log-detail-row">
                             <td colspan="5" class="log-detail">
                                 <LogDetail log=detail.clone()/>

@@ -15,7 +15,7 @@ use leptos_router::hooks::{use_navigate, use_params_map};
 #[component]
 pub fn MetricsPage() -> impl IntoView {
     let search = query::param("search");
-    let set_query = query::setter();
+    let set_query = query::replacer();
     let result = LocalResource::new(move || {
         refresh_tick();
         api::get::<MetricsResponse>("/api/v1/metrics", &[])
@@ -119,10 +119,15 @@ pub fn MetricPage() -> impl IntoView {
             .and_then(|r| r.metrics.into_iter().find(|m| m.name == wanted))
     });
     let charts = LocalResource::new(move || {
+        // Until the catalogue answers, the metric's type (and so its aggregations) is unknown.
+        let known = catalogue.get().is_some();
         let kind = metric.get().map(|m| m.kind).unwrap_or_default();
         let (name, since, group_by, agg) = (name.get(), since.get(), group_by.get(), agg.get());
         refresh_tick();
         async move {
+            if !known {
+                return Ok(None);
+            }
             let mut series = Vec::new();
             let mut answered_kind = String::new();
             let mut answered_aggs: Vec<String> = Vec::new();
@@ -151,7 +156,7 @@ pub fn MetricPage() -> impl IntoView {
                     series.push(ChartSeries { label, points: s.points });
                 }
             }
-            Ok::<_, api::ApiError>((series, answered_kind, answered_aggs.join(", ")))
+            Ok::<_, api::ApiError>(Some((series, answered_kind, answered_aggs.join(", "))))
         }
     });
     let set_group = set_query.clone();
@@ -185,9 +190,9 @@ pub fn MetricPage() -> impl IntoView {
                 }}
             </div>
             {move || match charts.get() {
-                None => view! { <Loading/> }.into_any(),
+                None | Some(Ok(None)) => view! { <Loading/> }.into_any(),
                 Some(Err(e)) => view! { <ErrorNote message=e.message/> }.into_any(),
-                Some(Ok((series, kind, agg))) => {
+                Some(Ok(Some((series, kind, agg)))) => {
                     let unit = metric.get().map(|m| m.unit).unwrap_or_default();
                     let note = format!("{kind}{}", if agg.is_empty() { String::new() } else { format!(" as {agg}") });
                     let note = if agg == "rate" { format!("{note} (per second{})", if unit.is_empty() { String::new() } else { format!(", {unit}/s") }) } else { note };

@@ -140,12 +140,13 @@ fn DependencyMap(edges: Vec<DependencyEdge>) -> impl IntoView {
     let height = tallest as f64 * (NODE_H + ROW_GAP) + ROW_GAP;
     let width = columns.len() as f64 * (NODE_W + COLUMN_GAP) - COLUMN_GAP + 40.0;
     let mut position: BTreeMap<String, (f64, f64)> = BTreeMap::new();
-    for (d, names) in &columns {
+    // By column index, not depth: depths can skip numbers when cycles are cut off.
+    for (column, names) in columns.values().enumerate() {
         let offset = (height - names.len() as f64 * (NODE_H + ROW_GAP) + ROW_GAP) / 2.0;
         for (i, name) in names.iter().enumerate() {
             position.insert(
                 name.clone(),
-                (20.0 + *d as f64 * (NODE_W + COLUMN_GAP), offset + i as f64 * (NODE_H + ROW_GAP)),
+                (20.0 + column as f64 * (NODE_W + COLUMN_GAP), offset + i as f64 * (NODE_H + ROW_GAP)),
             );
         }
     }

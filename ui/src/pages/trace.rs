@@ -83,7 +83,7 @@ fn TraceView(loaded: Loaded, trace_id: String) -> impl IntoView {
         .iter()
         .map(|s| view! { <span class="chip" style=format!("border-color:{}", colour_for(s))>{s.clone()}</span> })
         .collect_view();
-    let download = format!("/api/v1/traces/{trace_id}/otlp");
+    let download = format!("/api/v1/traces/{}/otlp", crate::api::encode(&trace_id));
 
     // The trace's logs, fetched once, in a window around the trace.
     let (from, to) = (tree.start_ns - 60_000_000_000, tree.end_ns + 300_000_000_000);

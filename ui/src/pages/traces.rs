@@ -79,7 +79,7 @@ pub fn TracesPage() -> impl IntoView {
                     <label class="inline">"sort "
                         <select on:change=move |ev| set_sort(&[("sort", event_target_value(&ev))])>
                             <option value="" selected=move || sort.get() != "duration">"newest first"</option>
-                            <option value="duration" selected=move || sort.get() == "duration">"longest first"</option>
+                            <option value="duration" selected=move || sort.get() == "duration">"longest first (of the newest 200)"</option>
                         </select>
                     </label>
                 </div>

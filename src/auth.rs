@@ -1,0 +1,208 @@
+//! Bearer-token authentication, with separate token sets for ingest (the OTLP HTTP `Authorization`
+//! header and the gRPC `authorization` metadata) and for the UI and query API (the `Authorization`
+//! header, or the cookie the UI's login sets). Tokens are compared in constant time and never logged.
+//! An empty set turns a check off, which is the default (otelbox listens on loopback unless told).
+
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use prost::Message;
+use std::fmt;
+use std::sync::Arc;
+use subtle::ConstantTimeEq;
+
+/// The cookie the UI's login sets: the API token itself, HttpOnly and SameSite=Strict.
+pub const API_COOKIE: &str = "otelbox_api_token";
+
+/// A set of accepted tokens; empty means no check.
+#[derive(Clone, Default)]
+pub struct Tokens(Arc<Vec<Vec<u8>>>);
+
+impl fmt::Debug for Tokens {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Tokens({} redacted)", self.0.len())
+    }
+}
+
+impl Tokens {
+    pub fn new(tokens: impl IntoIterator<Item = String>) -> Tokens {
+        let mut list: Vec<Vec<u8>> = tokens
+            .into_iter()
+            .map(|t| t.trim().as_bytes().to_vec())
+            .filter(|t| !t.is_empty())
+            .collect();
+        list.dedup();
+        Tokens(Arc::new(list))
+    }
+
+    pub fn enabled(&self) -> bool {
+        !self.0.is_empty()
+    }
+
+    /// Whether `presented` is one of the tokens. Every token is compared, each in constant time, so
+    /// the time taken says nothing about how much of a token matched.
+    pub fn accepts(&self, presented: &[u8]) -> bool {
+        let mut matched = subtle::Choice::from(0u8);
+        for token in self.0.iter() {
+            matched |= token.as_slice().ct_eq(presented);
+        }
+        matched.into()
+    }
+
+    /// Whether an `Authorization: Bearer <token>` value carries an accepted token.
+    pub fn accepts_header(&self, value: Option<&HeaderValue>) -> bool {
+        value
+            .and_then(|v| v.to_str().ok())
+            .and_then(bearer)
+            .is_some_and(|token| self.accepts(token.as_bytes()))
+    }
+}
+
+/// The token of `Bearer <token>` (the scheme is case-insensitive).
+fn bearer(value: &str) -> Option<&str> {
+    let (scheme, token) = value.trim().split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+}
+
+/// Reads tokens from a file: one per line; blank lines and `#` comments are skipped.
+pub fn read_token_file(path: &std::path::Path) -> anyhow::Result<Vec<String>> {
+    let text = std::fs::read_to_string(path).map_err(|e| anyhow::anyhow!("cannot read the token file {}: {e}", path.display()))?;
+    let tokens: Vec<String> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(str::to_string)
+        .collect();
+    if tokens.is_empty() {
+        anyhow::bail!("the token file {} holds no token (one per line)", path.display());
+    }
+    Ok(tokens)
+}
+
+const INGEST_HINT: &str = "missing or wrong ingest token: send `Authorization: Bearer <token>` \
+    (SDKs: OTEL_EXPORTER_OTLP_HEADERS=\"Authorization=Bearer <token>\")";
+
+/// axum middleware for the OTLP/HTTP receiver: 401 with a `google.rpc.Status` body (code 16,
+/// UNAUTHENTICATED) in the request's encoding, before the body is read.
+pub async fn require_ingest_token(State(tokens): State<Tokens>, request: Request, next: Next) -> Response {
+    if !tokens.enabled() || tokens.accepts_header(request.headers().get(header::AUTHORIZATION)) {
+        return next.run(request).await;
+    }
+    let json = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.contains("json"));
+    let (content_type, body) = if json {
+        (
+            "application/json",
+            serde_json::json!({ "code": 16, "message": INGEST_HINT }).to_string().into_bytes(),
+        )
+    } else {
+        let status = crate::receiver::otlp_http::RpcStatus {
+            code: 16,
+            message: INGEST_HINT.into(),
+        };
+        ("application/x-protobuf", status.encode_to_vec())
+    };
+    (
+        StatusCode::UNAUTHORIZED,
+        [(header::CONTENT_TYPE, content_type), (header::WWW_AUTHENTICATE, "Bearer")],
+        body,
+    )
+        .into_response()
+}
+
+/// A tonic interceptor for the OTLP/gRPC receiver: UNAUTHENTICATED unless the `authorization`
+/// metadata carries an accepted token. Runs before the message is decoded.
+pub fn grpc_check(tokens: Tokens) -> impl Fn(tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> + Clone {
+    move |request: tonic::Request<()>| {
+        if !tokens.enabled() {
+            return Ok(request);
+        }
+        let presented = request
+            .metadata()
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .and_then(bearer);
+        match presented {
+            Some(token) if tokens.accepts(token.as_bytes()) => Ok(request),
+            _ => Err(tonic::Status::unauthenticated(
+                "missing or wrong ingest token: send the metadata `authorization: Bearer <token>` \
+                 (SDKs: OTEL_EXPORTER_OTLP_HEADERS=\"Authorization=Bearer <token>\")",
+            )),
+        }
+    }
+}
+
+/// Whether an API request carries an accepted token, in the header (CLI, scripts) or the UI's cookie.
+pub fn api_request_allowed(tokens: &Tokens, headers: &HeaderMap) -> bool {
+    if !tokens.enabled() || tokens.accepts_header(headers.get(header::AUTHORIZATION)) {
+        return true;
+    }
+    cookie(headers, API_COOKIE).is_some_and(|token| tokens.accepts(token.as_bytes()))
+}
+
+fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(key, _)| *key == name)
+        .map(|(_, value)| value)
+}
+
+/// The `Set-Cookie` value that keeps the UI logged in (or, with `None`, logs it out).
+pub fn login_cookie(token: Option<&str>, secure: bool) -> String {
+    let secure = if secure { "; Secure" } else { "" };
+    match token {
+        Some(token) => format!("{API_COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict{secure}"),
+        None => format!("{API_COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0{secure}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_accept_exact_matches_only() {
+        let tokens = Tokens::new(["s3cret".to_string(), "other-token".to_string()]);
+        assert!(tokens.enabled());
+        assert!(tokens.accepts(b"s3cret") && tokens.accepts(b"other-token"));
+        for wrong in [&b"s3cre"[..], b"s3cret ", b"", b"S3CRET", b"other-token2"] {
+            assert!(!tokens.accepts(wrong), "{wrong:?}");
+        }
+        assert!(!Tokens::new(Vec::<String>::new()).enabled());
+        assert_eq!(format!("{tokens:?}"), "Tokens(2 redacted)", "Debug never shows a token");
+    }
+
+    #[test]
+    fn bearer_headers_and_cookies() {
+        let tokens = Tokens::new(["abc".to_string()]);
+        let mut headers = HeaderMap::new();
+        assert!(!api_request_allowed(&tokens, &headers));
+        headers.insert(header::AUTHORIZATION, HeaderValue::from_static("bearer abc"));
+        assert!(api_request_allowed(&tokens, &headers));
+        headers.insert(header::AUTHORIZATION, HeaderValue::from_static("Basic abc"));
+        assert!(!api_request_allowed(&tokens, &headers));
+        headers.remove(header::AUTHORIZATION);
+        headers.insert(header::COOKIE, HeaderValue::from_static("theme=dark; otelbox_api_token=abc"));
+        assert!(api_request_allowed(&tokens, &headers));
+        headers.insert(header::COOKIE, HeaderValue::from_static("otelbox_api_token=abd"));
+        assert!(!api_request_allowed(&tokens, &headers));
+    }
+
+    #[test]
+    fn token_files_skip_blanks_and_comments() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("tokens");
+        std::fs::write(&path, "# ingest tokens\n\n first \nsecond\n").unwrap();
+        assert_eq!(read_token_file(&path).unwrap(), ["first", "second"]);
+        std::fs::write(&path, "# nothing\n").unwrap();
+        assert!(read_token_file(&path).unwrap_err().to_string().contains("holds no token"));
+    }
+}
