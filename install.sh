@@ -1,26 +1,45 @@
 #!/usr/bin/env bash
-# Builds otelbox in release mode and installs the binary into ~/.local/bin (or --prefix DIR/bin).
+# Builds otelbox (the web UI, then the release binary) and installs it into ~/.local/bin (or --prefix DIR/bin).
 # Idempotent: running it again rebuilds what changed and replaces the binary. A cold build takes a
-# few minutes on 2 cores. Usage: ./install.sh [--prefix DIR]
+# few minutes on 2 cores. Usage: ./install.sh [--prefix DIR] [--service [--root DIR]] [--no-build]
+#   --service   also install a systemd system service (as root): user `otelbox`, data in /var/lib/otelbox,
+#               settings in /etc/otelbox/otelbox.env (kept if present), binary in /usr/local/bin
+#   --root DIR  write the service's files under DIR instead of / (for packaging and tests)
+#   --no-build  install the binary already in target/release (or --binary FILE: that one)
 set -euo pipefail
 cd "$(dirname "$0")"
 
 default_prefix="$HOME/.local"
 prefix="$default_prefix"
+service=no
+root=""
+build=yes
+binary=target/release/otelbox
 while [ $# -gt 0 ]; do
   case "$1" in
+    --service) service=yes; shift ;;
+    --root) [ $# -ge 2 ] || { echo "install.sh: --root needs a directory" >&2; exit 2; }; root="$2"; shift 2 ;;
+    --no-build) build=no; shift ;;
+    --binary) [ $# -ge 2 ] || { echo "install.sh: --binary needs a file" >&2; exit 2; }; binary="$2"; build=no; shift 2 ;;
     --prefix) [ $# -ge 2 ] || { echo "install.sh: --prefix needs a directory" >&2; exit 2; }; prefix="$2"; shift 2 ;;
     --prefix=*) prefix="${1#--prefix=}"; shift ;;
-    -h|--help) sed -n '2,4p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "install.sh: unknown option '$1' (see --help)" >&2; exit 2 ;;
   esac
 done
 
-if ! command -v cargo >/dev/null 2>&1; then
+if [ "$service" = yes ] && [ "$prefix" = "$default_prefix" ]; then
+  prefix="$root/usr/local"
+fi
+
+if [ "$build" = no ]; then
+  [ -x "$binary" ] || { echo "install.sh: --no-build, but $binary does not exist" >&2; exit 1; }
+elif ! command -v cargo >/dev/null 2>&1; then
   echo "install.sh: cargo is not installed; install Rust (https://rustup.rs), then run ./install.sh again" >&2
   exit 1
 fi
 
+if [ "$build" = yes ]; then
 # The web UI is built first (wasm; scripts/build-ui) so the release binary embeds it. Its one
 # non-Rust tool, binaryen's wasm-opt, comes from npm.
 if ! command -v npm >/dev/null 2>&1; then
@@ -37,10 +56,11 @@ scripts/build-ui
 
 echo "install.sh: building otelbox (release)…"
 cargo build --release --locked
+fi
 
 bindir="$prefix/bin"
 mkdir -p "$bindir" || { echo "install.sh: cannot create $bindir; choose another --prefix" >&2; exit 1; }
-install -m 0755 target/release/otelbox "$bindir/otelbox.tmp"
+install -m 0755 "$binary" "$bindir/otelbox.tmp"
 mv -f "$bindir/otelbox.tmp" "$bindir/otelbox"
 echo "install.sh: installed $bindir/otelbox ($("$bindir/otelbox" --version))"
 
@@ -57,3 +77,32 @@ case ":$PATH:" in
     fi
     ;;
 esac
+
+# The systemd service: a dedicated user, a private state directory, settings in /etc/otelbox.
+if [ "$service" = yes ]; then
+  if [ -z "$root" ] && [ "$(id -u)" != 0 ]; then
+    echo "install.sh: --service installs a system service; run it as root (sudo ./install.sh --service)" >&2
+    exit 1
+  fi
+  unit_dir="$root/etc/systemd/system"
+  mkdir -p "$unit_dir" "$root/etc/otelbox"
+  sed "s#@BINDIR@#${bindir#$root}#" assets/otelbox.service > "$unit_dir/otelbox.service"
+  if [ ! -e "$root/etc/otelbox/otelbox.env" ]; then
+    install -m 0640 assets/otelbox.env "$root/etc/otelbox/otelbox.env"
+  else
+    echo "install.sh: kept the existing $root/etc/otelbox/otelbox.env"
+  fi
+  echo "install.sh: installed $unit_dir/otelbox.service"
+  if [ -z "$root" ]; then
+    id otelbox >/dev/null 2>&1 || useradd --system --home-dir /var/lib/otelbox --shell /usr/sbin/nologin otelbox
+    chgrp otelbox /etc/otelbox/otelbox.env
+    if [ -d /run/systemd/system ]; then
+      systemctl daemon-reload
+      systemctl enable otelbox >/dev/null
+      systemctl restart otelbox
+      echo "install.sh: otelbox.service is enabled and (re)started; status: systemctl status otelbox; logs: journalctl -u otelbox"
+    else
+      echo "install.sh: systemd is not running here; start it later with: systemctl enable --now otelbox"
+    fi
+  fi
+fi

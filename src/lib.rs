@@ -9,6 +9,7 @@ pub mod cli;
 pub mod client;
 pub mod exporter;
 pub mod gen;
+pub mod ottl;
 pub mod pdata;
 pub mod pipeline;
 pub mod processor;

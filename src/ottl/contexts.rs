@@ -1,0 +1,390 @@
+//! `TransformContext` over the OTLP prost types: a span, a span event, a log record, a
+//! metric, a data point and a resource, each with what its paths read besides the item.
+
+use super::eval::{FieldMut, FieldRef, TransformContext};
+use super::paths::{Context, Field};
+use super::value::Value;
+use opentelemetry_proto::tonic::common::v1::{InstrumentationScope, KeyValue};
+use opentelemetry_proto::tonic::logs::v1::LogRecord;
+use opentelemetry_proto::tonic::metrics::v1::metric::Data;
+use opentelemetry_proto::tonic::metrics::v1::{
+    ExponentialHistogramDataPoint, HistogramDataPoint, Metric, NumberDataPoint, SummaryDataPoint,
+};
+use opentelemetry_proto::tonic::resource::v1::Resource;
+use opentelemetry_proto::tonic::trace::v1::span::Event;
+use opentelemetry_proto::tonic::trace::v1::Span;
+
+/// A span, with its resource and scope read-only (they are shared by other spans).
+pub struct SpanContext<'a> {
+    pub span: &'a mut Span,
+    pub resource: Option<&'a Resource>,
+    pub scope: Option<&'a InstrumentationScope>,
+}
+
+/// A span event, with its span's name, resource and scope read-only.
+pub struct SpanEventContext<'a> {
+    pub event: &'a mut Event,
+    pub span_name: &'a str,
+    pub resource: Option<&'a Resource>,
+    pub scope: Option<&'a InstrumentationScope>,
+}
+
+/// A log record, with its resource and scope read-only.
+pub struct LogContext<'a> {
+    pub log: &'a mut LogRecord,
+    pub resource: Option<&'a Resource>,
+    pub scope: Option<&'a InstrumentationScope>,
+}
+
+pub struct MetricContext<'a> {
+    pub metric: &'a mut Metric,
+}
+
+/// A data point of any metric type: its attributes, and its metric's name read-only.
+/// Build it from disjoint borrows of the metric: `let Metric { name, data, .. } = metric;`.
+pub struct DataPointContext<'a> {
+    pub attributes: &'a mut Vec<KeyValue>,
+    pub metric_name: &'a str,
+}
+
+pub struct ResourceContext<'a> {
+    pub resource: &'a mut Resource,
+}
+
+impl<'a> SpanContext<'a> {
+    pub fn new(span: &'a mut Span, resource: Option<&'a Resource>, scope: Option<&'a InstrumentationScope>) -> Self {
+        SpanContext { span, resource, scope }
+    }
+}
+
+impl<'a> LogContext<'a> {
+    pub fn new(log: &'a mut LogRecord, resource: Option<&'a Resource>, scope: Option<&'a InstrumentationScope>) -> Self {
+        LogContext { log, resource, scope }
+    }
+}
+
+impl<'a> DataPointContext<'a> {
+    pub fn number(point: &'a mut NumberDataPoint, metric_name: &'a str) -> Self {
+        DataPointContext {
+            attributes: &mut point.attributes,
+            metric_name,
+        }
+    }
+    pub fn histogram(point: &'a mut HistogramDataPoint, metric_name: &'a str) -> Self {
+        DataPointContext {
+            attributes: &mut point.attributes,
+            metric_name,
+        }
+    }
+    pub fn exponential_histogram(point: &'a mut ExponentialHistogramDataPoint, metric_name: &'a str) -> Self {
+        DataPointContext {
+            attributes: &mut point.attributes,
+            metric_name,
+        }
+    }
+    pub fn summary(point: &'a mut SummaryDataPoint, metric_name: &'a str) -> Self {
+        DataPointContext {
+            attributes: &mut point.attributes,
+            metric_name,
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Conversions shared by the contexts
+
+fn text(s: &str) -> FieldRef<'static> {
+    FieldRef::Value(Value::Str(s.to_string()))
+}
+
+fn int(n: i32) -> FieldRef<'static> {
+    FieldRef::Value(Value::Int(i64::from(n)))
+}
+
+/// Nanosecond timestamps are u64 in OTLP; past i64::MAX (the year 2262) they saturate.
+fn time(nanos: u64) -> FieldRef<'static> {
+    FieldRef::Value(Value::Int(i64::try_from(nanos).unwrap_or(i64::MAX)))
+}
+
+/// Ids read as lowercase hex, "" when empty.
+fn id(bytes: &[u8]) -> FieldRef<'static> {
+    FieldRef::Value(Value::Str(hex::encode(bytes)))
+}
+
+fn resource_attributes(resource: Option<&Resource>) -> FieldRef<'_> {
+    FieldRef::Map(resource.map_or(&[], |r| &r.attributes))
+}
+
+fn scope_name(scope: Option<&InstrumentationScope>) -> FieldRef<'static> {
+    text(scope.map_or("", |s| &s.name))
+}
+
+fn expect_str(field: Field, value: Value) -> Result<String, String> {
+    match value {
+        Value::Str(s) => Ok(s),
+        other => Err(wrong_type(field, "a string", &other)),
+    }
+}
+
+fn expect_i32(field: Field, value: Value) -> Result<i32, String> {
+    match value {
+        Value::Int(n) => i32::try_from(n).map_err(|_| format!("{field} must fit in 32 bits, got {n}")),
+        other => Err(wrong_type(field, "an int", &other)),
+    }
+}
+
+fn expect_time(field: Field, value: Value) -> Result<u64, String> {
+    match value {
+        Value::Int(n) => u64::try_from(n).map_err(|_| format!("{field} cannot be negative, got {n}")),
+        other => Err(wrong_type(field, "an int", &other)),
+    }
+}
+
+/// A hex id of `len` bytes; "" clears it where an empty id is valid (parent span, log trace).
+fn expect_id(field: Field, value: Value, len: usize, may_be_empty: bool) -> Result<Vec<u8>, String> {
+    let hex_text = expect_str(field, value)?;
+    if hex_text.is_empty() && may_be_empty {
+        return Ok(Vec::new());
+    }
+    match hex::decode(&hex_text) {
+        Ok(bytes) if bytes.len() == len => Ok(bytes),
+        _ => Err(format!(
+            "{field} must be {} hex characters, got {:?}",
+            len * 2,
+            super::lexer::truncate(&hex_text)
+        )),
+    }
+}
+
+fn wrong_type(field: Field, expected: &str, got: &Value) -> String {
+    format!("{field} expects {expected}, got {}", got.type_name())
+}
+
+fn not_in(field: Field, context: Context) -> String {
+    format!("{field} is not a path of the {context} context")
+}
+
+fn read_only(field: Field, context: Context) -> String {
+    format!("{field} is read-only in the {context} context")
+}
+
+/// Metric types as the `METRIC_DATA_TYPE_*` enums number them.
+fn metric_type(metric: &Metric) -> i64 {
+    match metric.data {
+        None => 0,
+        Some(Data::Gauge(_)) => 1,
+        Some(Data::Sum(_)) => 2,
+        Some(Data::Histogram(_)) => 3,
+        Some(Data::ExponentialHistogram(_)) => 4,
+        Some(Data::Summary(_)) => 5,
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Implementations
+
+impl TransformContext for SpanContext<'_> {
+    fn context(&self) -> Context {
+        Context::Span
+    }
+
+    fn get(&self, field: Field) -> Result<FieldRef<'_>, String> {
+        let span = &*self.span;
+        let status = span.status.as_ref();
+        Ok(match field {
+            Field::Name => text(&span.name),
+            Field::Kind => int(span.kind),
+            Field::StatusCode => int(status.map_or(0, |s| s.code)),
+            Field::StatusMessage => text(status.map_or("", |s| &s.message)),
+            Field::Attributes => FieldRef::Map(&span.attributes),
+            Field::ResourceAttributes => resource_attributes(self.resource),
+            Field::ScopeName => scope_name(self.scope),
+            Field::TraceId => id(&span.trace_id),
+            Field::SpanId => id(&span.span_id),
+            Field::ParentSpanId => id(&span.parent_span_id),
+            Field::StartTimeUnixNano => time(span.start_time_unix_nano),
+            Field::EndTimeUnixNano => time(span.end_time_unix_nano),
+            other => return Err(not_in(other, Context::Span)),
+        })
+    }
+
+    fn set(&mut self, field: Field, value: Value) -> Result<(), String> {
+        let span = &mut *self.span;
+        match field {
+            Field::Name => span.name = expect_str(field, value)?,
+            Field::Kind => span.kind = expect_i32(field, value)?,
+            Field::StatusCode => span.status.get_or_insert_with(Default::default).code = expect_i32(field, value)?,
+            Field::StatusMessage => span.status.get_or_insert_with(Default::default).message = expect_str(field, value)?,
+            Field::TraceId => span.trace_id = expect_id(field, value, 16, false)?,
+            Field::SpanId => span.span_id = expect_id(field, value, 8, false)?,
+            Field::ParentSpanId => span.parent_span_id = expect_id(field, value, 8, true)?,
+            Field::StartTimeUnixNano => span.start_time_unix_nano = expect_time(field, value)?,
+            Field::EndTimeUnixNano => span.end_time_unix_nano = expect_time(field, value)?,
+            other => return Err(read_only(other, Context::Span)),
+        }
+        Ok(())
+    }
+
+    fn get_mut(&mut self, field: Field) -> Result<FieldMut<'_>, String> {
+        match field {
+            Field::Attributes => Ok(FieldMut::Map(&mut self.span.attributes)),
+            other => Err(read_only(other, Context::Span)),
+        }
+    }
+}
+
+impl TransformContext for SpanEventContext<'_> {
+    fn context(&self) -> Context {
+        Context::SpanEvent
+    }
+
+    fn get(&self, field: Field) -> Result<FieldRef<'_>, String> {
+        Ok(match field {
+            Field::Name => text(&self.event.name),
+            Field::TimeUnixNano => time(self.event.time_unix_nano),
+            Field::Attributes => FieldRef::Map(&self.event.attributes),
+            Field::SpanName => text(self.span_name),
+            Field::ResourceAttributes => resource_attributes(self.resource),
+            Field::ScopeName => scope_name(self.scope),
+            other => return Err(not_in(other, Context::SpanEvent)),
+        })
+    }
+
+    fn set(&mut self, field: Field, value: Value) -> Result<(), String> {
+        match field {
+            Field::Name => self.event.name = expect_str(field, value)?,
+            Field::TimeUnixNano => self.event.time_unix_nano = expect_time(field, value)?,
+            other => return Err(read_only(other, Context::SpanEvent)),
+        }
+        Ok(())
+    }
+
+    fn get_mut(&mut self, field: Field) -> Result<FieldMut<'_>, String> {
+        match field {
+            Field::Attributes => Ok(FieldMut::Map(&mut self.event.attributes)),
+            other => Err(read_only(other, Context::SpanEvent)),
+        }
+    }
+}
+
+impl TransformContext for LogContext<'_> {
+    fn context(&self) -> Context {
+        Context::Log
+    }
+
+    fn get(&self, field: Field) -> Result<FieldRef<'_>, String> {
+        let log = &*self.log;
+        Ok(match field {
+            Field::Body => FieldRef::Any(log.body.as_ref()),
+            Field::SeverityNumber => int(log.severity_number),
+            Field::SeverityText => text(&log.severity_text),
+            Field::Attributes => FieldRef::Map(&log.attributes),
+            Field::TraceId => id(&log.trace_id),
+            Field::TimeUnixNano => time(log.time_unix_nano),
+            Field::ResourceAttributes => resource_attributes(self.resource),
+            Field::ScopeName => scope_name(self.scope),
+            other => return Err(not_in(other, Context::Log)),
+        })
+    }
+
+    fn set(&mut self, field: Field, value: Value) -> Result<(), String> {
+        let log = &mut *self.log;
+        match field {
+            Field::SeverityNumber => log.severity_number = expect_i32(field, value)?,
+            Field::SeverityText => log.severity_text = expect_str(field, value)?,
+            Field::TraceId => log.trace_id = expect_id(field, value, 16, true)?,
+            Field::TimeUnixNano => log.time_unix_nano = expect_time(field, value)?,
+            other => return Err(read_only(other, Context::Log)),
+        }
+        Ok(())
+    }
+
+    fn get_mut(&mut self, field: Field) -> Result<FieldMut<'_>, String> {
+        match field {
+            Field::Body => Ok(FieldMut::Any(&mut self.log.body)),
+            Field::Attributes => Ok(FieldMut::Map(&mut self.log.attributes)),
+            other => Err(read_only(other, Context::Log)),
+        }
+    }
+}
+
+impl TransformContext for MetricContext<'_> {
+    fn context(&self) -> Context {
+        Context::Metric
+    }
+
+    fn get(&self, field: Field) -> Result<FieldRef<'_>, String> {
+        let metric = &*self.metric;
+        Ok(match field {
+            Field::Name => text(&metric.name),
+            Field::MetricType => FieldRef::Value(Value::Int(metric_type(metric))),
+            Field::Unit => text(&metric.unit),
+            Field::Description => text(&metric.description),
+            other => return Err(not_in(other, Context::Metric)),
+        })
+    }
+
+    fn set(&mut self, field: Field, value: Value) -> Result<(), String> {
+        let metric = &mut *self.metric;
+        match field {
+            Field::Name => metric.name = expect_str(field, value)?,
+            Field::Unit => metric.unit = expect_str(field, value)?,
+            Field::Description => metric.description = expect_str(field, value)?,
+            other => return Err(read_only(other, Context::Metric)),
+        }
+        Ok(())
+    }
+
+    fn get_mut(&mut self, field: Field) -> Result<FieldMut<'_>, String> {
+        Err(read_only(field, Context::Metric))
+    }
+}
+
+impl TransformContext for DataPointContext<'_> {
+    fn context(&self) -> Context {
+        Context::DataPoint
+    }
+
+    fn get(&self, field: Field) -> Result<FieldRef<'_>, String> {
+        Ok(match field {
+            Field::Attributes => FieldRef::Map(self.attributes),
+            Field::MetricName => text(self.metric_name),
+            other => return Err(not_in(other, Context::DataPoint)),
+        })
+    }
+
+    fn set(&mut self, field: Field, _value: Value) -> Result<(), String> {
+        Err(read_only(field, Context::DataPoint))
+    }
+
+    fn get_mut(&mut self, field: Field) -> Result<FieldMut<'_>, String> {
+        match field {
+            Field::Attributes => Ok(FieldMut::Map(self.attributes)),
+            other => Err(read_only(other, Context::DataPoint)),
+        }
+    }
+}
+
+impl TransformContext for ResourceContext<'_> {
+    fn context(&self) -> Context {
+        Context::Resource
+    }
+
+    fn get(&self, field: Field) -> Result<FieldRef<'_>, String> {
+        match field {
+            Field::Attributes => Ok(FieldRef::Map(&self.resource.attributes)),
+            other => Err(not_in(other, Context::Resource)),
+        }
+    }
+
+    fn set(&mut self, field: Field, _value: Value) -> Result<(), String> {
+        Err(read_only(field, Context::Resource))
+    }
+
+    fn get_mut(&mut self, field: Field) -> Result<FieldMut<'_>, String> {
+        match field {
+            Field::Attributes => Ok(FieldMut::Map(&mut self.resource.attributes)),
+            other => Err(read_only(other, Context::Resource)),
+        }
+    }
+}

@@ -1,0 +1,1253 @@
+//! Tests of the OTTL subset through its public API: evaluation on real OTLP items, every
+//! editor and converter, and parse errors with their exact columns.
+
+use super::value::key_value;
+use super::*;
+use opentelemetry_proto::tonic::common::v1::{InstrumentationScope, KeyValue};
+use opentelemetry_proto::tonic::logs::v1::LogRecord;
+use opentelemetry_proto::tonic::metrics::v1::metric::Data;
+use opentelemetry_proto::tonic::metrics::v1::{Histogram, HistogramDataPoint, Metric, NumberDataPoint, Sum};
+use opentelemetry_proto::tonic::resource::v1::Resource;
+use opentelemetry_proto::tonic::trace::v1::span::Event;
+use opentelemetry_proto::tonic::trace::v1::{Span, Status};
+
+// ---------------------------------------------------------------------------
+// Fixtures
+
+fn s(text: &str) -> Value {
+    Value::Str(text.to_string())
+}
+
+fn kv(key: &str, value: Value) -> KeyValue {
+    key_value(key.to_string(), value)
+}
+
+fn map(entries: &[(&str, Value)]) -> Value {
+    Value::Map(entries.iter().map(|(k, v)| (k.to_string(), v.clone())).collect())
+}
+
+const TRACE_ID: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
+const SPAN_ID: &str = "00f067aa0ba902b7";
+
+/// A 9-second root server span that failed, with attributes of every type.
+fn sample_span() -> Span {
+    Span {
+        trace_id: hex::decode(TRACE_ID).unwrap(),
+        span_id: hex::decode(SPAN_ID).unwrap(),
+        name: "GET /users/42".into(),
+        kind: 2,
+        start_time_unix_nano: 1_000_000_000,
+        end_time_unix_nano: 10_000_000_000,
+        status: Some(Status {
+            code: 2,
+            message: "boom".into(),
+        }),
+        attributes: vec![
+            kv("http.route", s("/users/{id}")),
+            kv("http.status_code", Value::Int(500)),
+            kv("db.statement", s("select * from t where name = 'bob' and pw = 'x'")),
+            kv("ratio", Value::Double(0.5)),
+            kv("flag", Value::Bool(true)),
+            kv("long", s(&"x".repeat(300))),
+            kv("nested", map(&[("a", map(&[("b", s("deep"))]))])),
+            kv("list", Value::List(vec![s("x"), s("y")])),
+        ],
+        ..Default::default()
+    }
+}
+
+fn sample_resource(service: &str) -> Resource {
+    Resource {
+        attributes: vec![kv("service.name", s(service))],
+        ..Default::default()
+    }
+}
+
+fn sample_scope() -> InstrumentationScope {
+    InstrumentationScope {
+        name: "io.opentelemetry.http".into(),
+        ..Default::default()
+    }
+}
+
+fn sample_log() -> LogRecord {
+    LogRecord {
+        time_unix_nano: 5,
+        severity_number: 13,
+        severity_text: "WARN".into(),
+        body: Some(s("user bob logged in from 10.0.0.1 with password hunter2").into()),
+        attributes: vec![kv("user", s("bob")), kv("password", s("hunter2")), kv("count", Value::Int(3))],
+        trace_id: hex::decode(TRACE_ID).unwrap(),
+        ..Default::default()
+    }
+}
+
+fn cond(text: &str, context: Context) -> Condition {
+    parse_condition(text, context).unwrap_or_else(|e| panic!("{text:?}: {e}"))
+}
+
+fn stmt(text: &str, context: Context) -> Statement {
+    parse_statement(text, context).unwrap_or_else(|e| panic!("{text:?}: {e}"))
+}
+
+/// Evaluates a span condition on `span` (with service "api").
+fn eval_span(span: &mut Span, text: &str) -> bool {
+    let (resource, scope) = (sample_resource("api"), sample_scope());
+    let ctx = SpanContext::new(span, Some(&resource), Some(&scope));
+    cond(text, Context::Span).evaluate(&ctx).unwrap_or_else(|e| panic!("{text:?}: {e}"))
+}
+
+fn on_span(text: &str) -> bool {
+    eval_span(&mut sample_span(), text)
+}
+
+/// Runs span statements in order on a fresh sample span and returns it.
+fn run_span(statements: &[&str]) -> Span {
+    run_span_for_service(statements, "api")
+}
+
+fn run_span_for_service(statements: &[&str], service: &str) -> Span {
+    let mut span = sample_span();
+    let (resource, scope) = (sample_resource(service), sample_scope());
+    for text in statements {
+        let mut ctx = SpanContext::new(&mut span, Some(&resource), Some(&scope));
+        stmt(text, Context::Span)
+            .execute(&mut ctx)
+            .unwrap_or_else(|e| panic!("{text:?}: {e}"));
+    }
+    span
+}
+
+fn on_log(log: &mut LogRecord, text: &str) -> bool {
+    let resource = sample_resource("worker");
+    let ctx = LogContext::new(log, Some(&resource), None);
+    cond(text, Context::Log).evaluate(&ctx).unwrap_or_else(|e| panic!("{text:?}: {e}"))
+}
+
+fn run_log(log: &mut LogRecord, statements: &[&str]) {
+    let resource = sample_resource("worker");
+    for text in statements {
+        let mut ctx = LogContext::new(log, Some(&resource), None);
+        stmt(text, Context::Log)
+            .execute(&mut ctx)
+            .unwrap_or_else(|e| panic!("{text:?}: {e}"));
+    }
+}
+
+fn attr(span: &Span, key: &str) -> Value {
+    Value::from_any(crate::pdata::find_attribute(&span.attributes, key))
+}
+
+fn keys(attributes: &[KeyValue]) -> Vec<&str> {
+    attributes.iter().map(|kv| kv.key.as_str()).collect()
+}
+
+fn body(log: &LogRecord) -> Value {
+    Value::from_any(log.body.as_ref())
+}
+
+// ---------------------------------------------------------------------------
+// Parsing what the spec shows
+
+#[test]
+fn spec_examples_parse_in_their_contexts() {
+    let span = [
+        r#"attributes["http.route"] == "/health""#,
+        r#"IsMatch(attributes["url.path"], "^/(healthz|ready)")"#,
+        "status.code == STATUS_CODE_ERROR",
+        r#"end_time_unix_nano - start_time_unix_nano > Duration("8s")"#,
+        "IsRootSpan() and kind == SPAN_KIND_SERVER",
+        r#"trace_id.string == "4bf92f3577b34da6a3ce929d0e0e4736" or span_id.string != "" or parent_span_id.string == """#,
+        r#"instrumentation_scope.name == "x" and status.message != nil"#,
+    ];
+    for text in span {
+        cond(text, Context::Span);
+    }
+    cond("severity_number < SEVERITY_NUMBER_WARN", Context::Log);
+    cond(r#"name == "noisy.metric" or type == METRIC_DATA_TYPE_HISTOGRAM"#, Context::Metric);
+    cond(r#"metric.name == "x" and attributes["k"] == 1"#, Context::DataPoint);
+    for text in [
+        r#"set(attributes["env"], "dev") where resource.attributes["service.name"] == "api""#,
+        r#"replace_pattern(attributes["db.statement"], "'[^']*'", "'?'")"#,
+        "truncate_all(attributes, 256)",
+    ] {
+        stmt(text, Context::Span);
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Conditions on a real span
+
+#[test]
+fn span_paths_read_the_span_its_resource_and_scope() {
+    for text in [
+        r#"name == "GET /users/42""#,
+        "kind == SPAN_KIND_SERVER and kind == 2",
+        "status.code == STATUS_CODE_ERROR",
+        r#"status.message == "boom""#,
+        r#"resource.attributes["service.name"] == "api""#,
+        r#"instrumentation_scope.name == "io.opentelemetry.http""#,
+        r#"trace_id.string == "4bf92f3577b34da6a3ce929d0e0e4736""#,
+        r#"span_id.string == "00f067aa0ba902b7""#,
+        r#"parent_span_id.string == """#,
+        "start_time_unix_nano == 1000000000 and end_time_unix_nano == 10000000000",
+        r#"end_time_unix_nano - start_time_unix_nano > Duration("8s")"#,
+        r#"end_time_unix_nano - start_time_unix_nano == Duration("9s")"#,
+        r#"attributes["http.status_code"] >= 500 and attributes["http.status_code"] < 600"#,
+        r#"attributes["ratio"] * 2 == 1"#,
+        r#"attributes["flag"] == true"#,
+        r#"attributes["nested"]["a"]["b"] == "deep""#,
+        r#"attributes["list"][1] == "y""#,
+        r#"name > "GET" and name < "HEAD""#,
+    ] {
+        assert!(on_span(text), "{text}");
+    }
+    assert!(!on_span(r#"end_time_unix_nano - start_time_unix_nano > Duration("9s")"#));
+    assert!(!on_span("kind == SPAN_KIND_CLIENT"));
+}
+
+#[test]
+fn absent_keys_are_nil() {
+    for text in [
+        r#"attributes["missing"] == nil"#,
+        r#"resource.attributes["nope"] == nil"#,
+        r#"attributes["nested"]["zzz"]["q"] == nil"#,
+        r#"attributes["missing"] != 1"#,
+        r#"not (attributes["missing"] == "x")"#,
+        r#"attributes["http.route"] != nil"#,
+        r#"String(attributes["missing"]) == nil"#,
+    ] {
+        assert!(on_span(text), "{text}");
+    }
+    for text in [
+        r#"attributes["missing"] != nil"#,
+        r#"attributes["http.route"] == nil"#,
+        r#"attributes["missing"] < 1"#,
+        r#"IsMatch(attributes["missing"], ".*")"#,
+    ] {
+        assert!(!on_span(text), "{text}");
+    }
+}
+
+#[test]
+fn mismatched_types_are_only_unequal() {
+    assert!(on_span(r#"attributes["http.status_code"] != "500""#));
+    for op in ["==", "<", "<=", ">", ">="] {
+        let text = format!(r#"attributes["http.status_code"] {op} "500""#);
+        assert!(!on_span(&text), "{text}");
+    }
+    assert!(!on_span(r#"attributes["flag"] > false"#), "bools have no order");
+    assert!(!on_span("nil <= nil"), "nil has no order");
+    assert!(on_span("nil == nil"));
+    assert!(on_span("1 == 1.0 and 2 > 1.5"), "ints and floats compare as numbers");
+}
+
+#[test]
+fn precedence_and_binds_tighter_than_or() {
+    let c = |b| BoolExpr::Const(b);
+    assert_eq!(
+        cond("true or false and false", Context::Span).expr(),
+        &BoolExpr::Or(vec![c(true), BoolExpr::And(vec![c(false), c(false)])])
+    );
+    assert_eq!(
+        cond("false and false or true", Context::Span).expr(),
+        &BoolExpr::Or(vec![BoolExpr::And(vec![c(false), c(false)]), c(true)])
+    );
+    assert!(on_span("true or false and false"));
+    assert!(on_span("false and false or true"));
+    assert!(!on_span("(true or false) and false"));
+}
+
+#[test]
+fn precedence_not_binds_to_one_comparison() {
+    let compare = BoolExpr::Compare {
+        left: ValueExpr::Path(Path {
+            field: Field::Kind,
+            keys: vec![],
+            column: 5,
+        }),
+        op: CompareOp::Eq,
+        right: ValueExpr::Literal(Value::Int(2)),
+    };
+    assert_eq!(
+        cond("not kind == 2 and true", Context::Span).expr(),
+        &BoolExpr::And(vec![BoolExpr::Not(Box::new(compare)), BoolExpr::Const(true)])
+    );
+    assert!(!on_span("not false and false"));
+    assert!(on_span("not (false and false)"));
+    assert!(on_span("not not true"));
+}
+
+#[test]
+fn precedence_of_arithmetic() {
+    let int = |n| ValueExpr::Literal(Value::Int(n));
+    assert_eq!(
+        cond("1 + 2 * 3 == 7", Context::Span).expr(),
+        &BoolExpr::Compare {
+            left: ValueExpr::Math {
+                first: Box::new(int(1)),
+                rest: vec![MathStep {
+                    op: MathOp::Add,
+                    column: 3,
+                    operand: ValueExpr::Math {
+                        first: Box::new(int(2)),
+                        rest: vec![MathStep {
+                            op: MathOp::Mul,
+                            column: 7,
+                            operand: int(3)
+                        }],
+                    },
+                }],
+            },
+            op: CompareOp::Eq,
+            right: int(7),
+        }
+    );
+    for text in [
+        "1 + 2 * 3 == 7",
+        "(1 + 2) * 3 == 9",
+        "10 - 2 - 3 == 5",
+        "2 * 3 - 4 / 2 == 4",
+        "7 / 2 == 3",
+        "7.0 / 2 == 3.5",
+        "-3 * -2 == 6",
+        "1 - -1 == 2",
+        "-9223372036854775808 < 0",
+    ] {
+        assert!(on_span(text), "{text}");
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Converters
+
+#[test]
+fn converters_on_a_span() {
+    for text in [
+        r#"IsMatch(attributes["http.route"], "^/users")"#,
+        r#"IsMatch(attributes["http.status_code"], "^5\d\d$")"#,
+        r#"Duration("1h30m") == 5400000000000"#,
+        r#"Duration("500ms") == 500000000"#,
+        r#"Int("12") + 1 == 13"#,
+        r#"Int(attributes["ratio"]) == 0"#,
+        r#"Int("twelve") == nil"#,
+        r#"String(attributes["http.status_code"]) == "500""#,
+        r#"String(attributes["ratio"]) == "0.5""#,
+        r#"String(kind) == "2""#,
+        r#"Concat([name, attributes["http.route"], attributes["missing"], 1], "|") == "GET /users/42|/users/{id}|<nil>|1""#,
+        "IsRootSpan()",
+        "IsRootSpan() == true",
+    ] {
+        assert!(on_span(text), "{text}");
+    }
+    assert!(!on_span("not IsRootSpan()"));
+    let mut child = sample_span();
+    child.parent_span_id = vec![1; 8];
+    assert!(!eval_span(&mut child, "IsRootSpan()"));
+}
+
+#[test]
+fn converters_on_a_log_record() {
+    let mut log = sample_log();
+    for text in [
+        r#"IsMatch(body, "\d+\.\d+\.\d+\.\d+")"#,
+        "severity_number >= SEVERITY_NUMBER_WARN and severity_number < SEVERITY_NUMBER_ERROR",
+        r#"String(severity_number) == "13""#,
+        r#"Int(attributes["count"]) * 2 == 6"#,
+        r#"Concat([severity_text, attributes["user"]], ":") == "WARN:bob""#,
+        r#"resource.attributes["service.name"] == "worker""#,
+        r#"trace_id.string == "4bf92f3577b34da6a3ce929d0e0e4736" and time_unix_nano == 5"#,
+        r#"instrumentation_scope.name == """#,
+    ] {
+        assert!(on_log(&mut log, text), "{text}");
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Editors on a span
+
+#[test]
+fn set_writes_fields_and_attributes() {
+    let span = run_span(&[
+        r#"set(attributes["env"], "dev") where resource.attributes["service.name"] == "api""#,
+        r#"set(name, Concat([name, "!"], ""))"#,
+        "set(status.code, STATUS_CODE_OK)",
+        r#"set(status.message, "fine")"#,
+        "set(kind, SPAN_KIND_CLIENT)",
+        r#"set(end_time_unix_nano, start_time_unix_nano + Duration("1s"))"#,
+        r#"set(attributes["nested"]["a"]["c"], 1)"#,
+        r#"set(attributes["fresh"]["x"], true)"#,
+        r#"set(attributes["list"][0], "first")"#,
+        r#"set(parent_span_id.string, "00f067aa0ba902b8")"#,
+        r#"set(attributes["copy"], attributes["http.status_code"])"#,
+    ]);
+    assert_eq!(attr(&span, "env"), s("dev"));
+    assert_eq!(span.name, "GET /users/42!");
+    assert_eq!(span.status.as_ref().map(|st| (st.code, st.message.as_str())), Some((1, "fine")));
+    assert_eq!(span.kind, 3);
+    assert_eq!(span.end_time_unix_nano, 2_000_000_000);
+    assert_eq!(attr(&span, "nested"), map(&[("a", map(&[("b", s("deep")), ("c", Value::Int(1))]))]));
+    assert_eq!(attr(&span, "fresh"), map(&[("x", Value::Bool(true))]));
+    assert_eq!(attr(&span, "list"), Value::List(vec![s("first"), s("y")]));
+    assert_eq!(hex::encode(&span.parent_span_id), "00f067aa0ba902b8");
+    assert_eq!(attr(&span, "copy"), Value::Int(500));
+}
+
+#[test]
+fn set_is_skipped_by_where_and_by_nil() {
+    let span = run_span_for_service(
+        &[
+            r#"set(attributes["env"], "dev") where resource.attributes["service.name"] == "api""#,
+            r#"set(attributes["http.route"], attributes["missing"])"#,
+        ],
+        "billing",
+    );
+    assert_eq!(attr(&span, "env"), Value::Nil);
+    assert_eq!(attr(&span, "http.route"), s("/users/{id}"));
+}
+
+#[test]
+fn delete_key_delete_matching_keys_and_keep_keys() {
+    let span = run_span(&[r#"delete_key(attributes, "http.route")"#]);
+    assert_eq!(attr(&span, "http.route"), Value::Nil);
+    assert_eq!(span.attributes.len(), 7);
+    let span = run_span(&[r#"delete_matching_keys(attributes, "^http\.")"#]);
+    assert_eq!(keys(&span.attributes), ["db.statement", "ratio", "flag", "long", "nested", "list"]);
+    let span = run_span(&[r#"keep_keys(attributes, ["flag", "http.route", "absent"])"#]);
+    assert_eq!(keys(&span.attributes), ["http.route", "flag"]);
+    // Nested maps are maps too.
+    let span = run_span(&[
+        r#"delete_key(attributes["nested"]["a"], "b")"#,
+        r#"keep_keys(attributes["missing"], [])"#,
+    ]);
+    assert_eq!(attr(&span, "nested"), map(&[("a", map(&[]))]));
+}
+
+#[test]
+fn replace_pattern_rewrites_one_string() {
+    let span = run_span(&[
+        r#"replace_pattern(attributes["db.statement"], "'[^']*'", "'?'")"#,
+        r#"replace_pattern(name, "/users/\d+", "/users/{id}")"#,
+        // Not a string: left alone.
+        r#"replace_pattern(attributes["http.status_code"], "5", "4")"#,
+    ]);
+    assert_eq!(attr(&span, "db.statement"), s("select * from t where name = '?' and pw = '?'"));
+    assert_eq!(span.name, "GET /users/{id}");
+    assert_eq!(attr(&span, "http.status_code"), Value::Int(500));
+    let span = run_span(&[r#"replace_pattern(name, "^(\w+) .*", "method=$1")"#]);
+    assert_eq!(span.name, "method=GET");
+}
+
+#[test]
+fn replace_all_patterns_in_values_and_keys() {
+    let span = run_span(&[r#"replace_all_patterns(attributes, "value", "[a-z]+", "w")"#]);
+    assert_eq!(attr(&span, "http.route"), s("/w/{w}"));
+    assert_eq!(attr(&span, "http.status_code"), Value::Int(500), "only strings change");
+    let span = run_span(&[r#"replace_all_patterns(attributes, "key", "^http\.", "h.")"#]);
+    assert_eq!(&keys(&span.attributes)[..2], ["h.route", "h.status_code"]);
+    // A rename onto an existing key keeps the later entry.
+    let span = run_span(&[r#"replace_all_patterns(attributes, "key", "^(ratio|flag)$", "same")"#]);
+    assert_eq!(attr(&span, "same"), Value::Bool(true));
+    assert_eq!(span.attributes.len(), 7);
+}
+
+#[test]
+fn truncate_all_and_limit() {
+    let span = run_span(&["truncate_all(attributes, 5)"]);
+    assert_eq!(attr(&span, "long"), s("xxxxx"));
+    assert_eq!(attr(&span, "http.route"), s("/user"));
+    assert_eq!(attr(&span, "http.status_code"), Value::Int(500));
+    let mut span = sample_span();
+    span.attributes = vec![kv("e", s("ééé"))];
+    let resource = sample_resource("api");
+    let mut ctx = SpanContext::new(&mut span, Some(&resource), None);
+    stmt("truncate_all(attributes, 5)", Context::Span).execute(&mut ctx).unwrap();
+    assert_eq!(attr(&span, "e"), s("éé"), "cut at a character boundary");
+
+    let span = run_span(&[r#"limit(attributes, 3, ["flag", "list"])"#]);
+    assert_eq!(keys(&span.attributes), ["http.route", "flag", "list"]);
+    let span = run_span(&["limit(attributes, 2)"]);
+    assert_eq!(keys(&span.attributes), ["http.route", "http.status_code"]);
+    let span = run_span(&["limit(attributes, 100)"]);
+    assert_eq!(span.attributes.len(), 8);
+}
+
+// ---------------------------------------------------------------------------
+// Editors on a log record
+
+#[test]
+fn editors_on_a_log_record() {
+    let mut log = sample_log();
+    run_log(
+        &mut log,
+        &[
+            r#"replace_pattern(body, "\d+\.\d+\.\d+\.\d+", "<ip>")"#,
+            r#"set(body, "redacted") where IsMatch(body, "password")"#,
+            "set(severity_text, String(severity_number))",
+            "set(severity_number, SEVERITY_NUMBER_ERROR)",
+            r#"set(attributes["n"], Int("42"))"#,
+            r#"delete_key(attributes, "password")"#,
+            "truncate_all(attributes, 2)",
+            "set(time_unix_nano, time_unix_nano * 1000)",
+        ],
+    );
+    assert_eq!(body(&log), s("redacted"));
+    assert_eq!(log.severity_text, "13");
+    assert_eq!(log.severity_number, 17);
+    assert_eq!(keys(&log.attributes), ["user", "count", "n"]);
+    assert_eq!(Value::from_any(crate::pdata::find_attribute(&log.attributes, "user")), s("bo"));
+    assert_eq!(log.time_unix_nano, 5000);
+
+    // A structured body: keys into it read and write.
+    let mut log = sample_log();
+    log.body = Some(map(&[("user", s("bob")), ("password", s("x")), ("tags", Value::List(vec![s("a")]))]).into());
+    assert!(on_log(
+        &mut log,
+        r#"body["user"] == "bob" and body["tags"][0] == "a" and body["nope"] == nil"#
+    ));
+    run_log(
+        &mut log,
+        &[
+            r#"keep_keys(body, ["user", "tags"])"#,
+            r#"set(body["meta"]["seen"], true)"#,
+            r#"replace_all_patterns(body, "value", "b", "B")"#,
+        ],
+    );
+    assert_eq!(
+        body(&log),
+        map(&[
+            ("user", s("BoB")),
+            ("tags", Value::List(vec![s("a")])),
+            ("meta", map(&[("seen", Value::Bool(true))])),
+        ])
+    );
+}
+
+// ---------------------------------------------------------------------------
+// Other contexts
+
+#[test]
+fn metric_and_data_point_contexts() {
+    let mut metric = Metric {
+        name: "noisy.metric".into(),
+        data: Some(Data::Sum(Sum {
+            data_points: vec![NumberDataPoint {
+                attributes: vec![kv("http.method", s("GET")), kv("host", s("a"))],
+                ..Default::default()
+            }],
+            ..Default::default()
+        })),
+        ..Default::default()
+    };
+    let mut ctx = MetricContext { metric: &mut metric };
+    assert!(cond(r#"name == "noisy.metric" and type == METRIC_DATA_TYPE_SUM"#, Context::Metric)
+        .evaluate(&ctx)
+        .unwrap());
+    stmt(r#"set(unit, "ms")"#, Context::Metric).execute(&mut ctx).unwrap();
+    stmt(r#"set(description, Concat([name, unit], " in "))"#, Context::Metric)
+        .execute(&mut ctx)
+        .unwrap();
+    assert_eq!(metric.description, "noisy.metric in ms");
+
+    let Metric { name, data, .. } = &mut metric;
+    let Some(Data::Sum(sum)) = data else { unreachable!() };
+    let mut ctx = DataPointContext::number(&mut sum.data_points[0], name);
+    let drop = cond(
+        r#"metric.name == "noisy.metric" and attributes["http.method"] == "GET""#,
+        Context::DataPoint,
+    );
+    assert!(drop.evaluate(&ctx).unwrap());
+    stmt(r#"delete_key(attributes, "http.method")"#, Context::DataPoint)
+        .execute(&mut ctx)
+        .unwrap();
+    assert!(!drop.evaluate(&ctx).unwrap());
+    assert_eq!(keys(&sum.data_points[0].attributes), ["host"]);
+
+    let mut histogram = Histogram {
+        data_points: vec![HistogramDataPoint::default()],
+        ..Default::default()
+    };
+    let mut ctx = DataPointContext::histogram(&mut histogram.data_points[0], "latency");
+    stmt(
+        r#"set(attributes["bucketed"], true) where metric.name == "latency""#,
+        Context::DataPoint,
+    )
+    .execute(&mut ctx)
+    .unwrap();
+    assert_eq!(keys(&histogram.data_points[0].attributes), ["bucketed"]);
+}
+
+#[test]
+fn span_event_and_resource_contexts() {
+    let mut event = Event {
+        name: "exception".into(),
+        time_unix_nano: 7,
+        attributes: vec![kv("exception.type", s("IOError"))],
+        ..Default::default()
+    };
+    let resource = sample_resource("api");
+    let mut ctx = SpanEventContext {
+        event: &mut event,
+        span_name: "GET /users/42",
+        resource: Some(&resource),
+        scope: None,
+    };
+    let text =
+        r#"name == "exception" and span.name == "GET /users/42" and attributes["exception.type"] == "IOError" and time_unix_nano == 7"#;
+    assert!(cond(text, Context::SpanEvent).evaluate(&ctx).unwrap());
+    stmt(
+        r#"set(attributes["seen"], resource.attributes["service.name"])"#,
+        Context::SpanEvent,
+    )
+    .execute(&mut ctx)
+    .unwrap();
+    assert_eq!(keys(&event.attributes), ["exception.type", "seen"]);
+
+    let mut resource = sample_resource("api");
+    let mut ctx = ResourceContext { resource: &mut resource };
+    stmt(
+        r#"set(attributes["deployment.environment"], "dev") where attributes["service.name"] == "api""#,
+        Context::Resource,
+    )
+    .execute(&mut ctx)
+    .unwrap();
+    assert_eq!(keys(&resource.attributes), ["service.name", "deployment.environment"]);
+}
+
+// ---------------------------------------------------------------------------
+// Run-time errors
+
+fn span_runtime_error(text: &str) -> String {
+    let mut span = sample_span();
+    let resource = sample_resource("api");
+    let mut ctx = SpanContext::new(&mut span, Some(&resource), None);
+    let result = match parse_statement(text, Context::Span) {
+        Ok(statement) => statement.execute(&mut ctx),
+        Err(_) => cond(text, Context::Span).evaluate(&ctx).map(|_| ()),
+    };
+    result.expect_err(text).to_string()
+}
+
+#[test]
+fn runtime_errors_name_their_column() {
+    assert_eq!(
+        span_runtime_error(r#"attributes["http.route"] + 1 > 0"#),
+        "column 26: cannot add a string and an int; arithmetic needs ints or floats"
+    );
+    assert_eq!(
+        span_runtime_error(r#"1 / (attributes["http.status_code"] - 500) == 0"#),
+        "column 3: division by zero"
+    );
+    assert_eq!(
+        span_runtime_error(r#"attributes["http.route"][0] == "x""#),
+        "column 1: cannot index [0] into a string; only lists have indexes"
+    );
+    assert_eq!(
+        span_runtime_error(r#"attributes["list"][5] == "x""#),
+        "column 1: index 5 is out of range for a list of 2"
+    );
+    assert_eq!(span_runtime_error("set(name, 1)"), "column 5: name expects a string, got an int");
+    assert_eq!(
+        span_runtime_error(r#"set(trace_id.string, "abc")"#),
+        "column 5: trace_id.string must be 32 hex characters, got \"abc\""
+    );
+    assert_eq!(
+        span_runtime_error("Duration(name) > 0"),
+        "column 1: Duration: expected a duration such as \"500ms\" or \"1h30m\", got \"GET /users/42\""
+    );
+    assert_eq!(
+        span_runtime_error(r#"set(attributes["http.route"]["x"], 1)"#),
+        "column 5: cannot look up [\"x\"] in a string; only maps have string keys"
+    );
+    assert_eq!(
+        span_runtime_error(r#"keep_keys(attributes["list"], [])"#),
+        "column 11: attributes[\"list\"] is a list, not a map"
+    );
+    assert_eq!(
+        span_runtime_error(r#"set(attributes, attributes["list"])"#),
+        "column 5: attributes: expected a map, got a list"
+    );
+    // A failed statement changed nothing.
+    let mut log = sample_log();
+    let resource = sample_resource("worker");
+    let mut ctx = LogContext::new(&mut log, Some(&resource), None);
+    let e = stmt(r#"set(body["user"], "x")"#, Context::Log).execute(&mut ctx).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "column 5: cannot look up [\"user\"] in a string; only maps have string keys"
+    );
+    assert_eq!(log, sample_log());
+}
+
+#[test]
+fn a_tree_for_one_context_refuses_another() {
+    let mut span = sample_span();
+    let ctx = SpanContext::new(&mut span, None, None);
+    let e = cond("severity_number > 1", Context::Log).evaluate(&ctx).unwrap_err();
+    assert_eq!(e.to_string(), "column 1: parsed for the log context but evaluated on span data");
+}
+
+// ---------------------------------------------------------------------------
+// Parse errors, with their exact columns
+
+fn cerr(text: &str, context: Context) -> String {
+    match parse_condition(text, context) {
+        Err(e) => e.to_string(),
+        Ok(c) => panic!("{text:?} parsed to {:?}", c.expr()),
+    }
+}
+
+fn serr(text: &str, context: Context) -> String {
+    match parse_statement(text, context) {
+        Err(e) => e.to_string(),
+        Ok(st) => panic!("{text:?} parsed to {:?}", st.editor()),
+    }
+}
+
+const SPAN_PATHS: &str = "name, kind, status.code, status.message, attributes[...], resource.attributes[...], \
+instrumentation_scope.name, trace_id.string, span_id.string, parent_span_id.string, start_time_unix_nano, end_time_unix_nano";
+
+#[test]
+fn error_unknown_path() {
+    let span = Context::Span;
+    assert_eq!(
+        cerr(r#"attributes2["x"] == 1"#, span),
+        format!("column 1: unknown path 'attributes2' in the span context; expected one of {SPAN_PATHS}")
+    );
+    assert_eq!(
+        cerr(r#"name == "x" and severity_number > 9"#, span),
+        format!("column 17: unknown path 'severity_number' in the span context; expected one of {SPAN_PATHS}")
+    );
+    assert_eq!(
+        cerr("name == 1", Context::DataPoint),
+        "column 1: unknown path 'name' in the datapoint context; expected one of attributes[...], metric.name"
+    );
+    assert_eq!(
+        serr("set(trace_id, 1)", span),
+        format!("column 5: unknown path 'trace_id' in the span context; expected one of {SPAN_PATHS}")
+    );
+    assert_eq!(cerr("status. == 1", span), "column 9: expected a name after '.', found '=='");
+    assert_eq!(
+        cerr(r#"name["x"] == 1"#, span),
+        "column 5: name is not a map or list, so it takes no [key]"
+    );
+    assert_eq!(
+        cerr("attributes[0] == 1", span),
+        "column 12: expected a string key such as attributes[\"http.route\"]; attribute keys are strings"
+    );
+    assert_eq!(
+        cerr(r#"attributes["a" == 1"#, span),
+        "column 16: expected ']' to close '[' at column 11, found '=='"
+    );
+    assert_eq!(
+        cerr("attributes[] == 1", span),
+        "column 12: expected a string key or an index after '[', found ']'"
+    );
+    assert_eq!(
+        serr(r#"set(resource.attributes["x"], "y")"#, span),
+        "column 5: resource.attributes is read-only in the span context"
+    );
+    assert_eq!(
+        serr("set(type, 1)", Context::Metric),
+        "column 5: type is read-only in the metric context"
+    );
+}
+
+#[test]
+fn error_unknown_function() {
+    let span = Context::Span;
+    assert_eq!(
+        cerr(r#"IsMatches(name, "x")"#, span),
+        "column 1: unknown converter 'IsMatches'; expected one of IsMatch, Duration, Int, String, Concat, IsRootSpan"
+    );
+    assert_eq!(
+        serr(r#"sett(name, "x")"#, span),
+        "column 1: unknown editor 'sett'; expected one of set, delete_key, delete_matching_keys, keep_keys, replace_pattern, \
+replace_all_patterns, truncate_all, limit"
+    );
+    assert_eq!(
+        serr(r#"set(name, Upper(name))"#, span),
+        "column 11: unknown converter 'Upper'; expected one of IsMatch, Duration, Int, String, Concat, IsRootSpan"
+    );
+    assert_eq!(
+        cerr(r#"name == "a" and set(name, "b")"#, span),
+        "column 17: set is an editor, which changes data; a condition or value can only call the converters IsMatch, \
+Duration, Int, String, Concat, IsRootSpan"
+    );
+    assert_eq!(
+        serr(r#"IsMatch(name, "a")"#, span),
+        "column 1: IsMatch is a converter; a statement starts with one of the editors set, delete_key, delete_matching_keys, \
+keep_keys, replace_pattern, replace_all_patterns, truncate_all, limit"
+    );
+    assert_eq!(
+        cerr("IsRootSpan", span),
+        "column 11: expected '(' after the converter IsRootSpan, found end of input"
+    );
+    assert_eq!(serr("set name", span), "column 5: expected '(' after set, found 'name'");
+    assert_eq!(
+        cerr("IsRootSpan()", Context::Log),
+        "column 1: IsRootSpan() needs a span; it is not available in the log context"
+    );
+}
+
+#[test]
+fn error_wrong_arity() {
+    let span = Context::Span;
+    assert_eq!(
+        serr("set(name)", span),
+        "column 9: set expects 2 arguments: set(target, value); got 1"
+    );
+    assert_eq!(serr("set()", span), "column 5: set expects 2 arguments: set(target, value); got 0");
+    assert_eq!(
+        serr(r#"set(name, "a", "b")"#, span),
+        "column 16: too many arguments; set expects 2 arguments: set(target, value)"
+    );
+    assert_eq!(
+        cerr("IsRootSpan(1)", span),
+        "column 12: too many arguments; IsRootSpan expects no arguments: IsRootSpan()"
+    );
+    assert_eq!(
+        cerr("IsMatch(name)", span),
+        "column 13: IsMatch expects 2 arguments: IsMatch(target, pattern); got 1"
+    );
+    assert_eq!(
+        serr("limit(attributes)", span),
+        "column 17: limit expects 2 to 3 arguments: limit(target, limit[, priority_keys]); got 1"
+    );
+    assert_eq!(
+        serr(r#"set(name, "x""#, span),
+        "column 14: expected ')' after the arguments of set, found end of input"
+    );
+    assert_eq!(
+        serr(r#"set(name "x")"#, span),
+        "column 10: expected ',' or ')' after argument 1 of set, found string \"x\""
+    );
+    assert_eq!(serr(r#"set(name, "x",)"#, span), "column 15: expected a value after ',', found ')'");
+}
+
+#[test]
+fn error_bad_arguments() {
+    let span = Context::Span;
+    let e = cerr(r#"IsMatch(name, "(")"#, span);
+    assert!(
+        e.starts_with("column 15: expected a valid regular expression as the pattern of IsMatch: "),
+        "{e}"
+    );
+    assert!(e.contains("unclosed group"), "{e}");
+    let e = serr(r#"replace_pattern(name, "[", "x")"#, span);
+    assert!(
+        e.starts_with("column 23: expected a valid regular expression as the pattern of replace_pattern: "),
+        "{e}"
+    );
+    let e = serr(r#"delete_matching_keys(attributes, "a{99999999}")"#, span);
+    assert!(e.starts_with("column 34: expected a valid regular expression"), "{e}");
+    assert_eq!(
+        cerr(r#"IsMatch(name, name)"#, span),
+        "column 15: expected a string as the pattern of IsMatch, found the path name"
+    );
+    assert_eq!(
+        serr(r#"replace_all_patterns(attributes, "keys", "a", "b")"#, span),
+        "column 34: expected \"key\" or \"value\" as the mode of replace_all_patterns, found string \"keys\""
+    );
+    assert_eq!(
+        serr("truncate_all(attributes, -1)", span),
+        "column 26: expected a non-negative integer as the limit of truncate_all, found -1"
+    );
+    assert_eq!(
+        serr(r#"limit(attributes, 1, ["a", "b"])"#, span),
+        "column 19: limit 1 is less than the 2 priority keys; expected at least 2"
+    );
+    assert_eq!(
+        serr(r#"keep_keys(attributes, "a")"#, span),
+        "column 23: expected a list of strings such as [\"a\", \"b\"] as the keys of keep_keys, found string \"a\""
+    );
+    assert_eq!(
+        serr(r#"keep_keys(name, ["a"])"#, span),
+        "column 11: expected a map such as attributes as the target of keep_keys, found name, which is not a map"
+    );
+    assert_eq!(
+        serr(r#"set("x", 1)"#, span),
+        "column 5: expected a path as the target of set, found string \"x\""
+    );
+    assert_eq!(
+        cerr(r#"end_time_unix_nano > Duration("5 minutes")"#, span),
+        "column 31: expected a duration such as \"500ms\", \"1.5s\" or \"1h30m\", found string \"5 minutes\""
+    );
+    assert_eq!(
+        cerr(r#"Concat("a", "-") == "a""#, span),
+        "column 8: expected a list such as [\"a\", attributes[\"b\"]] as the values of Concat, found string \"a\""
+    );
+}
+
+#[test]
+fn error_lexical() {
+    let span = Context::Span;
+    assert_eq!(
+        cerr(r#"name == "abc"#, span),
+        "column 9: unterminated string; expected a closing '\"'"
+    );
+    assert_eq!(
+        serr(r#"set(name, "abc)"#, span),
+        "column 11: unterminated string; expected a closing '\"'"
+    );
+    assert_eq!(
+        cerr("kind == 500ms", span),
+        "column 12: unexpected 'm' after a number; quote text, and write durations as Duration(\"500ms\")"
+    );
+    assert_eq!(
+        cerr("kind == 99999999999999999999", span),
+        "column 9: integer 99999999999999999999 is out of range; ints are 64-bit"
+    );
+    assert_eq!(cerr("kind == 1e999", span), "column 9: number 1e999 is out of range");
+    assert_eq!(cerr("name = 1", span), "column 6: unexpected '='; compare with '=='");
+}
+
+#[test]
+fn error_structure() {
+    let span = Context::Span;
+    assert_eq!(
+        cerr(r#"name == "a" foo"#, span),
+        "column 13: unexpected 'foo' after a complete condition; join conditions with 'and' or 'or'"
+    );
+    assert_eq!(
+        cerr(r#"name == "a" AND kind == 1"#, span),
+        "column 13: unexpected 'AND' after a complete condition; join conditions with 'and' or 'or'"
+    );
+    assert_eq!(
+        serr(r#"set(name, "a") foo"#, span),
+        "column 16: expected 'where' or end of input after set(...), found 'foo'"
+    );
+    assert_eq!(
+        serr(r#"set(name, "a") where name == "b" )"#, span),
+        "column 34: unexpected ')' without a matching '('"
+    );
+    assert_eq!(cerr("", span), "column 1: expected a condition, found end of input");
+    assert_eq!(cerr(" \t ", span), "column 1: expected a condition, found end of input");
+    assert_eq!(serr("", span), "column 1: expected an editor such as set(...), found end of input");
+    assert_eq!(
+        serr("   ", span),
+        "column 4: expected an editor such as set(...), found end of input"
+    );
+    assert_eq!(
+        serr(r#"set(name, "a") where"#, span),
+        "column 21: expected a condition after 'where', found end of input"
+    );
+    assert_eq!(
+        cerr("name", span),
+        "column 1: expected a condition, found the path name; compare it with ==, !=, <, <=, > or >="
+    );
+    assert_eq!(
+        cerr(r#"name == "a" and kind"#, span),
+        "column 17: expected a condition on each side of 'and', found the path kind; compare it with ==, !=, <, <=, > or >="
+    );
+    assert_eq!(
+        cerr(r#"Duration("1s")"#, span),
+        "column 1: expected a condition, found Duration(...), which returns an int"
+    );
+    assert_eq!(cerr("1 < 2 < 3", span), "column 7: comparisons do not chain; join them with 'and'");
+    assert_eq!(
+        cerr(r#"name + "x" == "a""#, span),
+        "column 8: expected a number after '+', found string \"x\""
+    );
+    assert_eq!(
+        cerr("(1 == 1) == true", span),
+        "column 1: expected a value before '==', found a condition"
+    );
+    assert_eq!(
+        cerr(r#"(name == "a""#, span),
+        "column 13: expected ')' to close '(' at column 1, found end of input"
+    );
+    assert_eq!(cerr("name ==", span), "column 8: expected a value after '==', found end of input");
+    assert_eq!(
+        cerr(r#"name == "a" and"#, span),
+        "column 16: expected a condition after 'and', found end of input"
+    );
+    assert_eq!(cerr("()", span), "column 2: expected a condition or value after '(', found ')'");
+    assert_eq!(cerr("kind == - name", span), "column 11: expected a number after '-', found 'name'");
+    assert_eq!(
+        cerr("kind == SPAN_KIND_SERVERS", span),
+        "column 9: unknown enum 'SPAN_KIND_SERVERS'; expected one of SPAN_KIND_UNSPECIFIED, SPAN_KIND_INTERNAL, \
+SPAN_KIND_SERVER, SPAN_KIND_CLIENT, SPAN_KIND_PRODUCER, SPAN_KIND_CONSUMER"
+    );
+    assert_eq!(cerr("TRUE", span), "column 1: keywords are lowercase; write 'true'");
+    assert_eq!(
+        serr(r#"set(attributes["x"], [1, 2)"#, span),
+        "column 27: expected ',' or ']' in the list opened at column 22, found ')'"
+    );
+    let long = format!(r#"name == "{}""#, "a".repeat(MAX_INPUT_CHARS));
+    assert_eq!(cerr(&long, span), "column 65537: text too long; expected at most 65536 characters");
+}
+
+#[test]
+fn error_deep_nesting_is_reported_not_overflowed() {
+    let span = Context::Span;
+    let deep = format!("{}true{}", "(".repeat(10_000), ")".repeat(10_000));
+    let too_deep = |col: usize| {
+        format!("column {col}: expression nested too deeply; expected at most {MAX_DEPTH} levels of parentheses, brackets, calls and 'not'")
+    };
+    assert_eq!(cerr(&deep, span), too_deep(65));
+    assert_eq!(serr(&format!("set(name, {deep})"), span), too_deep(74));
+    assert_eq!(cerr(&format!("{}true", "not ".repeat(10_000)), span), too_deep(257));
+    assert_eq!(serr(&format!("set(name, {})", "[".repeat(10_000)), span), too_deep(74));
+    let nested_calls = format!("{}name{} == nil", "String(".repeat(5_000), ")".repeat(5_000));
+    assert_eq!(cerr(&nested_calls, span), too_deep(7 * 64 + 7));
+    // Exactly at the limit is fine, and so are long flat chains.
+    let at_limit = format!("{}true{}", "(".repeat(MAX_DEPTH), ")".repeat(MAX_DEPTH));
+    assert!(on_span(&at_limit));
+    let chain = vec!["kind == 2"; 3_000].join(" and ");
+    assert!(on_span(&chain));
+    let sum = format!("{} == 3000", vec!["1"; 3_000].join(" + "));
+    assert!(on_span(&sum));
+}
+
+// ---------------------------------------------------------------------------
+// Random input
+
+/// xorshift64: tiny, deterministic, good enough to shuffle tokens.
+struct XorShift(u64);
+
+impl XorShift {
+    fn next(&mut self) -> u64 {
+        let mut x = self.0;
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.0 = x;
+        x
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+    fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
+        items[self.below(items.len())]
+    }
+}
+
+const TOKENS: &[&str] = &[
+    "set",
+    "delete_key",
+    "delete_matching_keys",
+    "keep_keys",
+    "replace_pattern",
+    "replace_all_patterns",
+    "truncate_all",
+    "limit",
+    "IsMatch",
+    "Duration",
+    "Int",
+    "String",
+    "Concat",
+    "IsRootSpan",
+    "Upper",
+    "name",
+    "kind",
+    "status",
+    "code",
+    "status.code",
+    "attributes",
+    "resource",
+    "resource.attributes",
+    "instrumentation_scope.name",
+    "trace_id.string",
+    "span_id",
+    "body",
+    "severity_number",
+    "time_unix_nano",
+    "metric.name",
+    "type",
+    "start_time_unix_nano",
+    "end_time_unix_nano",
+    "[\"k\"]",
+    "[\"http.route\"]",
+    "[\"list\"]",
+    "[0]",
+    "[1]",
+    "[",
+    "]",
+    "(",
+    ")",
+    ",",
+    ".",
+    "and",
+    "or",
+    "not",
+    "where",
+    "true",
+    "false",
+    "nil",
+    "AND",
+    "==",
+    "!=",
+    "<",
+    "<=",
+    ">",
+    ">=",
+    "=",
+    "!",
+    "+",
+    "-",
+    "*",
+    "/",
+    "\"a\"",
+    "\"\"",
+    "\"\\\"\"",
+    "\"(\"",
+    "\"[a-z]+\"",
+    "\"^http\\\\.\"",
+    "\"key\"",
+    "\"value\"",
+    "\"500ms\"",
+    "\"1h\"",
+    "\"x\\",
+    "\"",
+    "0",
+    "1",
+    "-1",
+    "42",
+    "2.5",
+    "1e3",
+    "99999999999999999999",
+    "1.",
+    "SPAN_KIND_SERVER",
+    "STATUS_CODE_ERROR",
+    "SEVERITY_NUMBER_WARN",
+    "METRIC_DATA_TYPE_SUM",
+    "SPAN_KIND_X",
+    "'",
+    "&",
+    "|",
+    "é",
+    "\0",
+    "🙂",
+    " ",
+    "\t",
+    "\n",
+];
+
+const OPERANDS: &[&str] = &[
+    "name",
+    "kind",
+    "attributes[\"http.status_code\"]",
+    "attributes[\"missing\"]",
+    "attributes[\"list\"][0]",
+    "attributes[\"nested\"][\"a\"]",
+    "attributes",
+    "1",
+    "2.5",
+    "-7",
+    "\"GET\"",
+    "nil",
+    "true",
+    "Duration(\"1s\")",
+    "end_time_unix_nano - start_time_unix_nano",
+    "Int(attributes[\"ratio\"])",
+    "String(kind)",
+    "SPAN_KIND_SERVER",
+    "attributes[\"ratio\"] * 2",
+    "1 / 0",
+    "name + 1",
+    "Concat([name, 1], \"-\")",
+    "body",
+    "severity_number",
+];
+
+const STATEMENTS: &[&str] = &[
+    "set(attributes[\"x\"], ",
+    "set(name, ",
+    "set(attributes[\"nested\"][\"a\"][\"z\"], ",
+    "set(attributes, ",
+    "set(body, ",
+    "set(severity_number, ",
+    "set(kind, ",
+];
+
+/// A statement or condition built from the grammar, so many of them parse and run.
+fn grammatical(rng: &mut XorShift) -> (String, String) {
+    let mut condition = String::new();
+    for i in 0..rng.below(4) + 1 {
+        if i > 0 {
+            condition.push_str(rng.pick(&[" and ", " or ", " and not ", " or ("]));
+        }
+        let ops = ["==", "!=", "<", "<=", ">", ">="];
+        condition.push_str(&format!("{} {} {}", rng.pick(OPERANDS), rng.pick(&ops), rng.pick(OPERANDS)));
+    }
+    condition.push_str(&")".repeat(condition.matches('(').count().saturating_sub(condition.matches(')').count())));
+    let mut statement = format!("{}{})", rng.pick(STATEMENTS), rng.pick(OPERANDS));
+    if rng.below(2) == 0 {
+        statement = rng
+            .pick(&[
+                "delete_matching_keys(attributes, \"^h\")",
+                "keep_keys(attributes, [\"flag\"])",
+                "replace_all_patterns(attributes, \"key\", \"t\", \"T\")",
+                "replace_pattern(body, \"o\", \"0\")",
+                "truncate_all(attributes, 3)",
+                "limit(attributes, 1)",
+            ])
+            .to_string();
+    }
+    (format!("{statement} where {condition}"), condition)
+}
+
+fn token_soup(rng: &mut XorShift) -> String {
+    let mut text = String::new();
+    for _ in 0..rng.below(16) {
+        text.push_str(rng.pick(TOKENS));
+        if rng.below(3) > 0 {
+            text.push(' ');
+        }
+    }
+    text
+}
+
+/// Parses `text` both ways in a span and a log context and runs whatever parses.
+fn parse_and_run(text: &str) -> usize {
+    let mut parsed = 0;
+    let resource = sample_resource("api");
+    for context in [Context::Span, Context::Log] {
+        let mut span = sample_span();
+        let mut log = sample_log();
+        let mut ctx: Box<dyn TransformContext> = match context {
+            Context::Span => Box::new(SpanContext::new(&mut span, Some(&resource), None)),
+            _ => Box::new(LogContext::new(&mut log, Some(&resource), None)),
+        };
+        if let Ok(condition) = parse_condition(text, context) {
+            parsed += 1;
+            let _ = condition.evaluate(ctx.as_ref());
+        }
+        if let Ok(statement) = parse_statement(text, context) {
+            parsed += 1;
+            let _ = statement.execute(ctx.as_mut());
+        }
+    }
+    parsed
+}
+
+#[test]
+fn random_inputs_never_panic() {
+    let mut rng = XorShift(0x9e37_79b9_7f4a_7c15);
+    let mut soup_parsed = 0;
+    for _ in 0..3_000 {
+        soup_parsed += parse_and_run(&token_soup(&mut rng));
+    }
+    let mut grammar_parsed = 0;
+    for _ in 0..1_500 {
+        let (statement, condition) = grammatical(&mut rng);
+        grammar_parsed += parse_and_run(&statement) + parse_and_run(&condition);
+    }
+    assert!(soup_parsed > 5, "only {soup_parsed} token soups parsed");
+    assert!(grammar_parsed > 1_000, "only {grammar_parsed} grammatical inputs parsed");
+    // Arbitrary chars, multi-byte ones included.
+    for _ in 0..300 {
+        let text: String = (0..rng.below(200))
+            .map(|_| char::from_u32(rng.below(0x300) as u32).unwrap_or('x'))
+            .collect();
+        parse_and_run(&text);
+    }
+}
+
+#[test]
+fn display_is_the_source_text() {
+    let text = r#"set(attributes["env"], "dev") where kind == SPAN_KIND_SERVER"#;
+    assert_eq!(stmt(text, Context::Span).to_string(), text);
+    assert_eq!(cond("true", Context::Span).to_string(), "true");
+}
