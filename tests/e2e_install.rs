@@ -23,13 +23,27 @@ fn service_install_writes_a_valid_unit_and_keeps_settings() {
     let binary = root.path().join("usr/local/bin/otelbox");
     assert!(binary.exists(), "binary installed under the root's /usr/local/bin");
     let unit = std::fs::read_to_string(root.path().join("etc/systemd/system/otelbox.service")).unwrap();
-    assert!(unit.contains("ExecStart=/usr/local/bin/otelbox up --data-dir /var/lib/otelbox $OTELBOX_ARGS"), "{unit}");
-    for setting in ["User=otelbox", "EnvironmentFile=-/etc/otelbox/otelbox.env", "StateDirectory=otelbox", "NoNewPrivileges=yes", "Restart=on-failure", "StartLimitBurst="] {
+    assert!(
+        unit.contains("ExecStart=/usr/local/bin/otelbox up --data-dir /var/lib/otelbox $OTELBOX_ARGS"),
+        "{unit}"
+    );
+    for setting in [
+        "User=otelbox",
+        "EnvironmentFile=-/etc/otelbox/otelbox.env",
+        "StateDirectory=otelbox",
+        "NoNewPrivileges=yes",
+        "Restart=on-failure",
+        "StartLimitBurst=",
+    ] {
         assert!(unit.contains(setting), "unit lacks {setting}");
     }
     let env_file = root.path().join("etc/otelbox/otelbox.env");
     use std::os::unix::fs::PermissionsExt;
-    assert_eq!(std::fs::metadata(&env_file).unwrap().permissions().mode() & 0o777, 0o640, "tokens in it are not world-readable");
+    assert_eq!(
+        std::fs::metadata(&env_file).unwrap().permissions().mode() & 0o777,
+        0o640,
+        "tokens in it are not world-readable"
+    );
 
     // A second install keeps the operator's settings.
     std::fs::write(&env_file, "OTELBOX_ARGS=--retention 1d\n").unwrap();
@@ -39,7 +53,11 @@ fn service_install_writes_a_valid_unit_and_keeps_settings() {
     assert_eq!(std::fs::read_to_string(&env_file).unwrap(), "OTELBOX_ARGS=--retention 1d\n");
 
     // systemd's own check of the unit (where systemd-analyze exists), with ExecStart pointing at the scratch binary.
-    if Command::new("systemd-analyze").arg("--version").output().is_ok_and(|o| o.status.success()) {
+    if Command::new("systemd-analyze")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success())
+    {
         let local = root.path().join("otelbox.service");
         std::fs::write(&local, unit.replace("/usr/local/bin/otelbox", binary.to_str().unwrap())).unwrap();
         let verify = Command::new("systemd-analyze").arg("verify").arg(&local).output().unwrap();
@@ -52,11 +70,11 @@ fn service_install_writes_a_valid_unit_and_keeps_settings() {
 
     // The default OTELBOX_ARGS of the shipped settings file are flags `otelbox up` accepts.
     let shipped = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/otelbox.env")).unwrap();
-    let args = shipped.lines().find_map(|l| l.strip_prefix("OTELBOX_ARGS=")).expect("OTELBOX_ARGS in assets/otelbox.env");
-    let check = Command::new(env!("CARGO_BIN_EXE_otelbox"))
-        .args(["up", "--help"])
-        .output()
-        .unwrap();
+    let args = shipped
+        .lines()
+        .find_map(|l| l.strip_prefix("OTELBOX_ARGS="))
+        .expect("OTELBOX_ARGS in assets/otelbox.env");
+    let check = Command::new(env!("CARGO_BIN_EXE_otelbox")).args(["up", "--help"]).output().unwrap();
     let help = String::from_utf8_lossy(&check.stdout);
     for flag in args.split_whitespace().filter(|a| a.starts_with("--")) {
         assert!(help.contains(flag), "otelbox up has no {flag}");

@@ -13,7 +13,20 @@ fn overload_is_refused_retryably_while_queries_keep_answering() {
     let b = Box::start(&["--data-dir", dir.to_str().unwrap()]);
     // 48 connections x 5,000 spans: 240,000 in flight against a batch stage that holds 65,536.
     let mut load = Command::new(env!("CARGO_BIN_EXE_otelbox"))
-        .args(["gen", "traces", "--endpoint", &b.http, "--rate", "0", "--batch", "5000", "--concurrency", "48", "--duration", "6s"])
+        .args([
+            "gen",
+            "traces",
+            "--endpoint",
+            &b.http,
+            "--rate",
+            "0",
+            "--batch",
+            "5000",
+            "--concurrency",
+            "48",
+            "--duration",
+            "6s",
+        ])
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()
@@ -36,13 +49,19 @@ fn overload_is_refused_retryably_while_queries_keep_answering() {
         .filter(|l| l.starts_with("otelbox_receiver_refused_items_total{signal=\"traces\"}"))
         .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
         .sum();
-    assert!(refused > 0.0, "the overload was refused retryably (503 + Retry-After), not absorbed:\n{metrics}");
+    assert!(
+        refused > 0.0,
+        "the overload was refused retryably (503 + Retry-After), not absorbed:\n{metrics}"
+    );
     assert!(b.stored_spans() > 0, "and what was accepted is stored");
 
     latencies.sort();
     let median = latencies[latencies.len() / 2];
     let max = *latencies.last().unwrap();
     eprintln!("{} searches during overload: median {median:?}, max {max:?}", latencies.len());
-    assert!(median < Duration::from_secs(1), "median search under overload {median:?} (debug build)");
+    assert!(
+        median < Duration::from_secs(1),
+        "median search under overload {median:?} (debug build)"
+    );
     assert!(max < Duration::from_secs(3), "slowest search under overload {max:?} (debug build)");
 }
