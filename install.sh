@@ -3,7 +3,8 @@
 # Idempotent: running it again rebuilds what changed and replaces the binary. A cold build takes a
 # few minutes on 2 cores. Usage: ./install.sh [--prefix DIR] [--service [--root DIR]] [--no-build]
 #   --service   also install a systemd system service (as root): user `otelbox`, data in /var/lib/otelbox,
-#               settings in /etc/otelbox/otelbox.env (kept if present), binary in /usr/local/bin
+#               pipelines in /etc/otelbox/config.yaml and flags/tokens in /etc/otelbox/otelbox.env (both
+#               kept if present), binary in /usr/local/bin
 #   --root DIR  write the service's files under DIR instead of / (for packaging and tests)
 #   --no-build  install the binary already in target/release (or --binary FILE: that one)
 set -euo pipefail
@@ -23,7 +24,7 @@ while [ $# -gt 0 ]; do
     --binary) [ $# -ge 2 ] || { echo "install.sh: --binary needs a file" >&2; exit 2; }; binary="$2"; build=no; shift 2 ;;
     --prefix) [ $# -ge 2 ] || { echo "install.sh: --prefix needs a directory" >&2; exit 2; }; prefix="$2"; shift 2 ;;
     --prefix=*) prefix="${1#--prefix=}"; shift ;;
-    -h|--help) sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "install.sh: unknown option '$1' (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -87,6 +88,13 @@ if [ "$service" = yes ]; then
   unit_dir="$root/etc/systemd/system"
   mkdir -p "$unit_dir" "$root/etc/otelbox"
   sed "s#@BINDIR@#${bindir#$root}#" assets/otelbox.service > "$unit_dir/otelbox.service"
+  if [ ! -e "$root/etc/otelbox/config.yaml" ]; then
+    "$bindir/otelbox" config default > "$root/etc/otelbox/config.yaml"
+    chmod 0640 "$root/etc/otelbox/config.yaml"
+  else
+    "$bindir/otelbox" config validate "$root/etc/otelbox/config.yaml" >/dev/null ||
+      echo "install.sh: warning: $root/etc/otelbox/config.yaml has errors (see above); the service will refuse to start" >&2
+  fi
   if [ ! -e "$root/etc/otelbox/otelbox.env" ]; then
     install -m 0640 assets/otelbox.env "$root/etc/otelbox/otelbox.env"
   else
@@ -95,7 +103,7 @@ if [ "$service" = yes ]; then
   echo "install.sh: installed $unit_dir/otelbox.service"
   if [ -z "$root" ]; then
     id otelbox >/dev/null 2>&1 || useradd --system --home-dir /var/lib/otelbox --shell /usr/sbin/nologin otelbox
-    chgrp otelbox /etc/otelbox/otelbox.env
+    chgrp otelbox /etc/otelbox/otelbox.env /etc/otelbox/config.yaml
     if [ -d /run/systemd/system ]; then
       systemctl daemon-reload
       systemctl enable otelbox >/dev/null

@@ -4,10 +4,12 @@
 
 use crate::api::{self, wire, ApiState};
 use crate::auth::{self, Tokens};
+use crate::config::{Config, ProcessorSettings};
 use crate::exporter::storage::StorageExporter;
+use crate::pipeline::FanOut;
 use crate::pipeline::SharedConsumer;
-use crate::processor::batch::{BatchConfig, BatchProcessor};
-use crate::processor::memory_limiter::{MemoryGauge, MemoryLimiter, MemoryLimiterConfig};
+use crate::processor::batch::BatchProcessor;
+use crate::processor::memory_limiter::{MemoryGauge, MemoryLimiter};
 use crate::receiver::otlp_grpc::GrpcReceiver;
 use crate::receiver::{otlp_http, Intake, DEFAULT_MAX_REQUEST_BYTES};
 use crate::store::retention::Retention;
@@ -15,8 +17,9 @@ use crate::store::{Location, Store, StoreConfig};
 use crate::telemetry::IngestStats;
 use crate::tls::{TlsFiles, TlsListener};
 use anyhow::Context;
+use std::collections::BTreeMap;
 use std::future::Future;
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -26,10 +29,11 @@ use tokio::sync::watch;
 #[derive(Clone, Debug)]
 pub struct BoxOptions {
     pub location: Location,
-    pub listen: IpAddr,
-    pub grpc_port: u16,
-    pub http_port: u16,
-    pub ui_port: u16,
+    pub grpc: SocketAddr,
+    pub http: SocketAddr,
+    pub ui: SocketAddr,
+    /// The pipelines (processors and their settings) to run; `Config::builtin()` without a file.
+    pub config: Config,
     pub retention: Retention,
     pub durable_sync: bool,
     pub security: Security,
@@ -53,8 +57,7 @@ pub struct BoundAddrs {
     pub scheme: &'static str,
 }
 
-async fn bind(ip: IpAddr, port: u16, flag: &str) -> anyhow::Result<TcpListener> {
-    let addr = SocketAddr::new(ip, port);
+async fn bind(addr: SocketAddr, flag: &str) -> anyhow::Result<TcpListener> {
     TcpListener::bind(addr).await.map_err(|e| {
         let why = if e.kind() == std::io::ErrorKind::AddrInUse {
             "the address is already in use".to_string()
@@ -65,19 +68,60 @@ async fn bind(ip: IpAddr, port: u16, flag: &str) -> anyhow::Result<TcpListener> 
     })
 }
 
-/// One signal's built-in pipeline: memory_limiter -> batch -> otelbox storage.
-fn default_pipeline<T: crate::exporter::storage::Storable>(gauge: &Arc<MemoryGauge>, store: &Arc<Store>) -> SharedConsumer<T> {
-    let exporter: SharedConsumer<T> = Arc::new(StorageExporter::new(store.clone()));
-    let batch: SharedConsumer<T> = Arc::new(BatchProcessor::new(BatchConfig::builtin(), exporter));
-    Arc::new(MemoryLimiter::new(gauge.clone(), batch))
+/// The consumer a receiver hands one signal to: its pipelines' chains (processors in order, then
+/// the otelbox storage exporter), fanned out when several pipelines take the signal.
+fn signal_consumer<T: crate::exporter::storage::Storable>(
+    signal: Signal,
+    config: &Config,
+    gauges: &BTreeMap<String, Arc<MemoryGauge>>,
+    store: &Arc<Store>,
+) -> SharedConsumer<T> {
+    let chains: Vec<SharedConsumer<T>> = config
+        .pipelines
+        .iter()
+        .filter(|p| p.signal == signal)
+        .map(|pipeline| {
+            let mut next: SharedConsumer<T> = Arc::new(StorageExporter::new(store.clone()));
+            for id in pipeline.processors.iter().rev() {
+                next = match &config.processors[id] {
+                    ProcessorSettings::Batch(settings) => Arc::new(BatchProcessor::new(settings.clone(), next)),
+                    ProcessorSettings::MemoryLimiter(_) => Arc::new(MemoryLimiter::new(gauges[&id.to_string()].clone(), next)),
+                };
+            }
+            next
+        })
+        .collect();
+    match chains.len() {
+        0 => Arc::new(NoPipeline(signal)),
+        1 => chains.into_iter().next().expect("one chain"),
+        _ => Arc::new(FanOut::new(chains)),
+    }
+}
+
+/// The consumer of a signal no pipeline takes: senders get a permanent error that says so.
+struct NoPipeline(Signal);
+
+impl<T: crate::pdata::SignalData> crate::pipeline::Consumer<T> for NoPipeline {
+    fn consume(
+        &self,
+        envelope: crate::pipeline::Envelope<T>,
+    ) -> futures::future::BoxFuture<'_, Result<(), crate::pipeline::PipelineError>> {
+        let error = crate::pipeline::PipelineError::permanent(format!(
+            "this otelbox's config has no {} pipeline, so it does not accept {}",
+            self.0.as_str(),
+            self.0.as_str()
+        ));
+        envelope.fail(&error);
+        Box::pin(async move { Err(error) })
+    }
 }
 
 /// Run until `shutdown` resolves; `on_ready` gets the bound addresses once everything serves.
 pub async fn run(options: BoxOptions, shutdown: impl Future<Output = ()>, on_ready: impl FnOnce(&BoundAddrs)) -> anyhow::Result<()> {
     let started = Instant::now();
-    let grpc_listener = bind(options.listen, options.grpc_port, "--grpc-port").await?;
-    let http_listener = bind(options.listen, options.http_port, "--http-port").await?;
-    let ui_listener = bind(options.listen, options.ui_port, "--ui-port").await?;
+    let grpc_listener = bind(options.grpc, "--grpc-port (or receivers.otlp.protocols.grpc.endpoint)").await?;
+    let http_listener = bind(options.http, "--http-port (or receivers.otlp.protocols.http.endpoint)").await?;
+    let ui_listener = bind(options.ui, "--ui-port").await?;
     // Certificates are read before anything else starts, so a bad file is an error at start-up.
     let tls = match &options.security.tls {
         Some(files) => Some((
@@ -107,15 +151,25 @@ pub async fn run(options: BoxOptions, shutdown: impl Future<Output = ()>, on_rea
         durable_sync: options.durable_sync,
     })?;
 
-    let gauge = MemoryGauge::start(&MemoryLimiterConfig::default());
+    // One gauge per configured memory_limiter, shared by the pipelines that use it; the receivers'
+    // admission check (refuse before decoding) watches the first.
+    let config = &options.config;
+    let gauges: BTreeMap<String, Arc<MemoryGauge>> = config
+        .processors
+        .iter()
+        .filter_map(|(id, settings)| match settings {
+            ProcessorSettings::MemoryLimiter(limits) => Some((id.to_string(), MemoryGauge::start(limits))),
+            _ => None,
+        })
+        .collect();
     let stats = Arc::new(IngestStats::default());
     let intake = Intake {
-        traces: default_pipeline(&gauge, &store),
-        metrics: default_pipeline(&gauge, &store),
-        logs: default_pipeline(&gauge, &store),
+        traces: signal_consumer(Signal::Traces, config, &gauges, &store),
+        metrics: signal_consumer(Signal::Metrics, config, &gauges, &store),
+        logs: signal_consumer(Signal::Logs, config, &gauges, &store),
         stats: stats.clone(),
-        max_request_bytes: DEFAULT_MAX_REQUEST_BYTES,
-        admission: Arc::new(crate::receiver::Admission::new(Some(gauge.clone()))),
+        max_request_bytes: config.otlp.max_request_bytes.unwrap_or(DEFAULT_MAX_REQUEST_BYTES),
+        admission: Arc::new(crate::receiver::Admission::new(gauges.values().next().cloned())),
     };
 
     let api_state = Arc::new(ApiState {
@@ -128,10 +182,7 @@ pub async fn run(options: BoxOptions, shutdown: impl Future<Output = ()>, on_rea
             ui: format!("{scheme}://{}", addrs.ui),
         },
         retention: options.retention.clone(),
-        pipelines: Signal::ALL
-            .iter()
-            .map(|s| format!("{}: otlp -> memory_limiter -> batch -> otelbox", s.as_str()))
-            .collect(),
+        pipelines: config.describe(),
         ready: Default::default(),
         api_tokens: options.security.api_tokens.clone(),
         tls: tls.is_some(),

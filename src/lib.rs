@@ -7,6 +7,7 @@ pub mod assertions;
 pub mod auth;
 pub mod cli;
 pub mod client;
+pub mod config;
 pub mod exporter;
 pub mod gen;
 pub mod ottl;

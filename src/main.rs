@@ -21,7 +21,9 @@ fn main() {
         Ok(code) => std::process::exit(code),
         Err(err) => {
             eprintln!("otelbox: {err:#}");
-            std::process::exit(1);
+            // A refused config is a usage error (2), like the Collector's; anything else is 1.
+            let refused = err.downcast_ref::<otelbox::cli::up::ConfigRefused>().is_some();
+            std::process::exit(if refused { 2 } else { 1 });
         }
     }
 }

@@ -37,6 +37,9 @@ fn service_install_writes_a_valid_unit_and_keeps_settings() {
     ] {
         assert!(unit.contains(setting), "unit lacks {setting}");
     }
+    let config = root.path().join("etc/otelbox/config.yaml");
+    let validate = Command::new(&binary).args(["config", "validate"]).arg(&config).output().unwrap();
+    assert!(validate.status.success(), "the installed config.yaml is the valid built-in one");
     let env_file = root.path().join("etc/otelbox/otelbox.env");
     use std::os::unix::fs::PermissionsExt;
     assert_eq!(

@@ -2,6 +2,7 @@
 
 pub mod assert;
 pub mod bench;
+pub mod config;
 pub mod export;
 pub mod gen;
 pub mod lint;
@@ -37,6 +38,8 @@ pub enum Command {
     Import(export::ImportArgs),
     /// Report instrumentation problems in a box's data
     Lint(lint::LintArgs),
+    /// Check a Collector-style config file, or print the built-in one
+    Config(config::ConfigArgs),
     /// Send realistic demo or load data (LLM-agent runs, HTTP services, logs, metrics) to a box
     Gen(gen::GenArgs),
     /// scripts/bench helper: the SQLite limit for this schema
@@ -51,6 +54,7 @@ pub enum Command {
 pub fn run(cli: Cli) -> anyhow::Result<i32> {
     match cli.command {
         Command::Up(args) => up::run(args),
+        Command::Config(args) => config::run(args),
         Command::Gen(args) => gen::run(args),
         Command::Run(args) => run::run(args),
         Command::Query(args) => query::run(args),

@@ -95,10 +95,10 @@ async fn run_async(args: RunArgs, assertions: Vec<Assertion>) -> anyhow::Result<
     let started = Instant::now();
     let options = BoxOptions {
         location: Location::Memory,
-        listen: std::net::IpAddr::from([127, 0, 0, 1]),
-        grpc_port: 0,
-        http_port: 0,
-        ui_port: 0,
+        grpc: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+        http: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+        ui: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+        config: crate::config::Config::builtin(),
         retention: Retention::default(),
         durable_sync: false,
         security: Default::default(),

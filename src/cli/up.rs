@@ -2,12 +2,13 @@
 
 use crate::app::{self, BoundAddrs, BoxOptions, Security};
 use crate::auth::Tokens;
+use crate::config::Config;
 use crate::store::retention::Retention;
 use crate::store::{db_file, Location};
 use crate::tls::TlsFiles;
 use anyhow::Context;
 use clap::Args;
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 
 #[derive(Debug, Args)]
@@ -21,24 +22,28 @@ pub struct UpArgs {
     /// Keep everything in memory: nothing is written to disk and nothing survives a restart
     #[arg(long, conflicts_with = "data_dir")]
     pub memory: bool,
-    /// Address all three listeners bind to (0.0.0.0 opens them to the network)
-    #[arg(long, default_value = "127.0.0.1", value_name = "ADDR")]
-    pub listen: IpAddr,
-    /// OTLP/gRPC port
-    #[arg(long, default_value_t = 4317)]
-    pub grpc_port: u16,
-    /// OTLP/HTTP port (protobuf and JSON)
-    #[arg(long, default_value_t = 4318)]
-    pub http_port: u16,
-    /// UI and query API port
-    #[arg(long, default_value_t = 4319)]
-    pub ui_port: u16,
-    /// Delete data older than this (e.g. 12h, 7d; 0 keeps everything)
-    #[arg(long, default_value = "7d", value_parser = parse_duration)]
-    pub retention: std::time::Duration,
-    /// Keep the database under this size by deleting the oldest data (e.g. 512MiB, 2GiB; 0 = no cap)
-    #[arg(long, default_value = "1GiB", value_parser = parse_size)]
-    pub max_db_size: u64,
+    /// Collector-style YAML config (pipelines, processors, auth, tls); without it, /etc/otelbox/config.yaml
+    /// or ~/.config/otelbox/config.yaml if present, else the built-in pipeline (`otelbox config default`)
+    #[arg(long, env = "OTELBOX_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Address all three listeners bind to (0.0.0.0 opens them to the network) [default: 127.0.0.1]
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<IpAddr>,
+    /// OTLP/gRPC port [default: 4317]
+    #[arg(long)]
+    pub grpc_port: Option<u16>,
+    /// OTLP/HTTP port (protobuf and JSON) [default: 4318]
+    #[arg(long)]
+    pub http_port: Option<u16>,
+    /// UI and query API port [default: 4319]
+    #[arg(long)]
+    pub ui_port: Option<u16>,
+    /// Delete data older than this (e.g. 12h, 7d; 0 keeps everything) [default: 7d]
+    #[arg(long, value_parser = parse_duration)]
+    pub retention: Option<std::time::Duration>,
+    /// Keep the database under this size by deleting the oldest data (e.g. 512MiB, 2GiB; 0 = no cap) [default: 1GiB]
+    #[arg(long, value_parser = parse_size)]
+    pub max_db_size: Option<u64>,
     /// Also survive power loss, not only crashes (SQLite synchronous=FULL; slower commits)
     #[arg(long)]
     pub durable_sync: bool,
@@ -68,6 +73,11 @@ pub struct UpArgs {
     #[arg(long, requires = "tls_cert", value_name = "FILE")]
     pub tls_client_ca: Option<PathBuf>,
 }
+
+/// A config file with errors: reported with all its errors; the process exits 2 and starts nothing.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct ConfigRefused(pub String);
 
 /// Tokens from the flags (and their env vars) and the token file.
 fn tokens(listed: &[String], file: &Option<PathBuf>) -> anyhow::Result<Tokens> {
@@ -102,34 +112,66 @@ pub fn run(args: UpArgs) -> anyhow::Result<i32> {
         };
         Location::Disk(db_file(&dir))
     };
+    // The config file sets the pipelines and defaults; flags given on the command line win over it.
+    let config_path = args.config.clone().or_else(Config::find_standard);
+    let config = match &config_path {
+        Some(path) => Config::load(path).map_err(|e| ConfigRefused(format!("{}: {e}", path.display())))?,
+        None => Config::builtin(),
+    };
+    let builtin = Config::builtin();
+    let age = args
+        .retention
+        .or(config.storage.retention)
+        .or(builtin.storage.retention)
+        .unwrap_or_default();
+    let size = args
+        .max_db_size
+        .or(config.storage.max_db_size)
+        .or(builtin.storage.max_db_size)
+        .unwrap_or(0);
     let retention = Retention {
-        max_age: (!args.retention.is_zero()).then_some(args.retention),
-        max_bytes: (args.max_db_size > 0).then_some(args.max_db_size),
+        max_age: (!age.is_zero()).then_some(age),
+        max_bytes: (size > 0).then_some(size),
+    };
+    let address = |configured: SocketAddr, port: Option<u16>| {
+        SocketAddr::new(args.listen.unwrap_or(configured.ip()), port.unwrap_or(configured.port()))
+    };
+    let listen = args.listen.unwrap_or(IpAddr::from([127, 0, 0, 1]));
+    let mut ingest_tokens = args.ingest_tokens.clone();
+    ingest_tokens.extend(config.ingest_tokens.iter().cloned());
+    let mut api_tokens = args.api_tokens.clone();
+    api_tokens.extend(config.api_tokens.iter().cloned());
+    let tls = match (args.tls_cert.clone().zip(args.tls_key.clone()), &config.tls) {
+        (Some((cert, key)), _) => Some(TlsFiles {
+            cert,
+            key,
+            client_ca: args.tls_client_ca.clone(),
+        }),
+        (None, Some(files)) => Some(TlsFiles {
+            cert: files.cert_file.clone(),
+            key: files.key_file.clone(),
+            client_ca: args.tls_client_ca.clone().or(files.client_ca_file.clone()),
+        }),
+        (None, None) => None,
     };
     let options = BoxOptions {
         location: location.clone(),
-        listen: args.listen,
-        grpc_port: args.grpc_port,
-        http_port: args.http_port,
-        ui_port: args.ui_port,
+        grpc: address(config.otlp.grpc, args.grpc_port),
+        http: address(config.otlp.http, args.http_port),
+        ui: SocketAddr::new(listen, args.ui_port.unwrap_or(4319)),
+        config,
         retention: retention.clone(),
         durable_sync: args.durable_sync,
         security: Security {
-            ingest_tokens: tokens(&args.ingest_tokens, &args.ingest_token_file)?,
-            api_tokens: tokens(&args.api_tokens, &args.api_token_file)?,
-            tls: args.tls_cert.clone().zip(args.tls_key.clone()).map(|(cert, key)| TlsFiles {
-                cert,
-                key,
-                client_ca: args.tls_client_ca.clone(),
-            }),
+            ingest_tokens: tokens(&ingest_tokens, &args.ingest_token_file)?,
+            api_tokens: tokens(&api_tokens, &args.api_token_file)?,
+            tls,
         },
     };
     let guarded = options.security.ingest_tokens.enabled() && options.security.api_tokens.enabled();
-    if !args.listen.is_loopback() && !guarded {
-        eprintln!(
-            "warning: listening on {} without both --ingest-token and --api-token: anyone who can reach these ports can send or read telemetry",
-            args.listen
-        );
+    let exposed = [options.grpc, options.http, options.ui].into_iter().find(|a| !a.ip().is_loopback());
+    if let (Some(addr), false) = (exposed, guarded) {
+        eprintln!("warning: listening on {addr} without both ingest and API tokens: anyone who can reach it can send or read telemetry");
     }
     let open = args.open;
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;

@@ -1,0 +1,178 @@
+//! The Collector-style config through the real binary: `config validate` lists every error with its
+//! path and exits 2, `up --config` with errors starts nothing, `config default` is what runs without a
+//! file, and a valid file (with environment references) sets ports, pipelines and tokens.
+
+mod common;
+use std::process::Command;
+use std::time::Duration;
+
+fn otelbox(args: &[&str], envs: &[(&str, &str)]) -> std::process::Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_otelbox"));
+    command.args(args).env_remove("OTELBOX_CONFIG");
+    for (k, v) in envs {
+        command.env(k, v);
+    }
+    command.output().unwrap()
+}
+
+const INVALID: &str = r#"
+receivers:
+  otlp: { protocols: { http: { endpoint: "nowhere" } } }
+processors:
+  batch: { timeout: soon }
+  tail_sampling: {}
+exporters:
+  otelbox: {}
+connectors:
+  spanmetrics: {}
+service:
+  pipelines:
+    traces: { receivers: [otlp], processors: [attributes/agent], exporters: [otelbox, spanmetrics] }
+    logs: { receivers: [otlp], exporters: [] }
+"#;
+
+#[test]
+fn invalid_configs_list_every_error_exit_2_and_start_nothing() {
+    let dir = common::temp_dir("config-invalid");
+    let file = dir.join("bad.yaml");
+    std::fs::write(&file, INVALID).unwrap();
+    let out = otelbox(&["config", "validate", file.to_str().unwrap()], &[]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    for expected in [
+        "receivers.otlp.protocols.http.endpoint: expected host:port",
+        "processors.batch.timeout:",
+        "processors.tail_sampling: the processor type \"tail_sampling\" is not supported by this otelbox yet",
+        "connectors.spanmetrics:",
+        "service.pipelines.traces.processors[0]: references processor \"attributes/agent\" which is not configured",
+        "service.pipelines.traces.exporters[1]: references exporter \"spanmetrics\" which is not configured",
+        "service.pipelines.logs: must have at least one exporter",
+    ] {
+        assert!(stderr.contains(expected), "missing `{expected}` in:\n{stderr}");
+    }
+
+    let port = common::free_port();
+    let out = otelbox(
+        &["up", "--memory", "--config", file.to_str().unwrap(), "--ui-port", &port.to_string()],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("7 error(s) in the config"));
+    assert!(std::net::TcpListener::bind(("127.0.0.1", port)).is_ok(), "nothing was started");
+}
+
+#[test]
+fn the_default_config_is_what_runs_without_a_file() {
+    let dir = common::temp_dir("config-default");
+    let out = otelbox(&["config", "default"], &[]);
+    assert!(out.status.success());
+    let file = dir.join("default.yaml");
+    std::fs::write(&file, &out.stdout).unwrap();
+    let validated = otelbox(&["config", "validate", file.to_str().unwrap()], &[]);
+    assert!(validated.status.success(), "{}", String::from_utf8_lossy(&validated.stderr));
+
+    let plain = common::Box::start(&["--memory"]);
+    let pipelines = plain.get_json("/api/v1/status").1["pipelines"].clone();
+    let listed: Vec<String> = String::from_utf8_lossy(&validated.stdout)
+        .lines()
+        .skip(1)
+        .map(|l| l.trim().to_string())
+        .collect();
+    assert_eq!(
+        serde_json::json!(listed),
+        pipelines,
+        "validate lists exactly the pipelines a file-less box runs"
+    );
+}
+
+#[test]
+fn a_config_file_sets_ports_pipelines_and_tokens() {
+    let dir = common::temp_dir("config-valid");
+    let (grpc, http, ui) = (common::free_port(), common::free_port(), common::free_port());
+    let file = dir.join("otelbox.yaml");
+    std::fs::write(
+        &file,
+        r#"
+receivers:
+  otlp:
+    protocols:
+      grpc: { endpoint: "127.0.0.1:${env:TEST_GRPC_PORT}" }
+      http: { endpoint: "127.0.0.1:${TEST_HTTP_PORT}" }
+processors:
+  batch/quick: { timeout: 10ms }
+exporters:
+  otelbox: { retention: 2d }
+auth:
+  ingest_tokens: ["${env:TEST_INGEST_TOKEN:-fallback-token}"]
+service:
+  pipelines:
+    traces: { receivers: [otlp], processors: [batch/quick], exporters: [otelbox] }
+"#,
+    )
+    .unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_otelbox"))
+        .args(["up", "--memory", "--config", file.to_str().unwrap(), "--ui-port", &ui.to_string()])
+        .env("TEST_GRPC_PORT", grpc.to_string())
+        .env("TEST_HTTP_PORT", http.to_string())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let client = reqwest::blocking::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap();
+    let api = format!("http://127.0.0.1:{ui}");
+    let ready = (0..100).any(|_| {
+        std::thread::sleep(Duration::from_millis(100));
+        client.get(format!("{api}/readyz")).send().is_ok_and(|r| r.status().is_success())
+    });
+    assert!(ready, "a box with a valid config comes up");
+    let status: serde_json::Value = client.get(format!("{api}/api/v1/status")).send().unwrap().json().unwrap();
+    assert_eq!(status["pipelines"], serde_json::json!(["traces: otlp -> batch/quick -> otelbox"]));
+    assert_eq!(status["storage"]["retention_s"], 2 * 86_400);
+    assert_eq!(status["endpoints"]["otlp_http"], format!("http://127.0.0.1:{http}"));
+
+    let body = common::encode(&common::trace_request("svc", "run-1", 1, 2));
+    let send = |token: Option<&str>| {
+        let mut request = client
+            .post(format!("http://127.0.0.1:{http}/v1/traces"))
+            .header("content-type", "application/x-protobuf")
+            .body(body.clone());
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        request.send().unwrap().status().as_u16()
+    };
+    assert_eq!(send(None), 401, "the config's ingest token is required");
+    assert_eq!(send(Some("fallback-token")), 200, "and ${{env:NAME:-default}} supplied it");
+    let logs = client
+        .post(format!("http://127.0.0.1:{http}/v1/logs"))
+        .header("content-type", "application/x-protobuf")
+        .bearer_auth("fallback-token")
+        .body(common::encode(&common::log_request("svc", "hello")))
+        .send()
+        .unwrap();
+    assert_eq!(logs.status().as_u16(), 400, "no logs pipeline: logs are refused, clearly");
+    assert!(logs.text().unwrap().contains("no logs pipeline"), "the answer says why");
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+#[test]
+fn the_user_config_dir_is_a_standard_place() {
+    let home = common::temp_dir("config-home");
+    let dir = home.join("otelbox");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("config.yaml"), "service: {}\n").unwrap();
+    let out = otelbox(
+        &["up", "--memory", "--ui-port", "0", "--grpc-port", "0", "--http-port", "0"],
+        &[("XDG_CONFIG_HOME", home.to_str().unwrap())],
+    );
+    assert_eq!(out.status.code(), Some(2), "the file found there was used (and refused)");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("otelbox/config.yaml") && stderr.contains("service: must have at least one pipeline"),
+        "{stderr}"
+    );
+}
