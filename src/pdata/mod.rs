@@ -245,6 +245,13 @@ impl SignalData for ExportTraceServiceRequest {
                     span.name,
                     span.parent_span_id.len()
                 ))
+            } else if let Some((i, link)) = span.links.iter().enumerate().find(|(_, l)| l.trace_id.len() != 16 || l.span_id.len() != 8) {
+                Some(format!(
+                    "span '{}': links[{i}] must have a 16-byte trace id and an 8-byte span id, got {} and {}",
+                    span.name,
+                    link.trace_id.len(),
+                    link.span_id.len()
+                ))
             } else {
                 None
             }
@@ -358,7 +365,7 @@ impl SignalData for ExportMetricsServiceRequest {
                             m.name
                         ))
                     } else {
-                        None
+                        bad_exemplar_ids(m)
                     };
                     match problem {
                         Some(p) => {
@@ -375,6 +382,26 @@ impl SignalData for ExportMetricsServiceRequest {
         }
         (removed > 0).then(|| (removed, format!("{removed} data point(s) rejected; first: {reason}")))
     }
+}
+
+/// An exemplar's ids must be empty or OTLP's lengths (16 and 8 bytes), or the point could not be
+/// written back as OTLP/JSON.
+fn bad_exemplar_ids(metric: &opentelemetry_proto::tonic::metrics::v1::Metric) -> Option<String> {
+    use opentelemetry_proto::tonic::metrics::v1::metric::Data;
+    let exemplars: Vec<&opentelemetry_proto::tonic::metrics::v1::Exemplar> = match metric.data.as_ref()? {
+        Data::Gauge(g) => g.data_points.iter().flat_map(|p| &p.exemplars).collect(),
+        Data::Sum(s) => s.data_points.iter().flat_map(|p| &p.exemplars).collect(),
+        Data::Histogram(h) => h.data_points.iter().flat_map(|p| &p.exemplars).collect(),
+        Data::ExponentialHistogram(h) => h.data_points.iter().flat_map(|p| &p.exemplars).collect(),
+        Data::Summary(_) => Vec::new(),
+    };
+    let bad = exemplars.iter().find(|e| !matches!(e.trace_id.len(), 0 | 16) || !matches!(e.span_id.len(), 0 | 8))?;
+    Some(format!(
+        "metric '{}': an exemplar's trace id must be empty or 16 bytes and its span id empty or 8 bytes, got {} and {}",
+        metric.name,
+        bad.trace_id.len(),
+        bad.span_id.len()
+    ))
 }
 
 /// The `service.name` of a resource, or OTLP's documented fallback.

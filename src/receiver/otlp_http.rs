@@ -29,8 +29,9 @@ pub struct RpcStatus {
     pub message: String,
 }
 
+/// How a request body is encoded, from its `Content-Type`.
 #[derive(Clone, Copy, Debug, PartialEq)]
-enum Encoding {
+pub enum Encoding {
     Protobuf,
     Json,
 }
@@ -256,6 +257,20 @@ async fn decode_body<T: HttpSignal>(
         decode_bytes::<T>(raw, &content_encoding, encoding, limit)
     };
     decoded.map(|request| (request, room))
+}
+
+/// Decompresses and decodes a raw body exactly as `POST /v1/{traces,metrics,logs}` does, without the
+/// admission checks and the read limit of the HTTP layer. `content_encoding` is the trimmed, lower-case
+/// `Content-Encoding` ("" or identity, gzip, x-gzip, deflate, zstd); `limit` applies after decompression.
+/// `Err` is the HTTP status (400 or 413) and message the receiver answers. Invalid items are removed
+/// later, by `SignalData::remove_invalid` in `ingest`. Public for the fuzz tests (`tests/fuzz.rs`).
+pub fn decode_request<T: HttpSignal>(
+    raw: Bytes,
+    content_encoding: &str,
+    encoding: Encoding,
+    limit: usize,
+) -> Result<T, (StatusCode, String)> {
+    decode_bytes(raw, content_encoding, encoding, limit).map_err(|f| (f.status, f.message))
 }
 
 /// Bodies above this size are decoded on a blocking thread.
