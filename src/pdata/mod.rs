@@ -245,7 +245,12 @@ impl SignalData for ExportTraceServiceRequest {
                     span.name,
                     span.parent_span_id.len()
                 ))
-            } else if let Some((i, link)) = span.links.iter().enumerate().find(|(_, l)| l.trace_id.len() != 16 || l.span_id.len() != 8) {
+            } else if let Some((i, link)) = span
+                .links
+                .iter()
+                .enumerate()
+                .find(|(_, l)| l.trace_id.len() != 16 || l.span_id.len() != 8)
+            {
                 Some(format!(
                     "span '{}': links[{i}] must have a 16-byte trace id and an 8-byte span id, got {} and {}",
                     span.name,
@@ -395,7 +400,9 @@ fn bad_exemplar_ids(metric: &opentelemetry_proto::tonic::metrics::v1::Metric) ->
         Data::ExponentialHistogram(h) => h.data_points.iter().flat_map(|p| &p.exemplars).collect(),
         Data::Summary(_) => Vec::new(),
     };
-    let bad = exemplars.iter().find(|e| !matches!(e.trace_id.len(), 0 | 16) || !matches!(e.span_id.len(), 0 | 8))?;
+    let bad = exemplars
+        .iter()
+        .find(|e| !matches!(e.trace_id.len(), 0 | 16) || !matches!(e.span_id.len(), 0 | 8))?;
     Some(format!(
         "metric '{}': an exemplar's trace id must be empty or 16 bytes and its span id empty or 8 bytes, got {} and {}",
         metric.name,
