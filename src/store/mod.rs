@@ -54,18 +54,60 @@ pub struct StoreStats {
     pub retention_step_max_micros: AtomicU64,
 }
 
+// The start-up errors carry the SQLite message as text, not as a `source`: `main` prints the error
+// chain, and the message already says everything once.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("cannot open the database {path}: {source}; check the path and its permissions, or choose another --data-dir")]
-    Open { path: String, source: rusqlite::Error },
-    #[error("{path} is not an otelbox database ({source}); move it away or choose another --data-dir")]
-    Foreign { path: String, source: schema::SchemaError },
+    #[error("cannot open the database {path}: {detail}; check the path and its permissions, or choose another --data-dir")]
+    Open { path: String, detail: String },
+    /// Not a SQLite file at all, or a damaged one.
+    #[error("{path} is not an otelbox database ({detail}); move it away or choose another --data-dir")]
+    NotADatabase { path: String, detail: String },
+    /// Another program's SQLite database.
+    #[error("{path} is a SQLite database but not otelbox's (it has tables {tables}); move it away or choose another --data-dir")]
+    Foreign { path: String, tables: String },
+    #[error(
+        "{path} was written by a newer otelbox (schema v{found}, this build knows v{known}); upgrade otelbox or choose another --data-dir"
+    )]
+    TooNew { path: String, found: i64, known: i64 },
     #[error("query failed: {0}")]
     Query(#[from] rusqlite::Error),
     #[error("otelbox is shutting down")]
     Closed,
     #[error("cannot start the storage writer thread: {0}")]
     Thread(String),
+}
+
+impl StoreError {
+    /// A start-up failure on the database at `path`, with advice matching its cause.
+    fn at_open(path: &str, err: rusqlite::Error) -> StoreError {
+        let path = path.to_string();
+        match err.sqlite_error_code() {
+            Some(rusqlite::ErrorCode::NotADatabase | rusqlite::ErrorCode::DatabaseCorrupt) => StoreError::NotADatabase {
+                path,
+                detail: err.to_string(),
+            },
+            _ => StoreError::Open {
+                path,
+                detail: err.to_string(),
+            },
+        }
+    }
+
+    fn from_schema(path: &str, err: schema::SchemaError) -> StoreError {
+        match err {
+            schema::SchemaError::TooNew { found, known } => StoreError::TooNew {
+                path: path.to_string(),
+                found,
+                known,
+            },
+            schema::SchemaError::Foreign { tables } => StoreError::Foreign {
+                path: path.to_string(),
+                tables: schema::list_tables(&tables),
+            },
+            schema::SchemaError::Sql(err) => StoreError::at_open(path, err),
+        }
+    }
 }
 
 /// Writer queue depth in row batches; when full, exporters wait and the batch queue backs up.
@@ -103,13 +145,12 @@ impl Store {
             }
         };
         let on_disk = matches!(config.location, Location::Disk(_));
-        let open_err = |source| StoreError::Open { path: uri.clone(), source };
+        let open_err = |err| StoreError::at_open(&uri, err);
         let mut conn = Connection::open_with_flags(&uri, flags | OpenFlags::SQLITE_OPEN_NO_MUTEX).map_err(open_err)?;
-        schema::configure_writer(&conn, on_disk, config.durable_sync).map_err(|source| StoreError::Foreign {
-            path: uri.clone(),
-            source: source.into(),
-        })?;
-        schema::migrate(&mut conn).map_err(|source| StoreError::Foreign { path: uri.clone(), source })?;
+        // Before anything writes: the writer settings alone would turn another program's database to WAL.
+        schema::check_owner(&conn).map_err(|err| StoreError::from_schema(&uri, err))?;
+        schema::configure_writer(&conn, on_disk, config.durable_sync).map_err(open_err)?;
+        schema::migrate(&mut conn).map_err(|err| StoreError::from_schema(&uri, err))?;
         functions::register(&conn).map_err(open_err)?;
 
         let mut readers = Vec::with_capacity(READERS);
@@ -125,7 +166,10 @@ impl Store {
         let initial = current_ids(&conn).map_err(open_err)?;
         let (committed_tx, committed) = watch::channel(initial);
         let (writer_tx, writer_rx) = mpsc::channel(WRITER_QUEUE);
-        let writer = Writer::new(conn, config.retention.clone(), stats.clone(), committed_tx);
+        let mut writer = Writer::new(conn, config.retention.clone(), stats.clone(), committed_tx);
+        if let Location::Disk(path) = &config.location {
+            writer = writer.watch_disk(path.clone());
+        }
         let thread = std::thread::Builder::new()
             .name("otelbox-writer".into())
             .spawn(move || writer.run(writer_rx))
@@ -177,6 +221,21 @@ impl Store {
             }
             err
         })
+    }
+
+    /// Tests only: cap the database at `pages` pages (`PRAGMA max_page_count` on the writer
+    /// connection), so a test fills the store as a full disk would (`SQLITE_FULL`) without root or
+    /// a small filesystem; a larger value is space returning. Applied after what is already queued
+    /// has been committed. Returns the cap now in force (SQLite never sets it below the current
+    /// size). No flag or environment variable reaches it, and it lasts until the store closes.
+    #[doc(hidden)]
+    pub async fn set_max_page_count(&self, pages: u64) -> Result<u64, StoreError> {
+        let (done, wait) = oneshot::channel();
+        self.writer_tx
+            .send(WriterMessage::MaxPageCount(pages, done))
+            .await
+            .map_err(|_| StoreError::Closed)?;
+        Ok(wait.await.map_err(|_| StoreError::Closed)??)
     }
 
     /// Changes whenever a commit added rows (live tails wait on it).

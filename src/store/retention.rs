@@ -41,22 +41,28 @@ enum Table {
 }
 
 impl Retention {
-    pub fn step(&self, conn: &Connection, stats: &StoreStats) {
+    /// One time-boxed step in one transaction: one commit, however many chunks fit in the budget.
+    /// The expired count moves only after the commit, so a step rolled back (a full disk) changes
+    /// no counter. An error is for the caller to report; the next step simply tries again.
+    pub fn step(&self, conn: &Connection, stats: &StoreStats) -> rusqlite::Result<()> {
         let started = Instant::now();
-        // One transaction per step: one commit, however many chunks fit in the budget.
         let result = conn.unchecked_transaction().and_then(|tx| {
-            self.step_inner(&tx, stats, started)?;
-            tx.commit()
+            let expired = self.step_inner(&tx, started)?;
+            tx.commit()?;
+            Ok(expired)
         });
-        if let Err(err) = result {
-            tracing::warn!(error = %err, "retention step failed; will retry");
-        }
         let micros = started.elapsed().as_micros() as u64;
         stats.retention_micros.fetch_add(micros, Ordering::Relaxed);
         stats.retention_step_max_micros.fetch_max(micros, Ordering::Relaxed);
+        stats
+            .rows_expired
+            .fetch_add(result.as_ref().copied().unwrap_or(0), Ordering::Relaxed);
+        result.map(|_| ())
     }
 
-    fn step_inner(&self, conn: &Connection, stats: &StoreStats, started: Instant) -> rusqlite::Result<()> {
+    /// Returns the number of rows deleted.
+    fn step_inner(&self, conn: &Connection, started: Instant) -> rusqlite::Result<u64> {
+        let mut expired = 0;
         if let Some(max_age) = self.max_age {
             let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
             let cutoff = now.saturating_sub(max_age).as_nanos() as i64;
@@ -66,22 +72,30 @@ impl Retention {
                     if ids.is_empty() {
                         break;
                     }
-                    delete(conn, table, &ids, stats)?;
+                    expired += delete(conn, table, &ids)?;
                 }
             }
         }
         if let Some(max_bytes) = self.max_bytes {
             let target = (max_bytes as f64 * LOW_WATER) as i64;
-            while started.elapsed() < STEP_BUDGET && live_bytes(conn)? > target {
-                let Some(table) = oldest_table(conn)? else {
-                    break;
-                };
-                let ids = oldest_ids(conn, table)?;
-                delete(conn, table, &ids, stats)?;
-            }
+            expired += delete_oldest_until(conn, target, started)?;
         }
-        Ok(())
+        Ok(expired)
     }
+}
+
+/// Delete the oldest rows across all signals until live data is at most `target` bytes, nothing is
+/// left, or the step budget is spent. Returns the rows deleted.
+fn delete_oldest_until(conn: &Connection, target: i64, started: Instant) -> rusqlite::Result<u64> {
+    let mut deleted = 0;
+    while started.elapsed() < STEP_BUDGET && live_bytes(conn)? > target {
+        let Some(table) = oldest_table(conn)? else {
+            break;
+        };
+        let ids = oldest_ids(conn, table)?;
+        deleted += delete(conn, table, &ids)?;
+    }
+    Ok(deleted)
 }
 
 /// Bytes in pages that hold data (the file minus its free list).
@@ -134,8 +148,8 @@ fn oldest_table(conn: &Connection) -> rusqlite::Result<Option<Table>> {
     Ok(best.map(|(t, _)| t))
 }
 
-/// Delete these rows inside the caller's transaction.
-fn delete(tx: &Connection, table: Table, ids: &[i64], stats: &StoreStats) -> rusqlite::Result<()> {
+/// Delete these rows inside the caller's transaction; returns how many.
+fn delete(tx: &Connection, table: Table, ids: &[i64]) -> rusqlite::Result<u64> {
     match table {
         Table::Spans => delete_spans(tx, ids)?,
         Table::Logs => {
@@ -159,8 +173,7 @@ fn delete(tx: &Connection, table: Table, ids: &[i64], stats: &StoreStats) -> rus
         Table::Points => "metric_points",
     };
     tx.execute("UPDATE row_counts SET n = n - ?2 WHERE tbl = ?1", params![name, ids.len() as i64])?;
-    stats.rows_expired.fetch_add(ids.len() as u64, Ordering::Relaxed);
-    Ok(())
+    Ok(ids.len() as u64)
 }
 
 /// Deleting spans also removes their index entries and keeps the trace and service summaries true.

@@ -116,23 +116,82 @@ const MIGRATIONS: &[&str] = &[
 
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
+/// Tables every otelbox database has had since v1: a database with a schema version but without
+/// these was written by another program. Later migrations may add tables, never remove these.
+const V1_TABLES: &[&str] = &[
+    "resources",
+    "scopes",
+    "spans",
+    "span_attr_index",
+    "traces",
+    "service_stats",
+    "logs",
+    "logs_fts",
+    "metric_streams",
+    "metric_points",
+    "row_counts",
+];
+
 #[derive(Debug, thiserror::Error)]
 pub enum SchemaError {
-    #[error("the database was written by a newer otelbox (schema v{found}, this build knows v{known}); upgrade otelbox or use another --data-dir")]
+    #[error("the database was written by a newer otelbox (schema v{found}, this build knows v{known})")]
     TooNew { found: i64, known: i64 },
+    /// Another program's SQLite database: it has tables, but not otelbox's.
+    #[error("a SQLite database of another program (it has tables {})", list_tables(tables))]
+    Foreign { tables: Vec<String> },
     #[error(transparent)]
     Sql(#[from] rusqlite::Error),
 }
 
-/// Bring the database to the current schema version, one transaction per migration.
-pub fn migrate(conn: &mut Connection) -> Result<(), SchemaError> {
-    let current: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
-    if current > SCHEMA_VERSION {
+/// At most five names, then how many more.
+pub fn list_tables(tables: &[String]) -> String {
+    let mut text = tables.iter().take(5).cloned().collect::<Vec<_>>().join(", ");
+    if tables.len() > 5 {
+        text.push_str(&format!(" and {} more", tables.len() - 5));
+    }
+    text
+}
+
+/// Refuse a file otelbox must not write to, before anything writes to it (the writer settings
+/// alone would switch a foreign database to WAL): a newer otelbox schema, or a SQLite database of
+/// another program. An empty file, or a database without tables, is a fresh store. A file that is
+/// not SQLite at all fails here with `SQLITE_NOTADB` or `SQLITE_CORRUPT`. Only reads.
+pub fn check_owner(conn: &Connection) -> Result<(), SchemaError> {
+    let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    if version > SCHEMA_VERSION {
         return Err(SchemaError::TooNew {
-            found: current,
+            found: version,
             known: SCHEMA_VERSION,
         });
     }
+    let tables: Vec<String> = conn
+        .prepare("SELECT name FROM sqlite_master WHERE type IN ('table', 'view') AND name NOT LIKE 'sqlite!_%' ESCAPE '!' ORDER BY name")?
+        .query_map([], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    let ours = if version == 0 {
+        // Migrations set the version in the transaction that creates the tables.
+        tables.is_empty()
+    } else {
+        V1_TABLES.iter().all(|t| tables.iter().any(|have| have == t))
+    };
+    if ours {
+        Ok(())
+    } else {
+        // Name what is not ours first: that is what the user recognises.
+        let (mut theirs, mine): (Vec<String>, Vec<String>) = tables.into_iter().partition(|t| !is_otelbox_table(t));
+        theirs.extend(mine);
+        Err(SchemaError::Foreign { tables: theirs })
+    }
+}
+
+fn is_otelbox_table(name: &str) -> bool {
+    V1_TABLES.contains(&name) || name.starts_with("logs_fts_")
+}
+
+/// Bring the database to the current schema version, one transaction per migration.
+pub fn migrate(conn: &mut Connection) -> Result<(), SchemaError> {
+    check_owner(conn)?;
+    let current: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
     for (index, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
         let tx = conn.transaction()?;
         tx.execute_batch(sql)?;

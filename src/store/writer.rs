@@ -1,6 +1,17 @@
 //! The single writer thread: owns the write connection, commits in groups (everything queued, up to
 //! a bound, goes into one transaction), settles acks only after the commit, and runs retention in
 //! small chunks between groups so deletes never stall ingest for long.
+//!
+//! A group that fails (a full disk, `SQLITE_FULL`, or an IO error) is rolled back whole and every
+//! ack of it fails as retryable, so the senders retry; nothing of it is visible and no counter
+//! moves. The writer keeps running and the next group simply tries again, so writes succeed by
+//! themselves once space returns.
+//!
+//! With a size cap (`--max-db-size`), the disk lowers the cap when it is nearly full: live data may
+//! grow only into the free space beyond a reserve (`Space`), so retention deletes the oldest data
+//! and the file stops growing before the disk is full; the reserve leaves SQLite room for its WAL
+//! and checkpoints, which deleting needs too. A `SQLITE_FULL` anyway (or the `--memory` limit)
+//! caps the size at what the database holds then. Without a cap, nothing is deleted for space.
 
 use super::retention::Retention;
 use super::rows::RowBatch;
@@ -9,6 +20,7 @@ use crate::pipeline::ack::AckToken;
 use crate::pipeline::PipelineError;
 use rusqlite::{params, Connection};
 use std::collections::HashMap;
+use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -22,6 +34,15 @@ pub enum WriterMessage {
     /// Wakes the writer for retention when no data arrives.
     Tick,
     Shutdown(oneshot::Sender<()>),
+    /// Tests only (`Store::set_max_page_count`): cap the database's pages to simulate a full disk.
+    #[doc(hidden)]
+    MaxPageCount(u64, oneshot::Sender<rusqlite::Result<u64>>),
+}
+
+/// Control messages end a group: what was queued before them is committed first.
+enum Control {
+    Shutdown(oneshot::Sender<()>),
+    MaxPageCount(u64, oneshot::Sender<rusqlite::Result<u64>>),
 }
 
 /// Highest committed row ids; live tails wait on changes of this.
@@ -43,7 +64,41 @@ pub struct Writer {
     retention: Retention,
     stats: Arc<StoreStats>,
     committed: watch::Sender<Committed>,
+    /// Set while groups fail, to log the first failure, then a reminder now and then, then the recovery.
+    failing: Option<Failing>,
+    space: Space,
+    last_retention_warning: Option<Instant>,
 }
+
+/// What the disk allows the size cap to be. `retention.max_bytes` is the smallest of the user's
+/// cap, the disk's headroom and the size at the last `SQLITE_FULL`; with no user cap it stays off.
+struct Space {
+    /// The cap the user set.
+    configured: Option<u64>,
+    /// The database file, to watch its filesystem (not for `--memory`).
+    db_path: Option<PathBuf>,
+    /// The database size when a write failed with `SQLITE_FULL`; lifted when the disk has room again.
+    full_cap: Option<u64>,
+    /// The disk (not the user's cap) limits the size now; for logging the change.
+    limited: bool,
+    /// The WAL takes more than half the reserve: checkpoint after each retention step, since the
+    /// automatic checkpoints come only every 1,024 pages of WAL, which a small disk may not have.
+    checkpoint_often: bool,
+    last_check: Option<Instant>,
+}
+
+struct Failing {
+    since: Instant,
+    groups: u64,
+    last_logged: Instant,
+}
+
+/// How often a lasting write failure is logged again.
+const FAILING_LOG_EVERY: Duration = Duration::from_secs(30);
+/// Retry-After for a full disk without a size cap: space comes back only when someone frees it.
+const FULL_RETRY_AFTER: Duration = Duration::from_secs(5);
+/// How often the free disk space is looked at.
+const SPACE_CHECK_EVERY: Duration = Duration::from_millis(500);
 
 struct TraceSummary {
     start: i64,
@@ -60,10 +115,26 @@ impl Writer {
             resource_ids: HashMap::new(),
             scope_ids: HashMap::new(),
             stream_ids: HashMap::new(),
-            retention,
             stats,
             committed,
+            failing: None,
+            space: Space {
+                configured: retention.max_bytes,
+                db_path: None,
+                full_cap: None,
+                limited: false,
+                checkpoint_often: false,
+                last_check: None,
+            },
+            retention,
+            last_retention_warning: None,
         }
+    }
+
+    /// Watch the free space of the filesystem holding this database file (on-disk stores).
+    pub fn watch_disk(mut self, db_path: PathBuf) -> Self {
+        self.space.db_path = Some(db_path);
+        self
     }
 
     pub fn run(mut self, mut rx: mpsc::Receiver<WriterMessage>) {
@@ -71,7 +142,7 @@ impl Writer {
         while let Some(message) = rx.blocking_recv() {
             let mut group = Vec::new();
             let mut rows = 0;
-            let mut shutdown = None;
+            let mut control = None;
             let mut next = Some(message);
             while let Some(message) = next.take() {
                 match message {
@@ -81,7 +152,11 @@ impl Writer {
                     }
                     WriterMessage::Tick => {}
                     WriterMessage::Shutdown(done) => {
-                        shutdown = Some(done);
+                        control = Some(Control::Shutdown(done));
+                        break;
+                    }
+                    WriterMessage::MaxPageCount(pages, done) => {
+                        control = Some(Control::MaxPageCount(pages, done));
                         break;
                     }
                 }
@@ -92,17 +167,104 @@ impl Writer {
             if !group.is_empty() {
                 self.commit_group(group);
             }
-            if let Some(done) = shutdown {
-                self.close();
-                let _ = done.send(());
-                return;
+            match control {
+                Some(Control::Shutdown(done)) => {
+                    self.close();
+                    let _ = done.send(());
+                    return;
+                }
+                Some(Control::MaxPageCount(pages, done)) => {
+                    let _ = done.send(
+                        self.conn
+                            .query_row(&format!("PRAGMA max_page_count = {pages}"), [], |r| r.get::<_, i64>(0))
+                            .map(|n| n as u64),
+                    );
+                }
+                None => {}
+            }
+            if self.space.last_check.is_none_or(|t| t.elapsed() >= SPACE_CHECK_EVERY) {
+                self.adjust_cap();
             }
             if last_retention.elapsed() >= Duration::from_millis(500) || self.retention.needs_room(&self.conn) {
                 last_retention = Instant::now();
-                self.retention.step(&self.conn, &self.stats);
+                if let Err(err) = self.retention.step(&self.conn, &self.stats) {
+                    self.end_leftover_transaction();
+                    if self.last_retention_warning.is_none_or(|t| t.elapsed() >= FAILING_LOG_EVERY) {
+                        self.last_retention_warning = Some(Instant::now());
+                        tracing::warn!(error = %err, "retention step failed; will retry");
+                    }
+                }
+                if self.space.checkpoint_often {
+                    // Once complete, the next commit starts the WAL over instead of growing it.
+                    let _ = self.conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
+                }
             }
         }
         self.close();
+    }
+
+    /// Lower the size cap to what the disk allows, or restore it when space returns.
+    fn adjust_cap(&mut self) {
+        self.space.last_check = Some(Instant::now());
+        let Some(configured) = self.space.configured else {
+            return;
+        };
+        let mut cap = configured;
+        let mut disk_note = None;
+        let mut wal_over_half_reserve = false;
+        let path = self.space.db_path.as_deref();
+        if let Some((path, disk)) = path.and_then(|p| Some((p, disk_space(p)?))) {
+            let reserve = disk_reserve(disk.total);
+            if self.space.full_cap.is_some() && disk.free >= 2 * reserve {
+                self.space.full_cap = None;
+            }
+            let database = database_bytes(&self.conn).unwrap_or(0);
+            let file_len = |suffix: &str| {
+                let mut name = path.as_os_str().to_owned();
+                name.push(suffix);
+                std::fs::metadata(name).map_or(0, |m| m.len())
+            };
+            cap = cap.min(disk_cap(database, file_len(""), disk.free, reserve));
+            wal_over_half_reserve = file_len("-wal") > reserve / 2;
+            disk_note = Some((disk.free, reserve));
+        }
+        let full_binds = self.space.full_cap.is_some_and(|full| full < cap);
+        if let Some(full) = self.space.full_cap {
+            cap = cap.min(full);
+        }
+        let limited = cap < configured;
+        self.space.checkpoint_often = limited && wal_over_half_reserve;
+        if limited != self.space.limited {
+            self.space.limited = limited;
+            let (free, reserve) = disk_note.unwrap_or((0, 0));
+            if !limited {
+                tracing::info!(cap_bytes = cap, "disk space is back: the configured size cap applies again");
+            } else if full_binds {
+                tracing::warn!(
+                    cap_bytes = cap,
+                    "the storage is full: the database is kept under cap_bytes, deleting the oldest data, until space returns"
+                );
+            } else {
+                tracing::warn!(
+                    cap_bytes = cap,
+                    free_bytes = free,
+                    reserve_bytes = reserve,
+                    "the disk has less room than the size cap: the database is kept under cap_bytes, deleting the oldest data, so that reserve_bytes stay free"
+                );
+            }
+        }
+        self.retention.max_bytes = Some(cap);
+    }
+
+    /// A failed statement or commit normally leaves no transaction open (rusqlite rolls back on
+    /// drop), but if that rollback itself failed the connection would stay inside the dead
+    /// transaction and every later group would fail with it. Roll back again to be sure.
+    fn end_leftover_transaction(&self) {
+        if !self.conn.is_autocommit() {
+            if let Err(err) = self.conn.execute_batch("ROLLBACK") {
+                tracing::error!(error = %err, "cannot roll back a failed storage transaction; will retry");
+            }
+        }
     }
 
     fn close(&mut self) {
@@ -116,6 +278,13 @@ impl Writer {
         let elapsed = started.elapsed();
         match result {
             Ok(committed) => {
+                if let Some(failing) = self.failing.take() {
+                    tracing::info!(
+                        failed_groups = failing.groups,
+                        after_secs = failing.since.elapsed().as_secs(),
+                        "storage writes succeed again"
+                    );
+                }
                 self.stats.commits.fetch_add(1, Ordering::Relaxed);
                 self.stats.commit_micros.fetch_add(elapsed.as_micros() as u64, Ordering::Relaxed);
                 self.committed.send_if_modified(|c| {
@@ -130,17 +299,66 @@ impl Writer {
                 }
             }
             Err(err) => {
+                self.end_leftover_transaction();
                 // Ids handed out inside the failed transaction are gone with it.
                 self.resource_ids.clear();
                 self.scope_ids.clear();
                 self.stream_ids.clear();
                 self.stats.write_errors.fetch_add(1, Ordering::Relaxed);
-                tracing::error!(error = %err, "storage write failed; the senders will retry");
-                let refusal = PipelineError::retryable(format!("storage write failed: {err}; retry later"));
+                let full = err.sqlite_error_code() == Some(rusqlite::ErrorCode::DiskFull);
+                if full && self.space.configured.is_some() && self.space.full_cap.is_none() {
+                    // What fits is what the database holds now: retention frees pages for the next writes.
+                    self.space.full_cap = database_bytes(&self.conn).ok();
+                    self.adjust_cap();
+                }
+                self.log_failure(&err, group.len());
+                let refusal = if full {
+                    let (advice, retry_after) = if self.space.configured.is_some() {
+                        ("otelbox is deleting the oldest data to make room", Duration::from_secs(1))
+                    } else {
+                        ("free disk space on the box", FULL_RETRY_AFTER)
+                    };
+                    PipelineError::Retryable {
+                        message: format!("storage is full ({err}): nothing of this request was stored; {advice}; retry later"),
+                        retry_after,
+                    }
+                } else {
+                    PipelineError::retryable(format!(
+                        "storage write failed ({err}): nothing of this request was stored; retry later"
+                    ))
+                };
                 for (_, acks) in group {
                     for ack in acks {
                         ack.fail(refusal.clone());
                     }
+                }
+            }
+        }
+    }
+
+    /// The first failure in a row is an error in the log; while failures last, a reminder every
+    /// `FAILING_LOG_EVERY`, so a full disk under load does not flood the log.
+    fn log_failure(&mut self, err: &rusqlite::Error, requests: usize) {
+        let now = Instant::now();
+        match &mut self.failing {
+            None => {
+                tracing::error!(error = %err, requests, "storage write failed; the group was rolled back and its senders will retry");
+                self.failing = Some(Failing {
+                    since: now,
+                    groups: 1,
+                    last_logged: now,
+                });
+            }
+            Some(failing) => {
+                failing.groups += 1;
+                if now.duration_since(failing.last_logged) >= FAILING_LOG_EVERY {
+                    failing.last_logged = now;
+                    tracing::error!(
+                        error = %err,
+                        failed_groups = failing.groups,
+                        for_secs = now.duration_since(failing.since).as_secs(),
+                        "storage writes still fail; their senders are told to retry"
+                    );
                 }
             }
         }
@@ -183,6 +401,53 @@ impl Writer {
         self.stats.points_written.fetch_add(points as u64, Ordering::Relaxed);
         Ok(committed)
     }
+}
+
+/// The database's size in pages (including what is still only in the WAL).
+fn database_bytes(conn: &Connection) -> rusqlite::Result<u64> {
+    let pages: i64 = conn.query_row("PRAGMA page_count", [], |r| r.get(0))?;
+    let size: i64 = conn.query_row("PRAGMA page_size", [], |r| r.get(0))?;
+    Ok((pages * size) as u64)
+}
+
+struct DiskSpace {
+    /// Bytes an unprivileged process may still write.
+    free: u64,
+    total: u64,
+}
+
+#[cfg(unix)]
+fn disk_space(path: &std::path::Path) -> Option<DiskSpace> {
+    use std::os::unix::ffi::OsStrExt;
+    let path = std::ffi::CString::new(path.as_os_str().as_bytes()).ok()?;
+    let mut stat: libc::statvfs = unsafe { std::mem::zeroed() };
+    // SAFETY: a valid NUL-terminated path and a properly sized out-parameter.
+    if unsafe { libc::statvfs(path.as_ptr(), &mut stat) } != 0 {
+        return None;
+    }
+    let block = stat.f_frsize as u64;
+    Some(DiskSpace {
+        free: stat.f_bavail as u64 * block,
+        total: stat.f_blocks as u64 * block,
+    })
+}
+
+#[cfg(not(unix))]
+fn disk_space(_path: &std::path::Path) -> Option<DiskSpace> {
+    None
+}
+
+/// Free space left for SQLite's WAL and checkpoints on a nearly full disk: 64 MiB (four times the
+/// WAL's checkpoint interval), or a twentieth of a small filesystem.
+fn disk_reserve(total: u64) -> u64 {
+    (total / 20).min(64 << 20)
+}
+
+/// The most the database may hold on this disk: what the main file already has room for plus the
+/// free space beyond the reserve. Pages still only in the WAL count as not yet placed, since the
+/// next checkpoint appends them to the main file.
+fn disk_cap(database: u64, main_file: u64, free: u64, reserve: u64) -> u64 {
+    database.min(main_file) + free.saturating_sub(reserve)
 }
 
 fn intern_resources(tx: &Connection, cache: &mut HashMap<i64, i64>, batch: &RowBatch) -> rusqlite::Result<Vec<i64>> {
@@ -366,4 +631,29 @@ fn insert_points(
         last = tx.last_insert_rowid();
     }
     Ok(last)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_disk_cap_stops_growth_at_the_reserve() {
+        const MIB: u64 = 1 << 20;
+        // Plenty of room: far above any realistic cap.
+        assert_eq!(disk_cap(100 * MIB, 100 * MIB, 10_000 * MIB, 64 * MIB), 10_036 * MIB);
+        // At the reserve: the database stays the size it is.
+        assert_eq!(disk_cap(100 * MIB, 100 * MIB, 64 * MIB, 64 * MIB), 100 * MIB);
+        assert_eq!(disk_cap(100 * MIB, 100 * MIB, 10 * MIB, 64 * MIB), 100 * MIB);
+        // 30 MiB still in the WAL will take 30 MiB of the free space at the next checkpoint.
+        assert_eq!(disk_cap(130 * MIB, 100 * MIB, 94 * MIB, 64 * MIB), 130 * MIB);
+        assert_eq!(disk_reserve(4 * MIB), 4 * MIB / 20);
+        assert_eq!(disk_reserve(500_000 * MIB), 64 * MIB);
+    }
+
+    #[test]
+    fn the_free_space_of_this_filesystem_is_known() {
+        let space = disk_space(&std::env::temp_dir()).expect("statvfs");
+        assert!(space.total > 0 && space.free <= space.total);
+    }
 }
