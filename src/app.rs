@@ -168,7 +168,7 @@ pub async fn run(options: BoxOptions, shutdown: impl Future<Output = ()>, on_rea
         metrics: signal_consumer(Signal::Metrics, config, &gauges, &store),
         logs: signal_consumer(Signal::Logs, config, &gauges, &store),
         stats: stats.clone(),
-        max_request_bytes: config.otlp.max_request_bytes.unwrap_or(DEFAULT_MAX_REQUEST_BYTES),
+        max_request_bytes: config.otlp.http_max_request_bytes.unwrap_or(DEFAULT_MAX_REQUEST_BYTES),
         admission: Arc::new(crate::receiver::Admission::new(gauges.values().next().cloned())),
     };
 
@@ -186,6 +186,7 @@ pub async fn run(options: BoxOptions, shutdown: impl Future<Output = ()>, on_rea
         ready: Default::default(),
         api_tokens: options.security.api_tokens.clone(),
         tls: tls.is_some(),
+        sessions: Default::default(),
     });
 
     // Phase 1 signal stops intake; phase 2 stops the API after the store is closed.
@@ -202,7 +203,13 @@ pub async fn run(options: BoxOptions, shutdown: impl Future<Output = ()>, on_rea
     ));
     let grpc = tonic::transport::Server::builder()
         .layer(tonic::service::InterceptorLayer::new(auth::grpc_check(ingest_tokens)))
-        .add_routes(GrpcReceiver::new(intake.clone()).routes());
+        .add_routes(
+            GrpcReceiver::new(Intake {
+                max_request_bytes: config.otlp.grpc_max_request_bytes.unwrap_or(DEFAULT_MAX_REQUEST_BYTES),
+                ..intake.clone()
+            })
+            .routes(),
+        );
     let api_router = api::router(api_state.clone());
     let (http_server, grpc_server, api_server) = match tls {
         None => (

@@ -1,6 +1,7 @@
 //! Bearer-token authentication, with separate token sets for ingest (the OTLP HTTP `Authorization`
 //! header and the gRPC `authorization` metadata) and for the UI and query API (the `Authorization`
-//! header, or the cookie the UI's login sets). Tokens are compared in constant time and never logged.
+//! header, or the session cookie the UI's login sets). Tokens are compared in constant time and never
+//! logged; the cookie holds a random session id, never the token.
 //! An empty set turns a check off, which is the default (otelbox listens on loopback unless told).
 
 use axum::extract::{Request, State};
@@ -12,8 +13,8 @@ use std::fmt;
 use std::sync::Arc;
 use subtle::ConstantTimeEq;
 
-/// The cookie the UI's login sets: the API token itself, HttpOnly and SameSite=Strict.
-pub const API_COOKIE: &str = "otelbox_api_token";
+/// The cookie the UI's login sets: a random session id, HttpOnly and SameSite=Strict.
+pub const API_COOKIE: &str = "otelbox_session";
 
 /// A set of accepted tokens; empty means no check.
 #[derive(Clone, Default)]
@@ -38,6 +39,14 @@ impl Tokens {
 
     pub fn enabled(&self) -> bool {
         !self.0.is_empty()
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
     }
 
     /// Whether `presented` is one of the tokens. Every token is compared, each in constant time, so
@@ -136,12 +145,40 @@ pub fn grpc_check(tokens: Tokens) -> impl Fn(tonic::Request<()>) -> Result<tonic
     }
 }
 
-/// Whether an API request carries an accepted token, in the header (CLI, scripts) or the UI's cookie.
-pub fn api_request_allowed(tokens: &Tokens, headers: &HeaderMap) -> bool {
+/// The UI's logins: random session ids handed out for a right API token. They live in memory only,
+/// so a restart or a logout ends them, and a cookie seen by another service on the host is no token.
+#[derive(Default)]
+pub struct Sessions(std::sync::Mutex<std::collections::HashSet<String>>);
+
+impl Sessions {
+    /// A new session id (32 random bytes, hex).
+    pub fn start(&self) -> String {
+        let id = hex::encode(rand::random::<[u8; 32]>());
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).insert(id.clone());
+        id
+    }
+
+    pub fn end(&self, id: &str) {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).remove(id);
+    }
+
+    fn contains(&self, id: &str) -> bool {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).contains(id)
+    }
+}
+
+/// Whether an API request carries an accepted token in its header (CLI, scripts) or a live session
+/// cookie (the UI).
+pub fn api_request_allowed(tokens: &Tokens, sessions: &Sessions, headers: &HeaderMap) -> bool {
     if !tokens.enabled() || tokens.accepts_header(headers.get(header::AUTHORIZATION)) {
         return true;
     }
-    cookie(headers, API_COOKIE).is_some_and(|token| tokens.accepts(token.as_bytes()))
+    session_id(headers).is_some_and(|id| sessions.contains(id))
+}
+
+/// The session id of the request's cookie, if any.
+pub fn session_id(headers: &HeaderMap) -> Option<&str> {
+    cookie(headers, API_COOKIE)
 }
 
 fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
@@ -156,10 +193,10 @@ fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 }
 
 /// The `Set-Cookie` value that keeps the UI logged in (or, with `None`, logs it out).
-pub fn login_cookie(token: Option<&str>, secure: bool) -> String {
+pub fn login_cookie(session: Option<&str>, secure: bool) -> String {
     let secure = if secure { "; Secure" } else { "" };
-    match token {
-        Some(token) => format!("{API_COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict{secure}"),
+    match session {
+        Some(id) => format!("{API_COOKIE}={id}; Path=/; HttpOnly; SameSite=Strict{secure}"),
         None => format!("{API_COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0{secure}"),
     }
 }
@@ -181,19 +218,27 @@ mod tests {
     }
 
     #[test]
-    fn bearer_headers_and_cookies() {
+    fn bearer_headers_and_session_cookies() {
         let tokens = Tokens::new(["abc".to_string()]);
+        let sessions = Sessions::default();
         let mut headers = HeaderMap::new();
-        assert!(!api_request_allowed(&tokens, &headers));
+        assert!(!api_request_allowed(&tokens, &sessions, &headers));
         headers.insert(header::AUTHORIZATION, HeaderValue::from_static("bearer abc"));
-        assert!(api_request_allowed(&tokens, &headers));
+        assert!(api_request_allowed(&tokens, &sessions, &headers));
         headers.insert(header::AUTHORIZATION, HeaderValue::from_static("Basic abc"));
-        assert!(!api_request_allowed(&tokens, &headers));
+        assert!(!api_request_allowed(&tokens, &sessions, &headers));
         headers.remove(header::AUTHORIZATION);
-        headers.insert(header::COOKIE, HeaderValue::from_static("theme=dark; otelbox_api_token=abc"));
-        assert!(api_request_allowed(&tokens, &headers));
-        headers.insert(header::COOKIE, HeaderValue::from_static("otelbox_api_token=abd"));
-        assert!(!api_request_allowed(&tokens, &headers));
+        let id = sessions.start();
+        assert_eq!(id.len(), 64);
+        headers.insert(
+            header::COOKIE,
+            HeaderValue::from_str(&format!("theme=dark; otelbox_session={id}")).unwrap(),
+        );
+        assert!(api_request_allowed(&tokens, &sessions, &headers));
+        sessions.end(&id);
+        assert!(!api_request_allowed(&tokens, &sessions, &headers), "a logout ends the session");
+        headers.insert(header::COOKIE, HeaderValue::from_static("otelbox_session=abc"));
+        assert!(!api_request_allowed(&tokens, &sessions, &headers), "the token itself is no session");
     }
 
     #[test]

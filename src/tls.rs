@@ -42,16 +42,16 @@ fn read_certs(path: &Path, what: &str) -> anyhow::Result<Vec<CertificateDer<'sta
 /// A server config for one listener. `client_auth` asks for client certificates from `client_ca`
 /// (when one is configured); `alpn` lists the protocols offered (gRPC needs `h2`).
 pub fn server_config(files: &TlsFiles, client_auth: bool, alpn: &[&[u8]]) -> anyhow::Result<Arc<rustls::ServerConfig>> {
-    let certs = read_certs(&files.cert, "TLS certificate (--tls-cert)")?;
-    let key = PrivateKeyDer::from_pem_file(&files.key)
-        .map_err(|e| anyhow::anyhow!("cannot read the TLS key (--tls-key) {}: {e}", files.key.display()))?;
+    let certs = read_certs(&files.cert, "TLS certificate")?;
+    let key =
+        PrivateKeyDer::from_pem_file(&files.key).map_err(|e| anyhow::anyhow!("cannot read the TLS key {}: {e}", files.key.display()))?;
     let builder = rustls::ServerConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()
         .map_err(|e| anyhow::anyhow!("TLS setup failed: {e}"))?;
     let builder = match (&files.client_ca, client_auth) {
         (Some(ca), true) => {
             let mut roots = rustls::RootCertStore::empty();
-            for cert in read_certs(ca, "client CA (--tls-client-ca)")? {
+            for cert in read_certs(ca, "client CA")? {
                 roots
                     .add(cert)
                     .map_err(|e| anyhow::anyhow!("the client CA {} is not usable: {e}", ca.display()))?;

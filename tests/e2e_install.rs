@@ -24,7 +24,7 @@ fn service_install_writes_a_valid_unit_and_keeps_settings() {
     assert!(binary.exists(), "binary installed under the root's /usr/local/bin");
     let unit = std::fs::read_to_string(root.path().join("etc/systemd/system/otelbox.service")).unwrap();
     assert!(
-        unit.contains("ExecStart=/usr/local/bin/otelbox up --data-dir /var/lib/otelbox $OTELBOX_ARGS"),
+        unit.contains("ExecStart=/usr/local/bin/otelbox up --config /etc/otelbox/config.yaml --data-dir /var/lib/otelbox $OTELBOX_ARGS"),
         "{unit}"
     );
     for setting in [
@@ -34,6 +34,7 @@ fn service_install_writes_a_valid_unit_and_keeps_settings() {
         "NoNewPrivileges=yes",
         "Restart=on-failure",
         "StartLimitBurst=",
+        "RestartPreventExitStatus=2",
     ] {
         assert!(unit.contains(setting), "unit lacks {setting}");
     }

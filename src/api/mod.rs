@@ -38,6 +38,8 @@ pub struct ApiState {
     pub api_tokens: crate::auth::Tokens,
     /// Whether the UI port serves TLS (the login cookie is then `Secure`).
     pub tls: bool,
+    /// The UI's logins (session ids in memory).
+    pub sessions: crate::auth::Sessions,
 }
 
 pub fn router(state: Arc<ApiState>) -> Router {
@@ -826,7 +828,7 @@ async fn require_api_token(State(state): State<Arc<ApiState>>, request: axum::ex
     let open = matches!(path, "/healthz" | "/readyz" | "/api/v1/login" | "/api/v1/logout")
         || !(path.starts_with("/api/") || path == "/metrics")
         || (path == "/metrics" && ui::wants_html(request.headers()));
-    if open || crate::auth::api_request_allowed(&state.api_tokens, request.headers()) {
+    if open || crate::auth::api_request_allowed(&state.api_tokens, &state.sessions, request.headers()) {
         return next.run(request).await;
     }
     let mut response = ApiError::new(
@@ -846,8 +848,9 @@ pub struct LoginRequest {
     token: String,
 }
 
-/// The UI's login: a right token sets the HttpOnly cookie that later requests (and live tails, which
-/// cannot send headers) carry. `{required}` tells the UI whether tokens are in use at all.
+/// The UI's login: a right token starts a session whose id goes in an HttpOnly cookie that later
+/// requests (and live tails, which cannot send headers) carry. `{required}` tells the UI whether
+/// tokens are in use at all.
 async fn login(State(state): State<Arc<ApiState>>, Json(request): Json<LoginRequest>) -> Response {
     if !state.api_tokens.enabled() {
         return Json(serde_json::json!({ "required": false })).into_response();
@@ -860,11 +863,15 @@ async fn login(State(state): State<Arc<ApiState>>, Json(request): Json<LoginRequ
         )
         .into_response();
     }
-    let cookie = crate::auth::login_cookie(Some(request.token.trim()), state.tls);
+    let session = state.sessions.start();
+    let cookie = crate::auth::login_cookie(Some(&session), state.tls);
     ([(header::SET_COOKIE, cookie)], Json(serde_json::json!({ "required": true }))).into_response()
 }
 
-async fn logout(State(state): State<Arc<ApiState>>) -> Response {
+async fn logout(State(state): State<Arc<ApiState>>, headers: axum::http::HeaderMap) -> Response {
+    if let Some(id) = crate::auth::session_id(&headers) {
+        state.sessions.end(id);
+    }
     let cookie = crate::auth::login_cookie(None, state.tls);
     ([(header::SET_COOKIE, cookie)], StatusCode::NO_CONTENT).into_response()
 }

@@ -79,8 +79,17 @@ pub struct UpArgs {
 #[error("{0}")]
 pub struct ConfigRefused(pub String);
 
-/// Tokens from the flags (and their env vars) and the token file.
+/// Tokens from the flags (and their env vars) and the token file. An empty token is refused: it
+/// would silently leave that side open (typically an unset variable in `--api-token "$TOKEN"`).
 fn tokens(listed: &[String], file: &Option<PathBuf>) -> anyhow::Result<Tokens> {
+    if listed.iter().any(|t| t.trim().is_empty()) {
+        return Err(ConfigRefused(
+            "an empty token was given (--ingest-token, --api-token or their environment variables); \
+             an empty token would leave that side open"
+                .into(),
+        )
+        .into());
+    }
     let mut all = listed.to_vec();
     if let Some(path) = file {
         all.extend(crate::auth::read_token_file(path)?);
@@ -142,10 +151,11 @@ pub fn run(args: UpArgs) -> anyhow::Result<i32> {
     let mut api_tokens = args.api_tokens.clone();
     api_tokens.extend(config.api_tokens.iter().cloned());
     let tls = match (args.tls_cert.clone().zip(args.tls_key.clone()), &config.tls) {
-        (Some((cert, key)), _) => Some(TlsFiles {
+        // Flags replace the file's certificate, but never silently drop its client CA (mTLS).
+        (Some((cert, key)), file) => Some(TlsFiles {
             cert,
             key,
-            client_ca: args.tls_client_ca.clone(),
+            client_ca: args.tls_client_ca.clone().or(file.as_ref().and_then(|t| t.client_ca_file.clone())),
         }),
         (None, Some(files)) => Some(TlsFiles {
             cert: files.cert_file.clone(),

@@ -14,7 +14,7 @@ pub fn substitute(text: &str, lookup: impl Fn(&str) -> Option<String>) -> Result
             rest = after;
         } else if let Some(body) = tail.strip_prefix("${") {
             let Some(end) = body.find('}') else {
-                let line = text[..text.len() - tail.len()].lines().count().max(1);
+                let line = text[..text.len() - tail.len()].matches('\n').count() + 1;
                 return Err(format!("line {line}: unterminated '${{' (write $$ for a literal $)"));
             };
             let reference = &body[..end];
@@ -57,5 +57,6 @@ mod tests {
         assert_eq!(substitute("a: ${MISSING}", env).unwrap(), "a: ");
         assert_eq!(substitute("cost: $$5 and $HOST", env).unwrap(), "cost: $5 and $HOST");
         assert!(substitute("a: 1\nb: ${env:HOST", env).unwrap_err().starts_with("line 2:"));
+        assert!(substitute("a: 1\n${env:HOST", env).unwrap_err().starts_with("line 2:"));
     }
 }

@@ -67,7 +67,9 @@ pub struct OtlpReceiver {
     /// Both protocols always listen (a protocol left out of the file keeps its default endpoint).
     pub grpc: SocketAddr,
     pub http: SocketAddr,
-    pub max_request_bytes: Option<usize>,
+    /// `grpc.max_recv_msg_size_mib` and `http.max_request_body_size`, in bytes.
+    pub grpc_max_request_bytes: Option<usize>,
+    pub http_max_request_bytes: Option<usize>,
 }
 
 impl Default for OtlpReceiver {
@@ -75,7 +77,8 @@ impl Default for OtlpReceiver {
         OtlpReceiver {
             grpc: SocketAddr::from(([127, 0, 0, 1], 4317)),
             http: SocketAddr::from(([127, 0, 0, 1], 4318)),
-            max_request_bytes: None,
+            grpc_max_request_bytes: None,
+            http_max_request_bytes: None,
         }
     }
 }
@@ -127,7 +130,8 @@ pub struct ConfigErrors(pub Vec<String>);
 
 /// Component types the Collector knows that otelbox does not run yet: named in the error so a
 /// Collector config fails with a precise message rather than "unknown".
-const NOT_YET: [&str; 13] = [
+const NOT_YET: [&str; 14] = [
+    "otlp",
     "attributes",
     "resource",
     "filter",
@@ -193,12 +197,16 @@ impl Config {
         Ok(Config::parse(&text)?)
     }
 
-    /// The first of the standard places that holds a config file: `/etc/otelbox/config.yaml`, then the
-    /// user config dir (`~/.config/otelbox/config.yaml` on Linux).
+    /// The first of the standard places that holds a config file this user can read: the user config
+    /// dir (`~/.config/otelbox/config.yaml` on Linux), then `/etc/otelbox/config.yaml` (the service's,
+    /// which other users may not be allowed to read: then it is not theirs to run with).
     pub fn find_standard() -> Option<PathBuf> {
-        let system = PathBuf::from("/etc/otelbox/config.yaml");
         let user = directories::ProjectDirs::from("", "", "otelbox").map(|d| d.config_dir().join("config.yaml"));
-        [Some(system), user].into_iter().flatten().find(|p| p.is_file())
+        let system = PathBuf::from("/etc/otelbox/config.yaml");
+        [user, Some(system)]
+            .into_iter()
+            .flatten()
+            .find(|p| p.is_file() && std::fs::File::open(p).is_ok())
     }
 
     pub fn parse(text: &str) -> Result<Config, ConfigErrors> {
@@ -335,6 +343,21 @@ impl Parser<'_> {
         }
     }
 
+    /// Tokens; an empty one is an error, since it would silently leave that side open (typically an
+    /// unset environment variable).
+    fn tokens(&mut self, value: Option<&Value>, path: &str) -> Vec<String> {
+        let tokens = self.string_list(value, path);
+        for (i, token) in tokens.iter().enumerate() {
+            if token.trim().is_empty() {
+                self.error(
+                    &format!("{path}[{i}]"),
+                    "is empty (an unset environment variable?); an empty token would leave this side open",
+                );
+            }
+        }
+        tokens
+    }
+
     fn config(&mut self, root: &Value) -> Config {
         let mut config = Config {
             otlp: OtlpReceiver::default(),
@@ -419,8 +442,8 @@ impl Parser<'_> {
         }
         if let Some(auth) = self.mapping(top.get("auth"), "auth") {
             self.only_keys(auth, &["ingest_tokens", "api_tokens"], "auth");
-            config.ingest_tokens = self.string_list(auth.get("ingest_tokens"), "auth.ingest_tokens");
-            config.api_tokens = self.string_list(auth.get("api_tokens"), "auth.api_tokens");
+            config.ingest_tokens = self.tokens(auth.get("ingest_tokens"), "auth.ingest_tokens");
+            config.api_tokens = self.tokens(auth.get("api_tokens"), "auth.api_tokens");
         }
         if let Some(tls) = top.get("tls").filter(|v| !v.is_null()) {
             config.tls = self.tls(tls, "tls");
@@ -475,12 +498,22 @@ impl Parser<'_> {
                 );
             });
             if let Some(limit) = settings.get(size_key) {
+                let at = format!("{p}.{size_key}");
                 let bytes = if protocol == "grpc" {
-                    self.unsigned(limit, &format!("{p}.{size_key}")).map(|mib| mib * 1024 * 1024)
+                    self.unsigned(limit, &at).and_then(|mib| {
+                        let bytes = mib.checked_mul(1024 * 1024).filter(|b| *b <= usize::MAX as u64);
+                        if bytes.is_none() {
+                            self.error(&at, "is too large");
+                        }
+                        bytes
+                    })
                 } else {
-                    self.size(limit, &format!("{p}.{size_key}"))
+                    self.size(limit, &at)
                 };
-                otlp.max_request_bytes = bytes.map(|b| b as usize).or(otlp.max_request_bytes);
+                match protocol {
+                    "grpc" => otlp.grpc_max_request_bytes = bytes.map(|b| b as usize),
+                    _ => otlp.http_max_request_bytes = bytes.map(|b| b as usize),
+                }
             }
             match (protocol, address) {
                 ("grpc", Ok(address)) => otlp.grpc = address,
@@ -529,8 +562,11 @@ impl Parser<'_> {
             },
             None => self.error(path, "check_interval is required (e.g. 1s)"),
         }
-        match body.get("limit_mib") {
-            Some(v) => limiter.limit_mib = self.unsigned(v, &format!("{path}.limit_mib")).unwrap_or(limiter.limit_mib),
+        match body.get("limit_mib").map(|v| self.unsigned(v, &format!("{path}.limit_mib"))) {
+            Some(Some(0)) => self.error(&format!("{path}.limit_mib"), "must be greater than 0"),
+            Some(Some(mib)) if mib > 1 << 40 => self.error(&format!("{path}.limit_mib"), "is too large"),
+            Some(Some(mib)) => limiter.limit_mib = mib,
+            Some(None) => {}
             None => self.error(path, "limit_mib is required"),
         }
         limiter.spike_limit_mib = match body.get("spike_limit_mib") {
@@ -539,7 +575,7 @@ impl Parser<'_> {
                 .unwrap_or(limiter.limit_mib / 5),
             None => limiter.limit_mib / 5,
         };
-        if limiter.spike_limit_mib >= limiter.limit_mib {
+        if limiter.limit_mib > 0 && limiter.spike_limit_mib >= limiter.limit_mib {
             self.error(&format!("{path}.spike_limit_mib"), "must be smaller than limit_mib");
         }
         limiter

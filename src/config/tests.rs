@@ -56,7 +56,8 @@ service:
         "127.0.0.1:4318".parse().unwrap(),
         "a protocol left out keeps its default endpoint"
     );
-    assert_eq!(config.otlp.max_request_bytes, Some(8 << 20));
+    assert_eq!(config.otlp.grpc_max_request_bytes, Some(8 << 20));
+    assert_eq!(config.otlp.http_max_request_bytes, None, "each protocol keeps its own limit");
     let ProcessorSettings::MemoryLimiter(limiter) = &config.processors[&ComponentId::parse("memory_limiter").unwrap()] else {
         panic!()
     };
@@ -156,4 +157,27 @@ fn load_substitutes_the_environment() {
     let config = Config::load(&path).unwrap();
     assert_eq!(config.otlp.grpc, "127.0.0.1:24317".parse().unwrap());
     assert_eq!(config.storage.retention, Some(Duration::from_secs(2 * 86_400)));
+}
+
+#[test]
+fn empty_tokens_and_overflowing_limits_are_errors() {
+    let errors = Config::parse(
+        "auth: { api_tokens: [\"\"] }\nreceivers: { otlp: { protocols: { grpc: { max_recv_msg_size_mib: 18446744073709551615 } } } }\n\
+         processors: { memory_limiter: { check_interval: 1s, limit_mib: 0 } }\n\
+         service: { pipelines: { traces: { receivers: [otlp], exporters: [otlp/upstream] } } }\nexporters: { otlp/upstream: {} }\n",
+    )
+    .unwrap_err()
+    .0;
+    for want in [
+        "auth.api_tokens[0]: is empty",
+        "receivers.otlp.protocols.grpc.max_recv_msg_size_mib: is too large",
+        "processors.memory_limiter.limit_mib: must be greater than 0",
+        "exporters.otlp/upstream: the exporter type \"otlp\" is not supported by this otelbox yet",
+    ] {
+        assert!(
+            errors.iter().any(|e| e.starts_with(want)),
+            "missing `{want}` in:\n{}",
+            errors.join("\n")
+        );
+    }
 }

@@ -284,7 +284,8 @@ test("with an API token, the UI asks for it, refuses a wrong one, and shows data
     await tab.press("#token", "Enter");
     await tab.waitForSelector(".setup-grid", { timeout: 15000 });
     assert.equal(await tab.locator("#token").count(), 0);
-    assert.ok((await context.cookies()).some((c) => c.name === "otelbox_api_token" && c.httpOnly), "the token is kept in an HttpOnly cookie");
+    const cookies = await context.cookies();
+    assert.ok(cookies.some((c) => c.name === "otelbox_session" && c.httpOnly && c.value !== "ui-token-42"), "an HttpOnly session cookie, not the token");
     await tab.click(".logout");
     await tab.waitForSelector("#token");
   } finally {

@@ -125,8 +125,8 @@ pub fn App() -> impl IntoView {
     }
 }
 
-/// Shown when the API wants a token: the token is checked by the server, which keeps it in an
-/// HttpOnly cookie (so scripts cannot read it and live tails carry it).
+/// Shown when the API wants a token: the server checks it and starts a session whose id it keeps in
+/// an HttpOnly cookie (scripts cannot read it; live tails carry it).
 #[component]
 fn LoginPage(on_success: Callback<bool>) -> impl IntoView {
     let token = RwSignal::new(String::new());
