@@ -14,6 +14,7 @@ import pytest
 import requests
 from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter as GrpcSpanExporter
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter as HttpSpanExporter
+from opentelemetry.proto.collector.trace.v1 import trace_service_pb2, trace_service_pb2_grpc
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter, SpanExportResult
@@ -148,6 +149,17 @@ def test_ingest_and_api_tokens(tmp_path):
             assert export_one(make(box, token="wrong"), "wrong token") == SpanExportResult.FAILURE, make.__name__
             assert export_one(make(box, token=INGEST_TOKEN), "right token") == SpanExportResult.SUCCESS, make.__name__
         assert box.stored_spans() == 2, "only the two sends with the right token were stored"
+
+        # The gRPC status itself, without the SDK in between: UNAUTHENTICATED with a message that says what to send.
+        channel = grpc.insecure_channel(f"127.0.0.1:{box.grpc_port}")
+        stub = trace_service_pb2_grpc.TraceServiceStub(channel)
+        for metadata in ((), (("authorization", "Bearer wrong"),)):
+            with pytest.raises(grpc.RpcError) as refused:
+                stub.Export(trace_service_pb2.ExportTraceServiceRequest(), metadata=metadata, timeout=5)
+            assert refused.value.code() == grpc.StatusCode.UNAUTHENTICATED, refused.value
+            assert "ingest token" in refused.value.details()
+        stub.Export(trace_service_pb2.ExportTraceServiceRequest(), metadata=(("authorization", f"Bearer {INGEST_TOKEN}"),), timeout=5)
+        channel.close()
 
         raw = requests.post(f"http://127.0.0.1:{box.http_port}/v1/traces", data=b"{}", headers={"content-type": "application/json"}, timeout=5)
         assert raw.status_code == 401 and raw.json()["code"] == 16 and "Bearer" in raw.json()["message"], raw.text
