@@ -172,6 +172,8 @@ def test_ingest_and_api_tokens(tmp_path):
         assert box.api("/metrics", None).status_code == 401, "Prometheus text needs the token too"
         assert box.api("/metrics").status_code == 200
         assert box.api("/healthz", None).status_code == 200, "health checks stay open"
+        cross_origin = requests.get(box.url("/api/v1/status"), headers={"Origin": "https://evil.example", "Authorization": f"Bearer {API_TOKEN}"}, timeout=5)
+        assert "access-control-allow-origin" not in cross_origin.headers, "no CORS: other origins cannot read the API"
         assert box.api("/traces", None).status_code == 200, "the UI's page loads, to show its login"
 
         session = requests.Session()
@@ -191,6 +193,8 @@ def test_ingest_and_api_tokens(tmp_path):
     finally:
         box.stop()
     assert INGEST_TOKEN not in (tmp_path / "otelbox.log").read_text(), "tokens are never logged"
+    shown = subprocess.run([OTELBOX, "up", "--help"], capture_output=True, text=True, env={"PATH": os.environ["PATH"], "OTELBOX_API_TOKEN": API_TOKEN})
+    assert API_TOKEN not in shown.stdout, "--help does not print the token from the environment"
 
 
 def test_tls_on_every_port_with_a_ca_file(tmp_path, certs):
