@@ -41,14 +41,6 @@ impl Tokens {
         !self.0.is_empty()
     }
 
-    pub fn len(&self) -> usize {
-        self.0.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-
     /// Whether `presented` is one of the tokens. Every token is compared, each in constant time, so
     /// the time taken says nothing about how much of a token matched.
     pub fn accepts(&self, presented: &[u8]) -> bool {

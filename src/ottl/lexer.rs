@@ -2,6 +2,7 @@
 
 use super::ast::{CompareOp, MathOp};
 use super::{err, OttlError};
+use crate::query::filter::quote_char;
 
 #[derive(Debug, Clone, PartialEq)]
 pub(super) enum Tok {
@@ -108,14 +109,6 @@ fn lex_symbol(chars: &[char], i: usize) -> Result<(Tok, usize), OttlError> {
                 quote_char(c)
             ),
         )),
-    }
-}
-
-fn quote_char(c: char) -> String {
-    if c.is_control() {
-        format!("U+{:04X}", c as u32)
-    } else {
-        format!("'{c}'")
     }
 }
 

@@ -222,7 +222,8 @@ fn lex(chars: &[char]) -> Result<Vec<Token>, ParseError> {
     Ok(out)
 }
 
-fn quote_char(c: char) -> String {
+/// A character for an error message: quoted, or as `U+XXXX` when it would not show.
+pub(crate) fn quote_char(c: char) -> String {
     if c.is_control() {
         format!("U+{:04X}", c as u32)
     } else {

@@ -11,6 +11,8 @@ const SHOTS = process.env.SCREENSHOT_DIR || path.join(REPO, "docs", "screenshots
 const XSS = "<img src=x onerror=alert(1)>";
 let box, browser, page;
 const dialogs = [];
+const requests = []; // every URL the UI asked for: it must never leave the box
+
 const pageErrors = [];
 const xssTrace = hex(16);
 const smallTrace = hex(16);
@@ -46,12 +48,16 @@ before(async () => {
     d.dismiss();
   });
   page.on("pageerror", (e) => pageErrors.push(e.message));
+  page.on("request", (r) => requests.push(r.url()));
 });
 
 after(async () => {
   await browser?.close();
   await box?.stop();
   assert.deepEqual(pageErrors, [], "no uncaught errors in the page");
+  const elsewhere = requests.filter((url) => !url.startsWith("http://127.0.0.1:") && !url.startsWith("data:"));
+  assert.ok(requests.length > 50, `requests were recorded (${requests.length})`);
+  assert.deepEqual(elsewhere, [], "the UI loads nothing from outside otelbox (it works offline)");
 });
 
 test("traces page lists traces with a scatter plot, and a search narrows them", async () => {
