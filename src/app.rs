@@ -4,20 +4,15 @@
 
 use crate::api::{self, wire, ApiState};
 use crate::auth::{self, Tokens};
-use crate::config::{Config, ProcessorSettings};
-use crate::exporter::storage::StorageExporter;
-use crate::pipeline::FanOut;
-use crate::pipeline::SharedConsumer;
-use crate::processor::batch::BatchProcessor;
-use crate::processor::memory_limiter::{MemoryGauge, MemoryLimiter};
+use crate::config::Config;
+use crate::pipeline::build::{Resources, Topology};
 use crate::receiver::otlp_grpc::GrpcReceiver;
 use crate::receiver::{otlp_http, Intake, DEFAULT_MAX_REQUEST_BYTES};
 use crate::store::retention::Retention;
 use crate::store::{Location, Store, StoreConfig};
-use crate::telemetry::IngestStats;
+use crate::telemetry::{Components, IngestStats};
 use crate::tls::{TlsFiles, TlsListener};
 use anyhow::Context;
-use std::collections::BTreeMap;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
@@ -68,54 +63,6 @@ async fn bind(addr: SocketAddr, flag: &str) -> anyhow::Result<TcpListener> {
     })
 }
 
-/// The consumer a receiver hands one signal to: its pipelines' chains (processors in order, then
-/// the otelbox storage exporter), fanned out when several pipelines take the signal.
-fn signal_consumer<T: crate::exporter::storage::Storable>(
-    signal: Signal,
-    config: &Config,
-    gauges: &BTreeMap<String, Arc<MemoryGauge>>,
-    store: &Arc<Store>,
-) -> SharedConsumer<T> {
-    let chains: Vec<SharedConsumer<T>> = config
-        .pipelines
-        .iter()
-        .filter(|p| p.signal == signal)
-        .map(|pipeline| {
-            let mut next: SharedConsumer<T> = Arc::new(StorageExporter::new(store.clone()));
-            for id in pipeline.processors.iter().rev() {
-                next = match &config.processors[id] {
-                    ProcessorSettings::Batch(settings) => Arc::new(BatchProcessor::new(settings.clone(), next)),
-                    ProcessorSettings::MemoryLimiter(_) => Arc::new(MemoryLimiter::new(gauges[&id.to_string()].clone(), next)),
-                };
-            }
-            next
-        })
-        .collect();
-    match chains.len() {
-        0 => Arc::new(NoPipeline(signal)),
-        1 => chains.into_iter().next().expect("one chain"),
-        _ => Arc::new(FanOut::new(chains)),
-    }
-}
-
-/// The consumer of a signal no pipeline takes: senders get a permanent error that says so.
-struct NoPipeline(Signal);
-
-impl<T: crate::pdata::SignalData> crate::pipeline::Consumer<T> for NoPipeline {
-    fn consume(
-        &self,
-        envelope: crate::pipeline::Envelope<T>,
-    ) -> futures::future::BoxFuture<'_, Result<(), crate::pipeline::PipelineError>> {
-        let error = crate::pipeline::PipelineError::permanent(format!(
-            "this otelbox's config has no {} pipeline, so it does not accept {}",
-            self.0.as_str(),
-            self.0.as_str()
-        ));
-        envelope.fail(&error);
-        Box::pin(async move { Err(error) })
-    }
-}
-
 /// Run until `shutdown` resolves; `on_ready` gets the bound addresses once everything serves.
 pub async fn run(options: BoxOptions, shutdown: impl Future<Output = ()>, on_ready: impl FnOnce(&BoundAddrs)) -> anyhow::Result<()> {
     let started = Instant::now();
@@ -151,25 +98,46 @@ pub async fn run(options: BoxOptions, shutdown: impl Future<Output = ()>, on_rea
         durable_sync: options.durable_sync,
     })?;
 
-    // One gauge per configured memory_limiter, shared by the pipelines that use it; the receivers'
-    // admission check (refuse before decoding) watches the first.
+    // The pipelines; the receivers' admission check (refuse before decoding) watches the first
+    // memory_limiter's gauge.
     let config = &options.config;
-    let gauges: BTreeMap<String, Arc<MemoryGauge>> = config
-        .processors
-        .iter()
-        .filter_map(|(id, settings)| match settings {
-            ProcessorSettings::MemoryLimiter(limits) => Some((id.to_string(), MemoryGauge::start(limits))),
-            _ => None,
-        })
-        .collect();
+    let components = Arc::new(Components::default());
+    let data_dir = match &options.location {
+        Location::Disk(path) => path.parent().map(|dir| dir.to_path_buf()),
+        Location::Memory => None,
+    };
+    let topology = Topology::build(
+        config,
+        &Resources {
+            store: &store,
+            data_dir,
+            components: &components,
+        },
+    )?;
     let stats = Arc::new(IngestStats::default());
     let intake = Intake {
-        traces: signal_consumer(Signal::Traces, config, &gauges, &store),
-        metrics: signal_consumer(Signal::Metrics, config, &gauges, &store),
-        logs: signal_consumer(Signal::Logs, config, &gauges, &store),
+        traces: topology.otlp.traces.clone(),
+        metrics: topology.otlp.metrics.clone(),
+        logs: topology.otlp.logs.clone(),
         stats: stats.clone(),
         max_request_bytes: config.otlp.http_max_request_bytes.unwrap_or(DEFAULT_MAX_REQUEST_BYTES),
-        admission: Arc::new(crate::receiver::Admission::new(gauges.values().next().cloned())),
+        admission: Arc::new(crate::receiver::Admission::new(topology.gauges.values().next().cloned())),
+    };
+    // The zipkin receiver listens only when a pipeline uses it.
+    let zipkin = match (&config.zipkin, &topology.zipkin) {
+        (Some(settings), Some(head)) => {
+            let listener = bind(settings.endpoint, "receivers.zipkin.endpoint").await?;
+            let router = crate::receiver::zipkin::router(Intake {
+                traces: head.clone(),
+                ..intake.clone()
+            })
+            .layer(axum::middleware::from_fn_with_state(
+                options.security.ingest_tokens.clone(),
+                auth::require_ingest_token,
+            ));
+            Some((listener, router))
+        }
+        _ => None,
     };
 
     let api_state = Arc::new(ApiState {
@@ -183,6 +151,7 @@ pub async fn run(options: BoxOptions, shutdown: impl Future<Output = ()>, on_rea
         },
         retention: options.retention.clone(),
         pipelines: config.describe(),
+        components: components.clone(),
         ready: Default::default(),
         api_tokens: options.security.api_tokens.clone(),
         tls: tls.is_some(),
@@ -234,6 +203,7 @@ pub async fn run(options: BoxOptions, shutdown: impl Future<Output = ()>, on_rea
         ),
     };
 
+    let zipkin_server = zipkin.map(|(listener, router)| serve(listener, router, wait(intake_stopped.clone())));
     api_state.ready.store(true, Ordering::Relaxed);
     on_ready(&addrs);
     tracing::info!(elapsed_ms = started.elapsed().as_millis() as u64, "ready");
@@ -246,14 +216,15 @@ pub async fn run(options: BoxOptions, shutdown: impl Future<Output = ()>, on_rea
     let drain = async {
         let _ = http_server.await;
         let _ = grpc_server.await;
+        if let Some(server) = zipkin_server {
+            let _ = server.await;
+        }
     };
     if tokio::time::timeout(Duration::from_secs(35), drain).await.is_err() {
         tracing::warn!("receivers did not drain in 35 s; closing anyway");
     }
     tracing::info!("flushing pipelines");
-    intake.traces.shutdown().await;
-    intake.metrics.shutdown().await;
-    intake.logs.shutdown().await;
+    topology.shutdown().await;
     store.close().await;
     let _ = stop_api.send(true);
     // Live tails never end by themselves: give the API a moment, then stop it regardless.
@@ -261,8 +232,6 @@ pub async fn run(options: BoxOptions, shutdown: impl Future<Output = ()>, on_rea
     tracing::info!("stopped");
     Ok(())
 }
-
-use crate::pdata::Signal;
 
 /// Serves an axum router on a plain or TLS listener until `shutdown` resolves.
 fn serve<L>(

@@ -8,6 +8,7 @@ pub mod auth;
 pub mod cli;
 pub mod client;
 pub mod config;
+pub mod connector;
 pub mod exporter;
 pub mod gen;
 pub mod ottl;

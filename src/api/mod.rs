@@ -32,6 +32,7 @@ pub struct ApiState {
     pub endpoints: wire::Endpoints,
     pub retention: crate::store::retention::Retention,
     pub pipelines: Vec<String>,
+    pub components: Arc<crate::telemetry::Components>,
     /// False until every listener is serving, and again once shutdown starts.
     pub ready: AtomicBool,
     /// Tokens for the API and UI data (empty: open, the loopback default).
@@ -225,6 +226,7 @@ async fn prometheus(State(state): State<Arc<ApiState>>, uri: axum::http::Uri, he
     }
     let text = render_prometheus(
         &state.ingest,
+        &state.components,
         &state.store.stats,
         crate::processor::memory_limiter::resident_bytes(),
         state.started.elapsed().as_secs_f64(),
@@ -256,7 +258,11 @@ async fn status(State(state): State<Arc<ApiState>>) -> ApiResult<wire::StatusRes
             accepted: signal_counts(|c| &c.accepted),
             refused: signal_counts(|c| &c.refused),
             rejected: signal_counts(|c| &c.rejected),
-            dropped: signal_counts(|c| &c.dropped),
+            dropped: wire::SignalCounts {
+                spans: state.components.dropped(Signal::Traces),
+                logs: state.components.dropped(Signal::Logs),
+                metric_points: state.components.dropped(Signal::Metrics),
+            },
             last_accepted_unix_nano: Signal::ALL
                 .iter()
                 .map(|s| state.ingest.signal(*s).last_accepted_ns.load(Ordering::Relaxed))
@@ -264,6 +270,22 @@ async fn status(State(state): State<Arc<ApiState>>) -> ApiResult<wire::StatusRes
                 .unwrap_or(0) as i64,
         },
         pipelines: state.pipelines.clone(),
+        components: state
+            .components
+            .snapshot()
+            .iter()
+            .filter(|c| c.received.load(Ordering::Relaxed) > 0 || c.pipeline != "*")
+            .map(|c| wire::ComponentStatus {
+                pipeline: c.pipeline.clone(),
+                component: c.component.clone(),
+                signal: c.signal.as_str().to_string(),
+                received: c.received.load(Ordering::Relaxed),
+                sent: c.sent.load(Ordering::Relaxed),
+                dropped: c.dropped.load(Ordering::Relaxed),
+                refused: c.refused.load(Ordering::Relaxed),
+                queued: c.queued.load(Ordering::Relaxed),
+            })
+            .collect(),
     }))
 }
 

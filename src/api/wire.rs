@@ -62,6 +62,23 @@ pub struct StatusResponse {
     pub storage: StorageStatus,
     pub ingest: IngestStatus,
     pub pipelines: Vec<String>,
+    /// What each pipeline component did: received, sent, dropped, refused items.
+    #[serde(default)]
+    pub components: Vec<ComponentStatus>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct ComponentStatus {
+    /// The pipeline id, or `*` for a shared exporter or connector.
+    pub pipeline: String,
+    /// `processor/filter/noise`, `exporter/otlphttp`, `connector/spanmetrics`.
+    pub component: String,
+    pub signal: String,
+    pub received: u64,
+    pub sent: u64,
+    pub dropped: u64,
+    pub refused: u64,
+    pub queued: u64,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]

@@ -8,6 +8,7 @@ pub mod env;
 use crate::pdata::Signal;
 use crate::processor::batch::BatchConfig;
 use crate::processor::memory_limiter::MemoryLimiterConfig;
+use crate::{exporter, processor};
 use serde_yaml_ng::{Mapping, Value};
 use std::collections::BTreeMap;
 use std::fmt;
@@ -83,10 +84,48 @@ impl Default for OtlpReceiver {
     }
 }
 
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug)]
 pub enum ProcessorSettings {
     Batch(BatchConfig),
     MemoryLimiter(MemoryLimiterConfig),
+    Attributes(processor::attributes::AttributesConfig),
+    Resource(processor::attributes::ResourceConfig),
+    Filter(processor::filter::FilterConfig),
+    Transform(processor::transform::TransformConfig),
+    Redaction(processor::redaction::RedactionConfig),
+    TailSampling(processor::tail_sampling::TailSamplingConfig),
+    ProbabilisticSampler(processor::probabilistic_sampler::ProbabilisticSamplerConfig),
+}
+
+impl ProcessorSettings {
+    /// Tail sampling decides per trace: it has nothing to do in a metrics or logs pipeline.
+    fn supports(&self, signal: Signal) -> bool {
+        !matches!(self, ProcessorSettings::TailSampling(_)) || signal == Signal::Traces
+    }
+}
+
+/// The exporters besides the storage (which is `Config::storage`, id `otelbox`).
+#[derive(Clone, Debug)]
+pub enum ExporterSettings {
+    Otelbox,
+    Otlp(exporter::otlp::OtlpExporterConfig),
+    OtlpHttp(exporter::otlphttp::OtlpHttpExporterConfig),
+    Debug(exporter::debug::DebugExporterConfig),
+    File(exporter::file::FileExporterConfig),
+}
+
+#[derive(Clone, Debug)]
+pub enum ConnectorSettings {
+    SpanMetrics(crate::connector::spanmetrics::SpanMetricsConfig),
+}
+
+impl ConnectorSettings {
+    /// (the pipeline type it is an exporter in, the pipeline type it is a receiver in)
+    fn signals(&self) -> (Signal, Signal) {
+        match self {
+            ConnectorSettings::SpanMetrics(_) => (Signal::Traces, Signal::Metrics),
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -112,10 +151,14 @@ pub struct TlsSettings {
     pub client_ca_file: Option<PathBuf>,
 }
 
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug)]
 pub struct Config {
     pub otlp: OtlpReceiver,
+    /// The zipkin receiver, when configured (it listens only then).
+    pub zipkin: Option<crate::receiver::zipkin::ZipkinConfig>,
     pub processors: BTreeMap<ComponentId, ProcessorSettings>,
+    pub exporters: BTreeMap<ComponentId, ExporterSettings>,
+    pub connectors: BTreeMap<ComponentId, ConnectorSettings>,
     pub storage: StorageExporter,
     pub pipelines: Vec<Pipeline>,
     pub ingest_tokens: Vec<String>,
@@ -128,23 +171,17 @@ pub struct Config {
 #[error("{} error(s) in the config:\n  {}", .0.len(), .0.join("\n  "))]
 pub struct ConfigErrors(pub Vec<String>);
 
-/// Component types the Collector knows that otelbox does not run yet: named in the error so a
+/// Component types the Collector knows that otelbox does not run: named in the error so a
 /// Collector config fails with a precise message rather than "unknown".
-const NOT_YET: [&str; 14] = [
-    "otlp",
-    "attributes",
-    "resource",
-    "filter",
-    "redaction",
-    "tail_sampling",
-    "probabilistic_sampler",
-    "transform",
-    "spanmetrics",
-    "otlphttp",
-    "debug",
-    "file",
-    "zipkin",
+const NOT_YET: [&str; 8] = [
     "routing",
+    "count",
+    "forward",
+    "groupbytrace",
+    "k8sattributes",
+    "resourcedetection",
+    "prometheus",
+    "jaeger",
 ];
 
 /// The built-in pipeline as YAML: what `otelbox config default` prints and what runs without a file.
@@ -236,17 +273,79 @@ impl Config {
     }
 }
 
-struct Parser<'a> {
+/// Parses values into settings, collecting every error with its path. Components parse their own
+/// settings with it (`processor::filter::parse`, ...), so one config reports all its problems.
+pub struct Parser<'a> {
     errors: &'a mut Vec<String>,
 }
 
 impl Parser<'_> {
-    fn error(&mut self, path: &str, message: impl fmt::Display) {
+    pub fn error(&mut self, path: &str, message: impl fmt::Display) {
         self.errors.push(format!("{path}: {message}"));
     }
 
+    /// A parser collecting into `errors`, for components' unit tests.
+    pub fn collecting(errors: &mut Vec<String>) -> Parser<'_> {
+        Parser { errors }
+    }
+
+    /// Marks a component type that this build does not implement yet.
+    pub fn not_yet(&mut self, path: &str, role: &str, kind: &str) {
+        self.error(path, format!("the {role} type \"{kind}\" is not supported by this otelbox yet"));
+    }
+
+    pub fn boolean(&mut self, value: &Value, path: &str) -> Option<bool> {
+        match value {
+            Value::Bool(b) => Some(*b),
+            other => {
+                self.error(path, format!("expected true or false, got {}", kind_of(other)));
+                None
+            }
+        }
+    }
+
+    pub fn float(&mut self, value: &Value, path: &str) -> Option<f64> {
+        match value.as_f64() {
+            Some(n) => Some(n),
+            None => {
+                self.error(path, format!("expected a number, got {}", kind_of(value)));
+                None
+            }
+        }
+    }
+
+    pub fn integer(&mut self, value: &Value, path: &str) -> Option<i64> {
+        match value.as_i64() {
+            Some(n) => Some(n),
+            None => {
+                self.error(path, format!("expected an integer, got {}", kind_of(value)));
+                None
+            }
+        }
+    }
+
+    /// A list at `path` (absent or null is empty); each element with its own path `path[i]`.
+    pub fn list<'v>(&mut self, value: Option<&'v Value>, path: &str) -> Vec<(String, &'v Value)> {
+        match value {
+            None | Some(Value::Null) => Vec::new(),
+            Some(Value::Sequence(items)) => items.iter().enumerate().map(|(i, v)| (format!("{path}[{i}]"), v)).collect(),
+            Some(other) => {
+                self.error(path, format!("expected a list, got {}", kind_of(other)));
+                Vec::new()
+            }
+        }
+    }
+
+    /// A regular expression (compiled, so a bad one is a start-up error with its path).
+    pub fn regex(&mut self, value: &Value, path: &str) -> Option<regex::Regex> {
+        let text = self.string(value, path)?;
+        regex::Regex::new(&text)
+            .map_err(|e| self.error(path, format!("not a valid regular expression: {e}")))
+            .ok()
+    }
+
     /// A mapping at `path` (an absent or null value is an empty mapping, as in the Collector).
-    fn mapping<'v>(&mut self, value: Option<&'v Value>, path: &str) -> Option<&'v Mapping> {
+    pub fn mapping<'v>(&mut self, value: Option<&'v Value>, path: &str) -> Option<&'v Mapping> {
         static EMPTY: std::sync::OnceLock<Mapping> = std::sync::OnceLock::new();
         match value {
             None | Some(Value::Null) => Some(EMPTY.get_or_init(Mapping::new)),
@@ -258,7 +357,7 @@ impl Parser<'_> {
         }
     }
 
-    fn entries<'v>(&mut self, value: Option<&'v Value>, path: &str) -> Vec<(String, &'v Value)> {
+    pub fn entries<'v>(&mut self, value: Option<&'v Value>, path: &str) -> Vec<(String, &'v Value)> {
         let Some(mapping) = self.mapping(value, path) else {
             return Vec::new();
         };
@@ -275,7 +374,7 @@ impl Parser<'_> {
     }
 
     /// Reports keys of `mapping` that are not in `known`.
-    fn only_keys(&mut self, mapping: &Mapping, known: &[&str], path: &str) {
+    pub fn only_keys(&mut self, mapping: &Mapping, known: &[&str], path: &str) {
         for key in mapping.keys() {
             let key = key.as_str().unwrap_or("?");
             if !known.contains(&key) {
@@ -287,7 +386,7 @@ impl Parser<'_> {
         }
     }
 
-    fn duration(&mut self, value: &Value, path: &str) -> Option<Duration> {
+    pub fn duration(&mut self, value: &Value, path: &str) -> Option<Duration> {
         match value {
             Value::String(s) => crate::units::parse_duration(s).map_err(|e| self.error(path, e)).ok(),
             other => {
@@ -297,7 +396,7 @@ impl Parser<'_> {
         }
     }
 
-    fn unsigned(&mut self, value: &Value, path: &str) -> Option<u64> {
+    pub fn unsigned(&mut self, value: &Value, path: &str) -> Option<u64> {
         match value.as_u64() {
             Some(n) => Some(n),
             None => {
@@ -307,7 +406,7 @@ impl Parser<'_> {
         }
     }
 
-    fn size(&mut self, value: &Value, path: &str) -> Option<u64> {
+    pub fn size(&mut self, value: &Value, path: &str) -> Option<u64> {
         match value {
             Value::String(s) => crate::units::parse_size(s).map_err(|e| self.error(path, e)).ok(),
             Value::Number(_) => self.unsigned(value, path),
@@ -318,7 +417,7 @@ impl Parser<'_> {
         }
     }
 
-    fn string(&mut self, value: &Value, path: &str) -> Option<String> {
+    pub fn string(&mut self, value: &Value, path: &str) -> Option<String> {
         match value {
             Value::String(s) => Some(s.clone()),
             other => {
@@ -328,7 +427,7 @@ impl Parser<'_> {
         }
     }
 
-    fn string_list(&mut self, value: Option<&Value>, path: &str) -> Vec<String> {
+    pub fn string_list(&mut self, value: Option<&Value>, path: &str) -> Vec<String> {
         match value {
             None | Some(Value::Null) => Vec::new(),
             Some(Value::Sequence(items)) => items
@@ -361,7 +460,10 @@ impl Parser<'_> {
     fn config(&mut self, root: &Value) -> Config {
         let mut config = Config {
             otlp: OtlpReceiver::default(),
+            zipkin: None,
             processors: BTreeMap::new(),
+            exporters: BTreeMap::new(),
+            connectors: BTreeMap::new(),
             storage: StorageExporter::default(),
             pipelines: Vec::new(),
             ingest_tokens: Vec::new(),
@@ -401,6 +503,13 @@ impl Parser<'_> {
                     config.otlp = self.otlp(value, &path);
                     receivers.insert(id, "otlp".to_string());
                 }
+                Ok(id) if id.kind == "zipkin" => {
+                    if config.zipkin.is_some() {
+                        self.error(&path, "otelbox runs one zipkin receiver");
+                    }
+                    config.zipkin = Some(crate::receiver::zipkin::parse(self, value, &path));
+                    receivers.insert(id, "zipkin".to_string());
+                }
                 Ok(id) => self.unsupported("receiver", &id, &path),
             }
         }
@@ -417,26 +526,74 @@ impl Parser<'_> {
                         let settings = self.memory_limiter(value, &path);
                         config.processors.insert(id, ProcessorSettings::MemoryLimiter(settings));
                     }
+                    "attributes" => {
+                        let settings = processor::attributes::parse_attributes(self, value, &path);
+                        config.processors.insert(id, ProcessorSettings::Attributes(settings));
+                    }
+                    "resource" => {
+                        let settings = processor::attributes::parse_resource(self, value, &path);
+                        config.processors.insert(id, ProcessorSettings::Resource(settings));
+                    }
+                    "filter" => {
+                        let settings = processor::filter::parse(self, value, &path);
+                        config.processors.insert(id, ProcessorSettings::Filter(settings));
+                    }
+                    "transform" => {
+                        let settings = processor::transform::parse(self, value, &path);
+                        config.processors.insert(id, ProcessorSettings::Transform(settings));
+                    }
+                    "redaction" => {
+                        let settings = processor::redaction::parse(self, value, &path);
+                        config.processors.insert(id, ProcessorSettings::Redaction(settings));
+                    }
+                    "tail_sampling" => {
+                        let settings = processor::tail_sampling::parse(self, value, &path);
+                        config.processors.insert(id, ProcessorSettings::TailSampling(settings));
+                    }
+                    "probabilistic_sampler" => {
+                        let settings = processor::probabilistic_sampler::parse(self, value, &path);
+                        config.processors.insert(id, ProcessorSettings::ProbabilisticSampler(settings));
+                    }
                     _ => self.unsupported("processor", &id, &path),
                 },
             }
         }
-        let mut exporters = Vec::new();
         for (key, value) in self.entries(top.get("exporters"), "exporters") {
             let path = format!("exporters.{key}");
-            match ComponentId::parse(&key) {
-                Err(e) => self.error(&path, e),
-                Ok(id) if id.kind == "otelbox" => {
-                    config.storage = self.storage(value, &path);
-                    exporters.push(id);
+            let id = match ComponentId::parse(&key) {
+                Err(e) => {
+                    self.error(&path, e);
+                    continue;
                 }
-                Ok(id) => self.unsupported("exporter", &id, &path),
-            }
+                Ok(id) => id,
+            };
+            let settings = match id.kind.as_str() {
+                "otelbox" => {
+                    if config.exporters.contains_key(&ComponentId::parse("otelbox").expect("valid id")) || id.name.is_some() {
+                        self.error(&path, "otelbox has one storage, so one exporter of type otelbox, with no name");
+                    }
+                    config.storage = self.storage(value, &path);
+                    ExporterSettings::Otelbox
+                }
+                "otlp" => ExporterSettings::Otlp(exporter::otlp::parse(self, value, &path)),
+                "otlphttp" => ExporterSettings::OtlpHttp(exporter::otlphttp::parse(self, value, &path)),
+                "debug" => ExporterSettings::Debug(exporter::debug::parse(self, value, &path)),
+                "file" => ExporterSettings::File(exporter::file::parse(self, value, &path)),
+                _ => {
+                    self.unsupported("exporter", &id, &path);
+                    continue;
+                }
+            };
+            config.exporters.insert(id, settings);
         }
-        for (key, _) in self.entries(top.get("connectors"), "connectors") {
+        for (key, value) in self.entries(top.get("connectors"), "connectors") {
             let path = format!("connectors.{key}");
             match ComponentId::parse(&key) {
                 Err(e) => self.error(&path, e),
+                Ok(id) if id.kind == "spanmetrics" => {
+                    let settings = crate::connector::spanmetrics::parse(self, value, &path);
+                    config.connectors.insert(id, ConnectorSettings::SpanMetrics(settings));
+                }
                 Ok(id) => self.unsupported("connector", &id, &path),
             }
         }
@@ -448,8 +605,70 @@ impl Parser<'_> {
         if let Some(tls) = top.get("tls").filter(|v| !v.is_null()) {
             config.tls = self.tls(tls, "tls");
         }
-        config.pipelines = self.service(top.get("service"), &receivers, &config.processors, &exporters);
+        config.pipelines = self.service(top.get("service"), &receivers, &config);
+        self.check_usage(&config);
         config
+    }
+
+    /// Checks that need every pipeline: processors in pipelines of a signal they handle, and each
+    /// connector an exporter in a pipeline of its input signal and a receiver in one of its output.
+    fn check_usage(&mut self, config: &Config) {
+        for pipeline in &config.pipelines {
+            for (i, id) in pipeline.processors.iter().enumerate() {
+                if config.processors.get(id).is_some_and(|p| !p.supports(pipeline.signal)) {
+                    self.error(
+                        &format!("service.pipelines.{}.processors[{i}]", pipeline.id),
+                        format!("processor \"{id}\" does not handle {}", pipeline.signal.as_str()),
+                    );
+                }
+            }
+        }
+        for (id, connector) in &config.connectors {
+            let (input, output) = connector.signals();
+            let path = format!("connectors.{id}");
+            let as_exporter: Vec<&Pipeline> = config.pipelines.iter().filter(|p| p.exporters.contains(id)).collect();
+            let as_receiver: Vec<&Pipeline> = config.pipelines.iter().filter(|p| p.receivers.contains(id)).collect();
+            match (as_exporter.is_empty(), as_receiver.is_empty()) {
+                (true, true) => {}
+                (false, true) => self.error(
+                    &path,
+                    format!(
+                        "is used as an exporter but not as a receiver: a connector must be a receiver in a {} pipeline too",
+                        output.as_str()
+                    ),
+                ),
+                (true, false) => self.error(
+                    &path,
+                    format!(
+                        "is used as a receiver but not as an exporter: a connector must be an exporter in a {} pipeline too",
+                        input.as_str()
+                    ),
+                ),
+                (false, false) => {}
+            }
+            for p in as_exporter.iter().filter(|p| p.signal != input) {
+                self.error(
+                    &path,
+                    format!("is an exporter in pipeline {} but only takes {}", p.id, input.as_str()),
+                );
+            }
+            for p in as_receiver.iter().filter(|p| p.signal != output) {
+                self.error(
+                    &path,
+                    format!("is a receiver in pipeline {} but only emits {}", p.id, output.as_str()),
+                );
+            }
+        }
+        for pipeline in &config.pipelines {
+            for (i, id) in pipeline.receivers.iter().enumerate() {
+                if id.kind == "zipkin" && pipeline.signal != Signal::Traces {
+                    self.error(
+                        &format!("service.pipelines.{}.receivers[{i}]", pipeline.id),
+                        "the zipkin receiver only receives traces",
+                    );
+                }
+            }
+        }
     }
 
     fn unsupported(&mut self, role: &str, id: &ComponentId, path: &str) {
@@ -617,13 +836,7 @@ impl Parser<'_> {
         })
     }
 
-    fn service(
-        &mut self,
-        value: Option<&Value>,
-        receivers: &BTreeMap<ComponentId, String>,
-        processors: &BTreeMap<ComponentId, ProcessorSettings>,
-        exporters: &[ComponentId],
-    ) -> Vec<Pipeline> {
+    fn service(&mut self, value: Option<&Value>, receivers: &BTreeMap<ComponentId, String>, config: &Config) -> Vec<Pipeline> {
         let Some(service) = self.mapping(value, "service") else {
             return Vec::new();
         };
@@ -665,9 +878,11 @@ impl Parser<'_> {
             let pipeline = Pipeline {
                 id: id.clone(),
                 signal,
-                receivers: ids("receivers", &|id| receivers.contains_key(id)),
-                processors: ids("processors", &|id| processors.contains_key(id)),
-                exporters: ids("exporters", &|id| exporters.contains(id)),
+                receivers: ids("receivers", &|id| receivers.contains_key(id) || config.connectors.contains_key(id)),
+                processors: ids("processors", &|id| config.processors.contains_key(id)),
+                exporters: ids("exporters", &|id| {
+                    config.exporters.contains_key(id) || config.connectors.contains_key(id)
+                }),
             };
             if body.get("receivers").is_none_or(|v| v.as_sequence().is_none_or(|s| s.is_empty())) {
                 self.error(&path, "must have at least one receiver");

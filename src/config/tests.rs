@@ -84,7 +84,7 @@ receivers:
   kafka: {}
 processors:
   batch: { timeout: fast, send_batch_size: -1 }
-  tail_sampling: {}
+  groupbytrace: {}
 exporters:
   otelbox: { retention: 7 }
 connectors:
@@ -103,11 +103,11 @@ service:
         "receivers.kafka: unknown receiver type \"kafka\"",
         "processors.batch.timeout: ",
         "processors.batch.send_batch_size: expected a non-negative integer, got a number",
-        "processors.tail_sampling: the processor type \"tail_sampling\" is not supported by this otelbox yet",
+        "processors.groupbytrace: the processor type \"groupbytrace\" is not supported by this otelbox yet",
         "exporters.otelbox.retention: expected a duration like 200ms or 5s, got a number",
         "connectors.spanmetrics: the connector type \"spanmetrics\" is not supported by this otelbox yet",
         "service.pipelines.traces.processors[0]: references processor \"attributes/agent\" which is not configured",
-        "service.pipelines.traces.exporters[1]: references exporter \"spanmetrics\" which is not configured",
+        "connectors.spanmetrics: is used as an exporter but not as a receiver: a connector must be a receiver in a metrics pipeline too",
         "service.pipelines.logs: must have at least one receiver",
         "service.pipelines.events: pipeline type \"events\" is not traces, metrics or logs",
     ];

@@ -3,6 +3,7 @@
 //! Processors run inline (so refusals reach the OTLP answer); exporters sit behind bounded queues.
 
 pub mod ack;
+pub mod build;
 
 use crate::pdata::SignalData;
 use ack::AckToken;
@@ -126,6 +127,128 @@ impl<T: SignalData> Consumer<T> for FanOut<T> {
                 consumer.shutdown().await;
             }
         })
+    }
+}
+
+/// A signal's payload as the configurable pipeline handles it: storable, encodable as OTLP protobuf
+/// and JSON, processable by inline processors, and convertible to and from the traces-only stages
+/// (tail sampling, the span metrics connector) without knowing the signal statically.
+pub trait PipelineData: crate::exporter::storage::Storable + prost::Message {
+    /// The OTLP/JSON form (the file exporter's lines, `otlphttp` with `encoding: json`).
+    fn to_otlp_json(&self) -> serde_json::Value;
+    /// Runs an inline processor on this signal's payload.
+    fn apply(processor: &dyn crate::processor::ItemProcessor, data: &mut Self) -> Result<(), PipelineError>;
+    /// `Some` only for traces: the consumer seen as a traces consumer.
+    fn as_traces_consumer(consumer: SharedConsumer<Self>) -> Option<SharedConsumer<ExportTraceServiceRequest>>;
+    /// `Some` only for traces: a traces consumer seen as this signal's consumer.
+    fn from_traces_consumer(consumer: SharedConsumer<ExportTraceServiceRequest>) -> Option<SharedConsumer<Self>>;
+}
+
+use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
+use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+
+impl PipelineData for ExportTraceServiceRequest {
+    fn to_otlp_json(&self) -> serde_json::Value {
+        crate::pdata::json::encode_traces(self)
+    }
+    fn apply(processor: &dyn crate::processor::ItemProcessor, data: &mut Self) -> Result<(), PipelineError> {
+        processor.process_traces(data)
+    }
+    fn as_traces_consumer(consumer: SharedConsumer<Self>) -> Option<SharedConsumer<ExportTraceServiceRequest>> {
+        Some(consumer)
+    }
+    fn from_traces_consumer(consumer: SharedConsumer<ExportTraceServiceRequest>) -> Option<SharedConsumer<Self>> {
+        Some(consumer)
+    }
+}
+
+impl PipelineData for ExportMetricsServiceRequest {
+    fn to_otlp_json(&self) -> serde_json::Value {
+        crate::pdata::json::encode_metrics(self)
+    }
+    fn apply(processor: &dyn crate::processor::ItemProcessor, data: &mut Self) -> Result<(), PipelineError> {
+        processor.process_metrics(data)
+    }
+    fn as_traces_consumer(_: SharedConsumer<Self>) -> Option<SharedConsumer<ExportTraceServiceRequest>> {
+        None
+    }
+    fn from_traces_consumer(_: SharedConsumer<ExportTraceServiceRequest>) -> Option<SharedConsumer<Self>> {
+        None
+    }
+}
+
+impl PipelineData for ExportLogsServiceRequest {
+    fn to_otlp_json(&self) -> serde_json::Value {
+        crate::pdata::json::encode_logs(self)
+    }
+    fn apply(processor: &dyn crate::processor::ItemProcessor, data: &mut Self) -> Result<(), PipelineError> {
+        processor.process_logs(data)
+    }
+    fn as_traces_consumer(_: SharedConsumer<Self>) -> Option<SharedConsumer<ExportTraceServiceRequest>> {
+        None
+    }
+    fn from_traces_consumer(_: SharedConsumer<ExportTraceServiceRequest>) -> Option<SharedConsumer<Self>> {
+        None
+    }
+}
+
+/// Counts what enters a stage (`received`, and `refused` when it says no) or what a stage passes
+/// on (`sent`), for the per-component counters.
+pub struct Tap<T> {
+    inner: SharedConsumer<T>,
+    counters: Arc<crate::telemetry::ComponentCounters>,
+    entry: bool,
+}
+
+impl<T> Tap<T> {
+    /// Wraps a component: counts items it receives and refuses.
+    pub fn entry(inner: SharedConsumer<T>, counters: Arc<crate::telemetry::ComponentCounters>) -> Self {
+        Tap {
+            inner,
+            counters,
+            entry: true,
+        }
+    }
+    /// Wraps a component's next consumer: counts items the component sends on.
+    pub fn exit(inner: SharedConsumer<T>, counters: Arc<crate::telemetry::ComponentCounters>) -> Self {
+        Tap {
+            inner,
+            counters,
+            entry: false,
+        }
+    }
+}
+
+impl<T: SignalData> Consumer<T> for Tap<T> {
+    fn consume(&self, envelope: Envelope<T>) -> BoxFuture<'_, Result<(), PipelineError>> {
+        use crate::telemetry::ComponentCounters as C;
+        let items = envelope.item_count();
+        Box::pin(async move {
+            if self.entry {
+                C::add(&self.counters.received, items);
+            }
+            let result = self.inner.consume(envelope).await;
+            match (&result, self.entry) {
+                (Err(_), true) => C::add(&self.counters.refused, items),
+                (Ok(()), false) => C::add(&self.counters.sent, items),
+                _ => {}
+            }
+            result
+        })
+    }
+    fn shutdown(&self) -> BoxFuture<'_, ()> {
+        self.inner.shutdown()
+    }
+}
+
+/// Hides a shared stage's shutdown from one of its users: shared exporters and connectors are shut
+/// down once, by the topology, after every pipeline feeding them has flushed.
+pub struct Shared<T>(pub SharedConsumer<T>);
+
+impl<T: SignalData> Consumer<T> for Shared<T> {
+    fn consume(&self, envelope: Envelope<T>) -> BoxFuture<'_, Result<(), PipelineError>> {
+        self.0.consume(envelope)
     }
 }
 

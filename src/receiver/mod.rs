@@ -3,6 +3,7 @@
 
 pub mod otlp_grpc;
 pub mod otlp_http;
+pub mod zipkin;
 
 use crate::pdata::SignalData;
 use crate::pipeline::ack::AckToken;
