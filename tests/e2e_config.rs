@@ -175,3 +175,35 @@ fn the_user_config_dir_is_a_standard_place() {
         "{stderr}"
     );
 }
+
+/// Every `yaml` block of the README that is a whole config (it has `service:`) validates: the
+/// documentation's examples are promises too.
+#[test]
+fn the_readme_config_examples_validate() {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let dir = common::temp_dir("config-readme");
+    let blocks: Vec<&str> = readme
+        .split("```yaml\n")
+        .skip(1)
+        .filter_map(|rest| rest.split("```").next())
+        .filter(|block| block.contains("\nservice:") || block.starts_with("service:"))
+        .collect();
+    assert!(blocks.len() >= 2, "the README has its config examples");
+    for (i, block) in blocks.iter().enumerate() {
+        let file = dir.join(format!("readme-{i}.yaml"));
+        std::fs::write(&file, block).unwrap();
+        let out = otelbox(
+            &["config", "validate", file.to_str().unwrap()],
+            &[
+                ("GRPC_PORT", "4317"),
+                ("INGEST_TOKEN", "t1"),
+                ("API_TOKEN", "t2"),
+            ],
+        );
+        assert!(
+            out.status.success(),
+            "README config example {i} is invalid:\n{block}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
