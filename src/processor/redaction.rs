@@ -1,23 +1,1322 @@
-//! The redaction processor: keeps secrets and PII out of storage and exporters (placeholder: parsing refuses it until the processor lands).
+//! The redaction processor: keeps secrets and PII out of storage and exporters by deleting attributes
+//! that are not allowed and masking (or hashing) blocked values, as the Collector's redactionprocessor does.
+//!
+//! Per attribute, in this order: an ignored key is kept untouched; a key not allowed is deleted (with
+//! `allow_all_keys: false` and no `allowed_keys` every attribute goes: the processor fails closed); a
+//! value matching `allowed_values` is kept; a key matching `blocked_key_patterns` has its whole value
+//! masked; otherwise every substring matching `blocked_values` is masked. Values are matched in their
+//! string form (ints, doubles, booleans, bytes as base64, arrays and maps as JSON), so a card number
+//! sent as an int is caught too; a non-string value becomes a string only when something was masked.
+//! Log bodies get the same treatment: a scalar body is masked like a value, and map and array bodies
+//! are walked key by key (keys are allowed, ignored and blocked like attribute keys).
 
 use crate::config::{ComponentId, Parser};
+use crate::pipeline::PipelineError;
 use crate::processor::ItemProcessor;
+use base64::Engine;
+use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
+use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue, KeyValue};
+use opentelemetry_proto::tonic::metrics::v1::metric::Data;
+use opentelemetry_proto::tonic::metrics::v1::Exemplar;
+use regex::Regex;
 use serde_yaml_ng::Value;
+use std::borrow::Cow;
+use std::collections::HashSet;
 
-#[derive(Clone, Debug, Default)]
-pub struct RedactionConfig;
+/// What replaces a blocked match when no `hash_function` is set.
+const MASK: &str = "****";
 
-pub fn parse(p: &mut Parser, _value: &Value, path: &str) -> RedactionConfig {
-    p.not_yet(path, "processor", "redaction");
-    RedactionConfig
+/// How masked text is replaced: by the fixed mask, or by the lowercase hex digest of the text, which
+/// keeps equal secrets correlatable without storing them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HashFunction {
+    Md5,
+    Sha1,
+    /// SHA3-256.
+    Sha3,
 }
 
-pub struct RedactionProcessor;
+impl HashFunction {
+    fn parse(text: &str) -> Option<HashFunction> {
+        match text {
+            "md5" => Some(HashFunction::Md5),
+            "sha1" => Some(HashFunction::Sha1),
+            "sha3" => Some(HashFunction::Sha3),
+            _ => None,
+        }
+    }
 
-impl RedactionProcessor {
-    pub fn new(_id: &ComponentId, _config: &RedactionConfig) -> Self {
-        RedactionProcessor
+    fn hex_digest(self, text: &str) -> String {
+        use sha1::Digest;
+        match self {
+            HashFunction::Md5 => hex::encode(md5::Md5::digest(text.as_bytes())),
+            HashFunction::Sha1 => hex::encode(sha1::Sha1::digest(text.as_bytes())),
+            HashFunction::Sha3 => hex::encode(sha3::Sha3_256::digest(text.as_bytes())),
+        }
     }
 }
 
-impl ItemProcessor for RedactionProcessor {}
+/// Which diagnostic attributes the processor writes onto each item it changed. Key names can leak
+/// what was there, so `debug` (names and counts) is for testing a config; `info` writes counts only.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Summary {
+    Debug,
+    Info,
+    /// The Collector's default (an empty `summary`): nothing is written.
+    #[default]
+    Silent,
+}
+
+impl Summary {
+    fn parse(text: &str) -> Option<Summary> {
+        match text {
+            "debug" => Some(Summary::Debug),
+            "info" => Some(Summary::Info),
+            "silent" => Some(Summary::Silent),
+            _ => None,
+        }
+    }
+}
+
+/// The redaction processor's settings. The default fails closed: no key is allowed, so every
+/// attribute is removed.
+#[derive(Clone, Debug, Default)]
+pub struct RedactionConfig {
+    pub allow_all_keys: bool,
+    pub allowed_keys: Vec<String>,
+    pub ignored_keys: Vec<String>,
+    pub blocked_values: Vec<Regex>,
+    pub blocked_key_patterns: Vec<Regex>,
+    pub allowed_values: Vec<Regex>,
+    pub hash_function: Option<HashFunction>,
+    pub summary: Summary,
+}
+
+const KEYS: &[&str] = &[
+    "allow_all_keys",
+    "allowed_keys",
+    "ignored_keys",
+    "blocked_values",
+    "blocked_key_patterns",
+    "allowed_values",
+    "hash_function",
+    "summary",
+];
+
+pub fn parse(p: &mut Parser, value: &Value, path: &str) -> RedactionConfig {
+    let mut config = RedactionConfig::default();
+    let Some(body) = p.mapping(Some(value), path) else {
+        return config;
+    };
+    p.only_keys(body, KEYS, path);
+    if let Some(v) = body.get("allow_all_keys") {
+        config.allow_all_keys = p.boolean(v, &format!("{path}.allow_all_keys")).unwrap_or(false);
+    }
+    config.allowed_keys = p.string_list(body.get("allowed_keys"), &format!("{path}.allowed_keys"));
+    config.ignored_keys = p.string_list(body.get("ignored_keys"), &format!("{path}.ignored_keys"));
+    let regexes = |p: &mut Parser, key: &str| -> Vec<Regex> {
+        p.list(body.get(key), &format!("{path}.{key}"))
+            .into_iter()
+            .filter_map(|(at, v)| p.regex(v, &at))
+            .collect()
+    };
+    config.blocked_values = regexes(p, "blocked_values");
+    config.blocked_key_patterns = regexes(p, "blocked_key_patterns");
+    config.allowed_values = regexes(p, "allowed_values");
+    if let Some(v) = body.get("hash_function") {
+        let at = format!("{path}.hash_function");
+        if let Some(text) = p.string(v, &at) {
+            config.hash_function = HashFunction::parse(&text);
+            if config.hash_function.is_none() {
+                p.error(&at, format!("expected md5, sha1 or sha3, got '{text}'"));
+            }
+        }
+    }
+    if let Some(v) = body.get("summary") {
+        let at = format!("{path}.summary");
+        if let Some(text) = p.string(v, &at) {
+            match Summary::parse(&text) {
+                Some(summary) => config.summary = summary,
+                None => p.error(&at, format!("expected debug, info or silent, got '{text}'")),
+            }
+        }
+    }
+    config
+}
+
+/// The names of one family of summary attributes: those about attributes, and those (with `body.`)
+/// about a log body's parts.
+struct SummaryNames {
+    redacted_keys: &'static str,
+    redacted_count: &'static str,
+    masked_keys: &'static str,
+    masked_count: &'static str,
+    allowed_keys: &'static str,
+    allowed_count: &'static str,
+    ignored_count: &'static str,
+}
+
+const ATTRIBUTE_SUMMARY: SummaryNames = SummaryNames {
+    redacted_keys: "redaction.redacted.keys",
+    redacted_count: "redaction.redacted.count",
+    masked_keys: "redaction.masked.keys",
+    masked_count: "redaction.masked.count",
+    allowed_keys: "redaction.allowed.keys",
+    allowed_count: "redaction.allowed.count",
+    ignored_count: "redaction.ignored.count",
+};
+
+const BODY_SUMMARY: SummaryNames = SummaryNames {
+    redacted_keys: "redaction.body.redacted.keys",
+    redacted_count: "redaction.body.redacted.count",
+    masked_keys: "redaction.body.masked.keys",
+    masked_count: "redaction.body.masked.count",
+    allowed_keys: "redaction.body.allowed.keys",
+    allowed_count: "redaction.body.allowed.count",
+    ignored_count: "redaction.body.ignored.count",
+};
+
+impl SummaryNames {
+    fn all(&self) -> [&'static str; 7] {
+        [
+            self.redacted_keys,
+            self.redacted_count,
+            self.masked_keys,
+            self.masked_count,
+            self.allowed_keys,
+            self.allowed_count,
+            self.ignored_count,
+        ]
+    }
+}
+
+/// What happened to the keys of one attribute set (or one log body), for the summary.
+#[derive(Default)]
+struct Tally {
+    redacted: Vec<String>,
+    masked: Vec<String>,
+    allowed: Vec<String>,
+    ignored: Vec<String>,
+}
+
+pub struct RedactionProcessor {
+    allow_all_keys: bool,
+    /// The configured keys plus the summary attributes, so that a second redaction processor in the
+    /// chain keeps (and adds to) the first one's summary instead of deleting it.
+    allowed_keys: HashSet<String>,
+    ignored_keys: HashSet<String>,
+    blocked_values: Vec<Regex>,
+    blocked_key_patterns: Vec<Regex>,
+    allowed_values: Vec<Regex>,
+    hash_function: Option<HashFunction>,
+    summary: Summary,
+}
+
+impl RedactionProcessor {
+    pub fn new(_id: &ComponentId, config: &RedactionConfig) -> Self {
+        let summary_keys = ATTRIBUTE_SUMMARY.all().into_iter().chain(BODY_SUMMARY.all()).map(String::from);
+        RedactionProcessor {
+            allow_all_keys: config.allow_all_keys,
+            allowed_keys: config.allowed_keys.iter().cloned().chain(summary_keys).collect(),
+            ignored_keys: config.ignored_keys.iter().cloned().collect(),
+            blocked_values: config.blocked_values.clone(),
+            blocked_key_patterns: config.blocked_key_patterns.clone(),
+            allowed_values: config.allowed_values.clone(),
+            hash_function: config.hash_function,
+            summary: config.summary,
+        }
+    }
+
+    fn is_ignored(&self, key: &str) -> bool {
+        self.ignored_keys.contains(key)
+    }
+
+    fn is_allowed(&self, key: &str) -> bool {
+        self.allow_all_keys || self.allowed_keys.contains(key)
+    }
+
+    fn is_blocked_key(&self, key: &str) -> bool {
+        self.blocked_key_patterns.iter().any(|re| re.is_match(key))
+    }
+
+    fn is_allowed_value(&self, text: &str) -> bool {
+        self.allowed_values.iter().any(|re| re.is_match(text))
+    }
+
+    /// The replacement of a whole value (a blocked key's).
+    fn mask_whole(&self, text: &str) -> String {
+        match self.hash_function {
+            Some(hash) => hash.hex_digest(text),
+            None => MASK.to_string(),
+        }
+    }
+
+    /// `text` with every `blocked_values` match masked, or `None` when nothing changed.
+    fn mask_matches(&self, text: &str) -> Option<String> {
+        let mut current = Cow::Borrowed(text);
+        for re in &self.blocked_values {
+            if !re.is_match(&current) {
+                continue;
+            }
+            let replaced = match self.hash_function {
+                Some(hash) => re.replace_all(&current, |caps: &regex::Captures| hash.hex_digest(&caps[0])),
+                None => re.replace_all(&current, regex::NoExpand(MASK)),
+            };
+            if let Cow::Owned(replaced) = replaced {
+                current = Cow::Owned(replaced);
+            }
+        }
+        match current {
+            Cow::Owned(masked) if masked != text => Some(masked),
+            _ => None,
+        }
+    }
+
+    /// Redacts one attribute set and writes its summary into it.
+    fn redact_attributes(&self, attributes: &mut Vec<KeyValue>) {
+        if attributes.is_empty() {
+            return;
+        }
+        let mut tally = Tally::default();
+        attributes.retain_mut(|attribute| self.redact_attribute(attribute, &mut tally));
+        self.write_summary(attributes, &tally, &ATTRIBUTE_SUMMARY);
+    }
+
+    /// Applies the per-attribute order; false means delete the attribute.
+    fn redact_attribute(&self, attribute: &mut KeyValue, tally: &mut Tally) -> bool {
+        let key = &attribute.key;
+        if self.is_ignored(key) {
+            tally.ignored.push(key.clone());
+            return true;
+        }
+        if !self.is_allowed(key) {
+            tally.redacted.push(key.clone());
+            return false;
+        }
+        let text = attribute.value.as_ref().map_or(Cow::Borrowed(""), text_of);
+        if self.is_allowed_value(&text) {
+            tally.allowed.push(key.clone());
+            return true;
+        }
+        let replacement = if self.is_blocked_key(key) {
+            Some(self.mask_whole(&text))
+        } else {
+            self.mask_matches(&text)
+        };
+        if let Some(masked) = replacement {
+            tally.masked.push(key.clone());
+            attribute.value = Some(string_value(masked));
+        }
+        true
+    }
+
+    /// Redacts a log body; its summary goes into the record's attributes (`redaction.body.*`).
+    fn redact_body(&self, body: &mut Option<AnyValue>, attributes: &mut Vec<KeyValue>) {
+        let Some(body) = body.as_mut() else { return };
+        let mut tally = Tally::default();
+        match &mut body.value {
+            None => return,
+            Some(any_value::Value::KvlistValue(map)) => self.redact_body_map(&mut map.values, None, &mut tally),
+            Some(any_value::Value::ArrayValue(array)) => {
+                for (i, element) in array.values.iter_mut().enumerate() {
+                    self.redact_body_part(format!("[{i}]"), element, &mut tally);
+                }
+            }
+            Some(_) => self.redact_body_part("body".to_string(), body, &mut tally),
+        }
+        self.write_summary(attributes, &tally, &BODY_SUMMARY);
+    }
+
+    /// The entries of a map inside a body, named by their path (`user.email`, `items.[0]`). As in
+    /// the Collector, a blocked key masks the whole entry, even a map, before allowed values are
+    /// looked at.
+    fn redact_body_map(&self, entries: &mut Vec<KeyValue>, prefix: Option<&str>, tally: &mut Tally) {
+        entries.retain_mut(|entry| {
+            let path = match prefix {
+                Some(prefix) => format!("{prefix}.{}", entry.key),
+                None => entry.key.clone(),
+            };
+            if self.is_ignored(&entry.key) {
+                tally.ignored.push(path);
+                return true;
+            }
+            if !self.is_allowed(&entry.key) {
+                tally.redacted.push(path);
+                return false;
+            }
+            let Some(value) = entry.value.as_mut() else { return true };
+            if self.is_blocked_key(&entry.key) {
+                *value = string_value(self.mask_whole(&text_of(value)));
+                tally.masked.push(path);
+            } else {
+                self.redact_body_part(path, value, tally);
+            }
+            true
+        });
+    }
+
+    fn redact_body_part(&self, path: String, value: &mut AnyValue, tally: &mut Tally) {
+        match &mut value.value {
+            None => {}
+            Some(any_value::Value::KvlistValue(map)) => self.redact_body_map(&mut map.values, Some(&path), tally),
+            Some(any_value::Value::ArrayValue(array)) => {
+                for (i, element) in array.values.iter_mut().enumerate() {
+                    self.redact_body_part(format!("{path}.[{i}]"), element, tally);
+                }
+            }
+            Some(_) => {
+                let text = text_of(value);
+                if self.is_allowed_value(&text) {
+                    tally.allowed.push(path);
+                } else if let Some(masked) = self.mask_matches(&text) {
+                    *value = string_value(masked);
+                    tally.masked.push(path);
+                }
+            }
+        }
+    }
+
+    /// Adds this tally to the summary attributes (adding to counts and key lists already there,
+    /// so that chained redaction processors accumulate).
+    fn write_summary(&self, attributes: &mut Vec<KeyValue>, tally: &Tally, names: &SummaryNames) {
+        if self.summary == Summary::Silent {
+            return;
+        }
+        let families = [
+            (&tally.redacted, Some(names.redacted_keys), names.redacted_count),
+            (&tally.masked, Some(names.masked_keys), names.masked_count),
+            (&tally.allowed, Some(names.allowed_keys), names.allowed_count),
+            (&tally.ignored, None, names.ignored_count),
+        ];
+        for (keys, keys_name, count_name) in families {
+            if keys.is_empty() {
+                continue;
+            }
+            if let (Summary::Debug, Some(keys_name)) = (self.summary, keys_name) {
+                let mut listed: Vec<String> = keys.clone();
+                if let Some(any_value::Value::StringValue(existing)) = attribute_value(attributes, keys_name) {
+                    listed.extend(existing.split(',').filter(|k| !k.is_empty()).map(String::from));
+                }
+                listed.sort();
+                put(attributes, keys_name, string_value(listed.join(",")));
+            }
+            let existing = match attribute_value(attributes, count_name) {
+                Some(any_value::Value::IntValue(n)) => *n,
+                _ => 0,
+            };
+            let count = existing.saturating_add(keys.len() as i64);
+            put(
+                attributes,
+                count_name,
+                AnyValue {
+                    value: Some(any_value::Value::IntValue(count)),
+                },
+            );
+        }
+    }
+}
+
+impl ItemProcessor for RedactionProcessor {
+    fn process_traces(&self, data: &mut ExportTraceServiceRequest) -> Result<(), PipelineError> {
+        for resource_spans in &mut data.resource_spans {
+            if let Some(resource) = &mut resource_spans.resource {
+                self.redact_attributes(&mut resource.attributes);
+            }
+            for scope_spans in &mut resource_spans.scope_spans {
+                if let Some(scope) = &mut scope_spans.scope {
+                    self.redact_attributes(&mut scope.attributes);
+                }
+                for span in &mut scope_spans.spans {
+                    self.redact_attributes(&mut span.attributes);
+                    for event in &mut span.events {
+                        self.redact_attributes(&mut event.attributes);
+                    }
+                    for link in &mut span.links {
+                        self.redact_attributes(&mut link.attributes);
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn process_metrics(&self, data: &mut ExportMetricsServiceRequest) -> Result<(), PipelineError> {
+        for resource_metrics in &mut data.resource_metrics {
+            if let Some(resource) = &mut resource_metrics.resource {
+                self.redact_attributes(&mut resource.attributes);
+            }
+            for scope_metrics in &mut resource_metrics.scope_metrics {
+                if let Some(scope) = &mut scope_metrics.scope {
+                    self.redact_attributes(&mut scope.attributes);
+                }
+                for metric in &mut scope_metrics.metrics {
+                    self.redact_data_points(metric.data.as_mut());
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn process_logs(&self, data: &mut ExportLogsServiceRequest) -> Result<(), PipelineError> {
+        for resource_logs in &mut data.resource_logs {
+            if let Some(resource) = &mut resource_logs.resource {
+                self.redact_attributes(&mut resource.attributes);
+            }
+            for scope_logs in &mut resource_logs.scope_logs {
+                if let Some(scope) = &mut scope_logs.scope {
+                    self.redact_attributes(&mut scope.attributes);
+                }
+                for record in &mut scope_logs.log_records {
+                    self.redact_attributes(&mut record.attributes);
+                    self.redact_body(&mut record.body, &mut record.attributes);
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+impl RedactionProcessor {
+    /// Data point attributes, and the attributes of their exemplars (which are stored with them).
+    fn redact_data_points(&self, data: Option<&mut Data>) {
+        let redact = |attributes: &mut Vec<KeyValue>, exemplars: &mut Vec<Exemplar>| {
+            self.redact_attributes(attributes);
+            for exemplar in exemplars {
+                self.redact_attributes(&mut exemplar.filtered_attributes);
+            }
+        };
+        match data {
+            None => {}
+            Some(Data::Gauge(gauge)) => gauge
+                .data_points
+                .iter_mut()
+                .for_each(|p| redact(&mut p.attributes, &mut p.exemplars)),
+            Some(Data::Sum(sum)) => sum.data_points.iter_mut().for_each(|p| redact(&mut p.attributes, &mut p.exemplars)),
+            Some(Data::Histogram(h)) => h.data_points.iter_mut().for_each(|p| redact(&mut p.attributes, &mut p.exemplars)),
+            Some(Data::ExponentialHistogram(h)) => h.data_points.iter_mut().for_each(|p| redact(&mut p.attributes, &mut p.exemplars)),
+            Some(Data::Summary(summary)) => summary
+                .data_points
+                .iter_mut()
+                .for_each(|p| self.redact_attributes(&mut p.attributes)),
+        }
+    }
+}
+
+fn string_value(text: String) -> AnyValue {
+    AnyValue {
+        value: Some(any_value::Value::StringValue(text)),
+    }
+}
+
+fn attribute_value<'a>(attributes: &'a [KeyValue], key: &str) -> Option<&'a any_value::Value> {
+    attributes
+        .iter()
+        .find(|kv| kv.key == key)
+        .and_then(|kv| kv.value.as_ref()?.value.as_ref())
+}
+
+/// Sets `key`, in place when present (keeping the attribute order), else at the end.
+fn put(attributes: &mut Vec<KeyValue>, key: &str, value: AnyValue) {
+    match attributes.iter_mut().find(|kv| kv.key == key) {
+        Some(existing) => existing.value = Some(value),
+        None => attributes.push(KeyValue {
+            key: key.to_string(),
+            value: Some(value),
+            ..Default::default()
+        }),
+    }
+}
+
+/// A value's string form for matching (the Collector's `AsString`): strings as they are, bytes as
+/// base64, arrays and maps as JSON. A string-table index (used only by profiles) has no text here.
+fn text_of(value: &AnyValue) -> Cow<'_, str> {
+    match &value.value {
+        None | Some(any_value::Value::StringValueStrindex(_)) => Cow::Borrowed(""),
+        Some(any_value::Value::StringValue(s)) => Cow::Borrowed(s),
+        Some(any_value::Value::BoolValue(b)) => Cow::Borrowed(if *b { "true" } else { "false" }),
+        Some(any_value::Value::IntValue(n)) => Cow::Owned(n.to_string()),
+        Some(any_value::Value::DoubleValue(d)) => Cow::Owned(d.to_string()),
+        Some(any_value::Value::BytesValue(bytes)) => Cow::Owned(base64::engine::general_purpose::STANDARD.encode(bytes)),
+        Some(any_value::Value::ArrayValue(_) | any_value::Value::KvlistValue(_)) => Cow::Owned(json_of(value).to_string()),
+    }
+}
+
+fn json_of(value: &AnyValue) -> serde_json::Value {
+    use serde_json::Value as Json;
+    match &value.value {
+        None | Some(any_value::Value::StringValueStrindex(_)) => Json::Null,
+        Some(any_value::Value::StringValue(s)) => Json::String(s.clone()),
+        Some(any_value::Value::BoolValue(b)) => Json::Bool(*b),
+        Some(any_value::Value::IntValue(n)) => Json::from(*n),
+        Some(any_value::Value::DoubleValue(d)) => {
+            serde_json::Number::from_f64(*d).map_or_else(|| Json::String(d.to_string()), Json::Number)
+        }
+        Some(any_value::Value::BytesValue(bytes)) => Json::String(base64::engine::general_purpose::STANDARD.encode(bytes)),
+        Some(any_value::Value::ArrayValue(array)) => Json::Array(array.values.iter().map(json_of).collect()),
+        Some(any_value::Value::KvlistValue(map)) => Json::Object(
+            map.values
+                .iter()
+                .map(|kv| (kv.key.clone(), kv.value.as_ref().map_or(Json::Null, json_of)))
+                .collect(),
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{Config, ProcessorSettings};
+    use opentelemetry_proto::tonic::common::v1::{ArrayValue, InstrumentationScope, KeyValueList};
+    use opentelemetry_proto::tonic::logs::v1::{LogRecord, ResourceLogs, ScopeLogs};
+    use opentelemetry_proto::tonic::metrics::v1::{
+        exemplar, number_data_point, Gauge, Histogram, HistogramDataPoint, Metric, NumberDataPoint, ResourceMetrics, ScopeMetrics, Sum,
+    };
+    use opentelemetry_proto::tonic::resource::v1::Resource;
+    use opentelemetry_proto::tonic::trace::v1::span::{Event, Link};
+    use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
+
+    /// The issue's governance example: e-mail addresses, card numbers and API keys masked anywhere,
+    /// secrets by key name, counts on every item that changed.
+    const EXAMPLE: &str = r#"
+receivers:
+  otlp: { protocols: { http: {} } }
+processors:
+  redaction:
+    allow_all_keys: true
+    blocked_values:
+      - '[a-zA-Z0-9._%+-]+@[a-zA-Z0-9.-]+\.[a-zA-Z]{2,}'   # e-mail
+      - '\b(?:\d[ -]?){13,16}\b'                            # card numbers
+      - '\b(?:sk|pk|api|key)[-_][A-Za-z0-9_-]{16,}\b'        # API keys
+    blocked_key_patterns: ['.*(password|secret|token).*']
+    summary: info
+exporters:
+  otelbox: {}
+service:
+  pipelines:
+    traces: { receivers: [otlp], processors: [redaction], exporters: [otelbox] }
+    metrics: { receivers: [otlp], processors: [redaction], exporters: [otelbox] }
+    logs: { receivers: [otlp], processors: [redaction], exporters: [otelbox] }
+"#;
+
+    fn example() -> RedactionProcessor {
+        let config = Config::parse(EXAMPLE).unwrap_or_else(|e| panic!("{e:?}"));
+        let id = ComponentId {
+            kind: "redaction".into(),
+            name: None,
+        };
+        let ProcessorSettings::Redaction(settings) = &config.processors[&id] else {
+            panic!("not a redaction processor")
+        };
+        RedactionProcessor::new(&id, settings)
+    }
+
+    /// A processor from the body of a `redaction:` entry.
+    fn processor(yaml: &str) -> RedactionProcessor {
+        let value: Value = serde_yaml_ng::from_str(yaml).unwrap();
+        let mut errors = Vec::new();
+        let config = parse(&mut Parser::collecting(&mut errors), &value, "processors.redaction");
+        assert!(errors.is_empty(), "{errors:?}");
+        RedactionProcessor::new(
+            &ComponentId {
+                kind: "redaction".into(),
+                name: None,
+            },
+            &config,
+        )
+    }
+
+    fn errors_of(yaml: &str) -> Vec<String> {
+        Config::parse(yaml).map(|_| ()).unwrap_err().0
+    }
+
+    fn s(text: &str) -> AnyValue {
+        string_value(text.to_string())
+    }
+    fn int(n: i64) -> AnyValue {
+        AnyValue {
+            value: Some(any_value::Value::IntValue(n)),
+        }
+    }
+    fn map(entries: Vec<KeyValue>) -> AnyValue {
+        AnyValue {
+            value: Some(any_value::Value::KvlistValue(KeyValueList { values: entries })),
+        }
+    }
+    fn array(values: Vec<AnyValue>) -> AnyValue {
+        AnyValue {
+            value: Some(any_value::Value::ArrayValue(ArrayValue { values })),
+        }
+    }
+    fn kv(key: &str, value: AnyValue) -> KeyValue {
+        KeyValue {
+            key: key.into(),
+            value: Some(value),
+            ..Default::default()
+        }
+    }
+
+    /// One span with one event and one link, with these attribute sets.
+    fn traces(resource: Vec<KeyValue>, span: Vec<KeyValue>, event: Vec<KeyValue>, link: Vec<KeyValue>) -> ExportTraceServiceRequest {
+        ExportTraceServiceRequest {
+            resource_spans: vec![ResourceSpans {
+                resource: Some(Resource {
+                    attributes: resource,
+                    ..Default::default()
+                }),
+                scope_spans: vec![ScopeSpans {
+                    scope: Some(InstrumentationScope {
+                        name: "checkout-lib".into(),
+                        ..Default::default()
+                    }),
+                    spans: vec![Span {
+                        trace_id: vec![1; 16],
+                        span_id: vec![2; 8],
+                        name: "POST /pay".into(),
+                        attributes: span,
+                        events: vec![Event {
+                            name: "exception".into(),
+                            attributes: event,
+                            ..Default::default()
+                        }],
+                        links: vec![Link {
+                            trace_id: vec![3; 16],
+                            span_id: vec![4; 8],
+                            attributes: link,
+                            ..Default::default()
+                        }],
+                        ..Default::default()
+                    }],
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+        }
+    }
+
+    /// Log records with these (attributes, body) under one resource.
+    fn logs(resource: Vec<KeyValue>, records: Vec<(Vec<KeyValue>, AnyValue)>) -> ExportLogsServiceRequest {
+        ExportLogsServiceRequest {
+            resource_logs: vec![ResourceLogs {
+                resource: Some(Resource {
+                    attributes: resource,
+                    ..Default::default()
+                }),
+                scope_logs: vec![ScopeLogs {
+                    log_records: records
+                        .into_iter()
+                        .map(|(attributes, body)| LogRecord {
+                            severity_number: 13,
+                            attributes,
+                            body: Some(body),
+                            ..Default::default()
+                        })
+                        .collect(),
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+        }
+    }
+
+    /// A gauge, a sum whose point has an exemplar, and a histogram, with these attribute sets.
+    fn metrics(
+        resource: Vec<KeyValue>,
+        gauge: Vec<KeyValue>,
+        sum: Vec<KeyValue>,
+        exemplar: Vec<KeyValue>,
+        histogram: Vec<KeyValue>,
+    ) -> ExportMetricsServiceRequest {
+        let number_point = |attributes: Vec<KeyValue>, exemplars: Vec<Exemplar>| NumberDataPoint {
+            attributes,
+            time_unix_nano: 1_700_000_000_000_000_000,
+            value: Some(number_data_point::Value::AsInt(4)),
+            exemplars,
+            ..Default::default()
+        };
+        let metric = |name: &str, data: Data| Metric {
+            name: name.into(),
+            data: Some(data),
+            ..Default::default()
+        };
+        ExportMetricsServiceRequest {
+            resource_metrics: vec![ResourceMetrics {
+                resource: Some(Resource {
+                    attributes: resource,
+                    ..Default::default()
+                }),
+                scope_metrics: vec![ScopeMetrics {
+                    metrics: vec![
+                        metric(
+                            "queue.depth",
+                            Data::Gauge(Gauge {
+                                data_points: vec![number_point(gauge, vec![])],
+                            }),
+                        ),
+                        metric(
+                            "requests",
+                            Data::Sum(Sum {
+                                data_points: vec![number_point(
+                                    sum,
+                                    vec![Exemplar {
+                                        filtered_attributes: exemplar,
+                                        value: Some(exemplar::Value::AsInt(1)),
+                                        ..Default::default()
+                                    }],
+                                )],
+                                aggregation_temporality: 2,
+                                is_monotonic: true,
+                            }),
+                        ),
+                        metric(
+                            "latency",
+                            Data::Histogram(Histogram {
+                                data_points: vec![HistogramDataPoint {
+                                    attributes: histogram,
+                                    count: 1,
+                                    bucket_counts: vec![1],
+                                    ..Default::default()
+                                }],
+                                aggregation_temporality: 2,
+                            }),
+                        ),
+                    ],
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+        }
+    }
+
+    /// The attributes of the first span after `processor` ran on them.
+    fn span_attributes(processor: &RedactionProcessor, attributes: Vec<KeyValue>) -> Vec<KeyValue> {
+        let mut data = traces(vec![], attributes, vec![], vec![]);
+        processor.process_traces(&mut data).unwrap();
+        data.resource_spans[0].scope_spans[0].spans[0].attributes.clone()
+    }
+
+    /// The (attributes, body) of a log record after `processor` ran on it.
+    fn log_record(processor: &RedactionProcessor, attributes: Vec<KeyValue>, body: AnyValue) -> (Vec<KeyValue>, AnyValue) {
+        let mut data = logs(vec![], vec![(attributes, body)]);
+        processor.process_logs(&mut data).unwrap();
+        let record = &data.resource_logs[0].scope_logs[0].log_records[0];
+        (record.attributes.clone(), record.body.clone().unwrap())
+    }
+
+    #[test]
+    fn the_example_masks_emails_cards_and_api_keys_in_spans_events_and_resources() {
+        let processor = example();
+        let mut data = traces(
+            vec![kv("service.name", s("checkout")), kv("deployment.owner", s("ops-team@example.com"))],
+            vec![
+                kv("http.route", s("/pay")),
+                kv("user.email", s("alice@example.com")),
+                kv("payment.card", s("4111 1111 1111 1111")),
+                kv("card.number", int(4111111111111111)),
+                kv("http.response.status_code", int(200)),
+                kv("auth.token", s("eyJhbGciOiJIUzI1NiJ9")),
+                kv("db.password", int(1234)),
+                kv("note", s("bob@example.org paid with 5500-0000-0000-0004")),
+                kv("llm.api_key", s("sk-proj_abcdefghijklmnop1234")),
+                kv("request.id", s("req_0123456789abcdefghij")),
+            ],
+            vec![
+                kv("exception.type", s("AuthError")),
+                kv("exception.message", s("login failed for carol@example.net")),
+            ],
+            vec![kv("link.reason", s("retry of key_ABCDEFGHIJKLMNOPQRST"))],
+        );
+        processor.process_traces(&mut data).unwrap();
+        let expected = traces(
+            vec![
+                kv("service.name", s("checkout")),
+                kv("deployment.owner", s("****")),
+                kv("redaction.masked.count", int(1)),
+            ],
+            vec![
+                kv("http.route", s("/pay")),
+                kv("user.email", s("****")),
+                kv("payment.card", s("****")),
+                kv("card.number", s("****")),
+                kv("http.response.status_code", int(200)),
+                kv("auth.token", s("****")),
+                kv("db.password", s("****")),
+                kv("note", s("**** paid with ****")),
+                kv("llm.api_key", s("****")),
+                kv("request.id", s("req_0123456789abcdefghij")),
+                kv("redaction.masked.count", int(7)),
+            ],
+            vec![
+                kv("exception.type", s("AuthError")),
+                kv("exception.message", s("login failed for ****")),
+                kv("redaction.masked.count", int(1)),
+            ],
+            vec![kv("link.reason", s("retry of ****")), kv("redaction.masked.count", int(1))],
+        );
+        assert_eq!(data, expected);
+    }
+
+    #[test]
+    fn the_example_masks_log_attributes_and_string_map_and_array_bodies() {
+        let processor = example();
+        let mut data = logs(
+            vec![kv("service.name", s("checkout"))],
+            vec![
+                (
+                    vec![kv("session.token", s("abc123")), kv("user.id", int(42))],
+                    s("payment by dave@example.com with card 4111111111111111, key api_0123456789abcdefXYZ"),
+                ),
+                (
+                    vec![],
+                    map(vec![
+                        kv("event", s("signup")),
+                        kv("user", map(vec![kv("email", s("erin@example.com")), kv("name", s("Erin"))])),
+                        kv("password", s("hunter2")),
+                        kv("items", array(vec![s("pk_live_ABCDEFGHIJKLMNOP"), s("ok")])),
+                        kv("amount", int(12)),
+                        kv("card", int(5500000000000004)),
+                    ]),
+                ),
+                (vec![], array(vec![s("reset link sent to frank@example.com"), int(7)])),
+                (vec![kv("http.route", s("/health"))], s("all good")),
+            ],
+        );
+        processor.process_logs(&mut data).unwrap();
+        let expected = logs(
+            vec![kv("service.name", s("checkout"))],
+            vec![
+                (
+                    vec![
+                        kv("session.token", s("****")),
+                        kv("user.id", int(42)),
+                        kv("redaction.masked.count", int(1)),
+                        kv("redaction.body.masked.count", int(1)),
+                    ],
+                    s("payment by **** with card ****, key ****"),
+                ),
+                (
+                    vec![kv("redaction.body.masked.count", int(4))],
+                    map(vec![
+                        kv("event", s("signup")),
+                        kv("user", map(vec![kv("email", s("****")), kv("name", s("Erin"))])),
+                        kv("password", s("****")),
+                        kv("items", array(vec![s("****"), s("ok")])),
+                        kv("amount", int(12)),
+                        kv("card", s("****")),
+                    ]),
+                ),
+                (
+                    vec![kv("redaction.body.masked.count", int(1))],
+                    array(vec![s("reset link sent to ****"), int(7)]),
+                ),
+                (vec![kv("http.route", s("/health"))], s("all good")),
+            ],
+        );
+        assert_eq!(data, expected);
+    }
+
+    #[test]
+    fn the_example_masks_data_point_exemplar_and_resource_attributes_of_metrics() {
+        let processor = example();
+        let mut data = metrics(
+            vec![kv("service.name", s("billing")), kv("host.owner", s("gina@example.com"))],
+            vec![kv("customer.email", s("hank@example.com")), kv("region", s("eu"))],
+            vec![kv("api.secret", s("s3cr3t"))],
+            vec![kv("user.email", s("ivy@example.com"))],
+            vec![kv("http.route", s("/pay"))],
+        );
+        processor.process_metrics(&mut data).unwrap();
+        let expected = metrics(
+            vec![
+                kv("service.name", s("billing")),
+                kv("host.owner", s("****")),
+                kv("redaction.masked.count", int(1)),
+            ],
+            vec![
+                kv("customer.email", s("****")),
+                kv("region", s("eu")),
+                kv("redaction.masked.count", int(1)),
+            ],
+            vec![kv("api.secret", s("****")), kv("redaction.masked.count", int(1))],
+            vec![kv("user.email", s("****")), kv("redaction.masked.count", int(1))],
+            vec![kv("http.route", s("/pay"))],
+        );
+        assert_eq!(data, expected);
+    }
+
+    #[test]
+    fn by_default_every_attribute_is_removed_and_nothing_is_written() {
+        let processor = processor("{}");
+        let mut data = traces(
+            vec![kv("service.name", s("checkout"))],
+            vec![kv("http.route", s("/pay")), kv("user.email", s("alice@example.com"))],
+            vec![kv("exception.message", s("boom"))],
+            vec![kv("link.reason", s("retry"))],
+        );
+        processor.process_traces(&mut data).unwrap();
+        assert_eq!(data, traces(vec![], vec![], vec![], vec![]), "fails closed");
+
+        let (attributes, body) = log_record(
+            &processor,
+            vec![kv("user.email", s("alice@example.com"))],
+            map(vec![kv("user", s("alice")), kv("message", s("hi"))]),
+        );
+        assert_eq!((attributes, body), (vec![], map(vec![])), "map body keys are keys too");
+        let (_, body) = log_record(&processor, vec![], s("a string body has no keys"));
+        assert_eq!(body, s("a string body has no keys"));
+    }
+
+    #[test]
+    fn allowed_keys_keep_only_those_attributes_and_still_mask_their_values() {
+        let processor = processor(r#"{ allowed_keys: [http.route, note], blocked_values: ['[a-z]+@example\.com'], summary: debug }"#);
+        let attributes = span_attributes(
+            &processor,
+            vec![
+                kv("http.route", s("/pay")),
+                kv("user.id", s("u-1")),
+                kv("note", s("mail alice@example.com")),
+                kv("user.email", s("alice@example.com")),
+            ],
+        );
+        assert_eq!(
+            attributes,
+            [
+                kv("http.route", s("/pay")),
+                kv("note", s("mail ****")),
+                kv("redaction.redacted.keys", s("user.email,user.id")),
+                kv("redaction.redacted.count", int(2)),
+                kv("redaction.masked.keys", s("note")),
+                kv("redaction.masked.count", int(1)),
+            ]
+        );
+        let (attributes, body) = log_record(
+            &processor,
+            vec![],
+            map(vec![
+                kv("note", map(vec![kv("user.id", s("u-1")), kv("note", s("x"))])),
+                kv("other", s("y")),
+            ]),
+        );
+        assert_eq!(body, map(vec![kv("note", map(vec![kv("note", s("x"))]))]));
+        assert_eq!(
+            attributes,
+            [
+                kv("redaction.body.redacted.keys", s("note.user.id,other")),
+                kv("redaction.body.redacted.count", int(2)),
+            ]
+        );
+    }
+
+    #[test]
+    fn ignored_keys_pass_untouched_even_when_not_allowed_or_blocked() {
+        let processor =
+            processor(r#"{ ignored_keys: [debug.raw], blocked_values: ['alice'], blocked_key_patterns: ['.*'], summary: info }"#);
+        let attributes = span_attributes(&processor, vec![kv("debug.raw", s("alice token")), kv("user.name", s("alice"))]);
+        assert_eq!(
+            attributes,
+            [
+                kv("debug.raw", s("alice token")),
+                kv("redaction.redacted.count", int(1)),
+                kv("redaction.ignored.count", int(1)),
+            ]
+        );
+        let (attributes, body) = log_record(&processor, vec![], map(vec![kv("debug.raw", s("alice")), kv("user", s("alice"))]));
+        assert_eq!(body, map(vec![kv("debug.raw", s("alice"))]));
+        assert_eq!(
+            attributes,
+            [
+                kv("redaction.body.redacted.count", int(1)),
+                kv("redaction.body.ignored.count", int(1)),
+            ]
+        );
+    }
+
+    #[test]
+    fn allowed_values_are_kept_even_under_a_blocked_key_in_attributes() {
+        let processor = processor(
+            r#"
+allow_all_keys: true
+blocked_values: ['[a-z]+@[a-z]+\.com']
+blocked_key_patterns: ['secret']
+allowed_values: ['@mycompany\.com$']
+summary: debug
+"#,
+        );
+        let attributes = span_attributes(
+            &processor,
+            vec![
+                kv("support", s("help@mycompany.com")),
+                kv("user", s("eve@gmail.com")),
+                kv("contact.secret", s("ops@mycompany.com")),
+                kv("other.secret", s("x")),
+            ],
+        );
+        assert_eq!(
+            attributes,
+            [
+                kv("support", s("help@mycompany.com")),
+                kv("user", s("****")),
+                kv("contact.secret", s("ops@mycompany.com")),
+                kv("other.secret", s("****")),
+                kv("redaction.masked.keys", s("other.secret,user")),
+                kv("redaction.masked.count", int(2)),
+                kv("redaction.allowed.keys", s("contact.secret,support")),
+                kv("redaction.allowed.count", int(2)),
+            ]
+        );
+        let (attributes, body) = log_record(
+            &processor,
+            vec![],
+            map(vec![
+                kv("from", s("help@mycompany.com")),
+                kv("to", array(vec![s("eve@gmail.com")])),
+                kv("secret", s("ops@mycompany.com")),
+            ]),
+        );
+        assert_eq!(
+            body,
+            map(vec![
+                kv("from", s("help@mycompany.com")),
+                kv("to", array(vec![s("****")])),
+                kv("secret", s("****")),
+            ]),
+            "in a body a blocked key masks before allowed values are looked at, as in the Collector"
+        );
+        assert_eq!(
+            attributes,
+            [
+                kv("redaction.body.masked.keys", s("secret,to.[0]")),
+                kv("redaction.body.masked.count", int(2)),
+                kv("redaction.body.allowed.keys", s("from")),
+                kv("redaction.body.allowed.count", int(1)),
+            ]
+        );
+        let (attributes, body) = log_record(&processor, vec![], s("sent by help@mycompany.com"));
+        assert_eq!(body, s("sent by help@mycompany.com"));
+        assert_eq!(
+            attributes,
+            [
+                kv("redaction.body.allowed.keys", s("body")),
+                kv("redaction.body.allowed.count", int(1)),
+            ]
+        );
+    }
+
+    #[test]
+    fn hash_functions_replace_matches_and_blocked_values_with_lowercase_hex_digests() {
+        let cases = [
+            ("md5", "c160f8cc69a4f0bf2b0362752353d060", "2ab96390c7dbe3439de74d0c9b0b1767"),
+            (
+                "sha1",
+                "fc2398a73dd54d6237c4fdb58fd7d75347cf5af3",
+                "f3bbbd66a63d4bf1747940578ec3d0103530e21d",
+            ),
+            (
+                "sha3",
+                "18cfe3debfc85e80d4a66a8be182342e13d3d23b8b65573783f9094fb084770b",
+                "3ec80fc0faa8db8b7e6e99c74136054965901a8adf7fd6f51b1962a4c0dcab1c",
+            ),
+        ];
+        for (function, email_digest, password_digest) in cases {
+            let processor = processor(&format!(
+                r#"{{ allow_all_keys: true, blocked_values: ['[a-z]+@example\.com'], blocked_key_patterns: [password], hash_function: {function} }}"#
+            ));
+            let attributes = span_attributes(
+                &processor,
+                vec![kv("note", s("contact alice@example.com")), kv("db.password", s("hunter2"))],
+            );
+            assert_eq!(
+                attributes,
+                [
+                    kv("note", s(&format!("contact {email_digest}"))),
+                    kv("db.password", s(password_digest)),
+                ],
+                "{function}"
+            );
+            let (_, body) = log_record(&processor, vec![], s("alice@example.com"));
+            assert_eq!(body, s(email_digest), "{function}");
+        }
+    }
+
+    #[test]
+    fn summary_debug_lists_keys_info_counts_them_and_silent_writes_nothing() {
+        let input = || {
+            vec![
+                kv("keep", s("fine")),
+                kv("drop", s("x")),
+                kv("mail", s("alice@example.com")),
+                kv("raw", s("alice@example.com")),
+            ]
+        };
+        let config = |summary: &str| {
+            format!(r#"{{ allowed_keys: [keep, mail], ignored_keys: [raw], blocked_values: ['\S+@\S+'], summary: {summary} }}"#)
+        };
+        let redacted = vec![kv("keep", s("fine")), kv("mail", s("****")), kv("raw", s("alice@example.com"))];
+        let with = |extra: Vec<KeyValue>| redacted.iter().cloned().chain(extra).collect::<Vec<_>>();
+        assert_eq!(
+            span_attributes(&processor(&config("debug")), input()),
+            with(vec![
+                kv("redaction.redacted.keys", s("drop")),
+                kv("redaction.redacted.count", int(1)),
+                kv("redaction.masked.keys", s("mail")),
+                kv("redaction.masked.count", int(1)),
+                kv("redaction.ignored.count", int(1)),
+            ])
+        );
+        assert_eq!(
+            span_attributes(&processor(&config("info")), input()),
+            with(vec![
+                kv("redaction.redacted.count", int(1)),
+                kv("redaction.masked.count", int(1)),
+                kv("redaction.ignored.count", int(1)),
+            ])
+        );
+        assert_eq!(span_attributes(&processor(&config("silent")), input()), redacted);
+    }
+
+    #[test]
+    fn a_second_redaction_processor_keeps_and_adds_to_the_first_ones_summary() {
+        let processor = processor(r#"{ allowed_keys: [note], blocked_values: ['secret'], summary: debug }"#);
+        let attributes = span_attributes(
+            &processor,
+            vec![
+                kv("note", s("a secret")),
+                kv("user", s("u")),
+                kv("redaction.masked.keys", s("z.key")),
+                kv("redaction.masked.count", int(1)),
+            ],
+        );
+        assert_eq!(
+            attributes,
+            [
+                kv("note", s("a ****")),
+                kv("redaction.masked.keys", s("note,z.key")),
+                kv("redaction.masked.count", int(2)),
+                kv("redaction.redacted.keys", s("user")),
+                kv("redaction.redacted.count", int(1)),
+            ]
+        );
+    }
+
+    #[test]
+    fn non_string_values_are_matched_as_text_and_become_strings_only_when_masked() {
+        let processor = processor(r#"{ allow_all_keys: true, blocked_values: ['\d{16}', 'secret'], blocked_key_patterns: [pin] }"#);
+        let bytes = AnyValue {
+            value: Some(any_value::Value::BytesValue(b"secret".to_vec())),
+        };
+        let double = AnyValue {
+            value: Some(any_value::Value::DoubleValue(2.5)),
+        };
+        let boolean = AnyValue {
+            value: Some(any_value::Value::BoolValue(true)),
+        };
+        let attributes = span_attributes(
+            &processor,
+            vec![
+                kv("card", int(4111111111111111)),
+                kv("count", int(42)),
+                kv("ratio", double.clone()),
+                kv("flag", boolean.clone()),
+                kv("raw", bytes.clone()),
+                kv("tags", array(vec![s("a secret"), int(1)])),
+                kv("nested", map(vec![kv("k", s("secret")), kv("n", int(2))])),
+                kv("pin", int(1234)),
+            ],
+        );
+        assert_eq!(
+            attributes,
+            [
+                kv("card", s("****")),
+                kv("count", int(42)),
+                kv("ratio", double),
+                kv("flag", boolean),
+                kv("raw", bytes),
+                kv("tags", s(r#"["a ****",1]"#)),
+                kv("nested", s(r#"{"k":"****","n":2}"#)),
+                kv("pin", s("****")),
+            ]
+        );
+        let (_, body) = log_record(&processor, vec![], int(4111111111111111));
+        assert_eq!(body, s("****"), "a scalar body is matched as text too");
+    }
+
+    #[test]
+    fn a_blocked_key_masks_the_whole_value_even_a_multi_line_or_map_one() {
+        let processor = processor(r#"{ allow_all_keys: true, blocked_key_patterns: ['(?i)authorization'] }"#);
+        let attributes = span_attributes(&processor, vec![kv("http.request.header.Authorization", s("Bearer a\nb"))]);
+        assert_eq!(attributes, [kv("http.request.header.Authorization", s("****"))]);
+        let (_, body) = log_record(
+            &processor,
+            vec![],
+            map(vec![kv("authorization", map(vec![kv("user", s("a"))])), kv("path", s("/"))]),
+        );
+        assert_eq!(body, map(vec![kv("authorization", s("****")), kv("path", s("/"))]));
+    }
+
+    #[test]
+    fn config_errors_name_their_exact_paths() {
+        let errors = errors_of(
+            r#"
+receivers:
+  otlp: { protocols: { http: {} } }
+processors:
+  redaction/bad:
+    allow_all_keys: "true"
+    allowed_keys: email
+    blocked_values: ['ok', '(unclosed']
+    blocked_key_patterns: ['[z-a]']
+    allowed_values: [42]
+    hash_function: sha256
+    summary: verbose
+    url_sanitizer: {}
+  redaction/types:
+    hash_function: 5
+    ignored_keys: [[a]]
+exporters:
+  otelbox: {}
+service:
+  pipelines:
+    traces: { receivers: [otlp], processors: [redaction/bad, redaction/types], exporters: [otelbox] }
+"#,
+        );
+        let regex_error = |pattern: &str| Regex::new(pattern).unwrap_err().to_string();
+        assert_eq!(
+            errors,
+            [
+                "processors.redaction/bad.url_sanitizer: unknown key (expected one of: allow_all_keys, allowed_keys, ignored_keys, \
+                 blocked_values, blocked_key_patterns, allowed_values, hash_function, summary)"
+                    .to_string(),
+                "processors.redaction/bad.allow_all_keys: expected true or false, got a string".to_string(),
+                "processors.redaction/bad.allowed_keys: expected a list, got a string".to_string(),
+                format!(
+                    "processors.redaction/bad.blocked_values[1]: not a valid regular expression: {}",
+                    regex_error("(unclosed")
+                ),
+                format!(
+                    "processors.redaction/bad.blocked_key_patterns[0]: not a valid regular expression: {}",
+                    regex_error("[z-a]")
+                ),
+                "processors.redaction/bad.allowed_values[0]: expected a string, got a number".to_string(),
+                "processors.redaction/bad.hash_function: expected md5, sha1 or sha3, got 'sha256'".to_string(),
+                "processors.redaction/bad.summary: expected debug, info or silent, got 'verbose'".to_string(),
+                "processors.redaction/types.ignored_keys[0]: expected a string, got a list".to_string(),
+                "processors.redaction/types.hash_function: expected a string, got a number".to_string(),
+            ]
+        );
+    }
+
+    #[test]
+    fn an_empty_body_is_the_fail_closed_default() {
+        let config = Config::parse(
+            "receivers: { otlp: { protocols: { http: {} } } }\nprocessors: { redaction: }\nexporters: { otelbox: {} }\n\
+             service: { pipelines: { logs: { receivers: [otlp], processors: [redaction], exporters: [otelbox] } } }\n",
+        )
+        .unwrap_or_else(|e| panic!("{e:?}"));
+        let ProcessorSettings::Redaction(settings) = config.processors.values().next().unwrap() else {
+            panic!("not a redaction processor")
+        };
+        assert!(!settings.allow_all_keys && settings.allowed_keys.is_empty());
+        assert_eq!((settings.hash_function, settings.summary), (None, Summary::Silent));
+    }
+}
