@@ -24,7 +24,7 @@ processors:
 exporters:
   otelbox: {}
 connectors:
-  spanmetrics: {}
+  spanmetrics: { metrics_flush_interval: 0s }
 service:
   pipelines:
     traces: { receivers: [otlp], processors: [attributes/agent], exporters: [otelbox, spanmetrics] }
@@ -44,6 +44,7 @@ fn invalid_configs_list_every_error_exit_2_and_start_nothing() {
         "processors.batch.timeout:",
         "receivers.kafka: unknown receiver type \"kafka\"",
         "service.pipelines.traces.processors[0]: references processor \"attributes/agent\" which is not configured",
+        "connectors.spanmetrics.metrics_flush_interval: must be greater than 0",
         "connectors.spanmetrics: is used as an exporter but not as a receiver",
         "service.pipelines.logs: must have at least one exporter",
     ] {

@@ -88,7 +88,7 @@ processors:
 exporters:
   otelbox: { retention: 7 }
 connectors:
-  spanmetrics: {}
+  spanmetrics: { metrics_flush_interval: 0s }
 service:
   pipelines:
     traces: { receivers: [otlp], processors: [attributes/agent], exporters: [otelbox, spanmetrics] }
@@ -105,7 +105,7 @@ service:
         "processors.batch.send_batch_size: expected a non-negative integer, got a number",
         "processors.groupbytrace: the processor type \"groupbytrace\" is not supported by this otelbox yet",
         "exporters.otelbox.retention: expected a duration like 200ms or 5s, got a number",
-        "connectors.spanmetrics: the connector type \"spanmetrics\" is not supported by this otelbox yet",
+        "connectors.spanmetrics.metrics_flush_interval: must be greater than 0",
         "service.pipelines.traces.processors[0]: references processor \"attributes/agent\" which is not configured",
         "connectors.spanmetrics: is used as an exporter but not as a receiver: a connector must be a receiver in a metrics pipeline too",
         "service.pipelines.logs: must have at least one receiver",
