@@ -1,23 +1,699 @@
-//! The transform processor: OTTL statements per context (placeholder: parsing refuses it until the processor lands).
+//! The transform processor: edits spans, span events, metrics, data points, log records and
+//! resources with OTTL statements (the Collector's transformprocessor, on otelbox's OTTL subset).
+//!
+//! ```yaml
+//! transform:
+//!   error_mode: ignore                  # propagate (default) | ignore | silent
+//!   trace_statements:
+//!     - context: span                   # resource | span | spanevent
+//!       error_mode: propagate           # optional, overrides the top-level mode for this block
+//!       conditions: ['kind == SPAN_KIND_SERVER']   # optional, OR-ed: the block runs where one holds
+//!       statements:
+//!         - set(attributes["env"], "dev") where resource.attributes["service.name"] == "api"
+//!     - truncate_all(attributes, 256)   # a plain statement: its context is inferred (below)
+//!   metric_statements: [...]            # contexts resource | metric | datapoint
+//!   log_statements: [...]               # contexts resource | log
+//! ```
+//! Blocks run in the order given, each over the whole payload; within a block, every statement
+//! runs in order on one item before the next item.
+//!
+//! Context inference. The Collector infers the context of a plain statement (or a block without
+//! `context`) from its context-prefixed paths (`span.attributes`). otelbox's OTTL paths are not
+//! prefixed (`attributes` is the item's own, `resource.attributes` its resource's), so the rule is
+//! the item context of the signal: `span` for trace_statements and `log` for log_statements. For
+//! metric_statements the metric and data point contexts share no path, so the one whose paths the
+//! statements use is taken: `metric` (name, type, unit, description), else `datapoint` (attributes,
+//! metric.name). A statement for a resource or a span event needs an explicit `context`.
+//!
+//! Statements are parsed when the config loads; a syntax error is a config error at the
+//! statement's path with its column. A run-time error follows the block's `error_mode`:
+//! propagate refuses the payload, ignore logs it and goes on with the next statement, silent goes
+//! on without a word. A failed statement changes nothing.
 
 use crate::config::{ComponentId, Parser};
-use crate::processor::ItemProcessor;
+use crate::ottl::{
+    parse_condition, parse_statement, Condition, Context, DataPointContext, LogContext, MetricContext, OttlError, ResourceContext,
+    SpanContext, SpanEventContext, Statement, TransformContext,
+};
+use crate::pipeline::PipelineError;
+use crate::processor::filter::{any_holds, parse_error_mode};
+use crate::processor::{ErrorMode, ItemProcessor};
+use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
+use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use opentelemetry_proto::tonic::metrics::v1::metric::Data;
+use opentelemetry_proto::tonic::metrics::v1::Metric;
+use opentelemetry_proto::tonic::resource::v1::Resource;
+use opentelemetry_proto::tonic::trace::v1::Span;
 use serde_yaml_ng::Value;
 
-#[derive(Clone, Debug, Default)]
-pub struct TransformConfig;
-
-pub fn parse(p: &mut Parser, _value: &Value, path: &str) -> TransformConfig {
-    p.not_yet(path, "processor", "transform");
-    TransformConfig
+/// A block of statements on one context, with its optional guard conditions.
+#[derive(Clone, Debug)]
+pub struct StatementGroup {
+    pub context: Context,
+    pub error_mode: ErrorMode,
+    /// OR-ed; when not empty, the statements run only on items where one holds.
+    pub conditions: Vec<Condition>,
+    pub statements: Vec<Statement>,
 }
 
-pub struct TransformProcessor;
+#[derive(Clone, Debug, Default)]
+pub struct TransformConfig {
+    /// The top-level mode, which blocks without their own inherit.
+    pub error_mode: ErrorMode,
+    pub trace_statements: Vec<StatementGroup>,
+    pub metric_statements: Vec<StatementGroup>,
+    pub log_statements: Vec<StatementGroup>,
+}
 
-impl TransformProcessor {
-    pub fn new(_id: &ComponentId, _config: &TransformConfig) -> Self {
-        TransformProcessor
+/// What one `<signal>_statements` list admits.
+struct Section {
+    key: &'static str,
+    contexts: &'static [Context],
+    /// Candidates for a statement without an explicit context, the first that parses wins.
+    inferred: &'static [Context],
+}
+
+const TRACES: Section = Section {
+    key: "trace_statements",
+    contexts: &[Context::Resource, Context::Span, Context::SpanEvent],
+    inferred: &[Context::Span],
+};
+
+const METRICS: Section = Section {
+    key: "metric_statements",
+    contexts: &[Context::Resource, Context::Metric, Context::DataPoint],
+    inferred: &[Context::Metric, Context::DataPoint],
+};
+
+const LOGS: Section = Section {
+    key: "log_statements",
+    contexts: &[Context::Resource, Context::Log],
+    inferred: &[Context::Log],
+};
+
+pub fn parse(p: &mut Parser, value: &Value, path: &str) -> TransformConfig {
+    let mut config = TransformConfig::default();
+    let Some(body) = p.mapping(Some(value), path) else {
+        return config;
+    };
+    p.only_keys(body, &["error_mode", TRACES.key, METRICS.key, LOGS.key], path);
+    config.error_mode = parse_error_mode(p, body.get("error_mode"), &format!("{path}.error_mode")).unwrap_or_default();
+    let mut section = |section: &Section| {
+        let at = format!("{path}.{}", section.key);
+        parse_section(p, body.get(section.key), &at, section, config.error_mode)
+    };
+    config.trace_statements = section(&TRACES);
+    config.metric_statements = section(&METRICS);
+    config.log_statements = section(&LOGS);
+    config
+}
+
+fn parse_section(p: &mut Parser, value: Option<&Value>, path: &str, section: &Section, error_mode: ErrorMode) -> Vec<StatementGroup> {
+    let mut groups = Vec::new();
+    for (at, entry) in p.list(value, path) {
+        let group = match entry {
+            Value::String(text) => compile(p, section.inferred, &[(at, text.clone())], &[], error_mode),
+            Value::Mapping(_) => parse_block(p, entry, &at, section, error_mode),
+            _ => {
+                p.error(&at, "expected an OTTL statement (a string) or a block with context and statements");
+                None
+            }
+        };
+        groups.extend(group);
+    }
+    groups
+}
+
+/// `{context, statements, conditions, error_mode}`.
+fn parse_block(p: &mut Parser, value: &Value, path: &str, section: &Section, outer_mode: ErrorMode) -> Option<StatementGroup> {
+    let body = p.mapping(Some(value), path)?;
+    p.only_keys(body, &["context", "statements", "conditions", "error_mode"], path);
+    let error_mode = parse_error_mode(p, body.get("error_mode"), &format!("{path}.error_mode")).unwrap_or(outer_mode);
+    let context = match body.get("context") {
+        None => None,
+        Some(v) => Some(parse_context(p, v, &format!("{path}.context"), section)?),
+    };
+    let texts = |p: &mut Parser, key: &str| -> Vec<(String, String)> {
+        let list_path = format!("{path}.{key}");
+        p.list(body.get(key), &list_path)
+            .into_iter()
+            .filter_map(|(at, v)| p.string(v, &at).map(|text| (at, text)))
+            .collect()
+    };
+    let statements = texts(p, "statements");
+    let conditions = texts(p, "conditions");
+    if body.get("statements").is_none_or(|v| v.as_sequence().is_none_or(|s| s.is_empty())) {
+        p.error(path, "statements is required: a list of OTTL statements");
+        return None;
+    }
+    match context {
+        Some(context) => compile(p, &[context], &statements, &conditions, error_mode),
+        None => compile(p, section.inferred, &statements, &conditions, error_mode),
     }
 }
 
-impl ItemProcessor for TransformProcessor {}
+fn parse_context(p: &mut Parser, value: &Value, path: &str, section: &Section) -> Option<Context> {
+    let text = p.string(value, path)?;
+    let names: Vec<&str> = section.contexts.iter().map(|c| c.as_str()).collect();
+    if let Some(context) = section.contexts.iter().find(|c| c.as_str() == text) {
+        return Some(*context);
+    }
+    if text == "scope" {
+        p.error(
+            path,
+            format!("the scope context is not supported by otelbox; use one of: {}", names.join(", ")),
+        );
+    } else {
+        p.error(
+            path,
+            format!(
+                "unknown context '{text}' for {} (expected one of: {})",
+                section.key,
+                names.join(", ")
+            ),
+        );
+    }
+    None
+}
+
+/// The statements and conditions parsed in the first candidate context where all of them
+/// parse. When none fits, the errors reported are those of the candidate that got furthest
+/// (most texts parsed, then the latest column), the one the author most likely meant.
+fn compile(
+    p: &mut Parser,
+    candidates: &[Context],
+    statements: &[(String, String)],
+    conditions: &[(String, String)],
+    error_mode: ErrorMode,
+) -> Option<StatementGroup> {
+    let mut best: Option<(Context, Vec<(String, OttlError)>)> = None;
+    for &context in candidates {
+        let mut errors = Vec::new();
+        let parsed_statements: Vec<Statement> = statements
+            .iter()
+            .filter_map(|(at, text)| parse_statement(text, context).map_err(|e| errors.push((at.clone(), e))).ok())
+            .collect();
+        let parsed_conditions: Vec<Condition> = conditions
+            .iter()
+            .filter_map(|(at, text)| parse_condition(text, context).map_err(|e| errors.push((at.clone(), e))).ok())
+            .collect();
+        if errors.is_empty() {
+            return Some(StatementGroup {
+                context,
+                error_mode,
+                conditions: parsed_conditions,
+                statements: parsed_statements,
+            });
+        }
+        let further = |old: &Vec<(String, OttlError)>| {
+            (errors.len(), std::cmp::Reverse(errors[0].1.column)) < (old.len(), std::cmp::Reverse(old[0].1.column))
+        };
+        if best.as_ref().is_none_or(|(_, old)| further(old)) {
+            best = Some((context, errors));
+        }
+    }
+    for (at, error) in best.map(|(_, errors)| errors).unwrap_or_default() {
+        // The Collector runs `set(resource.attributes[..], ..)` on the resource context; here
+        // an item context only reads its resource, so say where such a statement belongs.
+        if error.message.starts_with("resource.attributes is read-only") {
+            p.error(
+                &at,
+                format!("{error}; to edit the resource, use a block with context: resource and the path attributes"),
+            );
+        } else {
+            p.error(&at, error);
+        }
+    }
+    None
+}
+
+pub struct TransformProcessor {
+    component: String,
+    config: TransformConfig,
+}
+
+impl TransformProcessor {
+    pub fn new(id: &ComponentId, config: &TransformConfig) -> Self {
+        TransformProcessor {
+            component: id.to_string(),
+            config: config.clone(),
+        }
+    }
+
+    /// Runs a block on one item: its guard, then its statements in order.
+    fn run(&self, group: &StatementGroup, ctx: &mut dyn TransformContext) -> Result<(), PipelineError> {
+        if !group.conditions.is_empty() && !any_holds(&group.conditions, &*ctx, group.error_mode, &self.component)? {
+            return Ok(());
+        }
+        for statement in &group.statements {
+            if let Err(error) = statement.execute(ctx) {
+                group.error_mode.handle(&self.component, statement, &error)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// A resource group without a resource gets one only if a statement writes to it.
+    fn run_on_resource(&self, group: &StatementGroup, slot: &mut Option<Resource>) -> Result<(), PipelineError> {
+        let was_absent = slot.is_none();
+        let resource = slot.get_or_insert_with(Resource::default);
+        let result = self.run(group, &mut ResourceContext { resource });
+        if was_absent && slot.as_ref().is_some_and(|r| *r == Resource::default()) {
+            *slot = None;
+        }
+        result
+    }
+
+    fn run_on_span(&self, group: &StatementGroup, span: &mut Span, ctx: SpanScope<'_>) -> Result<(), PipelineError> {
+        if group.context == Context::Span {
+            return self.run(group, &mut SpanContext::new(span, ctx.resource, ctx.scope));
+        }
+        let Span { name, events, .. } = span;
+        for event in events {
+            let mut event_ctx = SpanEventContext {
+                event,
+                span_name: name,
+                resource: ctx.resource,
+                scope: ctx.scope,
+            };
+            self.run(group, &mut event_ctx)?;
+        }
+        Ok(())
+    }
+
+    fn run_on_metric(&self, group: &StatementGroup, metric: &mut Metric) -> Result<(), PipelineError> {
+        if group.context == Context::Metric {
+            return self.run(group, &mut MetricContext { metric });
+        }
+        let Metric { name, data, .. } = metric;
+        macro_rules! points {
+            ($points:expr, $make:path) => {
+                for point in $points {
+                    self.run(group, &mut $make(point, name))?;
+                }
+            };
+        }
+        match data {
+            Some(Data::Gauge(gauge)) => points!(&mut gauge.data_points, DataPointContext::number),
+            Some(Data::Sum(sum)) => points!(&mut sum.data_points, DataPointContext::number),
+            Some(Data::Histogram(histogram)) => points!(&mut histogram.data_points, DataPointContext::histogram),
+            Some(Data::ExponentialHistogram(histogram)) => {
+                points!(&mut histogram.data_points, DataPointContext::exponential_histogram)
+            }
+            Some(Data::Summary(summary)) => points!(&mut summary.data_points, DataPointContext::summary),
+            None => {}
+        }
+        Ok(())
+    }
+}
+
+/// What a span's context reads besides the span.
+#[derive(Clone, Copy)]
+struct SpanScope<'a> {
+    resource: Option<&'a Resource>,
+    scope: Option<&'a opentelemetry_proto::tonic::common::v1::InstrumentationScope>,
+}
+
+impl ItemProcessor for TransformProcessor {
+    fn process_traces(&self, data: &mut ExportTraceServiceRequest) -> Result<(), PipelineError> {
+        for group in &self.config.trace_statements {
+            for resource_spans in &mut data.resource_spans {
+                if group.context == Context::Resource {
+                    self.run_on_resource(group, &mut resource_spans.resource)?;
+                    continue;
+                }
+                let resource = resource_spans.resource.as_ref();
+                for scope_spans in &mut resource_spans.scope_spans {
+                    let scope = SpanScope {
+                        resource,
+                        scope: scope_spans.scope.as_ref(),
+                    };
+                    for span in &mut scope_spans.spans {
+                        self.run_on_span(group, span, scope)?;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn process_metrics(&self, data: &mut ExportMetricsServiceRequest) -> Result<(), PipelineError> {
+        for group in &self.config.metric_statements {
+            for resource_metrics in &mut data.resource_metrics {
+                if group.context == Context::Resource {
+                    self.run_on_resource(group, &mut resource_metrics.resource)?;
+                    continue;
+                }
+                for scope_metrics in &mut resource_metrics.scope_metrics {
+                    for metric in &mut scope_metrics.metrics {
+                        self.run_on_metric(group, metric)?;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn process_logs(&self, data: &mut ExportLogsServiceRequest) -> Result<(), PipelineError> {
+        for group in &self.config.log_statements {
+            for resource_logs in &mut data.resource_logs {
+                if group.context == Context::Resource {
+                    self.run_on_resource(group, &mut resource_logs.resource)?;
+                    continue;
+                }
+                let resource = resource_logs.resource.as_ref();
+                for scope_logs in &mut resource_logs.scope_logs {
+                    let scope = scope_logs.scope.as_ref();
+                    for log in &mut scope_logs.log_records {
+                        self.run(group, &mut LogContext::new(log, resource, scope))?;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::ProcessorSettings;
+    use crate::processor::filter::fixtures::*;
+    use opentelemetry_proto::tonic::metrics::v1::Sum;
+    use opentelemetry_proto::tonic::trace::v1::ResourceSpans;
+
+    /// The spec's example, in a full config.
+    const SPEC_EXAMPLE: &str = r#"
+receivers:
+  otlp: { protocols: { grpc: { endpoint: 127.0.0.1:4317 } } }
+processors:
+  transform:
+    error_mode: ignore
+    trace_statements:
+      - context: span
+        statements:
+          - set(attributes["env"], "dev") where resource.attributes["service.name"] == "api"
+          - replace_pattern(attributes["db.statement"], "'[^']*'", "'?'")
+          - truncate_all(attributes, 256)
+exporters:
+  otelbox: {}
+service:
+  pipelines:
+    traces: { receivers: [otlp], processors: [transform], exporters: [otelbox] }
+"#;
+
+    const TRACE: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
+
+    fn transform_from(yaml: &str, id: &str) -> TransformProcessor {
+        match settings(yaml, id) {
+            (id, ProcessorSettings::Transform(config)) => TransformProcessor::new(&id, &config),
+            (_, other) => panic!("{other:?}"),
+        }
+    }
+
+    fn transform(body: &str) -> TransformProcessor {
+        transform_from(&full_config("transform/test", body), "transform/test")
+    }
+
+    #[test]
+    fn spec_example_tags_masks_and_truncates() {
+        let transform = transform_from(SPEC_EXAMPLE, "transform");
+        let long = "x".repeat(300);
+        let mut data = traces(vec![
+            (
+                "api",
+                vec![span(
+                    TRACE,
+                    "SELECT users",
+                    vec![
+                        kv("db.statement", "select * from users where name = 'bob' and pw = 'x'"),
+                        kv("long", &long),
+                    ],
+                )],
+            ),
+            (
+                "worker",
+                vec![span(TRACE, "UPDATE t", vec![kv("db.statement", "update t set a = 'q'")])],
+            ),
+        ]);
+        transform.process_traces(&mut data).unwrap();
+        let expected = traces(vec![
+            (
+                "api",
+                vec![span(
+                    TRACE,
+                    "SELECT users",
+                    vec![
+                        kv("db.statement", "select * from users where name = '?' and pw = '?'"),
+                        kv("long", &"x".repeat(256)),
+                        kv("env", "dev"),
+                    ],
+                )],
+            ),
+            (
+                "worker",
+                vec![span(TRACE, "UPDATE t", vec![kv("db.statement", "update t set a = '?'")])],
+            ),
+        ]);
+        assert_eq!(data, expected);
+    }
+
+    #[test]
+    fn blocks_run_in_order_on_every_context_of_traces() {
+        let transform = transform(
+            r#"    trace_statements:
+      - context: resource
+        statements: ['set(attributes["deployment.environment"], "prod") where attributes["service.name"] == "api"']
+      - context: spanevent
+        statements: ['set(attributes["span"], span.name)']
+      - context: span
+        conditions: ['kind == SPAN_KIND_CLIENT', 'name == "never"']
+        statements: ['set(attributes["client"], true)', 'set(name, Concat([name, "out"], " "))']
+      - 'set(attributes["seen"], name)'"#,
+        );
+        let mut server = span(TRACE, "GET /", vec![]);
+        server.events = vec![event("exception", vec![])];
+        let mut client = span(TRACE, "call", vec![]);
+        client.kind = 3;
+        let mut data = traces(vec![("api", vec![server.clone(), client.clone()]), ("worker", vec![])]);
+        transform.process_traces(&mut data).unwrap();
+
+        server.events = vec![event("exception", vec![kv("span", "GET /")])];
+        server.attributes = vec![kv("seen", "GET /")];
+        client.name = "call out".into();
+        client.attributes = vec![
+            kv_any(
+                "client",
+                opentelemetry_proto::tonic::common::v1::AnyValue {
+                    value: Some(opentelemetry_proto::tonic::common::v1::any_value::Value::BoolValue(true)),
+                },
+            ),
+            kv("seen", "call out"),
+        ];
+        let mut expected = traces(vec![("api", vec![server, client]), ("worker", vec![])]);
+        if let Some(resource) = &mut expected.resource_spans[0].resource {
+            resource.attributes.push(kv("deployment.environment", "prod"));
+        }
+        assert_eq!(data, expected);
+    }
+
+    #[test]
+    fn plain_metric_statements_go_to_the_context_whose_paths_they_use() {
+        let transform = transform(
+            r#"    metric_statements:
+      - set(description, "requests served") where name == "requests"
+      - delete_key(attributes, "pod")
+      - set(attributes["metric"], metric.name)
+      - context: resource
+        statements: ['delete_key(attributes, "service.name")']"#,
+        );
+        let config = &transform.config.metric_statements;
+        let contexts: Vec<Context> = config.iter().map(|g| g.context).collect();
+        assert_eq!(
+            contexts,
+            [Context::Metric, Context::DataPoint, Context::DataPoint, Context::Resource]
+        );
+
+        let sum = Metric {
+            name: "requests".into(),
+            data: Some(Data::Sum(Sum {
+                data_points: vec![point(vec![kv("pod", "a"), kv("code", "200")], 7)],
+                aggregation_temporality: 2,
+                is_monotonic: true,
+            })),
+            ..Default::default()
+        };
+        let mut data = metrics(vec![("api", vec![sum.clone(), gauge("cpu", vec![point(vec![kv("pod", "b")], 1)])])]);
+        transform.process_metrics(&mut data).unwrap();
+
+        let mut expected_sum = sum;
+        expected_sum.description = "requests served".into();
+        if let Some(Data::Sum(s)) = &mut expected_sum.data {
+            s.data_points[0].attributes = vec![kv("code", "200"), kv("metric", "requests")];
+        }
+        let mut expected = metrics(vec![(
+            "api",
+            vec![expected_sum, gauge("cpu", vec![point(vec![kv("metric", "cpu")], 1)])],
+        )]);
+        if let Some(resource) = &mut expected.resource_metrics[0].resource {
+            resource.attributes.clear();
+        }
+        assert_eq!(data, expected);
+    }
+
+    #[test]
+    fn log_statements_edit_records_and_bodies() {
+        let transform = transform(
+            r#"    log_statements:
+      - set(severity_text, "WARN") where severity_number == SEVERITY_NUMBER_WARN
+      - context: log
+        statements: ['replace_pattern(body, "password=[^ ]+", "password=***")', 'keep_keys(attributes, ["user"])']"#,
+        );
+        let mut data = logs(vec![(
+            "api",
+            vec![
+                log(13, "login password=hunter2 ok", vec![kv("user", "bob"), kv("token", "t")]),
+                log(9, "plain", vec![]),
+            ],
+        )]);
+        transform.process_logs(&mut data).unwrap();
+        let mut warn = log(13, "login password=*** ok", vec![kv("user", "bob")]);
+        warn.severity_text = "WARN".into();
+        assert_eq!(data, logs(vec![("api", vec![warn, log(9, "plain", vec![])])]));
+    }
+
+    #[test]
+    fn a_missing_resource_stays_missing_unless_written() {
+        let transform = transform(
+            r#"    trace_statements:
+      - context: resource
+        statements: ['set(attributes["a"], "b") where attributes["service.name"] == "api"', 'delete_key(attributes, "x")']"#,
+        );
+        let mut data = ExportTraceServiceRequest {
+            resource_spans: vec![ResourceSpans::default()],
+        };
+        transform.process_traces(&mut data).unwrap();
+        assert_eq!(data.resource_spans[0].resource, None);
+
+        let writes = transform_body_resource_set();
+        writes.process_traces(&mut data).unwrap();
+        let expected = Resource {
+            attributes: vec![kv("a", "b")],
+            ..Default::default()
+        };
+        assert_eq!(data.resource_spans[0].resource, Some(expected));
+    }
+
+    fn transform_body_resource_set() -> TransformProcessor {
+        transform("    trace_statements:\n      - context: resource\n        statements: ['set(attributes[\"a\"], \"b\")']")
+    }
+
+    /// The first statement fails on spans whose `n` is an int.
+    fn failing(mode: &str) -> TransformProcessor {
+        transform(&format!(
+            "    error_mode: {mode}\n    trace_statements:\n      - 'set(name, attributes[\"n\"])'\n      - 'set(attributes[\"after\"], \"yes\")'"
+        ))
+    }
+
+    fn error_input() -> ExportTraceServiceRequest {
+        traces(vec![(
+            "api",
+            vec![span(TRACE, "a", vec![kv("n", "renamed")]), span(TRACE, "b", vec![kv_int("n", 5)])],
+        )])
+    }
+
+    #[test]
+    fn error_mode_propagate_refuses_the_payload() {
+        let mut data = error_input();
+        let error = failing("propagate").process_traces(&mut data).unwrap_err();
+        assert_eq!(
+            error,
+            PipelineError::permanent("transform/test: set(name, attributes[\"n\"]): column 5: name expects a string, got an int")
+        );
+    }
+
+    #[test]
+    fn error_mode_ignore_and_silent_go_on_with_the_next_statement() {
+        for mode in ["ignore", "silent"] {
+            let mut data = error_input();
+            failing(mode).process_traces(&mut data).unwrap();
+            let expected = traces(vec![(
+                "api",
+                vec![
+                    span(TRACE, "renamed", vec![kv("n", "renamed"), kv("after", "yes")]),
+                    span(TRACE, "b", vec![kv_int("n", 5), kv("after", "yes")]),
+                ],
+            )]);
+            assert_eq!(data, expected, "{mode}");
+        }
+    }
+
+    #[test]
+    fn a_block_error_mode_overrides_the_top_level_one() {
+        let transform = transform(
+            r#"    error_mode: ignore
+    trace_statements:
+      - context: span
+        error_mode: propagate
+        conditions: ['attributes["n"] * 2 > 1']
+        statements: ['set(attributes["big"], true)']"#,
+        );
+        let mut data = error_input();
+        let error = transform.process_traces(&mut data).unwrap_err();
+        assert_eq!(
+            error,
+            PipelineError::permanent(
+                "transform/test: attributes[\"n\"] * 2 > 1: column 17: cannot multiply a string and an int; arithmetic needs ints or floats"
+            )
+        );
+    }
+
+    #[test]
+    fn config_errors_name_the_statement_and_column() {
+        let errors = config_errors(&full_config(
+            "transform/test",
+            r#"    error_mode: sometimes
+    trace_statements:
+      - context: span
+        statements: ['set(attributes["a"], 1)', 'set(attributes["b"] "x")']
+      - context: scope
+        statements: ['set(attributes["a"], 1)']
+      - context: log
+        statements: ['set(attributes["a"], 1)']
+      - context: span
+      - 'set(nme, "x")'
+      - 42
+      - context: span
+        statements: ['set(attributes["a"], 1)']
+        conditions: ['kind = 2']
+        when: always
+    metric_statements:
+      - set(attributes["k"], atributes["j"])
+    log_statements:
+      - set(resource.attributes["x"], "y")
+    span_statements: []"#,
+        ));
+        assert_eq!(
+            errors,
+            [
+                "processors.transform/test.span_statements: unknown key (expected one of: error_mode, trace_statements, metric_statements, log_statements)",
+                "processors.transform/test.error_mode: expected propagate, ignore or silent, got 'sometimes'",
+                "processors.transform/test.trace_statements[0].statements[1]: column 21: expected ',' or ')' after argument 1 of set, found string \"x\"",
+                "processors.transform/test.trace_statements[1].context: the scope context is not supported by otelbox; use one of: resource, span, spanevent",
+                "processors.transform/test.trace_statements[2].context: unknown context 'log' for trace_statements (expected one of: resource, span, spanevent)",
+                "processors.transform/test.trace_statements[3]: statements is required: a list of OTTL statements",
+                "processors.transform/test.trace_statements[4]: column 5: unknown path 'nme' in the span context; expected one of name, kind, \
+                 status.code, status.message, attributes[...], resource.attributes[...], instrumentation_scope.name, trace_id.string, \
+                 span_id.string, parent_span_id.string, start_time_unix_nano, end_time_unix_nano",
+                "processors.transform/test.trace_statements[5]: expected an OTTL statement (a string) or a block with context and statements",
+                "processors.transform/test.trace_statements[6].when: unknown key (expected one of: context, statements, conditions, error_mode)",
+                "processors.transform/test.trace_statements[6].conditions[0]: column 6: unexpected '='; compare with '=='",
+                "processors.transform/test.metric_statements[0]: column 22: unknown path 'atributes' in the datapoint context; \
+                 expected one of attributes[...], metric.name",
+                "processors.transform/test.log_statements[0]: column 5: resource.attributes is read-only in the log context; \
+                 to edit the resource, use a block with context: resource and the path attributes",
+            ]
+        );
+    }
+}
