@@ -20,14 +20,15 @@ receivers:
   otlp: { protocols: { http: { endpoint: "nowhere" } } }
   kafka: {}
 processors:
-  batch: { timeout: soon }
+  batch: { timeout: soon, send_batch_size: lots }
+  filter/noise: { traces: { span: ['attributes["http.route"] == "/health"', 'IsMatch(attributes["url.path"] "^/ready")'] } }
 exporters:
   otelbox: {}
 connectors:
   spanmetrics: { metrics_flush_interval: 0s }
 service:
   pipelines:
-    traces: { receivers: [otlp], processors: [attributes/agent], exporters: [otelbox, spanmetrics] }
+    traces: { receivers: [otlp], processors: [filter/noise, attributes/agent], exporters: [otelbox, spanmetrics] }
     logs: { receivers: [otlp], exporters: [] }
 "#;
 
@@ -42,8 +43,10 @@ fn invalid_configs_list_every_error_exit_2_and_start_nothing() {
     for expected in [
         "receivers.otlp.protocols.http.endpoint: expected host:port",
         "processors.batch.timeout:",
+        "processors.batch.send_batch_size: expected a non-negative integer, got a string",
+        "processors.filter/noise.traces.span[1]: column ",
         "receivers.kafka: unknown receiver type \"kafka\"",
-        "service.pipelines.traces.processors[0]: references processor \"attributes/agent\" which is not configured",
+        "service.pipelines.traces.processors[1]: references processor \"attributes/agent\" which is not configured",
         "connectors.spanmetrics.metrics_flush_interval: must be greater than 0",
         "connectors.spanmetrics: is used as an exporter but not as a receiver",
         "service.pipelines.logs: must have at least one exporter",
@@ -57,7 +60,7 @@ fn invalid_configs_list_every_error_exit_2_and_start_nothing() {
         &[],
     );
     assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("7 error(s) in the config"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("9 error(s) in the config"));
     assert!(std::net::TcpListener::bind(("127.0.0.1", port)).is_ok(), "nothing was started");
 }
 
@@ -195,11 +198,7 @@ fn the_readme_config_examples_validate() {
         std::fs::write(&file, block).unwrap();
         let out = otelbox(
             &["config", "validate", file.to_str().unwrap()],
-            &[
-                ("GRPC_PORT", "4317"),
-                ("INGEST_TOKEN", "t1"),
-                ("API_TOKEN", "t2"),
-            ],
+            &[("GRPC_PORT", "4317"), ("INGEST_TOKEN", "t1"), ("API_TOKEN", "t2")],
         );
         assert!(
             out.status.success(),

@@ -98,9 +98,14 @@ pub enum ProcessorSettings {
 }
 
 impl ProcessorSettings {
-    /// Tail sampling decides per trace: it has nothing to do in a metrics or logs pipeline.
+    /// Tail sampling decides per trace; the probabilistic sampler samples traces and logs (as in
+    /// the Collector, which refuses both elsewhere rather than passing data through unsampled).
     fn supports(&self, signal: Signal) -> bool {
-        !matches!(self, ProcessorSettings::TailSampling(_)) || signal == Signal::Traces
+        match self {
+            ProcessorSettings::TailSampling(_) => signal == Signal::Traces,
+            ProcessorSettings::ProbabilisticSampler(_) => signal != Signal::Metrics,
+            _ => true,
+        }
     }
 }
 
