@@ -127,10 +127,13 @@ pub async fn run(options: BoxOptions, shutdown: impl Future<Output = ()>, on_rea
     let zipkin = match (&config.zipkin, &topology.zipkin) {
         (Some(settings), Some(head)) => {
             let listener = bind(settings.endpoint, "receivers.zipkin.endpoint").await?;
-            let router = crate::receiver::zipkin::router(Intake {
-                traces: head.clone(),
-                ..intake.clone()
-            })
+            let router = crate::receiver::zipkin::router_with(
+                settings,
+                Intake {
+                    traces: head.clone(),
+                    ..intake.clone()
+                },
+            )
             .layer(axum::middleware::from_fn_with_state(
                 options.security.ingest_tokens.clone(),
                 auth::require_ingest_token,

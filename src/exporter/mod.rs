@@ -6,3 +6,81 @@ pub mod file;
 pub mod otlp;
 pub mod otlphttp;
 pub mod storage;
+
+/// A UTC calendar date and time, for the exporters that print or name things by time (the debug
+/// exporter's timestamps, the file exporter's backup names) without a date-time crate.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct UtcTime {
+    pub year: i64,
+    pub month: u32,
+    pub day: u32,
+    pub hour: u32,
+    pub minute: u32,
+    pub second: u32,
+    pub nanos: u32,
+}
+
+impl UtcTime {
+    pub fn from_unix_nanos(unix_nanos: u64) -> UtcTime {
+        let seconds = unix_nanos / 1_000_000_000;
+        let (year, month, day) = civil_from_days((seconds / 86_400) as i64);
+        let of_day = seconds % 86_400;
+        UtcTime {
+            year,
+            month,
+            day,
+            hour: (of_day / 3600) as u32,
+            minute: (of_day / 60 % 60) as u32,
+            second: (of_day % 60) as u32,
+            nanos: (unix_nanos % 1_000_000_000) as u32,
+        }
+    }
+}
+
+/// Days since 1970-01-01 to (year, month, day) in the proleptic Gregorian calendar (Howard
+/// Hinnant's `civil_from_days`).
+fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let day_of_era = z.rem_euclid(146_097);
+    let year_of_era = (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let month_from_march = (5 * day_of_year + 2) / 153;
+    let day = (day_of_year - (153 * month_from_march + 2) / 5 + 1) as u32;
+    let month = if month_from_march < 10 {
+        month_from_march + 3
+    } else {
+        month_from_march - 9
+    } as u32;
+    let year = year_of_era + era * 400 + i64::from(month <= 2);
+    (year, month, day)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::UtcTime;
+
+    #[test]
+    fn unix_nanos_become_utc_calendar_times() {
+        assert_eq!(
+            UtcTime::from_unix_nanos(0),
+            UtcTime {
+                year: 1970,
+                month: 1,
+                day: 1,
+                hour: 0,
+                minute: 0,
+                second: 0,
+                nanos: 0
+            }
+        );
+        // 2020-02-11T20:26:12.000000321Z, and a leap day.
+        let t = UtcTime::from_unix_nanos(1_581_452_772_000_000_321);
+        assert_eq!(
+            (t.year, t.month, t.day, t.hour, t.minute, t.second, t.nanos),
+            (2020, 2, 11, 20, 26, 12, 321)
+        );
+        let t = UtcTime::from_unix_nanos(1_709_164_800 * 1_000_000_000);
+        assert_eq!((t.year, t.month, t.day), (2024, 2, 29));
+    }
+}
