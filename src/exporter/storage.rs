@@ -33,11 +33,20 @@ impl Storable for ExportMetricsServiceRequest {
 
 pub struct StorageExporter {
     store: Arc<Store>,
+    counters: Option<crate::telemetry::PerSignal>,
 }
 
 impl StorageExporter {
     pub fn new(store: Arc<Store>) -> Self {
-        StorageExporter { store }
+        StorageExporter { store, counters: None }
+    }
+
+    /// Counting what it hands to the writer as `sent` (the commit then settles the acks).
+    pub fn counted(store: Arc<Store>, counters: crate::telemetry::PerSignal) -> Self {
+        StorageExporter {
+            store,
+            counters: Some(counters),
+        }
     }
 }
 
@@ -45,6 +54,7 @@ impl<T: Storable> Consumer<T> for StorageExporter {
     fn consume(&self, envelope: Envelope<T>) -> BoxFuture<'_, Result<(), PipelineError>> {
         Box::pin(async move {
             let Envelope { data, acks } = envelope;
+            let items = data.item_count();
             let rows = match tokio::task::spawn_blocking(move || data.into_rows()).await {
                 Ok(rows) => rows,
                 Err(_) => {
@@ -53,7 +63,11 @@ impl<T: Storable> Consumer<T> for StorageExporter {
                     return Err(err);
                 }
             };
-            self.store.write(rows, acks).await
+            self.store.write(rows, acks).await?;
+            if let Some(counters) = &self.counters {
+                crate::telemetry::ComponentCounters::add(&counters.get(T::SIGNAL).sent, items);
+            }
+            Ok(())
         })
     }
 }

@@ -189,7 +189,9 @@ impl<'a> Builder<'a> {
         let counters = || counters.clone();
         let dir = self.resources.data_dir.as_deref();
         Ok(match settings {
-            ExporterSettings::Otelbox => ExporterInstance::Storage(Arc::new(StorageExporter::new(self.resources.store.clone()))),
+            ExporterSettings::Otelbox => {
+                ExporterInstance::Storage(Arc::new(StorageExporter::counted(self.resources.store.clone(), counters())))
+            }
             ExporterSettings::Otlp(c) => ExporterInstance::Otlp(Arc::new(otlp::OtlpExporter::new(id, c, dir, counters())?)),
             ExporterSettings::OtlpHttp(c) => ExporterInstance::OtlpHttp(Arc::new(otlphttp::OtlpHttpExporter::new(id, c, dir, counters())?)),
             ExporterSettings::Debug(c) => ExporterInstance::Debug(Arc::new(debug::DebugExporter::new(id, c, dir, counters())?)),
