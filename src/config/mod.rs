@@ -98,14 +98,10 @@ pub enum ProcessorSettings {
 }
 
 impl ProcessorSettings {
-    /// Tail sampling decides per trace; the probabilistic sampler samples traces and logs (as in
-    /// the Collector, which refuses both elsewhere rather than passing data through unsampled).
+    /// Tail sampling decides per trace, so it has no place in a metrics or logs pipeline. (The
+    /// probabilistic sampler samples traces and logs and passes metrics through unchanged.)
     fn supports(&self, signal: Signal) -> bool {
-        match self {
-            ProcessorSettings::TailSampling(_) => signal == Signal::Traces,
-            ProcessorSettings::ProbabilisticSampler(_) => signal != Signal::Metrics,
-            _ => true,
-        }
+        !matches!(self, ProcessorSettings::TailSampling(_)) || signal == Signal::Traces
     }
 }
 
