@@ -338,3 +338,363 @@ impl Encoder for PassThroughEncoder {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{Config, ExporterSettings};
+    use crate::exporter::retry::{ProtoAny, ProtoDuration, RetryInfo, RpcStatus};
+    use crate::exporter::sender::golden;
+    use crate::pipeline::ack::AckToken;
+    use opentelemetry_proto::tonic::collector::logs::v1::logs_service_server::{LogsService, LogsServiceServer};
+    use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
+    use opentelemetry_proto::tonic::collector::metrics::v1::metrics_service_server::{MetricsService, MetricsServiceServer};
+    use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
+    use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{TraceService, TraceServiceServer};
+    use opentelemetry_proto::tonic::collector::trace::v1::{ExportTracePartialSuccess, ExportTraceServiceRequest};
+    use prost::Message;
+    use std::collections::VecDeque;
+    use std::net::SocketAddr;
+    use std::sync::atomic::Ordering;
+    use std::sync::Mutex;
+    use std::time::{Duration, Instant};
+    use tonic::{Request, Response, Status};
+
+    /// What the test server got: the service, the request (re-encoded), its metadata, when.
+    type Received = (&'static str, Vec<u8>, MetadataMap, Instant);
+
+    /// A tiny OTLP/gRPC server that records requests and answers from a script (then OK).
+    #[derive(Default)]
+    struct Upstream {
+        received: Mutex<Vec<Received>>,
+        /// `Ok(n)`: success, with `n` rejected spans as a partial success when n > 0.
+        script: Mutex<VecDeque<Result<i64, Status>>>,
+    }
+
+    impl Upstream {
+        fn answer(&self, service: &'static str, request: Vec<u8>, metadata: MetadataMap) -> Result<i64, Status> {
+            self.received.lock().unwrap().push((service, request, metadata, Instant::now()));
+            self.script.lock().unwrap().pop_front().unwrap_or(Ok(0))
+        }
+        fn received(&self) -> Vec<Received> {
+            self.received.lock().unwrap().clone()
+        }
+        async fn wait_for(&self, n: usize) -> Vec<Received> {
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while self.received.lock().unwrap().len() < n {
+                assert!(
+                    Instant::now() < deadline,
+                    "the upstream got {} requests, expected {n}",
+                    self.received().len()
+                );
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            self.received()
+        }
+    }
+
+    #[tonic::async_trait]
+    impl TraceService for Upstream {
+        async fn export(&self, request: Request<ExportTraceServiceRequest>) -> Result<Response<ExportTraceServiceResponse>, Status> {
+            let metadata = request.metadata().clone();
+            let rejected = self.answer("traces", request.into_inner().encode_to_vec(), metadata)?;
+            let partial_success = (rejected > 0).then(|| ExportTracePartialSuccess {
+                rejected_spans: rejected,
+                error_message: "span 2 has no name".into(),
+            });
+            Ok(Response::new(ExportTraceServiceResponse { partial_success }))
+        }
+    }
+
+    #[tonic::async_trait]
+    impl MetricsService for Upstream {
+        async fn export(&self, request: Request<ExportMetricsServiceRequest>) -> Result<Response<ExportMetricsServiceResponse>, Status> {
+            let metadata = request.metadata().clone();
+            self.answer("metrics", request.into_inner().encode_to_vec(), metadata)?;
+            Ok(Response::new(ExportMetricsServiceResponse::default()))
+        }
+    }
+
+    #[tonic::async_trait]
+    impl LogsService for Upstream {
+        async fn export(&self, request: Request<ExportLogsServiceRequest>) -> Result<Response<ExportLogsServiceResponse>, Status> {
+            let metadata = request.metadata().clone();
+            self.answer("logs", request.into_inner().encode_to_vec(), metadata)?;
+            Ok(Response::new(ExportLogsServiceResponse::default()))
+        }
+    }
+
+    async fn serve_on(upstream: Arc<Upstream>, listener: tokio::net::TcpListener) {
+        let server = tonic::transport::Server::builder()
+            .add_service(TraceServiceServer::from_arc(upstream.clone()).accept_compressed(CompressionEncoding::Gzip))
+            .add_service(MetricsServiceServer::from_arc(upstream.clone()).accept_compressed(CompressionEncoding::Gzip))
+            .add_service(LogsServiceServer::from_arc(upstream).accept_compressed(CompressionEncoding::Gzip))
+            .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener));
+        tokio::spawn(server);
+    }
+
+    async fn serve(upstream: Arc<Upstream>) -> SocketAddr {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        serve_on(upstream, listener).await;
+        addr
+    }
+
+    /// A full config with this exporter body as `otlp/upstream` in all three pipelines.
+    fn config_with(exporter: &str) -> Result<Config, Vec<String>> {
+        let yaml = format!(
+            "receivers: {{ otlp: {{ protocols: {{ grpc: {{}}, http: {{}} }} }} }}\nexporters:\n  otlp/upstream:\n{}\nservice:\n  pipelines:\n    traces: {{ receivers: [otlp], exporters: [otlp/upstream] }}\n    metrics: {{ receivers: [otlp], exporters: [otlp/upstream] }}\n    logs: {{ receivers: [otlp], exporters: [otlp/upstream] }}\n",
+            exporter.lines().map(|l| format!("    {l}")).collect::<Vec<_>>().join("\n")
+        );
+        Config::parse(&yaml).map_err(|e| e.0)
+    }
+
+    fn settings(exporter: &str) -> OtlpExporterConfig {
+        let config = config_with(exporter).unwrap_or_else(|e| panic!("{e:?}"));
+        match &config.exporters[&upstream_id()] {
+            ExporterSettings::Otlp(settings) => settings.clone(),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    fn errors(exporter: &str) -> Vec<String> {
+        config_with(exporter).err().expect("config errors")
+    }
+
+    fn upstream_id() -> ComponentId {
+        ComponentId {
+            kind: "otlp".into(),
+            name: Some("upstream".into()),
+        }
+    }
+
+    /// The spec's example, pointed at a local server, with quick retries.
+    fn example(addr: SocketAddr) -> String {
+        format!(
+            "endpoint: {addr}\ntls:\n  insecure: true\nheaders:\n  authorization: Bearer s3cret\ncompression: gzip\ntimeout: 2s\nretry_on_failure:\n  initial_interval: 10ms\n  max_interval: 20ms\n  randomization_factor: 0\n"
+        )
+    }
+
+    #[tokio::test]
+    async fn the_yaml_example_forwards_every_signal_exactly_over_grpc() {
+        let upstream = Arc::new(Upstream::default());
+        let addr = serve(upstream.clone()).await;
+        let counters = PerSignal::detached("exporter/otlp/upstream");
+        let exporter = OtlpExporter::new(&upstream_id(), &settings(&example(addr)), None, counters.clone()).unwrap();
+
+        let (ack, committed) = AckToken::new();
+        Consumer::consume(&exporter, Envelope::new(golden::traces(), ack)).await.unwrap();
+        assert_eq!(committed.await.unwrap(), Ok(()));
+        Consumer::consume(&exporter, Envelope::unacked(golden::metrics())).await.unwrap();
+        Consumer::consume(&exporter, Envelope::unacked(golden::logs())).await.unwrap();
+
+        let mut received = upstream.wait_for(3).await;
+        received.sort_by_key(|r| r.0);
+        let services: Vec<&str> = received.iter().map(|r| r.0).collect();
+        assert_eq!(services, ["logs", "metrics", "traces"]);
+        assert_eq!(received[0].1, golden::logs().encode_to_vec());
+        assert_eq!(received[1].1, golden::metrics().encode_to_vec());
+        assert_eq!(received[2].1, golden::traces().encode_to_vec());
+        for (_, _, metadata, _) in &received {
+            assert_eq!(metadata.get("authorization").unwrap(), "Bearer s3cret");
+            assert_eq!(metadata.get("grpc-encoding").unwrap(), "gzip");
+        }
+        let sent = |signal: Signal| counters.get(signal).sent.load(Ordering::Relaxed);
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while (sent(Signal::Traces), sent(Signal::Metrics), sent(Signal::Logs)) != (2, 1, 3) {
+            assert!(Instant::now() < deadline, "sent counters");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        Consumer::<ExportTraceServiceRequest>::shutdown(&exporter).await;
+    }
+
+    #[tokio::test]
+    async fn compression_none_sends_plain_messages() {
+        let upstream = Arc::new(Upstream::default());
+        let addr = serve(upstream.clone()).await;
+        let config = settings(&format!("endpoint: http://{addr}\ncompression: none\n"));
+        let exporter = OtlpExporter::new(&upstream_id(), &config, None, PerSignal::detached("x")).unwrap();
+        Consumer::consume(&exporter, Envelope::unacked(golden::logs())).await.unwrap();
+        let received = upstream.wait_for(1).await;
+        assert_eq!(received[0].1, golden::logs().encode_to_vec());
+        assert!(received[0].2.get("grpc-encoding").is_none());
+        Consumer::<ExportLogsServiceRequest>::shutdown(&exporter).await;
+    }
+
+    fn unavailable_with_retry_info(delay: Duration) -> Status {
+        let retry = RetryInfo {
+            retry_delay: Some(ProtoDuration {
+                seconds: delay.as_secs() as i64,
+                nanos: delay.subsec_nanos() as i32,
+            }),
+        };
+        let status = RpcStatus {
+            code: tonic::Code::Unavailable as i32,
+            message: "over the memory limit".into(),
+            details: vec![ProtoAny {
+                type_url: "type.googleapis.com/google.rpc.RetryInfo".into(),
+                value: retry.encode_to_vec(),
+            }],
+        };
+        Status::with_details(tonic::Code::Unavailable, "over the memory limit", status.encode_to_vec().into())
+    }
+
+    #[tokio::test]
+    async fn unavailable_is_retried_after_the_retry_info_delay() {
+        let upstream = Arc::new(Upstream::default());
+        upstream
+            .script
+            .lock()
+            .unwrap()
+            .push_back(Err(unavailable_with_retry_info(Duration::from_millis(300))));
+        let addr = serve(upstream.clone()).await;
+        let counters = PerSignal::detached("x");
+        let exporter = OtlpExporter::new(&upstream_id(), &settings(&example(addr)), None, counters.clone()).unwrap();
+        Consumer::consume(&exporter, Envelope::unacked(golden::traces())).await.unwrap();
+        let received = upstream.wait_for(2).await;
+        assert_eq!(received[0].1, received[1].1, "the same batch again");
+        let gap = received[1].3 - received[0].3;
+        assert!(gap >= Duration::from_millis(300), "waited only {gap:?} (backoff alone is 10ms)");
+        Consumer::<ExportTraceServiceRequest>::shutdown(&exporter).await;
+    }
+
+    #[tokio::test]
+    async fn permanent_errors_and_partial_successes_are_counted_as_dropped() {
+        let upstream = Arc::new(Upstream::default());
+        upstream
+            .script
+            .lock()
+            .unwrap()
+            .extend([Err(Status::invalid_argument("bad trace id")), Ok(1)]);
+        let addr = serve(upstream.clone()).await;
+        let counters = PerSignal::detached("x");
+        let mut config = settings(&example(addr));
+        config.sender.queue.num_consumers = 1;
+        let exporter = OtlpExporter::new(&upstream_id(), &config, None, counters.clone()).unwrap();
+        Consumer::consume(&exporter, Envelope::unacked(golden::traces())).await.unwrap();
+        Consumer::consume(&exporter, Envelope::unacked(golden::traces())).await.unwrap();
+        let traces = counters.get(Signal::Traces);
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while traces.dropped.load(Ordering::Relaxed) + traces.sent.load(Ordering::Relaxed) < 4 {
+            assert!(Instant::now() < deadline);
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        assert_eq!(upstream.received().len(), 2, "the permanent error was not retried");
+        assert_eq!(traces.dropped.load(Ordering::Relaxed), 2 + 1, "a whole batch and one rejected span");
+        assert_eq!(traces.sent.load(Ordering::Relaxed), 1);
+        Consumer::<ExportTraceServiceRequest>::shutdown(&exporter).await;
+    }
+
+    #[tokio::test]
+    async fn a_destination_that_comes_up_later_gets_what_was_queued_on_disk() {
+        let dir = tempfile::tempdir().unwrap();
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        drop(listener);
+        let counters = PerSignal::detached("x");
+        let exporter = OtlpExporter::new(&upstream_id(), &settings(&example(addr)), Some(dir.path()), counters.clone()).unwrap();
+        let (ack, committed) = AckToken::new();
+        Consumer::consume(&exporter, Envelope::new(golden::logs(), ack)).await.unwrap();
+        assert_eq!(committed.await.unwrap(), Ok(()), "accepted while the destination is down");
+        assert!(dir.path().join("queues/otlp%2Fupstream.db").is_file());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert_eq!(counters.logs.queued.load(Ordering::Relaxed), 3);
+
+        let upstream = Arc::new(Upstream::default());
+        serve_on(upstream.clone(), tokio::net::TcpListener::bind(addr).await.unwrap()).await;
+        let received = upstream.wait_for(1).await;
+        assert_eq!(received[0].1, golden::logs().encode_to_vec());
+        Consumer::<ExportTraceServiceRequest>::shutdown(&exporter).await;
+        assert_eq!(counters.logs.queued.load(Ordering::Relaxed), 0);
+        assert_eq!(counters.logs.dropped.load(Ordering::Relaxed), 0);
+    }
+
+    #[test]
+    fn the_endpoint_and_tls_settings_decide_the_connection() {
+        let tls = |c: &OtlpExporterConfig| (c.uri.clone(), c.tls.clone());
+        assert_eq!(
+            tls(&settings("endpoint: collector:4317")),
+            ("https://collector:4317".into(), Some(ClientTls::default())),
+            "TLS unless told otherwise, as in the Collector"
+        );
+        assert_eq!(
+            tls(&settings("endpoint: collector:4317\ntls: { insecure: true }")),
+            ("http://collector:4317".into(), None)
+        );
+        assert_eq!(
+            tls(&settings("endpoint: http://10.0.0.1:4317/")),
+            ("http://10.0.0.1:4317".into(), None)
+        );
+        assert_eq!(
+            tls(&settings(
+                "endpoint: https://[::1]:4317\ntls: { ca_file: /etc/ca.pem, cert_file: c.pem, key_file: c.key }"
+            )),
+            (
+                "https://[::1]:4317".into(),
+                Some(ClientTls {
+                    ca_file: Some("/etc/ca.pem".into()),
+                    client: Some(("c.pem".into(), "c.key".into())),
+                })
+            )
+        );
+        let defaults = settings("endpoint: collector:4317");
+        assert_eq!(defaults.compression, Compression::Gzip);
+        assert_eq!(defaults.sender, SenderSettings::default());
+        assert_eq!(defaults.sender.timeout, Duration::from_secs(5));
+        assert_eq!(defaults.sender.queue.queue_size, 1000);
+        assert_eq!(defaults.sender.retry.max_elapsed_time, Some(Duration::from_secs(300)));
+    }
+
+    #[test]
+    fn config_errors_name_their_paths() {
+        assert_eq!(
+            errors("compression: gzip"),
+            vec!["exporters.otlp/upstream: endpoint is required (host:port of the OTLP/gRPC receiver to forward to)"]
+        );
+        assert_eq!(
+            errors("endpoint: collector"),
+            vec!["exporters.otlp/upstream.endpoint: expected host:port, http://host:port or https://host:port, got 'collector'"]
+        );
+        assert_eq!(
+            errors("endpoint: grpc://collector:4317"),
+            vec![
+                "exporters.otlp/upstream.endpoint: expected host:port, http://host:port or https://host:port, got 'grpc://collector:4317'"
+            ]
+        );
+        assert_eq!(
+            errors("endpoint: http://collector:4317/v1/traces"),
+            vec!["exporters.otlp/upstream.endpoint: expected host:port, http://host:port or https://host:port, got 'http://collector:4317/v1/traces'"]
+        );
+        assert_eq!(
+            errors("endpoint: c:1\ntls: { insecure: true, ca_file: ca.pem, verify: false }\ncompression: br\ntimeout: 0s\nsending_queue: { num_consumers: 0 }\nbatch: {}"),
+            vec![
+                "exporters.otlp/upstream.batch: unknown key (expected one of: endpoint, tls, headers, compression, timeout, retry_on_failure, sending_queue)",
+                "exporters.otlp/upstream.tls.verify: unknown key (expected one of: insecure, ca_file, cert_file, key_file)",
+                "exporters.otlp/upstream.tls: certificate files are set but the connection is plaintext (an http:// endpoint or tls.insecure: true)",
+                "exporters.otlp/upstream.compression: expected gzip, zstd or none, got 'br'",
+                "exporters.otlp/upstream.timeout: must be greater than 0",
+                "exporters.otlp/upstream.sending_queue.num_consumers: must be between 1 and 1000",
+            ]
+        );
+        assert_eq!(
+            errors("endpoint: c:1\ntls: { cert_file: c.pem }\nretry_on_failure: { multiplier: 0 }\nheaders: { x-token-bin: abc }"),
+            vec![
+                "exporters.otlp/upstream.tls: cert_file and key_file go together (a client certificate and its key)",
+                "exporters.otlp/upstream.headers.x-token-bin: binary (-bin) gRPC metadata is not supported; use a text header",
+                "exporters.otlp/upstream.retry_on_failure.multiplier: must be between 1 and 1000",
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn unreadable_tls_files_fail_at_start_up_naming_the_file() {
+        let config = settings("endpoint: collector:4317\ntls: { ca_file: /nonexistent/ca.pem }");
+        let err = OtlpExporter::new(&upstream_id(), &config, None, PerSignal::detached("x"))
+            .err()
+            .unwrap();
+        assert_eq!(
+            err.to_string(),
+            "exporter otlp/upstream: cannot read the tls.ca_file /nonexistent/ca.pem: No such file or directory (os error 2)"
+        );
+    }
+}
