@@ -499,7 +499,7 @@ mod tests {
     }
 
     fn errors(exporter: &str) -> Vec<String> {
-        config_with(exporter).err().expect("config errors")
+        config_with(exporter).expect_err("config errors")
     }
 
     fn quick_retries() -> &'static str {

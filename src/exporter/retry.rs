@@ -218,16 +218,29 @@ pub fn parse_retry_after(text: &str, now: SystemTime) -> Option<Duration> {
 /// What a gRPC status means for a batch (`OK` is not an error and never reaches here). Retryable are
 /// UNAVAILABLE, CANCELLED, DEADLINE_EXCEEDED, ABORTED, OUT_OF_RANGE and DATA_LOSS, and
 /// RESOURCE_EXHAUSTED only when the server says when to come back (a `RetryInfo` detail): without
-/// one it means "too big, never" rather than "busy" (the OTLP/gRPC specification).
+/// one it means "too big, never" rather than "busy" (the OTLP/gRPC specification). A failure to
+/// reach the server at all is retryable too.
 pub fn classify_grpc(status: &tonic::Status) -> SendError {
     use tonic::Code;
     let delay = retry_info_delay(status.details());
-    let message = if status.message().is_empty() {
+    let mut message = if status.message().is_empty() {
         format!("gRPC {:?}", status.code())
     } else {
         format!("gRPC {:?}: {}", status.code(), status.message())
     };
+    // A status with a source was made by tonic from a local error (connection refused or broken,
+    // TLS handshake refused): the server never answered, which is "unavailable" whatever code tonic
+    // chose (often UNKNOWN). The source holds the useful part of the message.
+    let local = std::error::Error::source(status);
+    if let Some(source) = local {
+        let chain = super::sender::error_chain(source);
+        message = match chain.strip_prefix(status.message()) {
+            Some(rest) => format!("{message}{rest}"),
+            None => format!("{message}: {chain}"),
+        };
+    }
     match status.code() {
+        _ if local.is_some() => SendError::Retryable { message, delay },
         Code::Unavailable | Code::Cancelled | Code::DeadlineExceeded | Code::Aborted | Code::OutOfRange | Code::DataLoss => {
             SendError::Retryable { message, delay }
         }
@@ -524,6 +537,23 @@ mod tests {
     }
 
     #[test]
+    fn a_connection_that_breaks_before_the_answer_is_retryable_whatever_the_code() {
+        // Regression: a server refusing our TLS client certificate closes the connection, which
+        // tonic reports as UNKNOWN ("broken pipe"); that was taken for a final answer and dropped.
+        let broken = std::io::Error::new(std::io::ErrorKind::BrokenPipe, "stream closed because of a broken pipe");
+        let status = tonic::Status::from_error(Box::new(broken));
+        assert_eq!(status.code(), tonic::Code::Unknown);
+        assert_eq!(
+            classify_grpc(&status),
+            SendError::retryable("gRPC Unknown: stream closed because of a broken pipe")
+        );
+        assert!(matches!(
+            classify_grpc(&tonic::Status::unknown("server said so")),
+            SendError::Permanent { .. }
+        ));
+    }
+
+    #[test]
     fn retry_info_is_the_requested_delay_and_makes_resource_exhausted_retryable() {
         assert_eq!(
             classify_grpc(&status_with_retry_info(tonic::Code::ResourceExhausted, 2, 500_000_000)),
@@ -540,7 +570,7 @@ mod tests {
             }
         );
         assert_eq!(
-            retry_info_delay(&status_with_retry_info(tonic::Code::Unavailable, -1, 0).details()),
+            retry_info_delay(status_with_retry_info(tonic::Code::Unavailable, -1, 0).details()),
             None
         );
         assert_eq!(retry_info_delay(b"\xff\xff not a status"), None);
