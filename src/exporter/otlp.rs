@@ -212,6 +212,8 @@ impl<T: PipelineData> Consumer<T> for OtlpExporter {
 struct GrpcTransport {
     channel: Channel,
     uri: String,
+    /// Sent as `grpc-timeout`, so the server gives up when the exporter does.
+    timeout: std::time::Duration,
     metadata: MetadataMap,
     compression: Option<CompressionEncoding>,
 }
@@ -236,6 +238,7 @@ impl GrpcTransport {
         Ok(GrpcTransport {
             channel: endpoint.connect_lazy(),
             uri: config.uri.clone(),
+            timeout: config.sender.timeout,
             metadata,
             compression: match config.compression {
                 Compression::None => None,
@@ -257,6 +260,7 @@ impl GrpcTransport {
             .map_err(|e| SendError::retryable(format!("cannot connect to {}: {}", self.uri, error_chain(&e))))?;
         let mut request = tonic::Request::new(body);
         *request.metadata_mut() = self.metadata.clone();
+        request.set_timeout(self.timeout);
         let path = http::uri::PathAndQuery::from_static(export_path(signal));
         match grpc.unary(request, path, PassThroughCodec::<R>(PhantomData)).await {
             Ok(response) => Ok(response.into_inner()),
@@ -498,6 +502,7 @@ mod tests {
         for (_, _, metadata, _) in &received {
             assert_eq!(metadata.get("authorization").unwrap(), "Bearer s3cret");
             assert_eq!(metadata.get("grpc-encoding").unwrap(), "gzip");
+            assert_eq!(metadata.get("grpc-timeout").unwrap(), "2000000u", "the exporter's timeout");
         }
         let sent = |signal: Signal| counters.get(signal).sent.load(Ordering::Relaxed);
         let deadline = Instant::now() + Duration::from_secs(5);
