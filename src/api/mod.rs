@@ -274,7 +274,14 @@ async fn status(State(state): State<Arc<ApiState>>) -> ApiResult<wire::StatusRes
             .components
             .snapshot()
             .iter()
-            .filter(|c| c.received.load(Ordering::Relaxed) > 0 || c.pipeline != "*")
+            // A shared exporter also shows with nothing received yet when it has work from an
+            // earlier run (a persistent sending queue) or has sent or dropped any of it.
+            .filter(|c| {
+                c.pipeline != "*"
+                    || [&c.received, &c.sent, &c.dropped, &c.queued]
+                        .iter()
+                        .any(|n| n.load(Ordering::Relaxed) > 0)
+            })
             .map(|c| wire::ComponentStatus {
                 pipeline: c.pipeline.clone(),
                 component: c.component.clone(),

@@ -172,7 +172,7 @@ fn empty_tokens_and_overflowing_limits_are_errors() {
         "auth.api_tokens[0]: is empty",
         "receivers.otlp.protocols.grpc.max_recv_msg_size_mib: is too large",
         "processors.memory_limiter.limit_mib: must be greater than 0",
-        "exporters.otlp/upstream: the exporter type \"otlp\" is not supported by this otelbox yet",
+        "exporters.otlp/upstream: endpoint is required",
     ] {
         assert!(
             errors.iter().any(|e| e.starts_with(want)),

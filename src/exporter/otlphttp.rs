@@ -1,37 +1,724 @@
-//! The OTLP/HTTP forwarding exporter (placeholder: parsing refuses it until it lands).
+//! The `otlphttp` exporter: forwards to another OTLP/HTTP receiver through the shared sender
+//! (persistent queue, retries; see `sender.rs`).
+//!
+//! ```yaml
+//! exporters:
+//!   otlphttp/tempo:
+//!     endpoint: http://tempo:4318          # + /v1/traces, /v1/metrics, /v1/logs
+//!     logs_endpoint: http://loki:3100/otlp/v1/logs   # a full URL for one signal (also traces_, metrics_)
+//!     encoding: proto                      # proto (default) | json
+//!     compression: gzip                    # gzip (default) | zstd | none
+//!     headers: { x-scope-orgid: team-a }
+//!     timeout: 5s
+//!     retry_on_failure: { initial_interval: 5s, max_interval: 30s, max_elapsed_time: 300s }
+//!     sending_queue: { num_consumers: 10, queue_size: 1000 }
+//! ```
+//!
+//! This build's HTTP client has no TLS, so endpoints must be `http://` (the `otlp` exporter does
+//! TLS). Answers follow the OTLP/HTTP rules: 2xx is delivered (with an optional partial success in
+//! the body), 429/502/503/504 are retried (honouring `Retry-After`), anything else is final.
 
+use super::retry::{classify_http, RpcStatus, SendError};
+use super::sender::{
+    error_chain, parse_compression, parse_headers, parse_sender, Compression, Delivered, Headers, Sender, SenderSettings, Transport,
+    SENDER_KEYS,
+};
 use crate::config::{ComponentId, Parser};
+use crate::pdata::Signal;
 use crate::pipeline::{Consumer, Envelope, PipelineData, PipelineError};
 use crate::telemetry::PerSignal;
+use bytes::Bytes;
 use futures::future::BoxFuture;
+use opentelemetry_proto::tonic::collector::logs::v1::{ExportLogsServiceRequest, ExportLogsServiceResponse};
+use opentelemetry_proto::tonic::collector::metrics::v1::{ExportMetricsServiceRequest, ExportMetricsServiceResponse};
+use opentelemetry_proto::tonic::collector::trace::v1::{ExportTraceServiceRequest, ExportTraceServiceResponse};
+use prost::Message;
+use reqwest::header::{HeaderMap, HeaderValue, CONTENT_ENCODING, CONTENT_TYPE, RETRY_AFTER};
+use reqwest::Url;
 use serde_yaml_ng::Value;
+use std::io::Write;
 use std::path::Path;
+use std::sync::Arc;
 
-#[derive(Clone, Debug, Default)]
-pub struct OtlpHttpExporterConfig;
-
-pub fn parse(p: &mut Parser, _value: &Value, path: &str) -> OtlpHttpExporterConfig {
-    p.not_yet(path, "exporter", "otlphttp");
-    OtlpHttpExporterConfig
+/// The wire format of request bodies.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Encoding {
+    Proto,
+    /// OTLP/JSON (hex ids, int64 as strings), as `PipelineData::to_otlp_json` writes it.
+    Json,
 }
 
-pub struct OtlpHttpExporter;
+#[derive(Clone, Debug, PartialEq)]
+pub struct OtlpHttpExporterConfig {
+    /// The full URL per signal: the signal's own `*_endpoint`, else `endpoint` + `/v1/<signal>`;
+    /// None when neither is configured (that signal's data is refused permanently).
+    pub traces_url: Option<Url>,
+    pub metrics_url: Option<Url>,
+    pub logs_url: Option<Url>,
+    pub encoding: Encoding,
+    pub compression: Compression,
+    pub headers: Headers,
+    pub sender: SenderSettings,
+}
+
+impl OtlpHttpExporterConfig {
+    pub fn url(&self, signal: Signal) -> Option<&Url> {
+        match signal {
+            Signal::Traces => self.traces_url.as_ref(),
+            Signal::Metrics => self.metrics_url.as_ref(),
+            Signal::Logs => self.logs_url.as_ref(),
+        }
+    }
+}
+
+pub fn parse(p: &mut Parser, value: &Value, path: &str) -> OtlpHttpExporterConfig {
+    let mut config = OtlpHttpExporterConfig {
+        traces_url: None,
+        metrics_url: None,
+        logs_url: None,
+        encoding: Encoding::Proto,
+        compression: Compression::Gzip,
+        headers: Headers::default(),
+        sender: SenderSettings::default(),
+    };
+    let Some(body) = p.mapping(Some(value), path) else {
+        return config;
+    };
+    let mut keys = vec![
+        "endpoint",
+        "traces_endpoint",
+        "metrics_endpoint",
+        "logs_endpoint",
+        "encoding",
+        "compression",
+        "headers",
+    ];
+    keys.extend(SENDER_KEYS);
+    p.only_keys(body, &keys, path);
+    let mut url = |key: &str| body.get(key).and_then(|v| parse_url(p, v, &format!("{path}.{key}")));
+    let base = url("endpoint");
+    let own = [url("traces_endpoint"), url("metrics_endpoint"), url("logs_endpoint")];
+    let present = |key: &str| body.get(key).is_some();
+    if !["endpoint", "traces_endpoint", "metrics_endpoint", "logs_endpoint"]
+        .iter()
+        .any(|k| present(k))
+    {
+        p.error(
+            path,
+            "endpoint is required (the base URL of the OTLP/HTTP receiver, e.g. http://collector:4318), or traces_endpoint, metrics_endpoint and logs_endpoint",
+        );
+    }
+    let [traces, metrics, logs] = own;
+    let with_base = |own: Option<Url>, signal: Signal| own.or_else(|| base.as_ref().map(|b| signal_url(b, signal)));
+    config.traces_url = with_base(traces, Signal::Traces);
+    config.metrics_url = with_base(metrics, Signal::Metrics);
+    config.logs_url = with_base(logs, Signal::Logs);
+    if let Some(v) = body.get("encoding") {
+        let at = format!("{path}.encoding");
+        match p.string(v, &at).as_deref() {
+            Some("proto") => config.encoding = Encoding::Proto,
+            Some("json") => config.encoding = Encoding::Json,
+            Some(other) => p.error(&at, format!("expected proto or json, got '{other}'")),
+            None => {}
+        }
+    }
+    config.compression = parse_compression(p, body.get("compression"), &format!("{path}.compression"));
+    config.headers = parse_headers(p, body.get("headers"), &format!("{path}.headers"), false);
+    config.sender = parse_sender(p, body, path);
+    config
+}
+
+fn parse_url(p: &mut Parser, value: &Value, path: &str) -> Option<Url> {
+    let text = p.string(value, path)?;
+    match Url::parse(&text) {
+        Ok(url) if url.scheme() == "http" && url.host_str().is_some_and(|h| !h.is_empty()) => Some(url),
+        Ok(url) if url.scheme() == "https" => {
+            p.error(
+                path,
+                "https is not supported by this otelbox's otlphttp exporter (its HTTP client has no TLS); use an http:// URL, or the otlp exporter, which supports TLS",
+            );
+            None
+        }
+        _ => {
+            p.error(path, format!("expected an http:// URL like http://collector:4318, got '{text}'"));
+            None
+        }
+    }
+}
+
+/// `base` + `/v1/<signal>`, keeping a path the base has (`http://host/otlp` -> `http://host/otlp/v1/logs`).
+fn signal_url(base: &Url, signal: Signal) -> Url {
+    let mut url = base.clone();
+    let path = format!("{}/v1/{}", base.path().trim_end_matches('/'), signal.as_str());
+    url.set_path(&path);
+    url
+}
+
+pub struct OtlpHttpExporter {
+    sender: Sender,
+}
 
 impl OtlpHttpExporter {
     /// `data_dir` is where a persistent sending queue lives (None: an in-memory box).
-    pub fn new(
-        _id: &ComponentId,
-        _config: &OtlpHttpExporterConfig,
-        _data_dir: Option<&Path>,
-        _counters: PerSignal,
-    ) -> anyhow::Result<Self> {
-        Ok(OtlpHttpExporter)
+    pub fn new(id: &ComponentId, config: &OtlpHttpExporterConfig, data_dir: Option<&Path>, counters: PerSignal) -> anyhow::Result<Self> {
+        let transport = HttpTransport::new(config).map_err(|e| anyhow::anyhow!("exporter {id}: {e}"))?;
+        let sender = Sender::start(id, Arc::new(transport), &config.sender, data_dir, counters)?;
+        Ok(OtlpHttpExporter { sender })
     }
 }
 
 impl<T: PipelineData> Consumer<T> for OtlpHttpExporter {
     fn consume(&self, envelope: Envelope<T>) -> BoxFuture<'_, Result<(), PipelineError>> {
-        envelope.commit();
-        Box::pin(async { Ok(()) })
+        Box::pin(self.sender.accept(envelope))
+    }
+    /// Signal-independent: the builder calls it once, through the traces side.
+    fn shutdown(&self) -> BoxFuture<'_, ()> {
+        Box::pin(self.sender.shutdown())
+    }
+}
+
+/// The most of an answer's body read (for partial successes and error messages).
+const MAX_ANSWER_BYTES: usize = 64 * 1024;
+
+struct HttpTransport {
+    client: reqwest::Client,
+    config: OtlpHttpExporterConfig,
+    headers: HeaderMap,
+}
+
+impl HttpTransport {
+    fn new(config: &OtlpHttpExporterConfig) -> anyhow::Result<HttpTransport> {
+        let client = reqwest::Client::builder()
+            .connect_timeout(config.sender.timeout)
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("otelbox/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| anyhow::anyhow!("cannot set up the HTTP client: {e}"))?;
+        let mut headers = HeaderMap::new();
+        for (name, value) in &config.headers.0 {
+            headers.append(name.clone(), value.clone());
+        }
+        let content_type = match config.encoding {
+            Encoding::Proto => "application/x-protobuf",
+            Encoding::Json => "application/json",
+        };
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+        match config.compression {
+            Compression::None => {}
+            Compression::Gzip => {
+                headers.insert(CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+            }
+            Compression::Zstd => {
+                headers.insert(CONTENT_ENCODING, HeaderValue::from_static("zstd"));
+            }
+        }
+        Ok(HttpTransport {
+            client,
+            config: config.clone(),
+            headers,
+        })
+    }
+
+    async fn post(&self, url: &Url, signal: Signal, body: Bytes) -> Result<Delivered, SendError> {
+        let mut response = self
+            .client
+            .post(url.clone())
+            .headers(self.headers.clone())
+            .body(body)
+            .send()
+            .await
+            .map_err(|e| SendError::retryable(format!("cannot send to {url}: {}", error_chain(&e))))?;
+        let status = response.status().as_u16();
+        let retry_after = response
+            .headers()
+            .get(RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        let json = response
+            .headers()
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|t| t.contains("json"));
+        let mut answer = Vec::new();
+        while answer.len() < MAX_ANSWER_BYTES {
+            match response.chunk().await {
+                Ok(Some(chunk)) => answer.extend_from_slice(&chunk),
+                Ok(None) => break,
+                // The status is what counts; a body cut short only loses detail.
+                Err(_) => break,
+            }
+        }
+        match classify_http(
+            status,
+            retry_after.as_deref(),
+            &error_detail(&answer, json),
+            std::time::SystemTime::now(),
+        ) {
+            None => Ok(partial_success(signal, &answer, json)),
+            Some(error) => Err(error),
+        }
+    }
+}
+
+impl Transport for HttpTransport {
+    fn encode(&self, signal: Signal, payload: Bytes) -> Result<Bytes, SendError> {
+        let body = match self.config.encoding {
+            Encoding::Proto => payload,
+            Encoding::Json => Bytes::from(to_json(signal, &payload)?),
+        };
+        let compressed = match self.config.compression {
+            Compression::None => return Ok(body),
+            Compression::Gzip => {
+                let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+                encoder.write_all(&body).and_then(|_| encoder.finish())
+            }
+            Compression::Zstd => zstd::encode_all(body.as_ref(), 3),
+        };
+        compressed
+            .map(Bytes::from)
+            .map_err(|e| SendError::permanent(format!("cannot compress the request: {e}")))
+    }
+
+    fn export(&self, signal: Signal, body: Bytes) -> BoxFuture<'_, Result<Delivered, SendError>> {
+        Box::pin(async move {
+            match self.config.url(signal) {
+                Some(url) => self.post(url, signal, body).await,
+                None => Err(SendError::permanent(format!(
+                    "no {}_endpoint and no endpoint is configured for {}",
+                    signal.as_str(),
+                    signal.as_str()
+                ))),
+            }
+        })
+    }
+
+    fn destination(&self, signal: Signal) -> String {
+        self.config.url(signal).map_or_else(|| "(no endpoint)".to_string(), Url::to_string)
+    }
+}
+
+/// OTLP/JSON of a queued protobuf payload.
+fn to_json(signal: Signal, payload: &[u8]) -> Result<Vec<u8>, SendError> {
+    fn json<T: PipelineData>(payload: &[u8]) -> Result<Vec<u8>, SendError> {
+        let data = T::decode(payload).map_err(|e| SendError::permanent(format!("a queued batch is not valid OTLP protobuf: {e}")))?;
+        serde_json::to_vec(&data.to_otlp_json()).map_err(|e| SendError::permanent(format!("cannot write OTLP/JSON: {e}")))
+    }
+    match signal {
+        Signal::Traces => json::<ExportTraceServiceRequest>(payload),
+        Signal::Metrics => json::<ExportMetricsServiceRequest>(payload),
+        Signal::Logs => json::<ExportLogsServiceRequest>(payload),
+    }
+}
+
+/// The partial success in a 2xx answer (protobuf or JSON `Export*ServiceResponse`); an empty or
+/// undecodable body is a plain success (the status said so).
+fn partial_success(signal: Signal, answer: &[u8], json: bool) -> Delivered {
+    if answer.is_empty() {
+        return Delivered::default();
+    }
+    if json {
+        let Ok(value) = serde_json::from_slice::<serde_json::Value>(answer) else {
+            return Delivered::default();
+        };
+        let Some(partial) = value.get("partialSuccess").or_else(|| value.get("partial_success")) else {
+            return Delivered::default();
+        };
+        let (camel, snake) = match signal {
+            Signal::Traces => ("rejectedSpans", "rejected_spans"),
+            Signal::Metrics => ("rejectedDataPoints", "rejected_data_points"),
+            Signal::Logs => ("rejectedLogRecords", "rejected_log_records"),
+        };
+        let rejected = partial.get(camel).or_else(|| partial.get(snake)).and_then(|v| match v {
+            serde_json::Value::String(s) => s.parse::<u64>().ok(),
+            other => other.as_u64(),
+        });
+        let message = partial
+            .get("errorMessage")
+            .or_else(|| partial.get("error_message"))
+            .and_then(|v| v.as_str());
+        return Delivered {
+            rejected: rejected.unwrap_or(0),
+            message: message.unwrap_or_default().to_string(),
+        };
+    }
+    let partial = match signal {
+        Signal::Traces => ExportTraceServiceResponse::decode(answer)
+            .ok()
+            .and_then(|r| r.partial_success)
+            .map(|p| (p.rejected_spans, p.error_message)),
+        Signal::Metrics => ExportMetricsServiceResponse::decode(answer)
+            .ok()
+            .and_then(|r| r.partial_success)
+            .map(|p| (p.rejected_data_points, p.error_message)),
+        Signal::Logs => ExportLogsServiceResponse::decode(answer)
+            .ok()
+            .and_then(|r| r.partial_success)
+            .map(|p| (p.rejected_log_records, p.error_message)),
+    };
+    partial.map_or_else(Delivered::default, |(rejected, message)| Delivered {
+        rejected: rejected.max(0) as u64,
+        message,
+    })
+}
+
+/// What an error answer says: the `google.rpc.Status` message (protobuf or JSON) OTLP servers send,
+/// else the start of the text.
+fn error_detail(answer: &[u8], json: bool) -> String {
+    let message = if json {
+        serde_json::from_slice::<serde_json::Value>(answer)
+            .ok()
+            .and_then(|v| v.get("message").and_then(|m| m.as_str()).map(str::to_string))
+    } else {
+        RpcStatus::decode(answer).ok().map(|s| s.message).filter(|m| !m.is_empty())
+    };
+    let text = message.unwrap_or_else(|| String::from_utf8_lossy(answer).into_owned());
+    let text: String = text.chars().filter(|c| !c.is_control()).take(300).collect();
+    text.trim().to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{Config, ExporterSettings};
+    use crate::exporter::sender::golden;
+    use crate::pipeline::ack::AckToken;
+    use axum::http::{HeaderMap as AxumHeaders, StatusCode, Uri};
+    use axum::response::IntoResponse;
+    use std::collections::VecDeque;
+    use std::io::Read;
+    use std::net::SocketAddr;
+    use std::sync::atomic::Ordering;
+    use std::sync::Mutex;
+    use std::time::{Duration, Instant};
+
+    /// One request as the test server saw it: path, headers, body (decompressed), when.
+    #[derive(Clone, Debug)]
+    struct Seen {
+        path: String,
+        headers: AxumHeaders,
+        body: Vec<u8>,
+        at: Instant,
+    }
+
+    /// An answer: status, extra headers, content type and body.
+    type Answer = (u16, Vec<(&'static str, String)>, &'static str, Vec<u8>);
+
+    /// A tiny OTLP/HTTP server that records requests and answers from a script (then 200).
+    #[derive(Default)]
+    struct Upstream {
+        seen: Mutex<Vec<Seen>>,
+        script: Mutex<VecDeque<Answer>>,
+    }
+
+    impl Upstream {
+        fn seen(&self) -> Vec<Seen> {
+            self.seen.lock().unwrap().clone()
+        }
+        async fn wait_for(&self, n: usize) -> Vec<Seen> {
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while self.seen.lock().unwrap().len() < n {
+                assert!(
+                    Instant::now() < deadline,
+                    "the upstream got {} requests, expected {n}",
+                    self.seen().len()
+                );
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            self.seen()
+        }
+    }
+
+    fn decompress(headers: &AxumHeaders, body: &[u8]) -> Vec<u8> {
+        match headers.get("content-encoding").map(|v| v.to_str().unwrap()) {
+            Some("gzip") => {
+                let mut out = Vec::new();
+                flate2::read::GzDecoder::new(body).read_to_end(&mut out).unwrap();
+                out
+            }
+            Some("zstd") => zstd::decode_all(body).unwrap(),
+            None => body.to_vec(),
+            Some(other) => panic!("unexpected content-encoding {other}"),
+        }
+    }
+
+    async fn serve(upstream: Arc<Upstream>) -> SocketAddr {
+        let handler = move |uri: Uri, headers: AxumHeaders, body: axum::body::Bytes| {
+            let upstream = upstream.clone();
+            async move {
+                let body = decompress(&headers, &body);
+                upstream.seen.lock().unwrap().push(Seen {
+                    path: uri.path().to_string(),
+                    headers,
+                    body,
+                    at: Instant::now(),
+                });
+                let (status, extra, content_type, body) =
+                    upstream
+                        .script
+                        .lock()
+                        .unwrap()
+                        .pop_front()
+                        .unwrap_or((200, vec![], "application/x-protobuf", vec![]));
+                let mut response = (StatusCode::from_u16(status).unwrap(), body).into_response();
+                response.headers_mut().insert("content-type", content_type.parse().unwrap());
+                for (name, value) in extra {
+                    response.headers_mut().insert(name, value.parse().unwrap());
+                }
+                response
+            }
+        };
+        let router = axum::Router::new().fallback(axum::routing::post(handler));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, router).await });
+        addr
+    }
+
+    fn upstream_id() -> ComponentId {
+        ComponentId {
+            kind: "otlphttp".into(),
+            name: Some("tempo".into()),
+        }
+    }
+
+    /// A full config with this exporter body as `otlphttp/tempo` in all three pipelines.
+    fn config_with(exporter: &str) -> Result<Config, Vec<String>> {
+        let yaml = format!(
+            "receivers: {{ otlp: {{ protocols: {{ grpc: {{}}, http: {{}} }} }} }}\nexporters:\n  otlphttp/tempo:\n{}\nservice:\n  pipelines:\n    traces: {{ receivers: [otlp], exporters: [otlphttp/tempo] }}\n    metrics: {{ receivers: [otlp], exporters: [otlphttp/tempo] }}\n    logs: {{ receivers: [otlp], exporters: [otlphttp/tempo] }}\n",
+            exporter.lines().map(|l| format!("    {l}")).collect::<Vec<_>>().join("\n")
+        );
+        Config::parse(&yaml).map_err(|e| e.0)
+    }
+
+    fn settings(exporter: &str) -> OtlpHttpExporterConfig {
+        let config = config_with(exporter).unwrap_or_else(|e| panic!("{e:?}"));
+        match &config.exporters[&upstream_id()] {
+            ExporterSettings::OtlpHttp(settings) => settings.clone(),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    fn errors(exporter: &str) -> Vec<String> {
+        config_with(exporter).expect_err("config errors")
+    }
+
+    fn quick_retries() -> &'static str {
+        "retry_on_failure: { initial_interval: 10ms, max_interval: 20ms, randomization_factor: 0 }\n"
+    }
+
+    /// The module's example, pointed at a local server.
+    fn example(addr: SocketAddr) -> String {
+        format!(
+            "endpoint: http://{addr}/otlp\nlogs_endpoint: http://{addr}/loki/api/v1/push\nencoding: proto\ncompression: gzip\nheaders: {{ x-scope-orgid: team-a }}\ntimeout: 2s\n{}",
+            quick_retries()
+        )
+    }
+
+    async fn wait_until(what: &str, check: impl Fn() -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !check() {
+            assert!(Instant::now() < deadline, "timed out waiting for {what}");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+
+    #[tokio::test]
+    async fn the_yaml_example_posts_every_signal_exactly_to_its_url() {
+        let upstream = Arc::new(Upstream::default());
+        let addr = serve(upstream.clone()).await;
+        let counters = PerSignal::detached("exporter/otlphttp/tempo");
+        let exporter = OtlpHttpExporter::new(&upstream_id(), &settings(&example(addr)), None, counters.clone()).unwrap();
+        let (ack, committed) = AckToken::new();
+        Consumer::consume(&exporter, Envelope::new(golden::traces(), ack)).await.unwrap();
+        assert_eq!(committed.await.unwrap(), Ok(()));
+        Consumer::consume(&exporter, Envelope::unacked(golden::metrics())).await.unwrap();
+        Consumer::consume(&exporter, Envelope::unacked(golden::logs())).await.unwrap();
+
+        let mut seen = upstream.wait_for(3).await;
+        seen.sort_by(|a, b| a.path.cmp(&b.path));
+        let paths: Vec<&str> = seen.iter().map(|s| s.path.as_str()).collect();
+        assert_eq!(paths, ["/loki/api/v1/push", "/otlp/v1/metrics", "/otlp/v1/traces"]);
+        assert_eq!(seen[0].body, golden::logs().encode_to_vec());
+        assert_eq!(seen[1].body, golden::metrics().encode_to_vec());
+        assert_eq!(seen[2].body, golden::traces().encode_to_vec());
+        for request in &seen {
+            assert_eq!(request.headers["content-type"], "application/x-protobuf");
+            assert_eq!(request.headers["content-encoding"], "gzip");
+            assert_eq!(request.headers["x-scope-orgid"], "team-a");
+        }
+        let sent = |signal: Signal| counters.get(signal).sent.load(Ordering::Relaxed);
+        wait_until("sent", || {
+            (sent(Signal::Traces), sent(Signal::Metrics), sent(Signal::Logs)) == (2, 1, 3)
+        })
+        .await;
+        Consumer::<ExportTraceServiceRequest>::shutdown(&exporter).await;
+    }
+
+    #[tokio::test]
+    async fn json_encoding_posts_otlp_json() {
+        let upstream = Arc::new(Upstream::default());
+        let addr = serve(upstream.clone()).await;
+        let config = settings(&format!("endpoint: http://{addr}\nencoding: json\ncompression: none\n"));
+        let exporter = OtlpHttpExporter::new(&upstream_id(), &config, None, PerSignal::detached("x")).unwrap();
+        Consumer::consume(&exporter, Envelope::unacked(golden::traces())).await.unwrap();
+        let seen = upstream.wait_for(1).await;
+        assert_eq!(seen[0].path, "/v1/traces");
+        assert_eq!(seen[0].headers["content-type"], "application/json");
+        assert!(seen[0].headers.get("content-encoding").is_none());
+        let body: serde_json::Value = serde_json::from_slice(&seen[0].body).unwrap();
+        assert_eq!(body, golden::traces().to_otlp_json());
+        assert_eq!(
+            body["resourceSpans"][0]["scopeSpans"][0]["spans"][0]["traceId"],
+            "5b".repeat(16),
+            "hex ids"
+        );
+        assert_eq!(crate::pdata::json::decode_traces(&seen[0].body).unwrap(), golden::traces());
+        Consumer::<ExportTraceServiceRequest>::shutdown(&exporter).await;
+    }
+
+    #[tokio::test]
+    async fn zstd_compression_is_labelled_and_decodes() {
+        let upstream = Arc::new(Upstream::default());
+        let addr = serve(upstream.clone()).await;
+        let config = settings(&format!("endpoint: http://{addr}\ncompression: zstd\n"));
+        let exporter = OtlpHttpExporter::new(&upstream_id(), &config, None, PerSignal::detached("x")).unwrap();
+        Consumer::consume(&exporter, Envelope::unacked(golden::metrics())).await.unwrap();
+        let seen = upstream.wait_for(1).await;
+        assert_eq!(seen[0].headers["content-encoding"], "zstd");
+        assert_eq!(seen[0].body, golden::metrics().encode_to_vec());
+        Consumer::<ExportTraceServiceRequest>::shutdown(&exporter).await;
+    }
+
+    #[tokio::test]
+    async fn a_503_is_retried_after_its_retry_after_delay() {
+        let upstream = Arc::new(Upstream::default());
+        upstream
+            .script
+            .lock()
+            .unwrap()
+            .push_back((503, vec![("retry-after", "1".into())], "text/plain", b"busy".to_vec()));
+        let addr = serve(upstream.clone()).await;
+        let counters = PerSignal::detached("x");
+        let config = settings(&format!("endpoint: http://{addr}\n{}", quick_retries()));
+        let exporter = OtlpHttpExporter::new(&upstream_id(), &config, None, counters.clone()).unwrap();
+        Consumer::consume(&exporter, Envelope::unacked(golden::logs())).await.unwrap();
+        let seen = upstream.wait_for(2).await;
+        let gap = seen[1].at - seen[0].at;
+        assert!(gap >= Duration::from_secs(1), "waited only {gap:?} (backoff alone is 10ms)");
+        assert_eq!(seen[0].body, seen[1].body);
+        wait_until("sent", || counters.logs.sent.load(Ordering::Relaxed) == 3).await;
+        Consumer::<ExportTraceServiceRequest>::shutdown(&exporter).await;
+    }
+
+    #[tokio::test]
+    async fn a_400_is_dropped_and_a_partial_success_counts_its_rejected_items() {
+        use crate::exporter::retry::RpcStatus;
+        use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsPartialSuccess;
+        let upstream = Arc::new(Upstream::default());
+        let status = RpcStatus {
+            code: 3,
+            message: "log record 2 has an invalid span id".into(),
+            details: vec![],
+        };
+        let partial = ExportLogsServiceResponse {
+            partial_success: Some(ExportLogsPartialSuccess {
+                rejected_log_records: 1,
+                error_message: "one too old".into(),
+            }),
+        };
+        upstream.script.lock().unwrap().extend([
+            (400, vec![], "application/x-protobuf", status.encode_to_vec()),
+            (200, vec![], "application/x-protobuf", partial.encode_to_vec()),
+            (
+                200,
+                vec![],
+                "application/json",
+                br#"{"partialSuccess":{"rejectedLogRecords":"2","errorMessage":"two too old"}}"#.to_vec(),
+            ),
+        ]);
+        let addr = serve(upstream.clone()).await;
+        let counters = PerSignal::detached("x");
+        let mut config = settings(&format!("endpoint: http://{addr}\n{}", quick_retries()));
+        config.sender.queue.num_consumers = 1;
+        let exporter = OtlpHttpExporter::new(&upstream_id(), &config, None, counters.clone()).unwrap();
+        for _ in 0..3 {
+            Consumer::consume(&exporter, Envelope::unacked(golden::logs())).await.unwrap();
+        }
+        let logs = &counters.logs;
+        wait_until("settled", || {
+            logs.dropped.load(Ordering::Relaxed) + logs.sent.load(Ordering::Relaxed) == 9
+        })
+        .await;
+        assert_eq!(upstream.seen().len(), 3, "nothing retried");
+        assert_eq!(logs.dropped.load(Ordering::Relaxed), 3 + 1 + 2);
+        assert_eq!(logs.sent.load(Ordering::Relaxed), 2 + 1);
+        Consumer::<ExportTraceServiceRequest>::shutdown(&exporter).await;
+    }
+
+    #[test]
+    fn error_answers_are_summarised_for_the_log() {
+        let status = RpcStatus {
+            code: 3,
+            message: "bad span id".into(),
+            details: vec![],
+        };
+        assert_eq!(error_detail(&status.encode_to_vec(), false), "bad span id");
+        assert_eq!(error_detail(br#"{"code":3,"message":"bad trace id"}"#, true), "bad trace id");
+        assert_eq!(error_detail(b"404 page not found\n", false), "404 page not found");
+        assert_eq!(error_detail(&[b'x'; 1000], false).len(), 300);
+    }
+
+    #[test]
+    fn endpoints_resolve_to_one_url_per_signal() {
+        let config = settings("endpoint: http://collector:4318/\nmetrics_endpoint: http://mimir:9009/otlp/v1/metrics");
+        let urls: Vec<String> = Signal::ALL.iter().map(|s| config.url(*s).unwrap().to_string()).collect();
+        assert_eq!(
+            urls,
+            [
+                "http://collector:4318/v1/traces",
+                "http://mimir:9009/otlp/v1/metrics",
+                "http://collector:4318/v1/logs"
+            ]
+        );
+        let only_traces = settings("traces_endpoint: http://tempo:4318/v1/traces");
+        assert_eq!(only_traces.url(Signal::Logs), None);
+        assert_eq!(only_traces.encoding, Encoding::Proto);
+        assert_eq!(only_traces.compression, Compression::Gzip);
+        assert_eq!(only_traces.sender, SenderSettings::default());
+    }
+
+    #[tokio::test]
+    async fn a_signal_without_a_url_is_dropped_with_the_reason() {
+        let counters = PerSignal::detached("x");
+        let config = settings("traces_endpoint: http://127.0.0.1:9/v1/traces");
+        let exporter = OtlpHttpExporter::new(&upstream_id(), &config, None, counters.clone()).unwrap();
+        Consumer::consume(&exporter, Envelope::unacked(golden::logs())).await.unwrap();
+        wait_until("dropped", || counters.logs.dropped.load(Ordering::Relaxed) == 3).await;
+        Consumer::<ExportTraceServiceRequest>::shutdown(&exporter).await;
+    }
+
+    #[test]
+    fn config_errors_name_their_paths() {
+        assert_eq!(
+            errors("encoding: json"),
+            vec!["exporters.otlphttp/tempo: endpoint is required (the base URL of the OTLP/HTTP receiver, e.g. http://collector:4318), or traces_endpoint, metrics_endpoint and logs_endpoint"]
+        );
+        assert_eq!(
+            errors("endpoint: https://tempo:4318"),
+            vec!["exporters.otlphttp/tempo.endpoint: https is not supported by this otelbox's otlphttp exporter (its HTTP client has no TLS); use an http:// URL, or the otlp exporter, which supports TLS"]
+        );
+        assert_eq!(
+            errors("endpoint: tempo:4318\nlogs_endpoint: 12\nencoding: yaml\ncompression: lz4\nheaders: { 'x y': z }\ntls: {}\nsending_queue: { queue_size: 0 }\nretry_on_failure: { max_elapsed_time: 5 }"),
+            vec![
+                "exporters.otlphttp/tempo.tls: unknown key (expected one of: endpoint, traces_endpoint, metrics_endpoint, logs_endpoint, encoding, compression, headers, timeout, retry_on_failure, sending_queue)",
+                "exporters.otlphttp/tempo.endpoint: expected an http:// URL like http://collector:4318, got 'tempo:4318'",
+                "exporters.otlphttp/tempo.logs_endpoint: expected a string, got a number",
+                "exporters.otlphttp/tempo.encoding: expected proto or json, got 'yaml'",
+                "exporters.otlphttp/tempo.compression: expected gzip, zstd or none, got 'lz4'",
+                "exporters.otlphttp/tempo.headers.x y: not a valid header name",
+                "exporters.otlphttp/tempo.retry_on_failure.max_elapsed_time: expected a duration like 200ms or 5s, got a number",
+                "exporters.otlphttp/tempo.sending_queue.queue_size: must be between 1 and 1000000",
+            ]
+        );
     }
 }

@@ -1,0 +1,909 @@
+//! What the forwarding exporters (`otlp`, `otlphttp`) share, after the Collector's exporterhelper:
+//! the settings every one of them has (`timeout`, `retry_on_failure`, `sending_queue`, `headers`,
+//! `compression`), and the `Sender` that takes a pipeline's envelopes, queues them (acknowledging
+//! only once a batch is durably queued) and delivers them with `num_consumers` workers, each
+//! retrying a batch with backoff until it is delivered, refused for good, or out of time.
+//!
+//! A batch that cannot be delivered is dropped only for a permanent refusal (the destination will
+//! never take it) or after `max_elapsed_time`; both are counted (`dropped`) and logged with the
+//! reason. Without a queue (`sending_queue.enabled: false`) the pipeline waits for the delivery and
+//! the envelope's acks carry its outcome back to the sender of the data.
+//!
+//! The transport (gRPC or HTTP) is a `Transport`: one attempt at one batch.
+
+use super::queue::{parse_queue, QueueError, QueueSettings, SendingQueue};
+use super::retry::{parse_retry, Backoff, GiveUp, RetrySettings, SendError};
+use crate::config::{ComponentId, Parser};
+use crate::pdata::Signal;
+use crate::pipeline::{Envelope, PipelineData, PipelineError};
+use crate::telemetry::{ComponentCounters, PerSignal};
+use bytes::Bytes;
+use futures::future::BoxFuture;
+use serde_yaml_ng::{Mapping, Value};
+use std::fmt;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::sync::watch;
+
+/// The settings of the sending side, shared by both forwarding exporters.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SenderSettings {
+    /// Longest one export attempt may take.
+    pub timeout: Duration,
+    pub retry: RetrySettings,
+    pub queue: QueueSettings,
+}
+
+impl Default for SenderSettings {
+    fn default() -> Self {
+        SenderSettings {
+            timeout: Duration::from_secs(5),
+            retry: RetrySettings::default(),
+            queue: QueueSettings::default(),
+        }
+    }
+}
+
+/// The keys `parse_sender` reads, for the exporters' `only_keys`.
+pub const SENDER_KEYS: [&str; 3] = ["timeout", "retry_on_failure", "sending_queue"];
+
+pub fn parse_sender(p: &mut Parser, body: &Mapping, path: &str) -> SenderSettings {
+    let mut settings = SenderSettings::default();
+    if let Some(v) = body.get("timeout") {
+        match p.duration(v, &format!("{path}.timeout")) {
+            Some(d) if d.is_zero() => p.error(&format!("{path}.timeout"), "must be greater than 0"),
+            Some(d) => settings.timeout = d,
+            None => {}
+        }
+    }
+    settings.retry = parse_retry(p, body.get("retry_on_failure"), &format!("{path}.retry_on_failure"));
+    settings.queue = parse_queue(p, body.get("sending_queue"), &format!("{path}.sending_queue"));
+    settings
+}
+
+/// `compression`: how request bodies are compressed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Compression {
+    None,
+    Gzip,
+    Zstd,
+}
+
+/// `compression` at `path` (absent: gzip, the Collector's default).
+pub fn parse_compression(p: &mut Parser, value: Option<&Value>, path: &str) -> Compression {
+    let Some(value) = value else {
+        return Compression::Gzip;
+    };
+    match p.string(value, path).as_deref() {
+        Some("gzip") => Compression::Gzip,
+        Some("zstd") => Compression::Zstd,
+        Some("none" | "") => Compression::None,
+        Some(other) => {
+            p.error(path, format!("expected gzip, zstd or none, got '{other}'"));
+            Compression::Gzip
+        }
+        None => Compression::Gzip,
+    }
+}
+
+/// `headers` sent with every request. Values often hold credentials (`${env:API_KEY}`), so Debug
+/// shows only the names.
+#[derive(Clone, Default, PartialEq)]
+pub struct Headers(pub Vec<(http::HeaderName, http::HeaderValue)>);
+
+impl fmt::Debug for Headers {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_map()
+            .entries(self.0.iter().map(|(name, _)| (name.as_str(), "<redacted>")))
+            .finish()
+    }
+}
+
+/// `headers` at `path`: a mapping of header names to string values, each checked here so a bad
+/// one is a start-up error. `grpc` also refuses binary (`-bin`) metadata keys.
+pub fn parse_headers(p: &mut Parser, value: Option<&Value>, path: &str, grpc: bool) -> Headers {
+    let mut headers = Vec::new();
+    for (name, value) in p.entries(value, path) {
+        let at = format!("{path}.{name}");
+        let Some(text) = p.string(value, &at) else { continue };
+        let Ok(header) = http::HeaderName::from_bytes(name.as_bytes()) else {
+            p.error(&at, "not a valid header name");
+            continue;
+        };
+        if grpc && header.as_str().ends_with("-bin") {
+            p.error(&at, "binary (-bin) gRPC metadata is not supported; use a text header");
+            continue;
+        }
+        match http::HeaderValue::from_str(&text) {
+            Ok(value) => headers.push((header, value)),
+            Err(_) => p.error(&at, "not a valid header value (visible ASCII only)"),
+        }
+    }
+    Headers(headers)
+}
+
+/// A successful answer; `rejected` items were refused by the destination (an OTLP partial success).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Delivered {
+    pub rejected: u64,
+    pub message: String,
+}
+
+/// One way of sending a batch somewhere: the gRPC or the HTTP flavour of OTLP.
+pub trait Transport: Send + Sync + 'static {
+    /// The request body for a queued payload (encoded OTLP protobuf): converted, compressed. Runs
+    /// once per batch, on a blocking worker; an error is permanent (the payload is unusable).
+    fn encode(&self, signal: Signal, payload: Bytes) -> Result<Bytes, SendError>;
+    /// One attempt to deliver a body.
+    fn export(&self, signal: Signal, body: Bytes) -> BoxFuture<'_, Result<Delivered, SendError>>;
+    /// Where a signal's data goes, for messages.
+    fn destination(&self, signal: Signal) -> String;
+}
+
+/// Why a batch was not delivered.
+#[derive(Debug, PartialEq)]
+enum Undelivered {
+    Permanent(String),
+    /// Retries were spent (or disabled).
+    GaveUp(String),
+    /// otelbox is stopping; the batch stays queued.
+    Stopping,
+}
+
+/// How long an in-memory queue may keep delivering at shutdown before what is left is lost.
+const MEMORY_DRAIN: Duration = Duration::from_secs(5);
+/// How long a full-queue refusal asks the sender to wait: the queue drains only as fast as the
+/// destination takes data.
+const FULL_QUEUE_RETRY_AFTER: Duration = Duration::from_secs(5);
+
+struct Shared {
+    id: String,
+    transport: Arc<dyn Transport>,
+    settings: SenderSettings,
+    counters: PerSignal,
+    queue: Option<Arc<SendingQueue>>,
+    stop: watch::Sender<bool>,
+    /// Whether the last attempt got an answer, so an outage is logged once, not per retry.
+    reachable: AtomicBool,
+}
+
+pub struct Sender {
+    shared: Arc<Shared>,
+    workers: Mutex<Vec<tokio::task::JoinHandle<()>>>,
+    /// How long an in-memory queue may keep delivering at shutdown (`MEMORY_DRAIN`).
+    memory_drain: Duration,
+}
+
+impl Sender {
+    /// Opens the queue (persistent under `data_dir`, else in memory) and starts its workers, which
+    /// begin with whatever an earlier run left queued. Must run inside the tokio runtime.
+    pub fn start(
+        id: &ComponentId,
+        transport: Arc<dyn Transport>,
+        settings: &SenderSettings,
+        data_dir: Option<&Path>,
+        counters: PerSignal,
+    ) -> anyhow::Result<Sender> {
+        let runtime = tokio::runtime::Handle::try_current().map_err(|_| anyhow::anyhow!("exporter {id}: needs the tokio runtime"))?;
+        let queue = match (settings.queue.enabled, data_dir) {
+            (false, _) => None,
+            (true, None) => Some(Arc::new(SendingQueue::in_memory(settings.queue.queue_size, counters.clone()))),
+            (true, Some(dir)) => {
+                let path = super::queue::queue_path(dir, &id.to_string());
+                let queue = SendingQueue::open(&path, settings.queue.queue_size, counters.clone())
+                    .map_err(|e| anyhow::anyhow!("exporter {id}: {e}"))?;
+                if !queue.is_empty() {
+                    tracing::info!(exporter = %id, batches = queue.len(), path = %path.display(), "sending what the last run left queued");
+                }
+                Some(Arc::new(queue))
+            }
+        };
+        let shared = Arc::new(Shared {
+            id: id.to_string(),
+            transport,
+            settings: settings.clone(),
+            counters,
+            queue: queue.clone(),
+            stop: watch::channel(false).0,
+            reachable: AtomicBool::new(true),
+        });
+        let workers = match &queue {
+            Some(queue) => (0..settings.queue.num_consumers)
+                .map(|_| runtime.spawn(work(shared.clone(), queue.clone())))
+                .collect(),
+            None => Vec::new(),
+        };
+        Ok(Sender {
+            shared,
+            workers: Mutex::new(workers),
+            memory_drain: MEMORY_DRAIN,
+        })
+    }
+
+    /// Takes an envelope: queues it (acks commit once it is queued), or without a queue delivers it
+    /// now (acks carry the outcome). `Err` has failed the acks with the same error.
+    pub async fn accept<T: PipelineData>(&self, envelope: Envelope<T>) -> Result<(), PipelineError> {
+        let items = envelope.item_count();
+        if items == 0 {
+            envelope.commit();
+            return Ok(());
+        }
+        let Envelope { data, acks } = envelope;
+        let envelope_of = |acks| Envelope::<T> { data: T::default(), acks };
+        let payload = match tokio::task::spawn_blocking(move || Bytes::from(data.encode_to_vec())).await {
+            Ok(payload) => payload,
+            Err(_) => {
+                let err = PipelineError::retryable("internal error while encoding for the exporter; retry later");
+                envelope_of(acks).fail(&err);
+                return Err(err);
+            }
+        };
+        let shared = &self.shared;
+        let outcome = match &shared.queue {
+            Some(queue) => queue.push(T::SIGNAL, items, payload).await.map_err(|e| match e {
+                QueueError::Full { .. } => PipelineError::Retryable {
+                    message: format!("exporter {}: {e}", shared.id),
+                    retry_after: FULL_QUEUE_RETRY_AFTER,
+                },
+                other => PipelineError::retryable(format!("exporter {}: {other}", shared.id)),
+            }),
+            None => shared.deliver(T::SIGNAL, items, payload).await.map_err(|undelivered| {
+                let destination = shared.transport.destination(T::SIGNAL);
+                match undelivered {
+                    Undelivered::Permanent(message) => {
+                        tracing::warn!(exporter = %shared.id, signal = T::SIGNAL.as_str(), items, %destination, error = %message,
+                            "not delivered: the destination refused the data (not retryable); the sender is told");
+                        PipelineError::permanent(format!("exporter {}: {destination} refused the data: {message}", shared.id))
+                    }
+                    Undelivered::GaveUp(message) => {
+                        tracing::warn!(exporter = %shared.id, signal = T::SIGNAL.as_str(), items, %destination, error = %message,
+                            "not delivered: retries exhausted; the sender is told to retry");
+                        PipelineError::retryable(format!("exporter {}: cannot deliver to {destination}: {message}", shared.id))
+                    }
+                    Undelivered::Stopping => PipelineError::retryable("otelbox is shutting down; retry later"),
+                }
+            }),
+        };
+        match outcome {
+            Ok(()) => {
+                envelope_of(acks).commit();
+                Ok(())
+            }
+            Err(err) => {
+                envelope_of(acks).fail(&err);
+                Err(err)
+            }
+        }
+    }
+
+    /// Stops the workers promptly. A persistent queue keeps what it holds for the next start; an
+    /// in-memory queue first gets a few seconds to drain, and what is left is counted and logged.
+    pub async fn shutdown(&self) {
+        let shared = &self.shared;
+        if let Some(queue) = shared.queue.as_ref().filter(|q| !q.is_persistent()) {
+            let deadline = Instant::now() + self.memory_drain;
+            while !queue.is_empty() && Instant::now() < deadline {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
+        shared.stop.send_replace(true);
+        let workers = std::mem::take(&mut *self.workers.lock().unwrap_or_else(|p| p.into_inner()));
+        for worker in workers {
+            let abort = worker.abort_handle();
+            if tokio::time::timeout(Duration::from_secs(2), worker).await.is_err() {
+                abort.abort();
+            }
+        }
+        let Some(queue) = &shared.queue else { return };
+        let lost = queue.abandon();
+        if !lost.is_empty() {
+            let items: usize = lost.iter().map(|(_, items)| items).sum();
+            for (signal, items) in &lost {
+                ComponentCounters::add(&shared.counters.get(*signal).dropped, *items);
+            }
+            tracing::warn!(exporter = %shared.id, batches = lost.len(), items,
+                "dropped at shutdown: the in-memory sending queue was not delivered in time (a box with a data directory keeps its queue on disk)");
+        } else if let (Some(path), false) = (queue.path(), queue.is_empty()) {
+            tracing::info!(exporter = %shared.id, batches = queue.len(), path = %path.display(), "still queued; sent at the next start");
+        }
+    }
+}
+
+/// One queue worker: takes the oldest batch, delivers it (retrying), then removes it.
+async fn work(shared: Arc<Shared>, queue: Arc<SendingQueue>) {
+    let mut stop = shared.stop.subscribe();
+    loop {
+        let batch = tokio::select! {
+            biased;
+            _ = stop.wait_for(|stopping| *stopping) => return,
+            batch = queue.next() => batch,
+        };
+        let batch = match batch {
+            Ok(batch) => batch,
+            Err(e) => {
+                tracing::warn!(exporter = %shared.id, error = %e, "cannot read the sending queue; the batch stays for the next start");
+                tokio::select! {
+                    _ = stop.wait_for(|stopping| *stopping) => return,
+                    _ = tokio::time::sleep(Duration::from_secs(1)) => continue,
+                }
+            }
+        };
+        let (signal, items) = (batch.signal, batch.items);
+        let reason = match shared.deliver(signal, items, batch.payload).await {
+            Ok(()) => None,
+            Err(Undelivered::Stopping) => return,
+            Err(Undelivered::Permanent(message)) => Some(format!("the destination refused it (not retryable): {message}")),
+            Err(Undelivered::GaveUp(message)) => Some(format!("retries exhausted: {message}")),
+        };
+        if let Some(reason) = reason {
+            ComponentCounters::add(&shared.counters.get(signal).dropped, items);
+            tracing::warn!(exporter = %shared.id, signal = signal.as_str(), items, destination = %shared.transport.destination(signal),
+                %reason, "dropped a batch");
+        }
+        if let Err(e) = queue.remove(batch.id).await {
+            tracing::warn!(exporter = %shared.id, error = %e, "cannot remove a finished batch from the sending queue; it may be sent again at the next start");
+        }
+    }
+}
+
+impl Shared {
+    /// Delivers one batch, retrying by `retry_on_failure`, each attempt limited to `timeout`.
+    async fn deliver(&self, signal: Signal, items: usize, payload: Bytes) -> Result<(), Undelivered> {
+        let transport = self.transport.clone();
+        let body = tokio::task::spawn_blocking(move || transport.encode(signal, payload))
+            .await
+            .map_err(|e| Undelivered::Permanent(format!("internal error while encoding: {e}")))?
+            .map_err(|e| Undelivered::Permanent(e.message().to_string()))?;
+        let mut backoff = Backoff::new(&self.settings.retry);
+        let mut stop = self.stop.subscribe();
+        let timeout = self.settings.timeout;
+        let mut attempts = 0u32;
+        loop {
+            attempts += 1;
+            let attempt = tokio::time::timeout(timeout, self.transport.export(signal, body.clone()));
+            let outcome = tokio::select! {
+                biased;
+                _ = stop.wait_for(|stopping| *stopping) => return Err(Undelivered::Stopping),
+                outcome = attempt => outcome.unwrap_or_else(|_| Err(SendError::retryable(format!("no answer within {} (timeout)", seconds(timeout))))),
+            };
+            let (message, requested) = match outcome {
+                Ok(delivered) => {
+                    self.answered(signal);
+                    self.count_delivered(signal, items, delivered);
+                    return Ok(());
+                }
+                Err(SendError::Permanent { message }) => {
+                    self.answered(signal);
+                    return Err(Undelivered::Permanent(message));
+                }
+                Err(SendError::Retryable { message, delay }) => (message, delay),
+            };
+            let wait = backoff.next_delay(requested, &mut rand::rng());
+            let wait = match wait {
+                Ok(wait) => wait,
+                Err(GiveUp::Disabled) => return Err(Undelivered::GaveUp(format!("{message} (retry_on_failure is disabled)"))),
+                Err(GiveUp::OutOfTime(elapsed)) => {
+                    return Err(Undelivered::GaveUp(format!(
+                        "{message}; still failing after {attempts} attempts in {} (retry_on_failure.max_elapsed_time)",
+                        seconds(elapsed)
+                    )))
+                }
+            };
+            if self.reachable.swap(false, Ordering::Relaxed) {
+                tracing::warn!(exporter = %self.id, destination = %self.transport.destination(signal), error = %message,
+                    "cannot deliver; retrying with backoff (queued data waits)");
+            } else {
+                tracing::debug!(exporter = %self.id, error = %message, wait_ms = wait.as_millis() as u64, "retrying");
+            }
+            tokio::select! {
+                biased;
+                _ = stop.wait_for(|stopping| *stopping) => return Err(Undelivered::Stopping),
+                _ = tokio::time::sleep(wait) => {}
+            }
+        }
+    }
+
+    fn answered(&self, signal: Signal) {
+        if !self.reachable.swap(true, Ordering::Relaxed) {
+            tracing::info!(exporter = %self.id, destination = %self.transport.destination(signal), "the destination answers again");
+        }
+    }
+
+    fn count_delivered(&self, signal: Signal, items: usize, delivered: Delivered) {
+        let counters = self.counters.get(signal);
+        let rejected = usize::try_from(delivered.rejected).unwrap_or(usize::MAX).min(items);
+        ComponentCounters::add(&counters.sent, items - rejected);
+        if rejected > 0 {
+            ComponentCounters::add(&counters.dropped, rejected);
+            tracing::warn!(exporter = %self.id, signal = signal.as_str(), rejected, items, error = %delivered.message,
+                "the destination rejected part of a batch (partial success); those items are dropped");
+        } else if !delivered.message.is_empty() {
+            tracing::warn!(exporter = %self.id, signal = signal.as_str(), message = %delivered.message, "the destination accepted the batch with a warning");
+        }
+    }
+}
+
+/// An error with its causes, `a: b: c` (transport errors keep the useful part in their sources).
+pub fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+fn seconds(d: Duration) -> String {
+    format!("{:.1}s", d.as_secs_f64())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pipeline::ack::AckToken;
+    use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
+    use opentelemetry_proto::tonic::logs::v1::{LogRecord, ResourceLogs, ScopeLogs};
+    use prost::Message;
+    use std::collections::VecDeque;
+
+    /// Answers from a script (then `fallback`), recording every attempt.
+    struct Scripted {
+        script: Mutex<VecDeque<Result<Delivered, SendError>>>,
+        fallback: Mutex<Result<Delivered, SendError>>,
+        attempts: Mutex<Vec<(Signal, Bytes, Instant)>>,
+    }
+
+    impl Scripted {
+        fn new(script: Vec<Result<Delivered, SendError>>, fallback: Result<Delivered, SendError>) -> Arc<Scripted> {
+            Arc::new(Scripted {
+                script: Mutex::new(script.into()),
+                fallback: Mutex::new(fallback),
+                attempts: Mutex::new(Vec::new()),
+            })
+        }
+        fn attempts(&self) -> Vec<(Signal, Bytes, Instant)> {
+            self.attempts.lock().unwrap().clone()
+        }
+        async fn wait_for_attempts(&self, n: usize) {
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while self.attempts.lock().unwrap().len() < n {
+                assert!(Instant::now() < deadline, "only {} attempts", self.attempts.lock().unwrap().len());
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        }
+    }
+
+    impl Transport for Scripted {
+        fn encode(&self, _signal: Signal, payload: Bytes) -> Result<Bytes, SendError> {
+            Ok(payload)
+        }
+        fn export(&self, signal: Signal, body: Bytes) -> BoxFuture<'_, Result<Delivered, SendError>> {
+            self.attempts.lock().unwrap().push((signal, body, Instant::now()));
+            let answer = self
+                .script
+                .lock()
+                .unwrap()
+                .pop_front()
+                .unwrap_or_else(|| self.fallback.lock().unwrap().clone());
+            Box::pin(async move { answer })
+        }
+        fn destination(&self, _signal: Signal) -> String {
+            "http://upstream:4318/v1/logs".into()
+        }
+    }
+
+    fn logs(n: usize) -> ExportLogsServiceRequest {
+        ExportLogsServiceRequest {
+            resource_logs: vec![ResourceLogs {
+                scope_logs: vec![ScopeLogs {
+                    log_records: (0..n)
+                        .map(|i| LogRecord {
+                            time_unix_nano: i as u64 + 1,
+                            severity_number: 9,
+                            ..Default::default()
+                        })
+                        .collect(),
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+        }
+    }
+
+    fn settings(queue_enabled: bool, queue_size: usize, max_elapsed: Option<Duration>) -> SenderSettings {
+        SenderSettings {
+            timeout: Duration::from_secs(1),
+            retry: RetrySettings {
+                enabled: true,
+                initial_interval: Duration::from_millis(10),
+                max_interval: Duration::from_millis(20),
+                max_elapsed_time: max_elapsed,
+                multiplier: 1.5,
+                randomization_factor: 0.0,
+            },
+            queue: QueueSettings {
+                enabled: queue_enabled,
+                num_consumers: 1,
+                queue_size,
+                storage: None,
+            },
+        }
+    }
+
+    /// A sender whose in-memory queue is not waited for at shutdown.
+    fn start(
+        id: &ComponentId,
+        transport: Arc<dyn Transport>,
+        settings: &SenderSettings,
+        data_dir: Option<&Path>,
+        counters: PerSignal,
+    ) -> anyhow::Result<Sender> {
+        let mut sender = Sender::start(id, transport, settings, data_dir, counters)?;
+        sender.memory_drain = Duration::from_millis(100);
+        Ok(sender)
+    }
+
+    fn id() -> ComponentId {
+        ComponentId {
+            kind: "otlphttp".into(),
+            name: Some("up".into()),
+        }
+    }
+
+    fn count(counters: &PerSignal, field: fn(&ComponentCounters) -> &std::sync::atomic::AtomicU64) -> u64 {
+        field(counters.get(Signal::Logs)).load(Ordering::Relaxed)
+    }
+
+    async fn wait_until(what: &str, check: impl Fn() -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !check() {
+            assert!(Instant::now() < deadline, "timed out waiting for {what}");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+
+    #[tokio::test]
+    async fn acks_commit_once_queued_and_the_batch_is_delivered_later() {
+        let transport = Scripted::new(vec![], Ok(Delivered::default()));
+        let counters = PerSignal::detached("exporter/otlphttp/up");
+        let sender = start(&id(), transport.clone(), &settings(true, 10, None), None, counters.clone()).unwrap();
+        let (ack, committed) = AckToken::new();
+        sender.accept(Envelope::new(logs(3), ack)).await.unwrap();
+        assert_eq!(committed.await.unwrap(), Ok(()));
+        transport.wait_for_attempts(1).await;
+        assert_eq!(
+            transport.attempts()[0].1,
+            Bytes::from(logs(3).encode_to_vec()),
+            "the exact protobuf goes out"
+        );
+        wait_until("sent", || count(&counters, |c| &c.sent) == 3).await;
+        assert_eq!((count(&counters, |c| &c.queued), count(&counters, |c| &c.dropped)), (0, 0));
+        sender.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn retryable_failures_are_retried_after_the_servers_delay() {
+        let busy = || {
+            Err(SendError::Retryable {
+                message: "HTTP 503".into(),
+                delay: Some(Duration::from_millis(150)),
+            })
+        };
+        let transport = Scripted::new(vec![busy(), busy()], Ok(Delivered::default()));
+        let counters = PerSignal::detached("x");
+        let sender = start(&id(), transport.clone(), &settings(true, 10, None), None, counters.clone()).unwrap();
+        sender.accept(Envelope::unacked(logs(2))).await.unwrap();
+        wait_until("sent", || count(&counters, |c| &c.sent) == 2).await;
+        let times: Vec<Instant> = transport.attempts().iter().map(|a| a.2).collect();
+        assert_eq!(times.len(), 3);
+        for pair in times.windows(2) {
+            assert!(pair[1] - pair[0] >= Duration::from_millis(150), "waited {:?}", pair[1] - pair[0]);
+        }
+        sender.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn a_permanent_refusal_is_dropped_counted_and_not_retried() {
+        let transport = Scripted::new(vec![], Err(SendError::permanent("HTTP 400: bad data")));
+        let counters = PerSignal::detached("x");
+        let sender = start(&id(), transport.clone(), &settings(true, 10, None), None, counters.clone()).unwrap();
+        sender.accept(Envelope::unacked(logs(4))).await.unwrap();
+        wait_until("dropped", || count(&counters, |c| &c.dropped) == 4).await;
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert_eq!(transport.attempts().len(), 1);
+        assert_eq!((count(&counters, |c| &c.sent), count(&counters, |c| &c.queued)), (0, 0));
+        sender.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn a_batch_is_dropped_and_counted_after_max_elapsed_time() {
+        let transport = Scripted::new(vec![], Err(SendError::retryable("connection refused")));
+        let counters = PerSignal::detached("x");
+        let budget = Some(Duration::from_millis(200));
+        let sender = start(&id(), transport.clone(), &settings(true, 10, budget), None, counters.clone()).unwrap();
+        let started = Instant::now();
+        sender.accept(Envelope::unacked(logs(5))).await.unwrap();
+        wait_until("dropped", || count(&counters, |c| &c.dropped) == 5).await;
+        assert!(started.elapsed() >= Duration::from_millis(200));
+        assert!(transport.attempts().len() >= 5, "retried meanwhile: {}", transport.attempts().len());
+        assert_eq!(count(&counters, |c| &c.queued), 0);
+        sender.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn partial_success_counts_the_rejected_items_as_dropped() {
+        let rejected = Delivered {
+            rejected: 2,
+            message: "2 log records had invalid trace ids".into(),
+        };
+        let transport = Scripted::new(vec![Ok(rejected)], Ok(Delivered::default()));
+        let counters = PerSignal::detached("x");
+        let sender = start(&id(), transport.clone(), &settings(true, 10, None), None, counters.clone()).unwrap();
+        sender.accept(Envelope::unacked(logs(5))).await.unwrap();
+        wait_until("sent", || count(&counters, |c| &c.sent) == 3).await;
+        assert_eq!(count(&counters, |c| &c.dropped), 2);
+        assert_eq!(transport.attempts().len(), 1, "a partial success is not retried");
+        sender.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn a_full_queue_is_a_retryable_refusal_that_fails_the_acks() {
+        let transport = Scripted::new(vec![], Err(SendError::retryable("down")));
+        let counters = PerSignal::detached("x");
+        let sender = start(&id(), transport.clone(), &settings(true, 1, None), None, counters.clone()).unwrap();
+        sender.accept(Envelope::unacked(logs(1))).await.unwrap();
+        let (ack, outcome) = AckToken::new();
+        let err = sender.accept(Envelope::new(logs(1), ack)).await.unwrap_err();
+        assert_eq!(
+            err,
+            PipelineError::Retryable {
+                message: "exporter otlphttp/up: the sending queue is full (1 logs batches waiting); retry later".into(),
+                retry_after: FULL_QUEUE_RETRY_AFTER,
+            }
+        );
+        assert_eq!(outcome.await.unwrap(), Err(err));
+        assert_eq!(count(&counters, |c| &c.queued), 1);
+        sender.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn shutdown_is_prompt_and_the_persistent_queue_is_sent_at_the_next_start() {
+        let dir = tempfile::tempdir().unwrap();
+        let down = Scripted::new(vec![], Err(SendError::retryable("connection refused")));
+        let counters = PerSignal::detached("x");
+        let mut settings = settings(true, 10, None);
+        settings.retry.initial_interval = Duration::from_secs(30);
+        settings.retry.max_interval = Duration::from_secs(30);
+        let sender = start(&id(), down.clone(), &settings, Some(dir.path()), counters.clone()).unwrap();
+        for n in [1, 2, 3] {
+            let (ack, committed) = AckToken::new();
+            sender.accept(Envelope::new(logs(n), ack)).await.unwrap();
+            assert_eq!(committed.await.unwrap(), Ok(()), "committed to the queue file");
+        }
+        down.wait_for_attempts(1).await;
+        let started = Instant::now();
+        sender.shutdown().await;
+        assert!(started.elapsed() < Duration::from_secs(1), "took {:?}", started.elapsed());
+        assert_eq!(count(&counters, |c| &c.dropped), 0, "nothing is lost");
+        drop(sender);
+
+        let up = Scripted::new(vec![], Ok(Delivered::default()));
+        let counters = PerSignal::detached("x");
+        assert_eq!(count(&counters, |c| &c.queued), 0);
+        let sender = start(&id(), up.clone(), &settings, Some(dir.path()), counters.clone()).unwrap();
+        wait_until("sent", || count(&counters, |c| &c.sent) == 6).await;
+        let mut sent: Vec<Bytes> = up.attempts().into_iter().map(|a| a.1).collect();
+        sent.sort_by_key(|b| b.len());
+        assert_eq!(sent, [1, 2, 3].map(|n| Bytes::from(logs(n).encode_to_vec())).to_vec());
+        wait_until("empty", || count(&counters, |c| &c.queued) == 0).await;
+        sender.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn an_in_memory_queue_drains_at_shutdown_and_counts_what_is_left() {
+        let transport = Scripted::new(vec![], Err(SendError::retryable("down")));
+        let counters = PerSignal::detached("x");
+        let sender = start(&id(), transport.clone(), &settings(true, 10, None), None, counters.clone()).unwrap();
+        sender.accept(Envelope::unacked(logs(2))).await.unwrap();
+        sender.accept(Envelope::unacked(logs(3))).await.unwrap();
+        sender.shutdown().await;
+        assert_eq!(count(&counters, |c| &c.dropped), 5);
+        assert_eq!(count(&counters, |c| &c.queued), 0);
+    }
+
+    #[tokio::test]
+    async fn without_a_queue_the_acks_carry_the_delivery_outcome() {
+        let transport = Scripted::new(
+            vec![
+                Err(SendError::retryable("HTTP 503")),
+                Ok(Delivered::default()),
+                Err(SendError::permanent("HTTP 400: bad")),
+            ],
+            Ok(Delivered::default()),
+        );
+        let counters = PerSignal::detached("x");
+        let sender = start(&id(), transport.clone(), &settings(false, 10, None), None, counters.clone()).unwrap();
+        let (ack, outcome) = AckToken::new();
+        sender.accept(Envelope::new(logs(2), ack)).await.unwrap();
+        assert_eq!(outcome.await.unwrap(), Ok(()));
+        assert_eq!(
+            (transport.attempts().len(), count(&counters, |c| &c.sent)),
+            (2, 2),
+            "retried, then delivered"
+        );
+
+        let (ack, outcome) = AckToken::new();
+        let err = sender.accept(Envelope::new(logs(1), ack)).await.unwrap_err();
+        assert_eq!(
+            err,
+            PipelineError::permanent("exporter otlphttp/up: http://upstream:4318/v1/logs refused the data: HTTP 400: bad")
+        );
+        assert_eq!(outcome.await.unwrap(), Err(err));
+        assert_eq!(count(&counters, |c| &c.dropped), 0, "the sender was told; nothing dropped here");
+
+        *transport.fallback.lock().unwrap() = Err(SendError::retryable("HTTP 503"));
+        let mut no_retry = settings(false, 10, None);
+        no_retry.retry.enabled = false;
+        let sender = start(&id(), transport.clone(), &no_retry, None, counters.clone()).unwrap();
+        let err = sender.accept(Envelope::unacked(logs(1))).await.unwrap_err();
+        assert_eq!(
+            err,
+            PipelineError::retryable(
+                "exporter otlphttp/up: cannot deliver to http://upstream:4318/v1/logs: HTTP 503 (retry_on_failure is disabled)"
+            )
+        );
+    }
+
+    #[tokio::test]
+    async fn headers_and_compression_parse_with_errors_at_their_paths() {
+        let value: Value =
+            serde_yaml_ng::from_str("{Authorization: 'Bearer abc', 'bad name': x, x-bin: y, x-ok: \"caf\\u00e9\\n\"}").unwrap();
+        let mut errors = Vec::new();
+        let headers = parse_headers(&mut Parser::collecting(&mut errors), Some(&value), "exporters.otlp.headers", true);
+        assert_eq!(format!("{headers:?}"), r#"{"authorization": "<redacted>"}"#, "values never printed");
+        assert_eq!(headers.0[0].1, "Bearer abc");
+        assert_eq!(
+            errors,
+            vec![
+                "exporters.otlp.headers.bad name: not a valid header name",
+                "exporters.otlp.headers.x-bin: binary (-bin) gRPC metadata is not supported; use a text header",
+                "exporters.otlp.headers.x-ok: not a valid header value (visible ASCII only)",
+            ]
+        );
+        let mut errors = Vec::new();
+        let mut p = Parser::collecting(&mut errors);
+        assert_eq!(parse_compression(&mut p, None, "c"), Compression::Gzip);
+        assert_eq!(parse_compression(&mut p, Some(&Value::from("none")), "c"), Compression::None);
+        assert_eq!(parse_compression(&mut p, Some(&Value::from("zstd")), "c"), Compression::Zstd);
+        parse_compression(&mut p, Some(&Value::from("snappy")), "exporters.otlp.compression");
+        assert_eq!(
+            errors,
+            vec!["exporters.otlp.compression: expected gzip, zstd or none, got 'snappy'"]
+        );
+    }
+}
+
+/// Golden OTLP input for the forwarding exporters' tests: one request of each signal.
+#[cfg(test)]
+pub(crate) mod golden {
+    use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
+    use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
+    use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+    use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue, InstrumentationScope, KeyValue};
+    use opentelemetry_proto::tonic::logs::v1::{LogRecord, ResourceLogs, ScopeLogs};
+    use opentelemetry_proto::tonic::metrics::v1::{
+        metric, number_data_point, Gauge, Metric, NumberDataPoint, ResourceMetrics, ScopeMetrics,
+    };
+    use opentelemetry_proto::tonic::resource::v1::Resource;
+    use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
+
+    fn resource() -> Option<Resource> {
+        Some(Resource {
+            attributes: vec![KeyValue {
+                key: "service.name".into(),
+                value: Some(AnyValue {
+                    value: Some(any_value::Value::StringValue("checkout".into())),
+                }),
+                ..Default::default()
+            }],
+            ..Default::default()
+        })
+    }
+
+    fn scope() -> Option<InstrumentationScope> {
+        Some(InstrumentationScope {
+            name: "golden".into(),
+            version: "1.0".into(),
+            ..Default::default()
+        })
+    }
+
+    /// Two spans of one trace.
+    pub fn traces() -> ExportTraceServiceRequest {
+        let span = |id: u8, parent: Option<u8>, name: &str| Span {
+            trace_id: vec![0x5b; 16],
+            span_id: vec![id; 8],
+            parent_span_id: parent.map(|p| vec![p; 8]).unwrap_or_default(),
+            name: name.into(),
+            kind: 2,
+            start_time_unix_nano: 1_700_000_000_000_000_000,
+            end_time_unix_nano: 1_700_000_000_250_000_000,
+            attributes: vec![KeyValue {
+                key: "http.route".into(),
+                value: Some(AnyValue {
+                    value: Some(any_value::Value::StringValue("/cart".into())),
+                }),
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        ExportTraceServiceRequest {
+            resource_spans: vec![ResourceSpans {
+                resource: resource(),
+                scope_spans: vec![ScopeSpans {
+                    scope: scope(),
+                    spans: vec![span(1, None, "GET /cart"), span(2, Some(1), "SELECT cart")],
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+        }
+    }
+
+    /// One gauge with one data point.
+    pub fn metrics() -> ExportMetricsServiceRequest {
+        ExportMetricsServiceRequest {
+            resource_metrics: vec![ResourceMetrics {
+                resource: resource(),
+                scope_metrics: vec![ScopeMetrics {
+                    scope: scope(),
+                    metrics: vec![Metric {
+                        name: "queue.depth".into(),
+                        unit: "{item}".into(),
+                        data: Some(metric::Data::Gauge(Gauge {
+                            data_points: vec![NumberDataPoint {
+                                time_unix_nano: 1_700_000_000_000_000_000,
+                                value: Some(number_data_point::Value::AsInt(42)),
+                                ..Default::default()
+                            }],
+                        })),
+                        ..Default::default()
+                    }],
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+        }
+    }
+
+    /// Three log records.
+    pub fn logs() -> ExportLogsServiceRequest {
+        ExportLogsServiceRequest {
+            resource_logs: vec![ResourceLogs {
+                resource: resource(),
+                scope_logs: vec![ScopeLogs {
+                    scope: scope(),
+                    log_records: (1..=3)
+                        .map(|i| LogRecord {
+                            time_unix_nano: 1_700_000_000_000_000_000 + i,
+                            severity_number: 13,
+                            severity_text: "WARN".into(),
+                            body: Some(AnyValue {
+                                value: Some(any_value::Value::StringValue(format!("cart {i} is slow"))),
+                            }),
+                            trace_id: vec![0x5b; 16],
+                            span_id: vec![1; 8],
+                            ..Default::default()
+                        })
+                        .collect(),
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+        }
+    }
+}
