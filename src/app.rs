@@ -69,6 +69,20 @@ pub async fn run(options: BoxOptions, shutdown: impl Future<Output = ()>, on_rea
     let grpc_listener = bind(options.grpc, "--grpc-port (or receivers.otlp.protocols.grpc.endpoint)").await?;
     let http_listener = bind(options.http, "--http-port (or receivers.otlp.protocols.http.endpoint)").await?;
     let ui_listener = bind(options.ui, "--ui-port").await?;
+    // The zipkin receiver listens only when a pipeline uses it; bound with the others so a taken
+    // port stops the start before anything else has begun.
+    let zipkin_listener = match &options.config.zipkin {
+        Some(settings)
+            if options
+                .config
+                .pipelines
+                .iter()
+                .any(|p| p.receivers.iter().any(|r| r.kind == "zipkin")) =>
+        {
+            Some(bind(settings.endpoint, "receivers.zipkin.endpoint").await?)
+        }
+        _ => None,
+    };
     // Certificates are read before anything else starts, so a bad file is an error at start-up.
     let tls = match &options.security.tls {
         Some(files) => Some((
@@ -124,9 +138,8 @@ pub async fn run(options: BoxOptions, shutdown: impl Future<Output = ()>, on_rea
         admission: Arc::new(crate::receiver::Admission::new(topology.gauges.values().next().cloned())),
     };
     // The zipkin receiver listens only when a pipeline uses it.
-    let zipkin = match (&config.zipkin, &topology.zipkin) {
-        (Some(settings), Some(head)) => {
-            let listener = bind(settings.endpoint, "receivers.zipkin.endpoint").await?;
+    let zipkin = match (&config.zipkin, &topology.zipkin, zipkin_listener) {
+        (Some(settings), Some(head), Some(listener)) => {
             let router = crate::receiver::zipkin::router_with(
                 settings,
                 Intake {
@@ -183,6 +196,16 @@ pub async fn run(options: BoxOptions, shutdown: impl Future<Output = ()>, on_rea
             .routes(),
         );
     let api_router = api::router(api_state.clone());
+    // Zipkin is an ingest port like OTLP/HTTP: the same TLS (and client-certificate) settings.
+    let zipkin_server = match (zipkin, &tls) {
+        (None, _) => None,
+        (Some((listener, router)), None) => Some(serve(listener, router, wait(intake_stopped.clone()))),
+        (Some((listener, router)), Some((http_tls, _, _))) => Some(serve(
+            TlsListener::new(listener, http_tls.clone())?,
+            router,
+            wait(intake_stopped.clone()),
+        )),
+    };
     let (http_server, grpc_server, api_server) = match tls {
         None => (
             serve(http_listener, http_router, wait(intake_stopped.clone())),
@@ -206,7 +229,6 @@ pub async fn run(options: BoxOptions, shutdown: impl Future<Output = ()>, on_rea
         ),
     };
 
-    let zipkin_server = zipkin.map(|(listener, router)| serve(listener, router, wait(intake_stopped.clone())));
     api_state.ready.store(true, Ordering::Relaxed);
     on_ready(&addrs);
     tracing::info!(elapsed_ms = started.elapsed().as_millis() as u64, "ready");
@@ -227,7 +249,10 @@ pub async fn run(options: BoxOptions, shutdown: impl Future<Output = ()>, on_rea
         tracing::warn!("receivers did not drain in 35 s; closing anyway");
     }
     tracing::info!("flushing pipelines");
-    topology.shutdown().await;
+    // Bounded: an exporter without a sending queue could otherwise retry a flush for minutes.
+    if tokio::time::timeout(Duration::from_secs(30), topology.shutdown()).await.is_err() {
+        tracing::warn!("pipelines did not flush in 30 s; stopping anyway");
+    }
     store.close().await;
     let _ = stop_api.send(true);
     // Live tails never end by themselves: give the API a moment, then stop it regardless.

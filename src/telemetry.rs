@@ -207,9 +207,10 @@ pub fn render_components(components: &Components) -> String {
         ] {
             let _ = writeln!(
                 out,
-                "otelbox_component_items_total{{pipeline=\"{}\",component=\"{}\",outcome=\"{outcome}\"}} {}",
+                "otelbox_component_items_total{{pipeline=\"{}\",component=\"{}\",signal=\"{}\",outcome=\"{outcome}\"}} {}",
                 escape_label(&c.pipeline),
                 escape_label(&c.component),
+                c.signal.as_str(),
                 get(value)
             );
         }
@@ -221,9 +222,10 @@ pub fn render_components(components: &Components) -> String {
     for c in all.iter().filter(|c| c.component.starts_with("exporter/")) {
         let _ = writeln!(
             out,
-            "otelbox_component_queued_items{{pipeline=\"{}\",component=\"{}\"}} {}",
+            "otelbox_component_queued_items{{pipeline=\"{}\",component=\"{}\",signal=\"{}\"}} {}",
             escape_label(&c.pipeline),
             escape_label(&c.component),
+            c.signal.as_str(),
             get(&c.queued)
         );
     }

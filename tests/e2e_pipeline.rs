@@ -1,6 +1,6 @@
 //! A configured pipeline through the real binary: processors run in order, what a filter drops is
 //! acknowledged to the sender but counted, and every stage's counters show on `/api/v1/status` and
-//! `/metrics`.
+//! `/metrics`. The OTLP receiver has a name (`otlp/in`): a named receiver feeds its pipelines too.
 
 mod common;
 
@@ -12,10 +12,10 @@ processors:
 exporters:
   otelbox: {}
 receivers:
-  otlp: { protocols: { grpc: {}, http: {} } }
+  otlp/in: { protocols: { grpc: {}, http: {} } }
 service:
   pipelines:
-    traces: { receivers: [otlp], processors: [filter/ops, attributes/tag, batch/quick], exporters: [otelbox] }
+    traces: { receivers: [otlp/in], processors: [filter/ops, attributes/tag, batch/quick], exporters: [otelbox] }
 "#;
 
 fn component<'a>(status: &'a serde_json::Value, pipeline: &str, component: &str) -> &'a serde_json::Value {
@@ -74,8 +74,8 @@ fn processors_run_in_order_and_every_stage_is_counted() {
 
     let metrics = b.client.get(format!("{}/metrics", b.api)).send().unwrap().text().unwrap();
     for line in [
-        "otelbox_component_items_total{pipeline=\"traces\",component=\"processor/filter/ops\",outcome=\"dropped\"} 1",
-        "otelbox_component_items_total{pipeline=\"traces\",component=\"processor/filter/ops\",outcome=\"received\"} 3",
+        "otelbox_component_items_total{pipeline=\"traces\",component=\"processor/filter/ops\",signal=\"traces\",outcome=\"dropped\"} 1",
+        "otelbox_component_items_total{pipeline=\"traces\",component=\"processor/filter/ops\",signal=\"traces\",outcome=\"received\"} 3",
         "otelbox_processor_dropped_items_total{signal=\"traces\"} 1",
     ] {
         assert!(metrics.lines().any(|l| l == line), "missing `{line}` in:\n{metrics}");

@@ -278,6 +278,13 @@ impl SendingQueue {
             }
             state.occupancy[slot(signal)] += 1; // reserved while the write runs
         }
+        // If the caller's future is dropped mid-write (a sender hung up), the reservation is given
+        // back; a row the write still commits is sent at the next start (at-least-once).
+        let mut reservation = Reservation {
+            queue: self,
+            signal,
+            armed: true,
+        };
         let stored = match &self.disk {
             None => Ok((None, Some(payload))),
             Some((path, conn)) => {
@@ -304,6 +311,7 @@ impl SendingQueue {
                 })
             }
         };
+        reservation.armed = false;
         let mut state = self.state();
         match stored {
             Ok((id, payload)) => {
@@ -385,7 +393,15 @@ impl SendingQueue {
     }
 
     /// Forgets a batch taken with `next` (delivered or dropped), freeing its place.
+    /// The in-memory place is freed even when the delete fails: the batch is finished either way, and
+    /// a row left in the file is only sent again at the next start (at-least-once).
     pub async fn remove(&self, id: i64) -> Result<(), QueueError> {
+        let deleted = self.delete_row(id).await;
+        self.forget(id);
+        deleted
+    }
+
+    async fn delete_row(&self, id: i64) -> Result<(), QueueError> {
         if let Some((path, conn)) = &self.disk {
             let conn = conn.clone();
             let path = path.display().to_string();
@@ -404,7 +420,6 @@ impl SendingQueue {
             .and_then(|r| r.map_err(|e| e.to_string()))
             .map_err(|detail| QueueError::Storage { path, detail })?;
         }
-        self.forget(id);
         Ok(())
     }
 
@@ -473,6 +488,21 @@ fn check_owner(conn: &Connection) -> Result<(), String> {
         Ok(())
     } else {
         Err(format!("it has the tables {}", tables.join(", ")))
+    }
+}
+
+/// A queue place reserved by `push` while its write runs; released if the push is abandoned.
+struct Reservation<'a> {
+    queue: &'a SendingQueue,
+    signal: Signal,
+    armed: bool,
+}
+
+impl Drop for Reservation<'_> {
+    fn drop(&mut self) {
+        if self.armed {
+            self.queue.state().occupancy[slot(self.signal)] -= 1;
+        }
     }
 }
 

@@ -119,10 +119,17 @@ impl Topology {
             builder.connectors.insert(id.clone(), Arc::new(Tap::entry(instance, counters)));
         }
         let traces = builder.chains::<ExportTraceServiceRequest>();
-        let otlp_id = ComponentId {
-            kind: "otlp".into(),
-            name: None,
-        };
+        // The one otlp receiver, whatever its name (`otlp` or `otlp/in`).
+        let otlp_id = config
+            .pipelines
+            .iter()
+            .flat_map(|p| &p.receivers)
+            .find(|r| r.kind == "otlp")
+            .cloned()
+            .unwrap_or(ComponentId {
+                kind: "otlp".into(),
+                name: None,
+            });
         let zipkin_id = config
             .pipelines
             .iter()

@@ -240,6 +240,8 @@ test("setup page: endpoints, env vars to copy, counters and storage", async () =
   assert.ok(text.includes(box.otlpHttp), "shows the HTTP endpoint");
   assert.match(text, /OTEL_EXPORTER_OTLP_ENDPOINT/);
   assert.match(text, /accepted/);
+  assert.match(text, /processor\/batch/, "each pipeline component is listed with its counters");
+  assert.ok((await page.locator("table.components tbody tr").count()) >= 3, "memory_limiter, batch and the storage exporter");
   await shot("setup");
 });
 

@@ -210,6 +210,8 @@ async fn run_decisions(inner: Arc<Inner>) {
 pub struct TailSampler {
     inner: Arc<Inner>,
     task: Mutex<Option<JoinHandle<()>>>,
+    /// Held (read) by each forward of decided traces started from a request.
+    forwarding: Arc<tokio::sync::RwLock<()>>,
 }
 
 impl TailSampler {
@@ -258,6 +260,7 @@ impl TailSampler {
         TailSampler {
             inner,
             task: Mutex::new(task),
+            forwarding: Arc::new(tokio::sync::RwLock::new(())),
         }
     }
 
@@ -309,7 +312,17 @@ impl Consumer<ExportTraceServiceRequest> for TailSampler {
                 tracing::debug!(component = %self.inner.component, spans = invalid, "tail_sampling dropped spans without a valid trace id");
                 released.dropped_spans += invalid;
             }
-            self.inner.release(released).await;
+            // Forwarded off the request: the acks are committed, so a sender that hangs up now must not
+            // cancel the forwarding of traces decided here (they may be other senders' traces). The
+            // read guard lets shutdown wait for forwards in flight before shutting `next` down.
+            let inner = self.inner.clone();
+            let in_flight = self.forwarding.clone().read_owned().await;
+            let forward = tokio::spawn(async move {
+                inner.release(released).await;
+                drop(in_flight);
+            });
+            // Awaited so a sender sees the forward done; if the sender goes away, the task goes on.
+            let _ = forward.await;
             Ok(())
         })
     }
@@ -324,6 +337,7 @@ impl Consumer<ExportTraceServiceRequest> for TailSampler {
                 let _ = task.await;
             }
             self.inner.decide(true).await;
+            let _no_forward_in_flight = self.forwarding.write().await;
             self.inner.next.shutdown().await;
         })
     }

@@ -1,5 +1,5 @@
 //! Setup and status: the endpoints, environment variables to paste into an SDK's shell, the ingest
-//! counters, storage size and retention, and the active pipelines.
+//! counters, storage size and retention, and the active pipelines with each component's counters.
 
 use crate::api;
 use crate::app::refresh_tick;
@@ -72,6 +72,25 @@ fn Status(status: StatusResponse) -> impl IntoView {
         .iter()
         .map(|p| view! { <li class="mono small">{p.clone()}</li> })
         .collect_view();
+    // What each pipeline component did; shared exporters and connectors show as pipeline `*`.
+    let components = status
+        .components
+        .iter()
+        .map(|c| {
+            view! {
+                <tr>
+                    <td class="mono small">{c.pipeline.clone()}</td>
+                    <td class="mono small">{c.component.clone()}</td>
+                    <td class="small">{c.signal.clone()}</td>
+                    <td class="num">{format::count(c.received as i64)}</td>
+                    <td class="num">{format::count(c.sent as i64)}</td>
+                    <td class="num">{format::count(c.dropped as i64)}</td>
+                    <td class="num">{format::count(c.refused as i64)}</td>
+                    <td class="num">{format::count(c.queued as i64)}</td>
+                </tr>
+            }
+        })
+        .collect_view();
     view! {
         <div class="setup-grid">
             <section>
@@ -108,9 +127,16 @@ fn Status(status: StatusResponse) -> impl IntoView {
                     <span class="k">"retention"</span><span>{retention}</span>
                 </div>
             </section>
-            <section>
+            <section class="wide">
                 <h3>"Pipelines"</h3>
                 <ul>{pipelines}</ul>
+                <table class="list components">
+                    <thead><tr>
+                        <th>"pipeline"</th><th>"component"</th><th>"signal"</th><th class="num">"received"</th><th class="num">"sent"</th>
+                        <th class="num">"dropped"</th><th class="num">"refused"</th><th class="num">"queued"</th>
+                    </tr></thead>
+                    <tbody>{components}</tbody>
+                </table>
                 <p class="small muted">{format!("otelbox {} · up {}", status.version, format::duration((status.uptime_s * 1e9) as i64))}</p>
             </section>
         </div>
