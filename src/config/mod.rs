@@ -290,11 +290,6 @@ impl Parser<'_> {
         Parser { errors }
     }
 
-    /// Marks a component type that this build does not implement yet.
-    pub fn not_yet(&mut self, path: &str, role: &str, kind: &str) {
-        self.error(path, format!("the {role} type \"{kind}\" is not supported by this otelbox yet"));
-    }
-
     pub fn boolean(&mut self, value: &Value, path: &str) -> Option<bool> {
         match value {
             Value::Bool(b) => Some(*b),

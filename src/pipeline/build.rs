@@ -193,16 +193,15 @@ fn fan_out<T: SignalData>(mut consumers: Vec<SharedConsumer<T>>, signal: Signal)
 
 impl<'a> Builder<'a> {
     fn exporter(&self, id: &ComponentId, settings: &ExporterSettings, counters: PerSignal) -> anyhow::Result<ExporterInstance> {
-        let counters = || counters.clone();
         let dir = self.resources.data_dir.as_deref();
         Ok(match settings {
             ExporterSettings::Otelbox => {
-                ExporterInstance::Storage(Arc::new(StorageExporter::counted(self.resources.store.clone(), counters())))
+                ExporterInstance::Storage(Arc::new(StorageExporter::counted(self.resources.store.clone(), counters)))
             }
-            ExporterSettings::Otlp(c) => ExporterInstance::Otlp(Arc::new(otlp::OtlpExporter::new(id, c, dir, counters())?)),
-            ExporterSettings::OtlpHttp(c) => ExporterInstance::OtlpHttp(Arc::new(otlphttp::OtlpHttpExporter::new(id, c, dir, counters())?)),
-            ExporterSettings::Debug(c) => ExporterInstance::Debug(Arc::new(debug::DebugExporter::new(id, c, dir, counters())?)),
-            ExporterSettings::File(c) => ExporterInstance::File(Arc::new(file::FileExporter::new(id, c, dir, counters())?)),
+            ExporterSettings::Otlp(c) => ExporterInstance::Otlp(Arc::new(otlp::OtlpExporter::new(id, c, dir, counters)?)),
+            ExporterSettings::OtlpHttp(c) => ExporterInstance::OtlpHttp(Arc::new(otlphttp::OtlpHttpExporter::new(id, c, dir, counters)?)),
+            ExporterSettings::Debug(c) => ExporterInstance::Debug(Arc::new(debug::DebugExporter::new(id, c, dir, counters)?)),
+            ExporterSettings::File(c) => ExporterInstance::File(Arc::new(file::FileExporter::new(id, c, dir, counters)?)),
         })
     }
 
