@@ -493,3 +493,60 @@ async fn full_text_search_combines_with_other_conditions_newest_first() {
         .unwrap();
     assert_eq!(n, 200);
 }
+
+/// The trace-id and attribute indexes are bucketed by span row id (65,536 rows a bucket): a trace
+/// whose spans arrive far apart lies in several buckets, and every lookup must still find all of
+/// its spans. The gaps are made by raising the AUTOINCREMENT counter from a second connection.
+#[tokio::test]
+async fn a_trace_spread_over_many_index_buckets_is_found_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = otelbox::store::db_file(dir.path());
+    let s = Store::open(StoreConfig {
+        location: Location::Disk(path.clone()),
+        retention: Retention::default(),
+        durable_sync: false,
+    })
+    .unwrap();
+    let skip_ids = |n: i64| {
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.busy_timeout(Duration::from_secs(10)).unwrap();
+        conn.execute("UPDATE sqlite_sequence SET seq = seq + ?1 WHERE name = 'spans'", [n])
+            .unwrap();
+    };
+    let t = now();
+    use any_value::Value::*;
+    let run = |v: &str| vec![kv("run_id", StringValue(v.into()))];
+    write(
+        &s,
+        request("agent", "prod", vec![span(7, 1, t, run("R7"), false), span(8, 1, t, vec![], false)]),
+    )
+    .await;
+    skip_ids(70_000); // next bucket
+    write(&s, request("agent", "prod", vec![span(7, 2, t + 1, vec![], false)])).await;
+    skip_ids(200_000); // three buckets further: the buckets between hold nothing of trace 7
+    write(&s, request("tools", "prod", vec![span(7, 3, t + 2, run("R7"), true)])).await;
+    write(&s, request("agent", "prod", vec![span(8, 2, t + 3, run("R8"), false)])).await;
+
+    let whole = s.read(|c| read::trace_spans(c, &[7; 16])).await.unwrap();
+    let names: Vec<&str> = whole.iter().map(|s| s.span.name.as_str()).collect();
+    assert_eq!(names, ["op1", "op2", "op3"]);
+    assert_eq!(
+        span_names(&s, "trace_id = 07070707070707070707070707070707").await,
+        ["7:op1", "7:op2", "7:op3"]
+    );
+    assert_eq!(span_names(&s, "run_id = R7").await, ["7:op1", "7:op3"]);
+    assert_eq!(span_names(&s, "run_id = R8").await, ["8:op2"]);
+    // Trace-level checks walk traces and probe each one's buckets.
+    let filter = compile_text(Some("status = error"), Target::Spans).unwrap();
+    let query = TraceQuery {
+        service: Some("agent".into()),
+        ..Default::default()
+    };
+    let traces = s
+        .read(move |c| read::search_traces(c, &filter, &query, TimeRange::ALL, 10))
+        .await
+        .unwrap();
+    assert_eq!(traces.len(), 1, "trace 7: an error span (bucket 4) and an agent span (bucket 0)");
+    assert_eq!((traces[0].span_count, traces[0].error_count), (3, 1));
+    assert_eq!(traces[0].services, ["agent", "tools"]);
+}

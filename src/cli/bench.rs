@@ -23,6 +23,9 @@ pub struct SqliteLimitArgs {
     /// Extra `name=value` pragmas applied after the standard ones (experiments)
     #[arg(long)]
     pub pragma: Vec<String>,
+    /// SQL run after the schema is created (experiments: `DROP INDEX spans_trace`, ...)
+    #[arg(long)]
+    pub sql: Vec<String>,
 }
 
 /// The same rows the box stores, inserted by the writer's own insert code on one thread, with
@@ -47,6 +50,9 @@ pub fn sqlite_limit(args: SqliteLimitArgs) -> anyhow::Result<i32> {
         conn.execute_batch(&format!("PRAGMA {p}"))?;
     }
     schema::migrate(&mut conn)?;
+    for sql in &args.sql {
+        conn.execute_batch(sql)?;
+    }
     let (committed, _rx) = tokio::sync::watch::channel(Default::default());
     let mut writer = Writer::new(conn, Retention::default(), Arc::new(StoreStats::default()), committed);
     let started = Instant::now();

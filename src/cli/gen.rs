@@ -59,6 +59,10 @@ pub struct GenArgs {
     /// Print the summary as JSON (for scripts/bench)
     #[arg(long)]
     pub json: bool,
+    /// Make (and encode) every request before sending, so that the sending phase, which the
+    /// summary times, costs the machine little CPU besides the box's own (load tests; needs --count)
+    #[arg(long)]
+    pub prepare: bool,
 }
 
 #[derive(Default)]
@@ -77,16 +81,46 @@ pub fn run(args: GenArgs) -> anyhow::Result<i32> {
 
 async fn run_async(args: GenArgs) -> anyhow::Result<i32> {
     let duration = args.duration.or(if args.count == 0 { Some(Duration::from_secs(10)) } else { None });
-    let started = Instant::now();
-    let deadline = duration.map(|d| started + d);
+    if args.prepare && args.count == 0 {
+        anyhow::bail!("--prepare needs --count: it makes every request before sending");
+    }
     let totals = Arc::new(Totals::default());
     let budget = Arc::new(AtomicU64::new(if args.count == 0 { u64::MAX } else { args.count }));
+    let metric_start = now_ns();
+    let workers_n = args.concurrency.max(1);
+    let mut makers: Vec<RequestMaker> = (0..workers_n)
+        .map(|worker| RequestMaker {
+            generator: Generator::new(args.seed.wrapping_mul(1000).wrapping_add(worker as u64)),
+            signal: args.signal,
+            protocol: args.protocol,
+            batch: args.batch as u64,
+            metric_start,
+            tick: 0,
+        })
+        .collect();
+    // Round-robin, so every worker gets its share of the budget.
+    let mut queues: Vec<Option<std::collections::VecDeque<(Request, u64)>>> = (0..workers_n).map(|_| None).collect();
+    if args.prepare {
+        for queue in &mut queues {
+            *queue = Some(Default::default());
+        }
+        'fill: loop {
+            for (maker, queue) in makers.iter_mut().zip(&mut queues) {
+                match maker.next(&budget) {
+                    Some(request) => queue.as_mut().expect("prepared").push_back(request),
+                    None => break 'fill,
+                }
+            }
+        }
+    }
+    let started = Instant::now();
+    let deadline = duration.map(|d| started + d);
     let args = Arc::new(args);
     let mut workers = Vec::new();
-    for worker in 0..args.concurrency.max(1) {
+    for (maker, queue) in makers.into_iter().zip(queues) {
         let (args, totals, budget) = (args.clone(), totals.clone(), budget.clone());
         workers.push(tokio::spawn(async move {
-            send_loop(worker, &args, &totals, &budget, deadline, started).await
+            send_loop(maker, queue, &args, &totals, &budget, deadline, started).await
         }));
     }
     let mut first_error = None;
@@ -143,15 +177,89 @@ enum Body {
     Json(Vec<u8>),
 }
 
+/// One export request, generated and (for HTTP) encoded, ready to send.
+enum Request {
+    Http { path: &'static str, body: Body },
+    GrpcTraces(ExportTraceServiceRequest),
+    GrpcLogs(ExportLogsServiceRequest),
+    GrpcMetrics(ExportMetricsServiceRequest),
+}
+
+/// Makes the requests of one worker: each takes its items from the shared budget.
+struct RequestMaker {
+    generator: Generator,
+    signal: GenSignal,
+    protocol: Protocol,
+    batch: u64,
+    metric_start: u64,
+    tick: u64,
+}
+
+impl RequestMaker {
+    /// The next request and its item count, or None when the budget is spent.
+    fn next(&mut self, budget: &AtomicU64) -> Option<(Request, u64)> {
+        let n = take(budget, self.batch);
+        if n == 0 {
+            return None;
+        }
+        let grpc = self.protocol == Protocol::Grpc;
+        let json = self.protocol == Protocol::HttpJson;
+        let http = |path, proto: Vec<u8>, json_body: Option<serde_json::Value>| Request::Http {
+            path,
+            body: match json_body {
+                Some(j) => Body::Json(j.to_string().into_bytes()),
+                None => Body::Proto(proto),
+            },
+        };
+        Some(match self.signal {
+            GenSignal::Traces => {
+                // Whole runs: a request may carry a few more spans than asked for.
+                let r = self.generator.traces_request(n as usize);
+                let c = r.item_count() as u64;
+                if grpc {
+                    (Request::GrpcTraces(r), c)
+                } else if json {
+                    (http("/v1/traces", Vec::new(), Some(crate::pdata::json::encode_traces(&r))), c)
+                } else {
+                    (http("/v1/traces", r.encode_to_vec(), None), c)
+                }
+            }
+            GenSignal::Logs => {
+                let r = self.generator.logs_request(n as usize);
+                let c = r.item_count() as u64;
+                if grpc {
+                    (Request::GrpcLogs(r), c)
+                } else if json {
+                    (http("/v1/logs", Vec::new(), Some(crate::pdata::json::encode_logs(&r))), c)
+                } else {
+                    (http("/v1/logs", r.encode_to_vec(), None), c)
+                }
+            }
+            GenSignal::Metrics => {
+                let r = self.generator.metrics_request(self.metric_start, self.tick);
+                self.tick += 1;
+                let c = r.item_count() as u64;
+                if grpc {
+                    (Request::GrpcMetrics(r), c)
+                } else if json {
+                    (http("/v1/metrics", Vec::new(), Some(crate::pdata::json::encode_metrics(&r))), c)
+                } else {
+                    (http("/v1/metrics", r.encode_to_vec(), None), c)
+                }
+            }
+        })
+    }
+}
+
 async fn send_loop(
-    worker: usize,
+    mut maker: RequestMaker,
+    mut prepared: Option<std::collections::VecDeque<(Request, u64)>>,
     args: &GenArgs,
     totals: &Totals,
     budget: &AtomicU64,
     deadline: Option<Instant>,
     started: Instant,
 ) -> anyhow::Result<()> {
-    let mut generator = Generator::new(args.seed.wrapping_mul(1000).wrapping_add(worker as u64));
     let http = reqwest::Client::builder().timeout(Duration::from_secs(60)).build()?;
     let base = args.endpoint.trim_end_matches('/').to_string();
     let mut grpc = if args.protocol == Protocol::Grpc {
@@ -164,63 +272,24 @@ async fn send_loop(
     } else {
         None
     };
-    let metric_start = now_ns();
-    let mut tick = 0u64;
     let mut sent_here = 0u64;
     loop {
         if deadline.is_some_and(|d| Instant::now() >= d) {
             return Ok(());
         }
-        let n = take(budget, args.batch as u64);
-        if n == 0 {
+        let next = match prepared.as_mut() {
+            Some(queue) => queue.pop_front(),
+            None => maker.next(budget),
+        };
+        let Some((request, count)) = next else {
             return Ok(());
+        };
+        match request {
+            Request::Http { path, body } => send_http(&http, &format!("{base}{path}"), body, totals, count).await?,
+            Request::GrpcTraces(r) => send_grpc_traces(grpc.as_mut().map(|g| &mut g.traces), r, totals, count).await?,
+            Request::GrpcLogs(r) => send_grpc_logs(grpc.as_mut().map(|g| &mut g.logs), r, totals, count).await?,
+            Request::GrpcMetrics(r) => send_grpc_metrics(grpc.as_mut().map(|g| &mut g.metrics), r, totals, count).await?,
         }
-        let (path, proto, json, count) = match args.signal {
-            GenSignal::Traces => {
-                // Whole runs: a request may carry a few more spans than asked for.
-                let r = generator.traces_request(n as usize);
-                let c = r.item_count() as u64;
-                if args.protocol == Protocol::Grpc {
-                    let client = grpc.as_mut().map(|g| &mut g.traces);
-                    send_grpc_traces(client, r, totals, c).await?;
-                    sent_here += c;
-                    pace(per_worker_rate, sent_here, started).await;
-                    continue;
-                }
-                ("/v1/traces", r.encode_to_vec(), crate::pdata::json::encode_traces(&r), c)
-            }
-            GenSignal::Logs => {
-                let r = generator.logs_request(n as usize);
-                let c = r.item_count() as u64;
-                if args.protocol == Protocol::Grpc {
-                    let client = grpc.as_mut().map(|g| &mut g.logs);
-                    send_grpc_logs(client, r, totals, c).await?;
-                    sent_here += c;
-                    pace(per_worker_rate, sent_here, started).await;
-                    continue;
-                }
-                ("/v1/logs", r.encode_to_vec(), crate::pdata::json::encode_logs(&r), c)
-            }
-            GenSignal::Metrics => {
-                let r = generator.metrics_request(metric_start, tick);
-                tick += 1;
-                let c = r.item_count() as u64;
-                if args.protocol == Protocol::Grpc {
-                    let client = grpc.as_mut().map(|g| &mut g.metrics);
-                    send_grpc_metrics(client, r, totals, c).await?;
-                    sent_here += c;
-                    pace(per_worker_rate, sent_here, started).await;
-                    continue;
-                }
-                ("/v1/metrics", r.encode_to_vec(), crate::pdata::json::encode_metrics(&r), c)
-            }
-        };
-        let body = if args.protocol == Protocol::HttpJson {
-            Body::Json(json.to_string().into_bytes())
-        } else {
-            Body::Proto(proto)
-        };
-        send_http(&http, &format!("{base}{path}"), body, totals, count).await?;
         sent_here += count;
         pace(per_worker_rate, sent_here, started).await;
     }

@@ -5,6 +5,7 @@ use super::filter::{CmpOp, Expr, Field, Literal};
 use super::FilterError;
 use crate::pdata::{SpanId, TraceId};
 use crate::store::rows::{attr_hash, IndexValue, MAX_INDEXED_STRING};
+use crate::store::schema::{span_in_trace, ALL_SPAN_BUCKETS};
 use rusqlite::types::Value;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -321,6 +322,12 @@ fn compile_compare(
             };
             let bytes = bytes.ok_or_else(|| FilterError::Semantic(format!("{name} must be a hex id, got '{text}'")))?;
             match op {
+                CmpOp::Eq if target == Target::Spans && *field == Field::TraceId => {
+                    // Through the bucketed trace index: the id is used twice.
+                    params.push(Value::Blob(bytes.clone()));
+                    params.push(Value::Blob(bytes));
+                    (span_in_trace(a, "?"), true)
+                }
                 CmpOp::Eq => (condition(&format!("{a}.{column}"), op, Value::Blob(bytes), params), true),
                 CmpOp::Ne => (condition(&format!("{a}.{column}"), op, Value::Blob(bytes), params), false),
                 _ => return Err(FilterError::Semantic(format!("{name} takes = or !="))),
@@ -394,9 +401,13 @@ fn compile_compare(
                 params.push(Value::Text(key.clone()));
                 params.push(Value::Text(key.clone()));
                 let resource_match = equality("otelbox_attr(body, ?)", value, bool_word, params);
+                // The spans of the candidate traces, each found through the bucketed trace index.
                 let sql = format!(
-                    "((s.trace_id IN (SELECT c.trace_id FROM spans c WHERE c.id IN (SELECT span_rowid FROM span_attr_index WHERE h IN ({placeholders}))) AND {span_match}) \
-                     OR (otelbox_attr(s.attrs, ?) IS NULL AND s.resource_id IN (SELECT id FROM resources WHERE {resource_match})))"
+                    "((s.id IN (SELECT x.id FROM traces ct JOIN spans x ON {of_trace} \
+                         WHERE ct.trace_id IN (SELECT c.trace_id FROM spans c WHERE c.id IN \
+                           (SELECT span_rowid FROM span_attr_index WHERE b IN {ALL_SPAN_BUCKETS} AND h IN ({placeholders})))) AND {span_match}) \
+                     OR (otelbox_attr(s.attrs, ?) IS NULL AND s.resource_id IN (SELECT id FROM resources WHERE {resource_match})))",
+                    of_trace = span_in_trace("x", "ct.trace_id"),
                 );
                 (sql, true)
             } else {

@@ -3,6 +3,7 @@
 //! attributes). Looks at the most recent spans only, so it stays cheap on a large store.
 
 use super::rows::decode_attributes;
+use super::schema::span_in_trace;
 use super::StoreError;
 use crate::pdata::hex_id;
 use rusqlite::Connection;
@@ -78,7 +79,8 @@ pub fn lint(conn: &Connection) -> Result<Vec<Finding>, StoreError> {
         "spans whose parent never arrived (lost export, or context propagated from an uninstrumented caller)",
         format!(
             "{select} WHERE s.id > ?1 AND s.parent_span_id IS NOT NULL
-             AND NOT EXISTS (SELECT 1 FROM spans p WHERE p.trace_id = s.trace_id AND p.span_id = s.parent_span_id) LIMIT 1000"
+             AND NOT EXISTS (SELECT 1 FROM spans p WHERE {} AND p.span_id = s.parent_span_id) LIMIT 1000",
+            span_in_trace("p", "s.trace_id")
         ),
     )?;
     rule(
@@ -92,8 +94,9 @@ pub fn lint(conn: &Connection) -> Result<Vec<Finding>, StoreError> {
         "warning",
         "child spans outside their parent's time span (clock skew between hosts, or a parent ended too early)",
         format!(
-            "{select} JOIN spans p ON p.trace_id = s.trace_id AND p.span_id = s.parent_span_id
-             WHERE s.id > ?1 AND (s.start_ns < p.start_ns - {SKEW_TOLERANCE_NS} OR s.end_ns > p.end_ns + {SKEW_TOLERANCE_NS}) LIMIT 1000"
+            "{select} JOIN spans p ON {} AND p.span_id = s.parent_span_id
+             WHERE s.id > ?1 AND (s.start_ns < p.start_ns - {SKEW_TOLERANCE_NS} OR s.end_ns > p.end_ns + {SKEW_TOLERANCE_NS}) LIMIT 1000",
+            span_in_trace("p", "s.trace_id")
         ),
     )?;
     // High-cardinality names: many distinct names in one service.

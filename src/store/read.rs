@@ -2,6 +2,7 @@
 //! OTLP-shaped (spans, log records, resources, scopes); the API decides how they look as JSON.
 
 use super::rows::{decode_attributes, rebuild_log, rebuild_span};
+use super::schema::span_in_trace;
 use super::StoreError;
 use crate::query::SqlFilter;
 use opentelemetry_proto::tonic::common::v1::{InstrumentationScope, KeyValue};
@@ -168,7 +169,10 @@ fn collect_spans(conn: &Connection, sql: &str, params: Vec<Value>) -> Result<Vec
 
 /// All spans of a trace, ordered by start time.
 pub fn trace_spans(conn: &Connection, trace_id: &[u8]) -> Result<Vec<StoredSpan>, StoreError> {
-    let sql = format!("SELECT {SPAN_COLUMNS} FROM spans s WHERE s.trace_id = ?1 ORDER BY s.start_ns, s.id");
+    let sql = format!(
+        "SELECT {SPAN_COLUMNS} FROM spans s WHERE {} ORDER BY s.start_ns, s.id",
+        span_in_trace("s", "?1")
+    );
     collect_spans(conn, &sql, vec![Value::Blob(trace_id.to_vec())])
 }
 
@@ -226,9 +230,10 @@ pub fn search_traces(
         params.push(Value::Integer(max));
     }
     if let Some(service) = &query.service {
-        conditions.push(
-            "EXISTS (SELECT 1 FROM spans s2 WHERE s2.trace_id = t.trace_id AND s2.resource_id IN (SELECT id FROM resources WHERE service = ?))".into(),
-        );
+        conditions.push(format!(
+            "EXISTS (SELECT 1 FROM spans s2 WHERE {} AND s2.resource_id IN (SELECT id FROM resources WHERE service = ?))",
+            span_in_trace("s2", "t.trace_id")
+        ));
         params.push(Value::Text(service.clone()));
     }
     for filter in std::iter::once(filter).chain(&query.also_matching) {
@@ -239,7 +244,8 @@ pub fn search_traces(
             conditions.push(format!("t.trace_id IN (SELECT s.trace_id FROM spans s WHERE {})", filter.sql));
         } else {
             conditions.push(format!(
-                "EXISTS (SELECT 1 FROM spans s WHERE s.trace_id = t.trace_id AND ({}))",
+                "EXISTS (SELECT 1 FROM spans s WHERE {} AND ({}))",
+                span_in_trace("s", "t.trace_id"),
                 filter.sql
             ));
         }
@@ -289,17 +295,19 @@ pub fn search_traces(
 }
 
 fn trace_services(conn: &Connection, trace_id: &[u8]) -> rusqlite::Result<Vec<String>> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT DISTINCT r.service FROM resources r WHERE r.id IN (SELECT resource_id FROM spans WHERE trace_id = ?1) ORDER BY r.service",
-    )?;
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT DISTINCT r.service FROM resources r WHERE r.id IN (SELECT s.resource_id FROM spans s WHERE {}) ORDER BY r.service",
+        span_in_trace("s", "?1")
+    ))?;
     let services = stmt.query_map([trace_id], |r| r.get(0))?.collect();
     services
 }
 
 fn earliest_span(conn: &Connection, trace_id: &[u8]) -> rusqlite::Result<Option<(String, String)>> {
-    conn.prepare_cached(
-        "SELECT r.service, s.name FROM spans s JOIN resources r ON r.id = s.resource_id WHERE s.trace_id = ?1 ORDER BY s.start_ns LIMIT 1",
-    )?
+    conn.prepare_cached(&format!(
+        "SELECT r.service, s.name FROM spans s JOIN resources r ON r.id = s.resource_id WHERE {} ORDER BY s.start_ns LIMIT 1",
+        span_in_trace("s", "?1")
+    ))?
     .query_row([trace_id], |r| Ok((r.get(0)?, r.get(1)?)))
     .optional()
 }

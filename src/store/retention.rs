@@ -3,6 +3,7 @@
 //! pages are reused and the file stops growing at about the cap.
 
 use super::rows::{attr_hashes, decode_attributes};
+use super::schema::span_in_trace;
 use super::StoreStats;
 use rusqlite::{params, Connection, OptionalExtension};
 use std::collections::HashMap;
@@ -181,7 +182,7 @@ fn delete_spans(tx: &Connection, ids: &[i64]) -> rusqlite::Result<()> {
     let mut select = tx.prepare_cached(
         "SELECT s.trace_id, s.status_code, s.attrs, r.service FROM spans s JOIN resources r ON r.id = s.resource_id WHERE s.id = ?1",
     )?;
-    let mut unindex = tx.prepare_cached("DELETE FROM span_attr_index WHERE h = ?1 AND span_rowid = ?2")?;
+    let mut unindex = tx.prepare_cached("DELETE FROM span_attr_index WHERE b = ?2 >> 16 AND h = ?1 AND span_rowid = ?2")?;
     let mut delete = tx.prepare_cached("DELETE FROM spans WHERE id = ?1")?;
     let mut traces: HashMap<Vec<u8>, (i64, i64)> = HashMap::new();
     let mut services: HashMap<String, (i64, i64)> = HashMap::new();
@@ -210,8 +211,11 @@ fn delete_spans(tx: &Connection, ids: &[i64]) -> rusqlite::Result<()> {
         s.1 += error;
     }
     // The index marks candidate traces, so any surviving span of the trace can carry the entry.
-    let mut survivor = tx.prepare_cached("SELECT id FROM spans WHERE trace_id = ?1 ORDER BY id DESC LIMIT 1")?;
-    let mut reindex = tx.prepare_cached("INSERT OR IGNORE INTO span_attr_index(h, span_rowid) VALUES (?1, ?2)")?;
+    let mut survivor = tx.prepare_cached(&format!(
+        "SELECT s.id FROM spans s WHERE {} ORDER BY s.id DESC LIMIT 1",
+        span_in_trace("s", "?1")
+    ))?;
+    let mut reindex = tx.prepare_cached("INSERT OR IGNORE INTO span_attr_index(b, h, span_rowid) VALUES (?2 >> 16, ?1, ?2)")?;
     for (trace_id, h) in orphaned {
         if let Some(id) = survivor.query_row([&trace_id], |r| r.get::<_, i64>(0)).optional()? {
             reindex.execute(params![h, id])?;
@@ -229,15 +233,16 @@ fn delete_spans(tx: &Connection, ids: &[i64]) -> rusqlite::Result<()> {
             partial.push(trace_id);
         }
     }
-    let mut recompute = tx.prepare_cached(
+    let of_trace = span_in_trace("s", "?1");
+    let mut recompute = tx.prepare_cached(&format!(
         "UPDATE traces SET
-           start_ns = coalesce((SELECT min(start_ns) FROM spans WHERE trace_id = ?1), start_ns),
-           end_ns = coalesce((SELECT max(end_ns) FROM spans WHERE trace_id = ?1), end_ns),
-           root_name = (SELECT s.name FROM spans s WHERE s.trace_id = ?1 AND s.parent_span_id IS NULL LIMIT 1),
+           start_ns = coalesce((SELECT min(s.start_ns) FROM spans s WHERE {of_trace}), start_ns),
+           end_ns = coalesce((SELECT max(s.end_ns) FROM spans s WHERE {of_trace}), end_ns),
+           root_name = (SELECT s.name FROM spans s WHERE {of_trace} AND s.parent_span_id IS NULL LIMIT 1),
            root_service = (SELECT r.service FROM spans s JOIN resources r ON r.id = s.resource_id
-                           WHERE s.trace_id = ?1 AND s.parent_span_id IS NULL LIMIT 1)
-                  WHERE trace_id = ?1",
-    )?;
+                           WHERE {of_trace} AND s.parent_span_id IS NULL LIMIT 1)
+                  WHERE trace_id = ?1"
+    ))?;
     for trace_id in partial {
         recompute.execute([trace_id])?;
     }

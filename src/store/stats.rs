@@ -4,6 +4,7 @@
 
 use super::read::{search_traces, TimeRange, TraceQuery, TraceSummary};
 use super::rows::decode_attributes;
+use super::schema::span_in_trace;
 use super::StoreError;
 use crate::pdata::find_attribute;
 use crate::query::filter::{CmpOp, Expr, Field, Literal};
@@ -250,7 +251,10 @@ pub fn dependencies(conn: &Connection, range: TimeRange, max_scan: usize) -> Res
         }
     }
     drop(rows);
-    let mut lookup = conn.prepare_cached("SELECT resource_id FROM spans WHERE trace_id = ?1 AND span_id = ?2 LIMIT 1")?;
+    let mut lookup = conn.prepare_cached(&format!(
+        "SELECT s.resource_id FROM spans s WHERE {} AND s.span_id = ?2 LIMIT 1",
+        span_in_trace("s", "?1")
+    ))?;
     let mut lookups = 0usize;
     let mut calls: HashMap<(i64, i64), (i64, i64)> = HashMap::new();
     for (parent, child_resource, error) in children {
@@ -410,8 +414,10 @@ impl Tokens {
 }
 
 fn aggregate_run(conn: &Connection, trace: TraceSummary) -> Result<LlmRun, StoreError> {
-    let mut stmt =
-        conn.prepare_cached("SELECT s.name, s.status_code, s.attrs FROM spans s WHERE s.trace_id = ?1 ORDER BY s.start_ns, s.id LIMIT ?2")?;
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT s.name, s.status_code, s.attrs FROM spans s WHERE {} ORDER BY s.start_ns, s.id LIMIT ?2",
+        span_in_trace("s", "?1")
+    ))?;
     let mut rows = stmt.query(params![&trace.trace_id, MAX_RUN_SPANS as i64])?;
     let (mut run_id, mut agent) = (None, None);
     let mut models = BTreeSet::new();

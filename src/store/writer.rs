@@ -15,6 +15,7 @@
 
 use super::retention::Retention;
 use super::rows::RowBatch;
+use super::schema::SPAN_BUCKET_SHIFT;
 use super::StoreStats;
 use crate::pipeline::ack::AckToken;
 use crate::pipeline::PipelineError;
@@ -82,7 +83,7 @@ struct Space {
     /// The disk (not the user's cap) limits the size now; for logging the change.
     limited: bool,
     /// The WAL takes more than half the reserve: checkpoint after each retention step, since the
-    /// automatic checkpoints come only every 1,024 pages of WAL, which a small disk may not have.
+    /// automatic checkpoints come only every 4,096 pages (64 MiB) of WAL, which a small disk may not have.
     checkpoint_often: bool,
     last_check: Option<Instant>,
 }
@@ -103,6 +104,8 @@ const SPACE_CHECK_EVERY: Duration = Duration::from_millis(500);
 struct TraceSummary {
     start: i64,
     end: i64,
+    first_row: i64,
+    last_row: i64,
     spans: i64,
     errors: i64,
     root: Option<(String, String)>,
@@ -374,11 +377,12 @@ impl Writer {
         let tx = self.conn.transaction()?;
         let mut committed = *self.committed.borrow();
         let (mut spans, mut logs, mut points) = (0i64, 0i64, 0i64);
+        let mut index_entries = Vec::new();
         for (batch, _) in group {
             let resources = intern_resources(&tx, &mut self.resource_ids, batch)?;
             let scopes = intern_scopes(&tx, &mut self.scope_ids, batch)?;
             if !batch.spans.is_empty() {
-                committed.span_id = insert_spans(&tx, batch, &resources, &scopes)?;
+                committed.span_id = insert_spans(&tx, batch, &resources, &scopes, &mut index_entries)?;
                 spans += batch.spans.len() as i64;
             }
             if !batch.logs.is_empty() {
@@ -390,6 +394,7 @@ impl Writer {
                 points += batch.points.len() as i64;
             }
         }
+        insert_index_entries(&tx, index_entries)?;
         let mut count = tx.prepare_cached("UPDATE row_counts SET n = n + ?2 WHERE tbl = ?1")?;
         count.execute(params!["spans", spans])?;
         count.execute(params!["logs", logs])?;
@@ -437,10 +442,10 @@ fn disk_space(_path: &std::path::Path) -> Option<DiskSpace> {
     None
 }
 
-/// Free space left for SQLite's WAL and checkpoints on a nearly full disk: 64 MiB (four times the
+/// Free space left for SQLite's WAL and checkpoints on a nearly full disk: 256 MiB (four times the
 /// WAL's checkpoint interval), or a twentieth of a small filesystem.
 fn disk_reserve(total: u64) -> u64 {
-    (total / 20).min(64 << 20)
+    (total / 20).min(256 << 20)
 }
 
 /// The most the database may hold on this disk: what the main file already has room for plus the
@@ -492,16 +497,21 @@ fn intern_scopes(tx: &Connection, cache: &mut HashMap<i64, i64>, batch: &RowBatc
         .collect()
 }
 
-/// Returns the last inserted span row id.
-fn insert_spans(tx: &Connection, batch: &RowBatch, resources: &[i64], scopes: &[i64]) -> rusqlite::Result<i64> {
+/// Returns the last inserted span row id. Index entries go to `index_entries` (hash, span row id).
+fn insert_spans(
+    tx: &Connection,
+    batch: &RowBatch,
+    resources: &[i64],
+    scopes: &[i64],
+    index_entries: &mut Vec<(i64, i64)>,
+) -> rusqlite::Result<i64> {
     let mut insert = tx.prepare_cached(
         "INSERT INTO spans(trace_id, span_id, parent_span_id, name, kind, resource_id, scope_id, start_ns, end_ns, status_code, attrs, extra)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
     )?;
-    let mut index = tx.prepare_cached("INSERT OR IGNORE INTO span_attr_index(h, span_rowid) VALUES (?1, ?2)")?;
     let mut traces: HashMap<[u8; 16], TraceSummary> = HashMap::new();
     // One index entry per (trace, value): the latest span holding it (retention deletes it last).
-    let mut index_entries: HashMap<([u8; 16], i64), i64> = HashMap::new();
+    let mut latest: HashMap<([u8; 16], i64), i64> = HashMap::new();
     let mut services: HashMap<usize, (i64, i64, i64)> = HashMap::new();
     let mut last = 0;
     for span in &batch.spans {
@@ -519,20 +529,24 @@ fn insert_spans(tx: &Connection, batch: &RowBatch, resources: &[i64], scopes: &[
             span.attrs,
             span.extra,
         ])?;
-        last = tx.last_insert_rowid();
+        let rowid = tx.last_insert_rowid();
+        last = rowid;
         for h in &span.attr_hashes {
-            index_entries.insert((span.trace_id, *h), last);
+            latest.insert((span.trace_id, *h), rowid);
         }
         let is_error = i64::from(span.status_code == 2);
         let summary = traces.entry(span.trace_id).or_insert(TraceSummary {
             start: span.start_ns,
             end: span.end_ns,
+            first_row: rowid,
+            last_row: rowid,
             spans: 0,
             errors: 0,
             root: None,
         });
         summary.start = summary.start.min(span.start_ns);
         summary.end = summary.end.max(span.end_ns);
+        summary.last_row = rowid;
         summary.spans += 1;
         summary.errors += is_error;
         if span.parent_span_id.is_none() {
@@ -543,21 +557,28 @@ fn insert_spans(tx: &Connection, batch: &RowBatch, resources: &[i64], scopes: &[
         service.1 += is_error;
         service.2 = service.2.max(span.end_ns);
     }
-    // Sorted by hash: neighbouring inserts touch neighbouring index pages.
-    let mut entries: Vec<(i64, i64)> = index_entries.into_iter().map(|((_, h), rowid)| (h, rowid)).collect();
-    entries.sort_unstable();
-    for (h, rowid) in entries {
-        index.execute(params![h, rowid])?;
-    }
+    index_entries.extend(latest.into_iter().map(|((_, h), rowid)| (h, rowid)));
     let mut upsert = tx.prepare_cached(
-        "INSERT INTO traces(trace_id, start_ns, end_ns, span_count, error_count, root_service, root_name) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+        "INSERT INTO traces(trace_id, start_ns, end_ns, span_count, error_count, root_service, root_name, first_span, last_span)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
          ON CONFLICT(trace_id) DO UPDATE SET start_ns = min(start_ns, excluded.start_ns), end_ns = max(end_ns, excluded.end_ns),
+           first_span = coalesce(first_span, excluded.first_span), last_span = excluded.last_span,
            span_count = span_count + excluded.span_count, error_count = error_count + excluded.error_count,
            root_service = coalesce(excluded.root_service, root_service), root_name = coalesce(excluded.root_name, root_name)",
     )?;
     for (trace_id, t) in &traces {
         let (root_service, root_name) = t.root.clone().unzip();
-        upsert.execute(params![&trace_id[..], t.start, t.end, t.spans, t.errors, root_service, root_name])?;
+        upsert.execute(params![
+            &trace_id[..],
+            t.start,
+            t.end,
+            t.spans,
+            t.errors,
+            root_service,
+            root_name,
+            t.first_row,
+            t.last_row
+        ])?;
     }
     let mut stats = tx.prepare_cached(
         "INSERT INTO service_stats(service, spans, errors, last_seen_ns) VALUES (?1, ?2, ?3, ?4)
@@ -567,6 +588,22 @@ fn insert_spans(tx: &Connection, batch: &RowBatch, resources: &[i64], scopes: &[
         stats.execute(params![batch.resources[*resource].service, n, errors, last_seen])?;
     }
     Ok(last)
+}
+
+/// The attribute index entries of a whole group, sorted by hash: neighbouring inserts touch
+/// neighbouring index pages, once per group rather than once per request. (Multi-row `INSERT`s
+/// were tried for these and for the spans and were slower, scripts/bench.)
+fn insert_index_entries(tx: &Connection, entries: Vec<(i64, i64)>) -> rusqlite::Result<()> {
+    let mut entries: Vec<(i64, i64, i64)> = entries
+        .into_iter()
+        .map(|(h, rowid)| (rowid >> SPAN_BUCKET_SHIFT, h, rowid))
+        .collect();
+    entries.sort_unstable();
+    let mut index = tx.prepare_cached("INSERT OR IGNORE INTO span_attr_index(b, h, span_rowid) VALUES (?1, ?2, ?3)")?;
+    for (bucket, h, rowid) in entries {
+        index.execute(params![bucket, h, rowid])?;
+    }
+    Ok(())
 }
 
 fn insert_logs(tx: &Connection, batch: &RowBatch, resources: &[i64], scopes: &[i64]) -> rusqlite::Result<i64> {
@@ -648,7 +685,7 @@ mod tests {
         // 30 MiB still in the WAL will take 30 MiB of the free space at the next checkpoint.
         assert_eq!(disk_cap(130 * MIB, 100 * MIB, 94 * MIB, 64 * MIB), 130 * MIB);
         assert_eq!(disk_reserve(4 * MIB), 4 * MIB / 20);
-        assert_eq!(disk_reserve(500_000 * MIB), 64 * MIB);
+        assert_eq!(disk_reserve(500_000 * MIB), 256 * MIB);
     }
 
     #[test]
