@@ -94,6 +94,11 @@ pub fn render_prometheus(ingest: &IngestStats, components: &Components, store: &
             "write transactions that failed",
             get(&store.write_errors),
         ),
+        (
+            "otelbox_store_refused_at_cap_total",
+            "write groups refused retryably while retention made room under the size cap",
+            get(&store.refused_at_cap),
+        ),
         ("otelbox_store_spans_written_total", "spans written", get(&store.spans_written)),
         ("otelbox_store_logs_written_total", "log records written", get(&store.logs_written)),
         (

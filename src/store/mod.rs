@@ -45,6 +45,8 @@ pub struct StoreStats {
     pub commits: AtomicU64,
     pub commit_micros: AtomicU64,
     pub write_errors: AtomicU64,
+    /// Write groups refused (retryably) because live data and WAL were at the size cap.
+    pub refused_at_cap: AtomicU64,
     pub spans_written: AtomicU64,
     pub logs_written: AtomicU64,
     pub points_written: AtomicU64,

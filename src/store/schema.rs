@@ -242,6 +242,16 @@ pub fn migrate(conn: &mut Connection) -> Result<(), SchemaError> {
     Ok(())
 }
 
+/// WAL between the automatic checkpoints of the write connection, at most (`wal_checkpoint_pages`).
+pub const WAL_CHECKPOINT_BYTES: u64 = 64 << 20;
+
+/// Pages of WAL between automatic checkpoints: 64 MiB, or a 32nd of a size cap, so the WAL stays a
+/// small part of what the cap allows.
+pub fn wal_checkpoint_pages(cap: Option<u64>, page_size: u64) -> i64 {
+    let bytes = cap.map_or(WAL_CHECKPOINT_BYTES, |cap| (cap / 32).min(WAL_CHECKPOINT_BYTES));
+    (bytes / page_size.max(512)).max(16) as i64
+}
+
 /// Settings for the one write connection. WAL + synchronous=NORMAL: a commit survives a process
 /// crash (kill -9); `synchronous=FULL` (durable_sync) also survives power loss, at some speed.
 pub fn configure_writer(conn: &Connection, on_disk: bool, durable_sync: bool) -> rusqlite::Result<()> {
@@ -255,7 +265,8 @@ pub fn configure_writer(conn: &Connection, on_disk: bool, durable_sync: bool) ->
         // A checkpoint copies each page once however often commits rewrote it, so a longer interval
         // copies less per span (16 MiB: 45k spans/s, 64 MiB: 53k, scripts/bench ingest). A separate
         // PASSIVE checkpointer was tried and let the WAL grow without bound under sustained writes.
-        conn.pragma_update(None, "wal_autocheckpoint", 4096)?;
+        let page_size: i64 = conn.query_row("PRAGMA page_size", [], |r| r.get(0))?;
+        conn.pragma_update(None, "wal_autocheckpoint", wal_checkpoint_pages(None, page_size as u64))?;
         conn.pragma_update(None, "synchronous", if durable_sync { "FULL" } else { "NORMAL" })?;
         conn.pragma_update(None, "journal_size_limit", 64 * 1024 * 1024)?;
     } else {

@@ -15,7 +15,7 @@
 
 use super::retention::Retention;
 use super::rows::RowBatch;
-use super::schema::SPAN_BUCKET_SHIFT;
+use super::schema::{wal_checkpoint_pages, SPAN_BUCKET_SHIFT};
 use super::StoreStats;
 use crate::pipeline::ack::AckToken;
 use crate::pipeline::PipelineError;
@@ -69,6 +69,10 @@ pub struct Writer {
     failing: Option<Failing>,
     space: Space,
     last_retention_warning: Option<Instant>,
+    /// WAL pages between automatic checkpoints (`wal_checkpoint_pages`): with a size cap, the WAL
+    /// may hold this much besides the live data.
+    wal_pages: i64,
+    page_size: u64,
 }
 
 /// What the disk allows the size cap to be. `retention.max_bytes` is the smallest of the user's
@@ -113,7 +117,16 @@ struct TraceSummary {
 
 impl Writer {
     pub fn new(conn: Connection, retention: Retention, stats: Arc<StoreStats>, committed: watch::Sender<Committed>) -> Self {
+        let page_size = conn.query_row("PRAGMA page_size", [], |r| r.get::<_, i64>(0)).unwrap_or(4096) as u64;
+        let wal_pages = wal_checkpoint_pages(retention.max_bytes, page_size);
+        if retention.max_bytes.is_some() {
+            // A smaller WAL under a cap; on failure the connection keeps the general setting.
+            let _ = conn.pragma_update(None, "wal_autocheckpoint", wal_pages);
+            let _ = conn.pragma_update(None, "journal_size_limit", wal_pages * page_size as i64);
+        }
         Writer {
+            wal_pages,
+            page_size,
             conn,
             resource_ids: HashMap::new(),
             scope_ids: HashMap::new(),
@@ -168,7 +181,11 @@ impl Writer {
                 }
             }
             if !group.is_empty() {
-                self.commit_group(group);
+                if self.at_cap() {
+                    self.refuse_at_cap(group);
+                } else {
+                    self.commit_group(group);
+                }
             }
             match control {
                 Some(Control::Shutdown(done)) => {
@@ -190,7 +207,12 @@ impl Writer {
             }
             if last_retention.elapsed() >= Duration::from_millis(500) || self.retention.needs_room(&self.conn) {
                 last_retention = Instant::now();
-                if let Err(err) = self.retention.step(&self.conn, &self.stats) {
+                // The step's commit must not run the automatic checkpoint: copying up to 64 MiB of
+                // WAL is ingest's cost, paid at the next group commit, not a retention stall.
+                let _ = self.conn.pragma_update(None, "wal_autocheckpoint", 0);
+                let stepped = self.retention.step(&self.conn, &self.stats);
+                let _ = self.conn.pragma_update(None, "wal_autocheckpoint", self.wal_pages);
+                if let Err(err) = stepped {
                     self.end_leftover_transaction();
                     if self.last_retention_warning.is_none_or(|t| t.elapsed() >= FAILING_LOG_EVERY) {
                         self.last_retention_warning = Some(Instant::now());
@@ -204,6 +226,32 @@ impl Writer {
             }
         }
         self.close();
+    }
+
+    /// Live data plus the WAL's allowance have reached the size cap: retention has not kept pace
+    /// with ingest. Writing on would grow the files past the cap, so groups are refused (retryably)
+    /// until retention, which runs after every group meanwhile, has made room.
+    fn at_cap(&self) -> bool {
+        let Some(cap) = self.retention.max_bytes else {
+            return false;
+        };
+        // At least 95% of the cap stays usable, above retention's low-water mark (90%), so that
+        // retention's deletes always end a refusal.
+        let wal_allowance = (self.wal_pages as u64 * self.page_size).min(cap / 20);
+        super::retention::live_bytes(&self.conn).is_ok_and(|live| live as u64 + wal_allowance >= cap)
+    }
+
+    fn refuse_at_cap(&mut self, group: Vec<(RowBatch, Vec<AckToken>)>) {
+        self.stats.refused_at_cap.fetch_add(1, Ordering::Relaxed);
+        let refusal = PipelineError::Retryable {
+            message: "storage is at its size cap (--max-db-size): nothing of this request was stored; otelbox is deleting the oldest data to make room; retry later".into(),
+            retry_after: Duration::from_secs(1),
+        };
+        for (_, acks) in group {
+            for ack in acks {
+                ack.fail(refusal.clone());
+            }
+        }
     }
 
     /// Lower the size cap to what the disk allows, or restore it when space returns.
@@ -686,6 +734,37 @@ mod tests {
         assert_eq!(disk_cap(130 * MIB, 100 * MIB, 94 * MIB, 64 * MIB), 130 * MIB);
         assert_eq!(disk_reserve(4 * MIB), 4 * MIB / 20);
         assert_eq!(disk_reserve(500_000 * MIB), 256 * MIB);
+    }
+
+    /// At the size cap (live data plus the WAL's allowance), a group is refused retryably and
+    /// nothing of it is stored; below it, groups are written.
+    #[tokio::test]
+    async fn a_group_at_the_size_cap_is_refused_retryably_and_stores_nothing() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        super::super::schema::migrate(&mut conn).unwrap();
+        let live = super::super::retention::live_bytes(&conn).unwrap() as u64;
+        let (committed, _rx) = watch::channel(Committed::default());
+        let stats = Arc::new(StoreStats::default());
+        let request = crate::gen::Generator::new(1).traces_request(10);
+        let retention = |cap| Retention {
+            max_bytes: Some(cap),
+            ..Default::default()
+        };
+        let mut writer = Writer::new(conn, retention(live + live / 30), stats.clone(), committed);
+        assert!(writer.at_cap(), "the allowance (a 20th of the cap here) does not fit");
+        let (ack, done) = AckToken::new();
+        writer.refuse_at_cap(vec![(super::super::rows::flatten_traces(request.clone()), vec![ack])]);
+        match done.await.unwrap() {
+            Err(PipelineError::Retryable { message, retry_after }) => {
+                assert!(message.contains("size cap"), "{message}");
+                assert_eq!(retry_after, Duration::from_secs(1));
+            }
+            other => panic!("expected a retryable refusal, got {other:?}"),
+        }
+        let spans: i64 = writer.conn.query_row("SELECT count(*) FROM spans", [], |r| r.get(0)).unwrap();
+        assert_eq!((spans, stats.refused_at_cap.load(Ordering::Relaxed)), (0, 1));
+        writer.retention.max_bytes = Some(live * 100);
+        assert!(!writer.at_cap());
     }
 
     #[test]
