@@ -1,6 +1,7 @@
 //! SQLite storage: one writer thread that commits in groups, a pool of read connections used off
 //! the async runtime, retention, and the read queries the API and CLI need.
 
+pub mod blocks;
 pub mod functions;
 pub mod lint;
 pub mod read;

@@ -176,15 +176,30 @@ pub fn trace_spans(conn: &Connection, trace_id: &[u8]) -> Result<Vec<StoredSpan>
     collect_spans(conn, &sql, vec![Value::Blob(trace_id.to_vec())])
 }
 
-/// Spans matching the filter, newest first.
+/// Spans matching the filter, newest (latest start) first. A selective filter collects its few
+/// matches through the attribute index and sorts them; any other walks the time index
+/// (`blocks::latest_starting`), usually a block or two of a few thousand rows.
 pub fn search_spans(conn: &Connection, filter: &SqlFilter, range: TimeRange, limit: usize) -> Result<Vec<StoredSpan>, StoreError> {
-    let sql = format!(
-        "SELECT {SPAN_COLUMNS} FROM spans s WHERE ({}) AND s.start_ns BETWEEN ? AND ? ORDER BY s.start_ns DESC, s.id DESC LIMIT ?",
-        filter.sql
-    );
-    let mut params = filter.params.clone();
-    params.extend([Value::Integer(range.start), Value::Integer(range.end), Value::Integer(limit as i64)]);
-    collect_spans(conn, &sql, params)
+    if filter.selective {
+        let sql = format!(
+            "SELECT {SPAN_COLUMNS} FROM spans s WHERE ({}) AND s.start_ns BETWEEN ? AND ? ORDER BY s.start_ns DESC, s.id DESC LIMIT ?",
+            filter.sql
+        );
+        let mut params = filter.params.clone();
+        params.extend([Value::Integer(range.start), Value::Integer(range.end), Value::Integer(limit as i64)]);
+        return collect_spans(conn, &sql, params);
+    }
+    let mut lookup = Lookup::default();
+    Ok(super::blocks::latest_starting(
+        conn,
+        SPAN_COLUMNS,
+        &filter.sql,
+        &filter.params,
+        range,
+        limit,
+        |row| span_from_row(conn, &mut lookup, row),
+        |span| (span.span.start_time_unix_nano as i64, span.row_id),
+    )?)
 }
 
 /// Spans committed after row `after`, oldest first (live tail).
@@ -547,11 +562,18 @@ pub fn metric_streams(conn: &Connection, name: &str, filter: &SqlFilter, range: 
 /// How many spans, log records or traces match a filter (`target` picks spans or logs; traces
 /// count distinct trace ids of matching spans).
 pub fn count(conn: &Connection, filter: &SqlFilter, target: CountTarget, range: TimeRange) -> Result<i64, StoreError> {
+    let window = match target {
+        CountTarget::Logs => ("1".to_string(), Vec::new()),
+        CountTarget::Spans | CountTarget::Traces => span_window(conn, filter, range)?,
+    };
     let sql = match target {
-        CountTarget::Spans => format!("SELECT count(*) FROM spans s WHERE ({}) AND s.start_ns BETWEEN ? AND ?", filter.sql),
+        CountTarget::Spans => format!(
+            "SELECT count(*) FROM spans s WHERE {} AND ({}) AND s.start_ns BETWEEN ? AND ?",
+            window.0, filter.sql
+        ),
         CountTarget::Traces => format!(
-            "SELECT count(DISTINCT s.trace_id) FROM spans s WHERE ({}) AND s.start_ns BETWEEN ? AND ?",
-            filter.sql
+            "SELECT count(DISTINCT s.trace_id) FROM spans s WHERE {} AND ({}) AND s.start_ns BETWEEN ? AND ?",
+            window.0, filter.sql
         ),
         CountTarget::Logs => {
             let (from, conditions, _) = log_source(filter);
@@ -565,11 +587,20 @@ pub fn count(conn: &Connection, filter: &SqlFilter, target: CountTarget, range: 
     let mut params = if target == CountTarget::Logs {
         log_source(filter).2
     } else {
-        Vec::new()
+        window.1
     };
     params.extend(filter.params.iter().cloned());
     params.extend([Value::Integer(range.start), Value::Integer(range.end)]);
     Ok(conn.prepare_cached(&sql)?.query_row(params_from_iter(params), |r| r.get(0))?)
+}
+
+/// The row ranges of span alias `s` that may start in `range` (`blocks::id_condition`), or `1`
+/// for a selective filter, whose few matches the attribute index finds faster.
+fn span_window(conn: &Connection, filter: &SqlFilter, range: TimeRange) -> rusqlite::Result<(String, Vec<Value>)> {
+    if filter.selective {
+        return Ok(("1".into(), Vec::new()));
+    }
+    super::blocks::id_condition(conn, range)
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -581,11 +612,12 @@ pub enum CountTarget {
 
 /// The longest spans matching the filter.
 pub fn slowest_spans(conn: &Connection, filter: &SqlFilter, range: TimeRange, limit: usize) -> Result<Vec<StoredSpan>, StoreError> {
+    let (window, mut params) = span_window(conn, filter, range)?;
     let sql = format!(
-        "SELECT {SPAN_COLUMNS} FROM spans s WHERE ({}) AND s.start_ns BETWEEN ? AND ? ORDER BY (s.end_ns - s.start_ns) DESC, s.id DESC LIMIT ?",
+        "SELECT {SPAN_COLUMNS} FROM spans s WHERE {window} AND ({}) AND s.start_ns BETWEEN ? AND ? ORDER BY (s.end_ns - s.start_ns) DESC, s.id DESC LIMIT ?",
         filter.sql
     );
-    let mut params = filter.params.clone();
+    params.extend(filter.params.iter().cloned());
     params.extend([Value::Integer(range.start), Value::Integer(range.end), Value::Integer(limit as i64)]);
     collect_spans(conn, &sql, params)
 }

@@ -81,6 +81,9 @@ impl Retention {
             let target = (max_bytes as f64 * LOW_WATER) as i64;
             expired += delete_oldest_until(conn, target, started)?;
         }
+        if expired > 0 {
+            super::blocks::trim(conn)?;
+        }
         Ok(expired)
     }
 }
@@ -109,7 +112,8 @@ pub fn live_bytes(conn: &Connection) -> rusqlite::Result<i64> {
 
 fn older_than(conn: &Connection, table: Table, cutoff: i64) -> rusqlite::Result<Vec<i64>> {
     let sql = match table {
-        Table::Spans => "SELECT id FROM spans WHERE start_ns < ?1 LIMIT ?2",
+        // Spans have no index on their start time: their time index is `span_blocks`.
+        Table::Spans => return super::blocks::older_than(conn, cutoff, CHUNK),
         Table::Logs => "SELECT id FROM logs WHERE time_ns < ?1 LIMIT ?2",
         Table::Points => "SELECT id FROM metric_points WHERE time_ns < ?1 LIMIT ?2",
     };

@@ -134,6 +134,21 @@ const MIGRATIONS: &[&str] = &[
     DROP TABLE span_attr_index;
     ALTER TABLE span_attr_index_v2 RENAME TO span_attr_index;
     "#,
+    // v3: a block-range time index instead of B-trees over every span's start time and resource.
+    // Those two indexes cost the writer 40% of its time (scripts/bench, `bench-sqlite --sql`);
+    // time windows now go through `span_blocks` (store::blocks), service filters through the few
+    // resources of a service and the trace lookups.
+    r#"
+    CREATE TABLE span_blocks (
+        first_id INTEGER PRIMARY KEY,      -- span row ids first_id..=last_id (some may be deleted)
+        last_id INTEGER NOT NULL,
+        min_start INTEGER NOT NULL,        -- earliest start_ns among them
+        max_start INTEGER NOT NULL         -- latest
+    );
+    INSERT INTO span_blocks SELECT min(id), max(id), min(start_ns), max(start_ns) FROM spans GROUP BY id >> 12;
+    DROP INDEX spans_start;
+    DROP INDEX spans_resource;
+    "#,
 ];
 
 /// Span rows per bucket of the bucketed indexes is `1 << SPAN_BUCKET_SHIFT`; the number is also
@@ -226,7 +241,7 @@ pub fn check_owner(conn: &Connection) -> Result<(), SchemaError> {
 }
 
 fn is_otelbox_table(name: &str) -> bool {
-    V1_TABLES.contains(&name) || name.starts_with("logs_fts_")
+    V1_TABLES.contains(&name) || name.starts_with("logs_fts_") || name == "span_blocks"
 }
 
 /// Bring the database to the current schema version, one transaction per migration.
@@ -245,8 +260,11 @@ pub fn migrate(conn: &mut Connection) -> Result<(), SchemaError> {
 /// WAL between the automatic checkpoints of the write connection, at most (`wal_checkpoint_pages`).
 pub const WAL_CHECKPOINT_BYTES: u64 = 64 << 20;
 
-/// Pages of WAL between automatic checkpoints: 64 MiB, or a 32nd of a size cap, so the WAL stays a
-/// small part of what the cap allows.
+/// Pages of WAL between automatic checkpoints (in the commit path): 64 MiB, or a 32nd of a size
+/// cap, so the WAL stays a small part of what the cap allows. A checkpoint copies each page once
+/// however often commits rewrote it, so a longer interval copies less per span (16 MiB: 45k
+/// spans/s, 64 MiB: 53k, scripts/bench ingest). A separate PASSIVE checkpointer was tried and let
+/// the WAL grow without bound under sustained writes.
 pub fn wal_checkpoint_pages(cap: Option<u64>, page_size: u64) -> i64 {
     let bytes = cap.map_or(WAL_CHECKPOINT_BYTES, |cap| (cap / 32).min(WAL_CHECKPOINT_BYTES));
     (bytes / page_size.max(512)).max(16) as i64
@@ -261,14 +279,8 @@ pub fn configure_writer(conn: &Connection, on_disk: bool, durable_sync: bool) ->
     conn.pragma_update(None, "page_size", 16 * 1024)?;
     if on_disk {
         conn.pragma_update(None, "journal_mode", "WAL")?;
-        // Checkpoint in the commit path every 64 MiB of WAL: a bounded WAL, and stalls short enough.
-        // A checkpoint copies each page once however often commits rewrote it, so a longer interval
-        // copies less per span (16 MiB: 45k spans/s, 64 MiB: 53k, scripts/bench ingest). A separate
-        // PASSIVE checkpointer was tried and let the WAL grow without bound under sustained writes.
-        let page_size: i64 = conn.query_row("PRAGMA page_size", [], |r| r.get(0))?;
-        conn.pragma_update(None, "wal_autocheckpoint", wal_checkpoint_pages(None, page_size as u64))?;
+        // The checkpoint interval and the WAL's size limit depend on the size cap: `Writer::new`.
         conn.pragma_update(None, "synchronous", if durable_sync { "FULL" } else { "NORMAL" })?;
-        conn.pragma_update(None, "journal_size_limit", 64 * 1024 * 1024)?;
     } else {
         conn.pragma_update(None, "journal_mode", "MEMORY")?;
         conn.pragma_update(None, "synchronous", "OFF")?;
@@ -288,6 +300,49 @@ pub fn configure_reader(conn: &Connection) -> rusqlite::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_wal_checkpoints_at_a_32nd_of_the_cap_and_at_most_64_mib() {
+        const MIB: u64 = 1 << 20;
+        assert_eq!(wal_checkpoint_pages(None, 16 * 1024), 4096);
+        assert_eq!(wal_checkpoint_pages(Some(2048 * MIB), 16 * 1024), 4096);
+        assert_eq!(wal_checkpoint_pages(Some(320 * MIB), 16 * 1024), 640);
+        assert_eq!(wal_checkpoint_pages(None, 4096), 16384, "64 MiB of an older store's 4 KiB pages");
+        assert_eq!(wal_checkpoint_pages(Some(MIB), 16 * 1024), 16, "never fewer than 16 pages");
+    }
+
+    /// A v2 store's spans get time blocks of 4,096 row ids each, and lose the two B-trees the
+    /// blocks replace.
+    #[test]
+    fn a_v2_store_migrates_to_the_block_time_index() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch(MIGRATIONS[0]).unwrap();
+        conn.execute_batch(MIGRATIONS[1]).unwrap();
+        conn.pragma_update(None, "user_version", 2).unwrap();
+        conn.execute_batch(
+            "INSERT INTO spans(id, trace_id, span_id, name, kind, resource_id, scope_id, start_ns, end_ns, status_code)
+               VALUES (1, x'01', x'01', 'a', 0, 1, 1, 30, 31, 0), (4095, x'01', x'02', 'b', 0, 1, 1, 10, 11, 0),
+                      (4096, x'02', x'03', 'c', 0, 1, 1, 50, 51, 0), (9000, x'02', x'04', 'd', 0, 1, 1, 40, 41, 0);",
+        )
+        .unwrap();
+        migrate(&mut conn).unwrap();
+        let blocks: Vec<(i64, i64, i64, i64)> = conn
+            .prepare("SELECT first_id, last_id, min_start, max_start FROM span_blocks ORDER BY first_id")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap();
+        assert_eq!(blocks, [(1, 4095, 10, 30), (4096, 4096, 50, 50), (9000, 9000, 40, 40)]);
+        let indexes: i64 = conn
+            .query_row(
+                "SELECT count(*) FROM sqlite_master WHERE name IN ('spans_start', 'spans_resource')",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(indexes, 0);
+    }
 
     /// A v1 store (spans indexed by trace id, an unbucketed attribute index) migrates to v2 with
     /// its traces' row ranges filled in and every entry moved to its bucket, and stays searchable.

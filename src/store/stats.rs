@@ -1,6 +1,7 @@
 //! Aggregates over a time window for the overview pages: per-service and per-operation rates, errors
 //! and exact duration percentiles, the service dependency graph, and LLM-agent runs. Window scans walk
-//! `spans_start` newest first and stop after a fixed number of spans, so a wide window stays cheap.
+//! the window's rows (found through the time index, `blocks`) newest stored first and stop after a
+//! fixed number of spans, so a wide window stays cheap.
 
 use super::read::{search_traces, TimeRange, TraceQuery, TraceSummary};
 use super::rows::decode_attributes;
@@ -118,34 +119,38 @@ struct Acc {
 /// Rates, errors and duration percentiles per service and per operation (name and kind) of the spans
 /// that start in the window; at most `max_scan` of them, the newest.
 pub fn service_stats(conn: &Connection, range: TimeRange, max_scan: usize) -> Result<ServiceStatsReport, StoreError> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT s.resource_id, s.kind, s.name, s.start_ns, s.end_ns, s.status_code FROM spans s INDEXED BY spans_start
-         WHERE s.start_ns BETWEEN ?1 AND ?2 ORDER BY s.start_ns DESC LIMIT ?3",
+    // (resource, kind, name, start, end, status) of the newest spans.
+    let spans = super::blocks::latest_starting(
+        conn,
+        "s.resource_id, s.kind, s.name, s.start_ns, s.end_ns, s.status_code, s.id",
+        "1",
+        &[],
+        range,
+        max_scan + 1,
+        |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, i32>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, i64>(3)?,
+                r.get::<_, i64>(4)?,
+                r.get::<_, i32>(5)?,
+                r.get::<_, i64>(6)?,
+            ))
+        },
+        |s| (s.3, s.6),
     )?;
-    let mut rows = stmt.query(params![range.start, range.end, max_scan as i64 + 1])?;
-    // (resource, kind) -> name -> figures: the name is looked up as &str, allocated once per operation.
+    let sampled = spans.len() > max_scan;
+    // (resource, kind) -> name -> figures.
     let mut groups: HashMap<(i64, i32), HashMap<String, Acc>> = HashMap::new();
-    let (mut scanned, mut sampled, mut oldest) = (0usize, false, range.start);
-    while let Some(row) = rows.next()? {
-        if scanned == max_scan {
-            sampled = true;
-            break;
-        }
-        scanned += 1;
-        let (resource, kind): (i64, i32) = (row.get(0)?, row.get(1)?);
-        let name = row.get_ref(2)?.as_str().unwrap_or_default();
-        let (start, end, status): (i64, i64, i32) = (row.get(3)?, row.get(4)?, row.get(5)?);
+    let mut oldest = range.start;
+    for (resource, kind, name, start, end, status, _) in spans.into_iter().take(max_scan) {
         oldest = start;
-        let names = groups.entry((resource, kind)).or_default();
-        let acc = match names.get_mut(name) {
-            Some(acc) => acc,
-            None => names.entry(name.to_string()).or_default(),
-        };
+        let acc = groups.entry((resource, kind)).or_default().entry(name).or_default();
         acc.spans += 1;
         acc.errors += i64::from(status == STATUS_ERROR);
         acc.durations.push(end.saturating_sub(start));
     }
-    drop(rows);
     // Resources of one service (several hosts or versions) fold into it.
     let mut names = ServiceNames::default();
     let mut services: BTreeMap<String, HashMap<(String, i32), Acc>> = BTreeMap::new();
@@ -222,35 +227,41 @@ fn fixed<const N: usize>(bytes: Option<&[u8]>) -> Option<[u8; N]> {
 /// Calls between services: a child span starting in the window (at most `max_scan`, the newest)
 /// whose parent span, in the same trace, belongs to another service.
 pub fn dependencies(conn: &Connection, range: TimeRange, max_scan: usize) -> Result<Dependencies, StoreError> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT s.trace_id, s.span_id, s.parent_span_id, s.resource_id, s.status_code FROM spans s INDEXED BY spans_start
-         WHERE s.start_ns BETWEEN ?1 AND ?2 ORDER BY s.start_ns DESC LIMIT ?3",
+    // (trace id, span id, parent span id, resource, status) of the newest spans.
+    #[allow(clippy::type_complexity)] // one row of the scan
+    let spans: Vec<(Option<[u8; 16]>, Option<[u8; 8]>, Option<[u8; 8]>, i64, i32, i64, i64)> = super::blocks::latest_starting(
+        conn,
+        "s.trace_id, s.span_id, s.parent_span_id, s.resource_id, s.status_code, s.start_ns, s.id",
+        "1",
+        &[],
+        range,
+        max_scan + 1,
+        |r| {
+            Ok((
+                fixed::<16>(r.get_ref(0)?.as_blob().ok()),
+                fixed::<8>(r.get_ref(1)?.as_blob().ok()),
+                fixed::<8>(r.get_ref(2)?.as_blob_or_null().ok().flatten()),
+                r.get(3)?,
+                r.get(4)?,
+                r.get(5)?,
+                r.get(6)?,
+            ))
+        },
+        |s| (s.5, s.6),
     )?;
-    let mut rows = stmt.query(params![range.start, range.end, max_scan as i64 + 1])?;
+    let mut sampled = spans.len() > max_scan;
     // Every scanned span's resource by id, and the children to resolve against it.
     let mut resource_of: HashMap<SpanKey, Option<i64>> = HashMap::new();
     let mut children: Vec<(SpanKey, i64, bool)> = Vec::new();
-    let (mut scanned, mut sampled) = (0usize, false);
-    while let Some(row) = rows.next()? {
-        if scanned == max_scan {
-            sampled = true;
-            break;
-        }
-        scanned += 1;
-        let (Some(trace), Some(span)) = (
-            fixed::<16>(row.get_ref(0)?.as_blob().ok()),
-            fixed::<8>(row.get_ref(1)?.as_blob().ok()),
-        ) else {
+    for (trace, span, parent, resource, status, _, _) in spans.into_iter().take(max_scan) {
+        let (Some(trace), Some(span)) = (trace, span) else {
             continue;
         };
-        let resource: i64 = row.get(3)?;
         resource_of.insert((trace, span), Some(resource));
-        if let Some(parent) = fixed::<8>(row.get_ref(2)?.as_blob_or_null().ok().flatten()) {
-            let status: i32 = row.get(4)?;
+        if let Some(parent) = parent {
             children.push(((trace, parent), resource, status == STATUS_ERROR));
         }
     }
-    drop(rows);
     let mut lookup = conn.prepare_cached(&format!(
         "SELECT s.resource_id FROM spans s WHERE {} AND s.span_id = ?2 LIMIT 1",
         span_in_trace("s", "?1")

@@ -13,6 +13,7 @@
 //! and checkpoints, which deleting needs too. A `SQLITE_FULL` anyway (or the `--memory` limit)
 //! caps the size at what the database holds then. Without a cap, nothing is deleted for space.
 
+use super::blocks::{self, InsertedSpans};
 use super::retention::Retention;
 use super::rows::RowBatch;
 use super::schema::{wal_checkpoint_pages, SPAN_BUCKET_SHIFT};
@@ -87,7 +88,7 @@ struct Space {
     /// The disk (not the user's cap) limits the size now; for logging the change.
     limited: bool,
     /// The WAL takes more than half the reserve: checkpoint after each retention step, since the
-    /// automatic checkpoints come only every 4,096 pages (64 MiB) of WAL, which a small disk may not have.
+    /// automatic checkpoints come only every `wal_pages` of WAL, which a small disk may not have.
     checkpoint_often: bool,
     last_check: Option<Instant>,
 }
@@ -119,11 +120,10 @@ impl Writer {
     pub fn new(conn: Connection, retention: Retention, stats: Arc<StoreStats>, committed: watch::Sender<Committed>) -> Self {
         let page_size = conn.query_row("PRAGMA page_size", [], |r| r.get::<_, i64>(0)).unwrap_or(4096) as u64;
         let wal_pages = wal_checkpoint_pages(retention.max_bytes, page_size);
-        if retention.max_bytes.is_some() {
-            // A smaller WAL under a cap; on failure the connection keeps the general setting.
-            let _ = conn.pragma_update(None, "wal_autocheckpoint", wal_pages);
-            let _ = conn.pragma_update(None, "journal_size_limit", wal_pages * page_size as i64);
-        }
+        // Checkpoint every `wal_pages`; after one, the WAL file is cut back to that size. (Both
+        // are no-ops for `--memory`, which has no WAL; on failure SQLite's defaults stay.)
+        let _ = conn.pragma_update(None, "wal_autocheckpoint", wal_pages);
+        let _ = conn.pragma_update(None, "journal_size_limit", wal_pages * page_size as i64);
         Writer {
             wal_pages,
             page_size,
@@ -430,7 +430,10 @@ impl Writer {
             let resources = intern_resources(&tx, &mut self.resource_ids, batch)?;
             let scopes = intern_scopes(&tx, &mut self.scope_ids, batch)?;
             if !batch.spans.is_empty() {
-                committed.span_id = insert_spans(&tx, batch, &resources, &scopes, &mut index_entries)?;
+                // A block per batch at most, so blocks stay near `blocks::BLOCK_ROWS` however big the group.
+                let mut inserted = InsertedSpans::none();
+                committed.span_id = insert_spans(&tx, batch, &resources, &scopes, &mut index_entries, &mut inserted)?;
+                blocks::record(&tx, inserted)?;
                 spans += batch.spans.len() as i64;
             }
             if !batch.logs.is_empty() {
@@ -545,13 +548,15 @@ fn intern_scopes(tx: &Connection, cache: &mut HashMap<i64, i64>, batch: &RowBatc
         .collect()
 }
 
-/// Returns the last inserted span row id. Index entries go to `index_entries` (hash, span row id).
+/// Returns the last inserted span row id. Index entries go to `index_entries` (hash, span row id),
+/// the rows and their start times to `inserted` (for the time index, `blocks`).
 fn insert_spans(
     tx: &Connection,
     batch: &RowBatch,
     resources: &[i64],
     scopes: &[i64],
     index_entries: &mut Vec<(i64, i64)>,
+    inserted: &mut InsertedSpans,
 ) -> rusqlite::Result<i64> {
     let mut insert = tx.prepare_cached(
         "INSERT INTO spans(trace_id, span_id, parent_span_id, name, kind, resource_id, scope_id, start_ns, end_ns, status_code, attrs, extra)
@@ -579,6 +584,7 @@ fn insert_spans(
         ])?;
         let rowid = tx.last_insert_rowid();
         last = rowid;
+        inserted.add(rowid, span.start_ns);
         for h in &span.attr_hashes {
             latest.insert((span.trace_id, *h), rowid);
         }
