@@ -116,17 +116,28 @@ struct Acc {
     durations: Vec<i64>,
 }
 
+/// The spans of a window aggregate: the `max_scan` starting latest in `range`, plus one more when
+/// the window holds more (so the caller can mark its answer `sampled`).
+fn window_scan<T>(
+    conn: &Connection,
+    columns: &str,
+    range: TimeRange,
+    max_scan: usize,
+    map: impl FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+    start_of: impl Fn(&T) -> (i64, i64),
+) -> rusqlite::Result<Vec<T>> {
+    super::blocks::latest_starting(conn, columns, "1", &[], range, max_scan + 1, map, start_of)
+}
+
 /// Rates, errors and duration percentiles per service and per operation (name and kind) of the spans
 /// that start in the window; at most `max_scan` of them, the newest.
 pub fn service_stats(conn: &Connection, range: TimeRange, max_scan: usize) -> Result<ServiceStatsReport, StoreError> {
     // (resource, kind, name, start, end, status) of the newest spans.
-    let spans = super::blocks::latest_starting(
+    let spans = window_scan(
         conn,
         "s.resource_id, s.kind, s.name, s.start_ns, s.end_ns, s.status_code, s.id",
-        "1",
-        &[],
         range,
-        max_scan + 1,
+        max_scan,
         |r| {
             Ok((
                 r.get::<_, i64>(0)?,
@@ -229,13 +240,11 @@ fn fixed<const N: usize>(bytes: Option<&[u8]>) -> Option<[u8; N]> {
 pub fn dependencies(conn: &Connection, range: TimeRange, max_scan: usize) -> Result<Dependencies, StoreError> {
     // (trace id, span id, parent span id, resource, status) of the newest spans.
     #[allow(clippy::type_complexity)] // one row of the scan
-    let spans: Vec<(Option<[u8; 16]>, Option<[u8; 8]>, Option<[u8; 8]>, i64, i32, i64, i64)> = super::blocks::latest_starting(
+    let spans: Vec<(Option<[u8; 16]>, Option<[u8; 8]>, Option<[u8; 8]>, i64, i32, i64, i64)> = window_scan(
         conn,
         "s.trace_id, s.span_id, s.parent_span_id, s.resource_id, s.status_code, s.start_ns, s.id",
-        "1",
-        &[],
         range,
-        max_scan + 1,
+        max_scan,
         |r| {
             Ok((
                 fixed::<16>(r.get_ref(0)?.as_blob().ok()),
