@@ -283,6 +283,42 @@ async fn retention_by_size_keeps_live_data_under_the_cap() {
     assert!(newest.iter().any(|n| n.starts_with("60:")), "the newest trace survives");
 }
 
+/// Over the size cap with no data arriving (senders refused at the cap wait out their
+/// Retry-After), the writer deletes back to back instead of one step per once-a-second tick:
+/// otherwise ingest at the cap would run at a small fraction of the delete rate.
+#[tokio::test]
+async fn a_store_over_its_cap_makes_room_back_to_back_while_no_data_arrives() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = otelbox::store::db_file(dir.path());
+    let open = |max_bytes| {
+        Store::open(StoreConfig {
+            location: Location::Disk(path.clone()),
+            retention: Retention { max_age: None, max_bytes },
+            durable_sync: false,
+        })
+        .unwrap()
+    };
+    let s = open(None);
+    let mut generator = otelbox::gen::Generator::new(5);
+    for _ in 0..20 {
+        write(&s, generator.traces_request(1000)).await;
+    }
+    let live = s.read(|c| Ok(otelbox::store::retention::live_bytes(c)?)).await.unwrap();
+    s.close().await;
+    drop(s);
+
+    let cap = live as u64 / 4;
+    let s = open(Some(cap));
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let busy = Duration::from_micros(s.stats.retention_micros.load(std::sync::atomic::Ordering::Relaxed));
+    let live = s.read(|c| Ok(otelbox::store::retention::live_bytes(c)?)).await.unwrap();
+    // One 40 ms step a tick would give under 0.1 s of deleting in 1.5 s and leave data over the cap.
+    assert!(
+        live as u64 <= cap || busy >= Duration::from_millis(600),
+        "{live} bytes live against a cap of {cap}, after {busy:?} of deleting in 1.5 s"
+    );
+}
+
 #[tokio::test]
 async fn numbers_long_strings_and_resource_bools_compare_as_their_types() {
     let s = store(Retention::default()).await;

@@ -6,13 +6,18 @@ use super::rows::{attr_hashes, decode_attributes};
 use super::schema::span_in_trace;
 use super::StoreStats;
 use rusqlite::{params, Connection, OptionalExtension};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-/// Rows deleted per statement group; small enough to keep each delete in the low milliseconds.
-const CHUNK: i64 = 500;
-/// Upper bound on one retention step (the writer does nothing else meanwhile).
+/// Rows per delete chunk: a step sizes each chunk by the rate its earlier chunks ran at, so the
+/// last chunk ends near the budget instead of overrunning it (500 spans take from a few ms to
+/// tens of ms, depending on how much of the file is cached).
+const MAX_CHUNK: i64 = 500;
+const FIRST_CHUNK: i64 = 100;
+const MIN_CHUNK: i64 = 20;
+/// What one step aims to spend (the writer does nothing else meanwhile). The checks are between
+/// chunks, so a step ends within about one chunk of this; the target is 100 ms at most.
 const STEP_BUDGET: Duration = Duration::from_millis(40);
 /// Start deleting when live data passes this fraction of the cap.
 const LOW_WATER: f64 = 0.90;
@@ -45,7 +50,8 @@ impl Retention {
     /// One time-boxed step in one transaction: one commit, however many chunks fit in the budget.
     /// The expired count moves only after the commit, so a step rolled back (a full disk) changes
     /// no counter. An error is for the caller to report; the next step simply tries again.
-    pub fn step(&self, conn: &Connection, stats: &StoreStats) -> rusqlite::Result<()> {
+    /// Returns the rows deleted.
+    pub fn step(&self, conn: &Connection, stats: &StoreStats) -> rusqlite::Result<u64> {
         let started = Instant::now();
         let result = conn.unchecked_transaction().and_then(|tx| {
             let expired = self.step_inner(&tx, started)?;
@@ -58,28 +64,29 @@ impl Retention {
         stats
             .rows_expired
             .fetch_add(result.as_ref().copied().unwrap_or(0), Ordering::Relaxed);
-        result.map(|_| ())
+        result
     }
 
     /// Returns the number of rows deleted.
     fn step_inner(&self, conn: &Connection, started: Instant) -> rusqlite::Result<u64> {
         let mut expired = 0;
+        let mut chunks = Chunks::new(started);
         if let Some(max_age) = self.max_age {
             let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
             let cutoff = now.saturating_sub(max_age).as_nanos() as i64;
             for table in [Table::Spans, Table::Logs, Table::Points] {
-                while started.elapsed() < STEP_BUDGET {
-                    let ids = older_than(conn, table, cutoff)?;
+                while let Some(limit) = chunks.next_limit() {
+                    let ids = older_than(conn, table, cutoff, limit)?;
                     if ids.is_empty() {
                         break;
                     }
-                    expired += delete(conn, table, &ids)?;
+                    expired += chunks.deleted(delete(conn, table, &ids)?);
                 }
             }
         }
         if let Some(max_bytes) = self.max_bytes {
             let target = (max_bytes as f64 * LOW_WATER) as i64;
-            expired += delete_oldest_until(conn, target, started)?;
+            expired += delete_oldest_until(conn, target, &mut chunks)?;
         }
         if expired > 0 {
             super::blocks::trim(conn)?;
@@ -90,16 +97,50 @@ impl Retention {
 
 /// Delete the oldest rows across all signals until live data is at most `target` bytes, nothing is
 /// left, or the step budget is spent. Returns the rows deleted.
-fn delete_oldest_until(conn: &Connection, target: i64, started: Instant) -> rusqlite::Result<u64> {
+fn delete_oldest_until(conn: &Connection, target: i64, chunks: &mut Chunks) -> rusqlite::Result<u64> {
     let mut deleted = 0;
-    while started.elapsed() < STEP_BUDGET && live_bytes(conn)? > target {
+    while let Some(limit) = chunks.next_limit() {
+        if live_bytes(conn)? <= target {
+            break;
+        }
         let Some(table) = oldest_table(conn)? else {
             break;
         };
-        let ids = oldest_ids(conn, table)?;
-        deleted += delete(conn, table, &ids)?;
+        let ids = oldest_ids(conn, table, limit)?;
+        deleted += chunks.deleted(delete(conn, table, &ids)?);
     }
     Ok(deleted)
+}
+
+/// The chunks of one step: how much budget is left, and how fast this step has deleted so far.
+struct Chunks {
+    started: Instant,
+    rows: usize,
+}
+
+impl Chunks {
+    fn new(started: Instant) -> Self {
+        Chunks { started, rows: 0 }
+    }
+
+    /// Rows for the next chunk, or None when the budget is spent. The first chunk is small (a
+    /// cold cache can make a chunk of spans ten times slower); each later one is sized to take
+    /// at most half of what is left at this step's rate so far, so the step ends near the budget.
+    fn next_limit(&self) -> Option<i64> {
+        let spent = self.started.elapsed();
+        let left = STEP_BUDGET.checked_sub(spent)?;
+        if self.rows == 0 {
+            return Some(FIRST_CHUNK);
+        }
+        let rows_per_sec = self.rows as f64 / spent.as_secs_f64().max(1e-6);
+        Some(((rows_per_sec * left.as_secs_f64() / 2.0) as i64).clamp(MIN_CHUNK, MAX_CHUNK))
+    }
+
+    /// Count one chunk's deleted rows.
+    fn deleted(&mut self, rows: u64) -> u64 {
+        self.rows += rows as usize;
+        rows
+    }
 }
 
 /// Bytes in pages that hold data (the file minus its free list).
@@ -110,26 +151,26 @@ pub fn live_bytes(conn: &Connection) -> rusqlite::Result<i64> {
     Ok((pages - free) * size)
 }
 
-fn older_than(conn: &Connection, table: Table, cutoff: i64) -> rusqlite::Result<Vec<i64>> {
+fn older_than(conn: &Connection, table: Table, cutoff: i64, limit: i64) -> rusqlite::Result<Vec<i64>> {
     let sql = match table {
         // Spans have no index on their start time: their time index is `span_blocks`.
-        Table::Spans => return super::blocks::older_than(conn, cutoff, CHUNK),
+        Table::Spans => return super::blocks::older_than(conn, cutoff, limit),
         Table::Logs => "SELECT id FROM logs WHERE time_ns < ?1 LIMIT ?2",
         Table::Points => "SELECT id FROM metric_points WHERE time_ns < ?1 LIMIT ?2",
     };
     let mut stmt = conn.prepare_cached(sql)?;
-    let ids = stmt.query_map(params![cutoff, CHUNK], |r| r.get(0))?.collect();
+    let ids = stmt.query_map(params![cutoff, limit], |r| r.get(0))?.collect();
     ids
 }
 
-fn oldest_ids(conn: &Connection, table: Table) -> rusqlite::Result<Vec<i64>> {
+fn oldest_ids(conn: &Connection, table: Table, limit: i64) -> rusqlite::Result<Vec<i64>> {
     let sql = match table {
         Table::Spans => "SELECT id FROM spans ORDER BY id LIMIT ?1",
         Table::Logs => "SELECT id FROM logs ORDER BY id LIMIT ?1",
         Table::Points => "SELECT id FROM metric_points ORDER BY id LIMIT ?1",
     };
     let mut stmt = conn.prepare_cached(sql)?;
-    let ids = stmt.query_map([CHUNK], |r| r.get(0))?.collect();
+    let ids = stmt.query_map([limit], |r| r.get(0))?.collect();
     ids
 }
 
@@ -190,8 +231,8 @@ fn delete_spans(tx: &Connection, ids: &[i64]) -> rusqlite::Result<()> {
     let mut delete = tx.prepare_cached("DELETE FROM spans WHERE id = ?1")?;
     let mut traces: HashMap<Vec<u8>, (i64, i64)> = HashMap::new();
     let mut services: HashMap<String, (i64, i64)> = HashMap::new();
-    // Index entries that pointed at a deleted span; each moves to a surviving span of its trace.
-    let mut orphaned: Vec<(Vec<u8>, i64)> = Vec::new();
+    // Index entries that pointed at a deleted span, by trace.
+    let mut orphaned: HashMap<Vec<u8>, Vec<i64>> = HashMap::new();
     for id in ids {
         #[allow(clippy::type_complexity)] // one row of the select above
         let row: Option<(Vec<u8>, i32, Option<Vec<u8>>, String)> = select
@@ -202,7 +243,7 @@ fn delete_spans(tx: &Connection, ids: &[i64]) -> rusqlite::Result<()> {
         };
         for h in attr_hashes(&decode_attributes(attrs.as_deref())) {
             if unindex.execute(params![h, id])? > 0 {
-                orphaned.push((trace_id.clone(), h));
+                orphaned.entry(trace_id.clone()).or_default().push(h);
             }
         }
         delete.execute([id])?;
@@ -214,27 +255,41 @@ fn delete_spans(tx: &Connection, ids: &[i64]) -> rusqlite::Result<()> {
         s.0 += 1;
         s.1 += error;
     }
-    // The index marks candidate traces, so any surviving span of the trace can carry the entry.
-    let mut survivor = tx.prepare_cached(&format!(
-        "SELECT s.id FROM spans s WHERE {} ORDER BY s.id DESC LIMIT 1",
-        span_in_trace("s", "?1")
-    ))?;
-    let mut reindex = tx.prepare_cached("INSERT OR IGNORE INTO span_attr_index(b, h, span_rowid) VALUES (?2 >> 16, ?1, ?2)")?;
-    for (trace_id, h) in orphaned {
-        if let Some(id) = survivor.query_row([&trace_id], |r| r.get::<_, i64>(0)).optional()? {
-            reindex.execute(params![h, id])?;
-        }
-    }
     // Counts move by the deleted amounts. Most traces go whole; only a partly deleted one has its
     // times and root recomputed from what remains (the subqueries are the expensive part).
     let mut decrement =
         tx.prepare_cached("UPDATE traces SET span_count = span_count - ?2, error_count = error_count - ?3 WHERE trace_id = ?1")?;
     let mut drop_trace = tx.prepare_cached("DELETE FROM traces WHERE trace_id = ?1 AND span_count <= 0")?;
-    let mut partial = Vec::new();
+    let mut partial = HashSet::new();
     for (trace_id, (n, errors)) in traces {
         decrement.execute(params![trace_id, n, errors])?;
         if drop_trace.execute([&trace_id])? == 0 {
-            partial.push(trace_id);
+            partial.insert(trace_id);
+        }
+    }
+    // An orphaned entry moves to a surviving span of its trace: the index marks candidate traces,
+    // so any span of the trace can carry it. A trace deleted whole has none, and its entries just
+    // go. The survivor is the trace's newest span, found once per trace: mostly `last_span`
+    // (retention deletes the oldest first), else by the trace lookup. Per entry, the lookup was
+    // a third of the writer's time at the size cap (perf, scripts/bench retention).
+    let mut newest_known = tx.prepare_cached("SELECT s.id FROM traces t JOIN spans s ON s.id = t.last_span WHERE t.trace_id = ?1")?;
+    let mut newest_found = tx.prepare_cached(&format!(
+        "SELECT s.id FROM spans s WHERE {} ORDER BY s.id DESC LIMIT 1",
+        span_in_trace("s", "?1")
+    ))?;
+    let mut reindex = tx.prepare_cached("INSERT OR IGNORE INTO span_attr_index(b, h, span_rowid) VALUES (?2 >> 16, ?1, ?2)")?;
+    for (trace_id, hashes) in orphaned {
+        if !partial.contains(&trace_id) {
+            continue;
+        }
+        let survivor = match newest_known.query_row([&trace_id], |r| r.get::<_, i64>(0)).optional()? {
+            Some(id) => Some(id),
+            None => newest_found.query_row([&trace_id], |r| r.get::<_, i64>(0)).optional()?,
+        };
+        if let Some(id) = survivor {
+            for h in hashes {
+                reindex.execute(params![h, id])?;
+            }
         }
     }
     let of_trace = span_in_trace("s", "?1");
@@ -257,4 +312,33 @@ fn delete_spans(tx: &Connection, ids: &[i64]) -> rusqlite::Result<()> {
         drop_service.execute([service])?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Chunks shrink to what fits half the time left at the rate seen so far, and stop at the budget.
+    #[test]
+    fn chunks_are_sized_to_end_the_step_near_its_budget() {
+        let at = |spent_ms: u64| Instant::now() - Duration::from_millis(spent_ms);
+        assert_eq!(Chunks::new(at(0)).next_limit(), Some(FIRST_CHUNK));
+        // 300 rows in 30 ms is 10 rows/ms; 10 ms left, half of it: 50 rows.
+        let chunks = Chunks {
+            started: at(30),
+            rows: 300,
+        };
+        assert!((45..=50).contains(&chunks.next_limit().unwrap()), "{:?}", chunks.next_limit());
+        // Fast deletes are capped, slow ones floored.
+        assert_eq!(
+            Chunks {
+                started: at(1),
+                rows: 100_000
+            }
+            .next_limit(),
+            Some(MAX_CHUNK)
+        );
+        assert_eq!(Chunks { started: at(39), rows: 1 }.next_limit(), Some(MIN_CHUNK));
+        assert_eq!(Chunks { started: at(41), rows: 1 }.next_limit(), None);
+    }
 }

@@ -57,6 +57,9 @@ pub struct Committed {
 
 /// Rows per transaction at most; bigger groups amortise the commit, smaller ones bound latency.
 const GROUP_MAX_ROWS: usize = 64 * 1024;
+/// Back-to-back retention steps (no data waiting) between the writer's own WAL checkpoints: a
+/// few MiB of WAL each time, instead of one long checkpoint at the next group's commit.
+const IDLE_STEPS_PER_CHECKPOINT: u32 = 8;
 
 pub struct Writer {
     conn: Connection,
@@ -155,7 +158,37 @@ impl Writer {
 
     pub fn run(mut self, mut rx: mpsc::Receiver<WriterMessage>) {
         let mut last_retention = Instant::now();
-        while let Some(message) = rx.blocking_recv() {
+        // Over the size low-water mark with the last step having deleted something: room is made
+        // back to back while no data waits, not only after groups and on the once-a-second tick.
+        // Senders refused at the cap are waiting out their Retry-After meanwhile, so without this
+        // the writer would idle and ingest at the cap would run at a fraction of the delete rate.
+        let mut making_room = false;
+        // Steps since a commit could checkpoint: they run with the automatic checkpoint off.
+        let mut steps_unchecked = 0;
+        loop {
+            let message = if making_room {
+                match rx.try_recv() {
+                    Ok(message) => message,
+                    Err(mpsc::error::TryRecvError::Empty) => {
+                        last_retention = Instant::now();
+                        making_room = self.retention_step() > 0 && self.retention.needs_room(&self.conn);
+                        steps_unchecked += 1;
+                        if steps_unchecked >= IDLE_STEPS_PER_CHECKPOINT || !making_room {
+                            // No group commit comes to checkpoint the steps' WAL, which would
+                            // otherwise grow past the cap's allowance; the writer is idle now.
+                            steps_unchecked = 0;
+                            let _ = self.conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
+                        }
+                        continue;
+                    }
+                    Err(mpsc::error::TryRecvError::Disconnected) => break,
+                }
+            } else {
+                match rx.blocking_recv() {
+                    Some(message) => message,
+                    None => break,
+                }
+            };
             let mut group = Vec::new();
             let mut rows = 0;
             let mut control = None;
@@ -185,6 +218,7 @@ impl Writer {
                     self.refuse_at_cap(group);
                 } else {
                     self.commit_group(group);
+                    steps_unchecked = 0;
                 }
             }
             match control {
@@ -205,27 +239,39 @@ impl Writer {
             if self.space.last_check.is_none_or(|t| t.elapsed() >= SPACE_CHECK_EVERY) {
                 self.adjust_cap();
             }
-            if last_retention.elapsed() >= Duration::from_millis(500) || self.retention.needs_room(&self.conn) {
+            let needs_room = self.retention.needs_room(&self.conn);
+            if last_retention.elapsed() >= Duration::from_millis(500) || needs_room {
                 last_retention = Instant::now();
-                // The step's commit must not run the automatic checkpoint: copying up to 64 MiB of
-                // WAL is ingest's cost, paid at the next group commit, not a retention stall.
-                let _ = self.conn.pragma_update(None, "wal_autocheckpoint", 0);
-                let stepped = self.retention.step(&self.conn, &self.stats);
-                let _ = self.conn.pragma_update(None, "wal_autocheckpoint", self.wal_pages);
-                if let Err(err) = stepped {
-                    self.end_leftover_transaction();
-                    if self.last_retention_warning.is_none_or(|t| t.elapsed() >= FAILING_LOG_EVERY) {
-                        self.last_retention_warning = Some(Instant::now());
-                        tracing::warn!(error = %err, "retention step failed; will retry");
-                    }
-                }
-                if self.space.checkpoint_often {
-                    // Once complete, the next commit starts the WAL over instead of growing it.
-                    let _ = self.conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
-                }
+                let expired = self.retention_step();
+                making_room = needs_room && expired > 0;
             }
         }
         self.close();
+    }
+
+    /// One retention step; returns the rows it deleted (0 when it failed, logged now and then).
+    fn retention_step(&mut self) -> u64 {
+        // The step's commit must not run the automatic checkpoint: copying up to 64 MiB of
+        // WAL is ingest's cost, paid at the next group commit, not a retention stall.
+        let _ = self.conn.pragma_update(None, "wal_autocheckpoint", 0);
+        let stepped = self.retention.step(&self.conn, &self.stats);
+        let _ = self.conn.pragma_update(None, "wal_autocheckpoint", self.wal_pages);
+        let expired = match stepped {
+            Ok(expired) => expired,
+            Err(err) => {
+                self.end_leftover_transaction();
+                if self.last_retention_warning.is_none_or(|t| t.elapsed() >= FAILING_LOG_EVERY) {
+                    self.last_retention_warning = Some(Instant::now());
+                    tracing::warn!(error = %err, "retention step failed; will retry");
+                }
+                0
+            }
+        };
+        if self.space.checkpoint_often {
+            // Once complete, the next commit starts the WAL over instead of growing it.
+            let _ = self.conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
+        }
+        expired
     }
 
     /// Live data plus the WAL's allowance have reached the size cap: retention has not kept pace
