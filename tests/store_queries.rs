@@ -312,7 +312,7 @@ async fn a_store_over_its_cap_makes_room_back_to_back_while_no_data_arrives() {
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let busy = Duration::from_micros(s.stats.retention_micros.load(std::sync::atomic::Ordering::Relaxed));
     let live = s.read(|c| Ok(otelbox::store::retention::live_bytes(c)?)).await.unwrap();
-    // One 40 ms step a tick would give under 0.1 s of deleting in 1.5 s and leave data over the cap.
+    // One step a tick would give under 0.1 s of deleting in 1.5 s and leave data over the cap.
     assert!(
         live as u64 <= cap || busy >= Duration::from_millis(600),
         "{live} bytes live against a cap of {cap}, after {busy:?} of deleting in 1.5 s"

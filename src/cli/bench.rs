@@ -62,7 +62,7 @@ pub fn sqlite_limit(args: SqliteLimitArgs) -> anyhow::Result<i32> {
         rows += batch.row_count();
         group.push(batch);
         // The same group size bound as the writer thread.
-        if rows >= 64 * 1024 {
+        if rows >= crate::store::writer::GROUP_MAX_ROWS {
             writer.commit_rows(std::mem::take(&mut group))?;
             rows = 0;
         }

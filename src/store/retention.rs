@@ -16,9 +16,11 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 const MAX_CHUNK: i64 = 500;
 const FIRST_CHUNK: i64 = 100;
 const MIN_CHUNK: i64 = 20;
-/// What one step aims to spend (the writer does nothing else meanwhile). The checks are between
-/// chunks, so a step ends within about one chunk of this; the target is 100 ms at most.
-const STEP_BUDGET: Duration = Duration::from_millis(40);
+/// What one step aims to spend deleting (the writer does nothing else meanwhile). The checks are
+/// between chunks, so the deleting ends within about one chunk of this; the commit comes on top,
+/// and writing the step's pages to the WAL once took 71 ms after 41 ms of deleting (scripts/bench
+/// retention, bench-results/retention.log). The target is 100 ms for the whole step.
+const STEP_BUDGET: Duration = Duration::from_millis(25);
 /// Start deleting when live data passes this fraction of the cap.
 const LOW_WATER: f64 = 0.90;
 
@@ -53,12 +55,23 @@ impl Retention {
     /// Returns the rows deleted.
     pub fn step(&self, conn: &Connection, stats: &StoreStats) -> rusqlite::Result<u64> {
         let started = Instant::now();
+        let mut deleting = Duration::ZERO;
         let result = conn.unchecked_transaction().and_then(|tx| {
             let expired = self.step_inner(&tx, started)?;
+            deleting = started.elapsed();
             tx.commit()?;
             Ok(expired)
         });
         let micros = started.elapsed().as_micros() as u64;
+        if micros > 100_000 {
+            // Over the promise (scripts/bench retention): where the time went, for OTELBOX_LOG=debug.
+            tracing::debug!(
+                total_ms = micros / 1000,
+                deleting_ms = deleting.as_millis() as u64,
+                rows = result.as_ref().copied().unwrap_or(0),
+                "a long retention step"
+            );
+        }
         stats.retention_micros.fetch_add(micros, Ordering::Relaxed);
         stats.retention_step_max_micros.fetch_max(micros, Ordering::Relaxed);
         stats
@@ -323,12 +336,12 @@ mod tests {
     fn chunks_are_sized_to_end_the_step_near_its_budget() {
         let at = |spent_ms: u64| Instant::now() - Duration::from_millis(spent_ms);
         assert_eq!(Chunks::new(at(0)).next_limit(), Some(FIRST_CHUNK));
-        // 300 rows in 30 ms is 10 rows/ms; 10 ms left, half of it: 50 rows.
+        // 300 rows in 15 ms is 20 rows/ms; 10 ms left, half of it: 100 rows (fewer if the test is slow).
         let chunks = Chunks {
-            started: at(30),
+            started: at(15),
             rows: 300,
         };
-        assert!((45..=50).contains(&chunks.next_limit().unwrap()), "{:?}", chunks.next_limit());
+        assert!((80..=100).contains(&chunks.next_limit().unwrap()), "{:?}", chunks.next_limit());
         // Fast deletes are capped, slow ones floored.
         assert_eq!(
             Chunks {
@@ -338,7 +351,7 @@ mod tests {
             .next_limit(),
             Some(MAX_CHUNK)
         );
-        assert_eq!(Chunks { started: at(39), rows: 1 }.next_limit(), Some(MIN_CHUNK));
-        assert_eq!(Chunks { started: at(41), rows: 1 }.next_limit(), None);
+        assert_eq!(Chunks { started: at(15), rows: 1 }.next_limit(), Some(MIN_CHUNK));
+        assert_eq!(Chunks { started: at(30), rows: 1 }.next_limit(), None);
     }
 }

@@ -55,11 +55,14 @@ pub struct Committed {
     pub point_id: i64,
 }
 
-/// Rows per transaction at most; bigger groups amortise the commit, smaller ones bound latency.
-const GROUP_MAX_ROWS: usize = 64 * 1024;
+/// Rows per transaction at most. Bigger groups amortise the commit, but every sender in a group
+/// waits for its commit, and meanwhile the writer has nothing queued: with 8,192 rows, the acks of
+/// one group let its senders send again while the next group commits (scripts/bench ingest over
+/// 16 connections on one machine: 118k, 118k and 90k spans/s against 93k with 65,536-row groups).
+pub const GROUP_MAX_ROWS: usize = 8 * 1024;
 /// Back-to-back retention steps (no data waiting) between the writer's own WAL checkpoints: a
 /// few MiB of WAL each time, instead of one long checkpoint at the next group's commit.
-const IDLE_STEPS_PER_CHECKPOINT: u32 = 8;
+const IDLE_STEPS_PER_CHECKPOINT: u32 = 4;
 
 pub struct Writer {
     conn: Connection,
