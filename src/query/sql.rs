@@ -395,18 +395,23 @@ fn compile_compare(
                 let hashes = index_hashes(key, value);
                 let placeholders = vec!["?"; hashes.len()].join(", ");
                 params.extend(hashes.into_iter().map(Value::Integer));
-                let span_value = "otelbox_attr(s.attrs, ?)".to_string();
+                let span_value = "otelbox_attr(x.attrs, ?)".to_string();
                 params.push(Value::Text(key.clone()));
                 let span_match = equality(&span_value, value, bool_word, params);
                 params.push(Value::Text(key.clone()));
+                let resource_match = equality("otelbox_attr(r.body, ?)", value, bool_word, params);
                 params.push(Value::Text(key.clone()));
-                let resource_match = equality("otelbox_attr(body, ?)", value, bool_word, params);
-                // The spans of the candidate traces, each found through the bucketed trace index.
+                // One row-id set, so the outer query looks spans up by row id: the spans of the
+                // candidate traces (through the bucketed trace index) holding the value, and the
+                // spans without the key whose resource holds it. Resources drive the second part
+                // (CROSS JOIN keeps them the outer loop): spans have no resource index since v3, and
+                // an OR of the two parts made SQLite scan every span (17 s at 10M, scripts/bench).
                 let sql = format!(
-                    "((s.id IN (SELECT x.id FROM traces ct JOIN spans x ON {of_trace} \
+                    "s.id IN (SELECT x.id FROM traces ct JOIN spans x ON {of_trace} \
                          WHERE ct.trace_id IN (SELECT c.trace_id FROM spans c WHERE c.id IN \
-                           (SELECT span_rowid FROM span_attr_index WHERE b IN {ALL_SPAN_BUCKETS} AND h IN ({placeholders})))) AND {span_match}) \
-                     OR (otelbox_attr(s.attrs, ?) IS NULL AND s.resource_id IN (SELECT id FROM resources WHERE {resource_match})))",
+                           (SELECT span_rowid FROM span_attr_index WHERE b IN {ALL_SPAN_BUCKETS} AND h IN ({placeholders}))) AND {span_match} \
+                       UNION ALL SELECT y.id FROM resources r CROSS JOIN spans y \
+                         WHERE {resource_match} AND y.resource_id = r.id AND otelbox_attr(y.attrs, ?) IS NULL)",
                     of_trace = span_in_trace("x", "ct.trace_id"),
                 );
                 (sql, true)
