@@ -156,12 +156,11 @@ impl Chunks {
     }
 }
 
-/// Bytes in pages that hold data (the file minus its free list).
+/// Bytes in pages that hold data (the file minus its free list). The writer asks twice per group
+/// (`at_cap`, `needs_room`), so the statements are cached rather than prepared each time.
 pub fn live_bytes(conn: &Connection) -> rusqlite::Result<i64> {
-    let pages: i64 = conn.query_row("PRAGMA page_count", [], |r| r.get(0))?;
-    let free: i64 = conn.query_row("PRAGMA freelist_count", [], |r| r.get(0))?;
-    let size: i64 = conn.query_row("PRAGMA page_size", [], |r| r.get(0))?;
-    Ok((pages - free) * size)
+    let pragma = |sql: &str| conn.prepare_cached(sql)?.query_row([], |r| r.get::<_, i64>(0));
+    Ok((pragma("PRAGMA page_count")? - pragma("PRAGMA freelist_count")?) * pragma("PRAGMA page_size")?)
 }
 
 fn older_than(conn: &Connection, table: Table, cutoff: i64, limit: i64) -> rusqlite::Result<Vec<i64>> {
