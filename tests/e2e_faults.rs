@@ -251,7 +251,7 @@ async fn a_full_disk_refuses_retryably_and_recovers_when_space_returns() {
     assert!(store.stats.write_errors.load(Ordering::Relaxed) >= 3);
 
     // Queries keep answering meanwhile, and show exactly what was acknowledged.
-    let filter = compile_text(Some("run_id = R1"), Target::Spans).unwrap();
+    let filter = compile_text(Some("run_id = R1"), Target::Spans, &*store.resource_attrs()).unwrap();
     let found = store
         .read(move |c| read::search_spans(c, &filter, TimeRange::ALL, 1000))
         .await

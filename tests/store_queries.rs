@@ -81,7 +81,7 @@ fn now() -> u64 {
 }
 
 async fn span_names(store: &Arc<Store>, q: &str) -> Vec<String> {
-    let filter = compile_text(Some(q), Target::Spans).unwrap();
+    let filter = compile_text(Some(q), Target::Spans, &*store.resource_attrs()).unwrap();
     let mut names: Vec<String> = store
         .read(move |c| read::search_spans(c, &filter, TimeRange::ALL, 1000))
         .await
@@ -172,7 +172,7 @@ async fn attribute_search_finds_exactly_the_matching_spans() {
     );
     assert_eq!(span_names(&s, "run_id = R9").await, Vec::<String>::new());
 
-    let filter = compile_text(Some(r#"run_id = "R1""#), Target::Spans).unwrap();
+    let filter = compile_text(Some(r#"run_id = "R1""#), Target::Spans, &*s.resource_attrs()).unwrap();
     let traces = s
         .read(move |c| read::search_traces(c, &filter, &TraceQuery::default(), TimeRange::ALL, 10))
         .await
@@ -182,6 +182,57 @@ async fn attribute_search_finds_exactly_the_matching_spans() {
         (traces[0].span_count, traces[0].error_count, traces[0].root_name.as_str()),
         (4, 1, "op1")
     );
+}
+
+/// `env = prod` where `env` is a resource attribute: every span of such a resource matches (unless
+/// it has its own `env`), through the time index rather than the span attribute index, which holds
+/// only the spans' own attributes. The store learns resources as they arrive and again when it opens.
+#[tokio::test]
+async fn an_equality_held_by_a_resource_matches_its_spans_before_and_after_a_reopen() {
+    use any_value::Value::*;
+    let dir = tempfile::tempdir().unwrap();
+    let open = || {
+        Store::open(StoreConfig {
+            location: Location::Disk(dir.path().join("otelbox.db")),
+            retention: Retention::default(),
+            durable_sync: false,
+        })
+        .unwrap()
+    };
+    let t = now();
+    let s = open();
+    assert!(selective(&s, "env = prod"), "no resource holds it yet");
+    let spans = vec![
+        span(1, 1, t, vec![kv("run_id", StringValue("R1".into()))], false),
+        span(1, 2, t, vec![kv("env", StringValue("dev".into()))], false),
+    ];
+    write(&s, request("checkout", "prod", spans)).await;
+    write(&s, request("search", "dev", vec![span(2, 1, t, vec![], false)])).await;
+    resource_equalities_match(&s).await;
+    s.close().await;
+    drop(s);
+    let s = open();
+    resource_equalities_match(&s).await;
+    s.close().await;
+}
+
+fn selective(s: &Store, q: &str) -> bool {
+    compile_text(Some(q), Target::Spans, &*s.resource_attrs()).unwrap().selective
+}
+
+async fn resource_equalities_match(s: &Arc<Store>) {
+    assert!(!selective(s, "env = prod"), "many spans may match through the resource");
+    assert!(selective(s, "run_id = R1"), "no resource holds a run id");
+    assert_eq!(span_names(s, "env = prod").await, ["1:op1"], "a span's own value comes first");
+    assert_eq!(span_names(s, "env = dev").await, ["1:op2", "2:op1"]);
+    assert_eq!(span_names(s, "env = prod and run_id = R1").await, ["1:op1"]);
+    assert_eq!(span_names(s, "env = staging").await, Vec::<String>::new());
+    let filter = compile_text(Some("env = dev"), Target::Spans, &*s.resource_attrs()).unwrap();
+    let traces = s
+        .read(move |c| read::search_traces(c, &filter, &TraceQuery::default(), TimeRange::ALL, 10))
+        .await
+        .unwrap();
+    assert_eq!(traces.len(), 2);
 }
 
 #[tokio::test]
@@ -387,7 +438,7 @@ async fn age_retention_of_a_root_keeps_the_rest_of_its_trace_searchable() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert_eq!(span_names(&s, "run_id = KEEP").await, ["5:op2", "5:op3", "5:op4"]);
-    let filter = compile_text(Some("run_id = KEEP"), Target::Spans).unwrap();
+    let filter = compile_text(Some("run_id = KEEP"), Target::Spans, &*s.resource_attrs()).unwrap();
     let traces = s
         .read(move |c| read::search_traces(c, &filter, &TraceQuery::default(), TimeRange::ALL, 10))
         .await
@@ -504,7 +555,12 @@ async fn full_text_search_combines_with_other_conditions_newest_first() {
     let (ack, done) = AckToken::new();
     s.write(otelbox::store::rows::flatten_logs(request), vec![ack]).await.unwrap();
     done.await.unwrap().unwrap();
-    let filter = compile_text(Some(r#"body ~ "timeout" and severity >= error"#), Target::Logs).unwrap();
+    let filter = compile_text(
+        Some(r#"body ~ "timeout" and severity >= error"#),
+        Target::Logs,
+        &*s.resource_attrs(),
+    )
+    .unwrap();
     assert!(filter.full_text.is_some(), "a top-level full-text term drives the query");
     let f = filter.clone();
     let logs = s
@@ -521,7 +577,7 @@ async fn full_text_search_combines_with_other_conditions_newest_first() {
         .unwrap();
     assert_eq!(n, 50);
     // Inside `or`, full text still works (through the subquery form).
-    let either = compile_text(Some(r#"body ~ "timeout" or severity >= error"#), Target::Logs).unwrap();
+    let either = compile_text(Some(r#"body ~ "timeout" or severity >= error"#), Target::Logs, &*s.resource_attrs()).unwrap();
     assert!(either.full_text.is_none());
     let n = s
         .read(move |c| read::count(c, &either, read::CountTarget::Logs, TimeRange::ALL))
@@ -573,7 +629,7 @@ async fn a_trace_spread_over_many_index_buckets_is_found_whole() {
     assert_eq!(span_names(&s, "run_id = R7").await, ["7:op1", "7:op3"]);
     assert_eq!(span_names(&s, "run_id = R8").await, ["8:op2"]);
     // Trace-level checks walk traces and probe each one's buckets.
-    let filter = compile_text(Some("status = error"), Target::Spans).unwrap();
+    let filter = compile_text(Some("status = error"), Target::Spans, &*s.resource_attrs()).unwrap();
     let query = TraceQuery {
         service: Some("agent".into()),
         ..Default::default()

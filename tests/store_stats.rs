@@ -8,7 +8,7 @@ use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span, Sta
 use otelbox::gen::Generator;
 use otelbox::pdata::{find_attribute, hex_id, SignalData};
 use otelbox::pipeline::ack::AckToken;
-use otelbox::query::{compile_text, SqlFilter, Target};
+use otelbox::query::{compile_text, AnyResourceAttrs, SqlFilter, Target};
 use otelbox::store::read::TimeRange;
 use otelbox::store::retention::Retention;
 use otelbox::store::rows::flatten_traces;
@@ -270,7 +270,7 @@ async fn llm_runs_sum_their_spans_and_filter_by_run_id_and_q() {
 
     let everything = SqlFilter::everything();
     let found = s
-        .read(move |c| stats::llm_runs(c, &everything, None, TimeRange::ALL, 50))
+        .read(move |c| stats::llm_runs(c, &AnyResourceAttrs, &everything, None, TimeRange::ALL, 50))
         .await
         .unwrap();
     assert_eq!(found.len(), runs.len(), "every generated run and nothing else");
@@ -306,13 +306,15 @@ async fn llm_runs_sum_their_spans_and_filter_by_run_id_and_q() {
     // run_id: exactly that run.
     let wanted = runs[2].run_id.clone();
     let id = wanted.clone();
+    // The store's own view of its resources (none holds a run id: through the attribute index).
+    let resources = s.resource_attrs();
     let one = s
-        .read(move |c| stats::llm_runs(c, &SqlFilter::everything(), Some(&id), TimeRange::ALL, 50))
+        .read(move |c| stats::llm_runs(c, &*resources, &SqlFilter::everything(), Some(&id), TimeRange::ALL, 50))
         .await
         .unwrap();
     assert_eq!(one.iter().map(|r| r.run_id.as_str()).collect::<Vec<_>>(), [wanted.as_str()]);
     let none = s
-        .read(|c| stats::llm_runs(c, &SqlFilter::everything(), Some("run-nope"), TimeRange::ALL, 50))
+        .read(|c| stats::llm_runs(c, &AnyResourceAttrs, &SqlFilter::everything(), Some("run-nope"), TimeRange::ALL, 50))
         .await
         .unwrap();
     assert!(none.is_empty());
@@ -331,26 +333,26 @@ async fn llm_runs_sum_their_spans_and_filter_by_run_id_and_q() {
         })
         .map(|r| r.run_id.clone())
         .collect();
-    let filter = compile_text(Some("service = tools-svc and status = error"), Target::Spans).unwrap();
+    let filter = compile_text(Some("service = tools-svc and status = error"), Target::Spans, &*s.resource_attrs()).unwrap();
     assert!(
         !with_failed_tool.is_empty() && with_failed_tool.len() < runs.len(),
         "{with_failed_tool:?}"
     );
     let matched = s
-        .read(move |c| stats::llm_runs(c, &filter, None, TimeRange::ALL, 50))
+        .read(move |c| stats::llm_runs(c, &AnyResourceAttrs, &filter, None, TimeRange::ALL, 50))
         .await
         .unwrap();
     assert_eq!(matched.iter().map(|r| r.run_id.clone()).collect::<Vec<_>>(), with_failed_tool);
 
     // limit and window.
     let two = s
-        .read(|c| stats::llm_runs(c, &SqlFilter::everything(), None, TimeRange::ALL, 2))
+        .read(|c| stats::llm_runs(c, &AnyResourceAttrs, &SqlFilter::everything(), None, TimeRange::ALL, 2))
         .await
         .unwrap();
     assert_eq!(two.len(), 2);
     assert_eq!(two[0].run_id, runs[9].run_id);
     let recent = s
-        .read(move |c| stats::llm_runs(c, &SqlFilter::everything(), None, since(end - 25_000 * MS), 50))
+        .read(move |c| stats::llm_runs(c, &AnyResourceAttrs, &SqlFilter::everything(), None, since(end - 25_000 * MS), 50))
         .await
         .unwrap();
     assert_eq!(recent.len(), 1, "only the newest run starts in the last 25 s");

@@ -43,6 +43,13 @@ pub struct ApiState {
     pub sessions: crate::auth::Sessions,
 }
 
+impl ApiState {
+    /// A `q=` filter, compiled knowing what the stored resources hold (`store::resource_attrs`).
+    fn compile(&self, q: Option<&str>, target: Target) -> Result<SqlFilter, FilterError> {
+        compile_text(q, target, &*self.store.resource_attrs())
+    }
+}
+
 pub fn router(state: Arc<ApiState>) -> Router {
     Router::new()
         .route("/healthz", get(|| async { "ok\n" }))
@@ -359,13 +366,16 @@ pub struct LlmRunsParams {
 
 /// LLM-agent runs (traces with `gen_ai.*` spans), newest first, each with its model, token and tool figures.
 async fn llm_runs(State(state): State<Arc<ApiState>>, ApiQuery(params): ApiQuery<LlmRunsParams>) -> ApiResult<wire::LlmRunsResponse> {
-    let filter = compile_text(params.q.as_deref(), Target::Spans)?;
+    let filter = state.compile(params.q.as_deref(), Target::Spans)?;
     let range = params.window.range(Some(OVERVIEW_WINDOW))?;
     let limit = limit(params.limit, 50, 500)?;
     let run_id = non_empty(&params.run_id);
     let runs = state
         .store
-        .read(move |conn| stats::llm_runs(conn, &filter, run_id.as_deref(), range, limit))
+        .read({
+            let resources = state.store.resource_attrs();
+            move |conn| stats::llm_runs(conn, &*resources, &filter, run_id.as_deref(), range, limit)
+        })
         .await?;
     Ok(Json(wire::LlmRunsResponse {
         runs: runs.iter().map(convert::llm_run).collect(),
@@ -399,7 +409,7 @@ fn non_empty(value: &Option<String>) -> Option<String> {
 }
 
 async fn traces(State(state): State<Arc<ApiState>>, ApiQuery(params): ApiQuery<TracesParams>) -> ApiResult<wire::TracesResponse> {
-    let filter = compile_text(params.q.as_deref(), Target::Spans)?;
+    let filter = state.compile(params.q.as_deref(), Target::Spans)?;
     let range = params.window.range(None)?;
     let limit = limit(params.limit, 20, 1000)?;
     let query = TraceQuery {
@@ -461,8 +471,8 @@ pub struct SpansParams {
 }
 
 /// `q` and an optional `service=` combined into one filter.
-fn filter_with_service(q: Option<&str>, service: Option<String>, target: Target) -> Result<SqlFilter, ApiError> {
-    let mut filter = compile_text(q, target)?;
+fn filter_with_service(state: &ApiState, q: Option<&str>, service: Option<String>, target: Target) -> Result<SqlFilter, ApiError> {
+    let mut filter = state.compile(q, target)?;
     if let Some(service) = service {
         let alias = if target == Target::Spans { "s" } else { "l" };
         filter.sql = format!(
@@ -475,7 +485,7 @@ fn filter_with_service(q: Option<&str>, service: Option<String>, target: Target)
 }
 
 async fn spans(State(state): State<Arc<ApiState>>, ApiQuery(params): ApiQuery<SpansParams>) -> ApiResult<wire::SpansResponse> {
-    let filter = filter_with_service(params.q.as_deref(), non_empty(&params.service), Target::Spans)?;
+    let filter = filter_with_service(&state, params.q.as_deref(), non_empty(&params.service), Target::Spans)?;
     let range = params.window.range(None)?;
     let limit = limit(params.limit, 100, 10_000)?;
     let by_duration = match params.sort.as_deref() {
@@ -510,7 +520,7 @@ pub struct LogsParams {
 }
 
 async fn logs(State(state): State<Arc<ApiState>>, ApiQuery(params): ApiQuery<LogsParams>) -> ApiResult<wire::LogsResponse> {
-    let filter = compile_text(params.q.as_deref(), Target::Logs)?;
+    let filter = state.compile(params.q.as_deref(), Target::Logs)?;
     let range = params.window.range(None)?;
     let limit = limit(params.limit, 100, 10_000)?;
     let trace_id = non_empty(&params.trace_id)
@@ -543,7 +553,7 @@ pub struct MetricsParams {
 }
 
 async fn metrics(State(state): State<Arc<ApiState>>, ApiQuery(params): ApiQuery<MetricsParams>) -> ApiResult<wire::MetricsResponse> {
-    let filter = compile_text(params.q.as_deref(), Target::Metrics)?;
+    let filter = state.compile(params.q.as_deref(), Target::Metrics)?;
     let metrics = state.store.read(move |conn| read::list_metrics(conn, &filter)).await?;
     Ok(Json(wire::MetricsResponse {
         metrics: metrics
@@ -578,7 +588,7 @@ async fn metric_series(
     Path(name): Path<String>,
     ApiQuery(params): ApiQuery<SeriesParams>,
 ) -> ApiResult<wire::SeriesResponse> {
-    let filter = compile_text(params.q.as_deref(), Target::Metrics)?;
+    let filter = state.compile(params.q.as_deref(), Target::Metrics)?;
     let mut range = params.window.range(Some(Duration::from_secs(3600)))?;
     range.end = range.end.min(now_ns().saturating_add(60_000_000_000));
     let span = range.end.saturating_sub(range.start).max(1);
@@ -634,7 +644,7 @@ pub struct StreamParams {
 const STREAM_BATCH: usize = 500;
 
 async fn stream_spans(State(state): State<Arc<ApiState>>, ApiQuery(params): ApiQuery<StreamParams>) -> Result<Response, ApiError> {
-    let filter = filter_with_service(params.q.as_deref(), non_empty(&params.service), Target::Spans)?;
+    let filter = filter_with_service(&state, params.q.as_deref(), non_empty(&params.service), Target::Spans)?;
     Ok(live_tail(
         state.store.clone(),
         filter,
@@ -655,7 +665,7 @@ async fn stream_spans(State(state): State<Arc<ApiState>>, ApiQuery(params): ApiQ
 }
 
 async fn stream_logs(State(state): State<Arc<ApiState>>, ApiQuery(params): ApiQuery<StreamParams>) -> Result<Response, ApiError> {
-    let filter = filter_with_service(params.q.as_deref(), non_empty(&params.service), Target::Logs)?;
+    let filter = filter_with_service(&state, params.q.as_deref(), non_empty(&params.service), Target::Logs)?;
     Ok(live_tail(
         state.store.clone(),
         filter,
@@ -741,7 +751,7 @@ async fn count(State(state): State<Arc<ApiState>>, ApiQuery(params): ApiQuery<Co
             )))
         }
     };
-    let filter = filter_with_service(params.q.as_deref(), non_empty(&params.service), filter_target)?;
+    let filter = filter_with_service(&state, params.q.as_deref(), non_empty(&params.service), filter_target)?;
     let range = params.window.range(None)?;
     let count = state.store.read(move |conn| read::count(conn, &filter, target, range)).await?;
     Ok(Json(wire::CountResponse { count }))
@@ -794,8 +804,8 @@ async fn export(
         other => return Err(ApiError::not_found(format!("cannot export '{other}'; use traces, logs or metrics"))),
     };
     let filter = Arc::new(match signal {
-        Signal::Traces => compile_text(params.q.as_deref(), Target::Spans)?,
-        Signal::Logs => compile_text(params.q.as_deref(), Target::Logs)?,
+        Signal::Traces => state.compile(params.q.as_deref(), Target::Spans)?,
+        Signal::Logs => state.compile(params.q.as_deref(), Target::Logs)?,
         Signal::Metrics if params.q.is_some() => return Err(ApiError::bad_request("q is not supported for metrics exports")),
         Signal::Metrics => SqlFilter::everything(),
     });

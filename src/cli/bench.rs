@@ -54,7 +54,13 @@ pub fn sqlite_limit(args: SqliteLimitArgs) -> anyhow::Result<i32> {
         conn.execute_batch(sql)?;
     }
     let (committed, _rx) = tokio::sync::watch::channel(Default::default());
-    let mut writer = Writer::new(conn, Retention::default(), Arc::new(StoreStats::default()), committed);
+    let mut writer = Writer::new(
+        conn,
+        Retention::default(),
+        Arc::new(StoreStats::default()),
+        committed,
+        Default::default(),
+    );
     let started = Instant::now();
     let mut group = Vec::new();
     let mut rows = 0;

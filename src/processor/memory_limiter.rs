@@ -6,7 +6,10 @@ use crate::pipeline::{Consumer, Envelope, PipelineError, SharedConsumer};
 use futures::future::BoxFuture;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
+
+/// The least time between two requests to the allocator to return freed memory (`release_free_memory`).
+const MIN_RELEASE_INTERVAL: Duration = Duration::from_secs(1);
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct MemoryLimiterConfig {
@@ -49,10 +52,20 @@ impl MemoryGauge {
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(interval);
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+            let mut last_release: Option<Instant> = None;
             loop {
                 tick.tick().await;
                 let Some(gauge) = weak.upgrade() else { break };
-                gauge.observe(resident_bytes());
+                let mut rss = resident_bytes();
+                if rss > gauge.soft_limit && last_release.is_none_or(|t| t.elapsed() >= MIN_RELEASE_INTERVAL) {
+                    // Over the soft limit, memory the allocator holds but nothing uses must not keep
+                    // data out: return it first and measure again (as the Collector's limiter runs
+                    // the Go GC before refusing). Off the async workers: it walks every arena.
+                    last_release = Some(Instant::now());
+                    let _ = tokio::task::spawn_blocking(release_free_memory).await;
+                    rss = resident_bytes();
+                }
+                gauge.observe(rss);
             }
         });
         gauge
@@ -76,6 +89,17 @@ impl MemoryGauge {
 
     pub fn is_refusing(&self) -> bool {
         self.refusing.load(Ordering::Relaxed)
+    }
+}
+
+/// Hands memory freed but kept by the allocator back to the OS. glibc keeps the freed pages of its
+/// per-thread arenas mapped, so after a burst of large requests RSS stays high although little is
+/// in use, and an RSS-based limiter would go on refusing (`scripts/bench memory`).
+pub fn release_free_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim takes no pointers and only works on glibc's own allocator state.
+    unsafe {
+        libc::malloc_trim(0);
     }
 }
 
@@ -160,5 +184,30 @@ mod tests {
     #[test]
     fn reads_this_process_rss() {
         assert!(resident_bytes() > 1024 * 1024);
+    }
+
+    #[test]
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    fn freed_memory_kept_by_the_allocator_goes_back_to_the_os() {
+        // Many mid-sized blocks from another thread (its own arena, as a decoder's), all freed but
+        // one near the end, which keeps the arena from shrinking on its own.
+        let (before, after) = std::thread::spawn(|| {
+            let mut blocks: Vec<Vec<u8>> = (0..4096).map(|i| vec![i as u8; 64 * 1024]).collect();
+            let keep = blocks.pop();
+            drop(blocks);
+            let before = resident_bytes();
+            release_free_memory();
+            let after = resident_bytes();
+            drop(keep);
+            (before, after)
+        })
+        .join()
+        .unwrap();
+        assert!(
+            before > after + 128 * 1024 * 1024,
+            "RSS {} MiB before, {} MiB after",
+            before >> 20,
+            after >> 20
+        );
     }
 }

@@ -5,7 +5,7 @@ pub mod filter;
 pub mod series;
 pub mod sql;
 
-pub use sql::{compile, SqlFilter, Target};
+pub use sql::{compile, AnyResourceAttrs, ResourceAttrs, SqlFilter, Target};
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum FilterError {
@@ -16,13 +16,14 @@ pub enum FilterError {
 }
 
 /// Parse and compile in one step; `None` input or an empty expression matches everything.
-pub fn compile_text(text: Option<&str>, target: Target) -> Result<SqlFilter, FilterError> {
+/// `resources` is the store's `resource_attrs()` (or `AnyResourceAttrs` when there is no store).
+pub fn compile_text(text: Option<&str>, target: Target, resources: &dyn ResourceAttrs) -> Result<SqlFilter, FilterError> {
     let expr = match text {
         Some(t) => filter::parse(t)?,
         None => None,
     };
     match expr {
-        Some(e) => compile(&e, target),
+        Some(e) => compile(&e, target, resources),
         None => Ok(SqlFilter::everything()),
     }
 }

@@ -50,12 +50,30 @@ impl SqlFilter {
     }
 }
 
-pub fn compile(expr: &Expr, target: Target) -> Result<SqlFilter, FilterError> {
+/// What the compiler may assume about the attributes of stored resources.
+pub trait ResourceAttrs {
+    /// Whether some stored resource may hold one of these attribute-index hashes (`attr_hash`):
+    /// false only when none does.
+    fn may_hold(&self, hashes: &[i64]) -> bool;
+}
+
+/// Assumes any resource may hold any value: always correct, and the choice when nothing is known
+/// about the store (an equality then walks the time index instead of trusting the span index).
+pub struct AnyResourceAttrs;
+
+impl ResourceAttrs for AnyResourceAttrs {
+    fn may_hold(&self, _: &[i64]) -> bool {
+        true
+    }
+}
+
+pub fn compile(expr: &Expr, target: Target, resources: &dyn ResourceAttrs) -> Result<SqlFilter, FilterError> {
+    let ctx = Context { target, resources };
     let mut params = Vec::new();
     if target == Target::Logs {
         if let Some((phrase, rest)) = take_full_text(expr) {
             let (sql, _) = match &rest {
-                Some(rest) => compile_expr(rest, target, &mut params)?,
+                Some(rest) => compile_expr(rest, &ctx, &mut params)?,
                 None => ("1".to_string(), false),
             };
             return Ok(SqlFilter {
@@ -66,7 +84,7 @@ pub fn compile(expr: &Expr, target: Target) -> Result<SqlFilter, FilterError> {
             });
         }
     }
-    let (sql, selective) = compile_expr(expr, target, &mut params)?;
+    let (sql, selective) = compile_expr(expr, &ctx, &mut params)?;
     Ok(SqlFilter {
         sql,
         params,
@@ -108,24 +126,29 @@ fn take_full_text(expr: &Expr) -> Option<(String, Option<Expr>)> {
     }
 }
 
-fn compile_expr(expr: &Expr, target: Target, params: &mut Vec<Value>) -> Result<(String, bool), FilterError> {
+struct Context<'a> {
+    target: Target,
+    resources: &'a dyn ResourceAttrs,
+}
+
+fn compile_expr(expr: &Expr, ctx: &Context, params: &mut Vec<Value>) -> Result<(String, bool), FilterError> {
     Ok(match expr {
         Expr::And(a, b) => {
-            let (a, sa) = compile_expr(a, target, params)?;
-            let (b, sb) = compile_expr(b, target, params)?;
+            let (a, sa) = compile_expr(a, ctx, params)?;
+            let (b, sb) = compile_expr(b, ctx, params)?;
             (format!("({a} AND {b})"), sa || sb)
         }
         Expr::Or(a, b) => {
-            let (a, sa) = compile_expr(a, target, params)?;
-            let (b, sb) = compile_expr(b, target, params)?;
+            let (a, sa) = compile_expr(a, ctx, params)?;
+            let (b, sb) = compile_expr(b, ctx, params)?;
             (format!("({a} OR {b})"), sa && sb)
         }
         Expr::Not(inner) => {
-            let (inner, _) = compile_expr(inner, target, params)?;
+            let (inner, _) = compile_expr(inner, ctx, params)?;
             (format!("(NOT coalesce({inner}, 0))"), false)
         }
-        Expr::Has(field) => (compile_has(field, target, params)?, false),
-        Expr::Compare { field, op, value } => compile_compare(field, *op, value, target, params)?,
+        Expr::Has(field) => (compile_has(field, ctx.target, params)?, false),
+        Expr::Compare { field, op, value } => compile_compare(field, *op, value, ctx, params)?,
     })
 }
 
@@ -269,9 +292,10 @@ fn compile_compare(
     field: &Field,
     op: CmpOp,
     value: &Literal,
-    target: Target,
+    ctx: &Context,
     params: &mut Vec<Value>,
 ) -> Result<(String, bool), FilterError> {
+    let target = ctx.target;
     let a = target.alias();
     Ok(match field {
         Field::Service => {
@@ -390,31 +414,35 @@ fn compile_compare(
             let bool_word = matches!(value, Literal::Word(w) if w == "true" || w == "false");
             let indexable = !matches!(value, Literal::Str(s) | Literal::Word(s) if s.len() > MAX_INDEXED_STRING);
             if op == CmpOp::Eq && target == Target::Spans && indexable {
-                // Indexed path: candidate traces through span_attr_index, then the exact check on each
-                // span; else the resource's attribute.
+                // Indexed path: candidate traces through span_attr_index, then the exact check on
+                // each of their spans (through the bucketed trace index).
                 let hashes = index_hashes(key, value);
+                let through_resource = ctx.resources.may_hold(&hashes);
                 let placeholders = vec!["?"; hashes.len()].join(", ");
                 params.extend(hashes.into_iter().map(Value::Integer));
-                let span_value = "otelbox_attr(x.attrs, ?)".to_string();
                 params.push(Value::Text(key.clone()));
-                let span_match = equality(&span_value, value, bool_word, params);
-                params.push(Value::Text(key.clone()));
-                let resource_match = equality("otelbox_attr(r.body, ?)", value, bool_word, params);
-                params.push(Value::Text(key.clone()));
-                // One row-id set, so the outer query looks spans up by row id: the spans of the
-                // candidate traces (through the bucketed trace index) holding the value, and the
-                // spans without the key whose resource holds it. Resources drive the second part
-                // (CROSS JOIN keeps them the outer loop): spans have no resource index since v3, and
-                // an OR of the two parts made SQLite scan every span (17 s at 10M, scripts/bench).
-                let sql = format!(
+                let span_match = equality("otelbox_attr(x.attrs, ?)", value, bool_word, params);
+                let own = format!(
                     "s.id IN (SELECT x.id FROM traces ct JOIN spans x ON {of_trace} \
                          WHERE ct.trace_id IN (SELECT c.trace_id FROM spans c WHERE c.id IN \
-                           (SELECT span_rowid FROM span_attr_index WHERE b IN {ALL_SPAN_BUCKETS} AND h IN ({placeholders}))) AND {span_match} \
-                       UNION ALL SELECT y.id FROM resources r CROSS JOIN spans y \
-                         WHERE {resource_match} AND y.resource_id = r.id AND otelbox_attr(y.attrs, ?) IS NULL)",
+                           (SELECT span_rowid FROM span_attr_index WHERE b IN {ALL_SPAN_BUCKETS} AND h IN ({placeholders}))) AND {span_match})",
                     of_trace = span_in_trace("x", "ct.trace_id"),
                 );
-                (sql, true)
+                if !through_resource {
+                    return Ok((own, true));
+                }
+                // Spans without the key whose resource holds the value match too. Such a resource
+                // usually stands for many spans (`deployment.environment = prod`), and spans have no
+                // resource index (schema v3), so this is no longer a few matches to collect first:
+                // the query walks the time index and checks each span, the span part being one
+                // row-id set computed once.
+                params.push(Value::Text(key.clone()));
+                params.push(Value::Text(key.clone()));
+                let resource_match = equality("otelbox_attr(r.body, ?)", value, bool_word, params);
+                let sql = format!(
+                    "({own} OR (otelbox_attr(s.attrs, ?) IS NULL AND s.resource_id IN (SELECT r.id FROM resources r WHERE {resource_match})))"
+                );
+                (sql, false)
             } else {
                 let v = attribute_value(key, target, params);
                 if bool_word && matches!(op, CmpOp::Eq | CmpOp::Ne) {
@@ -483,9 +511,23 @@ mod tests {
     use super::*;
     use crate::query::compile_text;
 
+    /// A store whose resources hold no attribute a test filters on.
+    struct NoResourceAttrs;
+
+    impl ResourceAttrs for NoResourceAttrs {
+        fn may_hold(&self, _: &[i64]) -> bool {
+            false
+        }
+    }
+
     #[test]
     fn user_text_is_never_in_the_sql() {
-        let f = compile_text(Some(r#"name = "x'; DROP TABLE spans; --" and run_id = "R1""#), Target::Spans).unwrap();
+        let f = compile_text(
+            Some(r#"name = "x'; DROP TABLE spans; --" and run_id = "R1""#),
+            Target::Spans,
+            &NoResourceAttrs,
+        )
+        .unwrap();
         assert!(!f.sql.contains("DROP"), "{}", f.sql);
         assert!(f.params.contains(&Value::Text("x'; DROP TABLE spans; --".into())));
         assert!(f.selective);
@@ -493,17 +535,37 @@ mod tests {
 
     #[test]
     fn or_with_an_unindexed_side_is_not_selective() {
-        let f = compile_text(Some(r#"run_id = "R1" or duration > 1s"#), Target::Spans).unwrap();
+        let f = compile_text(Some(r#"run_id = "R1" or duration > 1s"#), Target::Spans, &NoResourceAttrs).unwrap();
         assert!(!f.selective);
     }
 
     #[test]
+    fn an_equality_a_resource_may_hold_is_not_selective() {
+        // Many spans may match through one resource: walk the time index rather than collect.
+        let f = compile_text(Some("deployment.environment = prod"), Target::Spans, &AnyResourceAttrs).unwrap();
+        assert!(!f.selective);
+        assert!(f.sql.contains("resources r"), "{}", f.sql);
+        assert_eq!(f.sql.matches('?').count(), f.params.len(), "{}", f.sql);
+        let f = compile_text(Some("run_id = R1"), Target::Spans, &NoResourceAttrs).unwrap();
+        assert!(f.selective);
+        assert!(!f.sql.contains("resources r"), "{}", f.sql);
+        // An `and` with a selective term (the trace id) still collects first.
+        let f = compile_text(
+            Some("deployment.environment = prod and trace_id = 4bf92f3577b34da6a3ce929d0e0e4736"),
+            Target::Spans,
+            &AnyResourceAttrs,
+        )
+        .unwrap();
+        assert!(f.selective);
+    }
+
+    #[test]
     fn signal_specific_fields_are_checked() {
-        let err = compile_text(Some("severity >= warn"), Target::Spans).unwrap_err();
+        let err = compile_text(Some("severity >= warn"), Target::Spans, &NoResourceAttrs).unwrap_err();
         assert!(err.to_string().contains("applies to logs"), "{err}");
-        let err = compile_text(Some("duration > 1s"), Target::Logs).unwrap_err();
+        let err = compile_text(Some("duration > 1s"), Target::Logs, &NoResourceAttrs).unwrap_err();
         assert!(err.to_string().contains("applies to spans"), "{err}");
-        let err = compile_text(Some("status = broken"), Target::Spans).unwrap_err();
+        let err = compile_text(Some("status = broken"), Target::Spans, &NoResourceAttrs).unwrap_err();
         assert!(err.to_string().contains("unset"), "{err}");
     }
 
@@ -519,11 +581,13 @@ mod tests {
             r#"service = a and name =~ "^tool\." and kind = server and status = error"#,
             "trace_id = 4bf92f3577b34da6a3ce929d0e0e4736",
         ] {
-            let f = compile_text(Some(text), Target::Spans).unwrap();
-            assert_eq!(f.sql.matches('?').count(), f.params.len(), "{text}: {}", f.sql);
+            for resources in [&NoResourceAttrs as &dyn ResourceAttrs, &AnyResourceAttrs] {
+                let f = compile_text(Some(text), Target::Spans, resources).unwrap();
+                assert_eq!(f.sql.matches('?').count(), f.params.len(), "{text}: {}", f.sql);
+            }
         }
         for text in [r#"severity >= warn and body ~ "timeout""#, "user.id = 7", "has(resource.host.name)"] {
-            let f = compile_text(Some(text), Target::Logs).unwrap();
+            let f = compile_text(Some(text), Target::Logs, &NoResourceAttrs).unwrap();
             assert_eq!(f.sql.matches('?').count(), f.params.len(), "{text}: {}", f.sql);
         }
     }

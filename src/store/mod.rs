@@ -5,6 +5,7 @@ pub mod blocks;
 pub mod functions;
 pub mod lint;
 pub mod read;
+pub mod resource_attrs;
 pub mod retention;
 pub mod rows;
 pub mod schema;
@@ -13,6 +14,7 @@ pub mod writer;
 
 use crate::pipeline::ack::AckToken;
 use crate::pipeline::PipelineError;
+use resource_attrs::ResourceAttrHashes;
 use retention::Retention;
 use rows::RowBatch;
 use rusqlite::{Connection, OpenFlags};
@@ -125,6 +127,7 @@ pub struct Store {
     readers: Mutex<Vec<Connection>>,
     reader_slots: Arc<Semaphore>,
     committed: watch::Receiver<Committed>,
+    resource_attrs: Arc<ResourceAttrHashes>,
     pub stats: Arc<StoreStats>,
 }
 
@@ -167,9 +170,10 @@ impl Store {
 
         let stats = Arc::new(StoreStats::default());
         let initial = current_ids(&conn).map_err(open_err)?;
+        let resource_attrs = Arc::new(ResourceAttrHashes::load(&conn).map_err(open_err)?);
         let (committed_tx, committed) = watch::channel(initial);
         let (writer_tx, writer_rx) = mpsc::channel(WRITER_QUEUE);
-        let mut writer = Writer::new(conn, config.retention.clone(), stats.clone(), committed_tx);
+        let mut writer = Writer::new(conn, config.retention.clone(), stats.clone(), committed_tx, resource_attrs.clone());
         if let Location::Disk(path) = &config.location {
             writer = writer.watch_disk(path.clone());
         }
@@ -198,6 +202,7 @@ impl Store {
             readers: Mutex::new(readers),
             reader_slots: Arc::new(Semaphore::new(READERS)),
             committed,
+            resource_attrs,
             stats,
         }))
     }
@@ -239,6 +244,11 @@ impl Store {
             .await
             .map_err(|_| StoreError::Closed)?;
         Ok(wait.await.map_err(|_| StoreError::Closed)??)
+    }
+
+    /// What stored resources hold, for compiling filters (`query::compile_text`).
+    pub fn resource_attrs(&self) -> Arc<ResourceAttrHashes> {
+        self.resource_attrs.clone()
     }
 
     /// Changes whenever a commit added rows (live tails wait on it).

@@ -9,7 +9,7 @@ use super::schema::span_in_trace;
 use super::StoreError;
 use crate::pdata::find_attribute;
 use crate::query::filter::{CmpOp, Expr, Field, Literal};
-use crate::query::{compile, SqlFilter, Target};
+use crate::query::{compile, ResourceAttrs, SqlFilter, Target};
 use opentelemetry_proto::tonic::common::v1::{any_value, KeyValue};
 use rusqlite::{params, Connection, OptionalExtension};
 use std::collections::hash_map::Entry;
@@ -362,17 +362,21 @@ pub struct LlmRun {
     pub tools: Vec<ToolUsage>,
 }
 
-fn compiled(expr: &Expr) -> SqlFilter {
-    compile(expr, Target::Spans).expect("an attribute has() or string equality always compiles")
+fn compiled(expr: &Expr, resources: &dyn ResourceAttrs) -> SqlFilter {
+    compile(expr, Target::Spans, resources).expect("an attribute has() or string equality always compiles")
 }
 
-/// The span filter `run_id = "<run_id>"` (through the attribute index), built without parsing user text.
-pub fn run_id_filter(run_id: &str) -> SqlFilter {
-    compiled(&Expr::Compare {
-        field: Field::Attribute("run_id".into()),
-        op: CmpOp::Eq,
-        value: Literal::Str(run_id.to_string()),
-    })
+/// The span filter `run_id = "<run_id>"` (through the attribute index unless some resource holds
+/// that run id), built without parsing user text.
+pub fn run_id_filter(run_id: &str, resources: &dyn ResourceAttrs) -> SqlFilter {
+    compiled(
+        &Expr::Compare {
+            field: Field::Attribute("run_id".into()),
+            op: CmpOp::Eq,
+            value: Literal::Str(run_id.to_string()),
+        },
+        resources,
+    )
 }
 
 /// LLM runs, newest first: traces starting in the window with a span carrying `gen_ai.operation.name`,
@@ -380,14 +384,15 @@ pub fn run_id_filter(run_id: &str) -> SqlFilter {
 /// Candidates come from the trace search; each one's spans are then aggregated.
 pub fn llm_runs(
     conn: &Connection,
+    resources: &dyn ResourceAttrs,
     filter: &SqlFilter,
     run_id: Option<&str>,
     range: TimeRange,
     limit: usize,
 ) -> Result<Vec<LlmRun>, StoreError> {
-    let mut also_matching = vec![compiled(&Expr::Has(Field::Attribute(GEN_AI_OPERATION.into())))];
+    let mut also_matching = vec![compiled(&Expr::Has(Field::Attribute(GEN_AI_OPERATION.into())), resources)];
     if let Some(run_id) = run_id {
-        also_matching.push(run_id_filter(run_id));
+        also_matching.push(run_id_filter(run_id, resources));
     }
     let query = TraceQuery {
         also_matching,
@@ -502,6 +507,7 @@ fn aggregate_run(conn: &Connection, trace: TraceSummary) -> Result<LlmRun, Store
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::query::AnyResourceAttrs;
 
     #[test]
     fn nearest_rank_percentiles() {
@@ -517,11 +523,18 @@ mod tests {
 
     #[test]
     fn the_fixed_filters_compile() {
-        let f = run_id_filter("it's \"quoted\"");
+        struct NoResourceAttrs;
+        impl ResourceAttrs for NoResourceAttrs {
+            fn may_hold(&self, _: &[i64]) -> bool {
+                false
+            }
+        }
+        let f = run_id_filter("it's \"quoted\"", &NoResourceAttrs);
         assert!(f.selective, "run_id goes through the attribute index");
         assert!(!f.sql.contains("quoted"));
         assert_eq!(f.sql.matches('?').count(), f.params.len());
-        let has = compiled(&Expr::Has(Field::Attribute(GEN_AI_OPERATION.into())));
+        assert!(!run_id_filter("R1", &AnyResourceAttrs).selective, "a resource may hold it");
+        let has = compiled(&Expr::Has(Field::Attribute(GEN_AI_OPERATION.into())), &AnyResourceAttrs);
         assert_eq!(has.sql.matches('?').count(), has.params.len());
     }
 }

@@ -14,6 +14,7 @@
 //! caps the size at what the database holds then. Without a cap, nothing is deleted for space.
 
 use super::blocks::{self, InsertedSpans};
+use super::resource_attrs::ResourceAttrHashes;
 use super::retention::Retention;
 use super::rows::RowBatch;
 use super::schema::{wal_checkpoint_pages, SPAN_BUCKET_SHIFT};
@@ -67,6 +68,8 @@ const IDLE_STEPS_PER_CHECKPOINT: u32 = 4;
 pub struct Writer {
     conn: Connection,
     resource_ids: HashMap<i64, i64>,
+    /// Shared with the store's readers: told of each resource before it commits.
+    resource_attrs: Arc<ResourceAttrHashes>,
     scope_ids: HashMap<i64, i64>,
     stream_ids: HashMap<i64, i64>,
     retention: Retention,
@@ -123,7 +126,13 @@ struct TraceSummary {
 }
 
 impl Writer {
-    pub fn new(conn: Connection, retention: Retention, stats: Arc<StoreStats>, committed: watch::Sender<Committed>) -> Self {
+    pub fn new(
+        conn: Connection,
+        retention: Retention,
+        stats: Arc<StoreStats>,
+        committed: watch::Sender<Committed>,
+        resource_attrs: Arc<ResourceAttrHashes>,
+    ) -> Self {
         let page_size = conn.query_row("PRAGMA page_size", [], |r| r.get::<_, i64>(0)).unwrap_or(4096) as u64;
         let wal_pages = wal_checkpoint_pages(retention.max_bytes, page_size);
         // Checkpoint every `wal_pages`; after one, the WAL file is cut back to that size. (Both
@@ -135,6 +144,7 @@ impl Writer {
             page_size,
             conn,
             resource_ids: HashMap::new(),
+            resource_attrs,
             scope_ids: HashMap::new(),
             stream_ids: HashMap::new(),
             stats,
@@ -476,7 +486,7 @@ impl Writer {
         let (mut spans, mut logs, mut points) = (0i64, 0i64, 0i64);
         let mut index_entries = Vec::new();
         for (batch, _) in group {
-            let resources = intern_resources(&tx, &mut self.resource_ids, batch)?;
+            let resources = intern_resources(&tx, &mut self.resource_ids, &self.resource_attrs, batch)?;
             let scopes = intern_scopes(&tx, &mut self.scope_ids, batch)?;
             if !batch.spans.is_empty() {
                 // A block per batch at most, so blocks stay near `blocks::BLOCK_ROWS` however big the group.
@@ -555,7 +565,12 @@ fn disk_cap(database: u64, main_file: u64, free: u64, reserve: u64) -> u64 {
     database.min(main_file) + free.saturating_sub(reserve)
 }
 
-fn intern_resources(tx: &Connection, cache: &mut HashMap<i64, i64>, batch: &RowBatch) -> rusqlite::Result<Vec<i64>> {
+fn intern_resources(
+    tx: &Connection,
+    cache: &mut HashMap<i64, i64>,
+    resource_attrs: &ResourceAttrHashes,
+    batch: &RowBatch,
+) -> rusqlite::Result<Vec<i64>> {
     batch
         .resources
         .iter()
@@ -563,6 +578,8 @@ fn intern_resources(tx: &Connection, cache: &mut HashMap<i64, i64>, batch: &RowB
             if let Some(id) = cache.get(&r.hash) {
                 return Ok(*id);
             }
+            // Before the commit: a query compiled in between may only over-estimate.
+            resource_attrs.add(&r.body);
             tx.prepare_cached(
                 "INSERT INTO resources(hash, service, schema_url, body) VALUES (?1, ?2, ?3, ?4) ON CONFLICT(hash) DO NOTHING",
             )?
@@ -805,7 +822,7 @@ mod tests {
             max_bytes: Some(cap),
             ..Default::default()
         };
-        let mut writer = Writer::new(conn, retention(live + live / 30), stats.clone(), committed);
+        let mut writer = Writer::new(conn, retention(live + live / 30), stats.clone(), committed, Default::default());
         assert!(writer.at_cap(), "the allowance (a 20th of the cap here) does not fit");
         let (ack, done) = AckToken::new();
         writer.refuse_at_cap(vec![(super::super::rows::flatten_traces(request.clone()), vec![ack])]);
