@@ -114,20 +114,23 @@ pub fn load(args: LoadArgs) -> anyhow::Result<i32> {
         let mut generator = Generator::new(7);
         let now = now_ns();
         let spread = args.spread.as_nanos() as u64;
-        // About 16 spans per run: space the runs evenly over the spread.
-        let runs = (args.spans / 16).max(1) as u64;
-        let (mut spans, mut logs, mut run) = (0usize, 0usize, 0u64);
+        // Each signal spread evenly over the whole spread, up to now: the runs advance the clock
+        // by the lagging signal's progress, and only it keeps a run's data (a run has more spans
+        // than log records). A fixed number of runs would pile the rest up at `now` once the guess
+        // ran short, turning "the latest spans" into a walk over a hundred thousand of them.
+        let progress = |done: usize, target: usize| if target == 0 { 1.0 } else { done as f64 / target as f64 };
+        let (mut spans, mut logs) = (0usize, 0usize);
         let mut traces = opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest::default();
         let mut log_request = opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest::default();
         while spans < args.spans || logs < args.logs {
-            let end = now - spread + (run * spread / runs).min(spread);
-            run += 1;
-            let r = generator.agent_run(end);
-            if spans < args.spans {
+            let (spans_progress, logs_progress) = (progress(spans, args.spans), progress(logs, args.logs));
+            let lagging = spans_progress.min(logs_progress).min(1.0);
+            let r = generator.agent_run(now - spread + (lagging * spread as f64) as u64);
+            if spans < args.spans && spans_progress <= logs_progress {
                 spans += r.traces.item_count();
                 traces.merge(r.traces);
             }
-            if logs < args.logs {
+            if logs < args.logs && logs_progress <= spans_progress {
                 logs += r.logs.item_count();
                 log_request.merge(r.logs);
             }
