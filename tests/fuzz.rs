@@ -44,7 +44,7 @@ use otelbox::gen::Generator;
 use otelbox::pdata::json::{self, JsonError};
 use otelbox::pdata::SignalData;
 use otelbox::query::filter::{self, ParseError, MAX_INPUT_CHARS};
-use otelbox::query::{compile, SqlFilter, Target};
+use otelbox::query::{compile, AnyResourceAttrs, ResourceAttrs, SqlFilter, Target};
 use otelbox::receiver::otlp_http::{decode_request, Encoding, HttpSignal};
 use otelbox::receiver::DEFAULT_MAX_REQUEST_BYTES;
 use proptest::collection::vec;
@@ -1617,6 +1617,15 @@ fn runs_in_sqlite(db: &Connection, f: &SqlFilter, target: Target) -> Result<(), 
     Ok(())
 }
 
+/// A store none of whose resources holds the attribute a filter tests.
+struct NoResourceAttrs;
+
+impl ResourceAttrs for NoResourceAttrs {
+    fn may_hold(&self, _: &[i64]) -> bool {
+        false
+    }
+}
+
 /// Whether `input` parsed to an expression.
 fn check_filter(db: &Connection, input: &str) -> Result<bool, TestCaseError> {
     let chars = input.chars().count();
@@ -1630,8 +1639,12 @@ fn check_filter(db: &Connection, input: &str) -> Result<bool, TestCaseError> {
             .map(|()| false)
         }
     };
-    for target in [Target::Spans, Target::Logs, Target::Metrics] {
-        if let Ok(f) = compile(&expr, target) {
+    // Both shapes an attribute equality compiles to: the span index alone, and with the resource part.
+    for (target, resources) in [Target::Spans, Target::Logs, Target::Metrics]
+        .into_iter()
+        .flat_map(|t| [(t, &NoResourceAttrs as &dyn ResourceAttrs), (t, &AnyResourceAttrs)])
+    {
+        if let Ok(f) = compile(&expr, target, resources) {
             check(f.sql.matches('?').count() == f.params.len(), || {
                 format!(
                     "{target:?}: {} placeholders, {} params in {}",
