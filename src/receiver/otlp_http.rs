@@ -250,9 +250,11 @@ async fn decode_body<T: HttpSignal>(
         .to_ascii_lowercase();
     // Inflating and decoding a large body takes milliseconds: keep it off the async workers.
     let decoded = if raw.len() > BLOCKING_DECODE_BYTES || !matches!(content_encoding.as_str(), "" | "identity") {
-        tokio::task::spawn_blocking(move || decode_bytes::<T>(raw, &content_encoding, encoding, limit))
+        intake
+            .admission
+            .decode_off_runtime(move || decode_bytes::<T>(raw, &content_encoding, encoding, limit))
             .await
-            .unwrap_or_else(|_| Err(Failure::bad_request("internal error while decoding the body")))
+            .unwrap_or_else(|| Err(Failure::bad_request("internal error while decoding the body")))
     } else {
         decode_bytes::<T>(raw, &content_encoding, encoding, limit)
     };

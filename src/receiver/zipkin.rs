@@ -185,9 +185,11 @@ async fn spans(State(receiver): State<Arc<Receiver>>, headers: HeaderMap, body: 
     let parse_string_tags = receiver.parse_string_tags;
     // Inflating and decoding a large body takes milliseconds: keep it off the async workers.
     let decoded = if raw.len() > BLOCKING_DECODE_BYTES || !matches!(content_encoding.as_str(), "" | "identity") {
-        tokio::task::spawn_blocking(move || decode_body(raw, &content_encoding, limit, parse_string_tags))
+        intake
+            .admission
+            .decode_off_runtime(move || decode_body(raw, &content_encoding, limit, parse_string_tags))
             .await
-            .unwrap_or_else(|_| Err((StatusCode::BAD_REQUEST, "internal error while decoding the body".into())))
+            .unwrap_or_else(|| Err((StatusCode::BAD_REQUEST, "internal error while decoding the body".into())))
     } else {
         decode_body(raw, &content_encoding, limit, parse_string_tags)
     };
