@@ -1621,7 +1621,7 @@ fn runs_in_sqlite(db: &Connection, f: &SqlFilter, target: Target) -> Result<(), 
 struct NoResourceAttrs;
 
 impl ResourceAttrs for NoResourceAttrs {
-    fn may_hold(&self, _: &[i64]) -> bool {
+    fn may_hold(&self, _: &str, _: &[i64]) -> bool {
         false
     }
 }

@@ -52,9 +52,9 @@ impl SqlFilter {
 
 /// What the compiler may assume about the attributes of stored resources.
 pub trait ResourceAttrs {
-    /// Whether some stored resource may hold one of these attribute-index hashes (`attr_hash`):
-    /// false only when none does.
-    fn may_hold(&self, hashes: &[i64]) -> bool;
+    /// Whether some stored resource may hold attribute `key` with a value of one of these
+    /// attribute-index hashes (`attr_hash` of the key and value): false only when none does.
+    fn may_hold(&self, key: &str, hashes: &[i64]) -> bool;
 }
 
 /// Assumes any resource may hold any value: always correct, and the choice when nothing is known
@@ -62,7 +62,7 @@ pub trait ResourceAttrs {
 pub struct AnyResourceAttrs;
 
 impl ResourceAttrs for AnyResourceAttrs {
-    fn may_hold(&self, _: &[i64]) -> bool {
+    fn may_hold(&self, _: &str, _: &[i64]) -> bool {
         true
     }
 }
@@ -417,7 +417,7 @@ fn compile_compare(
                 // Indexed path: candidate traces through span_attr_index, then the exact check on
                 // each of their spans (through the bucketed trace index).
                 let hashes = index_hashes(key, value);
-                let through_resource = ctx.resources.may_hold(&hashes);
+                let through_resource = ctx.resources.may_hold(key, &hashes);
                 let placeholders = vec!["?"; hashes.len()].join(", ");
                 params.extend(hashes.into_iter().map(Value::Integer));
                 params.push(Value::Text(key.clone()));
@@ -515,7 +515,7 @@ mod tests {
     struct NoResourceAttrs;
 
     impl ResourceAttrs for NoResourceAttrs {
-        fn may_hold(&self, _: &[i64]) -> bool {
+        fn may_hold(&self, _: &str, _: &[i64]) -> bool {
             false
         }
     }

@@ -9,8 +9,10 @@ use rusqlite::Connection;
 use std::collections::HashSet;
 use std::sync::RwLock;
 
-/// Past this many distinct resource attribute values the set stops growing and answers "may hold"
-/// to everything: queries stay correct (they walk the time index), and memory stays a few MiB.
+/// Past this many distinct resource attribute values (thousands of pods, each with its own names)
+/// the values are forgotten and only the keys are kept: an equality on any key some resource has
+/// then takes the time-index walk (always correct), one on any other key (`run_id`) still the
+/// attribute index. Memory stays a few MiB.
 const MAX_HASHES: usize = 1 << 18;
 
 /// A superset of the attribute hashes of every stored resource. Resources are never deleted, and
@@ -23,8 +25,11 @@ pub struct ResourceAttrHashes {
 
 #[derive(Default)]
 struct Hashes {
-    known: HashSet<i64>,
-    /// Also the bodies seen, so a resource's attributes are hashed once per process.
+    /// `attr_hash` of every (key, scalar value) seen, until `overflowed`.
+    values: HashSet<i64>,
+    /// Every attribute key seen (few: the same keys recur on every resource).
+    keys: HashSet<String>,
+    /// The bodies seen, so a resource's attributes are hashed once per process.
     resources: HashSet<i64>,
     overflowed: bool,
 }
@@ -45,31 +50,36 @@ impl ResourceAttrHashes {
     /// A resource (its encoded `Resource` body, as stored) about to be inserted.
     pub fn add(&self, body: &[u8]) {
         let body_hash = Fnv::new().write(body).finish();
-        if self
-            .inner
-            .read()
-            .map(|h| h.overflowed || h.resources.contains(&body_hash))
-            .unwrap_or(true)
-        {
+        if self.inner.read().map(|h| h.resources.contains(&body_hash)).unwrap_or(true) {
             return;
         }
         // An undecodable body holds nothing a filter can match (`otelbox_attr` finds nothing either).
         let attributes = Resource::decode(body).map(|r| r.attributes).unwrap_or_default();
         let Ok(mut inner) = self.inner.write() else { return };
+        for kv in &attributes {
+            if !inner.keys.contains(&kv.key) {
+                inner.keys.insert(kv.key.clone());
+            }
+        }
+        if inner.overflowed {
+            // Values are no longer kept; the writer adds each resource once anyway (its id cache).
+            return;
+        }
         inner.resources.insert(body_hash);
-        inner.known.extend(attr_hashes(&attributes));
-        if inner.known.len() + inner.resources.len() > MAX_HASHES {
+        inner.values.extend(attr_hashes(&attributes));
+        if inner.values.len() + inner.resources.len() > MAX_HASHES {
             inner.overflowed = true;
-            inner.known = HashSet::new();
+            inner.values = HashSet::new();
             inner.resources = HashSet::new();
         }
     }
 }
 
 impl ResourceAttrs for ResourceAttrHashes {
-    fn may_hold(&self, hashes: &[i64]) -> bool {
+    fn may_hold(&self, key: &str, hashes: &[i64]) -> bool {
         match self.inner.read() {
-            Ok(inner) => inner.overflowed || hashes.iter().any(|h| inner.known.contains(h)),
+            Ok(inner) if inner.overflowed => inner.keys.contains(key),
+            Ok(inner) => hashes.iter().any(|h| inner.values.contains(h)),
             Err(_) => true,
         }
     }
@@ -98,21 +108,26 @@ mod tests {
     #[test]
     fn holds_exactly_the_values_of_added_resources() {
         let hashes = ResourceAttrHashes::default();
-        let prod = attr_hash("deployment.environment", &IndexValue::Str("prod"));
-        assert!(!hashes.may_hold(&[prod]));
-        hashes.add(&body("deployment.environment", "prod"));
-        assert!(hashes.may_hold(&[prod]));
-        assert!(!hashes.may_hold(&[attr_hash("deployment.environment", &IndexValue::Str("dev"))]));
+        let env = "deployment.environment";
+        let prod = attr_hash(env, &IndexValue::Str("prod"));
+        assert!(!hashes.may_hold(env, &[prod]));
+        hashes.add(&body(env, "prod"));
+        assert!(hashes.may_hold(env, &[prod]));
+        assert!(!hashes.may_hold(env, &[attr_hash(env, &IndexValue::Str("dev"))]));
         hashes.add(b"\xff not a resource");
-        assert!(!hashes.may_hold(&[attr_hash("run_id", &IndexValue::Str("R1"))]));
+        assert!(!hashes.may_hold("run_id", &[attr_hash("run_id", &IndexValue::Str("R1"))]));
     }
 
     #[test]
-    fn too_many_values_make_every_equality_possible() {
+    fn past_too_many_values_every_value_of_a_resource_key_is_possible() {
         let hashes = ResourceAttrHashes::default();
         for i in 0..MAX_HASHES {
             hashes.add(&body("pod", &i.to_string()));
         }
-        assert!(hashes.may_hold(&[attr_hash("run_id", &IndexValue::Str("R1"))]));
+        hashes.add(&body("zone", "a"));
+        for key in ["pod", "zone"] {
+            assert!(hashes.may_hold(key, &[attr_hash(key, &IndexValue::Str("never stored"))]), "{key}");
+        }
+        assert!(!hashes.may_hold("run_id", &[attr_hash("run_id", &IndexValue::Str("R1"))]));
     }
 }

@@ -525,7 +525,7 @@ mod tests {
     fn the_fixed_filters_compile() {
         struct NoResourceAttrs;
         impl ResourceAttrs for NoResourceAttrs {
-            fn may_hold(&self, _: &[i64]) -> bool {
+            fn may_hold(&self, _: &str, _: &[i64]) -> bool {
                 false
             }
         }
