@@ -44,7 +44,7 @@ use otelbox::gen::Generator;
 use otelbox::pdata::json::{self, JsonError};
 use otelbox::pdata::SignalData;
 use otelbox::query::filter::{self, ParseError, MAX_INPUT_CHARS};
-use otelbox::query::{compile, AnyResourceAttrs, ResourceAttrs, SqlFilter, Target};
+use otelbox::query::{compile, AnyResourceAttrs, NoResourceAttrs, ResourceAttrs, SqlFilter, Target};
 use otelbox::receiver::otlp_http::{decode_request, Encoding, HttpSignal};
 use otelbox::receiver::DEFAULT_MAX_REQUEST_BYTES;
 use proptest::collection::vec;
@@ -1615,15 +1615,6 @@ fn runs_in_sqlite(db: &Connection, f: &SqlFilter, target: Target) -> Result<(), 
         .map_err(|e| TestCaseError::fail(format!("FTS5 refused the phrase {phrase:?}: {e}")))?;
     }
     Ok(())
-}
-
-/// A store none of whose resources holds the attribute a filter tests.
-struct NoResourceAttrs;
-
-impl ResourceAttrs for NoResourceAttrs {
-    fn may_hold(&self, _: &str, _: &[i64]) -> bool {
-        false
-    }
 }
 
 /// Whether `input` parsed to an expression.

@@ -56,19 +56,24 @@ impl MemoryGauge {
             loop {
                 tick.tick().await;
                 let Some(gauge) = weak.upgrade() else { break };
-                let mut rss = resident_bytes();
-                if rss > gauge.soft_limit && last_release.is_none_or(|t| t.elapsed() >= MIN_RELEASE_INTERVAL) {
-                    // Over the soft limit, memory the allocator holds but nothing uses must not keep
-                    // data out: return it first and measure again (as the Collector's limiter runs
-                    // the Go GC before refusing). Off the async workers: it walks every arena.
-                    last_release = Some(Instant::now());
-                    let _ = tokio::task::spawn_blocking(release_free_memory).await;
-                    rss = resident_bytes();
-                }
-                gauge.observe(rss);
+                gauge.check(&mut last_release, resident_bytes, release_free_memory).await;
             }
         });
         gauge
+    }
+
+    /// One sample: RSS from `measure`; over the soft limit, memory the allocator holds but nothing
+    /// uses must not keep data out, so `release` returns it (at most once per
+    /// `MIN_RELEASE_INTERVAL`) and RSS is measured again, as the Collector's limiter runs the Go GC
+    /// before refusing. `release` runs off the async workers: it walks every arena.
+    async fn check(&self, last_release: &mut Option<Instant>, measure: impl Fn() -> u64, release: fn()) {
+        let mut rss = measure();
+        if rss > self.soft_limit && last_release.is_none_or(|t| t.elapsed() >= MIN_RELEASE_INTERVAL) {
+            *last_release = Some(Instant::now());
+            let _ = tokio::task::spawn_blocking(release).await;
+            rss = measure();
+        }
+        self.observe(rss);
     }
 
     fn observe(&self, rss: u64) {
@@ -179,6 +184,34 @@ mod tests {
             .await
             .unwrap();
         assert!(rx.await.unwrap().is_ok());
+    }
+
+    #[tokio::test]
+    async fn over_the_soft_limit_freed_memory_is_returned_before_refusing_at_most_once_a_second() {
+        static RELEASES: AtomicU64 = AtomicU64::new(0);
+        fn release() {
+            RELEASES.fetch_add(1, Ordering::SeqCst);
+        }
+        let gauge = MemoryGauge {
+            refusing: AtomicBool::new(false),
+            last_rss: AtomicU64::new(0),
+            soft_limit: 100,
+        };
+        // RSS reads 200 until a release, 50 after it: the release keeps data coming.
+        let rss = || if RELEASES.load(Ordering::SeqCst) == 0 { 200 } else { 50 };
+        let mut last_release = None;
+        gauge.check(&mut last_release, rss, release).await;
+        assert_eq!(RELEASES.load(Ordering::SeqCst), 1);
+        assert!(!gauge.is_refusing());
+        // Over again within the second: no second release, so it refuses.
+        gauge.check(&mut last_release, || 300, release).await;
+        assert_eq!(RELEASES.load(Ordering::SeqCst), 1);
+        assert!(gauge.is_refusing());
+        // Under the soft limit nothing is released.
+        last_release = None;
+        gauge.check(&mut last_release, || 80, release).await;
+        assert_eq!(RELEASES.load(Ordering::SeqCst), 1);
+        assert!(!gauge.is_refusing());
     }
 
     #[test]

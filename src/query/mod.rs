@@ -5,7 +5,7 @@ pub mod filter;
 pub mod series;
 pub mod sql;
 
-pub use sql::{compile, AnyResourceAttrs, ResourceAttrs, SqlFilter, Target};
+pub use sql::{compile, AnyResourceAttrs, NoResourceAttrs, ResourceAttrs, SqlFilter, Target};
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum FilterError {

@@ -33,6 +33,9 @@ pub struct Intake {
     pub admission: Arc<Admission>,
 }
 
+/// Plain bodies above this size are decoded on the blocking pool (`Admission::decode`).
+const BLOCKING_DECODE_BYTES: usize = 64 * 1024;
+
 /// Raw request bytes being decoded and ingested at once, at most (decoded data is a few times larger).
 pub const MAX_DECODING_BYTES: usize = 32 * 1024 * 1024;
 
@@ -59,9 +62,19 @@ impl Admission {
         }
     }
 
-    /// Decode `body` with `decode` on the blocking pool, waiting for a free decoder first (the body
-    /// is already read and counted against the decoding budget). `None` if the decoding task died.
-    pub async fn decode_off_runtime<R: Send + 'static>(&self, decode: impl FnOnce() -> R + Send + 'static) -> Option<R> {
+    /// Runs `decode` on a request body of `body_bytes` bytes, `compressed` or not. Inflating or
+    /// decoding a large body takes milliseconds, so those go to the blocking pool, after waiting for
+    /// a free decoder (the body is already read and counted against the decoding budget); small
+    /// plain ones are decoded in place. `None` if the decoding task died.
+    pub async fn decode<R: Send + 'static>(
+        &self,
+        body_bytes: usize,
+        compressed: bool,
+        decode: impl FnOnce() -> R + Send + 'static,
+    ) -> Option<R> {
+        if body_bytes <= BLOCKING_DECODE_BYTES && !compressed {
+            return Some(decode());
+        }
         let _decoder = self.decoders.clone().acquire_owned().await.ok()?;
         tokio::task::spawn_blocking(decode).await.ok()
     }
@@ -180,7 +193,7 @@ mod tests {
                 let (admission, now, most) = (admission.clone(), now.clone(), most.clone());
                 tokio::spawn(async move {
                     admission
-                        .decode_off_runtime(move || {
+                        .decode(1024 * 1024, false, move || {
                             let at_once = now.fetch_add(1, Ordering::SeqCst) + 1;
                             most.fetch_max(at_once, Ordering::SeqCst);
                             std::thread::sleep(Duration::from_millis(20));

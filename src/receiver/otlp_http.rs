@@ -248,16 +248,14 @@ async fn decode_body<T: HttpSignal>(
         .unwrap_or("")
         .trim()
         .to_ascii_lowercase();
-    // Inflating and decoding a large body takes milliseconds: keep it off the async workers.
-    let decoded = if raw.len() > BLOCKING_DECODE_BYTES || !matches!(content_encoding.as_str(), "" | "identity") {
-        intake
-            .admission
-            .decode_off_runtime(move || decode_bytes::<T>(raw, &content_encoding, encoding, limit))
-            .await
-            .unwrap_or_else(|| Err(Failure::bad_request("internal error while decoding the body")))
-    } else {
-        decode_bytes::<T>(raw, &content_encoding, encoding, limit)
-    };
+    let compressed = !matches!(content_encoding.as_str(), "" | "identity");
+    let decoded = intake
+        .admission
+        .decode(raw.len(), compressed, move || {
+            decode_bytes::<T>(raw, &content_encoding, encoding, limit)
+        })
+        .await
+        .unwrap_or_else(|| Err(Failure::bad_request("internal error while decoding the body")));
     decoded.map(|request| (request, room))
 }
 
@@ -274,9 +272,6 @@ pub fn decode_request<T: HttpSignal>(
 ) -> Result<T, (StatusCode, String)> {
     decode_bytes(raw, content_encoding, encoding, limit).map_err(|f| (f.status, f.message))
 }
-
-/// Bodies above this size are decoded on a blocking thread.
-const BLOCKING_DECODE_BYTES: usize = 64 * 1024;
 
 fn decode_bytes<T: HttpSignal>(raw: Bytes, content_encoding: &str, encoding: Encoding, limit: usize) -> Result<T, Failure> {
     let too_large = || Failure {

@@ -135,9 +135,6 @@ fn bad(intake: &Intake) {
     intake.stats.traces.bad_requests.fetch_add(1, Ordering::Relaxed);
 }
 
-/// Bodies above this size are decoded on a blocking thread.
-const BLOCKING_DECODE_BYTES: usize = 64 * 1024;
-
 async fn spans(State(receiver): State<Arc<Receiver>>, headers: HeaderMap, body: Body) -> Response {
     let intake = &receiver.intake;
     let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
@@ -183,16 +180,14 @@ async fn spans(State(receiver): State<Arc<Receiver>>, headers: HeaderMap, body: 
         .trim()
         .to_ascii_lowercase();
     let parse_string_tags = receiver.parse_string_tags;
-    // Inflating and decoding a large body takes milliseconds: keep it off the async workers.
-    let decoded = if raw.len() > BLOCKING_DECODE_BYTES || !matches!(content_encoding.as_str(), "" | "identity") {
-        intake
-            .admission
-            .decode_off_runtime(move || decode_body(raw, &content_encoding, limit, parse_string_tags))
-            .await
-            .unwrap_or_else(|| Err((StatusCode::BAD_REQUEST, "internal error while decoding the body".into())))
-    } else {
-        decode_body(raw, &content_encoding, limit, parse_string_tags)
-    };
+    let compressed = !matches!(content_encoding.as_str(), "" | "identity");
+    let decoded = intake
+        .admission
+        .decode(raw.len(), compressed, move || {
+            decode_body(raw, &content_encoding, limit, parse_string_tags)
+        })
+        .await
+        .unwrap_or_else(|| Err((StatusCode::BAD_REQUEST, "internal error while decoding the body".into())));
     let request = match decoded {
         Ok(request) => request,
         Err((status, message)) => {

@@ -1,7 +1,7 @@
 //! The attribute values stored resources hold, as attribute-index hashes: the filter compiler asks
 //! it whether an equality such as `deployment.environment = prod` may match through a resource.
 
-use super::rows::{attr_hashes, Fnv};
+use super::rows::attr_hashes;
 use crate::query::ResourceAttrs;
 use opentelemetry_proto::tonic::resource::v1::Resource;
 use prost::Message;
@@ -29,8 +29,6 @@ struct Hashes {
     values: HashSet<i64>,
     /// Every attribute key seen (few: the same keys recur on every resource).
     keys: HashSet<String>,
-    /// The bodies seen, so a resource's attributes are hashed once per process.
-    resources: HashSet<i64>,
     overflowed: bool,
 }
 
@@ -47,12 +45,9 @@ impl ResourceAttrHashes {
         Ok(hashes)
     }
 
-    /// A resource (its encoded `Resource` body, as stored) about to be inserted.
+    /// A resource (its encoded `Resource` body, as stored) about to be inserted. Called once per
+    /// resource: the writer asks only for resources missing from its id cache.
     pub fn add(&self, body: &[u8]) {
-        let body_hash = Fnv::new().write(body).finish();
-        if self.inner.read().map(|h| h.resources.contains(&body_hash)).unwrap_or(true) {
-            return;
-        }
         // An undecodable body holds nothing a filter can match (`otelbox_attr` finds nothing either).
         let attributes = Resource::decode(body).map(|r| r.attributes).unwrap_or_default();
         let Ok(mut inner) = self.inner.write() else { return };
@@ -61,16 +56,12 @@ impl ResourceAttrHashes {
                 inner.keys.insert(kv.key.clone());
             }
         }
-        if inner.overflowed {
-            // Values are no longer kept; the writer adds each resource once anyway (its id cache).
-            return;
-        }
-        inner.resources.insert(body_hash);
-        inner.values.extend(attr_hashes(&attributes));
-        if inner.values.len() + inner.resources.len() > MAX_HASHES {
-            inner.overflowed = true;
-            inner.values = HashSet::new();
-            inner.resources = HashSet::new();
+        if !inner.overflowed {
+            inner.values.extend(attr_hashes(&attributes));
+            if inner.values.len() > MAX_HASHES {
+                inner.overflowed = true;
+                inner.values = HashSet::new();
+            }
         }
     }
 }
@@ -121,7 +112,7 @@ mod tests {
     #[test]
     fn past_too_many_values_every_value_of_a_resource_key_is_possible() {
         let hashes = ResourceAttrHashes::default();
-        for i in 0..MAX_HASHES {
+        for i in 0..=MAX_HASHES {
             hashes.add(&body("pod", &i.to_string()));
         }
         hashes.add(&body("zone", "a"));

@@ -507,7 +507,7 @@ fn aggregate_run(conn: &Connection, trace: TraceSummary) -> Result<LlmRun, Store
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::query::AnyResourceAttrs;
+    use crate::query::{AnyResourceAttrs, NoResourceAttrs};
 
     #[test]
     fn nearest_rank_percentiles() {
@@ -523,12 +523,6 @@ mod tests {
 
     #[test]
     fn the_fixed_filters_compile() {
-        struct NoResourceAttrs;
-        impl ResourceAttrs for NoResourceAttrs {
-            fn may_hold(&self, _: &str, _: &[i64]) -> bool {
-                false
-            }
-        }
         let f = run_id_filter("it's \"quoted\"", &NoResourceAttrs);
         assert!(f.selective, "run_id goes through the attribute index");
         assert!(!f.sql.contains("quoted"));
