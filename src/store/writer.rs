@@ -628,10 +628,12 @@ fn insert_spans(
         "INSERT INTO spans(trace_id, span_id, parent_span_id, name, kind, resource_id, scope_id, start_ns, end_ns, status_code, attrs, extra)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
     )?;
-    let mut traces: HashMap<[u8; 16], TraceSummary> = HashMap::new();
+    // Sized up front: growing these maps span by span cost the writer 4% of its time (callgrind).
+    let mut traces: HashMap<[u8; 16], TraceSummary> = HashMap::with_capacity(batch.spans.len());
     // One index entry per (trace, value): the latest span holding it (retention deletes it last).
-    let mut latest: HashMap<([u8; 16], i64), i64> = HashMap::new();
-    let mut services: HashMap<usize, (i64, i64, i64)> = HashMap::new();
+    let attr_hashes = batch.spans.iter().map(|s| s.attr_hashes.len()).sum();
+    let mut latest: HashMap<([u8; 16], i64), i64> = HashMap::with_capacity(attr_hashes);
+    let mut services: HashMap<usize, (i64, i64, i64)> = HashMap::with_capacity(batch.resources.len());
     let mut last = 0;
     for span in &batch.spans {
         insert.execute(params![
@@ -710,20 +712,39 @@ fn insert_spans(
     Ok(last)
 }
 
-/// The attribute index entries of a whole group, sorted by hash: neighbouring inserts touch
-/// neighbouring index pages, once per group rather than once per request. (Multi-row `INSERT`s
-/// were tried for these and for the spans and were slower, scripts/bench.)
+/// The attribute index entries of a whole group, sorted by (bucket, hash, row): neighbouring inserts
+/// touch neighbouring index pages, once per group rather than once per request. They go in
+/// `INDEX_ROWS_PER_INSERT` to a statement: one statement walks the B-tree from where its previous row
+/// went, where one statement per row starts each insert from the root (a third fewer instructions for
+/// the whole group, callgrind on `bench-sqlite`).
 fn insert_index_entries(tx: &Connection, entries: Vec<(i64, i64)>) -> rusqlite::Result<()> {
     let mut entries: Vec<(i64, i64, i64)> = entries
         .into_iter()
         .map(|(h, rowid)| (rowid >> SPAN_BUCKET_SHIFT, h, rowid))
         .collect();
     entries.sort_unstable();
-    let mut index = tx.prepare_cached("INSERT OR IGNORE INTO span_attr_index(b, h, span_rowid) VALUES (?1, ?2, ?3)")?;
-    for (bucket, h, rowid) in entries {
-        index.execute(params![bucket, h, rowid])?;
+    let chunks = entries.chunks_exact(INDEX_ROWS_PER_INSERT);
+    let remainder = chunks.remainder();
+    if chunks.len() > 0 {
+        let mut insert_many = tx.prepare_cached(&index_insert_sql(INDEX_ROWS_PER_INSERT))?;
+        for chunk in chunks {
+            let values = chunk.iter().flat_map(|&(bucket, h, rowid)| [bucket, h, rowid]);
+            insert_many.execute(rusqlite::params_from_iter(values))?;
+        }
+    }
+    let mut insert_one = tx.prepare_cached(&index_insert_sql(1))?;
+    for &(bucket, h, rowid) in remainder {
+        insert_one.execute(params![bucket, h, rowid])?;
     }
     Ok(())
+}
+
+/// Rows per multi-row attribute index insert: 3 parameters each, far below SQLite's 32766 limit.
+const INDEX_ROWS_PER_INSERT: usize = 128;
+
+fn index_insert_sql(rows: usize) -> String {
+    let values = vec!["(?, ?, ?)"; rows].join(", ");
+    format!("INSERT OR IGNORE INTO span_attr_index(b, h, span_rowid) VALUES {values}")
 }
 
 fn insert_logs(tx: &Connection, batch: &RowBatch, resources: &[i64], scopes: &[i64]) -> rusqlite::Result<i64> {
@@ -837,6 +858,47 @@ mod tests {
         assert_eq!((spans, stats.refused_at_cap.load(Ordering::Relaxed)), (0, 1));
         writer.retention.max_bytes = Some(live * 100);
         assert!(!writer.at_cap());
+    }
+
+    /// The multi-row index inserts store exactly one entry per (trace, attribute value) of a group,
+    /// full chunks and the remainder alike, each in its span's bucket.
+    #[test]
+    fn a_group_indexes_each_trace_and_value_once_in_full_chunks_and_the_remainder() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        super::super::schema::migrate(&mut conn).unwrap();
+        let (committed, _rx) = watch::channel(Committed::default());
+        let mut writer = Writer::new(
+            conn,
+            Retention::default(),
+            Arc::new(StoreStats::default()),
+            committed,
+            Default::default(),
+        );
+        let batch = super::super::rows::flatten_traces(crate::gen::Generator::new(7).traces_request(400));
+        let expected: std::collections::HashSet<([u8; 16], i64)> = batch
+            .spans
+            .iter()
+            .flat_map(|s| s.attr_hashes.iter().map(|h| (s.trace_id, *h)))
+            .collect();
+        assert!(
+            expected.len() > 2 * INDEX_ROWS_PER_INSERT && expected.len() % INDEX_ROWS_PER_INSERT != 0,
+            "{}",
+            expected.len()
+        );
+        writer.commit_rows(vec![batch]).unwrap();
+        let stored: std::collections::HashSet<([u8; 16], i64)> = writer
+            .conn
+            .prepare("SELECT s.trace_id, i.h FROM span_attr_index i JOIN spans s ON s.id = i.span_rowid WHERE i.b = i.span_rowid >> 16")
+            .unwrap()
+            .query_map([], |r| Ok((r.get::<_, Vec<u8>>(0)?.try_into().unwrap(), r.get(1)?)))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        let rows: i64 = writer
+            .conn
+            .query_row("SELECT count(*) FROM span_attr_index", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!((rows as usize, stored), (expected.len(), expected));
     }
 
     #[test]
