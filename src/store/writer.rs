@@ -881,7 +881,7 @@ mod tests {
             .flat_map(|s| s.attr_hashes.iter().map(|h| (s.trace_id, *h)))
             .collect();
         assert!(
-            expected.len() > 2 * INDEX_ROWS_PER_INSERT && expected.len() % INDEX_ROWS_PER_INSERT != 0,
+            expected.len() > 2 * INDEX_ROWS_PER_INSERT && !expected.len().is_multiple_of(INDEX_ROWS_PER_INSERT),
             "{}",
             expected.len()
         );
