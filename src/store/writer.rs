@@ -715,8 +715,8 @@ fn insert_spans(
 /// The attribute index entries of a whole group, sorted by (bucket, hash, row): neighbouring inserts
 /// touch neighbouring index pages, once per group rather than once per request. They go in
 /// `INDEX_ROWS_PER_INSERT` to a statement: one statement walks the B-tree from where its previous row
-/// went, where one statement per row starts each insert from the root (a third fewer instructions for
-/// the whole group, callgrind on `bench-sqlite`).
+/// went, where one statement per row starts each insert from the root. (This and `insert_spans`'
+/// maps sized up front: 14% fewer writer instructions, callgrind on `bench-sqlite`.)
 fn insert_index_entries(tx: &Connection, entries: Vec<(i64, i64)>) -> rusqlite::Result<()> {
     let mut entries: Vec<(i64, i64, i64)> = entries
         .into_iter()
