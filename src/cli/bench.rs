@@ -6,10 +6,9 @@ use crate::pdata::SignalData;
 use crate::store::retention::Retention;
 use crate::store::rows::{flatten_logs, flatten_metrics, flatten_traces, RowBatch};
 use crate::store::writer::Writer;
-use crate::store::{db_file, schema, Location, Store, StoreConfig, StoreStats};
+use crate::store::{db_file, schema, Location, Store, StoreConfig};
 use clap::Args;
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 #[derive(Debug, Args)]
@@ -53,14 +52,7 @@ pub fn sqlite_limit(args: SqliteLimitArgs) -> anyhow::Result<i32> {
     for sql in &args.sql {
         conn.execute_batch(sql)?;
     }
-    let (committed, _rx) = tokio::sync::watch::channel(Default::default());
-    let mut writer = Writer::new(
-        conn,
-        Retention::default(),
-        Arc::new(StoreStats::default()),
-        committed,
-        Default::default(),
-    );
+    let mut writer = Writer::standalone(conn);
     let started = Instant::now();
     let mut group = Vec::new();
     let mut rows = 0;

@@ -474,6 +474,19 @@ impl Writer {
         }
     }
 
+    /// A writer on its own, for `commit_rows` (`bench-sqlite`, tests): no retention, and no readers
+    /// waiting on its commits.
+    pub fn standalone(conn: Connection) -> Self {
+        let (committed, _) = watch::channel(Committed::default());
+        Writer::new(
+            conn,
+            Retention::default(),
+            Arc::new(StoreStats::default()),
+            committed,
+            Default::default(),
+        )
+    }
+
     /// Insert and commit one group, as the writer thread does, without acks (for `bench-sqlite`).
     pub fn commit_rows(&mut self, group: Vec<RowBatch>) -> rusqlite::Result<()> {
         let group: Vec<(RowBatch, Vec<AckToken>)> = group.into_iter().map(|b| (b, Vec::new())).collect();
@@ -866,14 +879,7 @@ mod tests {
     fn a_group_indexes_each_trace_and_value_once_in_full_chunks_and_the_remainder() {
         let mut conn = Connection::open_in_memory().unwrap();
         super::super::schema::migrate(&mut conn).unwrap();
-        let (committed, _rx) = watch::channel(Committed::default());
-        let mut writer = Writer::new(
-            conn,
-            Retention::default(),
-            Arc::new(StoreStats::default()),
-            committed,
-            Default::default(),
-        );
+        let mut writer = Writer::standalone(conn);
         let batch = super::super::rows::flatten_traces(crate::gen::Generator::new(7).traces_request(400));
         let expected: std::collections::HashSet<([u8; 16], i64)> = batch
             .spans
@@ -888,7 +894,9 @@ mod tests {
         writer.commit_rows(vec![batch]).unwrap();
         let stored: std::collections::HashSet<([u8; 16], i64)> = writer
             .conn
-            .prepare("SELECT s.trace_id, i.h FROM span_attr_index i JOIN spans s ON s.id = i.span_rowid WHERE i.b = i.span_rowid >> 16")
+            .prepare(&format!(
+                "SELECT s.trace_id, i.h FROM span_attr_index i JOIN spans s ON s.id = i.span_rowid WHERE i.b = i.span_rowid >> {SPAN_BUCKET_SHIFT}"
+            ))
             .unwrap()
             .query_map([], |r| Ok((r.get::<_, Vec<u8>>(0)?.try_into().unwrap(), r.get(1)?)))
             .unwrap()
