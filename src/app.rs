@@ -1,33 +1,31 @@
-//! Assembles and runs a box: binds the three listeners (failing clearly when a port is taken),
-//! opens the store, builds the default pipelines, serves, and shuts down in order: stop intake,
-//! flush the pipelines, close the store, stop the API.
+//! Assembles and runs a box: binds the UI port, opens the store, builds the pipelines, starts the
+//! extensions and receivers (failing clearly when a port is taken), serves, and shuts down in
+//! order: stop intake, flush the pipelines, stop the extensions, close the store, stop the API.
 
 use crate::api::{self, wire, ApiState};
-use crate::auth::{self, Tokens};
+use crate::auth::Tokens;
 use crate::config::Config;
-use crate::pipeline::build::{Resources, Topology};
-use crate::receiver::otlp_grpc::GrpcReceiver;
-use crate::receiver::{otlp_http, Intake, DEFAULT_MAX_REQUEST_BYTES};
+use crate::extension::Extensions;
+use crate::net::Stop;
+use crate::receiver::{Endpoint, IngestTls, ReceiverHost};
+use crate::service::{self, Resources, Topology};
 use crate::store::retention::Retention;
 use crate::store::{Location, Store, StoreConfig};
 use crate::telemetry::{Components, IngestStats};
-use crate::tls::{TlsFiles, TlsListener};
+use crate::tls::TlsFiles;
 use anyhow::Context;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::net::TcpListener;
-use tokio::sync::watch;
 
 #[derive(Clone, Debug)]
 pub struct BoxOptions {
     pub location: Location,
-    pub grpc: SocketAddr,
-    pub http: SocketAddr,
     pub ui: SocketAddr,
-    /// The pipelines (processors and their settings) to run; `Config::builtin()` without a file.
+    /// The components and pipelines to run (`Config::builtin` without a file); the receivers'
+    /// endpoints already carry the command line's overrides (`receiver::otlp::override_endpoints`).
     pub config: Config,
     pub retention: Retention,
     pub durable_sync: bool,
@@ -45,60 +43,32 @@ pub struct Security {
 /// The addresses a running box actually listens on (ports may have been 0).
 #[derive(Clone, Debug)]
 pub struct BoundAddrs {
-    pub grpc: SocketAddr,
-    pub http: SocketAddr,
+    /// The main `otlp` receiver's protocols (the one named `otlp`, else the first), if it has them.
+    pub grpc: Option<SocketAddr>,
+    pub http: Option<SocketAddr>,
     pub ui: SocketAddr,
+    /// Every receiver's listeners.
+    pub receivers: Vec<Endpoint>,
     /// `https` when TLS is on, else `http`.
     pub scheme: &'static str,
-}
-
-async fn bind(addr: SocketAddr, flag: &str) -> anyhow::Result<TcpListener> {
-    TcpListener::bind(addr).await.map_err(|e| {
-        let why = if e.kind() == std::io::ErrorKind::AddrInUse {
-            "the address is already in use".to_string()
-        } else {
-            e.to_string()
-        };
-        anyhow::anyhow!("cannot listen on {addr}: {why}; stop the other process or choose another port with {flag}")
-    })
 }
 
 /// Run until `shutdown` resolves; `on_ready` gets the bound addresses once everything serves.
 pub async fn run(options: BoxOptions, shutdown: impl Future<Output = ()>, on_ready: impl FnOnce(&BoundAddrs)) -> anyhow::Result<()> {
     let started = Instant::now();
-    let grpc_listener = bind(options.grpc, "--grpc-port (or receivers.otlp.protocols.grpc.endpoint)").await?;
-    let http_listener = bind(options.http, "--http-port (or receivers.otlp.protocols.http.endpoint)").await?;
-    let ui_listener = bind(options.ui, "--ui-port").await?;
-    // The zipkin receiver listens only when a pipeline uses it; bound with the others so a taken
-    // port stops the start before anything else has begun.
-    let zipkin_listener = match &options.config.zipkin {
-        Some(settings)
-            if options
-                .config
-                .pipelines
-                .iter()
-                .any(|p| p.receivers.iter().any(|r| r.kind == "zipkin")) =>
-        {
-            Some(bind(settings.endpoint, "receivers.zipkin.endpoint").await?)
-        }
-        _ => None,
-    };
+    let ui_listener = crate::net::bind(options.ui, "--ui-port").await?;
     // Certificates are read before anything else starts, so a bad file is an error at start-up.
     let tls = match &options.security.tls {
         Some(files) => Some((
-            crate::tls::server_config(files, true, &[b"h2", b"http/1.1"])?,
-            crate::tls::server_config(files, true, &[b"h2"])?,
+            IngestTls {
+                http: crate::tls::server_config(files, true, &[b"h2", b"http/1.1"])?,
+                grpc: crate::tls::server_config(files, true, &[b"h2"])?,
+            },
             crate::tls::server_config(files, false, &[b"h2", b"http/1.1"])?,
         )),
         None => None,
     };
     let scheme = if tls.is_some() { "https" } else { "http" };
-    let addrs = BoundAddrs {
-        grpc: grpc_listener.local_addr()?,
-        http: http_listener.local_addr()?,
-        ui: ui_listener.local_addr()?,
-        scheme: if options.security.tls.is_some() { "https" } else { "http" },
-    };
 
     if let Location::Disk(path) = &options.location {
         if let Some(dir) = path.parent() {
@@ -112,8 +82,6 @@ pub async fn run(options: BoxOptions, shutdown: impl Future<Output = ()>, on_rea
         durable_sync: options.durable_sync,
     })?;
 
-    // The pipelines; the receivers' admission check (refuse before decoding) watches the first
-    // memory_limiter's gauge.
     let config = &options.config;
     let components = Arc::new(Components::default());
     let data_dir = match &options.location {
@@ -129,41 +97,54 @@ pub async fn run(options: BoxOptions, shutdown: impl Future<Output = ()>, on_rea
         },
     )?;
     let stats = Arc::new(IngestStats::default());
-    let intake = Intake {
-        traces: topology.otlp.traces.clone(),
-        metrics: topology.otlp.metrics.clone(),
-        logs: topology.otlp.logs.clone(),
-        stats: stats.clone(),
-        max_request_bytes: config.otlp.http_max_request_bytes.unwrap_or(DEFAULT_MAX_REQUEST_BYTES),
-        admission: Arc::new(crate::receiver::Admission::new(topology.gauges.values().next().cloned())),
-    };
-    // The zipkin receiver listens only when a pipeline uses it.
-    let zipkin = match (&config.zipkin, &topology.zipkin, zipkin_listener) {
-        (Some(settings), Some(head), Some(listener)) => {
-            let router = crate::receiver::zipkin::router_with(
-                settings,
-                Intake {
-                    traces: head.clone(),
-                    ..intake.clone()
-                },
-            )
-            .layer(axum::middleware::from_fn_with_state(
-                options.security.ingest_tokens.clone(),
-                auth::require_ingest_token,
-            ));
-            Some((listener, router))
+    // Extensions start before the receivers that may use them, and stop after.
+    let extensions = match service::start_extensions(config).await {
+        Ok(extensions) => Arc::new(extensions),
+        Err(e) => {
+            abandon(&topology, &Extensions::default(), &store).await;
+            return Err(e);
         }
-        _ => None,
     };
+    let host = ReceiverHost {
+        stats: stats.clone(),
+        // The receivers' admission check (refuse before decoding) watches the first memory_limiter's gauge.
+        admission: Arc::new(crate::receiver::Admission::new(topology.memory_gauge())),
+        ingest_tokens: options.security.ingest_tokens.clone(),
+        tls: tls.as_ref().map(|(ingest, _)| ingest.clone()),
+        extensions: extensions.clone(),
+    };
+    let receivers = match service::build_receivers(config, &topology, &host).await {
+        Ok(receivers) => receivers,
+        Err(e) => {
+            abandon(&topology, &extensions, &store).await;
+            return Err(e);
+        }
+    };
+    let endpoints: Vec<Endpoint> = receivers.iter().flat_map(|r| r.endpoints()).collect();
+    let main_otlp = |protocol: &str| {
+        endpoints
+            .iter()
+            .filter(|e| e.receiver.kind == "otlp" && e.protocol == protocol)
+            .min_by_key(|e| e.receiver.name.is_some())
+            .map(|e| e.address)
+    };
+    let addrs = BoundAddrs {
+        grpc: main_otlp("grpc"),
+        http: main_otlp("http"),
+        ui: ui_listener.local_addr()?,
+        receivers: endpoints.clone(),
+        scheme,
+    };
+    let url = |address: Option<SocketAddr>| address.map(|a| format!("{scheme}://{a}")).unwrap_or_default();
 
     let api_state = Arc::new(ApiState {
         store: store.clone(),
         ingest: stats,
         started,
         endpoints: wire::Endpoints {
-            otlp_grpc: format!("{scheme}://{}", addrs.grpc),
-            otlp_http: format!("{scheme}://{}", addrs.http),
-            ui: format!("{scheme}://{}", addrs.ui),
+            otlp_grpc: url(addrs.grpc),
+            otlp_http: url(addrs.http),
+            ui: url(Some(addrs.ui)),
         },
         retention: options.retention.clone(),
         pipelines: config.describe(),
@@ -174,60 +155,14 @@ pub async fn run(options: BoxOptions, shutdown: impl Future<Output = ()>, on_rea
         sessions: Default::default(),
     });
 
-    // Phase 1 signal stops intake; phase 2 stops the API after the store is closed.
-    let (stop_intake, intake_stopped) = watch::channel(false);
-    let (stop_api, api_stopped) = watch::channel(false);
-    let wait = |mut rx: watch::Receiver<bool>| async move {
-        let _ = rx.wait_for(|stop| *stop).await;
-    };
-
-    let ingest_tokens = options.security.ingest_tokens.clone();
-    let http_router = otlp_http::router(intake.clone()).layer(axum::middleware::from_fn_with_state(
-        ingest_tokens.clone(),
-        auth::require_ingest_token,
-    ));
-    let grpc = tonic::transport::Server::builder()
-        .layer(tonic::service::InterceptorLayer::new(auth::grpc_check(ingest_tokens)))
-        .add_routes(
-            GrpcReceiver::new(Intake {
-                max_request_bytes: config.otlp.grpc_max_request_bytes.unwrap_or(DEFAULT_MAX_REQUEST_BYTES),
-                ..intake.clone()
-            })
-            .routes(),
-        );
-    let api_router = api::router(api_state.clone());
-    // Zipkin is an ingest port like OTLP/HTTP: the same TLS (and client-certificate) settings.
-    let zipkin_server = match (zipkin, &tls) {
-        (None, _) => None,
-        (Some((listener, router)), None) => Some(serve(listener, router, wait(intake_stopped.clone()))),
-        (Some((listener, router)), Some((http_tls, _, _))) => Some(serve(
-            TlsListener::new(listener, http_tls.clone())?,
-            router,
-            wait(intake_stopped.clone()),
-        )),
-    };
-    let (http_server, grpc_server, api_server) = match tls {
-        None => (
-            serve(http_listener, http_router, wait(intake_stopped.clone())),
-            tokio::spawn(grpc.serve_with_incoming_shutdown(
-                tokio_stream::wrappers::TcpListenerStream::new(grpc_listener),
-                wait(intake_stopped.clone()),
-            )),
-            serve(ui_listener, api_router, wait(api_stopped)),
-        ),
-        Some((http_tls, grpc_tls, ui_tls)) => (
-            serve(
-                TlsListener::new(http_listener, http_tls)?,
-                http_router,
-                wait(intake_stopped.clone()),
-            ),
-            tokio::spawn(grpc.serve_with_incoming_shutdown(
-                TlsListener::new(grpc_listener, grpc_tls)?.into_stream(),
-                wait(intake_stopped.clone()),
-            )),
-            serve(TlsListener::new(ui_listener, ui_tls)?, api_router, wait(api_stopped)),
-        ),
-    };
+    // Phase 1 stops intake; phase 2 stops the API after the store is closed.
+    let (stop_intake, intake_stop) = Stop::new();
+    let (stop_api, api_stop) = Stop::new();
+    let mut receiver_servers = Vec::new();
+    for receiver in receivers {
+        receiver_servers.extend(receiver.start(&intake_stop)?);
+    }
+    let api_server = crate::net::serve(ui_listener, tls.map(|(_, ui)| ui), api::router(api_state.clone()), &api_stop)?;
 
     api_state.ready.store(true, Ordering::Relaxed);
     on_ready(&addrs);
@@ -238,13 +173,7 @@ pub async fn run(options: BoxOptions, shutdown: impl Future<Output = ()>, on_rea
     api_state.ready.store(false, Ordering::Relaxed);
     let _ = stop_intake.send(true);
     // In-flight exports finish (they wait for their commits) before the servers return.
-    let drain = async {
-        let _ = http_server.await;
-        let _ = grpc_server.await;
-        if let Some(server) = zipkin_server {
-            let _ = server.await;
-        }
-    };
+    let drain = futures::future::join_all(receiver_servers);
     if tokio::time::timeout(Duration::from_secs(35), drain).await.is_err() {
         tracing::warn!("receivers did not drain in 35 s; closing anyway");
     }
@@ -253,6 +182,7 @@ pub async fn run(options: BoxOptions, shutdown: impl Future<Output = ()>, on_rea
     if tokio::time::timeout(Duration::from_secs(30), topology.shutdown()).await.is_err() {
         tracing::warn!("pipelines did not flush in 30 s; stopping anyway");
     }
+    extensions.shutdown().await;
     store.close().await;
     let _ = stop_api.send(true);
     // Live tails never end by themselves: give the API a moment, then stop it regardless.
@@ -261,18 +191,12 @@ pub async fn run(options: BoxOptions, shutdown: impl Future<Output = ()>, on_rea
     Ok(())
 }
 
-/// Serves an axum router on a plain or TLS listener until `shutdown` resolves.
-fn serve<L>(
-    listener: L,
-    router: axum::Router,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> tokio::task::JoinHandle<std::io::Result<()>>
-where
-    L: axum::serve::Listener,
-    L::Addr: std::fmt::Debug,
-{
-    let server = axum::serve(listener, router.into_make_service()).with_graceful_shutdown(shutdown);
-    tokio::spawn(async move { server.await })
+/// Undoes a start-up that failed after the pipelines were built (a receiver's port taken): what
+/// started stops, and the store closes cleanly.
+async fn abandon(topology: &Topology, extensions: &Extensions, store: &Store) {
+    topology.shutdown().await;
+    extensions.shutdown().await;
+    store.close().await;
 }
 
 /// Resolves on Ctrl-C or SIGTERM.

@@ -90,20 +90,25 @@ pub async fn require_ingest_token(State(tokens): State<Tokens>, request: Request
     if !tokens.enabled() || tokens.accepts_header(request.headers().get(header::AUTHORIZATION)) {
         return next.run(request).await;
     }
-    let json = request
-        .headers()
+    unauthenticated(request.headers(), INGEST_HINT)
+}
+
+/// The OTLP/HTTP answer to a request that failed authentication: 401 with a `google.rpc.Status`
+/// body (code 16, UNAUTHENTICATED) in the request's encoding.
+pub fn unauthenticated(request_headers: &HeaderMap, message: &str) -> Response {
+    let json = request_headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|ct| ct.contains("json"));
     let (content_type, body) = if json {
         (
             "application/json",
-            serde_json::json!({ "code": 16, "message": INGEST_HINT }).to_string().into_bytes(),
+            serde_json::json!({ "code": 16, "message": message }).to_string().into_bytes(),
         )
     } else {
         let status = crate::receiver::otlp_http::RpcStatus {
             code: 16,
-            message: INGEST_HINT.into(),
+            message: message.into(),
         };
         ("application/x-protobuf", status.encode_to_vec())
     };

@@ -45,7 +45,7 @@ fn invalid_configs_list_every_error_exit_2_and_start_nothing() {
         "processors.batch.timeout:",
         "processors.batch.send_batch_size: expected a non-negative integer, got a string",
         "processors.filter/noise.traces.span[1]: column ",
-        "receivers.kafka: unknown receiver type \"kafka\"",
+        "receivers.kafka: the receiver type \"kafka\" is not supported by this otelbox yet",
         "service.pipelines.traces.processors[1]: references processor \"attributes/agent\" which is not configured",
         "connectors.spanmetrics.metrics_flush_interval: must be greater than 0",
         "connectors.spanmetrics: is used as an exporter but not as a receiver",
@@ -206,4 +206,88 @@ fn the_readme_config_examples_validate() {
             String::from_utf8_lossy(&out.stderr)
         );
     }
+}
+
+/// Receivers and extensions are components: two `otlp` instances listen side by side, one of them
+/// guarded by a `bearertokenauth` extension, and `health_check` answers on its own port.
+#[test]
+fn two_otlp_receivers_an_authenticator_and_a_health_check() {
+    let dir = common::temp_dir("config-components");
+    let (http, edge, health, ui) = (common::free_port(), common::free_port(), common::free_port(), common::free_port());
+    let file = dir.join("otelbox.yaml");
+    std::fs::write(
+        &file,
+        format!(
+            r#"
+extensions:
+  health_check: {{ endpoint: "localhost:{health}" }}
+  bearertokenauth/edge: {{ token: edge-secret }}
+receivers:
+  otlp: {{ protocols: {{ http: {{ endpoint: "127.0.0.1:{http}" }} }} }}
+  otlp/edge:
+    protocols:
+      http: {{ endpoint: "127.0.0.1:{edge}", auth: {{ authenticator: bearertokenauth/edge }} }}
+exporters:
+  otelbox: {{}}
+service:
+  extensions: [health_check, bearertokenauth/edge]
+  pipelines:
+    traces: {{ receivers: [otlp, otlp/edge], exporters: [otelbox] }}
+"#
+        ),
+    )
+    .unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_otelbox"))
+        .args(["up", "--memory", "--config", file.to_str().unwrap(), "--ui-port", &ui.to_string()])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let client = reqwest::blocking::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap();
+    let ready = (0..100).any(|_| {
+        std::thread::sleep(Duration::from_millis(100));
+        client
+            .get(format!("http://127.0.0.1:{ui}/readyz"))
+            .send()
+            .is_ok_and(|r| r.status().is_success())
+    });
+    assert!(ready, "the box comes up");
+    let health_answer = client.get(format!("http://127.0.0.1:{health}/")).send().unwrap();
+    assert_eq!(health_answer.status().as_u16(), 200);
+    assert!(health_answer.text().unwrap().contains("Server available"));
+
+    let send = |port: u16, run: &str, token: Option<&str>| {
+        let mut request = client
+            .post(format!("http://127.0.0.1:{port}/v1/traces"))
+            .header("content-type", "application/x-protobuf")
+            .body(common::encode(&common::trace_request("svc", run, 1, 2)));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        request.send().unwrap().status().as_u16()
+    };
+    assert_eq!(send(http, "open", None), 200, "the plain otlp receiver needs no token");
+    assert_eq!(
+        send(edge, "edge", None),
+        401,
+        "otlp/edge's authenticator refuses a request without its token"
+    );
+    assert_eq!(send(edge, "edge", Some("wrong")), 401);
+    assert_eq!(send(edge, "edge", Some("edge-secret")), 200, "and accepts its token");
+    let spans: serde_json::Value = client
+        .get(format!("http://127.0.0.1:{ui}/api/v1/spans?limit=10"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(
+        spans["spans"].as_array().map(Vec::len),
+        Some(4),
+        "both receivers fed the pipeline: {spans}"
+    );
+    let _ = child.kill();
+    let _ = child.wait();
 }

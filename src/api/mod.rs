@@ -235,7 +235,7 @@ async fn prometheus(State(state): State<Arc<ApiState>>, uri: axum::http::Uri, he
         &state.ingest,
         &state.components,
         &state.store.stats,
-        crate::processor::memory_limiter::resident_bytes(),
+        crate::memory::resident_bytes(),
         state.started.elapsed().as_secs_f64(),
     );
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()

@@ -28,7 +28,7 @@ pub fn run(args: ConfigArgs) -> anyhow::Result<i32> {
             print!("{BUILTIN_YAML}");
             Ok(0)
         }
-        ConfigAction::Validate { file } => match Config::load(&file) {
+        ConfigAction::Validate { file } => match Config::load(&file, &crate::components::REGISTRY) {
             Ok(config) => {
                 println!("{}: valid", file.display());
                 for line in config.describe() {

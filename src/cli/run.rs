@@ -93,12 +93,12 @@ pub fn run(args: RunArgs) -> anyhow::Result<i32> {
 
 async fn run_async(args: RunArgs, assertions: Vec<Assertion>) -> anyhow::Result<i32> {
     let started = Instant::now();
+    let mut config = crate::config::Config::builtin(&crate::components::REGISTRY);
+    crate::receiver::otlp::override_endpoints(&mut config, None, Some(0), Some(0));
     let options = BoxOptions {
         location: Location::Memory,
-        grpc: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
-        http: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
         ui: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
-        config: crate::config::Config::builtin(),
+        config,
         retention: Retention::default(),
         durable_sync: false,
         security: Default::default(),
@@ -127,8 +127,8 @@ async fn run_async(args: RunArgs, assertions: Vec<Assertion>) -> anyhow::Result<
         }
     };
     let endpoint = match args.protocol {
-        Protocol::Grpc => format!("http://{}", addrs.grpc),
-        _ => format!("http://{}", addrs.http),
+        Protocol::Grpc => format!("http://{}", addrs.grpc.expect("the built-in config listens on gRPC")),
+        _ => format!("http://{}", addrs.http.expect("the built-in config listens on HTTP")),
     };
     let protocol = match args.protocol {
         Protocol::HttpProtobuf => "http/protobuf",

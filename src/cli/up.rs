@@ -2,7 +2,9 @@
 
 use crate::app::{self, BoundAddrs, BoxOptions, Security};
 use crate::auth::Tokens;
-use crate::config::Config;
+use crate::components::REGISTRY;
+use crate::config::{Config, Kind};
+use crate::exporter::storage::StorageSettings;
 use crate::store::retention::Retention;
 use crate::store::{db_file, Location};
 use crate::tls::TlsFiles;
@@ -124,27 +126,19 @@ pub fn run(args: UpArgs) -> anyhow::Result<i32> {
     // The config file sets the pipelines and defaults; flags given on the command line win over it.
     let config_path = args.config.clone().or_else(Config::find_standard);
     let config = match &config_path {
-        Some(path) => Config::load(path).map_err(|e| ConfigRefused(format!("{}: {e}", path.display())))?,
-        None => Config::builtin(),
+        Some(path) => Config::load(path, &REGISTRY).map_err(|e| ConfigRefused(format!("{}: {e}", path.display())))?,
+        None => Config::builtin(&REGISTRY),
     };
-    let builtin = Config::builtin();
-    let age = args
-        .retention
-        .or(config.storage.retention)
-        .or(builtin.storage.retention)
-        .unwrap_or_default();
-    let size = args
-        .max_db_size
-        .or(config.storage.max_db_size)
-        .or(builtin.storage.max_db_size)
-        .unwrap_or(0);
+    let mut config = config;
+    let storage = storage_settings(&config);
+    let builtin = storage_settings(&Config::builtin(&REGISTRY));
+    let age = args.retention.or(storage.retention).or(builtin.retention).unwrap_or_default();
+    let size = args.max_db_size.or(storage.max_db_size).or(builtin.max_db_size).unwrap_or(0);
     let retention = Retention {
         max_age: (!age.is_zero()).then_some(age),
         max_bytes: (size > 0).then_some(size),
     };
-    let address = |configured: SocketAddr, port: Option<u16>| {
-        SocketAddr::new(args.listen.unwrap_or(configured.ip()), port.unwrap_or(configured.port()))
-    };
+    crate::receiver::otlp::override_endpoints(&mut config, args.listen, args.grpc_port, args.http_port);
     let listen = args.listen.unwrap_or(IpAddr::from([127, 0, 0, 1]));
     let mut ingest_tokens = args.ingest_tokens.clone();
     ingest_tokens.extend(config.ingest_tokens.iter().cloned());
@@ -166,8 +160,6 @@ pub fn run(args: UpArgs) -> anyhow::Result<i32> {
     };
     let options = BoxOptions {
         location: location.clone(),
-        grpc: address(config.otlp.grpc, args.grpc_port),
-        http: address(config.otlp.http, args.http_port),
         ui: SocketAddr::new(listen, args.ui_port.unwrap_or(4319)),
         config,
         retention: retention.clone(),
@@ -179,7 +171,10 @@ pub fn run(args: UpArgs) -> anyhow::Result<i32> {
         },
     };
     let guarded = options.security.ingest_tokens.enabled() && options.security.api_tokens.enabled();
-    let exposed = [options.grpc, options.http, options.ui].into_iter().find(|a| !a.ip().is_loopback());
+    let exposed = crate::receiver::otlp::configured_endpoints(&options.config)
+        .into_iter()
+        .chain([options.ui])
+        .find(|a| !a.ip().is_loopback());
     if let (Some(addr), false) = (exposed, guarded) {
         eprintln!("warning: listening on {addr} without both ingest and API tokens: anyone who can reach it can send or read telemetry");
     }
@@ -192,6 +187,15 @@ pub fn run(args: UpArgs) -> anyhow::Result<i32> {
         }
     }))?;
     Ok(0)
+}
+
+/// The `otelbox` storage exporter's settings (retention, size cap), which apply to the store.
+fn storage_settings(config: &Config) -> StorageSettings {
+    config
+        .of_kind(Kind::Exporter)
+        .find(|(id, _)| id.kind == "otelbox")
+        .map(|(_, c)| c.settings.get::<StorageSettings>().clone())
+        .unwrap_or_default()
 }
 
 fn print_banner(addrs: &BoundAddrs, location: &Location, retention: &Retention) {
@@ -208,17 +212,30 @@ fn print_banner(addrs: &BoundAddrs, location: &Location, retention: &Retention) 
         .map(|b| format!("{} MiB", b >> 20))
         .unwrap_or_else(|| "none".into());
     let scheme = addrs.scheme;
-    println!(
-        "otelbox {} is up\n  OTLP gRPC   {scheme}://{}\n  OTLP HTTP   {scheme}://{}\n  UI + API    {scheme}://{}\n  storage     {storage} (retention {age}, size cap {cap})\n\n\
-         Point an SDK at it:\n  export OTEL_EXPORTER_OTLP_ENDPOINT={scheme}://{}\n  export OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf\n\
-         or, for gRPC:\n  export OTEL_EXPORTER_OTLP_ENDPOINT={scheme}://{} OTEL_EXPORTER_OTLP_PROTOCOL=grpc\n\nCtrl-C stops it (data is flushed first).",
-        env!("CARGO_PKG_VERSION"),
-        addrs.grpc,
-        addrs.http,
-        addrs.ui,
-        addrs.http,
-        addrs.grpc,
+    let mut lines = format!("otelbox {} is up\n", env!("CARGO_PKG_VERSION"));
+    if let Some(grpc) = addrs.grpc {
+        lines += &format!("  OTLP gRPC   {scheme}://{grpc}\n");
+    }
+    if let Some(http) = addrs.http {
+        lines += &format!("  OTLP HTTP   {scheme}://{http}\n");
+    }
+    for endpoint in &addrs.receivers {
+        if Some(endpoint.address) != addrs.grpc && Some(endpoint.address) != addrs.http {
+            let name = format!("{} {}", endpoint.receiver, endpoint.protocol);
+            lines += &format!("  {name:<11} {scheme}://{}\n", endpoint.address);
+        }
+    }
+    lines += &format!(
+        "  UI + API    {scheme}://{}\n  storage     {storage} (retention {age}, size cap {cap})\n",
+        addrs.ui
     );
+    if let (Some(http), Some(grpc)) = (addrs.http, addrs.grpc) {
+        lines += &format!(
+            "\nPoint an SDK at it:\n  export OTEL_EXPORTER_OTLP_ENDPOINT={scheme}://{http}\n  export OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf\n\
+             or, for gRPC:\n  export OTEL_EXPORTER_OTLP_ENDPOINT={scheme}://{grpc} OTEL_EXPORTER_OTLP_PROTOCOL=grpc\n"
+        );
+    }
+    println!("{lines}\nCtrl-C stops it (data is flushed first).");
     if !crate::api::ui::is_embedded() {
         println!("\nThis binary was built without the web UI (the API works): run scripts/build-ui, then rebuild.");
     }

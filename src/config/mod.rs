@@ -1,23 +1,22 @@
-//! The Collector-shaped YAML config of `otelbox up --config`: environment substitution, parsing into
-//! typed component settings, and validation that reports every error with its path (a config with
-//! errors starts nothing). With no file, `Config::builtin()` is the default pipeline for all three
-//! signals: otlp -> memory_limiter -> batch -> otelbox.
+//! The Collector-shaped YAML config of `otelbox up --config`: environment substitution, the
+//! structure (component sections, `service.pipelines`, `service.extensions`, otelbox's `auth` and
+//! `tls`) and validation that reports every error with its path (a config with errors starts
+//! nothing). Config knows no component: each section's settings are parsed by the component type
+//! the `Catalog` (the registry, `crate::components`) finds for it, and kept as opaque `Settings`.
 
 pub mod env;
 
 use crate::pdata::Signal;
-use crate::processor::batch::BatchConfig;
-use crate::processor::memory_limiter::MemoryLimiterConfig;
-use crate::{exporter, processor};
 use serde_yaml_ng::{Mapping, Value};
-use std::collections::BTreeMap;
+use std::any::Any;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
-/// `type[/name]`, e.g. `batch` or `attributes/agent`.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+/// `type[/name]`, e.g. `batch` or `attributes/agent`; `kind` is the canonical type name.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct ComponentId {
     pub kind: String,
     pub name: Option<String>,
@@ -33,7 +32,8 @@ impl fmt::Display for ComponentId {
 }
 
 impl ComponentId {
-    fn parse(text: &str) -> Result<ComponentId, String> {
+    /// Parses `type[/name]` as written (aliases are resolved by the catalog).
+    pub fn parse(text: &str) -> Result<ComponentId, String> {
         let (kind, name) = match text.split_once('/') {
             Some((kind, name)) => (kind, Some(name.to_string())),
             None => (text, None),
@@ -47,92 +47,151 @@ impl ComponentId {
             ));
         }
         Ok(ComponentId {
-            kind: canonical_kind(kind).to_string(),
+            kind: kind.to_string(),
             name,
         })
     }
 }
 
-/// The Collector's renamed aliases.
-fn canonical_kind(kind: &str) -> &str {
-    match kind {
-        "otlp_grpc" => "otlp",
-        "otlp_http" => "otlphttp",
-        "span_metrics" => "spanmetrics",
-        other => other,
-    }
+/// The five kinds of component, each with its own config section.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Kind {
+    Receiver,
+    Processor,
+    Exporter,
+    Connector,
+    Extension,
 }
 
-#[derive(Clone, Debug, PartialEq)]
-pub struct OtlpReceiver {
-    /// Both protocols always listen (a protocol left out of the file keeps its default endpoint).
-    pub grpc: SocketAddr,
-    pub http: SocketAddr,
-    /// `grpc.max_recv_msg_size_mib` and `http.max_request_body_size`, in bytes.
-    pub grpc_max_request_bytes: Option<usize>,
-    pub http_max_request_bytes: Option<usize>,
-}
+impl Kind {
+    pub const ALL: [Kind; 5] = [Kind::Receiver, Kind::Processor, Kind::Exporter, Kind::Connector, Kind::Extension];
 
-impl Default for OtlpReceiver {
-    fn default() -> Self {
-        OtlpReceiver {
-            grpc: SocketAddr::from(([127, 0, 0, 1], 4317)),
-            http: SocketAddr::from(([127, 0, 0, 1], 4318)),
-            grpc_max_request_bytes: None,
-            http_max_request_bytes: None,
-        }
-    }
-}
-
-#[derive(Clone, Debug)]
-pub enum ProcessorSettings {
-    Batch(BatchConfig),
-    MemoryLimiter(MemoryLimiterConfig),
-    Attributes(processor::attributes::AttributesConfig),
-    Resource(processor::attributes::ResourceConfig),
-    Filter(processor::filter::FilterConfig),
-    Transform(processor::transform::TransformConfig),
-    Redaction(processor::redaction::RedactionConfig),
-    TailSampling(processor::tail_sampling::TailSamplingConfig),
-    ProbabilisticSampler(processor::probabilistic_sampler::ProbabilisticSamplerConfig),
-}
-
-impl ProcessorSettings {
-    /// Tail sampling decides per trace, so it has no place in a metrics or logs pipeline. (The
-    /// probabilistic sampler samples traces and logs and passes metrics through unchanged.)
-    fn supports(&self, signal: Signal) -> bool {
-        !matches!(self, ProcessorSettings::TailSampling(_)) || signal == Signal::Traces
-    }
-}
-
-/// The exporters besides the storage (which is `Config::storage`, id `otelbox`).
-#[derive(Clone, Debug)]
-pub enum ExporterSettings {
-    Otelbox,
-    Otlp(exporter::otlp::OtlpExporterConfig),
-    OtlpHttp(exporter::otlphttp::OtlpHttpExporterConfig),
-    Debug(exporter::debug::DebugExporterConfig),
-    File(exporter::file::FileExporterConfig),
-}
-
-#[derive(Clone, Debug)]
-pub enum ConnectorSettings {
-    SpanMetrics(crate::connector::spanmetrics::SpanMetricsConfig),
-}
-
-impl ConnectorSettings {
-    /// (the pipeline type it is an exporter in, the pipeline type it is a receiver in)
-    fn signals(&self) -> (Signal, Signal) {
+    /// `receiver`, `processor`, ...
+    pub fn as_str(self) -> &'static str {
         match self {
-            ConnectorSettings::SpanMetrics(_) => (Signal::Traces, Signal::Metrics),
+            Kind::Receiver => "receiver",
+            Kind::Processor => "processor",
+            Kind::Exporter => "exporter",
+            Kind::Connector => "connector",
+            Kind::Extension => "extension",
+        }
+    }
+
+    /// The top-level section: `receivers`, `processors`, ...
+    pub fn section(self) -> &'static str {
+        match self {
+            Kind::Receiver => "receivers",
+            Kind::Processor => "processors",
+            Kind::Exporter => "exporters",
+            Kind::Connector => "connectors",
+            Kind::Extension => "extensions",
         }
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Default)]
-pub struct StorageExporter {
-    pub retention: Option<Duration>,
-    pub max_db_size: Option<u64>,
+/// A component's parsed settings. Opaque to the config: only the component type that parsed them
+/// reads them back (`get`), when the topology builds it.
+#[derive(Clone)]
+pub struct Settings(Arc<dyn Any + Send + Sync>);
+
+impl fmt::Debug for Settings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Settings(..)")
+    }
+}
+
+impl Settings {
+    pub fn new<T: Any + Send + Sync>(settings: T) -> Settings {
+        Settings(Arc::new(settings))
+    }
+
+    /// The settings as the type that parsed them. Another type is a programming error: a factory
+    /// only ever reads back what its own `parse` returned.
+    pub fn get<T: Any>(&self) -> &T {
+        self.0
+            .downcast_ref()
+            .unwrap_or_else(|| panic!("settings read back as {}, which did not parse them", std::any::type_name::<T>()))
+    }
+
+    /// Changes a copy of the settings (command-line flags override a receiver's endpoint).
+    pub fn update<T: Any + Send + Sync + Clone>(&mut self, change: impl FnOnce(&mut T)) {
+        let mut copy = self.get::<T>().clone();
+        change(&mut copy);
+        *self = Settings::new(copy);
+    }
+}
+
+/// What the config needs to know of a component type: its names, the signals it handles, and how
+/// it parses its settings. Every factory of the registry is one.
+pub trait ComponentType: Send + Sync {
+    fn type_name(&self) -> &'static str;
+    /// Other names the Collector accepts for this type (`otlp_grpc` for `otlp`).
+    fn aliases(&self) -> &'static [&'static str] {
+        &[]
+    }
+    /// The signals a receiver emits or a processor or exporter takes; what a connector takes in the
+    /// pipelines it exports from. Empty for extensions.
+    fn signals(&self) -> &'static [Signal];
+    /// Connectors only: the signals it emits into the pipelines it receives for.
+    fn output_signals(&self) -> &'static [Signal] {
+        &[]
+    }
+    /// At most one instance, with no name (the store is one: `otelbox`).
+    fn unnamed_only(&self) -> bool {
+        false
+    }
+    /// Parses the settings at `path` (`null` when the section gives none), reporting every error.
+    fn parse(&self, parser: &mut Parser, value: &Value, path: &str) -> Settings;
+    /// Extensions this component's settings refer to (an authenticator), validated against
+    /// `service.extensions`; with the path of each reference.
+    fn extension_refs(&self, _settings: &Settings) -> Vec<(String, ComponentId)> {
+        Vec::new()
+    }
+}
+
+/// Implements `ComponentType` for a factory with a type name, the signals it handles and the
+/// function parsing its settings: `component_type!(Factory, "batch", &Signal::ALL, parse);`.
+/// Factories with more to say (aliases, connectors' outputs, extension references) implement the
+/// trait by hand.
+#[macro_export]
+macro_rules! component_type {
+    ($factory:ty, $name:literal, $signals:expr, $parse:path $(, aliases: $aliases:expr)?) => {
+        impl $crate::config::ComponentType for $factory {
+            fn type_name(&self) -> &'static str {
+                $name
+            }
+            $(fn aliases(&self) -> &'static [&'static str] {
+                $aliases
+            })?
+            fn signals(&self) -> &'static [$crate::pdata::Signal] {
+                $signals
+            }
+            fn parse(&self, p: &mut $crate::config::Parser, value: &serde_yaml_ng::Value, path: &str) -> $crate::config::Settings {
+                $crate::config::Settings::new($parse(p, value, path))
+            }
+        }
+    };
+}
+
+/// The component types a config may use: the registry implements it.
+pub trait Catalog {
+    fn find(&self, kind: Kind, type_name: &str) -> Option<&dyn ComponentType>;
+    /// The type names of a kind, for "unknown type" errors.
+    fn type_names(&self, kind: Kind) -> Vec<&'static str>;
+}
+
+/// One configured component: its settings and the type that parsed them.
+#[derive(Clone)]
+pub struct Component {
+    pub settings: Settings,
+    pub signals: &'static [Signal],
+    pub output_signals: &'static [Signal],
+}
+
+impl fmt::Debug for Component {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Component").field("signals", &self.signals).finish()
+    }
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -154,14 +213,11 @@ pub struct TlsSettings {
 
 #[derive(Clone, Debug)]
 pub struct Config {
-    pub otlp: OtlpReceiver,
-    /// The zipkin receiver, when configured (it listens only then).
-    pub zipkin: Option<crate::receiver::zipkin::ZipkinConfig>,
-    pub processors: BTreeMap<ComponentId, ProcessorSettings>,
-    pub exporters: BTreeMap<ComponentId, ExporterSettings>,
-    pub connectors: BTreeMap<ComponentId, ConnectorSettings>,
-    pub storage: StorageExporter,
+    /// Every configured component, by kind and id (ids with canonical type names).
+    pub components: BTreeMap<Kind, BTreeMap<ComponentId, Component>>,
     pub pipelines: Vec<Pipeline>,
+    /// `service.extensions`: the extensions to start, in order.
+    pub extensions: Vec<ComponentId>,
     pub ingest_tokens: Vec<String>,
     pub api_tokens: Vec<String>,
     pub tls: Option<TlsSettings>,
@@ -174,7 +230,7 @@ pub struct ConfigErrors(pub Vec<String>);
 
 /// Component types the Collector knows that otelbox does not run: named in the error so a
 /// Collector config fails with a precise message rather than "unknown".
-const NOT_YET: [&str; 8] = [
+const NOT_YET: [&str; 14] = [
     "routing",
     "count",
     "forward",
@@ -183,6 +239,12 @@ const NOT_YET: [&str; 8] = [
     "resourcedetection",
     "prometheus",
     "jaeger",
+    "kafka",
+    "hostmetrics",
+    "filelog",
+    "loki",
+    "prometheusremotewrite",
+    "pprof",
 ];
 
 /// The built-in pipeline as YAML: what `otelbox config default` prints and what runs without a file.
@@ -224,15 +286,16 @@ service:
 "#;
 
 impl Config {
-    pub fn builtin() -> Config {
-        Config::parse(BUILTIN_YAML).expect("the built-in config is valid")
+    /// The built-in config (`BUILTIN_YAML`) of the given catalog's components.
+    pub fn builtin(catalog: &dyn Catalog) -> Config {
+        Config::parse(BUILTIN_YAML, catalog).expect("the built-in config is valid")
     }
 
     /// Reads a file, substitutes the environment, parses and validates it.
-    pub fn load(path: &Path) -> anyhow::Result<Config> {
+    pub fn load(path: &Path, catalog: &dyn Catalog) -> anyhow::Result<Config> {
         let text = std::fs::read_to_string(path).map_err(|e| anyhow::anyhow!("cannot read the config file {}: {e}", path.display()))?;
         let text = env::substitute(&text, |name| std::env::var(name).ok()).map_err(|e| ConfigErrors(vec![e]))?;
-        Ok(Config::parse(&text)?)
+        Ok(Config::parse(&text, catalog)?)
     }
 
     /// The first of the standard places that holds a config file this user can read: the user config
@@ -247,15 +310,50 @@ impl Config {
             .find(|p| p.is_file() && std::fs::File::open(p).is_ok())
     }
 
-    pub fn parse(text: &str) -> Result<Config, ConfigErrors> {
+    pub fn parse(text: &str, catalog: &dyn Catalog) -> Result<Config, ConfigErrors> {
         let root: Value = serde_yaml_ng::from_str(text).map_err(|e| ConfigErrors(vec![format!("not valid YAML: {e}")]))?;
         let mut errors = Vec::new();
-        let config = Parser { errors: &mut errors }.config(&root);
+        let config = Parser { errors: &mut errors }.config(&root, catalog);
         if errors.is_empty() {
             Ok(config)
         } else {
             Err(ConfigErrors(errors))
         }
+    }
+
+    /// The components of one kind, by id.
+    pub fn of_kind(&self, kind: Kind) -> impl Iterator<Item = (&ComponentId, &Component)> {
+        self.components.get(&kind).into_iter().flatten()
+    }
+
+    pub fn component(&self, kind: Kind, id: &ComponentId) -> Option<&Component> {
+        self.components.get(&kind)?.get(id)
+    }
+
+    /// The settings of the components of `kind` whose type is `type_name`, in id order.
+    pub fn settings_of<T: Any>(&self, kind: Kind, type_name: &str) -> Vec<(&ComponentId, &T)> {
+        self.of_kind(kind)
+            .filter(|(id, _)| id.kind == type_name)
+            .map(|(id, c)| (id, c.settings.get::<T>()))
+            .collect()
+    }
+
+    pub fn component_mut(&mut self, kind: Kind, id: &ComponentId) -> Option<&mut Component> {
+        self.components.get_mut(&kind)?.get_mut(id)
+    }
+
+    /// The ids of the components of `kind` that some pipeline uses (as a receiver, processor or
+    /// exporter; a connector in either role), each once, in id order.
+    pub fn used(&self, kind: Kind) -> Vec<&ComponentId> {
+        let listed: BTreeSet<&ComponentId> = self
+            .pipelines
+            .iter()
+            .flat_map(|p| match kind {
+                Kind::Processor => p.processors.iter().collect::<Vec<_>>(),
+                _ => p.receivers.iter().chain(&p.exporters).collect(),
+            })
+            .collect();
+        self.of_kind(kind).map(|(id, _)| id).filter(|id| listed.contains(id)).collect()
     }
 
     /// One line per pipeline, for status and the UI: `traces: otlp -> memory_limiter -> batch -> otelbox`.
@@ -413,6 +511,21 @@ impl Parser<'_> {
         }
     }
 
+    /// A listening address `host:port`: an IP address, `localhost` (loopback) or an empty host
+    /// (every interface, as the Collector reads `:4317`).
+    pub fn endpoint(&mut self, value: &Value, path: &str) -> Option<std::net::SocketAddr> {
+        let text = self.string(value, path)?;
+        let resolved = match text.rsplit_once(':') {
+            Some(("localhost", port)) => format!("127.0.0.1:{port}"),
+            Some(("", port)) => format!("0.0.0.0:{port}"),
+            _ => text.clone(),
+        };
+        resolved
+            .parse()
+            .map_err(|_| self.error(path, format!("expected host:port with an IP address or localhost, got '{text}'")))
+            .ok()
+    }
+
     pub fn string(&mut self, value: &Value, path: &str) -> Option<String> {
         match value {
             Value::String(s) => Some(s.clone()),
@@ -453,15 +566,11 @@ impl Parser<'_> {
         tokens
     }
 
-    fn config(&mut self, root: &Value) -> Config {
+    fn config(&mut self, root: &Value, catalog: &dyn Catalog) -> Config {
         let mut config = Config {
-            otlp: OtlpReceiver::default(),
-            zipkin: None,
-            processors: BTreeMap::new(),
-            exporters: BTreeMap::new(),
-            connectors: BTreeMap::new(),
-            storage: StorageExporter::default(),
+            components: BTreeMap::new(),
             pipelines: Vec::new(),
+            extensions: Vec::new(),
             ingest_tokens: Vec::new(),
             api_tokens: Vec::new(),
             tls: None,
@@ -483,115 +592,42 @@ impl Parser<'_> {
             ],
             "(top level)",
         );
-
-        let mut receivers = BTreeMap::new();
-        for (key, value) in self.entries(top.get("receivers"), "receivers") {
-            let path = format!("receivers.{key}");
-            match ComponentId::parse(&key) {
-                Err(e) => self.error(&path, e),
-                Ok(id) if id.kind == "otlp" => {
-                    if receivers.values().any(|k: &String| k == "otlp") {
-                        self.error(
-                            &path,
-                            "otelbox runs one otlp receiver; give it both protocols instead of a second one",
-                        );
+        // Ids configured under some section, also those whose type is unknown: a pipeline naming
+        // one of those gets no second error for it.
+        let mut declared: BTreeSet<(Kind, ComponentId)> = BTreeSet::new();
+        for kind in Kind::ALL {
+            let mut parsed = BTreeMap::new();
+            for (key, value) in self.entries(top.get(kind.section()), kind.section()) {
+                let path = format!("{}.{key}", kind.section());
+                let id = match ComponentId::parse(&key) {
+                    Ok(id) => canonical(catalog, id),
+                    Err(e) => {
+                        self.error(&path, e);
+                        continue;
                     }
-                    config.otlp = self.otlp(value, &path);
-                    receivers.insert(id, "otlp".to_string());
-                }
-                Ok(id) if id.kind == "zipkin" => {
-                    if config.zipkin.is_some() {
-                        self.error(&path, "otelbox runs one zipkin receiver");
-                    }
-                    config.zipkin = Some(crate::receiver::zipkin::parse(self, value, &path));
-                    receivers.insert(id, "zipkin".to_string());
-                }
-                Ok(id) => self.unsupported("receiver", &id, &path),
-            }
-        }
-        for (key, value) in self.entries(top.get("processors"), "processors") {
-            let path = format!("processors.{key}");
-            match ComponentId::parse(&key) {
-                Err(e) => self.error(&path, e),
-                Ok(id) => match id.kind.as_str() {
-                    "batch" => {
-                        let settings = self.batch(value, &path);
-                        config.processors.insert(id, ProcessorSettings::Batch(settings));
-                    }
-                    "memory_limiter" => {
-                        let settings = self.memory_limiter(value, &path);
-                        config.processors.insert(id, ProcessorSettings::MemoryLimiter(settings));
-                    }
-                    "attributes" => {
-                        let settings = processor::attributes::parse_attributes(self, value, &path);
-                        config.processors.insert(id, ProcessorSettings::Attributes(settings));
-                    }
-                    "resource" => {
-                        let settings = processor::attributes::parse_resource(self, value, &path);
-                        config.processors.insert(id, ProcessorSettings::Resource(settings));
-                    }
-                    "filter" => {
-                        let settings = processor::filter::parse(self, value, &path);
-                        config.processors.insert(id, ProcessorSettings::Filter(settings));
-                    }
-                    "transform" => {
-                        let settings = processor::transform::parse(self, value, &path);
-                        config.processors.insert(id, ProcessorSettings::Transform(settings));
-                    }
-                    "redaction" => {
-                        let settings = processor::redaction::parse(self, value, &path);
-                        config.processors.insert(id, ProcessorSettings::Redaction(settings));
-                    }
-                    "tail_sampling" => {
-                        let settings = processor::tail_sampling::parse(self, value, &path);
-                        config.processors.insert(id, ProcessorSettings::TailSampling(settings));
-                    }
-                    "probabilistic_sampler" => {
-                        let settings = processor::probabilistic_sampler::parse(self, value, &path);
-                        config.processors.insert(id, ProcessorSettings::ProbabilisticSampler(settings));
-                    }
-                    _ => self.unsupported("processor", &id, &path),
-                },
-            }
-        }
-        for (key, value) in self.entries(top.get("exporters"), "exporters") {
-            let path = format!("exporters.{key}");
-            let id = match ComponentId::parse(&key) {
-                Err(e) => {
-                    self.error(&path, e);
+                };
+                declared.insert((kind, id.clone()));
+                let Some(component_type) = catalog.find(kind, &id.kind) else {
+                    self.unsupported(catalog, kind, &id, &path);
                     continue;
+                };
+                if component_type.unnamed_only() && id.name.is_some() {
+                    self.error(
+                        &path,
+                        format!("otelbox runs one {} of type {}, with no name", kind.as_str(), id.kind),
+                    );
                 }
-                Ok(id) => id,
-            };
-            let settings = match id.kind.as_str() {
-                "otelbox" => {
-                    if config.exporters.contains_key(&ComponentId::parse("otelbox").expect("valid id")) || id.name.is_some() {
-                        self.error(&path, "otelbox has one storage, so one exporter of type otelbox, with no name");
-                    }
-                    config.storage = self.storage(value, &path);
-                    ExporterSettings::Otelbox
-                }
-                "otlp" => ExporterSettings::Otlp(exporter::otlp::parse(self, value, &path)),
-                "otlphttp" => ExporterSettings::OtlpHttp(exporter::otlphttp::parse(self, value, &path)),
-                "debug" => ExporterSettings::Debug(exporter::debug::parse(self, value, &path)),
-                "file" => ExporterSettings::File(exporter::file::parse(self, value, &path)),
-                _ => {
-                    self.unsupported("exporter", &id, &path);
-                    continue;
-                }
-            };
-            config.exporters.insert(id, settings);
-        }
-        for (key, value) in self.entries(top.get("connectors"), "connectors") {
-            let path = format!("connectors.{key}");
-            match ComponentId::parse(&key) {
-                Err(e) => self.error(&path, e),
-                Ok(id) if id.kind == "spanmetrics" => {
-                    let settings = crate::connector::spanmetrics::parse(self, value, &path);
-                    config.connectors.insert(id, ConnectorSettings::SpanMetrics(settings));
-                }
-                Ok(id) => self.unsupported("connector", &id, &path),
+                let settings = component_type.parse(self, value, &path);
+                parsed.insert(
+                    id,
+                    Component {
+                        settings,
+                        signals: component_type.signals(),
+                        output_signals: component_type.output_signals(),
+                    },
+                );
             }
+            config.components.insert(kind, parsed);
         }
         if let Some(auth) = self.mapping(top.get("auth"), "auth") {
             self.only_keys(auth, &["ingest_tokens", "api_tokens"], "auth");
@@ -601,214 +637,110 @@ impl Parser<'_> {
         if let Some(tls) = top.get("tls").filter(|v| !v.is_null()) {
             config.tls = self.tls(tls, "tls");
         }
-        config.pipelines = self.service(top.get("service"), &receivers, &config);
-        self.check_usage(&config);
+        self.service(top.get("service"), catalog, &declared, &mut config);
+        self.check_signals(&config);
+        self.check_extension_refs(catalog, &declared, &config);
         config
     }
 
-    /// Checks that need every pipeline: processors in pipelines of a signal they handle, and each
-    /// connector an exporter in a pipeline of its input signal and a receiver in one of its output.
-    fn check_usage(&mut self, config: &Config) {
+    /// Checks that need every pipeline: each component in pipelines of a signal it handles, and each
+    /// connector an exporter in a pipeline of a signal it takes and a receiver in one it emits.
+    fn check_signals(&mut self, config: &Config) {
         for pipeline in &config.pipelines {
-            for (i, id) in pipeline.processors.iter().enumerate() {
-                if config.processors.get(id).is_some_and(|p| !p.supports(pipeline.signal)) {
-                    self.error(
-                        &format!("service.pipelines.{}.processors[{i}]", pipeline.id),
-                        format!("processor \"{id}\" does not handle {}", pipeline.signal.as_str()),
-                    );
+            let signal = pipeline.signal;
+            let roles: [(&str, &[ComponentId], &[Kind]); 3] = [
+                ("receivers", &pipeline.receivers, &[Kind::Receiver, Kind::Connector]),
+                ("processors", &pipeline.processors, &[Kind::Processor]),
+                ("exporters", &pipeline.exporters, &[Kind::Exporter, Kind::Connector]),
+            ];
+            for (role, ids, kinds) in roles {
+                for (i, id) in ids.iter().enumerate() {
+                    let Some((kind, component)) = kinds.iter().find_map(|k| config.component(*k, id).map(|c| (*k, c))) else {
+                        continue;
+                    };
+                    let handled = match (kind, role) {
+                        (Kind::Connector, "receivers") => component.output_signals,
+                        _ => component.signals,
+                    };
+                    if !handled.contains(&signal) {
+                        let verb = match (kind, role) {
+                            (Kind::Connector, "receivers") => "emits",
+                            (Kind::Receiver, _) => "receives",
+                            _ => "handles",
+                        };
+                        self.error(
+                            &format!("service.pipelines.{}.{role}[{i}]", pipeline.id),
+                            format!(
+                                "{} \"{id}\" does not handle {}: it {verb} only {}",
+                                kind.as_str(),
+                                signal.as_str(),
+                                signal_names(handled)
+                            ),
+                        );
+                    }
                 }
             }
         }
-        for (id, connector) in &config.connectors {
-            let (input, output) = connector.signals();
+        for (id, _) in config.of_kind(Kind::Connector) {
             let path = format!("connectors.{id}");
-            let as_exporter: Vec<&Pipeline> = config.pipelines.iter().filter(|p| p.exporters.contains(id)).collect();
-            let as_receiver: Vec<&Pipeline> = config.pipelines.iter().filter(|p| p.receivers.contains(id)).collect();
-            match (as_exporter.is_empty(), as_receiver.is_empty()) {
-                (true, true) => {}
-                (false, true) => self.error(
-                    &path,
-                    format!(
-                        "is used as an exporter but not as a receiver: a connector must be a receiver in a {} pipeline too",
-                        output.as_str()
-                    ),
-                ),
+            let as_exporter = config.pipelines.iter().any(|p| p.exporters.contains(id));
+            let as_receiver = config.pipelines.iter().any(|p| p.receivers.contains(id));
+            match (as_exporter, as_receiver) {
                 (true, false) => self.error(
                     &path,
-                    format!(
-                        "is used as a receiver but not as an exporter: a connector must be an exporter in a {} pipeline too",
-                        input.as_str()
-                    ),
+                    "is used as an exporter but not as a receiver: a connector must be a receiver in a pipeline too",
                 ),
-                (false, false) => {}
-            }
-            for p in as_exporter.iter().filter(|p| p.signal != input) {
-                self.error(
+                (false, true) => self.error(
                     &path,
-                    format!("is an exporter in pipeline {} but only takes {}", p.id, input.as_str()),
-                );
-            }
-            for p in as_receiver.iter().filter(|p| p.signal != output) {
-                self.error(
-                    &path,
-                    format!("is a receiver in pipeline {} but only emits {}", p.id, output.as_str()),
-                );
-            }
-        }
-        for pipeline in &config.pipelines {
-            for (i, id) in pipeline.receivers.iter().enumerate() {
-                if id.kind == "zipkin" && pipeline.signal != Signal::Traces {
-                    self.error(
-                        &format!("service.pipelines.{}.receivers[{i}]", pipeline.id),
-                        "the zipkin receiver only receives traces",
-                    );
-                }
-            }
-        }
-    }
-
-    fn unsupported(&mut self, role: &str, id: &ComponentId, path: &str) {
-        if NOT_YET.contains(&id.kind.as_str()) {
-            self.error(
-                path,
-                format!("the {role} type \"{}\" is not supported by this otelbox yet", id.kind),
-            );
-        } else {
-            self.error(path, format!("unknown {role} type \"{}\"", id.kind));
-        }
-    }
-
-    fn otlp(&mut self, value: &Value, path: &str) -> OtlpReceiver {
-        let mut otlp = OtlpReceiver::default();
-        let Some(body) = self.mapping(Some(value), path) else { return otlp };
-        self.only_keys(body, &["protocols"], path);
-        let protocols_path = format!("{path}.protocols");
-        let Some(protocols) = self.mapping(body.get("protocols"), &protocols_path) else {
-            return otlp;
-        };
-        self.only_keys(protocols, &["grpc", "http"], &protocols_path);
-        if protocols.is_empty() {
-            self.error(&protocols_path, "must enable grpc, http or both");
-        }
-        for (protocol, default) in [("grpc", "127.0.0.1:4317"), ("http", "127.0.0.1:4318")] {
-            let Some(settings) = protocols.get(protocol) else { continue };
-            let p = format!("{protocols_path}.{protocol}");
-            let Some(settings) = self.mapping(Some(settings), &p) else {
-                continue;
-            };
-            let size_key = if protocol == "grpc" {
-                "max_recv_msg_size_mib"
-            } else {
-                "max_request_body_size"
-            };
-            self.only_keys(settings, &["endpoint", size_key], &p);
-            let endpoint = match settings.get("endpoint") {
-                Some(v) => self.string(v, &format!("{p}.endpoint")).unwrap_or_default(),
-                None => default.to_string(),
-            };
-            let address = endpoint.parse::<SocketAddr>().map_err(|_| {
-                self.error(
-                    &format!("{p}.endpoint"),
-                    format!("expected host:port with an IP address, got '{endpoint}'"),
-                );
-            });
-            if let Some(limit) = settings.get(size_key) {
-                let at = format!("{p}.{size_key}");
-                let bytes = if protocol == "grpc" {
-                    self.unsigned(limit, &at).and_then(|mib| {
-                        let bytes = mib.checked_mul(1024 * 1024).filter(|b| *b <= usize::MAX as u64);
-                        if bytes.is_none() {
-                            self.error(&at, "is too large");
-                        }
-                        bytes
-                    })
-                } else {
-                    self.size(limit, &at)
-                };
-                match protocol {
-                    "grpc" => otlp.grpc_max_request_bytes = bytes.map(|b| b as usize),
-                    _ => otlp.http_max_request_bytes = bytes.map(|b| b as usize),
-                }
-            }
-            match (protocol, address) {
-                ("grpc", Ok(address)) => otlp.grpc = address,
-                (_, Ok(address)) => otlp.http = address,
+                    "is used as a receiver but not as an exporter: a connector must be an exporter in a pipeline too",
+                ),
                 _ => {}
             }
         }
-        otlp
     }
 
-    fn batch(&mut self, value: &Value, path: &str) -> BatchConfig {
-        let mut batch = BatchConfig::builtin();
-        let Some(body) = self.mapping(Some(value), path) else {
-            return batch;
-        };
-        self.only_keys(body, &["send_batch_size", "timeout", "send_batch_max_size"], path);
-        if let Some(v) = body.get("send_batch_size") {
-            batch.send_batch_size = self.unsigned(v, &format!("{path}.send_batch_size")).unwrap_or(8192) as usize;
+    /// Extensions referred to by components must be enabled in `service.extensions`, or the
+    /// reference would silently do nothing (an authenticator ignored leaves a receiver open).
+    fn check_extension_refs(&mut self, catalog: &dyn Catalog, declared: &BTreeSet<(Kind, ComponentId)>, config: &Config) {
+        for kind in [Kind::Receiver, Kind::Exporter] {
+            for (id, component) in config.of_kind(kind) {
+                let Some(component_type) = catalog.find(kind, &id.kind) else {
+                    continue;
+                };
+                for (at, extension) in component_type.extension_refs(&component.settings) {
+                    let at = format!("{}.{id}.{at}", kind.section());
+                    if !declared.contains(&(Kind::Extension, extension.clone())) {
+                        self.error(&at, format!("refers to extension \"{extension}\" which is not configured"));
+                    } else if config.component(Kind::Extension, &extension).is_some() && !config.extensions.contains(&extension) {
+                        self.error(
+                            &at,
+                            format!("refers to extension \"{extension}\", which service.extensions does not enable"),
+                        );
+                    }
+                }
+            }
         }
-        if let Some(v) = body.get("timeout") {
-            batch.timeout = self.duration(v, &format!("{path}.timeout")).unwrap_or(batch.timeout);
-        }
-        if let Some(v) = body.get("send_batch_max_size") {
-            batch.send_batch_max_size = self.unsigned(v, &format!("{path}.send_batch_max_size")).unwrap_or(0) as usize;
-        }
-        if batch.send_batch_max_size != 0 && batch.send_batch_max_size < batch.send_batch_size {
+    }
+
+    fn unsupported(&mut self, catalog: &dyn Catalog, kind: Kind, id: &ComponentId, path: &str) {
+        let known = catalog.type_names(kind).join(", ");
+        let role = kind.as_str();
+        if id.kind == "logging" && kind == Kind::Exporter {
             self.error(
-                &format!("{path}.send_batch_max_size"),
-                "must be 0 (no limit) or at least send_batch_size",
+                path,
+                format!("the exporter type \"logging\" was renamed \"debug\" by the Collector; use debug (otelbox has: {known})"),
             );
+        } else if NOT_YET.contains(&id.kind.as_str()) {
+            self.error(
+                path,
+                format!(
+                    "the {role} type \"{}\" is not supported by this otelbox yet (it has: {known})",
+                    id.kind
+                ),
+            );
+        } else {
+            self.error(path, format!("unknown {role} type \"{}\" (otelbox has: {known})", id.kind));
         }
-        batch
-    }
-
-    fn memory_limiter(&mut self, value: &Value, path: &str) -> MemoryLimiterConfig {
-        let mut limiter = MemoryLimiterConfig::default();
-        let Some(body) = self.mapping(Some(value), path) else {
-            return limiter;
-        };
-        self.only_keys(body, &["check_interval", "limit_mib", "spike_limit_mib"], path);
-        match body.get("check_interval") {
-            Some(v) => match self.duration(v, &format!("{path}.check_interval")) {
-                Some(d) if d.is_zero() => self.error(&format!("{path}.check_interval"), "must be greater than 0"),
-                Some(d) => limiter.check_interval = d,
-                None => {}
-            },
-            None => self.error(path, "check_interval is required (e.g. 1s)"),
-        }
-        match body.get("limit_mib").map(|v| self.unsigned(v, &format!("{path}.limit_mib"))) {
-            Some(Some(0)) => self.error(&format!("{path}.limit_mib"), "must be greater than 0"),
-            Some(Some(mib)) if mib > 1 << 40 => self.error(&format!("{path}.limit_mib"), "is too large"),
-            Some(Some(mib)) => limiter.limit_mib = mib,
-            Some(None) => {}
-            None => self.error(path, "limit_mib is required"),
-        }
-        limiter.spike_limit_mib = match body.get("spike_limit_mib") {
-            Some(v) => self
-                .unsigned(v, &format!("{path}.spike_limit_mib"))
-                .unwrap_or(limiter.limit_mib / 5),
-            None => limiter.limit_mib / 5,
-        };
-        if limiter.limit_mib > 0 && limiter.spike_limit_mib >= limiter.limit_mib {
-            self.error(&format!("{path}.spike_limit_mib"), "must be smaller than limit_mib");
-        }
-        limiter
-    }
-
-    fn storage(&mut self, value: &Value, path: &str) -> StorageExporter {
-        let mut storage = StorageExporter::default();
-        let Some(body) = self.mapping(Some(value), path) else {
-            return storage;
-        };
-        self.only_keys(body, &["retention", "max_db_size"], path);
-        if let Some(v) = body.get("retention") {
-            storage.retention = self.duration(v, &format!("{path}.retention"));
-        }
-        if let Some(v) = body.get("max_db_size") {
-            storage.max_db_size = self.size(v, &format!("{path}.max_db_size"));
-        }
-        storage
     }
 
     fn tls(&mut self, value: &Value, path: &str) -> Option<TlsSettings> {
@@ -832,16 +764,30 @@ impl Parser<'_> {
         })
     }
 
-    fn service(&mut self, value: Option<&Value>, receivers: &BTreeMap<ComponentId, String>, config: &Config) -> Vec<Pipeline> {
+    fn service(&mut self, value: Option<&Value>, catalog: &dyn Catalog, declared: &BTreeSet<(Kind, ComponentId)>, config: &mut Config) {
         let Some(service) = self.mapping(value, "service") else {
-            return Vec::new();
+            return;
         };
         self.only_keys(service, &["pipelines", "extensions", "telemetry"], "service");
+        for (i, text) in self.string_list(service.get("extensions"), "service.extensions").iter().enumerate() {
+            let at = format!("service.extensions[{i}]");
+            match ComponentId::parse(text).map(|id| canonical(catalog, id)) {
+                Err(e) => self.error(&at, e),
+                Ok(id) if !declared.contains(&(Kind::Extension, id.clone())) => {
+                    self.error(&at, format!("references extension \"{id}\" which is not configured"))
+                }
+                Ok(id) if config.extensions.contains(&id) => self.error(&at, format!("lists extension \"{id}\" twice")),
+                Ok(id) => {
+                    if config.component(Kind::Extension, &id).is_some() {
+                        config.extensions.push(id);
+                    }
+                }
+            }
+        }
         let entries = self.entries(service.get("pipelines"), "service.pipelines");
         if entries.is_empty() {
             self.error("service", "must have at least one pipeline");
         }
-        let mut pipelines = Vec::new();
         for (id, body) in entries {
             let path = format!("service.pipelines.{id}");
             let signal = match id.split('/').next().unwrap_or_default() {
@@ -855,18 +801,22 @@ impl Parser<'_> {
             };
             let Some(body) = self.mapping(Some(body), &path) else { continue };
             self.only_keys(body, &["receivers", "processors", "exporters"], &path);
-            let mut ids = |role: &str, known: &dyn Fn(&ComponentId) -> bool| -> Vec<ComponentId> {
+            let mut ids = |role: &str, kinds: &[Kind]| -> Vec<ComponentId> {
                 let list = self.string_list(body.get(role), &format!("{path}.{role}"));
                 let mut out = Vec::new();
                 for (i, text) in list.iter().enumerate() {
                     let at = format!("{path}.{role}[{i}]");
-                    match ComponentId::parse(text) {
+                    match ComponentId::parse(text).map(|id| canonical(catalog, id)) {
                         Err(e) => self.error(&at, e),
-                        Ok(id) if !known(&id) => {
+                        Ok(id) if !kinds.iter().any(|k| declared.contains(&(*k, id.clone()))) => {
                             let singular = role.trim_end_matches('s');
                             self.error(&at, format!("references {singular} \"{id}\" which is not configured"))
                         }
-                        Ok(id) => out.push(id),
+                        Ok(id) => {
+                            if kinds.iter().any(|k| config.component(*k, &id).is_some()) {
+                                out.push(id);
+                            }
+                        }
                     }
                 }
                 out
@@ -874,11 +824,9 @@ impl Parser<'_> {
             let pipeline = Pipeline {
                 id: id.clone(),
                 signal,
-                receivers: ids("receivers", &|id| receivers.contains_key(id) || config.connectors.contains_key(id)),
-                processors: ids("processors", &|id| config.processors.contains_key(id)),
-                exporters: ids("exporters", &|id| {
-                    config.exporters.contains_key(id) || config.connectors.contains_key(id)
-                }),
+                receivers: ids("receivers", &[Kind::Receiver, Kind::Connector]),
+                processors: ids("processors", &[Kind::Processor]),
+                exporters: ids("exporters", &[Kind::Exporter, Kind::Connector]),
             };
             if body.get("receivers").is_none_or(|v| v.as_sequence().is_none_or(|s| s.is_empty())) {
                 self.error(&path, "must have at least one receiver");
@@ -886,10 +834,21 @@ impl Parser<'_> {
             if body.get("exporters").is_none_or(|v| v.as_sequence().is_none_or(|s| s.is_empty())) {
                 self.error(&path, "must have at least one exporter");
             }
-            pipelines.push(pipeline);
+            config.pipelines.push(pipeline);
         }
-        pipelines
     }
+}
+
+/// The id with its type's canonical name (the Collector's renamed aliases, `otlp_grpc` -> `otlp`).
+fn canonical(catalog: &dyn Catalog, mut id: ComponentId) -> ComponentId {
+    if let Some(found) = Kind::ALL.iter().find_map(|k| catalog.find(*k, &id.kind)) {
+        id.kind = found.type_name().to_string();
+    }
+    id
+}
+
+fn signal_names(signals: &[Signal]) -> String {
+    signals.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(" and ")
 }
 
 fn kind_of(value: &Value) -> &'static str {
@@ -903,6 +862,3 @@ fn kind_of(value: &Value) -> &'static str {
         Value::Tagged(_) => "a tagged value",
     }
 }
-
-#[cfg(test)]
-mod tests;

@@ -12,9 +12,10 @@
 //! `dimensions_cache_size` when no limit is set); spans beyond that are counted in one overflow series
 //! whose only attribute is `otel.metric.overflow: true`.
 
-use crate::config::{ComponentId, Parser};
-use crate::pdata::{find_attribute, SignalData};
-use crate::pipeline::{Consumer, Envelope, PipelineError, SharedConsumer};
+use crate::config::{ComponentId, ComponentType, Parser, Settings};
+use crate::connector::ConnectorFactory;
+use crate::pdata::{find_attribute, Signal, SignalData};
+use crate::pipeline::{Consumer, Envelope, PipelineError, SharedConsumer, SignalConsumers};
 use crate::telemetry::ComponentCounters;
 use futures::future::BoxFuture;
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
@@ -331,6 +332,44 @@ fn dimensions(p: &mut Parser, value: Option<&Value>, path: &str) -> Vec<Dimensio
         }
     }
     out
+}
+
+pub struct Factory;
+
+impl ComponentType for Factory {
+    fn type_name(&self) -> &'static str {
+        "spanmetrics"
+    }
+    fn aliases(&self) -> &'static [&'static str] {
+        &["span_metrics"]
+    }
+    fn signals(&self) -> &'static [Signal] {
+        &[Signal::Traces]
+    }
+    fn output_signals(&self) -> &'static [Signal] {
+        &[Signal::Metrics]
+    }
+    fn parse(&self, p: &mut Parser, value: &Value, path: &str) -> Settings {
+        Settings::new(parse(p, value, path))
+    }
+}
+
+impl ConnectorFactory for Factory {
+    fn build(
+        &self,
+        id: &ComponentId,
+        settings: &Settings,
+        output: SignalConsumers,
+        counters: Arc<ComponentCounters>,
+    ) -> anyhow::Result<SignalConsumers> {
+        let metrics = output
+            .metrics
+            .ok_or_else(|| anyhow::anyhow!("{id}: no metrics pipeline receives from this connector"))?;
+        Ok(SignalConsumers {
+            traces: Some(Arc::new(SpanMetricsConnector::new(id, settings.get(), metrics, counters))),
+            ..SignalConsumers::default()
+        })
+    }
 }
 
 pub struct SpanMetricsConnector {
@@ -833,7 +872,7 @@ fn now_ns() -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{Config, ConnectorSettings};
+    use crate::config::Kind;
     use crate::pipeline::ack::AckToken;
     use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Status};
 
@@ -875,13 +914,13 @@ mod tests {
     }
 
     fn settings(body: &str) -> SpanMetricsConfig {
-        let config = Config::parse(&full_config(body)).unwrap_or_else(|e| panic!("{e}"));
-        let ConnectorSettings::SpanMetrics(settings) = config.connectors.values().next().expect("the connector");
+        let config = crate::components::parse_config(&full_config(body)).unwrap_or_else(|e| panic!("{e}"));
+        let (_, settings) = config.settings_of::<SpanMetricsConfig>(Kind::Connector, "spanmetrics")[0];
         settings.clone()
     }
 
     fn errors(body: &str) -> Vec<String> {
-        Config::parse(&full_config(body)).map(|_| ()).unwrap_err().0
+        crate::components::parse_config(&full_config(body)).map(|_| ()).unwrap_err().0
     }
 
     fn connector_with(settings: &SpanMetricsConfig, capture: &Arc<Capture>) -> (SpanMetricsConnector, Arc<ComponentCounters>) {
@@ -1456,13 +1495,13 @@ mod tests {
 
     #[test]
     fn the_alias_and_defaults_load() {
-        let config = Config::parse(
+        let config = crate::components::parse_config(
             &full_config("    {}")
                 .replace("  spanmetrics:\n", "  span_metrics/red:\n")
                 .replace("spanmetrics]", "span_metrics/red]"),
         )
         .unwrap();
-        let (id, ConnectorSettings::SpanMetrics(settings)) = config.connectors.iter().next().unwrap();
+        let (id, settings) = config.settings_of::<SpanMetricsConfig>(Kind::Connector, "spanmetrics")[0];
         assert_eq!(id.to_string(), "spanmetrics/red");
         assert_eq!(*settings, SpanMetricsConfig::default());
     }

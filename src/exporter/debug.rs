@@ -53,6 +53,20 @@ impl Default for DebugExporterConfig {
     }
 }
 
+pub struct Factory;
+crate::component_type!(Factory, "debug", &crate::pdata::Signal::ALL, parse);
+
+impl crate::exporter::ExporterFactory for Factory {
+    fn build(
+        &self,
+        context: &crate::exporter::ExporterContext<'_>,
+        settings: &crate::config::Settings,
+    ) -> anyhow::Result<crate::pipeline::SignalConsumers> {
+        let exporter = DebugExporter::new(context.id, settings.get(), context.data_dir, context.counters.clone())?;
+        Ok(crate::pipeline::SignalConsumers::all(std::sync::Arc::new(exporter)))
+    }
+}
+
 pub fn parse(p: &mut Parser, value: &Value, path: &str) -> DebugExporterConfig {
     let mut config = DebugExporterConfig::default();
     let Some(body) = p.mapping(Some(value), path) else {
@@ -862,7 +876,7 @@ fn detailed_metric(d: &mut Dump<'_>, m: &Metric) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{Config, ExporterSettings};
+    use crate::config::Kind;
     use crate::pipeline::ack::AckToken;
     use opentelemetry_proto::tonic::common::v1::any_value::Value as V;
     use opentelemetry_proto::tonic::logs::v1::{LogRecord, ResourceLogs, ScopeLogs};
@@ -1069,11 +1083,8 @@ mod tests {
     }
 
     fn config_of(yaml: &str) -> DebugExporterConfig {
-        let config = Config::parse(yaml).unwrap();
-        match config.exporters.values().next() {
-            Some(ExporterSettings::Debug(c)) => c.clone(),
-            _ => panic!("no debug exporter"),
-        }
+        let config = crate::components::parse_config(yaml).unwrap();
+        config.settings_of::<DebugExporterConfig>(Kind::Exporter, "debug")[0].1.clone()
     }
 
     const TRACES_SUMMARY: &str = "Traces\t{\"otelcol.component.id\": \"debug\", \"otelcol.component.kind\": \"exporter\", \"otelcol.signal\": \"traces\", \"resource spans\": 1, \"spans\": 2}";
@@ -1366,7 +1377,7 @@ service:
 
     #[test]
     fn config_errors_name_their_paths() {
-        let errors = Config::parse(
+        let errors = crate::components::parse_config(
             r#"
 receivers: {otlp: {protocols: {http: {}}}}
 exporters:
@@ -1386,7 +1397,7 @@ service: {pipelines: {traces: {receivers: [otlp], exporters: [debug]}}}
                 "exporters.debug.sampling_initial: expected a non-negative integer, got a number",
             ]
         );
-        let errors = Config::parse(
+        let errors = crate::components::parse_config(
             "receivers: {otlp: {protocols: {http: {}}}}\nexporters: {debug: [basic]}\nservice: {pipelines: {traces: {receivers: [otlp], exporters: [debug]}}}",
         )
         .unwrap_err();

@@ -94,6 +94,20 @@ const COLLECTOR_ONLY: [(&str, &str); 4] = [
     ("directory_permissions", "create the directory beforehand, or use create_directory"),
 ];
 
+pub struct Factory;
+crate::component_type!(Factory, "file", &crate::pdata::Signal::ALL, parse);
+
+impl crate::exporter::ExporterFactory for Factory {
+    fn build(
+        &self,
+        context: &crate::exporter::ExporterContext<'_>,
+        settings: &crate::config::Settings,
+    ) -> anyhow::Result<crate::pipeline::SignalConsumers> {
+        let exporter = FileExporter::new(context.id, settings.get(), context.data_dir, context.counters.clone())?;
+        Ok(crate::pipeline::SignalConsumers::all(std::sync::Arc::new(exporter)))
+    }
+}
+
 pub fn parse(p: &mut Parser, value: &Value, path: &str) -> FileExporterConfig {
     let mut config = FileExporterConfig::default();
     let Some(body) = p.mapping(Some(value), path) else {
@@ -542,7 +556,7 @@ fn is_backup_timestamp(text: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{Config, ExporterSettings};
+    use crate::config::Kind;
     use crate::pdata::json;
     use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
     use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
@@ -613,10 +627,8 @@ mod tests {
     }
 
     fn config_of(yaml: &str) -> FileExporterConfig {
-        match Config::parse(yaml).map(|c| c.exporters.into_values().next()) {
-            Ok(Some(ExporterSettings::File(c))) => c,
-            other => panic!("no file exporter: {:?}", other.err()),
-        }
+        let config = crate::components::parse_config(yaml).unwrap_or_else(|e| panic!("no file exporter: {e}"));
+        config.settings_of::<FileExporterConfig>(Kind::Exporter, "file")[0].1.clone()
     }
 
     fn full_config(exporter: &str) -> String {
@@ -875,7 +887,7 @@ mod tests {
 
     #[test]
     fn config_errors_name_their_paths() {
-        let errors = Config::parse(&full_config(
+        let errors = crate::components::parse_config(&full_config(
             "  file:\n    format: csv\n    compression: zstd\n    append: true\n    rotation:\n      localtime: true\n      max_days: soon\n    flush_every: 1s\n    flush_interval: 1",
         ))
         .unwrap_err();
@@ -892,7 +904,7 @@ mod tests {
                 "exporters.file.append: cannot be combined with rotation (a rotated file is always appended to)",
             ]
         );
-        let errors = Config::parse(&full_config("  file:\n    path: ''\n    group_by: {enabled: true}")).unwrap_err();
+        let errors = crate::components::parse_config(&full_config("  file:\n    path: ''\n    group_by: {enabled: true}")).unwrap_err();
         assert_eq!(
             errors.0,
             [

@@ -1,7 +1,8 @@
 //! Exporters: where a pipeline's data ends up. `storage` is otelbox's own SQLite store; the others
 //! forward (`otlp`, `otlphttp`), print (`debug`) or write files (`file`). The forwarding exporters
 //! share `sender` (the consumer side, delivery workers), `queue` (the persistent sending queue) and
-//! `retry` (backoff and the retryable-or-not rules).
+//! `retry` (backoff and the retryable-or-not rules). Each type registers an `ExporterFactory`
+//! (`crate::components`).
 
 pub mod debug;
 pub mod file;
@@ -11,6 +12,30 @@ pub mod queue;
 pub mod retry;
 pub mod sender;
 pub mod storage;
+
+use crate::config::{ComponentId, ComponentType, Settings};
+use crate::pipeline::SignalConsumers;
+use crate::store::Store;
+use crate::telemetry::PerSignal;
+use std::path::Path;
+use std::sync::Arc;
+
+/// Builds an exporter type's one instance, shared by every pipeline using it.
+pub trait ExporterFactory: ComponentType {
+    /// The instance's consumers, one per signal it takes.
+    fn build(&self, context: &ExporterContext<'_>, settings: &Settings) -> anyhow::Result<SignalConsumers>;
+}
+
+/// What an exporter instance is built with besides its settings.
+pub struct ExporterContext<'a> {
+    pub id: &'a ComponentId,
+    pub store: &'a Arc<Store>,
+    /// Where persistent sending queues live; None for an in-memory box.
+    pub data_dir: Option<&'a Path>,
+    /// Its counters per signal (the topology counts what it receives and refuses; the exporter
+    /// counts what it sends, queues and drops).
+    pub counters: PerSignal,
+}
 
 /// A UTC calendar date and time, for the exporters that print or name things by time (the debug
 /// exporter's timestamps, the file exporter's backup names) without a date-time crate.

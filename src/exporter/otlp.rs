@@ -62,6 +62,20 @@ pub struct ClientTls {
     pub client: Option<(PathBuf, PathBuf)>,
 }
 
+pub struct Factory;
+crate::component_type!(Factory, "otlp", &crate::pdata::Signal::ALL, parse, aliases: &["otlp_grpc"]);
+
+impl crate::exporter::ExporterFactory for Factory {
+    fn build(
+        &self,
+        context: &crate::exporter::ExporterContext<'_>,
+        settings: &crate::config::Settings,
+    ) -> anyhow::Result<crate::pipeline::SignalConsumers> {
+        let exporter = OtlpExporter::new(context.id, settings.get(), context.data_dir, context.counters.clone())?;
+        Ok(crate::pipeline::SignalConsumers::all(std::sync::Arc::new(exporter)))
+    }
+}
+
 pub fn parse(p: &mut Parser, value: &Value, path: &str) -> OtlpExporterConfig {
     let mut config = OtlpExporterConfig {
         uri: String::new(),
@@ -346,7 +360,7 @@ impl Encoder for PassThroughEncoder {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{Config, ExporterSettings};
+    use crate::config::{Config, Kind};
     use crate::exporter::retry::{ProtoAny, ProtoDuration, RetryInfo, RpcStatus};
     use crate::exporter::sender::golden;
     use crate::pipeline::ack::AckToken;
@@ -450,15 +464,17 @@ mod tests {
             "receivers: {{ otlp: {{ protocols: {{ grpc: {{}}, http: {{}} }} }} }}\nexporters:\n  otlp/upstream:\n{}\nservice:\n  pipelines:\n    traces: {{ receivers: [otlp], exporters: [otlp/upstream] }}\n    metrics: {{ receivers: [otlp], exporters: [otlp/upstream] }}\n    logs: {{ receivers: [otlp], exporters: [otlp/upstream] }}\n",
             exporter.lines().map(|l| format!("    {l}")).collect::<Vec<_>>().join("\n")
         );
-        Config::parse(&yaml).map_err(|e| e.0)
+        crate::components::parse_config(&yaml).map_err(|e| e.0)
     }
 
     fn settings(exporter: &str) -> OtlpExporterConfig {
         let config = config_with(exporter).unwrap_or_else(|e| panic!("{e:?}"));
-        match &config.exporters[&upstream_id()] {
-            ExporterSettings::Otlp(settings) => settings.clone(),
-            other => panic!("{other:?}"),
-        }
+        config
+            .component(Kind::Exporter, &upstream_id())
+            .unwrap()
+            .settings
+            .get::<OtlpExporterConfig>()
+            .clone()
     }
 
     fn errors(exporter: &str) -> Vec<String> {

@@ -71,6 +71,20 @@ impl OtlpHttpExporterConfig {
     }
 }
 
+pub struct Factory;
+crate::component_type!(Factory, "otlphttp", &crate::pdata::Signal::ALL, parse, aliases: &["otlp_http"]);
+
+impl crate::exporter::ExporterFactory for Factory {
+    fn build(
+        &self,
+        context: &crate::exporter::ExporterContext<'_>,
+        settings: &crate::config::Settings,
+    ) -> anyhow::Result<crate::pipeline::SignalConsumers> {
+        let exporter = OtlpHttpExporter::new(context.id, settings.get(), context.data_dir, context.counters.clone())?;
+        Ok(crate::pipeline::SignalConsumers::all(std::sync::Arc::new(exporter)))
+    }
+}
+
 pub fn parse(p: &mut Parser, value: &Value, path: &str) -> OtlpHttpExporterConfig {
     let mut config = OtlpHttpExporterConfig {
         traces_url: None,
@@ -379,7 +393,7 @@ fn error_detail(answer: &[u8], json: bool) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{Config, ExporterSettings};
+    use crate::config::{Config, Kind};
     use crate::exporter::sender::golden;
     use crate::pipeline::ack::AckToken;
     use axum::http::{HeaderMap as AxumHeaders, StatusCode, Uri};
@@ -487,15 +501,17 @@ mod tests {
             "receivers: {{ otlp: {{ protocols: {{ grpc: {{}}, http: {{}} }} }} }}\nexporters:\n  otlphttp/tempo:\n{}\nservice:\n  pipelines:\n    traces: {{ receivers: [otlp], exporters: [otlphttp/tempo] }}\n    metrics: {{ receivers: [otlp], exporters: [otlphttp/tempo] }}\n    logs: {{ receivers: [otlp], exporters: [otlphttp/tempo] }}\n",
             exporter.lines().map(|l| format!("    {l}")).collect::<Vec<_>>().join("\n")
         );
-        Config::parse(&yaml).map_err(|e| e.0)
+        crate::components::parse_config(&yaml).map_err(|e| e.0)
     }
 
     fn settings(exporter: &str) -> OtlpHttpExporterConfig {
         let config = config_with(exporter).unwrap_or_else(|e| panic!("{e:?}"));
-        match &config.exporters[&upstream_id()] {
-            ExporterSettings::OtlpHttp(settings) => settings.clone(),
-            other => panic!("{other:?}"),
-        }
+        config
+            .component(Kind::Exporter, &upstream_id())
+            .unwrap()
+            .settings
+            .get::<OtlpHttpExporterConfig>()
+            .clone()
     }
 
     fn errors(exporter: &str) -> Vec<String> {

@@ -1,14 +1,17 @@
 //! The `otelbox` storage exporter: flattens payloads into rows on a blocking worker, then queues
 //! them for the single writer thread. The acks travel with the rows and settle after the commit.
 
-use crate::pdata::SignalData;
-use crate::pipeline::{Consumer, Envelope, PipelineError};
+use crate::config::{ComponentType, Parser, Settings};
+use crate::exporter::{ExporterContext, ExporterFactory};
+use crate::pdata::{Signal, SignalData};
+use crate::pipeline::{Consumer, Envelope, PipelineError, SignalConsumers};
 use crate::store::rows::{self, RowBatch};
 use crate::store::Store;
 use futures::future::BoxFuture;
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use serde_yaml_ng::Value;
 use std::sync::Arc;
 
 /// How a signal's payload becomes rows.
@@ -29,6 +32,53 @@ impl Storable for ExportMetricsServiceRequest {
     fn into_rows(self) -> RowBatch {
         rows::flatten_metrics(self)
     }
+}
+
+/// The `otelbox` exporter's settings, which are the store's: they apply to the whole box.
+#[derive(Clone, Debug, PartialEq, Default)]
+pub struct StorageSettings {
+    pub retention: Option<std::time::Duration>,
+    pub max_db_size: Option<u64>,
+}
+
+pub struct Factory;
+
+impl ComponentType for Factory {
+    fn type_name(&self) -> &'static str {
+        "otelbox"
+    }
+    fn signals(&self) -> &'static [Signal] {
+        &Signal::ALL
+    }
+    /// otelbox has one store.
+    fn unnamed_only(&self) -> bool {
+        true
+    }
+    fn parse(&self, p: &mut Parser, value: &Value, path: &str) -> Settings {
+        Settings::new(parse(p, value, path))
+    }
+}
+
+impl ExporterFactory for Factory {
+    fn build(&self, context: &ExporterContext<'_>, _settings: &Settings) -> anyhow::Result<SignalConsumers> {
+        let exporter = StorageExporter::counted(context.store.clone(), context.counters.clone());
+        Ok(SignalConsumers::all(Arc::new(exporter)))
+    }
+}
+
+pub fn parse(p: &mut Parser, value: &Value, path: &str) -> StorageSettings {
+    let mut storage = StorageSettings::default();
+    let Some(body) = p.mapping(Some(value), path) else {
+        return storage;
+    };
+    p.only_keys(body, &["retention", "max_db_size"], path);
+    if let Some(v) = body.get("retention") {
+        storage.retention = p.duration(v, &format!("{path}.retention"));
+    }
+    if let Some(v) = body.get("max_db_size") {
+        storage.max_db_size = p.size(v, &format!("{path}.max_db_size"));
+    }
+    storage
 }
 
 pub struct StorageExporter {

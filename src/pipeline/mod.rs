@@ -1,9 +1,12 @@
 //! The pipeline skeleton shared by every signal: the data envelope, typed errors, the `Consumer`
-//! trait that processors and exporters implement, fan-out, and the built-in default topology.
-//! Processors run inline (so refusals reach the OTLP answer); exporters sit behind bounded queues.
+//! trait that processors and exporters implement, fan-out, counting taps, and the signal-erased
+//! consumer types component factories exchange. Processors run inline (so refusals reach the OTLP
+//! answer); exporters sit behind bounded queues. The topology that wires them is `crate::service`.
 
 pub mod ack;
-pub mod build;
+pub mod item;
+
+pub use item::{Inline, ItemProcessor};
 
 use crate::pdata::SignalData;
 use ack::AckToken;
@@ -130,68 +133,125 @@ impl<T: SignalData> Consumer<T> for FanOut<T> {
     }
 }
 
-/// A signal's payload as the configurable pipeline handles it: storable, encodable as OTLP protobuf
-/// and JSON, processable by inline processors, and convertible to and from the traces-only stages
-/// (tail sampling, the span metrics connector) without knowing the signal statically.
-pub trait PipelineData: crate::exporter::storage::Storable + prost::Message {
+/// A signal's payload as the configurable pipeline handles it: encodable as OTLP protobuf and
+/// JSON, processable by inline processors, and convertible to and from the signal-erased consumer
+/// types the component factories deal in (`AnyConsumer`, `SignalConsumers`).
+pub trait PipelineData: SignalData + prost::Message {
     /// The OTLP/JSON form (the file exporter's lines, `otlphttp` with `encoding: json`).
     fn to_otlp_json(&self) -> serde_json::Value;
     /// Runs an inline processor on this signal's payload.
-    fn apply(processor: &dyn crate::processor::ItemProcessor, data: &mut Self) -> Result<(), PipelineError>;
-    /// `Some` only for traces: the consumer seen as a traces consumer.
-    fn as_traces_consumer(consumer: SharedConsumer<Self>) -> Option<SharedConsumer<ExportTraceServiceRequest>>;
-    /// `Some` only for traces: a traces consumer seen as this signal's consumer.
-    fn from_traces_consumer(consumer: SharedConsumer<ExportTraceServiceRequest>) -> Option<SharedConsumer<Self>>;
+    fn apply(processor: &dyn ItemProcessor, data: &mut Self) -> Result<(), PipelineError>;
+    fn into_any(consumer: SharedConsumer<Self>) -> AnyConsumer;
+    /// `Some` when `consumer` takes this signal.
+    fn from_any(consumer: AnyConsumer) -> Option<SharedConsumer<Self>>;
+    /// This signal's consumer of a set, if it has one.
+    fn select(set: &SignalConsumers) -> Option<&SharedConsumer<Self>>;
 }
 
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 
-impl PipelineData for ExportTraceServiceRequest {
-    fn to_otlp_json(&self) -> serde_json::Value {
-        crate::pdata::json::encode_traces(self)
+/// A consumer of one signal, the signal known only at run time: what a processor factory is given
+/// to forward to and returns.
+#[derive(Clone)]
+pub enum AnyConsumer {
+    Traces(SharedConsumer<ExportTraceServiceRequest>),
+    Metrics(SharedConsumer<ExportMetricsServiceRequest>),
+    Logs(SharedConsumer<ExportLogsServiceRequest>),
+}
+
+/// Wraps a consumer of whichever signal `$next` carries with the same generic stage:
+/// `map_any_consumer!(next, n => Arc::new(BatchProcessor::new(settings.clone(), n)))`.
+#[macro_export]
+macro_rules! map_any_consumer {
+    ($next:expr, $n:ident => $wrap:expr) => {
+        match $next {
+            $crate::pipeline::AnyConsumer::Traces($n) => $crate::pipeline::AnyConsumer::Traces($wrap),
+            $crate::pipeline::AnyConsumer::Metrics($n) => $crate::pipeline::AnyConsumer::Metrics($wrap),
+            $crate::pipeline::AnyConsumer::Logs($n) => $crate::pipeline::AnyConsumer::Logs($wrap),
+        }
+    };
+}
+
+/// A component's consumers, one per signal it takes: an exporter's or a connector's inputs, a
+/// receiver's or a connector's outputs (the heads of the pipelines it feeds).
+#[derive(Clone, Default)]
+pub struct SignalConsumers {
+    pub traces: Option<SharedConsumer<ExportTraceServiceRequest>>,
+    pub metrics: Option<SharedConsumer<ExportMetricsServiceRequest>>,
+    pub logs: Option<SharedConsumer<ExportLogsServiceRequest>>,
+}
+
+impl SignalConsumers {
+    /// One component that takes every signal.
+    pub fn all<C>(component: Arc<C>) -> SignalConsumers
+    where
+        C: Consumer<ExportTraceServiceRequest> + Consumer<ExportMetricsServiceRequest> + Consumer<ExportLogsServiceRequest> + 'static,
+    {
+        SignalConsumers {
+            traces: Some(component.clone()),
+            metrics: Some(component.clone()),
+            logs: Some(component),
+        }
     }
-    fn apply(processor: &dyn crate::processor::ItemProcessor, data: &mut Self) -> Result<(), PipelineError> {
-        processor.process_traces(data)
+
+    pub fn get<T: PipelineData>(&self) -> Option<&SharedConsumer<T>> {
+        T::select(self)
     }
-    fn as_traces_consumer(consumer: SharedConsumer<Self>) -> Option<SharedConsumer<ExportTraceServiceRequest>> {
-        Some(consumer)
-    }
-    fn from_traces_consumer(consumer: SharedConsumer<ExportTraceServiceRequest>) -> Option<SharedConsumer<Self>> {
-        Some(consumer)
+
+    /// Shuts the component down once, through any one of its consumers (they are one component).
+    pub async fn shutdown(&self) {
+        if let Some(c) = &self.traces {
+            c.shutdown().await
+        } else if let Some(c) = &self.metrics {
+            c.shutdown().await
+        } else if let Some(c) = &self.logs {
+            c.shutdown().await
+        }
     }
 }
 
-impl PipelineData for ExportMetricsServiceRequest {
-    fn to_otlp_json(&self) -> serde_json::Value {
-        crate::pdata::json::encode_metrics(self)
-    }
-    fn apply(processor: &dyn crate::processor::ItemProcessor, data: &mut Self) -> Result<(), PipelineError> {
-        processor.process_metrics(data)
-    }
-    fn as_traces_consumer(_: SharedConsumer<Self>) -> Option<SharedConsumer<ExportTraceServiceRequest>> {
-        None
-    }
-    fn from_traces_consumer(_: SharedConsumer<ExportTraceServiceRequest>) -> Option<SharedConsumer<Self>> {
-        None
-    }
+macro_rules! pipeline_data {
+    ($type:ty, $variant:ident, $field:ident, $encode:path, $process:ident) => {
+        impl PipelineData for $type {
+            fn to_otlp_json(&self) -> serde_json::Value {
+                $encode(self)
+            }
+            fn apply(processor: &dyn ItemProcessor, data: &mut Self) -> Result<(), PipelineError> {
+                processor.$process(data)
+            }
+            fn into_any(consumer: SharedConsumer<Self>) -> AnyConsumer {
+                AnyConsumer::$variant(consumer)
+            }
+            fn from_any(consumer: AnyConsumer) -> Option<SharedConsumer<Self>> {
+                match consumer {
+                    AnyConsumer::$variant(c) => Some(c),
+                    _ => None,
+                }
+            }
+            fn select(set: &SignalConsumers) -> Option<&SharedConsumer<Self>> {
+                set.$field.as_ref()
+            }
+        }
+    };
 }
 
-impl PipelineData for ExportLogsServiceRequest {
-    fn to_otlp_json(&self) -> serde_json::Value {
-        crate::pdata::json::encode_logs(self)
-    }
-    fn apply(processor: &dyn crate::processor::ItemProcessor, data: &mut Self) -> Result<(), PipelineError> {
-        processor.process_logs(data)
-    }
-    fn as_traces_consumer(_: SharedConsumer<Self>) -> Option<SharedConsumer<ExportTraceServiceRequest>> {
-        None
-    }
-    fn from_traces_consumer(_: SharedConsumer<ExportTraceServiceRequest>) -> Option<SharedConsumer<Self>> {
-        None
-    }
-}
+pipeline_data!(
+    ExportTraceServiceRequest,
+    Traces,
+    traces,
+    crate::pdata::json::encode_traces,
+    process_traces
+);
+pipeline_data!(
+    ExportMetricsServiceRequest,
+    Metrics,
+    metrics,
+    crate::pdata::json::encode_metrics,
+    process_metrics
+);
+pipeline_data!(ExportLogsServiceRequest, Logs, logs, crate::pdata::json::encode_logs, process_logs);
 
 /// Counts what enters a stage (`received`, and `refused` when it says no) or what a stage passes
 /// on (`sent`), for the per-component counters.
@@ -239,6 +299,20 @@ impl<T: SignalData> Consumer<T> for Tap<T> {
     }
     fn shutdown(&self) -> BoxFuture<'_, ()> {
         self.inner.shutdown()
+    }
+}
+
+/// The consumer of a signal no pipeline takes from a receiver: senders get a permanent error.
+pub struct NoPipeline;
+
+impl<T: SignalData> Consumer<T> for NoPipeline {
+    fn consume(&self, envelope: Envelope<T>) -> BoxFuture<'_, Result<(), PipelineError>> {
+        let signal = T::SIGNAL.as_str();
+        let error = PipelineError::permanent(format!(
+            "this otelbox's config has no {signal} pipeline for this receiver, so it does not accept {signal}"
+        ));
+        envelope.fail(&error);
+        Box::pin(async move { Err(error) })
     }
 }
 

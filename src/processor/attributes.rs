@@ -3,8 +3,8 @@
 //! optional include/exclude matching) or on resource attributes (`resource`).
 
 use crate::config::{ComponentId, Parser};
+use crate::pipeline::ItemProcessor;
 use crate::pipeline::PipelineError;
-use crate::processor::ItemProcessor;
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
@@ -17,6 +17,9 @@ use opentelemetry_proto::tonic::trace::v1::Span;
 use regex::Regex;
 use serde_yaml_ng::{Mapping, Value};
 use sha2::{Digest, Sha256};
+
+crate::item_processor_factory!(AttributesFactory, "attributes", parse_attributes, AttributesProcessor::new);
+crate::item_processor_factory!(ResourceFactory, "resource", parse_resource, ResourceProcessor::new);
 
 /// The keys an action may have (`from_context` is known so that it gets its own explanation).
 const ACTION_KEYS: [&str; 7] = [

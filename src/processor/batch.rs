@@ -6,9 +6,12 @@
 //! one request in flight at `send_batch_size / timeout`; under load the queue is never empty and
 //! batches still fill up (and the writer's group commit coalesces further).
 
-use crate::pdata::SignalData;
-use crate::pipeline::{Consumer, Envelope, PipelineError, SharedConsumer};
+use crate::config::{Parser, Settings};
+use crate::pdata::{Signal, SignalData};
+use crate::pipeline::{AnyConsumer, Consumer, Envelope, PipelineError, SharedConsumer};
+use crate::processor::{ProcessorContext, ProcessorFactory, Stage};
 use futures::future::BoxFuture;
+use serde_yaml_ng::Value;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot, Mutex, OwnedSemaphorePermit, Semaphore};
@@ -46,6 +49,44 @@ impl BatchConfig {
             ..BatchConfig::default()
         }
     }
+}
+
+pub struct Factory;
+crate::component_type!(Factory, "batch", &Signal::ALL, parse);
+
+impl ProcessorFactory for Factory {
+    fn build(&self, _: &ProcessorContext<'_>, settings: &Settings, next: AnyConsumer) -> anyhow::Result<Stage> {
+        let config: &BatchConfig = settings.get();
+        Ok(Stage::Consumer(
+            crate::map_any_consumer!(next, n => Arc::new(BatchProcessor::new(config.clone(), n))),
+        ))
+    }
+}
+
+/// The settings at `path`, starting from the built-in batch (Collector defaults plus
+/// `flush_when_idle` and a 16,384-item cap), which a config's keys override.
+pub fn parse(p: &mut Parser, value: &Value, path: &str) -> BatchConfig {
+    let mut batch = BatchConfig::builtin();
+    let Some(body) = p.mapping(Some(value), path) else {
+        return batch;
+    };
+    p.only_keys(body, &["send_batch_size", "timeout", "send_batch_max_size"], path);
+    if let Some(v) = body.get("send_batch_size") {
+        batch.send_batch_size = p.unsigned(v, &format!("{path}.send_batch_size")).unwrap_or(8192) as usize;
+    }
+    if let Some(v) = body.get("timeout") {
+        batch.timeout = p.duration(v, &format!("{path}.timeout")).unwrap_or(batch.timeout);
+    }
+    if let Some(v) = body.get("send_batch_max_size") {
+        batch.send_batch_max_size = p.unsigned(v, &format!("{path}.send_batch_max_size")).unwrap_or(0) as usize;
+    }
+    if batch.send_batch_max_size != 0 && batch.send_batch_max_size < batch.send_batch_size {
+        p.error(
+            &format!("{path}.send_batch_max_size"),
+            "must be 0 (no limit) or at least send_batch_size",
+        );
+    }
+    batch
 }
 
 /// How long a sender waits for room in the batch queue before the request is refused retryably.

@@ -25,8 +25,9 @@ use crate::config::{ComponentId, Parser};
 use crate::ottl::{
     parse_condition, Condition, Context, DataPointContext, LogContext, MetricContext, SpanContext, SpanEventContext, TransformContext,
 };
+use crate::pipeline::ItemProcessor;
 use crate::pipeline::PipelineError;
-use crate::processor::{ErrorMode, ItemProcessor};
+use crate::processor::ErrorMode;
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
@@ -37,6 +38,8 @@ use opentelemetry_proto::tonic::metrics::v1::Metric;
 use opentelemetry_proto::tonic::resource::v1::Resource;
 use opentelemetry_proto::tonic::trace::v1::Span;
 use serde_yaml_ng::Value;
+
+crate::item_processor_factory!(Factory, "filter", parse, FilterProcessor::new);
 
 /// The parsed settings: one list of drop conditions per context.
 #[derive(Clone, Debug, Default)]
@@ -306,7 +309,7 @@ impl ItemProcessor for FilterProcessor {
 /// OTLP builders and config helpers shared by the tests of the OTTL processors and the sampler.
 #[cfg(test)]
 pub(crate) mod fixtures {
-    use crate::config::{ComponentId, Config, ProcessorSettings};
+    use crate::config::{ComponentId, Kind, Settings};
     use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
     use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
     use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
@@ -476,19 +479,18 @@ pub(crate) mod fixtures {
     }
 
     /// The settings of processor `id` from a config that must load.
-    pub fn settings(yaml: &str, id: &str) -> (ComponentId, ProcessorSettings) {
-        let config = Config::parse(yaml).unwrap_or_else(|e| panic!("{e}\n{yaml}"));
-        let (id, settings) = config
-            .processors
-            .into_iter()
+    pub fn settings(yaml: &str, id: &str) -> (ComponentId, Settings) {
+        let config = crate::components::parse_config(yaml).unwrap_or_else(|e| panic!("{e}\n{yaml}"));
+        let (id, component) = config
+            .of_kind(Kind::Processor)
             .find(|(key, _)| key.to_string() == id)
             .unwrap_or_else(|| panic!("no processor {id}"));
-        (id, settings)
+        (id.clone(), component.settings.clone())
     }
 
     /// The errors of a config that must not load.
     pub fn config_errors(yaml: &str) -> Vec<String> {
-        match Config::parse(yaml) {
+        match crate::components::parse_config(yaml) {
             Ok(_) => panic!("the config loaded:\n{yaml}"),
             Err(errors) => errors.0,
         }
@@ -499,9 +501,7 @@ pub(crate) mod fixtures {
 mod tests {
     use super::fixtures::*;
     use super::*;
-    use crate::config::ProcessorSettings;
-    use crate::pipeline::{Consumer, Envelope, SharedConsumer};
-    use crate::processor::Inline;
+    use crate::pipeline::{Consumer, Envelope, Inline, SharedConsumer};
     use crate::telemetry::ComponentCounters;
     use futures::future::BoxFuture;
     use opentelemetry_proto::tonic::metrics::v1::{Histogram, HistogramDataPoint, Sum};
@@ -528,10 +528,8 @@ service:
 "#;
 
     fn filter_from(yaml: &str, id: &str) -> FilterProcessor {
-        match settings(yaml, id) {
-            (id, ProcessorSettings::Filter(config)) => FilterProcessor::new(&id, &config),
-            (_, other) => panic!("{other:?}"),
-        }
+        let (id, settings) = settings(yaml, id);
+        FilterProcessor::new(&id, settings.get())
     }
 
     fn filter(body: &str) -> FilterProcessor {

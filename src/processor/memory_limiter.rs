@@ -1,15 +1,31 @@
 //! The memory_limiter processor: refuses new data (retryably) while the process's resident memory
 //! is above the soft limit (limit - spike), so overload turns into client retries, never an OOM.
 
-use crate::pdata::SignalData;
-use crate::pipeline::{Consumer, Envelope, PipelineError, SharedConsumer};
+use crate::config::{Parser, Settings};
+use crate::memory::MemoryGauge;
+use crate::pdata::{Signal, SignalData};
+use crate::pipeline::{AnyConsumer, Consumer, Envelope, PipelineError, SharedConsumer};
+use crate::processor::{ProcessorContext, ProcessorFactory, Stage};
 use futures::future::BoxFuture;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use serde_yaml_ng::Value;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-/// The least time between two requests to the allocator to return freed memory (`release_free_memory`).
-const MIN_RELEASE_INTERVAL: Duration = Duration::from_secs(1);
+pub struct Factory;
+crate::component_type!(Factory, "memory_limiter", &Signal::ALL, parse);
+
+impl ProcessorFactory for Factory {
+    fn build(&self, context: &ProcessorContext<'_>, settings: &Settings, next: AnyConsumer) -> anyhow::Result<Stage> {
+        let limits: &MemoryLimiterConfig = settings.get();
+        let soft_limit = limits.limit_mib.saturating_sub(limits.spike_limit_mib) * 1024 * 1024;
+        let gauge = context
+            .gauges
+            .get_or_start(&context.id.to_string(), limits.check_interval, soft_limit);
+        Ok(Stage::Consumer(
+            crate::map_any_consumer!(next, n => Arc::new(MemoryLimiter::new(gauge.clone(), n))),
+        ))
+    }
+}
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct MemoryLimiterConfig {
@@ -31,90 +47,35 @@ impl Default for MemoryLimiterConfig {
     }
 }
 
-/// The shared gauge every memory_limiter instance reads; one sampler task updates it.
-pub struct MemoryGauge {
-    refusing: AtomicBool,
-    last_rss: AtomicU64,
-    soft_limit: u64,
-}
-
-impl MemoryGauge {
-    /// Start sampling resident memory every `check_interval`.
-    pub fn start(config: &MemoryLimiterConfig) -> Arc<MemoryGauge> {
-        let soft_limit = config.limit_mib.saturating_sub(config.spike_limit_mib) * 1024 * 1024;
-        let gauge = Arc::new(MemoryGauge {
-            refusing: AtomicBool::new(false),
-            last_rss: AtomicU64::new(0),
-            soft_limit,
-        });
-        let weak = Arc::downgrade(&gauge);
-        let interval = config.check_interval.max(Duration::from_millis(10));
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(interval);
-            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-            let mut last_release: Option<Instant> = None;
-            loop {
-                tick.tick().await;
-                let Some(gauge) = weak.upgrade() else { break };
-                gauge.check(&mut last_release, resident_bytes, release_free_memory).await;
-            }
-        });
-        gauge
-    }
-
-    /// One sample: RSS from `measure`; over the soft limit, memory the allocator holds but nothing
-    /// uses must not keep data out, so `release` returns it (at most once per
-    /// `MIN_RELEASE_INTERVAL`) and RSS is measured again, as the Collector's limiter runs the Go GC
-    /// before refusing. `release` runs off the async workers: it walks every arena.
-    async fn check(&self, last_release: &mut Option<Instant>, measure: impl Fn() -> u64, release: fn()) {
-        let mut rss = measure();
-        if rss > self.soft_limit && last_release.is_none_or(|t| t.elapsed() >= MIN_RELEASE_INTERVAL) {
-            *last_release = Some(Instant::now());
-            let _ = tokio::task::spawn_blocking(release).await;
-            rss = measure();
-        }
-        self.observe(rss);
-    }
-
-    fn observe(&self, rss: u64) {
-        self.last_rss.store(rss, Ordering::Relaxed);
-        let was = self.refusing.swap(rss > self.soft_limit, Ordering::Relaxed);
-        if was != (rss > self.soft_limit) {
-            if was {
-                tracing::info!(rss_mib = rss >> 20, "memory below the soft limit again; accepting data");
-            } else {
-                tracing::warn!(
-                    rss_mib = rss >> 20,
-                    soft_limit_mib = self.soft_limit >> 20,
-                    "memory above the soft limit; refusing data until it drops"
-                );
-            }
-        }
-    }
-
-    pub fn is_refusing(&self) -> bool {
-        self.refusing.load(Ordering::Relaxed)
-    }
-}
-
-/// Hands memory freed but kept by the allocator back to the OS. glibc keeps the freed pages of its
-/// per-thread arenas mapped, so after a burst of large requests RSS stays high although little is
-/// in use, and an RSS-based limiter would go on refusing (`scripts/bench memory`).
-pub fn release_free_memory() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: malloc_trim takes no pointers and only works on glibc's own allocator state.
-    unsafe {
-        libc::malloc_trim(0);
-    }
-}
-
-/// Resident set size of this process in bytes (Linux /proc; 0 where unavailable, which never refuses).
-pub fn resident_bytes() -> u64 {
-    let Ok(statm) = std::fs::read_to_string("/proc/self/statm") else {
-        return 0;
+pub fn parse(p: &mut Parser, value: &Value, path: &str) -> MemoryLimiterConfig {
+    let mut limiter = MemoryLimiterConfig::default();
+    let Some(body) = p.mapping(Some(value), path) else {
+        return limiter;
     };
-    let pages: u64 = statm.split_whitespace().nth(1).and_then(|p| p.parse().ok()).unwrap_or(0);
-    pages * 4096
+    p.only_keys(body, &["check_interval", "limit_mib", "spike_limit_mib"], path);
+    match body.get("check_interval") {
+        Some(v) => match p.duration(v, &format!("{path}.check_interval")) {
+            Some(d) if d.is_zero() => p.error(&format!("{path}.check_interval"), "must be greater than 0"),
+            Some(d) => limiter.check_interval = d,
+            None => {}
+        },
+        None => p.error(path, "check_interval is required (e.g. 1s)"),
+    }
+    match body.get("limit_mib").map(|v| p.unsigned(v, &format!("{path}.limit_mib"))) {
+        Some(Some(0)) => p.error(&format!("{path}.limit_mib"), "must be greater than 0"),
+        Some(Some(mib)) if mib > 1 << 40 => p.error(&format!("{path}.limit_mib"), "is too large"),
+        Some(Some(mib)) => limiter.limit_mib = mib,
+        Some(None) => {}
+        None => p.error(path, "limit_mib is required"),
+    }
+    limiter.spike_limit_mib = match body.get("spike_limit_mib") {
+        Some(v) => p.unsigned(v, &format!("{path}.spike_limit_mib")).unwrap_or(limiter.limit_mib / 5),
+        None => limiter.limit_mib / 5,
+    };
+    if limiter.limit_mib > 0 && limiter.spike_limit_mib >= limiter.limit_mib {
+        p.error(&format!("{path}.spike_limit_mib"), "must be smaller than limit_mib");
+    }
+    limiter
 }
 
 pub struct MemoryLimiter<T> {
@@ -163,11 +124,7 @@ mod tests {
 
     #[tokio::test]
     async fn refuses_retryably_above_the_soft_limit_and_recovers() {
-        let gauge = Arc::new(MemoryGauge {
-            refusing: AtomicBool::new(false),
-            last_rss: AtomicU64::new(0),
-            soft_limit: 100,
-        });
+        let gauge = Arc::new(MemoryGauge::unsampled(100));
         let limiter = MemoryLimiter::new(gauge.clone(), Arc::new(Sink));
         gauge.observe(200);
         let (ack, rx) = AckToken::new();
@@ -184,63 +141,5 @@ mod tests {
             .await
             .unwrap();
         assert!(rx.await.unwrap().is_ok());
-    }
-
-    #[tokio::test]
-    async fn over_the_soft_limit_freed_memory_is_returned_before_refusing_at_most_once_a_second() {
-        static RELEASES: AtomicU64 = AtomicU64::new(0);
-        fn release() {
-            RELEASES.fetch_add(1, Ordering::SeqCst);
-        }
-        let gauge = MemoryGauge {
-            refusing: AtomicBool::new(false),
-            last_rss: AtomicU64::new(0),
-            soft_limit: 100,
-        };
-        // RSS reads 200 until a release, 50 after it: the release keeps data coming.
-        let rss = || if RELEASES.load(Ordering::SeqCst) == 0 { 200 } else { 50 };
-        let mut last_release = None;
-        gauge.check(&mut last_release, rss, release).await;
-        assert_eq!(RELEASES.load(Ordering::SeqCst), 1);
-        assert!(!gauge.is_refusing());
-        // Over again within the second: no second release, so it refuses.
-        gauge.check(&mut last_release, || 300, release).await;
-        assert_eq!(RELEASES.load(Ordering::SeqCst), 1);
-        assert!(gauge.is_refusing());
-        // Under the soft limit nothing is released.
-        last_release = None;
-        gauge.check(&mut last_release, || 80, release).await;
-        assert_eq!(RELEASES.load(Ordering::SeqCst), 1);
-        assert!(!gauge.is_refusing());
-    }
-
-    #[test]
-    fn reads_this_process_rss() {
-        assert!(resident_bytes() > 1024 * 1024);
-    }
-
-    #[test]
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    fn freed_memory_kept_by_the_allocator_goes_back_to_the_os() {
-        // Many mid-sized blocks from another thread (its own arena, as a decoder's), all freed but
-        // one near the end, which keeps the arena from shrinking on its own.
-        let (before, after) = std::thread::spawn(|| {
-            let mut blocks: Vec<Vec<u8>> = (0..4096).map(|i| vec![i as u8; 64 * 1024]).collect();
-            let keep = blocks.pop();
-            drop(blocks);
-            let before = resident_bytes();
-            release_free_memory();
-            let after = resident_bytes();
-            drop(keep);
-            (before, after)
-        })
-        .join()
-        .unwrap();
-        assert!(
-            before > after + 128 * 1024 * 1024,
-            "RSS {} MiB before, {} MiB after",
-            before >> 20,
-            after >> 20
-        );
     }
 }

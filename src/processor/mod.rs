@@ -1,6 +1,7 @@
-//! Processors: components that sit inline in a pipeline and forward to their next consumer.
-//! Most edit or drop items of one payload at a time (`ItemProcessor`, run by `Inline`); the batch,
-//! memory_limiter and tail_sampling processors hold or refuse data and implement `Consumer` directly.
+//! Processors: components that sit inline in a pipeline and forward to their next consumer, and
+//! the `ProcessorFactory` each type registers (`crate::components`). Most edit or drop items of one
+//! payload at a time (`Stage::Items`, run by `pipeline::Inline`); the batch, memory_limiter and
+//! tail_sampling processors hold or refuse data and implement `Consumer` directly.
 
 pub mod attributes;
 pub mod batch;
@@ -11,71 +12,57 @@ pub mod redaction;
 pub mod tail_sampling;
 pub mod transform;
 
-use crate::pipeline::{Consumer, Envelope, PipelineData, PipelineError, SharedConsumer};
+use crate::config::{ComponentId, ComponentType, Settings};
+use crate::memory::MemoryGauges;
+use crate::pipeline::{AnyConsumer, ItemProcessor, PipelineError};
 use crate::telemetry::ComponentCounters;
-use futures::future::BoxFuture;
-use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
-use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
-use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
-use std::marker::PhantomData;
 use std::sync::Arc;
 
-/// A processor that edits or drops items of a payload in place, without waiting. A signal it does
-/// not handle passes unchanged. Removing items is dropping them (the `Inline` wrapper counts them);
-/// an `Err` refuses the whole payload (the `propagate` error mode).
-pub trait ItemProcessor: Send + Sync + 'static {
-    fn process_traces(&self, _data: &mut ExportTraceServiceRequest) -> Result<(), PipelineError> {
-        Ok(())
-    }
-    fn process_metrics(&self, _data: &mut ExportMetricsServiceRequest) -> Result<(), PipelineError> {
-        Ok(())
-    }
-    fn process_logs(&self, _data: &mut ExportLogsServiceRequest) -> Result<(), PipelineError> {
-        Ok(())
-    }
+/// Builds a processor type's instances: one per pipeline that lists it.
+pub trait ProcessorFactory: ComponentType {
+    /// The instance for one pipeline, forwarding to `next` (a consumer of the pipeline's signal).
+    fn build(&self, context: &ProcessorContext<'_>, settings: &Settings, next: AnyConsumer) -> anyhow::Result<Stage>;
 }
 
-/// Runs an `ItemProcessor` in a pipeline: counts what it drops, settles the acks of a payload it
-/// emptied (dropping on purpose is a deliberate discard, so the sender is told success), and
-/// passes the rest on.
-pub struct Inline<T> {
-    processor: Arc<dyn ItemProcessor>,
-    next: SharedConsumer<T>,
-    counters: Arc<ComponentCounters>,
-    signal: PhantomData<fn(T)>,
+/// What a processor instance is built with besides its settings.
+pub struct ProcessorContext<'a> {
+    pub id: &'a ComponentId,
+    /// This instance's counters (the topology counts received, sent and refused around it).
+    pub counters: &'a Arc<ComponentCounters>,
+    /// The topology's memory gauges, one per memory_limiter id.
+    pub gauges: &'a MemoryGauges,
 }
 
-impl<T> Inline<T> {
-    pub fn new(processor: Arc<dyn ItemProcessor>, next: SharedConsumer<T>, counters: Arc<ComponentCounters>) -> Self {
-        Inline {
-            processor,
-            next,
-            counters,
-            signal: PhantomData,
+/// A built processor instance.
+pub enum Stage {
+    /// Edits or drops items in place; the topology runs it `Inline`, which counts what it drops.
+    Items(Arc<dyn ItemProcessor>),
+    /// Holds or refuses data itself, forwarding to the `next` it was built with.
+    Consumer(AnyConsumer),
+}
+
+/// Declares `$factory`, the factory of an item processor type handling every signal:
+/// `item_processor_factory!(Factory, "filter", parse, FilterProcessor::new);` where `parse` reads
+/// the settings and `new(&ComponentId, &Settings)` builds an `ItemProcessor`.
+#[macro_export]
+macro_rules! item_processor_factory {
+    ($factory:ident, $name:literal, $parse:path, $new:path) => {
+        pub struct $factory;
+        $crate::component_type!($factory, $name, &$crate::pdata::Signal::ALL, $parse);
+        impl $crate::processor::ProcessorFactory for $factory {
+            fn build(
+                &self,
+                context: &$crate::processor::ProcessorContext<'_>,
+                settings: &$crate::config::Settings,
+                _next: $crate::pipeline::AnyConsumer,
+            ) -> anyhow::Result<$crate::processor::Stage> {
+                Ok($crate::processor::Stage::Items(std::sync::Arc::new($new(
+                    context.id,
+                    settings.get(),
+                ))))
+            }
         }
-    }
-}
-
-impl<T: PipelineData> Consumer<T> for Inline<T> {
-    fn consume(&self, mut envelope: Envelope<T>) -> BoxFuture<'_, Result<(), PipelineError>> {
-        Box::pin(async move {
-            let before = envelope.item_count();
-            if let Err(error) = T::apply(&*self.processor, &mut envelope.data) {
-                envelope.fail(&error);
-                return Err(error);
-            }
-            let after = envelope.item_count();
-            ComponentCounters::add(&self.counters.dropped, before.saturating_sub(after));
-            if after == 0 {
-                envelope.commit();
-                return Ok(());
-            }
-            self.next.consume(envelope).await
-        })
-    }
-    fn shutdown(&self) -> BoxFuture<'_, ()> {
-        self.next.shutdown()
-    }
+    };
 }
 
 /// What a processor does when an OTTL statement or condition fails at run time: `propagate` refuses

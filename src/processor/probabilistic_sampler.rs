@@ -30,14 +30,16 @@
 use crate::config::{ComponentId, Parser};
 use crate::ottl::Value as OttlValue;
 use crate::pdata::find_attribute;
+use crate::pipeline::ItemProcessor;
 use crate::pipeline::PipelineError;
-use crate::processor::ItemProcessor;
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{any_value, KeyValue};
 use opentelemetry_proto::tonic::logs::v1::LogRecord;
 use serde_yaml_ng::Value;
 use std::borrow::Cow;
+
+crate::item_processor_factory!(Factory, "probabilistic_sampler", parse, ProbabilisticSampler::new);
 
 /// 14-bit hash buckets, as the Collector's hash_seed mode.
 const HASH_BUCKETS: u32 = 1 << 14;
@@ -335,7 +337,6 @@ impl ItemProcessor for ProbabilisticSampler {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::ProcessorSettings;
     use crate::processor::filter::fixtures::*;
     use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
     use opentelemetry_proto::tonic::common::v1::AnyValue;
@@ -366,10 +367,8 @@ service:
 "#;
 
     fn sampler_from(yaml: &str, id: &str) -> ProbabilisticSampler {
-        match settings(yaml, id) {
-            (id, ProcessorSettings::ProbabilisticSampler(config)) => ProbabilisticSampler::new(&id, &config),
-            (_, other) => panic!("{other:?}"),
-        }
+        let (id, settings) = settings(yaml, id);
+        ProbabilisticSampler::new(&id, settings.get())
     }
 
     fn sampler(config: ProbabilisticSamplerConfig) -> ProbabilisticSampler {

@@ -11,8 +11,8 @@
 //! are walked key by key (keys are allowed, ignored and blocked like attribute keys).
 
 use crate::config::{ComponentId, Parser};
+use crate::pipeline::ItemProcessor;
 use crate::pipeline::PipelineError;
-use crate::processor::ItemProcessor;
 use base64::Engine;
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
@@ -24,6 +24,8 @@ use regex::Regex;
 use serde_yaml_ng::Value;
 use std::borrow::Cow;
 use std::collections::HashSet;
+
+crate::item_processor_factory!(Factory, "redaction", parse, RedactionProcessor::new);
 
 /// What replaces a blocked match when no `hash_function` is set.
 const MASK: &str = "****";
@@ -567,7 +569,7 @@ fn json_of(value: &AnyValue) -> serde_json::Value {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{Config, ProcessorSettings};
+    use crate::config::Kind;
     use opentelemetry_proto::tonic::common::v1::{ArrayValue, InstrumentationScope, KeyValueList};
     use opentelemetry_proto::tonic::logs::v1::{LogRecord, ResourceLogs, ScopeLogs};
     use opentelemetry_proto::tonic::metrics::v1::{
@@ -601,14 +603,12 @@ service:
 "#;
 
     fn example() -> RedactionProcessor {
-        let config = Config::parse(EXAMPLE).unwrap_or_else(|e| panic!("{e:?}"));
+        let config = crate::components::parse_config(EXAMPLE).unwrap_or_else(|e| panic!("{e:?}"));
         let id = ComponentId {
             kind: "redaction".into(),
             name: None,
         };
-        let ProcessorSettings::Redaction(settings) = &config.processors[&id] else {
-            panic!("not a redaction processor")
-        };
+        let settings: &RedactionConfig = config.component(Kind::Processor, &id).unwrap().settings.get();
         RedactionProcessor::new(&id, settings)
     }
 
@@ -628,7 +628,7 @@ service:
     }
 
     fn errors_of(yaml: &str) -> Vec<String> {
-        Config::parse(yaml).map(|_| ()).unwrap_err().0
+        crate::components::parse_config(yaml).map(|_| ()).unwrap_err().0
     }
 
     fn s(text: &str) -> AnyValue {
@@ -1308,14 +1308,12 @@ service:
 
     #[test]
     fn an_empty_body_is_the_fail_closed_default() {
-        let config = Config::parse(
+        let config = crate::components::parse_config(
             "receivers: { otlp: { protocols: { http: {} } } }\nprocessors: { redaction: }\nexporters: { otelbox: {} }\n\
              service: { pipelines: { logs: { receivers: [otlp], processors: [redaction], exporters: [otelbox] } } }\n",
         )
         .unwrap_or_else(|e| panic!("{e:?}"));
-        let ProcessorSettings::Redaction(settings) = config.processors.values().next().unwrap() else {
-            panic!("not a redaction processor")
-        };
+        let (_, settings) = config.settings_of::<RedactionConfig>(Kind::Processor, "redaction")[0];
         assert!(!settings.allow_all_keys && settings.allowed_keys.is_empty());
         assert_eq!((settings.hash_function, settings.summary), (None, Summary::Silent));
     }

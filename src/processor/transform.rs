@@ -35,9 +35,10 @@ use crate::ottl::{
     parse_condition, parse_statement, Condition, Context, DataPointContext, LogContext, MetricContext, OttlError, ResourceContext,
     SpanContext, SpanEventContext, Statement, TransformContext,
 };
+use crate::pipeline::ItemProcessor;
 use crate::pipeline::PipelineError;
 use crate::processor::filter::{any_holds, parse_error_mode};
-use crate::processor::{ErrorMode, ItemProcessor};
+use crate::processor::ErrorMode;
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
@@ -46,6 +47,8 @@ use opentelemetry_proto::tonic::metrics::v1::Metric;
 use opentelemetry_proto::tonic::resource::v1::Resource;
 use opentelemetry_proto::tonic::trace::v1::Span;
 use serde_yaml_ng::Value;
+
+crate::item_processor_factory!(Factory, "transform", parse, TransformProcessor::new);
 
 /// A block of statements on one context, with its optional guard conditions.
 #[derive(Clone, Debug)]
@@ -378,7 +381,6 @@ impl ItemProcessor for TransformProcessor {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::ProcessorSettings;
     use crate::processor::filter::fixtures::*;
     use opentelemetry_proto::tonic::metrics::v1::Sum;
     use opentelemetry_proto::tonic::trace::v1::ResourceSpans;
@@ -406,10 +408,8 @@ service:
     const TRACE: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
 
     fn transform_from(yaml: &str, id: &str) -> TransformProcessor {
-        match settings(yaml, id) {
-            (id, ProcessorSettings::Transform(config)) => TransformProcessor::new(&id, &config),
-            (_, other) => panic!("{other:?}"),
-        }
+        let (id, settings) = settings(yaml, id);
+        TransformProcessor::new(&id, settings.get())
     }
 
     fn transform(body: &str) -> TransformProcessor {

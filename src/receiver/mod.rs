@@ -1,26 +1,135 @@
-//! OTLP receivers (gRPC and HTTP) and what they share: the ingest step (validate, hand to the
-//! pipeline, wait for the commit) and the one mapping from outcomes to OTLP answers.
+//! Receivers: the `ReceiverFactory` each type registers (`crate::components`), what the box hands
+//! every receiver (`ReceiverHost`), and what they share: admission before decoding and the ingest
+//! step (validate, hand to the pipeline, wait for the commit).
 
+pub mod otlp;
 pub mod otlp_grpc;
 pub mod otlp_http;
 pub mod zipkin;
 
+use crate::auth::Tokens;
+use crate::config::{ComponentId, ComponentType, Settings};
+use crate::extension::{Extension, Extensions};
+use crate::net::Stop;
 use crate::pdata::SignalData;
 use crate::pipeline::ack::AckToken;
-use crate::pipeline::{Envelope, PipelineError, SharedConsumer};
+use crate::pipeline::{Envelope, NoPipeline, PipelineError, SharedConsumer, SignalConsumers};
 use crate::telemetry::IngestStats;
+use futures::future::BoxFuture;
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
+use tokio_rustls::rustls::ServerConfig;
 
 /// Longest a request waits for its commit before being told to retry.
 const ACK_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Default limit on a request body after decompression.
 pub const DEFAULT_MAX_REQUEST_BYTES: usize = 16 * 1024 * 1024;
+
+/// Builds a receiver type's instances, one per configured id.
+pub trait ReceiverFactory: ComponentType {
+    /// Builds the instance and binds its listeners, so that a taken port stops start-up before
+    /// anything serves. `heads`: the pipelines it feeds, per signal.
+    fn build<'a>(
+        &'a self,
+        host: &'a ReceiverHost,
+        id: &'a ComponentId,
+        settings: &'a Settings,
+        heads: SignalConsumers,
+    ) -> BoxFuture<'a, anyhow::Result<Box<dyn Receiver>>>;
+}
+
+/// A built receiver, its listeners bound.
+pub trait Receiver: Send {
+    fn endpoints(&self) -> Vec<Endpoint>;
+    /// Serves until `stop`; each handle ends once its in-flight requests are answered.
+    fn start(self: Box<Self>, stop: &Stop) -> anyhow::Result<Vec<tokio::task::JoinHandle<()>>>;
+}
+
+/// Where a receiver listens.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Endpoint {
+    pub receiver: ComponentId,
+    /// `grpc` or `http`.
+    pub protocol: &'static str,
+    pub address: SocketAddr,
+}
+
+/// What the box gives every receiver: its ingest counters and admission, the ingest tokens and
+/// TLS that apply to every ingest port, and the running extensions (authenticators).
+pub struct ReceiverHost {
+    pub stats: Arc<IngestStats>,
+    pub admission: Arc<Admission>,
+    pub ingest_tokens: Tokens,
+    pub tls: Option<IngestTls>,
+    pub extensions: Arc<Extensions>,
+}
+
+/// The server TLS configs of ingest ports (client certificates checked when a CA is given).
+#[derive(Clone)]
+pub struct IngestTls {
+    /// HTTP/1.1 and h2 (OTLP/HTTP, zipkin).
+    pub http: Arc<ServerConfig>,
+    /// h2 only (gRPC).
+    pub grpc: Arc<ServerConfig>,
+}
+
+impl ReceiverHost {
+    /// The intake of a receiver feeding `heads`; a signal no pipeline takes from it gets a
+    /// permanent refusal that says so.
+    pub fn intake(&self, heads: &SignalConsumers, max_request_bytes: usize) -> Intake {
+        Intake {
+            traces: heads.traces.clone().unwrap_or_else(|| Arc::new(NoPipeline)),
+            metrics: heads.metrics.clone().unwrap_or_else(|| Arc::new(NoPipeline)),
+            logs: heads.logs.clone().unwrap_or_else(|| Arc::new(NoPipeline)),
+            stats: self.stats.clone(),
+            max_request_bytes,
+            admission: self.admission.clone(),
+        }
+    }
+}
+
+/// Wraps an HTTP ingest router in its checks, both before the body is read: the box's ingest
+/// tokens, then the receiver's authenticator extension when it names one.
+pub fn guard_http(router: axum::Router, tokens: Tokens, authenticator: Option<Arc<dyn Extension>>) -> axum::Router {
+    let router = match authenticator {
+        Some(extension) => router.layer(axum::middleware::from_fn(
+            move |request: axum::extract::Request, next: axum::middleware::Next| {
+                let extension = extension.clone();
+                async move {
+                    let verdict = extension.authenticator().map(|a| a.authenticate(request.headers()));
+                    match verdict {
+                        Some(Err(message)) => crate::auth::unauthenticated(request.headers(), &message),
+                        _ => next.run(request).await,
+                    }
+                }
+            },
+        )),
+        None => router,
+    };
+    router.layer(axum::middleware::from_fn_with_state(tokens, crate::auth::require_ingest_token))
+}
+
+/// The gRPC interceptor with the same checks as `guard_http`, before a message is decoded.
+pub fn guard_grpc(
+    tokens: Tokens,
+    authenticator: Option<Arc<dyn Extension>>,
+) -> impl Fn(tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> + Clone {
+    let token_check = crate::auth::grpc_check(tokens);
+    move |request: tonic::Request<()>| {
+        let request = token_check(request)?;
+        if let Some(authenticator) = authenticator.as_ref().and_then(|e| e.authenticator()) {
+            let headers = request.metadata().clone().into_headers();
+            authenticator.authenticate(&headers).map_err(tonic::Status::unauthenticated)?;
+        }
+        Ok(request)
+    }
+}
 
 /// The heads of the three signal pipelines that receivers feed.
 #[derive(Clone)]
@@ -42,7 +151,7 @@ pub const MAX_DECODING_BYTES: usize = 32 * 1024 * 1024;
 /// Checks made before a request body is decoded, so overload is refused while it is still cheap:
 /// the memory limit, and a budget of request bytes in decoding and ingest at once.
 pub struct Admission {
-    memory: Option<Arc<crate::processor::memory_limiter::MemoryGauge>>,
+    memory: Option<Arc<crate::memory::MemoryGauge>>,
     decoding: Arc<tokio::sync::Semaphore>,
     /// One per core: large bodies decoded at once on the blocking pool. Decoding is CPU-bound, so
     /// more at once gains nothing, while each holds its decoded copy (a JSON tree is several times
@@ -52,7 +161,7 @@ pub struct Admission {
 }
 
 impl Admission {
-    pub fn new(memory: Option<Arc<crate::processor::memory_limiter::MemoryGauge>>) -> Self {
+    pub fn new(memory: Option<Arc<crate::memory::MemoryGauge>>) -> Self {
         Admission {
             memory,
             decoding: Arc::new(tokio::sync::Semaphore::new(MAX_DECODING_BYTES / 1024)),

@@ -49,6 +49,53 @@ impl Default for ZipkinConfig {
     }
 }
 
+pub struct Factory;
+crate::component_type!(Factory, "zipkin", &[crate::pdata::Signal::Traces], parse);
+
+impl crate::receiver::ReceiverFactory for Factory {
+    fn build<'a>(
+        &'a self,
+        host: &'a crate::receiver::ReceiverHost,
+        id: &'a crate::config::ComponentId,
+        settings: &'a crate::config::Settings,
+        heads: crate::pipeline::SignalConsumers,
+    ) -> futures::future::BoxFuture<'a, anyhow::Result<Box<dyn crate::receiver::Receiver>>> {
+        Box::pin(async move {
+            let config: &ZipkinConfig = settings.get();
+            let listener = crate::net::bind(config.endpoint, &format!("receivers.{id}.endpoint")).await?;
+            let intake = host.intake(&heads, crate::receiver::DEFAULT_MAX_REQUEST_BYTES);
+            // Zipkin is an ingest port like OTLP/HTTP: the same tokens and TLS.
+            let router = crate::receiver::guard_http(router_with(config, intake), host.ingest_tokens.clone(), None);
+            Ok(Box::new(ZipkinReceiver {
+                endpoint: crate::receiver::Endpoint {
+                    receiver: id.clone(),
+                    protocol: "http",
+                    address: listener.local_addr()?,
+                },
+                listener,
+                router,
+                tls: host.tls.as_ref().map(|t| t.http.clone()),
+            }) as Box<dyn crate::receiver::Receiver>)
+        })
+    }
+}
+
+struct ZipkinReceiver {
+    endpoint: crate::receiver::Endpoint,
+    listener: tokio::net::TcpListener,
+    router: axum::Router,
+    tls: Option<Arc<tokio_rustls::rustls::ServerConfig>>,
+}
+
+impl crate::receiver::Receiver for ZipkinReceiver {
+    fn endpoints(&self) -> Vec<crate::receiver::Endpoint> {
+        vec![self.endpoint.clone()]
+    }
+    fn start(self: Box<Self>, stop: &crate::net::Stop) -> anyhow::Result<Vec<tokio::task::JoinHandle<()>>> {
+        Ok(vec![crate::net::serve(self.listener, self.tls, self.router, stop)?])
+    }
+}
+
 pub fn parse(p: &mut Parser, value: &Value, path: &str) -> ZipkinConfig {
     let mut config = ZipkinConfig::default();
     let Some(body) = p.mapping(Some(value), path) else {
@@ -56,13 +103,7 @@ pub fn parse(p: &mut Parser, value: &Value, path: &str) -> ZipkinConfig {
     };
     p.only_keys(body, &["endpoint", "parse_string_tags"], path);
     if let Some(v) = body.get("endpoint") {
-        let at = format!("{path}.endpoint");
-        if let Some(text) = p.string(v, &at) {
-            match text.parse::<SocketAddr>() {
-                Ok(address) => config.endpoint = address,
-                Err(_) => p.error(&at, format!("expected host:port with an IP address, got '{text}'")),
-            }
-        }
+        config.endpoint = p.endpoint(v, &format!("{path}.endpoint")).unwrap_or(config.endpoint);
     }
     if let Some(v) = body.get("parse_string_tags") {
         config.parse_string_tags = p.boolean(v, &format!("{path}.parse_string_tags")).unwrap_or(false);
@@ -862,7 +903,6 @@ fn json_attributes(text: &str) -> Option<Vec<KeyValue>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Config;
     use crate::pipeline::{Consumer, Envelope, SharedConsumer};
     use crate::receiver::Admission;
     use crate::telemetry::IngestStats;
@@ -1369,16 +1409,24 @@ mod tests {
         let full = |receiver: &str| {
             format!("receivers:\n{receiver}\nexporters: {{otelbox: {{}}}}\nservice: {{pipelines: {{traces: {{receivers: [zipkin], exporters: [otelbox]}}}}}}\n")
         };
-        let config = Config::parse(&full("  zipkin:\n    endpoint: 127.0.0.1:19411\n    parse_string_tags: true")).unwrap();
+        let config =
+            crate::components::parse_config(&full("  zipkin:\n    endpoint: 127.0.0.1:19411\n    parse_string_tags: true")).unwrap();
         assert_eq!(
-            config.zipkin,
+            config
+                .settings_of::<ZipkinConfig>(crate::config::Kind::Receiver, "zipkin")
+                .first()
+                .map(|(_, c)| (*c).clone()),
             Some(ZipkinConfig {
                 endpoint: "127.0.0.1:19411".parse().unwrap(),
                 parse_string_tags: true
             })
         );
-        assert_eq!(Config::parse(&full("  zipkin:")).unwrap().zipkin, Some(ZipkinConfig::default()));
-        let errors = Config::parse(&full(
+        let config = crate::components::parse_config(&full("  zipkin:")).unwrap();
+        assert_eq!(
+            config.settings_of::<ZipkinConfig>(crate::config::Kind::Receiver, "zipkin")[0].1,
+            &ZipkinConfig::default()
+        );
+        let errors = crate::components::parse_config(&full(
             "  zipkin:\n    endpoint: localhost\n    parse_string_tags: yes please\n    cors: {}",
         ))
         .unwrap_err();
@@ -1386,7 +1434,7 @@ mod tests {
             errors.0,
             [
                 "receivers.zipkin.cors: unknown key (expected one of: endpoint, parse_string_tags)",
-                "receivers.zipkin.endpoint: expected host:port with an IP address, got 'localhost'",
+                "receivers.zipkin.endpoint: expected host:port with an IP address or localhost, got 'localhost'",
                 "receivers.zipkin.parse_string_tags: expected true or false, got a string",
             ]
         );

@@ -2,7 +2,7 @@
 //! action, include/exclude on every signal, and config errors with their paths.
 
 use super::*;
-use crate::config::{Config, ProcessorSettings};
+use crate::config::Kind;
 use opentelemetry_proto::tonic::logs::v1::{ResourceLogs, ScopeLogs};
 use opentelemetry_proto::tonic::metrics::v1::{
     exponential_histogram_data_point, ExponentialHistogram, ExponentialHistogramDataPoint, Gauge, Histogram, HistogramDataPoint, Metric,
@@ -234,15 +234,11 @@ service:
 
 /// The example's two processors, built from the parsed config as the pipeline builder does.
 fn spec_example_processors() -> (AttributesProcessor, ResourceProcessor) {
-    let config = Config::parse(SPEC_EXAMPLE).expect("the spec example is valid");
+    let config = crate::components::parse_config(SPEC_EXAMPLE).expect("the spec example is valid");
     let attributes_id = id("attributes", Some("agent"));
     let resource_id = id("resource", None);
-    let Some(ProcessorSettings::Attributes(attributes)) = config.processors.get(&attributes_id) else {
-        panic!("attributes/agent is an attributes processor")
-    };
-    let Some(ProcessorSettings::Resource(resource)) = config.processors.get(&resource_id) else {
-        panic!("resource is a resource processor")
-    };
+    let attributes: &AttributesConfig = config.component(Kind::Processor, &attributes_id).unwrap().settings.get();
+    let resource: &ResourceConfig = config.component(Kind::Processor, &resource_id).unwrap().settings.get();
     (
         AttributesProcessor::new(&attributes_id, attributes),
         ResourceProcessor::new(&resource_id, resource),
@@ -1231,7 +1227,7 @@ fn errors_reach_the_config_with_their_full_paths() {
     let text = SPEC_EXAMPLE
         .replace(r"'^(?P<scheme>\w+)://(?P<host>[^/]+)'", r"'^\w+://'")
         .replace("value: eu-west-1, action: upsert", "from_context: metadata.region, action: upsert");
-    let errors = Config::parse(&text).expect_err("invalid").0;
+    let errors = crate::components::parse_config(&text).expect_err("invalid").0;
     assert_eq!(
         errors,
         [

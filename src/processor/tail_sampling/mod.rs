@@ -23,9 +23,10 @@ mod tests;
 
 pub use policy::{probabilistic_threshold, trace_id_hash, Decision, Policy, PolicySet, Rule, TraceView, DEFAULT_HASH_SALT};
 
-use crate::config::{ComponentId, Parser};
-use crate::pdata::SignalData;
-use crate::pipeline::{Consumer, Envelope, PipelineError, SharedConsumer};
+use crate::config::{ComponentId, Parser, Settings};
+use crate::pdata::{Signal, SignalData};
+use crate::pipeline::{AnyConsumer, Consumer, Envelope, PipelineError, SharedConsumer};
+use crate::processor::{ProcessorContext, ProcessorFactory, Stage};
 use crate::telemetry::ComponentCounters;
 use buffer::{Limits, Refusal, Released, TraceBuffer};
 use futures::future::BoxFuture;
@@ -204,6 +205,20 @@ async fn run_decisions(inner: Arc<Inner>) {
             }
             None => inner.wake.notified().await,
         }
+    }
+}
+
+pub struct Factory;
+// Tail sampling decides per trace, so it has no place in a metrics or logs pipeline.
+crate::component_type!(Factory, "tail_sampling", &[Signal::Traces], parse);
+
+impl ProcessorFactory for Factory {
+    fn build(&self, context: &ProcessorContext<'_>, settings: &Settings, next: AnyConsumer) -> anyhow::Result<Stage> {
+        let AnyConsumer::Traces(next) = next else {
+            anyhow::bail!("{}: tail_sampling only runs in traces pipelines", context.id);
+        };
+        let sampler = TailSampler::new(context.id, settings.get(), next, context.counters.clone());
+        Ok(Stage::Consumer(AnyConsumer::Traces(Arc::new(sampler))))
     }
 }
 

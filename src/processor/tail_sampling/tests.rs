@@ -4,7 +4,7 @@
 
 use super::buffer::{split_by_trace, DecisionCache, Limits};
 use super::*;
-use crate::config::{Config, ConfigErrors, ProcessorSettings};
+use crate::config::{Config, ConfigErrors, Kind};
 use crate::pdata::TraceId;
 use crate::pipeline::ack::{AckReceiver, AckToken};
 use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue, InstrumentationScope, KeyValue};
@@ -151,21 +151,23 @@ fn settings_of(config: &Config) -> TailSamplingConfig {
         kind: "tail_sampling".into(),
         name: None,
     };
-    match &config.processors[&id] {
-        ProcessorSettings::TailSampling(settings) => settings.clone(),
-        other => panic!("not tail_sampling: {other:?}"),
-    }
+    config
+        .component(Kind::Processor, &id)
+        .expect("tail_sampling")
+        .settings
+        .get::<TailSamplingConfig>()
+        .clone()
 }
 
 fn parse_settings(body: &str) -> TailSamplingConfig {
-    match Config::parse(&full_config(body)) {
+    match crate::components::parse_config(&full_config(body)) {
         Ok(config) => settings_of(&config),
         Err(errors) => panic!("{errors}"),
     }
 }
 
 fn parse_errors(body: &str) -> Vec<String> {
-    match Config::parse(&full_config(body)) {
+    match crate::components::parse_config(&full_config(body)) {
         Ok(_) => panic!("expected errors"),
         Err(ConfigErrors(errors)) => errors,
     }
@@ -349,7 +351,7 @@ fn into_requests(rng: &mut SmallRng, spans: Vec<Span>) -> Vec<ExportTraceService
 
 #[tokio::test(start_paused = true)]
 async fn canonical_agent_config_keeps_errors_slow_traces_and_five_percent_of_the_rest() {
-    let config = Config::parse(CANONICAL).unwrap();
+    let config = crate::components::parse_config(CANONICAL).unwrap();
     let settings = settings_of(&config);
     assert_eq!((settings.decision_wait, settings.num_traces), (Duration::from_secs(10), 50_000));
     let (sampler, recorder, counters) = sampler(&settings);
@@ -426,7 +428,7 @@ async fn canonical_agent_config_keeps_errors_slow_traces_and_five_percent_of_the
 
 #[tokio::test(start_paused = true)]
 async fn golden_output_of_the_canonical_config() {
-    let settings = settings_of(&Config::parse(CANONICAL).unwrap());
+    let settings = settings_of(&crate::components::parse_config(CANONICAL).unwrap());
     let (sampler, recorder, _) = sampler(&settings);
     let threshold = probabilistic_threshold(5.0);
     let lucky = (2..).map(id).find(|t| trace_id_hash(DEFAULT_HASH_SALT, t) <= threshold).unwrap();
@@ -1262,7 +1264,7 @@ fn policies_are_required_and_tail_sampling_only_handles_traces() {
     );
     let yaml = full_config("policies: [ { name: all, type: always_sample } ]").replace("    traces:\n", "    logs:\n");
     assert_eq!(
-        Config::parse(&yaml).unwrap_err().0,
-        ["service.pipelines.logs.processors[0]: processor \"tail_sampling\" does not handle logs"]
+        crate::components::parse_config(&yaml).unwrap_err().0,
+        ["service.pipelines.logs.processors[0]: processor \"tail_sampling\" does not handle logs: it handles only traces"]
     );
 }

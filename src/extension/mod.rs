@@ -1,0 +1,77 @@
+//! Extensions: components outside the pipelines (health checks, authenticators), the
+//! `ExtensionFactory` each type registers (`crate::components`), and `Extensions`, the running
+//! set that starts them in `service.extensions` order before any receiver and stops them last.
+//! Receivers find an authenticator among them by id.
+
+pub mod bearertokenauth;
+pub mod health_check;
+
+use crate::config::{ComponentId, ComponentType, Settings};
+use futures::future::BoxFuture;
+use std::sync::Arc;
+
+/// Builds an extension type's instance.
+pub trait ExtensionFactory: ComponentType {
+    fn build(&self, id: &ComponentId, settings: &Settings) -> anyhow::Result<Arc<dyn Extension>>;
+}
+
+pub trait Extension: Send + Sync {
+    /// Starts it (binds its port, reads its files); an error stops the box's start-up.
+    fn start(&self) -> BoxFuture<'_, anyhow::Result<()>> {
+        Box::pin(async { Ok(()) })
+    }
+    fn shutdown(&self) -> BoxFuture<'_, ()> {
+        Box::pin(async {})
+    }
+    /// `Some` for a server authenticator, which receivers can name in `auth.authenticator`.
+    fn authenticator(&self) -> Option<&dyn Authenticator> {
+        None
+    }
+}
+
+/// Checks a request's headers (HTTP headers, or gRPC metadata as headers) before its body is read.
+pub trait Authenticator: Send + Sync {
+    /// `Err` with the reason to answer 401 / UNAUTHENTICATED with.
+    fn authenticate(&self, headers: &http::HeaderMap) -> Result<(), String>;
+}
+
+/// The running extensions, in start order.
+#[derive(Default)]
+pub struct Extensions {
+    running: Vec<(ComponentId, Arc<dyn Extension>)>,
+}
+
+impl Extensions {
+    /// Starts each built extension in order; on an error, stops those already started.
+    pub async fn start(built: Vec<(ComponentId, Arc<dyn Extension>)>) -> anyhow::Result<Extensions> {
+        let mut extensions = Extensions::default();
+        for (id, extension) in built {
+            if let Err(e) = extension.start().await {
+                extensions.shutdown().await;
+                anyhow::bail!("extension {id}: {e}");
+            }
+            extensions.running.push((id, extension));
+        }
+        Ok(extensions)
+    }
+
+    /// The authenticator extension `id`; an error says why it cannot serve as one.
+    pub fn authenticator(&self, id: &ComponentId) -> anyhow::Result<Arc<dyn Extension>> {
+        let (_, extension) = self
+            .running
+            .iter()
+            .find(|(running, _)| running == id)
+            .ok_or_else(|| anyhow::anyhow!("authenticator \"{id}\" is not a running extension (list it in service.extensions)"))?;
+        if extension.authenticator().is_none() {
+            anyhow::bail!("extension \"{id}\" is not an authenticator");
+        }
+        Ok(extension.clone())
+    }
+
+    /// Stops them in reverse start order.
+    pub async fn shutdown(&self) {
+        for (_, extension) in self.running.iter().rev() {
+            extension.shutdown().await;
+        }
+    }
+}

@@ -1,0 +1,273 @@
+//! The service: builds what a validated `Config` describes from the registry's factories and runs
+//! it in order. Start-up: extensions (in `service.extensions` order), then the pipelines (a chain
+//! per pipeline: its own processor instances, then its exporters; exporters and connectors built
+//! once and shared), then every receiver, each feeding the pipelines that list it. Every stage is
+//! wrapped in counting taps for the per-component counters.
+//!
+//! Shutdown runs in data-flow order: receivers stop taking data (the app), traces and logs
+//! pipelines flush, then connectors (span metrics flush into metrics pipelines), then metrics
+//! pipelines, then the shared exporters, and the extensions last.
+
+use crate::components::{find, REGISTRY};
+use crate::config::{ComponentId, Config, Kind, Pipeline};
+use crate::exporter::ExporterContext;
+use crate::extension::Extensions;
+use crate::memory::{MemoryGauge, MemoryGauges};
+use crate::pdata::Signal;
+use crate::pipeline::{FanOut, Inline, NoPipeline, PipelineData, Shared, SharedConsumer, SignalConsumers, Tap};
+use crate::processor::{ProcessorContext, Stage};
+use crate::receiver::{Receiver, ReceiverHost};
+use crate::store::Store;
+use crate::telemetry::{Components, PerSignal};
+use anyhow::Context;
+use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
+use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// What the builder needs besides the config.
+pub struct Resources<'a> {
+    pub store: &'a Arc<Store>,
+    /// Where persistent sending queues live; None for an in-memory box.
+    pub data_dir: Option<PathBuf>,
+    pub components: &'a Components,
+}
+
+/// The built pipelines.
+pub struct Topology {
+    /// The consumers each receiver (by id) hands its data to, per signal.
+    heads: BTreeMap<ComponentId, SignalConsumers>,
+    gauges: MemoryGauges,
+    traces: Vec<SharedConsumer<ExportTraceServiceRequest>>,
+    logs: Vec<SharedConsumer<ExportLogsServiceRequest>>,
+    connectors: Vec<SignalConsumers>,
+    metrics: Vec<SharedConsumer<ExportMetricsServiceRequest>>,
+    exporters: Vec<SignalConsumers>,
+}
+
+struct Builder<'a> {
+    config: &'a Config,
+    resources: &'a Resources<'a>,
+    gauges: MemoryGauges,
+    /// Exporters' consumers and their counters, by id.
+    exporters: BTreeMap<ComponentId, (SignalConsumers, PerSignal)>,
+    /// Connectors' input consumers, by id.
+    connectors: BTreeMap<ComponentId, SignalConsumers>,
+}
+
+impl Topology {
+    pub fn build(config: &Config, resources: &Resources<'_>) -> anyhow::Result<Topology> {
+        let mut builder = Builder {
+            config,
+            resources,
+            gauges: MemoryGauges::default(),
+            exporters: BTreeMap::new(),
+            connectors: BTreeMap::new(),
+        };
+        for id in config.used(Kind::Exporter) {
+            let factory = find(REGISTRY.exporters, &id.kind).with_context(|| format!("no exporter type {}", id.kind))?;
+            let settings = &config
+                .component(Kind::Exporter, id)
+                .expect("used exporters are configured")
+                .settings;
+            let counters = PerSignal::register(resources.components, "*", &format!("exporter/{id}"));
+            let context = ExporterContext {
+                id,
+                store: resources.store,
+                data_dir: resources.data_dir.as_deref(),
+                counters: counters.clone(),
+            };
+            let consumers = factory.build(&context, settings).with_context(|| format!("exporter {id}"))?;
+            builder.exporters.insert(id.clone(), (consumers, counters));
+        }
+        // A connector's input pipelines need it built, and it needs the pipelines it feeds: metrics
+        // and logs pipelines first (span metrics feed metrics), then the connectors, then traces.
+        let metrics = builder.chains::<ExportMetricsServiceRequest>()?;
+        let logs = builder.chains::<ExportLogsServiceRequest>()?;
+        for id in config.used(Kind::Connector) {
+            let factory = find(REGISTRY.connectors, &id.kind).with_context(|| format!("no connector type {}", id.kind))?;
+            let component = config.component(Kind::Connector, id).expect("used connectors are configured");
+            let output = SignalConsumers {
+                traces: None,
+                metrics: heads_for(id, &metrics),
+                logs: heads_for(id, &logs),
+            };
+            let input = component.signals.first().copied().unwrap_or(Signal::Traces);
+            let counters = resources.components.register("*", &format!("connector/{id}"), input);
+            let consumers = factory
+                .build(id, &component.settings, output, counters.clone())
+                .with_context(|| format!("connector {id}"))?;
+            let tapped = SignalConsumers {
+                traces: consumers
+                    .traces
+                    .map(|c| Arc::new(Tap::entry(c, counters.clone())) as SharedConsumer<_>),
+                metrics: consumers
+                    .metrics
+                    .map(|c| Arc::new(Tap::entry(c, counters.clone())) as SharedConsumer<_>),
+                logs: consumers
+                    .logs
+                    .map(|c| Arc::new(Tap::entry(c, counters.clone())) as SharedConsumer<_>),
+            };
+            builder.connectors.insert(id.clone(), tapped);
+        }
+        let traces = builder.chains::<ExportTraceServiceRequest>()?;
+        let heads = config
+            .used(Kind::Receiver)
+            .into_iter()
+            .map(|id| {
+                let heads = SignalConsumers {
+                    traces: heads_for(id, &traces),
+                    metrics: heads_for(id, &metrics),
+                    logs: heads_for(id, &logs),
+                };
+                (id.clone(), heads)
+            })
+            .collect();
+        Ok(Topology {
+            heads,
+            gauges: builder.gauges,
+            traces: traces.into_iter().map(|(_, chain)| chain).collect(),
+            logs: logs.into_iter().map(|(_, chain)| chain).collect(),
+            connectors: builder.connectors.into_values().collect(),
+            metrics: metrics.into_iter().map(|(_, chain)| chain).collect(),
+            exporters: builder.exporters.into_values().map(|(consumers, _)| consumers).collect(),
+        })
+    }
+
+    /// The consumers receiver `id` feeds (none for a receiver no pipeline lists).
+    pub fn heads(&self, id: &ComponentId) -> SignalConsumers {
+        self.heads.get(id).cloned().unwrap_or_default()
+    }
+
+    /// The first memory_limiter's gauge, which receivers check before decoding.
+    pub fn memory_gauge(&self) -> Option<Arc<MemoryGauge>> {
+        self.gauges.first()
+    }
+
+    /// Flushes everything in data-flow order (see the module docs).
+    pub async fn shutdown(&self) {
+        for chain in &self.traces {
+            chain.shutdown().await;
+        }
+        for chain in &self.logs {
+            chain.shutdown().await;
+        }
+        for connector in &self.connectors {
+            connector.shutdown().await;
+        }
+        for chain in &self.metrics {
+            chain.shutdown().await;
+        }
+        for exporter in &self.exporters {
+            exporter.shutdown().await;
+        }
+    }
+}
+
+/// Builds and starts the extensions `service.extensions` enables, in its order.
+pub async fn start_extensions(config: &Config) -> anyhow::Result<Extensions> {
+    let mut built = Vec::new();
+    for id in &config.extensions {
+        let factory = find(REGISTRY.extensions, &id.kind).with_context(|| format!("no extension type {}", id.kind))?;
+        let settings = &config
+            .component(Kind::Extension, id)
+            .expect("enabled extensions are configured")
+            .settings;
+        built.push((id.clone(), factory.build(id, settings).with_context(|| format!("extension {id}"))?));
+    }
+    Extensions::start(built).await
+}
+
+/// Builds every receiver a pipeline lists, binding its listeners.
+pub async fn build_receivers(config: &Config, topology: &Topology, host: &ReceiverHost) -> anyhow::Result<Vec<Box<dyn Receiver>>> {
+    let mut receivers = Vec::new();
+    for id in config.used(Kind::Receiver) {
+        let factory = find(REGISTRY.receivers, &id.kind).with_context(|| format!("no receiver type {}", id.kind))?;
+        let settings = &config
+            .component(Kind::Receiver, id)
+            .expect("used receivers are configured")
+            .settings;
+        receivers.push(factory.build(host, id, settings, topology.heads(id)).await?);
+    }
+    Ok(receivers)
+}
+
+/// The head for a receiver: the chains of the pipelines listing it, fanned out; None when none does.
+fn heads_for<T: PipelineData>(receiver: &ComponentId, chains: &[(&Pipeline, SharedConsumer<T>)]) -> Option<SharedConsumer<T>> {
+    let mut mine: Vec<SharedConsumer<T>> = chains
+        .iter()
+        .filter(|(pipeline, _)| pipeline.receivers.contains(receiver))
+        .map(|(_, chain)| Arc::new(Shared(chain.clone())) as SharedConsumer<T>)
+        .collect();
+    match mine.len() {
+        0 => None,
+        1 => mine.pop(),
+        _ => Some(Arc::new(FanOut::new(mine))),
+    }
+}
+
+impl<'a> Builder<'a> {
+    /// The chains of every pipeline of signal `T`, with the pipeline each belongs to.
+    fn chains<T: PipelineData>(&mut self) -> anyhow::Result<Vec<(&'a Pipeline, SharedConsumer<T>)>> {
+        let config = self.config;
+        config
+            .pipelines
+            .iter()
+            .filter(|p| p.signal == T::SIGNAL)
+            .map(|pipeline| Ok((pipeline, self.chain::<T>(pipeline)?)))
+            .collect()
+    }
+
+    fn chain<T: PipelineData>(&mut self, pipeline: &Pipeline) -> anyhow::Result<SharedConsumer<T>> {
+        let mut exporters: Vec<SharedConsumer<T>> = Vec::new();
+        for id in &pipeline.exporters {
+            let consumer = if let Some((consumers, counters)) = self.exporters.get(id) {
+                let consumer = consumers.get::<T>().cloned();
+                consumer.map(|c| Arc::new(Tap::entry(c, counters.get(T::SIGNAL).clone())) as SharedConsumer<T>)
+            } else {
+                self.connectors.get(id).and_then(|c| c.get::<T>().cloned())
+            };
+            let consumer = consumer.with_context(|| format!("pipeline {}: {id} does not take {}", pipeline.id, T::SIGNAL.as_str()))?;
+            exporters.push(Arc::new(Shared(consumer)));
+        }
+        let mut next: SharedConsumer<T> = match exporters.len() {
+            0 => Arc::new(NoPipeline),
+            1 => exporters.pop().expect("one exporter"),
+            _ => Arc::new(FanOut::new(exporters)),
+        };
+        for id in pipeline.processors.iter().rev() {
+            let factory = find(REGISTRY.processors, &id.kind).with_context(|| format!("no processor type {}", id.kind))?;
+            let settings = &self
+                .config
+                .component(Kind::Processor, id)
+                .expect("listed processors are configured")
+                .settings;
+            let counters = self
+                .resources
+                .components
+                .register(&pipeline.id, &format!("processor/{id}"), T::SIGNAL);
+            let out: SharedConsumer<T> = Arc::new(Tap::exit(next, counters.clone()));
+            let context = ProcessorContext {
+                id,
+                counters: &counters,
+                gauges: &self.gauges,
+            };
+            let stage: SharedConsumer<T> = match factory
+                .build(&context, settings, T::into_any(out.clone()))
+                .with_context(|| format!("processor {id} in pipeline {}", pipeline.id))?
+            {
+                Stage::Items(processor) => Arc::new(Inline::new(processor, out, counters.clone())),
+                Stage::Consumer(consumer) => {
+                    T::from_any(consumer).with_context(|| format!("processor {id} built a stage of another signal"))?
+                }
+            };
+            next = Arc::new(Tap::entry(stage, counters));
+        }
+        Ok(next)
+    }
+}
+
+#[cfg(test)]
+mod tests;
