@@ -4,11 +4,7 @@
 //! logged; the cookie holds a random session id, never the token.
 //! An empty set turns a check off, which is the default (otelbox listens on loopback unless told).
 
-use axum::extract::{Request, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
-use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
-use prost::Message;
+use axum::http::{header, HeaderMap, HeaderValue};
 use std::fmt;
 use std::sync::Arc;
 use subtle::ConstantTimeEq;
@@ -53,10 +49,12 @@ impl Tokens {
 
     /// Whether an `Authorization: Bearer <token>` value carries an accepted token.
     pub fn accepts_header(&self, value: Option<&HeaderValue>) -> bool {
-        value
-            .and_then(|v| v.to_str().ok())
-            .and_then(bearer)
-            .is_some_and(|token| self.accepts(token.as_bytes()))
+        value.and_then(|v| v.to_str().ok()).is_some_and(|v| self.accepts_bearer(v))
+    }
+
+    /// Whether `Bearer <token>` carries an accepted token.
+    pub fn accepts_bearer(&self, value: &str) -> bool {
+        bearer(value).is_some_and(|token| self.accepts(token.as_bytes()))
     }
 }
 
@@ -79,67 +77,6 @@ pub fn read_token_file(path: &std::path::Path) -> anyhow::Result<Vec<String>> {
         anyhow::bail!("the token file {} holds no token (one per line)", path.display());
     }
     Ok(tokens)
-}
-
-const INGEST_HINT: &str = "missing or wrong ingest token: send `Authorization: Bearer <token>` \
-    (SDKs: OTEL_EXPORTER_OTLP_HEADERS=\"Authorization=Bearer <token>\")";
-
-/// axum middleware for the OTLP/HTTP receiver: 401 with a `google.rpc.Status` body (code 16,
-/// UNAUTHENTICATED) in the request's encoding, before the body is read.
-pub async fn require_ingest_token(State(tokens): State<Tokens>, request: Request, next: Next) -> Response {
-    if !tokens.enabled() || tokens.accepts_header(request.headers().get(header::AUTHORIZATION)) {
-        return next.run(request).await;
-    }
-    unauthenticated(request.headers(), INGEST_HINT)
-}
-
-/// The OTLP/HTTP answer to a request that failed authentication: 401 with a `google.rpc.Status`
-/// body (code 16, UNAUTHENTICATED) in the request's encoding.
-pub fn unauthenticated(request_headers: &HeaderMap, message: &str) -> Response {
-    let json = request_headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|ct| ct.contains("json"));
-    let (content_type, body) = if json {
-        (
-            "application/json",
-            serde_json::json!({ "code": 16, "message": message }).to_string().into_bytes(),
-        )
-    } else {
-        let status = crate::receiver::otlp_http::RpcStatus {
-            code: 16,
-            message: message.into(),
-        };
-        ("application/x-protobuf", status.encode_to_vec())
-    };
-    (
-        StatusCode::UNAUTHORIZED,
-        [(header::CONTENT_TYPE, content_type), (header::WWW_AUTHENTICATE, "Bearer")],
-        body,
-    )
-        .into_response()
-}
-
-/// A tonic interceptor for the OTLP/gRPC receiver: UNAUTHENTICATED unless the `authorization`
-/// metadata carries an accepted token. Runs before the message is decoded.
-pub fn grpc_check(tokens: Tokens) -> impl Fn(tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> + Clone {
-    move |request: tonic::Request<()>| {
-        if !tokens.enabled() {
-            return Ok(request);
-        }
-        let presented = request
-            .metadata()
-            .get("authorization")
-            .and_then(|v| v.to_str().ok())
-            .and_then(bearer);
-        match presented {
-            Some(token) if tokens.accepts(token.as_bytes()) => Ok(request),
-            _ => Err(tonic::Status::unauthenticated(
-                "missing or wrong ingest token: send the metadata `authorization: Bearer <token>` \
-                 (SDKs: OTEL_EXPORTER_OTLP_HEADERS=\"Authorization=Bearer <token>\")",
-            )),
-        }
-    }
 }
 
 /// The UI's logins: random session ids handed out for a right API token. They live in memory only,

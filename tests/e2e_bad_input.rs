@@ -17,7 +17,7 @@ fn every_kind_of_bad_input_is_refused_clearly_and_changes_nothing() {
     let r = b.post("/v1/traces", "application/x-protobuf", b"\xff\xff\xffgarbage".to_vec());
     assert_eq!(r.status(), 400);
     assert_eq!(r.headers()["content-type"], "application/x-protobuf");
-    let status = otelbox::receiver::otlp_http::RpcStatus::decode(r.bytes().unwrap()).unwrap();
+    let status = tonic_types::pb::Status::decode(r.bytes().unwrap()).unwrap();
     assert_eq!(status.code, 3);
     assert!(status.message.contains("not a valid OTLP protobuf"), "{}", status.message);
 
@@ -117,3 +117,62 @@ fn protobuf_spans_with_bad_ids_are_a_partial_success() {
 }
 
 use prost::Message;
+
+/// Sends bytes as they are as a gRPC `Export` message (no encoding on our side).
+struct RawBytes;
+
+impl tonic::codec::Codec for RawBytes {
+    type Encode = bytes::Bytes;
+    type Decode = opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceResponse;
+    type Encoder = RawEncoder;
+    type Decoder = tonic_prost::ProstDecoder<Self::Decode>;
+    fn encoder(&mut self) -> RawEncoder {
+        RawEncoder
+    }
+    fn decoder(&mut self) -> Self::Decoder {
+        tonic_prost::ProstDecoder::default()
+    }
+}
+
+struct RawEncoder;
+
+impl tonic::codec::Encoder for RawEncoder {
+    type Item = bytes::Bytes;
+    type Error = tonic::Status;
+    fn encode(&mut self, item: bytes::Bytes, dst: &mut tonic::codec::EncodeBuf<'_>) -> Result<(), tonic::Status> {
+        use bytes::BufMut;
+        dst.put_slice(&item);
+        Ok(())
+    }
+}
+
+/// OTLP senders retry INTERNAL and OUT_OF_RANGE, which tonic answers for undecodable and oversized
+/// messages: those must get codes that say "never", without RetryInfo.
+#[test]
+fn grpc_refuses_undecodable_and_oversized_messages_with_final_codes() {
+    use tonic_types::StatusExt;
+    let b = Box::start(&["--memory"]);
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let export = |body: Vec<u8>| {
+        runtime.block_on(async {
+            let channel = tonic::transport::Endpoint::from_shared(format!("http://127.0.0.1:{}", b.grpc_port))
+                .unwrap()
+                .connect()
+                .await
+                .unwrap();
+            let mut grpc = tonic::client::Grpc::new(channel).max_encoding_message_size(64 << 20);
+            grpc.ready().await.unwrap();
+            let path = http::uri::PathAndQuery::from_static("/opentelemetry.proto.collector.trace.v1.TraceService/Export");
+            grpc.unary(tonic::Request::new(bytes::Bytes::from(body)), path, RawBytes)
+                .await
+                .unwrap_err()
+        })
+    };
+    let undecodable = export(b"\xff\xff\xffgarbage".to_vec());
+    assert_eq!(undecodable.code(), tonic::Code::InvalidArgument, "{undecodable:?}");
+    assert!(undecodable.get_details_retry_info().is_none());
+    let oversized = export(vec![0u8; 17 << 20]);
+    assert_eq!(oversized.code(), tonic::Code::ResourceExhausted, "{oversized:?}");
+    assert!(oversized.get_details_retry_info().is_none(), "no RetryInfo: final for OTLP senders");
+    assert_nothing_stored(&b);
+}

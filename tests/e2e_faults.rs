@@ -17,7 +17,7 @@ use otelbox::exporter::storage::StorageExporter;
 use otelbox::pipeline::ack::AckToken;
 use otelbox::pipeline::{Consumer, PipelineError};
 use otelbox::query::{compile_text, Target};
-use otelbox::receiver::otlp_http::{router, RpcStatus};
+use otelbox::receiver::otlp_http::router;
 use otelbox::receiver::{Admission, Intake};
 use otelbox::store::read::{self, TimeRange};
 use otelbox::store::retention::Retention;
@@ -29,6 +29,7 @@ use std::path::Path;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use tonic_types::pb::Status as RpcStatus;
 use tower::ServiceExt;
 
 const SPANS: usize = 20;

@@ -8,11 +8,12 @@ use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use otelbox::pipeline::{Consumer, Envelope, PipelineError};
-use otelbox::receiver::otlp_http::{router, RpcStatus};
+use otelbox::receiver::otlp_http::router;
 use otelbox::receiver::Intake;
 use prost::Message;
 use std::sync::Arc;
 use std::time::Duration;
+use tonic_types::pb::Status as RpcStatus;
 use tower::ServiceExt;
 
 /// A pipeline head that refuses everything the way an overloaded box does.

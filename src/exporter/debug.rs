@@ -53,19 +53,7 @@ impl Default for DebugExporterConfig {
     }
 }
 
-pub struct Factory;
-crate::component_type!(Factory, "debug", &crate::pdata::Signal::ALL, parse);
-
-impl crate::exporter::ExporterFactory for Factory {
-    fn build(
-        &self,
-        context: &crate::exporter::ExporterContext<'_>,
-        settings: &crate::config::Settings,
-    ) -> anyhow::Result<crate::pipeline::SignalConsumers> {
-        let exporter = DebugExporter::new(context.id, settings.get(), context.data_dir, context.counters.clone())?;
-        Ok(crate::pipeline::SignalConsumers::all(std::sync::Arc::new(exporter)))
-    }
-}
+crate::exporter_factory!(Factory, "debug", parse, DebugExporter::new);
 
 pub fn parse(p: &mut Parser, value: &Value, path: &str) -> DebugExporterConfig {
     let mut config = DebugExporterConfig::default();

@@ -94,19 +94,7 @@ const COLLECTOR_ONLY: [(&str, &str); 4] = [
     ("directory_permissions", "create the directory beforehand, or use create_directory"),
 ];
 
-pub struct Factory;
-crate::component_type!(Factory, "file", &crate::pdata::Signal::ALL, parse);
-
-impl crate::exporter::ExporterFactory for Factory {
-    fn build(
-        &self,
-        context: &crate::exporter::ExporterContext<'_>,
-        settings: &crate::config::Settings,
-    ) -> anyhow::Result<crate::pipeline::SignalConsumers> {
-        let exporter = FileExporter::new(context.id, settings.get(), context.data_dir, context.counters.clone())?;
-        Ok(crate::pipeline::SignalConsumers::all(std::sync::Arc::new(exporter)))
-    }
-}
+crate::exporter_factory!(Factory, "file", parse, FileExporter::new);
 
 pub fn parse(p: &mut Parser, value: &Value, path: &str) -> FileExporterConfig {
     let mut config = FileExporterConfig::default();

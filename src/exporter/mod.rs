@@ -26,6 +26,27 @@ pub trait ExporterFactory: ComponentType {
     fn build(&self, context: &ExporterContext<'_>, settings: &Settings) -> anyhow::Result<SignalConsumers>;
 }
 
+/// Declares `$factory`, the factory of an exporter type taking every signal, built by
+/// `$new(&ComponentId, &Settings, Option<&Path>, PerSignal) -> anyhow::Result<_>`:
+/// `exporter_factory!(Factory, "debug", parse, DebugExporter::new);` (aliases may follow).
+#[macro_export]
+macro_rules! exporter_factory {
+    ($factory:ident, $name:literal, $parse:path, $new:path $(, aliases: $aliases:expr)?) => {
+        pub struct $factory;
+        $crate::component_type!($factory, $name, &$crate::pdata::Signal::ALL, $parse $(, aliases: $aliases)?);
+        impl $crate::exporter::ExporterFactory for $factory {
+            fn build(
+                &self,
+                context: &$crate::exporter::ExporterContext<'_>,
+                settings: &$crate::config::Settings,
+            ) -> anyhow::Result<$crate::pipeline::SignalConsumers> {
+                let exporter = $new(context.id, settings.get(), context.data_dir, context.counters.clone())?;
+                Ok($crate::pipeline::SignalConsumers::all(std::sync::Arc::new(exporter)))
+            }
+        }
+    };
+}
+
 /// What an exporter instance is built with besides its settings.
 pub struct ExporterContext<'a> {
     pub id: &'a ComponentId,

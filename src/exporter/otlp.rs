@@ -62,19 +62,7 @@ pub struct ClientTls {
     pub client: Option<(PathBuf, PathBuf)>,
 }
 
-pub struct Factory;
-crate::component_type!(Factory, "otlp", &crate::pdata::Signal::ALL, parse, aliases: &["otlp_grpc"]);
-
-impl crate::exporter::ExporterFactory for Factory {
-    fn build(
-        &self,
-        context: &crate::exporter::ExporterContext<'_>,
-        settings: &crate::config::Settings,
-    ) -> anyhow::Result<crate::pipeline::SignalConsumers> {
-        let exporter = OtlpExporter::new(context.id, settings.get(), context.data_dir, context.counters.clone())?;
-        Ok(crate::pipeline::SignalConsumers::all(std::sync::Arc::new(exporter)))
-    }
-}
+crate::exporter_factory!(Factory, "otlp", parse, OtlpExporter::new, aliases: &["otlp_grpc"]);
 
 pub fn parse(p: &mut Parser, value: &Value, path: &str) -> OtlpExporterConfig {
     let mut config = OtlpExporterConfig {
@@ -361,9 +349,9 @@ impl Encoder for PassThroughEncoder {
 mod tests {
     use super::*;
     use crate::config::{Config, Kind};
-    use crate::exporter::retry::{ProtoAny, ProtoDuration, RetryInfo, RpcStatus};
     use crate::exporter::sender::golden;
     use crate::pipeline::ack::AckToken;
+    use crate::receiver::answer::Refusal;
     use opentelemetry_proto::tonic::collector::logs::v1::logs_service_server::{LogsService, LogsServiceServer};
     use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
     use opentelemetry_proto::tonic::collector::metrics::v1::metrics_service_server::{MetricsService, MetricsServiceServer};
@@ -542,22 +530,13 @@ mod tests {
         Consumer::<ExportLogsServiceRequest>::shutdown(&exporter).await;
     }
 
+    /// What otelbox's own receiver answers when it is busy: the exporter reads its own dialect.
     fn unavailable_with_retry_info(delay: Duration) -> Status {
-        let retry = RetryInfo {
-            retry_delay: Some(ProtoDuration {
-                seconds: delay.as_secs() as i64,
-                nanos: delay.subsec_nanos() as i32,
-            }),
-        };
-        let status = RpcStatus {
-            code: tonic::Code::Unavailable as i32,
+        Refusal::from(PipelineError::Retryable {
             message: "over the memory limit".into(),
-            details: vec![ProtoAny {
-                type_url: "type.googleapis.com/google.rpc.RetryInfo".into(),
-                value: retry.encode_to_vec(),
-            }],
-        };
-        Status::with_details(tonic::Code::Unavailable, "over the memory limit", status.encode_to_vec().into())
+            retry_after: delay,
+        })
+        .into_grpc()
     }
 
     #[tokio::test]

@@ -71,19 +71,7 @@ impl OtlpHttpExporterConfig {
     }
 }
 
-pub struct Factory;
-crate::component_type!(Factory, "otlphttp", &crate::pdata::Signal::ALL, parse, aliases: &["otlp_http"]);
-
-impl crate::exporter::ExporterFactory for Factory {
-    fn build(
-        &self,
-        context: &crate::exporter::ExporterContext<'_>,
-        settings: &crate::config::Settings,
-    ) -> anyhow::Result<crate::pipeline::SignalConsumers> {
-        let exporter = OtlpHttpExporter::new(context.id, settings.get(), context.data_dir, context.counters.clone())?;
-        Ok(crate::pipeline::SignalConsumers::all(std::sync::Arc::new(exporter)))
-    }
-}
+crate::exporter_factory!(Factory, "otlphttp", parse, OtlpHttpExporter::new, aliases: &["otlp_http"]);
 
 pub fn parse(p: &mut Parser, value: &Value, path: &str) -> OtlpHttpExporterConfig {
     let mut config = OtlpHttpExporterConfig {

@@ -249,41 +249,8 @@ pub fn classify_grpc(status: &tonic::Status) -> SendError {
     }
 }
 
-/// `google.protobuf.Any`.
-#[derive(Clone, PartialEq, prost::Message)]
-pub struct ProtoAny {
-    #[prost(string, tag = "1")]
-    pub type_url: String,
-    #[prost(bytes = "vec", tag = "2")]
-    pub value: Vec<u8>,
-}
-
-/// `google.rpc.Status`: gRPC status details, and the body of OTLP/HTTP error answers.
-#[derive(Clone, PartialEq, prost::Message)]
-pub struct RpcStatus {
-    #[prost(int32, tag = "1")]
-    pub code: i32,
-    #[prost(string, tag = "2")]
-    pub message: String,
-    #[prost(message, repeated, tag = "3")]
-    pub details: Vec<ProtoAny>,
-}
-
-/// `google.protobuf.Duration`.
-#[derive(Clone, PartialEq, prost::Message)]
-pub struct ProtoDuration {
-    #[prost(int64, tag = "1")]
-    pub seconds: i64,
-    #[prost(int32, tag = "2")]
-    pub nanos: i32,
-}
-
-/// `google.rpc.RetryInfo`.
-#[derive(Clone, PartialEq, prost::Message)]
-pub struct RetryInfo {
-    #[prost(message, optional, tag = "1")]
-    pub retry_delay: Option<ProtoDuration>,
-}
+/// `google.rpc.Status` (tonic-types): gRPC status details, and the body of OTLP/HTTP error answers.
+pub use tonic_types::pb::Status as RpcStatus;
 
 const RETRY_INFO_TYPE: &str = "type.googleapis.com/google.rpc.RetryInfo";
 
@@ -292,7 +259,7 @@ const RETRY_INFO_TYPE: &str = "type.googleapis.com/google.rpc.RetryInfo";
 pub fn retry_info_delay(details: &[u8]) -> Option<Duration> {
     let status = RpcStatus::decode(details).ok()?;
     let any = status.details.iter().find(|any| any.type_url == RETRY_INFO_TYPE)?;
-    let delay = RetryInfo::decode(any.value.as_slice()).ok()?.retry_delay?;
+    let delay = tonic_types::pb::RetryInfo::decode(any.value.as_slice()).ok()?.retry_delay?;
     let seconds = u64::try_from(delay.seconds).ok()?;
     let nanos = u32::try_from(delay.nanos).ok().filter(|n| *n < 1_000_000_000)?;
     Some(Duration::new(seconds, nanos))
@@ -480,18 +447,18 @@ mod tests {
     }
 
     fn status_with_retry_info(code: tonic::Code, seconds: i64, nanos: i32) -> tonic::Status {
-        let retry = RetryInfo {
-            retry_delay: Some(ProtoDuration { seconds, nanos }),
+        let retry = tonic_types::pb::RetryInfo {
+            retry_delay: Some(prost_types::Duration { seconds, nanos }),
         };
         let details = RpcStatus {
             code: code as i32,
             message: "busy".into(),
             details: vec![
-                ProtoAny {
+                prost_types::Any {
                     type_url: "type.googleapis.com/google.rpc.DebugInfo".into(),
                     value: vec![1, 2, 3],
                 },
-                ProtoAny {
+                prost_types::Any {
                     type_url: RETRY_INFO_TYPE.into(),
                     value: retry.encode_to_vec(),
                 },

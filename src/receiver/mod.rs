@@ -2,6 +2,7 @@
 //! every receiver (`ReceiverHost`), and what they share: admission before decoding and the ingest
 //! step (validate, hand to the pipeline, wait for the commit).
 
+pub mod answer;
 pub mod otlp;
 pub mod otlp_grpc;
 pub mod otlp_http;
@@ -94,39 +95,50 @@ impl ReceiverHost {
     }
 }
 
-/// Wraps an HTTP ingest router in its checks, both before the body is read: the box's ingest
-/// tokens, then the receiver's authenticator extension when it names one.
-pub fn guard_http(router: axum::Router, tokens: Tokens, authenticator: Option<Arc<dyn Extension>>) -> axum::Router {
-    let router = match authenticator {
-        Some(extension) => router.layer(axum::middleware::from_fn(
-            move |request: axum::extract::Request, next: axum::middleware::Next| {
-                let extension = extension.clone();
-                async move {
-                    let verdict = extension.authenticator().map(|a| a.authenticate(request.headers()));
-                    match verdict {
-                        Some(Err(message)) => crate::auth::unauthenticated(request.headers(), &message),
-                        _ => next.run(request).await,
-                    }
-                }
-            },
-        )),
-        None => router,
-    };
-    router.layer(axum::middleware::from_fn_with_state(tokens, crate::auth::require_ingest_token))
+const INGEST_TOKEN_HINT: &str = "missing or wrong ingest token: send `Authorization: Bearer <token>` \
+    (SDKs: OTEL_EXPORTER_OTLP_HEADERS=\"Authorization=Bearer <token>\")";
+
+/// The ingest checks of a request's headers: the box's ingest tokens (none set: open), then the
+/// receiver's authenticator extension when it names one. `Err` is the reason to refuse with.
+fn check_ingest(tokens: &Tokens, authenticator: Option<&Arc<dyn Extension>>, headers: &http::HeaderMap) -> Result<(), String> {
+    let authorization = headers.get(http::header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+    if tokens.enabled() && !authorization.is_some_and(|v| tokens.accepts_bearer(v)) {
+        return Err(INGEST_TOKEN_HINT.to_string());
+    }
+    match authenticator.and_then(|e| e.authenticator()) {
+        Some(authenticator) => authenticator.authenticate(headers),
+        None => Ok(()),
+    }
 }
 
-/// The gRPC interceptor with the same checks as `guard_http`, before a message is decoded.
+/// Wraps an HTTP ingest router in `check_ingest`, which runs before the body is read; a refusal is
+/// 401 with a `google.rpc.Status` body in the request's encoding.
+pub fn guard_http(router: axum::Router, tokens: Tokens, authenticator: Option<Arc<dyn Extension>>) -> axum::Router {
+    router.layer(axum::middleware::from_fn(
+        move |request: axum::extract::Request, next: axum::middleware::Next| {
+            let verdict = check_ingest(&tokens, authenticator.as_ref(), request.headers());
+            async move {
+                match verdict {
+                    Ok(()) => next.run(request).await,
+                    Err(message) => answer::Refusal::unauthenticated(message).into_http(answer::Encoding::of_request(request.headers())),
+                }
+            }
+        },
+    ))
+}
+
+/// The gRPC interceptor running `check_ingest` before a message is decoded: UNAUTHENTICATED.
 pub fn guard_grpc(
     tokens: Tokens,
     authenticator: Option<Arc<dyn Extension>>,
 ) -> impl Fn(tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> + Clone {
-    let token_check = crate::auth::grpc_check(tokens);
     move |request: tonic::Request<()>| {
-        let request = token_check(request)?;
-        if let Some(authenticator) = authenticator.as_ref().and_then(|e| e.authenticator()) {
-            let headers = request.metadata().clone().into_headers();
-            authenticator.authenticate(&headers).map_err(tonic::Status::unauthenticated)?;
-        }
+        let headers = request.metadata().clone().into_headers();
+        check_ingest(&tokens, authenticator.as_ref(), &headers).map_err(|message| {
+            tonic::Status::unauthenticated(
+                message.replace("`Authorization: Bearer <token>`", "the metadata `authorization: Bearer <token>`"),
+            )
+        })?;
         Ok(request)
     }
 }

@@ -8,6 +8,7 @@ use crate::extension::Extension;
 use crate::net::Stop;
 use crate::pdata::Signal;
 use crate::pipeline::SignalConsumers;
+use crate::receiver::answer::final_decode_errors;
 use crate::receiver::otlp_grpc::GrpcReceiver;
 use crate::receiver::{
     guard_grpc, guard_http, otlp_http, Endpoint, IngestTls, Intake, Receiver, ReceiverFactory, ReceiverHost, DEFAULT_MAX_REQUEST_BYTES,
@@ -254,6 +255,7 @@ impl Receiver for OtlpReceiver {
                 let check = guard_grpc(self.tokens.clone(), l.authenticator);
                 let routes = GrpcReceiver::new(l.intake).routes();
                 let grpc = tonic::transport::Server::builder()
+                    .layer(tower::util::MapResponseLayer::new(final_decode_errors))
                     .layer(tonic::service::InterceptorLayer::new(check))
                     .add_routes(routes);
                 let shutdown = stop.wait();

@@ -1,6 +1,7 @@
-//! OTLP/gRPC receiver: the three collector `Export` services (tonic), gzip/zstd accepted, with
-//! retryable refusals as UNAVAILABLE carrying a `google.rpc.RetryInfo` delay.
+//! OTLP/gRPC receiver: the three collector `Export` services (tonic), gzip/zstd accepted; refusals
+//! answered through `answer::Refusal` (retryable ones as UNAVAILABLE with a `RetryInfo` delay).
 
+use super::answer::Refusal;
 use super::{ingest, Accepted, Intake, DEFAULT_MAX_REQUEST_BYTES};
 use crate::pipeline::PipelineError;
 use opentelemetry_proto::tonic::collector::logs::v1::logs_service_server::{LogsService, LogsServiceServer};
@@ -11,64 +12,12 @@ use opentelemetry_proto::tonic::collector::metrics::v1::{
 };
 use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{TraceService, TraceServiceServer};
 use opentelemetry_proto::tonic::collector::trace::v1::{ExportTracePartialSuccess, ExportTraceServiceRequest, ExportTraceServiceResponse};
-use prost::Message;
 use tonic::codec::CompressionEncoding;
 use tonic::{Request, Response, Status};
 
-#[derive(Clone, PartialEq, prost::Message)]
-struct ProtoAny {
-    #[prost(string, tag = "1")]
-    type_url: String,
-    #[prost(bytes = "vec", tag = "2")]
-    value: Vec<u8>,
-}
-
-#[derive(Clone, PartialEq, prost::Message)]
-struct RpcStatus {
-    #[prost(int32, tag = "1")]
-    code: i32,
-    #[prost(string, tag = "2")]
-    message: String,
-    #[prost(message, repeated, tag = "3")]
-    details: Vec<ProtoAny>,
-}
-
-#[derive(Clone, PartialEq, prost::Message)]
-struct ProtoDuration {
-    #[prost(int64, tag = "1")]
-    seconds: i64,
-    #[prost(int32, tag = "2")]
-    nanos: i32,
-}
-
-#[derive(Clone, PartialEq, prost::Message)]
-struct RetryInfo {
-    #[prost(message, optional, tag = "1")]
-    retry_delay: Option<ProtoDuration>,
-}
-
-/// The one mapping from pipeline errors to gRPC statuses.
+/// The gRPC status of a pipeline refusal (`answer::Refusal`).
 pub fn status_for(err: PipelineError) -> Status {
-    match err {
-        PipelineError::Permanent { message } => Status::invalid_argument(message),
-        PipelineError::Retryable { message, retry_after } => {
-            let retry = RetryInfo {
-                retry_delay: Some(ProtoDuration {
-                    seconds: retry_after.as_secs() as i64,
-                    nanos: retry_after.subsec_nanos() as i32,
-                }),
-            };
-            let details = RpcStatus {
-                code: tonic::Code::Unavailable as i32,
-                message: message.clone(),
-                details: vec![ProtoAny {
-                    type_url: "type.googleapis.com/google.rpc.RetryInfo".into(),
-                    value: retry.encode_to_vec(),
-                }],
-            };
-            Status::with_details(tonic::Code::Unavailable, message, details.encode_to_vec().into())
-        }
-    }
+    Refusal::from(err).into_grpc()
 }
 
 #[derive(Clone)]

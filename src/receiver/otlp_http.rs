@@ -2,9 +2,9 @@
 //! gzip/deflate/zstd compressed. Answers in the request's encoding, with a `google.rpc.Status`
 //! body on errors; the size limit is checked after decompression.
 
+use super::answer::Refusal;
 use super::{ingest, Accepted, Intake, IntakeFor};
 use crate::pdata::{json, SignalData};
-use crate::pipeline::PipelineError;
 use axum::body::{Body, Bytes};
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
@@ -20,77 +20,7 @@ use prost::Message;
 use std::io::Read;
 use std::sync::atomic::Ordering;
 
-/// `google.rpc.Status` (code, message); details are never needed for our answers over HTTP.
-#[derive(Clone, PartialEq, prost::Message)]
-pub struct RpcStatus {
-    #[prost(int32, tag = "1")]
-    pub code: i32,
-    #[prost(string, tag = "2")]
-    pub message: String,
-}
-
-/// How a request body is encoded, from its `Content-Type`.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub enum Encoding {
-    Protobuf,
-    Json,
-}
-
-impl Encoding {
-    fn content_type(self) -> &'static str {
-        match self {
-            Encoding::Protobuf => "application/x-protobuf",
-            Encoding::Json => "application/json",
-        }
-    }
-}
-
-/// An answer that is not a success: HTTP status, gRPC code for the body, message.
-struct Failure {
-    status: StatusCode,
-    grpc_code: i32,
-    message: String,
-    retry_after: Option<u64>,
-}
-
-impl Failure {
-    fn bad_request(message: impl Into<String>) -> Self {
-        Failure {
-            status: StatusCode::BAD_REQUEST,
-            grpc_code: 3,
-            message: message.into(),
-            retry_after: None,
-        }
-    }
-    fn from_pipeline(err: PipelineError) -> Self {
-        match err {
-            PipelineError::Retryable { message, retry_after } => Failure {
-                status: StatusCode::SERVICE_UNAVAILABLE,
-                grpc_code: 14,
-                message,
-                retry_after: Some(retry_after.as_secs().max(1)),
-            },
-            PipelineError::Permanent { message } => Failure::bad_request(message),
-        }
-    }
-    fn into_response(self, encoding: Encoding) -> Response {
-        let body = match encoding {
-            Encoding::Protobuf => RpcStatus {
-                code: self.grpc_code,
-                message: self.message,
-            }
-            .encode_to_vec(),
-            Encoding::Json => serde_json::json!({ "code": self.grpc_code, "message": self.message })
-                .to_string()
-                .into_bytes(),
-        };
-        let mut response = (self.status, [(header::CONTENT_TYPE, encoding.content_type())], body).into_response();
-        if let Some(seconds) = self.retry_after {
-            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
-        }
-        response
-    }
-}
+pub use super::answer::Encoding;
 
 pub fn router(intake: Intake) -> Router {
     let limit = intake.max_request_bytes;
@@ -108,25 +38,13 @@ pub fn router(intake: Intake) -> Router {
 }
 
 async fn method_not_allowed() -> Response {
-    let mut response = Failure {
-        status: StatusCode::METHOD_NOT_ALLOWED,
-        grpc_code: 12,
-        message: "use POST to export OTLP data".into(),
-        retry_after: None,
-    }
-    .into_response(Encoding::Json);
+    let mut response = Refusal::method_not_allowed("use POST to export OTLP data").into_http(Encoding::Json);
     response.headers_mut().insert(header::ALLOW, HeaderValue::from_static("POST"));
     response
 }
 
 async fn not_found() -> Response {
-    Failure {
-        status: StatusCode::NOT_FOUND,
-        grpc_code: 5,
-        message: "unknown path; OTLP/HTTP uses /v1/traces, /v1/metrics and /v1/logs".into(),
-        retry_after: None,
-    }
-    .into_response(Encoding::Json)
+    Refusal::not_found("unknown path; OTLP/HTTP uses /v1/traces, /v1/metrics and /v1/logs").into_http(Encoding::Json)
 }
 
 /// What an HTTP payload type needs beyond the pipeline: JSON decoding and the answer messages.
@@ -189,23 +107,20 @@ where
         _ => {
             bad(&intake, T::SIGNAL);
             let shown = if content_type.is_empty() { "none" } else { content_type };
-            return Failure {
-                status: StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                grpc_code: 3,
-                message: format!("unsupported content type '{shown}'; send application/x-protobuf or application/json"),
-                retry_after: None,
-            }
-            .into_response(Encoding::Json);
+            return Refusal::unsupported_media_type(format!(
+                "unsupported content type '{shown}'; send application/x-protobuf or application/json"
+            ))
+            .into_http(Encoding::Json);
         }
     };
     match decode_body::<T>(&intake, &headers, body, encoding).await {
-        Err(failure) => {
-            if failure.retry_after.is_some() {
+        Err(refusal) => {
+            if refusal.is_retryable() {
                 intake.stats.signal(T::SIGNAL).refused.fetch_add(1, Ordering::Relaxed);
             } else {
                 bad(&intake, T::SIGNAL);
             }
-            failure.into_response(encoding)
+            refusal.into_http(encoding)
         }
         // `_room` is held until the answer: the decoded request counts against the budget.
         Ok((request, _room)) => match ingest(&intake, request).await {
@@ -217,7 +132,7 @@ where
                 };
                 (StatusCode::OK, [(header::CONTENT_TYPE, encoding.content_type())], body).into_response()
             }
-            Err(err) => Failure::from_pipeline(err).into_response(encoding),
+            Err(err) => Refusal::from(err).into_http(encoding),
         },
     }
 }
@@ -231,17 +146,11 @@ async fn decode_body<T: HttpSignal>(
     headers: &HeaderMap,
     body: Body,
     encoding: Encoding,
-) -> Result<(T, tokio::sync::OwnedSemaphorePermit), Failure> {
+) -> Result<(T, tokio::sync::OwnedSemaphorePermit), Refusal> {
     let limit = intake.max_request_bytes;
-    let too_large = || Failure {
-        status: StatusCode::PAYLOAD_TOO_LARGE,
-        grpc_code: 8,
-        message: format!("request body is larger than the {limit}-byte limit after decompression; send smaller batches"),
-        retry_after: None,
-    };
-    intake.admission.check_memory().map_err(Failure::from_pipeline)?;
-    let raw = axum::body::to_bytes(body, limit).await.map_err(|_| too_large())?;
-    let room = intake.admission.reserve(raw.len()).map_err(Failure::from_pipeline)?;
+    intake.admission.check_memory()?;
+    let raw = axum::body::to_bytes(body, limit).await.map_err(|_| too_large(limit))?;
+    let room = intake.admission.reserve(raw.len())?;
     let content_encoding = headers
         .get(header::CONTENT_ENCODING)
         .and_then(|v| v.to_str().ok())
@@ -255,7 +164,7 @@ async fn decode_body<T: HttpSignal>(
             decode_bytes::<T>(raw, &content_encoding, encoding, limit)
         })
         .await
-        .unwrap_or_else(|| Err(Failure::bad_request("internal error while decoding the body")));
+        .unwrap_or_else(|| Err(Refusal::invalid("internal error while decoding the body")));
     decoded.map(|request| (request, room))
 }
 
@@ -270,16 +179,18 @@ pub fn decode_request<T: HttpSignal>(
     encoding: Encoding,
     limit: usize,
 ) -> Result<T, (StatusCode, String)> {
-    decode_bytes(raw, content_encoding, encoding, limit).map_err(|f| (f.status, f.message))
+    decode_bytes(raw, content_encoding, encoding, limit).map_err(|r| (r.http, r.message))
 }
 
-fn decode_bytes<T: HttpSignal>(raw: Bytes, content_encoding: &str, encoding: Encoding, limit: usize) -> Result<T, Failure> {
-    let too_large = || Failure {
-        status: StatusCode::PAYLOAD_TOO_LARGE,
-        grpc_code: 8,
-        message: format!("request body is larger than the {limit}-byte limit after decompression; send smaller batches"),
-        retry_after: None,
-    };
+/// The refusal of a body over `limit` bytes (after decompression).
+fn too_large(limit: usize) -> Refusal {
+    Refusal::too_large(format!(
+        "request body is larger than the {limit}-byte limit after decompression; send smaller batches"
+    ))
+}
+
+fn decode_bytes<T: HttpSignal>(raw: Bytes, content_encoding: &str, encoding: Encoding, limit: usize) -> Result<T, Refusal> {
+    let too_large = || too_large(limit);
     let bytes = match content_encoding {
         "" | "identity" => raw,
         "gzip" | "x-gzip" => {
@@ -287,21 +198,20 @@ fn decode_bytes<T: HttpSignal>(raw: Bytes, content_encoding: &str, encoding: Enc
         }
         "deflate" => inflate(flate2::read::ZlibDecoder::new(&raw[..]), limit, "deflate").map_err(|e| e.unwrap_or_else(too_large))?,
         "zstd" => {
-            let decoder =
-                zstd::stream::read::Decoder::new(&raw[..]).map_err(|e| Failure::bad_request(format!("corrupt zstd body: {e}")))?;
+            let decoder = zstd::stream::read::Decoder::new(&raw[..]).map_err(|e| Refusal::invalid(format!("corrupt zstd body: {e}")))?;
             inflate(decoder, limit, "zstd").map_err(|e| e.unwrap_or_else(too_large))?
         }
         other => {
-            return Err(Failure::bad_request(format!(
+            return Err(Refusal::invalid(format!(
                 "unsupported content encoding '{other}'; use gzip, deflate, zstd or none"
             )))
         }
     };
     match encoding {
         Encoding::Protobuf => {
-            T::decode(bytes).map_err(|e| Failure::bad_request(format!("body is not a valid OTLP protobuf {}: {e}", signal_message::<T>())))
+            T::decode(bytes).map_err(|e| Refusal::invalid(format!("body is not a valid OTLP protobuf {}: {e}", signal_message::<T>())))
         }
-        Encoding::Json => T::decode_json(&bytes).map_err(|e| Failure::bad_request(format!("body is not valid OTLP/JSON: {e}"))),
+        Encoding::Json => T::decode_json(&bytes).map_err(|e| Refusal::invalid(format!("body is not valid OTLP/JSON: {e}"))),
     }
 }
 
@@ -314,12 +224,12 @@ fn signal_message<T: SignalData>() -> &'static str {
 }
 
 /// Decompress at most `limit` bytes: `Err(None)` when the output would exceed it (a zip bomb).
-fn inflate(reader: impl Read, limit: usize, name: &str) -> Result<Bytes, Option<Failure>> {
+fn inflate(reader: impl Read, limit: usize, name: &str) -> Result<Bytes, Option<Refusal>> {
     let mut out = Vec::new();
     reader
         .take(limit as u64 + 1)
         .read_to_end(&mut out)
-        .map_err(|e| Some(Failure::bad_request(format!("corrupt {name} body: {e}"))))?;
+        .map_err(|e| Some(Refusal::invalid(format!("corrupt {name} body: {e}"))))?;
     if out.len() > limit {
         return Err(None);
     }

@@ -143,15 +143,7 @@ fn answer(status: StatusCode, message: impl Into<String>) -> Response {
 }
 
 fn refusal(error: PipelineError) -> Response {
-    match error {
-        PipelineError::Retryable { message, retry_after } => {
-            let mut response = answer(StatusCode::SERVICE_UNAVAILABLE, message);
-            let seconds = retry_after.as_secs().max(1);
-            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
-            response
-        }
-        PipelineError::Permanent { message } => answer(StatusCode::BAD_REQUEST, message),
-    }
+    crate::receiver::answer::Refusal::from(error).into_plain_text()
 }
 
 async fn method_not_allowed() -> Response {
