@@ -271,3 +271,6 @@ impl<'a> Builder<'a> {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod compliance;
