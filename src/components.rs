@@ -26,6 +26,7 @@ pub static REGISTRY: Registry = Registry {
         &processor::probabilistic_sampler::Factory,
         &processor::redaction::Factory,
         &processor::attributes::ResourceFactory,
+        &processor::resourcedetection::Factory,
         &processor::tail_sampling::Factory,
         &processor::transform::Factory,
     ],

@@ -9,6 +9,7 @@ pub mod filter;
 pub mod memory_limiter;
 pub mod probabilistic_sampler;
 pub mod redaction;
+pub mod resourcedetection;
 pub mod tail_sampling;
 pub mod transform;
 
