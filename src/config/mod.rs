@@ -230,13 +230,12 @@ pub struct ConfigErrors(pub Vec<String>);
 
 /// Component types the Collector knows that otelbox does not run: named in the error so a
 /// Collector config fails with a precise message rather than "unknown".
-const NOT_YET: [&str; 14] = [
+const NOT_YET: [&str; 13] = [
     "routing",
     "count",
     "forward",
     "groupbytrace",
     "k8sattributes",
-    "resourcedetection",
     "prometheus",
     "jaeger",
     "kafka",
