@@ -14,15 +14,14 @@ use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use otelbox::exporter::storage::StorageExporter;
-use otelbox::pipeline::ack::AckToken;
-use otelbox::pipeline::{Consumer, PipelineError};
+use otelbox::pipeline::Consumer;
 use otelbox::query::{compile_text, Target};
 use otelbox::receiver::otlp_http::router;
 use otelbox::receiver::{Admission, Intake};
 use otelbox::store::read::{self, TimeRange};
 use otelbox::store::retention::Retention;
 use otelbox::store::rows::{flatten_logs, flatten_traces};
-use otelbox::store::{Location, Store, StoreConfig};
+use otelbox::store::{Location, Store, StoreConfig, WriteRefused};
 use prost::Message;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -45,24 +44,19 @@ fn open(location: Location, retention: Retention) -> Arc<Store> {
     .unwrap()
 }
 
-async fn write_trace(store: &Store, no: u64, spans: usize) -> Result<(), PipelineError> {
-    let (ack, done) = AckToken::new();
+async fn write_trace(store: &Store, no: u64, spans: usize) -> Result<(), WriteRefused> {
     let rows = flatten_traces(trace_request("faults", &format!("R{no}"), no, spans));
-    store.write(rows, vec![ack]).await.unwrap();
-    done.await.expect("settled")
+    store.write_committed(rows).await
 }
 
-async fn write_log(store: &Store, no: u64) -> Result<(), PipelineError> {
-    let (ack, done) = AckToken::new();
+async fn write_log(store: &Store, no: u64) -> Result<(), WriteRefused> {
     store
-        .write(flatten_logs(log_request("faults", &format!("entry-{no}"))), vec![ack])
+        .write_committed(flatten_logs(log_request("faults", &format!("entry-{no}"))))
         .await
-        .unwrap();
-    done.await.expect("settled")
 }
 
 /// Trace `no` (`spans` spans) and log line `entry-<no>` at once, as two requests; both outcomes.
-async fn write(store: &Store, no: u64, spans: usize) -> (Result<(), PipelineError>, Result<(), PipelineError>) {
+async fn write(store: &Store, no: u64, spans: usize) -> (Result<(), WriteRefused>, Result<(), WriteRefused>) {
     tokio::join!(write_trace(store, no, spans), write_log(store, no))
 }
 
@@ -144,14 +138,10 @@ async fn integrity_check(store: &Arc<Store>) -> String {
         .unwrap()
 }
 
-fn assert_full_refusal(err: &PipelineError, retry_after_secs: u64) {
-    match err {
-        PipelineError::Retryable { message, retry_after } => {
-            assert!(message.contains("storage is full"), "{message}");
-            assert_eq!(*retry_after, Duration::from_secs(retry_after_secs), "{message}");
-        }
-        other => panic!("a full disk must be a retryable refusal, got {other:?}"),
-    }
+fn assert_full_refusal(err: &WriteRefused, retry_after_secs: u64) {
+    let WriteRefused { message, retry_after } = err;
+    assert!(message.contains("storage is full"), "{message}");
+    assert_eq!(*retry_after, Duration::from_secs(retry_after_secs), "{message}");
 }
 
 fn intake(store: &Arc<Store>) -> Intake {

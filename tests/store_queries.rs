@@ -5,7 +5,6 @@ use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue, KeyValue};
 use opentelemetry_proto::tonic::resource::v1::Resource;
 use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span, Status};
-use otelbox::pipeline::ack::AckToken;
 use otelbox::query::{compile_text, Target};
 use otelbox::store::read::{self, TimeRange, TraceQuery};
 use otelbox::store::retention::Retention;
@@ -68,9 +67,7 @@ async fn store(retention: Retention) -> Arc<Store> {
 }
 
 async fn write(store: &Store, req: ExportTraceServiceRequest) {
-    let (ack, done) = AckToken::new();
-    store.write(flatten_traces(req), vec![ack]).await.unwrap();
-    done.await.unwrap().unwrap();
+    store.write_committed(flatten_traces(req)).await.unwrap();
 }
 
 fn now() -> u64 {
@@ -552,9 +549,7 @@ async fn full_text_search_combines_with_other_conditions_newest_first() {
             ..Default::default()
         }],
     };
-    let (ack, done) = AckToken::new();
-    s.write(otelbox::store::rows::flatten_logs(request), vec![ack]).await.unwrap();
-    done.await.unwrap().unwrap();
+    s.write_committed(otelbox::store::rows::flatten_logs(request)).await.unwrap();
     let filter = compile_text(
         Some(r#"body ~ "timeout" and severity >= error"#),
         Target::Logs,

@@ -7,7 +7,6 @@ use opentelemetry_proto::tonic::resource::v1::Resource;
 use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span, Status};
 use otelbox::gen::Generator;
 use otelbox::pdata::{find_attribute, hex_id, SignalData};
-use otelbox::pipeline::ack::AckToken;
 use otelbox::query::{compile_text, AnyResourceAttrs, SqlFilter, Target};
 use otelbox::store::read::TimeRange;
 use otelbox::store::retention::Retention;
@@ -78,9 +77,7 @@ async fn store() -> Arc<Store> {
 }
 
 async fn write(store: &Store, req: ExportTraceServiceRequest) {
-    let (ack, done) = AckToken::new();
-    store.write(flatten_traces(req), vec![ack]).await.unwrap();
-    done.await.unwrap().unwrap();
+    store.write_committed(flatten_traces(req)).await.unwrap();
 }
 
 fn now() -> u64 {

@@ -127,19 +127,26 @@ pub fn load(args: LoadArgs) -> anyhow::Result<i32> {
                 log_request.merge(r.logs);
             }
             if traces.item_count() >= 1000 {
-                store.write(flatten_traces(std::mem::take(&mut traces)), Vec::new()).await?;
+                store
+                    .write(flatten_traces(std::mem::take(&mut traces)), crate::store::unreported())
+                    .await?;
             }
             if log_request.item_count() >= 1000 {
-                store.write(flatten_logs(std::mem::take(&mut log_request)), Vec::new()).await?;
+                store
+                    .write(flatten_logs(std::mem::take(&mut log_request)), crate::store::unreported())
+                    .await?;
             }
         }
-        store.write(flatten_traces(traces), Vec::new()).await?;
-        store.write(flatten_logs(log_request), Vec::new()).await?;
+        store.write(flatten_traces(traces), crate::store::unreported()).await?;
+        store.write(flatten_logs(log_request), crate::store::unreported()).await?;
         let start = now - spread;
         for tick in 0..args.scrapes {
             let at = start + tick * spread / args.scrapes.max(1);
             store
-                .write(flatten_metrics(generator.metrics_request_at(start, at, tick)), Vec::new())
+                .write(
+                    flatten_metrics(generator.metrics_request_at(start, at, tick)),
+                    crate::store::unreported(),
+                )
                 .await?;
         }
         store.close().await;

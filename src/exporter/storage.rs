@@ -4,9 +4,10 @@
 use crate::config::{ComponentType, Parser, Settings};
 use crate::exporter::{ExporterContext, ExporterFactory};
 use crate::pdata::{Signal, SignalData};
+use crate::pipeline::ack::AckToken;
 use crate::pipeline::{Consumer, Envelope, PipelineError, SignalConsumers};
 use crate::store::rows::{self, RowBatch};
-use crate::store::Store;
+use crate::store::{Store, WriteDone, WriteRefused};
 use futures::future::BoxFuture;
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
@@ -113,11 +114,27 @@ impl<T: Storable> Consumer<T> for StorageExporter {
                     return Err(err);
                 }
             };
-            self.store.write(rows, acks).await?;
+            // The acks settle when the writer has committed (or refused) the rows.
+            let done: WriteDone = Box::new(move |outcome| match outcome {
+                Ok(()) => acks.into_iter().for_each(AckToken::commit),
+                Err(refusal) => {
+                    let error = retryable(refusal);
+                    acks.into_iter().for_each(|ack| ack.fail(error.clone()));
+                }
+            });
+            self.store.write(rows, done).await.map_err(retryable)?;
             if let Some(counters) = &self.counters {
                 crate::telemetry::ComponentCounters::add(&counters.get(T::SIGNAL).sent, items);
             }
             Ok(())
         })
+    }
+}
+
+/// The store's refusals are all worth retrying.
+fn retryable(refusal: WriteRefused) -> PipelineError {
+    PipelineError::Retryable {
+        message: refusal.message,
+        retry_after: refusal.retry_after,
     }
 }

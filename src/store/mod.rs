@@ -12,8 +12,6 @@ pub mod schema;
 pub mod stats;
 pub mod writer;
 
-use crate::pipeline::ack::AckToken;
-use crate::pipeline::PipelineError;
 use resource_attrs::ResourceAttrHashes;
 use retention::Retention;
 use rows::RowBatch;
@@ -113,6 +111,23 @@ impl StoreError {
             schema::SchemaError::Sql(err) => StoreError::at_open(path, err),
         }
     }
+}
+
+/// Why rows were not stored; always worth retrying (the store was full, at its cap, failing or
+/// shutting down), after `retry_after`.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+#[error("{message}")]
+pub struct WriteRefused {
+    pub message: String,
+    pub retry_after: Duration,
+}
+
+/// Told once whether a write was committed, on the writer thread: keep it short.
+pub type WriteDone = Box<dyn FnOnce(Result<(), WriteRefused>) + Send>;
+
+/// A `WriteDone` for writes nobody waits on (loading a store for a benchmark).
+pub fn unreported() -> WriteDone {
+    Box::new(|_| {})
 }
 
 /// Writer queue depth in row batches; when full, exporters wait and the batch queue backs up.
@@ -218,16 +233,36 @@ impl Store {
         }
     }
 
-    /// Queue rows for the writer; the acks settle after the commit. Waits while the queue is full.
-    pub async fn write(&self, rows: RowBatch, acks: Vec<AckToken>) -> Result<(), PipelineError> {
-        self.writer_tx.send(WriterMessage::Write { rows, acks }).await.map_err(|rejected| {
-            let err = PipelineError::retryable("otelbox is shutting down; retry later");
-            if let WriterMessage::Write { acks, .. } = rejected.0 {
-                for ack in acks {
-                    ack.fail(err.clone());
-                }
+    /// Queue rows for the writer; `done` is told the outcome after the commit (or the refusal).
+    /// Waits while the queue is full. `Err` (shutting down) has told `done` too.
+    pub async fn write(&self, rows: RowBatch, done: WriteDone) -> Result<(), WriteRefused> {
+        self.writer_tx.send(WriterMessage::Write { rows, done }).await.map_err(|rejected| {
+            let refusal = WriteRefused {
+                message: "otelbox is shutting down; retry later".into(),
+                retry_after: Duration::from_secs(1),
+            };
+            if let WriterMessage::Write { done, .. } = rejected.0 {
+                done(Err(refusal.clone()));
             }
-            err
+            refusal
+        })
+    }
+
+    /// Writes rows and waits for their commit: the outcome `write`'s `done` would be told.
+    pub async fn write_committed(&self, rows: RowBatch) -> Result<(), WriteRefused> {
+        let (tx, rx) = oneshot::channel();
+        self.write(
+            rows,
+            Box::new(move |outcome| {
+                let _ = tx.send(outcome);
+            }),
+        )
+        .await?;
+        rx.await.unwrap_or_else(|_| {
+            Err(WriteRefused {
+                message: "otelbox is shutting down; retry later".into(),
+                retry_after: Duration::from_secs(1),
+            })
         })
     }
 

@@ -1,5 +1,5 @@
 //! The single writer thread: owns the write connection, commits in groups (everything queued, up to
-//! a bound, goes into one transaction), settles acks only after the commit, and runs retention in
+//! a bound, goes into one transaction), reports each write's outcome only after the commit, and runs retention in
 //! small chunks between groups so deletes never stall ingest for long.
 //!
 //! A group that fails (a full disk, `SQLITE_FULL`, or an IO error) is rolled back whole and every
@@ -19,8 +19,7 @@ use super::retention::Retention;
 use super::rows::RowBatch;
 use super::schema::{wal_checkpoint_pages, SPAN_BUCKET_SHIFT};
 use super::StoreStats;
-use crate::pipeline::ack::AckToken;
-use crate::pipeline::PipelineError;
+use super::{WriteDone, WriteRefused};
 use rusqlite::{params, Connection};
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -32,7 +31,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 pub enum WriterMessage {
     Write {
         rows: RowBatch,
-        acks: Vec<AckToken>,
+        done: WriteDone,
     },
     /// Wakes the writer for retention when no data arrives.
     Tick,
@@ -208,9 +207,9 @@ impl Writer {
             let mut next = Some(message);
             while let Some(message) = next.take() {
                 match message {
-                    WriterMessage::Write { rows: batch, acks } => {
+                    WriterMessage::Write { rows: batch, done } => {
                         rows += batch.row_count();
-                        group.push((batch, acks));
+                        group.push((batch, done));
                     }
                     WriterMessage::Tick => {}
                     WriterMessage::Shutdown(done) => {
@@ -300,16 +299,14 @@ impl Writer {
         super::retention::live_bytes(&self.conn).is_ok_and(|live| live as u64 + wal_allowance >= cap)
     }
 
-    fn refuse_at_cap(&mut self, group: Vec<(RowBatch, Vec<AckToken>)>) {
+    fn refuse_at_cap(&mut self, group: Vec<(RowBatch, WriteDone)>) {
         self.stats.refused_at_cap.fetch_add(1, Ordering::Relaxed);
-        let refusal = PipelineError::Retryable {
+        let refusal = WriteRefused {
             message: "storage is at its size cap (--max-db-size): nothing of this request was stored; otelbox is deleting the oldest data to make room; retry later".into(),
             retry_after: Duration::from_secs(1),
         };
-        for (_, acks) in group {
-            for ack in acks {
-                ack.fail(refusal.clone());
-            }
+        for (_, done) in group {
+            done(Err(refusal.clone()));
         }
     }
 
@@ -382,7 +379,7 @@ impl Writer {
         let _ = self.conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE); PRAGMA optimize;");
     }
 
-    fn commit_group(&mut self, group: Vec<(RowBatch, Vec<AckToken>)>) {
+    fn commit_group(&mut self, group: Vec<(RowBatch, WriteDone)>) {
         let started = Instant::now();
         let result = self.insert_all(&group);
         let elapsed = started.elapsed();
@@ -402,10 +399,8 @@ impl Writer {
                     *c = committed;
                     changed
                 });
-                for (_, acks) in group {
-                    for ack in acks {
-                        ack.commit();
-                    }
+                for (_, done) in group {
+                    done(Ok(()));
                 }
             }
             Err(err) => {
@@ -428,19 +423,18 @@ impl Writer {
                     } else {
                         ("free disk space on the box", FULL_RETRY_AFTER)
                     };
-                    PipelineError::Retryable {
+                    WriteRefused {
                         message: format!("storage is full ({err}): nothing of this request was stored; {advice}; retry later"),
                         retry_after,
                     }
                 } else {
-                    PipelineError::retryable(format!(
-                        "storage write failed ({err}): nothing of this request was stored; retry later"
-                    ))
-                };
-                for (_, acks) in group {
-                    for ack in acks {
-                        ack.fail(refusal.clone());
+                    WriteRefused {
+                        message: format!("storage write failed ({err}): nothing of this request was stored; retry later"),
+                        retry_after: Duration::from_secs(1),
                     }
+                };
+                for (_, done) in group {
+                    done(Err(refusal.clone()));
                 }
             }
         }
@@ -489,11 +483,11 @@ impl Writer {
 
     /// Insert and commit one group, as the writer thread does, without acks (for `bench-sqlite`).
     pub fn commit_rows(&mut self, group: Vec<RowBatch>) -> rusqlite::Result<()> {
-        let group: Vec<(RowBatch, Vec<AckToken>)> = group.into_iter().map(|b| (b, Vec::new())).collect();
+        let group: Vec<(RowBatch, WriteDone)> = group.into_iter().map(|b| (b, super::unreported())).collect();
         self.insert_all(&group).map(|_| ())
     }
 
-    fn insert_all(&mut self, group: &[(RowBatch, Vec<AckToken>)]) -> rusqlite::Result<Committed> {
+    fn insert_all(&mut self, group: &[(RowBatch, WriteDone)]) -> rusqlite::Result<Committed> {
         let tx = self.conn.transaction()?;
         let mut committed = *self.committed.borrow();
         let (mut spans, mut logs, mut points) = (0i64, 0i64, 0i64);
@@ -858,10 +852,13 @@ mod tests {
         };
         let mut writer = Writer::new(conn, retention(live + live / 30), stats.clone(), committed, Default::default());
         assert!(writer.at_cap(), "the allowance (a 20th of the cap here) does not fit");
-        let (ack, done) = AckToken::new();
-        writer.refuse_at_cap(vec![(super::super::rows::flatten_traces(request.clone()), vec![ack])]);
+        let (tx, done) = oneshot::channel();
+        let report: WriteDone = Box::new(move |outcome| {
+            let _ = tx.send(outcome);
+        });
+        writer.refuse_at_cap(vec![(super::super::rows::flatten_traces(request.clone()), report)]);
         match done.await.unwrap() {
-            Err(PipelineError::Retryable { message, retry_after }) => {
+            Err(WriteRefused { message, retry_after }) => {
                 assert!(message.contains("size cap"), "{message}");
                 assert_eq!(retry_after, Duration::from_secs(1));
             }
