@@ -15,12 +15,12 @@ use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequ
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use otelbox::exporter::storage::StorageExporter;
 use otelbox::pipeline::Consumer;
-use otelbox::query::{compile_text, Target};
 use otelbox::receiver::otlp_http::router;
 use otelbox::receiver::{Admission, Intake};
 use otelbox::store::read::{self, TimeRange};
 use otelbox::store::retention::Retention;
 use otelbox::store::rows::{flatten_logs, flatten_traces};
+use otelbox::store::sql::{compile_text, Target};
 use otelbox::store::{Location, Store, StoreConfig, WriteRefused};
 use prost::Message;
 use std::collections::{BTreeMap, BTreeSet};

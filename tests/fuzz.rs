@@ -14,7 +14,7 @@
 //!   `decode(encode(x)) == x`, also through the receiver; whatever decodes re-encodes to itself.
 //! - `filter_tokens`, `filter_text`: the filter language (`query::filter`) on token soups from its
 //!   vocabulary, grammar-shaped expressions with character edits, and arbitrary text. Never panics;
-//!   every error column is within `1..=chars + 1`; a parsed filter compiles (`query::sql`) for spans,
+//!   every error column is within `1..=chars + 1`; a parsed filter compiles (`store::sql`) for spans,
 //!   logs and metrics without panicking, with one parameter per `?`, into SQL that SQLite runs against
 //!   the real schema (and an FTS5 phrase it accepts), and prints back to the same expression.
 //!
@@ -44,9 +44,9 @@ use otelbox::gen::Generator;
 use otelbox::pdata::json::{self, JsonError};
 use otelbox::pdata::SignalData;
 use otelbox::query::filter::{self, ParseError, MAX_INPUT_CHARS};
-use otelbox::query::{compile, AnyResourceAttrs, NoResourceAttrs, ResourceAttrs, SqlFilter, Target};
 use otelbox::receiver::otlp_http::{decode_request, Encoding, HttpSignal};
 use otelbox::receiver::DEFAULT_MAX_REQUEST_BYTES;
+use otelbox::store::sql::{compile, AnyResourceAttrs, NoResourceAttrs, ResourceAttrs, SqlFilter, Target};
 use proptest::collection::vec;
 use proptest::option;
 use proptest::prelude::*;

@@ -5,10 +5,10 @@ use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue, KeyValue};
 use opentelemetry_proto::tonic::resource::v1::Resource;
 use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span, Status};
-use otelbox::query::{compile_text, Target};
 use otelbox::store::read::{self, TimeRange, TraceQuery};
 use otelbox::store::retention::Retention;
 use otelbox::store::rows::flatten_traces;
+use otelbox::store::sql::{compile_text, Target};
 use otelbox::store::{Location, Store, StoreConfig};
 use std::sync::Arc;
 use std::time::Duration;
@@ -278,7 +278,7 @@ async fn retention_by_age_removes_old_data_and_keeps_the_summaries_true() {
         .read(|c| {
             read::search_traces(
                 c,
-                &otelbox::query::SqlFilter::everything(),
+                &otelbox::store::sql::SqlFilter::everything(),
                 &TraceQuery::default(),
                 TimeRange::ALL,
                 10,

@@ -6,9 +6,10 @@ pub mod ui;
 pub mod wire;
 
 use crate::pdata::{Signal, TraceId};
-use crate::query::series::{self, Agg};
-use crate::query::{compile_text, FilterError, SqlFilter, Target};
+use crate::query::FilterError;
 use crate::store::read::{self, LogQuery, TimeRange, TraceQuery};
+use crate::store::series::{self, Agg};
+use crate::store::sql::{compile_text, SqlFilter, Target};
 use crate::store::stats;
 use crate::store::{Store, StoreError};
 use crate::telemetry::{render_prometheus, IngestStats};

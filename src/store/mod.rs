@@ -9,6 +9,8 @@ pub mod resource_attrs;
 pub mod retention;
 pub mod rows;
 pub mod schema;
+pub mod series;
+pub mod sql;
 pub mod stats;
 pub mod writer;
 
@@ -281,7 +283,7 @@ impl Store {
         Ok(wait.await.map_err(|_| StoreError::Closed)??)
     }
 
-    /// What stored resources hold, for compiling filters (`query::compile_text`).
+    /// What stored resources hold, for compiling filters (`sql::compile_text`).
     pub fn resource_attrs(&self) -> Arc<ResourceAttrHashes> {
         self.resource_attrs.clone()
     }

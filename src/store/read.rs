@@ -3,8 +3,8 @@
 
 use super::rows::{decode_attributes, rebuild_log, rebuild_span};
 use super::schema::span_in_trace;
+use super::sql::SqlFilter;
 use super::StoreError;
-use crate::query::SqlFilter;
 use opentelemetry_proto::tonic::common::v1::{InstrumentationScope, KeyValue};
 use opentelemetry_proto::tonic::logs::v1::LogRecord;
 use opentelemetry_proto::tonic::resource::v1::Resource;

@@ -2,7 +2,7 @@
 //! it whether an equality such as `deployment.environment = prod` may match through a resource.
 
 use super::rows::attr_hashes;
-use crate::query::ResourceAttrs;
+use super::sql::ResourceAttrs;
 use opentelemetry_proto::tonic::resource::v1::Resource;
 use prost::Message;
 use rusqlite::Connection;

@@ -6,10 +6,10 @@
 use super::read::{search_traces, TimeRange, TraceQuery, TraceSummary};
 use super::rows::decode_attributes;
 use super::schema::span_in_trace;
+use super::sql::{compile, ResourceAttrs, SqlFilter, Target};
 use super::StoreError;
 use crate::pdata::find_attribute;
 use crate::query::filter::{CmpOp, Expr, Field, Literal};
-use crate::query::{compile, ResourceAttrs, SqlFilter, Target};
 use opentelemetry_proto::tonic::common::v1::{any_value, KeyValue};
 use rusqlite::{params, Connection, OptionalExtension};
 use std::collections::hash_map::Entry;
@@ -507,7 +507,7 @@ fn aggregate_run(conn: &Connection, trace: TraceSummary) -> Result<LlmRun, Store
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::query::{AnyResourceAttrs, NoResourceAttrs};
+    use crate::store::sql::{AnyResourceAttrs, NoResourceAttrs};
 
     #[test]
     fn nearest_rank_percentiles() {

@@ -1,9 +1,9 @@
 //! Turns stored metric points into chart series: time buckets of `step`, grouping by an attribute,
 //! counters as per-second rates, histograms as quantiles / averages / counts.
 
+use super::read::StreamPoints;
+use super::rows::{METRIC_EXP_HISTOGRAM, METRIC_HISTOGRAM, METRIC_SUM, METRIC_SUMMARY};
 use crate::pdata::json::any_value_to_plain;
-use crate::store::read::StreamPoints;
-use crate::store::rows::{METRIC_EXP_HISTOGRAM, METRIC_HISTOGRAM, METRIC_SUM, METRIC_SUMMARY};
 use opentelemetry_proto::tonic::metrics::v1::{ExponentialHistogramDataPoint, HistogramDataPoint, SummaryDataPoint};
 use prost::Message;
 use serde_json::{Map, Value};

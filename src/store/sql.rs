@@ -1,11 +1,11 @@
 //! Compiles a filter expression into a parameterised SQL condition over the `spans s` or `logs l`
 //! table. User text only ever travels as bound parameters; the SQL text comes from this file.
 
-use super::filter::{CmpOp, Expr, Field, Literal};
-use super::FilterError;
+use super::rows::{attr_hash, IndexValue, MAX_INDEXED_STRING};
+use super::schema::{span_in_trace, ALL_SPAN_BUCKETS};
 use crate::pdata::{SpanId, TraceId};
-use crate::store::rows::{attr_hash, IndexValue, MAX_INDEXED_STRING};
-use crate::store::schema::{span_in_trace, ALL_SPAN_BUCKETS};
+use crate::query::filter::{self, CmpOp, Expr, Field, Literal};
+use crate::query::FilterError;
 use rusqlite::types::Value;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -516,10 +516,23 @@ fn compile_has(field: &Field, target: Target, params: &mut Vec<Value>) -> Result
     })
 }
 
+/// Parse and compile in one step; `None` input or an empty expression matches everything.
+/// `resources` is the store's `resource_attrs()` (or `AnyResourceAttrs` when there is no store).
+pub fn compile_text(text: Option<&str>, target: Target, resources: &dyn ResourceAttrs) -> Result<SqlFilter, FilterError> {
+    let expr = match text {
+        Some(t) => filter::parse(t)?,
+        None => None,
+    };
+    match expr {
+        Some(e) => compile(&e, target, resources),
+        None => Ok(SqlFilter::everything()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    use super::compile_text;
     use super::*;
-    use crate::query::compile_text;
 
     #[test]
     fn user_text_is_never_in_the_sql() {
