@@ -2,6 +2,7 @@
 //! `/healthz`, `/readyz`, `/metrics`. The only module that knows the wire JSON shapes.
 
 pub mod convert;
+mod prometheus;
 pub mod ui;
 pub mod wire;
 
@@ -12,7 +13,7 @@ use crate::store::series::{self, Agg};
 use crate::store::sql::{compile_text, SqlFilter, Target};
 use crate::store::stats;
 use crate::store::{Store, StoreError};
-use crate::telemetry::{render_prometheus, IngestStats};
+use crate::telemetry::IngestStats;
 use axum::extract::{Path, Query, State};
 use axum::http::{header, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
@@ -20,6 +21,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use futures::stream::Stream;
+use prometheus::render_prometheus;
 use serde::Deserialize;
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
