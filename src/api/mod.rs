@@ -475,16 +475,11 @@ pub struct SpansParams {
 
 /// `q` and an optional `service=` combined into one filter.
 fn filter_with_service(state: &ApiState, q: Option<&str>, service: Option<String>, target: Target) -> Result<SqlFilter, ApiError> {
-    let mut filter = state.compile(q, target)?;
-    if let Some(service) = service {
-        let alias = if target == Target::Spans { "s" } else { "l" };
-        filter.sql = format!(
-            "({}) AND {alias}.resource_id IN (SELECT id FROM resources WHERE service = ?)",
-            filter.sql
-        );
-        filter.params.push(rusqlite::types::Value::Text(service));
-    }
-    Ok(filter)
+    let filter = state.compile(q, target)?;
+    Ok(match service {
+        Some(service) => filter.and_service(service, target),
+        None => filter,
+    })
 }
 
 async fn spans(State(state): State<Arc<ApiState>>, ApiQuery(params): ApiQuery<SpansParams>) -> ApiResult<wire::SpansResponse> {

@@ -48,6 +48,17 @@ impl SqlFilter {
             full_text: None,
         }
     }
+
+    /// This filter and, in addition, only rows of `service`'s resources (the API's `service=`).
+    pub fn and_service(mut self, service: String, target: Target) -> Self {
+        let alias = if target == Target::Spans { "s" } else { "l" };
+        self.sql = format!(
+            "({}) AND {alias}.resource_id IN (SELECT id FROM resources WHERE service = ?)",
+            self.sql
+        );
+        self.params.push(Value::Text(service));
+        self
+    }
 }
 
 /// What the compiler may assume about the attributes of stored resources.
