@@ -78,8 +78,39 @@ impl ComponentCounters {
         }
     }
 
-    pub fn add(counter: &AtomicU64, items: usize) {
-        counter.fetch_add(items as u64, Ordering::Relaxed);
+    /// Items that reached the component (counted by the topology's `Tap` around it).
+    pub fn record_received(&self, items: usize) {
+        self.received.fetch_add(items as u64, Ordering::Relaxed);
+    }
+
+    /// Items it passed on, or an exporter delivered.
+    pub fn record_sent(&self, items: usize) {
+        self.sent.fetch_add(items as u64, Ordering::Relaxed);
+    }
+
+    /// Items it dropped on purpose or after a permanent failure.
+    pub fn record_dropped(&self, items: usize) {
+        self.dropped.fetch_add(items as u64, Ordering::Relaxed);
+    }
+
+    /// Items it refused retryably (counted by the topology's `Tap`).
+    pub fn record_refused(&self, items: usize) {
+        self.refused.fetch_add(items as u64, Ordering::Relaxed);
+    }
+
+    /// Items that entered its queue.
+    pub fn record_queued(&self, items: usize) {
+        self.queued.fetch_add(items as u64, Ordering::Relaxed);
+    }
+
+    /// Items that left its queue (sent or dropped, counted as such too).
+    pub fn record_dequeued(&self, items: usize) {
+        self.queued.fetch_sub(items as u64, Ordering::Relaxed);
+    }
+
+    /// A component that holds items in memory (tail sampling) sets how many wait.
+    pub fn set_queued(&self, items: usize) {
+        self.queued.store(items as u64, Ordering::Relaxed);
     }
 }
 

@@ -17,6 +17,10 @@
 //!   every error column is within `1..=chars + 1`; a parsed filter compiles (`store::sql`) for spans,
 //!   logs and metrics without panicking, with one parameter per `?`, into SQL that SQLite runs against
 //!   the real schema (and an FTS5 phrase it accepts), and prints back to the same expression.
+//! - `zipkin_json`: the Zipkin v2 JSON decoder (`receiver::zipkin::decode_spans`: serde with
+//!   path-reporting errors, then the mapping to OTLP) on byte-mutated valid bodies. Never panics;
+//!   an error has a message; decoded ids are empty or of their exact length; whatever decodes goes
+//!   through the pipeline operations.
 //!
 //! Each target prints `fuzz <name>: N inputs, P panics (A accepted, seed S)`; inputs include
 //! shrinking steps, accepted means decoded or parsed. The default case counts keep the file at about
@@ -1982,4 +1986,48 @@ fn odd_length_link_and_exemplar_ids_are_rejected_with_a_reason() {
     let (removed, why) = metrics.remove_invalid().expect("the metric is rejected");
     assert_eq!(removed, 1);
     assert!(why.contains("exemplar's trace id must be empty or 16 bytes"), "{why}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Target: the Zipkin v2 JSON decoder (serde with path-reporting errors) and its mapping to OTLP.
+
+/// Valid Zipkin bodies: ids of both trace id lengths, tags, annotations, endpoints, flags.
+const ZIPKIN_CORPUS: &[&str] = &[
+    r#"[{"traceId":"5af7183fb1d4cf5f","id":"6b221d5bc9e6496c","name":"get /api","timestamp":1556604172355737,"duration":1431,"kind":"SERVER","localEndpoint":{"serviceName":"frontend","ipv4":"172.17.0.13","port":8080},"tags":{"http.method":"GET","http.path":"/api","error":"boom"}}]"#,
+    r#"[{"traceId":"4bf92f3577b34da6a3ce929d0e0e4736","parentId":"00f067aa0ba902b7","id":"00f067aa0ba902b8","name":"select","timestamp":1,"duration":2,"kind":"CLIENT","debug":true,"shared":false,"remoteEndpoint":{"serviceName":"db","ipv6":"::1"},"annotations":[{"timestamp":1,"value":"cs"},{"timestamp":2,"value":"{\"a\":1}"}],"tags":{"n":"5","b":"true"}}]"#,
+    r#"[]"#,
+];
+
+#[test]
+fn zipkin_json() {
+    let corpus: Vec<Vec<u8>> = ZIPKIN_CORPUS.iter().map(|s| s.as_bytes().to_vec()).collect();
+    let strategy = (any::<Index>(), vec(mutation(), 0..6), any::<bool>());
+    fuzz("zipkin_json", 8_000, strategy, |(index, mutations, parse_string_tags)| {
+        let mut body = index.get(&corpus).clone();
+        for m in &mutations {
+            mutate(&mut body, m, &|d| d.get(&corpus).clone());
+        }
+        match otelbox::receiver::zipkin::decode_spans(&body, parse_string_tags) {
+            Ok(request) => {
+                let spans: usize = request
+                    .resource_spans
+                    .iter()
+                    .flat_map(|r| &r.scope_spans)
+                    .map(|s| s.spans.len())
+                    .sum();
+                check(
+                    request
+                        .resource_spans
+                        .iter()
+                        .flat_map(|r| &r.scope_spans)
+                        .flat_map(|s| &s.spans)
+                        // An absent id stays empty (the ingest step then removes the span as invalid).
+                        .all(|s| matches!(s.trace_id.len(), 0 | 16) && matches!(s.span_id.len(), 0 | 8)),
+                    || format!("decoded an id of the wrong length: {request:?}"),
+                )?;
+                pipeline_ops(request, spans % 5).map(|()| true)
+            }
+            Err(message) => check(!message.is_empty(), || "empty error".to_string()).map(|()| false),
+        }
+    });
 }

@@ -690,10 +690,10 @@ impl Aggregator {
             return;
         }
         match self.metrics.consume(Envelope::unacked(payload)).await {
-            Ok(()) => ComponentCounters::add(&self.counters.sent, points),
+            Ok(()) => self.counters.record_sent(points),
             Err(error) => {
                 tracing::warn!(connector = %self.id, points, %error, "span metrics were refused by the metrics pipeline and are dropped");
-                ComponentCounters::add(&self.counters.dropped, points);
+                self.counters.record_dropped(points);
             }
         }
     }

@@ -9,7 +9,7 @@ use crate::config::{ComponentId, Parser};
 use crate::pdata::json::any_value_to_plain;
 use crate::pdata::{Signal, SignalData};
 use crate::pipeline::{Consumer, Envelope, PipelineData, PipelineError};
-use crate::telemetry::{ComponentCounters, PerSignal};
+use crate::telemetry::PerSignal;
 use futures::future::BoxFuture;
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
@@ -166,7 +166,7 @@ impl<T: PipelineData> Consumer<T> for DebugExporter {
                     return Err(error);
                 }
             }
-            ComponentCounters::add(&counters.sent, items);
+            counters.record_sent(items);
             Envelope::<T> { data: T::default(), acks }.commit();
             Ok(())
         })

@@ -378,7 +378,7 @@ impl Writer {
                     counters.queued.fetch_sub(items as u64, Ordering::Relaxed);
                     match encode().map_err(PipelineError::permanent).and_then(|bytes| self.write(&bytes)) {
                         Ok(()) => {
-                            ComponentCounters::add(&counters.sent, items);
+                            counters.record_sent(items);
                             for ack in acks {
                                 ack.commit();
                             }

@@ -12,13 +12,12 @@
 
 use crate::config::Parser;
 use crate::pdata::Signal;
-use crate::telemetry::{ComponentCounters, PerSignal};
+use crate::telemetry::PerSignal;
 use bytes::Bytes;
 use rusqlite::{params, Connection, OptionalExtension};
 use serde_yaml_ng::Value;
 use std::collections::{HashMap, VecDeque};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use tokio::sync::Notify;
 
@@ -228,7 +227,7 @@ impl SendingQueue {
                 };
                 let items = usize::try_from(items).unwrap_or(0);
                 state.occupancy[slot(signal)] += 1;
-                ComponentCounters::add(&counters.get(signal).queued, items);
+                counters.get(signal).record_queued(items);
                 state.pending.push_back(Entry {
                     id,
                     signal,
@@ -326,7 +325,7 @@ impl SendingQueue {
                     payload,
                 });
                 drop(state);
-                ComponentCounters::add(&self.counters.get(signal).queued, items);
+                self.counters.get(signal).record_queued(items);
                 self.available.notify_one();
                 Ok(())
             }
@@ -428,7 +427,7 @@ impl SendingQueue {
         if let Some((signal, items)) = state.in_flight.remove(&id) {
             state.occupancy[slot(signal)] -= 1;
             drop(state);
-            self.counters.get(signal).queued.fetch_sub(items as u64, Ordering::Relaxed);
+            self.counters.get(signal).record_dequeued(items);
         }
     }
 
@@ -460,7 +459,7 @@ impl SendingQueue {
         state.occupancy = [0; 3];
         drop(state);
         for (signal, items) in &lost {
-            self.counters.get(*signal).queued.fetch_sub(*items as u64, Ordering::Relaxed);
+            self.counters.get(*signal).record_dequeued(*items);
         }
         lost
     }
@@ -519,7 +518,7 @@ mod tests {
     }
 
     fn queued(counters: &PerSignal, signal: Signal) -> u64 {
-        counters.get(signal).queued.load(Ordering::Relaxed)
+        counters.get(signal).queued.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     #[test]

@@ -16,7 +16,7 @@ use super::retry::{parse_retry, Backoff, GiveUp, RetrySettings, SendError};
 use crate::config::{ComponentId, Parser};
 use crate::pdata::Signal;
 use crate::pipeline::{Envelope, PipelineData, PipelineError};
-use crate::telemetry::{ComponentCounters, PerSignal};
+use crate::telemetry::PerSignal;
 use bytes::Bytes;
 use futures::future::BoxFuture;
 use serde_yaml_ng::{Mapping, Value};
@@ -301,7 +301,7 @@ impl Sender {
         if !lost.is_empty() {
             let items: usize = lost.iter().map(|(_, items)| items).sum();
             for (signal, items) in &lost {
-                ComponentCounters::add(&shared.counters.get(*signal).dropped, *items);
+                shared.counters.get(*signal).record_dropped(*items);
             }
             tracing::warn!(exporter = %shared.id, batches = lost.len(), items,
                 "dropped at shutdown: the in-memory sending queue was not delivered in time (a box with a data directory keeps its queue on disk)");
@@ -338,7 +338,7 @@ async fn work(shared: Arc<Shared>, queue: Arc<SendingQueue>) {
             Err(Undelivered::GaveUp(message)) => Some(format!("retries exhausted: {message}")),
         };
         if let Some(reason) = reason {
-            ComponentCounters::add(&shared.counters.get(signal).dropped, items);
+            shared.counters.get(signal).record_dropped(items);
             tracing::warn!(exporter = %shared.id, signal = signal.as_str(), items, destination = %shared.transport.destination(signal),
                 %reason, "dropped a batch");
         }
@@ -414,9 +414,9 @@ impl Shared {
     fn count_delivered(&self, signal: Signal, items: usize, delivered: Delivered) {
         let counters = self.counters.get(signal);
         let rejected = usize::try_from(delivered.rejected).unwrap_or(usize::MAX).min(items);
-        ComponentCounters::add(&counters.sent, items - rejected);
+        counters.record_sent(items - rejected);
         if rejected > 0 {
-            ComponentCounters::add(&counters.dropped, rejected);
+            counters.record_dropped(rejected);
             tracing::warn!(exporter = %self.id, signal = signal.as_str(), rejected, items, error = %delivered.message,
                 "the destination rejected part of a batch (partial success); those items are dropped");
         } else if !delivered.message.is_empty() {
@@ -554,7 +554,7 @@ mod tests {
         }
     }
 
-    fn count(counters: &PerSignal, field: fn(&ComponentCounters) -> &std::sync::atomic::AtomicU64) -> u64 {
+    fn count(counters: &PerSignal, field: fn(&crate::telemetry::ComponentCounters) -> &std::sync::atomic::AtomicU64) -> u64 {
         field(counters.get(Signal::Logs)).load(Ordering::Relaxed)
     }
 

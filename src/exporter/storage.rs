@@ -124,7 +124,7 @@ impl<T: Storable> Consumer<T> for StorageExporter {
             });
             self.store.write(rows, done).await.map_err(retryable)?;
             if let Some(counters) = &self.counters {
-                crate::telemetry::ComponentCounters::add(&counters.get(T::SIGNAL).sent, items);
+                counters.get(T::SIGNAL).record_sent(items);
             }
             Ok(())
         })

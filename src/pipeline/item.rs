@@ -55,7 +55,7 @@ impl<T: PipelineData> Consumer<T> for Inline<T> {
                 return Err(error);
             }
             let after = envelope.item_count();
-            ComponentCounters::add(&self.counters.dropped, before.saturating_sub(after));
+            self.counters.record_dropped(before.saturating_sub(after));
             if after == 0 {
                 envelope.commit();
                 return Ok(());

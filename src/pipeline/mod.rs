@@ -282,16 +282,15 @@ impl<T> Tap<T> {
 
 impl<T: SignalData> Consumer<T> for Tap<T> {
     fn consume(&self, envelope: Envelope<T>) -> BoxFuture<'_, Result<(), PipelineError>> {
-        use crate::telemetry::ComponentCounters as C;
         let items = envelope.item_count();
         Box::pin(async move {
             if self.entry {
-                C::add(&self.counters.received, items);
+                self.counters.record_received(items);
             }
             let result = self.inner.consume(envelope).await;
             match (&result, self.entry) {
-                (Err(_), true) => C::add(&self.counters.refused, items),
-                (Ok(()), false) => C::add(&self.counters.sent, items),
+                (Err(_), true) => self.counters.record_refused(items),
+                (Ok(()), false) => self.counters.record_sent(items),
                 _ => {}
             }
             result

@@ -32,7 +32,6 @@ use buffer::{Limits, Refusal, Released, TraceBuffer};
 use futures::future::BoxFuture;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use serde_yaml_ng::Value;
-use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 use tokio::sync::Notify;
@@ -150,7 +149,7 @@ impl Inner {
 
     /// Sends kept traces on, in requests of whole traces, and counts what was not kept.
     async fn release(&self, released: Released) {
-        ComponentCounters::add(&self.counters.dropped, released.dropped_spans);
+        self.counters.record_dropped(released.dropped_spans);
         let mut request = ExportTraceServiceRequest::default();
         let mut spans = 0;
         let mut sampled = released.sampled.into_iter().peekable();
@@ -163,13 +162,13 @@ impl Inner {
             }
         }
         let waiting = self.buffer().waiting_spans();
-        self.counters.queued.store(waiting as u64, Ordering::Relaxed);
+        self.counters.set_queued(waiting);
     }
 
     async fn forward(&self, request: ExportTraceServiceRequest, spans: usize) {
         if let Err(error) = self.next.consume(Envelope::unacked(request)).await {
             tracing::warn!(component = %self.component, %error, spans, "tail_sampling: the next stage refused kept traces; they are dropped");
-            ComponentCounters::add(&self.counters.dropped, spans);
+            self.counters.record_dropped(spans);
         }
     }
 

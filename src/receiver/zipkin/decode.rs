@@ -2,7 +2,7 @@
 //! in between), every problem named by its place in the body: `spans[3].traceId: expected 16 or
 //! 32 hex characters, got 'xyz'`.
 //!
-//! Each field is read with `deserialize_any` through a [`Shape`], so a value of the wrong kind is
+//! Each field is read with `deserialize_any` through a `Shape`, so a value of the wrong kind is
 //! refused as "expected a string, got a number" rather than in serde's own words; unknown fields
 //! are ignored.
 
@@ -51,7 +51,7 @@ pub(super) struct Endpoint {
     pub(super) port: Option<u64>,
 }
 
-/// A span as the JSON has it; [`SpanJson::into_span`] checks what needs the whole span.
+/// A span as the JSON has it; `into_span` checks what needs the whole span.
 #[derive(Default, Deserialize)]
 #[serde(default, rename_all = "camelCase")]
 struct SpanJson {
@@ -141,7 +141,7 @@ impl SpanJson {
             );
         }
         // A parent equal to the span itself or all zeros means none (as the Collector reads it).
-        let parent_id = if self.parent_id.iter().any(|b| *b != 0) && self.parent_id != self.id {
+        let parent_id: Option<[u8; 8]> = if self.parent_id.iter().any(|b| *b != 0) && self.parent_id != self.id {
             self.parent_id.try_into().ok()
         } else {
             None
@@ -156,11 +156,7 @@ impl SpanJson {
             duration_micros: self.duration.unwrap_or(0),
             local: self.local_endpoint,
             remote: self.remote_endpoint,
-            annotations: self
-                .annotations
-                .into_iter()
-                .map(|a| (a.timestamp.unwrap_or(0), a.value))
-                .collect(),
+            annotations: self.annotations.into_iter().map(|a| (a.timestamp.unwrap_or(0), a.value)).collect(),
             tags: self.tags,
             debug: self.debug,
             shared: self.shared,
@@ -261,7 +257,7 @@ impl<'de, T: Shape<'de>> DeserializeSeed<'de> for Shaped<T> {
 }
 
 fn read<'de, T: Shape<'de>, D: Deserializer<'de>>(deserializer: D) -> Result<T, D::Error> {
-    deserializer.deserialize_any(Shaped(PhantomData))
+    deserializer.deserialize_any(Shaped::<T>(PhantomData))
 }
 
 /// The body: a list of spans.
@@ -355,7 +351,8 @@ impl<'de> Shape<'de> for Tags {
             let TagValue(value) = map.next_value_seed(Shaped::<TagValue>(PhantomData))?;
             tags.insert(key, value);
         }
-        Ok(Tags(tags.into_iter().filter_map(|(key, value)| Some((key, value?))).collect()))
+        let tags = tags.into_iter().filter_map(|(key, value)| value.map(|value| (key, value)));
+        Ok(Tags(tags.collect()))
     }
 }
 

@@ -236,7 +236,8 @@ fn services_tags_status_annotations_and_links_map_to_otlp() {
 
 #[test]
 fn string_tags_stay_strings_unless_parse_string_tags() {
-    let body = r#"[{"traceId": "1", "id": "2", "timestamp": 1, "tags": {"n": "42", "f": "1.5", "b": "true", "v": "1.2.3", "e": "-7", "x": 5}}]"#;
+    let body =
+        r#"[{"traceId": "1", "id": "2", "timestamp": 1, "tags": {"n": "42", "f": "1.5", "b": "true", "v": "1.2.3", "e": "-7", "x": 5}}]"#;
     let attributes = |parse| {
         decode_spans(body.as_bytes(), parse).unwrap().resource_spans[0].scope_spans[0].spans[0]
             .attributes
@@ -513,8 +514,7 @@ fn the_collector_example_config_and_its_errors() {
     let full = |receiver: &str| {
         format!("receivers:\n{receiver}\nexporters: {{otelbox: {{}}}}\nservice: {{pipelines: {{traces: {{receivers: [zipkin], exporters: [otelbox]}}}}}}\n")
     };
-    let config =
-        crate::components::parse_config(&full("  zipkin:\n    endpoint: 127.0.0.1:19411\n    parse_string_tags: true")).unwrap();
+    let config = crate::components::parse_config(&full("  zipkin:\n    endpoint: 127.0.0.1:19411\n    parse_string_tags: true")).unwrap();
     assert_eq!(
         config
             .settings_of::<ZipkinConfig>(crate::config::Kind::Receiver, "zipkin")
