@@ -45,7 +45,8 @@ impl ApiClient {
         &self.base
     }
 
-    pub async fn get<T: DeserializeOwned>(&self, path: &str, query: &[(&str, String)]) -> Result<T, ClientError> {
+    /// GET `path` with `query` (a `wire` parameter struct, or `&()` for none), decoding the JSON answer.
+    pub async fn get<T: DeserializeOwned, Q: serde::Serialize + ?Sized>(&self, path: &str, query: &Q) -> Result<T, ClientError> {
         let response = self.send(path, query).await?;
         response.json::<T>().await.map_err(|e| ClientError::Api {
             status: 200,
@@ -54,7 +55,7 @@ impl ApiClient {
     }
 
     /// The raw response (for streamed bodies such as exports).
-    pub async fn send(&self, path: &str, query: &[(&str, String)]) -> Result<reqwest::Response, ClientError> {
+    pub async fn send<Q: serde::Serialize + ?Sized>(&self, path: &str, query: &Q) -> Result<reqwest::Response, ClientError> {
         let url = format!("{}{path}", self.base);
         let response = self
             .http

@@ -1,8 +1,8 @@
 //! Stored OTLP data -> the API's JSON shapes, and a trace back into an OTLP export request.
 
 use super::wire;
+use crate::pdata::hex_id;
 use crate::pdata::json::{any_value_to_plain, attributes_to_plain};
-use crate::pdata::{hex_id, span_kind_name, status_code_name};
 use crate::store::read::{PointRecord, StoredResource, StoredScope, StreamInfo};
 use crate::store::read::{StoredLog, StoredSpan, TraceSummary};
 use crate::store::rows::{rebuild_number_point, METRIC_EXP_HISTOGRAM, METRIC_GAUGE, METRIC_HISTOGRAM, METRIC_SUM};
@@ -28,13 +28,13 @@ pub fn span(stored: &StoredSpan) -> wire::Span {
         span_id: hex_id(&s.span_id),
         parent_span_id: hex_id(&s.parent_span_id),
         name: s.name.clone(),
-        kind: span_kind_name(s.kind).to_string(),
+        kind: wire::SpanKind::from_otlp(s.kind),
         service: stored.resource.service.clone(),
         start_unix_nano: s.start_time_unix_nano as i64,
         end_unix_nano: s.end_time_unix_nano as i64,
         duration_ns: s.end_time_unix_nano as i64 - s.start_time_unix_nano as i64,
         status: wire::SpanStatus {
-            code: status_code_name(status.code).to_string(),
+            code: wire::StatusCode::from_otlp(status.code),
             message: status.message,
         },
         attributes: attributes_to_plain(&s.attributes),
@@ -132,7 +132,7 @@ pub fn service_stats(report: &stats::ServiceStatsReport, window_s: f64) -> wire:
                     .iter()
                     .map(|o| wire::OperationStats {
                         name: o.name.clone(),
-                        kind: span_kind_name(o.kind).to_string(),
+                        kind: wire::SpanKind::from_otlp(o.kind),
                         spans: o.spans,
                         errors: o.errors,
                         rate_per_s: rate(o.spans, window_s),
@@ -411,4 +411,17 @@ pub fn otlp_metrics_request(points: &[(i64, Arc<StreamInfo>, PointRecord)]) -> E
         }
     }
     request
+}
+
+/// A stored metric type as the API names it.
+pub fn metric_type(kind: i32) -> wire::MetricType {
+    use crate::store::rows::{METRIC_EXP_HISTOGRAM, METRIC_GAUGE, METRIC_HISTOGRAM, METRIC_SUM, METRIC_SUMMARY};
+    match kind {
+        METRIC_GAUGE => wire::MetricType::Gauge,
+        METRIC_SUM => wire::MetricType::Sum,
+        METRIC_HISTOGRAM => wire::MetricType::Histogram,
+        METRIC_EXP_HISTOGRAM => wire::MetricType::ExponentialHistogram,
+        METRIC_SUMMARY => wire::MetricType::Summary,
+        _ => wire::MetricType::Unknown,
+    }
 }

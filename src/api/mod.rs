@@ -4,7 +4,8 @@
 pub mod convert;
 mod prometheus;
 pub mod ui;
-pub mod wire;
+/// The API contract (a crate of its own, shared with the CLI and the wasm UI).
+pub use otelbox_wire as wire;
 
 use crate::pdata::{Signal, TraceId};
 use crate::query::FilterError;
@@ -22,11 +23,15 @@ use axum::routing::get;
 use axum::{Json, Router};
 use futures::stream::Stream;
 use prometheus::render_prometheus;
-use serde::Deserialize;
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use wire::routes;
+use wire::{
+    CountParams, FilterParams, LlmRunsParams, LoginRequest, LogsParams, SeriesParams, SpansParams, StreamParams, TracesParams,
+    WindowOnlyParams, WindowParams,
+};
 
 pub struct ApiState {
     pub store: Arc<Store>,
@@ -55,29 +60,29 @@ impl ApiState {
 
 pub fn router(state: Arc<ApiState>) -> Router {
     Router::new()
-        .route("/healthz", get(|| async { "ok\n" }))
-        .route("/readyz", get(readyz))
-        .route("/metrics", get(prometheus))
-        .route("/api/v1/status", get(status))
-        .route("/api/v1/services", get(services))
-        .route("/api/v1/services/stats", get(service_stats))
-        .route("/api/v1/dependencies", get(dependencies))
-        .route("/api/v1/llm/runs", get(llm_runs))
-        .route("/api/v1/traces", get(traces))
-        .route("/api/v1/traces/{trace_id}", get(trace))
-        .route("/api/v1/traces/{trace_id}/otlp", get(trace_otlp))
-        .route("/api/v1/spans", get(spans))
-        .route("/api/v1/logs", get(logs))
-        .route("/api/v1/metrics", get(metrics))
-        .route("/api/v1/metrics/{name}/series", get(metric_series))
-        .route("/api/v1/count", get(count))
-        .route("/api/v1/export/{signal}", get(export))
-        .route("/api/v1/lint", get(lint))
-        .route("/api/v1/stream/spans", get(stream_spans))
-        .route("/api/v1/stream/logs", get(stream_logs))
-        .route("/api/v1/login", axum::routing::post(login))
-        .route("/api/v1/logout", axum::routing::post(logout))
-        .route("/api/{*rest}", get(unknown_api))
+        .route(routes::HEALTHZ, get(|| async { "ok\n" }))
+        .route(routes::READYZ, get(readyz))
+        .route(routes::METRICS_TEXT, get(prometheus))
+        .route(routes::STATUS, get(status))
+        .route(routes::SERVICES, get(services))
+        .route(routes::SERVICE_STATS, get(service_stats))
+        .route(routes::DEPENDENCIES, get(dependencies))
+        .route(routes::LLM_RUNS, get(llm_runs))
+        .route(routes::TRACES, get(traces))
+        .route(routes::TRACE, get(trace))
+        .route(routes::TRACE_OTLP, get(trace_otlp))
+        .route(routes::SPANS, get(spans))
+        .route(routes::LOGS, get(logs))
+        .route(routes::METRICS, get(metrics))
+        .route(routes::METRIC_SERIES, get(metric_series))
+        .route(routes::COUNT, get(count))
+        .route(routes::EXPORT, get(export))
+        .route(routes::LINT, get(lint))
+        .route(routes::STREAM_SPANS, get(stream_spans))
+        .route(routes::STREAM_LOGS, get(stream_logs))
+        .route(routes::LOGIN, axum::routing::post(login))
+        .route(routes::LOGOUT, axum::routing::post(logout))
+        .route(routes::OTHER_API, get(unknown_api))
         .fallback(get(ui::serve))
         .layer(axum::middleware::from_fn_with_state(state.clone(), require_api_token))
         .with_state(state)
@@ -170,15 +175,6 @@ fn now_ns() -> i64 {
 }
 
 /// `start`/`end` (unix ns) and `since` (a duration back from now) as one time window.
-#[derive(Debug, Default, Deserialize)]
-pub struct WindowParams {
-    // Text, parsed in `range`: inside `#[serde(flatten)]` the query string's values reach serde as
-    // strings, which an `Option<i64>` field refuses (and a bad number is then a JSON 400 like the rest).
-    start: Option<String>,
-    end: Option<String>,
-    since: Option<String>,
-}
-
 fn optional_unix_ns(name: &str, text: &Option<String>) -> Result<Option<i64>, ApiError> {
     text.as_deref()
         .map(str::trim)
@@ -190,7 +186,12 @@ fn optional_unix_ns(name: &str, text: &Option<String>) -> Result<Option<i64>, Ap
         .transpose()
 }
 
-impl WindowParams {
+/// The time range of a window, validated.
+trait Range {
+    fn range(&self, default_since: Option<Duration>) -> Result<TimeRange, ApiError>;
+}
+
+impl Range for WindowParams {
     fn range(&self, default_since: Option<Duration>) -> Result<TimeRange, ApiError> {
         let since = match &self.since {
             Some(s) => Some(crate::units::parse_duration(s).map_err(|e| ApiError::bad_request(format!("since: {e}")))?),
@@ -324,12 +325,6 @@ async fn services(State(state): State<Arc<ApiState>>) -> ApiResult<wire::Service
 /// The overview endpoints (service stats, dependencies, LLM runs) look at the last hour by default.
 const OVERVIEW_WINDOW: Duration = Duration::from_secs(3600);
 
-#[derive(Debug, Deserialize)]
-pub struct WindowOnlyParams {
-    #[serde(flatten)]
-    window: WindowParams,
-}
-
 /// Rate, errors and duration percentiles per service and operation, over spans starting in the window.
 async fn service_stats(
     State(state): State<Arc<ApiState>>,
@@ -358,15 +353,6 @@ async fn dependencies(
     Ok(Json(convert::dependencies(&deps)))
 }
 
-#[derive(Debug, Deserialize)]
-pub struct LlmRunsParams {
-    q: Option<String>,
-    run_id: Option<String>,
-    limit: Option<usize>,
-    #[serde(flatten)]
-    window: WindowParams,
-}
-
 /// LLM-agent runs (traces with `gen_ai.*` spans), newest first, each with its model, token and tool figures.
 async fn llm_runs(State(state): State<Arc<ApiState>>, ApiQuery(params): ApiQuery<LlmRunsParams>) -> ApiResult<wire::LlmRunsResponse> {
     let filter = state.compile(params.q.as_deref(), Target::Spans)?;
@@ -383,17 +369,6 @@ async fn llm_runs(State(state): State<Arc<ApiState>>, ApiQuery(params): ApiQuery
     Ok(Json(wire::LlmRunsResponse {
         runs: runs.iter().map(convert::llm_run).collect(),
     }))
-}
-
-#[derive(Debug, Deserialize)]
-pub struct TracesParams {
-    q: Option<String>,
-    service: Option<String>,
-    limit: Option<usize>,
-    min_duration: Option<String>,
-    max_duration: Option<String>,
-    #[serde(flatten)]
-    window: WindowParams,
 }
 
 fn optional_duration_ns(name: &str, text: &Option<String>) -> Result<Option<i64>, ApiError> {
@@ -462,17 +437,6 @@ async fn trace_otlp(State(state): State<Arc<ApiState>>, Path(trace_id): Path<Str
         .into_response())
 }
 
-#[derive(Debug, Deserialize)]
-pub struct SpansParams {
-    q: Option<String>,
-    service: Option<String>,
-    limit: Option<usize>,
-    /// `time` (newest first, the default) or `duration` (longest first).
-    sort: Option<String>,
-    #[serde(flatten)]
-    window: WindowParams,
-}
-
 /// `q` and an optional `service=` combined into one filter.
 fn filter_with_service(state: &ApiState, q: Option<&str>, service: Option<String>, target: Target) -> Result<SqlFilter, ApiError> {
     let filter = state.compile(q, target)?;
@@ -506,17 +470,6 @@ async fn spans(State(state): State<Arc<ApiState>>, ApiQuery(params): ApiQuery<Sp
     }))
 }
 
-#[derive(Debug, Deserialize)]
-pub struct LogsParams {
-    q: Option<String>,
-    service: Option<String>,
-    trace_id: Option<String>,
-    span_id: Option<String>,
-    limit: Option<usize>,
-    #[serde(flatten)]
-    window: WindowParams,
-}
-
 async fn logs(State(state): State<Arc<ApiState>>, ApiQuery(params): ApiQuery<LogsParams>) -> ApiResult<wire::LogsResponse> {
     let filter = state.compile(params.q.as_deref(), Target::Logs)?;
     let range = params.window.range(None)?;
@@ -545,12 +498,7 @@ async fn logs(State(state): State<Arc<ApiState>>, ApiQuery(params): ApiQuery<Log
     }))
 }
 
-#[derive(Debug, Deserialize)]
-pub struct MetricsParams {
-    q: Option<String>,
-}
-
-async fn metrics(State(state): State<Arc<ApiState>>, ApiQuery(params): ApiQuery<MetricsParams>) -> ApiResult<wire::MetricsResponse> {
+async fn metrics(State(state): State<Arc<ApiState>>, ApiQuery(params): ApiQuery<FilterParams>) -> ApiResult<wire::MetricsResponse> {
     let filter = state.compile(params.q.as_deref(), Target::Metrics)?;
     let metrics = state.store.read(move |conn| read::list_metrics(conn, &filter)).await?;
     Ok(Json(wire::MetricsResponse {
@@ -558,23 +506,13 @@ async fn metrics(State(state): State<Arc<ApiState>>, ApiQuery(params): ApiQuery<
             .into_iter()
             .map(|m| wire::Metric {
                 name: m.name,
-                kind: crate::store::rows::metric_type_name(m.kind).to_string(),
+                kind: convert::metric_type(m.kind),
                 unit: m.unit,
                 description: m.description,
                 series: m.series,
             })
             .collect(),
     }))
-}
-
-#[derive(Debug, Deserialize)]
-pub struct SeriesParams {
-    q: Option<String>,
-    step: Option<String>,
-    group_by: Option<String>,
-    agg: Option<String>,
-    #[serde(flatten)]
-    window: WindowParams,
 }
 
 /// Charts get about this many points unless a step is given.
@@ -614,7 +552,7 @@ async fn metric_series(
         Some(a) => Agg::parse(a).map_err(ApiError::bad_request)?,
         None => Agg::default_for(first_kind, first_monotonic),
     };
-    let kind = crate::store::rows::metric_type_name(first_kind).to_string();
+    let kind = convert::metric_type(first_kind);
     let group_by = non_empty(&params.group_by);
     // Decoding every histogram point in range is real work: not on an async worker.
     let computed = tokio::task::spawn_blocking(move || series::compute(&streams, range.start, range.end, step, group_by.as_deref(), agg))
@@ -630,12 +568,6 @@ async fn metric_series(
             .map(|(labels, points)| wire::Series { labels, points })
             .collect(),
     }))
-}
-
-#[derive(Debug, Deserialize)]
-pub struct StreamParams {
-    q: Option<String>,
-    service: Option<String>,
 }
 
 /// Largest batch one poll of a live tail reads.
@@ -728,15 +660,6 @@ fn live_tail(
     Sse::new(stream).keep_alive(KeepAlive::default())
 }
 
-#[derive(Debug, Deserialize)]
-pub struct CountParams {
-    signal: Option<String>,
-    q: Option<String>,
-    service: Option<String>,
-    #[serde(flatten)]
-    window: WindowParams,
-}
-
 /// `{count}` of spans, traces (with a matching span) or log records matching `q`.
 async fn count(State(state): State<Arc<ApiState>>, ApiQuery(params): ApiQuery<CountParams>) -> ApiResult<wire::CountResponse> {
     let (target, filter_target) = match params.signal.as_deref().unwrap_or("spans") {
@@ -762,7 +685,11 @@ async fn lint(State(state): State<Arc<ApiState>>) -> ApiResult<wire::LintRespons
             .into_iter()
             .map(|f| wire::LintFinding {
                 rule: f.rule.to_string(),
-                severity: f.severity.to_string(),
+                severity: if f.severity == "error" {
+                    wire::LintSeverity::Error
+                } else {
+                    wire::LintSeverity::Warning
+                },
                 message: f.message,
                 count: f.count,
                 examples: f
@@ -780,11 +707,6 @@ async fn lint(State(state): State<Arc<ApiState>>) -> ApiResult<wire::LintRespons
     }))
 }
 
-#[derive(Debug, Deserialize)]
-pub struct ExportParams {
-    q: Option<String>,
-}
-
 /// Items per exported line (one `Export*ServiceRequest` each).
 const EXPORT_PAGE: usize = 1000;
 
@@ -793,7 +715,7 @@ const EXPORT_PAGE: usize = 1000;
 async fn export(
     State(state): State<Arc<ApiState>>,
     Path(signal): Path<String>,
-    ApiQuery(params): ApiQuery<ExportParams>,
+    ApiQuery(params): ApiQuery<FilterParams>,
 ) -> Result<Response, ApiError> {
     let signal = match signal.as_str() {
         "traces" => Signal::Traces,
@@ -880,17 +802,12 @@ async fn require_api_token(State(state): State<Arc<ApiState>>, request: axum::ex
     response
 }
 
-#[derive(Debug, Deserialize)]
-pub struct LoginRequest {
-    token: String,
-}
-
 /// The UI's login: a right token starts a session whose id goes in an HttpOnly cookie that later
 /// requests (and live tails, which cannot send headers) carry. `{required}` tells the UI whether
 /// tokens are in use at all.
 async fn login(State(state): State<Arc<ApiState>>, Json(request): Json<LoginRequest>) -> Response {
     if !state.api_tokens.enabled() {
-        return Json(serde_json::json!({ "required": false })).into_response();
+        return Json(wire::LoginResponse { required: false }).into_response();
     }
     if !state.api_tokens.accepts(request.token.trim().as_bytes()) {
         return ApiError::new(
@@ -902,7 +819,7 @@ async fn login(State(state): State<Arc<ApiState>>, Json(request): Json<LoginRequ
     }
     let session = state.sessions.start();
     let cookie = crate::auth::login_cookie(Some(&session), state.tls);
-    ([(header::SET_COOKIE, cookie)], Json(serde_json::json!({ "required": true }))).into_response()
+    ([(header::SET_COOKIE, cookie)], Json(wire::LoginResponse { required: true })).into_response()
 }
 
 async fn logout(State(state): State<Arc<ApiState>>, headers: axum::http::HeaderMap) -> Response {

@@ -2,7 +2,7 @@
 //! including near misses: spans with the asserted name but other attributes.
 
 use super::{Assertion, Bound, Check, Subject};
-use crate::api::wire;
+use crate::api::wire::{self, routes};
 use crate::client::{ApiClient, ClientError};
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
@@ -19,13 +19,32 @@ pub struct Outcome {
 /// Traces examined for descendant and order checks.
 const MAX_TRACES: usize = 25;
 
-fn q(filter: &str) -> (&'static str, String) {
-    ("q", filter.to_string())
+fn spans_params(q: Option<String>, limit: usize) -> wire::SpansParams {
+    wire::SpansParams {
+        q,
+        limit: Some(limit),
+        ..Default::default()
+    }
+}
+
+/// The `limit` longest spans matching `filter`.
+fn longest_first(filter: String, limit: usize) -> wire::SpansParams {
+    wire::SpansParams {
+        sort: Some("duration".into()),
+        ..spans_params(Some(filter), limit)
+    }
 }
 
 async fn count(client: &ApiClient, subject: Subject, filter: &str) -> Result<i64, ClientError> {
     let r: wire::CountResponse = client
-        .get("/api/v1/count", &[("signal", subject.as_str().to_string()), q(filter)])
+        .get(
+            routes::COUNT,
+            &wire::CountParams {
+                signal: Some(subject.as_str().to_string()),
+                q: Some(filter.to_string()),
+                ..Default::default()
+            },
+        )
         .await?;
     Ok(r.count)
 }
@@ -48,9 +67,7 @@ pub async fn evaluate(client: &ApiClient, assertion: &Assertion) -> Result<Outco
         }
         Check::MaxDuration { filter, budget, bound } => {
             let n = count(client, Subject::Spans, filter).await?;
-            let longest: wire::SpansResponse = client
-                .get("/api/v1/spans", &[q(filter), ("sort", "duration".into()), ("limit", "3".into())])
-                .await?;
+            let longest: wire::SpansResponse = client.get(routes::SPANS, &longest_first(filter.to_string(), 3)).await?;
             let over: Vec<&wire::Span> = longest.spans.iter().filter(|s| s.duration_ns > budget.as_nanos() as i64).collect();
             if !bound.holds(n) {
                 (
@@ -85,7 +102,7 @@ pub async fn evaluate(client: &ApiClient, assertion: &Assertion) -> Result<Outco
             }
         }
         Check::NoOrphans => {
-            let lint: wire::LintResponse = client.get("/api/v1/lint", &[]).await?;
+            let lint: wire::LintResponse = client.get(routes::LINT, &()).await?;
             match lint.findings.iter().find(|f| f.rule == "orphan-span") {
                 None => (true, "no span is missing its parent".into()),
                 Some(f) => {
@@ -155,7 +172,15 @@ fn asserted_name(filter: &str) -> Option<String> {
 async fn near_misses(client: &ApiClient, subject: Subject, filter: &str) -> Result<String, ClientError> {
     let mut out = String::new();
     if subject == Subject::Logs {
-        let logs: wire::LogsResponse = client.get("/api/v1/logs", &[("limit", "5".into())]).await?;
+        let logs: wire::LogsResponse = client
+            .get(
+                routes::LOGS,
+                &wire::LogsParams {
+                    limit: Some(5),
+                    ..Default::default()
+                },
+            )
+            .await?;
         if !logs.logs.is_empty() {
             out.push_str("\n    latest log records:");
             for l in &logs.logs {
@@ -172,11 +197,8 @@ async fn near_misses(client: &ApiClient, subject: Subject, filter: &str) -> Resu
     if let Some(name) = asserted_name(filter) {
         let same: wire::SpansResponse = client
             .get(
-                "/api/v1/spans",
-                &[
-                    q(&format!("name = \"{}\"", name.replace('\\', "\\\\").replace('"', "\\\""))),
-                    ("limit", "5".into()),
-                ],
+                routes::SPANS,
+                &spans_params(Some(format!("name = \"{}\"", name.replace('\\', "\\\\").replace('"', "\\\""))), 5),
             )
             .await?;
         if same.spans.is_empty() {
@@ -195,7 +217,7 @@ async fn near_misses(client: &ApiClient, subject: Subject, filter: &str) -> Resu
             return Ok(out);
         }
     }
-    let recent: wire::SpansResponse = client.get("/api/v1/spans", &[("limit", "5".into())]).await?;
+    let recent: wire::SpansResponse = client.get(routes::SPANS, &spans_params(None, 5)).await?;
     if recent.spans.is_empty() {
         out.push_str("\n    the box holds no spans at all: is the SDK pointed at it (OTEL_EXPORTER_OTLP_ENDPOINT)?");
     } else {
@@ -216,7 +238,14 @@ async fn near_misses(client: &ApiClient, subject: Subject, filter: &str) -> Resu
 /// Trace ids (newest first, at most MAX_TRACES) with a span matching `filter`.
 async fn traces_with(client: &ApiClient, filter: &str) -> Result<Vec<String>, ClientError> {
     let r: wire::TracesResponse = client
-        .get("/api/v1/traces", &[q(filter), ("limit", MAX_TRACES.to_string())])
+        .get(
+            routes::TRACES,
+            &wire::TracesParams {
+                q: Some(filter.to_string()),
+                limit: Some(MAX_TRACES),
+                ..Default::default()
+            },
+        )
         .await?;
     Ok(r.traces.into_iter().map(|t| t.trace_id).collect())
 }
@@ -224,8 +253,8 @@ async fn traces_with(client: &ApiClient, filter: &str) -> Result<Vec<String>, Cl
 async fn spans_in_trace(client: &ApiClient, trace_id: &str, filter: &str) -> Result<Vec<wire::Span>, ClientError> {
     let r: wire::SpansResponse = client
         .get(
-            "/api/v1/spans",
-            &[q(&format!("trace_id = {trace_id} and ({filter})")), ("limit", "10000".into())],
+            routes::SPANS,
+            &spans_params(Some(format!("trace_id = {trace_id} and ({filter})")), 10_000),
         )
         .await?;
     Ok(r.spans)
@@ -252,7 +281,7 @@ async fn descendant_check(client: &ApiClient, ancestor: &str, descendant: &str) 
         if descendants.is_empty() {
             continue;
         }
-        let trace: wire::TraceResponse = client.get(&format!("/api/v1/traces/{trace_id}"), &[]).await?;
+        let trace: wire::TraceResponse = client.get(&routes::trace(trace_id), &()).await?;
         let parent: HashMap<String, String> = trace.spans.iter().map(|s| (s.span_id.clone(), s.parent_span_id.clone())).collect();
         for d in &descendants {
             // Walk up the parents (bounded: a malformed trace may have a cycle).

@@ -51,11 +51,10 @@ pub fn signals(text: &str) -> Result<Vec<Signal>, String> {
 pub async fn export_to(client: &ApiClient, signals: &[Signal], filter: Option<&str>, out: &mut dyn Write) -> anyhow::Result<usize> {
     let mut lines = 0;
     for signal in signals {
-        let mut query = Vec::new();
-        if let (Some(f), false) = (filter, *signal == Signal::Metrics) {
-            query.push(("q", f.to_string()));
-        }
-        let mut response = client.send(&format!("/api/v1/export/{}", signal.as_str()), &query).await?;
+        let query = crate::api::wire::FilterParams {
+            q: filter.filter(|_| *signal != Signal::Metrics).map(str::to_string),
+        };
+        let mut response = client.send(&crate::api::wire::routes::export(signal.as_str()), &query).await?;
         while let Some(chunk) = response.chunk().await? {
             lines += chunk.iter().filter(|b| **b == b'\n').count();
             out.write_all(&chunk)?;

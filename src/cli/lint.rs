@@ -39,7 +39,7 @@ pub fn format_findings(findings: &[wire::LintFinding]) -> String {
 pub fn run(args: LintArgs) -> anyhow::Result<i32> {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     let client = ApiClient::new(&args.server);
-    let lint: wire::LintResponse = match runtime.block_on(client.get("/api/v1/lint", &[])) {
+    let lint: wire::LintResponse = match runtime.block_on(client.get(crate::api::wire::routes::LINT, &())) {
         Ok(l) => l,
         Err(e) => {
             eprintln!("otelbox lint: {e}");
@@ -47,6 +47,9 @@ pub fn run(args: LintArgs) -> anyhow::Result<i32> {
         }
     };
     print!("{}", format_findings(&lint.findings));
-    let failing = lint.findings.iter().any(|f| args.strict || f.severity == "error");
+    let failing = lint
+        .findings
+        .iter()
+        .any(|f| args.strict || f.severity == crate::api::wire::LintSeverity::Error);
     Ok(if failing { 1 } else { 0 })
 }

@@ -48,18 +48,21 @@ pub fn run(args: QueryArgs) -> anyhow::Result<i32> {
 
 async fn query(args: QueryArgs) -> anyhow::Result<i32> {
     let client = ApiClient::new(&args.server);
-    let mut params = vec![("limit", args.limit.to_string())];
-    if let Some(f) = &args.filter {
-        params.push(("q", f.clone()));
-    }
-    if let Some(s) = &args.since {
-        params.push(("since", s.clone()));
-    }
+    // One parameter set serves the four lists: each endpoint reads the keys it knows.
+    let params = wire::LogsParams {
+        q: args.filter.clone(),
+        limit: Some(args.limit),
+        window: wire::WindowParams {
+            since: args.since.clone(),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
     let (path, key) = match args.what {
-        What::Traces => ("/api/v1/traces", "traces"),
-        What::Spans => ("/api/v1/spans", "spans"),
-        What::Logs => ("/api/v1/logs", "logs"),
-        What::Metrics => ("/api/v1/metrics", "metrics"),
+        What::Traces => (wire::routes::TRACES, "traces"),
+        What::Spans => (wire::routes::SPANS, "spans"),
+        What::Logs => (wire::routes::LOGS, "logs"),
+        What::Metrics => (wire::routes::METRICS, "metrics"),
     };
     let body: serde_json::Value = match client.get(path, &params).await {
         Ok(b) => b,
@@ -121,7 +124,7 @@ fn print_table(what: What, items: &[serde_json::Value]) -> anyhow::Result<()> {
                     s.service.clone(),
                     s.name.clone(),
                     fmt_ns(s.duration_ns),
-                    s.status.code.clone(),
+                    s.status.code.to_string(),
                 ]
             }))
             .collect()
@@ -155,7 +158,7 @@ fn print_table(what: What, items: &[serde_json::Value]) -> anyhow::Result<()> {
             .chain(metrics.iter().map(|m| {
                 vec![
                     m.name.clone(),
-                    m.kind.clone(),
+                    m.kind.to_string(),
                     m.unit.clone(),
                     m.series.to_string(),
                     m.description.clone(),

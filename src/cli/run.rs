@@ -209,16 +209,29 @@ async fn summary(client: &ApiClient) -> anyhow::Result<String> {
     use crate::assertions::eval::fmt_ns;
     let count = |signal: &'static str| async move {
         client
-            .get::<wire::CountResponse>("/api/v1/count", &[("signal", signal.to_string())])
+            .get::<wire::CountResponse, _>(
+                wire::routes::COUNT,
+                &wire::CountParams {
+                    signal: Some(signal.to_string()),
+                    ..Default::default()
+                },
+            )
             .await
             .map(|c| c.count)
     };
     let (traces, spans, logs) = (count("traces").await?, count("spans").await?, count("logs").await?);
-    let services: wire::ServicesResponse = client.get("/api/v1/services", &[]).await?;
+    let services: wire::ServicesResponse = client.get(wire::routes::SERVICES, &()).await?;
     let slowest: wire::SpansResponse = client
-        .get("/api/v1/spans", &[("sort", "duration".into()), ("limit", "5".into())])
+        .get(
+            wire::routes::SPANS,
+            &wire::SpansParams {
+                sort: Some("duration".into()),
+                limit: Some(5),
+                ..Default::default()
+            },
+        )
         .await?;
-    let lint: wire::LintResponse = client.get("/api/v1/lint", &[]).await?;
+    let lint: wire::LintResponse = client.get(wire::routes::LINT, &()).await?;
     let mut out = format!("\notelbox: {traces} trace(s), {spans} span(s), {logs} log record(s)\n");
     for s in &services.services {
         out.push_str(&format!("  {:<24} {:>6} spans {:>5} errors\n", s.name, s.spans, s.errors));
@@ -231,7 +244,11 @@ async fn summary(client: &ApiClient) -> anyhow::Result<String> {
                 fmt_ns(s.duration_ns),
                 s.service,
                 s.name,
-                if s.status.code == "error" { "  [error]" } else { "" }
+                if s.status.code == crate::api::wire::StatusCode::Error {
+                    "  [error]"
+                } else {
+                    ""
+                }
             ));
         }
     }

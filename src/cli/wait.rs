@@ -45,12 +45,19 @@ pub enum Watch {
 async fn activity(client: &ApiClient, watch: &Watch) -> Result<i64, ClientError> {
     match watch {
         Watch::Everything => {
-            let s: wire::StatusResponse = client.get("/api/v1/status", &[]).await?;
+            let s: wire::StatusResponse = client.get(wire::routes::STATUS, &()).await?;
             Ok((s.ingest.accepted.spans + s.ingest.accepted.logs + s.ingest.accepted.metric_points) as i64)
         }
         Watch::Matching { subject, filter } => {
             let c: wire::CountResponse = client
-                .get("/api/v1/count", &[("signal", subject.as_str().to_string()), ("q", filter.clone())])
+                .get(
+                    wire::routes::COUNT,
+                    &wire::CountParams {
+                        signal: Some(subject.as_str().to_string()),
+                        q: Some(filter.clone()),
+                        ..Default::default()
+                    },
+                )
                 .await?;
             Ok(c.count)
         }

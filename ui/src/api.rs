@@ -1,8 +1,9 @@
 //! Fetching from the `/api/v1` JSON API of the page's own origin; every failure becomes a message a
 //! person can act on (the server's `{error:{code, message}}` when there is one).
 
-use crate::wire::ErrorBody;
+use crate::wire::{routes, ErrorBody, LoginRequest, LoginResponse};
 use serde::de::DeserializeOwned;
+use serde::Serialize;
 
 /// Why a request failed; `column` points into the filter for filter syntax errors.
 #[derive(Clone, Debug, PartialEq)]
@@ -20,12 +21,21 @@ impl ApiError {
     }
 }
 
-/// `path?k=v&...` with empty values left out, every part URI-encoded.
-pub fn url(path: &str, params: &[(&str, String)]) -> String {
-    let query: Vec<String> = params
+/// `path?k=v&...` for a `wire` parameter struct (`&()` for none): absent and blank values left out,
+/// every part URI-encoded.
+pub fn url<P: Serialize + ?Sized>(path: &str, params: &P) -> String {
+    let fields = match serde_json::to_value(params) {
+        Ok(serde_json::Value::Object(fields)) => fields,
+        _ => serde_json::Map::new(),
+    };
+    let query: Vec<String> = fields
         .iter()
-        .filter(|(_, v)| !v.trim().is_empty())
-        .map(|(k, v)| format!("{}={}", encode(k), encode(v)))
+        .filter_map(|(k, v)| match v {
+            serde_json::Value::String(s) if !s.trim().is_empty() => Some(format!("{}={}", encode(k), encode(s))),
+            serde_json::Value::Number(n) => Some(format!("{}={n}", encode(k))),
+            serde_json::Value::Bool(b) => Some(format!("{}={b}", encode(k))),
+            _ => None,
+        })
         .collect();
     if query.is_empty() {
         path.to_string()
@@ -42,8 +52,8 @@ pub fn encode(text: &str) -> String {
 /// Logs in with an API token: the server answers with an HttpOnly cookie that later requests (and
 /// live tails) carry. Returns whether tokens are in use at all.
 pub async fn login(token: &str) -> Result<bool, ApiError> {
-    let body = serde_json::json!({ "token": token }).to_string();
-    let request = gloo_net::http::Request::post("/api/v1/login")
+    let body = serde_json::to_string(&LoginRequest { token: token.to_string() }).unwrap_or_default();
+    let request = gloo_net::http::Request::post(routes::LOGIN)
         .header("content-type", "application/json")
         .body(body)
         .map_err(|e| ApiError::plain(e.to_string()))?;
@@ -52,8 +62,8 @@ pub async fn login(token: &str) -> Result<bool, ApiError> {
         .await
         .map_err(|e| ApiError::plain(format!("otelbox did not answer ({e})")))?;
     if response.ok() {
-        let answer: serde_json::Value = response.json().await.map_err(|e| ApiError::plain(e.to_string()))?;
-        return Ok(answer["required"].as_bool().unwrap_or(false));
+        let answer: LoginResponse = response.json().await.map_err(|e| ApiError::plain(e.to_string()))?;
+        return Ok(answer.required);
     }
     match response.json::<ErrorBody>().await {
         Ok(body) => Err(ApiError::plain(body.error.message)),
@@ -63,13 +73,13 @@ pub async fn login(token: &str) -> Result<bool, ApiError> {
 
 /// Forgets the login cookie.
 pub async fn logout() {
-    if let Ok(request) = gloo_net::http::Request::post("/api/v1/logout").build() {
+    if let Ok(request) = gloo_net::http::Request::post(routes::LOGOUT).build() {
         let _ = request.send().await;
     }
 }
 
 /// GET a JSON document from the API.
-pub async fn get<T: DeserializeOwned>(path: &str, params: &[(&str, String)]) -> Result<T, ApiError> {
+pub async fn get<T: DeserializeOwned, P: Serialize + ?Sized>(path: &str, params: &P) -> Result<T, ApiError> {
     let target = url(path, params);
     let response = gloo_net::http::Request::get(&target)
         .send()

@@ -8,10 +8,9 @@ mod format;
 mod pages;
 mod tree;
 
-/// The API's JSON shapes: the server's own file, compiled here too, so the two cannot drift apart.
-#[path = "../../src/api/wire.rs"]
-#[allow(dead_code)]
-mod wire;
+/// The API contract (shapes, parameters, routes, enums): the crate the server compiles too, so the
+/// two cannot drift apart.
+use otelbox_wire as wire;
 
 fn main() {
     console_error_panic_hook_set();

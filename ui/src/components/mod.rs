@@ -40,7 +40,7 @@ pub fn CopyButton(#[prop(into)] text: Signal<String>, #[prop(optional, into)] la
 #[component]
 pub fn EmptyState(#[prop(into)] what: String) -> impl IntoView {
     // The box's own OTLP/HTTP endpoint (its port may not be the default 4318).
-    let status = LocalResource::new(|| crate::api::get::<crate::wire::StatusResponse>("/api/v1/status", &[]));
+    let status = LocalResource::new(|| crate::api::get::<crate::wire::StatusResponse, _>(crate::wire::routes::STATUS, &()));
     let env = Signal::derive(move || {
         let endpoint = status
             .get()

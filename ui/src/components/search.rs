@@ -88,7 +88,7 @@ pub fn SincePicker(#[prop(optional)] default: Option<&'static str>) -> impl Into
 pub fn ServicePicker() -> impl IntoView {
     let current = query::param("service");
     let set_query = query::setter();
-    let services = LocalResource::new(|| crate::api::get::<ServicesResponse>("/api/v1/services", &[]));
+    let services = LocalResource::new(|| crate::api::get::<ServicesResponse, _>(crate::wire::routes::SERVICES, &()));
     view! {
         <select
             class="service"

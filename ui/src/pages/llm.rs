@@ -6,7 +6,7 @@ use crate::app::refresh_tick;
 use crate::components::search::{FilterBox, SincePicker};
 use crate::components::{keys, query, CopyButton, EmptyState, ErrorNote, Loading};
 use crate::format;
-use crate::wire::{LlmRun, LlmRunsResponse};
+use crate::wire::{self, LlmRun, LlmRunsResponse};
 use leptos::prelude::*;
 use leptos_router::hooks::use_navigate;
 
@@ -17,14 +17,14 @@ pub fn LlmPage() -> impl IntoView {
     let since = query::param("since");
     let set_query = query::setter();
     let result = LocalResource::new(move || {
-        let params = vec![
-            ("q", q.get()),
-            ("run_id", run_id.get()),
-            ("since", if since.get().is_empty() { "24h".to_string() } else { since.get() }),
-            ("limit", "200".to_string()),
-        ];
+        let params = wire::LlmRunsParams {
+            q: wire::non_empty(q.get()),
+            run_id: wire::non_empty(run_id.get()),
+            limit: Some(200),
+            window: wire::WindowParams::since(wire::non_empty(since.get()).unwrap_or_else(|| "24h".into())),
+        };
         refresh_tick();
-        async move { api::get::<LlmRunsResponse>("/api/v1/llm/runs", &params).await }
+        async move { api::get::<LlmRunsResponse, _>(wire::routes::LLM_RUNS, &params).await }
     });
     let error = Signal::derive(move || result.get().and_then(|r| r.err()));
     let runs = Memo::new(move |_| result.get().and_then(|r| r.ok()).map(|r| r.runs).unwrap_or_default());

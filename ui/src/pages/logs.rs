@@ -8,7 +8,7 @@ use crate::components::charts::colour_for;
 use crate::components::search::{FilterBox, ServicePicker, SincePicker};
 use crate::components::{keys, query, EmptyState, ErrorNote, Loading};
 use crate::format;
-use crate::wire::{LogRecord, LogsResponse};
+use crate::wire::{self, LogRecord, LogsResponse};
 use leptos::prelude::*;
 use std::cell::RefCell;
 use wasm_bindgen::prelude::*;
@@ -82,14 +82,15 @@ pub fn LogsPage() -> impl IntoView {
     let set_query = query::setter();
 
     let result = LocalResource::new(move || {
-        let params = vec![
-            ("q", combined_filter(&q.get(), &text.get())),
-            ("service", service.get()),
-            ("since", if since.get().is_empty() { "1h".into() } else { since.get() }),
-            ("limit", "300".to_string()),
-        ];
+        let params = wire::LogsParams {
+            q: wire::non_empty(combined_filter(&q.get(), &text.get())),
+            service: wire::non_empty(service.get()),
+            limit: Some(300),
+            window: wire::WindowParams::since(wire::non_empty(since.get()).unwrap_or_else(|| "1h".into())),
+            ..Default::default()
+        };
         refresh_tick();
-        async move { api::get::<LogsResponse>("/api/v1/logs", &params).await }
+        async move { api::get::<LogsResponse, _>(wire::routes::LOGS, &params).await }
     });
     let error = Signal::derive(move || result.get().and_then(|r| r.err()));
 
@@ -108,8 +109,11 @@ pub fn LogsPage() -> impl IntoView {
         live_rows.set(Vec::new());
         held.set(Vec::new());
         paused.set(false);
-        let params = vec![("q", combined_filter(&q.get(), &text.get())), ("service", service.get())];
-        let Ok(source) = web_sys::EventSource::new(&api::url("/api/v1/stream/logs", &params)) else {
+        let params = wire::StreamParams {
+            q: wire::non_empty(combined_filter(&q.get(), &text.get())),
+            service: wire::non_empty(service.get()),
+        };
+        let Ok(source) = web_sys::EventSource::new(&api::url(wire::routes::STREAM_LOGS, &params)) else {
             return;
         };
         let on_message = Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |event: web_sys::MessageEvent| {

@@ -8,7 +8,7 @@ use crate::components::charts::{ChartSeries, LineChart};
 use crate::components::search::SincePicker;
 use crate::components::{keys, query, EmptyState, ErrorNote, Loading};
 use crate::format;
-use crate::wire::{MetricsResponse, SeriesResponse};
+use crate::wire::{self, MetricsResponse, SeriesResponse};
 use leptos::prelude::*;
 use leptos_router::hooks::{use_navigate, use_params_map};
 
@@ -18,7 +18,7 @@ pub fn MetricsPage() -> impl IntoView {
     let set_query = query::replacer();
     let result = LocalResource::new(move || {
         refresh_tick();
-        api::get::<MetricsResponse>("/api/v1/metrics", &[])
+        api::get::<MetricsResponse, _>(wire::routes::METRICS, &())
     });
     let shown = Memo::new(move |_| {
         let needle = search.get().to_lowercase();
@@ -65,7 +65,7 @@ pub fn MetricsPage() -> impl IntoView {
                             view! {
                                 <tr class:selected=move || selected.get() == Some(i)>
                                     <td><a href=href>{m.name.clone()}</a></td>
-                                    <td>{m.kind.clone()}</td>
+                                    <td>{m.kind.to_string()}</td>
                                     <td>{m.unit.clone()}</td>
                                     <td class="muted">{m.description.clone()}</td>
                                     <td class="num">{m.series}</td>
@@ -87,8 +87,8 @@ pub fn MetricsPage() -> impl IntoView {
 }
 
 /// The aggregations a chart is drawn with: one for gauges and sums, three percentiles for histograms.
-fn aggregations(kind: &str, chosen: &str) -> Vec<&'static str> {
-    let histogram = matches!(kind, "histogram" | "exponential_histogram" | "summary");
+fn aggregations(kind: Option<wire::MetricType>, chosen: &str) -> Vec<&'static str> {
+    let histogram = kind.is_some_and(wire::MetricType::is_distribution);
     match (histogram, chosen) {
         (true, "") => vec!["p50", "p95", "p99"],
         (true, "avg") => vec!["avg"],
@@ -110,7 +110,7 @@ pub fn MetricPage() -> impl IntoView {
     let agg = query::param("agg");
     let set_query = query::setter();
 
-    let catalogue = LocalResource::new(|| api::get::<MetricsResponse>("/api/v1/metrics", &[]));
+    let catalogue = LocalResource::new(|| api::get::<MetricsResponse, _>(wire::routes::METRICS, &()));
     let metric = Memo::new(move |_| {
         let wanted = name.get();
         catalogue
@@ -121,7 +121,7 @@ pub fn MetricPage() -> impl IntoView {
     let charts = LocalResource::new(move || {
         // Until the catalogue answers, the metric's type (and so its aggregations) is unknown.
         let known = catalogue.get().is_some();
-        let kind = metric.get().map(|m| m.kind).unwrap_or_default();
+        let kind = metric.get().map(|m| m.kind);
         let (name, since, group_by, agg) = (name.get(), since.get(), group_by.get(), agg.get());
         refresh_tick();
         async move {
@@ -131,14 +131,15 @@ pub fn MetricPage() -> impl IntoView {
             let mut series = Vec::new();
             let mut answered_kind = String::new();
             let mut answered_aggs: Vec<String> = Vec::new();
-            for a in aggregations(&kind, &agg) {
-                let params = vec![
-                    ("since", if since.is_empty() { "1h".to_string() } else { since.clone() }),
-                    ("group_by", group_by.clone()),
-                    ("agg", a.to_string()),
-                ];
-                let r = api::get::<SeriesResponse>(&format!("/api/v1/metrics/{}/series", api::encode(&name)), &params).await?;
-                answered_kind = r.kind.clone();
+            for a in aggregations(kind, &agg) {
+                let params = wire::SeriesParams {
+                    group_by: wire::non_empty(group_by.clone()),
+                    agg: Some(a.to_string()),
+                    window: wire::WindowParams::since(wire::non_empty(since.clone()).unwrap_or_else(|| "1h".into())),
+                    ..Default::default()
+                };
+                let r = api::get::<SeriesResponse, _>(&wire::routes::metric_series(&api::encode(&name)), &params).await?;
+                answered_kind = r.kind.to_string();
                 answered_aggs.push(r.agg.clone());
                 for s in r.series {
                     let labels = s
@@ -175,7 +176,7 @@ pub fn MetricPage() -> impl IntoView {
                         on:change=move |ev| set_group(&[("group_by", event_target_value(&ev))])/>
                 </label>
                 {move || {
-                    let histogram = metric.get().is_some_and(|m| matches!(m.kind.as_str(), "histogram" | "exponential_histogram" | "summary"));
+                    let histogram = metric.get().is_some_and(|m| m.kind.is_distribution());
                     let set_agg = set_agg.clone();
                     histogram.then(|| view! {
                         <label class="inline">"show "

@@ -7,7 +7,7 @@ use crate::components::charts::colour_for;
 use crate::components::search::SincePicker;
 use crate::components::{query, EmptyState, ErrorNote, Loading};
 use crate::format;
-use crate::wire::{DependenciesResponse, DependencyEdge, ServiceStats, ServiceStatsResponse};
+use crate::wire::{self, DependenciesResponse, DependencyEdge, ServiceStats, ServiceStatsResponse};
 use leptos::prelude::*;
 use leptos_router::hooks::use_navigate;
 use std::collections::{BTreeMap, BTreeSet};
@@ -17,16 +17,18 @@ pub fn ServicesPage() -> impl IntoView {
     let since = query::param("since");
     let open = query::param("open");
     let set_query = query::setter();
-    let window = move || vec![("since", if since.get().is_empty() { "1h".to_string() } else { since.get() })];
+    let window = move || wire::WindowOnlyParams {
+        window: wire::WindowParams::since(wire::non_empty(since.get()).unwrap_or_else(|| "1h".into())),
+    };
     let stats = LocalResource::new(move || {
         let params = window();
         refresh_tick();
-        async move { api::get::<ServiceStatsResponse>("/api/v1/services/stats", &params).await }
+        async move { api::get::<ServiceStatsResponse, _>(wire::routes::SERVICE_STATS, &params).await }
     });
     let deps = LocalResource::new(move || {
         let params = window();
         refresh_tick();
-        async move { api::get::<DependenciesResponse>("/api/v1/dependencies", &params).await }
+        async move { api::get::<DependenciesResponse, _>(wire::routes::DEPENDENCIES, &params).await }
     });
     let toggle = Callback::new(move |name: String| {
         let current = open.get_untracked();

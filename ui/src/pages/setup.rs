@@ -12,7 +12,7 @@ use leptos::prelude::*;
 pub fn SetupPage() -> impl IntoView {
     let status = LocalResource::new(move || {
         refresh_tick();
-        api::get::<StatusResponse>("/api/v1/status", &[])
+        api::get::<StatusResponse, _>(crate::wire::routes::STATUS, &())
     });
     view! {
         <section class="page">

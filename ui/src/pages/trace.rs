@@ -8,7 +8,7 @@ use crate::components::charts::colour_for;
 use crate::components::{query, CopyButton, ErrorNote, Loading};
 use crate::format;
 use crate::tree::{self, Tree};
-use crate::wire::{LogRecord, LogsResponse, Span, TraceResponse};
+use crate::wire::{self, LogRecord, LogsResponse, Span, TraceResponse};
 use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
 use std::collections::HashSet;
@@ -33,7 +33,7 @@ pub fn TracePage() -> impl IntoView {
     let trace = LocalResource::new(move || {
         let id = trace_id.get();
         async move {
-            let response = api::get::<TraceResponse>(&format!("/api/v1/traces/{}", api::encode(&id)), &[]).await?;
+            let response = api::get::<TraceResponse, _>(&wire::routes::trace(&api::encode(&id)), &()).await?;
             let tree = tree::build(&response.spans);
             Ok::<_, api::ApiError>(Loaded {
                 spans: Arc::new(response.spans),
@@ -77,25 +77,29 @@ fn TraceView(loaded: Loaded, trace_id: String) -> impl IntoView {
         names.dedup();
         names
     };
-    let errors = spans.iter().filter(|s| s.status.code == "error").count();
+    let errors = spans.iter().filter(|s| s.status.code == wire::StatusCode::Error).count();
     let title = root.as_ref().map(|r| format!("{}: {}", r.service, r.name)).unwrap_or_default();
     let legend = services
         .iter()
         .map(|s| view! { <span class="chip" style=format!("border-color:{}", colour_for(s))>{s.clone()}</span> })
         .collect_view();
-    let download = format!("/api/v1/traces/{}/otlp", crate::api::encode(&trace_id));
+    let download = wire::routes::trace_otlp(&crate::api::encode(&trace_id));
 
     // The trace's logs, fetched once, in a window around the trace.
     let (from, to) = (tree.start_ns - 60_000_000_000, tree.end_ns + 300_000_000_000);
     let logs_id = trace_id.clone();
     let logs = LocalResource::new(move || {
-        let params = vec![
-            ("trace_id", logs_id.clone()),
-            ("start", from.to_string()),
-            ("end", to.to_string()),
-            ("limit", "1000".to_string()),
-        ];
-        async move { api::get::<LogsResponse>("/api/v1/logs", &params).await }
+        let params = wire::LogsParams {
+            trace_id: Some(logs_id.clone()),
+            limit: Some(1000),
+            window: wire::WindowParams {
+                start: Some(from.to_string()),
+                end: Some(to.to_string()),
+                since: None,
+            },
+            ..Default::default()
+        };
+        async move { api::get::<LogsResponse, _>(wire::routes::LOGS, &params).await }
     });
 
     view! {
@@ -159,7 +163,7 @@ fn Waterfall(spans: Arc<Vec<Span>>, tree: Arc<Tree>, selected: Memo<Option<usize
                 let span = &spans[row.span];
                 let left = (span.start_unix_nano - t0) as f64 / total_ns * 100.0;
                 let width = (span.duration_ns.max(0) as f64 / total_ns * 100.0).max(0.15);
-                let error = span.status.code == "error";
+                let error = span.status.code == wire::StatusCode::Error;
                 let critical = tree.critical.contains(&row.span);
                 let id = span.span_id.clone();
                 let toggle = if row.has_children {
@@ -292,11 +296,11 @@ fn SpanDetail(span: Span, trace_start: i64) -> impl IntoView {
         <h3 class="span-title">{span.name.clone()}</h3>
         <div class="kv">
             <span class="k">"service"</span><span style=format!("color:{}", colour_for(&span.service))>{span.service.clone()}</span>
-            <span class="k">"kind"</span><span>{span.kind.clone()}</span>
+            <span class="k">"kind"</span><span>{span.kind.to_string()}</span>
             <span class="k">"duration"</span><span>{format::duration(span.duration_ns)}</span>
             <span class="k">"starts at"</span><span>{format!("+{} · {}", format::duration(span.start_unix_nano - trace_start), format::time(span.start_unix_nano))}</span>
             <span class="k">"status"</span>
-            <span><span class=status_class>{span.status.code.clone()}</span>" "{span.status.message.clone()}</span>
+            <span><span class=status_class>{span.status.code.to_string()}</span>" "{span.status.message.clone()}</span>
             <span class="k">"span id"</span><span class="mono">{span.span_id.clone()}" "<CopyButton text=span.span_id.clone()/></span>
             <span class="k">"parent"</span><span class="mono">{if span.parent_span_id.is_empty() { "(root)".to_string() } else { span.parent_span_id.clone() }}</span>
             <span class="k">"scope"</span><span>{scope}</span>

@@ -7,7 +7,7 @@ use crate::components::charts::{colour_for, ScatterPlot, ScatterPoint};
 use crate::components::search::{FilterBox, ServicePicker, SincePicker};
 use crate::components::{keys, query, EmptyState, ErrorNote, Loading};
 use crate::format;
-use crate::wire::{TraceSummary, TracesResponse};
+use crate::wire::{self, TraceSummary, TracesResponse};
 use leptos::prelude::*;
 use leptos_router::hooks::use_navigate;
 
@@ -22,16 +22,16 @@ pub fn TracesPage() -> impl IntoView {
     let set_query = query::setter();
 
     let result = LocalResource::new(move || {
-        let params = vec![
-            ("q", q.get()),
-            ("service", service.get()),
-            ("since", non_empty_or(since.get(), "1h")),
-            ("min_duration", min.get()),
-            ("max_duration", max.get()),
-            ("limit", "200".to_string()),
-        ];
+        let params = wire::TracesParams {
+            q: wire::non_empty(q.get()),
+            service: wire::non_empty(service.get()),
+            limit: Some(200),
+            min_duration: wire::non_empty(min.get()),
+            max_duration: wire::non_empty(max.get()),
+            window: wire::WindowParams::since(non_empty_or(since.get(), "1h")),
+        };
         refresh_tick();
-        async move { api::get::<TracesResponse>("/api/v1/traces", &params).await }
+        async move { api::get::<TracesResponse, _>(wire::routes::TRACES, &params).await }
     });
     let error = Signal::derive(move || result.get().and_then(|r| r.err()));
     let traces = Memo::new(move |_| {

@@ -1,7 +1,6 @@
-//! The JSON shapes of the `/api/v1` query API, defined once. Times are unix nanoseconds, ids
-//! lowercase hex. The wasm UI compiles this same file (`ui/src/main.rs` includes it by path), so it
-//! may use only serde and serde_json.
+//! The JSON shapes of the `/api/v1` answers. Times are unix nanoseconds, ids lowercase hex.
 
+use crate::enums::{LintSeverity, MetricType, SpanKind, StatusCode};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -113,7 +112,7 @@ pub struct TracesResponse {
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct SpanStatus {
-    pub code: String,
+    pub code: StatusCode,
     pub message: String,
 }
 
@@ -143,7 +142,7 @@ pub struct Span {
     pub span_id: String,
     pub parent_span_id: String,
     pub name: String,
-    pub kind: String,
+    pub kind: SpanKind,
     pub service: String,
     pub start_unix_nano: i64,
     pub end_unix_nano: i64,
@@ -190,7 +189,7 @@ pub struct LogsResponse {
 pub struct Metric {
     pub name: String,
     #[serde(rename = "type")]
-    pub kind: String,
+    pub kind: MetricType,
     pub unit: String,
     pub description: String,
     pub series: i64,
@@ -212,7 +211,7 @@ pub struct Series {
 pub struct SeriesResponse {
     pub name: String,
     #[serde(rename = "type")]
-    pub kind: String,
+    pub kind: MetricType,
     pub agg: String,
     pub step_ns: i64,
     pub series: Vec<Series>,
@@ -234,8 +233,7 @@ pub struct LintExample {
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct LintFinding {
     pub rule: String,
-    /// `error` or `warning`.
-    pub severity: String,
+    pub severity: LintSeverity,
     pub message: String,
     pub count: i64,
     pub examples: Vec<LintExample>,
@@ -250,7 +248,7 @@ pub struct LintResponse {
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct OperationStats {
     pub name: String,
-    pub kind: String,
+    pub kind: SpanKind,
     pub spans: i64,
     pub errors: i64,
     pub rate_per_s: f64,
