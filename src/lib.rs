@@ -13,6 +13,7 @@ pub mod connector;
 pub mod exporter;
 pub mod extension;
 pub mod gen;
+pub mod hash;
 pub mod memory;
 pub mod net;
 pub mod ottl;

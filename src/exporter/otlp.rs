@@ -27,7 +27,6 @@ use super::sender::{
 };
 use crate::config::{ComponentId, Parser};
 use crate::pdata::Signal;
-use crate::pipeline::{Consumer, Envelope, PipelineData, PipelineError};
 use crate::telemetry::PerSignal;
 use bytes::{BufMut, Bytes};
 use futures::future::BoxFuture;
@@ -62,7 +61,7 @@ pub struct ClientTls {
     pub client: Option<(PathBuf, PathBuf)>,
 }
 
-crate::exporter_factory!(Factory, "otlp", parse, OtlpExporter::new, aliases: &["otlp_grpc"]);
+crate::exporter_factory!(Factory, "otlp", parse, exporter, aliases: &["otlp_grpc"]);
 
 pub fn parse(p: &mut Parser, value: &Value, path: &str) -> OtlpExporterConfig {
     let mut config = OtlpExporterConfig {
@@ -187,28 +186,12 @@ fn tls_config(tls: &ClientTls) -> anyhow::Result<ClientTlsConfig> {
     Ok(config)
 }
 
-pub struct OtlpExporter {
-    sender: Sender,
-}
-
-impl OtlpExporter {
-    /// `data_dir` is where a persistent sending queue lives (None: an in-memory box). Connects
-    /// lazily, so a destination that is down at start-up only delays delivery.
-    pub fn new(id: &ComponentId, config: &OtlpExporterConfig, data_dir: Option<&Path>, counters: PerSignal) -> anyhow::Result<Self> {
-        let transport = GrpcTransport::new(config).map_err(|e| anyhow::anyhow!("exporter {id}: {e}"))?;
-        let sender = Sender::start(id, Arc::new(transport), &config.sender, data_dir, counters)?;
-        Ok(OtlpExporter { sender })
-    }
-}
-
-impl<T: PipelineData> Consumer<T> for OtlpExporter {
-    fn consume(&self, envelope: Envelope<T>) -> BoxFuture<'_, Result<(), PipelineError>> {
-        Box::pin(self.sender.accept(envelope))
-    }
-    /// Signal-independent: the builder calls it once, through the traces side.
-    fn shutdown(&self) -> BoxFuture<'_, ()> {
-        Box::pin(self.sender.shutdown())
-    }
+/// The `otlp` exporter: the forwarding `Sender` over the gRPC transport. `data_dir` is where a
+/// persistent sending queue lives (None: an in-memory box). Connects lazily, so a destination that
+/// is down at start-up only delays delivery.
+pub fn exporter(id: &ComponentId, config: &OtlpExporterConfig, data_dir: Option<&Path>, counters: PerSignal) -> anyhow::Result<Sender> {
+    let transport = GrpcTransport::new(config).map_err(|e| anyhow::anyhow!("exporter {id}: {e}"))?;
+    Sender::start(id, Arc::new(transport), &config.sender, data_dir, counters)
 }
 
 struct GrpcTransport {
@@ -351,6 +334,7 @@ mod tests {
     use crate::config::{Config, Kind};
     use crate::exporter::sender::golden;
     use crate::pipeline::ack::AckToken;
+    use crate::pipeline::{Consumer, Envelope, PipelineError};
     use crate::receiver::answer::Refusal;
     use opentelemetry_proto::tonic::collector::logs::v1::logs_service_server::{LogsService, LogsServiceServer};
     use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
@@ -488,7 +472,7 @@ mod tests {
         let upstream = Arc::new(Upstream::default());
         let addr = serve(upstream.clone()).await;
         let counters = PerSignal::detached("exporter/otlp/upstream");
-        let exporter = OtlpExporter::new(&upstream_id(), &settings(&example(addr)), None, counters.clone()).unwrap();
+        let exporter = exporter(&upstream_id(), &settings(&example(addr)), None, counters.clone()).unwrap();
 
         let (ack, committed) = AckToken::new();
         Consumer::consume(&exporter, Envelope::new(golden::traces(), ack)).await.unwrap();
@@ -522,7 +506,7 @@ mod tests {
         let upstream = Arc::new(Upstream::default());
         let addr = serve(upstream.clone()).await;
         let config = settings(&format!("endpoint: http://{addr}\ncompression: none\n"));
-        let exporter = OtlpExporter::new(&upstream_id(), &config, None, PerSignal::detached("x")).unwrap();
+        let exporter = exporter(&upstream_id(), &config, None, PerSignal::detached("x")).unwrap();
         Consumer::consume(&exporter, Envelope::unacked(golden::logs())).await.unwrap();
         let received = upstream.wait_for(1).await;
         assert_eq!(received[0].1, golden::logs().encode_to_vec());
@@ -549,7 +533,7 @@ mod tests {
             .push_back(Err(unavailable_with_retry_info(Duration::from_millis(300))));
         let addr = serve(upstream.clone()).await;
         let counters = PerSignal::detached("x");
-        let exporter = OtlpExporter::new(&upstream_id(), &settings(&example(addr)), None, counters.clone()).unwrap();
+        let exporter = exporter(&upstream_id(), &settings(&example(addr)), None, counters.clone()).unwrap();
         Consumer::consume(&exporter, Envelope::unacked(golden::traces())).await.unwrap();
         let received = upstream.wait_for(2).await;
         assert_eq!(received[0].1, received[1].1, "the same batch again");
@@ -570,7 +554,7 @@ mod tests {
         let counters = PerSignal::detached("x");
         let mut config = settings(&example(addr));
         config.sender.queue.num_consumers = 1;
-        let exporter = OtlpExporter::new(&upstream_id(), &config, None, counters.clone()).unwrap();
+        let exporter = exporter(&upstream_id(), &config, None, counters.clone()).unwrap();
         Consumer::consume(&exporter, Envelope::unacked(golden::traces())).await.unwrap();
         Consumer::consume(&exporter, Envelope::unacked(golden::traces())).await.unwrap();
         let traces = counters.get(Signal::Traces);
@@ -592,7 +576,7 @@ mod tests {
         let addr = listener.local_addr().unwrap();
         drop(listener);
         let counters = PerSignal::detached("x");
-        let exporter = OtlpExporter::new(&upstream_id(), &settings(&example(addr)), Some(dir.path()), counters.clone()).unwrap();
+        let exporter = exporter(&upstream_id(), &settings(&example(addr)), Some(dir.path()), counters.clone()).unwrap();
         let (ack, committed) = AckToken::new();
         Consumer::consume(&exporter, Envelope::new(golden::logs(), ack)).await.unwrap();
         assert_eq!(committed.await.unwrap(), Ok(()), "accepted while the destination is down");
@@ -694,9 +678,7 @@ mod tests {
     #[tokio::test]
     async fn unreadable_tls_files_fail_at_start_up_naming_the_file() {
         let config = settings("endpoint: collector:4317\ntls: { ca_file: /nonexistent/ca.pem }");
-        let err = OtlpExporter::new(&upstream_id(), &config, None, PerSignal::detached("x"))
-            .err()
-            .unwrap();
+        let err = exporter(&upstream_id(), &config, None, PerSignal::detached("x")).err().unwrap();
         assert_eq!(
             err.to_string(),
             "exporter otlp/upstream: cannot read the tls.ca_file /nonexistent/ca.pem: No such file or directory (os error 2)"

@@ -25,7 +25,7 @@ use super::sender::{
 };
 use crate::config::{ComponentId, Parser};
 use crate::pdata::Signal;
-use crate::pipeline::{Consumer, Envelope, PipelineData, PipelineError};
+use crate::pipeline::PipelineData;
 use crate::telemetry::PerSignal;
 use bytes::Bytes;
 use futures::future::BoxFuture;
@@ -71,7 +71,7 @@ impl OtlpHttpExporterConfig {
     }
 }
 
-crate::exporter_factory!(Factory, "otlphttp", parse, OtlpHttpExporter::new, aliases: &["otlp_http"]);
+crate::exporter_factory!(Factory, "otlphttp", parse, exporter, aliases: &["otlp_http"]);
 
 pub fn parse(p: &mut Parser, value: &Value, path: &str) -> OtlpHttpExporterConfig {
     let mut config = OtlpHttpExporterConfig {
@@ -156,27 +156,11 @@ fn signal_url(base: &Url, signal: Signal) -> Url {
     url
 }
 
-pub struct OtlpHttpExporter {
-    sender: Sender,
-}
-
-impl OtlpHttpExporter {
-    /// `data_dir` is where a persistent sending queue lives (None: an in-memory box).
-    pub fn new(id: &ComponentId, config: &OtlpHttpExporterConfig, data_dir: Option<&Path>, counters: PerSignal) -> anyhow::Result<Self> {
-        let transport = HttpTransport::new(config).map_err(|e| anyhow::anyhow!("exporter {id}: {e}"))?;
-        let sender = Sender::start(id, Arc::new(transport), &config.sender, data_dir, counters)?;
-        Ok(OtlpHttpExporter { sender })
-    }
-}
-
-impl<T: PipelineData> Consumer<T> for OtlpHttpExporter {
-    fn consume(&self, envelope: Envelope<T>) -> BoxFuture<'_, Result<(), PipelineError>> {
-        Box::pin(self.sender.accept(envelope))
-    }
-    /// Signal-independent: the builder calls it once, through the traces side.
-    fn shutdown(&self) -> BoxFuture<'_, ()> {
-        Box::pin(self.sender.shutdown())
-    }
+/// The `otlphttp` exporter: the forwarding `Sender` over the HTTP transport. `data_dir` is where a
+/// persistent sending queue lives (None: an in-memory box).
+pub fn exporter(id: &ComponentId, config: &OtlpHttpExporterConfig, data_dir: Option<&Path>, counters: PerSignal) -> anyhow::Result<Sender> {
+    let transport = HttpTransport::new(config).map_err(|e| anyhow::anyhow!("exporter {id}: {e}"))?;
+    Sender::start(id, Arc::new(transport), &config.sender, data_dir, counters)
 }
 
 /// The most of an answer's body read (for partial successes and error messages).
@@ -384,6 +368,7 @@ mod tests {
     use crate::config::{Config, Kind};
     use crate::exporter::sender::golden;
     use crate::pipeline::ack::AckToken;
+    use crate::pipeline::{Consumer, Envelope};
     use axum::http::{HeaderMap as AxumHeaders, StatusCode, Uri};
     use axum::response::IntoResponse;
     use std::collections::VecDeque;
@@ -531,7 +516,7 @@ mod tests {
         let upstream = Arc::new(Upstream::default());
         let addr = serve(upstream.clone()).await;
         let counters = PerSignal::detached("exporter/otlphttp/tempo");
-        let exporter = OtlpHttpExporter::new(&upstream_id(), &settings(&example(addr)), None, counters.clone()).unwrap();
+        let exporter = exporter(&upstream_id(), &settings(&example(addr)), None, counters.clone()).unwrap();
         let (ack, committed) = AckToken::new();
         Consumer::consume(&exporter, Envelope::new(golden::traces(), ack)).await.unwrap();
         assert_eq!(committed.await.unwrap(), Ok(()));
@@ -563,7 +548,7 @@ mod tests {
         let upstream = Arc::new(Upstream::default());
         let addr = serve(upstream.clone()).await;
         let config = settings(&format!("endpoint: http://{addr}\nencoding: json\ncompression: none\n"));
-        let exporter = OtlpHttpExporter::new(&upstream_id(), &config, None, PerSignal::detached("x")).unwrap();
+        let exporter = exporter(&upstream_id(), &config, None, PerSignal::detached("x")).unwrap();
         Consumer::consume(&exporter, Envelope::unacked(golden::traces())).await.unwrap();
         let seen = upstream.wait_for(1).await;
         assert_eq!(seen[0].path, "/v1/traces");
@@ -585,7 +570,7 @@ mod tests {
         let upstream = Arc::new(Upstream::default());
         let addr = serve(upstream.clone()).await;
         let config = settings(&format!("endpoint: http://{addr}\ncompression: zstd\n"));
-        let exporter = OtlpHttpExporter::new(&upstream_id(), &config, None, PerSignal::detached("x")).unwrap();
+        let exporter = exporter(&upstream_id(), &config, None, PerSignal::detached("x")).unwrap();
         Consumer::consume(&exporter, Envelope::unacked(golden::metrics())).await.unwrap();
         let seen = upstream.wait_for(1).await;
         assert_eq!(seen[0].headers["content-encoding"], "zstd");
@@ -604,7 +589,7 @@ mod tests {
         let addr = serve(upstream.clone()).await;
         let counters = PerSignal::detached("x");
         let config = settings(&format!("endpoint: http://{addr}\n{}", quick_retries()));
-        let exporter = OtlpHttpExporter::new(&upstream_id(), &config, None, counters.clone()).unwrap();
+        let exporter = exporter(&upstream_id(), &config, None, counters.clone()).unwrap();
         Consumer::consume(&exporter, Envelope::unacked(golden::logs())).await.unwrap();
         let seen = upstream.wait_for(2).await;
         let gap = seen[1].at - seen[0].at;
@@ -644,7 +629,7 @@ mod tests {
         let counters = PerSignal::detached("x");
         let mut config = settings(&format!("endpoint: http://{addr}\n{}", quick_retries()));
         config.sender.queue.num_consumers = 1;
-        let exporter = OtlpHttpExporter::new(&upstream_id(), &config, None, counters.clone()).unwrap();
+        let exporter = exporter(&upstream_id(), &config, None, counters.clone()).unwrap();
         for _ in 0..3 {
             Consumer::consume(&exporter, Envelope::unacked(golden::logs())).await.unwrap();
         }
@@ -695,7 +680,7 @@ mod tests {
     async fn a_signal_without_a_url_is_dropped_with_the_reason() {
         let counters = PerSignal::detached("x");
         let config = settings("traces_endpoint: http://127.0.0.1:9/v1/traces");
-        let exporter = OtlpHttpExporter::new(&upstream_id(), &config, None, counters.clone()).unwrap();
+        let exporter = exporter(&upstream_id(), &config, None, counters.clone()).unwrap();
         Consumer::consume(&exporter, Envelope::unacked(golden::logs())).await.unwrap();
         wait_until("dropped", || counters.logs.dropped.load(Ordering::Relaxed) == 3).await;
         Consumer::<ExportTraceServiceRequest>::shutdown(&exporter).await;

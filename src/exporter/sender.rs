@@ -15,7 +15,7 @@ use super::queue::{parse_queue, QueueError, QueueSettings, SendingQueue};
 use super::retry::{parse_retry, Backoff, GiveUp, RetrySettings, SendError};
 use crate::config::{ComponentId, Parser};
 use crate::pdata::Signal;
-use crate::pipeline::{Envelope, PipelineData, PipelineError};
+use crate::pipeline::{Consumer, Envelope, PipelineData, PipelineError};
 use crate::telemetry::PerSignal;
 use bytes::Bytes;
 use futures::future::BoxFuture;
@@ -169,11 +169,22 @@ struct Shared {
     reachable: AtomicBool,
 }
 
+/// The forwarding exporter itself: `otlp` and `otlphttp` are this over their transports.
 pub struct Sender {
     shared: Arc<Shared>,
     workers: Mutex<Vec<tokio::task::JoinHandle<()>>>,
     /// How long an in-memory queue may keep delivering at shutdown (`MEMORY_DRAIN`).
     memory_drain: Duration,
+}
+
+impl<T: PipelineData> Consumer<T> for Sender {
+    fn consume(&self, envelope: Envelope<T>) -> BoxFuture<'_, Result<(), PipelineError>> {
+        Box::pin(self.accept(envelope))
+    }
+    /// Signal-independent: the topology calls it once.
+    fn shutdown(&self) -> BoxFuture<'_, ()> {
+        Box::pin(Sender::shutdown(self))
+    }
 }
 
 impl Sender {

@@ -28,6 +28,7 @@
 //! what it keeps (otelbox forwards kept items unchanged). Metrics pass through untouched.
 
 use crate::config::{ComponentId, Parser};
+use crate::hash::fnv1a_32;
 use crate::ottl::Value as OttlValue;
 use crate::pdata::find_attribute;
 use crate::pipeline::ItemProcessor;
@@ -169,16 +170,6 @@ fn check_percentage(percentage: f64) -> Result<f32, String> {
         ));
     }
     Ok(percentage)
-}
-
-/// FNV-1a, 32 bits, over the concatenated chunks.
-pub fn fnv1a_32(chunks: &[&[u8]]) -> u32 {
-    const OFFSET_BASIS: u32 = 0x811c_9dc5;
-    const PRIME: u32 = 0x0100_0193;
-    chunks
-        .iter()
-        .flat_map(|chunk| chunk.iter())
-        .fold(OFFSET_BASIS, |hash, byte| (hash ^ u32::from(*byte)).wrapping_mul(PRIME))
 }
 
 /// The hash bucket (0..16384) of `bytes` under `seed`: FNV-1a over the seed's little-endian

@@ -100,27 +100,19 @@ impl RowBatch {
     }
 }
 
-/// 64-bit FNV-1a: stable across builds and runs (the hashes are persisted), fast, no dependency.
-pub struct Fnv(u64);
-impl Default for Fnv {
-    fn default() -> Self {
-        Self::new()
-    }
-}
+/// The persisted hashes (resources, scopes, the attribute index) as SQLite's signed integers.
+struct Fnv(crate::hash::Fnv64);
 
 impl Fnv {
-    pub fn new() -> Self {
-        Fnv(0xcbf29ce484222325)
+    fn new() -> Self {
+        Fnv(crate::hash::Fnv64::new())
     }
-    pub fn write(&mut self, bytes: &[u8]) -> &mut Self {
-        for b in bytes {
-            self.0 ^= u64::from(*b);
-            self.0 = self.0.wrapping_mul(0x100000001b3);
-        }
+    fn write(&mut self, bytes: &[u8]) -> &mut Self {
+        self.0.write(bytes);
         self
     }
-    pub fn finish(&self) -> i64 {
-        self.0 as i64
+    fn finish(&self) -> i64 {
+        self.0.finish() as i64
     }
 }
 

@@ -110,12 +110,7 @@ pub const DEFAULT_HASH_SALT: &str = "default-hash-seed";
 
 /// 64-bit FNV-1a over the salt's bytes followed by the trace id's 16 bytes.
 pub fn trace_id_hash(salt: &str, id: &TraceId) -> u64 {
-    const OFFSET_BASIS: u64 = 0xcbf2_9ce4_8422_2325;
-    const PRIME: u64 = 0x0000_0100_0000_01b3;
-    salt.as_bytes()
-        .iter()
-        .chain(id.0.iter())
-        .fold(OFFSET_BASIS, |hash, byte| (hash ^ u64::from(*byte)).wrapping_mul(PRIME))
+    crate::hash::fnv1a_64(&[salt.as_bytes(), &id.0])
 }
 
 /// The hash bound for a percentage: `u64::MAX * (percentage / 100)`, computed as the Collector does
