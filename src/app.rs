@@ -1,6 +1,6 @@
-//! Assembles and runs a box: binds the UI port, opens the store, builds the pipelines, starts the
-//! extensions and receivers (failing clearly when a port is taken), serves, and shuts down in
-//! order: stop intake, flush the pipelines, stop the extensions, close the store, stop the API.
+//! Assembles and runs a box: binds the UI port, opens the store, starts the extensions, builds the
+//! pipelines, starts the receivers (failing clearly when a port is taken), serves, and shuts down
+//! in order: stop intake, flush the pipelines, stop the extensions, close the store, stop the API.
 
 use crate::api::{self, wire, ApiState};
 use crate::auth::Tokens;
@@ -88,23 +88,32 @@ pub async fn run(options: BoxOptions, shutdown: impl Future<Output = ()>, on_rea
         Location::Disk(path) => path.parent().map(|dir| dir.to_path_buf()),
         Location::Memory => None,
     };
-    let topology = Topology::build(
+    // Extensions start first (exporters keep queues in storage extensions, receivers check
+    // authenticators) and stop last.
+    let extensions = match service::start_extensions(config).await {
+        Ok(extensions) => Arc::new(extensions),
+        Err(e) => {
+            store.close().await;
+            return Err(e);
+        }
+    };
+    let topology = match Topology::build(
         config,
         &Resources {
             store: &store,
             data_dir,
             components: &components,
+            extensions: &extensions,
         },
-    )?;
-    let stats = Arc::new(IngestStats::default());
-    // Extensions start before the receivers that may use them, and stop after.
-    let extensions = match service::start_extensions(config).await {
-        Ok(extensions) => Arc::new(extensions),
+    ) {
+        Ok(topology) => topology,
         Err(e) => {
-            abandon(&topology, &Extensions::default(), &store).await;
+            extensions.shutdown().await;
+            store.close().await;
             return Err(e);
         }
     };
+    let stats = Arc::new(IngestStats::default());
     let host = ReceiverHost {
         stats: stats.clone(),
         // The receivers' admission check (refuse before decoding) watches the first memory_limiter's gauge.

@@ -38,7 +38,11 @@ pub static REGISTRY: Registry = Registry {
         &exporter::storage::Factory,
     ],
     connectors: &[&connector::spanmetrics::Factory],
-    extensions: &[&extension::bearertokenauth::Factory, &extension::health_check::Factory],
+    extensions: &[
+        &extension::bearertokenauth::Factory,
+        &extension::file_storage::Factory,
+        &extension::health_check::Factory,
+    ],
 };
 
 /// Parses and validates a config against the registry.

@@ -150,12 +150,12 @@ pub trait ComponentType: Send + Sync {
 }
 
 /// Implements `ComponentType` for a factory with a type name, the signals it handles and the
-/// function parsing its settings: `component_type!(Factory, "batch", &Signal::ALL, parse);`.
-/// Factories with more to say (aliases, connectors' outputs, extension references) implement the
-/// trait by hand.
+/// function parsing its settings: `component_type!(Factory, "batch", &Signal::ALL, parse);`, then
+/// optionally `aliases: &["..."]` and `refs: f` (`f(&Config) -> Vec<(path, extension id)>`).
+/// Factories with more to say (connectors' outputs) implement the trait by hand.
 #[macro_export]
 macro_rules! component_type {
-    ($factory:ty, $name:literal, $signals:expr, $parse:path $(, aliases: $aliases:expr)?) => {
+    ($factory:ty, $name:literal, $signals:expr, $parse:path $(, aliases: $aliases:expr)? $(, refs: $refs:path)?) => {
         impl $crate::config::ComponentType for $factory {
             fn type_name(&self) -> &'static str {
                 $name
@@ -169,6 +169,9 @@ macro_rules! component_type {
             fn parse(&self, p: &mut $crate::config::Parser, value: &serde_yaml_ng::Value, path: &str) -> $crate::config::Settings {
                 $crate::config::Settings::new($parse(p, value, path))
             }
+            $(fn extension_refs(&self, settings: &$crate::config::Settings) -> Vec<(String, $crate::config::ComponentId)> {
+                $refs(settings.get())
+            })?
         }
     };
 }

@@ -31,9 +31,9 @@ pub trait ExporterFactory: ComponentType {
 /// `exporter_factory!(Factory, "debug", parse, DebugExporter::new);` (aliases may follow).
 #[macro_export]
 macro_rules! exporter_factory {
-    ($factory:ident, $name:literal, $parse:path, $new:path $(, aliases: $aliases:expr)?) => {
+    ($factory:ident, $name:literal, $parse:path, $new:path $(, aliases: $aliases:expr)? $(, refs: $refs:path)?) => {
         pub struct $factory;
-        $crate::component_type!($factory, $name, &$crate::pdata::Signal::ALL, $parse $(, aliases: $aliases)?);
+        $crate::component_type!($factory, $name, &$crate::pdata::Signal::ALL, $parse $(, aliases: $aliases)? $(, refs: $refs)?);
         impl $crate::exporter::ExporterFactory for $factory {
             fn build(
                 &self,
@@ -51,7 +51,8 @@ macro_rules! exporter_factory {
 pub struct ExporterContext<'a> {
     pub id: &'a ComponentId,
     pub store: &'a Arc<Store>,
-    /// Where persistent sending queues live; None for an in-memory box.
+    /// Where persistent sending queues live: the directory of the storage extension its settings
+    /// name (`sending_queue.storage`), else the box's data directory; None for an in-memory box.
     pub data_dir: Option<&'a Path>,
     /// Its counters per signal (the topology counts what it receives and refuses; the exporter
     /// counts what it sends, queues and drops).

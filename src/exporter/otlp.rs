@@ -61,7 +61,12 @@ pub struct ClientTls {
     pub client: Option<(PathBuf, PathBuf)>,
 }
 
-crate::exporter_factory!(Factory, "otlp", parse, exporter, aliases: &["otlp_grpc"]);
+crate::exporter_factory!(Factory, "otlp", parse, exporter, aliases: &["otlp_grpc"], refs: storage_ref);
+
+/// The storage extension its sending queue names, if any.
+fn storage_ref(config: &OtlpExporterConfig) -> Vec<(String, ComponentId)> {
+    super::sender::storage_ref(&config.sender)
+}
 
 pub fn parse(p: &mut Parser, value: &Value, path: &str) -> OtlpExporterConfig {
     let mut config = OtlpExporterConfig {

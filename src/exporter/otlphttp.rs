@@ -71,7 +71,12 @@ impl OtlpHttpExporterConfig {
     }
 }
 
-crate::exporter_factory!(Factory, "otlphttp", parse, exporter, aliases: &["otlp_http"]);
+crate::exporter_factory!(Factory, "otlphttp", parse, exporter, aliases: &["otlp_http"], refs: storage_ref);
+
+/// The storage extension its sending queue names, if any.
+fn storage_ref(config: &OtlpHttpExporterConfig) -> Vec<(String, ComponentId)> {
+    super::sender::storage_ref(&config.sender)
+}
 
 pub fn parse(p: &mut Parser, value: &Value, path: &str) -> OtlpHttpExporterConfig {
     let mut config = OtlpHttpExporterConfig {

@@ -10,7 +10,7 @@
 //! wire format, so a queue written under one config can be sent under another. Only the index
 //! (id, signal, item count) is held in memory; payloads are read back when a batch is sent.
 
-use crate::config::Parser;
+use crate::config::{ComponentId, Parser};
 use crate::pdata::Signal;
 use crate::telemetry::PerSignal;
 use bytes::Bytes;
@@ -30,9 +30,9 @@ pub struct QueueSettings {
     pub num_consumers: usize,
     /// Batches held per signal at most; a full queue refuses new data retryably.
     pub queue_size: usize,
-    /// The Collector's storage extension id. otelbox always keeps the queue in its own data
-    /// directory, so the value is accepted for compatibility and otherwise unused.
-    pub storage: Option<String>,
+    /// A storage extension (`file_storage`) whose directory holds the queue instead of the box's
+    /// data directory.
+    pub storage: Option<ComponentId>,
 }
 
 impl Default for QueueSettings {
@@ -76,7 +76,9 @@ pub fn parse_queue(p: &mut Parser, value: Option<&Value>, path: &str) -> QueueSe
         }
     }
     if let Some(v) = body.get("storage").filter(|v| !v.is_null()) {
-        queue.storage = p.string(v, &at("storage"));
+        queue.storage = p
+            .string(v, &at("storage"))
+            .and_then(|text| ComponentId::parse(&text).map_err(|e| p.error(&at("storage"), e)).ok());
     }
     queue
 }
@@ -531,7 +533,7 @@ mod tests {
                     enabled: false,
                     num_consumers: 2,
                     queue_size: 5,
-                    storage: Some("file_storage".into()),
+                    storage: Some(ComponentId::parse("file_storage").unwrap()),
                 },
                 vec![]
             )

@@ -49,6 +49,16 @@ impl Default for SenderSettings {
 /// The keys `parse_sender` reads, for the exporters' `only_keys`.
 pub const SENDER_KEYS: [&str; 3] = ["timeout", "retry_on_failure", "sending_queue"];
 
+/// The storage extension a sender's `sending_queue.storage` names, with its path, for validation.
+pub fn storage_ref(settings: &SenderSettings) -> Vec<(String, ComponentId)> {
+    settings
+        .queue
+        .storage
+        .iter()
+        .map(|id| ("sending_queue.storage".to_string(), id.clone()))
+        .collect()
+}
+
 pub fn parse_sender(p: &mut Parser, body: &Mapping, path: &str) -> SenderSettings {
     let mut settings = SenderSettings::default();
     if let Some(v) = body.get("timeout") {

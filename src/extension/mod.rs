@@ -4,10 +4,12 @@
 //! Receivers find an authenticator among them by id.
 
 pub mod bearertokenauth;
+pub mod file_storage;
 pub mod health_check;
 
 use crate::config::{ComponentId, ComponentType, Settings};
 use futures::future::BoxFuture;
+use std::path::Path;
 use std::sync::Arc;
 
 /// Builds an extension type's instance.
@@ -25,6 +27,10 @@ pub trait Extension: Send + Sync {
     }
     /// `Some` for a server authenticator, which receivers can name in `auth.authenticator`.
     fn authenticator(&self) -> Option<&dyn Authenticator> {
+        None
+    }
+    /// `Some` for a storage extension: the directory components naming it keep their files in.
+    fn storage_directory(&self) -> Option<&Path> {
         None
     }
 }
@@ -66,6 +72,14 @@ impl Extensions {
             anyhow::bail!("extension \"{id}\" is not an authenticator");
         }
         Ok(extension.clone())
+    }
+
+    /// The directory of the storage extension `id`, if it is a running one.
+    pub fn storage_directory(&self, id: &ComponentId) -> Option<&Path> {
+        self.running
+            .iter()
+            .find(|(running, _)| running == id)
+            .and_then(|(_, extension)| extension.storage_directory())
     }
 
     /// Stops them in reverse start order.

@@ -83,6 +83,7 @@ impl Harness {
                 store: &store,
                 data_dir: Some(data_dir.to_path_buf()),
                 components: &components,
+                extensions: &Default::default(),
             },
         )
         .unwrap_or_else(|e| panic!("{e:#}\n{yaml}"));

@@ -1,5 +1,6 @@
 //! The service: builds what a validated `Config` describes from the registry's factories and runs
-//! it in order. Start-up: extensions (in `service.extensions` order), then the pipelines (a chain
+//! it in order. Start-up: extensions (in `service.extensions` order; an exporter whose settings name
+//! a storage extension keeps its queue in that extension's directory), then the pipelines (a chain
 //! per pipeline: its own processor instances, then its exporters; exporters and connectors built
 //! once and shared), then every receiver, each feeding the pipelines that list it. Every stage is
 //! wrapped in counting taps for the per-component counters.
@@ -24,7 +25,7 @@ use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 /// What the builder needs besides the config.
@@ -33,6 +34,8 @@ pub struct Resources<'a> {
     /// Where persistent sending queues live; None for an in-memory box.
     pub data_dir: Option<PathBuf>,
     pub components: &'a Components,
+    /// The running extensions (storage directories for exporters).
+    pub extensions: &'a Extensions,
 }
 
 /// The built pipelines.
@@ -73,10 +76,15 @@ impl Topology {
                 .expect("used exporters are configured")
                 .settings;
             let counters = PerSignal::register(resources.components, "*", &format!("exporter/{id}"));
+            // A storage extension its settings name holds its files instead of the data directory.
+            let storage = factory
+                .extension_refs(settings)
+                .into_iter()
+                .find_map(|(_, ext)| resources.extensions.storage_directory(&ext).map(Path::to_path_buf));
             let context = ExporterContext {
                 id,
                 store: resources.store,
-                data_dir: resources.data_dir.as_deref(),
+                data_dir: storage.as_deref().or(resources.data_dir.as_deref()),
                 counters: counters.clone(),
             };
             let consumers = factory.build(&context, settings).with_context(|| format!("exporter {id}"))?;

@@ -271,3 +271,56 @@ fn an_authenticator_must_be_configured_and_enabled() {
         "in service.extensions order"
     );
 }
+
+/// An exporter naming a `file_storage` extension in `sending_queue.storage` keeps its persistent
+/// queue in the extension's directory, not in the box's data directory.
+#[tokio::test]
+async fn a_sending_queue_lives_in_the_storage_extension_it_names() {
+    let data_dir = tempfile::tempdir().unwrap();
+    let storage_dir = tempfile::tempdir().unwrap();
+    let yaml = format!(
+        "extensions:\n  file_storage/queues: {{ directory: '{}' }}\n\
+         receivers:\n  otlp: {{ protocols: {{ http: {{ endpoint: 127.0.0.1:0 }} }} }}\n\
+         exporters:\n  otlp/upstream: {{ endpoint: 127.0.0.1:1, tls: {{ insecure: true }}, sending_queue: {{ storage: file_storage/queues }} }}\n\
+         service:\n  extensions: [file_storage/queues]\n  pipelines:\n    traces: {{ receivers: [otlp], exporters: [otlp/upstream] }}\n",
+        storage_dir.path().display()
+    );
+    let config = parse_config(&yaml).unwrap_or_else(|e| panic!("{e}"));
+    let extensions = super::start_extensions(&config).await.unwrap();
+    let store = crate::store::Store::open(crate::store::StoreConfig {
+        location: crate::store::Location::Memory,
+        retention: Default::default(),
+        durable_sync: false,
+    })
+    .unwrap();
+    let components = crate::telemetry::Components::default();
+    let topology = super::Topology::build(
+        &config,
+        &super::Resources {
+            store: &store,
+            data_dir: Some(data_dir.path().to_path_buf()),
+            components: &components,
+            extensions: &extensions,
+        },
+    )
+    .unwrap();
+    let files = |dir: &std::path::Path| std::fs::read_dir(dir).map(|d| d.count()).unwrap_or(0);
+    assert!(files(storage_dir.path()) > 0, "the queue is in the extension's directory");
+    assert_eq!(files(&data_dir.path().join("queues")), 0, "and not in the data directory");
+    topology.shutdown().await;
+    extensions.shutdown().await;
+    store.close().await;
+}
+
+#[test]
+fn a_storage_reference_must_name_a_configured_extension() {
+    let errors = errors_of(
+        "receivers: { otlp: { protocols: { http: {} } } }\n\
+         exporters: { otlphttp: { endpoint: 'http://127.0.0.1:1', sending_queue: { storage: file_storage } } }\n\
+         service: { pipelines: { logs: { receivers: [otlp], exporters: [otlphttp] } } }\n",
+    );
+    assert_has_all(
+        &errors,
+        &["exporters.otlphttp.sending_queue.storage: refers to extension \"file_storage\" which is not configured"],
+    );
+}

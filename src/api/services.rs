@@ -1,0 +1,78 @@
+//! The service overview endpoints: the service list, per-service stats, dependencies, LLM-agent runs.
+
+use super::wire::{LlmRunsParams, WindowOnlyParams};
+use super::{convert, limit, non_empty, now_ns, wire, ApiQuery, ApiResult, ApiState, Range};
+use crate::store::read;
+use crate::store::sql::Target;
+use crate::store::stats;
+use axum::extract::State;
+use axum::Json;
+use std::sync::Arc;
+use std::time::Duration;
+
+pub(super) async fn services(State(state): State<Arc<ApiState>>) -> ApiResult<wire::ServicesResponse> {
+    let services = state.store.read(read::services).await?;
+    Ok(Json(wire::ServicesResponse {
+        services: services
+            .into_iter()
+            .map(|s| wire::Service {
+                name: s.name,
+                spans: s.spans,
+                errors: s.errors,
+                last_seen_unix_nano: s.last_seen_ns,
+            })
+            .collect(),
+    }))
+}
+
+/// The overview endpoints (service stats, dependencies, LLM runs) look at the last hour by default.
+const OVERVIEW_WINDOW: Duration = Duration::from_secs(3600);
+
+/// Rate, errors and duration percentiles per service and operation, over spans starting in the window.
+pub(super) async fn service_stats(
+    State(state): State<Arc<ApiState>>,
+    ApiQuery(params): ApiQuery<WindowOnlyParams>,
+) -> ApiResult<wire::ServiceStatsResponse> {
+    let range = params.window.range(Some(OVERVIEW_WINDOW))?;
+    let report = state
+        .store
+        .read(move |conn| stats::service_stats(conn, range, stats::MAX_SCAN))
+        .await?;
+    // The time covered ends now at the latest (an open or future end has seen no spans beyond now).
+    let covered_ns = range.end.min(now_ns()).saturating_sub(report.covered_from_ns).max(0);
+    Ok(Json(convert::service_stats(&report, covered_ns as f64 / 1e9)))
+}
+
+/// Calls between services, from parent/child spans of the same trace in different services.
+pub(super) async fn dependencies(
+    State(state): State<Arc<ApiState>>,
+    ApiQuery(params): ApiQuery<WindowOnlyParams>,
+) -> ApiResult<wire::DependenciesResponse> {
+    let range = params.window.range(Some(OVERVIEW_WINDOW))?;
+    let deps = state
+        .store
+        .read(move |conn| stats::dependencies(conn, range, stats::MAX_SCAN))
+        .await?;
+    Ok(Json(convert::dependencies(&deps)))
+}
+
+/// LLM-agent runs (traces with `gen_ai.*` spans), newest first, each with its model, token and tool figures.
+pub(super) async fn llm_runs(
+    State(state): State<Arc<ApiState>>,
+    ApiQuery(params): ApiQuery<LlmRunsParams>,
+) -> ApiResult<wire::LlmRunsResponse> {
+    let filter = state.compile(params.q.as_deref(), Target::Spans)?;
+    let range = params.window.range(Some(OVERVIEW_WINDOW))?;
+    let limit = limit(params.limit, 50, 500)?;
+    let run_id = non_empty(&params.run_id);
+    let runs = state
+        .store
+        .read({
+            let resources = state.store.resource_attrs();
+            move |conn| stats::llm_runs(conn, &*resources, &filter, run_id.as_deref(), range, limit)
+        })
+        .await?;
+    Ok(Json(wire::LlmRunsResponse {
+        runs: runs.iter().map(convert::llm_run).collect(),
+    }))
+}

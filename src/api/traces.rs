@@ -1,0 +1,100 @@
+//! The trace and span endpoints: search, one trace, its OTLP/JSON download.
+
+use super::wire::{SpansParams, TracesParams};
+use super::{convert, filter_with_service, limit, non_empty, parse_trace_id, wire, ApiError, ApiQuery, ApiResult, ApiState, Range};
+use crate::store::read::{self, TraceQuery};
+use crate::store::sql::Target;
+use axum::extract::{Path, State};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use std::sync::Arc;
+
+fn optional_duration_ns(name: &str, text: &Option<String>) -> Result<Option<i64>, ApiError> {
+    text.as_deref()
+        .filter(|t| !t.is_empty())
+        .map(|t| {
+            crate::units::parse_duration(t)
+                .map(|d| d.as_nanos() as i64)
+                .map_err(|e| ApiError::bad_request(format!("{name}: {e}")))
+        })
+        .transpose()
+}
+
+pub(super) async fn traces(
+    State(state): State<Arc<ApiState>>,
+    ApiQuery(params): ApiQuery<TracesParams>,
+) -> ApiResult<wire::TracesResponse> {
+    let filter = state.compile(params.q.as_deref(), Target::Spans)?;
+    let range = params.window.range(None)?;
+    let limit = limit(params.limit, 20, 1000)?;
+    let query = TraceQuery {
+        service: non_empty(&params.service),
+        min_duration_ns: optional_duration_ns("min_duration", &params.min_duration)?,
+        max_duration_ns: optional_duration_ns("max_duration", &params.max_duration)?,
+        ..Default::default()
+    };
+    let traces = state
+        .store
+        .read(move |conn| read::search_traces(conn, &filter, &query, range, limit))
+        .await?;
+    Ok(Json(wire::TracesResponse {
+        traces: traces.iter().map(convert::trace_summary).collect(),
+    }))
+}
+
+pub(super) async fn trace(State(state): State<Arc<ApiState>>, Path(trace_id): Path<String>) -> ApiResult<wire::TraceResponse> {
+    let id = parse_trace_id(&trace_id)?;
+    let spans = state.store.read(move |conn| read::trace_spans(conn, &id.0)).await?;
+    if spans.is_empty() {
+        return Err(ApiError::not_found(format!(
+            "trace {id} is not stored (it may not have arrived yet, or retention removed it)"
+        )));
+    }
+    Ok(Json(wire::TraceResponse {
+        trace_id: id.to_string(),
+        spans: spans.iter().map(convert::span).collect(),
+    }))
+}
+
+pub(super) async fn trace_otlp(State(state): State<Arc<ApiState>>, Path(trace_id): Path<String>) -> Result<Response, ApiError> {
+    let id = parse_trace_id(trace_id.trim_end_matches(".json"))?;
+    let spans = state.store.read(move |conn| read::trace_spans(conn, &id.0)).await?;
+    if spans.is_empty() {
+        return Err(ApiError::not_found(format!("trace {id} is not stored")));
+    }
+    let body = crate::pdata::json::encode_traces(&convert::otlp_request(&spans)).to_string();
+    let disposition = format!("attachment; filename=\"trace-{id}.json\"");
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/json".to_string()),
+            (header::CONTENT_DISPOSITION, disposition),
+        ],
+        body,
+    )
+        .into_response())
+}
+
+pub(super) async fn spans(State(state): State<Arc<ApiState>>, ApiQuery(params): ApiQuery<SpansParams>) -> ApiResult<wire::SpansResponse> {
+    let filter = filter_with_service(&state, params.q.as_deref(), non_empty(&params.service), Target::Spans)?;
+    let range = params.window.range(None)?;
+    let limit = limit(params.limit, 100, 10_000)?;
+    let by_duration = match params.sort.as_deref() {
+        None | Some("") | Some("time") => false,
+        Some("duration") => true,
+        Some(other) => return Err(ApiError::bad_request(format!("sort: expected time or duration, got '{other}'"))),
+    };
+    let spans = state
+        .store
+        .read(move |conn| {
+            if by_duration {
+                read::slowest_spans(conn, &filter, range, limit)
+            } else {
+                read::search_spans(conn, &filter, range, limit)
+            }
+        })
+        .await?;
+    Ok(Json(wire::SpansResponse {
+        spans: spans.iter().map(convert::span).collect(),
+    }))
+}
