@@ -7,6 +7,7 @@ use futures::future::BoxFuture;
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use opentelemetry_proto::tonic::resource::v1::Resource;
 use std::marker::PhantomData;
 use std::sync::Arc;
 
@@ -21,6 +22,29 @@ pub trait ItemProcessor: Send + Sync + 'static {
         Ok(())
     }
     fn process_logs(&self, _data: &mut ExportLogsServiceRequest) -> Result<(), PipelineError> {
+        Ok(())
+    }
+}
+
+/// A processor that edits only resources (`resource`, `resourcedetection`): implementing this gives
+/// it `ItemProcessor` for every signal. An absent resource is handed over as `None`.
+pub trait ResourceEditor: Send + Sync + 'static {
+    fn edit(&self, resource: &mut Option<Resource>);
+}
+
+impl<E: ResourceEditor> ItemProcessor for E {
+    fn process_traces(&self, data: &mut ExportTraceServiceRequest) -> Result<(), PipelineError> {
+        data.resource_spans.iter_mut().for_each(|r| self.edit(&mut r.resource));
+        Ok(())
+    }
+
+    fn process_metrics(&self, data: &mut ExportMetricsServiceRequest) -> Result<(), PipelineError> {
+        data.resource_metrics.iter_mut().for_each(|r| self.edit(&mut r.resource));
+        Ok(())
+    }
+
+    fn process_logs(&self, data: &mut ExportLogsServiceRequest) -> Result<(), PipelineError> {
+        data.resource_logs.iter_mut().for_each(|r| self.edit(&mut r.resource));
         Ok(())
     }
 }

@@ -6,7 +6,7 @@
 pub mod ack;
 pub mod item;
 
-pub use item::{Inline, ItemProcessor};
+pub use item::{Inline, ItemProcessor, ResourceEditor};
 
 use crate::pdata::SignalData;
 use ack::AckToken;

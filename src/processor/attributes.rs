@@ -3,8 +3,8 @@
 //! optional include/exclude matching) or on resource attributes (`resource`).
 
 use crate::config::{ComponentId, Parser};
-use crate::pipeline::ItemProcessor;
 use crate::pipeline::PipelineError;
+use crate::pipeline::{ItemProcessor, ResourceEditor};
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
@@ -522,33 +522,18 @@ impl ResourceProcessor {
             actions: config.actions.clone(),
         }
     }
+}
 
+impl ResourceEditor for ResourceProcessor {
     /// An absent resource is an empty one (as in the Collector), but it stays absent when the
     /// actions add nothing, so unchanged data encodes the same.
-    fn apply(&self, resource: &mut Option<Resource>) {
+    fn edit(&self, resource: &mut Option<Resource>) {
         let was_absent = resource.is_none();
         let target = resource.get_or_insert_with(Resource::default);
         apply_all(&self.actions, &mut target.attributes);
         if was_absent && target.attributes.is_empty() {
             *resource = None;
         }
-    }
-}
-
-impl ItemProcessor for ResourceProcessor {
-    fn process_traces(&self, data: &mut ExportTraceServiceRequest) -> Result<(), PipelineError> {
-        data.resource_spans.iter_mut().for_each(|r| self.apply(&mut r.resource));
-        Ok(())
-    }
-
-    fn process_metrics(&self, data: &mut ExportMetricsServiceRequest) -> Result<(), PipelineError> {
-        data.resource_metrics.iter_mut().for_each(|r| self.apply(&mut r.resource));
-        Ok(())
-    }
-
-    fn process_logs(&self, data: &mut ExportLogsServiceRequest) -> Result<(), PipelineError> {
-        data.resource_logs.iter_mut().for_each(|r| self.apply(&mut r.resource));
-        Ok(())
     }
 }
 

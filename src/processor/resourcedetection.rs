@@ -7,10 +7,7 @@
 //! their metadata services, which otelbox does not query: they are refused by name.
 
 use crate::config::{ComponentId, Parser};
-use crate::pipeline::{ItemProcessor, PipelineError};
-use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
-use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
-use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use crate::pipeline::ResourceEditor;
 use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue, KeyValue};
 use opentelemetry_proto::tonic::resource::v1::Resource;
 use serde_yaml_ng::Value;
@@ -116,8 +113,10 @@ impl ResourceDetectionProcessor {
             override_existing: config.override_existing,
         }
     }
+}
 
-    fn apply(&self, resource: &mut Option<Resource>) {
+impl ResourceEditor for ResourceDetectionProcessor {
+    fn edit(&self, resource: &mut Option<Resource>) {
         let resource = resource.get_or_insert_with(Resource::default);
         for detected in &self.detected {
             match resource.attributes.iter_mut().find(|kv| kv.key == detected.key) {
@@ -216,23 +215,6 @@ fn percent_decode(text: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-impl ItemProcessor for ResourceDetectionProcessor {
-    fn process_traces(&self, data: &mut ExportTraceServiceRequest) -> Result<(), PipelineError> {
-        data.resource_spans.iter_mut().for_each(|r| self.apply(&mut r.resource));
-        Ok(())
-    }
-
-    fn process_metrics(&self, data: &mut ExportMetricsServiceRequest) -> Result<(), PipelineError> {
-        data.resource_metrics.iter_mut().for_each(|r| self.apply(&mut r.resource));
-        Ok(())
-    }
-
-    fn process_logs(&self, data: &mut ExportLogsServiceRequest) -> Result<(), PipelineError> {
-        data.resource_logs.iter_mut().for_each(|r| self.apply(&mut r.resource));
-        Ok(())
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -292,7 +274,7 @@ mod tests {
                 override_existing,
             };
             let mut resource = existing();
-            processor.apply(&mut resource);
+            processor.edit(&mut resource);
             let attributes = pairs(&resource.unwrap().attributes);
             assert!(attributes.contains(&("host.name".into(), want.into())), "{attributes:?}");
             assert!(attributes.iter().any(|(k, _)| k == "os.type"));

@@ -143,6 +143,16 @@ pub fn guard_grpc(
     }
 }
 
+/// A request's `Content-Encoding`, trimmed and lower-case ("" when absent).
+pub fn content_encoding(headers: &http::HeaderMap) -> String {
+    headers
+        .get(http::header::CONTENT_ENCODING)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase()
+}
+
 /// The heads of the three signal pipelines that receivers feed.
 #[derive(Clone)]
 pub struct Intake {

@@ -151,12 +151,7 @@ async fn decode_body<T: HttpSignal>(
     intake.admission.check_memory()?;
     let raw = axum::body::to_bytes(body, limit).await.map_err(|_| too_large(limit))?;
     let room = intake.admission.reserve(raw.len())?;
-    let content_encoding = headers
-        .get(header::CONTENT_ENCODING)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase();
+    let content_encoding = super::content_encoding(headers);
     let compressed = !matches!(content_encoding.as_str(), "" | "identity");
     let decoded = intake
         .admission

@@ -4,17 +4,17 @@
 
 use serde::{Deserialize, Serialize};
 
+// Absent parameters are `None`: serde reads a missing `Option` field as `None`, and both the CLI
+// (serde_urlencoded) and the UI (`api::url`) leave `None` out of the query string.
+
 /// The time window most endpoints take: `since` (a duration back from now, like `15m`) or
 /// `start`/`end` (unix nanoseconds).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct WindowParams {
     // Text, parsed by the server: inside `#[serde(flatten)]` the query string's values reach serde
     // as strings, which an `Option<i64>` field refuses (and a bad number is then a JSON 400 like the rest).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub end: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub since: Option<String>,
 }
 
@@ -38,11 +38,8 @@ pub struct WindowOnlyParams {
 /// `GET /api/v1/llm/runs`.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct LlmRunsParams {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub q: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub run_id: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub limit: Option<usize>,
     #[serde(flatten)]
     pub window: WindowParams,
@@ -51,16 +48,11 @@ pub struct LlmRunsParams {
 /// `GET /api/v1/traces`.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct TracesParams {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub q: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub service: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub limit: Option<usize>,
     /// A duration like `250ms`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub min_duration: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_duration: Option<String>,
     #[serde(flatten)]
     pub window: WindowParams,
@@ -69,14 +61,10 @@ pub struct TracesParams {
 /// `GET /api/v1/spans`.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct SpansParams {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub q: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub service: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub limit: Option<usize>,
     /// `time` (newest first, the default) or `duration` (longest first).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sort: Option<String>,
     #[serde(flatten)]
     pub window: WindowParams,
@@ -85,15 +73,10 @@ pub struct SpansParams {
 /// `GET /api/v1/logs`.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct LogsParams {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub q: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub service: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trace_id: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub span_id: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub limit: Option<usize>,
     #[serde(flatten)]
     pub window: WindowParams,
@@ -102,23 +85,18 @@ pub struct LogsParams {
 /// `GET /api/v1/metrics` (the catalogue), `GET /api/v1/export/{signal}`.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct FilterParams {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub q: Option<String>,
 }
 
 /// `GET /api/v1/metrics/{name}/series`.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct SeriesParams {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub q: Option<String>,
     /// A duration like `30s`; by default about 120 points over the window.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub step: Option<String>,
     /// Comma-separated attribute keys.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub group_by: Option<String>,
     /// `sum`, `avg`, `min`, `max`, `rate`, `p50`, `p90`, `p95`, `p99`, ...
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub agg: Option<String>,
     #[serde(flatten)]
     pub window: WindowParams,
@@ -127,9 +105,7 @@ pub struct SeriesParams {
 /// `GET /api/v1/stream/{spans,logs}` (server-sent events).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct StreamParams {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub q: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub service: Option<String>,
 }
 
@@ -137,11 +113,8 @@ pub struct StreamParams {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct CountParams {
     /// `spans` (the default), `traces` or `logs`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub signal: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub q: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub service: Option<String>,
     #[serde(flatten)]
     pub window: WindowParams,
@@ -163,4 +136,25 @@ pub struct LoginResponse {
 pub fn non_empty(text: impl Into<String>) -> Option<String> {
     let text = text.into();
     (!text.trim().is_empty()).then_some(text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What the CLI sends is what the server reads: absent parameters stay out of the query
+    /// string, and the flattened window round-trips.
+    #[test]
+    fn parameters_round_trip_through_the_query_string() {
+        let params = TracesParams {
+            q: Some("status = error".into()),
+            limit: Some(20),
+            window: WindowParams::since("15m"),
+            ..TracesParams::default()
+        };
+        let text = serde_urlencoded::to_string(&params).unwrap();
+        assert_eq!(text, "q=status+%3D+error&limit=20&since=15m");
+        assert_eq!(serde_urlencoded::from_str::<TracesParams>(&text).unwrap(), params);
+        assert_eq!(serde_urlencoded::to_string(CountParams::default()).unwrap(), "");
+    }
 }

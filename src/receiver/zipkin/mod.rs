@@ -209,12 +209,7 @@ async fn spans(State(receiver): State<Arc<Receiver>>, headers: HeaderMap, body: 
             return refusal(error);
         }
     };
-    let content_encoding = headers
-        .get(header::CONTENT_ENCODING)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase();
+    let content_encoding = crate::receiver::content_encoding(&headers);
     let parse_string_tags = receiver.parse_string_tags;
     let compressed = !matches!(content_encoding.as_str(), "" | "identity");
     let decoded = intake
