@@ -6,7 +6,7 @@ use crate::api::{self, wire, ApiState};
 use crate::auth::Tokens;
 use crate::config::Config;
 use crate::extension::Extensions;
-use crate::net::Stop;
+use crate::net::{AllowedHosts, Stop};
 use crate::receiver::{Endpoint, IngestTls, ReceiverHost};
 use crate::service::{self, Resources, Topology};
 use crate::store::retention::Retention;
@@ -38,6 +38,8 @@ pub struct Security {
     pub ingest_tokens: Tokens,
     pub api_tokens: Tokens,
     pub tls: Option<TlsFiles>,
+    /// Host names loopback listeners serve besides the loopback ones (DNS rebinding protection).
+    pub allowed_hosts: AllowedHosts,
 }
 
 /// The addresses a running box actually listens on (ports may have been 0).
@@ -121,6 +123,7 @@ pub async fn run(options: BoxOptions, shutdown: impl Future<Output = ()>, on_rea
         ingest_tokens: options.security.ingest_tokens.clone(),
         tls: tls.as_ref().map(|(ingest, _)| ingest.clone()),
         extensions: extensions.clone(),
+        allowed_hosts: options.security.allowed_hosts.clone(),
     };
     let receivers = match service::build_receivers(config, &topology, &host).await {
         Ok(receivers) => receivers,
@@ -171,7 +174,13 @@ pub async fn run(options: BoxOptions, shutdown: impl Future<Output = ()>, on_rea
     for receiver in receivers {
         receiver_servers.extend(receiver.start(&intake_stop)?);
     }
-    let api_server = crate::net::serve(ui_listener, tls.map(|(_, ui)| ui), api::router(api_state.clone()), &api_stop)?;
+    let api_server = crate::net::serve(
+        ui_listener,
+        tls.map(|(_, ui)| ui),
+        api::router(api_state.clone()),
+        &api_stop,
+        &options.security.allowed_hosts,
+    )?;
 
     api_state.ready.store(true, Ordering::Relaxed);
     on_ready(&addrs);

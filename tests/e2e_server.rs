@@ -94,3 +94,28 @@ fn health_readiness_and_prometheus_metrics() {
     assert_eq!(status, 404);
     assert_eq!(body["error"]["code"], "not_found");
 }
+
+/// DNS rebinding: a web page that points its own name at 127.0.0.1 sends that name as the Host.
+/// Loopback listeners (UI/API and OTLP/HTTP) refuse it before any handler runs, store nothing, and
+/// serve localhost, loopback addresses and the names given with --allowed-host.
+#[test]
+fn dns_rebinding_a_foreign_host_name_is_refused_on_loopback_listeners() {
+    let b = common::Box::start(&["--memory", "--allowed-host", "otelbox.internal"]);
+    let with_host = |url: String, host: &str| b.client.get(url).header("host", host).send().unwrap();
+    let read = with_host(format!("{}/api/v1/spans", b.api), "evil.example:4319");
+    assert_eq!(read.status(), 403, "a rebound name cannot read");
+    assert!(read.text().unwrap().contains("--allowed-host"), "the refusal says what to do");
+    let send = b
+        .client
+        .post(format!("{}/v1/traces", b.http))
+        .header("host", "evil.example")
+        .header("content-type", "application/x-protobuf")
+        .body(common::encode(&common::trace_request("svc", "rebound", 1, 2)))
+        .send()
+        .unwrap();
+    assert_eq!(send.status(), 403, "a rebound name cannot send");
+    assert_eq!(b.stored_spans(), 0, "and nothing was stored");
+    for host in ["localhost:4319", "127.0.0.1", "[::1]:4319", "otelbox.internal:4319"] {
+        assert_eq!(with_host(format!("{}/api/v1/spans", b.api), host).status(), 200, "{host}");
+    }
+}

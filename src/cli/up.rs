@@ -74,6 +74,10 @@ pub struct UpArgs {
     /// Require OTLP senders to present a client certificate signed by this PEM CA (mTLS on the ingest ports)
     #[arg(long, requires = "tls_cert", value_name = "FILE")]
     pub tls_client_ca: Option<PathBuf>,
+    /// A host name loopback listeners also answer to (repeatable); by default only localhost and
+    /// loopback addresses, so a web page rebinding its name to 127.0.0.1 cannot reach otelbox
+    #[arg(long = "allowed-host", env = "OTELBOX_ALLOWED_HOSTS", value_delimiter = ',', value_name = "NAME")]
+    pub allowed_hosts: Vec<String>,
 }
 
 /// A config file with errors: reported with all its errors; the process exits 2 and starts nothing.
@@ -168,6 +172,7 @@ pub fn run(args: UpArgs) -> anyhow::Result<i32> {
             ingest_tokens: tokens(&ingest_tokens, &args.ingest_token_file)?,
             api_tokens: tokens(&api_tokens, &args.api_token_file)?,
             tls,
+            allowed_hosts: crate::net::AllowedHosts::new(args.allowed_hosts.clone()),
         },
     };
     let guarded = options.security.ingest_tokens.enabled() && options.security.api_tokens.enabled();

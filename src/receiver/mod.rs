@@ -69,6 +69,8 @@ pub struct ReceiverHost {
     pub ingest_tokens: Tokens,
     pub tls: Option<IngestTls>,
     pub extensions: Arc<Extensions>,
+    /// Host names loopback listeners serve besides the loopback ones (`net::serve`).
+    pub allowed_hosts: crate::net::AllowedHosts,
 }
 
 /// The server TLS configs of ingest ports (client certificates checked when a CA is given).

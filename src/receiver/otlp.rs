@@ -216,6 +216,7 @@ impl ReceiverFactory for Factory {
                 listeners,
                 tokens: host.ingest_tokens.clone(),
                 tls: host.tls.clone(),
+                allowed_hosts: host.allowed_hosts.clone(),
             }) as Box<dyn Receiver>)
         })
     }
@@ -234,6 +235,7 @@ struct OtlpReceiver {
     listeners: Vec<Listener>,
     tokens: Tokens,
     tls: Option<IngestTls>,
+    allowed_hosts: crate::net::AllowedHosts,
 }
 
 impl Receiver for OtlpReceiver {
@@ -277,7 +279,13 @@ impl Receiver for OtlpReceiver {
                 }
             } else {
                 let router = guard_http(otlp_http::router(l.intake), self.tokens.clone(), l.authenticator);
-                crate::net::serve(l.listener, self.tls.as_ref().map(|t| t.http.clone()), router, stop)?
+                crate::net::serve(
+                    l.listener,
+                    self.tls.as_ref().map(|t| t.http.clone()),
+                    router,
+                    stop,
+                    &self.allowed_hosts,
+                )?
             };
             servers.push(server);
         }

@@ -287,6 +287,7 @@ async fn every_receiver_builds_from_its_testdata_binds_and_stops() {
             ingest_tokens: Default::default(),
             tls: None,
             extensions: Default::default(),
+            allowed_hosts: Default::default(),
         };
         let receivers = service::build_receivers(&harness.config, &harness.topology, &host).await.unwrap();
         let endpoints: Vec<_> = receivers.iter().flat_map(|r| r.endpoints()).collect();

@@ -78,6 +78,7 @@ impl crate::receiver::ReceiverFactory for Factory {
                 listener,
                 router,
                 tls: host.tls.as_ref().map(|t| t.http.clone()),
+                allowed_hosts: host.allowed_hosts.clone(),
             }) as Box<dyn crate::receiver::Receiver>)
         })
     }
@@ -88,6 +89,7 @@ struct ZipkinReceiver {
     listener: tokio::net::TcpListener,
     router: axum::Router,
     tls: Option<Arc<tokio_rustls::rustls::ServerConfig>>,
+    allowed_hosts: crate::net::AllowedHosts,
 }
 
 impl crate::receiver::Receiver for ZipkinReceiver {
@@ -95,7 +97,13 @@ impl crate::receiver::Receiver for ZipkinReceiver {
         vec![self.endpoint.clone()]
     }
     fn start(self: Box<Self>, stop: &crate::net::Stop) -> anyhow::Result<Vec<tokio::task::JoinHandle<()>>> {
-        Ok(vec![crate::net::serve(self.listener, self.tls, self.router, stop)?])
+        Ok(vec![crate::net::serve(
+            self.listener,
+            self.tls,
+            self.router,
+            stop,
+            &self.allowed_hosts,
+        )?])
     }
 }
 
