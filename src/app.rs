@@ -171,24 +171,37 @@ pub async fn run(options: BoxOptions, shutdown: impl Future<Output = ()>, on_rea
     let (stop_intake, intake_stop) = Stop::new();
     let (stop_api, api_stop) = Stop::new();
     let mut receiver_servers = Vec::new();
-    for receiver in receivers {
-        receiver_servers.extend(receiver.start(&intake_stop)?);
-    }
-    let api_server = crate::net::serve(
-        ui_listener,
-        tls.map(|(_, ui)| ui),
-        api::router(api_state.clone()),
-        &api_stop,
-        &options.security.allowed_hosts,
-    )?;
+    let serve_all = || -> anyhow::Result<tokio::task::JoinHandle<()>> {
+        for receiver in receivers {
+            receiver_servers.extend(receiver.start(&intake_stop)?);
+        }
+        crate::net::serve(
+            ui_listener,
+            tls.map(|(_, ui)| ui),
+            api::router(api_state.clone()),
+            &api_stop,
+            &options.security.allowed_hosts,
+        )
+    };
+    let api_server = match serve_all() {
+        Ok(server) => server,
+        Err(e) => {
+            // What already serves stops; the pipelines flush and the store closes as at shutdown.
+            receiver_servers.iter().for_each(tokio::task::JoinHandle::abort);
+            abandon(&topology, &extensions, &store).await;
+            return Err(e);
+        }
+    };
 
     api_state.ready.store(true, Ordering::Relaxed);
+    extensions.set_ready(true);
     on_ready(&addrs);
     tracing::info!(elapsed_ms = started.elapsed().as_millis() as u64, "ready");
 
     shutdown.await;
     tracing::info!("shutting down: stopping intake");
     api_state.ready.store(false, Ordering::Relaxed);
+    extensions.set_ready(false);
     let _ = stop_intake.send(true);
     // In-flight exports finish (they wait for their commits) before the servers return.
     let drain = futures::future::join_all(receiver_servers);

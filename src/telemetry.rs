@@ -1,5 +1,6 @@
-//! otelbox's own counters (accepted / refused / rejected items per signal, storage figures) and
-//! their Prometheus text rendering for `/metrics`.
+//! otelbox's own counters: accepted / refused / rejected items per signal, and per pipeline
+//! component (`ComponentCounters`, with the `record_*` helpers every component counts through) and
+//! their Prometheus lines; `api::prometheus` renders the whole of `/metrics`.
 
 use crate::pdata::Signal;
 use std::fmt::Write;

@@ -94,7 +94,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<i32> {
 async fn run_async(args: RunArgs, assertions: Vec<Assertion>) -> anyhow::Result<i32> {
     let started = Instant::now();
     let mut config = crate::config::Config::builtin(&crate::components::REGISTRY);
-    crate::receiver::otlp::override_endpoints(&mut config, None, Some(0), Some(0));
+    let _ = crate::receiver::otlp::override_endpoints(&mut config, None, Some(0), Some(0));
     let options = BoxOptions {
         location: Location::Memory,
         ui: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),

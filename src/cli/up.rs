@@ -28,7 +28,8 @@ pub struct UpArgs {
     /// or ~/.config/otelbox/config.yaml if present, else the built-in pipeline (`otelbox config default`)
     #[arg(long, env = "OTELBOX_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,
-    /// Address all three listeners bind to (0.0.0.0 opens them to the network) [default: 127.0.0.1]
+    /// Address the UI port and the config's main otlp receiver bind to (0.0.0.0 opens them to the
+    /// network; other receivers keep their configured endpoints) [default: 127.0.0.1]
     #[arg(long, value_name = "ADDR")]
     pub listen: Option<IpAddr>,
     /// OTLP/gRPC port [default: 4317]
@@ -142,7 +143,10 @@ pub fn run(args: UpArgs) -> anyhow::Result<i32> {
         max_age: (!age.is_zero()).then_some(age),
         max_bytes: (size > 0).then_some(size),
     };
-    crate::receiver::otlp::override_endpoints(&mut config, args.listen, args.grpc_port, args.http_port);
+    let flags_given = args.listen.is_some() || args.grpc_port.is_some() || args.http_port.is_some();
+    if !crate::receiver::otlp::override_endpoints(&mut config, args.listen, args.grpc_port, args.http_port) && flags_given {
+        eprintln!("warning: the config has no otlp receiver, so --listen, --grpc-port and --http-port apply to nothing but the UI port");
+    }
     let listen = args.listen.unwrap_or(IpAddr::from([127, 0, 0, 1]));
     let mut ingest_tokens = args.ingest_tokens.clone();
     ingest_tokens.extend(config.ingest_tokens.iter().cloned());

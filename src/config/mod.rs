@@ -151,7 +151,8 @@ pub trait ComponentType: Send + Sync {
 
 /// Implements `ComponentType` for a factory with a type name, the signals it handles and the
 /// function parsing its settings: `component_type!(Factory, "batch", &Signal::ALL, parse);`, then
-/// optionally `aliases: &["..."]` and `refs: f` (`f(&Config) -> Vec<(path, extension id)>`).
+/// optionally `aliases: &["..."]` and `refs: f` (`f(&settings) -> Vec<(path, extension id)>`, with
+/// the factory's own settings type).
 /// Factories with more to say (connectors' outputs) implement the trait by hand.
 #[macro_export]
 macro_rules! component_type {
@@ -344,15 +345,19 @@ impl Config {
         self.components.get_mut(&kind)?.get_mut(id)
     }
 
-    /// The ids of the components of `kind` that some pipeline uses (as a receiver, processor or
-    /// exporter; a connector in either role), each once, in id order.
+    /// The ids of the components of `kind` that some pipeline lists in that kind's role (a
+    /// receiver among its receivers, an exporter among its exporters, a connector in either),
+    /// each once, in id order.
     pub fn used(&self, kind: Kind) -> Vec<&ComponentId> {
         let listed: BTreeSet<&ComponentId> = self
             .pipelines
             .iter()
             .flat_map(|p| match kind {
-                Kind::Processor => p.processors.iter().collect::<Vec<_>>(),
-                _ => p.receivers.iter().chain(&p.exporters).collect(),
+                Kind::Receiver => p.receivers.iter().collect::<Vec<_>>(),
+                Kind::Processor => p.processors.iter().collect(),
+                Kind::Exporter => p.exporters.iter().collect(),
+                Kind::Connector => p.receivers.iter().chain(&p.exporters).collect(),
+                Kind::Extension => Vec::new(),
             })
             .collect();
         self.of_kind(kind).map(|(id, _)| id).filter(|id| listed.contains(id)).collect()
@@ -602,7 +607,7 @@ impl Parser<'_> {
             for (key, value) in self.entries(top.get(kind.section()), kind.section()) {
                 let path = format!("{}.{key}", kind.section());
                 let id = match ComponentId::parse(&key) {
-                    Ok(id) => canonical(catalog, id),
+                    Ok(id) => canonical_of(catalog, kind, id),
                     Err(e) => {
                         self.error(&path, e);
                         continue;
@@ -617,6 +622,12 @@ impl Parser<'_> {
                     self.error(
                         &path,
                         format!("otelbox runs one {} of type {}, with no name", kind.as_str(), id.kind),
+                    );
+                }
+                if parsed.contains_key(&id) {
+                    self.error(
+                        &path,
+                        format!("defines {} \"{id}\" a second time (under another name of its type)", kind.as_str()),
                     );
                 }
                 let settings = component_type.parse(self, value, &path);
@@ -773,7 +784,7 @@ impl Parser<'_> {
         self.only_keys(service, &["pipelines", "extensions", "telemetry"], "service");
         for (i, text) in self.string_list(service.get("extensions"), "service.extensions").iter().enumerate() {
             let at = format!("service.extensions[{i}]");
-            match ComponentId::parse(text).map(|id| canonical(catalog, id)) {
+            match ComponentId::parse(text).map(|id| canonical(catalog, &[Kind::Extension], id)) {
                 Err(e) => self.error(&at, e),
                 Ok(id) if !declared.contains(&(Kind::Extension, id.clone())) => {
                     self.error(&at, format!("references extension \"{id}\" which is not configured"))
@@ -808,7 +819,7 @@ impl Parser<'_> {
                 let mut out = Vec::new();
                 for (i, text) in list.iter().enumerate() {
                     let at = format!("{path}.{role}[{i}]");
-                    match ComponentId::parse(text).map(|id| canonical(catalog, id)) {
+                    match ComponentId::parse(text).map(|id| canonical(catalog, kinds, id)) {
                         Err(e) => self.error(&at, e),
                         Ok(id) if !kinds.iter().any(|k| declared.contains(&(*k, id.clone()))) => {
                             let singular = role.trim_end_matches('s');
@@ -841,9 +852,18 @@ impl Parser<'_> {
     }
 }
 
-/// The id with its type's canonical name (the Collector's renamed aliases, `otlp_grpc` -> `otlp`).
-fn canonical(catalog: &dyn Catalog, mut id: ComponentId) -> ComponentId {
-    if let Some(found) = Kind::ALL.iter().find_map(|k| catalog.find(*k, &id.kind)) {
+/// The id with the canonical name of its type among one kind's types.
+fn canonical_of(catalog: &dyn Catalog, kind: Kind, mut id: ComponentId) -> ComponentId {
+    if let Some(found) = catalog.find(kind, &id.kind) {
+        id.kind = found.type_name().to_string();
+    }
+    id
+}
+
+/// The id with its type's canonical name (the Collector's renamed aliases, `otlp_grpc` -> `otlp`)
+/// among the kinds a position allows (a pipeline's receivers: receivers and connectors).
+fn canonical(catalog: &dyn Catalog, kinds: &[Kind], mut id: ComponentId) -> ComponentId {
+    if let Some(found) = kinds.iter().find_map(|k| catalog.find(*k, &id.kind)) {
         id.kind = found.type_name().to_string();
     }
     id

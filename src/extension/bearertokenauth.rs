@@ -1,5 +1,6 @@
 //! The `bearertokenauth` extension as a server authenticator: a receiver protocol that names it in
-//! `auth.authenticator` accepts only requests whose `Authorization` header is `<scheme> <token>`
+//! `auth.authenticator` (instead of the box's ingest tokens) accepts only requests whose
+//! `Authorization` header is `<scheme> <token>`
 //! (scheme `Bearer` by default) with one of its tokens: `token`, `tokens`, or the first line of
 //! `filename` (read at start-up). Tokens are compared in constant time.
 

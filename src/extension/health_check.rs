@@ -1,7 +1,8 @@
 //! The `health_check` extension: an HTTP endpoint (default `localhost:13133`, path `/`) that load
 //! balancers and orchestrators probe, answering 200 with `{"status":"Server available",...}` while
-//! the box runs, as the Collector's does. `check_collector_pipeline` is accepted and has no effect
-//! (the Collector deprecated it).
+//! the box serves and 503 `{"status":"Server not available",...}` before that and once it shuts
+//! down, as the Collector's does (`response_body.healthy` / `unhealthy` replace the bodies).
+//! `check_collector_pipeline` is accepted and has no effect (the Collector deprecated it).
 
 use crate::config::{ComponentId, Parser, Settings};
 use crate::extension::{Extension, ExtensionFactory};
@@ -11,6 +12,7 @@ use axum::response::IntoResponse;
 use futures::future::BoxFuture;
 use serde_yaml_ng::Value;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -18,8 +20,9 @@ use std::time::Instant;
 pub struct HealthCheckConfig {
     pub endpoint: SocketAddr,
     pub path: String,
-    /// `response_body.healthy`: replaces the JSON status body when set.
+    /// `response_body.healthy` / `unhealthy`: replace the JSON status bodies when set.
     pub healthy_body: Option<String>,
+    pub unhealthy_body: Option<String>,
 }
 
 impl Default for HealthCheckConfig {
@@ -28,6 +31,7 @@ impl Default for HealthCheckConfig {
             endpoint: SocketAddr::from(([127, 0, 0, 1], 13133)),
             path: "/".into(),
             healthy_body: None,
+            unhealthy_body: None,
         }
     }
 }
@@ -41,6 +45,7 @@ impl ExtensionFactory for Factory {
             id: id.clone(),
             config: settings.get::<HealthCheckConfig>().clone(),
             running: Mutex::new(None),
+            ready: Arc::new(AtomicBool::new(false)),
         }))
     }
 }
@@ -67,6 +72,9 @@ pub fn parse(p: &mut Parser, value: &Value, path: &str) -> HealthCheckConfig {
         if let Some(v) = response.get("healthy") {
             config.healthy_body = p.string(v, &format!("{response_path}.healthy"));
         }
+        if let Some(v) = response.get("unhealthy") {
+            config.unhealthy_body = p.string(v, &format!("{response_path}.unhealthy"));
+        }
     }
     config
 }
@@ -75,6 +83,8 @@ struct HealthCheck {
     id: ComponentId,
     config: HealthCheckConfig,
     running: Mutex<Option<(tokio::sync::watch::Sender<bool>, tokio::task::JoinHandle<()>)>>,
+    /// Whether the box serves (`Extension::set_ready`).
+    ready: Arc<AtomicBool>,
 }
 
 impl Extension for HealthCheck {
@@ -83,18 +93,24 @@ impl Extension for HealthCheck {
             let setting = format!("extensions.{}.endpoint", self.id);
             let listener = crate::net::bind(self.config.endpoint, &setting).await?;
             let started = Instant::now();
-            let body = self.config.healthy_body.clone();
+            let (healthy, unhealthy) = (self.config.healthy_body.clone(), self.config.unhealthy_body.clone());
+            let ready = self.ready.clone();
             let router = axum::Router::new().route(
                 &self.config.path,
                 axum::routing::get(move || async move {
-                    let body = body.unwrap_or_else(|| {
+                    let (status, custom, text) = if ready.load(Ordering::Relaxed) {
+                        (StatusCode::OK, healthy, "Server available")
+                    } else {
+                        (StatusCode::SERVICE_UNAVAILABLE, unhealthy, "Server not available")
+                    };
+                    let body = custom.unwrap_or_else(|| {
                         serde_json::json!({
-                            "status": "Server available",
+                            "status": text,
                             "uptime": format!("{:.3}s", started.elapsed().as_secs_f64()),
                         })
                         .to_string()
                     });
-                    (StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], body).into_response()
+                    (status, [(header::CONTENT_TYPE, "application/json")], body).into_response()
                 }),
             );
             let (stop_tx, stop) = Stop::new();
@@ -103,6 +119,10 @@ impl Extension for HealthCheck {
             *self.running.lock().unwrap_or_else(|e| e.into_inner()) = Some((stop_tx, server));
             Ok(())
         })
+    }
+
+    fn set_ready(&self, ready: bool) {
+        self.ready.store(ready, Ordering::Relaxed);
     }
 
     fn shutdown(&self) -> BoxFuture<'_, ()> {

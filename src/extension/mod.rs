@@ -33,6 +33,8 @@ pub trait Extension: Send + Sync {
     fn storage_directory(&self) -> Option<&Path> {
         None
     }
+    /// Told when the box starts serving (`true`) and when it starts shutting down (`false`).
+    fn set_ready(&self, _ready: bool) {}
 }
 
 /// Checks a request's headers (HTTP headers, or gRPC metadata as headers) before its body is read.
@@ -80,6 +82,13 @@ impl Extensions {
             .iter()
             .find(|(running, _)| running == id)
             .and_then(|(_, extension)| extension.storage_directory())
+    }
+
+    /// Tells every extension whether the box serves (health checks answer accordingly).
+    pub fn set_ready(&self, ready: bool) {
+        for (_, extension) in &self.running {
+            extension.set_ready(ready);
+        }
     }
 
     /// Stops them in reverse start order.

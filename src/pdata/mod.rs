@@ -426,27 +426,6 @@ pub fn find_attribute<'a>(attributes: &'a [KeyValue], key: &str) -> Option<&'a A
     attributes.iter().find(|kv| kv.key == key).and_then(|kv| kv.value.as_ref())
 }
 
-/// Span kind as the API names it.
-pub fn span_kind_name(kind: i32) -> &'static str {
-    match kind {
-        1 => "internal",
-        2 => "server",
-        3 => "client",
-        4 => "producer",
-        5 => "consumer",
-        _ => "unspecified",
-    }
-}
-
-/// Status code as the API names it.
-pub fn status_code_name(code: i32) -> &'static str {
-    match code {
-        1 => "ok",
-        2 => "error",
-        _ => "unset",
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

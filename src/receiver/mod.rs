@@ -100,17 +100,18 @@ impl ReceiverHost {
 const INGEST_TOKEN_HINT: &str = "missing or wrong ingest token: send `Authorization: Bearer <token>` \
     (SDKs: OTEL_EXPORTER_OTLP_HEADERS=\"Authorization=Bearer <token>\")";
 
-/// The ingest checks of a request's headers: the box's ingest tokens (none set: open), then the
-/// receiver's authenticator extension when it names one. `Err` is the reason to refuse with.
+/// The ingest check of a request's headers: the receiver protocol's authenticator extension when
+/// it names one (as in the Collector, it decides alone: both read the same `Authorization`
+/// header), else the box's ingest tokens (none set: open). `Err` is the reason to refuse with.
 fn check_ingest(tokens: &Tokens, authenticator: Option<&Arc<dyn Extension>>, headers: &http::HeaderMap) -> Result<(), String> {
+    if let Some(authenticator) = authenticator.and_then(|e| e.authenticator()) {
+        return authenticator.authenticate(headers);
+    }
     let authorization = headers.get(http::header::AUTHORIZATION).and_then(|v| v.to_str().ok());
     if tokens.enabled() && !authorization.is_some_and(|v| tokens.accepts_bearer(v)) {
         return Err(INGEST_TOKEN_HINT.to_string());
     }
-    match authenticator.and_then(|e| e.authenticator()) {
-        Some(authenticator) => authenticator.authenticate(headers),
-        None => Ok(()),
-    }
+    Ok(())
 }
 
 /// Wraps an HTTP ingest router in `check_ingest`, which runs before the body is read; a refusal is
@@ -137,9 +138,8 @@ pub fn guard_grpc(
     move |request: tonic::Request<()>| {
         let headers = request.metadata().clone().into_headers();
         check_ingest(&tokens, authenticator.as_ref(), &headers).map_err(|message| {
-            tonic::Status::unauthenticated(
-                message.replace("`Authorization: Bearer <token>`", "the metadata `authorization: Bearer <token>`"),
-            )
+            let message = message.replace("`Authorization: ", "the metadata `authorization: ");
+            answer::Refusal::unauthenticated(message).into_grpc()
         })?;
         Ok(request)
     }

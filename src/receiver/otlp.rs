@@ -138,7 +138,8 @@ pub fn parse(p: &mut Parser, value: &Value, path: &str) -> OtlpReceiverConfig {
 
 /// Applies the command line's `--listen`, `--grpc-port` and `--http-port` to the config's main
 /// `otlp` receiver (the one named `otlp`, else the first): a port flag also enables its protocol.
-pub fn override_endpoints(config: &mut Config, listen: Option<IpAddr>, grpc_port: Option<u16>, http_port: Option<u16>) {
+/// False when the config has no `otlp` receiver to apply them to.
+pub fn override_endpoints(config: &mut Config, listen: Option<IpAddr>, grpc_port: Option<u16>, http_port: Option<u16>) -> bool {
     let main = config
         .of_kind(Kind::Receiver)
         .map(|(id, _)| id)
@@ -146,7 +147,7 @@ pub fn override_endpoints(config: &mut Config, listen: Option<IpAddr>, grpc_port
         .min_by_key(|id| id.name.is_some())
         .cloned();
     let Some(component) = main.and_then(|id| config.component_mut(Kind::Receiver, &id)) else {
-        return;
+        return false;
     };
     component.settings.update(|otlp: &mut OtlpReceiverConfig| {
         for (protocol, port, default) in [
@@ -166,6 +167,7 @@ pub fn override_endpoints(config: &mut Config, listen: Option<IpAddr>, grpc_port
             }
         }
     });
+    true
 }
 
 /// Every address the config's `otlp` receivers listen on.

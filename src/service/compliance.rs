@@ -55,10 +55,6 @@ fn example(kind: Kind, type_name: &str, dir: &Path) -> (String, Vec<String>) {
     (indented, ids)
 }
 
-fn signal_name(signal: Signal) -> &'static str {
-    signal.as_str()
-}
-
 /// A box's parts for one config: an in-memory store and the built topology.
 struct Harness {
     store: Arc<Store>,
@@ -159,7 +155,7 @@ async fn every_processor_builds_from_its_testdata_and_accounts_for_every_item() 
             .map(|s| {
                 format!(
                     "    {}: {{ receivers: [otlp], processors: [{id}], exporters: [otelbox] }}\n",
-                    signal_name(*s)
+                    s.as_str()
                 )
             })
             .collect();
@@ -168,7 +164,7 @@ async fn every_processor_builds_from_its_testdata_and_accounts_for_every_item() 
         let fed = harness.feed(factory.signals()).await;
         let (components, _) = harness.finish().await;
         for (signal, items) in fed {
-            let name = signal_name(signal);
+            let name = signal.as_str();
             let processor = counters(&components, name, &format!("processor/{id}"), signal);
             let exporter = counters(&components, "*", "exporter/otelbox", signal);
             let (received, sent, dropped, refused) = (
@@ -200,7 +196,7 @@ async fn every_exporter_builds_from_its_testdata_and_accounts_for_every_item() {
         let pipelines: String = factory
             .signals()
             .iter()
-            .map(|s| format!("    {}: {{ receivers: [otlp], exporters: [{id}] }}\n", signal_name(*s)))
+            .map(|s| format!("    {}: {{ receivers: [otlp], exporters: [{id}] }}\n", s.as_str()))
             .collect();
         let yaml = format!("{OTLP_IN}exporters:\n{section}service:\n  pipelines:\n{pipelines}");
         let harness = Harness::build(&yaml, dir.path());
@@ -214,7 +210,7 @@ async fn every_exporter_builds_from_its_testdata_and_accounts_for_every_item() {
                 get(&exporter.dropped),
                 get(&exporter.queued),
             );
-            let what = format!("exporter {id} ({})", signal_name(signal));
+            let what = format!("exporter {id} ({})", signal.as_str());
             eprintln!("{what}: received {received}, sent {sent}, dropped {dropped}, queued {queued}");
             assert_eq!(received, items as u64, "{what}: received what was fed");
             assert_eq!(get(&exporter.refused), 0, "{what}: refused nothing");
@@ -236,12 +232,12 @@ async fn every_connector_builds_from_its_testdata_and_counts_what_it_takes_and_e
         let inputs: String = factory
             .signals()
             .iter()
-            .map(|s| format!("    {}: {{ receivers: [otlp], exporters: [{id}] }}\n", signal_name(*s)))
+            .map(|s| format!("    {}: {{ receivers: [otlp], exporters: [{id}] }}\n", s.as_str()))
             .collect();
         let outputs: String = factory
             .output_signals()
             .iter()
-            .map(|s| format!("    {}/out: {{ receivers: [{id}], exporters: [otelbox] }}\n", signal_name(*s)))
+            .map(|s| format!("    {}/out: {{ receivers: [{id}], exporters: [otelbox] }}\n", s.as_str()))
             .collect();
         let yaml = format!("{OTLP_IN}exporters:\n  otelbox: {{}}\nconnectors:\n{section}service:\n  pipelines:\n{inputs}{outputs}");
         let harness = Harness::build(&yaml, dir.path());
@@ -271,13 +267,7 @@ async fn every_receiver_builds_from_its_testdata_binds_and_stops() {
         let pipelines: String = factory
             .signals()
             .iter()
-            .map(|s| {
-                format!(
-                    "    {}: {{ receivers: [{}], exporters: [otelbox] }}\n",
-                    signal_name(*s),
-                    ids.join(", ")
-                )
-            })
+            .map(|s| format!("    {}: {{ receivers: [{}], exporters: [otelbox] }}\n", s.as_str(), ids.join(", ")))
             .collect();
         let yaml = format!("receivers:\n{section}exporters:\n  otelbox: {{}}\nservice:\n  pipelines:\n{pipelines}");
         let harness = Harness::build(&yaml, dir.path());

@@ -25,7 +25,7 @@ use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 /// What the builder needs besides the config.
@@ -77,10 +77,13 @@ impl Topology {
                 .settings;
             let counters = PerSignal::register(resources.components, "*", &format!("exporter/{id}"));
             // A storage extension its settings name holds its files instead of the data directory.
-            let storage = factory
-                .extension_refs(settings)
-                .into_iter()
-                .find_map(|(_, ext)| resources.extensions.storage_directory(&ext).map(Path::to_path_buf));
+            let mut storage = None;
+            for (at, ext) in factory.extension_refs(settings) {
+                match resources.extensions.storage_directory(&ext) {
+                    Some(dir) => storage = Some(dir.to_path_buf()),
+                    None => anyhow::bail!("exporters.{id}.{at}: extension \"{ext}\" is not a storage extension (such as file_storage)"),
+                }
+            }
             let context = ExporterContext {
                 id,
                 store: resources.store,
@@ -188,8 +191,21 @@ pub async fn start_extensions(config: &Config) -> anyhow::Result<Extensions> {
     Extensions::start(built).await
 }
 
-/// Builds every receiver a pipeline lists, binding its listeners.
+/// Builds every receiver a pipeline lists, binding its listeners. The extensions they name are
+/// checked first, so a wrong one stops start-up before any port is bound.
 pub async fn build_receivers(config: &Config, topology: &Topology, host: &ReceiverHost) -> anyhow::Result<Vec<Box<dyn Receiver>>> {
+    for id in config.used(Kind::Receiver) {
+        let factory = find(REGISTRY.receivers, &id.kind).with_context(|| format!("no receiver type {}", id.kind))?;
+        let settings = &config
+            .component(Kind::Receiver, id)
+            .expect("used receivers are configured")
+            .settings;
+        for (at, ext) in factory.extension_refs(settings) {
+            host.extensions
+                .authenticator(&ext)
+                .with_context(|| format!("receivers.{id}.{at}"))?;
+        }
+    }
     let mut receivers = Vec::new();
     for id in config.used(Kind::Receiver) {
         let factory = find(REGISTRY.receivers, &id.kind).with_context(|| format!("no receiver type {}", id.kind))?;

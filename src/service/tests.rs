@@ -70,7 +70,7 @@ fn a_full_config_with_names_aliases_auth_and_tls() {
     let config = parse_config(
         r#"
 receivers:
-  otlp_grpc:
+  otlp:
     protocols:
       grpc: { endpoint: 0.0.0.0:14317, max_recv_msg_size_mib: 8 }
 processors:
@@ -78,13 +78,14 @@ processors:
   batch/fast: { timeout: 50ms, send_batch_size: 100 }
 exporters:
   otelbox: { retention: 24h, max_db_size: 512MiB }
+  otlp_http/upstream: { endpoint: "http://127.0.0.1:4318" }
 auth:
   ingest_tokens: [a, b]
   api_tokens: [c]
 tls: { cert_file: /etc/otelbox/tls.pem, key_file: /etc/otelbox/tls.key }
 service:
   pipelines:
-    traces/agents: { receivers: [otlp], processors: [memory_limiter, batch/fast], exporters: [otelbox] }
+    traces/agents: { receivers: [otlp], processors: [memory_limiter, batch/fast], exporters: [otelbox, otlp_http/upstream] }
 "#,
     )
     .unwrap();
@@ -101,7 +102,8 @@ service:
     );
     assert_eq!(
         config.describe(),
-        ["traces/agents: otlp -> memory_limiter -> batch/fast -> otelbox"]
+        ["traces/agents: otlp -> memory_limiter -> batch/fast -> otelbox, otlphttp/upstream"],
+        "the exporter alias otlp_http is the otlphttp type"
     );
     assert_eq!((config.ingest_tokens.len(), config.api_tokens.len()), (2, 1));
     assert_eq!(config.tls.clone().unwrap().key_file, PathBuf::from("/etc/otelbox/tls.key"));
@@ -323,4 +325,65 @@ fn a_storage_reference_must_name_a_configured_extension() {
         &errors,
         &["exporters.otlphttp.sending_queue.storage: refers to extension \"file_storage\" which is not configured"],
     );
+}
+
+/// A receiver is built only when a pipeline lists it among its receivers, an exporter only among
+/// its exporters, even when the two share an id (`otlp` is both a receiver and an exporter type).
+#[test]
+fn a_component_is_used_only_in_its_own_role() {
+    let config = parse_config(
+        "receivers: { otlp: { protocols: { http: {} } }, zipkin: {} }\n\
+         exporters: { otlp: { endpoint: 127.0.0.1:1, tls: { insecure: true } } }\n\
+         service: { pipelines: { traces: { receivers: [zipkin], exporters: [otlp] } } }\n",
+    )
+    .unwrap();
+    assert_eq!(
+        config.used(Kind::Receiver),
+        [&id("zipkin")],
+        "the unused otlp receiver does not listen"
+    );
+    assert_eq!(config.used(Kind::Exporter), [&id("otlp")]);
+}
+
+#[test]
+fn one_component_defined_under_two_names_of_its_type_is_an_error() {
+    assert_has_all(
+        &errors_of(
+            "receivers: { otlp: { protocols: { http: {} } } }\n\
+             exporters: { otlp: { endpoint: 127.0.0.1:1 }, otlp_grpc: { endpoint: 127.0.0.1:2 } }\n\
+             service: { pipelines: { traces: { receivers: [otlp], exporters: [otlp] } } }\n",
+        ),
+        &["exporters.otlp_grpc: defines exporter \"otlp\" a second time"],
+    );
+}
+
+/// A sending queue naming an extension that keeps no files fails start-up, naming the setting,
+/// rather than silently using the data directory.
+#[tokio::test]
+async fn a_storage_reference_to_an_extension_that_is_not_storage_fails_start_up() {
+    let yaml = "extensions: { bearertokenauth: { token: t } }\n\
+         receivers: { otlp: { protocols: { http: { endpoint: 127.0.0.1:0 } } } }\n\
+         exporters: { otlphttp: { endpoint: 'http://127.0.0.1:1', sending_queue: { storage: bearertokenauth } } }\n\
+         service: { extensions: [bearertokenauth], pipelines: { logs: { receivers: [otlp], exporters: [otlphttp] } } }\n";
+    let config = parse_config(yaml).unwrap_or_else(|e| panic!("{e}"));
+    let extensions = super::start_extensions(&config).await.unwrap();
+    let store = crate::store::Store::open(crate::store::StoreConfig {
+        location: crate::store::Location::Memory,
+        retention: Default::default(),
+        durable_sync: false,
+    })
+    .unwrap();
+    let error = super::Topology::build(
+        &config,
+        &super::Resources {
+            store: &store,
+            data_dir: None,
+            components: &Default::default(),
+            extensions: &extensions,
+        },
+    )
+    .err()
+    .expect("refused");
+    assert!(error.to_string().contains("exporters.otlphttp.sending_queue.storage"), "{error:#}");
+    store.close().await;
 }

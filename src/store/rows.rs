@@ -382,17 +382,6 @@ pub const METRIC_HISTOGRAM: i32 = 3;
 pub const METRIC_EXP_HISTOGRAM: i32 = 4;
 pub const METRIC_SUMMARY: i32 = 5;
 
-pub fn metric_type_name(kind: i32) -> &'static str {
-    match kind {
-        METRIC_GAUGE => "gauge",
-        METRIC_SUM => "sum",
-        METRIC_HISTOGRAM => "histogram",
-        METRIC_EXP_HISTOGRAM => "exponential_histogram",
-        METRIC_SUMMARY => "summary",
-        _ => "unknown",
-    }
-}
-
 pub fn flatten_metrics(request: ExportMetricsServiceRequest) -> RowBatch {
     let mut batch = RowBatch::default();
     let mut interner = Interner::default();

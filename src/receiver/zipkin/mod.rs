@@ -130,7 +130,7 @@ pub fn router(intake: Intake) -> axum::Router {
 /// The HTTP routes of the receiver configured by `config`; spans go to `intake.traces`.
 pub fn router_with(config: &ZipkinConfig, intake: Intake) -> axum::Router {
     let limit = intake.max_request_bytes;
-    let state = Arc::new(Receiver {
+    let state = Arc::new(ZipkinState {
         intake,
         parse_string_tags: config.parse_string_tags,
     });
@@ -143,7 +143,7 @@ pub fn router_with(config: &ZipkinConfig, intake: Intake) -> axum::Router {
         .with_state(state)
 }
 
-struct Receiver {
+struct ZipkinState {
     intake: Intake,
     parse_string_tags: bool,
 }
@@ -167,7 +167,7 @@ async fn not_found() -> Response {
     answer(StatusCode::NOT_FOUND, "unknown path; the Zipkin receiver takes POST /api/v2/spans")
 }
 
-async fn v1_spans(State(receiver): State<Arc<Receiver>>) -> Response {
+async fn v1_spans(State(receiver): State<Arc<ZipkinState>>) -> Response {
     bad(&receiver.intake);
     answer(
         StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -179,7 +179,7 @@ fn bad(intake: &Intake) {
     intake.stats.traces.bad_requests.fetch_add(1, Ordering::Relaxed);
 }
 
-async fn spans(State(receiver): State<Arc<Receiver>>, headers: HeaderMap, body: Body) -> Response {
+async fn spans(State(receiver): State<Arc<ZipkinState>>, headers: HeaderMap, body: Body) -> Response {
     let intake = &receiver.intake;
     let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
     let media_type = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
