@@ -113,6 +113,46 @@ pub trait SignalData: Default + Clone + Send + Sync + 'static {
     fn remove_invalid(&mut self) -> Option<(usize, String)>;
 }
 
+/// How deep attribute and body values may nest (a scalar is 1, an array or map of scalars 2). OTLP/JSON
+/// spends about four JSON levels per level (`{"kvlistValue":{"values":[{"key":..,"value":..}]}}`) and
+/// JSON decoders stop at 128 (serde_json's limit, which otelbox's own decoder keeps), so a deeper
+/// value could be stored but never exported, downloaded or imported again: it is refused at ingest.
+pub const MAX_VALUE_DEPTH: usize = 24;
+
+/// How deep `value` nests, counting no further than `MAX_VALUE_DEPTH + 1`.
+pub fn value_depth(value: &AnyValue) -> usize {
+    fn depth(value: &AnyValue, level: usize) -> usize {
+        if level > MAX_VALUE_DEPTH {
+            return level;
+        }
+        match &value.value {
+            Some(any_value::Value::ArrayValue(array)) => array.values.iter().map(|v| depth(v, level + 1)).max().unwrap_or(level),
+            Some(any_value::Value::KvlistValue(list)) => list
+                .values
+                .iter()
+                .filter_map(|kv| kv.value.as_ref())
+                .map(|v| depth(v, level + 1))
+                .max()
+                .unwrap_or(level),
+            _ => level,
+        }
+    }
+    depth(value, 1)
+}
+
+/// The first attribute nesting deeper than `MAX_VALUE_DEPTH`, as a reason to refuse its item.
+fn too_deep(attributes: &[KeyValue]) -> Option<String> {
+    attributes.iter().find_map(|kv| {
+        let depth = kv.value.as_ref().map_or(0, value_depth);
+        (depth > MAX_VALUE_DEPTH).then(|| {
+            format!(
+                "attribute '{}' nests values more than {MAX_VALUE_DEPTH} levels deep, the most otelbox keeps so that all it stores fits through OTLP/JSON",
+                kv.key
+            )
+        })
+    })
+}
+
 /// A resource group (ResourceSpans, ResourceLogs) and its scope groups, for the generic walks below.
 trait ResourceGroup: Clone {
     type Scope: ScopeGroup;
@@ -258,7 +298,10 @@ impl SignalData for ExportTraceServiceRequest {
                     link.span_id.len()
                 ))
             } else {
-                None
+                too_deep(&span.attributes)
+                    .or_else(|| span.events.iter().find_map(|e| too_deep(&e.attributes)))
+                    .or_else(|| span.links.iter().find_map(|l| too_deep(&l.attributes)))
+                    .map(|reason| format!("span '{}': {reason}", span.name))
             }
         })
     }
@@ -286,8 +329,12 @@ impl SignalData for ExportLogsServiceRequest {
                 ))
             } else if !log.span_id.is_empty() && log.span_id.len() != 8 {
                 Some(format!("log record: span id must be empty or 8 bytes, got {}", log.span_id.len()))
+            } else if log.body.as_ref().is_some_and(|b| value_depth(b) > MAX_VALUE_DEPTH) {
+                Some(format!(
+                    "log record: its body nests values more than {MAX_VALUE_DEPTH} levels deep, the most otelbox keeps so that all it stores fits through OTLP/JSON"
+                ))
             } else {
-                None
+                too_deep(&log.attributes).map(|reason| format!("log record: {reason}"))
             }
         })
     }
@@ -429,6 +476,63 @@ pub fn find_attribute<'a>(attributes: &'a [KeyValue], key: &str) -> Option<&'a A
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A span whose one attribute nests maps `depth` levels deep (maps cost OTLP/JSON the most
+    /// levels: four per level).
+    fn deep_span(depth: usize) -> ExportTraceServiceRequest {
+        let mut value = AnyValue {
+            value: Some(any_value::Value::StringValue("leaf".into())),
+        };
+        for _ in 1..depth {
+            value = AnyValue {
+                value: Some(any_value::Value::KvlistValue(
+                    opentelemetry_proto::tonic::common::v1::KeyValueList {
+                        values: vec![KeyValue {
+                            key: "k".into(),
+                            value: Some(value),
+                            ..Default::default()
+                        }],
+                    },
+                )),
+            };
+        }
+        ExportTraceServiceRequest {
+            resource_spans: vec![ResourceSpans {
+                scope_spans: vec![ScopeSpans {
+                    spans: vec![Span {
+                        trace_id: vec![1; 16],
+                        span_id: vec![2; 8],
+                        name: "deep".into(),
+                        attributes: vec![KeyValue {
+                            key: "nested".into(),
+                            value: Some(value),
+                            ..Default::default()
+                        }],
+                        ..Default::default()
+                    }],
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+        }
+    }
+
+    /// Export round trip: a value too deep for OTLP/JSON (47 levels were accepted, then broke the
+    /// export) is refused at ingest as a partial success, and the deepest accepted one encodes to
+    /// OTLP/JSON that decodes back to the same request.
+    #[test]
+    fn export_round_trip_a_value_too_deep_for_otlp_json_is_refused_and_the_deepest_kept_one_round_trips() {
+        let mut too_deep = deep_span(47);
+        let (rejected, message) = too_deep.remove_invalid().expect("refused");
+        assert_eq!((rejected, too_deep.item_count()), (1, 0));
+        assert!(message.contains("'nested' nests values more than 24 levels"), "{message}");
+
+        let mut deepest = deep_span(MAX_VALUE_DEPTH);
+        assert_eq!(deepest.remove_invalid(), None, "the deepest allowed value is kept");
+        let text = json::encode_traces(&deepest).to_string();
+        let again = json::decode_traces(text.as_bytes()).expect("what otelbox keeps, OTLP/JSON carries back in");
+        assert_eq!(again, deepest);
+    }
 
     fn spans(n: usize) -> ExportTraceServiceRequest {
         let span = |i: usize| Span {
