@@ -15,6 +15,12 @@ use std::sync::RwLock;
 /// attribute index. Memory stays a few MiB.
 const MAX_HASHES: usize = 1 << 18;
 
+/// Past this many distinct resource attribute keys (a sender making up keys) the keys are forgotten
+/// too and every equality takes the time-index walk (always correct). Keys are kept as 64-bit
+/// hashes, never as text, so 15,000 keys of 10 KB cost about 120 KiB, not 150 MiB; a collision only
+/// ever sends a query down the slower, correct path.
+const MAX_KEYS: usize = 1 << 16;
+
 /// A superset of the attribute hashes of every stored resource. Resources are never deleted, and
 /// the writer adds a resource's hashes before the transaction that inserts it commits, so a query
 /// never misses a committed resource (at worst it takes the slower, always-correct path).
@@ -27,9 +33,12 @@ pub struct ResourceAttrHashes {
 struct Hashes {
     /// `attr_hash` of every (key, scalar value) seen, until `overflowed`.
     values: HashSet<i64>,
-    /// Every attribute key seen (few: the same keys recur on every resource).
-    keys: HashSet<String>,
+    /// The hash of every attribute key seen (few: the same keys recur on every resource), until
+    /// `saturated`.
+    keys: HashSet<u64>,
     overflowed: bool,
+    /// Too many keys to track: any resource may hold anything.
+    saturated: bool,
 }
 
 impl ResourceAttrHashes {
@@ -51,10 +60,17 @@ impl ResourceAttrHashes {
         // An undecodable body holds nothing a filter can match (`otelbox_attr` finds nothing either).
         let attributes = Resource::decode(body).map(|r| r.attributes).unwrap_or_default();
         let Ok(mut inner) = self.inner.write() else { return };
-        for kv in &attributes {
-            if !inner.keys.contains(&kv.key) {
-                inner.keys.insert(kv.key.clone());
-            }
+        if inner.saturated {
+            return;
+        }
+        inner.keys.extend(attributes.iter().map(|kv| key_hash(&kv.key)));
+        if inner.keys.len() > MAX_KEYS {
+            *inner = Hashes {
+                overflowed: true,
+                saturated: true,
+                ..Hashes::default()
+            };
+            return;
         }
         if !inner.overflowed {
             inner.values.extend(attr_hashes(&attributes));
@@ -66,10 +82,15 @@ impl ResourceAttrHashes {
     }
 }
 
+fn key_hash(key: &str) -> u64 {
+    crate::hash::fnv1a_64(&[key.as_bytes()])
+}
+
 impl ResourceAttrs for ResourceAttrHashes {
     fn may_hold(&self, key: &str, hashes: &[i64]) -> bool {
         match self.inner.read() {
-            Ok(inner) if inner.overflowed => inner.keys.contains(key),
+            Ok(inner) if inner.saturated => true,
+            Ok(inner) if inner.overflowed => inner.keys.contains(&key_hash(key)),
             Ok(inner) => hashes.iter().any(|h| inner.values.contains(h)),
             Err(_) => true,
         }
@@ -94,6 +115,23 @@ mod tests {
             ..Default::default()
         }
         .encode_to_vec()
+    }
+
+    /// Resource attribute keys a sender makes up (15,000 unique 10 KB keys took RSS from 16 to
+    /// 230 MiB, kept across restarts) are held as hashes and, past `MAX_KEYS`, not at all: memory
+    /// stays bounded and every equality may still match (the correct, slower path).
+    #[test]
+    fn unbounded_resource_attribute_keys_stay_bounded_in_memory() {
+        let hashes = ResourceAttrHashes::default();
+        let long = "k".repeat(10_000);
+        for i in 0..MAX_KEYS + 10 {
+            hashes.add(&body(&format!("{long}{i}"), "v"));
+        }
+        let inner = hashes.inner.read().unwrap();
+        assert!(inner.saturated);
+        assert!(inner.keys.is_empty() && inner.values.is_empty(), "nothing of the keys is kept");
+        drop(inner);
+        assert!(hashes.may_hold("run_id", &[attr_hash("run_id", &IndexValue::Str("R1"))]));
     }
 
     #[test]
