@@ -15,6 +15,14 @@ fn otelbox(args: &[&str], envs: &[(&str, &str)]) -> std::process::Output {
     command.output().unwrap()
 }
 
+/// Whether the box whose API is at `api` answers `/readyz` within 10 s.
+fn comes_up(client: &reqwest::blocking::Client, api: &str) -> bool {
+    (0..100).any(|_| {
+        std::thread::sleep(Duration::from_millis(100));
+        client.get(format!("{api}/readyz")).send().is_ok_and(|r| r.status().is_success())
+    })
+}
+
 const INVALID: &str = r#"
 receivers:
   otlp: { protocols: { http: { endpoint: "nowhere" } } }
@@ -126,11 +134,7 @@ service:
         .build()
         .unwrap();
     let api = format!("http://127.0.0.1:{ui}");
-    let ready = (0..100).any(|_| {
-        std::thread::sleep(Duration::from_millis(100));
-        client.get(format!("{api}/readyz")).send().is_ok_and(|r| r.status().is_success())
-    });
-    assert!(ready, "a box with a valid config comes up");
+    assert!(comes_up(&client, &api), "a box with a valid config comes up");
     let status: serde_json::Value = client.get(format!("{api}/api/v1/status")).send().unwrap().json().unwrap();
     assert_eq!(status["pipelines"], serde_json::json!(["traces: otlp -> batch/quick -> otelbox"]));
     assert_eq!(status["storage"]["retention_s"], 2 * 86_400);
@@ -247,14 +251,7 @@ service:
         .timeout(Duration::from_secs(10))
         .build()
         .unwrap();
-    let ready = (0..100).any(|_| {
-        std::thread::sleep(Duration::from_millis(100));
-        client
-            .get(format!("http://127.0.0.1:{ui}/readyz"))
-            .send()
-            .is_ok_and(|r| r.status().is_success())
-    });
-    assert!(ready, "the box comes up");
+    assert!(comes_up(&client, &format!("http://127.0.0.1:{ui}")), "the box comes up");
     let health_answer = client.get(format!("http://127.0.0.1:{health}/")).send().unwrap();
     assert_eq!(health_answer.status().as_u16(), 200);
     assert!(health_answer.text().unwrap().contains("Server available"));

@@ -607,7 +607,7 @@ impl Parser<'_> {
             for (key, value) in self.entries(top.get(kind.section()), kind.section()) {
                 let path = format!("{}.{key}", kind.section());
                 let id = match ComponentId::parse(&key) {
-                    Ok(id) => canonical_of(catalog, kind, id),
+                    Ok(id) => canonical(catalog, &[kind], id),
                     Err(e) => {
                         self.error(&path, e);
                         continue;
@@ -850,14 +850,6 @@ impl Parser<'_> {
             config.pipelines.push(pipeline);
         }
     }
-}
-
-/// The id with the canonical name of its type among one kind's types.
-fn canonical_of(catalog: &dyn Catalog, kind: Kind, mut id: ComponentId) -> ComponentId {
-    if let Some(found) = catalog.find(kind, &id.kind) {
-        id.kind = found.type_name().to_string();
-    }
-    id
 }
 
 /// The id with its type's canonical name (the Collector's renamed aliases, `otlp_grpc` -> `otlp`)

@@ -79,6 +79,23 @@ pub fn parse(p: &mut Parser, value: &Value, path: &str) -> HealthCheckConfig {
     config
 }
 
+/// The probe's answer: 200 and the healthy body while the box serves, else 503 and the unhealthy one.
+fn answer(config: &HealthCheckConfig, ready: bool, started: Instant) -> (StatusCode, [(header::HeaderName, &'static str); 1], String) {
+    let (status, custom, text) = if ready {
+        (StatusCode::OK, &config.healthy_body, "Server available")
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, &config.unhealthy_body, "Server not available")
+    };
+    let body = custom.clone().unwrap_or_else(|| {
+        serde_json::json!({
+            "status": text,
+            "uptime": format!("{:.3}s", started.elapsed().as_secs_f64()),
+        })
+        .to_string()
+    });
+    (status, [(header::CONTENT_TYPE, "application/json")], body)
+}
+
 struct HealthCheck {
     id: ComponentId,
     config: HealthCheckConfig,
@@ -93,25 +110,10 @@ impl Extension for HealthCheck {
             let setting = format!("extensions.{}.endpoint", self.id);
             let listener = crate::net::bind(self.config.endpoint, &setting).await?;
             let started = Instant::now();
-            let (healthy, unhealthy) = (self.config.healthy_body.clone(), self.config.unhealthy_body.clone());
-            let ready = self.ready.clone();
+            let (config, ready) = (self.config.clone(), self.ready.clone());
             let router = axum::Router::new().route(
                 &self.config.path,
-                axum::routing::get(move || async move {
-                    let (status, custom, text) = if ready.load(Ordering::Relaxed) {
-                        (StatusCode::OK, healthy, "Server available")
-                    } else {
-                        (StatusCode::SERVICE_UNAVAILABLE, unhealthy, "Server not available")
-                    };
-                    let body = custom.unwrap_or_else(|| {
-                        serde_json::json!({
-                            "status": text,
-                            "uptime": format!("{:.3}s", started.elapsed().as_secs_f64()),
-                        })
-                        .to_string()
-                    });
-                    (status, [(header::CONTENT_TYPE, "application/json")], body).into_response()
-                }),
+                axum::routing::get(move || async move { answer(&config, ready.load(Ordering::Relaxed), started).into_response() }),
             );
             let (stop_tx, stop) = Stop::new();
             // Probes on a loopback listener come from this machine: loopback names only.
@@ -133,5 +135,24 @@ impl Extension for HealthCheck {
                 let _ = server.await;
             }
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_probe_fails_until_the_box_serves_and_uses_the_configured_bodies() {
+        let started = Instant::now();
+        let mut config = HealthCheckConfig::default();
+        let (status, _, body) = answer(&config, false, started);
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+        assert!(body.contains("Server not available"), "{body}");
+        let (status, _, body) = answer(&config, true, started);
+        assert_eq!(status, StatusCode::OK);
+        assert!(body.contains("Server available"), "{body}");
+        config.unhealthy_body = Some("down".into());
+        assert_eq!(answer(&config, false, started).2, "down");
     }
 }

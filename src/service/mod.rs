@@ -10,7 +10,7 @@
 //! pipelines, then the shared exporters, and the extensions last.
 
 use crate::components::{find, REGISTRY};
-use crate::config::{ComponentId, Config, Kind, Pipeline};
+use crate::config::{ComponentId, ComponentType, Config, Kind, Pipeline, Settings};
 use crate::exporter::ExporterContext;
 use crate::extension::Extensions;
 use crate::memory::{MemoryGauge, MemoryGauges};
@@ -70,11 +70,7 @@ impl Topology {
             connectors: BTreeMap::new(),
         };
         for id in config.used(Kind::Exporter) {
-            let factory = find(REGISTRY.exporters, &id.kind).with_context(|| format!("no exporter type {}", id.kind))?;
-            let settings = &config
-                .component(Kind::Exporter, id)
-                .expect("used exporters are configured")
-                .settings;
+            let (factory, settings) = lookup(REGISTRY.exporters, config, Kind::Exporter, id)?;
             let counters = PerSignal::register(resources.components, "*", &format!("exporter/{id}"));
             // A storage extension its settings name holds its files instead of the data directory.
             let mut storage = None;
@@ -98,17 +94,16 @@ impl Topology {
         let metrics = builder.chains::<ExportMetricsServiceRequest>()?;
         let logs = builder.chains::<ExportLogsServiceRequest>()?;
         for id in config.used(Kind::Connector) {
-            let factory = find(REGISTRY.connectors, &id.kind).with_context(|| format!("no connector type {}", id.kind))?;
-            let component = config.component(Kind::Connector, id).expect("used connectors are configured");
+            let (factory, settings) = lookup(REGISTRY.connectors, config, Kind::Connector, id)?;
             let output = SignalConsumers {
                 traces: None,
                 metrics: heads_for(id, &metrics),
                 logs: heads_for(id, &logs),
             };
-            let input = component.signals.first().copied().unwrap_or(Signal::Traces);
+            let input = factory.signals().first().copied().unwrap_or(Signal::Traces);
             let counters = resources.components.register("*", &format!("connector/{id}"), input);
             let consumers = factory
-                .build(id, &component.settings, output, counters.clone())
+                .build(id, settings, output, counters.clone())
                 .with_context(|| format!("connector {id}"))?;
             let tapped = SignalConsumers {
                 traces: consumers
@@ -181,11 +176,7 @@ impl Topology {
 pub async fn start_extensions(config: &Config) -> anyhow::Result<Extensions> {
     let mut built = Vec::new();
     for id in &config.extensions {
-        let factory = find(REGISTRY.extensions, &id.kind).with_context(|| format!("no extension type {}", id.kind))?;
-        let settings = &config
-            .component(Kind::Extension, id)
-            .expect("enabled extensions are configured")
-            .settings;
+        let (factory, settings) = lookup(REGISTRY.extensions, config, Kind::Extension, id)?;
         built.push((id.clone(), factory.build(id, settings).with_context(|| format!("extension {id}"))?));
     }
     Extensions::start(built).await
@@ -194,12 +185,12 @@ pub async fn start_extensions(config: &Config) -> anyhow::Result<Extensions> {
 /// Builds every receiver a pipeline lists, binding its listeners. The extensions they name are
 /// checked first, so a wrong one stops start-up before any port is bound.
 pub async fn build_receivers(config: &Config, topology: &Topology, host: &ReceiverHost) -> anyhow::Result<Vec<Box<dyn Receiver>>> {
-    for id in config.used(Kind::Receiver) {
-        let factory = find(REGISTRY.receivers, &id.kind).with_context(|| format!("no receiver type {}", id.kind))?;
-        let settings = &config
-            .component(Kind::Receiver, id)
-            .expect("used receivers are configured")
-            .settings;
+    let used: Vec<_> = config
+        .used(Kind::Receiver)
+        .into_iter()
+        .map(|id| lookup(REGISTRY.receivers, config, Kind::Receiver, id).map(|(factory, settings)| (id, factory, settings)))
+        .collect::<anyhow::Result<_>>()?;
+    for (id, factory, settings) in &used {
         for (at, ext) in factory.extension_refs(settings) {
             host.extensions
                 .authenticator(&ext)
@@ -207,15 +198,24 @@ pub async fn build_receivers(config: &Config, topology: &Topology, host: &Receiv
         }
     }
     let mut receivers = Vec::new();
-    for id in config.used(Kind::Receiver) {
-        let factory = find(REGISTRY.receivers, &id.kind).with_context(|| format!("no receiver type {}", id.kind))?;
-        let settings = &config
-            .component(Kind::Receiver, id)
-            .expect("used receivers are configured")
-            .settings;
+    for (id, factory, settings) in used {
         receivers.push(factory.build(host, id, settings, topology.heads(id)).await?);
     }
     Ok(receivers)
+}
+
+/// The factory of a configured component and its settings (validation made sure both exist).
+fn lookup<'c, F: ?Sized + ComponentType>(
+    list: &'static [&'static F],
+    config: &'c Config,
+    kind: Kind,
+    id: &ComponentId,
+) -> anyhow::Result<(&'static F, &'c Settings)> {
+    let factory = find(list, &id.kind).with_context(|| format!("no {} type {}", kind.as_str(), id.kind))?;
+    let component = config
+        .component(kind, id)
+        .with_context(|| format!("{} {id} is not configured", kind.as_str()))?;
+    Ok((factory, &component.settings))
 }
 
 /// The head for a receiver: the chains of the pipelines listing it, fanned out; None when none does.
@@ -262,12 +262,7 @@ impl<'a> Builder<'a> {
             _ => Arc::new(FanOut::new(exporters)),
         };
         for id in pipeline.processors.iter().rev() {
-            let factory = find(REGISTRY.processors, &id.kind).with_context(|| format!("no processor type {}", id.kind))?;
-            let settings = &self
-                .config
-                .component(Kind::Processor, id)
-                .expect("listed processors are configured")
-                .settings;
+            let (factory, settings) = lookup(REGISTRY.processors, self.config, Kind::Processor, id)?;
             let counters = self
                 .resources
                 .components

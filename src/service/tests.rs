@@ -28,6 +28,15 @@ fn storage(config: &Config) -> StorageSettings {
     config.settings_of::<StorageSettings>(Kind::Exporter, "otelbox")[0].1.clone()
 }
 
+fn memory_store() -> std::sync::Arc<crate::store::Store> {
+    crate::store::Store::open(crate::store::StoreConfig {
+        location: crate::store::Location::Memory,
+        retention: Default::default(),
+        durable_sync: false,
+    })
+    .unwrap()
+}
+
 fn errors_of(yaml: &str) -> Vec<String> {
     parse_config(yaml).map(|_| ()).unwrap_err().0
 }
@@ -289,12 +298,7 @@ async fn a_sending_queue_lives_in_the_storage_extension_it_names() {
     );
     let config = parse_config(&yaml).unwrap_or_else(|e| panic!("{e}"));
     let extensions = super::start_extensions(&config).await.unwrap();
-    let store = crate::store::Store::open(crate::store::StoreConfig {
-        location: crate::store::Location::Memory,
-        retention: Default::default(),
-        durable_sync: false,
-    })
-    .unwrap();
+    let store = memory_store();
     let components = crate::telemetry::Components::default();
     let topology = super::Topology::build(
         &config,
@@ -367,12 +371,7 @@ async fn a_storage_reference_to_an_extension_that_is_not_storage_fails_start_up(
          service: { extensions: [bearertokenauth], pipelines: { logs: { receivers: [otlp], exporters: [otlphttp] } } }\n";
     let config = parse_config(yaml).unwrap_or_else(|e| panic!("{e}"));
     let extensions = super::start_extensions(&config).await.unwrap();
-    let store = crate::store::Store::open(crate::store::StoreConfig {
-        location: crate::store::Location::Memory,
-        retention: Default::default(),
-        durable_sync: false,
-    })
-    .unwrap();
+    let store = memory_store();
     let error = super::Topology::build(
         &config,
         &super::Resources {
