@@ -251,6 +251,8 @@ async fn retention_by_age_removes_old_data_and_keeps_the_summaries_true() {
         ),
     )
     .await;
+    // Arrived two hours ago: retention by age counts from arrival, not from the spans' own times.
+    s.backdate_arrivals(Duration::from_secs(2 * 3600)).await.unwrap();
     write(
         &s,
         request("new", "prod", (1..=3).map(|i| span(8, i, now(), vec![], false)).collect()),
@@ -421,11 +423,12 @@ async fn age_retention_of_a_root_keeps_the_rest_of_its_trace_searchable() {
     })
     .await;
     let old = now() - 2 * 3600 * 1_000_000_000;
-    // The root (span 1) is old and written in the same group as its children: the index entry for
-    // run_id points at one of them, and retention must move it when that span goes.
+    // The root (span 1) arrived two hours before its children: retention deletes it alone, and
+    // the trace's summary and index must stay true for the rest.
     let run = |v: &str| vec![kv("run_id", any_value::Value::StringValue(v.into()))];
-    let mut spans = vec![span(5, 1, old, run("KEEP"), false)];
-    spans.extend((2..=4).map(|i| span(5, i, now(), run("KEEP"), false)));
+    write(&s, request("svc", "prod", vec![span(5, 1, old, run("KEEP"), false)])).await;
+    s.backdate_arrivals(Duration::from_secs(2 * 3600)).await.unwrap();
+    let mut spans: Vec<Span> = (2..=4).map(|i| span(5, i, now(), run("KEEP"), false)).collect();
     spans.reverse(); // SDKs export children before their parent
     write(&s, request("svc", "prod", spans)).await;
     for _ in 0..50 {
@@ -446,6 +449,89 @@ async fn age_retention_of_a_root_keeps_the_rest_of_its_trace_searchable() {
         traces[0].start_ns > old as i64,
         "the summary's start moved to the oldest remaining span"
     );
+}
+
+/// The same span (trace id and span id) sent again, by a retry, a redelivering queue or an import
+/// of the same file, is stored once: the first copy wins, summaries count it once, the duplicate is
+/// counted. Spans of the same request that are new are still stored.
+#[tokio::test]
+async fn a_span_sent_twice_is_stored_once_and_the_first_copy_wins() {
+    let s = store(Retention::default()).await;
+    let t = now();
+    let first = request("svc", "prod", (1..=3).map(|i| span(9, i, t, vec![], i == 2)).collect());
+    write(&s, first.clone()).await;
+    // The retry, with one changed span (the first copy must win) and one new span.
+    let mut retry = first.clone();
+    let spans = &mut retry.resource_spans[0].scope_spans[0].spans;
+    spans[0].name = "renamed".into();
+    spans.push(span(9, 4, t, vec![], false));
+    write(&s, retry).await;
+    // A duplicate inside one request, and a second trace unaffected by the first's ids.
+    let twice = span(10, 1, t, vec![], false);
+    write(&s, request("svc", "prod", vec![twice.clone(), twice])).await;
+    assert_eq!(span_names(&s, "service.name = svc").await, ["10:op1", "9:op1", "9:op2", "9:op3", "9:op4"]);
+    let counts = s.read(read::counts).await.unwrap();
+    assert_eq!(counts.spans, 5);
+    let traces = s
+        .read(|c| {
+            read::search_traces(
+                c,
+                &otelbox::store::sql::SqlFilter::everything(),
+                &TraceQuery::default(),
+                TimeRange::ALL,
+                10,
+            )
+        })
+        .await
+        .unwrap();
+    let nine = traces.iter().find(|t| t.trace_id[0] == 9).unwrap();
+    assert_eq!((nine.span_count, nine.error_count), (4, 1), "the summary counts each span once");
+    let services = s.read(read::services).await.unwrap();
+    assert_eq!(services.iter().find(|x| x.name == "svc").map(|x| x.spans), Some(5));
+    assert_eq!(s.stats.duplicate_spans.load(std::sync::atomic::Ordering::Relaxed), 4);
+}
+
+/// Retention by age counts from when otelbox received the data: spans, logs and points stamped
+/// 2018 (the OTLP specification's examples, an import, a wrong clock) stay for the retention period.
+#[tokio::test]
+async fn data_with_old_timestamps_lives_the_retention_period_from_its_arrival() {
+    use otelbox::store::rows::{flatten_logs, flatten_metrics};
+    let s = store(Retention {
+        max_age: Some(Duration::from_secs(3600)),
+        max_bytes: None,
+    })
+    .await;
+    let in_2018 = 1_544_712_660_000_000_000u64;
+    write(&s, request("svc", "prod", (1..=3).map(|i| span(11, i, in_2018, vec![], false)).collect())).await;
+    let mut generator = otelbox::gen::Generator::new(3);
+    let mut logs = generator.logs_request(5);
+    for record in logs.resource_logs.iter_mut().flat_map(|r| &mut r.scope_logs).flat_map(|s| &mut s.log_records) {
+        record.time_unix_nano = in_2018;
+        record.observed_time_unix_nano = in_2018;
+    }
+    s.write_committed(flatten_logs(logs)).await.unwrap();
+    s.write_committed(flatten_metrics(generator.metrics_request(in_2018, 1_000_000_000))).await.unwrap();
+    let stored = s.read(read::counts).await.unwrap();
+    assert!(stored.spans == 3 && stored.logs >= 5 && stored.metric_points > 0, "{stored:?}");
+    // Retention steps run twice a second: give it several.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let counts = s.read(read::counts).await.unwrap();
+    assert_eq!(
+        (counts.spans, counts.logs, counts.metric_points),
+        (stored.spans, stored.logs, stored.metric_points),
+        "nothing of what just arrived is deleted"
+    );
+    // Once it has been here longer than the retention period, it goes.
+    s.backdate_arrivals(Duration::from_secs(3601 + 60)).await.unwrap();
+    let mut counts = Default::default();
+    for _ in 0..50 {
+        counts = s.read(read::counts).await.unwrap();
+        if counts.spans + counts.logs + counts.metric_points == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!((counts.spans, counts.logs, counts.metric_points), (0, 0, 0));
 }
 
 #[tokio::test]

@@ -77,6 +77,11 @@ pub fn render_prometheus(ingest: &IngestStats, components: &Components, store: &
             get(&store.points_written),
         ),
         (
+            "otelbox_store_duplicate_spans_total",
+            "spans not stored again: the same trace id and span id was stored already (the first copy is kept)",
+            get(&store.duplicate_spans),
+        ),
+        (
             "otelbox_store_rows_expired_total",
             "rows deleted by retention",
             get(&store.rows_expired),

@@ -52,6 +52,7 @@ pub(super) async fn status(State(state): State<Arc<ApiState>>) -> ApiResult<wire
             metric_points: counts.metric_points,
             retention_s: state.retention.max_age.map(|d| d.as_secs()),
             max_bytes: state.retention.max_bytes,
+            duplicate_spans: state.store.stats.duplicate_spans.load(Ordering::Relaxed),
         },
         ingest: wire::IngestStatus {
             accepted: signal_counts(|c| &c.accepted),

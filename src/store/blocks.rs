@@ -202,39 +202,8 @@ fn merge_latest_first<T>(a: Vec<T>, b: Vec<T>, start_of: &impl Fn(&T) -> (i64, i
     out
 }
 
-/// Up to `limit` spans starting before `cutoff` (age retention), oldest blocks first. A block that
-/// turns out to hold no such span any more is narrowed to the start times it still has (or
-/// forgotten when empty), so the next step does not scan it again.
-pub fn older_than(conn: &Connection, cutoff: i64, limit: i64) -> rusqlite::Result<Vec<i64>> {
-    let candidates: Vec<SpanBlock> = conn
-        .prepare_cached("SELECT first_id, last_id, min_start, max_start FROM span_blocks WHERE min_start < ?1 ORDER BY first_id")?
-        .query_map([cutoff], block_from_row)?
-        .collect::<rusqlite::Result<_>>()?;
-    let mut select = conn.prepare_cached("SELECT id FROM spans WHERE id BETWEEN ?1 AND ?2 AND start_ns < ?3 ORDER BY id LIMIT ?4")?;
-    for block in candidates {
-        let ids: Vec<i64> = select
-            .query_map(params![block.first, block.last, cutoff, limit], |r| r.get(0))?
-            .collect::<rusqlite::Result<_>>()?;
-        if !ids.is_empty() {
-            return Ok(ids);
-        }
-        let earliest: Option<i64> = conn
-            .prepare_cached("SELECT min(start_ns) FROM spans WHERE id BETWEEN ?1 AND ?2")?
-            .query_row(params![block.first, block.last], |r| r.get(0))?;
-        match earliest {
-            Some(earliest) => conn
-                .prepare_cached("UPDATE span_blocks SET min_start = ?2 WHERE first_id = ?1")?
-                .execute(params![block.first, earliest])?,
-            None => conn
-                .prepare_cached("DELETE FROM span_blocks WHERE first_id = ?1")?
-                .execute([block.first])?,
-        };
-    }
-    Ok(Vec::new())
-}
-
 /// After retention: forget blocks whose rows are all gone, and narrow the oldest remaining block
-/// to the rows it still has, so age retention does not rescan what it already deleted.
+/// to the rows it still has, so time windows do not cover what is gone.
 pub fn trim(tx: &Connection) -> rusqlite::Result<()> {
     let oldest_span: Option<i64> = tx.query_row("SELECT min(id) FROM spans", [], |r| r.get(0))?;
     let Some(oldest_span) = oldest_span else {
@@ -255,28 +224,6 @@ pub fn trim(tx: &Connection) -> rusqlite::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn age_retention_finds_old_spans_block_by_block_and_narrows_blocks_without_any() {
-        let conn = store();
-        conn.execute_batch(
-            "INSERT INTO spans(id, trace_id, span_id, name, kind, resource_id, scope_id, start_ns, end_ns, status_code)
-               VALUES (10, x'01', x'01', 'a', 0, 1, 1, 50, 51, 0), (5000, x'01', x'02', 'b', 0, 1, 1, 5, 6, 0),
-                      (5001, x'01', x'03', 'c', 0, 1, 1, 60, 61, 0);",
-        )
-        .unwrap();
-        // The first block's only old span is gone already: it has none before 40 left.
-        record(&conn, inserted(1, 4096, 1, 50)).unwrap();
-        record(&conn, inserted(4097, 8192, 5, 60)).unwrap();
-        assert_eq!(older_than(&conn, 40, 500).unwrap(), [5000]);
-        assert_eq!(blocks(&conn)[0].min_start, 50, "narrowed to what it holds");
-        conn.execute("DELETE FROM spans WHERE id = 5000", []).unwrap();
-        assert_eq!(older_than(&conn, 40, 500).unwrap(), Vec::<i64>::new());
-        assert_eq!(blocks(&conn)[1].min_start, 60);
-        conn.execute("DELETE FROM spans WHERE id = 10", []).unwrap();
-        assert_eq!(older_than(&conn, 55, 500).unwrap(), Vec::<i64>::new());
-        assert_eq!(blocks(&conn).len(), 1, "an emptied block is forgotten");
-    }
 
     /// The latest starts across blocks whose time ranges overlap, as one index over all rows would give.
     #[test]

@@ -1,5 +1,5 @@
 //! Instrumentation lint over stored spans: problems in how services are instrumented (missing
-//! service.name, orphan spans, end before start, clock skew, high-cardinality names, oversized
+//! service.name, orphan spans, end before start, duplicate span ids, clock skew, high-cardinality names, oversized
 //! attributes). Looks at the most recent spans only, so it stays cheap on a large store.
 
 use super::rows::decode_attributes;
@@ -90,13 +90,26 @@ pub fn lint(conn: &Connection) -> Result<Vec<Finding>, StoreError> {
         format!("{select} WHERE s.id > ?1 AND s.end_ns < s.start_ns LIMIT 1000"),
     )?;
     rule(
+        "duplicate-span-id",
+        "warning",
+        "spans stored more than once with the same trace id and span id (written before otelbox kept the first copy only); \
+         a sender that re-exports spans (retries, forked processes) would otherwise show them twice",
+        format!(
+            "{select} WHERE s.id > ?1 AND EXISTS (SELECT 1 FROM spans d WHERE {} AND d.span_id = s.span_id AND d.id < s.id) LIMIT 1000",
+            span_in_trace("d", "s.trace_id")
+        ),
+    )?;
+    // A parent stored twice is a duplicate, named by the rule above, not skew against either copy.
+    rule(
         "clock-skew",
         "warning",
         "child spans outside their parent's time span (clock skew between hosts, or a parent ended too early)",
         format!(
             "{select} JOIN spans p ON {} AND p.span_id = s.parent_span_id
-             WHERE s.id > ?1 AND (s.start_ns < p.start_ns - {SKEW_TOLERANCE_NS} OR s.end_ns > p.end_ns + {SKEW_TOLERANCE_NS}) LIMIT 1000",
-            span_in_trace("p", "s.trace_id")
+             WHERE s.id > ?1 AND (s.start_ns < p.start_ns - {SKEW_TOLERANCE_NS} OR s.end_ns > p.end_ns + {SKEW_TOLERANCE_NS})
+             AND NOT EXISTS (SELECT 1 FROM spans d WHERE {} AND d.span_id = p.span_id AND d.id <> p.id) LIMIT 1000",
+            span_in_trace("p", "s.trace_id"),
+            span_in_trace("d", "s.trace_id")
         ),
     )?;
     // High-cardinality names: many distinct names in one service.
@@ -176,4 +189,32 @@ pub fn lint(conn: &Connection) -> Result<Vec<Finding>, StoreError> {
         });
     }
     Ok(findings)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Spans stored twice (before deduplication, or by an older otelbox) are named as duplicates,
+    /// and a child of a duplicated parent is not called clock skew.
+    #[test]
+    fn lint_names_duplicate_span_ids_and_not_clock_skew() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        super::super::schema::migrate(&mut conn).unwrap();
+        conn.execute_batch(
+            "INSERT INTO resources(id, hash, service, schema_url, body) VALUES (1, 1, 'svc', '', x'');
+             INSERT INTO traces(trace_id, start_ns, end_ns, span_count, error_count, first_span, last_span)
+               VALUES (x'01', 100, 400, 3, 0, 1, 3);
+             INSERT INTO spans(id, trace_id, span_id, parent_span_id, name, kind, resource_id, scope_id, start_ns, end_ns, status_code) VALUES
+               (1, x'01', x'0a', NULL, 'parent', 0, 1, 1, 100, 200, 0),
+               (2, x'01', x'0a', NULL, 'parent', 0, 1, 1, 100, 400, 0),
+               (3, x'01', x'0b', x'0a', 'child', 0, 1, 1, 150, 390, 0);",
+        )
+        .unwrap();
+        let findings = lint(&conn).unwrap();
+        let rules: Vec<&str> = findings.iter().map(|f| f.rule).collect();
+        assert_eq!(rules, ["duplicate-span-id"], "{findings:?}");
+        assert_eq!(findings[0].count, 1);
+        assert_eq!(findings[0].examples[0].name, "parent");
+    }
 }

@@ -53,6 +53,8 @@ pub struct StoreStats {
     pub spans_written: AtomicU64,
     pub logs_written: AtomicU64,
     pub points_written: AtomicU64,
+    /// Spans not stored because a span with the same trace id and span id was (the first copy is kept).
+    pub duplicate_spans: AtomicU64,
     pub rows_expired: AtomicU64,
     pub retention_micros: AtomicU64,
     /// The longest single retention step: how long deletes held up the writer at most.
@@ -278,6 +280,18 @@ impl Store {
         let (done, wait) = oneshot::channel();
         self.writer_tx
             .send(WriterMessage::MaxPageCount(pages, done))
+            .await
+            .map_err(|_| StoreError::Closed)?;
+        Ok(wait.await.map_err(|_| StoreError::Closed)??)
+    }
+
+    /// Tests only: every row stored so far counts as having arrived `by` earlier, so retention by
+    /// age (which counts from arrival) can be tested without waiting. Returns once done.
+    #[doc(hidden)]
+    pub async fn backdate_arrivals(&self, by: std::time::Duration) -> Result<(), StoreError> {
+        let (done, wait) = oneshot::channel();
+        self.writer_tx
+            .send(WriterMessage::BackdateArrivals(by, done))
             .await
             .map_err(|_| StoreError::Closed)?;
         Ok(wait.await.map_err(|_| StoreError::Closed)??)

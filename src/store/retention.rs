@@ -85,15 +85,16 @@ impl Retention {
         let mut expired = 0;
         let mut chunks = Chunks::new(started);
         if let Some(max_age) = self.max_age {
-            let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
-            let cutoff = now.saturating_sub(max_age).as_nanos() as i64;
-            for table in [Table::Spans, Table::Logs, Table::Points] {
-                while let Some(limit) = chunks.next_limit() {
-                    let ids = older_than(conn, table, cutoff, limit)?;
-                    if ids.is_empty() {
-                        break;
+            let cutoff = now_ns().saturating_sub(max_age.as_nanos() as i64);
+            if let Some(arrived) = arrived_before(conn, cutoff)? {
+                for table in [Table::Spans, Table::Logs, Table::Points] {
+                    while let Some(limit) = chunks.next_limit() {
+                        let ids = arrived_up_to(conn, table, arrived.last_id(table), limit)?;
+                        if ids.is_empty() {
+                            break;
+                        }
+                        expired += chunks.deleted(delete(conn, table, &ids)?);
                     }
-                    expired += chunks.deleted(delete(conn, table, &ids)?);
                 }
             }
         }
@@ -103,6 +104,7 @@ impl Retention {
         }
         if expired > 0 {
             super::blocks::trim(conn)?;
+            trim_arrivals(conn)?;
         }
         Ok(expired)
     }
@@ -163,15 +165,102 @@ pub fn live_bytes(conn: &Connection) -> rusqlite::Result<i64> {
     Ok((pragma("PRAGMA page_count")? - pragma("PRAGMA freelist_count")?) * pragma("PRAGMA page_size")?)
 }
 
-fn older_than(conn: &Connection, table: Table, cutoff: i64, limit: i64) -> rusqlite::Result<Vec<i64>> {
+/// How finely arrival times are kept: one `arrivals` row per interval, so a row may outlive its
+/// retention period by up to this much, and the table holds a row per minute of the period.
+const ARRIVAL_INTERVAL_NS: i64 = 60_000_000_000;
+
+fn now_ns() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_nanos() as i64
+}
+
+/// When rows arrived, recorded by the writer in each group's transaction (table `arrivals`).
+/// Retention by age counts from arrival, not from the data's own timestamps: an import of last
+/// month's file, the OTLP specification's examples from 2018 or a sender with a wrong clock would
+/// otherwise be acknowledged and deleted at once.
+#[derive(Debug, Default)]
+pub struct Arrivals {
+    /// The row commits extend, until it is `ARRIVAL_INTERVAL_NS` old.
+    open: Option<i64>,
+    /// A row inserted in the transaction not yet committed.
+    pending: Option<i64>,
+}
+
+impl Arrivals {
+    /// Note in the group's transaction that every row up to `committed` has arrived by now.
+    pub fn record(&mut self, tx: &Connection, committed: super::writer::Committed) -> rusqlite::Result<()> {
+        let now = now_ns();
+        if let Some(opened) = self.open.filter(|&opened| (opened..opened + ARRIVAL_INTERVAL_NS).contains(&now)) {
+            tx.prepare_cached(
+                "UPDATE arrivals SET received_ns = max(received_ns, ?2), last_span = max(last_span, ?3),
+                 last_log = max(last_log, ?4), last_point = max(last_point, ?5) WHERE opened_ns = ?1",
+            )?
+            .execute(params![opened, now, committed.span_id, committed.log_id, committed.point_id])?;
+            return Ok(());
+        }
+        // A new row, after the newest even if the clock went back: rows stay in arrival order.
+        let newest: Option<i64> = tx.prepare_cached("SELECT max(opened_ns) FROM arrivals")?.query_row([], |r| r.get(0))?;
+        let opened = newest.map_or(now, |newest| now.max(newest + 1));
+        tx.prepare_cached(
+            "INSERT INTO arrivals(opened_ns, received_ns, last_span, last_log, last_point) VALUES (?1, ?2, ?3, ?4, ?5)",
+        )?
+        .execute(params![opened, now.max(opened), committed.span_id, committed.log_id, committed.point_id])?;
+        self.pending = Some(opened);
+        Ok(())
+    }
+
+    /// The group's transaction committed: a row it inserted is the one to extend.
+    pub fn committed(&mut self) {
+        if let Some(opened) = self.pending.take() {
+            self.open = Some(opened);
+        }
+    }
+
+    /// The group's transaction rolled back, and a row it inserted with it.
+    pub fn rolled_back(&mut self) {
+        self.pending = None;
+    }
+}
+
+/// The newest arrival row received before `cutoff`: its rows, and all before them, are older.
+struct Arrived {
+    last_span: i64,
+    last_log: i64,
+    last_point: i64,
+}
+
+impl Arrived {
+    fn last_id(&self, table: Table) -> i64 {
+        match table {
+            Table::Spans => self.last_span,
+            Table::Logs => self.last_log,
+            Table::Points => self.last_point,
+        }
+    }
+}
+
+fn arrived_before(conn: &Connection, cutoff: i64) -> rusqlite::Result<Option<Arrived>> {
+    conn.prepare_cached(
+        "SELECT last_span, last_log, last_point FROM arrivals WHERE received_ns < ?1 ORDER BY opened_ns DESC LIMIT 1",
+    )?
+    .query_row([cutoff], |r| {
+        Ok(Arrived {
+            last_span: r.get(0)?,
+            last_log: r.get(1)?,
+            last_point: r.get(2)?,
+        })
+    })
+    .optional()
+}
+
+/// The oldest rows of `table` up to row id `last` (which arrived before the cutoff).
+fn arrived_up_to(conn: &Connection, table: Table, last: i64, limit: i64) -> rusqlite::Result<Vec<i64>> {
     let sql = match table {
-        // Spans have no index on their start time: their time index is `span_blocks`.
-        Table::Spans => return super::blocks::older_than(conn, cutoff, limit),
-        Table::Logs => "SELECT id FROM logs WHERE time_ns < ?1 LIMIT ?2",
-        Table::Points => "SELECT id FROM metric_points WHERE time_ns < ?1 LIMIT ?2",
+        Table::Spans => "SELECT id FROM spans WHERE id <= ?1 ORDER BY id LIMIT ?2",
+        Table::Logs => "SELECT id FROM logs WHERE id <= ?1 ORDER BY id LIMIT ?2",
+        Table::Points => "SELECT id FROM metric_points WHERE id <= ?1 ORDER BY id LIMIT ?2",
     };
     let mut stmt = conn.prepare_cached(sql)?;
-    let ids = stmt.query_map(params![cutoff, limit], |r| r.get(0))?.collect();
+    let ids = stmt.query_map(params![last, limit], |r| r.get(0))?.collect();
     ids
 }
 
@@ -186,24 +275,46 @@ fn oldest_ids(conn: &Connection, table: Table, limit: i64) -> rusqlite::Result<V
     ids
 }
 
-/// The table whose oldest row (by insertion) is oldest in time: size retention keeps the newest
-/// data across all signals.
+/// The table whose oldest row arrived first: size retention keeps the newest data across all
+/// signals, by arrival as age retention does (data with old timestamps is not deleted first).
 fn oldest_table(conn: &Connection) -> rusqlite::Result<Option<Table>> {
     let candidates = [
-        (Table::Spans, "SELECT start_ns FROM spans ORDER BY id LIMIT 1"),
-        (Table::Logs, "SELECT time_ns FROM logs ORDER BY id LIMIT 1"),
-        (Table::Points, "SELECT time_ns FROM metric_points ORDER BY id LIMIT 1"),
+        (Table::Spans, "SELECT min(id) FROM spans", "SELECT opened_ns FROM arrivals WHERE last_span >= ?1 ORDER BY opened_ns LIMIT 1"),
+        (Table::Logs, "SELECT min(id) FROM logs", "SELECT opened_ns FROM arrivals WHERE last_log >= ?1 ORDER BY opened_ns LIMIT 1"),
+        (
+            Table::Points,
+            "SELECT min(id) FROM metric_points",
+            "SELECT opened_ns FROM arrivals WHERE last_point >= ?1 ORDER BY opened_ns LIMIT 1",
+        ),
     ];
     let mut best: Option<(Table, i64)> = None;
-    for (table, sql) in candidates {
-        let time: Option<i64> = conn.query_row(sql, [], |r| r.get(0)).optional()?;
-        if let Some(time) = time {
-            if best.is_none_or(|(_, t)| time < t) {
-                best = Some((table, time));
-            }
+    for (table, oldest_row, arrival) in candidates {
+        let Some(oldest) = conn.prepare_cached(oldest_row)?.query_row([], |r| r.get::<_, Option<i64>>(0))? else {
+            continue;
+        };
+        // Every row is covered by an arrival row written in its transaction; i64::MIN if not.
+        let arrived = conn
+            .prepare_cached(arrival)?
+            .query_row([oldest], |r| r.get::<_, i64>(0))
+            .optional()?
+            .unwrap_or(i64::MIN);
+        if best.is_none_or(|(_, t)| arrived < t) {
+            best = Some((table, arrived));
         }
     }
     Ok(best.map(|(t, _)| t))
+}
+
+/// Forget arrival rows that cover only deleted rows, so the table stays as small as the data.
+fn trim_arrivals(conn: &Connection) -> rusqlite::Result<()> {
+    conn.prepare_cached(
+        "DELETE FROM arrivals WHERE last_span < (SELECT coalesce(min(id), 9223372036854775807) FROM spans)
+           AND last_log < (SELECT coalesce(min(id), 9223372036854775807) FROM logs)
+           AND last_point < (SELECT coalesce(min(id), 9223372036854775807) FROM metric_points)
+           AND opened_ns < (SELECT max(opened_ns) FROM arrivals)",
+    )?
+    .execute([])?;
+    Ok(())
 }
 
 /// Delete these rows inside the caller's transaction; returns how many.

@@ -149,6 +149,28 @@ const MIGRATIONS: &[&str] = &[
     DROP INDEX spans_start;
     DROP INDEX spans_resource;
     "#,
+    // v4: duplicate spans and arrival times.
+    // - The bucketed trace index also holds the span id, so the writer finds a span already stored
+    //   (same trace id and span id: a retry, an at-least-once queue, a file imported twice) with
+    //   one index seek per bucket of its trace, and keeps the first copy.
+    // - `arrivals` records when rows arrived, coarsely: every row up to these ids was received at
+    //   or before `received_ns`. Retention by age counts from arrival, so data with old
+    //   timestamps (an import, a sender with a wrong clock) lives the retention period from when
+    //   otelbox received it. Rows already stored count as arrived at the upgrade.
+    r#"
+    CREATE INDEX spans_bucket_trace_span ON spans((id >> 16), trace_id, span_id);
+    DROP INDEX spans_bucket_trace;
+    CREATE TABLE arrivals (
+        opened_ns INTEGER PRIMARY KEY,     -- when this row was started; a new one every ARRIVAL_INTERVAL
+        received_ns INTEGER NOT NULL,      -- the latest commit it covers
+        last_span INTEGER NOT NULL,        -- highest span, log and point row ids committed by then
+        last_log INTEGER NOT NULL,
+        last_point INTEGER NOT NULL
+    );
+    INSERT INTO arrivals
+      SELECT CAST((julianday('now') - 2440587.5) * 86400000000000 AS INTEGER), CAST((julianday('now') - 2440587.5) * 86400000000000 AS INTEGER),
+             (SELECT coalesce(max(id), 0) FROM spans), (SELECT coalesce(max(id), 0) FROM logs), (SELECT coalesce(max(id), 0) FROM metric_points);
+    "#,
 ];
 
 /// Span rows per bucket of the bucketed indexes is `1 << SPAN_BUCKET_SHIFT`; the number is also
@@ -156,7 +178,7 @@ const MIGRATIONS: &[&str] = &[
 pub const SPAN_BUCKET_SHIFT: u32 = 16;
 
 /// SQL condition: span `span` (a table alias) belongs to the trace `trace` (an SQL expression such
-/// as `?1` or `t.trace_id`, evaluated twice), looked up through `spans_bucket_trace` in the buckets
+/// as `?1` or `t.trace_id`, evaluated twice), looked up through `spans_bucket_trace_span` in the buckets
 /// between the trace's first and last span rows.
 pub fn span_in_trace(span: &str, trace: &str) -> String {
     format!(
@@ -241,7 +263,7 @@ pub fn check_owner(conn: &Connection) -> Result<(), SchemaError> {
 }
 
 fn is_otelbox_table(name: &str) -> bool {
-    V1_TABLES.contains(&name) || name.starts_with("logs_fts_") || name == "span_blocks"
+    V1_TABLES.contains(&name) || name.starts_with("logs_fts_") || matches!(name, "span_blocks" | "arrivals")
 }
 
 /// Bring the database to the current schema version, one transaction per migration.
@@ -403,6 +425,6 @@ mod tests {
             .unwrap()
             .collect::<rusqlite::Result<_>>()
             .unwrap();
-        assert!(plan.iter().any(|p| p.contains("USING INDEX spans_bucket_trace")), "{plan:?}");
+        assert!(plan.iter().any(|p| p.contains("USING COVERING INDEX spans_bucket_trace_span") || p.contains("USING INDEX spans_bucket_trace_span")), "{plan:?}");
     }
 }

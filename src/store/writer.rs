@@ -16,11 +16,12 @@
 use super::blocks::{self, InsertedSpans};
 use super::resource_attrs::ResourceAttrHashes;
 use super::retention::Retention;
-use super::rows::RowBatch;
+use super::retention::Arrivals;
+use super::rows::{RowBatch, SpanRow};
 use super::schema::{wal_checkpoint_pages, SPAN_BUCKET_SHIFT};
 use super::StoreStats;
 use super::{WriteDone, WriteRefused};
-use rusqlite::{params, Connection};
+use rusqlite::{params, Connection, OptionalExtension};
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
@@ -39,12 +40,16 @@ pub enum WriterMessage {
     /// Tests only (`Store::set_max_page_count`): cap the database's pages to simulate a full disk.
     #[doc(hidden)]
     MaxPageCount(u64, oneshot::Sender<rusqlite::Result<u64>>),
+    /// Tests only (`Store::backdate_arrivals`).
+    #[doc(hidden)]
+    BackdateArrivals(Duration, oneshot::Sender<rusqlite::Result<()>>),
 }
 
 /// Control messages end a group: what was queued before them is committed first.
 enum Control {
     Shutdown(oneshot::Sender<()>),
     MaxPageCount(u64, oneshot::Sender<rusqlite::Result<u64>>),
+    BackdateArrivals(Duration, oneshot::Sender<rusqlite::Result<()>>),
 }
 
 /// Highest committed row ids; live tails wait on changes of this.
@@ -82,6 +87,8 @@ pub struct Writer {
     /// may hold this much besides the live data.
     wal_pages: i64,
     page_size: u64,
+    /// When rows arrived, for retention by age.
+    arrivals: Arrivals,
 }
 
 /// What the disk allows the size cap to be. `retention.max_bytes` is the smallest of the user's
@@ -159,6 +166,7 @@ impl Writer {
             },
             retention,
             last_retention_warning: None,
+            arrivals: Arrivals::default(),
         }
     }
 
@@ -220,6 +228,10 @@ impl Writer {
                         control = Some(Control::MaxPageCount(pages, done));
                         break;
                     }
+                    WriterMessage::BackdateArrivals(by, done) => {
+                        control = Some(Control::BackdateArrivals(by, done));
+                        break;
+                    }
                 }
                 if rows < GROUP_MAX_ROWS {
                     next = rx.try_recv().ok();
@@ -244,6 +256,17 @@ impl Writer {
                         self.conn
                             .query_row(&format!("PRAGMA max_page_count = {pages}"), [], |r| r.get::<_, i64>(0))
                             .map(|n| n as u64),
+                    );
+                }
+                Some(Control::BackdateArrivals(by, done)) => {
+                    let by = by.as_nanos() as i64;
+                    let _ = done.send(
+                        self.conn
+                            .execute(
+                                "UPDATE arrivals SET opened_ns = opened_ns - ?1, received_ns = received_ns - ?1",
+                                [by],
+                            )
+                            .map(|_| ()),
                     );
                 }
                 None => {}
@@ -409,6 +432,7 @@ impl Writer {
                 self.resource_ids.clear();
                 self.scope_ids.clear();
                 self.stream_ids.clear();
+                self.arrivals.rolled_back();
                 self.stats.write_errors.fetch_add(1, Ordering::Relaxed);
                 let full = err.sqlite_error_code() == Some(rusqlite::ErrorCode::DiskFull);
                 if full && self.space.configured.is_some() && self.space.full_cap.is_none() {
@@ -491,6 +515,7 @@ impl Writer {
         let tx = self.conn.transaction()?;
         let mut committed = *self.committed.borrow();
         let (mut spans, mut logs, mut points) = (0i64, 0i64, 0i64);
+        let mut duplicates = 0i64;
         let mut index_entries = Vec::new();
         for (batch, _) in group {
             let resources = intern_resources(&tx, &mut self.resource_ids, &self.resource_attrs, batch)?;
@@ -498,9 +523,11 @@ impl Writer {
             if !batch.spans.is_empty() {
                 // A block per batch at most, so blocks stay near `blocks::BLOCK_ROWS` however big the group.
                 let mut inserted = InsertedSpans::none();
-                committed.span_id = insert_spans(&tx, batch, &resources, &scopes, &mut index_entries, &mut inserted)?;
+                let before = duplicates;
+                let last = insert_spans(&tx, batch, &resources, &scopes, &mut index_entries, &mut inserted, &mut duplicates)?;
+                committed.span_id = committed.span_id.max(last);
                 blocks::record(&tx, inserted)?;
-                spans += batch.spans.len() as i64;
+                spans += batch.spans.len() as i64 - (duplicates - before);
             }
             if !batch.logs.is_empty() {
                 committed.log_id = insert_logs(&tx, batch, &resources, &scopes)?;
@@ -517,7 +544,10 @@ impl Writer {
         count.execute(params!["logs", logs])?;
         count.execute(params!["metric_points", points])?;
         drop(count);
+        self.arrivals.record(&tx, committed)?;
         tx.commit()?;
+        self.arrivals.committed();
+        self.stats.duplicate_spans.fetch_add(duplicates as u64, Ordering::Relaxed);
         self.stats.spans_written.fetch_add(spans as u64, Ordering::Relaxed);
         self.stats.logs_written.fetch_add(logs as u64, Ordering::Relaxed);
         self.stats.points_written.fetch_add(points as u64, Ordering::Relaxed);
@@ -621,8 +651,59 @@ fn intern_scopes(tx: &Connection, cache: &mut HashMap<i64, i64>, batch: &RowBatc
         .collect()
 }
 
+/// Spans of a batch already stored (or earlier in the batch), by trace id and span id: the first
+/// copy is kept, later ones are dropped. A trace new to the store costs one lookup of its summary
+/// row; a span of a stored trace one index seek per bucket its trace's rows lie in (usually one).
+struct StoredSpans<'a> {
+    /// Per trace of the batch: the span row ids it had before the batch, if any.
+    traces: HashMap<[u8; 16], Option<(i64, i64)>>,
+    in_batch: std::collections::HashSet<([u8; 16], [u8; 8])>,
+    find_trace: rusqlite::CachedStatement<'a>,
+    find_span: rusqlite::CachedStatement<'a>,
+}
+
+impl<'a> StoredSpans<'a> {
+    fn new(tx: &'a Connection, spans: usize) -> rusqlite::Result<Self> {
+        Ok(StoredSpans {
+            traces: HashMap::new(),
+            in_batch: std::collections::HashSet::with_capacity(spans),
+            find_trace: tx.prepare_cached("SELECT first_span, last_span FROM traces WHERE trace_id = ?1")?,
+            find_span: tx.prepare_cached("SELECT 1 FROM spans WHERE (id >> 16) = ?1 AND trace_id = ?2 AND span_id = ?3")?,
+        })
+    }
+
+    /// This span (trace id and span id) is stored already, or came earlier in the batch.
+    fn holds(&mut self, span: &SpanRow) -> rusqlite::Result<bool> {
+        if !self.in_batch.insert((span.trace_id, span.span_id)) {
+            return Ok(true);
+        }
+        let rows = match self.traces.get(&span.trace_id) {
+            Some(rows) => *rows,
+            None => {
+                let rows = self
+                    .find_trace
+                    .query_row([&span.trace_id[..]], |r| Ok((r.get::<_, Option<i64>>(0)?, r.get::<_, Option<i64>>(1)?)))
+                    .optional()?
+                    .and_then(|(first, last)| first.zip(last));
+                self.traces.insert(span.trace_id, rows);
+                rows
+            }
+        };
+        let Some((first, last)) = rows else {
+            return Ok(false);
+        };
+        for bucket in (first >> SPAN_BUCKET_SHIFT)..=(last >> SPAN_BUCKET_SHIFT) {
+            if self.find_span.exists(params![bucket, &span.trace_id[..], &span.span_id[..]])? {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+}
+
 /// Returns the last inserted span row id. Index entries go to `index_entries` (hash, span row id),
-/// the rows and their start times to `inserted` (for the time index, `blocks`).
+/// the rows and their start times to `inserted` (for the time index, `blocks`); spans stored
+/// already are skipped and counted in `duplicates`.
 fn insert_spans(
     tx: &Connection,
     batch: &RowBatch,
@@ -630,6 +711,7 @@ fn insert_spans(
     scopes: &[i64],
     index_entries: &mut Vec<(i64, i64)>,
     inserted: &mut InsertedSpans,
+    duplicates: &mut i64,
 ) -> rusqlite::Result<i64> {
     let mut insert = tx.prepare_cached(
         "INSERT INTO spans(trace_id, span_id, parent_span_id, name, kind, resource_id, scope_id, start_ns, end_ns, status_code, attrs, extra)
@@ -641,8 +723,13 @@ fn insert_spans(
     let attr_hashes = batch.spans.iter().map(|s| s.attr_hashes.len()).sum();
     let mut latest: HashMap<([u8; 16], i64), i64> = HashMap::with_capacity(attr_hashes);
     let mut services: HashMap<usize, (i64, i64, i64)> = HashMap::with_capacity(batch.resources.len());
+    let mut stored = StoredSpans::new(tx, batch.spans.len())?;
     let mut last = 0;
     for span in &batch.spans {
+        if stored.holds(span)? {
+            *duplicates += 1;
+            continue;
+        }
         insert.execute(params![
             &span.trace_id[..],
             &span.span_id[..],

@@ -34,6 +34,10 @@ pub struct StorageStatus {
     pub metric_points: i64,
     pub retention_s: Option<u64>,
     pub max_bytes: Option<u64>,
+    /// Spans acknowledged but not stored again, since this process started: a span with the same
+    /// trace id and span id was stored already (a retry, a redelivery), and the first copy is kept.
+    #[serde(default)]
+    pub duplicate_spans: u64,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
