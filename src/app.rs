@@ -181,6 +181,7 @@ pub async fn run(options: BoxOptions, shutdown: impl Future<Output = ()>, on_rea
             api::router(api_state.clone()),
             &api_stop,
             &options.security.allowed_hosts,
+            crate::net::ConnectionLimits::default(),
         )
     };
     let api_server = match serve_all() {

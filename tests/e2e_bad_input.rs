@@ -176,3 +176,65 @@ fn grpc_refuses_undecodable_and_oversized_messages_with_final_codes() {
     assert!(oversized.get_details_retry_info().is_none(), "no RetryInfo: final for OTLP senders");
     assert_nothing_stored(&b);
 }
+
+/// Peak resident memory of the box so far (VmHWM), in MiB.
+fn peak_rss_mib(b: &Box) -> u64 {
+    let pid = b.child.as_ref().unwrap().id();
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let line = status.lines().find(|l| l.starts_with("VmHWM:")).unwrap();
+    line.split_whitespace().nth(1).unwrap().parse::<u64>().unwrap() / 1024
+}
+
+/// Valid bodies made of empty messages decode to about a hundred times their size (8 MiB of empty
+/// ResourceSpans: about 850 MiB; two at once killed the installed service at its 1 GiB ceiling).
+/// Every receiver estimates the decoded size before decoding and refuses it for good, over HTTP
+/// (protobuf and JSON) and gRPC (plain and gzip), and the box's peak memory stays small.
+#[test]
+fn amplified_bodies_are_refused_before_decoding_on_every_receiver() {
+    use tonic_types::StatusExt;
+    let b = Box::start(&["--memory"]);
+    let empty_resource_spans = b"\x0a\x00".repeat(4 << 20); // 8 MiB, 4 Mi messages
+    let response = b.post("/v1/traces", "application/x-protobuf", empty_resource_spans.clone());
+    assert_eq!(response.status().as_u16(), 413);
+    let text = response.text().unwrap();
+    assert!(text.contains("once decoded"), "{text}");
+
+    let mut json = String::from("{\"resourceSpans\":[");
+    json.push_str(&"{},".repeat(3 << 20));
+    json.push_str("{}]}");
+    let response = b.post("/v1/traces", "application/json", json.into_bytes());
+    assert_eq!(response.status().as_u16(), 413);
+    assert!(response.text().unwrap().contains("once decoded"));
+
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let export = |body: Vec<u8>, gzip: bool| {
+        runtime.block_on(async {
+            let channel = tonic::transport::Endpoint::from_shared(format!("http://127.0.0.1:{}", b.grpc_port))
+                .unwrap()
+                .connect()
+                .await
+                .unwrap();
+            let mut grpc = tonic::client::Grpc::new(channel).max_encoding_message_size(64 << 20);
+            if gzip {
+                grpc = grpc.send_compressed(tonic::codec::CompressionEncoding::Gzip);
+            }
+            grpc.ready().await.unwrap();
+            let path = http::uri::PathAndQuery::from_static("/opentelemetry.proto.collector.trace.v1.TraceService/Export");
+            grpc.unary(tonic::Request::new(bytes::Bytes::from(body)), path, RawBytes)
+                .await
+                .unwrap_err()
+        })
+    };
+    for gzip in [false, true] {
+        let refused = export(empty_resource_spans.clone(), gzip);
+        assert_eq!(refused.code(), tonic::Code::ResourceExhausted, "gzip {gzip}: {refused:?}");
+        assert!(refused.message().contains("once decoded"), "{refused:?}");
+        assert!(refused.get_details_retry_info().is_none(), "final: smaller batches would do");
+    }
+    assert_nothing_stored(&b);
+    let peak = peak_rss_mib(&b);
+    assert!(peak < 300, "peak resident memory {peak} MiB");
+    // The box still takes ordinary data.
+    let ok = b.post("/v1/traces", "application/x-protobuf", encode(&trace_request("svc", "R", 1, 3)));
+    assert_eq!(ok.status().as_u16(), 200);
+}

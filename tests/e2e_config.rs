@@ -261,7 +261,12 @@ service:
             .post(format!("http://127.0.0.1:{port}/v1/traces"))
             .header("content-type", "application/x-protobuf")
             // A trace per run: the same trace and span ids again would be a duplicate, stored once.
-            .body(common::encode(&common::trace_request("svc", run, if run == "open" { 1 } else { 2 }, 2)));
+            .body(common::encode(&common::trace_request(
+                "svc",
+                run,
+                if run == "open" { 1 } else { 2 },
+                2,
+            )));
         if let Some(token) = token {
             request = request.bearer_auth(token);
         }

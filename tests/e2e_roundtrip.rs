@@ -138,3 +138,69 @@ fn every_metric_type_is_stored_and_charted() {
     assert_eq!(last("rpc.summary", "p50"), 9.0);
     assert_eq!(last("rpc.summary", "avg"), 10.0);
 }
+
+/// An answer holds each value at most 64 KiB long, with a marker naming the path that returns it
+/// whole; that path and the export give it whole. 40 spans with a 256 KiB attribute each are
+/// answered with about 2.6 MiB instead of 10, and the export splits them into pages of about
+/// 2 MiB of stored values, losing nothing.
+#[test]
+fn answers_cut_long_values_and_point_to_them_while_exports_keep_them_whole() {
+    let b = Box::start(&["--memory"]);
+    let long: String = "0123456789abcdef".repeat(1 << 14); // 256 KiB
+    let mut request = trace_request("big", "B1", 77, 40);
+    for span in &mut request.resource_spans[0].scope_spans[0].spans {
+        span.attributes.push(string_kv("prompt", &long));
+    }
+    assert_eq!(
+        b.post("/v1/traces", "application/x-protobuf", encode(&request)).status().as_u16(),
+        200
+    );
+
+    let answer = b
+        .client
+        .get(format!("{}/api/v1/spans?limit=100&q=service.name%20%3D%20big", b.api))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(answer.len() < 40 * 70 * 1024, "{} bytes", answer.len());
+    let spans: serde_json::Value = serde_json::from_str(&answer).unwrap();
+    let spans = spans["spans"].as_array().unwrap();
+    assert_eq!(spans.len(), 40);
+    let cut = spans[0]["attributes"]["prompt"].as_str().unwrap();
+    assert!(cut.starts_with(&long[..65536]) && cut.len() < 66 * 1024, "{}", &cut[65536..]);
+    let path = cut.split("GET ").nth(1).unwrap().split(' ').next().unwrap();
+    assert!(path.ends_with("/attributes/prompt"), "{path}");
+    let whole = b.client.get(format!("{}{path}", b.api)).send().unwrap();
+    assert_eq!(whole.status().as_u16(), 200);
+    assert_eq!(whole.text().unwrap(), long, "the marker's path returns the value whole");
+
+    let export = b
+        .client
+        .get(format!("{}/api/v1/export/traces", b.api))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    let lines: Vec<&str> = export.lines().collect();
+    assert!(
+        lines.len() >= 4,
+        "pages of about 2 MiB, not one line of 10 MiB: {} lines",
+        lines.len()
+    );
+    let mut exported = 0;
+    for line in lines {
+        let page: serde_json::Value = serde_json::from_str(line).unwrap();
+        for span in page["resourceSpans"][0]["scopeSpans"][0]["spans"].as_array().unwrap() {
+            let prompt = span["attributes"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|kv| kv["key"] == "prompt")
+                .unwrap();
+            assert_eq!(prompt["value"]["stringValue"].as_str().unwrap().len(), long.len());
+            exported += 1;
+        }
+    }
+    assert_eq!(exported, 40, "the export holds every span whole");
+}

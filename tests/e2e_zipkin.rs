@@ -131,3 +131,24 @@ fn a_bad_zipkin_body_gets_400_and_stores_nothing() {
     assert_eq!(status, 404);
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// A valid Zipkin body of empty spans (`[{},{},...]`) decodes to hundreds of times its size: its
+/// decoded size is estimated first and refused for good.
+#[test]
+fn an_amplified_zipkin_body_is_refused_before_decoding() {
+    let (b, zipkin, dir) = start_with_zipkin();
+    let mut body = String::from("[");
+    body.push_str(&"{},".repeat(2 << 20));
+    body.push_str("{}]");
+    let response = b
+        .client
+        .post(&zipkin)
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 413);
+    assert!(response.text().unwrap().contains("once decoded"));
+    assert_eq!(b.stored_spans(), 0);
+    let _ = std::fs::remove_dir_all(dir);
+}

@@ -71,6 +71,7 @@ pub fn router(state: Arc<ApiState>) -> Router {
         .route(routes::TRACE, get(traces::trace))
         .route(routes::TRACE_OTLP, get(traces::trace_otlp))
         .route(routes::SPANS, get(traces::spans))
+        .route(routes::SPAN_ATTRIBUTE, get(traces::span_attribute))
         .route(routes::LOGS, get(logs::logs))
         .route(routes::METRICS, get(metrics::metrics))
         .route(routes::METRIC_SERIES, get(metrics::metric_series))

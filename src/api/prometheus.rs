@@ -82,6 +82,16 @@ pub fn render_prometheus(ingest: &IngestStats, components: &Components, store: &
             get(&store.duplicate_spans),
         ),
         (
+            "otelbox_store_overflow_points_total",
+            "metric points stored in their metric's otel.metric.overflow series (over 2,000 series per metric and resource)",
+            get(&store.overflow_points),
+        ),
+        (
+            "otelbox_store_unreferenced_removed_total",
+            "metric series, resources and scopes deleted once no stored row used them",
+            get(&store.unreferenced_removed),
+        ),
+        (
             "otelbox_store_rows_expired_total",
             "rows deleted by retention",
             get(&store.rows_expired),

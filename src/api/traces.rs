@@ -45,7 +45,10 @@ pub(super) async fn traces(
 
 pub(super) async fn trace(State(state): State<Arc<ApiState>>, Path(trace_id): Path<String>) -> ApiResult<wire::TraceResponse> {
     let id = parse_trace_id(&trace_id)?;
-    let spans = state.store.read(move |conn| read::trace_spans(conn, &id.0)).await?;
+    let spans = state
+        .store
+        .read(move |conn| read::trace_spans(conn, &id.0, read::Values::Capped))
+        .await?;
     if spans.is_empty() {
         return Err(ApiError::not_found(format!(
             "trace {id} is not stored (it may not have arrived yet, or retention removed it)"
@@ -59,7 +62,10 @@ pub(super) async fn trace(State(state): State<Arc<ApiState>>, Path(trace_id): Pa
 
 pub(super) async fn trace_otlp(State(state): State<Arc<ApiState>>, Path(trace_id): Path<String>) -> Result<Response, ApiError> {
     let id = parse_trace_id(trace_id.trim_end_matches(".json"))?;
-    let spans = state.store.read(move |conn| read::trace_spans(conn, &id.0)).await?;
+    let spans = state
+        .store
+        .read(move |conn| read::trace_spans(conn, &id.0, read::Values::Whole))
+        .await?;
     if spans.is_empty() {
         return Err(ApiError::not_found(format!("trace {id} is not stored")));
     }
@@ -97,4 +103,26 @@ pub(super) async fn spans(State(state): State<Arc<ApiState>>, ApiQuery(params): 
     Ok(Json(wire::SpansResponse {
         spans: spans.iter().map(convert::span).collect(),
     }))
+}
+
+/// One attribute of one span, whole: where an answer's cut value (`read::MAX_ANSWER_VALUE_BYTES`)
+/// points. A string comes as text, any other value as its JSON.
+pub(super) async fn span_attribute(
+    State(state): State<Arc<ApiState>>,
+    Path((trace_id, span_id, key)): Path<(String, String, String)>,
+) -> Result<Response, ApiError> {
+    let id = parse_trace_id(&trace_id)?;
+    let span = crate::pdata::SpanId::parse_hex(&span_id)
+        .ok_or_else(|| ApiError::bad_request(format!("'{span_id}' is not a span id: expected 16 hex characters")))?;
+    let wanted = key.clone();
+    let value = state
+        .store
+        .read(move |conn| read::span_attribute(conn, &id.0, &span.0, &wanted))
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("span {span_id} of trace {trace_id} has no stored attribute '{key}'")))?;
+    use opentelemetry_proto::tonic::common::v1::any_value;
+    Ok(match value.value {
+        Some(any_value::Value::StringValue(text)) => ([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], text).into_response(),
+        _ => Json(crate::pdata::json::any_value_to_plain(&value)).into_response(),
+    })
 }

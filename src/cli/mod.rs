@@ -2,6 +2,7 @@
 
 pub mod assert;
 pub mod bench;
+pub mod check;
 pub mod config;
 pub mod export;
 pub mod gen;
@@ -38,6 +39,8 @@ pub enum Command {
     Import(export::ImportArgs),
     /// Report instrumentation problems in a box's data
     Lint(lint::LintArgs),
+    /// Check a data directory's database: its WAL, SQLite's integrity check, the schema, the row counts (exit 0 ok, 1 problems, 2 error)
+    Check(check::CheckArgs),
     /// Check a Collector-style config file, or print the built-in one
     Config(config::ConfigArgs),
     /// Send realistic demo or load data (LLM-agent runs, HTTP services, logs, metrics) to a box
@@ -63,6 +66,7 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Export(args) => export::run_export(args),
         Command::Import(args) => export::run_import(args),
         Command::Lint(args) => lint::run(args),
+        Command::Check(args) => check::run(args),
         Command::BenchSqlite(args) => bench::sqlite_limit(args),
         Command::BenchLoad(args) => bench::load(args),
     }

@@ -117,7 +117,7 @@ impl Extension for HealthCheck {
             );
             let (stop_tx, stop) = Stop::new();
             // Probes on a loopback listener come from this machine: loopback names only.
-            let server = crate::net::serve(listener, None, router, &stop, &Default::default())?;
+            let server = crate::net::serve(listener, None, router, &stop, &Default::default(), Default::default())?;
             *self.running.lock().unwrap_or_else(|e| e.into_inner()) = Some((stop_tx, server));
             Ok(())
         })

@@ -1,6 +1,7 @@
 //! OTLP data as it travels through the pipeline: typed ids, the three signal payloads and the
 //! operations the pipeline needs on them (counting, merging, splitting, validating). No IO here.
 
+pub mod cap;
 pub mod json;
 
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;

@@ -3,6 +3,7 @@
 //! step (validate, hand to the pipeline, wait for the commit).
 
 pub mod answer;
+pub mod budget;
 pub mod otlp;
 pub mod otlp_grpc;
 pub mod otlp_http;
@@ -16,6 +17,7 @@ use crate::pdata::SignalData;
 use crate::pipeline::ack::AckToken;
 use crate::pipeline::{Envelope, NoPipeline, PipelineError, SharedConsumer, SignalConsumers};
 use crate::telemetry::IngestStats;
+use answer::Refusal;
 use futures::future::BoxFuture;
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
@@ -25,9 +27,6 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio_rustls::rustls::ServerConfig;
-
-/// Longest a request waits for its commit before being told to retry.
-const ACK_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Default limit on a request body after decompression.
 pub const DEFAULT_MAX_REQUEST_BYTES: usize = 16 * 1024 * 1024;
@@ -169,14 +168,27 @@ pub struct Intake {
 /// Plain bodies above this size are decoded on the blocking pool (`Admission::decode`).
 const BLOCKING_DECODE_BYTES: usize = 64 * 1024;
 
-/// Raw request bytes being decoded and ingested at once, at most (decoded data is a few times larger).
+/// Raw request bytes being read, decoded and ingested at once, at most. Bodies count as they
+/// stream in, so unfinished uploads cannot hold more than this between them.
 pub const MAX_DECODING_BYTES: usize = 32 * 1024 * 1024;
+/// Memory one request may take once decoded, by `budget`'s estimate made before decoding. A valid
+/// 16 MiB body of empty ResourceSpans decodes to about 850 MiB; real requests take 4 to 7 times
+/// their size (16 MiB: about 110 MiB), JSON a little more.
+pub const MAX_DECODED_BYTES: u64 = 256 * 1024 * 1024;
+/// Memory all requests being decoded and ingested take at once, by the same estimate: one request
+/// at the per-request maximum leaves room for the usual small ones.
+pub const MAX_DECODED_IN_FLIGHT: u64 = 384 * 1024 * 1024;
+/// Longest a request body may take to arrive once its headers have (a stalled upload holds
+/// memory and a connection): answered 503, which senders retry.
+pub const BODY_READ_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Checks made before a request body is decoded, so overload is refused while it is still cheap:
 /// the memory limit, and a budget of request bytes in decoding and ingest at once.
 pub struct Admission {
     memory: Option<Arc<crate::memory::MemoryGauge>>,
     decoding: Arc<tokio::sync::Semaphore>,
+    /// KiB of estimated decoded memory (`MAX_DECODED_IN_FLIGHT`).
+    decoded: Arc<tokio::sync::Semaphore>,
     /// One per core: large bodies decoded at once on the blocking pool. Decoding is CPU-bound, so
     /// more at once gains nothing, while each holds its decoded copy (a JSON tree is several times
     /// the body) and, on its own thread, an allocator arena of its own: 16 JSON senders peaked at
@@ -189,6 +201,7 @@ impl Admission {
         Admission {
             memory,
             decoding: Arc::new(tokio::sync::Semaphore::new(MAX_DECODING_BYTES / 1024)),
+            decoded: Arc::new(tokio::sync::Semaphore::new((MAX_DECODED_IN_FLIGHT / 1024) as usize)),
             decoders: Arc::new(tokio::sync::Semaphore::new(
                 std::thread::available_parallelism().map_or(2, |n| n.get()),
             )),
@@ -227,15 +240,86 @@ impl Admission {
     /// the budget is spent (the sender retries), rather than queueing decoded copies in memory.
     pub fn reserve(&self, body_bytes: usize) -> Result<tokio::sync::OwnedSemaphorePermit, PipelineError> {
         let kib = (body_bytes / 1024 + 1).min(MAX_DECODING_BYTES / 1024) as u32;
-        self.decoding
-            .clone()
-            .try_acquire_many_owned(kib)
-            .map_err(|_| PipelineError::Retryable {
-                message: "otelbox is busy decoding other requests; retry later".into(),
-                retry_after: Duration::from_secs(1),
-            })
+        self.decoding.clone().try_acquire_many_owned(kib).map_err(|_| busy())
+    }
+
+    /// Reads a request body of at most `limit` bytes, counting it against the decoding budget as
+    /// it arrives (refused retryably once the budget is spent, so unfinished uploads cannot pile
+    /// up) and giving up after `BODY_READ_TIMEOUT`. The room is held until the answer.
+    pub async fn read_body(
+        &self,
+        body: axum::body::Body,
+        limit: usize,
+    ) -> Result<(bytes::Bytes, tokio::sync::OwnedSemaphorePermit), Refusal> {
+        use futures::StreamExt;
+        let deadline = tokio::time::Instant::now() + BODY_READ_TIMEOUT;
+        let mut stream = body.into_data_stream();
+        let mut room = self.reserve(0)?;
+        let mut held_kib = 1usize;
+        let mut body = bytes::BytesMut::new();
+        loop {
+            let chunk = match tokio::time::timeout_at(deadline, stream.next()).await {
+                // Retryable (503), not 408, which OTLP senders do not retry: the network may just be slow.
+                Err(_) => {
+                    return Err(PipelineError::Retryable {
+                        message: format!("the request body did not arrive within {} s; retry", BODY_READ_TIMEOUT.as_secs()),
+                        retry_after: Duration::from_secs(1),
+                    }
+                    .into())
+                }
+                Ok(None) => break,
+                Ok(Some(Err(e))) => return Err(Refusal::invalid(format!("the request body could not be read: {e}"))),
+                Ok(Some(Ok(chunk))) => chunk,
+            };
+            if body.len() + chunk.len() > limit {
+                return Err(body_too_large(limit));
+            }
+            let need_kib = (body.len() + chunk.len()) / 1024 + 1;
+            if need_kib > held_kib {
+                let more = self
+                    .decoding
+                    .clone()
+                    .try_acquire_many_owned((need_kib - held_kib) as u32)
+                    .map_err(|_| busy())?;
+                room.merge(more);
+                held_kib = need_kib;
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok((body.freeze(), room))
+    }
+
+    /// Room for a request whose decoded form `budget` estimates at `estimate` bytes, held until
+    /// the answer: refused for good over `MAX_DECODED_BYTES` (413 / RESOURCE_EXHAUSTED: smaller
+    /// batches would do), retryably while other requests hold the in-flight budget.
+    pub fn admit_decoded(&self, estimate: u64) -> Result<tokio::sync::OwnedSemaphorePermit, Refusal> {
+        if estimate > MAX_DECODED_BYTES {
+            return Err(Refusal::too_large(format!(
+                "the request would take about {} MiB of memory once decoded, more than the {} MiB one request may; send smaller batches",
+                estimate >> 20,
+                MAX_DECODED_BYTES >> 20
+            )));
+        }
+        let kib = (estimate / 1024 + 1) as u32;
+        Ok(self.decoded.clone().try_acquire_many_owned(kib).map_err(|_| busy())?)
     }
 }
+
+fn busy() -> PipelineError {
+    PipelineError::Retryable {
+        message: "otelbox is busy decoding other requests; retry later".into(),
+        retry_after: Duration::from_secs(1),
+    }
+}
+
+/// The refusal of a body over `limit` bytes (after decompression).
+pub fn body_too_large(limit: usize) -> Refusal {
+    Refusal::too_large(format!(
+        "request body is larger than the {limit}-byte limit after decompression; send smaller batches"
+    ))
+}
+
+impl Admission {}
 
 /// Pick the pipeline head for a payload type.
 pub trait IntakeFor<T> {
@@ -285,10 +369,13 @@ where
     let (ack, committed) = AckToken::new();
     let outcome = match intake.head().consume(Envelope::new(data, ack)).await {
         Err(err) => Err(err),
-        Ok(()) => match tokio::time::timeout(ACK_TIMEOUT, committed).await {
-            Ok(Ok(result)) => result,
-            Ok(Err(_)) => Err(PipelineError::retryable("otelbox is shutting down; retry later")),
-            Err(_) => Err(PipelineError::retryable("storage did not confirm the write in time; retry later")),
+        // The answer is the write's outcome, however long it takes: a "retry later" for data that
+        // is then committed would be stored twice by the retry (logs and points; spans are kept
+        // once). Every ack is answered: by the commit, by a refusal, or, when the pipeline drops
+        // it (shutting down), here. A sender that gives up first retries by its own timeout.
+        Ok(()) => match committed.await {
+            Ok(result) => result,
+            Err(_) => Err(PipelineError::retryable("otelbox is shutting down; retry later")),
         },
     };
     match outcome {
@@ -316,6 +403,40 @@ where
 mod tests {
     use super::*;
     use std::sync::atomic::AtomicUsize;
+
+    /// Acknowledges every envelope after `delay`, as a storage writer busy for that long would.
+    struct SlowCommit(Duration);
+    impl<T: Send + 'static> crate::pipeline::Consumer<T> for SlowCommit {
+        fn consume(&self, envelope: Envelope<T>) -> futures::future::BoxFuture<'_, Result<(), PipelineError>> {
+            let delay = self.0;
+            tokio::spawn(async move {
+                tokio::time::sleep(delay).await;
+                for ack in envelope.acks {
+                    ack.commit();
+                }
+            });
+            Box::pin(async { Ok(()) })
+        }
+    }
+
+    /// A commit that comes late (a writer stalled by a huge export) is still answered as success:
+    /// answering "retry later" for data then committed makes the sender store it twice.
+    #[tokio::test(start_paused = true)]
+    async fn a_slow_commit_is_answered_with_its_outcome_never_retry_later() {
+        let slow = Arc::new(SlowCommit(Duration::from_secs(600)));
+        let intake = Intake {
+            traces: slow.clone(),
+            metrics: slow.clone(),
+            logs: slow,
+            stats: Default::default(),
+            max_request_bytes: 1 << 20,
+            admission: Arc::new(Admission::new(None)),
+        };
+        let request = crate::gen::Generator::new(5).logs_request(3);
+        let answer = ingest(&intake, request).await;
+        assert!(answer.is_ok(), "{answer:?}");
+        assert_eq!(intake.stats.logs.refused.load(Ordering::Relaxed), 0);
+    }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn large_bodies_are_decoded_at_most_one_per_core_at_once() {

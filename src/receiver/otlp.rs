@@ -256,29 +256,26 @@ impl Receiver for OtlpReceiver {
         let mut servers = Vec::new();
         for l in self.listeners {
             let server = if l.protocol == "grpc" {
+                // Served as an axum router by `net::serve`, like every other port: the same
+                // connection limits and timeouts, and admission before tonic decodes.
                 let check = guard_grpc(self.tokens.clone(), l.authenticator);
-                let routes = GrpcReceiver::new(l.intake).routes();
-                let grpc = tonic::transport::Server::builder()
-                    .layer(tower::util::MapResponseLayer::new(final_decode_errors))
+                let intake = l.intake.clone();
+                let router = GrpcReceiver::new(l.intake)
+                    .routes()
+                    .prepare()
+                    .into_axum_router()
+                    // The last layer is the outermost: the token check comes before the body is read.
+                    .layer(axum::middleware::from_fn_with_state(intake, crate::receiver::otlp_grpc::admit))
                     .layer(tonic::service::InterceptorLayer::new(check))
-                    .add_routes(routes);
-                let shutdown = stop.wait();
-                match &self.tls {
-                    None => tokio::spawn(async move {
-                        let incoming = tokio_stream::wrappers::TcpListenerStream::new(l.listener);
-                        if let Err(e) = grpc.serve_with_incoming_shutdown(incoming, shutdown).await {
-                            tracing::warn!(error = %e, "the OTLP/gRPC server stopped with an error");
-                        }
-                    }),
-                    Some(tls) => {
-                        let incoming = crate::tls::TlsListener::new(l.listener, tls.grpc.clone())?.into_stream();
-                        tokio::spawn(async move {
-                            if let Err(e) = grpc.serve_with_incoming_shutdown(incoming, shutdown).await {
-                                tracing::warn!(error = %e, "the OTLP/gRPC server stopped with an error");
-                            }
-                        })
-                    }
-                }
+                    .layer(tower::util::MapResponseLayer::new(final_decode_errors));
+                crate::net::serve(
+                    l.listener,
+                    self.tls.as_ref().map(|t| t.grpc.clone()),
+                    router,
+                    stop,
+                    &self.allowed_hosts,
+                    crate::net::ConnectionLimits::default(),
+                )?
             } else {
                 let router = guard_http(otlp_http::router(l.intake), self.tokens.clone(), l.authenticator);
                 crate::net::serve(
@@ -287,6 +284,7 @@ impl Receiver for OtlpReceiver {
                     router,
                     stop,
                     &self.allowed_hosts,
+                    crate::net::ConnectionLimits::default(),
                 )?
             };
             servers.push(server);

@@ -141,26 +141,51 @@ fn bad(intake: &Intake, signal: crate::pdata::Signal) {
     intake.stats.signal(signal).bad_requests.fetch_add(1, Ordering::Relaxed);
 }
 
-async fn decode_body<T: HttpSignal>(
-    intake: &Intake,
-    headers: &HeaderMap,
-    body: Body,
-    encoding: Encoding,
-) -> Result<(T, tokio::sync::OwnedSemaphorePermit), Refusal> {
+async fn decode_body<T: HttpSignal>(intake: &Intake, headers: &HeaderMap, body: Body, encoding: Encoding) -> Result<(T, Room), Refusal> {
     let limit = intake.max_request_bytes;
     intake.admission.check_memory()?;
-    let raw = axum::body::to_bytes(body, limit).await.map_err(|_| too_large(limit))?;
-    let room = intake.admission.reserve(raw.len())?;
+    let (raw, room) = intake.admission.read_body(body, limit).await?;
     let content_encoding = super::content_encoding(headers);
     let compressed = !matches!(content_encoding.as_str(), "" | "identity");
+    let admission = intake.admission.clone();
     let decoded = intake
         .admission
         .decode(raw.len(), compressed, move || {
-            decode_bytes::<T>(raw, &content_encoding, encoding, limit)
+            decode_admitted::<T>(raw, &content_encoding, encoding, limit, &admission)
         })
         .await
         .unwrap_or_else(|| Err(Refusal::invalid("internal error while decoding the body")));
-    decoded.map(|request| (request, room))
+    decoded.map(|(request, decoded_room)| (request, (room, decoded_room)))
+}
+
+/// The decoding budgets a request holds until its answer: its raw bytes, and its decoded memory.
+type Room = (tokio::sync::OwnedSemaphorePermit, tokio::sync::OwnedSemaphorePermit);
+
+/// The protobuf schema `budget` walks for a signal's request.
+pub fn schema_of(signal: crate::pdata::Signal) -> super::budget::Schema {
+    match signal {
+        crate::pdata::Signal::Traces => super::budget::Schema::Traces,
+        crate::pdata::Signal::Metrics => super::budget::Schema::Metrics,
+        crate::pdata::Signal::Logs => super::budget::Schema::Logs,
+    }
+}
+
+/// Decompresses, estimates the decoded size before decoding (refusing what would not fit), and decodes.
+fn decode_admitted<T: HttpSignal>(
+    raw: Bytes,
+    content_encoding: &str,
+    encoding: Encoding,
+    limit: usize,
+    admission: &super::Admission,
+) -> Result<(T, tokio::sync::OwnedSemaphorePermit), Refusal> {
+    let bytes = decompress(raw, content_encoding, limit)?;
+    let estimate = match encoding {
+        // A body the walk finds malformed is left to the decoder, which refuses it with its own words.
+        Encoding::Protobuf => super::budget::protobuf_decoded_bytes(schema_of(T::SIGNAL), &bytes).unwrap_or(0),
+        Encoding::Json => super::budget::json_decoded_bytes(&bytes),
+    };
+    let room = admission.admit_decoded(estimate)?;
+    decode_plain::<T>(bytes, encoding).map(|request| (request, room))
 }
 
 /// Decompresses and decodes a raw body exactly as `POST /v1/{traces,metrics,logs}` does, without the
@@ -179,14 +204,17 @@ pub fn decode_request<T: HttpSignal>(
 
 /// The refusal of a body over `limit` bytes (after decompression).
 fn too_large(limit: usize) -> Refusal {
-    Refusal::too_large(format!(
-        "request body is larger than the {limit}-byte limit after decompression; send smaller batches"
-    ))
+    super::body_too_large(limit)
 }
 
 fn decode_bytes<T: HttpSignal>(raw: Bytes, content_encoding: &str, encoding: Encoding, limit: usize) -> Result<T, Refusal> {
+    decode_plain(decompress(raw, content_encoding, limit)?, encoding)
+}
+
+/// The body after its `Content-Encoding`, at most `limit` bytes.
+fn decompress(raw: Bytes, content_encoding: &str, limit: usize) -> Result<Bytes, Refusal> {
     let too_large = || too_large(limit);
-    let bytes = match content_encoding {
+    Ok(match content_encoding {
         "" | "identity" => raw,
         "gzip" | "x-gzip" => {
             inflate(flate2::read::MultiGzDecoder::new(&raw[..]), limit, "gzip").map_err(|e| e.unwrap_or_else(too_large))?
@@ -201,7 +229,10 @@ fn decode_bytes<T: HttpSignal>(raw: Bytes, content_encoding: &str, encoding: Enc
                 "unsupported content encoding '{other}'; use gzip, deflate, zstd or none"
             )))
         }
-    };
+    })
+}
+
+fn decode_plain<T: HttpSignal>(bytes: Bytes, encoding: Encoding) -> Result<T, Refusal> {
     match encoding {
         Encoding::Protobuf => {
             T::decode(bytes).map_err(|e| Refusal::invalid(format!("body is not a valid OTLP protobuf {}: {e}", signal_message::<T>())))

@@ -2,6 +2,7 @@
 //! the async runtime, retention, and the read queries the API and CLI need.
 
 pub mod blocks;
+pub mod check;
 pub mod functions;
 pub mod lint;
 pub mod read;
@@ -55,6 +56,11 @@ pub struct StoreStats {
     pub points_written: AtomicU64,
     /// Spans not stored because a span with the same trace id and span id was (the first copy is kept).
     pub duplicate_spans: AtomicU64,
+    /// Metric points stored in their metric's overflow series: the metric had
+    /// `writer::MAX_SERIES_PER_METRIC` series for its resource already.
+    pub overflow_points: AtomicU64,
+    /// Metric series, resources and scopes deleted by retention once no row used them.
+    pub unreferenced_removed: AtomicU64,
     pub rows_expired: AtomicU64,
     pub retention_micros: AtomicU64,
     /// The longest single retention step: how long deletes held up the writer at most.
@@ -171,10 +177,18 @@ impl Store {
         };
         let on_disk = matches!(config.location, Location::Disk(_));
         let open_err = |err| StoreError::at_open(&uri, err);
+        // Before SQLite opens the database: its recovery drops whatever follows a damaged WAL frame without a word.
+        let wal_was_damaged = match &config.location {
+            Location::Disk(path) => check::preserve_and_report_wal_damage(path),
+            Location::Memory => false,
+        };
         let mut conn = Connection::open_with_flags(&uri, flags | OpenFlags::SQLITE_OPEN_NO_MUTEX).map_err(open_err)?;
         // Before anything writes: the writer settings alone would turn another program's database to WAL.
         schema::check_owner(&conn).map_err(|err| StoreError::from_schema(&uri, err))?;
         schema::configure_writer(&conn, on_disk, config.durable_sync).map_err(open_err)?;
+        if wal_was_damaged {
+            check::checkpoint_recovered_wal(&conn);
+        }
         schema::migrate(&mut conn).map_err(|err| StoreError::from_schema(&uri, err))?;
         functions::register(&conn).map_err(open_err)?;
 

@@ -5,7 +5,7 @@ use super::rows::{decode_attributes, rebuild_log, rebuild_span};
 use super::schema::span_in_trace;
 use super::sql::SqlFilter;
 use super::StoreError;
-use opentelemetry_proto::tonic::common::v1::{InstrumentationScope, KeyValue};
+use opentelemetry_proto::tonic::common::v1::{AnyValue, InstrumentationScope, KeyValue};
 use opentelemetry_proto::tonic::logs::v1::LogRecord;
 use opentelemetry_proto::tonic::resource::v1::Resource;
 use opentelemetry_proto::tonic::trace::v1::Span;
@@ -131,12 +131,88 @@ impl Lookup {
     }
 }
 
+/// Values longer than this are cut in `Values::Capped` reads: 4 parallel answers of 100 spans
+/// with a 15 MiB attribute each took the process to 6 GiB when every value came whole.
+pub const MAX_ANSWER_VALUE_BYTES: usize = 64 * 1024;
+/// Stored bytes (attribute and detail blobs) after which a `Values::WholePage` read stops: an
+/// export page holds at most about this much besides its last row, so its OTLP/JSON line (two to
+/// three times that) stays well inside what `otelbox import` may send back in one request.
+pub const PAGE_BYTES: usize = 2 << 20;
+
+/// How much of the stored values a read returns.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Values {
+    /// Values over `MAX_ANSWER_VALUE_BYTES` cut, with a marker saying where the whole value is
+    /// (API answers, the UI, live tails): one answer stays small however big the values.
+    Capped,
+    /// Every value whole (the OTLP download of one trace).
+    Whole,
+    /// Every value whole, rows up to `PAGE_BYTES` of them (export pages, which continue after
+    /// the last row returned).
+    WholePage,
+}
+
+/// The marker after a span attribute cut for an answer: the API path that has it whole.
+fn span_attribute_marker(trace_id: &[u8], span_id: &[u8], key: &str) -> impl Fn(usize) -> String {
+    let path = format!(
+        "/api/v1/traces/{}/spans/{}/attributes/{}",
+        crate::pdata::hex_id(trace_id),
+        crate::pdata::hex_id(span_id),
+        utf8_percent_encode_path(key)
+    );
+    move |total| format!("… [cut by otelbox at {MAX_ANSWER_VALUE_BYTES} of {total} bytes; GET {path} returns it whole]")
+}
+
+/// The marker after any other value cut for an answer (events, links, log bodies and attributes).
+fn export_marker(total: usize) -> String {
+    format!("… [cut by otelbox at {MAX_ANSWER_VALUE_BYTES} of {total} bytes; `otelbox export` and /api/v1/export have it whole]")
+}
+
+/// A key as one URL path segment.
+fn utf8_percent_encode_path(key: &str) -> String {
+    key.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+fn cap_span(span: &mut Span) {
+    use crate::pdata::cap::{cap_attributes, cap_value};
+    for kv in &mut span.attributes {
+        if let Some(value) = &mut kv.value {
+            let marker = span_attribute_marker(&span.trace_id, &span.span_id, &kv.key);
+            cap_value(value, MAX_ANSWER_VALUE_BYTES, &marker);
+        }
+    }
+    for event in &mut span.events {
+        cap_attributes(&mut event.attributes, MAX_ANSWER_VALUE_BYTES, &export_marker);
+    }
+    for link in &mut span.links {
+        cap_attributes(&mut link.attributes, MAX_ANSWER_VALUE_BYTES, &export_marker);
+    }
+}
+
+fn cap_log(record: &mut LogRecord) {
+    use crate::pdata::cap::{cap_attributes, cap_value};
+    if let Some(body) = &mut record.body {
+        cap_value(body, MAX_ANSWER_VALUE_BYTES, &export_marker);
+    }
+    cap_attributes(&mut record.attributes, MAX_ANSWER_VALUE_BYTES, &export_marker);
+}
+
+/// Rows of a `WholePage` read so far, and their stored bytes: stop after `PAGE_BYTES`.
+fn page_full(values: Values, bytes: usize) -> bool {
+    values == Values::WholePage && bytes > PAGE_BYTES
+}
+
 const SPAN_COLUMNS: &str = "s.id, s.trace_id, s.span_id, s.parent_span_id, s.name, s.kind, s.start_ns, s.end_ns, s.status_code, s.attrs, s.extra, s.resource_id, s.scope_id";
 
-fn span_from_row(conn: &Connection, lookup: &mut Lookup, row: &Row<'_>) -> rusqlite::Result<StoredSpan> {
+fn span_from_row(conn: &Connection, lookup: &mut Lookup, row: &Row<'_>, values: Values) -> rusqlite::Result<StoredSpan> {
     let attrs: Option<Vec<u8>> = row.get(9)?;
     let extra: Option<Vec<u8>> = row.get(10)?;
-    let span = rebuild_span(
+    let mut span = rebuild_span(
         row.get(1)?,
         row.get(2)?,
         row.get(3)?,
@@ -148,6 +224,9 @@ fn span_from_row(conn: &Connection, lookup: &mut Lookup, row: &Row<'_>) -> rusql
         attrs.as_deref(),
         extra.as_deref(),
     );
+    if values == Values::Capped {
+        cap_span(&mut span);
+    }
     Ok(StoredSpan {
         row_id: row.get(0)?,
         span,
@@ -156,24 +235,37 @@ fn span_from_row(conn: &Connection, lookup: &mut Lookup, row: &Row<'_>) -> rusql
     })
 }
 
-fn collect_spans(conn: &Connection, sql: &str, params: Vec<Value>) -> Result<Vec<StoredSpan>, StoreError> {
+fn collect_spans(conn: &Connection, sql: &str, params: Vec<Value>, values: Values) -> Result<Vec<StoredSpan>, StoreError> {
     let mut stmt = conn.prepare_cached(sql)?;
     let mut rows = stmt.query(params_from_iter(params))?;
     let mut lookup = Lookup::default();
     let mut out = Vec::new();
+    let mut bytes = 0;
     while let Some(row) = rows.next()? {
-        out.push(span_from_row(conn, &mut lookup, row)?);
+        bytes += blob_len(row, 9)? + blob_len(row, 10)?;
+        out.push(span_from_row(conn, &mut lookup, row, values)?);
+        if page_full(values, bytes) {
+            break;
+        }
     }
     Ok(out)
 }
 
+/// The stored size of a blob column, without copying it.
+fn blob_len(row: &Row<'_>, column: usize) -> rusqlite::Result<usize> {
+    Ok(match row.get_ref(column)? {
+        rusqlite::types::ValueRef::Blob(blob) => blob.len(),
+        _ => 0,
+    })
+}
+
 /// All spans of a trace, ordered by start time.
-pub fn trace_spans(conn: &Connection, trace_id: &[u8]) -> Result<Vec<StoredSpan>, StoreError> {
+pub fn trace_spans(conn: &Connection, trace_id: &[u8], values: Values) -> Result<Vec<StoredSpan>, StoreError> {
     let sql = format!(
         "SELECT {SPAN_COLUMNS} FROM spans s WHERE {} ORDER BY s.start_ns, s.id",
         span_in_trace("s", "?1")
     );
-    collect_spans(conn, &sql, vec![Value::Blob(trace_id.to_vec())])
+    collect_spans(conn, &sql, vec![Value::Blob(trace_id.to_vec())], values)
 }
 
 /// Spans matching the filter, newest (latest start) first. A selective filter collects its few
@@ -187,7 +279,7 @@ pub fn search_spans(conn: &Connection, filter: &SqlFilter, range: TimeRange, lim
         );
         let mut params = filter.params.clone();
         params.extend([Value::Integer(range.start), Value::Integer(range.end), Value::Integer(limit as i64)]);
-        return collect_spans(conn, &sql, params);
+        return collect_spans(conn, &sql, params, Values::Capped);
     }
     let mut lookup = Lookup::default();
     Ok(super::blocks::latest_starting(
@@ -197,13 +289,24 @@ pub fn search_spans(conn: &Connection, filter: &SqlFilter, range: TimeRange, lim
         &filter.params,
         range,
         limit,
-        |row| span_from_row(conn, &mut lookup, row),
+        |row| span_from_row(conn, &mut lookup, row, Values::Capped),
         |span| (span.span.start_time_unix_nano as i64, span.row_id),
     )?)
 }
 
-/// Spans committed after row `after`, oldest first (live tail).
+/// Spans committed after row `after`, oldest first (live tail: values capped).
 pub fn spans_after(conn: &Connection, filter: &SqlFilter, after: i64, upto: i64, limit: usize) -> Result<Vec<StoredSpan>, StoreError> {
+    spans_in_order(conn, filter, after, upto, limit, Values::Capped)
+}
+
+fn spans_in_order(
+    conn: &Connection,
+    filter: &SqlFilter,
+    after: i64,
+    upto: i64,
+    limit: usize,
+    values: Values,
+) -> Result<Vec<StoredSpan>, StoreError> {
     let sql = format!(
         "SELECT {SPAN_COLUMNS} FROM spans s WHERE s.id > ? AND s.id <= ? AND ({}) ORDER BY s.id LIMIT ?",
         filter.sql
@@ -211,7 +314,7 @@ pub fn spans_after(conn: &Connection, filter: &SqlFilter, after: i64, upto: i64,
     let mut params = vec![Value::Integer(after), Value::Integer(upto)];
     params.extend(filter.params.iter().cloned());
     params.push(Value::Integer(limit as i64));
-    collect_spans(conn, &sql, params)
+    collect_spans(conn, &sql, params, values)
 }
 
 #[derive(Clone, Debug, Default)]
@@ -364,15 +467,17 @@ pub fn counts(conn: &Connection) -> Result<Counts, StoreError> {
 
 const LOG_COLUMNS: &str = "l.id, l.time_ns, l.observed_ns, l.severity_number, l.severity_text, l.trace_id, l.span_id, l.attrs, l.extra, l.resource_id, l.scope_id";
 
-fn collect_logs(conn: &Connection, sql: &str, params: Vec<Value>) -> Result<Vec<StoredLog>, StoreError> {
+fn collect_logs(conn: &Connection, sql: &str, params: Vec<Value>, values: Values) -> Result<Vec<StoredLog>, StoreError> {
     let mut stmt = conn.prepare_cached(sql)?;
     let mut rows = stmt.query(params_from_iter(params))?;
     let mut lookup = Lookup::default();
     let mut out = Vec::new();
+    let mut bytes = 0;
     while let Some(row) = rows.next()? {
         let attrs: Option<Vec<u8>> = row.get(7)?;
         let extra: Option<Vec<u8>> = row.get(8)?;
-        let record = rebuild_log(
+        bytes += attrs.as_ref().map_or(0, Vec::len) + extra.as_ref().map_or(0, Vec::len);
+        let mut record = rebuild_log(
             row.get(2)?,
             row.get(3)?,
             row.get(4)?,
@@ -381,6 +486,9 @@ fn collect_logs(conn: &Connection, sql: &str, params: Vec<Value>) -> Result<Vec<
             attrs.as_deref(),
             extra.as_deref(),
         );
+        if values == Values::Capped {
+            cap_log(&mut record);
+        }
         out.push(StoredLog {
             row_id: row.get(0)?,
             time_ns: row.get(1)?,
@@ -388,6 +496,9 @@ fn collect_logs(conn: &Connection, sql: &str, params: Vec<Value>) -> Result<Vec<
             resource: lookup.resource(conn, row.get(9)?)?,
             scope: lookup.scope(conn, row.get(10)?)?,
         });
+        if page_full(values, bytes) {
+            break;
+        }
     }
     Ok(out)
 }
@@ -434,7 +545,7 @@ pub fn search_logs(
         "SELECT {LOG_COLUMNS} FROM {from} WHERE {} ORDER BY {order} LIMIT ?",
         conditions.join(" AND ")
     );
-    let mut logs = collect_logs(conn, &sql, params)?;
+    let mut logs = collect_logs(conn, &sql, params, Values::Capped)?;
     logs.sort_by(|a, b| b.time_ns.cmp(&a.time_ns).then(b.row_id.cmp(&a.row_id)));
     Ok(logs)
 }
@@ -452,8 +563,19 @@ fn log_source(filter: &SqlFilter) -> (&'static str, Vec<String>, Vec<Value>) {
     }
 }
 
-/// Log records committed after row `after`, oldest first (live tail).
+/// Log records committed after row `after`, oldest first (live tail: values capped).
 pub fn logs_after(conn: &Connection, filter: &SqlFilter, after: i64, upto: i64, limit: usize) -> Result<Vec<StoredLog>, StoreError> {
+    logs_in_order(conn, filter, after, upto, limit, Values::Capped)
+}
+
+fn logs_in_order(
+    conn: &Connection,
+    filter: &SqlFilter,
+    after: i64,
+    upto: i64,
+    limit: usize,
+    values: Values,
+) -> Result<Vec<StoredLog>, StoreError> {
     let (from, mut conditions, mut params) = log_source(filter);
     let id = if filter.full_text.is_some() { "f.rowid" } else { "l.id" };
     conditions.extend([format!("{id} > ?"), format!("{id} <= ?"), format!("({})", filter.sql)]);
@@ -464,7 +586,7 @@ pub fn logs_after(conn: &Connection, filter: &SqlFilter, after: i64, upto: i64, 
         conditions.join(" AND ")
     );
     params.push(Value::Integer(limit as i64));
-    collect_logs(conn, &sql, params)
+    collect_logs(conn, &sql, params, values)
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -619,17 +741,37 @@ pub fn slowest_spans(conn: &Connection, filter: &SqlFilter, range: TimeRange, li
     );
     params.extend(filter.params.iter().cloned());
     params.extend([Value::Integer(range.start), Value::Integer(range.end), Value::Integer(limit as i64)]);
-    collect_spans(conn, &sql, params)
+    collect_spans(conn, &sql, params, Values::Capped)
 }
 
-/// Spans in insertion order after row `after` (export pages).
+/// Spans in insertion order after row `after`, values whole, at most `limit` rows and about
+/// `PAGE_BYTES` of stored values (export pages).
 pub fn spans_page(conn: &Connection, filter: &SqlFilter, after: i64, limit: usize) -> Result<Vec<StoredSpan>, StoreError> {
-    spans_after(conn, filter, after, i64::MAX, limit)
+    spans_in_order(conn, filter, after, i64::MAX, limit, Values::WholePage)
 }
 
-/// Log records in insertion order after row `after` (export pages).
+/// Log records in insertion order after row `after`, values whole (export pages, as `spans_page`).
 pub fn logs_page(conn: &Connection, filter: &SqlFilter, after: i64, limit: usize) -> Result<Vec<StoredLog>, StoreError> {
-    logs_after(conn, filter, after, i64::MAX, limit)
+    logs_in_order(conn, filter, after, i64::MAX, limit, Values::WholePage)
+}
+
+/// One attribute of one span, whole (what a capped answer's marker points at); None when the span
+/// or the key is not stored.
+pub fn span_attribute(conn: &Connection, trace_id: &[u8], span_id: &[u8], key: &str) -> Result<Option<AnyValue>, StoreError> {
+    let sql = format!(
+        "SELECT s.attrs FROM spans s WHERE {} AND s.span_id = ?2 LIMIT 1",
+        span_in_trace("s", "?1")
+    );
+    let attrs: Option<Option<Vec<u8>>> = conn
+        .prepare_cached(&sql)?
+        .query_row(rusqlite::params![trace_id, span_id], |r| r.get(0))
+        .optional()?;
+    Ok(attrs.and_then(|attrs| {
+        decode_attributes(attrs.as_deref())
+            .into_iter()
+            .find(|kv| kv.key == key)
+            .and_then(|kv| kv.value)
+    }))
 }
 
 /// A metric stream's identity, as an exporter needs it to rebuild the `Metric`.

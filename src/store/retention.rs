@@ -52,37 +52,43 @@ impl Retention {
     /// One time-boxed step in one transaction: one commit, however many chunks fit in the budget.
     /// The expired count moves only after the commit, so a step rolled back (a full disk) changes
     /// no counter. An error is for the caller to report; the next step simply tries again.
-    /// Returns the rows deleted.
-    pub fn step(&self, conn: &Connection, stats: &StoreStats) -> rusqlite::Result<u64> {
+    /// Returns the rows deleted, and whether resources, scopes or metric series went with them (the
+    /// writer then forgets the ids it has cached).
+    pub fn step(&self, conn: &Connection, stats: &StoreStats, sweep: &mut Sweep) -> rusqlite::Result<Stepped> {
         let started = Instant::now();
         let mut deleting = Duration::ZERO;
+        let mut swept = *sweep;
         let result = conn.unchecked_transaction().and_then(|tx| {
-            let expired = self.step_inner(&tx, started)?;
+            let stepped = self.step_inner(&tx, started, &mut swept)?;
             deleting = started.elapsed();
             tx.commit()?;
-            Ok(expired)
+            Ok(stepped)
         });
+        if result.is_ok() {
+            *sweep = swept;
+        }
         let micros = started.elapsed().as_micros() as u64;
         if micros > 100_000 {
             // Over the promise (scripts/bench retention): where the time went, for OTELBOX_LOG=debug.
             tracing::debug!(
                 total_ms = micros / 1000,
                 deleting_ms = deleting.as_millis() as u64,
-                rows = result.as_ref().copied().unwrap_or(0),
+                rows = result.as_ref().map_or(0, |s| s.expired),
                 "a long retention step"
             );
         }
         stats.retention_micros.fetch_add(micros, Ordering::Relaxed);
         stats.retention_step_max_micros.fetch_max(micros, Ordering::Relaxed);
-        stats
-            .rows_expired
-            .fetch_add(result.as_ref().copied().unwrap_or(0), Ordering::Relaxed);
+        if let Ok(stepped) = &result {
+            stats.rows_expired.fetch_add(stepped.expired, Ordering::Relaxed);
+            stats.unreferenced_removed.fetch_add(stepped.forgotten, Ordering::Relaxed);
+        }
         result
     }
 
-    /// Returns the number of rows deleted.
-    fn step_inner(&self, conn: &Connection, started: Instant) -> rusqlite::Result<u64> {
+    fn step_inner(&self, conn: &Connection, started: Instant, sweep: &mut Sweep) -> rusqlite::Result<Stepped> {
         let mut expired = 0;
+        let mut forgotten = 0;
         let mut chunks = Chunks::new(started);
         if let Some(max_age) = self.max_age {
             let cutoff = now_ns().saturating_sub(max_age.as_nanos() as i64);
@@ -93,27 +99,98 @@ impl Retention {
                         if ids.is_empty() {
                             break;
                         }
-                        expired += chunks.deleted(delete(conn, table, &ids)?);
+                        let (rows, series) = delete(conn, table, &ids)?;
+                        expired += chunks.deleted(rows);
+                        forgotten += series;
                     }
                 }
             }
         }
+        let mut over_target = false;
         if let Some(max_bytes) = self.max_bytes {
             let target = (max_bytes as f64 * LOW_WATER) as i64;
-            expired += delete_oldest_until(conn, target, &mut chunks)?;
+            let (rows, series) = delete_oldest_until(conn, target, &mut chunks)?;
+            expired += rows;
+            forgotten += series;
+            over_target = live_bytes(conn)? > target;
         }
         if expired > 0 {
             super::blocks::trim(conn)?;
             trim_arrivals(conn)?;
         }
-        Ok(expired)
+        // Resources and scopes are swept while data goes, and while the store is over its size
+        // target with nothing left to delete: otherwise they would outlive every row using them,
+        // and a flood of made-up resources would keep the size cap exceeded for ever.
+        if expired > 0 || over_target {
+            forgotten += sweep.step(conn)?;
+        }
+        Ok(Stepped { expired, forgotten })
+    }
+}
+
+/// What one retention step did.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Stepped {
+    /// Span, log and point rows deleted.
+    pub expired: u64,
+    /// Metric series, resources and scopes deleted because no row uses them any more.
+    pub forgotten: u64,
+}
+
+/// Rows of `resources` and `scopes` looked at per step for being unused.
+const SWEEP_ROWS: i64 = 500;
+
+/// A sweep through `resources` and `scopes` for rows no span, log or metric series uses any more,
+/// `SWEEP_ROWS` of each per step from where the last step stopped, so a step stays cheap however
+/// many there are. The writer keeps it; a rolled-back step leaves it where it was.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Sweep {
+    resource: i64,
+    scope: i64,
+}
+
+impl Sweep {
+    /// Delete the unused among the next rows of both tables; returns how many.
+    fn step(&mut self, conn: &Connection) -> rusqlite::Result<u64> {
+        let first = |sql: &str| conn.prepare_cached(sql)?.query_row([], |r| r.get::<_, i64>(0));
+        let oldest_span = first("SELECT coalesce(min(id), 9223372036854775807) FROM spans")?;
+        let oldest_log = first("SELECT coalesce(min(id), 9223372036854775807) FROM logs")?;
+        let mut forgotten = 0;
+        for (table, cursor, series_column) in [
+            ("resources", &mut self.resource, "resource_id"),
+            ("scopes", &mut self.scope, "scope_id"),
+        ] {
+            let rows: Vec<(i64, i64, i64)> = conn
+                .prepare_cached(&format!(
+                    "SELECT id, last_span, last_log FROM {table} WHERE id > ?1 ORDER BY id LIMIT ?2"
+                ))?
+                .query_map(params![*cursor, SWEEP_ROWS], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+                .collect::<rusqlite::Result<_>>()?;
+            // From the start again once through.
+            *cursor = if (rows.len() as i64) < SWEEP_ROWS {
+                0
+            } else {
+                rows.last().map_or(0, |r| r.0)
+            };
+            let mut forget = conn.prepare_cached(&format!(
+                "DELETE FROM {table} WHERE id = ?1 AND NOT EXISTS (SELECT 1 FROM metric_streams WHERE {series_column} = ?1)"
+            ))?;
+            for (id, last_span, last_log) in rows {
+                // Row ids only grow: one whose last span and log are older than the oldest left has none.
+                if last_span < oldest_span && last_log < oldest_log {
+                    forgotten += forget.execute([id])? as u64;
+                }
+            }
+        }
+        Ok(forgotten)
     }
 }
 
 /// Delete the oldest rows across all signals until live data is at most `target` bytes, nothing is
-/// left, or the step budget is spent. Returns the rows deleted.
-fn delete_oldest_until(conn: &Connection, target: i64, chunks: &mut Chunks) -> rusqlite::Result<u64> {
+/// left, or the step budget is spent. Returns the rows deleted, and the metric series that went.
+fn delete_oldest_until(conn: &Connection, target: i64, chunks: &mut Chunks) -> rusqlite::Result<(u64, u64)> {
     let mut deleted = 0;
+    let mut forgotten = 0;
     while let Some(limit) = chunks.next_limit() {
         if live_bytes(conn)? <= target {
             break;
@@ -122,9 +199,11 @@ fn delete_oldest_until(conn: &Connection, target: i64, chunks: &mut Chunks) -> r
             break;
         };
         let ids = oldest_ids(conn, table, limit)?;
-        deleted += chunks.deleted(delete(conn, table, &ids)?);
+        let (rows, series) = delete(conn, table, &ids)?;
+        deleted += chunks.deleted(rows);
+        forgotten += series;
     }
-    Ok(deleted)
+    Ok((deleted, forgotten))
 }
 
 /// The chunks of one step: how much budget is left, and how fast this step has deleted so far.
@@ -198,12 +277,18 @@ impl Arrivals {
             return Ok(());
         }
         // A new row, after the newest even if the clock went back: rows stay in arrival order.
-        let newest: Option<i64> = tx.prepare_cached("SELECT max(opened_ns) FROM arrivals")?.query_row([], |r| r.get(0))?;
+        let newest: Option<i64> = tx
+            .prepare_cached("SELECT max(opened_ns) FROM arrivals")?
+            .query_row([], |r| r.get(0))?;
         let opened = newest.map_or(now, |newest| now.max(newest + 1));
-        tx.prepare_cached(
-            "INSERT INTO arrivals(opened_ns, received_ns, last_span, last_log, last_point) VALUES (?1, ?2, ?3, ?4, ?5)",
-        )?
-        .execute(params![opened, now.max(opened), committed.span_id, committed.log_id, committed.point_id])?;
+        tx.prepare_cached("INSERT INTO arrivals(opened_ns, received_ns, last_span, last_log, last_point) VALUES (?1, ?2, ?3, ?4, ?5)")?
+            .execute(params![
+                opened,
+                now.max(opened),
+                committed.span_id,
+                committed.log_id,
+                committed.point_id
+            ])?;
         self.pending = Some(opened);
         Ok(())
     }
@@ -239,17 +324,15 @@ impl Arrived {
 }
 
 fn arrived_before(conn: &Connection, cutoff: i64) -> rusqlite::Result<Option<Arrived>> {
-    conn.prepare_cached(
-        "SELECT last_span, last_log, last_point FROM arrivals WHERE received_ns < ?1 ORDER BY opened_ns DESC LIMIT 1",
-    )?
-    .query_row([cutoff], |r| {
-        Ok(Arrived {
-            last_span: r.get(0)?,
-            last_log: r.get(1)?,
-            last_point: r.get(2)?,
+    conn.prepare_cached("SELECT last_span, last_log, last_point FROM arrivals WHERE received_ns < ?1 ORDER BY opened_ns DESC LIMIT 1")?
+        .query_row([cutoff], |r| {
+            Ok(Arrived {
+                last_span: r.get(0)?,
+                last_log: r.get(1)?,
+                last_point: r.get(2)?,
+            })
         })
-    })
-    .optional()
+        .optional()
 }
 
 /// The oldest rows of `table` up to row id `last` (which arrived before the cutoff).
@@ -279,8 +362,16 @@ fn oldest_ids(conn: &Connection, table: Table, limit: i64) -> rusqlite::Result<V
 /// signals, by arrival as age retention does (data with old timestamps is not deleted first).
 fn oldest_table(conn: &Connection) -> rusqlite::Result<Option<Table>> {
     let candidates = [
-        (Table::Spans, "SELECT min(id) FROM spans", "SELECT opened_ns FROM arrivals WHERE last_span >= ?1 ORDER BY opened_ns LIMIT 1"),
-        (Table::Logs, "SELECT min(id) FROM logs", "SELECT opened_ns FROM arrivals WHERE last_log >= ?1 ORDER BY opened_ns LIMIT 1"),
+        (
+            Table::Spans,
+            "SELECT min(id) FROM spans",
+            "SELECT opened_ns FROM arrivals WHERE last_span >= ?1 ORDER BY opened_ns LIMIT 1",
+        ),
+        (
+            Table::Logs,
+            "SELECT min(id) FROM logs",
+            "SELECT opened_ns FROM arrivals WHERE last_log >= ?1 ORDER BY opened_ns LIMIT 1",
+        ),
         (
             Table::Points,
             "SELECT min(id) FROM metric_points",
@@ -317,8 +408,10 @@ fn trim_arrivals(conn: &Connection) -> rusqlite::Result<()> {
     Ok(())
 }
 
-/// Delete these rows inside the caller's transaction; returns how many.
-fn delete(tx: &Connection, table: Table, ids: &[i64]) -> rusqlite::Result<u64> {
+/// Delete these rows inside the caller's transaction; returns how many, and how many metric series
+/// went with their last points.
+fn delete(tx: &Connection, table: Table, ids: &[i64]) -> rusqlite::Result<(u64, u64)> {
+    let mut forgotten = 0;
     match table {
         Table::Spans => delete_spans(tx, ids)?,
         Table::Logs => {
@@ -330,9 +423,20 @@ fn delete(tx: &Connection, table: Table, ids: &[i64]) -> rusqlite::Result<u64> {
             }
         }
         Table::Points => {
-            let mut row = tx.prepare_cached("DELETE FROM metric_points WHERE id = ?1")?;
+            let mut row = tx.prepare_cached("DELETE FROM metric_points WHERE id = ?1 RETURNING stream_id")?;
+            let mut streams = HashSet::new();
             for id in ids {
-                row.execute([id])?;
+                if let Some(stream) = row.query_row([id], |r| r.get::<_, i64>(0)).optional()? {
+                    streams.insert(stream);
+                }
+            }
+            // A series whose last point went is forgotten: with one made-up label value per point,
+            // series would otherwise outgrow the points and keep the size cap exceeded for ever.
+            let mut forget = tx.prepare_cached(
+                "DELETE FROM metric_streams WHERE id = ?1 AND NOT EXISTS (SELECT 1 FROM metric_points WHERE stream_id = ?1)",
+            )?;
+            for stream in streams {
+                forgotten += forget.execute([stream])? as u64;
             }
         }
     }
@@ -342,7 +446,7 @@ fn delete(tx: &Connection, table: Table, ids: &[i64]) -> rusqlite::Result<u64> {
         Table::Points => "metric_points",
     };
     tx.execute("UPDATE row_counts SET n = n - ?2 WHERE tbl = ?1", params![name, ids.len() as i64])?;
-    Ok(ids.len() as u64)
+    Ok((ids.len() as u64, forgotten))
 }
 
 /// Deleting spans also removes their index entries and keeps the trace and service summaries true.

@@ -59,6 +59,7 @@ pub struct LogRow {
     pub extra: Option<Vec<u8>>,
 }
 
+#[derive(Clone)]
 pub struct StreamRow {
     pub hash: i64,
     pub resource: usize,

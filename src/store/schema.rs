@@ -171,6 +171,21 @@ const MIGRATIONS: &[&str] = &[
       SELECT CAST((julianday('now') - 2440587.5) * 86400000000000 AS INTEGER), CAST((julianday('now') - 2440587.5) * 86400000000000 AS INTEGER),
              (SELECT coalesce(max(id), 0) FROM spans), (SELECT coalesce(max(id), 0) FROM logs), (SELECT coalesce(max(id), 0) FROM metric_points);
     "#,
+    // v5: resources, scopes and metric series are deleted once nothing uses them (retention).
+    // Each resource and scope remembers the last span and log row that used it (row ids only
+    // grow, so one older than the oldest row left is unused without scanning the rows); metric
+    // series are found by their own resource and scope. Rows stored before count as used by the
+    // newest rows, so they go with all of today's data at the latest.
+    r#"
+    ALTER TABLE resources ADD COLUMN last_span INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE resources ADD COLUMN last_log INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE scopes ADD COLUMN last_span INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE scopes ADD COLUMN last_log INTEGER NOT NULL DEFAULT 0;
+    UPDATE resources SET last_span = (SELECT coalesce(max(id), 0) FROM spans), last_log = (SELECT coalesce(max(id), 0) FROM logs);
+    UPDATE scopes SET last_span = (SELECT coalesce(max(id), 0) FROM spans), last_log = (SELECT coalesce(max(id), 0) FROM logs);
+    CREATE INDEX metric_streams_resource ON metric_streams(resource_id);
+    CREATE INDEX metric_streams_scope ON metric_streams(scope_id);
+    "#,
 ];
 
 /// Span rows per bucket of the bucketed indexes is `1 << SPAN_BUCKET_SHIFT`; the number is also
@@ -425,6 +440,10 @@ mod tests {
             .unwrap()
             .collect::<rusqlite::Result<_>>()
             .unwrap();
-        assert!(plan.iter().any(|p| p.contains("USING COVERING INDEX spans_bucket_trace_span") || p.contains("USING INDEX spans_bucket_trace_span")), "{plan:?}");
+        assert!(
+            plan.iter()
+                .any(|p| p.contains("USING COVERING INDEX spans_bucket_trace_span") || p.contains("USING INDEX spans_bucket_trace_span")),
+            "{plan:?}"
+        );
     }
 }

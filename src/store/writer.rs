@@ -16,7 +16,7 @@
 use super::blocks::{self, InsertedSpans};
 use super::resource_attrs::ResourceAttrHashes;
 use super::retention::Retention;
-use super::retention::Arrivals;
+use super::retention::{Arrivals, Sweep};
 use super::rows::{RowBatch, SpanRow};
 use super::schema::{wal_checkpoint_pages, SPAN_BUCKET_SHIFT};
 use super::StoreStats;
@@ -89,7 +89,17 @@ pub struct Writer {
     page_size: u64,
     /// When rows arrived, for retention by age.
     arrivals: Arrivals,
+    /// Retention's sweep for unused resources and scopes.
+    sweep: Sweep,
+    /// Series per (metric name, resource id) known to be stored, for `MAX_SERIES_PER_METRIC`.
+    series_counts: HashMap<(String, i64), i64>,
 }
+
+/// Series one metric may have per resource; points of further series go to the metric's overflow
+/// series (attribute `otel.metric.overflow = true`) and are counted. 2,000 is the OpenTelemetry
+/// SDKs' default cardinality limit, and the overflow series is their convention: a metric with a
+/// made-up label value per point would otherwise add a series per point.
+pub const MAX_SERIES_PER_METRIC: i64 = 2000;
 
 /// What the disk allows the size cap to be. `retention.max_bytes` is the smallest of the user's
 /// cap, the disk's headroom and the size at the last `SQLITE_FULL`; with no user cap it stays off.
@@ -167,6 +177,8 @@ impl Writer {
             retention,
             last_retention_warning: None,
             arrivals: Arrivals::default(),
+            sweep: Sweep::default(),
+            series_counts: HashMap::new(),
         }
     }
 
@@ -289,10 +301,16 @@ impl Writer {
         // The step's commit must not run the automatic checkpoint: copying up to 64 MiB of
         // WAL is ingest's cost, paid at the next group commit, not a retention stall.
         let _ = self.conn.pragma_update(None, "wal_autocheckpoint", 0);
-        let stepped = self.retention.step(&self.conn, &self.stats);
+        let stepped = self.retention.step(&self.conn, &self.stats, &mut self.sweep);
         let _ = self.conn.pragma_update(None, "wal_autocheckpoint", self.wal_pages);
         let expired = match stepped {
-            Ok(expired) => expired,
+            Ok(stepped) => {
+                if stepped.forgotten > 0 {
+                    // Some cached ids may be gone: look them up (or insert them) afresh.
+                    self.forget_cached_ids();
+                }
+                stepped.expired
+            }
             Err(err) => {
                 self.end_leftover_transaction();
                 if self.last_retention_warning.is_none_or(|t| t.elapsed() >= FAILING_LOG_EVERY) {
@@ -307,6 +325,13 @@ impl Writer {
             let _ = self.conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
         }
         expired
+    }
+
+    fn forget_cached_ids(&mut self) {
+        self.resource_ids.clear();
+        self.scope_ids.clear();
+        self.stream_ids.clear();
+        self.series_counts.clear();
     }
 
     /// Live data plus the WAL's allowance have reached the size cap: retention has not kept pace
@@ -429,9 +454,7 @@ impl Writer {
             Err(err) => {
                 self.end_leftover_transaction();
                 // Ids handed out inside the failed transaction are gone with it.
-                self.resource_ids.clear();
-                self.scope_ids.clear();
-                self.stream_ids.clear();
+                self.forget_cached_ids();
                 self.arrivals.rolled_back();
                 self.stats.write_errors.fetch_add(1, Ordering::Relaxed);
                 let full = err.sqlite_error_code() == Some(rusqlite::ErrorCode::DiskFull);
@@ -534,7 +557,15 @@ impl Writer {
                 logs += batch.logs.len() as i64;
             }
             if !batch.points.is_empty() {
-                committed.point_id = insert_points(&tx, &mut self.stream_ids, batch, &resources, &scopes)?;
+                committed.point_id = insert_points(
+                    &tx,
+                    &mut self.stream_ids,
+                    &mut self.series_counts,
+                    &self.stats,
+                    batch,
+                    &resources,
+                    &scopes,
+                )?;
                 points += batch.points.len() as i64;
             }
         }
@@ -682,7 +713,9 @@ impl<'a> StoredSpans<'a> {
             None => {
                 let rows = self
                     .find_trace
-                    .query_row([&span.trace_id[..]], |r| Ok((r.get::<_, Option<i64>>(0)?, r.get::<_, Option<i64>>(1)?)))
+                    .query_row([&span.trace_id[..]], |r| {
+                        Ok((r.get::<_, Option<i64>>(0)?, r.get::<_, Option<i64>>(1)?))
+                    })
                     .optional()?
                     .and_then(|(first, last)| first.zip(last));
                 self.traces.insert(span.trace_id, rows);
@@ -724,6 +757,7 @@ fn insert_spans(
     let mut latest: HashMap<([u8; 16], i64), i64> = HashMap::with_capacity(attr_hashes);
     let mut services: HashMap<usize, (i64, i64, i64)> = HashMap::with_capacity(batch.resources.len());
     let mut stored = StoredSpans::new(tx, batch.spans.len())?;
+    let mut users = Vec::with_capacity(batch.spans.len());
     let mut last = 0;
     for span in &batch.spans {
         if stored.holds(span)? {
@@ -746,6 +780,7 @@ fn insert_spans(
         ])?;
         let rowid = tx.last_insert_rowid();
         last = rowid;
+        users.push((span.resource, span.scope, rowid));
         inserted.add(rowid, span.start_ns);
         for h in &span.attr_hashes {
             latest.insert((span.trace_id, *h), rowid);
@@ -774,6 +809,7 @@ fn insert_spans(
         service.2 = service.2.max(span.end_ns);
     }
     index_entries.extend(latest.into_iter().map(|((_, h), rowid)| (h, rowid)));
+    mark_used(tx, "last_span", resources, scopes, &users)?;
     let mut upsert = tx.prepare_cached(
         "INSERT INTO traces(trace_id, start_ns, end_ns, span_count, error_count, root_service, root_name, first_span, last_span)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
@@ -804,6 +840,27 @@ fn insert_spans(
         stats.execute(params![batch.resources[*resource].service, n, errors, last_seen])?;
     }
     Ok(last)
+}
+
+/// Note the last row (`column`: `last_span` or `last_log`) each resource and scope of a batch was
+/// used by, from `(resource, scope, row id)` in row order: retention's sweep forgets those no row
+/// uses any more. An update per resource and scope of the batch.
+fn mark_used(tx: &Connection, column: &str, resources: &[i64], scopes: &[i64], users: &[(usize, usize, i64)]) -> rusqlite::Result<()> {
+    let mut last_of_resource: HashMap<usize, i64> = HashMap::new();
+    let mut last_of_scope: HashMap<usize, i64> = HashMap::new();
+    for &(resource, scope, rowid) in users {
+        last_of_resource.insert(resource, rowid);
+        last_of_scope.insert(scope, rowid);
+    }
+    let mut resource = tx.prepare_cached(&format!("UPDATE resources SET {column} = ?2 WHERE id = ?1"))?;
+    for (index, rowid) in last_of_resource {
+        resource.execute(params![resources[index], rowid])?;
+    }
+    let mut scope = tx.prepare_cached(&format!("UPDATE scopes SET {column} = ?2 WHERE id = ?1"))?;
+    for (index, rowid) in last_of_scope {
+        scope.execute(params![scopes[index], rowid])?;
+    }
+    Ok(())
 }
 
 /// The attribute index entries of a whole group, sorted by (bucket, hash, row): neighbouring inserts
@@ -847,6 +904,7 @@ fn insert_logs(tx: &Connection, batch: &RowBatch, resources: &[i64], scopes: &[i
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
     )?;
     let mut fts = tx.prepare_cached("INSERT INTO logs_fts(rowid, body_text) VALUES (?1, ?2)")?;
+    let mut users = Vec::with_capacity(batch.logs.len());
     let mut last = 0;
     for log in &batch.logs {
         insert.execute(params![
@@ -863,34 +921,92 @@ fn insert_logs(tx: &Connection, batch: &RowBatch, resources: &[i64], scopes: &[i
             log.extra,
         ])?;
         last = tx.last_insert_rowid();
+        users.push((log.resource, log.scope, last));
         if !log.body_text.is_empty() {
             fts.execute(params![last, log.body_text])?;
         }
     }
+    mark_used(tx, "last_log", resources, scopes, &users)?;
     Ok(last)
+}
+
+/// The id of a series stored already, by its hash.
+fn stored_series(tx: &Connection, hash: i64) -> rusqlite::Result<Option<i64>> {
+    tx.prepare_cached("SELECT id FROM metric_streams WHERE hash = ?1")?
+        .query_row([hash], |r| r.get(0))
+        .optional()
 }
 
 fn insert_points(
     tx: &Connection,
     cache: &mut HashMap<i64, i64>,
+    series_counts: &mut HashMap<(String, i64), i64>,
+    stats: &super::StoreStats,
     batch: &RowBatch,
     resources: &[i64],
     scopes: &[i64],
 ) -> rusqlite::Result<i64> {
     let mut stream_ids = Vec::with_capacity(batch.streams.len());
-    for s in &batch.streams {
+    let mut overflowing = vec![false; batch.streams.len()];
+    let mut insert_series = tx.prepare_cached(
+        "INSERT INTO metric_streams(hash, name, type, unit, description, monotonic, temporality, resource_id, scope_id, attrs, metadata)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) ON CONFLICT(hash) DO NOTHING",
+    )?;
+    for (index, s) in batch.streams.iter().enumerate() {
         if let Some(id) = cache.get(&s.hash) {
             stream_ids.push(*id);
             continue;
         }
-        tx.prepare_cached(
-            "INSERT INTO metric_streams(hash, name, type, unit, description, monotonic, temporality, resource_id, scope_id, attrs, metadata)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) ON CONFLICT(hash) DO NOTHING",
-        )?
-        .execute(params![s.hash, s.name, s.kind, s.unit, s.description, s.monotonic, s.temporality, resources[s.resource], scopes[s.scope], s.attrs, s.metadata])?;
-        let id: i64 = tx
-            .prepare_cached("SELECT id FROM metric_streams WHERE hash = ?1")?
-            .query_row([s.hash], |r| r.get(0))?;
+        let resource_id = resources[s.resource];
+        let id = match stored_series(tx, s.hash)? {
+            Some(id) => id,
+            None => {
+                let key = (s.name.clone(), resource_id);
+                let count = match series_counts.get_mut(&key) {
+                    Some(count) => count,
+                    None => {
+                        let stored: i64 = tx
+                            .prepare_cached("SELECT count(*) FROM metric_streams WHERE name = ?1 AND resource_id = ?2")?
+                            .query_row(params![s.name, resource_id], |r| r.get(0))?;
+                        series_counts.entry(key).or_insert(stored)
+                    }
+                };
+                if *count < MAX_SERIES_PER_METRIC {
+                    *count += 1;
+                    insert_series.execute(params![
+                        s.hash,
+                        s.name,
+                        s.kind,
+                        s.unit,
+                        s.description,
+                        s.monotonic,
+                        s.temporality,
+                        resource_id,
+                        scopes[s.scope],
+                        s.attrs,
+                        s.metadata
+                    ])?;
+                    stored_series(tx, s.hash)?.expect("inserted above")
+                } else {
+                    overflowing[index] = true;
+                    let overflow = overflow_series(s, batch);
+                    insert_series.execute(params![
+                        overflow.hash,
+                        s.name,
+                        s.kind,
+                        s.unit,
+                        s.description,
+                        s.monotonic,
+                        s.temporality,
+                        resource_id,
+                        scopes[s.scope],
+                        overflow.attrs,
+                        s.metadata
+                    ])?;
+                    stored_series(tx, overflow.hash)?.expect("inserted above")
+                }
+            }
+        };
         cache.insert(s.hash, id);
         stream_ids.push(id);
     }
@@ -898,11 +1014,39 @@ fn insert_points(
         "INSERT INTO metric_points(stream_id, time_ns, start_ns, value, value_int, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
     )?;
     let mut last = 0;
+    let mut overflowed = 0;
     for p in &batch.points {
         insert.execute(params![stream_ids[p.stream], p.time_ns, p.start_ns, p.value, p.value_int, p.body])?;
+        overflowed += u64::from(overflowing[p.stream]);
         last = tx.last_insert_rowid();
     }
+    // Counted before the commit: a rolled-back group over-counts, which a counter of overflow may.
+    stats.overflow_points.fetch_add(overflowed, Ordering::Relaxed);
     Ok(last)
+}
+
+/// The overflow series of a series' metric: same resource, scope and metric, attributes
+/// `otel.metric.overflow = true` only.
+fn overflow_series(series: &super::rows::StreamRow, batch: &RowBatch) -> super::rows::StreamRow {
+    let attrs = super::rows::encode_attributes(vec![opentelemetry_proto::tonic::common::v1::KeyValue {
+        key: "otel.metric.overflow".into(),
+        value: Some(opentelemetry_proto::tonic::common::v1::AnyValue {
+            value: Some(opentelemetry_proto::tonic::common::v1::any_value::Value::BoolValue(true)),
+        }),
+        ..Default::default()
+    }]);
+    let mut hash = crate::hash::Fnv64::new();
+    hash.write(b"otel.metric.overflow\xff");
+    hash.write(&batch.resources[series.resource].hash.to_le_bytes());
+    hash.write(&batch.scopes[series.scope].hash.to_le_bytes());
+    hash.write(series.name.as_bytes());
+    hash.write(&[0xff, series.kind as u8, series.monotonic as u8, series.temporality as u8]);
+    hash.write(series.unit.as_bytes());
+    super::rows::StreamRow {
+        hash: hash.finish() as i64,
+        attrs,
+        ..series.clone()
+    }
 }
 
 #[cfg(test)]

@@ -13,6 +13,8 @@ pub const TRACES: &str = "/api/v1/traces";
 pub const TRACE: &str = "/api/v1/traces/{trace_id}";
 pub const TRACE_OTLP: &str = "/api/v1/traces/{trace_id}/otlp";
 pub const SPANS: &str = "/api/v1/spans";
+/// One attribute of one span, whole (answers cut long values and point here).
+pub const SPAN_ATTRIBUTE: &str = "/api/v1/traces/{trace_id}/spans/{span_id}/attributes/{key}";
 pub const LOGS: &str = "/api/v1/logs";
 pub const METRICS: &str = "/api/v1/metrics";
 pub const METRIC_SERIES: &str = "/api/v1/metrics/{name}/series";

@@ -20,6 +20,7 @@ mod mapping;
 #[cfg(test)]
 mod tests;
 
+use super::answer::Refusal;
 use super::{ingest, Intake};
 use crate::config::Parser;
 use crate::pipeline::PipelineError;
@@ -103,6 +104,7 @@ impl crate::receiver::Receiver for ZipkinReceiver {
             self.router,
             stop,
             &self.allowed_hosts,
+            crate::net::ConnectionLimits::default(),
         )?])
     }
 }
@@ -205,34 +207,34 @@ async fn spans(State(receiver): State<Arc<ZipkinState>>, headers: HeaderMap, bod
         return refusal(error);
     }
     let limit = intake.max_request_bytes;
-    let Ok(raw) = axum::body::to_bytes(body, limit).await else {
-        bad(intake);
-        return answer(StatusCode::PAYLOAD_TOO_LARGE, too_large(limit));
-    };
-    // Held until the answer: the decoded request counts against the decoding budget.
-    let _room = match intake.admission.reserve(raw.len()) {
-        Ok(room) => room,
-        Err(error) => {
+    let refused = |refusal: Refusal| {
+        if refusal.is_retryable() {
             intake.stats.traces.refused.fetch_add(1, Ordering::Relaxed);
-            return refusal(error);
+        } else {
+            bad(intake);
         }
+        refusal.into_plain_text()
+    };
+    // Held until the answer: the body counts against the decoding budget as it arrives.
+    let (raw, _room) = match intake.admission.read_body(body, limit).await {
+        Ok(read) => read,
+        Err(refusal) => return refused(refusal),
     };
     let content_encoding = crate::receiver::content_encoding(&headers);
     let parse_string_tags = receiver.parse_string_tags;
     let compressed = !matches!(content_encoding.as_str(), "" | "identity");
+    let admission = intake.admission.clone();
     let decoded = intake
         .admission
         .decode(raw.len(), compressed, move || {
-            decode_body(raw, &content_encoding, limit, parse_string_tags)
+            decode_body(raw, &content_encoding, limit, parse_string_tags, &admission)
         })
         .await
-        .unwrap_or_else(|| Err((StatusCode::BAD_REQUEST, "internal error while decoding the body".into())));
-    let request = match decoded {
-        Ok(request) => request,
-        Err((status, message)) => {
-            bad(intake);
-            return answer(status, message);
-        }
+        .unwrap_or_else(|| Err(Refusal::invalid("internal error while decoding the body")));
+    // `_decoded_room` is held until the answer too: the decoded request's memory.
+    let (request, _decoded_room) = match decoded {
+        Ok(decoded) => decoded,
+        Err(refusal) => return refused(refusal),
     };
     match ingest(intake, request).await {
         Ok(accepted) if accepted.rejected == 0 => StatusCode::ACCEPTED.into_response(),
@@ -242,26 +244,24 @@ async fn spans(State(receiver): State<Arc<ZipkinState>>, headers: HeaderMap, bod
     }
 }
 
-fn too_large(limit: usize) -> String {
-    format!("request body is larger than the {limit}-byte limit after decompression; send smaller batches")
-}
-
-/// Decompresses and decodes a raw body: the OTLP request, or the HTTP status and message to answer.
+/// Decompresses a raw body, estimates its decoded size before decoding (refusing what would not
+/// fit the decoding budget) and decodes it: the OTLP request and its room, or the refusal to answer.
 fn decode_body(
     raw: Bytes,
     content_encoding: &str,
     limit: usize,
     parse_string_tags: bool,
-) -> Result<ExportTraceServiceRequest, (StatusCode, String)> {
-    let bad_request = |message: String| (StatusCode::BAD_REQUEST, message);
-    let inflate = |reader: &mut dyn Read, name: &str| -> Result<Vec<u8>, (StatusCode, String)> {
+    admission: &crate::receiver::Admission,
+) -> Result<(ExportTraceServiceRequest, tokio::sync::OwnedSemaphorePermit), Refusal> {
+    let bad_request = |message: String| Refusal::invalid(message);
+    let inflate = |reader: &mut dyn Read, name: &str| -> Result<Vec<u8>, Refusal> {
         let mut out = Vec::new();
         reader
             .take(limit as u64 + 1)
             .read_to_end(&mut out)
             .map_err(|e| bad_request(format!("corrupt {name} body: {e}")))?;
         if out.len() > limit {
-            return Err((StatusCode::PAYLOAD_TOO_LARGE, too_large(limit)));
+            return Err(crate::receiver::body_too_large(limit));
         }
         Ok(out)
     };
@@ -275,7 +275,8 @@ fn decode_body(
             )))
         }
     };
-    decode_spans(&bytes, parse_string_tags).map_err(bad_request)
+    let room = admission.admit_decoded(crate::receiver::budget::json_decoded_bytes(&bytes))?;
+    Ok((decode_spans(&bytes, parse_string_tags).map_err(bad_request)?, room))
 }
 
 /// Decodes a Zipkin v2 JSON list of spans into an OTLP request.
