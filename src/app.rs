@@ -58,6 +58,8 @@ pub struct BoundAddrs {
 /// Run until `shutdown` resolves; `on_ready` gets the bound addresses once everything serves.
 pub async fn run(options: BoxOptions, shutdown: impl Future<Output = ()>, on_ready: impl FnOnce(&BoundAddrs)) -> anyhow::Result<()> {
     let started = Instant::now();
+    // Before any listener sizes its connection limit from it (`net::default_max_connections`).
+    crate::net::raise_open_file_limit();
     let ui_listener = crate::net::bind(options.ui, "--ui-port").await?;
     // Certificates are read before anything else starts, so a bad file is an error at start-up.
     let tls = match &options.security.tls {
@@ -165,6 +167,7 @@ pub async fn run(options: BoxOptions, shutdown: impl Future<Output = ()>, on_rea
         api_tokens: options.security.api_tokens.clone(),
         tls: tls.is_some(),
         sessions: Default::default(),
+        tails: Default::default(),
     });
 
     // Phase 1 stops intake; phase 2 stops the API after the store is closed.

@@ -127,11 +127,50 @@ pub const DEFAULT_BODY_STALL_TIMEOUT: Duration = Duration::from_secs(30);
 /// The Collector's default: SDKs export every few seconds (spans, logs) or every minute (metrics),
 /// and their connection stays open between exports.
 pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
-/// With four listeners (OTLP/gRPC, OTLP/HTTP, UI, Zipkin), 800 of the common soft limit of 1,024
-/// file descriptors, which leaves over 200 for SQLite (three per connection: the database, its WAL and
-/// its shared memory), the exporters' queues and connections, the health check port and the runtime.
-/// An SDK keeps one or two connections, so each port serves a hundred instrumented processes.
-pub const DEFAULT_MAX_CONNECTIONS: usize = 200;
+/// Descriptors kept for everything but client connections: SQLite (three per connection: the
+/// database, its WAL and its shared memory), the exporters' queues and connections, the health
+/// check port and the runtime.
+const RESERVED_FILE_DESCRIPTORS: u64 = 256;
+
+/// Open connections per listener by default: a quarter of the open-file limit beyond
+/// `RESERVED_FILE_DESCRIPTORS`, so four listeners (OTLP/gRPC, OTLP/HTTP, UI, Zipkin) at their limit
+/// still leave those; between 64 and 4,096. With the common soft limit of 1,024 that is 192 (an SDK
+/// keeps one or two connections); `otelbox up` first raises the soft limit to the hard one
+/// (`raise_open_file_limit`), as Go programs do, which usually gives 4,096.
+pub fn default_max_connections() -> usize {
+    (open_file_limit().saturating_sub(RESERVED_FILE_DESCRIPTORS) / 4).clamp(64, 4096) as usize
+}
+
+/// This process's soft limit on open files (1,024 when it cannot be read).
+fn open_file_limit() -> u64 {
+    let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: getrlimit writes into the properly sized struct it is given.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } == 0 {
+        limit.rlim_cur
+    } else {
+        1024
+    }
+}
+
+/// Raise the soft limit on open files to the hard limit: every client connection takes a
+/// descriptor, and a soft limit of 1,024 would make a few hundred idle connections enough to keep
+/// new ones out. Returns the limit now in force.
+pub fn raise_open_file_limit() -> u64 {
+    let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: getrlimit and setrlimit read and write the properly sized struct they are given.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0 && limit.rlim_cur < limit.rlim_max {
+            let raised = libc::rlimit {
+                rlim_cur: limit.rlim_max,
+                rlim_max: limit.rlim_max,
+            };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &raised) == 0 {
+                return raised.rlim_cur;
+            }
+        }
+    }
+    limit.rlim_cur
+}
 /// Requests in flight at a stop (exports waiting for their commit take milliseconds) finish within it;
 /// after it their connections are dropped, so a stuck client cannot hold the shutdown.
 pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
@@ -165,7 +204,7 @@ impl Default for ConnectionLimits {
             read_header_timeout: DEFAULT_READ_HEADER_TIMEOUT,
             body_stall_timeout: DEFAULT_BODY_STALL_TIMEOUT,
             idle_timeout: DEFAULT_IDLE_TIMEOUT,
-            max_connections: DEFAULT_MAX_CONNECTIONS,
+            max_connections: default_max_connections(),
             shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
         }
     }

@@ -48,6 +48,8 @@ pub struct ApiState {
     pub tls: bool,
     /// The UI's logins (session ids in memory).
     pub sessions: crate::auth::Sessions,
+    /// The live tails being served, shared by subscribers with the same filter.
+    pub tails: stream::Tails,
 }
 
 impl ApiState {
