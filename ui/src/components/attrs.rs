@@ -29,7 +29,11 @@ pub fn AttrTable(attrs: Map<String, Value>, #[prop(optional, into)] empty: Optio
     };
     let more = move || {
         (total > SHOWN_AT_FIRST && !show_all.get()).then(|| {
-            let label = format!("show all {} attributes ({} more)", format::count(total as i64), format::count((total - SHOWN_AT_FIRST) as i64));
+            let label = format!(
+                "show all {} attributes ({} more)",
+                format::count(total as i64),
+                format::count((total - SHOWN_AT_FIRST) as i64)
+            );
             view! { <button class="ghost show-all" on:click=move |_| show_all.set(true)>{label}</button> }
         })
     };
