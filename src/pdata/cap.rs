@@ -15,8 +15,11 @@ pub fn cap_value(value: &mut AnyValue, cap: usize, marker: &dyn Fn(usize) -> Str
             while !text.is_char_boundary(end) {
                 end -= 1;
             }
-            text.truncate(end);
-            text.push_str(&marker(total));
+            // A new string, not `truncate`: that would keep the whole value's allocation alive.
+            let mut cut = String::with_capacity(end + 160);
+            cut.push_str(&text[..end]);
+            cut.push_str(&marker(total));
+            *text = cut;
             true
         }
         Some(any_value::Value::BytesValue(bytes)) if bytes.len() > cap => {

@@ -235,13 +235,27 @@ fn span_from_row(conn: &Connection, lookup: &mut Lookup, row: &Row<'_>, values: 
     })
 }
 
+/// The spans whose row ids `sql` selects (its only column), in its order. Queries select ids and the
+/// rows are read one by one: a query that sorts rows with their blobs holds every blob in SQLite's
+/// sorter (4 answers of 40 spans with a 15 MiB attribute took 5 GiB that way), and a value is only
+/// cut once read.
 fn collect_spans(conn: &Connection, sql: &str, params: Vec<Value>, values: Values) -> Result<Vec<StoredSpan>, StoreError> {
-    let mut stmt = conn.prepare_cached(sql)?;
-    let mut rows = stmt.query(params_from_iter(params))?;
+    let ids: Vec<i64> = conn
+        .prepare_cached(sql)?
+        .query_map(params_from_iter(params), |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    spans_by_id(conn, &ids, values)
+}
+
+/// These span rows, in this order (rows deleted meanwhile are left out).
+fn spans_by_id(conn: &Connection, ids: &[i64], values: Values) -> Result<Vec<StoredSpan>, StoreError> {
+    let mut stmt = conn.prepare_cached(&format!("SELECT {SPAN_COLUMNS} FROM spans s WHERE s.id = ?1"))?;
     let mut lookup = Lookup::default();
-    let mut out = Vec::new();
+    let mut out = Vec::with_capacity(ids.len());
     let mut bytes = 0;
-    while let Some(row) = rows.next()? {
+    for id in ids {
+        let mut rows = stmt.query([id])?;
+        let Some(row) = rows.next()? else { continue };
         bytes += blob_len(row, 9)? + blob_len(row, 10)?;
         out.push(span_from_row(conn, &mut lookup, row, values)?);
         if page_full(values, bytes) {
@@ -262,7 +276,7 @@ fn blob_len(row: &Row<'_>, column: usize) -> rusqlite::Result<usize> {
 /// All spans of a trace, ordered by start time.
 pub fn trace_spans(conn: &Connection, trace_id: &[u8], values: Values) -> Result<Vec<StoredSpan>, StoreError> {
     let sql = format!(
-        "SELECT {SPAN_COLUMNS} FROM spans s WHERE {} ORDER BY s.start_ns, s.id",
+        "SELECT s.id FROM spans s WHERE {} ORDER BY s.start_ns, s.id",
         span_in_trace("s", "?1")
     );
     collect_spans(conn, &sql, vec![Value::Blob(trace_id.to_vec())], values)
@@ -274,24 +288,25 @@ pub fn trace_spans(conn: &Connection, trace_id: &[u8], values: Values) -> Result
 pub fn search_spans(conn: &Connection, filter: &SqlFilter, range: TimeRange, limit: usize) -> Result<Vec<StoredSpan>, StoreError> {
     if filter.selective {
         let sql = format!(
-            "SELECT {SPAN_COLUMNS} FROM spans s WHERE ({}) AND s.start_ns BETWEEN ? AND ? ORDER BY s.start_ns DESC, s.id DESC LIMIT ?",
+            "SELECT s.id FROM spans s WHERE ({}) AND s.start_ns BETWEEN ? AND ? ORDER BY s.start_ns DESC, s.id DESC LIMIT ?",
             filter.sql
         );
         let mut params = filter.params.clone();
         params.extend([Value::Integer(range.start), Value::Integer(range.end), Value::Integer(limit as i64)]);
         return collect_spans(conn, &sql, params, Values::Capped);
     }
-    let mut lookup = Lookup::default();
-    Ok(super::blocks::latest_starting(
+    let latest = super::blocks::latest_starting(
         conn,
-        SPAN_COLUMNS,
+        "s.start_ns, s.id",
         &filter.sql,
         &filter.params,
         range,
         limit,
-        |row| span_from_row(conn, &mut lookup, row, Values::Capped),
-        |span| (span.span.start_time_unix_nano as i64, span.row_id),
-    )?)
+        |row| Ok((row.get::<_, i64>(0)?, row.get::<_, i64>(1)?)),
+        |&start_and_id| start_and_id,
+    )?;
+    let ids: Vec<i64> = latest.into_iter().map(|(_, id)| id).collect();
+    spans_by_id(conn, &ids, Values::Capped)
 }
 
 /// Spans committed after row `after`, oldest first (live tail: values capped).
@@ -308,7 +323,7 @@ fn spans_in_order(
     values: Values,
 ) -> Result<Vec<StoredSpan>, StoreError> {
     let sql = format!(
-        "SELECT {SPAN_COLUMNS} FROM spans s WHERE s.id > ? AND s.id <= ? AND ({}) ORDER BY s.id LIMIT ?",
+        "SELECT s.id FROM spans s WHERE s.id > ? AND s.id <= ? AND ({}) ORDER BY s.id LIMIT ?",
         filter.sql
     );
     let mut params = vec![Value::Integer(after), Value::Integer(upto)];
@@ -467,13 +482,20 @@ pub fn counts(conn: &Connection) -> Result<Counts, StoreError> {
 
 const LOG_COLUMNS: &str = "l.id, l.time_ns, l.observed_ns, l.severity_number, l.severity_text, l.trace_id, l.span_id, l.attrs, l.extra, l.resource_id, l.scope_id";
 
+/// The log records whose row ids `sql` selects (its only column), in its order, read one by one
+/// (see `collect_spans`).
 fn collect_logs(conn: &Connection, sql: &str, params: Vec<Value>, values: Values) -> Result<Vec<StoredLog>, StoreError> {
-    let mut stmt = conn.prepare_cached(sql)?;
-    let mut rows = stmt.query(params_from_iter(params))?;
+    let ids: Vec<i64> = conn
+        .prepare_cached(sql)?
+        .query_map(params_from_iter(params), |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    let mut stmt = conn.prepare_cached(&format!("SELECT {LOG_COLUMNS} FROM logs l WHERE l.id = ?1"))?;
     let mut lookup = Lookup::default();
     let mut out = Vec::new();
     let mut bytes = 0;
-    while let Some(row) = rows.next()? {
+    for id in ids {
+        let mut rows = stmt.query([id])?;
+        let Some(row) = rows.next()? else { continue };
         let attrs: Option<Vec<u8>> = row.get(7)?;
         let extra: Option<Vec<u8>> = row.get(8)?;
         bytes += attrs.as_ref().map_or(0, Vec::len) + extra.as_ref().map_or(0, Vec::len);
@@ -542,7 +564,7 @@ pub fn search_logs(
         "l.time_ns DESC, l.id DESC"
     };
     let sql = format!(
-        "SELECT {LOG_COLUMNS} FROM {from} WHERE {} ORDER BY {order} LIMIT ?",
+        "SELECT l.id FROM {from} WHERE {} ORDER BY {order} LIMIT ?",
         conditions.join(" AND ")
     );
     let mut logs = collect_logs(conn, &sql, params, Values::Capped)?;
@@ -582,7 +604,7 @@ fn logs_in_order(
     params.extend([Value::Integer(after), Value::Integer(upto)]);
     params.extend(filter.params.iter().cloned());
     let sql = format!(
-        "SELECT {LOG_COLUMNS} FROM {from} WHERE {} ORDER BY {id} LIMIT ?",
+        "SELECT l.id FROM {from} WHERE {} ORDER BY {id} LIMIT ?",
         conditions.join(" AND ")
     );
     params.push(Value::Integer(limit as i64));
@@ -736,7 +758,7 @@ pub enum CountTarget {
 pub fn slowest_spans(conn: &Connection, filter: &SqlFilter, range: TimeRange, limit: usize) -> Result<Vec<StoredSpan>, StoreError> {
     let (window, mut params) = span_window(conn, filter, range)?;
     let sql = format!(
-        "SELECT {SPAN_COLUMNS} FROM spans s WHERE {window} AND ({}) AND s.start_ns BETWEEN ? AND ? ORDER BY (s.end_ns - s.start_ns) DESC, s.id DESC LIMIT ?",
+        "SELECT s.id FROM spans s WHERE {window} AND ({}) AND s.start_ns BETWEEN ? AND ? ORDER BY (s.end_ns - s.start_ns) DESC, s.id DESC LIMIT ?",
         filter.sql
     );
     params.extend(filter.params.iter().cloned());
