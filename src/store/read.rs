@@ -309,9 +309,36 @@ pub fn search_spans(conn: &Connection, filter: &SqlFilter, range: TimeRange, lim
     spans_by_id(conn, &ids, Values::Capped)
 }
 
-/// Spans committed after row `after`, oldest first (live tail: values capped).
+/// Spans committed after row `after`, oldest first (values capped).
 pub fn spans_after(conn: &Connection, filter: &SqlFilter, after: i64, upto: i64, limit: usize) -> Result<Vec<StoredSpan>, StoreError> {
-    spans_in_order(conn, filter, after, upto, limit, Values::Capped)
+    spans_in_order(conn, filter, after, upto, limit, Values::Capped, Take::Oldest)
+}
+
+/// The last `limit` spans committed in (after, upto], oldest first (live tails: values capped).
+pub fn newest_spans_after(
+    conn: &Connection,
+    filter: &SqlFilter,
+    after: i64,
+    upto: i64,
+    limit: usize,
+) -> Result<Vec<StoredSpan>, StoreError> {
+    spans_in_order(conn, filter, after, upto, limit, Values::Capped, Take::Newest)
+}
+
+/// Which end of a range of rows a limited read takes.
+#[derive(Clone, Copy, PartialEq)]
+enum Take {
+    Oldest,
+    Newest,
+}
+
+impl Take {
+    fn order(self) -> &'static str {
+        match self {
+            Take::Oldest => "",
+            Take::Newest => " DESC",
+        }
+    }
 }
 
 fn spans_in_order(
@@ -321,15 +348,21 @@ fn spans_in_order(
     upto: i64,
     limit: usize,
     values: Values,
+    take: Take,
 ) -> Result<Vec<StoredSpan>, StoreError> {
     let sql = format!(
-        "SELECT s.id FROM spans s WHERE s.id > ? AND s.id <= ? AND ({}) ORDER BY s.id LIMIT ?",
-        filter.sql
+        "SELECT s.id FROM spans s WHERE s.id > ? AND s.id <= ? AND ({}) ORDER BY s.id{} LIMIT ?",
+        filter.sql,
+        take.order()
     );
     let mut params = vec![Value::Integer(after), Value::Integer(upto)];
     params.extend(filter.params.iter().cloned());
     params.push(Value::Integer(limit as i64));
-    collect_spans(conn, &sql, params, values)
+    let mut spans = collect_spans(conn, &sql, params, values)?;
+    if take == Take::Newest {
+        spans.reverse();
+    }
+    Ok(spans)
 }
 
 #[derive(Clone, Debug, Default)]
@@ -585,9 +618,14 @@ fn log_source(filter: &SqlFilter) -> (&'static str, Vec<String>, Vec<Value>) {
     }
 }
 
-/// Log records committed after row `after`, oldest first (live tail: values capped).
+/// Log records committed after row `after`, oldest first (values capped).
 pub fn logs_after(conn: &Connection, filter: &SqlFilter, after: i64, upto: i64, limit: usize) -> Result<Vec<StoredLog>, StoreError> {
-    logs_in_order(conn, filter, after, upto, limit, Values::Capped)
+    logs_in_order(conn, filter, after, upto, limit, Values::Capped, Take::Oldest)
+}
+
+/// The last `limit` log records committed in (after, upto], oldest first (live tails).
+pub fn newest_logs_after(conn: &Connection, filter: &SqlFilter, after: i64, upto: i64, limit: usize) -> Result<Vec<StoredLog>, StoreError> {
+    logs_in_order(conn, filter, after, upto, limit, Values::Capped, Take::Newest)
 }
 
 fn logs_in_order(
@@ -597,6 +635,7 @@ fn logs_in_order(
     upto: i64,
     limit: usize,
     values: Values,
+    take: Take,
 ) -> Result<Vec<StoredLog>, StoreError> {
     let (from, mut conditions, mut params) = log_source(filter);
     let id = if filter.full_text.is_some() { "f.rowid" } else { "l.id" };
@@ -604,11 +643,16 @@ fn logs_in_order(
     params.extend([Value::Integer(after), Value::Integer(upto)]);
     params.extend(filter.params.iter().cloned());
     let sql = format!(
-        "SELECT l.id FROM {from} WHERE {} ORDER BY {id} LIMIT ?",
-        conditions.join(" AND ")
+        "SELECT l.id FROM {from} WHERE {} ORDER BY {id}{} LIMIT ?",
+        conditions.join(" AND "),
+        take.order()
     );
     params.push(Value::Integer(limit as i64));
-    collect_logs(conn, &sql, params, values)
+    let mut logs = collect_logs(conn, &sql, params, values)?;
+    if take == Take::Newest {
+        logs.reverse();
+    }
+    Ok(logs)
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -769,12 +813,12 @@ pub fn slowest_spans(conn: &Connection, filter: &SqlFilter, range: TimeRange, li
 /// Spans in insertion order after row `after`, values whole, at most `limit` rows and about
 /// `PAGE_BYTES` of stored values (export pages).
 pub fn spans_page(conn: &Connection, filter: &SqlFilter, after: i64, limit: usize) -> Result<Vec<StoredSpan>, StoreError> {
-    spans_in_order(conn, filter, after, i64::MAX, limit, Values::WholePage)
+    spans_in_order(conn, filter, after, i64::MAX, limit, Values::WholePage, Take::Oldest)
 }
 
 /// Log records in insertion order after row `after`, values whole (export pages, as `spans_page`).
 pub fn logs_page(conn: &Connection, filter: &SqlFilter, after: i64, limit: usize) -> Result<Vec<StoredLog>, StoreError> {
-    logs_in_order(conn, filter, after, i64::MAX, limit, Values::WholePage)
+    logs_in_order(conn, filter, after, i64::MAX, limit, Values::WholePage, Take::Oldest)
 }
 
 /// One attribute of one span, whole (what a capped answer's marker points at); None when the span

@@ -687,8 +687,9 @@ fn intern_scopes(tx: &Connection, cache: &mut HashMap<i64, i64>, batch: &RowBatc
 /// row; a span of a stored trace one index seek per bucket its trace's rows lie in (usually one).
 struct StoredSpans<'a> {
     /// Per trace of the batch: the span row ids it had before the batch, if any.
-    traces: HashMap<[u8; 16], Option<(i64, i64)>>,
-    in_batch: std::collections::HashSet<([u8; 16], [u8; 8])>,
+    traces: HashMap<[u8; 16], Option<(i64, i64)>, fnv::FnvBuildHasher>,
+    /// FNV, not SipHash: ids are already random, and this is hashed once per span.
+    in_batch: std::collections::HashSet<([u8; 16], [u8; 8]), fnv::FnvBuildHasher>,
     find_trace: rusqlite::CachedStatement<'a>,
     find_span: rusqlite::CachedStatement<'a>,
 }
@@ -696,8 +697,8 @@ struct StoredSpans<'a> {
 impl<'a> StoredSpans<'a> {
     fn new(tx: &'a Connection, spans: usize) -> rusqlite::Result<Self> {
         Ok(StoredSpans {
-            traces: HashMap::new(),
-            in_batch: std::collections::HashSet::with_capacity(spans),
+            traces: HashMap::default(),
+            in_batch: std::collections::HashSet::with_capacity_and_hasher(spans, Default::default()),
             find_trace: tx.prepare_cached("SELECT first_span, last_span FROM traces WHERE trace_id = ?1")?,
             find_span: tx.prepare_cached("SELECT 1 FROM spans WHERE (id >> 16) = ?1 AND trace_id = ?2 AND span_id = ?3")?,
         })
