@@ -17,9 +17,9 @@ use std::time::Duration;
 use tokio::sync::{broadcast, Semaphore};
 
 /// Rows one read of a live tail shows at most: the newest of those committed since the last read.
-/// With `TAIL_INTERVAL` that is 100 a second, more than anyone reads; beyond it rows are skipped
+/// With `TAIL_INTERVAL` that is 50 a second, more than anyone reads; beyond it rows are skipped
 /// (the tail says so), so that following 200,000 spans a second costs the writer next to nothing.
-const TAIL_ROWS: usize = 50;
+const TAIL_ROWS: usize = 25;
 
 pub(super) async fn stream_spans(
     State(state): State<Arc<ApiState>>,
