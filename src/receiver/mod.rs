@@ -268,7 +268,14 @@ impl Admission {
                     .into())
                 }
                 Ok(None) => break,
-                Ok(Some(Err(e))) => return Err(Refusal::invalid(format!("the request body could not be read: {e}"))),
+                // A transport failure (a stalled or cut connection), not bad data: worth a retry.
+                Ok(Some(Err(e))) => {
+                    return Err(PipelineError::Retryable {
+                        message: format!("the request body could not be read ({e}); retry"),
+                        retry_after: Duration::from_secs(1),
+                    }
+                    .into())
+                }
                 Ok(Some(Ok(chunk))) => chunk,
             };
             if body.len() + chunk.len() > limit {
@@ -436,6 +443,52 @@ mod tests {
         let answer = ingest(&intake, request).await;
         assert!(answer.is_ok(), "{answer:?}");
         assert_eq!(intake.stats.logs.refused.load(Ordering::Relaxed), 0);
+    }
+
+    /// A body fed through a channel, chunk by chunk, as a slow client sends it.
+    fn streamed_body() -> (tokio::sync::mpsc::Sender<Result<bytes::Bytes, std::io::Error>>, axum::body::Body) {
+        let (send, receive) = tokio::sync::mpsc::channel(16);
+        (
+            send,
+            axum::body::Body::from_stream(tokio_stream::wrappers::ReceiverStream::new(receive)),
+        )
+    }
+
+    /// Bodies count against the decoding budget while they arrive: unfinished uploads hold at most
+    /// `MAX_DECODING_BYTES` between them (120 of 15 MiB held 1.83 GiB before), and one that stops
+    /// arriving is given up after `BODY_READ_TIMEOUT`; both answers are retryable.
+    #[tokio::test(start_paused = true)]
+    async fn unfinished_uploads_hold_at_most_the_decoding_budget_and_time_out() {
+        let admission = Arc::new(Admission::new(None));
+        let chunk = bytes::Bytes::from(vec![0u8; 1 << 20]);
+        // An upload of 20 MiB that stops before its end.
+        let (first, body) = streamed_body();
+        let reading = {
+            let admission = admission.clone();
+            tokio::spawn(async move { admission.read_body(body, 64 << 20).await.map(|(b, _)| b.len()) })
+        };
+        for _ in 0..20 {
+            first.send(Ok(chunk.clone())).await.unwrap();
+        }
+        tokio::task::yield_now().await;
+        // A second one gets as far as the budget's rest, then is refused.
+        let (second, body) = streamed_body();
+        let refused = {
+            let admission = admission.clone();
+            tokio::spawn(async move { admission.read_body(body, 64 << 20).await.map(|(b, _)| b.len()) })
+        };
+        for _ in 0..20 {
+            if second.send(Ok(chunk.clone())).await.is_err() {
+                break;
+            }
+        }
+        let refusal = refused.await.unwrap().unwrap_err();
+        assert!(refusal.is_retryable() && refusal.message.contains("busy"), "{refusal:?}");
+        // The first never finishes: after BODY_READ_TIMEOUT it is refused, retryably, and frees its room.
+        let refusal = reading.await.unwrap().unwrap_err();
+        assert!(refusal.is_retryable() && refusal.message.contains("did not arrive"), "{refusal:?}");
+        drop(first);
+        assert!(admission.reserve(MAX_DECODING_BYTES - 2048).is_ok(), "the budget is free again");
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
