@@ -1,8 +1,45 @@
-//! Environment substitution in config text, the Collector's way: `${env:NAME}`, `${NAME}` and
+//! Environment substitution in config values, the Collector's way: `${env:NAME}`, `${NAME}` and
 //! `${env:NAME:-default}` are replaced, `$$` is a literal `$`, and a bare `$NAME` is left alone.
+//! It works on the parsed YAML's string values, never on the text: a variable holding ` #`, a
+//! newline or `key: value` stays inside its value instead of cutting it or adding keys, and an
+//! unset variable leaves valid YAML behind. A value that is one reference and nothing else takes
+//! the type its text has in YAML (`${env:PORT}` can be a number), as in the Collector.
 
-/// Replaces every reference in `text` using `lookup`; an unset variable without a default becomes
-/// empty, as in the Collector. An unterminated `${` is an error with its line.
+use serde_yaml_ng::Value;
+
+/// Expands every string value under `value` (mapping keys are left as written); an unterminated
+/// `${` is an error with the value's path.
+pub fn expand(value: &mut Value, path: &str, lookup: &dyn Fn(&str) -> Option<String>, errors: &mut Vec<String>) {
+    match value {
+        Value::String(text) if text.contains('$') => match substitute(text, lookup) {
+            Ok(expanded) => {
+                let whole_reference = text.starts_with("${") && text.ends_with('}') && text.matches("${").count() == 1;
+                *value = match serde_yaml_ng::from_str::<Value>(&expanded) {
+                    Ok(typed @ (Value::Bool(_) | Value::Number(_))) if whole_reference => typed,
+                    _ => Value::String(expanded),
+                };
+            }
+            Err(message) => errors.push(format!("{path}: {message}")),
+        },
+        Value::Mapping(mapping) => {
+            for (key, item) in mapping.iter_mut() {
+                let key = key.as_str().map_or_else(|| format!("{key:?}"), str::to_string);
+                let child = if path.is_empty() { key } else { format!("{path}.{key}") };
+                expand(item, &child, lookup, errors);
+            }
+        }
+        Value::Sequence(items) => {
+            for (index, item) in items.iter_mut().enumerate() {
+                expand(item, &format!("{path}[{index}]"), lookup, errors);
+            }
+        }
+        Value::Tagged(tagged) => expand(&mut tagged.value, path, lookup, errors),
+        _ => {}
+    }
+}
+
+/// Replaces every reference in one value's `text` using `lookup`; an unset variable without a
+/// default becomes empty, as in the Collector. An unterminated `${` is an error.
 pub fn substitute(text: &str, lookup: impl Fn(&str) -> Option<String>) -> Result<String, String> {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
@@ -14,8 +51,7 @@ pub fn substitute(text: &str, lookup: impl Fn(&str) -> Option<String>) -> Result
             rest = after;
         } else if let Some(body) = tail.strip_prefix("${") {
             let Some(end) = body.find('}') else {
-                let line = text[..text.len() - tail.len()].matches('\n').count() + 1;
-                return Err(format!("line {line}: unterminated '${{' (write $$ for a literal $)"));
+                return Err("unterminated '${' (write $$ for a literal $)".to_string());
             };
             let reference = &body[..end];
             let name_and_default = reference.strip_prefix("env:").unwrap_or(reference);
@@ -56,7 +92,45 @@ mod tests {
         assert_eq!(substitute("a: ${env:HOST:-fallback}", env).unwrap(), "a: collector.local");
         assert_eq!(substitute("a: ${MISSING}", env).unwrap(), "a: ");
         assert_eq!(substitute("cost: $$5 and $HOST", env).unwrap(), "cost: $5 and $HOST");
-        assert!(substitute("a: 1\nb: ${env:HOST", env).unwrap_err().starts_with("line 2:"));
-        assert!(substitute("a: 1\n${env:HOST", env).unwrap_err().starts_with("line 2:"));
+        assert!(substitute("${env:HOST", env).unwrap_err().starts_with("unterminated"));
+    }
+
+    fn expanded(yaml: &str, lookup: &dyn Fn(&str) -> Option<String>) -> Result<Value, Vec<String>> {
+        let mut value: Value = serde_yaml_ng::from_str(yaml).unwrap();
+        let mut errors = Vec::new();
+        expand(&mut value, "", lookup, &mut errors);
+        if errors.is_empty() {
+            Ok(value)
+        } else {
+            Err(errors)
+        }
+    }
+
+    /// Values that would have broken or rewritten the YAML when substituted into the text stay
+    /// inside their value: unset variables, ` #`, newlines with `key: value`.
+    #[test]
+    fn variables_are_expanded_inside_values_and_cannot_add_keys() {
+        let hostile = |name: &str| match name {
+            "ACTION" => Some("insert\nkey: x\naction: delete".to_string()),
+            "NOTE" => Some("a # not a comment".to_string()),
+            "PORT" => Some("4317".to_string()),
+            _ => None,
+        };
+        let value = expanded(
+            "endpoint: ${env:HOST}:${env:PORT}\nport: ${env:PORT}\nname: port-${env:PORT}\nactions:\n  - key: k\n    action: ${env:ACTION}\nnote: ${NOTE}\n${env:KEY}: kept\ncost: $$5",
+            &hostile,
+        )
+        .unwrap();
+        assert_eq!(value["endpoint"], Value::String(":4317".into()), "unset variables leave valid YAML");
+        assert_eq!(value["port"], Value::Number(4317.into()), "a whole reference takes its YAML type");
+        assert_eq!(value["name"], Value::String("port-4317".into()));
+        let action = &value["actions"][0];
+        assert_eq!(action["action"], Value::String("insert\nkey: x\naction: delete".into()));
+        assert_eq!(action.as_mapping().unwrap().len(), 2, "no key was added");
+        assert_eq!(value["note"], Value::String("a # not a comment".into()));
+        assert_eq!(value["${env:KEY}"], Value::String("kept".into()), "keys are not expanded");
+        assert_eq!(value["cost"], Value::String("$5".into()));
+        let errors = expanded("a:\n  b: [x, \"${env:HOST\"]", &hostile).unwrap_err();
+        assert_eq!(errors, ["a.b[1]: unterminated '${' (write $$ for a literal $)"]);
     }
 }

@@ -294,11 +294,21 @@ impl Config {
         Config::parse(BUILTIN_YAML, catalog).expect("the built-in config is valid")
     }
 
-    /// Reads a file, substitutes the environment, parses and validates it.
+    /// Reads a file, parses it, substitutes the environment in its values, and validates it.
     pub fn load(path: &Path, catalog: &dyn Catalog) -> anyhow::Result<Config> {
         let text = std::fs::read_to_string(path).map_err(|e| anyhow::anyhow!("cannot read the config file {}: {e}", path.display()))?;
-        let text = env::substitute(&text, |name| std::env::var(name).ok()).map_err(|e| ConfigErrors(vec![e]))?;
-        Ok(Config::parse(&text, catalog)?)
+        Ok(Config::parse_with_env(&text, catalog, &|name| std::env::var(name).ok())?)
+    }
+
+    /// Parses and validates `text`, substituting `lookup`'s variables in its values (`env::expand`).
+    pub fn parse_with_env(text: &str, catalog: &dyn Catalog, lookup: &dyn Fn(&str) -> Option<String>) -> Result<Config, ConfigErrors> {
+        let mut root: Value = serde_yaml_ng::from_str(text).map_err(|e| ConfigErrors(vec![format!("not valid YAML: {e}")]))?;
+        let mut errors = Vec::new();
+        env::expand(&mut root, "", lookup, &mut errors);
+        if !errors.is_empty() {
+            return Err(ConfigErrors(errors));
+        }
+        Config::from_value(&root, catalog)
     }
 
     /// The first of the standard places that holds a config file this user can read: the user config
@@ -315,8 +325,12 @@ impl Config {
 
     pub fn parse(text: &str, catalog: &dyn Catalog) -> Result<Config, ConfigErrors> {
         let root: Value = serde_yaml_ng::from_str(text).map_err(|e| ConfigErrors(vec![format!("not valid YAML: {e}")]))?;
+        Config::from_value(&root, catalog)
+    }
+
+    fn from_value(root: &Value, catalog: &dyn Catalog) -> Result<Config, ConfigErrors> {
         let mut errors = Vec::new();
-        let config = Parser { errors: &mut errors }.config(&root, catalog);
+        let config = Parser { errors: &mut errors }.config(root, catalog);
         if errors.is_empty() {
             Ok(config)
         } else {
