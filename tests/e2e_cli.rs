@@ -175,3 +175,47 @@ fn assert_wait_query_and_lint_exit_codes() {
     let strict = otelbox(&["lint", "--strict", "--server", &b.api]);
     assert_eq!(strict.status.code(), Some(1));
 }
+
+/// `A -> B` and `A then B` look at every trace holding both sides, not at the newest 25 with A:
+/// with 31 traces of `checkout` and only the oldest one charging, both hold (they failed before,
+/// saying 25 traces had no descendant).
+#[test]
+fn descendant_and_order_assertions_find_the_one_qualifying_trace_among_many() {
+    use opentelemetry_proto::tonic::trace::v1::Span;
+    let b = Box::start(&["--memory"]);
+    let now = now_ns();
+    for t in 0..31u64 {
+        let mut request = trace_request("shop", "R", t + 1, 1);
+        let spans = &mut request.resource_spans[0].scope_spans[0].spans;
+        spans[0].name = "checkout".into();
+        // Newer traces start later; only the oldest one charges, inside its checkout.
+        spans[0].start_time_unix_nano = now + t * 1_000_000;
+        spans[0].end_time_unix_nano = now + t * 1_000_000 + 900_000;
+        if t == 0 {
+            let root = spans[0].clone();
+            spans.push(Span {
+                span_id: vec![0xcc; 8],
+                parent_span_id: root.span_id.clone(),
+                name: "charge".into(),
+                start_time_unix_nano: root.start_time_unix_nano + 100_000,
+                end_time_unix_nano: root.start_time_unix_nano + 200_000,
+                ..root
+            });
+        }
+        assert_eq!(b.post("/v1/traces", "application/x-protobuf", encode(&request)).status(), 200);
+    }
+    for assertion in ["name = checkout -> name = charge", "name = checkout then name = charge"] {
+        let out = otelbox(&["assert", assertion, "--server", &b.api]);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{assertion}: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            stderr(&out)
+        );
+    }
+    let missing = otelbox(&["assert", "name = checkout -> name = refund", "--server", &b.api]);
+    assert_eq!(missing.status.code(), Some(1));
+    let said = String::from_utf8_lossy(&missing.stdout).to_string() + &stderr(&missing);
+    assert!(said.contains("none has a span matching `name = refund`"), "{said}");
+}

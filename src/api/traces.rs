@@ -28,11 +28,15 @@ pub(super) async fn traces(
     let filter = state.compile(params.q.as_deref(), Target::Spans)?;
     let range = params.window.range(None)?;
     let limit = limit(params.limit, 20, 1000)?;
+    let also_matching = match non_empty(&params.also) {
+        Some(also) => vec![state.compile(Some(&also), Target::Spans)?],
+        None => Vec::new(),
+    };
     let query = TraceQuery {
         service: non_empty(&params.service),
         min_duration_ns: optional_duration_ns("min_duration", &params.min_duration)?,
         max_duration_ns: optional_duration_ns("max_duration", &params.max_duration)?,
-        ..Default::default()
+        also_matching,
     };
     let traces = state
         .store

@@ -16,8 +16,9 @@ pub struct Outcome {
     pub elapsed: Duration,
 }
 
-/// Traces examined for descendant and order checks.
-const MAX_TRACES: usize = 25;
+/// Traces examined for descendant and order checks at most (the API's largest page): those having
+/// spans matching both sides, newest first; a failure says when there were more.
+const MAX_TRACES: usize = 1000;
 
 fn spans_params(q: Option<String>, limit: usize) -> wire::SpansParams {
     wire::SpansParams {
@@ -235,19 +236,30 @@ async fn near_misses(client: &ApiClient, subject: Subject, filter: &str) -> Resu
     Ok(out)
 }
 
-/// Trace ids (newest first, at most MAX_TRACES) with a span matching `filter`.
-async fn traces_with(client: &ApiClient, filter: &str) -> Result<Vec<String>, ClientError> {
+/// Trace ids (newest first, at most `limit`) with a span matching `filter` and, when given, a
+/// span matching `also` (the same span or another).
+async fn traces_with(client: &ApiClient, filter: &str, also: Option<&str>, limit: usize) -> Result<Vec<String>, ClientError> {
     let r: wire::TracesResponse = client
         .get(
             routes::TRACES,
             &wire::TracesParams {
                 q: Some(filter.to_string()),
-                limit: Some(MAX_TRACES),
+                also: also.map(str::to_string),
+                limit: Some(limit),
                 ..Default::default()
             },
         )
         .await?;
     Ok(r.traces.into_iter().map(|t| t.trace_id).collect())
+}
+
+/// What a failure says when the candidates filled `MAX_TRACES`: the older ones were not checked.
+fn partial_note(candidates: usize) -> String {
+    if candidates >= MAX_TRACES {
+        format!(" (only the newest {MAX_TRACES} such traces were checked; older ones were not)")
+    } else {
+        String::new()
+    }
 }
 
 async fn spans_in_trace(client: &ApiClient, trace_id: &str, filter: &str) -> Result<Vec<wire::Span>, ClientError> {
@@ -261,14 +273,22 @@ async fn spans_in_trace(client: &ApiClient, trace_id: &str, filter: &str) -> Res
 }
 
 async fn descendant_check(client: &ApiClient, ancestor: &str, descendant: &str) -> Result<(bool, String), ClientError> {
-    let traces = traces_with(client, ancestor).await?;
-    if traces.is_empty() {
+    if traces_with(client, ancestor, None, 1).await?.is_empty() {
         return Ok((
             false,
             format!(
                 "no span matches the ancestor `{ancestor}`{}",
                 near_misses(client, Subject::Spans, ancestor).await?
             ),
+        ));
+    }
+    // Only traces holding both can qualify: a suite of many tests hitting one endpoint has many
+    // traces with the ancestor, and the one with the descendant may be the oldest.
+    let traces = traces_with(client, ancestor, Some(descendant), MAX_TRACES).await?;
+    if traces.is_empty() {
+        return Ok((
+            false,
+            format!("traces have a span matching `{ancestor}`, but none has a span matching `{descendant}`"),
         ));
     }
     for trace_id in &traces {
@@ -303,21 +323,33 @@ async fn descendant_check(client: &ApiClient, ancestor: &str, descendant: &str) 
     Ok((
         false,
         format!(
-            "{} trace(s) have a span matching `{ancestor}`, but none has a descendant matching `{descendant}`",
-            traces.len()
+            "{} trace(s) have spans matching `{ancestor}` and `{descendant}`, but in none is the second a descendant of the first{}",
+            traces.len(),
+            partial_note(traces.len())
         ),
     ))
 }
 
 async fn order_check(client: &ApiClient, steps: &[String]) -> Result<(bool, String), ClientError> {
-    let traces = traces_with(client, &steps[0]).await?;
-    if traces.is_empty() {
+    if traces_with(client, &steps[0], None, 1).await?.is_empty() {
         return Ok((
             false,
             format!(
                 "no span matches the first step `{}`{}",
                 steps[0],
                 near_misses(client, Subject::Spans, &steps[0]).await?
+            ),
+        ));
+    }
+    // Traces holding the first two steps (every step must be there; two narrow enough).
+    let traces = traces_with(client, &steps[0], steps.get(1).map(String::as_str), MAX_TRACES).await?;
+    if traces.is_empty() {
+        return Ok((
+            false,
+            format!(
+                "no trace has spans matching both `{}` and `{}`",
+                steps[0],
+                steps.get(1).map_or("", String::as_str)
             ),
         ));
     }
@@ -347,5 +379,8 @@ async fn order_check(client: &ApiClient, steps: &[String]) -> Result<(bool, Stri
             return Ok((true, format!("trace {trace_id} has all {} steps in order", steps.len())));
         }
     }
-    Ok((false, format!("no trace runs the steps in order{closest}")))
+    Ok((
+        false,
+        format!("no trace runs the steps in order{closest}{}", partial_note(traces.len())),
+    ))
 }

@@ -49,6 +49,9 @@ pub struct LlmRunsParams {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct TracesParams {
     pub q: Option<String>,
+    /// Another span filter the trace must satisfy too, by some span of its own (a trace with a
+    /// span A and a span B).
+    pub also: Option<String>,
     pub service: Option<String>,
     pub limit: Option<usize>,
     /// A duration like `250ms`.

@@ -24,6 +24,7 @@ pub fn TracesPage() -> impl IntoView {
     let result = LocalResource::new(move || {
         let params = wire::TracesParams {
             q: wire::non_empty(q.get()),
+            also: None,
             service: wire::non_empty(service.get()),
             limit: Some(200),
             min_duration: wire::non_empty(min.get()),
