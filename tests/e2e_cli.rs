@@ -219,3 +219,35 @@ fn descendant_and_order_assertions_find_the_one_qualifying_trace_among_many() {
     let said = String::from_utf8_lossy(&missing.stdout).to_string() + &stderr(&missing);
     assert!(said.contains("none has a span matching `name = refund`"), "{said}");
 }
+
+/// A failed "at most" names what it found: each offending span with its service, trace and the
+/// attribute values the expression used, the newest 10, then how many more (it said only "found
+/// 12" before).
+#[test]
+fn a_failed_at_most_assertion_lists_the_offending_spans_and_their_values() {
+    let b = Box::start(&["--memory"]);
+    for t in 0..12u64 {
+        let mut request = trace_request("payments", "R", t + 1, 1);
+        let span = &mut request.resource_spans[0].scope_spans[0].spans[0];
+        span.name = "charge".into();
+        span.attributes.push(string_kv("http.route", "/charge"));
+        span.status = Some(opentelemetry_proto::tonic::trace::v1::Status {
+            code: 2,
+            message: "declined".into(),
+        });
+        assert_eq!(b.post("/v1/traces", "application/x-protobuf", encode(&request)).status(), 200);
+    }
+    let out = otelbox(&[
+        "assert",
+        "count(status = error and http.route = \"/charge\") <= 0",
+        "--server",
+        &b.api,
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let said = String::from_utf8_lossy(&out.stdout).to_string() + &stderr(&out);
+    assert!(said.contains("found 12"), "{said}");
+    assert!(said.contains("charge (payments) trace "), "{said}");
+    assert!(said.contains("http.route=/charge"), "the values the expression used: {said}");
+    assert!(said.contains("and 2 more"), "{said}");
+    assert_eq!(said.matches("charge (payments) trace ").count(), 10, "{said}");
+}

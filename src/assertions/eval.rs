@@ -62,6 +62,9 @@ pub async fn evaluate(client: &ApiClient, assertion: &Assertion) -> Result<Outco
                 let mut detail = format!("expected {} {} matching `{filter}`, found {n}", bound.describe(), subject.as_str());
                 if n == 0 || matches!(bound, Bound::AtLeast(_)) {
                     detail.push_str(&near_misses(client, *subject, filter).await?);
+                } else {
+                    // Too many: which ones.
+                    detail.push_str(&offenders(client, *subject, filter, n).await?);
                 }
                 (false, detail)
             }
@@ -150,6 +153,113 @@ pub fn fmt_ns(ns: i64) -> String {
         n if n >= 1_000_000 => format!("{:.1}ms", n as f64 / 1e6),
         n => format!("{:.1}µs", n as f64 / 1e3),
     }
+}
+
+/// Items listed when an assertion found too many; the rest are counted.
+const LISTED_OFFENDERS: usize = 10;
+
+/// The items matching `filter` (newest first, at most `LISTED_OFFENDERS` of the `found`), each
+/// with the values the expression looked at: what a failed "at most" or "exactly" points at.
+async fn offenders(client: &ApiClient, subject: Subject, filter: &str, found: i64) -> Result<String, ClientError> {
+    let fields = fields_used(filter);
+    let mut out = String::new();
+    let listed = match subject {
+        Subject::Logs => {
+            let logs: wire::LogsResponse = client
+                .get(
+                    routes::LOGS,
+                    &wire::LogsParams {
+                        q: Some(filter.to_string()),
+                        limit: Some(LISTED_OFFENDERS),
+                        ..Default::default()
+                    },
+                )
+                .await?;
+            for l in &logs.logs {
+                let body: String = l.body.to_string().chars().take(120).collect();
+                out.push_str(&format!("\n      [{}] {} {body}", l.severity_text, l.service));
+                if !l.trace_id.is_empty() {
+                    out.push_str(&format!(" (trace {})", l.trace_id));
+                }
+                out.push_str(&used_values(&fields, &l.attributes, &l.resource));
+            }
+            logs.logs.len()
+        }
+        _ => {
+            let spans: wire::SpansResponse = client
+                .get(routes::SPANS, &spans_params(Some(filter.to_string()), LISTED_OFFENDERS))
+                .await?;
+            for sp in &spans.spans {
+                out.push_str(&format!(
+                    "\n      {} ({}) trace {} status={} duration={}",
+                    sp.name,
+                    sp.service,
+                    sp.trace_id,
+                    sp.status.code,
+                    fmt_ns(sp.duration_ns)
+                ));
+                out.push_str(&used_values(&fields, &sp.attributes, &sp.resource));
+            }
+            spans.spans.len()
+        }
+    };
+    if listed == 0 {
+        return Ok(String::new());
+    }
+    let mut head = format!("\n    the {} found:", subject.as_str());
+    if found > listed as i64 {
+        out.push_str(&format!("\n      and {} more", found - listed as i64));
+        head = format!("\n    the newest {listed} of them:");
+    }
+    Ok(head + &out)
+}
+
+/// The attribute and resource keys an expression compares or tests, in order of appearance.
+fn fields_used(filter: &str) -> Vec<crate::query::filter::Field> {
+    use crate::query::filter::{Expr, Field};
+    fn walk(e: &Expr, out: &mut Vec<Field>) {
+        match e {
+            Expr::And(a, b) | Expr::Or(a, b) => {
+                walk(a, out);
+                walk(b, out);
+            }
+            Expr::Not(a) => walk(a, out),
+            Expr::Has(field) | Expr::Compare { field, .. } => {
+                if matches!(field, Field::Attribute(_) | Field::Resource(_)) && !out.contains(field) {
+                    out.push(field.clone());
+                }
+            }
+        }
+    }
+    let mut out = Vec::new();
+    if let Ok(Some(e)) = crate::query::filter::parse(filter) {
+        walk(&e, &mut out);
+    }
+    out
+}
+
+/// ` key=value` for each attribute the expression used (a bare key falls back to the resource,
+/// as the filter does), `key=(none)` when the item lacks it.
+fn used_values(
+    fields: &[crate::query::filter::Field],
+    attributes: &serde_json::Map<String, serde_json::Value>,
+    resource: &serde_json::Map<String, serde_json::Value>,
+) -> String {
+    use crate::query::filter::Field;
+    let mut out = String::new();
+    for field in fields {
+        let (key, value) = match field {
+            Field::Attribute(key) => (key.as_str(), attributes.get(key).or_else(|| resource.get(key))),
+            Field::Resource(key) => (key.as_str(), resource.get(key)),
+            _ => continue,
+        };
+        let shown = value.map_or("(none)".to_string(), |v| match v {
+            serde_json::Value::String(text) => text.chars().take(80).collect(),
+            other => other.to_string(),
+        });
+        out.push_str(&format!(" {key}={shown}"));
+    }
+    out
 }
 
 /// The span name an expression asks for, if it has a plain `name = X` comparison.
