@@ -250,4 +250,15 @@ fn a_failed_at_most_assertion_lists_the_offending_spans_and_their_values() {
     assert!(said.contains("http.route=/charge"), "the values the expression used: {said}");
     assert!(said.contains("and 2 more"), "{said}");
     assert_eq!(said.matches("charge (payments) trace ").count(), 10, "{said}");
+
+    // every(SELECTOR): PREDICATE holds when each selected span satisfies it, and names each violation.
+    let holds = otelbox(&["assert", "every(name = charge): status = error", "--server", &b.api]);
+    assert_eq!(holds.status.code(), Some(0), "{}", String::from_utf8_lossy(&holds.stdout));
+    let fails = otelbox(&["assert", "every(name = charge): http.route = \"/pay\"", "--server", &b.api]);
+    assert_eq!(fails.status.code(), Some(1));
+    let said = String::from_utf8_lossy(&fails.stdout).to_string() + &stderr(&fails);
+    assert!(said.contains("12 of 12 spans matching `name = charge` do not satisfy"), "{said}");
+    assert!(said.contains("http.route=/charge"), "each violation with its actual value: {said}");
+    let nothing = otelbox(&["assert", "every(name = refund): status = ok", "--server", &b.api]);
+    assert_eq!(nothing.status.code(), Some(1), "a selector matching nothing fails");
 }

@@ -122,6 +122,11 @@ pub async fn evaluate(client: &ApiClient, assertion: &Assertion) -> Result<Outco
                 }
             }
         }
+        Check::Every {
+            subject,
+            selector,
+            predicate,
+        } => every_check(client, *subject, selector, predicate).await?,
         Check::Descendant { ancestor, descendant } => descendant_check(client, ancestor, descendant).await?,
         Check::Order { steps } => order_check(client, steps).await?,
     };
@@ -153,6 +158,38 @@ pub fn fmt_ns(ns: i64) -> String {
         n if n >= 1_000_000 => format!("{:.1}ms", n as f64 / 1e6),
         n => format!("{:.1}µs", n as f64 / 1e3),
     }
+}
+
+/// Every item matching `selector` satisfies `predicate`: the violations are the items matching the
+/// selector and not the predicate, each listed with the values the expressions looked at.
+async fn every_check(client: &ApiClient, subject: Subject, selector: &str, predicate: &str) -> Result<(bool, String), ClientError> {
+    let selected = count(client, subject, selector).await?;
+    if selected == 0 {
+        return Ok((
+            false,
+            format!(
+                "no {} match the selector `{selector}`, so `{predicate}` was checked on nothing{}",
+                subject.as_str(),
+                near_misses(client, subject, selector).await?
+            ),
+        ));
+    }
+    let violating = format!("({selector}) and not ({predicate})");
+    let violations = count(client, subject, &violating).await?;
+    if violations == 0 {
+        return Ok((
+            true,
+            format!("all {selected} {} matching `{selector}` satisfy `{predicate}`", subject.as_str()),
+        ));
+    }
+    Ok((
+        false,
+        format!(
+            "{violations} of {selected} {} matching `{selector}` do not satisfy `{predicate}`{}",
+            subject.as_str(),
+            offenders(client, subject, &violating, violations).await?
+        ),
+    ))
 }
 
 /// Items listed when an assertion found too many; the rest are counted.

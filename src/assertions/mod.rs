@@ -73,6 +73,12 @@ pub enum Check {
     NoOrphans,
     /// The number of matching spans is within `bound`, and none takes longer than the budget.
     MaxDuration { filter: String, budget: Duration, bound: Bound },
+    /// Every item matching `selector` (at least one) satisfies `predicate` (Tracetest's core form).
+    Every {
+        subject: Subject,
+        selector: String,
+        predicate: String,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -144,9 +150,21 @@ fn call_with_comparison<'a>(text: &'a str, name: &str) -> Option<(&'a str, &'a s
     None
 }
 
+/// `every(SELECTOR): PREDICATE` split into its two filters.
+fn every_parts(body: &str) -> Option<(&str, &str)> {
+    let inner = body.strip_prefix("every(")?;
+    // The `)` that closes `every(`: the first `):` outside quotes.
+    let parts = split_outside_quotes(inner, "):");
+    (parts.len() >= 2).then(|| {
+        let selector = parts[0];
+        (selector, &inner[selector.len() + 2..])
+    })
+}
+
 /// The compact `--assert` forms:
 /// `EXPR` (at least one span), `logs: EXPR`, `traces: EXPR`, `count(EXPR) >= N`,
-/// `max_duration(EXPR) <= 2s`, `A -> B` (descendant), `A then B then C` (order), `no orphans`.
+/// `max_duration(EXPR) <= 2s`, `A -> B` (descendant), `A then B then C` (order), `no orphans`,
+/// `every(SELECTOR): PREDICATE`.
 pub fn parse_compact(text: &str, subject: Subject, bound: Bound) -> Result<Assertion, String> {
     let name = text.trim().to_string();
     let mut body = text.trim();
@@ -159,6 +177,12 @@ pub fn parse_compact(text: &str, subject: Subject, bound: Bound) -> Result<Asser
     }
     let check = if matches!(body, "no orphans" | "no_orphans" | "no-orphans") {
         Check::NoOrphans
+    } else if let Some((selector, predicate)) = every_parts(body) {
+        Check::Every {
+            subject,
+            selector: valid_filter(selector)?,
+            predicate: valid_filter(predicate)?,
+        }
     } else if let Some((inner, op, n)) = call_with_comparison(body, "count") {
         Check::Count {
             subject,
@@ -214,8 +238,16 @@ struct FileEntry {
     order: Option<Vec<String>>,
     #[serde(default)]
     no_orphans: bool,
+    every: Option<EveryEntry>,
     #[serde(rename = "assert")]
     compact: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EveryEntry {
+    selector: String,
+    predicate: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -259,9 +291,10 @@ fn entry_to_assertion(e: FileEntry, index: usize) -> Result<Assertion, String> {
         e.order.is_some(),
         e.no_orphans,
         e.filter.is_some(),
+        e.every.is_some(),
     ];
     if kinds.iter().filter(|k| **k).count() != 1 {
-        return Err("give exactly one of: where, assert, descendant, order, no_orphans".into());
+        return Err("give exactly one of: where, assert, descendant, order, no_orphans, every".into());
     }
     let bound = match (e.count, e.min, e.max) {
         (Some(n), None, None) => Bound::Exactly(n),
@@ -295,6 +328,15 @@ fn entry_to_assertion(e: FileEntry, index: usize) -> Result<Assertion, String> {
         Assertion {
             name: String::new(),
             check: Check::NoOrphans,
+        }
+    } else if let Some(every) = e.every {
+        Assertion {
+            name: String::new(),
+            check: Check::Every {
+                subject,
+                selector: valid_filter(&every.selector).map_err(|m| format!("every.selector: {m}"))?,
+                predicate: valid_filter(&every.predicate).map_err(|m| format!("every.predicate: {m}"))?,
+            },
         }
     } else {
         let filter = valid_filter(e.filter.as_deref().unwrap_or_default())?;
@@ -386,6 +428,14 @@ mod tests {
             }
         );
         assert_eq!(p("no orphans"), Check::NoOrphans);
+        assert_eq!(
+            p("every(name = \"charge\"): duration < 2s and http.status_code = 200"),
+            Check::Every {
+                subject: Subject::Spans,
+                selector: "name = \"charge\"".into(),
+                predicate: "duration < 2s and http.status_code = 200".into(),
+            }
+        );
         // separators inside quotes are text
         assert!(matches!(p(r#"name = "a -> b""#), Check::Count { .. }));
     }
