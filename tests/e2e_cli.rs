@@ -262,3 +262,59 @@ fn a_failed_at_most_assertion_lists_the_offending_spans_and_their_values() {
     let nothing = otelbox(&["assert", "every(name = refund): status = ok", "--server", &b.api]);
     assert_eq!(nothing.status.code(), Some(1), "a selector matching nothing fails");
 }
+
+/// `otelbox run --lint error|warn|off` fails the run on lint findings of that severity, each a
+/// failed JUnit case: an orphan span (a warning) fails `warn` only, a span without service.name
+/// (an error) fails `error` too.
+#[test]
+fn run_lint_gates_fail_on_findings_of_their_severity() {
+    let dir = temp_dir("lintgate");
+    let now = now_ns();
+    let line = |service: Option<&str>, parent: &str| {
+        let resource = match service {
+            Some(s) => format!(r#"{{"attributes":[{{"key":"service.name","value":{{"stringValue":"{s}"}}}}]}}"#),
+            None => "{}".to_string(),
+        };
+        format!(
+            r#"{{"resourceSpans":[{{"resource":{resource},"scopeSpans":[{{"spans":[{{"traceId":"{:032x}","spanId":"00000000000000aa","parentSpanId":"{parent}","name":"op","startTimeUnixNano":"{now}","endTimeUnixNano":"{}"}}]}}]}}]}}"#,
+            now,
+            now + 1000
+        )
+    };
+    let orphan = dir.join("orphan.jsonl");
+    std::fs::write(&orphan, line(Some("svc"), "00000000000000bb") + "\n").unwrap();
+    let nameless = dir.join("nameless.jsonl");
+    std::fs::write(&nameless, line(None, "") + "\n").unwrap();
+    let run = |gate: &str, file: &std::path::Path| {
+        let report = dir.join(format!("{gate}.xml"));
+        let script = format!(
+            "{} import {} --endpoint \"$OTEL_EXPORTER_OTLP_ENDPOINT\"",
+            env!("CARGO_BIN_EXE_otelbox"),
+            file.display()
+        );
+        let out = otelbox(&[
+            "run",
+            "--quiet",
+            "--idle",
+            "300ms",
+            "--lint",
+            gate,
+            "--junit",
+            report.to_str().unwrap(),
+            "--",
+            "sh",
+            "-c",
+            &script,
+        ]);
+        (out.status.code(), std::fs::read_to_string(report).unwrap_or_default(), stderr(&out))
+    };
+    assert_eq!(run("off", &orphan).0, Some(0));
+    assert_eq!(run("error", &orphan).0, Some(0), "an orphan is a warning");
+    let (code, junit, said) = run("warn", &orphan);
+    assert_eq!(code, Some(1), "{said}");
+    assert!(junit.contains("lint: orphan-span"), "{junit}");
+    let (code, junit, said) = run("error", &nameless);
+    assert_eq!(code, Some(1), "{said}");
+    assert!(junit.contains("lint: missing-service-name"), "{junit}");
+    let _ = std::fs::remove_dir_all(dir);
+}

@@ -47,9 +47,59 @@ pub struct RunArgs {
     /// Do not print the summary
     #[arg(long)]
     pub quiet: bool,
+    /// Fail the run on instrumentation lint findings: `error` on errors (missing service.name,
+    /// spans ending before they start), `warn` on warnings too (orphans, duplicate span ids, clock
+    /// skew, ...); each gating rule is a failed case in the JUnit report
+    #[arg(long, value_enum, default_value = "off")]
+    pub lint: LintGate,
     /// The command and its arguments
     #[arg(trailing_var_arg = true, required = true, value_name = "CMD")]
     pub command: Vec<String>,
+}
+
+/// Which lint findings fail a run (`--lint`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum LintGate {
+    Off,
+    Warn,
+    Error,
+}
+
+impl LintGate {
+    fn gates(self, severity: wire::LintSeverity) -> bool {
+        match self {
+            LintGate::Off => false,
+            LintGate::Warn => true,
+            LintGate::Error => severity == wire::LintSeverity::Error,
+        }
+    }
+}
+
+/// The lint findings `gate` fails the run on, as failed outcomes (one per rule).
+async fn lint_outcomes(client: &ApiClient, gate: LintGate) -> anyhow::Result<Vec<eval::Outcome>> {
+    if gate == LintGate::Off {
+        return Ok(Vec::new());
+    }
+    let started = Instant::now();
+    let lint: wire::LintResponse = client.get(wire::routes::LINT, &()).await?;
+    Ok(lint
+        .findings
+        .iter()
+        .filter(|f| gate.gates(f.severity))
+        .map(|f| {
+            let examples: Vec<String> = f
+                .examples
+                .iter()
+                .map(|e| format!("{} ({}) in trace {}", e.name, e.service, e.trace_id))
+                .collect();
+            eval::Outcome {
+                name: format!("lint: {}", f.rule),
+                passed: false,
+                detail: format!("{} {}: {}; e.g. {}", f.count, f.severity, f.message, examples.join("; ")),
+                elapsed: started.elapsed(),
+            }
+        })
+        .collect())
 }
 
 fn load_assertions(args: &RunArgs) -> Result<Vec<Assertion>, Vec<String>> {
@@ -181,6 +231,7 @@ async fn run_async(args: RunArgs, assertions: Vec<Assertion>) -> anyhow::Result<
     for assertion in &assertions {
         outcomes.push(eval::evaluate(&client, assertion).await?);
     }
+    outcomes.extend(lint_outcomes(&client, args.lint).await?);
     if !outcomes.is_empty() {
         report(&outcomes);
     }
