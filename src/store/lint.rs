@@ -1,5 +1,5 @@
 //! Instrumentation lint over stored spans: problems in how services are instrumented (missing
-//! service.name, orphan spans, end before start, duplicate span ids, clock skew, high-cardinality names, oversized
+//! service.name, orphan spans, end before start, duplicate span ids, clock skew, late asynchronous ends, high-cardinality names, oversized
 //! attributes). Looks at the most recent spans only, so it stays cheap on a large store.
 
 use super::rows::decode_attributes;
@@ -100,17 +100,33 @@ pub fn lint(conn: &Connection) -> Result<Vec<Finding>, StoreError> {
         ),
     )?;
     // A parent stored twice is a duplicate, named by the rule above, not skew against either copy.
-    rule(
-        "clock-skew",
-        "warning",
-        "child spans outside their parent's time span (clock skew between hosts, or a parent ended too early)",
+    let skew_or_late = |condition: &str| {
         format!(
             "{select} JOIN spans p ON {} AND p.span_id = s.parent_span_id
-             WHERE s.id > ?1 AND (s.start_ns < p.start_ns - {SKEW_TOLERANCE_NS} OR s.end_ns > p.end_ns + {SKEW_TOLERANCE_NS})
+             WHERE s.id > ?1 AND ({condition})
              AND NOT EXISTS (SELECT 1 FROM spans d WHERE {} AND d.span_id = p.span_id AND d.id <> p.id) LIMIT 1000",
             span_in_trace("p", "s.trace_id"),
             span_in_trace("d", "s.trace_id")
-        ),
+        )
+    };
+    let tolerance = SKEW_TOLERANCE_NS;
+    rule(
+        "clock-skew",
+        "warning",
+        "child spans starting outside their parent's time span (clock skew between hosts, or a parent ended too early)",
+        skew_or_late(&format!(
+            "s.start_ns < p.start_ns - {tolerance} OR s.start_ns > p.end_ns + {tolerance}"
+        )),
+    )?;
+    // Starting inside the parent and ending after it is not skew: the parent did not wait.
+    rule(
+        "ends-after-parent",
+        "warning",
+        "child spans that start inside their parent but end after it (asynchronous work the parent did not wait for: \
+         fine for fire-and-forget, a bug where the parent should have waited)",
+        skew_or_late(&format!(
+            "s.start_ns BETWEEN p.start_ns - {tolerance} AND p.end_ns + {tolerance} AND s.end_ns > p.end_ns + {tolerance}"
+        )),
     )?;
     // High-cardinality names: many distinct names in one service.
     let mut stmt = conn.prepare(
@@ -216,5 +232,32 @@ mod tests {
         assert_eq!(rules, ["duplicate-span-id"], "{findings:?}");
         assert_eq!(findings[0].count, 1);
         assert_eq!(findings[0].examples[0].name, "parent");
+    }
+
+    /// A child starting before its parent is clock skew; one starting inside it and ending after
+    /// is asynchronous work the parent did not wait for, named apart.
+    #[test]
+    fn a_late_asynchronous_end_is_not_called_clock_skew() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        super::super::schema::migrate(&mut conn).unwrap();
+        conn.execute_batch(
+            "INSERT INTO resources(id, hash, service, schema_url, body) VALUES (1, 1, 'svc', '', x'');
+             INSERT INTO traces(trace_id, start_ns, end_ns, span_count, error_count, first_span, last_span)
+               VALUES (x'01', 0, 900000000, 3, 0, 1, 3);
+             INSERT INTO spans(id, trace_id, span_id, parent_span_id, name, kind, resource_id, scope_id, start_ns, end_ns, status_code) VALUES
+               (1, x'01', x'0a', NULL, 'request', 0, 1, 1, 100000000, 200000000, 0),
+               (2, x'01', x'0b', x'0a', 'send email', 0, 1, 1, 150000000, 900000000, 0),
+               (3, x'01', x'0c', x'0a', 'skewed', 0, 1, 1, 10000000, 120000000, 0);",
+        )
+        .unwrap();
+        let findings = lint(&conn).unwrap();
+        let named = |rule: &str| {
+            findings
+                .iter()
+                .find(|f| f.rule == rule)
+                .map(|f| f.examples.iter().map(|e| e.name.clone()).collect::<Vec<_>>())
+        };
+        assert_eq!(named("clock-skew"), Some(vec!["skewed".to_string()]));
+        assert_eq!(named("ends-after-parent"), Some(vec!["send email".to_string()]));
     }
 }
