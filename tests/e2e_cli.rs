@@ -318,3 +318,47 @@ fn run_lint_gates_fail_on_findings_of_their_severity() {
     assert!(junit.contains("lint: missing-service-name"), "{junit}");
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// The command gets short SDK export delays unless it set its own, and a run in which nothing
+/// arrived says what to check.
+#[test]
+fn run_gives_short_export_delays_and_explains_an_empty_run() {
+    let out = otelbox(&[
+        "run",
+        "--quiet",
+        "--idle",
+        "200ms",
+        "--",
+        "sh",
+        "-c",
+        "echo delays=$OTEL_BSP_SCHEDULE_DELAY/$OTEL_BLRP_SCHEDULE_DELAY/$OTEL_METRIC_EXPORT_INTERVAL",
+    ]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("delays=200/200/1000"), "{:?}", out);
+    assert!(stderr(&out).contains("no telemetry arrived"), "{}", stderr(&out));
+    let own = Command::new(env!("CARGO_BIN_EXE_otelbox"))
+        .args([
+            "run",
+            "--quiet",
+            "--idle",
+            "200ms",
+            "--protocol",
+            "http/json",
+            "--",
+            "sh",
+            "-c",
+            "echo delay=$OTEL_BSP_SCHEDULE_DELAY",
+        ])
+        .env("OTEL_BSP_SCHEDULE_DELAY", "5000")
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&own.stdout).contains("delay=5000"),
+        "the caller's value wins"
+    );
+    assert!(
+        stderr(&own).contains("Python SDK has no OTLP/HTTP JSON exporter"),
+        "{}",
+        stderr(&own)
+    );
+}

@@ -102,6 +102,33 @@ async fn lint_outcomes(client: &ApiClient, gate: LintGate) -> anyhow::Result<Vec
         .collect())
 }
 
+/// The SDK export delays the command gets unless it has them set (milliseconds).
+const QUICK_EXPORT: [(&str, &str); 3] = [
+    ("OTEL_BSP_SCHEDULE_DELAY", "200"),
+    ("OTEL_BLRP_SCHEDULE_DELAY", "200"),
+    ("OTEL_METRIC_EXPORT_INTERVAL", "1000"),
+];
+
+/// What to check when a command sent nothing: the usual causes, the protocol first.
+fn nothing_arrived_hint(protocol: Protocol) -> String {
+    let mut hint = String::from(
+        "otelbox run: no telemetry arrived. Is the code instrumented, and does its SDK read OTEL_EXPORTER_OTLP_ENDPOINT \
+         (some frameworks need opentelemetry-instrument, or NODE_OPTIONS=--require @opentelemetry/auto-instrumentations-node/register)?",
+    );
+    if protocol == Protocol::HttpJson {
+        hint.push_str(" The Python SDK has no OTLP/HTTP JSON exporter: with --protocol http/json it exports nothing; use http/protobuf.");
+    }
+    if std::env::var_os("OTEL_SDK_DISABLED").is_some_and(|v| v == "true") {
+        hint.push_str(" OTEL_SDK_DISABLED=true is set.");
+    }
+    for key in ["OTEL_TRACES_EXPORTER", "OTEL_LOGS_EXPORTER", "OTEL_METRICS_EXPORTER"] {
+        if std::env::var(key).is_ok_and(|v| v == "none" || v == "console") {
+            hint.push_str(&format!(" {key} is set to something other than otlp (--force-env overrides it)."));
+        }
+    }
+    hint
+}
+
 fn load_assertions(args: &RunArgs) -> Result<Vec<Assertion>, Vec<String>> {
     let mut out = Vec::new();
     let mut errors = Vec::new();
@@ -200,6 +227,14 @@ async fn run_async(args: RunArgs, assertions: Vec<Assertion>) -> anyhow::Result<
             command.env(key, value);
         }
     }
+    // Short export delays, unless the caller chose them: the SDKs' defaults (5 s for spans, 1 s
+    // for logs, 60 s for metrics) hold telemetry back until exit, or past it when a process is
+    // killed, and make the idle wait long. The standard variables every official SDK reads.
+    for (key, value) in QUICK_EXPORT {
+        if std::env::var_os(key).is_none() {
+            command.env(key, value);
+        }
+    }
     command.env("OTELBOX_SERVER", &server_url);
     tracing::debug!(elapsed_ms = started.elapsed().as_millis() as u64, "starting the command");
     let status = match command.status().await {
@@ -226,6 +261,10 @@ async fn run_async(args: RunArgs, assertions: Vec<Assertion>) -> anyhow::Result<
     }
     if !args.quiet {
         eprint!("{}", summary(&client).await?);
+    }
+    let status: wire::StatusResponse = client.get(wire::routes::STATUS, &()).await?;
+    if status.ingest.last_accepted_unix_nano == 0 {
+        eprintln!("{}", nothing_arrived_hint(args.protocol));
     }
     let mut outcomes = Vec::new();
     for assertion in &assertions {
