@@ -18,6 +18,8 @@ pub enum ClientError {
 pub struct ApiClient {
     base: String,
     http: reqwest::Client,
+    /// Query parameters every request carries (`scoped_to`); endpoints that do not take them ignore them.
+    scope: Vec<(&'static str, String)>,
 }
 
 impl ApiClient {
@@ -38,7 +40,15 @@ impl ApiClient {
         ApiClient {
             base: server.trim_end_matches('/').to_string(),
             http,
+            scope: Vec::new(),
         }
+    }
+
+    /// This client with every search limited to the last `since` (a duration like `5m`): what
+    /// `otelbox assert --since` checks.
+    pub fn scoped_to(mut self, since: &str) -> ApiClient {
+        self.scope.push(("since", since.to_string()));
+        self
     }
 
     pub fn base(&self) -> &str {
@@ -61,6 +71,7 @@ impl ApiClient {
             .http
             .get(&url)
             .query(query)
+            .query(&self.scope)
             .send()
             .await
             .map_err(|e| ClientError::Unreachable {

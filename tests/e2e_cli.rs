@@ -362,3 +362,25 @@ fn run_gives_short_export_delays_and_explains_an_empty_run() {
         stderr(&own)
     );
 }
+
+/// `otelbox assert --since 5m` looks only at the last five minutes: a span from two hours ago
+/// satisfies the assertion without it and not with it.
+#[test]
+fn assert_since_limits_the_assertion_to_recent_telemetry() {
+    let b = Box::start(&["--memory"]);
+    let mut request = trace_request("svc", "R", 1, 1);
+    let span = &mut request.resource_spans[0].scope_spans[0].spans[0];
+    span.name = "nightly".into();
+    span.start_time_unix_nano -= 2 * 3600 * 1_000_000_000;
+    span.end_time_unix_nano -= 2 * 3600 * 1_000_000_000;
+    assert_eq!(b.post("/v1/traces", "application/x-protobuf", encode(&request)).status(), 200);
+    assert_eq!(otelbox(&["assert", "name = nightly", "--server", &b.api]).status.code(), Some(0));
+    let recent = otelbox(&["assert", "name = nightly", "--since", "5m", "--server", &b.api]);
+    assert_eq!(recent.status.code(), Some(1), "{}", String::from_utf8_lossy(&recent.stdout));
+    assert_eq!(
+        otelbox(&["assert", "name = nightly", "--since", "soon", "--server", &b.api])
+            .status
+            .code(),
+        Some(2)
+    );
+}

@@ -33,6 +33,9 @@ pub struct AssertArgs {
     /// Write a JUnit XML report here
     #[arg(long, value_name = "FILE")]
     pub junit: Option<std::path::PathBuf>,
+    /// Look only at telemetry of the last DURATION (e.g. 5m: one test's worth in a long-lived box)
+    #[arg(long, value_name = "DURATION", value_parser = parse_since)]
+    pub since: Option<String>,
     #[arg(long, env = "OTELBOX_SERVER", default_value = DEFAULT_SERVER)]
     pub server: String,
 }
@@ -56,7 +59,10 @@ pub fn run(args: AssertArgs) -> anyhow::Result<i32> {
         }
     };
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-    let client = ApiClient::new(&args.server);
+    let client = match &args.since {
+        Some(since) => ApiClient::new(&args.server).scoped_to(since),
+        None => ApiClient::new(&args.server),
+    };
     let outcome = match runtime.block_on(eval::evaluate_with_wait(&client, &assertion, args.wait.unwrap_or_default())) {
         Ok(o) => o,
         Err(e) => {
@@ -77,4 +83,9 @@ pub fn report(outcomes: &[eval::Outcome]) {
         let mark = if o.passed { "PASS" } else { "FAIL" };
         eprintln!("{mark}  {}\n      {}", o.name, o.detail.replace('\n', "\n  "));
     }
+}
+
+/// `--since`: a duration, kept as the text the API reads.
+fn parse_since(text: &str) -> Result<String, String> {
+    crate::units::parse_duration(text).map(|_| text.trim().to_string())
 }

@@ -94,7 +94,11 @@ pub(crate) fn value_text(value: &AnyValue) -> Option<String> {
 }
 
 fn whole_number(number: f64) -> Option<u64> {
-    (number.is_finite() && number >= 0.0).then(|| number.round() as u64)
+    if number.is_finite() && number >= 0.0 {
+        Some(number.round() as u64)
+    } else {
+        None
+    }
 }
 
 /// A token count from an int, a double or a string holding either.
