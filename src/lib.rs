@@ -14,6 +14,7 @@ pub mod exporter;
 pub mod extension;
 pub mod gen;
 pub mod hash;
+pub mod llm;
 pub mod memory;
 pub mod net;
 pub mod ottl;

@@ -199,13 +199,18 @@ pub(crate) fn string_field(value: &Value, keys: &[&str]) -> Option<String> {
     })
 }
 
-/// A token count inside a JSON object: a number, or a string holding one.
-pub(crate) fn json_count(value: &Value, key: &str) -> Option<u64> {
-    match value.get(key)? {
+/// A token count as a JSON number, or a string holding one.
+pub(crate) fn json_as_count(value: &Value) -> Option<u64> {
+    match value {
         Value::Number(number) => number.as_u64().or_else(|| whole_number(number.as_f64()?)),
         Value::String(text) => text_count(text),
         _ => None,
     }
+}
+
+/// The token count under `key` of a JSON object.
+pub(crate) fn json_count(value: &Value, key: &str) -> Option<u64> {
+    json_as_count(value.get(key)?)
 }
 
 /// An amount of money as a JSON number, or a string holding one; never negative.

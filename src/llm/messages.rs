@@ -2,7 +2,7 @@
 //! OpenAI, Anthropic, Vercel and Gemini message JSON, OpenInference's and Traceloop's flattened keys,
 //! and the older per-message events (span events, log records, Logfire's event lists).
 
-use super::attributes::{any_to_json, as_json, attributes_to_json, string_field, value_text, Attributes};
+use super::attributes::{any_to_json, as_json, attributes_to_json, string_field, value_text, Attributes, Fields};
 use super::model::{Message, Operation, Part, Role, SpanMessages};
 use super::SpanView;
 use opentelemetry_proto::tonic::common::v1::AnyValue;
@@ -61,7 +61,9 @@ pub(crate) fn messages_from_log_record(record: &LogRecord) -> SpanMessages {
 /// OTel's `gen_ai.system_instructions`, `gen_ai.input.messages` and `gen_ai.output.messages`.
 fn otel_messages(read: impl Fn(&str) -> Option<Value>) -> SpanMessages {
     SpanMessages {
-        system_instructions: read("gen_ai.system_instructions").map(|value| instruction_parts(&value)).unwrap_or_default(),
+        system_instructions: read("gen_ai.system_instructions")
+            .map(|value| instruction_parts(&value))
+            .unwrap_or_default(),
         input: parsed_messages(read("gen_ai.input.messages"), &Role::User),
         output: parsed_messages(read("gen_ai.output.messages"), &Role::Assistant),
     }
@@ -75,10 +77,15 @@ fn instruction_parts(value: &Value) -> Vec<Part> {
     match value {
         Value::Array(items) => items
             .iter()
-            .flat_map(|item| match item.get("role") {
+            .flat_map(|item| {
                 // Some senders wrap the instructions in a system message.
-                Some(_) => message_from_json(item, &Role::System).map(|message| message.parts).unwrap_or_default(),
-                None => part_from_json(item).into_iter().collect(),
+                if item.get("role").is_some() {
+                    message_from_json(item, &Role::System)
+                        .map(|message| message.parts)
+                        .unwrap_or_default()
+                } else {
+                    part_from_json(item).into_iter().collect()
+                }
             })
             .collect(),
         other => part_from_json(other).into_iter().collect(),
@@ -172,7 +179,10 @@ fn as_tool_results(parts: Vec<Part>, call_id: Option<String>) -> Vec<Part> {
     parts
         .into_iter()
         .map(|part| match part {
-            Part::Text(content) => Part::ToolResult { id: call_id.clone(), content },
+            Part::Text(content) => Part::ToolResult {
+                id: call_id.clone(),
+                content,
+            },
             other => other,
         })
         .collect()
@@ -257,8 +267,8 @@ fn is_text_block(block: &Value) -> bool {
 }
 
 /// Attributes under `prefix` grouped by the index that follows it: `p.0.role` is `role` of group 0.
-fn group_by_index<'a>(fields: &[(&'a str, &'a AnyValue)], prefix: &str) -> BTreeMap<usize, Vec<(&'a str, &'a AnyValue)>> {
-    let mut groups: BTreeMap<usize, Vec<(&'a str, &'a AnyValue)>> = BTreeMap::new();
+fn group_by_index<'a>(fields: &[(&'a str, &'a AnyValue)], prefix: &str) -> BTreeMap<usize, Fields<'a>> {
+    let mut groups: BTreeMap<usize, Fields<'a>> = BTreeMap::new();
     for &(key, value) in fields {
         let Some(rest) = key.strip_prefix(prefix) else {
             continue;
@@ -301,7 +311,11 @@ fn openinference_messages(attributes: &Attributes, prefix: &str, default_role: &
             if role == Role::Tool {
                 parts = as_tool_results(parts, field(fields, "message.tool_call_id"));
             }
-            Message { role, parts, finish_reason: None }
+            Message {
+                role,
+                parts,
+                finish_reason: None,
+            }
         })
         .collect()
 }
@@ -389,7 +403,7 @@ fn input_output_messages(attributes: &Attributes, input_key: &str, output_key: &
 /// Pydantic AI's agent-run history in OTel's parts shape; its last assistant message is the run's output.
 fn pydantic_all_messages(attributes: &Attributes) -> SpanMessages {
     let mut input = parsed_messages(attributes.json("pydantic_ai.all_messages"), &Role::User);
-    let output = if input.last().is_some_and(|message| message.role == Role::Assistant) {
+    let output: Vec<Message> = if input.last().is_some_and(|message| message.role == Role::Assistant) {
         input.pop().into_iter().collect()
     } else {
         Vec::new()
@@ -434,8 +448,14 @@ fn messages_from_event(name: &str, fields: &Map<String, Value>, body: Option<&Va
         "gen_ai.tool.message" => Some(Role::Tool),
         _ => None,
     };
-    let attributes_as_body = Value::Object(fields.clone());
-    let body = body.unwrap_or(&attributes_as_body);
+    let attributes_as_body;
+    let body = match body {
+        Some(body) => body,
+        None => {
+            attributes_as_body = Value::Object(fields.clone());
+            &attributes_as_body
+        }
+    };
     let field_json = |key: &str| fields.get(key).map(as_json);
     let mut messages = SpanMessages::default();
     if let Some(role) = role_of_event {

@@ -37,9 +37,11 @@ impl Operation {
 /// An attribute convention of LLM instrumentation libraries.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Dialect {
-    /// OTel GenAI semantic conventions since v1.37: `gen_ai.operation.name`, `gen_ai.input.messages`.
+    /// OTel GenAI semantic conventions with their discriminator `gen_ai.operation.name` (v1.27 on), whether
+    /// the content is in `gen_ai.input.messages` (v1.37 on) or in per-message events (v1.28 to v1.36).
     OtelGenAi,
-    /// OTel GenAI before v1.37: `gen_ai.system`, `prompt_tokens`, content events, no `gen_ai.operation.name`.
+    /// OTel GenAI keys without `gen_ai.operation.name`, as instrumentations before v1.27 wrote them:
+    /// `gen_ai.system`, `prompt_tokens`, the `gen_ai.content.*` span events.
     OtelGenAiLegacy,
     /// Arize Phoenix's OpenInference: `openinference.span.kind`, `llm.token_count.*`, flattened messages.
     OpenInference,
@@ -165,11 +167,20 @@ pub enum Part {
     Text(String),
     Reasoning(String),
     /// A call the model asks for; arguments as sent, structured ones as compact JSON.
-    ToolCall { id: Option<String>, name: String, arguments: Option<String> },
+    ToolCall {
+        id: Option<String>,
+        name: String,
+        arguments: Option<String>,
+    },
     /// What a tool answered, sent back to the model.
-    ToolResult { id: Option<String>, content: String },
+    ToolResult {
+        id: Option<String>,
+        content: String,
+    },
     /// Images, audio, files and other media, by their type only: the raw attributes keep the data.
-    Other { kind: String },
+    Other {
+        kind: String,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]

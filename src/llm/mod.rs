@@ -1,0 +1,89 @@
+//! LLM and agent telemetry normalized: one model per span, whichever convention instrumented it (OTel
+//! GenAI, current and older; OpenInference; Traceloop/OpenLLMetry; MLflow; Langfuse; the Vercel AI SDK;
+//! Pydantic AI/Logfire; OpenLIT; Laminar; the plain keys of agent-tracing guides). Pure functions, no IO:
+//! the store builds its LLM tables from what they return, and the raw attributes stay as they were.
+//!
+//! `dialects` holds the tables (how each convention is recognised, which of its keys carries each field),
+//! `usage` the token and cost keys and how their meanings are made one, `messages` reads chat content in
+//! its many shapes and places, `attributes` reads values leniently.
+
+mod attributes;
+mod dialects;
+mod messages;
+mod model;
+mod usage;
+
+#[cfg(test)]
+mod tests;
+
+pub use model::{
+    Dialect, LlmSpan, Message, MissingKey, Operation, Outcome, Part, PromptRef, ReportedCost, Role, SpanMessages, TokenUsage, ToolCall,
+};
+
+use attributes::Attributes;
+use opentelemetry_proto::tonic::common::v1::KeyValue;
+use opentelemetry_proto::tonic::logs::v1::LogRecord;
+use opentelemetry_proto::tonic::trace::v1::Span;
+
+/// One span with its resource, as this module's readers see it.
+pub(crate) struct SpanView<'a> {
+    pub(crate) span: &'a Span,
+    pub(crate) attributes: Attributes<'a>,
+    pub(crate) resource: Attributes<'a>,
+}
+
+/// The span normalized, or `None` when it speaks no LLM convention (an HTTP or database span, say).
+pub fn normalize_span(span: &Span, resource: &[KeyValue]) -> Option<LlmSpan> {
+    let view = SpanView {
+        span,
+        attributes: Attributes::new(&span.attributes),
+        resource: Attributes::new(resource),
+    };
+    let recognised = dialects::recognise(&view);
+    if recognised.is_empty() {
+        return None;
+    }
+    let operation = dialects::operation(&view);
+    let outcome = dialects::outcome(&view);
+    let attributes = &view.attributes;
+    let messages = messages::span_messages(&view, operation);
+    let mut finish_reasons = dialects::finish_reasons(attributes);
+    if finish_reasons.is_empty() {
+        finish_reasons = messages.output.iter().filter_map(|message| message.finish_reason.clone()).collect();
+    }
+    Some(LlmSpan {
+        operation,
+        missing_keys: dialects::missing_keys(&view, &recognised, operation),
+        service_name: view.resource.text("service.name"),
+        provider: dialects::provider(&view),
+        request_model: attributes
+            .first_text(dialects::REQUEST_MODEL)
+            .or_else(|| dialects::model_in(attributes, "mlflow.spanInputs")),
+        response_model: attributes
+            .first_text(dialects::RESPONSE_MODEL)
+            .or_else(|| dialects::model_in(attributes, "mlflow.spanOutputs")),
+        tokens: usage::tokens(attributes),
+        reported_cost: usage::reported_cost(attributes),
+        agent_name: dialects::agent_name(&view, &recognised, operation),
+        agent_id: attributes.first_text(dialects::AGENT_ID),
+        workflow_name: dialects::workflow_name(attributes),
+        conversation_id: attributes.first_text(dialects::CONVERSATION_ID),
+        user_id: attributes.first_text(dialects::USER_ID),
+        run_id: attributes.first_text(dialects::RUN_ID),
+        tool: (operation == Operation::Tool).then(|| dialects::tool_call(&view, &outcome)),
+        messages,
+        finish_reasons,
+        prompt: dialects::prompt(attributes),
+        outcome,
+        dialects: recognised,
+    })
+}
+
+/// The messages a log record carries: one message of the GenAI events OTel defined from v1.28 to v1.36
+/// (`gen_ai.system.message`, `gen_ai.user.message`, `gen_ai.assistant.message`, `gen_ai.tool.message`,
+/// `gen_ai.choice`), or all of a call's content in one `gen_ai.client.inference.operation.details`; empty for
+/// any other record. To attach them to the record's span, `append` that span's records in time order, then
+/// `fill_missing_from` the result into the span's own messages, which take precedence.
+pub fn messages_from_log(record: &LogRecord) -> SpanMessages {
+    messages::messages_from_log_record(record)
+}
