@@ -354,3 +354,110 @@ async fn llm_runs_sum_their_spans_and_filter_by_run_id_and_q() {
         .unwrap();
     assert_eq!(recent.len(), 1, "only the newest run starts in the last 25 s");
 }
+
+/// Runs instrumented the OpenInference way, the MLflow way (every value JSON-encoded) and with the
+/// plain keys of agent-tracing guides are runs too, with their agents, models, tokens, tool calls and
+/// failures: only `gen_ai.operation.name` was recognised before, so none of them was listed.
+#[tokio::test]
+async fn runs_in_other_dialects_are_runs_with_their_tools_and_failures() {
+    use any_value::Value::{IntValue, StringValue};
+    let s = store().await;
+    let end = now();
+    let with = |mut sp: Span, attributes: Vec<KeyValue>| {
+        sp.attributes = attributes;
+        sp
+    };
+    let text = |k: &str, v: &str| kv(k, StringValue(v.into()));
+    let int = |k: &str, v: i64| kv(k, IntValue(v));
+    // OpenInference: an agent, an LLM call, a tool that fails.
+    write(
+        &s,
+        request(
+            "oi-app",
+            vec![
+                with(
+                    span(101, 1, 0, "agent", 1, end - 50 * MS, 40 * MS, false),
+                    vec![text("openinference.span.kind", "AGENT"), text("agent.name", "planner")],
+                ),
+                with(
+                    span(101, 2, 1, "ChatCompletion", 1, end - 45 * MS, 10 * MS, false),
+                    vec![
+                        text("openinference.span.kind", "LLM"),
+                        text("llm.model_name", "gpt-4o"),
+                        int("llm.token_count.prompt", 120),
+                        int("llm.token_count.completion", 30),
+                    ],
+                ),
+                with(
+                    span(101, 3, 1, "read_file", 1, end - 30 * MS, 5 * MS, true),
+                    vec![text("openinference.span.kind", "TOOL"), text("tool.name", "read_file")],
+                ),
+            ],
+        ),
+    )
+    .await;
+    // MLflow: values JSON-encoded, the run id too.
+    write(
+        &s,
+        request(
+            "mlflow-app",
+            vec![
+                with(
+                    span(102, 1, 0, "agent", 1, end - 40 * MS, 30 * MS, false),
+                    vec![text("mlflow.spanType", "\"AGENT\""), text("run_id", "R-mlflow")],
+                ),
+                with(
+                    span(102, 2, 1, "search", 1, end - 35 * MS, 5 * MS, false),
+                    vec![text("mlflow.spanType", "\"TOOL\"")],
+                ),
+            ],
+        ),
+    )
+    .await;
+    // Plain keys: a tool marked only by tool.name and tool.status, and an LLM call by llm.*.
+    write(
+        &s,
+        request(
+            "plain-app",
+            vec![
+                with(
+                    span(103, 1, 0, "run", 1, end - 30 * MS, 20 * MS, false),
+                    vec![text("run_id", "R-plain")],
+                ),
+                with(
+                    span(103, 2, 1, "call model", 1, end - 28 * MS, 5 * MS, false),
+                    vec![
+                        text("llm.provider", "openai"),
+                        text("llm.model", "gpt-4o-mini"),
+                        int("llm.tokens_in", 50),
+                        int("llm.tokens_out", 7),
+                    ],
+                ),
+                with(
+                    span(103, 3, 1, "tool", 1, end - 20 * MS, 5 * MS, false),
+                    vec![text("tool.name", "send_mail"), text("tool.status", "error")],
+                ),
+            ],
+        ),
+    )
+    .await;
+    let everything = SqlFilter::everything();
+    let runs = s
+        .read(move |c| stats::llm_runs(c, &AnyResourceAttrs, &everything, None, TimeRange::ALL, 50))
+        .await
+        .unwrap();
+    assert_eq!(runs.len(), 3, "{runs:?}");
+    let by_service = |service: &str| runs.iter().find(|r| r.trace.root_service == service).unwrap();
+    let oi = by_service("oi-app");
+    assert_eq!((oi.agent.as_str(), oi.models.clone()), ("planner", vec!["gpt-4o".to_string()]));
+    assert_eq!((oi.llm_calls, oi.input_tokens, oi.output_tokens), (1, 120, 30));
+    assert_eq!((oi.tool_calls, oi.tool_errors), (1, 1));
+    let mlflow = by_service("mlflow-app");
+    assert_eq!(mlflow.run_id, "R-mlflow");
+    assert_eq!((mlflow.tool_calls, mlflow.tool_errors), (1, 0));
+    let plain = by_service("plain-app");
+    assert_eq!(plain.run_id, "R-plain");
+    assert_eq!((plain.llm_calls, plain.input_tokens, plain.output_tokens), (1, 50, 7));
+    assert_eq!((plain.tool_calls, plain.tool_errors), (1, 1));
+    assert_eq!(plain.tools[0].name, "send_mail");
+}

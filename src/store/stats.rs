@@ -379,9 +379,26 @@ pub fn run_id_filter(run_id: &str, resources: &dyn ResourceAttrs) -> SqlFilter {
     )
 }
 
-/// LLM runs, newest first: traces starting in the window with a span carrying `gen_ai.operation.name`,
-/// a span matching `filter` (any span: as trace search) and, given a run id, a span with that `run_id`.
-/// Candidates come from the trace search; each one's spans are then aggregated.
+/// Keys that mark a span of some LLM dialect (`crate::llm`): a trace holding one is a candidate run,
+/// and `llm::normalize_span` decides on each span.
+const LLM_MARKER_KEYS: &[&str] = &[
+    GEN_AI_OPERATION,
+    "gen_ai.system",
+    "gen_ai.provider.name",
+    "gen_ai.request.model",
+    "openinference.span.kind",
+    "traceloop.span.kind",
+    "mlflow.spanType",
+    "ai.operationId",
+    "llm.model",
+    "llm.provider",
+    "tool.name",
+];
+
+/// LLM runs, newest first: traces starting in the window with a span of an LLM dialect (any of
+/// `LLM_MARKER_KEYS`), a span matching `filter` (any span: as trace search) and, given a run id, a
+/// span with that `run_id`. Candidates come from the trace search; each one's spans are then
+/// normalized (`crate::llm`) and aggregated.
 pub fn llm_runs(
     conn: &Connection,
     resources: &dyn ResourceAttrs,
@@ -390,7 +407,12 @@ pub fn llm_runs(
     range: TimeRange,
     limit: usize,
 ) -> Result<Vec<LlmRun>, StoreError> {
-    let mut also_matching = vec![compiled(&Expr::Has(Field::Attribute(GEN_AI_OPERATION.into())), resources)];
+    let any_dialect = LLM_MARKER_KEYS
+        .iter()
+        .map(|key| Expr::Has(Field::Attribute(key.to_string())))
+        .reduce(|a, b| Expr::Or(Box::new(a), Box::new(b)))
+        .expect("marker keys");
+    let mut also_matching = vec![compiled(&any_dialect, resources)];
     if let Some(run_id) = run_id {
         also_matching.push(run_id_filter(run_id, resources));
     }
@@ -412,15 +434,6 @@ fn string_attr(attributes: &[KeyValue], key: &str) -> Option<String> {
     }
 }
 
-fn int_attr(attributes: &[KeyValue], key: &str) -> Option<i64> {
-    match find_attribute(attributes, key)?.value.as_ref()? {
-        any_value::Value::IntValue(i) => Some(*i),
-        any_value::Value::DoubleValue(d) if d.is_finite() => Some(*d as i64),
-        any_value::Value::StringValue(s) => s.trim().parse().ok(),
-        _ => None,
-    }
-}
-
 #[derive(Default)]
 struct Tokens {
     seen: bool,
@@ -429,12 +442,10 @@ struct Tokens {
 }
 
 impl Tokens {
-    fn add(&mut self, attributes: &[KeyValue]) {
-        let input = int_attr(attributes, "gen_ai.usage.input_tokens");
-        let output = int_attr(attributes, "gen_ai.usage.output_tokens");
-        self.seen |= input.is_some() || output.is_some();
-        self.input = self.input.saturating_add(input.unwrap_or(0));
-        self.output = self.output.saturating_add(output.unwrap_or(0));
+    fn add(&mut self, usage: &crate::llm::TokenUsage) {
+        self.seen |= usage.input.is_some() || usage.output.is_some();
+        self.input = self.input.saturating_add(usage.input.unwrap_or(0) as i64);
+        self.output = self.output.saturating_add(usage.output.unwrap_or(0) as i64);
     }
 }
 
@@ -452,36 +463,53 @@ fn aggregate_run(conn: &Connection, trace: TraceSummary) -> Result<LlmRun, Store
     let (mut model_tokens, mut agent_tokens) = (Tokens::default(), Tokens::default());
     while let Some(row) = rows.next()? {
         let status: i32 = row.get(1)?;
-        let attributes = decode_attributes(row.get_ref(2)?.as_blob_or_null().ok().flatten());
+        let name: String = row.get(0)?;
+        // What the normalizer reads of a span here: its name, status and attributes.
+        let span = opentelemetry_proto::tonic::trace::v1::Span {
+            name,
+            status: Some(opentelemetry_proto::tonic::trace::v1::Status {
+                code: status,
+                ..Default::default()
+            }),
+            attributes: decode_attributes(row.get_ref(2)?.as_blob_or_null().ok().flatten()),
+            ..Default::default()
+        };
         if run_id.is_none() {
-            run_id = string_attr(&attributes, "run_id");
+            run_id = string_attr(&span.attributes, "run_id");
+        }
+        let Some(llm) = crate::llm::normalize_span(&span, &[]) else {
+            continue;
+        };
+        if run_id.is_none() {
+            run_id = llm.run_id.clone();
         }
         if agent.is_none() {
-            agent = string_attr(&attributes, "gen_ai.agent.name");
+            agent = llm.agent_name.clone();
         }
-        if let Some(model) = string_attr(&attributes, "gen_ai.request.model").or_else(|| string_attr(&attributes, "gen_ai.response.model"))
-        {
+        if let Some(model) = llm.request_model.clone().or_else(|| llm.response_model.clone()) {
             models.insert(model);
         }
-        match string_attr(&attributes, GEN_AI_OPERATION).as_deref() {
-            None => {}
-            Some("execute_tool") => {
-                let error = status == STATUS_ERROR;
+        use crate::llm::{Operation, Outcome};
+        match llm.operation {
+            Operation::Tool => {
+                let tool = llm.tool.as_ref();
+                let error = tool.map_or(llm.outcome != Outcome::Ok, |t| t.status != Outcome::Ok);
                 tool_calls += 1;
                 tool_errors += i64::from(error);
-                let name = match string_attr(&attributes, "gen_ai.tool.name") {
-                    Some(name) => name,
-                    None => row.get(0)?,
-                };
-                let tool = tools.entry(name).or_default();
-                tool.0 += 1;
-                tool.1 += i64::from(error);
+                let name = tool
+                    .map(|t| t.name.clone())
+                    .filter(|n| !n.is_empty())
+                    .unwrap_or_else(|| span.name.clone());
+                let usage = tools.entry(name).or_default();
+                usage.0 += 1;
+                usage.1 += i64::from(error);
             }
-            Some("invoke_agent" | "create_agent") => agent_tokens.add(&attributes),
-            Some(_) => {
+            Operation::Agent => agent_tokens.add(&llm.tokens),
+            Operation::LlmCall | Operation::Embeddings => {
                 llm_calls += 1;
-                model_tokens.add(&attributes);
+                model_tokens.add(&llm.tokens);
             }
+            _ => {}
         }
     }
     let tokens = if model_tokens.seen { model_tokens } else { agent_tokens };
