@@ -61,10 +61,19 @@ after(async () => {
 });
 
 test("traces page lists traces with a scatter plot, and a search narrows them", async () => {
+  // More traces than the list shows (200), so its heading must say it is the newest part.
+  const now = BigInt(Date.now()) * 1000000n;
+  for (let i = 0; i < 100; i++) {
+    await sendTrace(box, "filler-svc", hex(16), [{ spanId: hex(8), name: "GET /health", start: now - 2_000_000n, end: now - 1_000_000n }]);
+  }
   await visit("/traces", ".traces-table tbody tr");
   const all = await page.locator(".traces-table tbody tr").count();
   assert.ok(all > 20, `expected many traces, saw ${all}`);
   assert.ok((await page.locator(".scatter circle").count()) > 20);
+  // A full list says it is the newest part of how many match, not a total.
+  await page.waitForFunction(() => /trace/.test(document.querySelector(".list-heading")?.innerText || ""));
+  assert.equal(all, 200);
+  await page.waitForFunction(() => /the newest 200 of [\d,]+ traces/.test(document.querySelector(".list-heading").innerText));
   await shot("traces");
   await page.fill("#search", "service = checkout");
   await page.press("#search", "Enter");

@@ -26,7 +26,7 @@ pub fn TracesPage() -> impl IntoView {
             q: wire::non_empty(q.get()),
             also: None,
             service: wire::non_empty(service.get()),
-            limit: Some(200),
+            limit: Some(SHOWN as usize),
             min_duration: wire::non_empty(min.get()),
             max_duration: wire::non_empty(max.get()),
             window: wire::WindowParams::since(non_empty_or(since.get(), "1h")),
@@ -34,6 +34,31 @@ pub fn TracesPage() -> impl IntoView {
         refresh_tick();
         async move { api::get::<TracesResponse, _>(wire::routes::TRACES, &params).await }
     });
+    // How many match in all, so a full list does not read as the total.
+    let total = LocalResource::new(move || {
+        let params = wire::CountParams {
+            signal: Some("traces".into()),
+            q: wire::non_empty(q.get()),
+            service: wire::non_empty(service.get()),
+            window: wire::WindowParams::since(non_empty_or(since.get(), "1h")),
+        };
+        refresh_tick();
+        async move {
+            api::get::<wire::CountResponse, _>(wire::routes::COUNT, &params)
+                .await
+                .ok()
+                .map(|c| c.count)
+        }
+    });
+    let heading = move |shown: usize| {
+        // The count knows no duration bounds: with them, say only that there may be more.
+        let bounded = !min.get().is_empty() || !max.get().is_empty();
+        match total.get().flatten() {
+            _ if (shown as i64) < SHOWN => format!("{shown} trace{}", if shown == 1 { "" } else { "s" }),
+            Some(all) if all > shown as i64 && !bounded => format!("the newest {shown} of {} traces", format::count(all)),
+            _ => format!("the newest {shown} traces (more may match)"),
+        }
+    };
     let error = Signal::derive(move || result.get().and_then(|r| r.err()));
     let traces = Memo::new(move |_| {
         let mut list = result.get().and_then(|r| r.ok()).map(|r| r.traces).unwrap_or_default();
@@ -110,7 +135,7 @@ pub fn TracesPage() -> impl IntoView {
                         .collect();
                     view! {
                         <ScatterPlot points=points open=open_dot/>
-                        <TraceTable traces=list selected=selected open=Callback::new(open.clone())/>
+                        <TraceTable heading=heading(list.len()) traces=list selected=selected open=Callback::new(open.clone())/>
                     }
                     .into_any()
                 }
@@ -118,6 +143,9 @@ pub fn TracesPage() -> impl IntoView {
         </section>
     }
 }
+
+/// Traces the list shows at most (the newest); the heading says how many match in all.
+const SHOWN: i64 = 200;
 
 fn non_empty_or(value: String, default: &str) -> String {
     if value.is_empty() {
@@ -128,9 +156,8 @@ fn non_empty_or(value: String, default: &str) -> String {
 }
 
 #[component]
-fn TraceTable(traces: Vec<TraceSummary>, selected: RwSignal<Option<usize>>, open: Callback<String>) -> impl IntoView {
+fn TraceTable(heading: String, traces: Vec<TraceSummary>, selected: RwSignal<Option<usize>>, open: Callback<String>) -> impl IntoView {
     let longest = traces.iter().map(|t| t.duration_ns).max().unwrap_or(1).max(1);
-    let count = traces.len();
     let rows = traces
         .into_iter()
         .enumerate()
@@ -175,7 +202,7 @@ fn TraceTable(traces: Vec<TraceSummary>, selected: RwSignal<Option<usize>>, open
         })
         .collect_view();
     view! {
-        <p class="muted small">{format!("{count} traces · j/k or ↑/↓ to move, Enter to open, / to search")}</p>
+        <p class="muted small list-heading">{format!("{heading} · j/k or ↑/↓ to move, Enter to open, / to search")}</p>
         <table class="list traces-table">
             <thead>
                 <tr><th>"Trace"</th><th>"Start"</th><th>"Duration"</th><th>"Spans"</th><th>"Errors"</th><th>"Services"</th></tr>
