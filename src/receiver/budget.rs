@@ -31,19 +31,17 @@ pub enum Schema {
     Traces,
     Metrics,
     Logs,
-    ZipkinSpans,
 }
 
 /// Upper estimate of the heap + struct bytes prost takes to decode `body` as the request message of
-/// `schema` (ExportTraceServiceRequest / ExportMetricsServiceRequest / ExportLogsServiceRequest /
-/// zipkin ListOfSpans). Err(message) when the wire format is malformed (the caller then lets the
+/// `schema` (ExportTraceServiceRequest / ExportMetricsServiceRequest / ExportLogsServiceRequest;
+/// the zipkin receiver takes JSON only). Err(message) when the wire format is malformed (the caller then lets the
 /// real decoder produce its usual error, so the message only needs to be short).
 pub fn protobuf_decoded_bytes(schema: Schema, body: &[u8]) -> Result<u64, String> {
     let request = match schema {
         Schema::Traces => MessageType::TracesRequest,
         Schema::Metrics => MessageType::MetricsRequest,
         Schema::Logs => MessageType::LogsRequest,
-        Schema::ZipkinSpans => MessageType::ZipkinList,
     };
     Ok(request.struct_bytes() + heap_bytes(request, body, RECURSION_LIMIT)?)
 }
@@ -68,14 +66,10 @@ const RECURSION_LIMIT: u32 = 100;
 /// recursion budget), so this never refuses a group prost skips.
 const GROUP_NESTING_LIMIT: u32 = 100;
 
-/// A decoded Zipkin span. The receiver's `ZipkinSpan` is private to `zipkin::decode` (about 344 bytes
-/// today: ids, name, kind, two endpoints with IP addresses, annotation and tag lists); this leaves it
-/// room to grow. Its endpoints are inline in it, so they cost nothing more.
+/// A decoded Zipkin span (from JSON). The receiver's `ZipkinSpan` is private to `zipkin::decode`
+/// (about 344 bytes today: ids, name, kind, two endpoints with IP addresses, annotation and tag
+/// lists); this leaves it room to grow.
 const ZIPKIN_SPAN_BYTES: usize = 512;
-
-/// A Zipkin tag: a `(String, String)` pair (48 bytes) with room for the share of a `BTreeMap` node
-/// (at most 640 / 5 = 128 bytes an entry) should the decoder sort tags through one as the JSON one does.
-const ZIPKIN_TAG_BYTES: usize = 256;
 
 /// The messages the walk knows; every other field is `FieldKind::Other`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -114,11 +108,6 @@ enum MessageType {
     AnyValue,
     ArrayValue,
     KeyValueList,
-    ZipkinList,
-    ZipkinSpan,
-    ZipkinEndpoint,
-    ZipkinAnnotation,
-    ZipkinTag,
 }
 
 /// How a field of a known message is stored once decoded.
@@ -178,19 +167,11 @@ impl MessageType {
             M::AnyValue => size_of::<AnyValue>(),
             M::ArrayValue => size_of::<ArrayValue>(),
             M::KeyValueList => size_of::<KeyValueList>(),
-            // The list of spans.
-            M::ZipkinList => size_of::<Vec<u8>>(),
-            M::ZipkinSpan => ZIPKIN_SPAN_BYTES,
-            // Only ever inline in its span.
-            M::ZipkinEndpoint => 0,
-            // A (timestamp, value) pair.
-            M::ZipkinAnnotation => size_of::<(u64, String)>(),
-            M::ZipkinTag => ZIPKIN_TAG_BYTES,
         };
         bytes as u64
     }
 
-    /// Field numbers as in the generated opentelemetry-proto code and zipkin.proto3.
+    /// Field numbers as in the generated opentelemetry-proto code.
     fn field(self, number: u32) -> FieldKind {
         use FieldKind::{Inline, PackedFixed64, PackedVarints, Repeated, RepeatedString};
         use MessageType as M;
@@ -252,11 +233,6 @@ impl MessageType {
             (M::ArrayValue, 1) => Repeated(M::AnyValue),
             (M::KeyValueList, 1) => Repeated(M::KeyValue),
 
-            (M::ZipkinList, 1) => Repeated(M::ZipkinSpan),
-            (M::ZipkinSpan, 8 | 9) => Inline(M::ZipkinEndpoint),
-            (M::ZipkinSpan, 10) => Repeated(M::ZipkinAnnotation),
-            // map<string, string>: each entry is a message {1: key, 2: value}.
-            (M::ZipkinSpan, 11) => Repeated(M::ZipkinTag),
             _ => FieldKind::Other,
         }
     }
@@ -980,23 +956,6 @@ mod tests {
         }
     }
 
-    fn varint(mut value: u64, out: &mut Vec<u8>) {
-        while value >= 0x80 {
-            out.push((value as u8) | 0x80);
-            value >>= 7;
-        }
-        out.push(value as u8);
-    }
-
-    /// A length-delimited field.
-    fn len_field(number: u32, payload: &[u8]) -> Vec<u8> {
-        let mut out = Vec::new();
-        varint((u64::from(number) << 3) | 2, &mut out);
-        varint(payload.len() as u64, &mut out);
-        out.extend_from_slice(payload);
-        out
-    }
-
     #[test]
     fn one_empty_resource_spans_costs_the_first_allocation_of_its_vec() {
         let estimate = protobuf_decoded_bytes(Schema::Traces, &[0x0a, 0x00]).unwrap();
@@ -1022,7 +981,7 @@ mod tests {
         let real = real_bytes(&ExportTraceServiceRequest::decode(&body[..]).unwrap());
         assert!(protobuf_decoded_bytes(Schema::Traces, &body).unwrap() >= real);
 
-        for schema in [Schema::Metrics, Schema::Logs, Schema::ZipkinSpans] {
+        for schema in [Schema::Metrics, Schema::Logs] {
             let estimate = protobuf_decoded_bytes(schema, &[0x0a_u8, 0x00].repeat(1000)).unwrap();
             assert!(estimate >= 40 * 2000, "{schema:?}: {estimate}");
         }
@@ -1217,35 +1176,6 @@ mod tests {
         check_corruptions::<ExportLogsServiceRequest>(Schema::Logs, &rich_logs().encode_to_vec());
         check_corruptions::<ExportMetricsServiceRequest>(Schema::Metrics, &generator.metrics_request(now_ns(), 3).encode_to_vec());
         check_corruptions::<ExportMetricsServiceRequest>(Schema::Metrics, &every_metric_kind().encode_to_vec());
-    }
-
-    #[test]
-    fn zipkin_spans_are_walked_with_their_own_schema() {
-        let endpoint = len_field(1, b"checkout");
-        let mut annotation = vec![0x09, 1, 0, 0, 0, 0, 0, 0, 0];
-        annotation.extend(len_field(2, b"retry"));
-        let tag = [len_field(1, b"http.method"), len_field(2, b"GET")].concat();
-        let span = [
-            len_field(1, &[1; 16]),
-            len_field(3, &[2; 8]),
-            len_field(5, b"GET /"),
-            len_field(8, &endpoint),
-            len_field(10, &annotation),
-            len_field(11, &tag),
-            len_field(11, &tag),
-        ]
-        .concat();
-        let body = len_field(1, &span);
-        let expected = size_of::<Vec<u8>>()
-            + 4 * ZIPKIN_SPAN_BYTES
-            + (16 + 8 + 8) // ids, and the name at RawVec's minimum of 8
-            + 8 // the service name
-            + 4 * size_of::<(u64, String)>() + 8 // the annotation and its value
-            + 6 * ZIPKIN_TAG_BYTES + 2 * (11 + 8); // two tags in a Vec and their keys and values
-        assert_eq!(protobuf_decoded_bytes(Schema::ZipkinSpans, &body).unwrap(), expected as u64);
-        for end in 0..body.len() {
-            let _ = protobuf_decoded_bytes(Schema::ZipkinSpans, &body[..end]);
-        }
     }
 
     #[test]

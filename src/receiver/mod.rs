@@ -261,21 +261,15 @@ impl Admission {
             let chunk = match tokio::time::timeout_at(deadline, stream.next()).await {
                 // Retryable (503), not 408, which OTLP senders do not retry: the network may just be slow.
                 Err(_) => {
-                    return Err(PipelineError::Retryable {
-                        message: format!("the request body did not arrive within {} s; retry", BODY_READ_TIMEOUT.as_secs()),
-                        retry_after: Duration::from_secs(1),
-                    }
+                    return Err(PipelineError::retryable(format!(
+                        "the request body did not arrive within {} s; retry",
+                        BODY_READ_TIMEOUT.as_secs()
+                    ))
                     .into())
                 }
                 Ok(None) => break,
                 // A transport failure (a stalled or cut connection), not bad data: worth a retry.
-                Ok(Some(Err(e))) => {
-                    return Err(PipelineError::Retryable {
-                        message: format!("the request body could not be read ({e}); retry"),
-                        retry_after: Duration::from_secs(1),
-                    }
-                    .into())
-                }
+                Ok(Some(Err(e))) => return Err(PipelineError::retryable(format!("the request body could not be read ({e}); retry")).into()),
                 Ok(Some(Ok(chunk))) => chunk,
             };
             if body.len() + chunk.len() > limit {
@@ -313,10 +307,7 @@ impl Admission {
 }
 
 fn busy() -> PipelineError {
-    PipelineError::Retryable {
-        message: "otelbox is busy decoding other requests; retry later".into(),
-        retry_after: Duration::from_secs(1),
-    }
+    PipelineError::retryable("otelbox is busy decoding other requests; retry later")
 }
 
 /// The refusal of a body over `limit` bytes (after decompression).

@@ -174,7 +174,9 @@ fn plain_frames(
     admission: &super::Admission,
 ) -> Result<(bytes::Bytes, Option<tokio::sync::OwnedSemaphorePermit>), Refusal> {
     use std::io::Read;
-    let mut out = Vec::with_capacity(raw.len());
+    // Rebuilt only when some message was compressed: a plain body goes on as it came, uncopied.
+    let mut out = Vec::new();
+    let mut any_compressed = false;
     let mut estimate = 0u64;
     let mut rest = &raw[..];
     while !rest.is_empty() {
@@ -186,6 +188,7 @@ fn plain_frames(
         if rest.len() < 5 + len || rest[0] > 1 {
             return Ok((raw, None));
         }
+        let frame_start = raw.len() - rest.len();
         let message = &rest[5..5 + len];
         rest = &rest[5 + len..];
         let plain: std::borrow::Cow<[u8]> = if compressed {
@@ -209,16 +212,23 @@ fn plain_frames(
                     "the message is larger than the {limit}-byte limit after decompression; send smaller batches"
                 )));
             }
+            if !any_compressed {
+                // The plain frames before this one, as they came.
+                any_compressed = true;
+                out.extend_from_slice(&raw[..frame_start]);
+            }
             std::borrow::Cow::Owned(inflated)
         } else {
             std::borrow::Cow::Borrowed(message)
         };
         // A message the walk finds malformed is left to tonic's decoder, which refuses it.
         estimate += super::budget::protobuf_decoded_bytes(schema, &plain).unwrap_or(0);
-        out.push(0);
-        out.extend_from_slice(&(plain.len() as u32).to_be_bytes());
-        out.extend_from_slice(&plain);
+        if any_compressed {
+            out.push(0);
+            out.extend_from_slice(&(plain.len() as u32).to_be_bytes());
+            out.extend_from_slice(&plain);
+        }
     }
     let room = admission.admit_decoded(estimate)?;
-    Ok((bytes::Bytes::from(out), Some(room)))
+    Ok((if any_compressed { bytes::Bytes::from(out) } else { raw }, Some(room)))
 }

@@ -202,18 +202,13 @@ pub fn decode_request<T: HttpSignal>(
     decode_bytes(raw, content_encoding, encoding, limit).map_err(|r| (r.http, r.message))
 }
 
-/// The refusal of a body over `limit` bytes (after decompression).
-fn too_large(limit: usize) -> Refusal {
-    super::body_too_large(limit)
-}
-
 fn decode_bytes<T: HttpSignal>(raw: Bytes, content_encoding: &str, encoding: Encoding, limit: usize) -> Result<T, Refusal> {
     decode_plain(decompress(raw, content_encoding, limit)?, encoding)
 }
 
 /// The body after its `Content-Encoding`, at most `limit` bytes.
 fn decompress(raw: Bytes, content_encoding: &str, limit: usize) -> Result<Bytes, Refusal> {
-    let too_large = || too_large(limit);
+    let too_large = || super::body_too_large(limit);
     Ok(match content_encoding {
         "" | "identity" => raw,
         "gzip" | "x-gzip" => {
