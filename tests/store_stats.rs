@@ -7,10 +7,11 @@ use opentelemetry_proto::tonic::resource::v1::Resource;
 use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span, Status};
 use otelbox::gen::Generator;
 use otelbox::pdata::{find_attribute, hex_id, SignalData};
+use otelbox::store::llm::RunQuery;
 use otelbox::store::read::TimeRange;
 use otelbox::store::retention::Retention;
 use otelbox::store::rows::flatten_traces;
-use otelbox::store::sql::{compile_text, AnyResourceAttrs, SqlFilter, Target};
+use otelbox::store::sql::{compile_text, Target};
 use otelbox::store::stats::{self, Percentiles};
 use otelbox::store::{Location, Store, StoreConfig};
 use std::collections::{BTreeMap, HashMap};
@@ -252,6 +253,44 @@ fn all_spans(req: &ExportTraceServiceRequest) -> impl Iterator<Item = &Span> {
     req.resource_spans.iter().flat_map(|r| &r.scope_spans).flat_map(|s| &s.spans)
 }
 
+/// A run as the API shows it: the trace and the totals flattened.
+#[derive(Debug)]
+struct Run {
+    trace: otelbox::store::read::TraceSummary,
+    run_id: String,
+    agent: String,
+    models: Vec<String>,
+    llm_calls: i64,
+    input_tokens: i64,
+    output_tokens: i64,
+    tool_calls: i64,
+    tool_errors: i64,
+    tools: Vec<otelbox::store::llm::ToolUsage>,
+}
+
+fn runs_of(c: &rusqlite::Connection, query: RunQuery, range: TimeRange, limit: usize) -> Result<Vec<Run>, otelbox::store::StoreError> {
+    Ok(
+        otelbox::store::llm::llm_runs(c, &otelbox::store::sql::AnyResourceAttrs, &query, range, limit)?
+            .into_iter()
+            .map(|run| {
+                let t = run.totals;
+                Run {
+                    trace: run.trace,
+                    run_id: t.run_id.unwrap_or_default(),
+                    agent: t.agent.unwrap_or_default(),
+                    models: t.models.into_iter().collect(),
+                    llm_calls: t.llm_calls,
+                    input_tokens: t.tokens.input,
+                    output_tokens: t.tokens.output,
+                    tool_calls: t.tool_calls,
+                    tool_errors: t.tool_errors,
+                    tools: t.tools,
+                }
+            })
+            .collect(),
+    )
+}
+
 #[tokio::test]
 async fn llm_runs_sum_their_spans_and_filter_by_run_id_and_q() {
     let s = store().await;
@@ -265,11 +304,7 @@ async fn llm_runs_sum_their_spans_and_filter_by_run_id_and_q() {
     // A plain HTTP trace is not an LLM run.
     write(&s, request("web", vec![span(42, 1, 0, "GET /", 2, end - 5 * MS, MS, false)])).await;
 
-    let everything = SqlFilter::everything();
-    let found = s
-        .read(move |c| stats::llm_runs(c, &AnyResourceAttrs, &everything, None, TimeRange::ALL, 50))
-        .await
-        .unwrap();
+    let found = s.read(move |c| runs_of(c, RunQuery::default(), TimeRange::ALL, 50)).await.unwrap();
     assert_eq!(found.len(), runs.len(), "every generated run and nothing else");
     for (run, expected) in found.iter().zip(runs.iter().rev()) {
         let spans: Vec<&Span> = all_spans(&expected.traces).collect();
@@ -303,15 +338,34 @@ async fn llm_runs_sum_their_spans_and_filter_by_run_id_and_q() {
     // run_id: exactly that run.
     let wanted = runs[2].run_id.clone();
     let id = wanted.clone();
-    // The store's own view of its resources (none holds a run id: through the attribute index).
-    let resources = s.resource_attrs();
+    // Through the partial index of run ids in llm_spans.
     let one = s
-        .read(move |c| stats::llm_runs(c, &*resources, &SqlFilter::everything(), Some(&id), TimeRange::ALL, 50))
+        .read(move |c| {
+            runs_of(
+                c,
+                RunQuery {
+                    run_id: Some(id.clone()),
+                    ..Default::default()
+                },
+                TimeRange::ALL,
+                50,
+            )
+        })
         .await
         .unwrap();
     assert_eq!(one.iter().map(|r| r.run_id.as_str()).collect::<Vec<_>>(), [wanted.as_str()]);
     let none = s
-        .read(|c| stats::llm_runs(c, &AnyResourceAttrs, &SqlFilter::everything(), Some("run-nope"), TimeRange::ALL, 50))
+        .read(|c| {
+            runs_of(
+                c,
+                RunQuery {
+                    run_id: Some("run-nope".into()),
+                    ..Default::default()
+                },
+                TimeRange::ALL,
+                50,
+            )
+        })
         .await
         .unwrap();
     assert!(none.is_empty());
@@ -336,20 +390,27 @@ async fn llm_runs_sum_their_spans_and_filter_by_run_id_and_q() {
         "{with_failed_tool:?}"
     );
     let matched = s
-        .read(move |c| stats::llm_runs(c, &AnyResourceAttrs, &filter, None, TimeRange::ALL, 50))
+        .read(move |c| {
+            runs_of(
+                c,
+                RunQuery {
+                    filters: vec![filter],
+                    ..Default::default()
+                },
+                TimeRange::ALL,
+                50,
+            )
+        })
         .await
         .unwrap();
     assert_eq!(matched.iter().map(|r| r.run_id.clone()).collect::<Vec<_>>(), with_failed_tool);
 
     // limit and window.
-    let two = s
-        .read(|c| stats::llm_runs(c, &AnyResourceAttrs, &SqlFilter::everything(), None, TimeRange::ALL, 2))
-        .await
-        .unwrap();
+    let two = s.read(|c| runs_of(c, RunQuery::default(), TimeRange::ALL, 2)).await.unwrap();
     assert_eq!(two.len(), 2);
     assert_eq!(two[0].run_id, runs[9].run_id);
     let recent = s
-        .read(move |c| stats::llm_runs(c, &AnyResourceAttrs, &SqlFilter::everything(), None, since(end - 25_000 * MS), 50))
+        .read(move |c| runs_of(c, RunQuery::default(), since(end - 25_000 * MS), 50))
         .await
         .unwrap();
     assert_eq!(recent.len(), 1, "only the newest run starts in the last 25 s");
@@ -441,11 +502,7 @@ async fn runs_in_other_dialects_are_runs_with_their_tools_and_failures() {
         ),
     )
     .await;
-    let everything = SqlFilter::everything();
-    let runs = s
-        .read(move |c| stats::llm_runs(c, &AnyResourceAttrs, &everything, None, TimeRange::ALL, 50))
-        .await
-        .unwrap();
+    let runs = s.read(move |c| runs_of(c, RunQuery::default(), TimeRange::ALL, 50)).await.unwrap();
     assert_eq!(runs.len(), 3, "{runs:?}");
     let by_service = |service: &str| runs.iter().find(|r| r.trace.root_service == service).unwrap();
     let oi = by_service("oi-app");

@@ -163,36 +163,6 @@ pub fn dependencies(deps: &stats::Dependencies) -> wire::DependenciesResponse {
     }
 }
 
-pub fn llm_run(run: &stats::LlmRun) -> wire::LlmRun {
-    let t = &run.trace;
-    wire::LlmRun {
-        trace_id: hex_id(&t.trace_id),
-        run_id: run.run_id.clone(),
-        agent: run.agent.clone(),
-        root_service: t.root_service.clone(),
-        root_name: t.root_name.clone(),
-        start_unix_nano: t.start_ns,
-        duration_ns: t.duration_ns,
-        span_count: t.span_count,
-        error_count: t.error_count,
-        models: run.models.clone(),
-        llm_calls: run.llm_calls,
-        input_tokens: run.input_tokens,
-        output_tokens: run.output_tokens,
-        tool_calls: run.tool_calls,
-        tool_errors: run.tool_errors,
-        tools: run
-            .tools
-            .iter()
-            .map(|t| wire::ToolUsage {
-                name: t.name.clone(),
-                calls: t.calls,
-                errors: t.errors,
-            })
-            .collect(),
-    }
-}
-
 /// Places items the way an exporter sent them: one group per resource and, within it, one per
 /// scope, in first-seen order. Shared by the trace, log and metric regrouping below.
 #[derive(Default)]

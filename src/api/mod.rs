@@ -3,6 +3,7 @@
 
 pub mod convert;
 mod export;
+mod llm;
 mod logs;
 mod metrics;
 mod prometheus;
@@ -68,7 +69,10 @@ pub fn router(state: Arc<ApiState>) -> Router {
         .route(routes::SERVICES, get(services::services))
         .route(routes::SERVICE_STATS, get(services::service_stats))
         .route(routes::DEPENDENCIES, get(services::dependencies))
-        .route(routes::LLM_RUNS, get(services::llm_runs))
+        .route(routes::LLM_RUNS, get(llm::llm_runs))
+        .route(routes::LLM_RUN, get(llm::llm_run))
+        .route(routes::LLM_SESSIONS, get(llm::llm_sessions))
+        .route(routes::LLM_MODELS, get(llm::llm_models))
         .route(routes::TRACES, get(traces::traces))
         .route(routes::TRACE, get(traces::trace))
         .route(routes::TRACE_OTLP, get(traces::trace_otlp))

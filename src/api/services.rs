@@ -1,9 +1,8 @@
-//! The service overview endpoints: the service list, per-service stats, dependencies, LLM-agent runs.
+//! The service overview endpoints: the service list, per-service stats, dependencies.
 
-use super::wire::{LlmRunsParams, WindowOnlyParams};
-use super::{convert, limit, non_empty, now_ns, wire, ApiQuery, ApiResult, ApiState, Range};
+use super::wire::WindowOnlyParams;
+use super::{convert, now_ns, wire, ApiQuery, ApiResult, ApiState, Range};
 use crate::store::read;
-use crate::store::sql::Target;
 use crate::store::stats;
 use axum::extract::State;
 use axum::Json;
@@ -26,7 +25,7 @@ pub(super) async fn services(State(state): State<Arc<ApiState>>) -> ApiResult<wi
 }
 
 /// The overview endpoints (service stats, dependencies, LLM runs) look at the last hour by default.
-const OVERVIEW_WINDOW: Duration = Duration::from_secs(3600);
+pub(super) const OVERVIEW_WINDOW: Duration = Duration::from_secs(3600);
 
 /// Rate, errors and duration percentiles per service and operation, over spans starting in the window.
 pub(super) async fn service_stats(
@@ -54,25 +53,4 @@ pub(super) async fn dependencies(
         .read(move |conn| stats::dependencies(conn, range, stats::MAX_SCAN))
         .await?;
     Ok(Json(convert::dependencies(&deps)))
-}
-
-/// LLM-agent runs (traces with `gen_ai.*` spans), newest first, each with its model, token and tool figures.
-pub(super) async fn llm_runs(
-    State(state): State<Arc<ApiState>>,
-    ApiQuery(params): ApiQuery<LlmRunsParams>,
-) -> ApiResult<wire::LlmRunsResponse> {
-    let filter = state.compile(params.q.as_deref(), Target::Spans)?;
-    let range = params.window.range(Some(OVERVIEW_WINDOW))?;
-    let limit = limit(params.limit, 50, 500)?;
-    let run_id = non_empty(&params.run_id);
-    let runs = state
-        .store
-        .read({
-            let resources = state.store.resource_attrs();
-            move |conn| stats::llm_runs(conn, &*resources, &filter, run_id.as_deref(), range, limit)
-        })
-        .await?;
-    Ok(Json(wire::LlmRunsResponse {
-        runs: runs.iter().map(convert::llm_run).collect(),
-    }))
 }

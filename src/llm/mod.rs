@@ -8,9 +8,11 @@
 //! its many shapes and places, `attributes` reads values leniently.
 
 mod attributes;
+pub mod detect;
 mod dialects;
 mod messages;
 mod model;
+pub mod prices;
 mod usage;
 
 #[cfg(test)]
@@ -34,6 +36,22 @@ pub(crate) struct SpanView<'a> {
 
 /// The span normalized, or `None` when it speaks no LLM convention (an HTTP or database span, say).
 pub fn normalize_span(span: &Span, resource: &[KeyValue]) -> Option<LlmSpan> {
+    normalize(span, resource, Content::Read)
+}
+
+/// [`normalize_span`] without the messages (`messages` left empty, finish reasons from attributes only):
+/// what the store keeps per span at write time, without parsing chat content on the ingest path.
+pub fn normalize_span_fields(span: &Span, resource: &[KeyValue]) -> Option<LlmSpan> {
+    normalize(span, resource, Content::Skip)
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Content {
+    Read,
+    Skip,
+}
+
+fn normalize(span: &Span, resource: &[KeyValue], content: Content) -> Option<LlmSpan> {
     let view = SpanView {
         span,
         attributes: Attributes::new(&span.attributes),
@@ -46,7 +64,10 @@ pub fn normalize_span(span: &Span, resource: &[KeyValue]) -> Option<LlmSpan> {
     let operation = dialects::operation(&view);
     let outcome = dialects::outcome(&view);
     let attributes = &view.attributes;
-    let messages = messages::span_messages(&view, operation);
+    let messages = match content {
+        Content::Read => messages::span_messages(&view, operation),
+        Content::Skip => SpanMessages::default(),
+    };
     let mut finish_reasons = dialects::finish_reasons(attributes);
     if finish_reasons.is_empty() {
         finish_reasons = messages.output.iter().filter_map(|message| message.finish_reason.clone()).collect();
@@ -86,4 +107,19 @@ pub fn normalize_span(span: &Span, resource: &[KeyValue]) -> Option<LlmSpan> {
 /// `fill_missing_from` the result into the span's own messages, which take precedence.
 pub fn messages_from_log(record: &LogRecord) -> SpanMessages {
     messages::messages_from_log_record(record)
+}
+
+/// How many leading messages of a call's `input` the run has shown already: each is equal (role and
+/// parts; the finish reason aside) to a message of an earlier call's input or output. Chat APIs resend the
+/// whole history with every call, so a reader wants each call's new messages only.
+pub fn repeated_history_len(earlier: &[&SpanMessages], input: &[Message]) -> usize {
+    let seen = |message: &Message| {
+        earlier.iter().any(|call| {
+            call.input
+                .iter()
+                .chain(&call.output)
+                .any(|old| old.role == message.role && old.parts == message.parts)
+        })
+    };
+    input.iter().take_while(|message| seen(message)).count()
 }

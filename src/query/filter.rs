@@ -61,7 +61,25 @@ pub enum Field {
     Resource(String),
     /// Span / log record attribute key.
     Attribute(String),
+    /// A field of the span normalized as LLM telemetry, whatever its dialect (`llm.model`, `llm.agent`,
+    /// ...: one of `LLM_FIELDS`, stored without the prefix). Spans only.
+    Llm(&'static str),
 }
+
+/// The normalized LLM fields the filter language offers as `llm.<name>`: the text ones, then the numeric.
+/// Other `llm.*` keys (OpenInference's `llm.model_name`, `llm.token_count.prompt`) stay attributes.
+pub const LLM_TEXT_FIELDS: &[&str] = &[
+    "model",
+    "provider",
+    "agent",
+    "operation",
+    "tool",
+    "session",
+    "user",
+    "run_id",
+    "dialect",
+];
+pub const LLM_NUMBER_FIELDS: &[&str] = &["input_tokens", "output_tokens", "cache_read_tokens", "reasoning_tokens", "cost"];
 
 /// Comparison operator.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -460,6 +478,7 @@ impl<'a> Parser<'a> {
             "span_id" => Field::SpanId,
             "severity" => Field::Severity,
             "body" => Field::Body,
+            _ if llm_field(w).is_some() => Field::Llm(llm_field(w).expect("checked")),
             _ => {
                 if let Some(key) = w.strip_prefix("resource.") {
                     if key.is_empty() {
@@ -624,6 +643,11 @@ impl<'a> Parser<'a> {
             }
             // Text columns: keep bare values verbatim ("1.50" stays "1.50").
             Field::Service | Field::Name | Field::Body => Ok(raw()),
+            Field::Llm(name) if LLM_NUMBER_FIELDS.contains(name) => match classify(text) {
+                Ok(lit @ (Literal::Int(_) | Literal::Float(_))) if !quoted => Ok(lit),
+                _ => Err(err(col, format!("llm.{name} is a number; {}", got()))),
+            },
+            Field::Llm(_) => Ok(raw()),
             Field::Resource(_) | Field::Attribute(_) => {
                 if quoted {
                     Ok(raw())
@@ -633,6 +657,16 @@ impl<'a> Parser<'a> {
             }
         }
     }
+}
+
+/// The normalized LLM field `word` names (`llm.model` is `model`), if any.
+fn llm_field(word: &str) -> Option<&'static str> {
+    let name = word.strip_prefix("llm.")?;
+    LLM_TEXT_FIELDS
+        .iter()
+        .chain(LLM_NUMBER_FIELDS)
+        .copied()
+        .find(|field| *field == name)
 }
 
 /// Words that can never be a field (they start or join conditions).
@@ -773,6 +807,7 @@ fn is_bare_attribute(k: &str) -> bool {
     k.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
         && k.chars().all(is_word_char)
         && !BUILTIN_FIELDS.contains(&k)
+        && llm_field(k).is_none()
         && !k.starts_with("resource.")
         && k != "attr"
         && k != "resource"
@@ -795,6 +830,7 @@ impl fmt::Display for Field {
             Field::Resource(k) => return write!(f, "resource[{}]", quote_str(k)),
             Field::Attribute(k) if is_bare_attribute(k) => k,
             Field::Attribute(k) => return write!(f, "attr[{}]", quote_str(k)),
+            Field::Llm(name) => return write!(f, "llm.{name}"),
         };
         f.write_str(name)
     }

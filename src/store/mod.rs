@@ -5,6 +5,7 @@ pub mod blocks;
 pub mod check;
 pub mod functions;
 pub mod lint;
+pub mod llm;
 pub mod read;
 pub mod resource_attrs;
 pub mod retention;

@@ -439,25 +439,45 @@ pub fn search_traces(
     })?;
     let mut out = Vec::new();
     for row in rows {
-        let (trace_id, start_ns, duration_ns, span_count, error_count, root_service, root_name) = row?;
-        let services = trace_services(conn, &trace_id)?;
-        // A trace whose root has not arrived (yet) is shown by its earliest span.
-        let (root_service, root_name) = match (root_service, root_name) {
-            (Some(s), Some(n)) => (s, n),
-            _ => earliest_span(conn, &trace_id)?.unwrap_or_default(),
-        };
-        out.push(TraceSummary {
-            trace_id,
-            root_service,
-            root_name,
-            start_ns,
-            duration_ns,
-            span_count,
-            error_count,
-            services,
-        });
+        out.push(summary_of(conn, row?)?);
     }
     Ok(out)
+}
+
+/// A `traces` row as read: id, start, duration, span and error counts, root service and name.
+type TraceRow = (Vec<u8>, i64, i64, i64, i64, Option<String>, Option<String>);
+
+fn summary_of(conn: &Connection, row: TraceRow) -> rusqlite::Result<TraceSummary> {
+    let (trace_id, start_ns, duration_ns, span_count, error_count, root_service, root_name) = row;
+    let services = trace_services(conn, &trace_id)?;
+    // A trace whose root has not arrived (yet) is shown by its earliest span.
+    let (root_service, root_name) = match (root_service, root_name) {
+        (Some(s), Some(n)) => (s, n),
+        _ => earliest_span(conn, &trace_id)?.unwrap_or_default(),
+    };
+    Ok(TraceSummary {
+        trace_id,
+        root_service,
+        root_name,
+        start_ns,
+        duration_ns,
+        span_count,
+        error_count,
+        services,
+    })
+}
+
+/// One trace's summary, if it is stored.
+pub fn trace_summary(conn: &Connection, trace_id: &[u8]) -> Result<Option<TraceSummary>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT trace_id, start_ns, end_ns - start_ns, span_count, error_count, root_service, root_name FROM traces WHERE trace_id = ?1",
+    )?;
+    let row: Option<TraceRow> = stmt
+        .query_row([trace_id], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?))
+        })
+        .optional()?;
+    Ok(row.map(|row| summary_of(conn, row)).transpose()?)
 }
 
 fn trace_services(conn: &Connection, trace_id: &[u8]) -> rusqlite::Result<Vec<String>> {

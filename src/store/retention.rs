@@ -456,6 +456,7 @@ fn delete_spans(tx: &Connection, ids: &[i64]) -> rusqlite::Result<()> {
     )?;
     let mut unindex = tx.prepare_cached("DELETE FROM span_attr_index WHERE b = ?2 >> 16 AND h = ?1 AND span_rowid = ?2")?;
     let mut delete = tx.prepare_cached("DELETE FROM spans WHERE id = ?1")?;
+    let mut delete_llm = tx.prepare_cached("DELETE FROM llm_spans WHERE id = ?1")?;
     let mut traces: HashMap<Vec<u8>, (i64, i64)> = HashMap::new();
     let mut services: HashMap<String, (i64, i64)> = HashMap::new();
     // Index entries that pointed at a deleted span, by trace.
@@ -474,6 +475,7 @@ fn delete_spans(tx: &Connection, ids: &[i64]) -> rusqlite::Result<()> {
             }
         }
         delete.execute([id])?;
+        delete_llm.execute([id])?;
         let error = i64::from(status == 2);
         let t = traces.entry(trace_id).or_default();
         t.0 += 1;

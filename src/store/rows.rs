@@ -43,6 +43,75 @@ pub struct SpanRow {
     pub attrs: Option<Vec<u8>>,
     pub extra: Option<Vec<u8>>,
     pub attr_hashes: Vec<i64>,
+    /// The span normalized when it speaks an LLM convention (`crate::llm`): a row of `llm_spans`.
+    pub llm: Option<Box<LlmRow>>,
+}
+
+/// What `llm_spans` keeps of an LLM or agent span: the normalized fields runs, sessions and models are
+/// aggregated from. Messages are not kept here; the run page normalizes its spans again to read them.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LlmRow {
+    pub operation: &'static str,
+    pub error: bool,
+    pub provider: Option<String>,
+    pub model: Option<String>,
+    pub response_model: Option<String>,
+    pub tokens: crate::llm::TokenUsage,
+    pub cost_usd: Option<f64>,
+    /// `reported:<attribute>` or `computed:<price table>`.
+    pub cost_source: Option<String>,
+    pub agent: Option<String>,
+    pub session: Option<String>,
+    pub user_id: Option<String>,
+    pub run_id: Option<String>,
+    pub tool: Option<String>,
+    /// FNV-1a of the tool call's arguments as sent: repeated identical calls have equal hashes.
+    pub tool_arguments_hash: Option<i64>,
+    /// The dialects recognised, most specific first, comma-separated.
+    pub dialects: String,
+}
+
+impl LlmRow {
+    /// The row of a normalized span, its cost computed from `prices` when none was reported.
+    pub fn new(llm: crate::llm::LlmSpan, prices: &crate::llm::prices::PriceTable) -> LlmRow {
+        let model = llm.request_model.clone().or_else(|| llm.response_model.clone());
+        let (cost_usd, cost_source) = match (&llm.reported_cost, &model) {
+            (Some(reported), _) => (Some(reported.usd), Some(format!("reported:{}", reported.key))),
+            (None, Some(_)) => {
+                // The response names the exact snapshot billed; the request may name an alias.
+                let priced = [&llm.response_model, &llm.request_model]
+                    .into_iter()
+                    .flatten()
+                    .find_map(|model| prices.cost(model, &llm.tokens));
+                match priced {
+                    Some(cost) => (Some(cost.usd), Some(format!("computed:{}", cost.table))),
+                    None => (None, None),
+                }
+            }
+            (None, None) => (None, None),
+        };
+        LlmRow {
+            operation: llm.operation.as_str(),
+            error: llm.outcome != crate::llm::Outcome::Ok,
+            provider: llm.provider,
+            model,
+            response_model: llm.response_model,
+            tokens: llm.tokens,
+            cost_usd,
+            cost_source,
+            agent: llm.agent_name,
+            session: llm.conversation_id,
+            user_id: llm.user_id,
+            run_id: llm.run_id,
+            tool_arguments_hash: llm
+                .tool
+                .as_ref()
+                .and_then(|tool| tool.arguments.as_ref())
+                .map(|arguments| crate::hash::fnv1a_64(&[arguments.as_bytes()]) as i64),
+            tool: llm.tool.map(|tool| tool.name),
+            dialects: llm.dialects.iter().map(|d| d.as_str()).collect::<Vec<_>>().join(","),
+        }
+    }
 }
 
 pub struct LogRow {
@@ -209,17 +278,26 @@ impl Interner {
     }
 }
 
-/// Spans must have passed `SignalData::remove_invalid` (valid ids); anything else is skipped.
+/// Spans must have passed `SignalData::remove_invalid` (valid ids); anything else is skipped. LLM spans
+/// are costed from the shipped price table.
 pub fn flatten_traces(request: ExportTraceServiceRequest) -> RowBatch {
+    flatten_traces_priced(request, crate::llm::prices::PriceTable::builtin())
+}
+
+/// [`flatten_traces`] with the price table a config made.
+pub fn flatten_traces_priced(request: ExportTraceServiceRequest, prices: &crate::llm::prices::PriceTable) -> RowBatch {
     let mut batch = RowBatch::default();
     let mut interner = Interner::default();
     for rs in request.resource_spans {
         let resource = interner.resource(&mut batch, rs.resource.as_ref(), &rs.schema_url);
+        let resource_attributes = rs.resource.as_ref().map_or(&[][..], |r| &r.attributes[..]);
         for ss in rs.scope_spans {
             let scope = interner.scope(&mut batch, ss.scope.as_ref(), &ss.schema_url);
             batch.spans.reserve(ss.spans.len());
             for span in ss.spans {
-                if let Some(row) = span_row(span, resource, scope) {
+                let llm = crate::llm::normalize_span_fields(&span, resource_attributes).map(|llm| Box::new(LlmRow::new(llm, prices)));
+                if let Some(mut row) = span_row(span, resource, scope) {
+                    row.llm = llm;
                     batch.spans.push(row);
                 }
             }
@@ -267,6 +345,7 @@ fn span_row(mut span: Span, resource: usize, scope: usize) -> Option<SpanRow> {
         attrs: encode_attributes(attributes),
         extra: (!extra.is_empty()).then_some(extra),
         attr_hashes,
+        llm: None,
     })
 }
 

@@ -186,6 +186,41 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX metric_streams_resource ON metric_streams(resource_id);
     CREATE INDEX metric_streams_scope ON metric_streams(scope_id);
     "#,
+    // v6: LLM and agent spans normalized at write time (`crate::llm`), whatever their dialect: one row
+    // per such span, keyed by the span's row id, so a time window's rows are the same row-id ranges as
+    // its spans' (`span_blocks`) and a trace's are found through the spans' trace index. No index of
+    // its own but two partial ones on the few rows naming a run or a session (found by id), while runs,
+    // sessions and models aggregate the window's rows. Spans stored before are not normalized (the raw
+    // attributes are all still there).
+    r#"
+    CREATE TABLE llm_spans (
+        id INTEGER PRIMARY KEY,          -- spans.id
+        trace_id BLOB NOT NULL,
+        start_ns INTEGER NOT NULL,
+        duration_ns INTEGER NOT NULL,
+        operation TEXT NOT NULL,         -- agent, llm_call, embeddings, retrieval, tool, workflow, other
+        error INTEGER NOT NULL,
+        provider TEXT,
+        model TEXT,                      -- the request model, else the response model
+        response_model TEXT,
+        input_tokens INTEGER,            -- OTel's rule: includes cache reads and writes
+        output_tokens INTEGER,           -- includes reasoning
+        cache_read_tokens INTEGER,
+        cache_creation_tokens INTEGER,
+        reasoning_tokens INTEGER,
+        cost_usd REAL,
+        cost_source TEXT,                -- reported:<attribute> or computed:<price table>
+        agent TEXT,
+        session TEXT,
+        user_id TEXT,
+        run_id TEXT,
+        tool TEXT,
+        tool_arguments_hash INTEGER,     -- FNV-1a of the call's arguments: repeated identical calls
+        dialects TEXT NOT NULL
+    );
+    CREATE INDEX llm_spans_run_id ON llm_spans(run_id) WHERE run_id IS NOT NULL;
+    CREATE INDEX llm_spans_session ON llm_spans(session) WHERE session IS NOT NULL;
+    "#,
 ];
 
 /// Span rows per bucket of the bucketed indexes is `1 << SPAN_BUCKET_SHIFT`; the number is also
@@ -278,7 +313,7 @@ pub fn check_owner(conn: &Connection) -> Result<(), SchemaError> {
 }
 
 fn is_otelbox_table(name: &str) -> bool {
-    V1_TABLES.contains(&name) || name.starts_with("logs_fts_") || matches!(name, "span_blocks" | "arrivals")
+    V1_TABLES.contains(&name) || name.starts_with("logs_fts_") || matches!(name, "span_blocks" | "arrivals" | "llm_spans")
 }
 
 /// Bring the database to the current schema version, one transaction per migration.

@@ -430,6 +430,30 @@ fn compile_compare(
             }
             (sql, false)
         }
+        Field::Llm(name) => {
+            if target != Target::Spans {
+                return Err(signal_mismatch(&format!("llm.{name}"), target));
+            }
+            let column = llm_column(name);
+            if filter::LLM_NUMBER_FIELDS.contains(name) {
+                ordering_only(&format!("llm.{name}"), op)?;
+            } else {
+                text_ops_only(&format!("llm.{name}"), op, value)?;
+            }
+            let cond = if *name == "dialect" && matches!(op, CmpOp::Eq | CmpOp::Ne) {
+                // One of the comma-separated dialects, exactly.
+                params.push(Value::Text(format!("%,{},%", text_of(value))));
+                let like = format!("(',' || {column} || ',') LIKE ?");
+                if op == CmpOp::Eq {
+                    like
+                } else {
+                    format!("NOT {like}")
+                }
+            } else {
+                condition(column, op, sql_value(value), params)
+            };
+            (format!("EXISTS (SELECT 1 FROM llm_spans l WHERE l.id = s.id AND {cond})"), false)
+        }
         Field::Attribute(key) => {
             text_ops_only(key, op, value)?;
             let bool_word = matches!(value, Literal::Word(w) if w == "true" || w == "false");
@@ -520,11 +544,38 @@ fn compile_has(field: &Field, target: Target, params: &mut Vec<Value>) -> Result
             params.push(Value::Text(key.clone()));
             format!("{a}.resource_id IN (SELECT id FROM resources WHERE otelbox_attr(body, ?) IS NOT NULL)")
         }
+        Field::Llm(name) if target != Target::Spans => return Err(signal_mismatch(&format!("llm.{name}"), target)),
+        Field::Llm(name) => format!(
+            "EXISTS (SELECT 1 FROM llm_spans l WHERE l.id = s.id AND {} IS NOT NULL)",
+            llm_column(name)
+        ),
         Field::TraceId | Field::SpanId if target == Target::Metrics => return Err(signal_mismatch("trace_id/span_id", target)),
         Field::TraceId => format!("{a}.trace_id IS NOT NULL"),
         Field::SpanId => format!("{a}.span_id IS NOT NULL"),
         _ => "1".to_string(),
     })
+}
+
+/// The `llm_spans` column (alias `l`) of a normalized LLM field (`filter::LLM_TEXT_FIELDS` and
+/// `LLM_NUMBER_FIELDS`).
+fn llm_column(name: &str) -> &'static str {
+    match name {
+        "model" => "l.model",
+        "provider" => "l.provider",
+        "agent" => "l.agent",
+        "operation" => "l.operation",
+        "tool" => "l.tool",
+        "session" => "l.session",
+        "user" => "l.user_id",
+        "run_id" => "l.run_id",
+        "dialect" => "l.dialects",
+        "input_tokens" => "l.input_tokens",
+        "output_tokens" => "l.output_tokens",
+        "cache_read_tokens" => "l.cache_read_tokens",
+        "reasoning_tokens" => "l.reasoning_tokens",
+        "cost" => "l.cost_usd",
+        other => unreachable!("llm.{other} is not a field the parser accepts"),
+    }
 }
 
 /// Parse and compile in one step; `None` input or an empty expression matches everything.

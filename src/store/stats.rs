@@ -3,17 +3,12 @@
 //! the window's rows (found through the time index, `blocks`) newest stored first and stop after a
 //! fixed number of spans, so a wide window stays cheap.
 
-use super::read::{search_traces, TimeRange, TraceQuery, TraceSummary};
-use super::rows::decode_attributes;
+use super::read::TimeRange;
 use super::schema::span_in_trace;
-use super::sql::{compile, ResourceAttrs, SqlFilter, Target};
 use super::StoreError;
-use crate::pdata::find_attribute;
-use crate::query::filter::{CmpOp, Expr, Field, Literal};
-use opentelemetry_proto::tonic::common::v1::{any_value, KeyValue};
 use rusqlite::{params, Connection, OptionalExtension};
 use std::collections::hash_map::Entry;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 
 /// The most spans one window aggregate reads: the newest this many spans of the window, whatever the
 /// store holds, so the cost of a request does not grow with the window. A window holding more is
@@ -331,211 +326,9 @@ pub fn dependencies(conn: &Connection, range: TimeRange, max_scan: usize) -> Res
     Ok(Dependencies { edges, sampled })
 }
 
-/// The attribute every GenAI span carries (semantic conventions: required on model, agent and tool
-/// spans); a trace with it is an LLM run.
-pub const GEN_AI_OPERATION: &str = "gen_ai.operation.name";
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ToolUsage {
-    pub name: String,
-    pub calls: i64,
-    pub errors: i64,
-}
-
-#[derive(Clone, Debug, PartialEq)]
-pub struct LlmRun {
-    pub trace: TraceSummary,
-    /// The first `run_id` attribute in span start order ("" when none).
-    pub run_id: String,
-    /// The first `gen_ai.agent.name` ("" when none).
-    pub agent: String,
-    /// Distinct `gen_ai.request.model` (else `gen_ai.response.model`) values, sorted.
-    pub models: Vec<String>,
-    /// Spans of a GenAI operation other than agents and tools: model calls.
-    pub llm_calls: i64,
-    pub input_tokens: i64,
-    pub output_tokens: i64,
-    /// `execute_tool` spans, and those with error status.
-    pub tool_calls: i64,
-    pub tool_errors: i64,
-    /// By `gen_ai.tool.name`, most calls first.
-    pub tools: Vec<ToolUsage>,
-}
-
-fn compiled(expr: &Expr, resources: &dyn ResourceAttrs) -> SqlFilter {
-    compile(expr, Target::Spans, resources).expect("an attribute has() or string equality always compiles")
-}
-
-/// The span filter `run_id = "<run_id>"` (through the attribute index unless some resource holds
-/// that run id), built without parsing user text.
-pub fn run_id_filter(run_id: &str, resources: &dyn ResourceAttrs) -> SqlFilter {
-    compiled(
-        &Expr::Compare {
-            field: Field::Attribute("run_id".into()),
-            op: CmpOp::Eq,
-            value: Literal::Str(run_id.to_string()),
-        },
-        resources,
-    )
-}
-
-/// Keys that mark a span of some LLM dialect (`crate::llm`): a trace holding one is a candidate run,
-/// and `llm::normalize_span` decides on each span.
-const LLM_MARKER_KEYS: &[&str] = &[
-    GEN_AI_OPERATION,
-    "gen_ai.system",
-    "gen_ai.provider.name",
-    "gen_ai.request.model",
-    "openinference.span.kind",
-    "traceloop.span.kind",
-    "mlflow.spanType",
-    "ai.operationId",
-    "llm.model",
-    "llm.provider",
-    "tool.name",
-];
-
-/// LLM runs, newest first: traces starting in the window with a span of an LLM dialect (any of
-/// `LLM_MARKER_KEYS`), a span matching `filter` (any span: as trace search) and, given a run id, a
-/// span with that `run_id`. Candidates come from the trace search; each one's spans are then
-/// normalized (`crate::llm`) and aggregated.
-pub fn llm_runs(
-    conn: &Connection,
-    resources: &dyn ResourceAttrs,
-    filter: &SqlFilter,
-    run_id: Option<&str>,
-    range: TimeRange,
-    limit: usize,
-) -> Result<Vec<LlmRun>, StoreError> {
-    let any_dialect = LLM_MARKER_KEYS
-        .iter()
-        .map(|key| Expr::Has(Field::Attribute(key.to_string())))
-        .reduce(|a, b| Expr::Or(Box::new(a), Box::new(b)))
-        .expect("marker keys");
-    let mut also_matching = vec![compiled(&any_dialect, resources)];
-    if let Some(run_id) = run_id {
-        also_matching.push(run_id_filter(run_id, resources));
-    }
-    let query = TraceQuery {
-        also_matching,
-        ..Default::default()
-    };
-    search_traces(conn, filter, &query, range, limit)?
-        .into_iter()
-        .map(|trace| aggregate_run(conn, trace))
-        .collect()
-}
-
-fn string_attr(attributes: &[KeyValue], key: &str) -> Option<String> {
-    match find_attribute(attributes, key)?.value.as_ref()? {
-        any_value::Value::StringValue(s) => Some(s.clone()),
-        any_value::Value::IntValue(i) => Some(i.to_string()),
-        _ => None,
-    }
-}
-
-#[derive(Default)]
-struct Tokens {
-    seen: bool,
-    input: i64,
-    output: i64,
-}
-
-impl Tokens {
-    fn add(&mut self, usage: &crate::llm::TokenUsage) {
-        self.seen |= usage.input.is_some() || usage.output.is_some();
-        self.input = self.input.saturating_add(usage.input.unwrap_or(0) as i64);
-        self.output = self.output.saturating_add(usage.output.unwrap_or(0) as i64);
-    }
-}
-
-fn aggregate_run(conn: &Connection, trace: TraceSummary) -> Result<LlmRun, StoreError> {
-    let mut stmt = conn.prepare_cached(&format!(
-        "SELECT s.name, s.status_code, s.attrs FROM spans s WHERE {} ORDER BY s.start_ns, s.id LIMIT ?2",
-        span_in_trace("s", "?1")
-    ))?;
-    let mut rows = stmt.query(params![&trace.trace_id, MAX_RUN_SPANS as i64])?;
-    let (mut run_id, mut agent) = (None, None);
-    let mut models = BTreeSet::new();
-    let (mut llm_calls, mut tool_calls, mut tool_errors) = (0, 0, 0);
-    let mut tools: BTreeMap<String, (i64, i64)> = BTreeMap::new();
-    // Tokens of model calls; agent spans' own usage (often the run's total) only when no model call has any.
-    let (mut model_tokens, mut agent_tokens) = (Tokens::default(), Tokens::default());
-    while let Some(row) = rows.next()? {
-        let status: i32 = row.get(1)?;
-        let name: String = row.get(0)?;
-        // What the normalizer reads of a span here: its name, status and attributes.
-        let span = opentelemetry_proto::tonic::trace::v1::Span {
-            name,
-            status: Some(opentelemetry_proto::tonic::trace::v1::Status {
-                code: status,
-                ..Default::default()
-            }),
-            attributes: decode_attributes(row.get_ref(2)?.as_blob_or_null().ok().flatten()),
-            ..Default::default()
-        };
-        if run_id.is_none() {
-            run_id = string_attr(&span.attributes, "run_id");
-        }
-        let Some(llm) = crate::llm::normalize_span(&span, &[]) else {
-            continue;
-        };
-        if run_id.is_none() {
-            run_id = llm.run_id.clone();
-        }
-        if agent.is_none() {
-            agent = llm.agent_name.clone();
-        }
-        if let Some(model) = llm.request_model.clone().or_else(|| llm.response_model.clone()) {
-            models.insert(model);
-        }
-        use crate::llm::{Operation, Outcome};
-        match llm.operation {
-            Operation::Tool => {
-                let tool = llm.tool.as_ref();
-                let error = tool.map_or(llm.outcome != Outcome::Ok, |t| t.status != Outcome::Ok);
-                tool_calls += 1;
-                tool_errors += i64::from(error);
-                let name = tool
-                    .map(|t| t.name.clone())
-                    .filter(|n| !n.is_empty())
-                    .unwrap_or_else(|| span.name.clone());
-                let usage = tools.entry(name).or_default();
-                usage.0 += 1;
-                usage.1 += i64::from(error);
-            }
-            Operation::Agent => agent_tokens.add(&llm.tokens),
-            Operation::LlmCall | Operation::Embeddings => {
-                llm_calls += 1;
-                model_tokens.add(&llm.tokens);
-            }
-            _ => {}
-        }
-    }
-    let tokens = if model_tokens.seen { model_tokens } else { agent_tokens };
-    let mut tools: Vec<ToolUsage> = tools
-        .into_iter()
-        .map(|(name, (calls, errors))| ToolUsage { name, calls, errors })
-        .collect();
-    tools.sort_by(|a, b| b.calls.cmp(&a.calls).then_with(|| a.name.cmp(&b.name)));
-    Ok(LlmRun {
-        trace,
-        run_id: run_id.unwrap_or_default(),
-        agent: agent.unwrap_or_default(),
-        models: models.into_iter().collect(),
-        llm_calls,
-        input_tokens: tokens.input,
-        output_tokens: tokens.output,
-        tool_calls,
-        tool_errors,
-        tools,
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::sql::{AnyResourceAttrs, NoResourceAttrs};
 
     #[test]
     fn nearest_rank_percentiles() {
@@ -547,16 +340,5 @@ mod tests {
         assert_eq!(nearest_rank(&[1, 2, 3], 50), 2);
         assert_eq!(nearest_rank(&[1, 2, 3, 4], 50), 2);
         assert_eq!(nearest_rank(&[], 50), 0);
-    }
-
-    #[test]
-    fn the_fixed_filters_compile() {
-        let f = run_id_filter("it's \"quoted\"", &NoResourceAttrs);
-        assert!(f.selective, "run_id goes through the attribute index");
-        assert!(!f.sql.contains("quoted"));
-        assert_eq!(f.sql.matches('?').count(), f.params.len());
-        assert!(!run_id_filter("R1", &AnyResourceAttrs).selective, "a resource may hold it");
-        let has = compiled(&Expr::Has(Field::Attribute(GEN_AI_OPERATION.into())), &AnyResourceAttrs);
-        assert_eq!(has.sql.matches('?').count(), has.params.len());
     }
 }

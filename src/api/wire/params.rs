@@ -38,8 +38,18 @@ pub struct WindowOnlyParams {
 /// `GET /api/v1/llm/runs`.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct LlmRunsParams {
+    /// Span filters; each condition of a top-level `and` may be met by a different span of the run.
     pub q: Option<String>,
     pub run_id: Option<String>,
+    pub session_id: Option<String>,
+    pub limit: Option<usize>,
+    #[serde(flatten)]
+    pub window: WindowParams,
+}
+
+/// `GET /api/v1/llm/sessions` and `/llm/models`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct LlmWindowParams {
     pub limit: Option<usize>,
     #[serde(flatten)]
     pub window: WindowParams,

@@ -317,32 +317,238 @@ pub struct ToolUsage {
     pub errors: i64,
 }
 
-/// One LLM-agent run: a trace with `gen_ai.*` spans, summarised.
+/// Token counts under OTel's rule: `input` includes cache reads and writes, `output` includes reasoning;
+/// the other three are parts of them, never added on top. 0 when not reported.
+#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct LlmTokens {
+    pub input: i64,
+    pub output: i64,
+    pub cache_read: i64,
+    pub cache_creation: i64,
+    pub reasoning: i64,
+}
+
+/// A sum of costs in USD and where they came from.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct LlmCost {
+    pub usd: f64,
+    /// `reported` (every cost sent by the instrumentation), `computed` (every one from the price
+    /// table), or `mixed`.
+    pub source: String,
+    /// The price table of the computed costs, with its date ("" when none was computed).
+    pub table: String,
+    /// Model calls with tokens but no cost: their model is not in the price table.
+    pub unpriced_calls: i64,
+}
+
+/// A deterministic finding on a run: `repeated_tool_call`, `retry_storm` or `loop`.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct RunFlag {
+    pub kind: String,
+    pub message: String,
+}
+
+/// One LLM or agent run: a trace holding a span of any LLM dialect, summarised from its spans
+/// normalized (`src/llm`).
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct LlmRun {
     pub trace_id: String,
-    /// The `run_id` attribute ("" when the spans have none).
+    /// `run_id` ("" when the spans have none).
     pub run_id: String,
-    /// `gen_ai.agent.name` ("" when none).
+    /// The first agent name among the spans ("" when none).
     pub agent: String,
+    /// The conversation or session id ("" when none).
+    pub session_id: String,
+    pub user_id: String,
     pub root_service: String,
     pub root_name: String,
     pub start_unix_nano: i64,
     pub duration_ns: i64,
     pub span_count: i64,
     pub error_count: i64,
-    /// Distinct `gen_ai.request.model` values, sorted.
+    /// Distinct models of the model calls (request model, else response model), sorted.
     pub models: Vec<String>,
-    /// Model calls: GenAI spans other than `invoke_agent`/`create_agent`/`execute_tool`.
+    pub providers: Vec<String>,
+    /// The conventions the run's spans speak: `otel_genai`, `openinference`, `traceloop`, ...
+    pub dialects: Vec<String>,
+    /// Chat and completion calls.
     pub llm_calls: i64,
-    /// Sums of `gen_ai.usage.input_tokens` / `output_tokens` over the model calls.
+    pub embedding_calls: i64,
+    /// `tokens.input` and `tokens.output`, kept for existing clients.
     pub input_tokens: i64,
     pub output_tokens: i64,
-    /// `execute_tool` spans, and those with error status.
+    pub tokens: LlmTokens,
+    pub cost: Option<LlmCost>,
     pub tool_calls: i64,
     pub tool_errors: i64,
-    /// By `gen_ai.tool.name`, most calls first.
+    /// By tool name, most calls first.
     pub tools: Vec<ToolUsage>,
+    pub flags: Vec<RunFlag>,
+}
+
+/// One call's cost: `reported` with the attribute it came from, or `computed` from a price table.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct CallCost {
+    pub usd: f64,
+    pub source: String,
+    /// The attribute (reported), "" otherwise.
+    pub key: String,
+    /// The price table (computed), "" otherwise.
+    pub table: String,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct MissingKey {
+    pub dialect: String,
+    pub key: String,
+}
+
+/// One piece of a message. `text` and `reasoning` have `content`; `tool_call` has `id`, `name` and
+/// `arguments`; `tool_call_response` has `id` and `content`; `other` (media) has its kind in `name`.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct MessagePart {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub content: String,
+    pub id: String,
+    pub name: String,
+    pub arguments: String,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ChatMessage {
+    /// `system`, `user`, `assistant`, `tool`, or what the sender said.
+    pub role: String,
+    pub parts: Vec<MessagePart>,
+    pub finish_reason: String,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct CallMessages {
+    /// Instructions sent apart from the chat history.
+    pub system_instructions: Vec<MessagePart>,
+    pub input: Vec<ChatMessage>,
+    pub output: Vec<ChatMessage>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ToolExecution {
+    pub name: String,
+    pub call_id: String,
+    pub arguments: String,
+    pub result: String,
+    /// `ok` or `error`.
+    pub status: String,
+    pub error: String,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct PromptRef {
+    pub name: String,
+    pub version: String,
+}
+
+/// One LLM or agent span of a run, normalized.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct LlmCall {
+    pub span_id: String,
+    pub parent_span_id: String,
+    pub name: String,
+    pub service: String,
+    pub start_unix_nano: i64,
+    pub duration_ns: i64,
+    /// `agent`, `llm_call`, `embeddings`, `retrieval`, `tool`, `workflow` or `other`.
+    pub operation: String,
+    pub dialects: Vec<String>,
+    /// Keys its dialect expects for its operation that the span lacks.
+    pub missing_keys: Vec<MissingKey>,
+    /// `ok` or `error`.
+    pub status: String,
+    pub error: String,
+    pub provider: String,
+    pub request_model: String,
+    pub response_model: String,
+    pub agent: String,
+    pub session_id: String,
+    pub run_id: String,
+    pub tokens: LlmTokens,
+    pub cost: Option<CallCost>,
+    pub tool: Option<ToolExecution>,
+    pub finish_reasons: Vec<String>,
+    pub prompt: Option<PromptRef>,
+    pub messages: CallMessages,
+    /// Index into `messages.input` where the messages not shown by an earlier call of the run begin
+    /// (chat APIs resend the whole history every call).
+    pub new_input_from: usize,
+}
+
+/// `GET /api/v1/llm/runs/{trace_id}`.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct LlmRunResponse {
+    pub run: LlmRun,
+    /// Every LLM and agent span of the run, in start order.
+    pub spans: Vec<LlmCall>,
+}
+
+/// A conversation across runs.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct LlmSession {
+    pub session_id: String,
+    pub user_id: String,
+    pub runs: i64,
+    pub first_start_unix_nano: i64,
+    pub last_end_unix_nano: i64,
+    pub agents: Vec<String>,
+    pub models: Vec<String>,
+    pub llm_calls: i64,
+    pub tool_calls: i64,
+    pub errors: i64,
+    pub tokens: LlmTokens,
+    pub cost: Option<LlmCost>,
+}
+
+/// `GET /api/v1/llm/sessions`: the latest active first.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct LlmSessionsResponse {
+    pub sessions: Vec<LlmSession>,
+    /// Only the newest LLM spans of the window were read (see `src/store/llm.rs`, `MAX_WINDOW_ROWS`).
+    pub sampled: bool,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct LlmModelUsage {
+    pub model: String,
+    pub provider: String,
+    pub calls: i64,
+    pub errors: i64,
+    pub latency_p50_ns: i64,
+    pub latency_p95_ns: i64,
+    pub output_tokens_per_second: f64,
+    pub tokens: LlmTokens,
+    pub cost: Option<LlmCost>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct LlmAgentUsage {
+    pub agent: String,
+    pub runs: i64,
+    pub llm_calls: i64,
+    pub tool_calls: i64,
+    pub tool_errors: i64,
+    pub errors: i64,
+    /// Of the runs (first LLM span's start to last one's end).
+    pub latency_p50_ns: i64,
+    pub latency_p95_ns: i64,
+    pub tokens: LlmTokens,
+    pub cost: Option<LlmCost>,
+}
+
+/// `GET /api/v1/llm/models`: the most called first.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct LlmModelsResponse {
+    pub models: Vec<LlmModelUsage>,
+    pub agents: Vec<LlmAgentUsage>,
+    pub sampled: bool,
 }
 
 /// `GET /api/v1/llm/runs`: newest first.

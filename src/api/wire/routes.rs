@@ -9,6 +9,9 @@ pub const SERVICES: &str = "/api/v1/services";
 pub const SERVICE_STATS: &str = "/api/v1/services/stats";
 pub const DEPENDENCIES: &str = "/api/v1/dependencies";
 pub const LLM_RUNS: &str = "/api/v1/llm/runs";
+pub const LLM_RUN: &str = "/api/v1/llm/runs/{trace_id}";
+pub const LLM_SESSIONS: &str = "/api/v1/llm/sessions";
+pub const LLM_MODELS: &str = "/api/v1/llm/models";
 pub const TRACES: &str = "/api/v1/traces";
 pub const TRACE: &str = "/api/v1/traces/{trace_id}";
 pub const TRACE_OTLP: &str = "/api/v1/traces/{trace_id}/otlp";
@@ -31,6 +34,11 @@ pub const OTHER_API: &str = "/api/{*rest}";
 /// `TRACE` for an encoded trace id.
 pub fn trace(encoded_trace_id: &str) -> String {
     TRACE.replace("{trace_id}", encoded_trace_id)
+}
+
+/// `LLM_RUN` for an encoded trace id.
+pub fn llm_run(encoded_trace_id: &str) -> String {
+    LLM_RUN.replace("{trace_id}", encoded_trace_id)
 }
 
 /// `TRACE_OTLP` for an encoded trace id.
