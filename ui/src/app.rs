@@ -65,7 +65,7 @@ pub fn App() -> impl IntoView {
                     <A href="/logs">"Logs"</A>
                     <A href="/metrics">"Metrics"</A>
                     <A href="/services">"Services"</A>
-                    <A href="/llm">"LLM runs"</A>
+                    <A href="/llm">"LLM"</A>
                     <A href="/setup">"Setup"</A>
                 </nav>
                 <div class="topbar-tools">
@@ -117,6 +117,9 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/metrics/:name") view=pages::metrics::MetricPage/>
                     <Route path=path!("/services") view=pages::services::ServicesPage/>
                     <Route path=path!("/llm") view=pages::llm::LlmPage/>
+                    <Route path=path!("/llm/sessions") view=pages::llm::LlmSessionsPage/>
+                    <Route path=path!("/llm/models") view=pages::llm::LlmModelsPage/>
+                    <Route path=path!("/llm/runs/:trace_id") view=pages::llm_run::LlmRunPage/>
                     <Route path=path!("/setup") view=pages::setup::SetupPage/>
                 </Routes>
                 </div>

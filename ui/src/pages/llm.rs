@@ -1,25 +1,30 @@
-//! LLM runs: traces that contain `gen_ai.*` spans, one row per run with its agent, models, input and
-//! output tokens, latency, model and tool calls (with failures) and errors; search by `run_id`.
+//! LLM runs, sessions and models. Runs: traces holding a span of any LLM convention, one row per run with
+//! its agent, models, tokens by type, cost and where it came from, latency, model and tool calls (with
+//! failures), errors and flags; search by filter (each condition may be met by another span of the run),
+//! `run_id` or session. Sessions: conversations across runs. Models: per model and per agent.
 
 use crate::api;
 use crate::app::refresh_tick;
 use crate::components::search::{FilterBox, SincePicker};
 use crate::components::{keys, query, CopyButton, EmptyState, ErrorNote, Loading};
 use crate::format;
-use crate::wire::{self, LlmRun, LlmRunsResponse};
+use crate::wire::{self, LlmCost, LlmRun, LlmRunsResponse, LlmTokens};
 use leptos::prelude::*;
+use leptos_router::components::A;
 use leptos_router::hooks::use_navigate;
 
 #[component]
 pub fn LlmPage() -> impl IntoView {
     let q = query::param("q");
     let run_id = query::param("run_id");
+    let session_id = query::param("session_id");
     let since = query::param("since");
     let set_query = query::setter();
     let result = LocalResource::new(move || {
         let params = wire::LlmRunsParams {
             q: wire::non_empty(q.get()),
             run_id: wire::non_empty(run_id.get()),
+            session_id: wire::non_empty(session_id.get()),
             limit: Some(200),
             window: wire::WindowParams::since(wire::non_empty(since.get()).unwrap_or_else(|| "24h".into())),
         };
@@ -31,13 +36,14 @@ pub fn LlmPage() -> impl IntoView {
     let navigate = use_navigate();
     let selected = keys::list_keys(Signal::derive(move || runs.read().len()), move |i| {
         if let Some(run) = runs.get_untracked().get(i) {
-            navigate(&format!("/traces/{}", run.trace_id), Default::default());
+            navigate(&format!("/llm/runs/{}", run.trace_id), Default::default());
         }
     });
     view! {
         <section class="page">
+            <LlmTabs/>
             <div class="toolbar">
-                <FilterBox param="q" placeholder=r#"gen_ai.request.model = "gpt-4o"   ·   status = error   ·   duration > 10s"# error=error/>
+                <FilterBox param="q" placeholder=r#"llm.model = "gpt-4o" and status = error   ·   llm.tool = search   ·   llm.cost > 0.01"# error=error/>
                 <div class="toolbar-row">
                     <label class="inline">"run_id "
                         <input
@@ -48,6 +54,10 @@ pub fn LlmPage() -> impl IntoView {
                             on:change=move |ev| set_query(&[("run_id", event_target_value(&ev).trim().to_string())])
                         />
                     </label>
+                    {move || (!session_id.get().is_empty()).then(|| view! {
+                        <span class="chip">"session " {session_id.get()} " "
+                            <a href="/llm" title="Show every session">"×"</a></span>
+                    })}
                     <SincePicker default="24h"/>
                 </div>
             </div>
@@ -56,8 +66,8 @@ pub fn LlmPage() -> impl IntoView {
                 Some(Err(e)) if e.column.is_some() => view! { <span></span> }.into_any(),
                 Some(Err(e)) => view! { <ErrorNote message=e.message/> }.into_any(),
                 Some(Ok(_)) if runs.read().is_empty() => {
-                    if q.get().is_empty() && run_id.get().is_empty() {
-                        view! { <EmptyState what="LLM-agent runs (traces with gen_ai.* spans)"/> }.into_any()
+                    if q.get().is_empty() && run_id.get().is_empty() && session_id.get().is_empty() {
+                        view! { <EmptyState what="LLM-agent runs (traces with spans of an LLM convention: OpenTelemetry GenAI, OpenInference, Traceloop, MLflow, ...)"/> }.into_any()
                     } else {
                         view! { <p class="muted">"No run matches."</p> }.into_any()
                     }
@@ -74,6 +84,11 @@ fn Summary(runs: Vec<LlmRun>) -> impl IntoView {
     let failed = runs.iter().filter(|r| r.error_count > 0).count() as i64;
     let input: i64 = runs.iter().map(|r| r.input_tokens).sum();
     let output: i64 = runs.iter().map(|r| r.output_tokens).sum();
+    let cached: i64 = runs.iter().map(|r| r.tokens.cache_read).sum();
+    let reasoning: i64 = runs.iter().map(|r| r.tokens.reasoning).sum();
+    let cost: f64 = runs.iter().filter_map(|r| r.cost.as_ref()).map(|c| c.usd).sum();
+    let priced = runs.iter().filter(|r| r.cost.is_some()).count();
+    let flagged = runs.iter().filter(|r| !r.flags.is_empty()).count();
     let tools: i64 = runs.iter().map(|r| r.tool_calls).sum();
     let tool_errors: i64 = runs.iter().map(|r| r.tool_errors).sum();
     let mut latencies: Vec<i64> = runs.iter().map(|r| r.duration_ns).collect();
@@ -83,10 +98,13 @@ fn Summary(runs: Vec<LlmRun>) -> impl IntoView {
         <div class="cards">
             <div class="card"><div class="muted small">"runs"</div><div class="big">{format::count(total)}</div>
                 <div class="small">{format!("{failed} with errors")}</div></div>
-            <div class="card"><div class="muted small">"tokens in / out"</div><div class="big">{format!("{} / {}", format::count(input), format::count(output))}</div></div>
+            <div class="card"><div class="muted small">"tokens in / out"</div><div class="big">{format!("{} / {}", format::count(input), format::count(output))}</div>
+                <div class="small">{format!("{} cached · {} reasoning", format::count(cached), format::count(reasoning))}</div></div>
+            <div class="card"><div class="muted small">"cost"</div><div class="big">{usd(cost)}</div>
+                <div class="small">{format!("{priced} of {total} runs priced")}</div></div>
             <div class="card"><div class="muted small">"median latency"</div><div class="big">{format::duration(median)}</div></div>
             <div class="card"><div class="muted small">"tool calls"</div><div class="big">{format::count(tools)}</div>
-                <div class="small">{format!("{tool_errors} failed")}</div></div>
+                <div class="small">{format!("{tool_errors} failed · {flagged} runs flagged")}</div></div>
         </div>
     }
 }
@@ -97,7 +115,7 @@ fn RunTable(runs: Vec<LlmRun>, selected: RwSignal<Option<usize>>) -> impl IntoVi
         .into_iter()
         .enumerate()
         .map(|(i, run)| {
-            let href = format!("/traces/{}", run.trace_id);
+            let href = format!("/llm/runs/{}", run.trace_id);
             let title = if run.agent.is_empty() {
                 run.root_name.clone()
             } else {
@@ -116,7 +134,8 @@ fn RunTable(runs: Vec<LlmRun>, selected: RwSignal<Option<usize>>) -> impl IntoVi
                 <tr class:selected=move || selected.get() == Some(i)>
                     <td>
                         <a href=href class="trace-name">{title}</a>
-                        <div class="small muted">{run.root_service.clone()}</div>
+                        <div class="small muted">{run.root_service.clone()} " · " {run.dialects.join(", ")}</div>
+                        {run.flags.iter().map(|f| view! { <div class="flag small" title=f.kind.clone()>"⚑ " {f.message.clone()}</div> }).collect_view()}
                     </td>
                     <td class="small">
                         {(!run.run_id.is_empty()).then(|| view! {
@@ -126,8 +145,8 @@ fn RunTable(runs: Vec<LlmRun>, selected: RwSignal<Option<usize>>) -> impl IntoVi
                         <div class="muted">{format::time(run.start_unix_nano)}</div>
                     </td>
                     <td class="small">{run.models.join(", ")}</td>
-                    <td class="num">{format::count(run.input_tokens)}</td>
-                    <td class="num">{format::count(run.output_tokens)}</td>
+                    <td class="num"><TokenCell tokens=run.tokens/></td>
+                    <td class="num"><CostCell cost=run.cost.clone()/></td>
                     <td class="num">{format::duration(run.duration_ns)}</td>
                     <td class="num">{run.llm_calls}</td>
                     <td>{tools}</td>
@@ -145,10 +164,198 @@ fn RunTable(runs: Vec<LlmRun>, selected: RwSignal<Option<usize>>) -> impl IntoVi
     view! {
         <table class="list llm-table">
             <thead>
-                <tr><th>"Run"</th><th>"run_id / start"</th><th>"Models"</th><th class="num">"Tokens in"</th><th class="num">"Tokens out"</th>
+                <tr><th>"Run"</th><th>"run_id / start"</th><th>"Models"</th><th class="num">"Tokens in / out"</th><th class="num">"Cost"</th>
                     <th class="num">"Latency"</th><th class="num">"LLM calls"</th><th>"Tool calls"</th><th class="num">"Errors"</th></tr>
             </thead>
             <tbody>{rows}</tbody>
         </table>
+    }
+}
+
+/// The three LLM pages' tabs.
+#[component]
+pub fn LlmTabs() -> impl IntoView {
+    view! {
+        <nav class="tabs">
+            <A href="/llm" exact=true>"Runs"</A>
+            <A href="/llm/sessions">"Sessions"</A>
+            <A href="/llm/models">"Models & agents"</A>
+        </nav>
+    }
+}
+
+/// A cost in USD, with cents for large sums and four significant places for small ones.
+pub fn usd(value: f64) -> String {
+    if value >= 1.0 {
+        format!("${value:.2}")
+    } else if value > 0.0 {
+        format!("${value:.4}")
+    } else {
+        "$0".into()
+    }
+}
+
+/// Input and output tokens, with the cached and reasoning parts beneath.
+#[component]
+pub fn TokenCell(tokens: LlmTokens) -> impl IntoView {
+    let parts = [
+        (tokens.cache_read > 0).then(|| format!("{} cached", format::count(tokens.cache_read))),
+        (tokens.cache_creation > 0).then(|| format!("{} cache write", format::count(tokens.cache_creation))),
+        (tokens.reasoning > 0).then(|| format!("{} reasoning", format::count(tokens.reasoning))),
+    ];
+    let detail = parts.into_iter().flatten().collect::<Vec<_>>().join(" · ");
+    view! {
+        <span>{format!("{} / {}", format::count(tokens.input), format::count(tokens.output))}</span>
+        {(!detail.is_empty()).then(|| view! { <div class="small muted">{detail}</div> })}
+    }
+}
+
+/// A cost, saying whether it was reported by the instrumentation or computed from which price table.
+#[component]
+pub fn CostCell(cost: Option<LlmCost>) -> impl IntoView {
+    match cost {
+        None => view! { <span class="muted" title="no cost reported, and no model of the price table">"–"</span> }.into_any(),
+        Some(cost) => {
+            let title = match cost.source.as_str() {
+                "reported" => "reported by the instrumentation".to_string(),
+                "computed" => format!("computed from the price table {}", cost.table),
+                _ => format!("part reported, part computed from {}", cost.table),
+            };
+            let unpriced = (cost.unpriced_calls > 0).then(|| format!(" · {} calls unpriced", cost.unpriced_calls));
+            view! {
+                <span title=title.clone()>{usd(cost.usd)}</span>
+                <div class="small muted" title=title>{cost.source.clone()}{unpriced}</div>
+            }
+            .into_any()
+        }
+    }
+}
+
+/// Conversations across runs: one row per session (conversation) id, the latest active first.
+#[component]
+pub fn LlmSessionsPage() -> impl IntoView {
+    let since = query::param("since");
+    let result = LocalResource::new(move || {
+        let params = wire::LlmWindowParams {
+            limit: Some(500),
+            window: wire::WindowParams::since(wire::non_empty(since.get()).unwrap_or_else(|| "24h".into())),
+        };
+        refresh_tick();
+        async move { api::get::<wire::LlmSessionsResponse, _>(wire::routes::LLM_SESSIONS, &params).await }
+    });
+    view! {
+        <section class="page">
+            <LlmTabs/>
+            <div class="toolbar"><div class="toolbar-row"><SincePicker default="24h"/></div></div>
+            {move || match result.get() {
+                None => view! { <Loading/> }.into_any(),
+                Some(Err(e)) => view! { <ErrorNote message=e.message/> }.into_any(),
+                Some(Ok(r)) if r.sessions.is_empty() => view! {
+                    <EmptyState what="LLM sessions (runs whose spans carry gen_ai.conversation.id, session.id, or a Traceloop or Langfuse session)"/>
+                }.into_any(),
+                Some(Ok(r)) => {
+                    let sampled = r.sampled.then(|| view! { <p class="muted small">"Only the newest LLM spans of the window were read."</p> });
+                    let rows = r.sessions.into_iter().map(|s| {
+                        let href = format!("/llm?session_id={}&since={}", api::encode(&s.session_id), api::encode(&since.get_untracked()));
+                        view! {
+                            <tr>
+                                <td><a class="mono" href=href>{s.session_id.clone()}</a>
+                                    <div class="small muted">{s.user_id.clone()}</div></td>
+                                <td class="num">{s.runs}</td>
+                                <td class="small">{format::time(s.first_start_unix_nano)}<div class="muted">{format::ago(s.last_end_unix_nano)}</div></td>
+                                <td class="small">{s.agents.join(", ")}</td>
+                                <td class="small">{s.models.join(", ")}</td>
+                                <td class="num">{s.llm_calls}</td>
+                                <td class="num">{s.tool_calls}</td>
+                                <td class="num"><TokenCell tokens=s.tokens/></td>
+                                <td class="num"><CostCell cost=s.cost.clone()/></td>
+                                <td class="num">{if s.errors > 0 { view! { <span class="badge error">{s.errors}</span> }.into_any() } else { view! { <span class="badge ok">"ok"</span> }.into_any() }}</td>
+                            </tr>
+                        }
+                    }).collect_view();
+                    view! {
+                        {sampled}
+                        <table class="list llm-sessions">
+                            <thead><tr><th>"Session / user"</th><th class="num">"Runs"</th><th>"First / last"</th><th>"Agents"</th><th>"Models"</th>
+                                <th class="num">"LLM calls"</th><th class="num">"Tool calls"</th><th class="num">"Tokens in / out"</th><th class="num">"Cost"</th><th class="num">"Errors"</th></tr></thead>
+                            <tbody>{rows}</tbody>
+                        </table>
+                    }.into_any()
+                }
+            }}
+        </section>
+    }
+}
+
+/// Per model and per agent: calls, errors, latency percentiles, tokens by type, speed and cost.
+#[component]
+pub fn LlmModelsPage() -> impl IntoView {
+    let since = query::param("since");
+    let result = LocalResource::new(move || {
+        let params = wire::LlmWindowParams {
+            limit: None,
+            window: wire::WindowParams::since(wire::non_empty(since.get()).unwrap_or_else(|| "24h".into())),
+        };
+        refresh_tick();
+        async move { api::get::<wire::LlmModelsResponse, _>(wire::routes::LLM_MODELS, &params).await }
+    });
+    view! {
+        <section class="page">
+            <LlmTabs/>
+            <div class="toolbar"><div class="toolbar-row"><SincePicker default="24h"/></div></div>
+            {move || match result.get() {
+                None => view! { <Loading/> }.into_any(),
+                Some(Err(e)) => view! { <ErrorNote message=e.message/> }.into_any(),
+                Some(Ok(r)) if r.models.is_empty() && r.agents.is_empty() => view! { <EmptyState what="LLM calls"/> }.into_any(),
+                Some(Ok(r)) => {
+                    let models = r.models.into_iter().map(|m| {
+                        let href = format!("/llm?q={}", api::encode(&format!("llm.model = {}", format::filter_literal(&m.model))));
+                        view! {
+                            <tr>
+                                <td><a href=href>{m.model.clone()}</a><div class="small muted">{m.provider.clone()}</div></td>
+                                <td class="num">{format::count(m.calls)}</td>
+                                <td class="num">{if m.errors > 0 { view! { <span class="badge error">{m.errors}</span> }.into_any() } else { view! { <span class="muted">"0"</span> }.into_any() }}</td>
+                                <td class="num">{format::duration(m.latency_p50_ns)}</td>
+                                <td class="num">{format::duration(m.latency_p95_ns)}</td>
+                                <td class="num">{format!("{:.0}", m.output_tokens_per_second)}</td>
+                                <td class="num"><TokenCell tokens=m.tokens/></td>
+                                <td class="num"><CostCell cost=m.cost.clone()/></td>
+                            </tr>
+                        }
+                    }).collect_view();
+                    let agents = r.agents.into_iter().map(|a| {
+                        let href = format!("/llm?q={}", api::encode(&format!("llm.agent = {}", format::filter_literal(&a.agent))));
+                        view! {
+                            <tr>
+                                <td><a href=href>{a.agent.clone()}</a></td>
+                                <td class="num">{format::count(a.runs)}</td>
+                                <td class="num">{format::count(a.llm_calls)}</td>
+                                <td class="num">{format::count(a.tool_calls)}{(a.tool_errors > 0).then(|| view! { <div class="small tool-error">{format!("{} failed", a.tool_errors)}</div> })}</td>
+                                <td class="num">{if a.errors > 0 { view! { <span class="badge error">{a.errors}</span> }.into_any() } else { view! { <span class="muted">"0"</span> }.into_any() }}</td>
+                                <td class="num">{format::duration(a.latency_p50_ns)}</td>
+                                <td class="num">{format::duration(a.latency_p95_ns)}</td>
+                                <td class="num"><TokenCell tokens=a.tokens/></td>
+                                <td class="num"><CostCell cost=a.cost.clone()/></td>
+                            </tr>
+                        }
+                    }).collect_view();
+                    view! {
+                        {r.sampled.then(|| view! { <p class="muted small">"Only the newest LLM spans of the window were read."</p> })}
+                        <h3>"Models"</h3>
+                        <table class="list llm-models">
+                            <thead><tr><th>"Model"</th><th class="num">"Calls"</th><th class="num">"Errors"</th><th class="num">"p50"</th><th class="num">"p95"</th>
+                                <th class="num" title="output tokens per second of the calls that produced output">"Out tok/s"</th><th class="num">"Tokens in / out"</th><th class="num">"Cost"</th></tr></thead>
+                            <tbody>{models}</tbody>
+                        </table>
+                        <h3>"Agents"</h3>
+                        <table class="list llm-agents">
+                            <thead><tr><th>"Agent"</th><th class="num">"Runs"</th><th class="num">"LLM calls"</th><th class="num">"Tool calls"</th><th class="num">"Errors"</th>
+                                <th class="num">"Run p50"</th><th class="num">"Run p95"</th><th class="num">"Tokens in / out"</th><th class="num">"Cost"</th></tr></thead>
+                            <tbody>{agents}</tbody>
+                        </table>
+                    }.into_any()
+                }
+            }}
+        </section>
     }
 }
