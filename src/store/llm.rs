@@ -517,7 +517,10 @@ pub fn run_calls(conn: &Connection, trace_id: &[u8]) -> Result<Vec<RunCall>, Sto
 
 /// The window's `llm_spans` rows by trace, newest rows first, at most `MAX_WINDOW_ROWS`; and whether
 /// that cap cut the window.
-fn window_runs(conn: &Connection, range: TimeRange) -> Result<(Vec<(Vec<u8>, Vec<LlmRow>)>, bool), StoreError> {
+/// A run's trace id and its rows in start order.
+type RunRows = (Vec<u8>, Vec<LlmRow>);
+
+fn window_runs(conn: &Connection, range: TimeRange) -> Result<(Vec<RunRows>, bool), StoreError> {
     let (ids, mut params) = id_condition(conn, range)?;
     params.extend([
         Value::Integer(range.start),
@@ -540,7 +543,7 @@ fn window_runs(conn: &Connection, range: TimeRange) -> Result<(Vec<(Vec<u8>, Vec
         });
         entry.push(row);
     }
-    let mut runs: Vec<(Vec<u8>, Vec<LlmRow>)> = order
+    let mut runs: Vec<RunRows> = order
         .into_iter()
         .map(|trace| {
             let mut rows = by_trace.remove(&trace).unwrap_or_default();
