@@ -16,6 +16,38 @@ const requests = []; // every URL the UI asked for: it must never leave the box
 const pageErrors = [];
 const xssTrace = hex(16);
 const smallTrace = hex(16);
+const chatTrace = hex(16);
+
+/// An agent run with its conversation in the current OTel GenAI attributes: two model calls (the second
+/// resends the first's history), a tool that succeeds and one that fails, cached tokens, a session.
+function chatRun(now) {
+  const text = (key, value) => ({ key, value: { stringValue: value } });
+  const int = (key, value) => ({ key, value: { intValue: String(value) } });
+  const system = { role: "system", parts: [{ type: "text", content: "You are the support bot of a shop. Answer briefly." }] };
+  const user = { role: "user", parts: [{ type: "text", content: "Where is my order 42?" }] };
+  const askTool = { role: "assistant", parts: [{ type: "tool_call", id: "call_1", name: "get_order", arguments: { order_id: 42 } }] };
+  const toolResult = { role: "tool", parts: [{ type: "tool_call_response", id: "call_1", response: { status: "shipped", eta: "tomorrow" } }] };
+  const answer = { role: "assistant", parts: [{ type: "text", content: "**Your order** ships <b>tomorrow</b>." }], finish_reason: "stop" };
+  const root = hex(8);
+  const ms = 1_000_000n;
+  const chat = (start, input, output) => [
+    text("gen_ai.operation.name", "chat"), text("gen_ai.provider.name", "openai"), text("gen_ai.request.model", "gpt-4o-mini"),
+    text("gen_ai.response.model", "gpt-4o-mini-2024-07-18"), int("gen_ai.usage.input_tokens", 420), int("gen_ai.usage.output_tokens", 35),
+    int("gen_ai.usage.cache_read.input_tokens", 256), text("gen_ai.input.messages", JSON.stringify(input)), text("gen_ai.output.messages", JSON.stringify(output)),
+  ];
+  const tool = (name, id, result) => [
+    text("gen_ai.operation.name", "execute_tool"), text("gen_ai.tool.name", name), text("gen_ai.tool.call.id", id),
+    text("gen_ai.tool.call.arguments", JSON.stringify({ order_id: 42 })), ...(result ? [text("gen_ai.tool.call.result", result)] : []),
+  ];
+  return [
+    { spanId: root, name: "invoke_agent support-bot", start: now - 900n * ms, end: now,
+      attributes: [text("gen_ai.operation.name", "invoke_agent"), text("gen_ai.agent.name", "support-bot"), text("gen_ai.conversation.id", "conv-ui-1")] },
+    { spanId: hex(8), parentSpanId: root, name: "chat gpt-4o-mini", start: now - 850n * ms, end: now - 600n * ms, attributes: chat(0, [system, user], [askTool]) },
+    { spanId: hex(8), parentSpanId: root, name: "execute_tool get_order", start: now - 590n * ms, end: now - 500n * ms, attributes: tool("get_order", "call_1", '{"status":"shipped","eta":"tomorrow"}') },
+    { spanId: hex(8), parentSpanId: root, name: "execute_tool notify", start: now - 490n * ms, end: now - 450n * ms, error: true, attributes: tool("notify", "call_2") },
+    { spanId: hex(8), parentSpanId: root, name: "chat gpt-4o-mini", start: now - 440n * ms, end: now - 10n * ms, attributes: chat(1, [system, user, askTool, toolResult], [answer]) },
+  ];
+}
 
 async function shot(name) {
   await page.screenshot({ path: path.join(SHOTS, `${name}.png`) });
@@ -41,6 +73,7 @@ before(async () => {
     { spanId: hex(8), parentSpanId: root, name: "charge card", start: now - 45_000_000n, end: now - 5_000_000n, error: true },
   ]);
   await sendTrace(box, "big-svc", hex(16), bigTrace(2000));
+  await sendTrace(box, "support-bot", chatTrace, chatRun(now));
   browser = await openBrowser();
   page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
   page.on("dialog", (d) => {
@@ -258,6 +291,37 @@ test("LLM runs: tokens, models and tool calls per run, and a run_id search finds
   const runId = await page.locator(".llm-table tbody tr a.mono").first().innerText();
   await visit("/llm?run_id=" + encodeURIComponent(runId), ".llm-table tbody tr");
   assert.equal(await page.locator(".llm-table tbody tr").count(), 1);
+});
+
+test("an LLM run reads as a chat: history once, tool calls paired, failures inline, markdown as text", async () => {
+  await visit("/llm/runs/" + chatTrace, ".call");
+  assert.equal(await page.locator(".call").count(), 2, "two model calls");
+  const conversation = await page.locator(".run-layout").innerText();
+  assert.match(conversation, /Where is my order 42\?/);
+  assert.match(conversation, /\*\*Your order\*\* ships <b>tomorrow<\/b>\./, "markdown and HTML shown as typed");
+  assert.equal(await page.locator(".msg-text b").count(), 0, "no markup from a message is rendered");
+  assert.equal(await page.locator(".tool-exec.error").count(), 1, "the failed tool is marked");
+  assert.match(await page.locator(".call").nth(1).locator("details.history > summary").innerText(), /3 earlier messages/, "the resent history is folded");
+  assert.match(await page.locator(".call").first().innerText(), /get_order/);
+  assert.match(await page.locator(".cards").innerText(), /\$0\.0/, "a computed cost");
+  await shot("llm-run");
+  // The model and the failure are on different spans: the run matches both conditions.
+  await visit("/llm?q=" + encodeURIComponent('llm.model = "gpt-4o-mini" and status = error'), ".llm-table tbody tr");
+  assert.equal(await page.locator(".llm-table tbody tr").count(), 1);
+  // Two generated runs of one agent, compared call by call.
+  await visit("/llm", ".llm-table tbody tr");
+  await page.locator("a", { hasText: "vs previous" }).first().click();
+  await page.waitForSelector(".llm-compare tbody tr", { timeout: 15000 });
+  assert.ok((await page.locator(".llm-compare tbody tr").count()) >= 2);
+  assert.match(await page.locator(".cards").innerText(), /tokens in/);
+  await shot("llm-compare");
+  await visit("/llm/sessions", ".llm-sessions tbody tr");
+  assert.match(await page.locator(".llm-sessions").innerText(), /conv-ui-1/);
+  await shot("llm-sessions");
+  await visit("/llm/models", ".llm-models tbody tr");
+  assert.match(await page.locator(".llm-models").innerText(), /gpt-4o-mini/);
+  assert.match(await page.locator(".llm-agents").innerText(), /support-bot/);
+  await shot("llm-models");
 });
 
 test("setup page: endpoints, env vars to copy, counters and storage", async () => {

@@ -120,6 +120,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/llm/sessions") view=pages::llm::LlmSessionsPage/>
                     <Route path=path!("/llm/models") view=pages::llm::LlmModelsPage/>
                     <Route path=path!("/llm/runs/:trace_id") view=pages::llm_run::LlmRunPage/>
+                    <Route path=path!("/llm/compare") view=pages::llm_compare::LlmComparePage/>
                     <Route path=path!("/setup") view=pages::setup::SetupPage/>
                 </Routes>
                 </div>

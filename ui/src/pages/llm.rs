@@ -111,10 +111,24 @@ fn Summary(runs: Vec<LlmRun>) -> impl IntoView {
 
 #[component]
 fn RunTable(runs: Vec<LlmRun>, selected: RwSignal<Option<usize>>) -> impl IntoView {
+    // Each run's previous run of the same agent (the list is newest first), to compare with.
+    let previous: Vec<Option<String>> = (0..runs.len())
+        .map(|i| {
+            runs[i + 1..]
+                .iter()
+                .find(|r| r.agent == runs[i].agent && r.root_name == runs[i].root_name)
+                .map(|r| r.trace_id.clone())
+        })
+        .collect();
     let rows = runs
         .into_iter()
+        .zip(previous)
         .enumerate()
-        .map(|(i, run)| {
+        .map(|(i, (run, previous))| {
+            let compare = previous.map(|older| {
+                let href = format!("/llm/compare?a={older}&b={}", run.trace_id);
+                view! { " · " <a class="small" href=href title="Compare with the previous run of this agent">"vs previous"</a> }
+            });
             let href = format!("/llm/runs/{}", run.trace_id);
             let title = if run.agent.is_empty() {
                 run.root_name.clone()
@@ -134,7 +148,7 @@ fn RunTable(runs: Vec<LlmRun>, selected: RwSignal<Option<usize>>) -> impl IntoVi
                 <tr class:selected=move || selected.get() == Some(i)>
                     <td>
                         <a href=href class="trace-name">{title}</a>
-                        <div class="small muted">{run.root_service.clone()} " · " {run.dialects.join(", ")}</div>
+                        <div class="small muted">{run.root_service.clone()} " · " {run.dialects.join(", ")} {compare}</div>
                         {run.flags.iter().map(|f| view! { <div class="flag small" title=f.kind.clone()>"⚑ " {f.message.clone()}</div> }).collect_view()}
                     </td>
                     <td class="small">
@@ -184,12 +198,16 @@ pub fn LlmTabs() -> impl IntoView {
     }
 }
 
-/// A cost in USD, with cents for large sums and four significant places for small ones.
+/// A cost in USD: cents for sums of a dollar or more, else up to six decimals (a single call often
+/// costs a fraction of a cent).
 pub fn usd(value: f64) -> String {
     if value >= 1.0 {
         format!("${value:.2}")
-    } else if value > 0.0 {
+    } else if value >= 0.01 {
         format!("${value:.4}")
+    } else if value > 0.0 {
+        let text = format!("{value:.6}");
+        format!("${}", text.trim_end_matches('0'))
     } else {
         "$0".into()
     }

@@ -35,13 +35,18 @@ pub fn LlmRunPage() -> impl IntoView {
 fn Run(response: LlmRunResponse) -> impl IntoView {
     let run = response.run.clone();
     let spans = response.spans;
-    let title = if run.agent.is_empty() { run.root_name.clone() } else { run.agent.clone() };
+    let title = if run.agent.is_empty() {
+        run.root_name.clone()
+    } else {
+        run.agent.clone()
+    };
     let waterfall = format!("/traces/{}", run.trace_id);
     let session = (!run.session_id.is_empty()).then(|| {
         let href = format!("/llm?session_id={}", api::encode(&run.session_id));
         view! { " · session " <a class="mono" href=href>{run.session_id.clone()}</a> }
     });
-    let run_id = (!run.run_id.is_empty()).then(|| view! { " · run " <span class="mono">{run.run_id.clone()}</span> " " <CopyButton text=run.run_id.clone()/> });
+    let run_id = (!run.run_id.is_empty())
+        .then(|| view! { " · run " <span class="mono">{run.run_id.clone()}</span> " " <CopyButton text=run.run_id.clone()/> });
     let flags = run
         .flags
         .iter()
@@ -129,7 +134,11 @@ fn Conversation(spans: Vec<LlmCall>, trace_id: String) -> impl IntoView {
 
 #[component]
 fn CallBlock(span: LlmCall, raw: String, executed: HashMap<String, (String, String)>) -> impl IntoView {
-    let model = if span.response_model.is_empty() { span.request_model.clone() } else { span.response_model.clone() };
+    let model = if span.response_model.is_empty() {
+        span.request_model.clone()
+    } else {
+        span.response_model.clone()
+    };
     let messages = span.messages.clone();
     let repeated = span.new_input_from.min(messages.input.len());
     let nothing = messages.system_instructions.is_empty() && messages.input.is_empty() && messages.output.is_empty();
@@ -188,7 +197,8 @@ fn CallBlock(span: LlmCall, raw: String, executed: HashMap<String, (String, Stri
 #[component]
 fn Message(message: ChatMessage, executed: HashMap<String, (String, String)>) -> impl IntoView {
     let class = format!("msg role-{}", message.role);
-    let finish = (!message.finish_reason.is_empty()).then(|| view! { <span class="small muted">" · " {message.finish_reason.clone()}</span> });
+    let finish =
+        (!message.finish_reason.is_empty()).then(|| view! { <span class="small muted">" · " {message.finish_reason.clone()}</span> });
     if message.role == "system" {
         let chars: usize = message.parts.iter().map(|p| p.content.len()).sum();
         return view! {
@@ -215,7 +225,10 @@ fn Parts(parts: Vec<MessagePart>, executed: HashMap<String, (String, String)>) -
         .into_iter()
         .map(|part| match part.kind.as_str() {
             "text" => view! { <div class="msg-text">{part.content}</div> }.into_any(),
-            "reasoning" => view! { <details class="reasoning"><summary>"reasoning"</summary><div class="msg-text">{part.content}</div></details> }.into_any(),
+            "reasoning" => {
+                view! { <details class="reasoning"><summary>"reasoning"</summary><div class="msg-text">{part.content}</div></details> }
+                    .into_any()
+            }
             "tool_call" => {
                 let outcome = executed.get(&part.id).cloned().map(|(status, text)| {
                     view! { <div class="small" class:tool-error=status == "error">{format!("→ {status}: ")}{short(&text, 300)}</div> }
@@ -250,7 +263,11 @@ fn ToolBlock(span: LlmCall, raw: String) -> impl IntoView {
         error: span.error.clone(),
     });
     let failed = tool.status == "error" || span.status == "error";
-    let error = if tool.error.is_empty() { span.error.clone() } else { tool.error.clone() };
+    let error = if tool.error.is_empty() {
+        span.error.clone()
+    } else {
+        tool.error.clone()
+    };
     view! {
         <div class="tool-exec" class:error=failed>
             <div class="call-head">
@@ -307,7 +324,10 @@ fn ByAgent(spans: Vec<LlmCall>) -> impl IntoView {
         "(run)".to_string()
     };
     let mut rows: Vec<(String, i64, i64, i64, i64, f64)> = Vec::new();
-    for span in spans.iter().filter(|s| matches!(s.operation.as_str(), "llm_call" | "embeddings" | "tool")) {
+    for span in spans
+        .iter()
+        .filter(|s| matches!(s.operation.as_str(), "llm_call" | "embeddings" | "tool"))
+    {
         let agent = agent_of(span);
         let index = match rows.iter().position(|r| r.0 == agent) {
             Some(i) => i,
@@ -378,7 +398,9 @@ fn CallTable(spans: Vec<LlmCall>, trace_id: String) -> impl IntoView {
 /// JSON indented for reading; anything else as it came.
 fn pretty_json(text: &str) -> String {
     match serde_json::from_str::<serde_json::Value>(text) {
-        Ok(value @ (serde_json::Value::Object(_) | serde_json::Value::Array(_))) => serde_json::to_string_pretty(&value).unwrap_or_else(|_| text.to_string()),
+        Ok(value @ (serde_json::Value::Object(_) | serde_json::Value::Array(_))) => {
+            serde_json::to_string_pretty(&value).unwrap_or_else(|_| text.to_string())
+        }
         _ => text.to_string(),
     }
 }

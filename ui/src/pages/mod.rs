@@ -1,6 +1,7 @@
 //! One module per page of the UI; each page keeps its state in the URL's query string.
 
 pub mod llm;
+pub mod llm_compare;
 pub mod llm_run;
 pub mod logs;
 pub mod metrics;
