@@ -416,6 +416,26 @@ fn a_run_in_otel_genai_has_exact_tokens_computed_cost_and_its_messages_from_log_
     );
     assert_eq!(output["parts"][0]["content"], "Sunny, 21°C in Paris.");
 
+    // Message text, wherever it was sent: words in any order and case from the log events of the first
+    // call ("Let me check.") and the attributes of the second ("Sunny, 21°C in Paris.").
+    for q in [r#"llm.text ~ "check LET""#, r#"llm.text ~ "paris sunny""#] {
+        assert_eq!(runs(&b, &format!("?q={}", encoded(q))).len(), 1, "{q}");
+    }
+    assert!(
+        runs(&b, &format!("?q={}", encoded(r#"llm.text ~ "paris rainy""#))).is_empty(),
+        "every word must be there"
+    );
+    assert_eq!(
+        runs(&b, &format!("?q={}", encoded("llm.operation = tool and llm.dialect = otel_genai"))).len(),
+        1
+    );
+    let (status, body) = b.get_json(&format!("/api/v1/llm/runs?q={}", encoded("llm.dialect = klingon")));
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        body["error"]["message"].as_str().unwrap().contains("openinference"),
+        "the error lists the names: {body}"
+    );
+
     let (status, body) = b.get_json("/api/v1/llm/sessions");
     assert_eq!(status, 200, "{body}");
     let sessions = body["sessions"].as_array().unwrap();

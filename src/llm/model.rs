@@ -21,6 +21,33 @@ pub enum Operation {
 }
 
 impl Operation {
+    pub const ALL: [Operation; 7] = [
+        Operation::Agent,
+        Operation::LlmCall,
+        Operation::Embeddings,
+        Operation::Retrieval,
+        Operation::Tool,
+        Operation::Workflow,
+        Operation::Other,
+    ];
+
+    /// The number the store keeps: the index in `ALL`.
+    pub fn code(self) -> i64 {
+        Operation::ALL.iter().position(|o| *o == self).unwrap_or(Operation::ALL.len() - 1) as i64
+    }
+
+    pub fn from_code(code: i64) -> Operation {
+        usize::try_from(code)
+            .ok()
+            .and_then(|i| Operation::ALL.get(i).copied())
+            .unwrap_or(Operation::Other)
+    }
+
+    /// By its `as_str` name.
+    pub fn from_name(name: &str) -> Option<Operation> {
+        Operation::ALL.into_iter().find(|o| o.as_str() == name)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Operation::Agent => "agent",
@@ -64,6 +91,35 @@ pub enum Dialect {
 }
 
 impl Dialect {
+    pub const ALL: [Dialect; 11] = [
+        Dialect::OtelGenAi,
+        Dialect::OtelGenAiLegacy,
+        Dialect::OpenInference,
+        Dialect::Traceloop,
+        Dialect::Mlflow,
+        Dialect::Langfuse,
+        Dialect::VercelAiSdk,
+        Dialect::PydanticAi,
+        Dialect::OpenLit,
+        Dialect::Laminar,
+        Dialect::PlainKeys,
+    ];
+
+    /// Its bit in the set the store keeps: `1 << ` its index in `ALL`.
+    pub fn bit(self) -> i64 {
+        1 << Dialect::ALL.iter().position(|d| *d == self).unwrap_or(0)
+    }
+
+    /// The dialects of a bit set, in `ALL` order.
+    pub fn from_bits(bits: i64) -> Vec<Dialect> {
+        Dialect::ALL.into_iter().filter(|d| bits & d.bit() != 0).collect()
+    }
+
+    /// By its `as_str` name.
+    pub fn from_name(name: &str) -> Option<Dialect> {
+        Dialect::ALL.into_iter().find(|d| d.as_str() == name)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Dialect::OtelGenAi => "otel_genai",

@@ -68,6 +68,7 @@ pub enum Field {
 
 /// The normalized LLM fields the filter language offers as `llm.<name>`: the text ones, then the numeric.
 /// Other `llm.*` keys (OpenInference's `llm.model_name`, `llm.token_count.prompt`) stay attributes.
+/// `llm.text` is the messages' content, searched with `~` only.
 pub const LLM_TEXT_FIELDS: &[&str] = &[
     "model",
     "provider",
@@ -78,6 +79,7 @@ pub const LLM_TEXT_FIELDS: &[&str] = &[
     "user",
     "run_id",
     "dialect",
+    "text",
 ];
 pub const LLM_NUMBER_FIELDS: &[&str] = &["input_tokens", "output_tokens", "cache_read_tokens", "reasoning_tokens", "cost"];
 

@@ -5,12 +5,14 @@
 
 use super::blocks::id_condition;
 use super::read::{search_logs, search_traces, trace_spans, LogQuery, TimeRange, TraceQuery, TraceSummary, Values};
+use super::rows::CostSource as StoredCostSource;
 use super::schema::span_in_trace;
 use super::sql::{compile, ResourceAttrs, SqlFilter, Target};
 use super::stats::nearest_rank;
 use super::StoreError;
 use crate::llm::detect::{self, Flag, Step, StepKind};
-use crate::llm::{LlmSpan, SpanMessages};
+use crate::llm::{Dialect, LlmSpan, Operation, SpanMessages};
+
 use crate::query::filter::{CmpOp, Expr, Field, Literal};
 use rusqlite::types::Value;
 use rusqlite::{params_from_iter, Connection, OptionalExtension};
@@ -126,14 +128,18 @@ const ROW_COLUMNS: &str = "s.id, s.trace_id, s.start_ns, s.duration_ns, s.operat
 fn read_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<LlmRow> {
     let count = |i: usize| -> rusqlite::Result<i64> { Ok(r.get::<_, Option<i64>>(i)?.unwrap_or(0)) };
     let cost = match (r.get::<_, Option<f64>>(13)?, r.get::<_, Option<String>>(14)?) {
-        (Some(usd), Some(source)) => {
-            let (kind, from) = source.split_once(':').unwrap_or(("reported", source.as_str()));
-            Some(CallCost {
+        (Some(usd), Some(source)) => Some(match StoredCostSource::decode(&source) {
+            StoredCostSource::Reported { key } => CallCost {
                 usd,
-                reported: kind == "reported",
-                from: from.to_string(),
-            })
-        }
+                reported: true,
+                from: key,
+            },
+            StoredCostSource::Computed { table } => CallCost {
+                usd,
+                reported: false,
+                from: table,
+            },
+        }),
         _ => None,
     };
     Ok(LlmRow {
@@ -141,7 +147,7 @@ fn read_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<LlmRow> {
         trace_id: r.get(1)?,
         start_ns: r.get(2)?,
         duration_ns: r.get(3)?,
-        operation: r.get(4)?,
+        operation: Operation::from_code(r.get(4)?).as_str().to_string(),
         error: r.get(5)?,
         provider: r.get(6)?,
         model: r.get(7)?,
@@ -159,12 +165,7 @@ fn read_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<LlmRow> {
         run_id: r.get(18)?,
         tool: r.get(19)?,
         tool_arguments_hash: r.get(20)?,
-        dialects: r
-            .get::<_, String>(21)?
-            .split(',')
-            .filter(|d| !d.is_empty())
-            .map(String::from)
-            .collect(),
+        dialects: Dialect::from_bits(r.get(21)?).into_iter().map(|d| d.as_str().to_string()).collect(),
     })
 }
 
@@ -375,36 +376,19 @@ pub fn llm_runs(
     limit: usize,
 ) -> Result<Vec<LlmRun>, StoreError> {
     let mut also_matching = vec![has_llm_row("", Vec::new())];
-    // Through the partial index on session: the few spans naming it, collected first.
     if let Some(session) = &query.session {
-        also_matching.push(SqlFilter {
-            sql: "s.id IN (SELECT id FROM llm_spans WHERE session = ?)".into(),
-            params: vec![Value::Text(session.clone())],
-            selective: true,
-            full_text: None,
-        });
+        also_matching.push(has_llm_row("AND l.session = ?", vec![Value::Text(session.clone())]));
     }
-    // A run id is normalized on LLM spans (MLflow's JSON-encoded one decoded), but the plain scheme may
-    // put it on a span of no LLM convention (the run's root): either will do.
+    // Through the attribute index: the run id as sent, or JSON-encoded as MLflow sends every value.
     if let Some(run_id) = &query.run_id {
-        let raw = compile(
-            &Expr::Compare {
-                field: Field::Attribute(RUN_ID.into()),
-                op: CmpOp::Eq,
-                value: Literal::Str(run_id.clone()),
-            },
-            Target::Spans,
-            resources,
-        )
-        .expect("an attribute equality always compiles");
-        let mut params = raw.params;
-        params.push(Value::Text(run_id.clone()));
-        also_matching.push(SqlFilter {
-            sql: format!("({} OR s.id IN (SELECT id FROM llm_spans WHERE run_id = ?))", raw.sql),
-            params,
-            selective: raw.selective,
-            full_text: None,
-        });
+        let equals = |value: String| Expr::Compare {
+            field: Field::Attribute(RUN_ID.into()),
+            op: CmpOp::Eq,
+            value: Literal::Str(value),
+        };
+        let quoted = serde_json::Value::String(run_id.clone()).to_string();
+        let either = Expr::Or(Box::new(equals(run_id.clone())), Box::new(equals(quoted)));
+        also_matching.push(compile(&either, Target::Spans, resources).expect("attribute equalities always compile"));
     }
     let mut filters = query.filters.iter();
     let first = filters.next().cloned().unwrap_or_else(SqlFilter::everything);

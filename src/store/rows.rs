@@ -48,17 +48,20 @@ pub struct SpanRow {
 }
 
 /// What `llm_spans` keeps of an LLM or agent span: the normalized fields runs, sessions and models are
-/// aggregated from. Messages are not kept here; the run page normalizes its spans again to read them.
+/// aggregated from, compactly (codes for the operation and the dialects, the response model only when it
+/// differs). Messages are not kept here; the run page normalizes its spans again to read them.
 #[derive(Clone, Debug, PartialEq)]
 pub struct LlmRow {
-    pub operation: &'static str,
+    pub operation: crate::llm::Operation,
     pub error: bool,
     pub provider: Option<String>,
+    /// The request model, else the response model.
     pub model: Option<String>,
+    /// Only when it differs from `model`.
     pub response_model: Option<String>,
     pub tokens: crate::llm::TokenUsage,
     pub cost_usd: Option<f64>,
-    /// `reported:<attribute>` or `computed:<price table>`.
+    /// `CostSource::encode`d.
     pub cost_source: Option<String>,
     pub agent: Option<String>,
     pub session: Option<String>,
@@ -67,38 +70,72 @@ pub struct LlmRow {
     pub tool: Option<String>,
     /// FNV-1a of the tool call's arguments as sent: repeated identical calls have equal hashes.
     pub tool_arguments_hash: Option<i64>,
-    /// The dialects recognised, most specific first, comma-separated.
-    pub dialects: String,
+    /// `Dialect::bit`s of the dialects recognised.
+    pub dialects: i64,
+}
+
+/// Where a stored cost came from: the attribute the instrumentation reported it in, or the price table it
+/// was computed from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CostSource {
+    Reported { key: String },
+    Computed { table: String },
+}
+
+/// The shipped table's name, left out of stored labels (`@2026-12-05` is `otelbox-prices 2026-12-05`).
+const SHIPPED_TABLE_PREFIX: &str = "otelbox-prices ";
+
+impl CostSource {
+    /// As `llm_spans.cost_source` keeps it: the reported attribute as is (no attribute starts with `@`),
+    /// a computing table as `@` and its label (`@2026-12-05`, `@2026-12-05 + config`).
+    pub fn encode(&self) -> String {
+        match self {
+            CostSource::Reported { key } => key.clone(),
+            CostSource::Computed { table } => format!("@{}", table.strip_prefix(SHIPPED_TABLE_PREFIX).unwrap_or(table)),
+        }
+    }
+
+    pub fn decode(stored: &str) -> CostSource {
+        match stored.strip_prefix('@') {
+            Some(label) if label.starts_with(|c: char| c.is_ascii_digit()) => CostSource::Computed {
+                table: format!("{SHIPPED_TABLE_PREFIX}{label}"),
+            },
+            Some(label) => CostSource::Computed { table: label.to_string() },
+            None => CostSource::Reported { key: stored.to_string() },
+        }
+    }
 }
 
 impl LlmRow {
     /// The row of a normalized span, its cost computed from `prices` when none was reported.
     pub fn new(llm: crate::llm::LlmSpan, prices: &crate::llm::prices::PriceTable) -> LlmRow {
         let model = llm.request_model.clone().or_else(|| llm.response_model.clone());
-        let (cost_usd, cost_source) = match (&llm.reported_cost, &model) {
-            (Some(reported), _) => (Some(reported.usd), Some(format!("reported:{}", reported.key))),
-            (None, Some(_)) => {
-                // The response names the exact snapshot billed; the request may name an alias.
-                let priced = [&llm.response_model, &llm.request_model]
-                    .into_iter()
-                    .flatten()
-                    .find_map(|model| prices.cost(model, &llm.tokens));
-                match priced {
-                    Some(cost) => (Some(cost.usd), Some(format!("computed:{}", cost.table))),
-                    None => (None, None),
-                }
-            }
-            (None, None) => (None, None),
+        let (cost_usd, cost_source) = match &llm.reported_cost {
+            Some(reported) => (
+                Some(reported.usd),
+                Some(CostSource::Reported {
+                    key: reported.key.to_string(),
+                }),
+            ),
+            // The response names the exact snapshot billed; the request may name an alias.
+            None => match [&llm.response_model, &llm.request_model]
+                .into_iter()
+                .flatten()
+                .find_map(|model| prices.cost(model, &llm.tokens))
+            {
+                Some(cost) => (Some(cost.usd), Some(CostSource::Computed { table: cost.table })),
+                None => (None, None),
+            },
         };
         LlmRow {
-            operation: llm.operation.as_str(),
+            operation: llm.operation,
             error: llm.outcome != crate::llm::Outcome::Ok,
             provider: llm.provider,
+            response_model: llm.response_model.filter(|response| Some(response) != model.as_ref()),
             model,
-            response_model: llm.response_model,
             tokens: llm.tokens,
             cost_usd,
-            cost_source,
+            cost_source: cost_source.map(|source| source.encode()),
             agent: llm.agent_name,
             session: llm.conversation_id,
             user_id: llm.user_id,
@@ -109,7 +146,7 @@ impl LlmRow {
                 .and_then(|tool| tool.arguments.as_ref())
                 .map(|arguments| crate::hash::fnv1a_64(&[arguments.as_bytes()]) as i64),
             tool: llm.tool.map(|tool| tool.name),
-            dialects: llm.dialects.iter().map(|d| d.as_str()).collect::<Vec<_>>().join(","),
+            dialects: llm.dialects.iter().fold(0, |bits, d| bits | d.bit()),
         }
     }
 }
@@ -630,4 +667,34 @@ pub fn rebuild_number_point(
     point.time_unix_nano = time_ns as u64;
     point.start_time_unix_nano = start_ns as u64;
     point
+}
+
+#[cfg(test)]
+mod tests {
+    use super::CostSource;
+
+    #[test]
+    fn a_stored_cost_source_reads_back_as_written() {
+        for source in [
+            CostSource::Reported {
+                key: "gen_ai.usage.cost".into(),
+            },
+            CostSource::Computed {
+                table: "otelbox-prices 2026-12-05".into(),
+            },
+            CostSource::Computed {
+                table: "otelbox-prices 2026-12-05 + config".into(),
+            },
+            CostSource::Computed {
+                table: "my-table 2026-01-01".into(),
+            },
+        ] {
+            assert_eq!(CostSource::decode(&source.encode()), source);
+        }
+        // The shipped table's name is not repeated in every row.
+        let shipped = CostSource::Computed {
+            table: "otelbox-prices 2026-12-05".into(),
+        };
+        assert_eq!(shipped.encode(), "@2026-12-05");
+    }
 }

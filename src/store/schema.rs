@@ -189,37 +189,36 @@ const MIGRATIONS: &[&str] = &[
     // v6: LLM and agent spans normalized at write time (`crate::llm`), whatever their dialect: one row
     // per such span, keyed by the span's row id, so a time window's rows are the same row-id ranges as
     // its spans' (`span_blocks`) and a trace's are found through the spans' trace index. No index of
-    // its own but two partial ones on the few rows naming a run or a session (found by id), while runs,
-    // sessions and models aggregate the window's rows. Spans stored before are not normalized (the raw
-    // attributes are all still there).
+    // its own (a random-key index cost the writer a third of its rate): runs, sessions and models
+    // aggregate the window's rows, and a run id is found through the attribute index. Compact: codes
+    // for the operation and the dialects, the response model only when it differs. Spans stored before
+    // are not normalized (the raw attributes are all still there).
     r#"
     CREATE TABLE llm_spans (
         id INTEGER PRIMARY KEY,          -- spans.id
         trace_id BLOB NOT NULL,
         start_ns INTEGER NOT NULL,
         duration_ns INTEGER NOT NULL,
-        operation TEXT NOT NULL,         -- agent, llm_call, embeddings, retrieval, tool, workflow, other
+        operation INTEGER NOT NULL,      -- llm::Operation::code: agent, llm_call, embeddings, retrieval, tool, workflow, other
         error INTEGER NOT NULL,
+        dialects INTEGER NOT NULL,       -- llm::Dialect::bit set
         provider TEXT,
         model TEXT,                      -- the request model, else the response model
-        response_model TEXT,
+        response_model TEXT,             -- only when it differs from model
         input_tokens INTEGER,            -- OTel's rule: includes cache reads and writes
         output_tokens INTEGER,           -- includes reasoning
         cache_read_tokens INTEGER,
         cache_creation_tokens INTEGER,
         reasoning_tokens INTEGER,
         cost_usd REAL,
-        cost_source TEXT,                -- reported:<attribute> or computed:<price table>
+        cost_source TEXT,                -- the reported attribute, or @<price table> (rows::CostSource)
         agent TEXT,
         session TEXT,
         user_id TEXT,
         run_id TEXT,
         tool TEXT,
-        tool_arguments_hash INTEGER,     -- FNV-1a of the call's arguments: repeated identical calls
-        dialects TEXT NOT NULL
+        tool_arguments_hash INTEGER      -- FNV-1a of the call's arguments: repeated identical calls
     );
-    CREATE INDEX llm_spans_run_id ON llm_spans(run_id) WHERE run_id IS NOT NULL;
-    CREATE INDEX llm_spans_session ON llm_spans(session) WHERE session IS NOT NULL;
     "#,
 ];
 

@@ -434,23 +434,40 @@ fn compile_compare(
             if target != Target::Spans {
                 return Err(signal_mismatch(&format!("llm.{name}"), target));
             }
+            if *name == "text" {
+                return Ok((message_text(op, value, params)?, false));
+            }
             let column = llm_column(name);
             if filter::LLM_NUMBER_FIELDS.contains(name) {
                 ordering_only(&format!("llm.{name}"), op)?;
             } else {
                 text_ops_only(&format!("llm.{name}"), op, value)?;
             }
-            let cond = if *name == "dialect" && matches!(op, CmpOp::Eq | CmpOp::Ne) {
-                // One of the comma-separated dialects, exactly.
-                params.push(Value::Text(format!("%,{},%", text_of(value))));
-                let like = format!("(',' || {column} || ',') LIKE ?");
-                if op == CmpOp::Eq {
-                    like
-                } else {
-                    format!("NOT {like}")
+            let cond = match *name {
+                // Stored as codes: the names compare by equality only.
+                "dialect" | "operation" => {
+                    let text = text_of(value);
+                    let code = if *name == "dialect" {
+                        crate::llm::Dialect::from_name(&text).map(|d| d.bit())
+                    } else {
+                        crate::llm::Operation::from_name(&text).map(|o| o.code())
+                    };
+                    let Some(code) = code.filter(|_| matches!(op, CmpOp::Eq | CmpOp::Ne)) else {
+                        return Err(FilterError::Semantic(llm_names_error(name)));
+                    };
+                    params.push(Value::Integer(code));
+                    let equal = if *name == "dialect" {
+                        format!("({column} & ?) != 0")
+                    } else {
+                        format!("{column} = ?")
+                    };
+                    if op == CmpOp::Eq {
+                        equal
+                    } else {
+                        format!("NOT {equal}")
+                    }
                 }
-            } else {
-                condition(column, op, sql_value(value), params)
+                _ => condition(column, op, sql_value(value), params),
             };
             (format!("EXISTS (SELECT 1 FROM llm_spans l WHERE l.id = s.id AND {cond})"), false)
         }
@@ -545,6 +562,7 @@ fn compile_has(field: &Field, target: Target, params: &mut Vec<Value>) -> Result
             format!("{a}.resource_id IN (SELECT id FROM resources WHERE otelbox_attr(body, ?) IS NOT NULL)")
         }
         Field::Llm(name) if target != Target::Spans => return Err(signal_mismatch(&format!("llm.{name}"), target)),
+        Field::Llm("text") => "EXISTS (SELECT 1 FROM llm_spans l WHERE l.id = s.id)".to_string(),
         Field::Llm(name) => format!(
             "EXISTS (SELECT 1 FROM llm_spans l WHERE l.id = s.id AND {} IS NOT NULL)",
             llm_column(name)
@@ -554,6 +572,52 @@ fn compile_has(field: &Field, target: Target, params: &mut Vec<Value>) -> Result
         Field::SpanId => format!("{a}.span_id IS NOT NULL"),
         _ => "1".to_string(),
     })
+}
+
+/// What `llm.dialect` and `llm.operation` accept.
+fn llm_names_error(field: &str) -> String {
+    let names: Vec<&str> = if field == "dialect" {
+        crate::llm::Dialect::ALL.iter().map(|d| d.as_str()).collect()
+    } else {
+        crate::llm::Operation::ALL.iter().map(|o| o.as_str()).collect()
+    };
+    format!("llm.{field} takes = or != and one of {}", names.join(", "))
+}
+
+/// Words a `llm.text ~` search takes at most.
+const MAX_TEXT_WORDS: usize = 8;
+
+/// `llm.text ~ "words"`: an LLM span whose content holds every word, in any order, ignoring ASCII case,
+/// wherever its convention put it: its attributes (`gen_ai.input.messages`, flattened messages, tool
+/// arguments and results), its events (`gen_ai.content.*`), or its log records (per-message events). A
+/// scan of the spans the query walks, not an index.
+fn message_text(op: CmpOp, value: &Literal, params: &mut Vec<Value>) -> Result<String, FilterError> {
+    if op != CmpOp::FullText {
+        return Err(FilterError::Semantic(
+            "llm.text takes ~ (words of the messages, in any order): llm.text ~ \"refund policy\"".into(),
+        ));
+    }
+    let text = text_of(value).to_lowercase();
+    let words: Vec<&str> = text.split_whitespace().take(MAX_TEXT_WORDS).collect();
+    if words.is_empty() {
+        return Err(FilterError::Semantic("llm.text ~ needs a word to look for".into()));
+    }
+    let mut conditions = Vec::with_capacity(words.len());
+    for word in words {
+        params.extend([
+            Value::Text(word.to_string()),
+            Value::Text(word.to_string()),
+            Value::Text(word.to_string()),
+        ]);
+        conditions.push(
+            "(instr(lower(CAST(s.attrs AS TEXT)), ?) > 0 OR instr(lower(CAST(s.extra AS TEXT)), ?) > 0 \
+             OR EXISTS (SELECT 1 FROM logs g WHERE g.trace_id = s.trace_id AND g.span_id = s.span_id AND instr(lower(g.body_text), ?) > 0))",
+        );
+    }
+    Ok(format!(
+        "(EXISTS (SELECT 1 FROM llm_spans l WHERE l.id = s.id) AND {})",
+        conditions.join(" AND ")
+    ))
 }
 
 /// The `llm_spans` column (alias `l`) of a normalized LLM field (`filter::LLM_TEXT_FIELDS` and

@@ -758,9 +758,9 @@ fn insert_spans(
     let mut latest: HashMap<([u8; 16], i64), i64> = HashMap::with_capacity(attr_hashes);
     let mut services: HashMap<usize, (i64, i64, i64)> = HashMap::with_capacity(batch.resources.len());
     let mut insert_llm = tx.prepare_cached(
-        "INSERT INTO llm_spans(id, trace_id, start_ns, duration_ns, operation, error, provider, model, response_model,
+        "INSERT INTO llm_spans(id, trace_id, start_ns, duration_ns, operation, error, dialects, provider, model, response_model,
            input_tokens, output_tokens, cache_read_tokens, cache_creation_tokens, reasoning_tokens, cost_usd, cost_source,
-           agent, session, user_id, run_id, tool, tool_arguments_hash, dialects)
+           agent, session, user_id, run_id, tool, tool_arguments_hash)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23)",
     )?;
     let mut stored = StoredSpans::new(tx, batch.spans.len())?;
@@ -795,8 +795,9 @@ fn insert_spans(
                 &span.trace_id[..],
                 span.start_ns,
                 span.end_ns.saturating_sub(span.start_ns).max(0),
-                llm.operation,
+                llm.operation.code(),
                 llm.error,
+                llm.dialects,
                 llm.provider,
                 llm.model,
                 llm.response_model,
@@ -813,7 +814,6 @@ fn insert_spans(
                 llm.run_id,
                 llm.tool,
                 llm.tool_arguments_hash,
-                llm.dialects,
             ])?;
         }
         inserted.add(rowid, span.start_ns);
