@@ -473,7 +473,8 @@ const PROMPT_VERSION: &[&str] = &[
     "llm.prompt_template.version",
 ];
 
-const TOOL_CALL_ID: &[&str] = &["gen_ai.tool.call.id", "tool_call.id", "ai.toolCall.id"];
+/// OpenInference names the call `tool.id` on its TOOL spans (`tool_call.id` inside messages).
+const TOOL_CALL_ID: &[&str] = &["gen_ai.tool.call.id", "tool.id", "tool_call.id", "ai.toolCall.id"];
 /// OpenInference, Traceloop and MLflow record a tool's arguments and result as the span's input and output.
 const TOOL_ARGUMENTS: &[&str] = &[
     "gen_ai.tool.call.arguments",
@@ -589,7 +590,9 @@ pub(crate) fn outcome(view: &SpanView<'_>) -> Outcome {
     Outcome::Error { message }
 }
 
-pub(crate) fn tool_call(view: &SpanView<'_>, outcome: &Outcome) -> ToolCall {
+/// The tool call of a tool span; its result only `with_result` (it can be large, and the store does not
+/// keep it).
+pub(crate) fn tool_call(view: &SpanView<'_>, outcome: &Outcome, with_result: bool) -> ToolCall {
     let attributes = &view.attributes;
     let span_name = &view.span.name;
     ToolCall {
@@ -599,7 +602,7 @@ pub(crate) fn tool_call(view: &SpanView<'_>, outcome: &Outcome) -> ToolCall {
             .unwrap_or_else(|| span_name.strip_prefix("execute_tool ").unwrap_or(span_name).to_string()),
         call_id: attributes.first_text(TOOL_CALL_ID),
         arguments: attributes.first_text(TOOL_ARGUMENTS),
-        result: attributes.first_text(TOOL_RESULT),
+        result: if with_result { attributes.first_text(TOOL_RESULT) } else { None },
         status: outcome.clone(),
     }
 }

@@ -36,22 +36,23 @@ pub(crate) struct SpanView<'a> {
 
 /// The span normalized, or `None` when it speaks no LLM convention (an HTTP or database span, say).
 pub fn normalize_span(span: &Span, resource: &[KeyValue]) -> Option<LlmSpan> {
-    normalize(span, resource, Content::Read)
+    normalize(span, resource, Depth::Full)
 }
 
-/// [`normalize_span`] without the messages (`messages` left empty, finish reasons from attributes only):
-/// what the store keeps per span at write time, without parsing chat content on the ingest path.
+/// What the store keeps of a span at write time, on the ingest path: [`normalize_span`] without what
+/// `llm_spans` does not store (messages, missing keys, finish reasons, prompt, agent id, workflow, service,
+/// run id, a tool's result), so the ingest workers parse no chat content and copy no large value.
 pub fn normalize_span_fields(span: &Span, resource: &[KeyValue]) -> Option<LlmSpan> {
-    normalize(span, resource, Content::Skip)
+    normalize(span, resource, Depth::Stored)
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Content {
-    Read,
-    Skip,
+enum Depth {
+    Full,
+    Stored,
 }
 
-fn normalize(span: &Span, resource: &[KeyValue], content: Content) -> Option<LlmSpan> {
+fn normalize(span: &Span, resource: &[KeyValue], depth: Depth) -> Option<LlmSpan> {
     let view = SpanView {
         span,
         attributes: Attributes::new(&span.attributes),
@@ -64,18 +65,8 @@ fn normalize(span: &Span, resource: &[KeyValue], content: Content) -> Option<Llm
     let operation = dialects::operation(&view);
     let outcome = dialects::outcome(&view);
     let attributes = &view.attributes;
-    let messages = match content {
-        Content::Read => messages::span_messages(&view, operation),
-        Content::Skip => SpanMessages::default(),
-    };
-    let mut finish_reasons = dialects::finish_reasons(attributes);
-    if finish_reasons.is_empty() {
-        finish_reasons = messages.output.iter().filter_map(|message| message.finish_reason.clone()).collect();
-    }
-    Some(LlmSpan {
+    let mut llm = LlmSpan {
         operation,
-        missing_keys: dialects::missing_keys(&view, &recognised, operation),
-        service_name: view.resource.text("service.name"),
         provider: dialects::provider(&view),
         request_model: attributes
             .first_text(dialects::REQUEST_MODEL)
@@ -86,18 +77,32 @@ fn normalize(span: &Span, resource: &[KeyValue], content: Content) -> Option<Llm
         tokens: usage::tokens(attributes),
         reported_cost: usage::reported_cost(attributes),
         agent_name: dialects::agent_name(&view, &recognised, operation),
-        agent_id: attributes.first_text(dialects::AGENT_ID),
-        workflow_name: dialects::workflow_name(attributes),
         conversation_id: attributes.first_text(dialects::CONVERSATION_ID),
         user_id: attributes.first_text(dialects::USER_ID),
-        run_id: attributes.first_text(dialects::RUN_ID),
-        tool: (operation == Operation::Tool).then(|| dialects::tool_call(&view, &outcome)),
-        messages,
-        finish_reasons,
-        prompt: dialects::prompt(attributes),
-        outcome,
-        dialects: recognised,
-    })
+        tool: (operation == Operation::Tool).then(|| dialects::tool_call(&view, &outcome, depth == Depth::Full)),
+        ..LlmSpan::default()
+    };
+    if depth == Depth::Full {
+        llm.messages = messages::span_messages(&view, operation);
+        llm.finish_reasons = dialects::finish_reasons(attributes);
+        if llm.finish_reasons.is_empty() {
+            llm.finish_reasons = llm
+                .messages
+                .output
+                .iter()
+                .filter_map(|message| message.finish_reason.clone())
+                .collect();
+        }
+        llm.missing_keys = dialects::missing_keys(&view, &recognised, operation);
+        llm.service_name = view.resource.text("service.name");
+        llm.agent_id = attributes.first_text(dialects::AGENT_ID);
+        llm.workflow_name = dialects::workflow_name(attributes);
+        llm.run_id = attributes.first_text(dialects::RUN_ID);
+        llm.prompt = dialects::prompt(attributes);
+    }
+    llm.outcome = outcome;
+    llm.dialects = recognised;
+    Some(llm)
 }
 
 /// The messages a log record carries: one message of the GenAI events OTel defined from v1.28 to v1.36

@@ -109,7 +109,6 @@ pub struct LlmRow {
     pub agent: Option<String>,
     pub session: Option<String>,
     pub user_id: Option<String>,
-    pub run_id: Option<String>,
     pub tool: Option<String>,
     pub tool_arguments_hash: Option<i64>,
     pub dialects: Vec<String>,
@@ -121,9 +120,10 @@ impl LlmRow {
     }
 }
 
-const ROW_COLUMNS: &str = "s.id, s.trace_id, s.start_ns, s.duration_ns, s.operation, s.error, s.provider, s.model, \
+/// An `llm_spans` row `s` with its span `t`, which holds the trace id and the times.
+const ROW_COLUMNS: &str = "s.id, t.trace_id, t.start_ns, t.end_ns - t.start_ns, s.operation, s.error, s.provider, s.model, \
      s.input_tokens, s.output_tokens, s.cache_read_tokens, s.cache_creation_tokens, s.reasoning_tokens, s.cost_usd, s.cost_source, \
-     s.agent, s.session, s.user_id, s.run_id, s.tool, s.tool_arguments_hash, s.dialects";
+     s.agent, s.session, s.user_id, s.tool, s.tool_arguments_hash, s.dialects";
 
 fn read_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<LlmRow> {
     let count = |i: usize| -> rusqlite::Result<i64> { Ok(r.get::<_, Option<i64>>(i)?.unwrap_or(0)) };
@@ -162,17 +162,16 @@ fn read_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<LlmRow> {
         agent: r.get(15)?,
         session: r.get(16)?,
         user_id: r.get(17)?,
-        run_id: r.get(18)?,
-        tool: r.get(19)?,
-        tool_arguments_hash: r.get(20)?,
-        dialects: Dialect::from_bits(r.get(21)?).into_iter().map(|d| d.as_str().to_string()).collect(),
+        tool: r.get(18)?,
+        tool_arguments_hash: r.get(19)?,
+        dialects: Dialect::from_bits(r.get(20)?).into_iter().map(|d| d.as_str().to_string()).collect(),
     })
 }
 
 /// The `llm_spans` rows of one trace, in start order.
 pub fn trace_rows(conn: &Connection, trace_id: &[u8]) -> Result<Vec<LlmRow>, StoreError> {
     let mut stmt = conn.prepare_cached(&format!(
-        "SELECT {ROW_COLUMNS} FROM llm_spans s WHERE s.id IN (SELECT t.id FROM spans t WHERE {}) ORDER BY s.start_ns, s.id LIMIT ?2",
+        "SELECT {ROW_COLUMNS} FROM spans t JOIN llm_spans s ON s.id = t.id WHERE {} ORDER BY t.start_ns, t.id LIMIT ?2",
         span_in_trace("t", "?1")
     ))?;
     let rows = stmt.query_map(rusqlite::params![trace_id, MAX_RUN_SPANS as i64], read_row)?;
@@ -284,7 +283,6 @@ impl RunTotals {
                     slot.clone_from(value);
                 }
             };
-            first(&mut totals.run_id, &row.run_id);
             first(&mut totals.agent, &row.agent);
             first(&mut totals.session, &row.session);
             first(&mut totals.user_id, &row.user_id);
@@ -412,22 +410,24 @@ pub fn llm_runs(
 /// The plain scheme's run id key.
 const RUN_ID: &str = "run_id";
 
-/// A run's totals; its run id, when no LLM span names one, from the first span carrying a `run_id`
-/// attribute (the plain scheme's run root speaks no LLM convention).
+/// A run's totals with its run id: the first `run_id` attribute among its spans in start order (on an
+/// LLM span or not: the plain scheme's run root speaks no LLM convention), JSON-decoded when MLflow
+/// encoded it.
 pub fn run_totals(conn: &Connection, trace_id: &[u8], rows: &[LlmRow]) -> Result<RunTotals, StoreError> {
     let mut totals = RunTotals::of(rows);
-    if totals.run_id.is_none() {
-        let mut stmt = conn.prepare_cached(&format!(
-            "SELECT otelbox_attr(s.attrs, '{RUN_ID}') AS v FROM spans s WHERE {} AND v IS NOT NULL ORDER BY s.start_ns, s.id LIMIT 1",
-            span_in_trace("s", "?1")
-        ))?;
-        let value: Option<Value> = stmt.query_row([trace_id], |r| r.get(0)).optional()?;
-        totals.run_id = match value {
-            Some(Value::Text(text)) => Some(text),
-            Some(Value::Integer(n)) => Some(n.to_string()),
-            _ => None,
-        };
-    }
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT otelbox_attr(s.attrs, '{RUN_ID}') AS v FROM spans s WHERE {} AND v IS NOT NULL ORDER BY s.start_ns, s.id LIMIT 1",
+        span_in_trace("s", "?1")
+    ))?;
+    let value: Option<Value> = stmt.query_row([trace_id], |r| r.get(0)).optional()?;
+    totals.run_id = match value {
+        Some(Value::Text(text)) => Some(match serde_json::from_str::<serde_json::Value>(&text) {
+            Ok(serde_json::Value::String(decoded)) => decoded,
+            _ => text,
+        }),
+        Some(Value::Integer(n)) => Some(n.to_string()),
+        _ => None,
+    };
     Ok(totals)
 }
 
@@ -512,7 +512,7 @@ fn window_runs(conn: &Connection, range: TimeRange) -> Result<(Vec<RunRows>, boo
         Value::Integer(MAX_WINDOW_ROWS as i64 + 1),
     ]);
     let mut stmt = conn.prepare_cached(&format!(
-        "SELECT {ROW_COLUMNS} FROM llm_spans s WHERE {ids} AND s.start_ns BETWEEN ? AND ? ORDER BY s.id DESC LIMIT ?"
+        "SELECT {ROW_COLUMNS} FROM llm_spans s JOIN spans t ON t.id = s.id WHERE {ids} AND t.start_ns BETWEEN ? AND ? ORDER BY s.id DESC LIMIT ?"
     ))?;
     let mut rows: Vec<LlmRow> = stmt.query_map(params_from_iter(params), read_row)?.collect::<Result<_, _>>()?;
     let cut = rows.len() > MAX_WINDOW_ROWS;

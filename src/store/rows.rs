@@ -66,7 +66,6 @@ pub struct LlmRow {
     pub agent: Option<String>,
     pub session: Option<String>,
     pub user_id: Option<String>,
-    pub run_id: Option<String>,
     pub tool: Option<String>,
     /// FNV-1a of the tool call's arguments as sent: repeated identical calls have equal hashes.
     pub tool_arguments_hash: Option<i64>,
@@ -139,7 +138,6 @@ impl LlmRow {
             agent: llm.agent_name,
             session: llm.conversation_id,
             user_id: llm.user_id,
-            run_id: llm.run_id,
             tool_arguments_hash: llm
                 .tool
                 .as_ref()

@@ -190,15 +190,13 @@ const MIGRATIONS: &[&str] = &[
     // per such span, keyed by the span's row id, so a time window's rows are the same row-id ranges as
     // its spans' (`span_blocks`) and a trace's are found through the spans' trace index. No index of
     // its own (a random-key index cost the writer a third of its rate): runs, sessions and models
-    // aggregate the window's rows, and a run id is found through the attribute index. Compact: codes
-    // for the operation and the dialects, the response model only when it differs. Spans stored before
-    // are not normalized (the raw attributes are all still there).
+    // aggregate the window's rows, and a run id is found through the attribute index. Compact (every
+    // byte here is per LLM span): what the span row has (trace, times, the raw `run_id`) is read from
+    // it, codes for the operation and the dialects, the response model only when it differs. Spans
+    // stored before are not normalized (the raw attributes are all still there).
     r#"
     CREATE TABLE llm_spans (
-        id INTEGER PRIMARY KEY,          -- spans.id
-        trace_id BLOB NOT NULL,
-        start_ns INTEGER NOT NULL,
-        duration_ns INTEGER NOT NULL,
+        id INTEGER PRIMARY KEY,          -- spans.id (its trace and times are the span's)
         operation INTEGER NOT NULL,      -- llm::Operation::code: agent, llm_call, embeddings, retrieval, tool, workflow, other
         error INTEGER NOT NULL,
         dialects INTEGER NOT NULL,       -- llm::Dialect::bit set
@@ -215,7 +213,6 @@ const MIGRATIONS: &[&str] = &[
         agent TEXT,
         session TEXT,
         user_id TEXT,
-        run_id TEXT,
         tool TEXT,
         tool_arguments_hash INTEGER      -- FNV-1a of the call's arguments: repeated identical calls
     );

@@ -437,6 +437,10 @@ fn compile_compare(
             if *name == "text" {
                 return Ok((message_text(op, value, params)?, false));
             }
+            if *name == "run_id" {
+                // Not kept in llm_spans: the span's own attribute, as sent or JSON-encoded (MLflow).
+                return run_id_compare(op, value, ctx, params);
+            }
             let column = llm_column(name);
             if filter::LLM_NUMBER_FIELDS.contains(name) {
                 ordering_only(&format!("llm.{name}"), op)?;
@@ -563,6 +567,7 @@ fn compile_has(field: &Field, target: Target, params: &mut Vec<Value>) -> Result
         }
         Field::Llm(name) if target != Target::Spans => return Err(signal_mismatch(&format!("llm.{name}"), target)),
         Field::Llm("text") => "EXISTS (SELECT 1 FROM llm_spans l WHERE l.id = s.id)".to_string(),
+        Field::Llm("run_id") => format!("{} IS NOT NULL", attribute_value("run_id", target, params)),
         Field::Llm(name) => format!(
             "EXISTS (SELECT 1 FROM llm_spans l WHERE l.id = s.id AND {} IS NOT NULL)",
             llm_column(name)
@@ -572,6 +577,24 @@ fn compile_has(field: &Field, target: Target, params: &mut Vec<Value>) -> Result
         Field::SpanId => format!("{a}.span_id IS NOT NULL"),
         _ => "1".to_string(),
     })
+}
+
+/// `llm.run_id` as the `run_id` attribute of some span (any span: the plain scheme's run root speaks no
+/// LLM convention), also matching MLflow's JSON-encoded value on equality.
+fn run_id_compare(op: CmpOp, value: &Literal, ctx: &Context, params: &mut Vec<Value>) -> Result<(String, bool), FilterError> {
+    let compare = |value: Literal| Expr::Compare {
+        field: Field::Attribute("run_id".into()),
+        op,
+        value,
+    };
+    let expr = match (op, value) {
+        (CmpOp::Eq, Literal::Str(text) | Literal::Word(text)) => Expr::Or(
+            Box::new(compare(Literal::Str(text.clone()))),
+            Box::new(compare(Literal::Str(serde_json::Value::String(text.clone()).to_string()))),
+        ),
+        _ => compare(value.clone()),
+    };
+    compile_expr(&expr, ctx, params)
 }
 
 /// What `llm.dialect` and `llm.operation` accept.
@@ -631,7 +654,6 @@ fn llm_column(name: &str) -> &'static str {
         "tool" => "l.tool",
         "session" => "l.session",
         "user" => "l.user_id",
-        "run_id" => "l.run_id",
         "dialect" => "l.dialects",
         "input_tokens" => "l.input_tokens",
         "output_tokens" => "l.output_tokens",

@@ -758,10 +758,10 @@ fn insert_spans(
     let mut latest: HashMap<([u8; 16], i64), i64> = HashMap::with_capacity(attr_hashes);
     let mut services: HashMap<usize, (i64, i64, i64)> = HashMap::with_capacity(batch.resources.len());
     let mut insert_llm = tx.prepare_cached(
-        "INSERT INTO llm_spans(id, trace_id, start_ns, duration_ns, operation, error, dialects, provider, model, response_model,
+        "INSERT INTO llm_spans(id, operation, error, dialects, provider, model, response_model,
            input_tokens, output_tokens, cache_read_tokens, cache_creation_tokens, reasoning_tokens, cost_usd, cost_source,
-           agent, session, user_id, run_id, tool, tool_arguments_hash)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23)",
+           agent, session, user_id, tool, tool_arguments_hash)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)",
     )?;
     let mut stored = StoredSpans::new(tx, batch.spans.len())?;
     let mut users = Vec::with_capacity(batch.spans.len());
@@ -792,9 +792,6 @@ fn insert_spans(
             let count = |n: Option<u64>| n.map(|n| i64::try_from(n).unwrap_or(i64::MAX));
             insert_llm.execute(params![
                 rowid,
-                &span.trace_id[..],
-                span.start_ns,
-                span.end_ns.saturating_sub(span.start_ns).max(0),
                 llm.operation.code(),
                 llm.error,
                 llm.dialects,
@@ -811,7 +808,6 @@ fn insert_spans(
                 llm.agent,
                 llm.session,
                 llm.user_id,
-                llm.run_id,
                 llm.tool,
                 llm.tool_arguments_hash,
             ])?;

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the otelbox interop tests need, idempotently:
 #   - the pinned Python packages of requirements.txt (into $PYTHON, default python3)
+#   - the venvs of the LLM instrumentation tests (llm/setup.sh: tests/interop/.venvs)
 #   - the pinned JS SDK packages of package.json via `npm ci` (exactly the
 #     versions in the committed package-lock.json) into tests/interop/node_modules
 # Exits non-zero on any failure. Run from anywhere.
@@ -17,6 +18,8 @@ command -v npm >/dev/null 2>&1 || { echo "setup.sh: npm not found" >&2; exit 1; 
 
 echo "setup.sh: installing Python packages from $HERE/requirements.txt with $PYTHON -m pip"
 PIP_ROOT_USER_ACTION=ignore "$PYTHON" -m pip install --quiet --disable-pip-version-check -r requirements.txt
+
+bash "$HERE/llm/setup.sh"  # the LLM instrumentation libraries, one venv per group (tests/interop/.venvs)
 
 echo "setup.sh: installing JS packages with npm ci in $HERE (node $(node --version))"
 npm ci --no-audit --no-fund --loglevel=error
