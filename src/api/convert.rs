@@ -71,6 +71,7 @@ pub fn log(stored: &StoredLog) -> wire::LogRecord {
         observed_time_unix_nano: r.observed_time_unix_nano as i64,
         severity_number: r.severity_number,
         severity_text: r.severity_text.clone(),
+        event_name: r.event_name.clone(),
         body: r.body.as_ref().map(any_value_to_plain).unwrap_or(Value::Null),
         service: stored.resource.service.clone(),
         trace_id: hex_id(&r.trace_id),

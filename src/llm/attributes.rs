@@ -8,21 +8,36 @@ use std::collections::HashMap;
 /// Attributes as (key, value) pairs, in the order they were sent.
 pub(crate) type Fields<'a> = Vec<(&'a str, &'a AnyValue)>;
 
-/// The attributes of one span, resource or event, looked up by key.
+/// The attributes of one span, resource or event, looked up by key: by a linear scan while they are few
+/// (most spans: cheaper than hashing each of the hundred keys normalization asks for), through a map
+/// beyond `SCAN_AT_MOST`.
 pub(crate) struct Attributes<'a> {
     fields: Fields<'a>,
-    by_key: HashMap<&'a str, &'a AnyValue>,
+    by_key: Option<HashMap<&'a str, &'a AnyValue>>,
 }
+
+const SCAN_AT_MOST: usize = 24;
 
 impl<'a> Attributes<'a> {
     pub(crate) fn new(list: &'a [KeyValue]) -> Attributes<'a> {
         let fields: Fields<'a> = list.iter().filter_map(|kv| Some((kv.key.as_str(), kv.value.as_ref()?))).collect();
-        let mut by_key = HashMap::with_capacity(fields.len());
-        for &(key, value) in &fields {
-            // OTLP keys are unique; should a sender repeat one, its first value counts.
-            by_key.entry(key).or_insert(value);
-        }
+        let by_key = (fields.len() > SCAN_AT_MOST).then(|| {
+            let mut by_key = HashMap::with_capacity(fields.len());
+            for &(key, value) in &fields {
+                // OTLP keys are unique; should a sender repeat one, its first value counts.
+                by_key.entry(key).or_insert(value);
+            }
+            by_key
+        });
         Attributes { fields, by_key }
+    }
+
+    /// The first value sent under `key`.
+    fn get(&self, key: &str) -> Option<&'a AnyValue> {
+        match &self.by_key {
+            Some(by_key) => by_key.get(key).copied(),
+            None => self.fields.iter().find(|(k, _)| *k == key).map(|(_, value)| *value),
+        }
     }
 
     pub(crate) fn fields(&self) -> &[(&'a str, &'a AnyValue)] {
@@ -30,7 +45,7 @@ impl<'a> Attributes<'a> {
     }
 
     pub(crate) fn has(&self, key: &str) -> bool {
-        self.by_key.contains_key(key)
+        self.get(key).is_some()
     }
 
     pub(crate) fn has_any(&self, keys: &[&str]) -> bool {
@@ -42,7 +57,7 @@ impl<'a> Attributes<'a> {
     }
 
     pub(crate) fn text(&self, key: &str) -> Option<String> {
-        value_text(self.by_key.get(key)?)
+        value_text(self.get(key)?)
     }
 
     pub(crate) fn first_text(&self, keys: &[&str]) -> Option<String> {
@@ -50,7 +65,7 @@ impl<'a> Attributes<'a> {
     }
 
     pub(crate) fn count(&self, key: &str) -> Option<u64> {
-        value_count(self.by_key.get(key)?)
+        value_count(self.get(key)?)
     }
 
     pub(crate) fn first_count(&self, keys: &[&str]) -> Option<u64> {
@@ -58,12 +73,12 @@ impl<'a> Attributes<'a> {
     }
 
     pub(crate) fn amount(&self, key: &str) -> Option<f64> {
-        value_amount(self.by_key.get(key)?)
+        value_amount(self.get(key)?)
     }
 
     /// The value as JSON (see [`as_json`]); `None` when absent or null.
     pub(crate) fn json(&self, key: &str) -> Option<Value> {
-        Some(as_json(&any_to_json(self.by_key.get(key)?))).filter(|value| !value.is_null())
+        Some(as_json(&any_to_json(self.get(key)?))).filter(|value| !value.is_null())
     }
 }
 

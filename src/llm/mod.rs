@@ -52,7 +52,33 @@ enum Depth {
     Stored,
 }
 
+/// Key prefixes and keys that some convention's recogniser looks for (`dialects::recognise`): a span with
+/// none of them, and no `gen_ai.*` event, speaks no LLM convention, which most spans show at a glance.
+const LLM_KEY_PREFIXES: &[&str] = &[
+    "gen_ai.",
+    "llm.",
+    "openinference.",
+    "traceloop.",
+    "mlflow.",
+    "langfuse.",
+    "ai.",
+    "pydantic_ai.",
+    "lmnr.",
+    "tool.",
+];
+const LLM_KEYS: &[&str] = &["agent_name", "all_messages_events", "operation.cost"];
+
+fn may_speak_llm(span: &Span) -> bool {
+    span.attributes
+        .iter()
+        .any(|kv| LLM_KEY_PREFIXES.iter().any(|prefix| kv.key.starts_with(prefix)) || LLM_KEYS.contains(&kv.key.as_str()))
+        || span.events.iter().any(|event| event.name.starts_with("gen_ai."))
+}
+
 fn normalize(span: &Span, resource: &[KeyValue], depth: Depth) -> Option<LlmSpan> {
+    if !may_speak_llm(span) {
+        return None;
+    }
     let view = SpanView {
         span,
         attributes: Attributes::new(&span.attributes),

@@ -17,7 +17,7 @@ use super::blocks::{self, InsertedSpans};
 use super::resource_attrs::ResourceAttrHashes;
 use super::retention::Retention;
 use super::retention::{Arrivals, Sweep};
-use super::rows::{RowBatch, SpanRow};
+use super::rows::{LlmRow, RowBatch, SpanRow};
 use super::schema::{wal_checkpoint_pages, SPAN_BUCKET_SHIFT};
 use super::StoreStats;
 use super::{WriteDone, WriteRefused};
@@ -757,12 +757,8 @@ fn insert_spans(
     let attr_hashes = batch.spans.iter().map(|s| s.attr_hashes.len()).sum();
     let mut latest: HashMap<([u8; 16], i64), i64> = HashMap::with_capacity(attr_hashes);
     let mut services: HashMap<usize, (i64, i64, i64)> = HashMap::with_capacity(batch.resources.len());
-    let mut insert_llm = tx.prepare_cached(
-        "INSERT INTO llm_spans(id, operation, error, dialects, provider, model, response_model,
-           input_tokens, output_tokens, cache_read_tokens, cache_creation_tokens, reasoning_tokens, cost_usd, cost_source,
-           agent, session, user_id, tool, tool_arguments_hash)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)",
-    )?;
+    // LLM rows are inserted after the spans, many to a statement (`insert_llm_rows`).
+    let mut llm_rows: Vec<(i64, &LlmRow)> = Vec::new();
     let mut stored = StoredSpans::new(tx, batch.spans.len())?;
     let mut users = Vec::with_capacity(batch.spans.len());
     let mut last = 0;
@@ -789,28 +785,7 @@ fn insert_spans(
         last = rowid;
         users.push((span.resource, span.scope, rowid));
         if let Some(llm) = &span.llm {
-            let count = |n: Option<u64>| n.map(|n| i64::try_from(n).unwrap_or(i64::MAX));
-            insert_llm.execute(params![
-                rowid,
-                llm.operation.code(),
-                llm.error,
-                llm.dialects,
-                llm.provider,
-                llm.model,
-                llm.response_model,
-                count(llm.tokens.input),
-                count(llm.tokens.output),
-                count(llm.tokens.cache_read),
-                count(llm.tokens.cache_creation),
-                count(llm.tokens.reasoning),
-                llm.cost_usd,
-                llm.cost_source,
-                llm.agent,
-                llm.session,
-                llm.user_id,
-                llm.tool,
-                llm.tool_arguments_hash,
-            ])?;
+            llm_rows.push((rowid, llm));
         }
         inserted.add(rowid, span.start_ns);
         for h in &span.attr_hashes {
@@ -840,6 +815,7 @@ fn insert_spans(
         service.2 = service.2.max(span.end_ns);
     }
     index_entries.extend(latest.into_iter().map(|((_, h), rowid)| (h, rowid)));
+    insert_llm_rows(tx, &llm_rows)?;
     mark_used(tx, "last_span", resources, scopes, &users)?;
     let mut upsert = tx.prepare_cached(
         "INSERT INTO traces(trace_id, start_ns, end_ns, span_count, error_count, root_service, root_name, first_span, last_span)
@@ -890,6 +866,65 @@ fn mark_used(tx: &Connection, column: &str, resources: &[i64], scopes: &[i64], u
     let mut scope = tx.prepare_cached(&format!("UPDATE scopes SET {column} = ?2 WHERE id = ?1"))?;
     for (index, rowid) in last_of_scope {
         scope.execute(params![scopes[index], rowid])?;
+    }
+    Ok(())
+}
+
+/// The columns of an `llm_spans` row as the writer binds them.
+const LLM_COLUMNS: &str = "id, operation, error, dialects, provider, model, response_model, input_tokens, output_tokens, \
+     cache_read_tokens, cache_creation_tokens, reasoning_tokens, cost_usd, cost_source, agent, session, user_id, tool, tool_arguments_hash";
+const LLM_COLUMN_COUNT: usize = 19;
+/// Rows per `INSERT INTO llm_spans` statement: one statement per row cost the writer a third more than
+/// the rows themselves (statement set-up and a B-tree descent each).
+const LLM_ROWS_PER_INSERT: usize = 32;
+
+fn llm_insert_sql(rows: usize) -> String {
+    let row = format!("({})", vec!["?"; LLM_COLUMN_COUNT].join(", "));
+    format!("INSERT INTO llm_spans({LLM_COLUMNS}) VALUES {}", vec![row; rows].join(", "))
+}
+
+fn llm_row_values(rowid: i64, llm: &LlmRow) -> [rusqlite::types::Value; LLM_COLUMN_COUNT] {
+    use rusqlite::types::Value;
+    let text = |v: &Option<String>| v.clone().map_or(Value::Null, Value::Text);
+    let count = |n: Option<u64>| n.map_or(Value::Null, |n| Value::Integer(i64::try_from(n).unwrap_or(i64::MAX)));
+    [
+        Value::Integer(rowid),
+        Value::Integer(llm.operation.code()),
+        Value::Integer(i64::from(llm.error)),
+        Value::Integer(llm.dialects),
+        text(&llm.provider),
+        text(&llm.model),
+        text(&llm.response_model),
+        count(llm.tokens.input),
+        count(llm.tokens.output),
+        count(llm.tokens.cache_read),
+        count(llm.tokens.cache_creation),
+        count(llm.tokens.reasoning),
+        llm.cost_usd.map_or(Value::Null, Value::Real),
+        text(&llm.cost_source),
+        text(&llm.agent),
+        text(&llm.session),
+        text(&llm.user_id),
+        text(&llm.tool),
+        llm.tool_arguments_hash.map_or(Value::Null, Value::Integer),
+    ]
+}
+
+/// The group's `llm_spans` rows, `LLM_ROWS_PER_INSERT` to a statement and the rest one by one.
+fn insert_llm_rows(tx: &Connection, rows: &[(i64, &LlmRow)]) -> rusqlite::Result<()> {
+    let chunks = rows.chunks_exact(LLM_ROWS_PER_INSERT);
+    let remainder = chunks.remainder();
+    if chunks.len() > 0 {
+        let mut insert_many = tx.prepare_cached(&llm_insert_sql(LLM_ROWS_PER_INSERT))?;
+        for chunk in chunks {
+            insert_many.execute(rusqlite::params_from_iter(
+                chunk.iter().flat_map(|(rowid, llm)| llm_row_values(*rowid, llm)),
+            ))?;
+        }
+    }
+    let mut insert_one = tx.prepare_cached(&llm_insert_sql(1))?;
+    for (rowid, llm) in remainder {
+        insert_one.execute(rusqlite::params_from_iter(llm_row_values(*rowid, llm)))?;
     }
     Ok(())
 }
@@ -1134,6 +1169,37 @@ mod tests {
 
     /// The multi-row index inserts store exactly one entry per (trace, attribute value) of a group,
     /// full chunks and the remainder alike, each in its span's bucket.
+    #[test]
+    fn a_group_stores_every_llm_row_with_its_span_in_full_chunks_and_the_remainder() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        super::super::schema::migrate(&mut conn).unwrap();
+        let mut writer = Writer::standalone(conn);
+        let batch = super::super::rows::flatten_traces(crate::gen::Generator::new(7).traces_request(400));
+        // (span id, model, tool) of every span the batch normalized.
+        let mut expected: Vec<(Vec<u8>, Option<String>, Option<String>)> = batch
+            .spans
+            .iter()
+            .filter_map(|s| s.llm.as_ref().map(|l| (s.span_id.to_vec(), l.model.clone(), l.tool.clone())))
+            .collect();
+        assert!(
+            expected.len() > 2 * LLM_ROWS_PER_INSERT && !expected.len().is_multiple_of(LLM_ROWS_PER_INSERT),
+            "{}",
+            expected.len()
+        );
+        writer.commit_rows(vec![batch]).unwrap();
+        let mut stored: Vec<(Vec<u8>, Option<String>, Option<String>)> = writer
+            .conn
+            .prepare("SELECT s.span_id, l.model, l.tool FROM llm_spans l JOIN spans s ON s.id = l.id")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        expected.sort();
+        stored.sort();
+        assert_eq!(stored, expected, "each row keyed by its own span's row id");
+    }
+
     #[test]
     fn a_group_indexes_each_trace_and_value_once_in_full_chunks_and_the_remainder() {
         let mut conn = Connection::open_in_memory().unwrap();

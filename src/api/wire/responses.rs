@@ -176,6 +176,10 @@ pub struct LogRecord {
     pub observed_time_unix_nano: i64,
     pub severity_number: i32,
     pub severity_text: String,
+    /// OTLP's `event_name` ("" for a plain log record): what an event record is, such as
+    /// `gen_ai.user.message`, whose role it alone carries.
+    #[serde(default)]
+    pub event_name: String,
     pub body: Value,
     pub service: String,
     pub trace_id: String,

@@ -127,7 +127,9 @@ fn TraceView(loaded: Loaded, trace_id: String) -> impl IntoView {
                     Some(Err(e)) => view! { <ErrorNote message=e.message/> }.into_any(),
                     Some(Ok(r)) => {
                         let span_id = selected_id.get();
-                        let shown: Vec<LogRecord> = r.logs.into_iter().filter(|l| span_id.is_empty() || l.span_id == span_id).collect();
+                        // Oldest first, as the trace unfolds (a conversation's messages read in order).
+                        let mut shown: Vec<LogRecord> = r.logs.into_iter().filter(|l| span_id.is_empty() || l.span_id == span_id).collect();
+                        shown.reverse();
                         view! { <TraceLogs logs=shown for_span=!span_id.is_empty()/> }.into_any()
                     }
                 }}
@@ -335,12 +337,19 @@ fn TraceLogs(logs: Vec<LogRecord>, for_span: bool) -> impl IntoView {
             } else {
                 l.severity_text.clone()
             };
+            let event = (!l.event_name.is_empty()).then(|| view! { " " <span class="chip">{l.event_name.clone()}</span> });
+            let attributes = (!l.attributes.is_empty()).then(|| {
+                let pairs: Vec<String> = l.attributes.iter().map(|(k, v)| format!("{k}={}", format::value(v))).collect();
+                view! { <div class="small muted">{pairs.join("  ")}</div> }
+            });
             view! {
                 <div class="trace-log">
                     <span class=format!("sev {level}")>{text}</span>
+                    {event}
                     " "
                     <span class="muted small">{format::time(l.time_unix_nano)}</span>
                     <div class="log-body">{format::value(&l.body)}</div>
+                    {attributes}
                 </div>
             }
         })
