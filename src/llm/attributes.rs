@@ -8,11 +8,11 @@ use std::collections::HashMap;
 /// Attributes as (key, value) pairs, in the order they were sent.
 pub(crate) type Fields<'a> = Vec<(&'a str, &'a AnyValue)>;
 
-/// The attributes of one span, resource or event, looked up by key: by a linear scan while they are few
-/// (most spans: cheaper than hashing each of the hundred keys normalization asks for), through a map
-/// beyond `SCAN_AT_MOST`.
+/// The attributes of one span, resource or event, looked up by key: by a linear scan of the list while it
+/// is short (most spans: cheaper than hashing each of the hundred keys normalization asks for, and nothing
+/// to allocate on the ingest path), through a map beyond `SCAN_AT_MOST`.
 pub(crate) struct Attributes<'a> {
-    fields: Fields<'a>,
+    list: &'a [KeyValue],
     by_key: Option<HashMap<&'a str, &'a AnyValue>>,
 }
 
@@ -20,28 +20,37 @@ const SCAN_AT_MOST: usize = 24;
 
 impl<'a> Attributes<'a> {
     pub(crate) fn new(list: &'a [KeyValue]) -> Attributes<'a> {
-        let fields: Fields<'a> = list.iter().filter_map(|kv| Some((kv.key.as_str(), kv.value.as_ref()?))).collect();
-        let by_key = (fields.len() > SCAN_AT_MOST).then(|| {
-            let mut by_key = HashMap::with_capacity(fields.len());
-            for &(key, value) in &fields {
-                // OTLP keys are unique; should a sender repeat one, its first value counts.
-                by_key.entry(key).or_insert(value);
+        let by_key = (list.len() > SCAN_AT_MOST).then(|| {
+            let mut by_key = HashMap::with_capacity(list.len());
+            for kv in list {
+                if let Some(value) = kv.value.as_ref() {
+                    // OTLP keys are unique; should a sender repeat one, its first value counts.
+                    by_key.entry(kv.key.as_str()).or_insert(value);
+                }
             }
             by_key
         });
-        Attributes { fields, by_key }
+        Attributes { list, by_key }
     }
 
     /// The first value sent under `key`.
     fn get(&self, key: &str) -> Option<&'a AnyValue> {
         match &self.by_key {
             Some(by_key) => by_key.get(key).copied(),
-            None => self.fields.iter().find(|(k, _)| *k == key).map(|(_, value)| *value),
+            None => self
+                .list
+                .iter()
+                .find(|kv| kv.key == key && kv.value.is_some())
+                .and_then(|kv| kv.value.as_ref()),
         }
     }
 
-    pub(crate) fn fields(&self) -> &[(&'a str, &'a AnyValue)] {
-        &self.fields
+    /// Every (key, value) pair in the order sent.
+    pub(crate) fn fields(&self) -> Fields<'a> {
+        self.list
+            .iter()
+            .filter_map(|kv| Some((kv.key.as_str(), kv.value.as_ref()?)))
+            .collect()
     }
 
     pub(crate) fn has(&self, key: &str) -> bool {
@@ -53,7 +62,7 @@ impl<'a> Attributes<'a> {
     }
 
     pub(crate) fn has_prefix(&self, prefix: &str) -> bool {
-        self.fields.iter().any(|(key, _)| key.starts_with(prefix))
+        self.list.iter().any(|kv| kv.key.starts_with(prefix))
     }
 
     pub(crate) fn text(&self, key: &str) -> Option<String> {

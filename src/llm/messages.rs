@@ -288,7 +288,7 @@ fn field(fields: &[(&str, &AnyValue)], name: &str) -> Option<String> {
 /// OpenInference's flattened lists: `llm.input_messages.0.message.role`, `….message.contents.1.message_content.text`,
 /// `….message.tool_calls.0.tool_call.function.name`.
 fn openinference_messages(attributes: &Attributes, prefix: &str, default_role: &Role) -> Vec<Message> {
-    group_by_index(attributes.fields(), prefix)
+    group_by_index(&attributes.fields(), prefix)
         .values()
         .map(|fields| {
             let role = field(fields, "message.role").map_or_else(|| default_role.clone(), |name| Role::from_name(&name));
@@ -323,7 +323,7 @@ fn openinference_messages(attributes: &Attributes, prefix: &str, default_role: &
 /// Traceloop's (and OTel's before v1.27) flattened lists: `gen_ai.prompt.0.role`, `gen_ai.prompt.0.content`,
 /// `gen_ai.completion.0.finish_reason`, `gen_ai.completion.0.tool_calls.1.name`.
 fn traceloop_messages(attributes: &Attributes, prefix: &str, default_role: &Role) -> Vec<Message> {
-    group_by_index(attributes.fields(), prefix)
+    group_by_index(&attributes.fields(), prefix)
         .values()
         .map(|fields| {
             let role = field(fields, "role").map_or_else(|| default_role.clone(), |name| Role::from_name(&name));

@@ -1488,3 +1488,41 @@ fn spans_without_an_llm_convention_are_not_normalized() {
     );
     assert_eq!(normalize_span(&in_a_run, &[]), None);
 }
+
+/// How long write-time normalization takes per span of the generated agent workload (a measurement to run
+/// by hand: `cargo test --release --lib -- --ignored --nocapture normalization_time`).
+#[test]
+#[ignore]
+fn normalization_time_per_span_of_the_generated_workload() {
+    let request = crate::gen::Generator::new(3).traces_request(20_000);
+    let spans: Vec<(&Span, &[KeyValue])> = request
+        .resource_spans
+        .iter()
+        .flat_map(|rs| {
+            let resource = rs.resource.as_ref().map_or(&[][..], |r| &r.attributes[..]);
+            rs.scope_spans
+                .iter()
+                .flat_map(move |ss| ss.spans.iter().map(move |s| (s, resource)))
+        })
+        .collect();
+    for round in 0..3 {
+        let started = std::time::Instant::now();
+        let normalized = spans
+            .iter()
+            .filter(|(s, r)| crate::llm::normalize_span_fields(s, r).is_some())
+            .count();
+        let elapsed = started.elapsed();
+        println!(
+            "round {round}: {} spans, {normalized} normalized, {:.2} µs per span",
+            spans.len(),
+            elapsed.as_secs_f64() * 1e6 / spans.len() as f64
+        );
+    }
+    // For scale: the whole flattening into rows, normalization included.
+    let started = std::time::Instant::now();
+    let rows = crate::store::rows::flatten_traces(request.clone()).spans.len();
+    println!(
+        "flatten_traces: {:.2} µs per span",
+        started.elapsed().as_secs_f64() * 1e6 / rows as f64
+    );
+}

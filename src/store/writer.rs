@@ -21,6 +21,7 @@ use super::rows::{LlmRow, RowBatch, SpanRow};
 use super::schema::{wal_checkpoint_pages, SPAN_BUCKET_SHIFT};
 use super::StoreStats;
 use super::{WriteDone, WriteRefused};
+use rusqlite::types::{ToSqlOutput, Value, ValueRef};
 use rusqlite::{params, Connection, OptionalExtension};
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -883,15 +884,21 @@ fn llm_insert_sql(rows: usize) -> String {
     format!("INSERT INTO llm_spans({LLM_COLUMNS}) VALUES {}", vec![row; rows].join(", "))
 }
 
-fn llm_row_values(rowid: i64, llm: &LlmRow) -> [rusqlite::types::Value; LLM_COLUMN_COUNT] {
-    use rusqlite::types::Value;
-    let text = |v: &Option<String>| v.clone().map_or(Value::Null, Value::Text);
-    let count = |n: Option<u64>| n.map_or(Value::Null, |n| Value::Integer(i64::try_from(n).unwrap_or(i64::MAX)));
+/// An `llm_spans` row's values, borrowing its text (no copy on the writer thread).
+fn llm_row_values(rowid: i64, llm: &LlmRow) -> [ToSqlOutput<'_>; LLM_COLUMN_COUNT] {
+    let int = |n: i64| ToSqlOutput::Owned(Value::Integer(n));
+    let null = || ToSqlOutput::Owned(Value::Null);
+    fn text(v: &Option<String>) -> ToSqlOutput<'_> {
+        v.as_deref().map_or(ToSqlOutput::Owned(Value::Null), |t| {
+            ToSqlOutput::Borrowed(ValueRef::Text(t.as_bytes()))
+        })
+    }
+    let count = |n: Option<u64>| n.map_or_else(null, |n| int(i64::try_from(n).unwrap_or(i64::MAX)));
     [
-        Value::Integer(rowid),
-        Value::Integer(llm.operation.code()),
-        Value::Integer(i64::from(llm.error)),
-        Value::Integer(llm.dialects),
+        int(rowid),
+        int(llm.operation.code()),
+        int(i64::from(llm.error)),
+        int(llm.dialects),
         text(&llm.provider),
         text(&llm.model),
         text(&llm.response_model),
@@ -900,13 +907,13 @@ fn llm_row_values(rowid: i64, llm: &LlmRow) -> [rusqlite::types::Value; LLM_COLU
         count(llm.tokens.cache_read),
         count(llm.tokens.cache_creation),
         count(llm.tokens.reasoning),
-        llm.cost_usd.map_or(Value::Null, Value::Real),
+        llm.cost_usd.map_or_else(null, |usd| ToSqlOutput::Owned(Value::Real(usd))),
         text(&llm.cost_source),
         text(&llm.agent),
         text(&llm.session),
         text(&llm.user_id),
         text(&llm.tool),
-        llm.tool_arguments_hash.map_or(Value::Null, Value::Integer),
+        llm.tool_arguments_hash.map_or_else(null, int),
     ]
 }
 

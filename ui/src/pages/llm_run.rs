@@ -11,6 +11,11 @@ use crate::wire::{self, ChatMessage, LlmCall, LlmRunResponse, MessagePart};
 use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
 use std::collections::HashMap;
+use std::rc::Rc;
+
+/// What each tool call id's execution came to, (status, result or error), shared by every message of the
+/// run page (cloning it per message made a 500-call run quadratic).
+type Executions = Rc<HashMap<String, (String, String)>>;
 
 #[component]
 pub fn LlmRunPage() -> impl IntoView {
@@ -91,8 +96,8 @@ fn Run(response: LlmRunResponse) -> impl IntoView {
 }
 
 /// What each tool call id's execution came to: (status, result or error).
-fn executions(spans: &[LlmCall]) -> HashMap<String, (String, String)> {
-    spans
+fn executions(spans: &[LlmCall]) -> Executions {
+    let map = spans
         .iter()
         .filter_map(|s| s.tool.as_ref())
         .filter(|t| !t.call_id.is_empty())
@@ -100,7 +105,8 @@ fn executions(spans: &[LlmCall]) -> HashMap<String, (String, String)> {
             let outcome = if t.status == "error" { t.error.clone() } else { t.result.clone() };
             (t.call_id.clone(), (t.status.clone(), outcome))
         })
-        .collect()
+        .collect();
+    Rc::new(map)
 }
 
 #[component]
@@ -133,7 +139,7 @@ fn Conversation(spans: Vec<LlmCall>, trace_id: String) -> impl IntoView {
 }
 
 #[component]
-fn CallBlock(span: LlmCall, raw: String, executed: HashMap<String, (String, String)>) -> impl IntoView {
+fn CallBlock(span: LlmCall, raw: String, executed: Executions) -> impl IntoView {
     let model = if span.response_model.is_empty() {
         span.request_model.clone()
     } else {
@@ -147,7 +153,7 @@ fn CallBlock(span: LlmCall, raw: String, executed: HashMap<String, (String, Stri
         let parts = messages.system_instructions.clone();
         view! {
             <details class="msg role-system"><summary>{format!("system instructions ({chars} characters)")}</summary>
-                <Parts parts=parts executed=HashMap::new()/>
+                <Parts parts=parts executed=Executions::default()/>
             </details>
         }
     });
@@ -195,7 +201,7 @@ fn CallBlock(span: LlmCall, raw: String, executed: HashMap<String, (String, Stri
 }
 
 #[component]
-fn Message(message: ChatMessage, executed: HashMap<String, (String, String)>) -> impl IntoView {
+fn Message(message: ChatMessage, executed: Executions) -> impl IntoView {
     let class = format!("msg role-{}", message.role);
     let finish =
         (!message.finish_reason.is_empty()).then(|| view! { <span class="small muted">" · " {message.finish_reason.clone()}</span> });
@@ -220,7 +226,7 @@ fn Message(message: ChatMessage, executed: HashMap<String, (String, String)>) ->
 /// Text as text (markdown is not interpreted, so nothing in a message can inject markup), tool calls with
 /// their arguments and what their execution came to, tool results, reasoning collapsed.
 #[component]
-fn Parts(parts: Vec<MessagePart>, executed: HashMap<String, (String, String)>) -> impl IntoView {
+fn Parts(parts: Vec<MessagePart>, executed: Executions) -> impl IntoView {
     parts
         .into_iter()
         .map(|part| match part.kind.as_str() {
@@ -292,7 +298,8 @@ fn Timeline(spans: Vec<LlmCall>, start: i64, duration: i64) -> impl IntoView {
         .filter(|s| matches!(s.operation.as_str(), "llm_call" | "tool" | "embeddings" | "retrieval"))
         .map(|s| {
             let left = ((s.start_unix_nano - start) as f64 / total * 100.0).clamp(0.0, 100.0);
-            let width = (s.duration_ns as f64 / total * 100.0).clamp(0.3, 100.0 - left);
+            // At least a sliver, never past the end (a call starting at the very end is a sliver too).
+            let width = (s.duration_ns as f64 / total * 100.0).max(0.3).min(100.0 - left);
             let label = match s.operation.as_str() {
                 "tool" => s.tool.as_ref().map(|t| t.name.clone()).unwrap_or_else(|| s.name.clone()),
                 _ => if s.request_model.is_empty() { s.name.clone() } else { s.request_model.clone() },
