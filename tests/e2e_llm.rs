@@ -1004,11 +1004,7 @@ async fn llm_spans_go_with_their_spans_under_retention() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert_eq!(spans, 3, "only the new run's spans remain");
-    assert_eq!(
-        all_llm_rows(&store).await,
-        2,
-        "the old run's llm_spans rows went with its spans"
-    );
+    assert_eq!(all_llm_rows(&store).await, 2, "the old run's llm_spans rows went with its spans");
     assert_eq!(llm_rows_of(&store, &new).await, 2, "the new run's stay");
 
     let (models, agents, _) = store.read(|c| otelbox::store::llm::llm_models(c, TimeRange::ALL)).await.unwrap();
