@@ -450,7 +450,10 @@ fn a_database_of_a_newer_otelbox_is_refused() {
     drop(conn);
     let stderr = up_must_fail(&dir);
     assert!(
-        stderr.contains("was written by a newer otelbox (schema v99, this build knows v5); upgrade otelbox or choose another --data-dir"),
+        stderr.contains(&format!(
+            "was written by a newer otelbox (schema v99, this build knows v{}); upgrade otelbox or choose another --data-dir",
+            otelbox::store::schema::SCHEMA_VERSION
+        )),
         "{stderr}"
     );
     let _ = std::fs::remove_dir_all(dir);
