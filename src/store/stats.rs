@@ -23,9 +23,6 @@ pub const MAX_OPERATIONS: usize = 100;
 /// by id at most this many times per dependency query.
 pub const MAX_PARENT_LOOKUPS: usize = 5_000;
 
-/// At most this many spans of one run are aggregated (in start order).
-pub const MAX_RUN_SPANS: usize = 10_000;
-
 const STATUS_ERROR: i32 = 2;
 
 /// Exact duration percentiles (nearest rank) in nanoseconds.
