@@ -232,22 +232,89 @@ pub struct Config {
 #[error("{} error(s) in the config:\n  {}", .0.len(), .0.join("\n  "))]
 pub struct ConfigErrors(pub Vec<String>);
 
-/// Component types the Collector knows that otelbox does not run: named in the error so a
-/// Collector config fails with a precise message rather than "unknown".
-const NOT_YET: [&str; 13] = [
-    "routing",
-    "count",
-    "forward",
-    "groupbytrace",
-    "k8sattributes",
-    "prometheus",
+/// Component types of the Collector (core and contrib) that otelbox does not run: named in the error so a
+/// Collector config fails with a precise message rather than "unknown". Any kind: a type name means one
+/// component in the Collector's registries, whatever section it is in.
+const NOT_YET: &[&str] = &[
+    // receivers
     "jaeger",
     "kafka",
+    "prometheus",
     "hostmetrics",
     "filelog",
+    "k8s_cluster",
+    "k8s_events",
+    "k8sobjects",
+    "kubeletstats",
+    "statsd",
+    "syslog",
+    "fluentforward",
+    "opencensus",
+    "carbon",
+    "influxdb",
+    "journald",
+    "redis",
+    "postgresql",
+    "mysql",
+    "docker_stats",
+    "awsxray",
+    "otlpjsonfile",
+    "sqlquery",
+    "httpcheck",
+    "signalfx",
+    "splunk_hec",
+    "datadog",
+    "skywalking",
+    // processors
+    "routing",
+    "groupbytrace",
+    "groupbyattrs",
+    "k8sattributes",
+    "span",
+    "metricstransform",
+    "cumulativetodelta",
+    "deltatocumulative",
+    "deltatorate",
+    "logdedup",
+    "interval",
+    "metricsgeneration",
+    "schema",
+    "remotetap",
+    // exporters
     "loki",
     "prometheusremotewrite",
+    "elasticsearch",
+    "clickhouse",
+    "googlecloud",
+    "awsemf",
+    "sentry",
+    "logzio",
+    "loadbalancing",
+    "zipkin",
+    "coralogix",
+    "honeycombmarker",
+    // connectors
+    "count",
+    "forward",
+    "servicegraph",
+    "exceptions",
+    "roundrobin",
+    "failover",
+    "sum",
+    // extensions
     "pprof",
+    "zpages",
+    "oauth2client",
+    "basicauth",
+    "oidc",
+    "headers_setter",
+    "sigv4auth",
+    "memory_ballast",
+    "k8s_observer",
+    "docker_observer",
+    "host_observer",
+    "jaegerremotesampling",
+    "opamp",
 ];
 
 /// The built-in pipeline as YAML: what `otelbox config default` prints and what runs without a file.

@@ -189,6 +189,45 @@ service:
     );
 }
 
+/// The Collector's common contrib components, in every section, are named as known types otelbox lacks
+/// (one line each, with what otelbox has), never as unknown: a Collector user sees at once what to change.
+#[test]
+fn collector_contrib_types_otelbox_lacks_are_named_as_such_in_every_section() {
+    let errors = errors_of(
+        r#"
+receivers:
+  otlp: { protocols: { http: {} } }
+  filelog: {}
+processors:
+  k8sattributes: {}
+exporters:
+  zipkin: {}
+  otelbox: {}
+connectors:
+  servicegraph: {}
+extensions:
+  oauth2client: {}
+service:
+  extensions: [oauth2client]
+  pipelines:
+    traces: { receivers: [otlp], processors: [k8sattributes], exporters: [zipkin, otelbox, servicegraph] }
+    metrics: { receivers: [servicegraph], exporters: [otelbox] }
+    logs: { receivers: [filelog], exporters: [otelbox] }
+"#,
+    );
+    for (section, kind, name) in [
+        ("receivers", "receiver", "filelog"),
+        ("processors", "processor", "k8sattributes"),
+        ("exporters", "exporter", "zipkin"),
+        ("connectors", "connector", "servicegraph"),
+        ("extensions", "extension", "oauth2client"),
+    ] {
+        let line = format!("{section}.{name}: the {kind} type \"{name}\" is not supported by this otelbox yet (it has: ");
+        assert!(errors.iter().any(|e| e.starts_with(&line)), "{line}\n{}", errors.join("\n"));
+    }
+    assert_eq!(errors.len(), 5, "one line per component, none per use:\n{}", errors.join("\n"));
+}
+
 #[test]
 fn structure_errors() {
     assert_eq!(
