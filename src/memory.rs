@@ -104,6 +104,25 @@ pub fn resident_bytes() -> u64 {
     pages * 4096
 }
 
+/// The memory this process may use in bytes, as the Collector's memory_limiter reads it for its
+/// percentages: the cgroup's limit (v2 `memory.max`, v1 `memory.limit_in_bytes`) when one is set, else the
+/// machine's total (`MemTotal`). `None` where neither can be read.
+pub fn total_bytes() -> Option<u64> {
+    let total = std::fs::read_to_string("/proc/meminfo").ok().and_then(|meminfo| {
+        let line = meminfo.lines().find(|line| line.starts_with("MemTotal:"))?;
+        let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+        Some(kib * 1024)
+    });
+    let cgroup = ["/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"]
+        .iter()
+        .find_map(|path| std::fs::read_to_string(path).ok()?.trim().parse::<u64>().ok());
+    match (cgroup, total) {
+        // A v1 cgroup without a limit reports a huge number: the machine's total is the real bound.
+        (Some(limit), Some(total)) => Some(limit.min(total)),
+        (limit, total) => limit.or(total),
+    }
+}
+
 /// The gauges of a topology, one per memory_limiter id: every pipeline's instance of one limiter
 /// reads the same gauge, and the receivers check the first.
 #[derive(Default)]
