@@ -294,3 +294,82 @@ service:
     let _ = child.kill();
     let _ = child.wait();
 }
+
+/// A browser sending OTLP/HTTP from a web page of another origin: its preflight is answered for the
+/// allowed origins (wildcards as in the Collector, with the max age), before any token check, and its
+/// request's answer carries the origin; another origin gets no CORS headers, so its browser refuses.
+#[test]
+fn cors_preflights_are_answered_for_allowed_origins_only() {
+    let dir = common::temp_dir("config-cors");
+    let file = dir.join("cors.yaml");
+    std::fs::write(
+        &file,
+        r#"
+receivers:
+  otlp:
+    protocols:
+      http:
+        include_metadata: true
+        cors: { allowed_origins: ["https://*.example.com"], allowed_headers: ["x-team"], max_age: 7200 }
+exporters:
+  otelbox: {}
+auth:
+  ingest_tokens: [secret-token]
+service:
+  pipelines:
+    traces: { receivers: [otlp], exporters: [otelbox] }
+"#,
+    )
+    .unwrap();
+    let b = common::Box::start(&["--memory", "--config", file.to_str().unwrap()]);
+    let preflight = |origin: &str| {
+        b.client
+            .request(reqwest::Method::OPTIONS, format!("{}/v1/traces", b.http))
+            .header("origin", origin)
+            .header("access-control-request-method", "POST")
+            .header("access-control-request-headers", "content-type, x-team")
+            .send()
+            .unwrap()
+    };
+    let allowed = preflight("https://app.example.com");
+    assert!(allowed.status().is_success(), "{}", allowed.status());
+    let header = |r: &reqwest::blocking::Response, name: &str| r.headers().get(name).map(|v| v.to_str().unwrap().to_string());
+    assert_eq!(
+        header(&allowed, "access-control-allow-origin").as_deref(),
+        Some("https://app.example.com")
+    );
+    assert_eq!(header(&allowed, "access-control-max-age").as_deref(), Some("7200"));
+    let headers = header(&allowed, "access-control-allow-headers").unwrap_or_default();
+    assert!(headers.contains("x-team") && headers.contains("content-type"), "{headers}");
+    assert!(header(&allowed, "access-control-allow-methods")
+        .unwrap_or_default()
+        .contains("POST"));
+
+    let refused = preflight("https://evil.example.org");
+    assert_eq!(
+        header(&refused, "access-control-allow-origin"),
+        None,
+        "another origin gets no CORS headers"
+    );
+
+    // The request itself still needs the token, and its answer names the allowed origin.
+    let send = |token: Option<&str>| {
+        let mut request = b
+            .client
+            .post(format!("{}/v1/traces", b.http))
+            .header("origin", "https://app.example.com")
+            .header("content-type", "application/json")
+            .body(r#"{"resourceSpans":[]}"#);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        request.send().unwrap()
+    };
+    assert_eq!(send(None).status(), 401);
+    let accepted = send(Some("secret-token"));
+    assert!(accepted.status().is_success(), "{}", accepted.status());
+    assert_eq!(
+        header(&accepted, "access-control-allow-origin").as_deref(),
+        Some("https://app.example.com")
+    );
+}

@@ -36,7 +36,67 @@ pub struct ProtocolConfig {
     pub max_request_bytes: Option<usize>,
     /// `auth.authenticator`: an authenticator extension every request must pass.
     pub authenticator: Option<ComponentId>,
+    /// HTTP only: `cors`, for browsers sending OTLP from web pages of other origins.
+    pub cors: Option<CorsConfig>,
 }
+
+/// The Collector's `cors` settings of an HTTP server.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CorsConfig {
+    /// Origins allowed, `*` matching any characters (`https://*.example.com`, or `*` for any).
+    pub allowed_origins: Vec<String>,
+    /// Request headers allowed besides the ones OTLP needs; `*` allows any.
+    pub allowed_headers: Vec<String>,
+    /// How long a browser may cache a preflight answer, in seconds.
+    pub max_age: Option<u64>,
+}
+
+impl CorsConfig {
+    /// The layer answering preflights and marking answers for the allowed origins. An origin not
+    /// allowed gets no CORS headers, so its browser refuses the answer (the request itself is served as
+    /// any other: CORS protects browsers' users, not the receiver).
+    pub fn layer(&self) -> tower_http::cors::CorsLayer {
+        use tower_http::cors::{AllowHeaders, AllowOrigin, CorsLayer};
+        let patterns: Vec<regex::Regex> = self
+            .allowed_origins
+            .iter()
+            .filter_map(|origin| {
+                let pattern = regex::escape(origin).replace(r"\*", ".*");
+                regex::Regex::new(&format!("^{pattern}$")).ok()
+            })
+            .collect();
+        let origins = AllowOrigin::predicate(move |origin, _| {
+            origin
+                .to_str()
+                .is_ok_and(|origin| patterns.iter().any(|pattern| pattern.is_match(origin)))
+        });
+        let headers = if self.allowed_headers.iter().any(|h| h == "*") {
+            AllowHeaders::mirror_request()
+        } else {
+            let mut names: Vec<http::HeaderName> = CORS_ALWAYS_ALLOWED_HEADERS
+                .iter()
+                .map(|h| http::HeaderName::from_static(h))
+                .collect();
+            names.extend(
+                self.allowed_headers
+                    .iter()
+                    .filter_map(|h| http::HeaderName::try_from(h.as_str()).ok()),
+            );
+            AllowHeaders::list(names)
+        };
+        let layer = CorsLayer::new()
+            .allow_origin(origins)
+            .allow_methods([http::Method::POST, http::Method::OPTIONS])
+            .allow_headers(headers);
+        match self.max_age {
+            Some(seconds) => layer.max_age(std::time::Duration::from_secs(seconds)),
+            None => layer,
+        }
+    }
+}
+
+/// Headers an OTLP/HTTP request from a browser carries, always allowed (as the Collector does).
+const CORS_ALWAYS_ALLOWED_HEADERS: &[&str] = &["accept", "content-type", "content-length", "content-encoding", "x-requested-with"];
 
 impl ProtocolConfig {
     fn new(endpoint: SocketAddr) -> Self {
@@ -44,6 +104,7 @@ impl ProtocolConfig {
             endpoint,
             max_request_bytes: None,
             authenticator: None,
+            cors: None,
         }
     }
 }
@@ -95,7 +156,16 @@ pub fn parse(p: &mut Parser, value: &Value, path: &str) -> OtlpReceiverConfig {
         } else {
             "max_request_body_size"
         };
-        p.only_keys(settings, &["endpoint", "auth", size_key], &at);
+        // Accepted as in the Collector; otelbox passes no client metadata on, so it changes nothing.
+        let keys: &[&str] = if protocol == "grpc" {
+            &["endpoint", "auth", size_key, "include_metadata"]
+        } else {
+            &["endpoint", "auth", size_key, "include_metadata", "cors"]
+        };
+        p.only_keys(settings, keys, &at);
+        if let Some(v) = settings.get("include_metadata") {
+            p.boolean(v, &format!("{at}.include_metadata"));
+        }
         let mut config = ProtocolConfig::new(default);
         if let Some(v) = settings.get("endpoint") {
             config.endpoint = p.endpoint(v, &format!("{at}.endpoint")).unwrap_or(default);
@@ -128,12 +198,37 @@ pub fn parse(p: &mut Parser, value: &Value, path: &str) -> OtlpReceiverConfig {
                 None => p.error(&auth_path, "authenticator is required"),
             }
         }
+        if let Some(v) = settings.get("cors") {
+            config.cors = parse_cors(p, v, &format!("{at}.cors"));
+        }
         match protocol {
             "grpc" => otlp.grpc = Some(config),
             _ => otlp.http = Some(config),
         }
     }
     otlp
+}
+
+fn parse_cors(p: &mut Parser, value: &Value, path: &str) -> Option<CorsConfig> {
+    let body = p.mapping(Some(value), path)?;
+    p.only_keys(body, &["allowed_origins", "allowed_headers", "max_age"], path);
+    let allowed_origins = p.string_list(body.get("allowed_origins"), &format!("{path}.allowed_origins"));
+    let allowed_headers = p.string_list(body.get("allowed_headers"), &format!("{path}.allowed_headers"));
+    for (index, header) in allowed_headers.iter().enumerate() {
+        if header != "*" && http::HeaderName::try_from(header.as_str()).is_err() {
+            p.error(
+                &format!("{path}.allowed_headers[{index}]"),
+                format!("'{header}' is not a header name"),
+            );
+        }
+    }
+    let max_age = body.get("max_age").and_then(|v| p.unsigned(v, &format!("{path}.max_age")));
+    // As in the Collector: no allowed origin, no CORS.
+    (!allowed_origins.is_empty()).then_some(CorsConfig {
+        allowed_origins,
+        allowed_headers,
+        max_age,
+    })
 }
 
 /// Applies the command line's `--listen`, `--grpc-port` and `--http-port` to the config's main
@@ -211,6 +306,7 @@ impl ReceiverFactory for Factory {
                     listener,
                     intake: host.intake(&heads, protocol.max_request_bytes.unwrap_or(DEFAULT_MAX_REQUEST_BYTES)),
                     authenticator,
+                    cors: protocol.cors.clone(),
                 });
             }
             Ok(Box::new(OtlpReceiver {
@@ -230,6 +326,7 @@ struct Listener {
     address: SocketAddr,
     intake: Intake,
     authenticator: Option<Arc<dyn Extension>>,
+    cors: Option<CorsConfig>,
 }
 
 struct OtlpReceiver {
@@ -277,7 +374,11 @@ impl Receiver for OtlpReceiver {
                     crate::net::ConnectionLimits::default(),
                 )?
             } else {
-                let router = guard_http(otlp_http::router(l.intake), self.tokens.clone(), l.authenticator);
+                let mut router = guard_http(otlp_http::router(l.intake), self.tokens.clone(), l.authenticator);
+                if let Some(cors) = &l.cors {
+                    // Outermost: a preflight carries no token and is answered before the token check.
+                    router = router.layer(cors.layer());
+                }
                 crate::net::serve(
                     l.listener,
                     self.tls.as_ref().map(|t| t.http.clone()),
