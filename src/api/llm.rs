@@ -6,7 +6,7 @@ use super::wire::{LlmRunsParams, LlmWindowParams};
 use super::{limit, non_empty, parse_trace_id, wire, ApiError, ApiQuery, ApiResult, ApiState, Range};
 use crate::llm::{self as normalized, Message, Part};
 use crate::pdata::hex_id;
-use crate::query::filter::{self, Expr};
+use crate::query::filter;
 use crate::store::llm::{self as runs, LlmCost, LlmTokens, RunCall, RunQuery, RunTotals};
 use crate::store::read::TraceSummary;
 use crate::store::sql::{compile, Target};
@@ -29,7 +29,8 @@ pub(super) async fn llm_runs(
         .transpose()
         .map_err(crate::query::FilterError::from)?
     {
-        Some(Some(expr)) => conjuncts(expr)
+        Some(Some(expr)) => expr
+            .into_conjuncts()
             .iter()
             .map(|condition| compile(condition, Target::Spans, &*resources))
             .collect::<Result<Vec<_>, _>>()?,
@@ -49,18 +50,6 @@ pub(super) async fn llm_runs(
     Ok(Json(wire::LlmRunsResponse {
         runs: found.iter().map(|run| run_wire(&run.trace, &run.totals)).collect(),
     }))
-}
-
-/// The conditions of a top-level `and` chain, each to be met by some span of the run.
-fn conjuncts(expr: Expr) -> Vec<Expr> {
-    match expr {
-        Expr::And(a, b) => {
-            let mut all = conjuncts(*a);
-            all.extend(conjuncts(*b));
-            all
-        }
-        other => vec![other],
-    }
 }
 
 /// One run: its summary and every LLM and agent span, normalized with its messages.

@@ -5,6 +5,7 @@
 
 use super::model::TokenUsage;
 use serde::Deserialize;
+use std::collections::HashMap;
 use std::sync::OnceLock;
 
 /// One model's prices in USD per million tokens. `cache_read` and `cache_creation` default to `input`.
@@ -35,8 +36,9 @@ struct TableFile {
 pub struct PriceTable {
     /// What a computed cost cites: `otelbox-prices 2026-12-01`, with `+ config` when a config changed it.
     label: String,
-    /// Longest name first, so the first match is the most specific (`gpt-4o-mini` before `gpt-4o`).
-    models: Vec<ModelPrice>,
+    /// By lowercase model name: a lookup probes the requested name cut at each boundary, longest first
+    /// (every model call of the ingest path is priced).
+    models: HashMap<String, ModelPrice>,
 }
 
 /// A cost computed from the table, and the table's label.
@@ -61,11 +63,14 @@ impl PriceTable {
         Ok(PriceTable::new(format!("{} {}", file.table, file.as_of), file.models))
     }
 
-    fn new(label: String, mut models: Vec<ModelPrice>) -> PriceTable {
-        for price in &mut models {
-            price.model = price.model.to_ascii_lowercase();
-        }
-        models.sort_by(|a, b| b.model.len().cmp(&a.model.len()).then_with(|| a.model.cmp(&b.model)));
+    fn new(label: String, models: Vec<ModelPrice>) -> PriceTable {
+        let models = models
+            .into_iter()
+            .map(|mut price| {
+                price.model = price.model.to_ascii_lowercase();
+                (price.model.clone(), price)
+            })
+            .collect();
         PriceTable { label, models }
     }
 
@@ -77,13 +82,8 @@ impl PriceTable {
         for price in &entries {
             check(price)?;
         }
-        let mut models: Vec<ModelPrice> = self
-            .models
-            .iter()
-            .filter(|price| !entries.iter().any(|entry| entry.model.eq_ignore_ascii_case(&price.model)))
-            .cloned()
-            .collect();
-        models.extend(entries);
+        // Later entries replace earlier ones of the same name.
+        let models: Vec<ModelPrice> = self.models.values().cloned().chain(entries).collect();
         Ok(PriceTable::new(format!("{} + config", self.label), models))
     }
 
@@ -107,10 +107,10 @@ impl PriceTable {
         let lower = model.trim().to_ascii_lowercase();
         let name = lower.rsplit('/').next().unwrap_or(&lower);
         let name = BEDROCK_VENDORS.iter().find_map(|vendor| name.strip_prefix(vendor)).unwrap_or(name);
-        self.models.iter().find(|price| {
-            name.strip_prefix(price.model.as_str())
-                .is_some_and(|rest| rest.is_empty() || rest.starts_with(['-', '@', ':']))
-        })
+        let boundaries = name.match_indices(['-', '@', ':']).map(|(at, _)| at).rev();
+        std::iter::once(name.len())
+            .chain(boundaries)
+            .find_map(|end| self.models.get(&name[..end]))
     }
 
     /// What a call with these tokens costs, or `None` when the model is not listed or no token was

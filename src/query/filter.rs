@@ -83,6 +83,21 @@ pub const LLM_TEXT_FIELDS: &[&str] = &[
 ];
 pub const LLM_NUMBER_FIELDS: &[&str] = &["input_tokens", "output_tokens", "cache_read_tokens", "reasoning_tokens", "cost"];
 
+impl Expr {
+    /// The conditions of a top-level `and` chain (`a and (b or c) and d` is `a`, `b or c`, `d`); any
+    /// other expression is its own only condition.
+    pub fn into_conjuncts(self) -> Vec<Expr> {
+        match self {
+            Expr::And(a, b) => {
+                let mut all = a.into_conjuncts();
+                all.extend(b.into_conjuncts());
+                all
+            }
+            other => vec![other],
+        }
+    }
+}
+
 /// Comparison operator.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CmpOp {
@@ -941,6 +956,18 @@ mod tests {
             Ok(Some(e)) => e,
             other => panic!("{s:?} -> {other:?}"),
         }
+    }
+
+    #[test]
+    fn a_top_level_and_chain_splits_into_its_conditions_and_nothing_else_does() {
+        let parts: Vec<String> = p("a = 1 and (b = 2 or c = 3) and not d = 4")
+            .into_conjuncts()
+            .iter()
+            .map(|e| e.to_string())
+            .collect();
+        assert_eq!(parts.len(), 3, "{parts:?}");
+        assert_eq!(p("a = 1 or b = 2").into_conjuncts().len(), 1);
+        assert_eq!(p("not (a = 1 and b = 2)").into_conjuncts().len(), 1);
     }
 
     fn perr(s: &str) -> String {

@@ -95,7 +95,7 @@ pub struct ToolUsage {
 
 /// One row of `llm_spans`.
 #[derive(Clone, Debug, PartialEq)]
-pub struct LlmRow {
+pub struct StoredLlmSpan {
     pub id: i64,
     pub trace_id: Vec<u8>,
     pub start_ns: i64,
@@ -114,7 +114,7 @@ pub struct LlmRow {
     pub dialects: Vec<String>,
 }
 
-impl LlmRow {
+impl StoredLlmSpan {
     fn is_model_call(&self) -> bool {
         matches!(self.operation.as_str(), "llm_call" | "embeddings")
     }
@@ -125,7 +125,7 @@ const ROW_COLUMNS: &str = "s.id, t.trace_id, t.start_ns, t.end_ns - t.start_ns, 
      s.input_tokens, s.output_tokens, s.cache_read_tokens, s.cache_creation_tokens, s.reasoning_tokens, s.cost_usd, s.cost_source, \
      s.agent, s.session, s.user_id, s.tool, s.tool_arguments_hash, s.dialects";
 
-fn read_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<LlmRow> {
+fn read_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<StoredLlmSpan> {
     let count = |i: usize| -> rusqlite::Result<i64> { Ok(r.get::<_, Option<i64>>(i)?.unwrap_or(0)) };
     let cost = match (r.get::<_, Option<f64>>(13)?, r.get::<_, Option<String>>(14)?) {
         (Some(usd), Some(source)) => Some(match StoredCostSource::decode(&source) {
@@ -142,7 +142,7 @@ fn read_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<LlmRow> {
         }),
         _ => None,
     };
-    Ok(LlmRow {
+    Ok(StoredLlmSpan {
         id: r.get(0)?,
         trace_id: r.get(1)?,
         start_ns: r.get(2)?,
@@ -169,7 +169,7 @@ fn read_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<LlmRow> {
 }
 
 /// The `llm_spans` rows of one trace, in start order.
-pub fn trace_rows(conn: &Connection, trace_id: &[u8]) -> Result<Vec<LlmRow>, StoreError> {
+pub fn trace_rows(conn: &Connection, trace_id: &[u8]) -> Result<Vec<StoredLlmSpan>, StoreError> {
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT {ROW_COLUMNS} FROM spans t JOIN llm_spans s ON s.id = t.id WHERE {} ORDER BY t.start_ns, t.id LIMIT ?2",
         span_in_trace("t", "?1")
@@ -214,7 +214,7 @@ struct CostSum {
 }
 
 impl CostSum {
-    fn add(&mut self, row: &LlmRow) {
+    fn add(&mut self, row: &StoredLlmSpan) {
         match &row.cost {
             Some(cost) => {
                 self.usd += cost.usd;
@@ -267,7 +267,7 @@ impl RunTotals {
     /// Totals of a run's rows (in start order). Tokens and cost are the model calls'; agent and workflow
     /// spans' own figures (often the run's total, reported again) count only when no model call has any,
     /// so nothing is counted twice.
-    pub fn of(rows: &[LlmRow]) -> RunTotals {
+    pub fn of(rows: &[StoredLlmSpan]) -> RunTotals {
         let mut totals = RunTotals {
             start_ns: rows.iter().map(|r| r.start_ns).min().unwrap_or(0),
             end_ns: rows.iter().map(|r| r.start_ns.saturating_add(r.duration_ns)).max().unwrap_or(0),
@@ -413,7 +413,7 @@ const RUN_ID: &str = "run_id";
 /// A run's totals with its run id: the first `run_id` attribute among its spans in start order (on an
 /// LLM span or not: the plain scheme's run root speaks no LLM convention), JSON-decoded when MLflow
 /// encoded it.
-pub fn run_totals(conn: &Connection, trace_id: &[u8], rows: &[LlmRow]) -> Result<RunTotals, StoreError> {
+pub fn run_totals(conn: &Connection, trace_id: &[u8], rows: &[StoredLlmSpan]) -> Result<RunTotals, StoreError> {
     let mut totals = RunTotals::of(rows);
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT otelbox_attr(s.attrs, '{RUN_ID}') AS v FROM spans s WHERE {} AND v IS NOT NULL ORDER BY s.start_ns, s.id LIMIT 1",
@@ -444,7 +444,7 @@ fn has_llm_row(condition: &str, params: Vec<Value>) -> SqlFilter {
 /// One LLM span of a run page: its row, and the span normalized with its messages.
 #[derive(Clone, Debug)]
 pub struct RunCall {
-    pub row: LlmRow,
+    pub row: StoredLlmSpan,
     pub span: opentelemetry_proto::tonic::trace::v1::Span,
     pub service: String,
     pub llm: LlmSpan,
@@ -502,7 +502,7 @@ pub fn run_calls(conn: &Connection, trace_id: &[u8]) -> Result<Vec<RunCall>, Sto
 /// The window's `llm_spans` rows by trace, newest rows first, at most `MAX_WINDOW_ROWS`; and whether
 /// that cap cut the window.
 /// A run's trace id and its rows in start order.
-type RunRows = (Vec<u8>, Vec<LlmRow>);
+type RunRows = (Vec<u8>, Vec<StoredLlmSpan>);
 
 fn window_runs(conn: &Connection, range: TimeRange) -> Result<(Vec<RunRows>, bool), StoreError> {
     let (ids, mut params) = id_condition(conn, range)?;
@@ -514,12 +514,12 @@ fn window_runs(conn: &Connection, range: TimeRange) -> Result<(Vec<RunRows>, boo
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT {ROW_COLUMNS} FROM llm_spans s JOIN spans t ON t.id = s.id WHERE {ids} AND t.start_ns BETWEEN ? AND ? ORDER BY s.id DESC LIMIT ?"
     ))?;
-    let mut rows: Vec<LlmRow> = stmt.query_map(params_from_iter(params), read_row)?.collect::<Result<_, _>>()?;
+    let mut rows: Vec<StoredLlmSpan> = stmt.query_map(params_from_iter(params), read_row)?.collect::<Result<_, _>>()?;
     let cut = rows.len() > MAX_WINDOW_ROWS;
     rows.truncate(MAX_WINDOW_ROWS);
     rows.reverse();
     let mut order: Vec<Vec<u8>> = Vec::new();
-    let mut by_trace: HashMap<Vec<u8>, Vec<LlmRow>> = HashMap::new();
+    let mut by_trace: HashMap<Vec<u8>, Vec<StoredLlmSpan>> = HashMap::new();
     for row in rows {
         let entry = by_trace.entry(row.trace_id.clone()).or_insert_with(|| {
             order.push(row.trace_id.clone());
@@ -540,7 +540,7 @@ fn window_runs(conn: &Connection, range: TimeRange) -> Result<(Vec<RunRows>, boo
 }
 
 /// A conversation across runs: the runs whose spans carry one session (conversation) id.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct LlmSession {
     pub session: String,
     pub user_id: Option<String>,
@@ -564,23 +564,12 @@ pub fn llm_sessions(conn: &Connection, range: TimeRange, limit: usize) -> Result
         let totals = RunTotals::of(rows);
         let Some(id) = totals.session.clone() else { continue };
         let (session, cost) = sessions.entry(id.clone()).or_insert_with(|| {
-            (
-                LlmSession {
-                    session: id,
-                    user_id: None,
-                    runs: 0,
-                    first_start_ns: i64::MAX,
-                    last_end_ns: 0,
-                    agents: BTreeSet::new(),
-                    models: BTreeSet::new(),
-                    llm_calls: 0,
-                    tool_calls: 0,
-                    errors: 0,
-                    tokens: LlmTokens::default(),
-                    cost: None,
-                },
-                CostSum::default(),
-            )
+            let session = LlmSession {
+                session: id,
+                first_start_ns: i64::MAX,
+                ..LlmSession::default()
+            };
+            (session, CostSum::default())
         });
         if session.user_id.is_none() {
             session.user_id.clone_from(&totals.user_id);
@@ -624,7 +613,7 @@ fn latency(mut durations: Vec<i64>) -> Latency {
 }
 
 /// One model's calls in the window.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct ModelUsage {
     pub model: String,
     pub provider: Option<String>,
@@ -638,7 +627,7 @@ pub struct ModelUsage {
 }
 
 /// One agent's runs in the window (a run's agent is the first agent name among its spans).
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct AgentUsage {
     pub agent: String,
     pub runs: i64,
@@ -655,6 +644,7 @@ pub struct AgentUsage {
 /// Models and agents in the window, the most called first; and whether `MAX_WINDOW_ROWS` cut it.
 pub fn llm_models(conn: &Connection, range: TimeRange) -> Result<(Vec<ModelUsage>, Vec<AgentUsage>, bool), StoreError> {
     let (runs, cut) = window_runs(conn, range)?;
+    #[derive(Default)]
     struct ModelAcc {
         usage: ModelUsage,
         durations: Vec<i64>,
@@ -662,6 +652,7 @@ pub fn llm_models(conn: &Connection, range: TimeRange) -> Result<(Vec<ModelUsage
         output_time_ns: i64,
     }
     let mut models: HashMap<String, ModelAcc> = HashMap::new();
+    #[derive(Default)]
     struct AgentAcc {
         usage: AgentUsage,
         durations: Vec<i64>,
@@ -674,17 +665,9 @@ pub fn llm_models(conn: &Connection, range: TimeRange) -> Result<(Vec<ModelUsage
             let acc = models.entry(name.clone()).or_insert_with(|| ModelAcc {
                 usage: ModelUsage {
                     model: name,
-                    provider: None,
-                    calls: 0,
-                    errors: 0,
-                    latency: Latency::default(),
-                    output_tokens_per_second: 0.0,
-                    tokens: LlmTokens::default(),
-                    cost: None,
+                    ..ModelUsage::default()
                 },
-                durations: Vec::new(),
-                cost: CostSum::default(),
-                output_time_ns: 0,
+                ..ModelAcc::default()
             });
             if acc.usage.provider.is_none() {
                 acc.usage.provider.clone_from(&row.provider);
@@ -703,17 +686,9 @@ pub fn llm_models(conn: &Connection, range: TimeRange) -> Result<(Vec<ModelUsage
         let acc = agents.entry(agent.clone()).or_insert_with(|| AgentAcc {
             usage: AgentUsage {
                 agent,
-                runs: 0,
-                llm_calls: 0,
-                tool_calls: 0,
-                tool_errors: 0,
-                errors: 0,
-                latency: Latency::default(),
-                tokens: LlmTokens::default(),
-                cost: None,
+                ..AgentUsage::default()
             },
-            durations: Vec::new(),
-            cost: CostSum::default(),
+            ..AgentAcc::default()
         });
         acc.usage.runs += 1;
         acc.usage.llm_calls += totals.llm_calls;

@@ -19,8 +19,6 @@
 
 import json
 import os
-import signal
-import socket
 import subprocess
 import sys
 import time
@@ -33,14 +31,11 @@ import requests
 HERE = Path(__file__).resolve().parent
 LLM_DIR = HERE / "llm"
 VENVS = HERE / ".venvs"
-REPO = HERE.parent.parent
-OTELBOX_BIN = Path(os.environ.get("OTELBOX_BIN", REPO / "target" / "debug" / "otelbox"))
 CAPTURE_DIR = os.environ.get("LLM_CAPTURE_DIR")
 
 sys.path.insert(0, str(LLM_DIR))
 import fake_openai  # noqa: E402  (stdlib only; lives beside the agent scripts)
 
-READY_TIMEOUT_S = 20
 POLL_TIMEOUT_S = 10
 SCRIPT_TIMEOUT_S = 120
 
@@ -101,79 +96,9 @@ VARIANTS = {
 # --------------------------------------------------------------------------
 
 
-def free_ports(n):
-    socks = []
-    try:
-        for _ in range(n):
-            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            s.bind(("127.0.0.1", 0))
-            socks.append(s)
-        return [s.getsockname()[1] for s in socks]
-    finally:
-        for s in socks:
-            s.close()
-
-
-class Otelbox:
-    def __init__(self, proc, log_path, http_port, ui_port):
-        self.proc = proc
-        self.log_path = log_path
-        self.api = f"http://127.0.0.1:{ui_port}/api/v1"
-        self.ui = f"http://127.0.0.1:{ui_port}"
-        self.http_endpoint = f"http://127.0.0.1:{http_port}"
-
-    def log_tail(self, n=40):
-        try:
-            return "\n".join(Path(self.log_path).read_text(errors="replace").splitlines()[-n:])
-        except OSError as exc:
-            return f"(no otelbox log: {exc})"
-
-    def get(self, path, **params):
-        r = requests.get(self.api + path, params=params, timeout=10)
-        assert r.status_code == 200, f"GET {r.url} -> {r.status_code}: {r.text[:500]}"
-        return r.json()
-
-
-@pytest.fixture(scope="module")
-def otelbox(tmp_path_factory):
-    if not OTELBOX_BIN.is_file() or not os.access(OTELBOX_BIN, os.X_OK):
-        pytest.fail(f"otelbox binary not found at {OTELBOX_BIN}: build it (cargo build) or set OTELBOX_BIN",
-                    pytrace=False)
-    grpc_port, http_port, ui_port = free_ports(3)
-    log_path = tmp_path_factory.mktemp("otelbox") / "otelbox.log"
-    cmd = [str(OTELBOX_BIN), "up", "--memory", "--listen", "127.0.0.1", "--grpc-port", str(grpc_port),
-           "--http-port", str(http_port), "--ui-port", str(ui_port)]
-    log = open(log_path, "wb")
-    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-    box = Otelbox(proc, log_path, http_port, ui_port)
-    try:
-        deadline = time.monotonic() + READY_TIMEOUT_S
-        last = None
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"otelbox exited with {proc.returncode} before becoming ready\n"
-                            f"command: {' '.join(cmd)}\n--- otelbox log ---\n{box.log_tail()}", pytrace=False)
-            try:
-                r = requests.get(f"{box.ui}/readyz", timeout=1)
-                if r.status_code == 200:
-                    break
-                last = f"HTTP {r.status_code}"
-            except requests.RequestException as exc:
-                last = repr(exc)
-            if time.monotonic() > deadline:
-                pytest.fail(f"otelbox not ready after {READY_TIMEOUT_S}s (last: {last})\n"
-                            f"--- otelbox log ---\n{box.log_tail()}", pytrace=False)
-            time.sleep(0.1)
-        yield box
-    finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-        log.close()
+# The box, its fixture and its helpers are the SDK interop tests' own (`test_interop.py`): one `otelbox
+# up --memory` for this module, its API reached with `otelbox.get("/api/v1/...")`.
+from test_interop import otelbox  # noqa: E402,F401  (a pytest fixture, used by name)
 
 
 @pytest.fixture(scope="module")
@@ -252,7 +177,7 @@ def run_variant(name, box, server, cache):
     assert summary["answer"] == fake_openai.FINAL_ANSWER, summary
 
     def one_trace():
-        traces = box.get("/traces", q=f'service = "{marker}"', since="1h")["traces"]
+        traces = box.get("/api/v1/traces", q=f'service = "{marker}"', since="1h")["traces"]
         assert len(traces) == 1, f"expected one trace of service {marker}, got {len(traces)}: {traces}"
         assert traces[0]["span_count"] >= 7, traces[0]  # agent, embeddings, 3 chats, 2 tools
         return traces[0]["trace_id"], traces[0]["span_count"]
@@ -275,11 +200,11 @@ def capture(box, sent):
     if not CAPTURE_DIR:
         return
     out = {"variant": sent.name, "service": sent.marker, "summary": sent.summary,
-           "trace": box.get(f"/traces/{sent.trace_id}"),
-           "logs": box.get("/logs", q=f'trace_id = "{sent.trace_id}"', limit=1000).get("logs", [])}
-    out["logs_outside_trace"] = [log for log in box.get("/logs", service=sent.marker, limit=1000).get("logs", [])
+           "trace": box.get(f"/api/v1/traces/{sent.trace_id}"),
+           "logs": box.get("/api/v1/logs", q=f'trace_id = "{sent.trace_id}"', limit=1000).get("logs", [])}
+    out["logs_outside_trace"] = [log for log in box.get("/api/v1/logs", service=sent.marker, limit=1000).get("logs", [])
                                  if log.get("trace_id") != sent.trace_id]
-    r = requests.get(f"{box.api}/llm/runs/{sent.trace_id}", timeout=10)
+    r = requests.get(f"{box.api}/api/v1/llm/runs/{sent.trace_id}", timeout=10)
     out["llm_run"] = r.json() if r.status_code == 200 else {"status": r.status_code, "body": r.text[:500]}
     Path(CAPTURE_DIR).mkdir(parents=True, exist_ok=True)
     Path(CAPTURE_DIR, f"{sent.name}.json").write_text(json.dumps(out, indent=1))
@@ -327,7 +252,7 @@ def text_of(message):
 def test_spans_arrive(name, otelbox, fake_server, sent_runs):
     """The script runs and its spans are stored as one trace (the raw API, no LLM normalization)."""
     sent = run_variant(name, otelbox, fake_server, sent_runs)
-    trace = otelbox.get(f"/traces/{sent.trace_id}")
+    trace = otelbox.get(f"/api/v1/traces/{sent.trace_id}")
     spans = trace["spans"]
     assert len(spans) >= 7, f"agent + embeddings + 3 chats + 2 tools expected, got {[s['name'] for s in spans]}"
     assert {s["resource"].get("service.name") for s in spans} == {sent.marker}
@@ -343,7 +268,7 @@ def test_llm_run(name, otelbox, fake_server, sent_runs):
     sent = run_variant(name, otelbox, fake_server, sent_runs)
 
     def one_run():
-        runs = otelbox.get("/llm/runs", q=f'service = "{sent.marker}"', since="1h")["runs"]
+        runs = otelbox.get("/api/v1/llm/runs", q=f'service = "{sent.marker}"', since="1h")["runs"]
         assert len(runs) == 1, f"expected one run for {sent.marker}, got {len(runs)}: {runs}"
         return runs[0]
 
@@ -372,7 +297,7 @@ def check_run(spec, sent, otelbox, run):
     assert cost["source"] == spec["cost"], cost
     assert cost["unpriced_calls"] == 0, cost
     if spec["cost"] == "reported":
-        trace = otelbox.get(f"/traces/{sent.trace_id}")
+        trace = otelbox.get(f"/api/v1/traces/{sent.trace_id}")
         assert cost["usd"] == pytest.approx(reported_cost(trace), rel=1e-9), cost
         assert cost["usd"] > 0, cost
     else:
@@ -385,7 +310,7 @@ def test_llm_run_detail(name, otelbox, fake_server, sent_runs):
     """GET /llm/runs/{trace_id}: the model calls in order with their messages, and the tool spans."""
     spec = VARIANTS[name]
     sent = run_variant(name, otelbox, fake_server, sent_runs)
-    poll(lambda: check_run_detail(spec, sent, otelbox.get(f"/llm/runs/{sent.trace_id}")))
+    poll(lambda: check_run_detail(spec, sent, otelbox.get(f"/api/v1/llm/runs/{sent.trace_id}")))
 
 
 def check_run_detail(spec, sent, detail):
@@ -435,7 +360,7 @@ def test_sessions_and_models(otelbox, fake_server, sent_runs):
     """The runs roll up into /llm/sessions (one session per variant that records one) and /llm/models."""
     for name in VARIANTS:
         run_variant(name, otelbox, fake_server, sent_runs)
-    sessions = {s["session_id"]: s for s in otelbox.get("/llm/sessions", since="1h")["sessions"]}
+    sessions = {s["session_id"]: s for s in otelbox.get("/api/v1/llm/sessions", since="1h")["sessions"]}
     for name, spec in VARIANTS.items():
         if not spec["session"]:
             continue
@@ -443,7 +368,7 @@ def test_sessions_and_models(otelbox, fake_server, sent_runs):
         assert session is not None, f"no session for {name}: {sorted(sessions)}"
         assert (session["runs"], session["llm_calls"], session["tool_calls"]) == (1, 3, 2), session
         assert session["tokens"] == expected_tokens(spec), session
-    models = otelbox.get("/llm/models", since="1h")
+    models = otelbox.get("/api/v1/llm/models", since="1h")
     chat_calls = sum(m["calls"] for m in models["models"] if m["model"].startswith("gpt-4o-mini"))
     assert chat_calls >= 3 * len(VARIANTS), models["models"]
     agents = {a["agent"]: a for a in models["agents"]}

@@ -164,13 +164,7 @@ fn RunTable(runs: Vec<LlmRun>, selected: RwSignal<Option<usize>>) -> impl IntoVi
                     <td class="num">{format::duration(run.duration_ns)}</td>
                     <td class="num">{run.llm_calls}</td>
                     <td>{tools}</td>
-                    <td class="num">
-                        {if run.error_count > 0 {
-                            view! { <span class="badge error">{run.error_count}</span> }.into_any()
-                        } else {
-                            view! { <span class="badge ok">"ok"</span> }.into_any()
-                        }}
-                    </td>
+                    <td class="num"><ErrorBadge count=run.error_count/></td>
                 </tr>
             }
         })
@@ -287,7 +281,7 @@ pub fn LlmSessionsPage() -> impl IntoView {
                                 <td class="num">{s.tool_calls}</td>
                                 <td class="num"><TokenCell tokens=s.tokens/></td>
                                 <td class="num"><CostCell cost=s.cost.clone()/></td>
-                                <td class="num">{if s.errors > 0 { view! { <span class="badge error">{s.errors}</span> }.into_any() } else { view! { <span class="badge ok">"ok"</span> }.into_any() }}</td>
+                                <td class="num"><ErrorBadge count=s.errors/></td>
                             </tr>
                         }
                     }).collect_view();
@@ -332,7 +326,7 @@ pub fn LlmModelsPage() -> impl IntoView {
                             <tr>
                                 <td><a href=href>{m.model.clone()}</a><div class="small muted">{m.provider.clone()}</div></td>
                                 <td class="num">{format::count(m.calls)}</td>
-                                <td class="num">{if m.errors > 0 { view! { <span class="badge error">{m.errors}</span> }.into_any() } else { view! { <span class="muted">"0"</span> }.into_any() }}</td>
+                                <td class="num"><ErrorBadge count=m.errors/></td>
                                 <td class="num">{format::duration(m.latency_p50_ns)}</td>
                                 <td class="num">{format::duration(m.latency_p95_ns)}</td>
                                 <td class="num">{format!("{:.0}", m.output_tokens_per_second)}</td>
@@ -349,7 +343,7 @@ pub fn LlmModelsPage() -> impl IntoView {
                                 <td class="num">{format::count(a.runs)}</td>
                                 <td class="num">{format::count(a.llm_calls)}</td>
                                 <td class="num">{format::count(a.tool_calls)}{(a.tool_errors > 0).then(|| view! { <div class="small tool-error">{format!("{} failed", a.tool_errors)}</div> })}</td>
-                                <td class="num">{if a.errors > 0 { view! { <span class="badge error">{a.errors}</span> }.into_any() } else { view! { <span class="muted">"0"</span> }.into_any() }}</td>
+                                <td class="num"><ErrorBadge count=a.errors/></td>
                                 <td class="num">{format::duration(a.latency_p50_ns)}</td>
                                 <td class="num">{format::duration(a.latency_p95_ns)}</td>
                                 <td class="num"><TokenCell tokens=a.tokens/></td>
@@ -375,5 +369,15 @@ pub fn LlmModelsPage() -> impl IntoView {
                 }
             }}
         </section>
+    }
+}
+
+/// A count of errors as a red badge, or a green "ok" when there is none.
+#[component]
+pub fn ErrorBadge(count: i64) -> impl IntoView {
+    if count > 0 {
+        view! { <span class="badge error">{count}</span> }.into_any()
+    } else {
+        view! { <span class="badge ok">"ok"</span> }.into_any()
     }
 }
