@@ -17,17 +17,18 @@ const pageErrors = [];
 const xssTrace = hex(16);
 const smallTrace = hex(16);
 const chatTrace = hex(16);
+const chatTraceAgain = hex(16); // the same conversation with another answer and no failed tool, to compare
 
 /// An agent run with its conversation in the current OTel GenAI attributes: two model calls (the second
 /// resends the first's history), a tool that succeeds and one that fails, cached tokens, a session.
-function chatRun(now) {
+function chatRun(now, { answerText = "**Your order** ships <b>tomorrow</b>.", notifyFails = true } = {}) {
   const text = (key, value) => ({ key, value: { stringValue: value } });
   const int = (key, value) => ({ key, value: { intValue: String(value) } });
   const system = { role: "system", parts: [{ type: "text", content: "You are the support bot of a shop. Answer briefly." }] };
   const user = { role: "user", parts: [{ type: "text", content: "Where is my order 42?" }] };
   const askTool = { role: "assistant", parts: [{ type: "tool_call", id: "call_1", name: "get_order", arguments: { order_id: 42 } }] };
   const toolResult = { role: "tool", parts: [{ type: "tool_call_response", id: "call_1", response: { status: "shipped", eta: "tomorrow" } }] };
-  const answer = { role: "assistant", parts: [{ type: "text", content: "**Your order** ships <b>tomorrow</b>." }], finish_reason: "stop" };
+  const answer = { role: "assistant", parts: [{ type: "text", content: answerText }], finish_reason: "stop" };
   const root = hex(8);
   const ms = 1_000_000n;
   const chat = (start, input, output) => [
@@ -44,7 +45,7 @@ function chatRun(now) {
       attributes: [text("gen_ai.operation.name", "invoke_agent"), text("gen_ai.agent.name", "support-bot"), text("gen_ai.conversation.id", "conv-ui-1")] },
     { spanId: hex(8), parentSpanId: root, name: "chat gpt-4o-mini", start: now - 850n * ms, end: now - 600n * ms, attributes: chat(0, [system, user], [askTool]) },
     { spanId: hex(8), parentSpanId: root, name: "execute_tool get_order", start: now - 590n * ms, end: now - 500n * ms, attributes: tool("get_order", "call_1", '{"status":"shipped","eta":"tomorrow"}') },
-    { spanId: hex(8), parentSpanId: root, name: "execute_tool notify", start: now - 490n * ms, end: now - 450n * ms, error: true, attributes: tool("notify", "call_2") },
+    { spanId: hex(8), parentSpanId: root, name: "execute_tool notify", start: now - 490n * ms, end: now - 450n * ms, error: notifyFails, attributes: tool("notify", "call_2", notifyFails ? undefined : "sent") },
     { spanId: hex(8), parentSpanId: root, name: "chat gpt-4o-mini", start: now - 440n * ms, end: now - 10n * ms, attributes: chat(1, [system, user, askTool, toolResult], [answer]) },
   ];
 }
@@ -74,6 +75,7 @@ before(async () => {
   ]);
   await sendTrace(box, "big-svc", hex(16), bigTrace(2000));
   await sendTrace(box, "support-bot", chatTrace, chatRun(now));
+  await sendTrace(box, "support-bot", chatTraceAgain, chatRun(now - 5_000_000_000n, { answerText: "**Your order** ships <b>on Monday</b>.", notifyFails: false }));
   browser = await openBrowser();
   page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
   page.on("dialog", (d) => {
@@ -314,6 +316,13 @@ test("an LLM run reads as a chat: history once, tool calls paired, failures inli
   await page.waitForSelector(".llm-compare tbody tr", { timeout: 15000 });
   assert.ok((await page.locator(".llm-compare tbody tr").count()) >= 2);
   assert.match(await page.locator(".cards").innerText(), /tokens in/);
+  // The same conversation answered differently: the answer's changed words are marked.
+  await visit(`/llm/compare?a=${chatTraceAgain}&b=${chatTrace}`, ".llm-compare tbody tr");
+  const diffs = page.locator(".llm-compare details.text-diff");
+  await diffs.last().locator("summary").click();
+  assert.equal(await diffs.last().locator("del.diff-del").innerText(), "<b>on Monday</b>.", "the first run's words");
+  assert.equal(await diffs.last().locator("ins.diff-ins").innerText(), "<b>tomorrow</b>.", "the second run's words");
+  assert.match(await page.locator(".llm-compare").innerText(), /ok → error/, "the tool that now fails");
   await shot("llm-compare");
   await visit("/llm/sessions", ".llm-sessions tbody tr");
   assert.match(await page.locator(".llm-sessions").innerText(), /conv-ui-1/);

@@ -1,6 +1,6 @@
 //! Two LLM runs side by side: their model and tool calls aligned in order (a longest common subsequence of
 //! operation and model or tool name), with each matched pair's latency, token and cost deltas and whether
-//! the answer's text changed; calls only one run made are marked added or missing.
+//! what went in and what came out, as word diffs; calls only one run made are marked added or missing.
 
 use super::llm::usd;
 use crate::api;
@@ -65,21 +65,97 @@ fn target(call: &LlmCall) -> String {
     }
 }
 
-/// The text a call answered with (its output messages' text parts), for telling whether it changed.
-fn answer(call: &LlmCall) -> String {
-    let texts: Vec<&str> = call
-        .messages
-        .output
-        .iter()
-        .flat_map(|m| &m.parts)
-        .filter(|p| p.kind == "text")
-        .map(|p| p.content.as_str())
-        .collect();
-    if texts.is_empty() {
-        call.tool.as_ref().map(|t| t.result.clone()).unwrap_or_default()
-    } else {
-        texts.join("\n")
+/// The text of message parts: text as is, a tool call as `name(arguments)`, a tool result as its content.
+fn parts_text<'a>(parts: impl Iterator<Item = &'a wire::MessagePart>) -> String {
+    parts
+        .map(|p| match p.kind.as_str() {
+            "tool_call" => format!("{}({})", p.name, p.arguments),
+            _ => p.content.clone(),
+        })
+        .filter(|t| !t.is_empty())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// What went into a call: a tool's arguments, or the messages a model call added to the history.
+fn input(call: &LlmCall) -> String {
+    if let Some(tool) = &call.tool {
+        return tool.arguments.clone();
     }
+    let new = call.messages.input.iter().skip(call.new_input_from);
+    parts_text(new.flat_map(|m| &m.parts))
+}
+
+/// What a call answered: its output messages (text and requested tool calls), or a tool's result.
+fn answer(call: &LlmCall) -> String {
+    let text = parts_text(call.messages.output.iter().flat_map(|m| &m.parts));
+    if text.is_empty() {
+        call.tool.as_ref().map(|t| if t.result.is_empty() { t.error.clone() } else { t.result.clone() }).unwrap_or_default()
+    } else {
+        text
+    }
+}
+
+/// A run of words a word diff found in both texts, or only in the first (removed) or the second (added).
+#[derive(Debug, PartialEq)]
+pub enum Piece {
+    Same(String),
+    Removed(String),
+    Added(String),
+}
+
+/// Word pairs a diff aligns at most (the LCS table's size); past it the differing middle shows as one
+/// removal and one addition.
+const MAX_DIFF_CELLS: usize = 250_000;
+
+/// A word diff of two texts: the common start and end kept, the middle aligned word by word (each word
+/// with the whitespace after it, so the pieces put together give back both texts).
+pub fn word_diff(a: &str, b: &str) -> Vec<Piece> {
+    let (wa, wb): (Vec<&str>, Vec<&str>) = (a.split_inclusive(char::is_whitespace).collect(), b.split_inclusive(char::is_whitespace).collect());
+    let prefix = wa.iter().zip(&wb).take_while(|(x, y)| x == y).count();
+    let suffix = wa[prefix..].iter().rev().zip(wb[prefix..].iter().rev()).take_while(|(x, y)| x == y).count();
+    let (ma, mb) = (&wa[prefix..wa.len() - suffix], &wb[prefix..wb.len() - suffix]);
+    let mut pieces: Vec<Piece> = Vec::new();
+    let mut push = |piece: Piece| {
+        match (pieces.last_mut(), piece) {
+            (Some(Piece::Same(s)), Piece::Same(t)) | (Some(Piece::Removed(s)), Piece::Removed(t)) | (Some(Piece::Added(s)), Piece::Added(t)) => s.push_str(&t),
+            (_, piece) => pieces.push(piece),
+        }
+    };
+    wa[..prefix].iter().for_each(|w| push(Piece::Same(w.to_string())));
+    if ma.len() * mb.len() <= MAX_DIFF_CELLS {
+        for (i, j) in align(ma, mb) {
+            match (i, j) {
+                (Some(i), Some(_)) => push(Piece::Same(ma[i].to_string())),
+                (Some(i), None) => push(Piece::Removed(ma[i].to_string())),
+                (None, Some(j)) => push(Piece::Added(mb[j].to_string())),
+                (None, None) => {}
+            }
+        }
+    } else {
+        push(Piece::Removed(ma.concat()));
+        push(Piece::Added(mb.concat()));
+    }
+    wa[wa.len() - suffix..].iter().for_each(|w| push(Piece::Same(w.to_string())));
+    pieces.retain(|p| !matches!(p, Piece::Same(s) | Piece::Removed(s) | Piece::Added(s) if s.is_empty()));
+    pieces
+}
+
+/// Two texts as one, with what the second run dropped struck out and what it added marked.
+#[component]
+fn TextDiff(a: String, b: String) -> impl IntoView {
+    if a == b {
+        return view! { <span class="muted">{if a.is_empty() { "" } else { "same" }}</span> }.into_any();
+    }
+    let pieces = word_diff(&a, &b)
+        .into_iter()
+        .map(|piece| match piece {
+            Piece::Same(t) => view! { <span>{t}</span> }.into_any(),
+            Piece::Removed(t) => view! { <del class="diff-del">{t}</del> }.into_any(),
+            Piece::Added(t) => view! { <ins class="diff-ins">{t}</ins> }.into_any(),
+        })
+        .collect_view();
+    view! { <details class="text-diff"><summary>"changed"</summary><div class="msg-text small">{pieces}</div></details> }.into_any()
 }
 
 #[component]
@@ -104,6 +180,9 @@ pub fn LlmComparePage() -> impl IntoView {
 }
 
 fn delta(a: i64, b: i64, show: impl Fn(i64) -> String) -> String {
+    if a == b {
+        return format!("{} (same)", show(a));
+    }
     let sign = if b >= a { "+" } else { "−" };
     format!("{} → {} ({sign}{})", show(a), show(b), show((b - a).abs()))
 }
@@ -128,7 +207,6 @@ fn Comparison(a: LlmRunResponse, b: LlmRunResponse) -> impl IntoView {
             };
             match (x, y) {
                 (Some(x), Some(y)) => {
-                    let same_answer = answer(&x) == answer(&y);
                     let status = if x.status != y.status { format!("{} → {}", x.status, y.status) } else { x.status.clone() };
                     view! {
                         <tr class:error-row=y.status == "error">
@@ -139,16 +217,14 @@ fn Comparison(a: LlmRunResponse, b: LlmRunResponse) -> impl IntoView {
                                 let (before, after) = (x.tokens.input + x.tokens.output, y.tokens.input + y.tokens.output);
                                 (before + after > 0).then(|| delta(before, after, format::count))
                             }</td>
-                            <td class="small">{if same_answer { view! { <span class="muted">"same"</span> }.into_any() } else {
-                                view! { <details><summary>"changed"</summary>
-                                    <div class="msg-text small">{answer(&x)}</div><hr/><div class="msg-text small">{answer(&y)}</div></details> }.into_any()
-                            }}</td>
+                            <td class="small"><TextDiff a=input(&x) b=input(&y)/></td>
+                            <td class="small"><TextDiff a=answer(&x) b=answer(&y)/></td>
                         </tr>
                     }
                     .into_any()
                 }
-                (Some(_), None) => view! { <tr class="diff-removed"><td>{label}</td><td colspan="4" class="small">"only in the first run"</td></tr> }.into_any(),
-                _ => view! { <tr class="diff-added"><td>{label}</td><td colspan="4" class="small">"only in the second run"</td></tr> }.into_any(),
+                (Some(_), None) => view! { <tr class="diff-removed"><td>{label}</td><td colspan="5" class="small">"only in the first run"</td></tr> }.into_any(),
+                _ => view! { <tr class="diff-added"><td>{label}</td><td colspan="5" class="small">"only in the second run"</td></tr> }.into_any(),
             }
         })
         .collect_view();
@@ -166,7 +242,7 @@ fn Comparison(a: LlmRunResponse, b: LlmRunResponse) -> impl IntoView {
             <div class="card"><div class="muted small">"calls"</div><div>{format!("{} → {} ({changed} not matched)", steps_a.len(), steps_b.len())}</div></div>
         </div>
         <table class="list llm-compare">
-            <thead><tr><th>"Call"</th><th>"Status"</th><th class="num">"Latency"</th><th class="num">"Tokens"</th><th>"Answer"</th></tr></thead>
+            <thead><tr><th>"Call"</th><th>"Status"</th><th class="num">"Latency"</th><th class="num">"Tokens"</th><th>"Input"</th><th>"Answer"</th></tr></thead>
             <tbody>{rows}</tbody>
         </table>
     }
@@ -174,7 +250,45 @@ fn Comparison(a: LlmRunResponse, b: LlmRunResponse) -> impl IntoView {
 
 #[cfg(test)]
 mod tests {
-    use super::align;
+    use super::{align, word_diff, Piece};
+
+    #[test]
+    fn a_word_diff_marks_only_the_changed_words_and_gives_back_both_texts() {
+        let (a, b) = ("The weather in Paris is sunny today.", "The weather in Paris is rainy and cold today.");
+        let pieces = word_diff(a, b);
+        assert_eq!(
+            pieces,
+            vec![
+                Piece::Same("The weather in Paris is ".into()),
+                Piece::Removed("sunny ".into()),
+                Piece::Added("rainy and cold ".into()),
+                Piece::Same("today.".into()),
+            ]
+        );
+        let side = |keep_removed: bool| {
+            pieces
+                .iter()
+                .filter_map(|p| match p {
+                    Piece::Same(t) => Some(t.as_str()),
+                    Piece::Removed(t) if keep_removed => Some(t.as_str()),
+                    Piece::Added(t) if !keep_removed => Some(t.as_str()),
+                    _ => None,
+                })
+                .collect::<String>()
+        };
+        assert_eq!((side(true), side(false)), (a.to_string(), b.to_string()));
+    }
+
+    #[test]
+    fn a_word_diff_too_big_to_align_is_one_removal_and_one_addition_between_the_common_ends() {
+        let a = format!("start {} end", "x ".repeat(600));
+        let b = format!("start {} end", "y ".repeat(600));
+        let pieces = word_diff(&a, &b);
+        assert_eq!(pieces.len(), 4);
+        assert!(matches!(&pieces[1], Piece::Removed(t) if t.starts_with("x ")));
+        assert!(matches!(&pieces[2], Piece::Added(t) if t.starts_with("y ")));
+        assert!(word_diff("", "").is_empty());
+    }
 
     #[test]
     fn a_retry_in_one_run_is_one_added_row_and_the_rest_stays_matched() {
