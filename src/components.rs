@@ -21,12 +21,15 @@ pub static REGISTRY: Registry = Registry {
     processors: &[
         &processor::attributes::AttributesFactory,
         &processor::batch::Factory,
+        &processor::cumulativetodelta::Factory,
         &processor::filter::Factory,
+        &processor::groupbyattrs::Factory,
         &processor::memory_limiter::Factory,
         &processor::probabilistic_sampler::Factory,
         &processor::redaction::Factory,
         &processor::attributes::ResourceFactory,
         &processor::resourcedetection::Factory,
+        &processor::span::Factory,
         &processor::tail_sampling::Factory,
         &processor::transform::Factory,
     ],
@@ -36,12 +39,21 @@ pub static REGISTRY: Registry = Registry {
         &exporter::otlp::Factory,
         &exporter::otlphttp::Factory,
         &exporter::storage::Factory,
+        &exporter::zipkin::Factory,
     ],
-    connectors: &[&connector::spanmetrics::Factory],
+    connectors: &[
+        &connector::count::Factory,
+        &connector::forward::Factory,
+        &connector::routing::Factory,
+        &connector::spanmetrics::Factory,
+    ],
     extensions: &[
+        &extension::basicauth::Factory,
         &extension::bearertokenauth::Factory,
         &extension::file_storage::Factory,
         &extension::health_check::Factory,
+        &extension::pprof::Factory,
+        &extension::zpages::Factory,
     ],
 };
 

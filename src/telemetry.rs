@@ -66,7 +66,7 @@ impl ComponentCounters {
         std::sync::Arc::new(ComponentCounters::new("test", component, Signal::Traces))
     }
 
-    fn new(pipeline: &str, component: &str, signal: Signal) -> ComponentCounters {
+    pub fn new(pipeline: &str, component: &str, signal: Signal) -> ComponentCounters {
         ComponentCounters {
             pipeline: pipeline.to_string(),
             component: component.to_string(),

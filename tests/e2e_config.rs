@@ -212,12 +212,13 @@ fn the_readme_config_examples_validate() {
     }
 }
 
-/// Receivers and extensions are components: two `otlp` instances listen side by side, one of them
-/// guarded by a `bearertokenauth` extension, and `health_check` answers on its own port.
+/// Receivers and extensions are components: three `otlp` instances listen side by side, one guarded
+/// by a `bearertokenauth` extension and one by `basicauth`, and `health_check` answers on its own port.
 #[test]
-fn two_otlp_receivers_an_authenticator_and_a_health_check() {
+fn otlp_receivers_with_authenticators_and_a_health_check() {
     let dir = common::temp_dir("config-components");
     let (http, edge, health, ui) = (common::free_port(), common::free_port(), common::free_port(), common::free_port());
+    let basic = common::free_port();
     let file = dir.join("otelbox.yaml");
     std::fs::write(
         &file,
@@ -226,17 +227,21 @@ fn two_otlp_receivers_an_authenticator_and_a_health_check() {
 extensions:
   health_check: {{ endpoint: "localhost:{health}" }}
   bearertokenauth/edge: {{ token: edge-secret }}
+  basicauth/users: {{ htpasswd: {{ inline: "alice:wonder:land" }} }}
 receivers:
   otlp: {{ protocols: {{ http: {{ endpoint: "127.0.0.1:{http}" }} }} }}
   otlp/edge:
     protocols:
       http: {{ endpoint: "127.0.0.1:{edge}", auth: {{ authenticator: bearertokenauth/edge }} }}
+  otlp/basic:
+    protocols:
+      http: {{ endpoint: "127.0.0.1:{basic}", auth: {{ authenticator: basicauth/users }} }}
 exporters:
   otelbox: {{}}
 service:
-  extensions: [health_check, bearertokenauth/edge]
+  extensions: [health_check, bearertokenauth/edge, basicauth/users]
   pipelines:
-    traces: {{ receivers: [otlp, otlp/edge], exporters: [otelbox] }}
+    traces: {{ receivers: [otlp, otlp/edge, otlp/basic], exporters: [otelbox] }}
 "#
         ),
     )
@@ -264,7 +269,11 @@ service:
             .body(common::encode(&common::trace_request(
                 "svc",
                 run,
-                if run == "open" { 1 } else { 2 },
+                match run {
+                    "open" => 1,
+                    "edge" => 2,
+                    _ => 3,
+                },
                 2,
             )));
         if let Some(token) = token {
@@ -280,6 +289,24 @@ service:
     );
     assert_eq!(send(edge, "edge", Some("wrong")), 401);
     assert_eq!(send(edge, "edge", Some("edge-secret")), 200, "and accepts its token");
+    let send_basic = |password: Option<&str>| {
+        let request = client
+            .post(format!("http://127.0.0.1:{basic}/v1/traces"))
+            .header("content-type", "application/x-protobuf")
+            .body(common::encode(&common::trace_request("svc", "basic", 3, 2)));
+        let request = match password {
+            Some(password) => request.basic_auth("alice", Some(password)),
+            None => request,
+        };
+        request.send().unwrap().status().as_u16()
+    };
+    assert_eq!(send_basic(None), 401, "otlp/basic refuses a request without credentials");
+    assert_eq!(send_basic(Some("wonder")), 401, "and a wrong password");
+    assert_eq!(
+        send_basic(Some("wonder:land")),
+        200,
+        "and accepts the htpasswd line's password (colons and all)"
+    );
     let spans: serde_json::Value = client
         .get(format!("http://127.0.0.1:{ui}/api/v1/spans?limit=10"))
         .send()
@@ -288,8 +315,8 @@ service:
         .unwrap();
     assert_eq!(
         spans["spans"].as_array().map(Vec::len),
-        Some(4),
-        "both receivers fed the pipeline: {spans}"
+        Some(6),
+        "the three receivers fed the pipeline: {spans}"
     );
     let _ = child.kill();
     let _ = child.wait();

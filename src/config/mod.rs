@@ -136,6 +136,11 @@ pub trait ComponentType: Send + Sync {
     fn output_signals(&self) -> &'static [Signal] {
         &[]
     }
+    /// Connectors only: whether it can take `from` in a pipeline it exports from and emit `to` into
+    /// one it receives for (`forward` and `routing` keep the signal; `spanmetrics` makes metrics).
+    fn connects(&self, from: Signal, to: Signal) -> bool {
+        self.signals().contains(&from) && self.output_signals().contains(&to)
+    }
     /// At most one instance, with no name (the store is one: `otelbox`).
     fn unnamed_only(&self) -> bool {
         false
@@ -190,6 +195,8 @@ pub struct Component {
     pub settings: Settings,
     pub signals: &'static [Signal],
     pub output_signals: &'static [Signal],
+    /// Connectors only: the (taken, emitted) signal pairs it connects.
+    pub connects: Vec<(Signal, Signal)>,
 }
 
 impl fmt::Debug for Component {
@@ -266,13 +273,9 @@ const NOT_YET: &[&str] = &[
     "datadog",
     "skywalking",
     // processors
-    "routing",
     "groupbytrace",
-    "groupbyattrs",
     "k8sattributes",
-    "span",
     "metricstransform",
-    "cumulativetodelta",
     "deltatocumulative",
     "deltatorate",
     "logdedup",
@@ -290,22 +293,16 @@ const NOT_YET: &[&str] = &[
     "sentry",
     "logzio",
     "loadbalancing",
-    "zipkin",
     "coralogix",
     "honeycombmarker",
     // connectors
-    "count",
-    "forward",
     "servicegraph",
     "exceptions",
     "roundrobin",
     "failover",
     "sum",
     // extensions
-    "pprof",
-    "zpages",
     "oauth2client",
-    "basicauth",
     "oidc",
     "headers_setter",
     "sigv4auth",
@@ -718,6 +715,11 @@ impl Parser<'_> {
                         settings,
                         signals: component_type.signals(),
                         output_signals: component_type.output_signals(),
+                        connects: Signal::ALL
+                            .iter()
+                            .flat_map(|from| Signal::ALL.iter().map(move |to| (*from, *to)))
+                            .filter(|(from, to)| component_type.connects(*from, *to))
+                            .collect(),
                     },
                 );
             }
@@ -775,21 +777,68 @@ impl Parser<'_> {
                 }
             }
         }
-        for (id, _) in config.of_kind(Kind::Connector) {
+        for (id, component) in config.of_kind(Kind::Connector) {
             let path = format!("connectors.{id}");
-            let as_exporter = config.pipelines.iter().any(|p| p.exporters.contains(id));
-            let as_receiver = config.pipelines.iter().any(|p| p.receivers.contains(id));
-            match (as_exporter, as_receiver) {
-                (true, false) => self.error(
+            let takes: BTreeSet<Signal> = config
+                .pipelines
+                .iter()
+                .filter(|p| p.exporters.contains(id))
+                .map(|p| p.signal)
+                .collect();
+            let feeds: BTreeSet<Signal> = config
+                .pipelines
+                .iter()
+                .filter(|p| p.receivers.contains(id))
+                .map(|p| p.signal)
+                .collect();
+            match (takes.is_empty(), feeds.is_empty()) {
+                (false, true) => self.error(
                     &path,
                     "is used as an exporter but not as a receiver: a connector must be a receiver in a pipeline too",
                 ),
-                (false, true) => self.error(
+                (true, false) => self.error(
                     &path,
                     "is used as a receiver but not as an exporter: a connector must be an exporter in a pipeline too",
                 ),
-                _ => {}
+                _ => {
+                    // As the Collector: what it takes must go somewhere, and what it feeds must come from somewhere.
+                    for from in &takes {
+                        if !feeds.iter().any(|to| component.connects.contains(&(*from, *to))) {
+                            self.error(
+                                &path,
+                                format!(
+                                    "takes {} but is a receiver in no pipeline of a signal it makes of {} ({})",
+                                    from.as_str(),
+                                    from.as_str(),
+                                    connect_names(component, *from, true)
+                                ),
+                            );
+                        }
+                    }
+                    for to in &feeds {
+                        if !takes.iter().any(|from| component.connects.contains(&(*from, *to))) {
+                            self.error(
+                                &path,
+                                format!(
+                                    "is a receiver in a {} pipeline but is an exporter in no pipeline of a signal it makes {} from ({})",
+                                    to.as_str(),
+                                    to.as_str(),
+                                    connect_names(component, *to, false)
+                                ),
+                            );
+                        }
+                    }
+                }
             }
+        }
+        if let Some(cycle) = connector_cycle(config) {
+            self.error(
+                "service.pipelines",
+                format!(
+                    "the pipelines and connectors form a cycle, which would pass data around forever: {}",
+                    cycle.join(" -> ")
+                ),
+            );
         }
     }
 
@@ -823,6 +872,11 @@ impl Parser<'_> {
             self.error(
                 path,
                 format!("the exporter type \"logging\" was renamed \"debug\" by the Collector; use debug (otelbox has: {known})"),
+            );
+        } else if id.kind == "routing" && kind == Kind::Processor {
+            self.error(
+                path,
+                "the routing processor was replaced by the routing connector in the Collector: export to connectors.routing and list it as a receiver of the routed pipelines",
             );
         } else if NOT_YET.contains(&id.kind.as_str()) {
             self.error(
@@ -940,6 +994,79 @@ fn canonical(catalog: &dyn Catalog, kinds: &[Kind], mut id: ComponentId) -> Comp
         id.kind = found.type_name().to_string();
     }
     id
+}
+
+/// What a connector makes of `signal` (`forward`) or makes `signal` from (`!forward`), for errors.
+fn connect_names(component: &Component, signal: Signal, forward: bool) -> String {
+    let others: Vec<Signal> = component
+        .connects
+        .iter()
+        .filter(|(from, to)| if forward { *from == signal } else { *to == signal })
+        .map(|(from, to)| if forward { *to } else { *from })
+        .collect();
+    match (others.is_empty(), forward) {
+        (true, true) => format!("it takes no {}", signal.as_str()),
+        (true, false) => format!("it makes no {}", signal.as_str()),
+        (false, true) => format!("it makes {}", signal_names(&others)),
+        (false, false) => format!("it makes it from {}", signal_names(&others)),
+    }
+}
+
+/// A cycle of pipelines through connectors (a pipeline exporting to a connector that is a receiver
+/// of a pipeline that leads back), as `pipeline -> connector -> pipeline ...`; None when there is none.
+pub fn connector_cycle(config: &Config) -> Option<Vec<String>> {
+    // Edges pipeline -> pipeline through a connector; depth-first search with the path kept.
+    fn next<'c>(config: &'c Config, from: &'c Pipeline) -> Vec<(&'c ComponentId, usize)> {
+        let mut out = Vec::new();
+        for connector in from.exporters.iter().filter(|id| config.component(Kind::Connector, id).is_some()) {
+            for (j, p) in config.pipelines.iter().enumerate() {
+                if p.receivers.contains(connector) {
+                    out.push((connector, j));
+                }
+            }
+        }
+        out
+    }
+    #[derive(Clone, Copy, PartialEq)]
+    enum Mark {
+        New,
+        OnPath,
+        Done,
+    }
+    fn visit(i: usize, config: &Config, marks: &mut Vec<Mark>, path: &mut Vec<String>) -> Option<Vec<String>> {
+        marks[i] = Mark::OnPath;
+        path.push(config.pipelines[i].id.clone());
+        for (connector, j) in next(config, &config.pipelines[i]) {
+            path.push(connector.to_string());
+            match marks[j] {
+                Mark::OnPath => {
+                    let start = path.iter().position(|p| *p == config.pipelines[j].id).unwrap_or(0);
+                    let mut cycle = path[start..].to_vec();
+                    cycle.push(config.pipelines[j].id.clone());
+                    return Some(cycle);
+                }
+                Mark::New => {
+                    if let Some(cycle) = visit(j, config, marks, path) {
+                        return Some(cycle);
+                    }
+                }
+                Mark::Done => {}
+            }
+            path.pop();
+        }
+        path.pop();
+        marks[i] = Mark::Done;
+        None
+    }
+    let mut marks = vec![Mark::New; config.pipelines.len()];
+    for i in 0..config.pipelines.len() {
+        if marks[i] == Mark::New {
+            if let Some(cycle) = visit(i, config, &mut marks, &mut Vec::new()) {
+                return Some(cycle);
+            }
+        }
+    }
+    None
 }
 
 fn signal_names(signals: &[Signal]) -> String {

@@ -13,10 +13,10 @@
 //! whose only attribute is `otel.metric.overflow: true`.
 
 use crate::config::{ComponentId, ComponentType, Parser, Settings};
-use crate::connector::ConnectorFactory;
+use crate::connector::{ConnectorFactory, ConnectorOutput};
 use crate::pdata::{find_attribute, Signal, SignalData};
 use crate::pipeline::{Consumer, Envelope, PipelineError, SharedConsumer, SignalConsumers};
-use crate::telemetry::ComponentCounters;
+use crate::telemetry::{ComponentCounters, PerSignal};
 use futures::future::BoxFuture;
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
@@ -359,14 +359,20 @@ impl ConnectorFactory for Factory {
         &self,
         id: &ComponentId,
         settings: &Settings,
-        output: SignalConsumers,
-        counters: Arc<ComponentCounters>,
+        output: &ConnectorOutput,
+        counters: &PerSignal,
     ) -> anyhow::Result<SignalConsumers> {
         let metrics = output
+            .all()
             .metrics
             .ok_or_else(|| anyhow::anyhow!("{id}: no metrics pipeline receives from this connector"))?;
         Ok(SignalConsumers {
-            traces: Some(Arc::new(SpanMetricsConnector::new(id, settings.get(), metrics, counters))),
+            traces: Some(Arc::new(SpanMetricsConnector::new(
+                id,
+                settings.get(),
+                metrics,
+                counters.traces.clone(),
+            ))),
             ..SignalConsumers::default()
         })
     }

@@ -12,6 +12,7 @@ pub mod queue;
 pub mod retry;
 pub mod sender;
 pub mod storage;
+pub mod zipkin;
 
 use crate::config::{ComponentId, ComponentType, Settings};
 use crate::pipeline::SignalConsumers;

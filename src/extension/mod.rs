@@ -3,9 +3,12 @@
 //! set that starts them in `service.extensions` order before any receiver and stops them last.
 //! Receivers find an authenticator among them by id.
 
+pub mod basicauth;
 pub mod bearertokenauth;
 pub mod file_storage;
 pub mod health_check;
+pub mod pprof;
+pub mod zpages;
 
 use crate::config::{ComponentId, ComponentType, Settings};
 use futures::future::BoxFuture;

@@ -74,7 +74,7 @@ pub fn hex_id(bytes: &[u8]) -> String {
 }
 
 /// The three OTLP signals.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Signal {
     Traces,
     Metrics,

@@ -5,11 +5,14 @@
 
 pub mod attributes;
 pub mod batch;
+pub mod cumulativetodelta;
 pub mod filter;
+pub mod groupbyattrs;
 pub mod memory_limiter;
 pub mod probabilistic_sampler;
 pub mod redaction;
 pub mod resourcedetection;
+pub mod span;
 pub mod tail_sampling;
 pub mod transform;
 

@@ -2,15 +2,17 @@
 //! it in order. Start-up: extensions (in `service.extensions` order; an exporter whose settings name
 //! a storage extension keeps its queue in that extension's directory), then the pipelines (a chain
 //! per pipeline: its own processor instances, then its exporters; exporters and connectors built
-//! once and shared), then every receiver, each feeding the pipelines that list it. Every stage is
-//! wrapped in counting taps for the per-component counters.
+//! once and shared; a connector after every pipeline it feeds and before every pipeline feeding
+//! it), then every receiver, each feeding the pipelines that list it. Every stage is wrapped in
+//! counting taps for the per-component counters.
 //!
-//! Shutdown runs in data-flow order: receivers stop taking data (the app), traces and logs
-//! pipelines flush, then connectors (span metrics flush into metrics pipelines), then metrics
-//! pipelines, then the shared exporters, and the extensions last.
+//! Shutdown runs in data-flow order: receivers stop taking data (the app), then pipelines and
+//! connectors upstream first (a traces pipeline flushes into span metrics, which flush into a
+//! metrics pipeline), then the shared exporters, and the extensions last.
 
 use crate::components::{find, REGISTRY};
 use crate::config::{ComponentId, ComponentType, Config, Kind, Pipeline, Settings};
+use crate::connector::ConnectorOutput;
 use crate::exporter::ExporterContext;
 use crate::extension::Extensions;
 use crate::memory::{MemoryGauge, MemoryGauges};
@@ -19,7 +21,7 @@ use crate::pipeline::{FanOut, Inline, NoPipeline, PipelineData, Shared, SharedCo
 use crate::processor::{ProcessorContext, Stage};
 use crate::receiver::{Receiver, ReceiverHost};
 use crate::store::Store;
-use crate::telemetry::{Components, PerSignal};
+use crate::telemetry::{ComponentCounters, Components, PerSignal};
 use anyhow::Context;
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
@@ -43,10 +45,8 @@ pub struct Topology {
     /// The consumers each receiver (by id) hands its data to, per signal.
     heads: BTreeMap<ComponentId, SignalConsumers>,
     gauges: MemoryGauges,
-    traces: Vec<SharedConsumer<ExportTraceServiceRequest>>,
-    logs: Vec<SharedConsumer<ExportLogsServiceRequest>>,
-    connectors: Vec<SignalConsumers>,
-    metrics: Vec<SharedConsumer<ExportMetricsServiceRequest>>,
+    /// Pipelines' chains and connectors, upstream first (the order they shut down in).
+    stages: Vec<SignalConsumers>,
     exporters: Vec<SignalConsumers>,
 }
 
@@ -89,55 +89,85 @@ impl Topology {
             let consumers = factory.build(&context, settings).with_context(|| format!("exporter {id}"))?;
             builder.exporters.insert(id.clone(), (consumers, counters));
         }
-        // A connector's input pipelines need it built, and it needs the pipelines it feeds: metrics
-        // and logs pipelines first (span metrics feed metrics), then the connectors, then traces.
-        let metrics = builder.chains::<ExportMetricsServiceRequest>()?;
-        let logs = builder.chains::<ExportLogsServiceRequest>()?;
-        for id in config.used(Kind::Connector) {
-            let (factory, settings) = lookup(REGISTRY.connectors, config, Kind::Connector, id)?;
-            let output = SignalConsumers {
-                traces: None,
-                metrics: heads_for(id, &metrics),
-                logs: heads_for(id, &logs),
-            };
-            let input = factory.signals().first().copied().unwrap_or(Signal::Traces);
-            let counters = resources.components.register("*", &format!("connector/{id}"), input);
-            let consumers = factory
-                .build(id, settings, output, counters.clone())
-                .with_context(|| format!("connector {id}"))?;
-            let tapped = SignalConsumers {
-                traces: consumers
-                    .traces
-                    .map(|c| Arc::new(Tap::entry(c, counters.clone())) as SharedConsumer<_>),
-                metrics: consumers
-                    .metrics
-                    .map(|c| Arc::new(Tap::entry(c, counters.clone())) as SharedConsumer<_>),
-                logs: consumers
-                    .logs
-                    .map(|c| Arc::new(Tap::entry(c, counters.clone())) as SharedConsumer<_>),
-            };
-            builder.connectors.insert(id.clone(), tapped);
+        // A connector is built after every pipeline it feeds and before every pipeline feeding it
+        // (the config refuses cycles): pipelines and connectors in dependency order, downstream first.
+        let mut pipelines: BTreeMap<&str, SignalConsumers> = BTreeMap::new();
+        let mut stages: Vec<SignalConsumers> = Vec::new();
+        let mut pending_pipelines: Vec<&Pipeline> = config.pipelines.iter().collect();
+        let mut pending_connectors: Vec<&ComponentId> = config.used(Kind::Connector);
+        while !pending_pipelines.is_empty() || !pending_connectors.is_empty() {
+            let before = pending_pipelines.len() + pending_connectors.len();
+            let mut waiting = Vec::new();
+            for pipeline in pending_pipelines {
+                let ready = pipeline
+                    .exporters
+                    .iter()
+                    .all(|id| config.component(Kind::Connector, id).is_none() || builder.connectors.contains_key(id));
+                if !ready {
+                    waiting.push(pipeline);
+                    continue;
+                }
+                let chain = match pipeline.signal {
+                    Signal::Traces => SignalConsumers {
+                        traces: Some(builder.chain::<ExportTraceServiceRequest>(pipeline)?),
+                        ..Default::default()
+                    },
+                    Signal::Metrics => SignalConsumers {
+                        metrics: Some(builder.chain::<ExportMetricsServiceRequest>(pipeline)?),
+                        ..Default::default()
+                    },
+                    Signal::Logs => SignalConsumers {
+                        logs: Some(builder.chain::<ExportLogsServiceRequest>(pipeline)?),
+                        ..Default::default()
+                    },
+                };
+                stages.push(chain.clone());
+                pipelines.insert(&pipeline.id, chain);
+            }
+            pending_pipelines = waiting;
+            let mut waiting = Vec::new();
+            for id in pending_connectors {
+                let feeds: Vec<&Pipeline> = config.pipelines.iter().filter(|p| p.receivers.contains(id)).collect();
+                if !feeds.iter().all(|p| pipelines.contains_key(p.id.as_str())) {
+                    waiting.push(id);
+                    continue;
+                }
+                let output = ConnectorOutput {
+                    pipelines: feeds.iter().map(|p| (p.id.clone(), pipelines[p.id.as_str()].clone())).collect(),
+                };
+                let connector = builder.connector(id, &output)?;
+                stages.push(connector.clone());
+                builder.connectors.insert(id.clone(), connector);
+            }
+            pending_connectors = waiting;
+            if pending_pipelines.len() + pending_connectors.len() == before {
+                anyhow::bail!("the pipelines and connectors form a cycle");
+            }
         }
-        let traces = builder.chains::<ExportTraceServiceRequest>()?;
         let heads = config
             .used(Kind::Receiver)
             .into_iter()
             .map(|id| {
+                let mine = |signal: Signal| {
+                    config
+                        .pipelines
+                        .iter()
+                        .filter(move |p| p.signal == signal && p.receivers.contains(id))
+                };
                 let heads = SignalConsumers {
-                    traces: heads_for(id, &traces),
-                    metrics: heads_for(id, &metrics),
-                    logs: heads_for(id, &logs),
+                    traces: fan_in(mine(Signal::Traces).filter_map(|p| pipelines[p.id.as_str()].traces.clone())),
+                    metrics: fan_in(mine(Signal::Metrics).filter_map(|p| pipelines[p.id.as_str()].metrics.clone())),
+                    logs: fan_in(mine(Signal::Logs).filter_map(|p| pipelines[p.id.as_str()].logs.clone())),
                 };
                 (id.clone(), heads)
             })
             .collect();
+        // Shut down upstream first: the reverse of the build order.
+        stages.reverse();
         Ok(Topology {
             heads,
             gauges: builder.gauges,
-            traces: traces.into_iter().map(|(_, chain)| chain).collect(),
-            logs: logs.into_iter().map(|(_, chain)| chain).collect(),
-            connectors: builder.connectors.into_values().collect(),
-            metrics: metrics.into_iter().map(|(_, chain)| chain).collect(),
+            stages,
             exporters: builder.exporters.into_values().map(|(consumers, _)| consumers).collect(),
         })
     }
@@ -154,17 +184,8 @@ impl Topology {
 
     /// Flushes everything in data-flow order (see the module docs).
     pub async fn shutdown(&self) {
-        for chain in &self.traces {
-            chain.shutdown().await;
-        }
-        for chain in &self.logs {
-            chain.shutdown().await;
-        }
-        for connector in &self.connectors {
-            connector.shutdown().await;
-        }
-        for chain in &self.metrics {
-            chain.shutdown().await;
+        for stage in &self.stages {
+            stage.shutdown().await;
         }
         for exporter in &self.exporters {
             exporter.shutdown().await;
@@ -219,12 +240,8 @@ fn lookup<'c, F: ?Sized + ComponentType>(
 }
 
 /// The head for a receiver: the chains of the pipelines listing it, fanned out; None when none does.
-fn heads_for<T: PipelineData>(receiver: &ComponentId, chains: &[(&Pipeline, SharedConsumer<T>)]) -> Option<SharedConsumer<T>> {
-    let mut mine: Vec<SharedConsumer<T>> = chains
-        .iter()
-        .filter(|(pipeline, _)| pipeline.receivers.contains(receiver))
-        .map(|(_, chain)| Arc::new(Shared(chain.clone())) as SharedConsumer<T>)
-        .collect();
+fn fan_in<T: PipelineData>(chains: impl Iterator<Item = SharedConsumer<T>>) -> Option<SharedConsumer<T>> {
+    let mut mine: Vec<SharedConsumer<T>> = chains.map(|chain| Arc::new(Shared(chain)) as SharedConsumer<T>).collect();
     match mine.len() {
         0 => None,
         1 => mine.pop(),
@@ -233,15 +250,45 @@ fn heads_for<T: PipelineData>(receiver: &ComponentId, chains: &[(&Pipeline, Shar
 }
 
 impl<'a> Builder<'a> {
-    /// The chains of every pipeline of signal `T`, with the pipeline each belongs to.
-    fn chains<T: PipelineData>(&mut self) -> anyhow::Result<Vec<(&'a Pipeline, SharedConsumer<T>)>> {
+    /// Builds connector `id` feeding `output`, each input it takes counted under its own signal.
+    fn connector(&self, id: &ComponentId, output: &ConnectorOutput) -> anyhow::Result<SignalConsumers> {
         let config = self.config;
-        config
-            .pipelines
-            .iter()
-            .filter(|p| p.signal == T::SIGNAL)
-            .map(|pipeline| Ok((pipeline, self.chain::<T>(pipeline)?)))
-            .collect()
+        let (factory, settings) = lookup(REGISTRY.connectors, config, Kind::Connector, id)?;
+        let takes: Vec<Signal> = Signal::ALL
+            .into_iter()
+            .filter(|s| config.pipelines.iter().any(|p| p.signal == *s && p.exporters.contains(id)))
+            .collect();
+        // Counters for the signals it takes; the others stay unregistered (nothing to show).
+        let counters_of = |signal: Signal| {
+            if takes.contains(&signal) {
+                self.resources.components.register("*", &format!("connector/{id}"), signal)
+            } else {
+                Arc::new(ComponentCounters::new("*", &format!("connector/{id}"), signal))
+            }
+        };
+        let counters = PerSignal {
+            traces: counters_of(Signal::Traces),
+            metrics: counters_of(Signal::Metrics),
+            logs: counters_of(Signal::Logs),
+        };
+        let consumers = factory
+            .build(id, settings, output, &counters)
+            .with_context(|| format!("connector {id}"))?;
+        let tap = |signal: Signal| takes.contains(&signal).then(|| counters.get(signal).clone());
+        Ok(SignalConsumers {
+            traces: consumers
+                .traces
+                .zip(tap(Signal::Traces))
+                .map(|(c, n)| Arc::new(Tap::entry(c, n)) as SharedConsumer<_>),
+            metrics: consumers
+                .metrics
+                .zip(tap(Signal::Metrics))
+                .map(|(c, n)| Arc::new(Tap::entry(c, n)) as SharedConsumer<_>),
+            logs: consumers
+                .logs
+                .zip(tap(Signal::Logs))
+                .map(|(c, n)| Arc::new(Tap::entry(c, n)) as SharedConsumer<_>),
+        })
     }
 
     fn chain<T: PipelineData>(&mut self, pipeline: &Pipeline) -> anyhow::Result<SharedConsumer<T>> {

@@ -170,7 +170,7 @@ service:
         "processors.batch.timeout: ",
         "processors.batch.send_batch_size: expected a non-negative integer, got a number",
         "processors.groupbytrace: the processor type \"groupbytrace\" is not supported by this otelbox yet",
-        "processors.nonsense: unknown processor type \"nonsense\" (otelbox has: attributes, batch, filter,",
+        "processors.nonsense: unknown processor type \"nonsense\" (otelbox has: attributes, batch, cumulativetodelta, filter,",
         "exporters.otelbox.retention: expected a duration like 200ms or 5s, got a number",
         "exporters.logging: the exporter type \"logging\" was renamed \"debug\" by the Collector",
         "connectors.spanmetrics.metrics_flush_interval: must be greater than 0",
@@ -201,25 +201,25 @@ receivers:
 processors:
   k8sattributes: {}
 exporters:
-  zipkin: {}
+  loki: {}
   otelbox: {}
 connectors:
-  servicegraph: {}
+  exceptions: {}
 extensions:
   oauth2client: {}
 service:
   extensions: [oauth2client]
   pipelines:
-    traces: { receivers: [otlp], processors: [k8sattributes], exporters: [zipkin, otelbox, servicegraph] }
-    metrics: { receivers: [servicegraph], exporters: [otelbox] }
+    traces: { receivers: [otlp], processors: [k8sattributes], exporters: [loki, otelbox, exceptions] }
+    metrics: { receivers: [exceptions], exporters: [otelbox] }
     logs: { receivers: [filelog], exporters: [otelbox] }
 "#,
     );
     for (section, kind, name) in [
         ("receivers", "receiver", "filelog"),
         ("processors", "processor", "k8sattributes"),
-        ("exporters", "exporter", "zipkin"),
-        ("connectors", "connector", "servicegraph"),
+        ("exporters", "exporter", "loki"),
+        ("connectors", "connector", "exceptions"),
         ("extensions", "extension", "oauth2client"),
     ] {
         let line = format!("{section}.{name}: the {kind} type \"{name}\" is not supported by this otelbox yet (it has: ");

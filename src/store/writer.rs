@@ -117,7 +117,9 @@ impl Freer {
                 drop(batches);
             }
         });
-        Freer { batches: spawned.ok().map(|_| sender) }
+        Freer {
+            batches: spawned.ok().map(|_| sender),
+        }
     }
 
     /// Hand the batches over (or free them here if the thread could not start).
@@ -797,7 +799,8 @@ fn insert_spans(
     // One index entry per (trace, value): the latest span holding it (retention deletes it last).
     let attr_hashes = batch.spans.iter().map(|s| s.attr_hashes.len()).sum();
     let mut latest: FoldHashMap<([u8; 16], i64), i64> = FoldHashMap::with_capacity_and_hasher(attr_hashes, Default::default());
-    let mut services: FoldHashMap<usize, (i64, i64, i64)> = FoldHashMap::with_capacity_and_hasher(batch.resources.len(), Default::default());
+    let mut services: FoldHashMap<usize, (i64, i64, i64)> =
+        FoldHashMap::with_capacity_and_hasher(batch.resources.len(), Default::default());
     // LLM rows are inserted after the spans, many to a statement (`insert_llm_rows`).
     let mut llm_rows: Vec<(i64, &LlmRow)> = Vec::new();
     let mut stored = StoredSpans::new(tx, batch.spans.len())?;

@@ -90,7 +90,10 @@ fn input(call: &LlmCall) -> String {
 fn answer(call: &LlmCall) -> String {
     let text = parts_text(call.messages.output.iter().flat_map(|m| &m.parts));
     if text.is_empty() {
-        call.tool.as_ref().map(|t| if t.result.is_empty() { t.error.clone() } else { t.result.clone() }).unwrap_or_default()
+        call.tool
+            .as_ref()
+            .map(|t| if t.result.is_empty() { t.error.clone() } else { t.result.clone() })
+            .unwrap_or_default()
     } else {
         text
     }
@@ -111,16 +114,24 @@ const MAX_DIFF_CELLS: usize = 250_000;
 /// A word diff of two texts: the common start and end kept, the middle aligned word by word (each word
 /// with the whitespace after it, so the pieces put together give back both texts).
 pub fn word_diff(a: &str, b: &str) -> Vec<Piece> {
-    let (wa, wb): (Vec<&str>, Vec<&str>) = (a.split_inclusive(char::is_whitespace).collect(), b.split_inclusive(char::is_whitespace).collect());
+    let (wa, wb): (Vec<&str>, Vec<&str>) = (
+        a.split_inclusive(char::is_whitespace).collect(),
+        b.split_inclusive(char::is_whitespace).collect(),
+    );
     let prefix = wa.iter().zip(&wb).take_while(|(x, y)| x == y).count();
-    let suffix = wa[prefix..].iter().rev().zip(wb[prefix..].iter().rev()).take_while(|(x, y)| x == y).count();
+    let suffix = wa[prefix..]
+        .iter()
+        .rev()
+        .zip(wb[prefix..].iter().rev())
+        .take_while(|(x, y)| x == y)
+        .count();
     let (ma, mb) = (&wa[prefix..wa.len() - suffix], &wb[prefix..wb.len() - suffix]);
     let mut pieces: Vec<Piece> = Vec::new();
-    let mut push = |piece: Piece| {
-        match (pieces.last_mut(), piece) {
-            (Some(Piece::Same(s)), Piece::Same(t)) | (Some(Piece::Removed(s)), Piece::Removed(t)) | (Some(Piece::Added(s)), Piece::Added(t)) => s.push_str(&t),
-            (_, piece) => pieces.push(piece),
-        }
+    let mut push = |piece: Piece| match (pieces.last_mut(), piece) {
+        (Some(Piece::Same(s)), Piece::Same(t))
+        | (Some(Piece::Removed(s)), Piece::Removed(t))
+        | (Some(Piece::Added(s)), Piece::Added(t)) => s.push_str(&t),
+        (_, piece) => pieces.push(piece),
     };
     wa[..prefix].iter().for_each(|w| push(Piece::Same(w.to_string())));
     if ma.len() * mb.len() <= MAX_DIFF_CELLS {
@@ -207,7 +218,11 @@ fn Comparison(a: LlmRunResponse, b: LlmRunResponse) -> impl IntoView {
             };
             match (x, y) {
                 (Some(x), Some(y)) => {
-                    let status = if x.status != y.status { format!("{} → {}", x.status, y.status) } else { x.status.clone() };
+                    let status = if x.status != y.status {
+                        format!("{} → {}", x.status, y.status)
+                    } else {
+                        x.status.clone()
+                    };
                     view! {
                         <tr class:error-row=y.status == "error">
                             <td>{label}</td>
@@ -223,8 +238,12 @@ fn Comparison(a: LlmRunResponse, b: LlmRunResponse) -> impl IntoView {
                     }
                     .into_any()
                 }
-                (Some(_), None) => view! { <tr class="diff-removed"><td>{label}</td><td colspan="5" class="small">"only in the first run"</td></tr> }.into_any(),
-                _ => view! { <tr class="diff-added"><td>{label}</td><td colspan="5" class="small">"only in the second run"</td></tr> }.into_any(),
+                (Some(_), None) => {
+                    view! { <tr class="diff-removed"><td>{label}</td><td colspan="5" class="small">"only in the first run"</td></tr> }
+                        .into_any()
+                }
+                _ => view! { <tr class="diff-added"><td>{label}</td><td colspan="5" class="small">"only in the second run"</td></tr> }
+                    .into_any(),
             }
         })
         .collect_view();
@@ -254,7 +273,10 @@ mod tests {
 
     #[test]
     fn a_word_diff_marks_only_the_changed_words_and_gives_back_both_texts() {
-        let (a, b) = ("The weather in Paris is sunny today.", "The weather in Paris is rainy and cold today.");
+        let (a, b) = (
+            "The weather in Paris is sunny today.",
+            "The weather in Paris is rainy and cold today.",
+        );
         let pieces = word_diff(a, b);
         assert_eq!(
             pieces,
