@@ -45,6 +45,7 @@ pub static REGISTRY: Registry = Registry {
         &connector::count::Factory,
         &connector::forward::Factory,
         &connector::routing::Factory,
+        &connector::servicegraph::Factory,
         &connector::spanmetrics::Factory,
     ],
     extensions: &[

@@ -296,7 +296,6 @@ const NOT_YET: &[&str] = &[
     "coralogix",
     "honeycombmarker",
     // connectors
-    "servicegraph",
     "exceptions",
     "roundrobin",
     "failover",

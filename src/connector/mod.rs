@@ -6,6 +6,7 @@
 pub mod count;
 pub mod forward;
 pub mod routing;
+pub mod servicegraph;
 pub mod spanmetrics;
 
 use crate::config::{ComponentId, ComponentType, Settings};
