@@ -151,6 +151,9 @@ pub async fn run(options: BoxOptions, shutdown: impl Future<Output = ()>, on_rea
     };
     let url = |address: Option<SocketAddr>| address.map(|a| format!("{scheme}://{a}")).unwrap_or_default();
 
+    for pipeline in &config.ignored_pipelines {
+        tracing::warn!(%pipeline, "this pipeline is not run: otelbox does not handle the profiles signal (the other pipelines run)");
+    }
     let api_state = Arc::new(ApiState {
         store: store.clone(),
         ingest: stats,

@@ -17,7 +17,11 @@ pub struct Registry {
 }
 
 pub static REGISTRY: Registry = Registry {
-    receivers: &[&receiver::otlp::Factory, &receiver::zipkin::Factory],
+    receivers: &[
+        &receiver::otlp::Factory,
+        &receiver::zipkin::Factory,
+        &receiver::hostmetrics::Factory,
+    ],
     processors: &[
         &processor::attributes::AttributesFactory,
         &processor::batch::Factory,
@@ -25,6 +29,7 @@ pub static REGISTRY: Registry = Registry {
         &processor::filter::Factory,
         &processor::groupbyattrs::Factory,
         &processor::memory_limiter::Factory,
+        &processor::metricstransform::Factory,
         &processor::probabilistic_sampler::Factory,
         &processor::redaction::Factory,
         &processor::attributes::ResourceFactory,
@@ -38,6 +43,7 @@ pub static REGISTRY: Registry = Registry {
         &exporter::file::Factory,
         &exporter::otlp::Factory,
         &exporter::otlphttp::Factory,
+        &exporter::prometheus::Factory,
         &exporter::storage::Factory,
         &exporter::zipkin::Factory,
     ],

@@ -1,12 +1,13 @@
 //! Listening: binding a port with an error that says what to do, and serving an axum router on a
 //! plain or TLS listener until a stop signal, refusing foreign host names on loopback listeners
 //! (DNS rebinding). Each connection runs under `ConnectionLimits` (header, body-stall and idle
-//! timeouts, a cap per listener, a bounded graceful shutdown), so slow, idle or abandoned clients
+//! timeouts, a cap per listener, a bounded graceful shutdown; for the gRPC receiver's `keepalive`
+//! also HTTP/2 pings, a stream cap and a maximum connection age), so slow, idle or abandoned clients
 //! cannot hold file descriptors or delay a stop. Shared by the receivers, the extensions and the API.
 
 use axum::body::Bytes;
 use hyper::body::{Body as HttpBody, Frame, Incoming, SizeHint};
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use std::convert::Infallible;
 use std::future::Future;
@@ -196,7 +197,24 @@ pub struct ConnectionLimits {
     /// After the stop signal, idle connections close at once and requests in flight get this long to
     /// finish before their connections are dropped.
     pub shutdown_grace: Duration,
+    /// HTTP/2: a ping after this long without data from the client (None: no pings), as gRPC's
+    /// keepalive `time`.
+    pub http2_keepalive_interval: Option<Duration>,
+    /// HTTP/2: a ping not answered within this closes the connection (gRPC's keepalive `timeout`).
+    pub http2_keepalive_timeout: Duration,
+    /// HTTP/2: requests one connection may have open at once (None: hyper's default, 200).
+    pub http2_max_concurrent_streams: Option<u32>,
+    /// A connection open this long (give or take 10%, so that clients connected together do not
+    /// all reconnect together) is closed gracefully, as gRPC's `max_connection_age`: HTTP/2 with a
+    /// GOAWAY, HTTP/1 after its current response. None: connections may live as long as they are used.
+    pub max_connection_age: Option<Duration>,
+    /// How long the requests in flight on a connection closed for its age get to finish (None: as
+    /// long as they take; a stop still bounds it by `shutdown_grace`).
+    pub max_connection_age_grace: Option<Duration>,
 }
+
+/// gRPC's default keepalive `timeout`, and hyper's.
+pub const DEFAULT_HTTP2_KEEPALIVE_TIMEOUT: Duration = Duration::from_secs(20);
 
 impl Default for ConnectionLimits {
     fn default() -> Self {
@@ -206,6 +224,11 @@ impl Default for ConnectionLimits {
             idle_timeout: DEFAULT_IDLE_TIMEOUT,
             max_connections: default_max_connections(),
             shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
+            http2_keepalive_interval: None,
+            http2_keepalive_timeout: DEFAULT_HTTP2_KEEPALIVE_TIMEOUT,
+            http2_max_concurrent_streams: None,
+            max_connection_age: None,
+            max_connection_age_grace: None,
         }
     }
 }
@@ -237,7 +260,7 @@ pub fn serve(
         router,
         tls: tls.map(tokio_rustls::TlsAcceptor::from),
         limits,
-        http: connection_builder(),
+        http: connection_builder(&limits),
         stop: stop.clone(),
         local,
     };
@@ -245,13 +268,37 @@ pub fn serve(
 }
 
 /// HTTP/1 and HTTP/2 (by the client's first bytes: gRPC sends the HTTP/2 preface, with or without
-/// TLS) on every listener.
-fn connection_builder() -> auto::Builder<TokioExecutor> {
+/// TLS) on every listener, with the HTTP/2 settings of `limits`.
+fn connection_builder(limits: &ConnectionLimits) -> auto::Builder<TokioExecutor> {
     let mut builder = auto::Builder::new(TokioExecutor::new());
     // Each connection's own clock enforces the header timeout: hyper's also runs while a keep-alive
     // connection waits for its next request, which would cut idle_timeout down to it.
     builder.http1().header_read_timeout(None::<Duration>);
+    if let Some(interval) = limits.http2_keepalive_interval {
+        // hyper's pings run on this timer; it resets the interval whenever the client sends data.
+        builder
+            .http2()
+            .timer(TokioTimer::new())
+            .keep_alive_interval(interval)
+            .keep_alive_timeout(limits.http2_keepalive_timeout);
+    }
+    if let Some(streams) = limits.http2_max_concurrent_streams {
+        builder.http2().max_concurrent_streams(streams);
+    }
     builder
+}
+
+/// `age` give or take 10%.
+fn jittered(age: Duration) -> Duration {
+    age.mul_f64(rand::random_range(0.9..1.1))
+}
+
+/// The earlier of two deadlines, None being never.
+fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
 }
 
 /// One listener's accept loop and what its connections share.
@@ -319,14 +366,14 @@ impl Server {
         let accepted_at = Instant::now();
         let activity = Arc::new(ConnectionActivity::new(accepted_at));
         match &self.tls {
-            None => self.serve_http(tcp, peer, activity).await,
+            None => self.serve_http(tcp, peer, activity, accepted_at).await,
             Some(acceptor) => {
                 let handshake = tokio::select! {
                     finished = finish_by(accepted_at.checked_add(self.limits.read_header_timeout), acceptor.accept(tcp)) => finished,
                     _ = self.stop.wait() => return,
                 };
                 match handshake {
-                    Some(Ok(stream)) => self.serve_http(stream, peer, activity).await,
+                    Some(Ok(stream)) => self.serve_http(stream, peer, activity, accepted_at).await,
                     Some(Err(e)) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
                     None => tracing::debug!(%peer, "TLS handshake timed out"),
                 }
@@ -334,9 +381,9 @@ impl Server {
         }
     }
 
-    /// Serves HTTP on one connection until the client closes it, a limit closes it, or the stop
-    /// (then requests in flight get `shutdown_grace` to finish).
-    async fn serve_http<I>(&self, io: I, peer: SocketAddr, activity: Arc<ConnectionActivity>)
+    /// Serves HTTP on one connection until the client closes it, a limit closes it (its age among
+    /// them), or the stop (then requests in flight get `shutdown_grace` to finish).
+    async fn serve_http<I>(&self, io: I, peer: SocketAddr, activity: Arc<ConnectionActivity>, accepted_at: Instant)
     where
         I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
@@ -361,8 +408,14 @@ impl Server {
         };
         let mut connection = std::pin::pin!(self.http.serve_connection(TokioIo::new(watched), service));
         let mut stopped = std::pin::pin!(self.stop.wait());
-        // Set once a graceful shutdown began (stop or idle): the connection is dropped at `give_up_at`.
+        let too_old_at = self
+            .limits
+            .max_connection_age
+            .and_then(|age| accepted_at.checked_add(jittered(age)));
+        // Set once a graceful shutdown began (stop, idle or age): the connection is dropped at
+        // `give_up_at` (None: once its requests are answered).
         let mut closing = false;
+        let mut stopping = false;
         let mut give_up_at = None;
         loop {
             let changed = activity.changed.notified();
@@ -378,17 +431,30 @@ impl Server {
                     }
                     return;
                 }
-                _ = &mut stopped, if !closing => {
-                    if matches!(activity.awaiting(), Some((_, Expiry::Headers))) {
-                        // Nothing to finish; and hyper's graceful shutdown would wait for the
-                        // request a new HTTP/1 connection has begun to send.
-                        return;
+                _ = &mut stopped, if !stopping => {
+                    stopping = true;
+                    if !closing {
+                        if matches!(activity.awaiting(), Some((_, Expiry::Headers))) {
+                            // Nothing to finish; and hyper's graceful shutdown would wait for the
+                            // request a new HTTP/1 connection has begun to send.
+                            return;
+                        }
+                        // HTTP/1: closes an idle connection now, a busy one after its response;
+                        // HTTP/2: GOAWAY, then closes once the open streams are answered.
+                        connection.as_mut().graceful_shutdown();
+                        closing = true;
                     }
-                    // HTTP/1: closes an idle connection now, a busy one after its response;
-                    // HTTP/2: GOAWAY, then closes once the open streams are answered.
+                    // A connection already closing for its age keeps an earlier deadline it has.
+                    give_up_at = earliest(give_up_at, Instant::now().checked_add(self.limits.shutdown_grace));
+                }
+                _ = sleep_until_some(too_old_at), if !closing => {
+                    tracing::debug!(%peer, "closing a connection that reached max_connection_age");
                     connection.as_mut().graceful_shutdown();
                     closing = true;
-                    give_up_at = Instant::now().checked_add(self.limits.shutdown_grace);
+                    give_up_at = self
+                        .limits
+                        .max_connection_age_grace
+                        .and_then(|grace| Instant::now().checked_add(grace));
                 }
                 _ = changed, if !closing => {}
                 _ = sleep_until_some(wake_at) => {
@@ -707,6 +773,7 @@ mod tests {
             idle_timeout: Duration::from_secs(10),
             max_connections: 16,
             shutdown_grace: Duration::from_secs(5),
+            ..ConnectionLimits::default()
         }
     }
 
@@ -994,6 +1061,89 @@ mod tests {
             started.elapsed()
         );
         assert!(closed_within(&mut stream, ms(500)).await.is_some());
+    }
+
+    #[tokio::test]
+    async fn a_connection_that_reaches_max_connection_age_is_closed_though_it_is_in_use() {
+        let server = start(ConnectionLimits {
+            max_connection_age: Some(ms(400)),
+            ..relaxed()
+        })
+        .await;
+        let connected = Instant::now();
+        let mut stream = TcpStream::connect(server.addr).await.unwrap();
+        // Busier than the idle timeout would ever allow, and still closed at its age.
+        while let Some(response) = exchange(&mut stream, "/").await {
+            assert!(response.ends_with("ok"), "{response}");
+            assert!(connected.elapsed() < Duration::from_secs(3), "still open after 3 s");
+            tokio::time::sleep(ms(50)).await;
+        }
+        let age = connected.elapsed();
+        assert!(age >= ms(350), "closed after {age:?}, before max_connection_age less its jitter");
+    }
+
+    #[tokio::test]
+    async fn a_request_in_flight_when_its_connection_ages_out_still_gets_its_answer() {
+        let server = start(ConnectionLimits {
+            max_connection_age: Some(ms(100)),
+            max_connection_age_grace: Some(Duration::from_secs(2)),
+            ..relaxed()
+        })
+        .await;
+        let mut stream = TcpStream::connect(server.addr).await.unwrap();
+        stream.write_all(get("/slow").as_bytes()).await.unwrap();
+        let response = read_response(&mut stream).await.expect("the answer");
+        assert!(response.starts_with("HTTP/1.1 200") && response.ends_with("done"), "{response}");
+        assert!(closed_within(&mut stream, Duration::from_secs(1)).await.is_some());
+    }
+
+    #[tokio::test]
+    async fn max_connection_age_grace_and_the_stop_bound_a_request_that_never_ends() {
+        let server = start(ConnectionLimits {
+            max_connection_age: Some(ms(100)),
+            max_connection_age_grace: Some(ms(300)),
+            ..relaxed()
+        })
+        .await;
+        let mut stream = TcpStream::connect(server.addr).await.unwrap();
+        stream.write_all(get("/never").as_bytes()).await.unwrap();
+        let closed = closed_within(&mut stream, Duration::from_secs(3))
+            .await
+            .expect("closed after the grace");
+        assert!(closed >= ms(300), "closed after {closed:?}");
+
+        // Without a grace the request may run on, but a stop still ends it within shutdown_grace.
+        let server = start(ConnectionLimits {
+            max_connection_age: Some(ms(100)),
+            shutdown_grace: ms(300),
+            ..relaxed()
+        })
+        .await;
+        let mut stream = TcpStream::connect(server.addr).await.unwrap();
+        stream.write_all(get("/never").as_bytes()).await.unwrap();
+        assert_eq!(closed_within(&mut stream, ms(600)).await, None, "no grace: it runs on");
+        server.stop.send(true).unwrap();
+        tokio::time::timeout(Duration::from_secs(2), server.handle)
+            .await
+            .expect("stopped once the shutdown grace ran out")
+            .unwrap();
+        assert!(closed_within(&mut stream, ms(500)).await.is_some());
+    }
+
+    #[test]
+    fn http2_settings_build_and_deadlines_combine() {
+        // hyper panics at the first HTTP/2 connection when pings are on and no timer is set; the
+        // builder is made at every start, so build one with every HTTP/2 setting.
+        let _ = super::connection_builder(&ConnectionLimits {
+            http2_keepalive_interval: Some(Duration::from_secs(30)),
+            http2_keepalive_timeout: Duration::from_secs(5),
+            http2_max_concurrent_streams: Some(16),
+            ..relaxed()
+        });
+        let (soon, later) = (Instant::now() + ms(5), Instant::now() + ms(50));
+        assert_eq!(super::earliest(Some(later), Some(soon)), Some(soon));
+        assert_eq!(super::earliest(None, Some(later)), Some(later), "a deadline beats never");
+        assert_eq!(super::earliest(None, None), None);
     }
 
     #[test]

@@ -232,6 +232,9 @@ pub struct Config {
     pub ingest_tokens: Vec<String>,
     pub api_tokens: Vec<String>,
     pub tls: Option<TlsSettings>,
+    /// Pipelines of a signal otelbox does not handle (`profiles`): validated, then not built; the
+    /// box says so when it starts.
+    pub ignored_pipelines: Vec<String>,
 }
 
 /// Every problem found, each `path: what is wrong`.
@@ -247,7 +250,6 @@ const NOT_YET: &[&str] = &[
     "jaeger",
     "kafka",
     "prometheus",
-    "hostmetrics",
     "filelog",
     "k8s_cluster",
     "k8s_events",
@@ -275,7 +277,6 @@ const NOT_YET: &[&str] = &[
     // processors
     "groupbytrace",
     "k8sattributes",
-    "metricstransform",
     "deltatocumulative",
     "deltatorate",
     "logdedup",
@@ -452,6 +453,11 @@ impl Config {
                     .chain([names(&p.exporters).join(", ")]);
                 format!("{}: {}", p.id, stages.collect::<Vec<_>>().join(" -> "))
             })
+            .chain(
+                self.ignored_pipelines
+                    .iter()
+                    .map(|id| format!("{id}: not run (otelbox does not handle the profiles signal)")),
+            )
             .collect()
     }
 }
@@ -493,7 +499,16 @@ impl Parser<'_> {
     }
 
     pub fn integer(&mut self, value: &Value, path: &str) -> Option<i64> {
-        match value.as_i64() {
+        // Go's YAML, which the Collector reads configs with, takes `100_000` for 100000;
+        // serde_yaml_ng leaves it a string. A leading zero (Go reads octal) stays an error.
+        fn grouped(text: &str) -> Option<i64> {
+            let digits = text.strip_prefix(['+', '-']).unwrap_or(text);
+            let well_formed = digits.contains('_')
+                && digits.starts_with(|c: char| c.is_ascii_digit() && c != '0')
+                && digits.chars().all(|c| c.is_ascii_digit() || c == '_');
+            well_formed.then(|| text.replace('_', "").parse().ok()).flatten()
+        }
+        match value.as_i64().or_else(|| value.as_str().and_then(grouped)) {
             Some(n) => Some(n),
             None => {
                 self.error(path, format!("expected an integer, got {}", kind_of(value)));
@@ -575,7 +590,15 @@ impl Parser<'_> {
     }
 
     pub fn unsigned(&mut self, value: &Value, path: &str) -> Option<u64> {
-        match value.as_u64() {
+        // `100_000` as Go's YAML reads it (see `integer`).
+        fn grouped(text: &str) -> Option<u64> {
+            let digits = text.strip_prefix('+').unwrap_or(text);
+            let well_formed = digits.contains('_')
+                && digits.starts_with(|c: char| c.is_ascii_digit() && c != '0')
+                && digits.chars().all(|c| c.is_ascii_digit() || c == '_');
+            well_formed.then(|| digits.replace('_', "").parse().ok()).flatten()
+        }
+        match value.as_u64().or_else(|| value.as_str().and_then(grouped)) {
             Some(n) => Some(n),
             None => {
                 self.error(path, format!("expected a non-negative integer, got {}", kind_of(value)));
@@ -586,6 +609,8 @@ impl Parser<'_> {
 
     pub fn size(&mut self, value: &Value, path: &str) -> Option<u64> {
         match value {
+            // A bare byte count written `10_000_000`, as Go's YAML reads it (see `unsigned`).
+            Value::String(s) if s.contains('_') && s.bytes().all(|b| b.is_ascii_digit() || b == b'_') => self.unsigned(value, path),
             Value::String(s) => crate::units::parse_size(s).map_err(|e| self.error(path, e)).ok(),
             Value::Number(_) => self.unsigned(value, path),
             other => {
@@ -595,19 +620,49 @@ impl Parser<'_> {
         }
     }
 
-    /// A listening address `host:port`: an IP address, `localhost` (loopback) or an empty host
-    /// (every interface, as the Collector reads `:4317`).
+    /// A listening address `host:port`: an IP address, `localhost` (loopback), an empty host (every
+    /// interface, as the Collector reads `:4317`), or a host name, resolved now, as the config is
+    /// loaded at start, to its first IPv4 address (else its first address), the one the Collector's
+    /// listener would take.
     pub fn endpoint(&mut self, value: &Value, path: &str) -> Option<std::net::SocketAddr> {
+        use std::net::ToSocketAddrs;
         let text = self.string(value, path)?;
-        let resolved = match text.rsplit_once(':') {
-            Some(("localhost", port)) => format!("127.0.0.1:{port}"),
-            Some(("", port)) => format!("0.0.0.0:{port}"),
+        let malformed = |p: &mut Self| p.error(path, format!("expected host:port with an IP address or localhost, got '{text}'"));
+        let Some((host, port)) = text.rsplit_once(':') else {
+            malformed(self);
+            return None;
+        };
+        let resolved = match host {
+            "localhost" => format!("127.0.0.1:{port}"),
+            "" => format!("0.0.0.0:{port}"),
             _ => text.clone(),
         };
-        resolved
-            .parse()
-            .map_err(|_| self.error(path, format!("expected host:port with an IP address or localhost, got '{text}'")))
-            .ok()
+        if let Ok(address) = resolved.parse() {
+            return Some(address);
+        }
+        let name_like =
+            !host.is_empty() && host.len() <= 253 && host.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.' || c == '_');
+        let Some(port) = port.parse::<u16>().ok().filter(|_| name_like) else {
+            malformed(self);
+            return None;
+        };
+        match (host, port).to_socket_addrs() {
+            Ok(addresses) => {
+                let addresses: Vec<std::net::SocketAddr> = addresses.collect();
+                let chosen = addresses.iter().find(|a| a.is_ipv4()).or(addresses.first()).copied();
+                if chosen.is_none() {
+                    self.error(path, format!("the host name '{host}' resolves to no address"));
+                }
+                chosen
+            }
+            Err(e) => {
+                self.error(
+                    path,
+                    format!("cannot resolve the host name '{host}' ({e}); use an IP address, or a name this machine resolves"),
+                );
+                None
+            }
+        }
     }
 
     pub fn string(&mut self, value: &Value, path: &str) -> Option<String> {
@@ -658,6 +713,7 @@ impl Parser<'_> {
             ingest_tokens: Vec::new(),
             api_tokens: Vec::new(),
             tls: None,
+            ignored_pipelines: Vec::new(),
         };
         let Some(top) = self.mapping(Some(root), "(top level)") else {
             return config;
@@ -938,11 +994,14 @@ impl Parser<'_> {
         for (id, body) in entries {
             let path = format!("service.pipelines.{id}");
             let signal = match id.split('/').next().unwrap_or_default() {
-                "traces" => Signal::Traces,
-                "metrics" => Signal::Metrics,
-                "logs" => Signal::Logs,
+                "traces" => Some(Signal::Traces),
+                "metrics" => Some(Signal::Metrics),
+                "logs" => Some(Signal::Logs),
+                // The Collector's profiles signal (behind a feature gate there): checked like the others,
+                // then left out, so the rest of a config that has one runs unchanged.
+                "profiles" => None,
                 other => {
-                    self.error(&path, format!("pipeline type \"{other}\" is not traces, metrics or logs"));
+                    self.error(&path, format!("pipeline type \"{other}\" is not traces, metrics, logs or profiles"));
                     continue;
                 }
             };
@@ -970,7 +1029,7 @@ impl Parser<'_> {
             };
             let pipeline = Pipeline {
                 id: id.clone(),
-                signal,
+                signal: signal.unwrap_or(Signal::Traces),
                 receivers: ids("receivers", &[Kind::Receiver, Kind::Connector]),
                 processors: ids("processors", &[Kind::Processor]),
                 exporters: ids("exporters", &[Kind::Exporter, Kind::Connector]),
@@ -981,7 +1040,10 @@ impl Parser<'_> {
             if body.get("exporters").is_none_or(|v| v.as_sequence().is_none_or(|s| s.is_empty())) {
                 self.error(&path, "must have at least one exporter");
             }
-            config.pipelines.push(pipeline);
+            match signal {
+                Some(_) => config.pipelines.push(pipeline),
+                None => config.ignored_pipelines.push(id.clone()),
+            }
         }
     }
 }

@@ -33,7 +33,7 @@ use crate::config::{ComponentId, ComponentType, Parser, Settings};
 use crate::connector::{ConnectorFactory, ConnectorOutput};
 use crate::ottl::{
     parse_condition, Condition, Context, DataPointContext, LogContext, MetricContext, OttlError, SpanContext, SpanEventContext,
-    TransformContext,
+    TransformContext, WithResource,
 };
 use crate::pdata::json::any_value_to_plain;
 use crate::pdata::{find_attribute, Signal, SignalData};
@@ -364,7 +364,7 @@ impl CountConnector {
                 for metric in &mut scope_metrics.metrics {
                     if metrics.counts_anything() {
                         // A metric has no timestamp of its own: its counts are stamped with `now`.
-                        let ctx = MetricContext { metric: &mut *metric };
+                        let ctx = WithResource::new(MetricContext { metric: &mut *metric }, resource, scope_metrics.scope.as_ref());
                         metrics.count(&ctx, [NO_ATTRIBUTES, scope_attributes, resource_attributes], &mut errors);
                     }
                     if !points.counts_anything() {

@@ -23,7 +23,7 @@
 
 use crate::config::{ComponentId, ComponentType, Parser, Settings};
 use crate::connector::{ConnectorFactory, ConnectorOutput};
-use crate::ottl::{parse_condition, Condition, Context, LogContext, MetricContext, ResourceContext, SpanContext};
+use crate::ottl::{parse_condition, Condition, Context, LogContext, MetricContext, ResourceContext, SpanContext, WithResource};
 use crate::pdata::Signal;
 use crate::pipeline::ack::AckToken;
 use crate::pipeline::{Consumer, Envelope, PipelineData, PipelineError, SharedConsumer, SignalConsumers};
@@ -392,7 +392,13 @@ impl Router {
                 } = sm;
                 for mut metric in metrics {
                     let destination = self.destination(&verdicts, |condition| {
-                        (condition.context() == Context::Metric).then(|| condition.evaluate(&MetricContext { metric: &mut metric }))
+                        (condition.context() == Context::Metric).then(|| {
+                            condition.evaluate(&WithResource::new(
+                                MetricContext { metric: &mut metric },
+                                rm.resource.as_ref(),
+                                scope.as_ref(),
+                            ))
+                        })
                     })?;
                     scoped
                         .entry(destination)

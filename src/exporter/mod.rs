@@ -8,6 +8,7 @@ pub mod debug;
 pub mod file;
 pub mod otlp;
 pub mod otlphttp;
+pub mod prometheus;
 pub mod queue;
 pub mod retry;
 pub mod sender;

@@ -10,7 +10,10 @@
 //!     compression: gzip                        # gzip (default) | zstd | none
 //!     timeout: 5s
 //!     retry_on_failure: { initial_interval: 5s, max_interval: 30s, max_elapsed_time: 300s }
-//!     sending_queue: { num_consumers: 10, queue_size: 1000 }
+//!     sending_queue:
+//!       num_consumers: 10
+//!       queue_size: 1000
+//!       batch: { flush_timeout: 200ms, min_size: 8192 }   # merge queued batches (see sender.rs)
 //! ```
 //!
 //! As in the Collector, a `host:port` endpoint uses TLS unless `tls.insecure: true`; an `http://`
@@ -156,14 +159,6 @@ fn parse_tls(p: &mut Parser, value: Option<&Value>, path: &str) -> TlsSection {
     tls
 }
 
-/// Where Debian/Ubuntu, Fedora/RHEL, Alpine and openSUSE keep the system's CA bundle.
-const SYSTEM_CA_BUNDLES: [&str; 4] = [
-    "/etc/ssl/certs/ca-certificates.crt",
-    "/etc/pki/tls/certs/ca-bundle.crt",
-    "/etc/ssl/cert.pem",
-    "/etc/ssl/ca-bundle.pem",
-];
-
 fn read_file(path: &Path, what: &str) -> anyhow::Result<Vec<u8>> {
     std::fs::read(path).map_err(|e| anyhow::anyhow!("cannot read the {what} {}: {e}", path.display()))
 }
@@ -172,10 +167,10 @@ fn tls_config(tls: &ClientTls) -> anyhow::Result<ClientTlsConfig> {
     let ca = match &tls.ca_file {
         Some(file) => read_file(file, "tls.ca_file")?,
         None => {
-            let bundle = SYSTEM_CA_BUNDLES.iter().map(Path::new).find(|p| p.is_file()).ok_or_else(|| {
+            let bundle = crate::tls::system_ca_bundle().ok_or_else(|| {
                 anyhow::anyhow!(
                     "TLS needs a CA to trust: set tls.ca_file (no system CA bundle found in {})",
-                    SYSTEM_CA_BUNDLES.join(", ")
+                    crate::tls::SYSTEM_CA_BUNDLES.join(", ")
                 )
             })?;
             read_file(bundle, "system CA bundle")?
@@ -637,6 +632,13 @@ mod tests {
         assert_eq!(defaults.sender.timeout, Duration::from_secs(5));
         assert_eq!(defaults.sender.queue.queue_size, 1000);
         assert_eq!(defaults.sender.retry.max_elapsed_time, Some(Duration::from_secs(300)));
+        assert_eq!(defaults.sender.queue.batch, None);
+        let batched = settings("endpoint: collector:4317\nsending_queue: { batch: {} }");
+        assert_eq!(
+            batched.sender.queue.batch,
+            Some(crate::exporter::queue::BatchSettings::default()),
+            "sending_queue.batch: the Collector's exporter batching"
+        );
     }
 
     #[test]

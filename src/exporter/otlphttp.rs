@@ -4,29 +4,43 @@
 //! ```yaml
 //! exporters:
 //!   otlphttp/tempo:
-//!     endpoint: http://tempo:4318          # + /v1/traces, /v1/metrics, /v1/logs
+//!     endpoint: https://tempo:4318         # + /v1/traces, /v1/metrics, /v1/logs; http:// or https://
 //!     logs_endpoint: http://loki:3100/otlp/v1/logs   # a full URL for one signal (also traces_, metrics_)
+//!     tls:                                 # for the https:// URLs
+//!       ca_file: ca.pem                    # else the system's CA bundle
+//!       cert_file: client.pem              # with key_file: a client certificate (mTLS)
+//!       key_file: client.key
+//!       server_name_override: tempo.internal
+//!       min_version: "1.2"                 # 1.2 (default) | 1.3; also max_version
+//!       insecure_skip_verify: false        # true: any server certificate is taken
 //!     encoding: proto                      # proto (default) | json
 //!     compression: gzip                    # gzip (default) | zstd | none
 //!     headers: { x-scope-orgid: team-a }
 //!     timeout: 5s
 //!     retry_on_failure: { initial_interval: 5s, max_interval: 30s, max_elapsed_time: 300s }
-//!     sending_queue: { num_consumers: 10, queue_size: 1000 }
+//!     sending_queue:
+//!       num_consumers: 10
+//!       queue_size: 1000
+//!       batch: { flush_timeout: 200ms, min_size: 8192, max_size: 0, sizer: items }
 //! ```
 //!
-//! This build's HTTP client has no TLS, so endpoints must be `http://` (the `otlp` exporter does
-//! TLS). Answers follow the OTLP/HTTP rules: 2xx is delivered (with an optional partial success in
-//! the body), 429/502/503/504 are retried (honouring `Retry-After`), anything else is final.
+//! `tls` applies to https:// URLs (`sender::parse_client_tls`); as in the Collector, `insecure`
+//! changes nothing for HTTP, where the URL's scheme decides. https:// goes through hyper-util's
+//! client over rustls (HTTP/2 when the server offers it), http:// through reqwest
+//! (`sender::HttpClient`). Answers follow the OTLP/HTTP rules: 2xx is delivered (with an optional
+//! partial success in the body), 429/502/503/504 are retried (honouring `Retry-After`), anything
+//! else is final.
 
 use super::retry::{classify_http, RpcStatus, SendError};
 use super::sender::{
-    error_chain, parse_compression, parse_headers, parse_sender, Compression, Delivered, Headers, Sender, SenderSettings, Transport,
-    SENDER_KEYS,
+    parse_client_tls, parse_compression, parse_headers, parse_sender, Compression, Delivered, Headers, HttpClient, Sender, SenderSettings,
+    Transport, SENDER_KEYS,
 };
 use crate::config::{ComponentId, Parser};
 use crate::pdata::Signal;
 use crate::pipeline::PipelineData;
 use crate::telemetry::PerSignal;
+use crate::tls::ClientTlsSettings;
 use bytes::Bytes;
 use futures::future::BoxFuture;
 use opentelemetry_proto::tonic::collector::logs::v1::{ExportLogsServiceRequest, ExportLogsServiceResponse};
@@ -58,6 +72,8 @@ pub struct OtlpHttpExporterConfig {
     pub encoding: Encoding,
     pub compression: Compression,
     pub headers: Headers,
+    /// How https:// URLs are connected to.
+    pub tls: ClientTlsSettings,
     pub sender: SenderSettings,
 }
 
@@ -68,6 +84,11 @@ impl OtlpHttpExporterConfig {
             Signal::Metrics => self.metrics_url.as_ref(),
             Signal::Logs => self.logs_url.as_ref(),
         }
+    }
+
+    /// Whether some signal goes to an https:// URL (and so needs the TLS client).
+    pub fn uses_tls(&self) -> bool {
+        Signal::ALL.iter().filter_map(|s| self.url(*s)).any(|url| url.scheme() == "https")
     }
 }
 
@@ -86,6 +107,7 @@ pub fn parse(p: &mut Parser, value: &Value, path: &str) -> OtlpHttpExporterConfi
         encoding: Encoding::Proto,
         compression: Compression::Gzip,
         headers: Headers::default(),
+        tls: ClientTlsSettings::default(),
         sender: SenderSettings::default(),
     };
     let Some(body) = p.mapping(Some(value), path) else {
@@ -96,6 +118,7 @@ pub fn parse(p: &mut Parser, value: &Value, path: &str) -> OtlpHttpExporterConfi
         "traces_endpoint",
         "metrics_endpoint",
         "logs_endpoint",
+        "tls",
         "encoding",
         "compression",
         "headers",
@@ -120,6 +143,7 @@ pub fn parse(p: &mut Parser, value: &Value, path: &str) -> OtlpHttpExporterConfi
     config.traces_url = with_base(traces, Signal::Traces);
     config.metrics_url = with_base(metrics, Signal::Metrics);
     config.logs_url = with_base(logs, Signal::Logs);
+    config.tls = parse_client_tls(p, body.get("tls"), &format!("{path}.tls"));
     if let Some(v) = body.get("encoding") {
         let at = format!("{path}.encoding");
         match p.string(v, &at).as_deref() {
@@ -138,16 +162,12 @@ pub fn parse(p: &mut Parser, value: &Value, path: &str) -> OtlpHttpExporterConfi
 fn parse_url(p: &mut Parser, value: &Value, path: &str) -> Option<Url> {
     let text = p.string(value, path)?;
     match Url::parse(&text) {
-        Ok(url) if url.scheme() == "http" && url.host_str().is_some_and(|h| !h.is_empty()) => Some(url),
-        Ok(url) if url.scheme() == "https" => {
+        Ok(url) if matches!(url.scheme(), "http" | "https") && url.host_str().is_some_and(|h| !h.is_empty()) => Some(url),
+        _ => {
             p.error(
                 path,
-                "https is not supported by this otelbox's otlphttp exporter (its HTTP client has no TLS); use an http:// URL, or the otlp exporter, which supports TLS",
+                format!("expected an http:// or https:// URL like https://collector:4318, got '{text}'"),
             );
-            None
-        }
-        _ => {
-            p.error(path, format!("expected an http:// URL like http://collector:4318, got '{text}'"));
             None
         }
     }
@@ -172,19 +192,14 @@ pub fn exporter(id: &ComponentId, config: &OtlpHttpExporterConfig, data_dir: Opt
 const MAX_ANSWER_BYTES: usize = 64 * 1024;
 
 struct HttpTransport {
-    client: reqwest::Client,
+    client: HttpClient,
     config: OtlpHttpExporterConfig,
     headers: HeaderMap,
 }
 
 impl HttpTransport {
     fn new(config: &OtlpHttpExporterConfig) -> anyhow::Result<HttpTransport> {
-        let client = reqwest::Client::builder()
-            .connect_timeout(config.sender.timeout)
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("otelbox/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| anyhow::anyhow!("cannot set up the HTTP client: {e}"))?;
+        let client = HttpClient::new(&config.tls, config.uses_tls(), config.sender.timeout)?;
         let mut headers = HeaderMap::new();
         for (name, value) in &config.headers.0 {
             headers.append(name.clone(), value.clone());
@@ -211,41 +226,21 @@ impl HttpTransport {
     }
 
     async fn post(&self, url: &Url, signal: Signal, body: Bytes) -> Result<Delivered, SendError> {
-        let mut response = self
+        let answer = self
             .client
-            .post(url.clone())
-            .headers(self.headers.clone())
-            .body(body)
-            .send()
+            .post(url, &self.headers, body, MAX_ANSWER_BYTES)
             .await
-            .map_err(|e| SendError::retryable(format!("cannot send to {url}: {}", error_chain(&e))))?;
-        let status = response.status().as_u16();
-        let retry_after = response
-            .headers()
-            .get(RETRY_AFTER)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string);
-        let json = response
-            .headers()
-            .get(CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|t| t.contains("json"));
-        let mut answer = Vec::new();
-        while answer.len() < MAX_ANSWER_BYTES {
-            match response.chunk().await {
-                Ok(Some(chunk)) => answer.extend_from_slice(&chunk),
-                Ok(None) => break,
-                // The status is what counts; a body cut short only loses detail.
-                Err(_) => break,
-            }
-        }
+            .map_err(|e| SendError::retryable(format!("cannot send to {url}: {e}")))?;
+        let header = |name: http::HeaderName| answer.headers.get(name).and_then(|v| v.to_str().ok());
+        let retry_after = header(RETRY_AFTER);
+        let json = header(CONTENT_TYPE).is_some_and(|t| t.contains("json"));
         match classify_http(
-            status,
-            retry_after.as_deref(),
-            &error_detail(&answer, json),
+            answer.status,
+            retry_after,
+            &error_detail(&answer.body, json),
             std::time::SystemTime::now(),
         ) {
-            None => Ok(partial_success(signal, &answer, json)),
+            None => Ok(partial_success(signal, &answer.body, json)),
             Some(error) => Err(error),
         }
     }
@@ -434,6 +429,22 @@ mod tests {
     }
 
     async fn serve(upstream: Arc<Upstream>) -> SocketAddr {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, router(upstream)).await });
+        addr
+    }
+
+    /// The upstream over TLS (HTTP/2 or HTTP/1.1, as the client chooses) with `config`.
+    async fn serve_tls(upstream: Arc<Upstream>, config: Arc<tokio_rustls::rustls::ServerConfig>) -> SocketAddr {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let listener = crate::tls::TlsListener::new(listener, config).unwrap();
+        tokio::spawn(async move { axum::serve(listener, router(upstream)).await });
+        addr
+    }
+
+    fn router(upstream: Arc<Upstream>) -> axum::Router {
         let handler = move |uri: Uri, headers: AxumHeaders, body: axum::body::Bytes| {
             let upstream = upstream.clone();
             async move {
@@ -459,11 +470,100 @@ mod tests {
                 response
             }
         };
-        let router = axum::Router::new().fallback(axum::routing::post(handler));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        tokio::spawn(async move { axum::serve(listener, router).await });
-        addr
+        axum::Router::new().fallback(axum::routing::post(handler))
+    }
+
+    fn openssl(dir: &Path, args: &[&str]) {
+        let out = std::process::Command::new("openssl")
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .expect("the openssl command");
+        assert!(out.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    }
+
+    /// In `dir`: a throwaway CA (`ca.pem`), a server certificate it signed for `tempo.internal` only
+    /// (so it matches 127.0.0.1 only through `server_name_override`), a client certificate it
+    /// signed, and another CA that signed nothing (`stranger.pem`).
+    fn make_certs(dir: &Path) {
+        for (key, pem, subject) in [
+            ("ca.key", "ca.pem", "/CN=otelbox test CA"),
+            ("stranger.key", "stranger.pem", "/CN=stranger"),
+        ] {
+            openssl(
+                dir,
+                &[
+                    "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", pem, "-days", "2", "-subj", subject,
+                ],
+            );
+        }
+        for (name, usage, san) in [
+            ("server", "serverAuth", "subjectAltName=DNS:tempo.internal"),
+            ("client", "clientAuth", "subjectAltName=DNS:otelbox"),
+        ] {
+            std::fs::write(
+                dir.join(format!("{name}.ext")),
+                format!("{san}\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage={usage}\n"),
+            )
+            .unwrap();
+            let (key, csr, pem, ext) = (
+                format!("{name}.key"),
+                format!("{name}.csr"),
+                format!("{name}.pem"),
+                format!("{name}.ext"),
+            );
+            openssl(
+                dir,
+                &[
+                    "req",
+                    "-newkey",
+                    "rsa:2048",
+                    "-nodes",
+                    "-keyout",
+                    &key,
+                    "-out",
+                    &csr,
+                    "-subj",
+                    &format!("/CN={name}"),
+                ],
+            );
+            openssl(
+                dir,
+                &[
+                    "x509",
+                    "-req",
+                    "-in",
+                    &csr,
+                    "-CA",
+                    "ca.pem",
+                    "-CAkey",
+                    "ca.key",
+                    "-CAcreateserial",
+                    "-out",
+                    &pem,
+                    "-days",
+                    "2",
+                    "-extfile",
+                    &ext,
+                ],
+            );
+        }
+    }
+
+    /// The upstream's TLS: the server certificate, and client certificates from the CA required
+    /// when `require_client_cert`.
+    fn server_tls(dir: &Path, require_client_cert: bool) -> Arc<tokio_rustls::rustls::ServerConfig> {
+        let files = crate::tls::TlsFiles {
+            cert: dir.join("server.pem"),
+            key: dir.join("server.key"),
+            client_ca: require_client_cert.then(|| dir.join("ca.pem")),
+        };
+        crate::tls::server_config(&files, true, &[b"h2", b"http/1.1"]).unwrap()
+    }
+
+    /// The transport of an exporter body, for single attempts.
+    fn transport(exporter: &str) -> HttpTransport {
+        HttpTransport::new(&settings(exporter)).unwrap()
     }
 
     fn upstream_id() -> ComponentId {
@@ -649,6 +749,133 @@ mod tests {
         Consumer::<ExportTraceServiceRequest>::shutdown(&exporter).await;
     }
 
+    #[tokio::test]
+    async fn https_with_a_ca_file_a_client_certificate_and_a_server_name_override_delivers_exactly() {
+        let dir = tempfile::tempdir().unwrap();
+        make_certs(dir.path());
+        let upstream = Arc::new(Upstream::default());
+        let addr = serve_tls(upstream.clone(), server_tls(dir.path(), true)).await;
+        let file = |name: &str| dir.path().join(name).display().to_string();
+        let config = settings(&format!(
+            "endpoint: https://{addr}\ntls:\n  ca_file: {}\n  cert_file: {}\n  key_file: {}\n  server_name_override: tempo.internal\n  min_version: \"1.2\"\n{}",
+            file("ca.pem"),
+            file("client.pem"),
+            file("client.key"),
+            quick_retries()
+        ));
+        assert!(config.uses_tls());
+        let counters = PerSignal::detached("x");
+        let exporter = exporter(&upstream_id(), &config, None, counters.clone()).unwrap();
+        Consumer::consume(&exporter, Envelope::unacked(golden::traces())).await.unwrap();
+        Consumer::consume(&exporter, Envelope::unacked(golden::logs())).await.unwrap();
+        let mut seen = upstream.wait_for(2).await;
+        seen.sort_by(|a, b| a.path.cmp(&b.path));
+        assert_eq!(seen[0].path, "/v1/logs");
+        assert_eq!(seen[0].body, golden::logs().encode_to_vec());
+        assert_eq!(seen[1].path, "/v1/traces");
+        assert_eq!(seen[1].body, golden::traces().encode_to_vec());
+        assert_eq!(seen[1].headers["content-type"], "application/x-protobuf");
+        assert!(seen[1].headers["user-agent"].to_str().unwrap().starts_with("otelbox/"));
+        wait_until("sent", || {
+            counters.traces.sent.load(Ordering::Relaxed) == 2 && counters.logs.sent.load(Ordering::Relaxed) == 3
+        })
+        .await;
+        Consumer::<ExportTraceServiceRequest>::shutdown(&exporter).await;
+    }
+
+    #[tokio::test]
+    async fn a_server_certificate_that_does_not_verify_is_retryable_unless_verification_is_skipped() {
+        let dir = tempfile::tempdir().unwrap();
+        make_certs(dir.path());
+        let upstream = Arc::new(Upstream::default());
+        let addr = serve_tls(upstream.clone(), server_tls(dir.path(), false)).await;
+        let ca = |name: &str| dir.path().join(name).display().to_string();
+        let body = || Bytes::from(golden::logs().encode_to_vec());
+        let attempt = |exporter: String| async move {
+            let sending = transport(&exporter);
+            sending.export(Signal::Logs, body()).await
+        };
+
+        let stranger = attempt(format!(
+            "endpoint: https://{addr}\ncompression: none\ntls: {{ ca_file: {}, server_name_override: tempo.internal }}",
+            ca("stranger.pem")
+        ))
+        .await;
+        let wrong_name = attempt(format!(
+            "endpoint: https://{addr}\ncompression: none\ntls: {{ ca_file: {} }}",
+            ca("ca.pem")
+        ))
+        .await;
+        for (what, outcome) in [("an unknown CA", stranger), ("a name the certificate lacks", wrong_name)] {
+            match outcome {
+                Err(SendError::Retryable { message, .. }) => assert!(
+                    message.starts_with(&format!("cannot send to https://{addr}/v1/logs: ")) && message.contains("certificate"),
+                    "{what}: {message}"
+                ),
+                other => panic!("{what}: {other:?}"),
+            }
+        }
+        assert!(upstream.seen().is_empty(), "nothing reached the server");
+
+        let skipped = attempt(format!(
+            "endpoint: https://{addr}\ncompression: none\ntls: {{ insecure_skip_verify: true }}"
+        ))
+        .await;
+        assert_eq!(skipped, Ok(Delivered::default()));
+        assert_eq!(upstream.wait_for(1).await[0].body, golden::logs().encode_to_vec());
+    }
+
+    #[tokio::test]
+    async fn min_and_max_version_decide_whether_a_tls_1_2_only_server_is_reached() {
+        use tokio_rustls::rustls;
+        use tokio_rustls::rustls::pki_types::pem::PemObject;
+        let dir = tempfile::tempdir().unwrap();
+        make_certs(dir.path());
+        let certs = rustls::pki_types::CertificateDer::pem_file_iter(dir.path().join("server.pem"))
+            .unwrap()
+            .collect::<Result<Vec<_>, _>>()
+            .unwrap();
+        let key = rustls::pki_types::PrivateKeyDer::from_pem_file(dir.path().join("server.key")).unwrap();
+        let tls12_only = rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+            .with_protocol_versions(&[&rustls::version::TLS12])
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(certs, key)
+            .unwrap();
+        let upstream = Arc::new(Upstream::default());
+        let addr = serve_tls(upstream.clone(), Arc::new(tls12_only)).await;
+        let ca = dir.path().join("ca.pem").display().to_string();
+        let attempt = |versions: &str| {
+            let exporter = format!(
+                "endpoint: https://{addr}\ncompression: none\ntls: {{ ca_file: {ca}, server_name_override: tempo.internal, {versions} }}"
+            );
+            async move {
+                let sending = transport(&exporter);
+                sending
+                    .export(Signal::Metrics, Bytes::from(golden::metrics().encode_to_vec()))
+                    .await
+            }
+        };
+        assert!(attempt("min_version: '1.3'").await.is_err(), "1.3 at least: no common version");
+        assert_eq!(attempt("max_version: '1.2'").await, Ok(Delivered::default()));
+        assert_eq!(attempt("min_version: '1.1'").await, Ok(Delivered::default()));
+        assert_eq!(upstream.wait_for(2).await.len(), 2);
+    }
+
+    #[tokio::test]
+    async fn unreadable_tls_files_fail_at_start_up_naming_the_file_when_https_is_used() {
+        let config = settings("endpoint: https://tempo:4318\ntls: { ca_file: /nonexistent/ca.pem }");
+        let err = exporter(&upstream_id(), &config, None, PerSignal::detached("x")).err().unwrap();
+        assert_eq!(
+            err.to_string(),
+            "exporter otlphttp/tempo: cannot read the tls.ca_file /nonexistent/ca.pem: I/O error: No such file or directory (os error 2)"
+        );
+        let plain = settings("endpoint: http://tempo:4318\ntls: { ca_file: /nonexistent/ca.pem }");
+        assert!(!plain.uses_tls());
+        let exporter = exporter(&upstream_id(), &plain, None, PerSignal::detached("x")).expect("tls is only for https:// URLs");
+        Consumer::<ExportTraceServiceRequest>::shutdown(&exporter).await;
+    }
+
     #[test]
     fn error_answers_are_summarised_for_the_log() {
         let status = RpcStatus {
@@ -678,7 +905,27 @@ mod tests {
         assert_eq!(only_traces.url(Signal::Logs), None);
         assert_eq!(only_traces.encoding, Encoding::Proto);
         assert_eq!(only_traces.compression, Compression::Gzip);
+        assert_eq!(only_traces.tls, ClientTlsSettings::default());
         assert_eq!(only_traces.sender, SenderSettings::default());
+        let tls = settings("endpoint: https://collector:4318\nmetrics_endpoint: http://mimir:9009/otlp/v1/metrics");
+        assert_eq!(tls.url(Signal::Logs).unwrap().as_str(), "https://collector:4318/v1/logs");
+        assert!(tls.uses_tls());
+    }
+
+    #[test]
+    fn sending_queue_batch_is_accepted() {
+        let config = settings(
+            "endpoint: http://collector:4318\nsending_queue:\n  sizer: items\n  queue_size: 200000\n  batch: { flush_timeout: 1s, min_size: 1000, max_size: 10000 }",
+        );
+        let batch = config.sender.queue.batch.unwrap();
+        assert_eq!(
+            (batch.flush_timeout, batch.min_size, batch.max_size),
+            (Duration::from_secs(1), 1000, 10000)
+        );
+        assert_eq!(
+            errors("endpoint: http://collector:4318\nsending_queue: { batch: { flush_timeout: 0s } }"),
+            vec!["exporters.otlphttp/tempo.sending_queue.batch.flush_timeout: must be greater than 0"]
+        );
     }
 
     #[tokio::test]
@@ -698,15 +945,16 @@ mod tests {
             vec!["exporters.otlphttp/tempo: endpoint is required (the base URL of the OTLP/HTTP receiver, e.g. http://collector:4318), or traces_endpoint, metrics_endpoint and logs_endpoint"]
         );
         assert_eq!(
-            errors("endpoint: https://tempo:4318"),
-            vec!["exporters.otlphttp/tempo.endpoint: https is not supported by this otelbox's otlphttp exporter (its HTTP client has no TLS); use an http:// URL, or the otlp exporter, which supports TLS"]
+            errors("endpoint: ftp://tempo:4318"),
+            vec!["exporters.otlphttp/tempo.endpoint: expected an http:// or https:// URL like https://collector:4318, got 'ftp://tempo:4318'"]
         );
         assert_eq!(
-            errors("endpoint: tempo:4318\nlogs_endpoint: 12\nencoding: yaml\ncompression: lz4\nheaders: { 'x y': z }\ntls: {}\nsending_queue: { queue_size: 0 }\nretry_on_failure: { max_elapsed_time: 5 }"),
+            errors("endpoint: tempo:4318\nlogs_endpoint: 12\nencoding: yaml\ncompression: lz4\nheaders: { 'x y': z }\ntls: { verify: false }\nproxy: x\nsending_queue: { queue_size: 0 }\nretry_on_failure: { max_elapsed_time: 5 }"),
             vec![
-                "exporters.otlphttp/tempo.tls: unknown key (expected one of: endpoint, traces_endpoint, metrics_endpoint, logs_endpoint, encoding, compression, headers, timeout, retry_on_failure, sending_queue)",
-                "exporters.otlphttp/tempo.endpoint: expected an http:// URL like http://collector:4318, got 'tempo:4318'",
+                "exporters.otlphttp/tempo.proxy: unknown key (expected one of: endpoint, traces_endpoint, metrics_endpoint, logs_endpoint, tls, encoding, compression, headers, timeout, retry_on_failure, sending_queue)",
+                "exporters.otlphttp/tempo.endpoint: expected an http:// or https:// URL like https://collector:4318, got 'tempo:4318'",
                 "exporters.otlphttp/tempo.logs_endpoint: expected a string, got a number",
+                "exporters.otlphttp/tempo.tls.verify: unknown key (expected one of: insecure, insecure_skip_verify, ca_file, cert_file, key_file, server_name_override, min_version, max_version)",
                 "exporters.otlphttp/tempo.encoding: expected proto or json, got 'yaml'",
                 "exporters.otlphttp/tempo.compression: expected gzip, zstd or none, got 'lz4'",
                 "exporters.otlphttp/tempo.headers.x y: not a valid header name",

@@ -1,5 +1,5 @@
-//! The sending queue of the forwarding exporters: batches waiting to be delivered, bounded by
-//! `queue_size` batches per signal. In a box with a data directory the queue is persistent: one
+//! The sending queue of the forwarding exporters: batches waiting to be delivered, bounded per
+//! signal by `queue_size` (batches, or items or bytes: see `sizer` below). In a box with a data directory the queue is persistent: one
 //! SQLite file per exporter, `<data dir>/queues/<exporter id>.db`, written before the batch is
 //! acknowledged upstream ("accepted means committed"), so queued data survives restarts, crashes
 //! and long outages of the destination. A batch leaves the file only once it has been delivered or
@@ -8,7 +8,11 @@
 //!
 //! Payloads are stored as encoded OTLP protobuf (`Export*ServiceRequest`), whatever the exporter's
 //! wire format, so a queue written under one config can be sent under another. Only the index
-//! (id, signal, item count) is held in memory; payloads are read back when a batch is sent.
+//! (id, signal, item count, size) is held in memory; payloads are read back when a batch is sent.
+//!
+//! `sizer` says what `queue_size` counts, as in the Collector: batches as they were queued
+//! (`requests`, the default), items, or encoded bytes. `batch` configures the sender's batching
+//! (`sender::take_batch`), for which `next_of` hands out the following batches of one signal.
 
 use crate::config::{ComponentId, Parser};
 use crate::pdata::Signal;
@@ -19,7 +23,11 @@ use serde_yaml_ng::Value;
 use std::collections::{HashMap, VecDeque};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 use tokio::sync::Notify;
+
+/// A queued entry as accepted: its row id on disk (None in memory) and, in memory, its payload.
+type StoredEntry = (Option<i64>, Option<Bytes>);
 
 /// `sending_queue`, with the Collector's defaults.
 #[derive(Clone, Debug, PartialEq)]
@@ -28,11 +36,16 @@ pub struct QueueSettings {
     pub enabled: bool,
     /// Batches sent at once.
     pub num_consumers: usize,
-    /// Batches held per signal at most; a full queue refuses new data retryably.
+    /// What `queue_size` counts.
+    pub sizer: Sizer,
+    /// How much the queue holds per signal at most, counted by `sizer`; a full queue refuses new
+    /// data retryably.
     pub queue_size: usize,
     /// A storage extension (`file_storage`) whose directory holds the queue instead of the box's
     /// data directory.
     pub storage: Option<ComponentId>,
+    /// `batch`: merge queued batches before sending them (None: each is sent as it was queued).
+    pub batch: Option<BatchSettings>,
 }
 
 impl Default for QueueSettings {
@@ -40,14 +53,80 @@ impl Default for QueueSettings {
         QueueSettings {
             enabled: true,
             num_consumers: 10,
+            sizer: Sizer::Requests,
             queue_size: 1000,
             storage: None,
+            batch: None,
         }
     }
 }
 
-/// Larger values are surely mistakes (a queue that large would never drain).
-const MAX_QUEUE_SIZE: u64 = 1_000_000;
+/// How a queue or a batch is measured (the Collector's `sizer`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Sizer {
+    /// Batches as the pipeline handed them over.
+    Requests,
+    /// Spans, data points or log records.
+    Items,
+    /// Encoded OTLP protobuf bytes.
+    Bytes,
+}
+
+impl Sizer {
+    /// The size of a batch of `items` items whose encoding is `bytes` long.
+    pub fn measure(self, items: usize, bytes: usize) -> u64 {
+        match self {
+            Sizer::Requests => 1,
+            Sizer::Items => items as u64,
+            Sizer::Bytes => bytes as u64,
+        }
+    }
+
+    /// What the unit is called in messages.
+    fn unit(self) -> &'static str {
+        match self {
+            Sizer::Requests => "batches",
+            Sizer::Items => "items",
+            Sizer::Bytes => "bytes",
+        }
+    }
+
+    /// The largest `queue_size` taken: larger values are surely mistakes (a queue that large would
+    /// never drain, or never fit in memory).
+    fn max_queue_size(self) -> u64 {
+        match self {
+            Sizer::Requests => 1_000_000,
+            Sizer::Items => 1_000_000_000,
+            Sizer::Bytes => 1 << 40,
+        }
+    }
+}
+
+/// `sending_queue.batch`, the Collector's exporter-side batching, with its defaults (those of a
+/// `batch: {}` section).
+#[derive(Clone, Debug, PartialEq)]
+pub struct BatchSettings {
+    /// How long a batch waits for `min_size` after it began.
+    pub flush_timeout: Duration,
+    /// Items or bytes (never requests).
+    pub sizer: Sizer,
+    /// A batch goes as soon as it holds this much.
+    pub min_size: u64,
+    /// The most a batch holds (0: no limit); larger envelopes are cut when queued.
+    pub max_size: u64,
+}
+
+impl Default for BatchSettings {
+    fn default() -> Self {
+        BatchSettings {
+            flush_timeout: Duration::from_millis(200),
+            sizer: Sizer::Items,
+            min_size: 8192,
+            max_size: 0,
+        }
+    }
+}
+
 const MAX_CONSUMERS: u64 = 1000;
 
 /// Parses `sending_queue` at `path` (absent: the defaults).
@@ -56,7 +135,7 @@ pub fn parse_queue(p: &mut Parser, value: Option<&Value>, path: &str) -> QueueSe
     let Some(body) = p.mapping(value, path) else {
         return queue;
     };
-    p.only_keys(body, &["enabled", "num_consumers", "queue_size", "storage"], path);
+    p.only_keys(body, &["enabled", "num_consumers", "sizer", "queue_size", "storage", "batch"], path);
     let at = |key: &str| format!("{path}.{key}");
     if let Some(v) = body.get("enabled") {
         queue.enabled = p.boolean(v, &at("enabled")).unwrap_or(true);
@@ -68,10 +147,13 @@ pub fn parse_queue(p: &mut Parser, value: Option<&Value>, path: &str) -> QueueSe
             None => {}
         }
     }
+    let explicit_sizer = body.get("sizer").and_then(|v| parse_sizer(p, v, &at("sizer")));
+    queue.sizer = explicit_sizer.unwrap_or(Sizer::Requests);
     if let Some(v) = body.get("queue_size") {
+        let max = queue.sizer.max_queue_size();
         match p.unsigned(v, &at("queue_size")) {
-            Some(n) if !(1..=MAX_QUEUE_SIZE).contains(&n) => p.error(&at("queue_size"), format!("must be between 1 and {MAX_QUEUE_SIZE}")),
-            Some(n) => queue.queue_size = n as usize,
+            Some(n) if !(1..=max).contains(&n) => p.error(&at("queue_size"), format!("must be between 1 and {max}")),
+            Some(n) => queue.queue_size = usize::try_from(n).unwrap_or(usize::MAX),
             None => {}
         }
     }
@@ -80,13 +162,89 @@ pub fn parse_queue(p: &mut Parser, value: Option<&Value>, path: &str) -> QueueSe
             .string(v, &at("storage"))
             .and_then(|text| ComponentId::parse(&text).map_err(|e| p.error(&at("storage"), e)).ok());
     }
+    if let Some(v) = body.get("batch") {
+        queue.batch = parse_batch(p, v, &at("batch"), explicit_sizer);
+    }
+    if let Some(batch) = queue.batch.as_ref().filter(|batch| batch.sizer == queue.sizer) {
+        // As the Collector checks: the queue must be able to hold a batch that is due.
+        if batch.min_size > queue.queue_size as u64 {
+            p.error(
+                &at("batch.min_size"),
+                format!(
+                    "must be at most queue_size ({}), or the queue could never hold a full batch",
+                    queue.queue_size
+                ),
+            );
+        }
+    }
     queue
+}
+
+/// `requests`, `items` or `bytes`.
+fn parse_sizer(p: &mut Parser, value: &Value, path: &str) -> Option<Sizer> {
+    match p.string(value, path)?.as_str() {
+        "requests" => Some(Sizer::Requests),
+        "items" => Some(Sizer::Items),
+        "bytes" => Some(Sizer::Bytes),
+        other => {
+            p.error(path, format!("expected requests, items or bytes, got '{other}'"));
+            None
+        }
+    }
+}
+
+/// `sending_queue.batch` at `path`: present (even empty or null) turns batching on. As in the
+/// Collector, a batch section with settings but no `sizer` of its own follows `sending_queue.sizer`
+/// when that is set (`queue_sizer`), and a batch is measured in items or bytes.
+fn parse_batch(p: &mut Parser, value: &Value, path: &str, queue_sizer: Option<Sizer>) -> Option<BatchSettings> {
+    let body = p.mapping(Some(value), path)?;
+    p.only_keys(body, &["flush_timeout", "min_size", "max_size", "sizer"], path);
+    let at = |key: &str| format!("{path}.{key}");
+    let mut batch = BatchSettings::default();
+    match body.get("sizer") {
+        Some(v) => batch.sizer = parse_sizer(p, v, &at("sizer")).unwrap_or(batch.sizer),
+        None if !body.is_empty() => batch.sizer = queue_sizer.unwrap_or(batch.sizer),
+        None => {}
+    }
+    if batch.sizer == Sizer::Requests {
+        p.error(
+            &at("sizer"),
+            "a batch is measured in items or bytes, not requests (without a sizer of its own it follows sending_queue.sizer)",
+        );
+        batch.sizer = Sizer::Items;
+    }
+    if let Some(v) = body.get("flush_timeout") {
+        match p.duration(v, &at("flush_timeout")) {
+            Some(d) if d.is_zero() => p.error(&at("flush_timeout"), "must be greater than 0"),
+            Some(d) => batch.flush_timeout = d,
+            None => {}
+        }
+    }
+    if let Some(v) = body.get("min_size") {
+        batch.min_size = p.unsigned(v, &at("min_size")).unwrap_or(batch.min_size);
+    }
+    if let Some(v) = body.get("max_size") {
+        batch.max_size = p.unsigned(v, &at("max_size")).unwrap_or(batch.max_size);
+    }
+    if batch.max_size > 0 && batch.max_size < batch.min_size {
+        p.error(
+            &at("max_size"),
+            format!("must be at least min_size ({}), or 0 for no limit", batch.min_size),
+        );
+    }
+    Some(batch)
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum QueueError {
-    #[error("the sending queue is full ({capacity} {signal} batches waiting); retry later")]
-    Full { capacity: usize, signal: &'static str },
+    #[error("the sending queue is full ({capacity} {signal} {unit} waiting); retry later")]
+    Full {
+        capacity: usize,
+        signal: &'static str,
+        unit: &'static str,
+    },
+    #[error("the data ({size} {unit}) is more than the whole sending queue holds ({capacity} {unit}); raise sending_queue.queue_size, or set sending_queue.batch.max_size to cut it")]
+    TooLarge { size: u64, capacity: usize, unit: &'static str },
     #[error("cannot write the sending queue {path}: {detail}")]
     Storage { path: String, detail: String },
     #[error("{path} is not an otelbox sending queue ({detail}); move it away or choose another --data-dir")]
@@ -108,17 +266,57 @@ struct Entry {
     id: i64,
     signal: Signal,
     items: usize,
+    /// The payload's length.
+    bytes: usize,
     /// In memory for an in-memory queue; on disk (None here) for a persistent one.
     payload: Option<Bytes>,
+}
+
+/// What some batches of one signal take up, in every unit a sizer counts.
+#[derive(Clone, Copy, Debug, Default)]
+struct Usage {
+    batches: u64,
+    items: u64,
+    bytes: u64,
+}
+
+impl Usage {
+    fn of(items: usize, bytes: usize) -> Usage {
+        Usage {
+            batches: 1,
+            items: items as u64,
+            bytes: bytes as u64,
+        }
+    }
+
+    fn add(&mut self, other: Usage) {
+        self.batches += other.batches;
+        self.items += other.items;
+        self.bytes += other.bytes;
+    }
+
+    fn remove(&mut self, other: Usage) {
+        self.batches = self.batches.saturating_sub(other.batches);
+        self.items = self.items.saturating_sub(other.items);
+        self.bytes = self.bytes.saturating_sub(other.bytes);
+    }
+
+    fn measured(&self, sizer: Sizer) -> u64 {
+        match sizer {
+            Sizer::Requests => self.batches,
+            Sizer::Items => self.items,
+            Sizer::Bytes => self.bytes,
+        }
+    }
 }
 
 #[derive(Default)]
 struct State {
     pending: VecDeque<Entry>,
-    /// Taken for sending, not yet removed: (signal, items) by id.
-    in_flight: HashMap<i64, (Signal, usize)>,
-    /// Batches per signal, pending or in flight (what `queue_size` bounds), plus pushes under way.
-    occupancy: [usize; 3],
+    /// Taken for sending, not yet removed: (signal, items, bytes) by id.
+    in_flight: HashMap<i64, (Signal, usize, usize)>,
+    /// Per signal, what is pending or in flight (what `queue_size` bounds), plus pushes under way.
+    occupancy: [Usage; 3],
     next_memory_id: i64,
 }
 
@@ -127,7 +325,12 @@ pub struct SendingQueue {
     disk: Option<(PathBuf, Arc<Mutex<Connection>>)>,
     state: Mutex<State>,
     capacity: usize,
+    /// What `capacity` counts.
+    sizer: Sizer,
+    /// Wakes one worker waiting in `next` per queued batch.
     available: Notify,
+    /// Wakes every worker waiting in `next_of` at each push.
+    pushed: Notify,
     counters: PerSignal,
 }
 
@@ -166,14 +369,24 @@ pub fn queue_path(data_dir: &Path, exporter_id: &str) -> PathBuf {
     data_dir.join("queues").join(format!("{name}.db"))
 }
 
+/// What the oldest waiting batch of a signal is to a batch being put together (`take_oldest_of`).
+enum Oldest {
+    Taken(Entry),
+    /// It would make the batch too large; it stays queued.
+    TooLarge,
+    NoneWaiting,
+}
+
 impl SendingQueue {
-    /// An in-memory queue.
+    /// An in-memory queue holding `capacity` batches per signal (see `measured_in`).
     pub fn in_memory(capacity: usize, counters: PerSignal) -> SendingQueue {
         SendingQueue {
             disk: None,
             state: Mutex::new(State::default()),
             capacity,
+            sizer: Sizer::Requests,
             available: Notify::new(),
+            pushed: Notify::new(),
             counters,
         }
     }
@@ -214,13 +427,20 @@ impl SendingQueue {
         let mut state = State::default();
         {
             let mut select = conn
-                .prepare("SELECT id, signal, items FROM batches ORDER BY id")
+                .prepare("SELECT id, signal, items, length(payload) FROM batches ORDER BY id")
                 .map_err(|e| storage(&e))?;
             let rows = select
-                .query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, i64>(2)?)))
+                .query_map([], |r| {
+                    Ok((
+                        r.get::<_, i64>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, i64>(2)?,
+                        r.get::<_, i64>(3)?,
+                    ))
+                })
                 .map_err(|e| storage(&e))?;
             for row in rows {
-                let (id, signal, items) = row.map_err(|e| storage(&e))?;
+                let (id, signal, items, bytes) = row.map_err(|e| storage(&e))?;
                 let Some(signal) = signal_named(&signal) else {
                     return Err(QueueError::Foreign {
                         path: display.clone(),
@@ -228,12 +448,14 @@ impl SendingQueue {
                     });
                 };
                 let items = usize::try_from(items).unwrap_or(0);
-                state.occupancy[slot(signal)] += 1;
+                let bytes = usize::try_from(bytes).unwrap_or(0);
+                state.occupancy[slot(signal)].add(Usage::of(items, bytes));
                 counters.get(signal).record_queued(items);
                 state.pending.push_back(Entry {
                     id,
                     signal,
                     items,
+                    bytes,
                     payload: None,
                 });
             }
@@ -242,9 +464,18 @@ impl SendingQueue {
             disk: Some((path.to_path_buf(), Arc::new(Mutex::new(conn)))),
             state: Mutex::new(state),
             capacity,
+            sizer: Sizer::Requests,
             available: Notify::new(),
+            pushed: Notify::new(),
             counters,
         })
+    }
+
+    /// The same queue with its capacity counted by `sizer` (`sending_queue.sizer`; by default
+    /// batches).
+    pub fn measured_in(mut self, sizer: Sizer) -> SendingQueue {
+        self.sizer = sizer;
+        self
     }
 
     pub fn is_persistent(&self) -> bool {
@@ -259,7 +490,7 @@ impl SendingQueue {
 
     /// Batches waiting or in flight.
     pub fn len(&self) -> usize {
-        self.state().occupancy.iter().sum()
+        self.state().occupancy.iter().map(|usage| usage.batches as usize).sum()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -269,36 +500,67 @@ impl SendingQueue {
     /// Adds a batch; when this returns `Ok` the batch is durably queued (committed to the file of a
     /// persistent queue). A full queue (for this signal) refuses at once.
     pub async fn push(&self, signal: Signal, items: usize, payload: Bytes) -> Result<(), QueueError> {
+        self.push_all(signal, vec![(items, payload)]).await
+    }
+
+    /// Adds batches of one signal, given as (items, payload), together: when this returns `Ok` all
+    /// are durably queued (in one transaction of a persistent queue); on `Err` none is. A queue
+    /// without room for all of them refuses at once, and data larger than the whole queue for good.
+    pub async fn push_all(&self, signal: Signal, batches: Vec<(usize, Bytes)>) -> Result<(), QueueError> {
+        let mut added = Usage::default();
+        for (items, payload) in &batches {
+            added.add(Usage::of(*items, payload.len()));
+        }
         {
             let mut state = self.state();
-            if state.occupancy[slot(signal)] >= self.capacity {
+            let wanted = added.measured(self.sizer);
+            if wanted > self.capacity as u64 {
+                return Err(QueueError::TooLarge {
+                    size: wanted,
+                    capacity: self.capacity,
+                    unit: self.sizer.unit(),
+                });
+            }
+            let used = state.occupancy[slot(signal)].measured(self.sizer);
+            if used + wanted > self.capacity as u64 {
                 return Err(QueueError::Full {
                     capacity: self.capacity,
                     signal: signal.as_str(),
+                    unit: self.sizer.unit(),
                 });
             }
-            state.occupancy[slot(signal)] += 1; // reserved while the write runs
+            state.occupancy[slot(signal)].add(added); // reserved while the write runs
         }
         // If the caller's future is dropped mid-write (a sender hung up), the reservation is given
-        // back; a row the write still commits is sent at the next start (at-least-once).
+        // back; rows the write still commits are sent at the next start (at-least-once).
         let mut reservation = Reservation {
             queue: self,
             signal,
+            usage: added,
             armed: true,
         };
-        let stored = match &self.disk {
-            None => Ok((None, Some(payload))),
+        let sizes: Vec<(usize, usize)> = batches.iter().map(|(items, payload)| (*items, payload.len())).collect();
+        let stored: Result<Vec<StoredEntry>, QueueError> = match &self.disk {
+            None => Ok(batches.into_iter().map(|(_, payload)| (None, Some(payload))).collect()),
             Some((path, conn)) => {
                 let conn = conn.clone();
                 let path = path.display().to_string();
                 tokio::task::spawn_blocking(move || {
-                    let conn = conn.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-                    conn.execute(
-                        "INSERT INTO batches (signal, items, payload) VALUES (?1, ?2, ?3)",
-                        params![signal.as_str(), items as i64, payload.as_ref()],
-                    )
-                    .map(|_| (Some(conn.last_insert_rowid()), None))
-                    .map_err(|e| QueueError::Storage {
+                    let mut conn = conn.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+                    let written = (|| {
+                        let tx = conn.transaction()?;
+                        let mut ids: Vec<(Option<i64>, Option<Bytes>)> = Vec::with_capacity(batches.len());
+                        for (items, payload) in &batches {
+                            tx.execute(
+                                "INSERT INTO batches (signal, items, payload) VALUES (?1, ?2, ?3)",
+                                params![signal.as_str(), *items as i64, payload.as_ref()],
+                            )?;
+                            ids.push((Some(tx.last_insert_rowid()), None));
+                        }
+                        tx.commit()?;
+                        Ok::<_, rusqlite::Error>(ids)
+                    })();
+                    written.map_err(|e| QueueError::Storage {
                         path: path.clone(),
                         detail: e.to_string(),
                     })
@@ -315,24 +577,28 @@ impl SendingQueue {
         reservation.armed = false;
         let mut state = self.state();
         match stored {
-            Ok((id, payload)) => {
-                let id = id.unwrap_or_else(|| {
-                    state.next_memory_id += 1;
-                    state.next_memory_id
-                });
-                state.pending.push_back(Entry {
-                    id,
-                    signal,
-                    items,
-                    payload,
-                });
+            Ok(stored) => {
+                for ((id, payload), (items, bytes)) in stored.into_iter().zip(sizes) {
+                    let id = id.unwrap_or_else(|| {
+                        state.next_memory_id += 1;
+                        state.next_memory_id
+                    });
+                    state.pending.push_back(Entry {
+                        id,
+                        signal,
+                        items,
+                        bytes,
+                        payload,
+                    });
+                    self.counters.get(signal).record_queued(items);
+                    self.available.notify_one();
+                }
                 drop(state);
-                self.counters.get(signal).record_queued(items);
-                self.available.notify_one();
+                self.pushed.notify_waiters();
                 Ok(())
             }
             Err(e) => {
-                state.occupancy[slot(signal)] -= 1;
+                state.occupancy[slot(signal)].remove(added);
                 Err(e)
             }
         }
@@ -342,55 +608,106 @@ impl SendingQueue {
     /// against the capacity) until `remove`.
     pub async fn next(&self) -> Result<QueuedBatch, QueueError> {
         loop {
-            let entry = {
-                let mut state = self.state();
-                let entry = state.pending.pop_front();
-                if let Some(entry) = &entry {
-                    state.in_flight.insert(entry.id, (entry.signal, entry.items));
-                }
-                entry
-            };
-            let Some(entry) = entry else {
+            let Some(entry) = self.take_oldest() else {
                 self.available.notified().await;
                 continue;
             };
-            let payload = match (entry.payload, &self.disk) {
-                (Some(payload), _) => payload,
-                (None, None) => Bytes::new(), // an in-memory entry always has its payload
-                (None, Some((path, conn))) => {
-                    let conn = conn.clone();
-                    let path = path.display().to_string();
-                    let id = entry.id;
-                    let read = tokio::task::spawn_blocking(move || {
-                        let conn = conn.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-                        conn.query_row("SELECT payload FROM batches WHERE id = ?1", [id], |r| r.get::<_, Vec<u8>>(0))
-                            .optional()
-                    })
-                    .await;
-                    match read.map_err(|e| e.to_string()).and_then(|r| r.map_err(|e| e.to_string())) {
-                        Ok(Some(payload)) => Bytes::from(payload),
-                        Ok(None) => {
-                            // Not in the file (cannot happen unless someone edited it): forget it.
-                            self.forget(id);
-                            continue;
-                        }
-                        // It stays in the file (and counted) for the next start.
-                        Err(e) => {
-                            return Err(QueueError::Storage {
-                                path,
-                                detail: format!("cannot read batch {id}: {e}"),
-                            })
-                        }
+            if let Some(batch) = self.load(entry).await? {
+                return Ok(batch);
+            }
+        }
+    }
+
+    /// For a batch being put together (`sender::take_batch`): the oldest waiting batch of `signal`,
+    /// waiting for one to be queued until `deadline`. None at the deadline, or when that batch is
+    /// larger than `fits` (given its items and bytes) allows; it then stays queued. Taken like `next`.
+    pub async fn next_of(
+        &self,
+        signal: Signal,
+        fits: impl Fn(usize, usize) -> bool,
+        deadline: tokio::time::Instant,
+    ) -> Result<Option<QueuedBatch>, QueueError> {
+        loop {
+            // Registered before looking, so a push right after the look still wakes the wait below.
+            let pushed = self.pushed.notified();
+            match self.take_oldest_of(signal, &fits) {
+                Oldest::Taken(entry) => match self.load(entry).await? {
+                    Some(batch) => return Ok(Some(batch)),
+                    None => continue,
+                },
+                Oldest::TooLarge => return Ok(None),
+                Oldest::NoneWaiting => {}
+            }
+            tokio::select! {
+                _ = pushed => {}
+                _ = tokio::time::sleep_until(deadline) => return Ok(None),
+            }
+        }
+    }
+
+    /// Moves the oldest waiting batch to in flight.
+    fn take_oldest(&self) -> Option<Entry> {
+        let mut state = self.state();
+        let entry = state.pending.pop_front()?;
+        state.in_flight.insert(entry.id, (entry.signal, entry.items, entry.bytes));
+        Some(entry)
+    }
+
+    /// Moves the oldest waiting batch of `signal` to in flight, if it `fits`.
+    fn take_oldest_of(&self, signal: Signal, fits: &dyn Fn(usize, usize) -> bool) -> Oldest {
+        let mut state = self.state();
+        let Some(position) = state.pending.iter().position(|entry| entry.signal == signal) else {
+            return Oldest::NoneWaiting;
+        };
+        let (items, bytes) = (state.pending[position].items, state.pending[position].bytes);
+        if !fits(items, bytes) {
+            return Oldest::TooLarge;
+        }
+        let Some(entry) = state.pending.remove(position) else {
+            return Oldest::NoneWaiting;
+        };
+        state.in_flight.insert(entry.id, (entry.signal, entry.items, entry.bytes));
+        Oldest::Taken(entry)
+    }
+
+    /// The batch of an entry taken for sending, its payload read back from the file of a persistent
+    /// queue. None when the file no longer has it (cannot happen unless someone edited the file): it
+    /// is forgotten. On `Err` it stays in the file (and counted) for the next start.
+    async fn load(&self, entry: Entry) -> Result<Option<QueuedBatch>, QueueError> {
+        let payload = match (entry.payload, &self.disk) {
+            (Some(payload), _) => payload,
+            (None, None) => Bytes::new(), // an in-memory entry always has its payload
+            (None, Some((path, conn))) => {
+                let conn = conn.clone();
+                let path = path.display().to_string();
+                let id = entry.id;
+                let read = tokio::task::spawn_blocking(move || {
+                    let conn = conn.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+                    conn.query_row("SELECT payload FROM batches WHERE id = ?1", [id], |r| r.get::<_, Vec<u8>>(0))
+                        .optional()
+                })
+                .await;
+                match read.map_err(|e| e.to_string()).and_then(|r| r.map_err(|e| e.to_string())) {
+                    Ok(Some(payload)) => Bytes::from(payload),
+                    Ok(None) => {
+                        self.forget(id);
+                        return Ok(None);
+                    }
+                    Err(e) => {
+                        return Err(QueueError::Storage {
+                            path,
+                            detail: format!("cannot read batch {id}: {e}"),
+                        })
                     }
                 }
-            };
-            return Ok(QueuedBatch {
-                id: entry.id,
-                signal: entry.signal,
-                items: entry.items,
-                payload,
-            });
-        }
+            }
+        };
+        Ok(Some(QueuedBatch {
+            id: entry.id,
+            signal: entry.signal,
+            items: entry.items,
+            payload,
+        }))
     }
 
     /// Forgets a batch taken with `next` (delivered or dropped), freeing its place.
@@ -426,8 +743,8 @@ impl SendingQueue {
 
     fn forget(&self, id: i64) {
         let mut state = self.state();
-        if let Some((signal, items)) = state.in_flight.remove(&id) {
-            state.occupancy[slot(signal)] -= 1;
+        if let Some((signal, items, bytes)) = state.in_flight.remove(&id) {
+            state.occupancy[slot(signal)].remove(Usage::of(items, bytes));
             drop(state);
             self.counters.get(signal).record_dequeued(items);
         }
@@ -436,12 +753,13 @@ impl SendingQueue {
     /// Puts a batch taken with `next` back at the front (it could not be read or sent now).
     pub fn put_back(&self, batch: QueuedBatch) {
         let mut state = self.state();
-        if state.in_flight.remove(&batch.id).is_some() {
+        if let Some((_, _, bytes)) = state.in_flight.remove(&batch.id) {
             let payload = (!self.is_persistent()).then_some(batch.payload);
             state.pending.push_front(Entry {
                 id: batch.id,
                 signal: batch.signal,
                 items: batch.items,
+                bytes,
                 payload,
             });
             drop(state);
@@ -457,8 +775,8 @@ impl SendingQueue {
         }
         let mut state = self.state();
         let mut lost: Vec<(Signal, usize)> = state.pending.drain(..).map(|e| (e.signal, e.items)).collect();
-        lost.extend(state.in_flight.drain().map(|(_, batch)| batch));
-        state.occupancy = [0; 3];
+        lost.extend(state.in_flight.drain().map(|(_, (signal, items, _))| (signal, items)));
+        state.occupancy = [Usage::default(); 3];
         drop(state);
         for (signal, items) in &lost {
             self.counters.get(*signal).record_dequeued(*items);
@@ -492,17 +810,18 @@ fn check_owner(conn: &Connection) -> Result<(), String> {
     }
 }
 
-/// A queue place reserved by `push` while its write runs; released if the push is abandoned.
+/// Queue room reserved by `push_all` while its write runs; released if the push is abandoned.
 struct Reservation<'a> {
     queue: &'a SendingQueue,
     signal: Signal,
+    usage: Usage,
     armed: bool,
 }
 
 impl Drop for Reservation<'_> {
     fn drop(&mut self) {
         if self.armed {
-            self.queue.state().occupancy[slot(self.signal)] -= 1;
+            self.queue.state().occupancy[slot(self.signal)].remove(self.usage);
         }
     }
 }
@@ -534,6 +853,7 @@ mod tests {
                     num_consumers: 2,
                     queue_size: 5,
                     storage: Some(ComponentId::parse("file_storage").unwrap()),
+                    ..QueueSettings::default()
                 },
                 vec![]
             )
@@ -542,7 +862,7 @@ mod tests {
         assert_eq!(
             errors,
             vec![
-                "exporters.otlp.sending_queue.blocking: unknown key (expected one of: enabled, num_consumers, queue_size, storage)",
+                "exporters.otlp.sending_queue.blocking: unknown key (expected one of: enabled, num_consumers, sizer, queue_size, storage, batch)",
                 "exporters.otlp.sending_queue.num_consumers: must be between 1 and 1000",
                 "exporters.otlp.sending_queue.queue_size: expected a non-negative integer, got a number",
             ]
@@ -552,6 +872,168 @@ mod tests {
             errors,
             vec!["exporters.otlp.sending_queue.queue_size: must be between 1 and 1000000"]
         );
+    }
+
+    #[test]
+    fn batch_settings_parse_with_the_collectors_defaults_and_sizer_rules() {
+        let (settings, errors) = parse("{batch: {}}");
+        assert_eq!((settings.batch, errors), (Some(BatchSettings::default()), vec![]));
+        assert_eq!(
+            BatchSettings::default(),
+            BatchSettings {
+                flush_timeout: Duration::from_millis(200),
+                sizer: Sizer::Items,
+                min_size: 8192,
+                max_size: 0,
+            }
+        );
+        assert_eq!(parse("{batch: null}").0.batch, Some(BatchSettings::default()));
+        assert_eq!(parse("{queue_size: 10}").0.batch, None, "no batch section, no batching");
+        assert_eq!(
+            parse("{sizer: items, queue_size: 100000, batch: {flush_timeout: 1s, min_size: 1000, max_size: 5000}}"),
+            (
+                QueueSettings {
+                    sizer: Sizer::Items,
+                    queue_size: 100_000,
+                    batch: Some(BatchSettings {
+                        flush_timeout: Duration::from_secs(1),
+                        sizer: Sizer::Items,
+                        min_size: 1000,
+                        max_size: 5000,
+                    }),
+                    ..QueueSettings::default()
+                },
+                vec![]
+            )
+        );
+        // Without a sizer of its own a batch with settings follows the queue's; an empty one does not.
+        let (settings, _) = parse("{sizer: bytes, queue_size: 50000000, batch: {min_size: 1000000}}");
+        assert_eq!(settings.batch.map(|b| b.sizer), Some(Sizer::Bytes));
+        let (settings, errors) = parse("{sizer: requests, batch: {}}");
+        assert_eq!((settings.batch.map(|b| b.sizer), errors), (Some(Sizer::Items), vec![]));
+        let (settings, _) = parse("{sizer: items, queue_size: 10000, batch: {sizer: bytes, min_size: 100000}}");
+        assert_eq!(settings.batch.map(|b| (b.sizer, b.min_size)), Some((Sizer::Bytes, 100_000)));
+
+        let (_, errors) = parse("{sizer: pages, batch: {flush_timeout: 0s, min_size: 10, max_size: 5, partition: {}}}");
+        assert_eq!(
+            errors,
+            vec![
+                "exporters.otlp.sending_queue.sizer: expected requests, items or bytes, got 'pages'",
+                "exporters.otlp.sending_queue.batch.partition: unknown key (expected one of: flush_timeout, min_size, max_size, sizer)",
+                "exporters.otlp.sending_queue.batch.flush_timeout: must be greater than 0",
+                "exporters.otlp.sending_queue.batch.max_size: must be at least min_size (10), or 0 for no limit",
+            ]
+        );
+        let (_, errors) = parse("{sizer: requests, batch: {flush_timeout: 1s}}");
+        assert_eq!(
+            errors,
+            vec!["exporters.otlp.sending_queue.batch.sizer: a batch is measured in items or bytes, not requests (without a sizer of its own it follows sending_queue.sizer)"]
+        );
+        let (_, errors) = parse("{sizer: items, queue_size: 100, batch: {min_size: 1000, max_size: -1}}");
+        assert_eq!(
+            errors,
+            vec![
+                "exporters.otlp.sending_queue.batch.max_size: expected a non-negative integer, got a number",
+                "exporters.otlp.sending_queue.batch.min_size: must be at most queue_size (100), or the queue could never hold a full batch",
+            ]
+        );
+        let (_, errors) = parse("{sizer: items, queue_size: 2000000000, batch: 5}");
+        assert_eq!(
+            errors,
+            vec![
+                "exporters.otlp.sending_queue.queue_size: must be between 1 and 1000000000",
+                "exporters.otlp.sending_queue.batch: expected a mapping, got a number",
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn a_queue_measured_in_items_refuses_what_does_not_fit_and_what_never_could() {
+        let counters = PerSignal::detached("x");
+        let queue = SendingQueue::in_memory(10, counters.clone()).measured_in(Sizer::Items);
+        queue.push(Signal::Logs, 6, Bytes::from_static(b"a")).await.unwrap();
+        let full = queue.push(Signal::Logs, 5, Bytes::from_static(b"b")).await.unwrap_err();
+        assert_eq!(full.to_string(), "the sending queue is full (10 logs items waiting); retry later");
+        queue.push(Signal::Logs, 4, Bytes::from_static(b"c")).await.unwrap();
+        let too_large = queue.push(Signal::Traces, 11, Bytes::from_static(b"d")).await.unwrap_err();
+        assert_eq!(
+            too_large.to_string(),
+            "the data (11 items) is more than the whole sending queue holds (10 items); raise sending_queue.queue_size, or set sending_queue.batch.max_size to cut it"
+        );
+        let taken = queue.next().await.unwrap();
+        queue.remove(taken.id).await.unwrap();
+        queue.push(Signal::Logs, 6, Bytes::from_static(b"e")).await.unwrap();
+        assert_eq!(queued(&counters, Signal::Logs), 10);
+
+        let by_bytes = SendingQueue::in_memory(8, PerSignal::detached("x")).measured_in(Sizer::Bytes);
+        by_bytes.push(Signal::Traces, 100, Bytes::from_static(b"12345")).await.unwrap();
+        assert!(matches!(
+            by_bytes.push(Signal::Traces, 1, Bytes::from_static(b"6789")).await,
+            Err(QueueError::Full {
+                capacity: 8,
+                unit: "bytes",
+                ..
+            })
+        ));
+    }
+
+    #[tokio::test]
+    async fn push_all_queues_every_part_or_none() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = queue_path(dir.path(), "otlp");
+        let counters = PerSignal::detached("x");
+        let queue = SendingQueue::open(&path, 3, counters.clone()).unwrap();
+        let parts = |n: usize| (0..n).map(|i| (i + 1, Bytes::from(vec![b'p'; i + 1]))).collect::<Vec<_>>();
+        queue.push_all(Signal::Metrics, parts(2)).await.unwrap();
+        assert!(matches!(
+            queue.push_all(Signal::Metrics, parts(2)).await,
+            Err(QueueError::Full { .. })
+        ));
+        assert_eq!(
+            (queue.len(), queued(&counters, Signal::Metrics)),
+            (2, 3),
+            "nothing of the refused push"
+        );
+        drop(queue);
+        let reopened = SendingQueue::open(&path, 3, PerSignal::detached("x")).unwrap();
+        let (first, second) = (reopened.next().await.unwrap(), reopened.next().await.unwrap());
+        assert_eq!((first.items, first.payload.len(), second.items, second.payload.len()), (1, 1, 2, 2));
+    }
+
+    #[tokio::test]
+    async fn next_of_takes_the_signals_next_batch_while_it_fits_and_waits_until_the_deadline() {
+        let queue = Arc::new(SendingQueue::in_memory(10, PerSignal::detached("x")));
+        queue.push(Signal::Logs, 2, Bytes::from_static(b"logs 1")).await.unwrap();
+        queue.push(Signal::Traces, 3, Bytes::from_static(b"traces 1")).await.unwrap();
+        queue.push(Signal::Logs, 5, Bytes::from_static(b"logs 2")).await.unwrap();
+        let soon = || tokio::time::Instant::now() + Duration::from_millis(50);
+        let first = queue.next().await.unwrap();
+        assert_eq!(first.payload, Bytes::from_static(b"logs 1"));
+        let too_large = queue.next_of(Signal::Logs, |items, _| items <= 4, soon()).await.unwrap();
+        assert_eq!(too_large, None, "logs 2 does not fit");
+        let fits = queue.next_of(Signal::Logs, |items, _| items <= 5, soon()).await.unwrap().unwrap();
+        assert_eq!(fits.payload, Bytes::from_static(b"logs 2"), "past the traces batch");
+
+        let started = tokio::time::Instant::now();
+        assert_eq!(queue.next_of(Signal::Logs, |_, _| true, soon()).await.unwrap(), None);
+        assert!(started.elapsed() >= Duration::from_millis(40), "waited for the deadline");
+
+        let waiting = tokio::spawn({
+            let queue = queue.clone();
+            async move {
+                let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+                queue.next_of(Signal::Logs, |_, _| true, deadline).await.unwrap()
+            }
+        });
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        queue.push(Signal::Logs, 1, Bytes::from_static(b"logs 3")).await.unwrap();
+        let arrived = tokio::time::timeout(Duration::from_secs(2), waiting).await.unwrap().unwrap();
+        assert_eq!(
+            arrived.map(|b| b.payload),
+            Some(Bytes::from_static(b"logs 3")),
+            "a push wakes the wait"
+        );
+        assert_eq!(queue.next().await.unwrap().payload, Bytes::from_static(b"traces 1"));
     }
 
     #[test]

@@ -1,27 +1,37 @@
-//! What the forwarding exporters (`otlp`, `otlphttp`) share, after the Collector's exporterhelper:
-//! the settings every one of them has (`timeout`, `retry_on_failure`, `sending_queue`, `headers`,
-//! `compression`), and the `Sender` that takes a pipeline's envelopes, queues them (acknowledging
-//! only once a batch is durably queued) and delivers them with `num_consumers` workers, each
-//! retrying a batch with backoff until it is delivered, refused for good, or out of time.
+//! What the forwarding exporters (`otlp`, `otlphttp`, `zipkin`) share, after the Collector's
+//! exporterhelper: the settings every one of them has (`timeout`, `retry_on_failure`,
+//! `sending_queue`, `headers`, `compression`), and the `Sender` that takes a pipeline's envelopes,
+//! queues them (acknowledging only once a batch is durably queued) and delivers them with
+//! `num_consumers` workers, each retrying a batch with backoff until it is delivered, refused for
+//! good, or out of time.
+//!
+//! With `sending_queue.batch` (the Collector's exporter-side batching) the sender cuts envelopes
+//! larger than `max_size` into several queued batches, and a worker merges the oldest queued batch
+//! with the following ones of its signal until `min_size` or `flush_timeout` (see `take_batch`).
 //!
 //! A batch that cannot be delivered is dropped only for a permanent refusal (the destination will
 //! never take it) or after `max_elapsed_time`; both are counted (`dropped`) and logged with the
 //! reason. Without a queue (`sending_queue.enabled: false`) the pipeline waits for the delivery and
-//! the envelope's acks carry its outcome back to the sender of the data.
+//! the envelope's acks carry its outcome back to the sender of the data (and nothing is batched,
+//! as in the Collector, where `batch` is part of the queue).
 //!
-//! The transport (gRPC or HTTP) is a `Transport`: one attempt at one batch.
+//! The transport (gRPC or HTTP) is a `Transport`: one attempt at one batch. The HTTP exporters
+//! send through `HttpClient` and read their `tls` with `parse_client_tls`.
 
-use super::queue::{parse_queue, QueueError, QueueSettings, SendingQueue};
+use super::queue::{parse_queue, QueueError, QueueSettings, QueuedBatch, SendingQueue, Sizer};
 use super::retry::{parse_retry, Backoff, GiveUp, RetrySettings, SendError};
 use crate::config::{ComponentId, Parser};
 use crate::pdata::Signal;
 use crate::pipeline::{Consumer, Envelope, PipelineData, PipelineError};
 use crate::telemetry::PerSignal;
+use crate::tls::{ClientTlsSettings, TlsVersion};
 use bytes::Bytes;
 use futures::future::BoxFuture;
+use hyper::body::Body as _;
+use reqwest::Url;
 use serde_yaml_ng::{Mapping, Value};
 use std::fmt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -134,6 +144,211 @@ pub fn parse_headers(p: &mut Parser, value: Option<&Value>, path: &str, grpc: bo
     Headers(headers)
 }
 
+/// The keys of an HTTP exporter's `tls` (the Collector's client `configtls`).
+pub const CLIENT_TLS_KEYS: [&str; 8] = [
+    "insecure",
+    "insecure_skip_verify",
+    "ca_file",
+    "cert_file",
+    "key_file",
+    "server_name_override",
+    "min_version",
+    "max_version",
+];
+
+/// `tls` of an HTTP exporter at `path`: how its https:// URLs are connected to. The URL's scheme
+/// decides whether TLS is used, so `insecure` (which in the Collector only matters for gRPC) is
+/// accepted and changes nothing. An empty file name or version is unset, as in the Collector
+/// (`${env:CA_FILE}` with the variable unset). rustls speaks TLS 1.2 and 1.3: a `min_version` of
+/// 1.0 or 1.1 allows what it can (1.2 and up), a `max_version` below 1.2 is an error.
+pub fn parse_client_tls(p: &mut Parser, value: Option<&Value>, path: &str) -> ClientTlsSettings {
+    let mut tls = ClientTlsSettings::default();
+    let Some(body) = p.mapping(value, path) else { return tls };
+    p.only_keys(body, &CLIENT_TLS_KEYS, path);
+    let at = |key: &str| format!("{path}.{key}");
+    if let Some(v) = body.get("insecure") {
+        p.boolean(v, &at("insecure"));
+    }
+    if let Some(v) = body.get("insecure_skip_verify") {
+        tls.insecure_skip_verify = p.boolean(v, &at("insecure_skip_verify")).unwrap_or(false);
+    }
+    let mut text = |key: &str| match body.get(key) {
+        // `min_version: 1.2` unquoted is a number, which the Collector's decoding takes as "1.2".
+        Some(Value::Number(n)) if key.ends_with("_version") => n
+            .as_f64()
+            .map(|v| format!("{v:.1}"))
+            .filter(|text| text.parse::<f64>().ok() == n.as_f64())
+            .or_else(|| Some(n.to_string())),
+        Some(v) => p.string(v, &at(key)).filter(|t| !t.is_empty()),
+        None => None,
+    };
+    let (ca, cert, key, name, min, max) = (
+        text("ca_file"),
+        text("cert_file"),
+        text("key_file"),
+        text("server_name_override"),
+        text("min_version"),
+        text("max_version"),
+    );
+    tls.ca_file = ca.map(PathBuf::from);
+    match (cert, key) {
+        (Some(cert), Some(key)) => tls.client_cert = Some((PathBuf::from(cert), PathBuf::from(key))),
+        (None, None) => {}
+        _ => p.error(path, "cert_file and key_file go together (a client certificate and its key)"),
+    }
+    if let Some(name) = name {
+        match crate::tls::server_name(&name) {
+            Some(_) => tls.server_name_override = Some(name),
+            None => p.error(&at("server_name_override"), format!("'{name}' is not a host name or an IP address")),
+        }
+    }
+    // The minor version: TLS 1.<minor>.
+    let mut minor = |text: Option<String>, key: &str| {
+        let text = text?;
+        match text.as_str() {
+            "1.0" => Some(0u8),
+            "1.1" => Some(1),
+            "1.2" => Some(2),
+            "1.3" => Some(3),
+            _ => {
+                p.error(&at(key), format!("expected 1.0, 1.1, 1.2 or 1.3, got '{text}'"));
+                None
+            }
+        }
+    };
+    let (min, max) = (minor(min, "min_version"), minor(max, "max_version"));
+    if let Some(min) = min {
+        tls.min_version = if min >= 3 { TlsVersion::Tls13 } else { TlsVersion::Tls12 };
+    }
+    match max {
+        Some(max) if max < 2 => p.error(
+            &at("max_version"),
+            format!("otelbox speaks TLS 1.2 and 1.3, so a maximum of 1.{max} leaves no version to connect with; use 1.2 or 1.3"),
+        ),
+        Some(max) => {
+            tls.max_version = if max >= 3 { TlsVersion::Tls13 } else { TlsVersion::Tls12 };
+            if min.is_some_and(|min| min > max) {
+                p.error(
+                    &at("min_version"),
+                    format!("1.{} is above max_version 1.{max}", min.unwrap_or_default()),
+                );
+            }
+        }
+        None => {}
+    }
+    tls
+}
+
+/// What the HTTP client sends as its `User-Agent`.
+const USER_AGENT: &str = concat!("otelbox/", env!("CARGO_PKG_VERSION"));
+
+/// An HTTP answer: its status, its headers and the start of its body.
+#[derive(Debug)]
+pub struct HttpAnswer {
+    pub status: u16,
+    pub headers: http::HeaderMap,
+    pub body: Vec<u8>,
+}
+
+/// The HTTP exporters' client: reqwest for http:// URLs (it honours `HTTP_PROXY`), and for https://
+/// ones hyper-util's pooled client over rustls with the exporter's `tls` (this build's reqwest has
+/// no TLS). Neither follows redirects: an OTLP answer is the destination's own.
+pub struct HttpClient {
+    plain: reqwest::Client,
+    tls: Option<crate::tls::HttpsClient>,
+}
+
+impl HttpClient {
+    /// `https`: whether some URL of the exporter is https://; only then is `tls` set up (its
+    /// certificate files read, so a missing one is a start-up error naming it).
+    pub fn new(tls: &ClientTlsSettings, https: bool, connect_timeout: Duration) -> anyhow::Result<HttpClient> {
+        let plain = reqwest::Client::builder()
+            .connect_timeout(connect_timeout)
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(USER_AGENT)
+            .build()
+            .map_err(|e| anyhow::anyhow!("cannot set up the HTTP client: {e}"))?;
+        let tls = if https {
+            Some(crate::tls::https_client(tls, connect_timeout)?)
+        } else {
+            None
+        };
+        Ok(HttpClient { plain, tls })
+    }
+
+    /// POSTs `body` with `headers`; reads at most about `max_answer` bytes of the answer's body (a
+    /// body cut short only loses detail: the status is what counts). `Err` says why nothing was
+    /// answered.
+    pub async fn post(&self, url: &Url, headers: &http::HeaderMap, body: Bytes, max_answer: usize) -> Result<HttpAnswer, String> {
+        match (url.scheme(), &self.tls) {
+            ("https", Some(client)) => post_tls(client, url, headers, body, max_answer).await,
+            ("https", None) => Err("no TLS client was set up for this https:// URL".into()),
+            _ => self.post_plain(url, headers, body, max_answer).await,
+        }
+    }
+
+    async fn post_plain(&self, url: &Url, headers: &http::HeaderMap, body: Bytes, max_answer: usize) -> Result<HttpAnswer, String> {
+        let mut response = self
+            .plain
+            .post(url.clone())
+            .headers(headers.clone())
+            .body(body)
+            .send()
+            .await
+            .map_err(|e| error_chain(&e))?;
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let mut answer = Vec::new();
+        while answer.len() < max_answer {
+            match response.chunk().await {
+                Ok(Some(chunk)) => answer.extend_from_slice(&chunk),
+                Ok(None) | Err(_) => break,
+            }
+        }
+        Ok(HttpAnswer {
+            status,
+            headers,
+            body: answer,
+        })
+    }
+}
+
+async fn post_tls(
+    client: &crate::tls::HttpsClient,
+    url: &Url,
+    headers: &http::HeaderMap,
+    body: Bytes,
+    max_answer: usize,
+) -> Result<HttpAnswer, String> {
+    let uri: http::Uri = url.as_str().parse().map_err(|e| format!("{url} is not a usable URI: {e}"))?;
+    let mut request = http::Request::new(axum::body::Body::from(body));
+    *request.method_mut() = http::Method::POST;
+    *request.uri_mut() = uri;
+    *request.headers_mut() = headers.clone();
+    request
+        .headers_mut()
+        .insert(http::header::USER_AGENT, http::HeaderValue::from_static(USER_AGENT));
+    let response = client.request(request).await.map_err(|e| error_chain(&e))?;
+    let (parts, incoming) = response.into_parts();
+    let mut incoming = std::pin::pin!(incoming);
+    let mut answer = Vec::new();
+    while answer.len() < max_answer {
+        match std::future::poll_fn(|cx| incoming.as_mut().poll_frame(cx)).await {
+            Some(Ok(frame)) => {
+                if let Ok(data) = frame.into_data() {
+                    answer.extend_from_slice(&data);
+                }
+            }
+            Some(Err(_)) | None => break,
+        }
+    }
+    Ok(HttpAnswer {
+        status: parts.status.as_u16(),
+        headers: parts.headers,
+        body: answer,
+    })
+}
+
 /// A successful answer; `rejected` items were refused by the destination (an OTLP partial success).
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Delivered {
@@ -177,6 +392,9 @@ struct Shared {
     stop: watch::Sender<bool>,
     /// Whether the last attempt got an answer, so an outage is logged once, not per retry.
     reachable: AtomicBool,
+    /// Held by the worker putting a batch together (`take_batch`), so data arriving meanwhile
+    /// joins that batch instead of being taken by an idle worker for a batch of its own.
+    assembling: tokio::sync::Mutex<()>,
 }
 
 /// The forwarding exporter itself: `otlp` and `otlphttp` are this over their transports.
@@ -210,11 +428,14 @@ impl Sender {
         let runtime = tokio::runtime::Handle::try_current().map_err(|_| anyhow::anyhow!("exporter {id}: needs the tokio runtime"))?;
         let queue = match (settings.queue.enabled, data_dir) {
             (false, _) => None,
-            (true, None) => Some(Arc::new(SendingQueue::in_memory(settings.queue.queue_size, counters.clone()))),
+            (true, None) => Some(Arc::new(
+                SendingQueue::in_memory(settings.queue.queue_size, counters.clone()).measured_in(settings.queue.sizer),
+            )),
             (true, Some(dir)) => {
                 let path = super::queue::queue_path(dir, &id.to_string());
                 let queue = SendingQueue::open(&path, settings.queue.queue_size, counters.clone())
-                    .map_err(|e| anyhow::anyhow!("exporter {id}: {e}"))?;
+                    .map_err(|e| anyhow::anyhow!("exporter {id}: {e}"))?
+                    .measured_in(settings.queue.sizer);
                 if !queue.is_empty() {
                     tracing::info!(exporter = %id, batches = queue.len(), path = %path.display(), "sending what the last run left queued");
                 }
@@ -229,6 +450,7 @@ impl Sender {
             queue: queue.clone(),
             stop: watch::channel(false).0,
             reachable: AtomicBool::new(true),
+            assembling: tokio::sync::Mutex::new(()),
         });
         let workers = match &queue {
             Some(queue) => (0..settings.queue.num_consumers)
@@ -253,39 +475,58 @@ impl Sender {
         }
         let Envelope { data, acks } = envelope;
         let envelope_of = |acks| Envelope::<T> { data: T::default(), acks };
-        let payload = match tokio::task::spawn_blocking(move || Bytes::from(data.encode_to_vec())).await {
-            Ok(payload) => payload,
+        let shared = &self.shared;
+        // Only a queue batches, as in the Collector (`batch` is part of `sending_queue`).
+        let cut_at = shared
+            .queue
+            .as_ref()
+            .and(shared.settings.queue.batch.as_ref())
+            .filter(|batch| batch.max_size > 0)
+            .map(|batch| (batch.sizer, batch.max_size));
+        let encoded = tokio::task::spawn_blocking(move || match cut_at {
+            Some((sizer, max_size)) => cut(data, sizer, max_size)
+                .into_iter()
+                .map(|part| (part.item_count(), Bytes::from(part.encode_to_vec())))
+                .collect(),
+            None => vec![(items, Bytes::from(data.encode_to_vec()))],
+        })
+        .await;
+        let mut parts: Vec<(usize, Bytes)> = match encoded {
+            Ok(parts) => parts,
             Err(_) => {
                 let err = PipelineError::retryable("internal error while encoding for the exporter; retry later");
                 envelope_of(acks).fail(&err);
                 return Err(err);
             }
         };
-        let shared = &self.shared;
         let outcome = match &shared.queue {
-            Some(queue) => queue.push(T::SIGNAL, items, payload).await.map_err(|e| match e {
+            Some(queue) => queue.push_all(T::SIGNAL, parts).await.map_err(|e| match e {
                 QueueError::Full { .. } => PipelineError::Retryable {
                     message: format!("exporter {}: {e}", shared.id),
                     retry_after: FULL_QUEUE_RETRY_AFTER,
                 },
+                QueueError::TooLarge { .. } => PipelineError::permanent(format!("exporter {}: {e}", shared.id)),
                 other => PipelineError::retryable(format!("exporter {}: {other}", shared.id)),
             }),
-            None => shared.deliver(T::SIGNAL, items, payload).await.map_err(|undelivered| {
-                let destination = shared.transport.destination(T::SIGNAL);
-                match undelivered {
-                    Undelivered::Permanent(message) => {
-                        tracing::warn!(exporter = %shared.id, signal = T::SIGNAL.as_str(), items, %destination, error = %message,
-                            "not delivered: the destination refused the data (not retryable); the sender is told");
-                        PipelineError::permanent(format!("exporter {}: {destination} refused the data: {message}", shared.id))
+            None => {
+                let payload = parts.pop().map(|(_, payload)| payload).unwrap_or_default();
+                shared.deliver(T::SIGNAL, items, payload).await.map_err(|undelivered| {
+                    let destination = shared.transport.destination(T::SIGNAL);
+                    match undelivered {
+                        Undelivered::Permanent(message) => {
+                            tracing::warn!(exporter = %shared.id, signal = T::SIGNAL.as_str(), items, %destination, error = %message,
+                                "not delivered: the destination refused the data (not retryable); the sender is told");
+                            PipelineError::permanent(format!("exporter {}: {destination} refused the data: {message}", shared.id))
+                        }
+                        Undelivered::GaveUp(message) => {
+                            tracing::warn!(exporter = %shared.id, signal = T::SIGNAL.as_str(), items, %destination, error = %message,
+                                "not delivered: retries exhausted; the sender is told to retry");
+                            PipelineError::retryable(format!("exporter {}: cannot deliver to {destination}: {message}", shared.id))
+                        }
+                        Undelivered::Stopping => PipelineError::retryable("otelbox is shutting down; retry later"),
                     }
-                    Undelivered::GaveUp(message) => {
-                        tracing::warn!(exporter = %shared.id, signal = T::SIGNAL.as_str(), items, %destination, error = %message,
-                            "not delivered: retries exhausted; the sender is told to retry");
-                        PipelineError::retryable(format!("exporter {}: cannot deliver to {destination}: {message}", shared.id))
-                    }
-                    Undelivered::Stopping => PipelineError::retryable("otelbox is shutting down; retry later"),
-                }
-            }),
+                })
+            }
         };
         match outcome {
             Ok(()) => {
@@ -332,17 +573,18 @@ impl Sender {
     }
 }
 
-/// One queue worker: takes the oldest batch, delivers it (retrying), then removes it.
+/// One queue worker: takes the oldest batch (merged with more under `sending_queue.batch`),
+/// delivers it (retrying), then removes what it sent from the queue.
 async fn work(shared: Arc<Shared>, queue: Arc<SendingQueue>) {
     let mut stop = shared.stop.subscribe();
     loop {
-        let batch = tokio::select! {
+        let parts = tokio::select! {
             biased;
             _ = stop.wait_for(|stopping| *stopping) => return,
-            batch = queue.next() => batch,
+            parts = take_batch(&shared, &queue) => parts,
         };
-        let batch = match batch {
-            Ok(batch) => batch,
+        let parts = match parts {
+            Ok(parts) => parts,
             Err(e) => {
                 tracing::warn!(exporter = %shared.id, error = %e, "cannot read the sending queue; the batch stays for the next start");
                 tokio::select! {
@@ -351,8 +593,9 @@ async fn work(shared: Arc<Shared>, queue: Arc<SendingQueue>) {
                 }
             }
         };
-        let (signal, items) = (batch.signal, batch.items);
-        let reason = match shared.deliver(signal, items, batch.payload).await {
+        let signal = parts[0].signal;
+        let items: usize = parts.iter().map(|batch| batch.items).sum();
+        let reason = match shared.deliver(signal, items, merged_payload(&parts)).await {
             Ok(()) => None,
             Err(Undelivered::Stopping) => return,
             Err(Undelivered::Permanent(message)) => Some(format!("the destination refused it (not retryable): {message}")),
@@ -363,10 +606,103 @@ async fn work(shared: Arc<Shared>, queue: Arc<SendingQueue>) {
             tracing::warn!(exporter = %shared.id, signal = signal.as_str(), items, destination = %shared.transport.destination(signal),
                 %reason, "dropped a batch");
         }
-        if let Err(e) = queue.remove(batch.id).await {
-            tracing::warn!(exporter = %shared.id, error = %e, "cannot remove a finished batch from the sending queue; it may be sent again at the next start");
+        for batch in &parts {
+            if let Err(e) = queue.remove(batch.id).await {
+                tracing::warn!(exporter = %shared.id, error = %e, "cannot remove a finished batch from the sending queue; it may be sent again at the next start");
+            }
         }
     }
+}
+
+/// The next batch to deliver, as the queued batches it is made of (never empty, one signal). Without
+/// `sending_queue.batch`: the oldest queued batch. With it, as the Collector's exporter batching: the
+/// oldest queued batch, then the following ones of its signal as they are queued, until the batch
+/// holds `min_size` or `flush_timeout` has passed since it began (batches already waiting join at
+/// once, even past the timeout), never beyond `max_size` (a batch that would overflow it waits for
+/// the next one; `accept` cut larger envelopes at `max_size`). One worker puts a batch together at a
+/// time, so under light load data joins the batch in the making rather than each worker starting its
+/// own; the others meanwhile deliver the batches already made.
+async fn take_batch(shared: &Shared, queue: &SendingQueue) -> Result<Vec<QueuedBatch>, QueueError> {
+    let Some(batching) = &shared.settings.queue.batch else {
+        return Ok(vec![queue.next().await?]);
+    };
+    let _assembling = shared.assembling.lock().await;
+    let first = queue.next().await?;
+    let deadline = tokio::time::Instant::now() + batching.flush_timeout;
+    let signal = first.signal;
+    let mut size = batching.sizer.measure(first.items, first.payload.len());
+    let mut parts = vec![first];
+    while size < batching.min_size {
+        let room = match batching.max_size {
+            0 => u64::MAX,
+            max_size => max_size.saturating_sub(size),
+        };
+        let fits = |items: usize, bytes: usize| batching.sizer.measure(items, bytes) <= room;
+        match queue.next_of(signal, fits, deadline).await {
+            Ok(Some(batch)) => {
+                size += batching.sizer.measure(batch.items, batch.payload.len());
+                parts.push(batch);
+            }
+            Ok(None) => break,
+            Err(e) => {
+                tracing::warn!(exporter = %shared.id, error = %e,
+                    "cannot read the sending queue; sending the batch put together so far (the unread one stays for the next start)");
+                break;
+            }
+        }
+    }
+    Ok(parts)
+}
+
+/// The payload of a batch made of several queued ones. Each is an encoded `Export*ServiceRequest`,
+/// whose only field is a repeated one, and protobuf reads concatenated messages as one with their
+/// repeated fields appended: the concatenation is the merged request, without decoding anything.
+fn merged_payload(parts: &[QueuedBatch]) -> Bytes {
+    if let [only] = parts {
+        return only.payload.clone();
+    }
+    let mut merged = Vec::with_capacity(parts.iter().map(|batch| batch.payload.len()).sum());
+    for batch in parts {
+        merged.extend_from_slice(&batch.payload);
+    }
+    Bytes::from(merged)
+}
+
+/// `data` cut into parts of at most `max_size` by `sizer` (`sending_queue.batch.max_size`), in order.
+/// By bytes the cut is made by item counts estimated from the encoded size and halved until a part
+/// fits; a single item larger than `max_size` is a part of its own.
+fn cut<T: PipelineData>(mut data: T, sizer: Sizer, max_size: u64) -> Vec<T> {
+    let max_size = max_size.max(1);
+    let mut parts = Vec::new();
+    match sizer {
+        Sizer::Bytes => {
+            while data.encoded_len() as u64 > max_size && data.item_count() > 1 {
+                let estimate = (data.item_count() as u128 * max_size as u128 / data.encoded_len().max(1) as u128) as usize;
+                let mut take = estimate.clamp(1, data.item_count() - 1);
+                loop {
+                    let mut part = data.split_off_items(take);
+                    if part.encoded_len() as u64 <= max_size || take == 1 {
+                        parts.push(part);
+                        break;
+                    }
+                    // Too large after all: put it back in front and take fewer.
+                    crate::pdata::SignalData::merge(&mut part, std::mem::take(&mut data));
+                    data = part;
+                    take /= 2;
+                }
+            }
+        }
+        Sizer::Items => {
+            let max_items = usize::try_from(max_size).unwrap_or(usize::MAX);
+            while data.item_count() > max_items {
+                parts.push(data.split_off_items(max_items));
+            }
+        }
+        // A request is one whatever its size (a batch is never measured so: see `parse_batch`).
+        Sizer::Requests => {}
+    }
+    parts.push(data);
+    parts
 }
 
 impl Shared {
@@ -465,6 +801,7 @@ fn seconds(d: Duration) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::pdata::SignalData;
     use crate::pipeline::ack::AckToken;
     use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
     use opentelemetry_proto::tonic::logs::v1::{LogRecord, ResourceLogs, ScopeLogs};
@@ -550,7 +887,7 @@ mod tests {
                 enabled: queue_enabled,
                 num_consumers: 1,
                 queue_size,
-                storage: None,
+                ..QueueSettings::default()
             },
         }
     }
@@ -776,6 +1113,204 @@ mod tests {
             PipelineError::retryable(
                 "exporter otlphttp/up: cannot deliver to http://upstream:4318/v1/logs: HTTP 503 (retry_on_failure is disabled)"
             )
+        );
+    }
+
+    fn batching(min_size: u64, max_size: u64, flush_timeout: Duration) -> SenderSettings {
+        let mut settings = settings(true, 100, None);
+        settings.queue.batch = Some(crate::exporter::queue::BatchSettings {
+            flush_timeout,
+            sizer: Sizer::Items,
+            min_size,
+            max_size,
+        });
+        settings
+    }
+
+    fn items_in(body: &Bytes) -> usize {
+        ExportLogsServiceRequest::decode(body.as_ref()).unwrap().item_count()
+    }
+
+    #[tokio::test]
+    async fn batching_merges_the_queued_batches_of_a_signal_until_min_size() {
+        let transport = Scripted::new(vec![], Ok(Delivered::default()));
+        let counters = PerSignal::detached("x");
+        let sender = start(
+            &id(),
+            transport.clone(),
+            &batching(6, 0, Duration::from_secs(10)),
+            None,
+            counters.clone(),
+        )
+        .unwrap();
+        for n in [2, 1, 3] {
+            sender.accept(Envelope::unacked(logs(n))).await.unwrap();
+        }
+        wait_until("sent", || count(&counters, |c| &c.sent) == 6).await;
+        let attempts = transport.attempts();
+        assert_eq!(attempts.len(), 1, "one request for the three batches");
+        let mut expected = logs(2);
+        SignalData::merge(&mut expected, logs(1));
+        SignalData::merge(&mut expected, logs(3));
+        assert_eq!(
+            ExportLogsServiceRequest::decode(attempts[0].1.as_ref()).unwrap(),
+            expected,
+            "the concatenated payloads are the merged request"
+        );
+        wait_until("every part left the queue", || count(&counters, |c| &c.queued) == 0).await;
+        sender.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn a_batch_short_of_min_size_goes_at_flush_timeout() {
+        let transport = Scripted::new(vec![], Ok(Delivered::default()));
+        let counters = PerSignal::detached("x");
+        let sender = start(
+            &id(),
+            transport.clone(),
+            &batching(100, 0, Duration::from_millis(150)),
+            None,
+            counters.clone(),
+        )
+        .unwrap();
+        let accepted = Instant::now();
+        sender.accept(Envelope::unacked(logs(3))).await.unwrap();
+        transport.wait_for_attempts(1).await;
+        let attempt = transport.attempts()[0].clone();
+        assert!(
+            attempt.2 - accepted >= Duration::from_millis(140),
+            "sent after {:?}, before flush_timeout",
+            attempt.2 - accepted
+        );
+        assert_eq!(attempt.1, Bytes::from(logs(3).encode_to_vec()));
+        wait_until("sent", || count(&counters, |c| &c.sent) == 3).await;
+        sender.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn max_size_cuts_large_envelopes_and_caps_what_a_batch_takes_in() {
+        let transport = Scripted::new(vec![], Ok(Delivered::default()));
+        let counters = PerSignal::detached("x");
+        let sender = start(
+            &id(),
+            transport.clone(),
+            &batching(4, 4, Duration::from_millis(50)),
+            None,
+            counters.clone(),
+        )
+        .unwrap();
+        sender.accept(Envelope::unacked(logs(10))).await.unwrap();
+        wait_until("sent", || count(&counters, |c| &c.sent) == 10).await;
+        let sizes: Vec<usize> = transport.attempts().iter().map(|a| items_in(&a.1)).collect();
+        assert_eq!(sizes, [4, 4, 2], "cut at 4 when queued; the rest went at flush_timeout");
+        sender.shutdown().await;
+
+        let transport = Scripted::new(vec![], Ok(Delivered::default()));
+        let counters = PerSignal::detached("x");
+        let sender = start(
+            &id(),
+            transport.clone(),
+            &batching(5, 5, Duration::from_millis(50)),
+            None,
+            counters.clone(),
+        )
+        .unwrap();
+        sender.accept(Envelope::unacked(logs(3))).await.unwrap();
+        sender.accept(Envelope::unacked(logs(3))).await.unwrap();
+        wait_until("sent", || count(&counters, |c| &c.sent) == 6).await;
+        let sizes: Vec<usize> = transport.attempts().iter().map(|a| items_in(&a.1)).collect();
+        assert_eq!(sizes, [3, 3], "3 + 3 would pass max_size 5: the second waits for its own batch");
+        sender.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn without_a_queue_nothing_is_batched_or_cut() {
+        let transport = Scripted::new(vec![], Ok(Delivered::default()));
+        let mut unqueued = batching(4, 4, Duration::from_secs(10));
+        unqueued.queue.enabled = false;
+        let sender = start(&id(), transport.clone(), &unqueued, None, PerSignal::detached("x")).unwrap();
+        sender.accept(Envelope::unacked(logs(10))).await.unwrap();
+        let sizes: Vec<usize> = transport.attempts().iter().map(|a| items_in(&a.1)).collect();
+        assert_eq!(sizes, [10]);
+    }
+
+    #[test]
+    fn cut_keeps_every_item_and_each_part_within_max_size() {
+        let by_items: Vec<usize> = cut(logs(10), Sizer::Items, 4).iter().map(|p| p.item_count()).collect();
+        assert_eq!(by_items, [4, 4, 2]);
+        assert_eq!(cut(logs(3), Sizer::Items, 4).len(), 1);
+
+        let data = logs(50);
+        let max_size = (data.encoded_len() / 4) as u64;
+        let parts = cut(data, Sizer::Bytes, max_size);
+        assert!(parts.len() >= 4, "{} parts", parts.len());
+        for part in &parts {
+            assert!(part.encoded_len() as u64 <= max_size, "{} > {max_size}", part.encoded_len());
+        }
+        let times: Vec<u64> = parts
+            .iter()
+            .flat_map(|p| p.resource_logs.iter().flat_map(|r| &r.scope_logs).flat_map(|s| &s.log_records))
+            .map(|r| r.time_unix_nano)
+            .collect();
+        assert_eq!(times, (1..=50).collect::<Vec<u64>>(), "every record, in order");
+    }
+
+    #[test]
+    fn client_tls_parses_the_collectors_keys_with_errors_at_their_paths() {
+        let parse = |yaml: &str| {
+            let value: Value = serde_yaml_ng::from_str(yaml).unwrap();
+            let mut errors = Vec::new();
+            let tls = parse_client_tls(&mut Parser::collecting(&mut errors), Some(&value), "exporters.otlphttp.tls");
+            (tls, errors)
+        };
+        assert_eq!(parse("{}"), (ClientTlsSettings::default(), vec![]));
+        assert_eq!(
+            parse("{insecure: true, ca_file: '', min_version: ''}"),
+            (ClientTlsSettings::default(), vec![]),
+            "insecure changes nothing here; empty means unset"
+        );
+        assert_eq!(
+            parse(
+                "{insecure_skip_verify: true, ca_file: ca.pem, cert_file: c.pem, key_file: c.key, server_name_override: tempo.internal, min_version: '1.3', max_version: '1.3'}"
+            ),
+            (
+                ClientTlsSettings {
+                    ca_file: Some("ca.pem".into()),
+                    client_cert: Some(("c.pem".into(), "c.key".into())),
+                    insecure_skip_verify: true,
+                    server_name_override: Some("tempo.internal".into()),
+                    min_version: TlsVersion::Tls13,
+                    max_version: TlsVersion::Tls13,
+                },
+                vec![]
+            )
+        );
+        assert_eq!(parse("{min_version: '1.0'}").0.min_version, TlsVersion::Tls12, "rustls's floor");
+        assert_eq!(
+            parse("{min_version: 1.3}").0.min_version,
+            TlsVersion::Tls13,
+            "unquoted, as the Collector reads it"
+        );
+        assert_eq!(parse("{max_version: '1.2'}").0.max_version, TlsVersion::Tls12);
+        assert_eq!(parse("{server_name_override: '10.0.0.7'}").1, Vec::<String>::new());
+        let (_, errors) =
+            parse("{max_version: '1.1', cert_file: c.pem, server_name_override: 'not a name', min_version: '1.4', verify: true}");
+        assert_eq!(
+            errors,
+            vec![
+                "exporters.otlphttp.tls.verify: unknown key (expected one of: insecure, insecure_skip_verify, ca_file, cert_file, key_file, server_name_override, min_version, max_version)",
+                "exporters.otlphttp.tls: cert_file and key_file go together (a client certificate and its key)",
+                "exporters.otlphttp.tls.server_name_override: 'not a name' is not a host name or an IP address",
+                "exporters.otlphttp.tls.min_version: expected 1.0, 1.1, 1.2 or 1.3, got '1.4'",
+                "exporters.otlphttp.tls.max_version: otelbox speaks TLS 1.2 and 1.3, so a maximum of 1.1 leaves no version to connect with; use 1.2 or 1.3",
+            ]
+        );
+        assert_eq!(
+            parse("{min_version: '1.3', max_version: '1.2', insecure_skip_verify: 'yes'}").1,
+            vec![
+                "exporters.otlphttp.tls.insecure_skip_verify: expected true or false, got a string",
+                "exporters.otlphttp.tls.min_version: 1.3 is above max_version 1.2",
+            ]
         );
     }
 

@@ -1,5 +1,7 @@
 //! `TransformContext` over the OTLP prost types: a span, a span event, a log record, a
-//! metric, a data point and a resource, each with what its paths read besides the item.
+//! metric, a data point and a resource, each with what its paths read besides the item, and
+//! `WithResource`, which lends a metric or data point context the resource and scope it
+//! belongs to.
 
 use super::eval::{FieldMut, FieldRef, TransformContext};
 use super::paths::{Context, Field};
@@ -36,15 +38,38 @@ pub struct LogContext<'a> {
     pub scope: Option<&'a InstrumentationScope>,
 }
 
+/// A metric. Its resource and scope (`resource.attributes`, `instrumentation_scope.name`)
+/// are read through `WithResource`; without it they are an error at run time.
 pub struct MetricContext<'a> {
     pub metric: &'a mut Metric,
 }
 
 /// A data point of any metric type: its attributes, and its metric's name read-only.
 /// Build it from disjoint borrows of the metric: `let Metric { name, data, .. } = metric;`.
+/// `in_metric` lends the rest of the metric (`metric.type`, `metric.unit`,
+/// `metric.description`) and `WithResource` the resource and scope; without them those
+/// paths are an error at run time.
 pub struct DataPointContext<'a> {
     pub attributes: &'a mut Vec<KeyValue>,
     pub metric_name: &'a str,
+    pub metric: Option<MetricFacts<'a>>,
+}
+
+/// What a data point's paths read of its metric besides the name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MetricFacts<'a> {
+    pub description: &'a str,
+    pub unit: &'a str,
+    /// As the `METRIC_DATA_TYPE_*` enums number it.
+    pub metric_type: i64,
+}
+
+/// Any context with the resource and scope its item belongs to, read-only: the metric and
+/// data point contexts hold only their metric, so the caller lends these alongside.
+pub struct WithResource<'a, C> {
+    pub inner: C,
+    pub resource: Option<&'a Resource>,
+    pub scope: Option<&'a InstrumentationScope>,
 }
 
 pub struct ResourceContext<'a> {
@@ -65,28 +90,53 @@ impl<'a> LogContext<'a> {
 
 impl<'a> DataPointContext<'a> {
     pub fn number(point: &'a mut NumberDataPoint, metric_name: &'a str) -> Self {
-        DataPointContext {
-            attributes: &mut point.attributes,
-            metric_name,
-        }
+        Self::of(&mut point.attributes, metric_name)
     }
     pub fn histogram(point: &'a mut HistogramDataPoint, metric_name: &'a str) -> Self {
-        DataPointContext {
-            attributes: &mut point.attributes,
-            metric_name,
-        }
+        Self::of(&mut point.attributes, metric_name)
     }
     pub fn exponential_histogram(point: &'a mut ExponentialHistogramDataPoint, metric_name: &'a str) -> Self {
-        DataPointContext {
-            attributes: &mut point.attributes,
-            metric_name,
-        }
+        Self::of(&mut point.attributes, metric_name)
     }
     pub fn summary(point: &'a mut SummaryDataPoint, metric_name: &'a str) -> Self {
+        Self::of(&mut point.attributes, metric_name)
+    }
+
+    fn of(attributes: &'a mut Vec<KeyValue>, metric_name: &'a str) -> Self {
         DataPointContext {
-            attributes: &mut point.attributes,
+            attributes,
             metric_name,
+            metric: None,
         }
+    }
+
+    /// Lends the rest of the point's metric, for `metric.type`, `metric.unit` and
+    /// `metric.description`.
+    pub fn in_metric(mut self, facts: MetricFacts<'a>) -> Self {
+        self.metric = Some(facts);
+        self
+    }
+
+    fn facts(&self, field: Field) -> Result<MetricFacts<'a>, String> {
+        self.metric.ok_or_else(|| not_lent(field, Context::DataPoint))
+    }
+}
+
+impl<'a> MetricFacts<'a> {
+    /// From the parts of a metric, so that its data can be borrowed mutably alongside:
+    /// `let Metric { name, description, unit, data, .. } = metric;`.
+    pub fn new(description: &'a str, unit: &'a str, data: Option<&Data>) -> Self {
+        MetricFacts {
+            description,
+            unit,
+            metric_type: metric_type(data),
+        }
+    }
+}
+
+impl<'a, C> WithResource<'a, C> {
+    pub fn new(inner: C, resource: Option<&'a Resource>, scope: Option<&'a InstrumentationScope>) -> Self {
+        WithResource { inner, resource, scope }
     }
 }
 
@@ -115,6 +165,10 @@ fn resource_attributes(resource: Option<&Resource>) -> FieldRef<'_> {
     FieldRef::Map(resource.map_or(&[], |r| &r.attributes))
 }
 
+fn resource_dropped_attributes_count(resource: Option<&Resource>) -> FieldRef<'static> {
+    FieldRef::Value(Value::Int(i64::from(resource.map_or(0, |r| r.dropped_attributes_count))))
+}
+
 fn scope_name(scope: Option<&InstrumentationScope>) -> FieldRef<'static> {
     text(scope.map_or("", |s| &s.name))
 }
@@ -129,6 +183,13 @@ fn expect_str(field: Field, value: Value) -> Result<String, String> {
 fn expect_i32(field: Field, value: Value) -> Result<i32, String> {
     match value {
         Value::Int(n) => i32::try_from(n).map_err(|_| format!("{field} must fit in 32 bits, got {n}")),
+        other => Err(wrong_type(field, "an int", &other)),
+    }
+}
+
+fn expect_u32(field: Field, value: Value) -> Result<u32, String> {
+    match value {
+        Value::Int(n) => u32::try_from(n).map_err(|_| format!("{field} must be between 0 and {}, got {n}", u32::MAX)),
         other => Err(wrong_type(field, "an int", &other)),
     }
 }
@@ -168,9 +229,14 @@ fn read_only(field: Field, context: Context) -> String {
     format!("{field} is read-only in the {context} context")
 }
 
+/// A path the parser accepts but the caller did not lend the data for.
+fn not_lent(field: Field, context: Context) -> String {
+    format!("{field} is not available here: this component evaluates {context} statements without it")
+}
+
 /// Metric types as the `METRIC_DATA_TYPE_*` enums number them.
-fn metric_type(metric: &Metric) -> i64 {
-    match metric.data {
+fn metric_type(data: Option<&Data>) -> i64 {
+    match data {
         None => 0,
         Some(Data::Gauge(_)) => 1,
         Some(Data::Sum(_)) => 2,
@@ -198,6 +264,7 @@ impl TransformContext for SpanContext<'_> {
             Field::StatusMessage => text(status.map_or("", |s| &s.message)),
             Field::Attributes => FieldRef::Map(&span.attributes),
             Field::ResourceAttributes => resource_attributes(self.resource),
+            Field::ResourceDroppedAttributesCount => resource_dropped_attributes_count(self.resource),
             Field::ScopeName => scope_name(self.scope),
             Field::TraceId => id(&span.trace_id),
             Field::SpanId => id(&span.span_id),
@@ -245,6 +312,7 @@ impl TransformContext for SpanEventContext<'_> {
             Field::Attributes => FieldRef::Map(&self.event.attributes),
             Field::SpanName => text(self.span_name),
             Field::ResourceAttributes => resource_attributes(self.resource),
+            Field::ResourceDroppedAttributesCount => resource_dropped_attributes_count(self.resource),
             Field::ScopeName => scope_name(self.scope),
             other => return Err(not_in(other, Context::SpanEvent)),
         })
@@ -282,6 +350,7 @@ impl TransformContext for LogContext<'_> {
             Field::TraceId => id(&log.trace_id),
             Field::TimeUnixNano => time(log.time_unix_nano),
             Field::ResourceAttributes => resource_attributes(self.resource),
+            Field::ResourceDroppedAttributesCount => resource_dropped_attributes_count(self.resource),
             Field::ScopeName => scope_name(self.scope),
             other => return Err(not_in(other, Context::Log)),
         })
@@ -317,9 +386,12 @@ impl TransformContext for MetricContext<'_> {
         let metric = &*self.metric;
         Ok(match field {
             Field::Name => text(&metric.name),
-            Field::MetricType => FieldRef::Value(Value::Int(metric_type(metric))),
+            Field::Type => FieldRef::Value(Value::Int(metric_type(metric.data.as_ref()))),
             Field::Unit => text(&metric.unit),
             Field::Description => text(&metric.description),
+            Field::ResourceAttributes | Field::ResourceDroppedAttributesCount | Field::ScopeName => {
+                return Err(not_lent(field, Context::Metric))
+            }
             other => return Err(not_in(other, Context::Metric)),
         })
     }
@@ -338,6 +410,10 @@ impl TransformContext for MetricContext<'_> {
     fn get_mut(&mut self, field: Field) -> Result<FieldMut<'_>, String> {
         Err(read_only(field, Context::Metric))
     }
+
+    fn metric_mut(&mut self) -> Option<&mut Metric> {
+        Some(&mut *self.metric)
+    }
 }
 
 impl TransformContext for DataPointContext<'_> {
@@ -349,6 +425,12 @@ impl TransformContext for DataPointContext<'_> {
         Ok(match field {
             Field::Attributes => FieldRef::Map(self.attributes),
             Field::MetricName => text(self.metric_name),
+            Field::MetricDescription => text(self.facts(field)?.description),
+            Field::MetricUnit => text(self.facts(field)?.unit),
+            Field::MetricType => FieldRef::Value(Value::Int(self.facts(field)?.metric_type)),
+            Field::ResourceAttributes | Field::ResourceDroppedAttributesCount | Field::ScopeName => {
+                return Err(not_lent(field, Context::DataPoint))
+            }
             other => return Err(not_in(other, Context::DataPoint)),
         })
     }
@@ -373,12 +455,17 @@ impl TransformContext for ResourceContext<'_> {
     fn get(&self, field: Field) -> Result<FieldRef<'_>, String> {
         match field {
             Field::Attributes => Ok(FieldRef::Map(&self.resource.attributes)),
+            Field::DroppedAttributesCount => Ok(resource_dropped_attributes_count(Some(&*self.resource))),
             other => Err(not_in(other, Context::Resource)),
         }
     }
 
-    fn set(&mut self, field: Field, _value: Value) -> Result<(), String> {
-        Err(read_only(field, Context::Resource))
+    fn set(&mut self, field: Field, value: Value) -> Result<(), String> {
+        match field {
+            Field::DroppedAttributesCount => self.resource.dropped_attributes_count = expect_u32(field, value)?,
+            other => return Err(read_only(other, Context::Resource)),
+        }
+        Ok(())
     }
 
     fn get_mut(&mut self, field: Field) -> Result<FieldMut<'_>, String> {
@@ -386,5 +473,32 @@ impl TransformContext for ResourceContext<'_> {
             Field::Attributes => Ok(FieldMut::Map(&mut self.resource.attributes)),
             other => Err(read_only(other, Context::Resource)),
         }
+    }
+}
+
+impl<C: TransformContext> TransformContext for WithResource<'_, C> {
+    fn context(&self) -> Context {
+        self.inner.context()
+    }
+
+    fn get(&self, field: Field) -> Result<FieldRef<'_>, String> {
+        match field {
+            Field::ResourceAttributes => Ok(resource_attributes(self.resource)),
+            Field::ResourceDroppedAttributesCount => Ok(resource_dropped_attributes_count(self.resource)),
+            Field::ScopeName => Ok(scope_name(self.scope)),
+            other => self.inner.get(other),
+        }
+    }
+
+    fn set(&mut self, field: Field, value: Value) -> Result<(), String> {
+        self.inner.set(field, value)
+    }
+
+    fn get_mut(&mut self, field: Field) -> Result<FieldMut<'_>, String> {
+        self.inner.get_mut(field)
+    }
+
+    fn metric_mut(&mut self) -> Option<&mut Metric> {
+        self.inner.metric_mut()
     }
 }

@@ -8,6 +8,7 @@ use super::value::{any_type_name, arithmetic, compare, Value};
 use super::{err, OttlError};
 use crate::pdata::find_attribute;
 use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue, KeyValue, KeyValueList};
+use opentelemetry_proto::tonic::metrics::v1::Metric;
 
 /// A field as a context lends it for reading.
 pub enum FieldRef<'a> {
@@ -37,6 +38,11 @@ pub trait TransformContext {
     fn set(&mut self, field: Field, value: Value) -> Result<(), String>;
     /// Lends a container field (`Field::container()` is Some) for writing.
     fn get_mut(&mut self, field: Field) -> Result<FieldMut<'_>, String>;
+    /// The whole metric, for the editors that reshape it (`convert_sum_to_gauge`); None
+    /// outside the metric context.
+    fn metric_mut(&mut self) -> Option<&mut Metric> {
+        None
+    }
 }
 
 fn at(column: usize) -> impl Fn(String) -> OttlError {

@@ -13,6 +13,12 @@
 //!            | converter | "[" [value {"," value}] "]" | "(" value ")"
 //! path       = ident {"." ident} {"[" string | int "]"}
 //! ```
+//! A path may start with a context name, as the Collector accepts: a prefix naming the current
+//! context is the same as none (`span.name` is `name` in the span context), and others name what
+//! the item belongs to (`resource.attributes`, `instrumentation_scope.name` or `scope.name`,
+//! `metric.type` of a data point, `span.name` of a span event). `infer_contexts` picks the
+//! context of statements written without one from these prefixes.
+//!
 //! Everything that can be checked without data is checked at parse time: paths against the
 //! context, function names and arity, argument kinds, regexes and literal durations. What is
 //! left for run time (a type error in arithmetic, indexing a string) is an `OttlError` the
@@ -27,6 +33,7 @@ mod ast;
 mod contexts;
 mod eval;
 mod functions;
+mod infer;
 mod lexer;
 mod parser;
 mod paths;
@@ -35,9 +42,15 @@ mod value;
 #[cfg(test)]
 mod tests;
 
-pub use ast::{BoolExpr, Call, CompareOp, Converter, Editor, Key, MathOp, MathStep, Path, Pattern, ReplaceMode, ValueExpr};
-pub use contexts::{DataPointContext, LogContext, MetricContext, ResourceContext, SpanContext, SpanEventContext};
+pub use ast::{
+    BoolExpr, Call, CompareOp, Converter, Editor, Key, MathOp, MathStep, MergeStrategy, Path, Pattern, ReplaceMode, Replacement,
+    StringFunction, ValueExpr, ValueKind,
+};
+pub use contexts::{
+    DataPointContext, LogContext, MetricContext, MetricFacts, ResourceContext, SpanContext, SpanEventContext, WithResource,
+};
 pub use eval::{FieldMut, FieldRef, TransformContext};
+pub use infer::infer_contexts;
 pub use paths::{Container, Context, Field};
 pub use value::{parse_duration, Value};
 

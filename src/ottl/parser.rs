@@ -5,10 +5,13 @@
 //! parenthesis can hold a condition or a value, so sub-expressions are parsed as either and
 //! checked where they are used (an `and` operand must be a condition, a `+` operand a value).
 
-use super::ast::{BoolExpr, Call, CompareOp, Converter, Editor, Key, MathOp, MathStep, Path, Pattern, ReplaceMode, ValueExpr};
+use super::ast::{
+    BoolExpr, Call, CompareOp, Converter, Editor, Key, MathOp, MathStep, MergeStrategy, Path, Pattern, ReplaceMode, Replacement,
+    StringFunction, ValueExpr, ValueKind,
+};
 use super::functions::{find, names, Signature, CONVERTERS, EDITORS};
 use super::lexer::{describe, lex, truncate, Tok, Token};
-use super::paths::{enum_value, lookup, path_list, paths_of, Container, Context, Field, ENUMS, ENUM_FAMILIES};
+use super::paths::{enum_value, lookup, paths_of, Container, Context, Field, ENUMS, ENUM_FAMILIES};
 use super::value::{parse_duration, Value};
 use super::{err, OttlError, MAX_DEPTH, MAX_INPUT_CHARS};
 
@@ -114,7 +117,7 @@ impl Parsed {
         let never_a_number = match &value {
             ValueExpr::Literal(v) => !matches!(v, Value::Int(_) | Value::Double(_)),
             ValueExpr::List(_) => true,
-            ValueExpr::Converter(call) => !call.converter.returns_int(),
+            ValueExpr::Converter(call) => !call.converter.returns_number(),
             ValueExpr::Path(_) | ValueExpr::Math { .. } => false,
         };
         if never_a_number {
@@ -128,6 +131,9 @@ impl Parsed {
 struct Arg {
     value: ValueExpr,
     col: usize,
+    /// A bare converter name passed as a function (`replace_pattern(..., SHA256)`); `value`
+    /// is then nil.
+    function: Option<String>,
 }
 
 struct Parser<'a> {
@@ -508,17 +514,7 @@ impl<'a> Parser<'a> {
                 }
             }
         }
-        let Some(spec) = lookup(self.context, &text) else {
-            return Err(err(
-                col,
-                format!(
-                    "unknown path '{}' in the {} context; expected one of {}",
-                    truncate(&text),
-                    self.context,
-                    path_list(self.context)
-                ),
-            ));
-        };
+        let spec = lookup(self.context, &text).map_err(|message| err(col, message))?;
         let keys = self.parse_keys(spec.field)?;
         Ok(Path {
             field: spec.field,
@@ -593,12 +589,26 @@ impl<'a> Parser<'a> {
         if !self.peek_is(&Tok::RParen) {
             loop {
                 let col = self.col();
-                let parsed = self.parse_additive()?;
-                let value = parsed.into_value(&format!(" as argument {} of {name}", args.len() + 1))?;
+                let arg = match self.bare_function_name(signature.params.get(args.len()).copied()) {
+                    Some(function) => Arg {
+                        value: ValueExpr::Literal(Value::Nil),
+                        col,
+                        function: Some(function),
+                    },
+                    None => {
+                        let parsed = self.parse_additive()?;
+                        let value = parsed.into_value(&format!(" as argument {} of {name}", args.len() + 1))?;
+                        Arg {
+                            value,
+                            col,
+                            function: None,
+                        }
+                    }
+                };
                 if args.len() == signature.params.len() {
                     return Err(err(col, format!("too many arguments; {name} expects {}", signature.arity())));
                 }
-                args.push(Arg { value, col });
+                args.push(arg);
                 if self.peek_is(&Tok::Comma) {
                     self.pos += 1;
                     continue;
@@ -622,6 +632,29 @@ impl<'a> Parser<'a> {
             return Err(err(close, format!("{name} expects {}; got {}", signature.arity(), args.len())));
         }
         Ok(args)
+    }
+
+    /// For a `function` parameter, a converter name written without a call (`SHA256`),
+    /// consumed; the parameter's other forms are parsed as values and refused later.
+    fn bare_function_name(&mut self, param: Option<&str>) -> Option<String> {
+        if param != Some("function") {
+            return None;
+        }
+        let Some(Token { tok: Tok::Ident(name), .. }) = self.peek() else {
+            return None;
+        };
+        let ends = matches!(
+            self.toks.get(self.pos + 1),
+            Some(Token {
+                tok: Tok::Comma | Tok::RParen,
+                ..
+            })
+        );
+        if !ends {
+            return None;
+        }
+        self.pos += 1;
+        Some(name.clone())
     }
 
     fn parse_converter(&mut self, name: &str, col: usize) -> Result<Parsed, OttlError> {
@@ -658,6 +691,7 @@ impl<'a> Parser<'a> {
                 Converter::Duration(Box::new(arg.value))
             }
             "Int" => Converter::Int(Box::new(args.next()?.value)),
+            "Double" => Converter::Double(Box::new(args.next()?.value)),
             "String" => Converter::String(Box::new(args.next()?.value)),
             "Concat" => {
                 let values = args.next()?;
@@ -685,6 +719,61 @@ impl<'a> Parser<'a> {
                     delimiter: Box::new(delimiter.value),
                 }
             }
+            "Split" => Converter::Split {
+                target: Box::new(string_valued(args.next()?, "the target of Split")?),
+                delimiter: string_arg(args.next()?, "the delimiter of Split")?,
+            },
+            "Substring" => {
+                let target = string_valued(args.next()?, "the target of Substring")?;
+                let start = checked_literal(
+                    args.next()?,
+                    "a non-negative integer",
+                    "the start of Substring",
+                    |v| matches!(v, Value::Int(n) if *n >= 0),
+                )?;
+                let length = checked_literal(
+                    args.next()?,
+                    "a positive integer",
+                    "the length of Substring",
+                    |v| matches!(v, Value::Int(n) if *n > 0),
+                )?;
+                let utf8_safe = match args.optional() {
+                    Some(arg) => bool_arg(arg, "utf8_safe of Substring")?,
+                    None => false,
+                };
+                Converter::Substring {
+                    target: Box::new(target),
+                    start: Box::new(start),
+                    length: Box::new(length),
+                    utf8_safe,
+                }
+            }
+            "ToLowerCase" | "ToUpperCase" | "SHA256" => {
+                let Some(function) = StringFunction::from_name(signature.name) else {
+                    return Err(err(col, format!("converter {} is not implemented", signature.name)));
+                };
+                let target = string_valued(args.next()?, &format!("the argument of {}", signature.name))?;
+                Converter::OfString {
+                    function,
+                    target: Box::new(target),
+                }
+            }
+            "Len" => {
+                let target = checked_literal(args.next()?, "a string, list or map", "the argument of Len", |v| {
+                    matches!(v, Value::Str(_) | Value::List(_) | Value::Map(_))
+                })?;
+                Converter::Len(Box::new(target))
+            }
+            "IsMap" | "IsString" | "IsInt" | "IsDouble" | "IsBool" | "IsList" => {
+                let Some(kind) = ValueKind::from_converter_name(signature.name) else {
+                    return Err(err(col, format!("converter {} is not implemented", signature.name)));
+                };
+                Converter::IsKind {
+                    kind,
+                    target: Box::new(args.next()?.value),
+                }
+            }
+            "UUID" => Converter::Uuid,
             "IsRootSpan" if self.context == Context::Span => Converter::IsRootSpan,
             "IsRootSpan" => {
                 return Err(err(
@@ -730,6 +819,16 @@ impl<'a> Parser<'a> {
         let name = signature.name;
         let mut args = Args::new(signature, col, args);
         let map_target = |arg: Arg| self.target(arg, name, true);
+        if matches!(name, "convert_sum_to_gauge" | "convert_gauge_to_sum") && self.context != Context::Metric {
+            return Err(err(
+                col,
+                format!(
+                    "{name} changes the type of a metric, so it runs in the metric context only, not the {} context; \
+                     write its condition with metric.* paths",
+                    self.context
+                ),
+            ));
+        }
         Ok(match name {
             "set" => Editor::Set {
                 target: self.target(args.next()?, name, false)?,
@@ -747,21 +846,86 @@ impl<'a> Parser<'a> {
                 target: map_target(args.next()?)?,
                 keys: string_list_arg(args.next()?, "the keys of keep_keys")?,
             },
+            "keep_matching_keys" => Editor::KeepMatchingKeys {
+                target: map_target(args.next()?)?,
+                pattern: regex_arg(args.next()?, "the pattern of keep_matching_keys")?,
+            },
             "replace_pattern" => Editor::ReplacePattern {
                 target: self.target(args.next()?, name, false)?,
                 pattern: regex_arg(args.next()?, "the pattern of replace_pattern")?,
-                replacement: string_arg(args.next()?, "the replacement of replace_pattern")?,
+                replacement: replacement_args(&mut args, name)?,
             },
             "replace_all_patterns" => Editor::ReplaceAllPatterns {
                 target: map_target(args.next()?)?,
                 mode: mode_arg(args.next()?)?,
                 pattern: regex_arg(args.next()?, "the pattern of replace_all_patterns")?,
-                replacement: string_arg(args.next()?, "the replacement of replace_all_patterns")?,
+                replacement: replacement_args(&mut args, name)?,
             },
-            "truncate_all" => Editor::TruncateAll {
+            "replace_match" => Editor::ReplaceMatch {
+                target: self.target(args.next()?, name, false)?,
+                pattern: glob_arg(args.next()?, "the pattern of replace_match")?,
+                replacement: replacement_args(&mut args, name)?,
+            },
+            "replace_all_matches" => Editor::ReplaceAllMatches {
                 target: map_target(args.next()?)?,
-                limit: count_arg(args.next()?, "the limit of truncate_all")?,
+                pattern: glob_arg(args.next()?, "the pattern of replace_all_matches")?,
+                replacement: replacement_args(&mut args, name)?,
             },
+            "merge_maps" => Editor::MergeMaps {
+                target: map_target(args.next()?)?,
+                source: checked_literal(args.next()?, "a map such as attributes", "the source of merge_maps", |v| {
+                    matches!(v, Value::Map(_))
+                })?,
+                strategy: strategy_arg(args.next()?)?,
+            },
+            "flatten" => {
+                let target = map_target(args.next()?)?;
+                let prefix = match args.optional() {
+                    Some(arg) => string_arg(arg, "the prefix of flatten")?,
+                    None => String::new(),
+                };
+                let depth = match args.optional() {
+                    Some(arg) => Some(count_arg(arg, "the depth of flatten")?),
+                    None => None,
+                };
+                if let Some(arg) = args.optional() {
+                    let arg_col = arg.col;
+                    if bool_arg(arg, "resolveConflicts of flatten")? {
+                        return Err(err(
+                            arg_col,
+                            "flatten's resolveConflicts is not supported; leave it out or pass false \
+                             (a later key overwrites an earlier one)",
+                        ));
+                    }
+                }
+                Editor::Flatten { target, prefix, depth }
+            }
+            "truncate_all" => {
+                let target = map_target(args.next()?)?;
+                let limit_arg = args.next()?;
+                let limit_col = limit_arg.col;
+                let limit = count_arg(limit_arg, "the limit of truncate_all")?;
+                // Strings here are always valid UTF-8, so every cut is at a character boundary;
+                // utf8_safe is accepted for compatibility.
+                if let Some(arg) = args.optional() {
+                    bool_arg(arg, "utf8_safe of truncate_all")?;
+                }
+                let marker = match args.optional() {
+                    Some(arg) => string_arg(arg, "the truncation marker of truncate_all")?,
+                    None => String::new(),
+                };
+                if marker.len() > limit {
+                    return Err(err(
+                        limit_col,
+                        format!(
+                            "limit {limit} is shorter than the {}-byte truncation marker; expected a limit of at least {}",
+                            marker.len(),
+                            marker.len()
+                        ),
+                    ));
+                }
+                Editor::TruncateAll { target, limit, marker }
+            }
             "limit" => {
                 let target = map_target(args.next()?)?;
                 let limit_arg = args.next()?;
@@ -787,6 +951,11 @@ impl<'a> Parser<'a> {
                     priority_keys,
                 }
             }
+            "convert_sum_to_gauge" => Editor::ConvertSumToGauge,
+            "convert_gauge_to_sum" => Editor::ConvertGaugeToSum {
+                aggregation_temporality: temporality_arg(args.next()?)?,
+                is_monotonic: bool_arg(args.next()?, "is_monotonic of convert_gauge_to_sum")?,
+            },
             other => return Err(err(col, format!("editor {other} is not implemented"))),
         })
     }
@@ -981,5 +1150,178 @@ fn check_duration_literal(arg: &Arg) -> Result<(), OttlError> {
             ),
         )),
         _ => Ok(()),
+    }
+}
+
+/// A value argument; a literal that can never be `expected` is refused now rather than on
+/// every evaluation. Paths, converters and arithmetic are checked when they are evaluated.
+fn checked_literal(arg: Arg, expected: &str, what: &str, accepts: fn(&Value) -> bool) -> Result<ValueExpr, OttlError> {
+    let refused = match &arg.value {
+        ValueExpr::Literal(v) => !accepts(v),
+        ValueExpr::List(_) => !accepts(&Value::List(Vec::new())),
+        ValueExpr::Path(_) | ValueExpr::Converter(_) | ValueExpr::Math { .. } => false,
+    };
+    if refused {
+        return Err(err(
+            arg.col,
+            format!("expected {expected} as {what}, found {}", describe_value(&arg.value)),
+        ));
+    }
+    Ok(arg.value)
+}
+
+fn string_valued(arg: Arg, what: &str) -> Result<ValueExpr, OttlError> {
+    checked_literal(arg, "a string", what, |v| matches!(v, Value::Str(_)))
+}
+
+fn bool_arg(arg: Arg, what: &str) -> Result<bool, OttlError> {
+    match arg.value {
+        ValueExpr::Literal(Value::Bool(b)) => Ok(b),
+        other => Err(err(
+            arg.col,
+            format!("expected true or false as {what}, found {}", describe_value(&other)),
+        )),
+    }
+}
+
+/// `replacement[, function[, replacementFormat]]` of the replace editors.
+fn replacement_args(args: &mut Args, editor: &str) -> Result<Replacement, OttlError> {
+    let text = string_arg(args.next()?, &format!("the replacement of {editor}"))?;
+    let function = match args.optional() {
+        Some(arg) => Some(function_arg(arg, editor)?),
+        None => None,
+    };
+    let format = match args.optional() {
+        Some(arg) => Some(format_arg(arg, editor)?),
+        None => None,
+    };
+    Ok(Replacement { text, function, format })
+}
+
+/// A converter named without a call, as the replace editors take it: `SHA256`.
+fn function_arg(arg: Arg, editor: &str) -> Result<StringFunction, OttlError> {
+    let Some(name) = &arg.function else {
+        return Err(err(
+            arg.col,
+            format!(
+                "expected a converter name without parentheses, such as SHA256, as the function of {editor}, found {}",
+                describe_value(&arg.value)
+            ),
+        ));
+    };
+    StringFunction::from_name(name).ok_or_else(|| {
+        err(
+            arg.col,
+            format!(
+                "expected SHA256, ToLowerCase or ToUpperCase as the function of {editor}, found '{}'",
+                truncate(name)
+            ),
+        )
+    })
+}
+
+/// A format with exactly one `%s`, which the function's result replaces: `"k8s.%s"`.
+fn format_arg(arg: Arg, editor: &str) -> Result<String, OttlError> {
+    let col = arg.col;
+    let format = string_arg(arg, &format!("the replacement format of {editor}"))?;
+    if format.matches("%s").count() != 1 || format.matches('%').count() != 1 {
+        return Err(err(
+            col,
+            format!(
+                "expected a replacement format with one %s and no other %, such as \"k8s.%s\", found {:?}",
+                truncate(&format)
+            ),
+        ));
+    }
+    Ok(format)
+}
+
+/// A glob as `replace_match` takes it, compiled to an anchored regex.
+fn glob_arg(arg: Arg, what: &str) -> Result<Pattern, OttlError> {
+    let col = arg.col;
+    let text = string_arg(arg, what)?;
+    glob_regex(&text).map(Pattern).map_err(|message| {
+        err(
+            col,
+            format!("expected a valid glob pattern such as \"/user/*/list/*\" as {what}: {message}"),
+        )
+    })
+}
+
+/// A glob to an anchored regex: `*` any text, `?` one character, `[abc]`, `[a-z]` and
+/// `[!abc]` sets, `{a,b}` alternatives, `\x` the character x, anything else itself.
+pub(super) fn glob_regex(glob: &str) -> Result<regex::Regex, String> {
+    let mut out = String::from("^(?s:");
+    let mut chars = glob.chars();
+    let mut open_braces = 0usize;
+    while let Some(c) = chars.next() {
+        match c {
+            '*' => out.push_str(".*"),
+            '?' => out.push('.'),
+            '\\' => match chars.next() {
+                Some(escaped) => out.push_str(&regex::escape(escaped.encode_utf8(&mut [0; 4]))),
+                None => return Err("it ends with a lone '\\'".to_string()),
+            },
+            '[' => {
+                out.push('[');
+                let mut first = true;
+                loop {
+                    match chars.next() {
+                        None => return Err("a '[' is not closed by ']'".to_string()),
+                        Some(']') if !first => break,
+                        Some('!' | '^') if first => out.push('^'),
+                        Some('-') if !first => out.push('-'),
+                        Some(member) => out.push_str(&regex::escape(member.encode_utf8(&mut [0; 4]))),
+                    }
+                    first = false;
+                }
+                out.push(']');
+            }
+            '{' => {
+                open_braces += 1;
+                out.push_str("(?:");
+            }
+            ',' if open_braces > 0 => out.push('|'),
+            '}' if open_braces > 0 => {
+                open_braces -= 1;
+                out.push(')');
+            }
+            other => out.push_str(&regex::escape(other.encode_utf8(&mut [0; 4]))),
+        }
+    }
+    if open_braces > 0 {
+        return Err("a '{' is not closed by '}'".to_string());
+    }
+    out.push_str(")$");
+    regex::Regex::new(&out).map_err(|e| regex_error_line(&e))
+}
+
+fn strategy_arg(arg: Arg) -> Result<MergeStrategy, OttlError> {
+    match &arg.value {
+        ValueExpr::Literal(Value::Str(s)) if s == "insert" => Ok(MergeStrategy::Insert),
+        ValueExpr::Literal(Value::Str(s)) if s == "update" => Ok(MergeStrategy::Update),
+        ValueExpr::Literal(Value::Str(s)) if s == "upsert" => Ok(MergeStrategy::Upsert),
+        other => Err(err(
+            arg.col,
+            format!(
+                "expected \"insert\", \"update\" or \"upsert\" as the strategy of merge_maps, found {}",
+                describe_value(other)
+            ),
+        )),
+    }
+}
+
+/// `"delta"` or `"cumulative"`, as OTLP numbers them.
+fn temporality_arg(arg: Arg) -> Result<i32, OttlError> {
+    match &arg.value {
+        ValueExpr::Literal(Value::Str(s)) if s == "delta" => Ok(1),
+        ValueExpr::Literal(Value::Str(s)) if s == "cumulative" => Ok(2),
+        other => Err(err(
+            arg.col,
+            format!(
+                "expected \"cumulative\" or \"delta\" as the aggregation temporality of convert_gauge_to_sum, found {}",
+                describe_value(other)
+            ),
+        )),
     }
 }

@@ -1,5 +1,6 @@
 //! Which paths each OTTL context offers, whether they can be written, and what kind of value they hold.
 
+use super::lexer::truncate;
 use std::fmt;
 
 /// What a statement or condition runs on; fixes the paths it may use.
@@ -43,6 +44,9 @@ pub enum Field {
     StatusMessage,
     Attributes,
     ResourceAttributes,
+    ResourceDroppedAttributesCount,
+    /// The resource's own count, in the resource context.
+    DroppedAttributesCount,
     ScopeName,
     TraceId,
     SpanId,
@@ -53,10 +57,16 @@ pub enum Field {
     Body,
     SeverityNumber,
     SeverityText,
-    MetricType,
+    /// A metric's type, as the `METRIC_DATA_TYPE_*` enums number it.
+    Type,
     Unit,
     Description,
+    /// The name, type, unit and description of a data point's metric.
     MetricName,
+    MetricType,
+    MetricUnit,
+    MetricDescription,
+    /// The name of a span event's span.
     SpanName,
 }
 
@@ -79,6 +89,8 @@ impl Field {
             Field::StatusMessage => "status.message",
             Field::Attributes => "attributes",
             Field::ResourceAttributes => "resource.attributes",
+            Field::ResourceDroppedAttributesCount => "resource.dropped_attributes_count",
+            Field::DroppedAttributesCount => "dropped_attributes_count",
             Field::ScopeName => "instrumentation_scope.name",
             Field::TraceId => "trace_id.string",
             Field::SpanId => "span_id.string",
@@ -89,10 +101,13 @@ impl Field {
             Field::Body => "body",
             Field::SeverityNumber => "severity_number",
             Field::SeverityText => "severity_text",
-            Field::MetricType => "type",
+            Field::Type => "type",
             Field::Unit => "unit",
             Field::Description => "description",
             Field::MetricName => "metric.name",
+            Field::MetricType => "metric.type",
+            Field::MetricUnit => "metric.unit",
+            Field::MetricDescription => "metric.description",
             Field::SpanName => "span.name",
         }
     }
@@ -137,6 +152,7 @@ const SPAN: &[PathSpec] = &[
     rw(Field::StatusMessage),
     rw(Field::Attributes),
     ro(Field::ResourceAttributes),
+    ro(Field::ResourceDroppedAttributesCount),
     ro(Field::ScopeName),
     rw(Field::TraceId),
     rw(Field::SpanId),
@@ -151,6 +167,7 @@ const SPAN_EVENT: &[PathSpec] = &[
     rw(Field::Attributes),
     ro(Field::SpanName),
     ro(Field::ResourceAttributes),
+    ro(Field::ResourceDroppedAttributesCount),
     ro(Field::ScopeName),
 ];
 
@@ -162,14 +179,32 @@ const LOG: &[PathSpec] = &[
     rw(Field::TraceId),
     rw(Field::TimeUnixNano),
     ro(Field::ResourceAttributes),
+    ro(Field::ResourceDroppedAttributesCount),
     ro(Field::ScopeName),
 ];
 
-const METRIC: &[PathSpec] = &[rw(Field::Name), ro(Field::MetricType), rw(Field::Unit), rw(Field::Description)];
+const METRIC: &[PathSpec] = &[
+    rw(Field::Name),
+    ro(Field::Type),
+    rw(Field::Unit),
+    rw(Field::Description),
+    ro(Field::ResourceAttributes),
+    ro(Field::ResourceDroppedAttributesCount),
+    ro(Field::ScopeName),
+];
 
-const DATA_POINT: &[PathSpec] = &[rw(Field::Attributes), ro(Field::MetricName)];
+const DATA_POINT: &[PathSpec] = &[
+    rw(Field::Attributes),
+    ro(Field::MetricName),
+    ro(Field::MetricDescription),
+    ro(Field::MetricUnit),
+    ro(Field::MetricType),
+    ro(Field::ResourceAttributes),
+    ro(Field::ResourceDroppedAttributesCount),
+    ro(Field::ScopeName),
+];
 
-const RESOURCE: &[PathSpec] = &[rw(Field::Attributes)];
+const RESOURCE: &[PathSpec] = &[rw(Field::Attributes), rw(Field::DroppedAttributesCount)];
 
 pub(super) fn paths_of(context: Context) -> &'static [PathSpec] {
     match context {
@@ -182,9 +217,90 @@ pub(super) fn paths_of(context: Context) -> &'static [PathSpec] {
     }
 }
 
-/// The path spelled `text` (segments joined by '.') in `context`.
-pub(super) fn lookup(context: Context, text: &str) -> Option<PathSpec> {
-    paths_of(context).iter().find(|p| p.field.as_str() == text).copied()
+/// The context names a path may start with, as the Collector spells them. `scope` and
+/// `instrumentation_scope` both name the item's instrumentation scope.
+pub(super) const CONTEXT_PREFIXES: [&str; 8] = [
+    "resource",
+    "instrumentation_scope",
+    "scope",
+    "span",
+    "spanevent",
+    "metric",
+    "datapoint",
+    "log",
+];
+
+/// The context prefixes whose paths a context can read: its own, and those of what its item
+/// belongs to (a data point reads its metric, a span event its span, every item its resource
+/// and scope).
+pub(super) fn readable_prefixes(context: Context) -> &'static [&'static str] {
+    match context {
+        Context::Span => &["span", "resource", "instrumentation_scope", "scope"],
+        Context::SpanEvent => &["spanevent", "span", "resource", "instrumentation_scope", "scope"],
+        Context::Log => &["log", "resource", "instrumentation_scope", "scope"],
+        Context::Metric => &["metric", "resource", "instrumentation_scope", "scope"],
+        Context::DataPoint => &["datapoint", "metric", "resource", "instrumentation_scope", "scope"],
+        Context::Resource => &["resource"],
+    }
+}
+
+impl Field {
+    /// Whether the path reads what the item belongs to (`resource.attributes`, `metric.name`
+    /// of a data point) rather than the item itself.
+    fn names_another_context(self) -> bool {
+        self.as_str()
+            .split_once('.')
+            .is_some_and(|(first, _)| CONTEXT_PREFIXES.contains(&first))
+    }
+}
+
+/// The path spelled `text` (segments joined by '.') in `context`. A prefix naming the context
+/// itself is the same as none (`span.name` is `name` in the span context, `resource.attributes`
+/// is `attributes` in the resource context), and `scope.` is `instrumentation_scope.`. The
+/// error is the message without its column.
+pub(super) fn lookup(context: Context, text: &str) -> Result<PathSpec, String> {
+    let table = paths_of(context);
+    let find = |t: &str| table.iter().find(|p| p.field.as_str() == t).copied();
+    let own = |t: &str| find(t).filter(|p| !p.field.names_another_context());
+    if let Some(spec) = find(text) {
+        return Ok(spec);
+    }
+    let unknown = || {
+        format!(
+            "unknown path '{}' in the {context} context; expected one of {}",
+            truncate(text),
+            path_list(context)
+        )
+    };
+    let Some((first, rest)) = text.split_once('.') else {
+        return Err(unknown());
+    };
+    if first == context.as_str() {
+        return own(rest).ok_or_else(unknown);
+    }
+    if first == "scope" {
+        if let Some(spec) = find(&format!("instrumentation_scope.{rest}")) {
+            return Ok(spec);
+        }
+    }
+    if CONTEXT_PREFIXES.contains(&first) {
+        if readable_prefixes(context).contains(&first) {
+            return Err(unknown());
+        }
+        return Err(format!(
+            "'{}' is a path of the {first} context, which the {context} context cannot read; expected one of {}",
+            truncate(text),
+            path_list(context)
+        ));
+    }
+    if own(rest).is_some() {
+        return Err(format!(
+            "unknown context prefix '{}' in '{}'; write {context}.{rest} or {rest}",
+            truncate(first),
+            truncate(text)
+        ));
+    }
+    Err(unknown())
 }
 
 /// The context's paths for a message: `name, kind, attributes[...]`.

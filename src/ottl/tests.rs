@@ -6,7 +6,7 @@ use super::*;
 use opentelemetry_proto::tonic::common::v1::{InstrumentationScope, KeyValue};
 use opentelemetry_proto::tonic::logs::v1::LogRecord;
 use opentelemetry_proto::tonic::metrics::v1::metric::Data;
-use opentelemetry_proto::tonic::metrics::v1::{Histogram, HistogramDataPoint, Metric, NumberDataPoint, Sum};
+use opentelemetry_proto::tonic::metrics::v1::{Gauge, Histogram, HistogramDataPoint, Metric, NumberDataPoint, Sum};
 use opentelemetry_proto::tonic::resource::v1::Resource;
 use opentelemetry_proto::tonic::trace::v1::span::Event;
 use opentelemetry_proto::tonic::trace::v1::{Span, Status};
@@ -705,7 +705,18 @@ fn serr(text: &str, context: Context) -> String {
 }
 
 const SPAN_PATHS: &str = "name, kind, status.code, status.message, attributes[...], resource.attributes[...], \
-instrumentation_scope.name, trace_id.string, span_id.string, parent_span_id.string, start_time_unix_nano, end_time_unix_nano";
+resource.dropped_attributes_count, instrumentation_scope.name, trace_id.string, span_id.string, parent_span_id.string, \
+start_time_unix_nano, end_time_unix_nano";
+
+const DATA_POINT_PATHS: &str = "attributes[...], metric.name, metric.description, metric.unit, metric.type, \
+resource.attributes[...], resource.dropped_attributes_count, instrumentation_scope.name";
+
+const CONVERTER_NAMES: &str = "IsMatch, Duration, Int, Double, String, Concat, Split, Substring, ToLowerCase, \
+ToUpperCase, Len, SHA256, UUID, IsMap, IsString, IsInt, IsDouble, IsBool, IsList, IsRootSpan";
+
+const EDITOR_NAMES: &str = "set, delete_key, delete_matching_keys, keep_keys, keep_matching_keys, replace_pattern, \
+replace_all_patterns, replace_match, replace_all_matches, merge_maps, flatten, truncate_all, limit, convert_sum_to_gauge, \
+convert_gauge_to_sum";
 
 #[test]
 fn error_unknown_path() {
@@ -720,7 +731,7 @@ fn error_unknown_path() {
     );
     assert_eq!(
         cerr("name == 1", Context::DataPoint),
-        "column 1: unknown path 'name' in the datapoint context; expected one of attributes[...], metric.name"
+        format!("column 1: unknown path 'name' in the datapoint context; expected one of {DATA_POINT_PATHS}")
     );
     assert_eq!(
         serr("set(trace_id, 1)", span),
@@ -758,26 +769,23 @@ fn error_unknown_function() {
     let span = Context::Span;
     assert_eq!(
         cerr(r#"IsMatches(name, "x")"#, span),
-        "column 1: unknown converter 'IsMatches'; expected one of IsMatch, Duration, Int, String, Concat, IsRootSpan"
+        format!("column 1: unknown converter 'IsMatches'; expected one of {CONVERTER_NAMES}")
     );
     assert_eq!(
         serr(r#"sett(name, "x")"#, span),
-        "column 1: unknown editor 'sett'; expected one of set, delete_key, delete_matching_keys, keep_keys, replace_pattern, \
-replace_all_patterns, truncate_all, limit"
+        format!("column 1: unknown editor 'sett'; expected one of {EDITOR_NAMES}")
     );
     assert_eq!(
         serr(r#"set(name, Upper(name))"#, span),
-        "column 11: unknown converter 'Upper'; expected one of IsMatch, Duration, Int, String, Concat, IsRootSpan"
+        format!("column 11: unknown converter 'Upper'; expected one of {CONVERTER_NAMES}")
     );
     assert_eq!(
         cerr(r#"name == "a" and set(name, "b")"#, span),
-        "column 17: set is an editor, which changes data; a condition or value can only call the converters IsMatch, \
-Duration, Int, String, Concat, IsRootSpan"
+        format!("column 17: set is an editor, which changes data; a condition or value can only call the converters {CONVERTER_NAMES}")
     );
     assert_eq!(
         serr(r#"IsMatch(name, "a")"#, span),
-        "column 1: IsMatch is a converter; a statement starts with one of the editors set, delete_key, delete_matching_keys, \
-keep_keys, replace_pattern, replace_all_patterns, truncate_all, limit"
+        format!("column 1: IsMatch is a converter; a statement starts with one of the editors {EDITOR_NAMES}")
     );
     assert_eq!(
         cerr("IsRootSpan", span),
@@ -1250,4 +1258,705 @@ fn display_is_the_source_text() {
     let text = r#"set(attributes["env"], "dev") where kind == SPAN_KIND_SERVER"#;
     assert_eq!(stmt(text, Context::Span).to_string(), text);
     assert_eq!(cond("true", Context::Span).to_string(), "true");
+}
+
+// ---------------------------------------------------------------------------
+// Context prefixes on paths
+
+/// A 'time served' sum of one point with attribute http.method=GET.
+fn sample_metric() -> Metric {
+    Metric {
+        name: "http.server.duration".into(),
+        description: "time served".into(),
+        unit: "ms".into(),
+        data: Some(Data::Sum(Sum {
+            data_points: vec![NumberDataPoint {
+                attributes: vec![kv("http.method", s("GET"))],
+                ..Default::default()
+            }],
+            aggregation_temporality: 2,
+            is_monotonic: true,
+        })),
+        ..Default::default()
+    }
+}
+
+fn run_metric(metric: &mut Metric, statements: &[&str]) {
+    for text in statements {
+        let mut ctx = MetricContext { metric: &mut *metric };
+        stmt(text, Context::Metric)
+            .execute(&mut ctx)
+            .unwrap_or_else(|e| panic!("{text:?}: {e}"));
+    }
+}
+
+/// Runs span statements in order on the sample span with `attributes` instead of its own.
+fn span_with(attributes: Vec<KeyValue>, statements: &[&str]) -> Span {
+    let mut span = sample_span();
+    span.attributes = attributes;
+    let resource = sample_resource("api");
+    for text in statements {
+        let mut ctx = SpanContext::new(&mut span, Some(&resource), None);
+        stmt(text, Context::Span)
+            .execute(&mut ctx)
+            .unwrap_or_else(|e| panic!("{text:?}: {e}"));
+    }
+    span
+}
+
+#[test]
+fn span_prefixed_paths_read_and_write_the_span() {
+    for text in [
+        r#"span.name == "GET /users/42""#,
+        "span.kind == SPAN_KIND_SERVER",
+        "span.status.code == STATUS_CODE_ERROR",
+        r#"span.attributes["http.route"] == "/users/{id}""#,
+        r#"span.attributes["nested"]["a"]["b"] == "deep""#,
+        r#"span.trace_id.string == "4bf92f3577b34da6a3ce929d0e0e4736""#,
+        "span.end_time_unix_nano - span.start_time_unix_nano == 9000000000",
+        r#"resource.attributes["service.name"] == "api""#,
+        "resource.dropped_attributes_count == 0",
+        r#"instrumentation_scope.name == "io.opentelemetry.http""#,
+        r#"scope.name == "io.opentelemetry.http""#,
+    ] {
+        assert!(on_span(text), "{text}");
+    }
+    let span = run_span(&[
+        r#"set(span.attributes["copy"], span.name) where span.kind == SPAN_KIND_SERVER"#,
+        r#"delete_key(span.attributes, "long")"#,
+        r#"set(span.status.message, "fine")"#,
+    ]);
+    assert_eq!(attr(&span, "copy"), s("GET /users/42"));
+    assert_eq!(attr(&span, "long"), Value::Nil);
+    assert_eq!(span.status.map(|st| st.message), Some("fine".to_string()));
+}
+
+#[test]
+fn a_prefix_naming_the_current_context_is_the_same_as_none() {
+    let same = |prefixed: &str, plain: &str, context: Context| {
+        assert_eq!(cond(prefixed, context).expr(), cond(plain, context).expr(), "{prefixed}");
+    };
+    same(r#"span.attributes["a"] == 1"#, r#"attributes["a"] == 1"#, Context::Span);
+    same(r#"spanevent.name == "x""#, r#"name == "x""#, Context::SpanEvent);
+    same(r#"log.body["k"] == "x""#, r#"body["k"] == "x""#, Context::Log);
+    same(
+        "metric.type == METRIC_DATA_TYPE_SUM",
+        "type == METRIC_DATA_TYPE_SUM",
+        Context::Metric,
+    );
+    same(r#"datapoint.attributes["a"] == 1"#, r#"attributes["a"] == 1"#, Context::DataPoint);
+    same(r#"resource.attributes["a"] == 1"#, r#"attributes["a"] == 1"#, Context::Resource);
+    same(r#"scope.name == "x""#, r#"instrumentation_scope.name == "x""#, Context::Log);
+    assert_eq!(
+        stmt(r#"set(span.name, "x")"#, Context::Span).editor(),
+        stmt(r#"set(name, "x")"#, Context::Span).editor()
+    );
+}
+
+#[test]
+fn span_event_prefixed_paths_read_the_event_its_span_resource_and_scope() {
+    let mut event = Event {
+        name: "exception".into(),
+        time_unix_nano: 7,
+        attributes: vec![kv("exception.type", s("IOError"))],
+        ..Default::default()
+    };
+    let mut resource = sample_resource("api");
+    resource.dropped_attributes_count = 2;
+    let scope = sample_scope();
+    let mut ctx = SpanEventContext {
+        event: &mut event,
+        span_name: "GET /users/42",
+        resource: Some(&resource),
+        scope: Some(&scope),
+    };
+    let text = r#"spanevent.name == "exception" and spanevent.attributes["exception.type"] == "IOError" and
+        span.name == "GET /users/42" and resource.dropped_attributes_count == 2 and scope.name == "io.opentelemetry.http""#;
+    assert!(cond(text, Context::SpanEvent).evaluate(&ctx).unwrap());
+    stmt(r#"set(spanevent.attributes["span"], span.name)"#, Context::SpanEvent)
+        .execute(&mut ctx)
+        .unwrap();
+    assert_eq!(keys(&event.attributes), ["exception.type", "span"]);
+}
+
+#[test]
+fn log_prefixed_paths_read_and_write_the_record() {
+    let mut log = sample_log();
+    for text in [
+        r#"IsMatch(log.body, "password")"#,
+        r#"log.attributes["user"] == "bob""#,
+        "log.severity_number == SEVERITY_NUMBER_WARN",
+        r#"log.trace_id.string == "4bf92f3577b34da6a3ce929d0e0e4736""#,
+        r#"resource.attributes["service.name"] == "worker""#,
+        "resource.dropped_attributes_count == 0",
+        r#"scope.name == """#,
+    ] {
+        assert!(on_log(&mut log, text), "{text}");
+    }
+    run_log(
+        &mut log,
+        &[
+            r#"set(log.attributes["copy"], log.severity_text)"#,
+            r#"set(log.body, "redacted") where IsMatch(log.body, "hunter2")"#,
+        ],
+    );
+    assert_eq!(Value::from_any(crate::pdata::find_attribute(&log.attributes, "copy")), s("WARN"));
+    assert_eq!(body(&log), s("redacted"));
+}
+
+#[test]
+fn metric_prefixed_paths_read_the_metric_and_its_lent_resource() {
+    let mut metric = sample_metric();
+    let (resource, scope) = (sample_resource("api"), sample_scope());
+    let mut ctx = WithResource::new(MetricContext { metric: &mut metric }, Some(&resource), Some(&scope));
+    let text = r#"metric.name == "http.server.duration" and metric.type == METRIC_DATA_TYPE_SUM and metric.unit == "ms"
+        and metric.description == "time served" and resource.attributes["service.name"] == "api"
+        and resource.dropped_attributes_count == 0 and instrumentation_scope.name == "io.opentelemetry.http"
+        and scope.name == "io.opentelemetry.http""#;
+    assert!(cond(text, Context::Metric).evaluate(&ctx).unwrap());
+    stmt(
+        r#"set(metric.description, Concat([metric.name, resource.attributes["service.name"]], " of "))"#,
+        Context::Metric,
+    )
+    .execute(&mut ctx)
+    .unwrap();
+    assert_eq!(metric.description, "http.server.duration of api");
+}
+
+#[test]
+fn data_point_prefixed_paths_read_its_metric_and_resource() {
+    let mut metric = sample_metric();
+    let (resource, scope) = (sample_resource("api"), sample_scope());
+    let Metric {
+        name,
+        description,
+        unit,
+        data,
+        ..
+    } = &mut metric;
+    let facts = MetricFacts::new(description, unit, Option::as_ref(data));
+    let Some(Data::Sum(sum)) = data else { unreachable!() };
+    let point = DataPointContext::number(&mut sum.data_points[0], name).in_metric(facts);
+    let mut ctx = WithResource::new(point, Some(&resource), Some(&scope));
+    let text = r#"datapoint.attributes["http.method"] == "GET" and metric.name == "http.server.duration"
+        and metric.type == METRIC_DATA_TYPE_SUM and metric.unit == "ms" and metric.description == "time served"
+        and resource.attributes["service.name"] == "api" and scope.name == "io.opentelemetry.http""#;
+    assert!(cond(text, Context::DataPoint).evaluate(&ctx).unwrap());
+    stmt(
+        r#"set(datapoint.attributes["service"], resource.attributes["service.name"]) where metric.type == METRIC_DATA_TYPE_SUM"#,
+        Context::DataPoint,
+    )
+    .execute(&mut ctx)
+    .unwrap();
+    assert_eq!(keys(&sum.data_points[0].attributes), ["http.method", "service"]);
+}
+
+#[test]
+fn resource_prefixed_paths_are_the_resource_context_own() {
+    let mut resource = sample_resource("api");
+    let mut ctx = ResourceContext { resource: &mut resource };
+    let text = r#"resource.attributes["service.name"] == "api" and resource.dropped_attributes_count == 0
+        and dropped_attributes_count == 0"#;
+    assert!(cond(text, Context::Resource).evaluate(&ctx).unwrap());
+    for text in [
+        r#"set(resource.attributes["env"], "prod")"#,
+        "set(resource.dropped_attributes_count, 3)",
+    ] {
+        stmt(text, Context::Resource).execute(&mut ctx).unwrap();
+    }
+    let e = stmt("set(dropped_attributes_count, -1)", Context::Resource)
+        .execute(&mut ctx)
+        .unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "column 5: dropped_attributes_count must be between 0 and 4294967295, got -1"
+    );
+    assert_eq!(keys(&resource.attributes), ["service.name", "env"]);
+    assert_eq!(resource.dropped_attributes_count, 3);
+}
+
+#[test]
+fn paths_the_caller_did_not_lend_fail_at_run_time_saying_so() {
+    let mut metric = sample_metric();
+    let ctx = MetricContext { metric: &mut metric };
+    let e = cond(r#"resource.attributes["service.name"] == "api""#, Context::Metric)
+        .evaluate(&ctx)
+        .unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "column 1: resource.attributes is not available here: this component evaluates metric statements without it"
+    );
+    let Metric { name, data, .. } = &mut metric;
+    let Some(Data::Sum(sum)) = data else { unreachable!() };
+    let ctx = DataPointContext::number(&mut sum.data_points[0], name);
+    let e = cond("metric.type == METRIC_DATA_TYPE_SUM", Context::DataPoint)
+        .evaluate(&ctx)
+        .unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "column 1: metric.type is not available here: this component evaluates datapoint statements without it"
+    );
+}
+
+#[test]
+fn error_unknown_or_unreadable_prefix_says_what_to_write() {
+    let span = Context::Span;
+    assert_eq!(
+        cerr(r#"spn.name == "x""#, span),
+        "column 1: unknown context prefix 'spn' in 'spn.name'; write span.name or name"
+    );
+    assert_eq!(
+        cerr(r#"log.body == "x""#, span),
+        format!("column 1: 'log.body' is a path of the log context, which the span context cannot read; expected one of {SPAN_PATHS}")
+    );
+    assert_eq!(
+        cerr("metric.type == 1", span),
+        format!(
+            "column 1: 'metric.type' is a path of the metric context, which the span context cannot read; expected one of {SPAN_PATHS}"
+        )
+    );
+    assert_eq!(
+        cerr(r#"span.nme == "x""#, span),
+        format!("column 1: unknown path 'span.nme' in the span context; expected one of {SPAN_PATHS}")
+    );
+    assert_eq!(
+        cerr(r#"span.resource.attributes["x"] == "y""#, span),
+        format!("column 1: unknown path 'span.resource.attributes' in the span context; expected one of {SPAN_PATHS}")
+    );
+    assert_eq!(
+        cerr(r#"scope.name == "x""#, Context::Resource),
+        "column 1: 'scope.name' is a path of the scope context, which the resource context cannot read; \
+expected one of attributes[...], dropped_attributes_count"
+    );
+    assert_eq!(
+        cerr(r#"datapoint.name == "x""#, Context::DataPoint),
+        format!("column 1: unknown path 'datapoint.name' in the datapoint context; expected one of {DATA_POINT_PATHS}")
+    );
+    assert_eq!(
+        serr("set(metric.type, 1)", Context::DataPoint),
+        "column 5: metric.type is read-only in the datapoint context"
+    );
+}
+
+#[test]
+fn inference_picks_the_most_specific_context_the_paths_name() {
+    let (resource, span, spanevent) = (Context::Resource, Context::Span, Context::SpanEvent);
+    let (metric, datapoint, log) = (Context::Metric, Context::DataPoint, Context::Log);
+    let traces = [resource, span, spanevent];
+    let metrics = [resource, metric, datapoint];
+    let logs = [resource, log];
+    let infer = |text: &str, allowed: &[Context], defaults: &[Context]| infer_contexts(&[text], allowed, defaults);
+    assert_eq!(
+        infer(r#"set(span.attributes["a"], resource.attributes["b"])"#, &traces, &[span]),
+        [span, spanevent]
+    );
+    assert_eq!(
+        infer(r#"keep_keys(resource.attributes, ["host.name"])"#, &metrics, &[metric, datapoint]),
+        [resource, datapoint, metric]
+    );
+    assert_eq!(
+        infer(
+            r#"set(metric.description, "x") where datapoint.attributes["a"] == "b""#,
+            &metrics,
+            &[metric, datapoint]
+        ),
+        [datapoint]
+    );
+    assert_eq!(
+        infer_contexts(&[r#"set(log.body, "x")"#, r#"resource.attributes["a"] == "b""#], &logs, &[log]),
+        [log]
+    );
+    // convert_sum_to_gauge cannot run on a resource or a data point: the metric context is the
+    // first where the statement parses.
+    let text = r#"convert_sum_to_gauge() where resource.attributes["a"] == "b""#;
+    let candidates = infer(text, &metrics, &[metric, datapoint]);
+    assert_eq!(candidates, [resource, datapoint, metric]);
+    assert_eq!(candidates.into_iter().find(|c| parse_statement(text, *c).is_ok()), Some(metric));
+    // Unprefixed paths are the item's own, as they were before prefixes.
+    assert_eq!(
+        infer(
+            r#"set(attributes["env"], "dev") where resource.attributes["service.name"] == "api""#,
+            &traces,
+            &[span]
+        ),
+        [span]
+    );
+    assert_eq!(
+        infer(r#"set(attributes["m"], metric.name)"#, &metrics, &[metric, datapoint]),
+        [metric, datapoint]
+    );
+    assert_eq!(
+        infer("truncate_all(attributes, 10)", &metrics, &[metric, datapoint]),
+        [metric, datapoint]
+    );
+    // A context the section lacks: the defaults, whose parse says what is wrong.
+    assert_eq!(infer(r#"span.name == "x""#, &logs, &[log]), [log]);
+    // Enums, keywords and converters passed by name are not paths.
+    assert_eq!(
+        infer(
+            r#"replace_pattern(span.name, "a", "b", SHA256) where span.kind == SPAN_KIND_SERVER and true"#,
+            &traces,
+            &[span]
+        ),
+        [span, spanevent]
+    );
+}
+
+// ---------------------------------------------------------------------------
+// Functions for Collector configs
+
+#[test]
+fn keep_matching_keys_keeps_only_the_matching_keys() {
+    let span = run_span(&[r#"keep_matching_keys(span.attributes, "^http\.")"#]);
+    assert_eq!(keys(&span.attributes), ["http.route", "http.status_code"]);
+}
+
+#[test]
+fn replace_match_replaces_whole_strings_matching_a_glob() {
+    let span = run_span(&[
+        r#"replace_match(span.name, "GET /users/*", "GET /users/{id}")"#,
+        r#"replace_match(attributes["http.route"], "/orders/*", "never")"#,
+        r#"replace_match(attributes["http.status_code"], "*", "not a string")"#,
+    ]);
+    assert_eq!(span.name, "GET /users/{id}");
+    assert_eq!(attr(&span, "http.route"), s("/users/{id}"));
+    assert_eq!(attr(&span, "http.status_code"), Value::Int(500));
+    // With a function and a format, the replacement goes through both.
+    let span = run_span(&[r#"replace_match(name, "GET *", "users", SHA256, "sha:%s")"#]);
+    assert_eq!(span.name, "sha:7dfb4cf67742cb0660305e56ef816c53fcec892cae7f6ee39b75f34e659d672c");
+    // ? is one character, [..] a set, {a,b} alternatives; regex characters are themselves.
+    let span = run_span(&[r#"replace_match(name, "GET /user?/[0-9]{2,3}", "matched")"#]);
+    assert_eq!(span.name, "matched");
+    let span = run_span(&[r#"replace_match(name, "GET /users/4.", "dot is not any character")"#]);
+    assert_eq!(span.name, "GET /users/42");
+}
+
+#[test]
+fn replace_all_matches_replaces_the_matching_string_values_of_a_map() {
+    let span = run_span(&[r#"replace_all_matches(span.attributes, "/users/*", "/users/{userId}")"#]);
+    assert_eq!(attr(&span, "http.route"), s("/users/{userId}"));
+    assert_eq!(attr(&span, "db.statement"), s("select * from t where name = 'bob' and pw = 'x'"));
+    assert_eq!(attr(&span, "http.status_code"), Value::Int(500), "only strings change");
+    let span = run_span(&[r#"replace_all_matches(attributes, "x*", "redacted", ToUpperCase)"#]);
+    assert_eq!(attr(&span, "long"), s("REDACTED"));
+    assert_eq!(attr(&span, "http.route"), s("/users/{id}"));
+}
+
+#[test]
+fn replace_pattern_and_replace_all_patterns_take_a_function_and_a_format() {
+    let span = run_span(&[r#"replace_pattern(span.attributes["http.route"], "^/(\w+)/", "$1", SHA256, "h:%s/")"#]);
+    assert_eq!(
+        attr(&span, "http.route"),
+        s("h:7dfb4cf67742cb0660305e56ef816c53fcec892cae7f6ee39b75f34e659d672c/{id}")
+    );
+    let span = run_span(&[r#"replace_all_patterns(span.attributes, "key", "^http\.(\w+)$", "$1", ToUpperCase, "HTTP_%s")"#]);
+    assert_eq!(&keys(&span.attributes)[..3], ["HTTP_ROUTE", "HTTP_STATUS_CODE", "db.statement"]);
+    let span = run_span(&[r#"replace_all_patterns(attributes, "value", "^/(users)/", "/$1/", ToUpperCase)"#]);
+    assert_eq!(attr(&span, "http.route"), s("/USERS/{id}"));
+}
+
+#[test]
+fn merge_maps_inserts_updates_or_upserts() {
+    let maps = || {
+        vec![
+            kv("t", map(&[("a", Value::Int(1)), ("b", Value::Int(2))])),
+            kv("s", map(&[("b", Value::Int(20)), ("c", Value::Int(30))])),
+        ]
+    };
+    let merged = |strategy: &str| {
+        let text = format!(r#"merge_maps(span.attributes["t"], span.attributes["s"], "{strategy}")"#);
+        attr(&span_with(maps(), &[text.as_str()]), "t")
+    };
+    let (a, b, c) = (("a", Value::Int(1)), ("b", Value::Int(2)), ("c", Value::Int(30)));
+    assert_eq!(merged("insert"), map(&[a.clone(), b, c.clone()]));
+    assert_eq!(merged("update"), map(&[a.clone(), ("b", Value::Int(20))]));
+    assert_eq!(merged("upsert"), map(&[a, ("b", Value::Int(20)), c]));
+    let span = run_span(&[r#"merge_maps(span.attributes, resource.attributes, "insert")"#]);
+    assert_eq!(attr(&span, "service.name"), s("api"));
+    assert_eq!(
+        span_runtime_error(r#"merge_maps(attributes, attributes["http.route"], "upsert")"#),
+        "column 12: merge_maps expects a map as the source, got a string"
+    );
+}
+
+#[test]
+fn flatten_moves_nested_entries_to_the_top() {
+    let nested = || {
+        vec![kv(
+            "m",
+            map(&[
+                ("name", s("test")),
+                ("address", map(&[("street", s("first")), ("house", Value::Int(1234))])),
+                ("occupants", Value::List(vec![s("user 1"), s("user 2")])),
+            ]),
+        )]
+    };
+    let span = span_with(nested(), &[r#"flatten(span.attributes["m"])"#]);
+    assert_eq!(
+        attr(&span, "m"),
+        map(&[
+            ("name", s("test")),
+            ("address.street", s("first")),
+            ("address.house", Value::Int(1234)),
+            ("occupants.0", s("user 1")),
+            ("occupants.1", s("user 2")),
+        ])
+    );
+    let span = span_with(nested(), &[r#"flatten(attributes["m"], "app")"#]);
+    assert_eq!(
+        attr(&span, "m"),
+        map(&[
+            ("app.name", s("test")),
+            ("app.address.street", s("first")),
+            ("app.address.house", Value::Int(1234)),
+            ("app.occupants.0", s("user 1")),
+            ("app.occupants.1", s("user 2")),
+        ])
+    );
+    // A depth of 2 flattens two levels and keeps the rest nested.
+    let level = |key: &str, value: Value| map(&[(key, value)]);
+    let deep = level("0", level("1", level("2", level("3", level("4", s("value"))))));
+    let span = span_with(vec![kv("m", deep)], &[r#"flatten(attributes["m"], "", 2)"#]);
+    assert_eq!(attr(&span, "m"), level("0.1.2", level("3", level("4", s("value")))));
+    // A later key overwrites an earlier one, as puts into a map would.
+    let clash = map(&[("a", level("b", Value::Int(1))), ("a.b", Value::Int(2))]);
+    let span = span_with(vec![kv("m", clash)], &[r#"flatten(attributes["m"])"#]);
+    assert_eq!(attr(&span, "m"), level("a.b", Value::Int(2)));
+}
+
+#[test]
+fn truncate_all_ends_cut_values_with_the_marker_within_the_limit() {
+    let span = run_span(&[r#"truncate_all(span.attributes, 6, false, "...")"#]);
+    assert_eq!(attr(&span, "http.route"), s("/us..."));
+    assert_eq!(attr(&span, "long"), s("xxx..."));
+    assert_eq!(attr(&span, "flag"), Value::Bool(true));
+}
+
+#[test]
+fn convert_sum_to_gauge_and_back_keep_the_points() {
+    let mut metric = sample_metric();
+    let Some(Data::Sum(sum)) = &metric.data else { unreachable!() };
+    let points = sum.data_points.clone();
+    let gauge = |points: &[NumberDataPoint]| {
+        Some(Data::Gauge(Gauge {
+            data_points: points.to_vec(),
+        }))
+    };
+    let sum = |points: &[NumberDataPoint], aggregation_temporality, is_monotonic| {
+        Some(Data::Sum(Sum {
+            data_points: points.to_vec(),
+            aggregation_temporality,
+            is_monotonic,
+        }))
+    };
+    run_metric(
+        &mut metric,
+        &[r#"convert_sum_to_gauge() where metric.name == "http.server.duration""#],
+    );
+    assert_eq!(metric.data, gauge(&points));
+    run_metric(&mut metric, &["convert_sum_to_gauge()"]);
+    assert_eq!(metric.data, gauge(&points), "a gauge stays a gauge");
+    run_metric(&mut metric, &[r#"convert_gauge_to_sum("delta", true)"#]);
+    assert_eq!(metric.data, sum(&points, 1, true));
+    run_metric(&mut metric, &[r#"convert_gauge_to_sum("cumulative", false)"#]);
+    assert_eq!(metric.data, sum(&points, 1, true), "a sum stays as it is");
+    // Through WithResource, as the transform processor runs it.
+    let resource = sample_resource("api");
+    let mut ctx = WithResource::new(MetricContext { metric: &mut metric }, Some(&resource), None);
+    for text in [
+        r#"convert_sum_to_gauge() where resource.attributes["service.name"] == "api""#,
+        r#"convert_gauge_to_sum("cumulative", false)"#,
+    ] {
+        stmt(text, Context::Metric).execute(&mut ctx).unwrap();
+    }
+    assert_eq!(metric.data, sum(&points, 2, false));
+    let mut histogram = Metric {
+        data: Some(Data::Histogram(Histogram::default())),
+        ..Default::default()
+    };
+    run_metric(
+        &mut histogram,
+        &["convert_sum_to_gauge()", r#"convert_gauge_to_sum("delta", true)"#],
+    );
+    assert_eq!(
+        histogram.data,
+        Some(Data::Histogram(Histogram::default())),
+        "neither a sum nor a gauge"
+    );
+}
+
+#[test]
+fn type_converters_on_a_span() {
+    for text in [
+        r#"IsString(attributes["http.route"]) and not IsString(attributes["http.status_code"])"#,
+        r#"IsInt(attributes["http.status_code"]) and not IsInt(attributes["ratio"])"#,
+        r#"IsDouble(attributes["ratio"]) and not IsDouble(attributes["http.status_code"])"#,
+        r#"IsBool(attributes["flag"]) and not IsBool("true")"#,
+        r#"IsMap(attributes["nested"]) and IsMap(span.attributes) and not IsMap(attributes["list"])"#,
+        r#"IsList(attributes["list"]) and not IsList(attributes["missing"])"#,
+        "IsInt(kind) and IsString(name)",
+    ] {
+        assert!(on_span(text), "{text}");
+    }
+}
+
+#[test]
+fn string_and_number_converters_on_a_span() {
+    for text in [
+        r#"ToLowerCase(name) == "get /users/42""#,
+        r#"ToUpperCase(span.attributes["http.route"]) == "/USERS/{ID}""#,
+        r#"Split(name, " ") == ["GET", "/users/42"]"#,
+        r#"Split("a,b,,c", ",") == ["a", "b", "", "c"]"#,
+        r#"Split("ab", "") == ["a", "b"]"#,
+        r#"Substring(name, 4, 6) == "/users""#,
+        r#"Substring("日本語", 0, 4, true) == "日""#,
+        r#"Substring("日本語", 1, 5, true) == "本""#,
+        r#"Len(name) == 13 and Len(attributes["list"]) == 2 and Len(attributes["nested"]) == 1 and Len("日") == 3"#,
+        "Len(name) + 1 == 14",
+        r#"SHA256(name) == "131ab9d3e32167705658cb099047e09c80f1a3f1e161245c8814080d2aee704e""#,
+        r#"Double(attributes["http.status_code"]) == 500.0 and Double("2.5") == 2.5 and Double(true) == 1.0"#,
+        r#"Double("x") == nil and Double(attributes["list"]) == nil"#,
+        r#"Double(attributes["ratio"]) * 4 == 2"#,
+    ] {
+        assert!(on_span(text), "{text}");
+    }
+    let uuid = regex::Regex::new("^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$").unwrap();
+    let span = run_span(&[r#"set(attributes["id"], UUID())"#, r#"set(attributes["id2"], UUID())"#]);
+    let (Value::Str(first), Value::Str(second)) = (attr(&span, "id"), attr(&span, "id2")) else {
+        panic!("UUID() returned something other than a string")
+    };
+    assert!(uuid.is_match(&first), "{first}");
+    assert_ne!(first, second);
+}
+
+#[test]
+fn string_converters_refuse_other_types_at_run_time() {
+    assert_eq!(
+        span_runtime_error(r#"Split(attributes["http.status_code"], ",") == nil"#),
+        "column 1: Split expects a string, got an int"
+    );
+    assert_eq!(
+        span_runtime_error(r#"ToLowerCase(attributes["missing"]) == nil"#),
+        "column 1: ToLowerCase expects a string, got nil"
+    );
+    assert_eq!(
+        span_runtime_error(r#"Len(attributes["ratio"]) == 1"#),
+        "column 1: Len expects a string, list or map, got a float"
+    );
+    assert_eq!(
+        span_runtime_error(r#"Substring(name, 10, 4) == "x""#),
+        "column 1: Substring: start 10 + length 4 is past the end of the 13-byte string"
+    );
+    assert_eq!(
+        span_runtime_error(r#"Substring("日本", 1, 3) == "x""#),
+        "column 1: Substring: bytes 1..4 would cut a multi-byte character; pass true as utf8_safe to cut at the nearest character"
+    );
+    assert_eq!(
+        span_runtime_error(r#"Substring(name, attributes["ratio"], 1) == "x""#),
+        "column 1: the start of Substring must be an int, got a float"
+    );
+}
+
+#[test]
+fn error_wrong_argument_types_of_the_collector_functions() {
+    let span = Context::Span;
+    assert_eq!(
+        cerr(r#"ToLowerCase(1) == "a""#, span),
+        "column 13: expected a string as the argument of ToLowerCase, found 1"
+    );
+    assert_eq!(
+        cerr(r#"Substring(name, -1, 2) == "a""#, span),
+        "column 17: expected a non-negative integer as the start of Substring, found -1"
+    );
+    assert_eq!(
+        cerr(r#"Substring(name, 0, 0) == "a""#, span),
+        "column 20: expected a positive integer as the length of Substring, found 0"
+    );
+    assert_eq!(
+        cerr(r#"Substring(name, "a", 1) == "a""#, span),
+        "column 17: expected a non-negative integer as the start of Substring, found string \"a\""
+    );
+    assert_eq!(
+        cerr(r#"Substring(name, 0, 1, "yes") == "a""#, span),
+        "column 23: expected true or false as utf8_safe of Substring, found string \"yes\""
+    );
+    assert_eq!(
+        cerr("Split(name, 1) == nil", span),
+        "column 13: expected a string as the delimiter of Split, found 1"
+    );
+    assert_eq!(
+        cerr("Len(1) == 1", span),
+        "column 5: expected a string, list or map as the argument of Len, found 1"
+    );
+    assert_eq!(
+        cerr(r#"SHA256(true) == "a""#, span),
+        "column 8: expected a string as the argument of SHA256, found true"
+    );
+    assert_eq!(
+        serr(r#"merge_maps(attributes, "x", "upsert")"#, span),
+        "column 24: expected a map such as attributes as the source of merge_maps, found string \"x\""
+    );
+    assert_eq!(
+        serr(r#"merge_maps(attributes, resource.attributes, "merge")"#, span),
+        "column 45: expected \"insert\", \"update\" or \"upsert\" as the strategy of merge_maps, found string \"merge\""
+    );
+    assert_eq!(
+        serr(r#"replace_pattern(name, "a", "b", sha256)"#, span),
+        "column 33: expected SHA256, ToLowerCase or ToUpperCase as the function of replace_pattern, found 'sha256'"
+    );
+    assert_eq!(
+        serr(r#"replace_pattern(name, "a", "b", "SHA256")"#, span),
+        "column 33: expected a converter name without parentheses, such as SHA256, as the function of replace_pattern, \
+found string \"SHA256\""
+    );
+    assert_eq!(
+        serr(r#"replace_pattern(name, "a", "b", SHA256, "%d")"#, span),
+        "column 41: expected a replacement format with one %s and no other %, such as \"k8s.%s\", found \"%d\""
+    );
+    assert_eq!(
+        serr(r#"replace_pattern(name, "a")"#, span),
+        "column 26: replace_pattern expects 3 to 5 arguments: \
+replace_pattern(target, regex, replacement[, function][, replacementFormat]); got 2"
+    );
+    assert_eq!(
+        serr(r#"replace_match(name, "[a", "b")"#, span),
+        "column 21: expected a valid glob pattern such as \"/user/*/list/*\" as the pattern of replace_match: \
+a '[' is not closed by ']'"
+    );
+    assert_eq!(
+        serr(r#"replace_all_matches(name, "a", "b")"#, span),
+        "column 21: expected a map such as attributes as the target of replace_all_matches, found name, which is not a map"
+    );
+    let e = serr(r#"keep_matching_keys(attributes, "(")"#, span);
+    assert!(
+        e.starts_with("column 32: expected a valid regular expression as the pattern of keep_matching_keys: "),
+        "{e}"
+    );
+    assert_eq!(
+        serr(r#"flatten(attributes, "p", 1, true)"#, span),
+        "column 29: flatten's resolveConflicts is not supported; leave it out or pass false (a later key overwrites an earlier one)"
+    );
+    assert_eq!(
+        serr(r#"truncate_all(attributes, 2, true, "...")"#, span),
+        "column 26: limit 2 is shorter than the 3-byte truncation marker; expected a limit of at least 3"
+    );
+    let metric = Context::Metric;
+    assert_eq!(
+        serr(r#"convert_gauge_to_sum("sometimes", false)"#, metric),
+        "column 22: expected \"cumulative\" or \"delta\" as the aggregation temporality of convert_gauge_to_sum, \
+found string \"sometimes\""
+    );
+    assert_eq!(
+        serr(r#"convert_gauge_to_sum("delta", 1)"#, metric),
+        "column 31: expected true or false as is_monotonic of convert_gauge_to_sum, found 1"
+    );
+    assert_eq!(
+        serr("convert_sum_to_gauge(1)", metric),
+        "column 22: too many arguments; convert_sum_to_gauge expects no arguments: convert_sum_to_gauge()"
+    );
+    assert_eq!(
+        serr("convert_sum_to_gauge()", Context::DataPoint),
+        "column 1: convert_sum_to_gauge changes the type of a metric, so it runs in the metric context only, \
+not the datapoint context; write its condition with metric.* paths"
+    );
 }

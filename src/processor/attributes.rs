@@ -177,7 +177,7 @@ pub enum ValueMatcher {
 }
 
 impl AttributeMatcher {
-    fn matches(&self, attributes: &[KeyValue]) -> bool {
+    pub(crate) fn matches(&self, attributes: &[KeyValue]) -> bool {
         let Some(kv) = attributes.iter().find(|kv| kv.key == self.key) else {
             return false;
         };
@@ -221,13 +221,13 @@ impl SeverityNumberMatcher {
 }
 
 /// One item an include/exclude block is checked against, with its resource and scope.
-struct Item<'a> {
-    resource: Option<&'a Resource>,
-    scope: Option<&'a InstrumentationScope>,
-    subject: Subject<'a>,
+pub(crate) struct Item<'a> {
+    pub(crate) resource: Option<&'a Resource>,
+    pub(crate) scope: Option<&'a InstrumentationScope>,
+    pub(crate) subject: Subject<'a>,
 }
 
-enum Subject<'a> {
+pub(crate) enum Subject<'a> {
     Span(&'a Span),
     Log(&'a LogRecord),
     DataPoint { metric_name: &'a str, attributes: &'a [KeyValue] },
@@ -252,7 +252,7 @@ impl MatchProperties {
         !(self.log_bodies.is_empty() && self.log_severity_texts.is_empty() && self.log_severity_number.is_none())
     }
 
-    fn matches(&self, item: &Item<'_>) -> bool {
+    pub(crate) fn matches(&self, item: &Item<'_>) -> bool {
         let any = |matchers: &[TextMatcher], text: &str| matchers.is_empty() || matchers.iter().any(|m| m.matches(text));
         let own_signal_matches = match &item.subject {
             Subject::Span(span) => {
@@ -806,7 +806,7 @@ fn any_value(p: &mut Parser, value: &Value, path: &str) -> Option<AnyValue> {
     Some(AnyValue { value: Some(inner) })
 }
 
-fn parse_match_properties(p: &mut Parser, value: &Value, path: &str) -> Option<MatchProperties> {
+pub(crate) fn parse_match_properties(p: &mut Parser, value: &Value, path: &str) -> Option<MatchProperties> {
     let body = p.mapping(Some(value), path)?;
     let mut known = vec!["match_type"];
     known.extend(MATCH_PROPERTIES);
@@ -878,14 +878,14 @@ fn text_matcher(p: &mut Parser, value: &Value, path: &str, mode: MatchType) -> O
     }
 }
 
-fn text_matchers(p: &mut Parser, value: Option<&Value>, path: &str, mode: MatchType) -> Vec<TextMatcher> {
+pub(crate) fn text_matchers(p: &mut Parser, value: Option<&Value>, path: &str, mode: MatchType) -> Vec<TextMatcher> {
     p.list(value, path)
         .into_iter()
         .filter_map(|(at, v)| text_matcher(p, v, &at, mode))
         .collect()
 }
 
-fn attribute_matchers(p: &mut Parser, value: Option<&Value>, path: &str, mode: MatchType) -> Vec<AttributeMatcher> {
+pub(crate) fn attribute_matchers(p: &mut Parser, value: Option<&Value>, path: &str, mode: MatchType) -> Vec<AttributeMatcher> {
     let mut matchers = Vec::new();
     for (at, item) in p.list(value, path) {
         let Some(body) = p.mapping(Some(item), &at) else { continue };
@@ -945,7 +945,7 @@ fn library_matchers(p: &mut Parser, value: Option<&Value>, path: &str, mode: Mat
     matchers
 }
 
-fn severity_number_matcher(p: &mut Parser, value: &Value, path: &str) -> Option<SeverityNumberMatcher> {
+pub(crate) fn severity_number_matcher(p: &mut Parser, value: &Value, path: &str) -> Option<SeverityNumberMatcher> {
     let body = p.mapping(Some(value), path)?;
     p.only_keys(body, &["min", "match_undefined"], path);
     let min = match body.get("min").filter(|v| !v.is_null()) {

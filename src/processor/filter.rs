@@ -1,119 +1,676 @@
-//! The filter processor: drops spans, span events, metrics, data points and log records for which
-//! an OTTL condition holds (the Collector's filterprocessor with OTTL conditions).
+//! The filter processor: drops resources, scopes, spans, span events, metrics, data points and
+//! log records for which an OTTL condition holds, or that the legacy include/exclude matching
+//! selects (the Collector's filterprocessor).
 //!
 //! ```yaml
 //! filter/noise:
 //!   error_mode: ignore          # propagate (default) | ignore | silent
-//!   traces:  { span: [...], spanevent: [...] }
-//!   metrics: { metric: [...], datapoint: [...] }
-//!   logs:    { log_record: [...] }
+//!   trace_conditions:           # each condition's context is inferred from its paths (below)
+//!     - 'resource.attributes["deployment.environment"] == "test"'   # drops whole resources
+//!     - 'span.attributes["http.route"] == "/health"'                # drops spans
+//!     - 'spanevent.name == "debug"'                                 # drops span events
+//!   metric_conditions:          # or blocks, each with its own context and error mode
+//!     - { context: datapoint, error_mode: silent, conditions: ['attributes["env"] == "test"'] }
+//!   log_conditions: ['log.severity_number < SEVERITY_NUMBER_WARN']
+//!   traces:  { resource: [...], span: [...], spanevent: [...] }     # the older lists, one context each
+//!   metrics: { resource: [...], metric: [...], datapoint: [...] }
+//!   logs:    { resource: [...], log_record: [...] }
 //! ```
-//! The conditions of one list are OR-ed: the first that holds drops the item. Span events are
-//! judged on the spans that stay; data points on the metrics that stay, and a metric left without
-//! data points is dropped with them. Scope and resource groups left empty are removed, as the
-//! Collector does. The items counted as dropped (by `Inline`) are spans, data points and log
-//! records; span events are parts of a span, not items.
+//! Context inference (the Collector's `<signal>_conditions`, since v0.146). A plain condition
+//! runs in the finest context its paths name: `resource` < `scope` < `span` < `spanevent` for
+//! traces, `resource` < `scope` < `metric` < `datapoint` for metrics, `resource` < `scope` <
+//! `log` for logs; so `resource.attributes["a"] == "b" or spanevent.name == "c"` drops span
+//! events only. Every path of such a condition names its context (`span.name`, not `name`). A
+//! block `{context, conditions, error_mode}` with a context reads unprefixed paths as that
+//! context's own; without one, each of its conditions is inferred. Plain conditions and blocks
+//! cannot be mixed in one list, as in the Collector.
+//!
+//! Each list entry (all the plain conditions together, or one block; or the `traces`, `metrics`
+//! or `logs` lists) is a group, run over the whole payload in order, from the resource down: a
+//! dropped resource's scopes and spans are never judged, a dropped span's events neither. The
+//! conditions of a level are OR-ed: the first that holds drops the item. A metric left without
+//! data points goes too; a span left without events stays. Scope and resource groups left empty
+//! are removed, as the Collector does. The items counted as dropped (by `Inline`) are spans, data
+//! points and log records; span events are parts of a span, not items.
 //!
 //! Every condition is parsed when the config loads, so a syntax error never reaches run time. An
-//! error while evaluating (say, arithmetic on a string attribute) follows `error_mode`: propagate
-//! refuses the payload; ignore and silent count that condition as false and go on to the next.
+//! error while evaluating (say, arithmetic on a string attribute) follows the group's
+//! `error_mode`: propagate refuses the payload; ignore and silent count that condition as false
+//! and go on to the next.
 //!
-//! The Collector's legacy `include`/`exclude` matching is refused with a message pointing to the
-//! OTTL lists, rather than half-supported.
+//! The legacy include/exclude matching (`spans`, `metrics.include`/`exclude`,
+//! `logs.include`/`exclude`) uses the attributes processor's matchers: an item goes when an
+//! include block does not match it or an exclude block does. A metric block judges metric names
+//! and resource attributes separately (without `metric_names` it keeps every metric of a
+//! resource it keeps), as the Collector does; `match_type: expr` is refused by name. As in the
+//! Collector, a signal's include/exclude cannot be mixed with its OTTL lists; otelbox also
+//! refuses `spans` next to `trace_conditions`, which the Collector would silently ignore.
+//!
+//! Where otelbox's OTTL falls short of the Collector's contexts: it has no scope context, so a
+//! scope condition (which can only read `scope.name` and the resource) runs once per scope on a
+//! blank span; and its metric and data point contexts read neither resource nor scope, so a
+//! metric or data point condition naming them is refused with a hint to split it.
 
 use crate::config::{ComponentId, Parser};
 use crate::ottl::{
-    parse_condition, Condition, Context, DataPointContext, LogContext, MetricContext, SpanContext, SpanEventContext, TransformContext,
+    parse_condition, Condition, Context, DataPointContext, LogContext, MetricContext, OttlError, ResourceContext, SpanContext,
+    SpanEventContext, TransformContext,
 };
 use crate::pipeline::ItemProcessor;
 use crate::pipeline::PipelineError;
+use crate::processor::attributes::{
+    attribute_matchers, parse_match_properties, severity_number_matcher, text_matchers, AttributeMatcher, Item, MatchProperties, MatchType,
+    Subject, TextMatcher,
+};
 use crate::processor::ErrorMode;
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::InstrumentationScope;
-use opentelemetry_proto::tonic::logs::v1::LogRecord;
+use opentelemetry_proto::tonic::logs::v1::{ResourceLogs, ScopeLogs};
 use opentelemetry_proto::tonic::metrics::v1::metric::Data;
-use opentelemetry_proto::tonic::metrics::v1::Metric;
+use opentelemetry_proto::tonic::metrics::v1::{Metric, ResourceMetrics, ScopeMetrics};
 use opentelemetry_proto::tonic::resource::v1::Resource;
-use opentelemetry_proto::tonic::trace::v1::Span;
-use serde_yaml_ng::Value;
+use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
+use serde_yaml_ng::{Mapping, Value};
 
 crate::item_processor_factory!(Factory, "filter", parse, FilterProcessor::new);
 
-/// The parsed settings: one list of drop conditions per context.
+/// The parsed settings.
 #[derive(Clone, Debug, Default)]
 pub struct FilterConfig {
-    pub error_mode: ErrorMode,
-    pub span: Vec<Condition>,
-    pub span_event: Vec<Condition>,
-    pub metric: Vec<Condition>,
-    pub data_point: Vec<Condition>,
-    pub log_record: Vec<Condition>,
+    /// Run in order, each over the whole payload.
+    pub traces: Vec<ConditionGroup>,
+    pub metrics: Vec<ConditionGroup>,
+    pub logs: Vec<ConditionGroup>,
+    /// The legacy matching of `spans`.
+    pub spans: IncludeExclude<MatchProperties>,
+    /// The legacy matching of `metrics.include` and `metrics.exclude`.
+    pub metric_match: IncludeExclude<MetricMatch>,
+    /// The legacy matching of `logs.include` and `logs.exclude`.
+    pub log_match: IncludeExclude<MatchProperties>,
 }
+
+/// Drop conditions sorted by the level they judge, and the error mode they run under.
+#[derive(Clone, Debug, Default)]
+pub struct ConditionGroup {
+    pub error_mode: ErrorMode,
+    pub resource: Vec<DropCondition>,
+    pub scope: Vec<DropCondition>,
+    /// Spans, metrics or log records.
+    pub item: Vec<DropCondition>,
+    /// Span events or data points.
+    pub part: Vec<DropCondition>,
+}
+
+impl ConditionGroup {
+    fn new(error_mode: ErrorMode) -> Self {
+        ConditionGroup {
+            error_mode,
+            ..ConditionGroup::default()
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.resource.is_empty() && self.scope.is_empty() && self.item.is_empty() && self.part.is_empty()
+    }
+
+    fn level_mut(&mut self, level: Level) -> &mut Vec<DropCondition> {
+        match level {
+            Level::Resource => &mut self.resource,
+            Level::Scope => &mut self.scope,
+            Level::Item => &mut self.item,
+            Level::Part => &mut self.part,
+        }
+    }
+}
+
+/// A parsed condition and the text it was written as. The context names of an inferred
+/// condition are resolved before parsing (`span.name` is parsed as `name`); `shifts` maps
+/// columns of the parsed text back to the written one, for messages.
+#[derive(Clone, Debug)]
+pub struct DropCondition {
+    condition: Condition,
+    written: String,
+    shifts: Vec<Shift>,
+}
+
+impl DropCondition {
+    fn as_written(condition: Condition) -> Self {
+        DropCondition {
+            written: condition.to_string(),
+            condition,
+            shifts: Vec::new(),
+        }
+    }
+
+    /// Whether the condition holds; an evaluation error fails under `propagate` and counts as
+    /// false otherwise, as in the Collector's condition sequences.
+    fn holds(&self, ctx: &dyn TransformContext, mode: ErrorMode, component: &str) -> Result<bool, PipelineError> {
+        match self.condition.evaluate(ctx) {
+            Ok(holds) => Ok(holds),
+            Err(error) => {
+                let error = OttlError {
+                    column: written_column(&self.shifts, error.column),
+                    message: error.message,
+                };
+                mode.handle(component, &self.written, &error)?;
+                Ok(false)
+            }
+        }
+    }
+}
+
+/// A path the context resolution rewrote: where it starts and how many chars it has, as written
+/// and as parsed.
+#[derive(Clone, Copy, Debug)]
+struct Shift {
+    written: usize,
+    written_len: usize,
+    parsed: usize,
+    parsed_len: usize,
+}
+
+/// The 1-based column in the written text of a column in the parsed text; a column inside a
+/// rewritten path is the start of that path.
+fn written_column(shifts: &[Shift], column: usize) -> usize {
+    let at = column.saturating_sub(1);
+    let mut written = at;
+    for shift in shifts {
+        if at < shift.parsed {
+            break;
+        }
+        if at < shift.parsed + shift.parsed_len {
+            return shift.written + 1;
+        }
+        written = at - (shift.parsed + shift.parsed_len) + shift.written + shift.written_len;
+    }
+    written + 1
+}
+
+/// The legacy `include` and `exclude` blocks of one signal.
+#[derive(Clone, Debug, Default)]
+pub struct IncludeExclude<M> {
+    pub include: Option<M>,
+    pub exclude: Option<M>,
+}
+
+impl<M> IncludeExclude<M> {
+    fn is_empty(&self) -> bool {
+        self.include.is_none() && self.exclude.is_none()
+    }
+
+    /// Whether an item goes: an include block does not match it, or an exclude block does.
+    /// `matches` says None where a block does not judge such items.
+    fn drops(&self, matches: impl Fn(&M) -> Option<bool>) -> bool {
+        let judged = |block: &Option<M>| block.as_ref().and_then(&matches);
+        judged(&self.include) == Some(false) || judged(&self.exclude) == Some(true)
+    }
+}
+
+/// A legacy metric block: metric names and resource attributes, judged separately.
+#[derive(Clone, Debug, Default)]
+pub struct MetricMatch {
+    /// Any of them matches the metric name; empty: the block does not judge metrics.
+    pub metric_names: Vec<TextMatcher>,
+    /// All of them match the resource attributes; empty: the block does not judge resources.
+    pub resource_attributes: Vec<AttributeMatcher>,
+}
+
+impl MetricMatch {
+    fn resource_matches(&self, resource: Option<&Resource>) -> Option<bool> {
+        if self.resource_attributes.is_empty() {
+            return None;
+        }
+        let attributes = resource.map(|r| r.attributes.as_slice()).unwrap_or_default();
+        Some(self.resource_attributes.iter().all(|m| m.matches(attributes)))
+    }
+
+    fn name_matches(&self, name: &str) -> Option<bool> {
+        (!self.metric_names.is_empty()).then(|| self.metric_names.iter().any(|m| m.matches(name)))
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Signals and levels
+
+/// How deep in a signal's tree a condition judges, from the top: the Collector's contexts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Level {
+    Resource,
+    Scope,
+    /// A span, metric or log record.
+    Item,
+    /// A span event or data point.
+    Part,
+}
+
+/// What one signal's lists admit.
+struct Signal {
+    /// The key of its context-inferred list.
+    conditions_key: &'static str,
+    /// The context names of its item and of the item's parts.
+    item: &'static str,
+    part: Option<&'static str>,
+    /// The keys of the item's and parts' lists under `traces`, `metrics` or `logs`.
+    legacy_item_key: &'static str,
+    legacy_part_key: Option<&'static str>,
+    item_context: Context,
+    part_context: Option<Context>,
+    /// Whether otelbox's item and part contexts read the resource and scope (span, span event
+    /// and log contexts do; metric and data point contexts do not).
+    reads_parents: bool,
+}
+
+const TRACES: Signal = Signal {
+    conditions_key: "trace_conditions",
+    item: "span",
+    part: Some("spanevent"),
+    legacy_item_key: "span",
+    legacy_part_key: Some("spanevent"),
+    item_context: Context::Span,
+    part_context: Some(Context::SpanEvent),
+    reads_parents: true,
+};
+
+const METRICS: Signal = Signal {
+    conditions_key: "metric_conditions",
+    item: "metric",
+    part: Some("datapoint"),
+    legacy_item_key: "metric",
+    legacy_part_key: Some("datapoint"),
+    item_context: Context::Metric,
+    part_context: Some(Context::DataPoint),
+    reads_parents: false,
+};
+
+const LOGS: Signal = Signal {
+    conditions_key: "log_conditions",
+    item: "log",
+    part: None,
+    legacy_item_key: "log_record",
+    legacy_part_key: None,
+    item_context: Context::Log,
+    part_context: None,
+    reads_parents: true,
+};
+
+/// Every context name the Collector knows, to tell a context of another signal from a path.
+const CONTEXT_NAMES: [&str; 9] = [
+    "resource",
+    "scope",
+    "instrumentation_scope",
+    "span",
+    "spanevent",
+    "metric",
+    "datapoint",
+    "log",
+    "profile",
+];
+
+impl Signal {
+    fn levels(&self) -> &'static [Level] {
+        if self.part.is_some() {
+            &[Level::Resource, Level::Scope, Level::Item, Level::Part]
+        } else {
+            &[Level::Resource, Level::Scope, Level::Item]
+        }
+    }
+
+    fn name(&self, level: Level) -> &'static str {
+        match level {
+            Level::Resource => "resource",
+            Level::Scope => "scope",
+            Level::Item => self.item,
+            Level::Part => self.part.unwrap_or(self.item),
+        }
+    }
+
+    fn names(&self) -> String {
+        let names: Vec<&str> = self.levels().iter().map(|level| self.name(*level)).collect();
+        names.join(", ")
+    }
+
+    /// The level a context name means (`instrumentation_scope` is the scope's older name).
+    fn level_named(&self, name: &str) -> Option<Level> {
+        if name == "instrumentation_scope" {
+            return Some(Level::Scope);
+        }
+        self.levels().iter().copied().find(|level| self.name(*level) == name)
+    }
+
+    /// The OTTL context a condition of `level` is parsed in. otelbox's OTTL has no scope
+    /// context: a scope condition is parsed as a span condition and runs on a blank span.
+    fn parse_context(&self, level: Level) -> Context {
+        match level {
+            Level::Resource => Context::Resource,
+            Level::Scope => Context::Span,
+            Level::Item => self.item_context,
+            Level::Part => self.part_context.unwrap_or(self.item_context),
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Context inference
+
+/// A condition ready to parse: its paths as otelbox's OTTL spells them in `level`'s context.
+struct Resolved {
+    text: String,
+    level: Level,
+    shifts: Vec<Shift>,
+}
+
+/// A path in a condition's text: its char range and its segments (`resource`, `attributes`).
+struct PathRef {
+    start: usize,
+    end: usize,
+    segments: Vec<String>,
+}
+
+const KEYWORDS: [&str; 6] = ["and", "or", "not", "true", "false", "nil"];
+
+/// The paths of an OTTL condition: dotted names outside strings that are not keywords, enums
+/// (upper case) or function names (followed by a parenthesis).
+fn scan_paths(chars: &[char]) -> Vec<PathRef> {
+    let is_start = |c: &char| c.is_ascii_alphabetic() || *c == '_';
+    let is_part = |c: &char| c.is_ascii_alphanumeric() || *c == '_';
+    let mut paths = Vec::new();
+    let mut i = 0;
+    while let Some(c) = chars.get(i) {
+        if *c == '"' {
+            i += 1;
+            while let Some(c) = chars.get(i) {
+                i += 1;
+                match *c {
+                    '\\' => i += 1,
+                    '"' => break,
+                    _ => {}
+                }
+            }
+        } else if c.is_ascii_digit() {
+            while chars.get(i).is_some_and(|c| is_part(c) || *c == '.') {
+                i += 1;
+            }
+        } else if is_start(c) {
+            let start = i;
+            let mut segments = Vec::new();
+            loop {
+                let from = i;
+                while chars.get(i).is_some_and(is_part) {
+                    i += 1;
+                }
+                segments.push(chars[from..i].iter().collect::<String>());
+                if chars.get(i) == Some(&'.') && chars.get(i + 1).is_some_and(is_start) {
+                    i += 1;
+                } else {
+                    break;
+                }
+            }
+            let called = chars[i..].iter().find(|c| !c.is_whitespace()) == Some(&'(');
+            let first = &segments[0];
+            let not_a_path = segments.len() == 1
+                && (called || KEYWORDS.contains(&first.as_str()) || first.starts_with(|c: char| c.is_ascii_uppercase()));
+            if !not_a_path {
+                paths.push(PathRef { start, end: i, segments });
+            }
+        } else {
+            i += 1;
+        }
+    }
+    paths
+}
+
+fn error_at(column: usize, message: impl Into<String>) -> OttlError {
+    OttlError {
+        column,
+        message: message.into(),
+    }
+}
+
+/// The level of a condition (`context`, or the finest its path prefixes name) and its text
+/// with the paths resolved for that level's OTTL context; the error's column is in `text`.
+fn resolve_contexts(text: &str, signal: &Signal, context: Option<Level>) -> Result<Resolved, OttlError> {
+    let chars: Vec<char> = text.chars().collect();
+    let paths = scan_paths(&chars);
+    let mut prefixes = Vec::with_capacity(paths.len());
+    for path in &paths {
+        let first = path.segments[0].as_str();
+        let prefix = if path.segments.len() > 1 { signal.level_named(first) } else { None };
+        if prefix.is_none() && path.segments.len() > 1 && CONTEXT_NAMES.contains(&first) {
+            return Err(error_at(
+                path.start + 1,
+                format!(
+                    "'{first}' is not a context of {} (expected one of: {})",
+                    signal.conditions_key,
+                    signal.names()
+                ),
+            ));
+        }
+        prefixes.push(prefix);
+    }
+    let level = match context.or_else(|| prefixes.iter().flatten().max().copied()) {
+        Some(level) => level,
+        None => {
+            return Err(error_at(
+                1,
+                format!(
+                    "cannot infer the context: prefix the paths with their context ({}), as in {}.name, \
+                     or put the condition in a block with context",
+                    signal.names(),
+                    signal.item
+                ),
+            ))
+        }
+    };
+    let mut resolved = String::with_capacity(text.len());
+    let mut resolved_chars = 0;
+    let mut shifts = Vec::new();
+    let mut copied = 0;
+    for (path, prefix) in paths.iter().zip(&prefixes) {
+        let replacement = match prefix {
+            Some(prefix) => resolve_path(signal, *prefix, &path.segments[1..].join("."), level),
+            None if context.is_none() => {
+                let written: String = chars[path.start..path.end].iter().collect();
+                Err(format!(
+                    "missing context name for path '{written}'; write {}.{written}",
+                    signal.name(level)
+                ))
+            }
+            None => resolve_path(signal, level, &path.segments.join("."), level),
+        }
+        .map_err(|message| error_at(path.start + 1, message))?;
+        resolved.extend(&chars[copied..path.start]);
+        resolved_chars += path.start - copied;
+        let parsed_len = replacement.chars().count();
+        shifts.push(Shift {
+            written: path.start,
+            written_len: path.end - path.start,
+            parsed: resolved_chars,
+            parsed_len,
+        });
+        resolved.push_str(&replacement);
+        resolved_chars += parsed_len;
+        copied = path.end;
+    }
+    resolved.extend(&chars[copied..]);
+    Ok(Resolved {
+        text: resolved,
+        level,
+        shifts,
+    })
+}
+
+/// A path of context `prefix` (its segments after the prefix in `rest`) as otelbox's OTTL reads
+/// it in a condition of `level`.
+fn resolve_path(signal: &Signal, prefix: Level, rest: &str, level: Level) -> Result<String, String> {
+    let scope_path = || match rest {
+        "name" => Ok("instrumentation_scope.name".to_string()),
+        _ => Err(format!(
+            "scope.{rest} is not supported by otelbox; of the scope, only scope.name is"
+        )),
+    };
+    match (prefix, level) {
+        (prefix, level) if prefix > level => Err(format!(
+            "{} paths cannot be read in the {} context",
+            signal.name(prefix),
+            signal.name(level)
+        )),
+        (Level::Scope, _) if level == Level::Scope || signal.reads_parents => scope_path(),
+        (Level::Resource, Level::Resource) => Ok(rest.to_string()),
+        (Level::Resource, _) if level == Level::Scope || signal.reads_parents => Ok(format!("resource.{rest}")),
+        (Level::Resource | Level::Scope, _) => Err(format!(
+            "otelbox cannot read {prefix_name} paths in a {level_name} condition; give the {prefix_name} part a condition \
+             of its own (it then drops whole {prefix_name} groups)",
+            prefix_name = signal.name(prefix),
+            level_name = signal.name(level),
+        )),
+        // otelbox's span event and data point contexts read only the name of their span or metric.
+        (Level::Item, Level::Part) if rest == "name" => Ok(format!("{}.name", signal.item)),
+        (Level::Item, Level::Part) => Err(format!(
+            "otelbox reads only {item}.name in a {part} condition, not {item}.{rest}",
+            item = signal.item,
+            part = signal.name(Level::Part),
+        )),
+        // The condition's own context.
+        _ => Ok(rest.to_string()),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Parsing
+
+const KEYS: [&str; 8] = [
+    "error_mode",
+    "trace_conditions",
+    "metric_conditions",
+    "log_conditions",
+    "traces",
+    "metrics",
+    "logs",
+    "spans",
+];
 
 pub fn parse(p: &mut Parser, value: &Value, path: &str) -> FilterConfig {
     let mut config = FilterConfig::default();
     let Some(body) = p.mapping(Some(value), path) else {
         return config;
     };
-    p.only_keys(body, &["error_mode", "traces", "metrics", "logs", "spans"], path);
-    config.error_mode = parse_error_mode(p, body.get("error_mode"), &format!("{path}.error_mode")).unwrap_or_default();
-    if body.get("spans").is_some() {
-        legacy_syntax(
-            p,
-            &format!("{path}.spans"),
-            "traces: { span: ['attributes[\"http.route\"] == \"/health\"'] }",
+    p.only_keys(body, &KEYS, path);
+    let mode = parse_error_mode(p, body.get("error_mode"), &format!("{path}.error_mode")).unwrap_or_default();
+    let at = |key: &str| format!("{path}.{key}");
+    let given = |key: &str| body.get(key).filter(|v| !v.is_null());
+
+    // Traces: trace_conditions, or the traces lists, or spans.
+    let traces = given("traces").and_then(|v| p.mapping(Some(v), &at("traces")));
+    if let Some(traces) = traces {
+        p.only_keys(traces, &["resource", "span", "spanevent"], &at("traces"));
+    }
+    let trace_lists = traces.is_some_and(|t| has_any(t, &["resource", "span", "spanevent"]));
+    if given("trace_conditions").is_some() && trace_lists {
+        p.error(
+            &at("trace_conditions"),
+            "cannot be used together with traces.resource, traces.span or traces.spanevent (nor can it in the Collector); \
+             move those conditions into trace_conditions",
         );
     }
-
-    let traces_path = format!("{path}.traces");
-    if let Some(traces) = p.mapping(body.get("traces"), &traces_path) {
-        p.only_keys(traces, &["span", "spanevent"], &traces_path);
-        config.span = parse_conditions(p, traces.get("span"), &format!("{traces_path}.span"), Context::Span);
-        config.span_event = parse_conditions(p, traces.get("spanevent"), &format!("{traces_path}.spanevent"), Context::SpanEvent);
-    }
-
-    let metrics_path = format!("{path}.metrics");
-    if let Some(metrics) = p.mapping(body.get("metrics"), &metrics_path) {
-        let legacy = ["include", "exclude", "regexp"];
-        for key in legacy.into_iter().filter(|key| metrics.get(key).is_some()) {
-            legacy_syntax(
-                p,
-                &format!("{metrics_path}.{key}"),
-                "metrics: { metric: ['name == \"noisy.metric\"'] }",
-            );
-        }
-        p.only_keys(metrics, &["metric", "datapoint", "include", "exclude", "regexp"], &metrics_path);
-        config.metric = parse_conditions(p, metrics.get("metric"), &format!("{metrics_path}.metric"), Context::Metric);
-        config.data_point = parse_conditions(
-            p,
-            metrics.get("datapoint"),
-            &format!("{metrics_path}.datapoint"),
-            Context::DataPoint,
+    if given("spans").is_some() && given("trace_conditions").is_some() {
+        p.error(
+            &at("spans"),
+            "cannot be used together with trace_conditions (the Collector would ignore spans); write the span matching \
+             as trace_conditions",
+        );
+    } else if given("spans").is_some() && trace_lists {
+        p.error(
+            &at("spans"),
+            "cannot be used together with traces.resource, traces.span or traces.spanevent (nor can it in the Collector)",
         );
     }
+    config.traces = parse_inferred(p, body.get("trace_conditions"), &at("trace_conditions"), &TRACES, mode);
+    config
+        .traces
+        .extend(traces.and_then(|t| legacy_lists(p, t, &at("traces"), &TRACES, mode)));
+    if let Some(spans) = given("spans") {
+        config.spans = parse_span_match(p, spans, &at("spans"));
+    }
 
-    let logs_path = format!("{path}.logs");
-    if let Some(logs) = p.mapping(body.get("logs"), &logs_path) {
-        for key in ["include", "exclude"].into_iter().filter(|key| logs.get(key).is_some()) {
-            legacy_syntax(
-                p,
-                &format!("{logs_path}.{key}"),
-                "logs: { log_record: ['severity_number < SEVERITY_NUMBER_WARN'] }",
-            );
+    // Metrics: metric_conditions, or the metrics lists, or metrics.include/exclude.
+    let metrics = given("metrics").and_then(|v| p.mapping(Some(v), &at("metrics")));
+    if let Some(metrics) = metrics {
+        p.only_keys(
+            metrics,
+            &["resource", "metric", "datapoint", "include", "exclude", "regexp"],
+            &at("metrics"),
+        );
+    }
+    let metric_lists = metrics.is_some_and(|m| has_any(m, &["resource", "metric", "datapoint"]));
+    let metric_matching = metrics.is_some_and(|m| has_any(m, &["include", "exclude"]));
+    if given("metric_conditions").is_some() && (metric_lists || metric_matching) {
+        p.error(
+            &at("metric_conditions"),
+            "cannot be used together with metrics.resource, metrics.metric, metrics.datapoint, metrics.include or \
+             metrics.exclude (nor can it in the Collector); move those into metric_conditions",
+        );
+    } else if metric_lists && metric_matching {
+        p.error(
+            &at("metrics"),
+            "cannot use include or exclude together with resource, metric or datapoint conditions (nor can the Collector)",
+        );
+    }
+    config.metrics = parse_inferred(p, body.get("metric_conditions"), &at("metric_conditions"), &METRICS, mode);
+    if let Some(metrics) = metrics {
+        let metrics_at = at("metrics");
+        config.metrics.extend(legacy_lists(p, metrics, &metrics_at, &METRICS, mode));
+        if let Some(options) = metrics.get("regexp").filter(|v| !v.is_null()) {
+            check_regexp_options(p, options, &format!("{metrics_at}.regexp"));
         }
-        p.only_keys(logs, &["log_record", "include", "exclude"], &logs_path);
-        config.log_record = parse_conditions(p, logs.get("log_record"), &format!("{logs_path}.log_record"), Context::Log);
+        let mut block = |key: &str| -> Option<MetricMatch> {
+            let value = metrics.get(key).filter(|v| !v.is_null())?;
+            parse_metric_match(p, value, &format!("{metrics_at}.{key}"))
+        };
+        config.metric_match = IncludeExclude {
+            include: block("include"),
+            exclude: block("exclude"),
+        };
+    }
+
+    // Logs: log_conditions, or the logs lists, or logs.include/exclude.
+    let logs = given("logs").and_then(|v| p.mapping(Some(v), &at("logs")));
+    if let Some(logs) = logs {
+        p.only_keys(logs, &["resource", "log_record", "include", "exclude"], &at("logs"));
+    }
+    let log_lists = logs.is_some_and(|l| has_any(l, &["resource", "log_record"]));
+    let log_matching = logs.is_some_and(|l| has_any(l, &["include", "exclude"]));
+    if given("log_conditions").is_some() && (log_lists || log_matching) {
+        p.error(
+            &at("log_conditions"),
+            "cannot be used together with logs.resource, logs.log_record, logs.include or logs.exclude (nor can it in the \
+             Collector); move those into log_conditions",
+        );
+    } else if log_lists && log_matching {
+        p.error(
+            &at("logs"),
+            "cannot use include or exclude together with resource or log_record conditions (nor can the Collector)",
+        );
+    }
+    config.logs = parse_inferred(p, body.get("log_conditions"), &at("log_conditions"), &LOGS, mode);
+    if let Some(logs) = logs {
+        let logs_at = at("logs");
+        config.logs.extend(legacy_lists(p, logs, &logs_at, &LOGS, mode));
+        let mut block = |key: &str| -> Option<MatchProperties> {
+            let value = logs.get(key).filter(|v| !v.is_null())?;
+            parse_log_match(p, value, &format!("{logs_at}.{key}"))
+        };
+        config.log_match = IncludeExclude {
+            include: block("include"),
+            exclude: block("exclude"),
+        };
     }
     config
 }
 
-fn legacy_syntax(p: &mut Parser, path: &str, example: &str) {
-    p.error(
-        path,
-        format!("the legacy include/exclude filter syntax is not supported; write OTTL conditions instead, e.g. {example}"),
-    );
+fn has_any(mapping: &Mapping, keys: &[&str]) -> bool {
+    keys.iter().any(|key| mapping.get(*key).is_some_and(|v| !v.is_null()))
 }
 
 /// `error_mode` (absent: None, so a caller can inherit an outer mode).
@@ -139,6 +696,301 @@ pub fn parse_conditions(p: &mut Parser, value: Option<&Value>, path: &str, conte
     }
     conditions
 }
+
+/// `traces`, `metrics` or `logs`: a list of conditions per context, with unprefixed paths; one
+/// group under the top-level error mode.
+fn legacy_lists(p: &mut Parser, lists: &Mapping, path: &str, signal: &Signal, mode: ErrorMode) -> Option<ConditionGroup> {
+    let list = |p: &mut Parser, key: &str, context: Context| -> Vec<DropCondition> {
+        parse_conditions(p, lists.get(key), &format!("{path}.{key}"), context)
+            .into_iter()
+            .map(DropCondition::as_written)
+            .collect()
+    };
+    let mut group = ConditionGroup::new(mode);
+    group.resource = list(p, "resource", Context::Resource);
+    group.item = list(p, signal.legacy_item_key, signal.item_context);
+    if let (Some(key), Some(context)) = (signal.legacy_part_key, signal.part_context) {
+        group.part = list(p, key, context);
+    }
+    (!group.is_empty()).then_some(group)
+}
+
+/// `trace_conditions`, `metric_conditions` or `log_conditions`: plain conditions (one group
+/// under the top-level mode) or blocks (a group each), not both.
+fn parse_inferred(p: &mut Parser, value: Option<&Value>, path: &str, signal: &Signal, mode: ErrorMode) -> Vec<ConditionGroup> {
+    let entries = p.list(value, path);
+    let (blocks, plain): (Vec<_>, Vec<_>) = entries.into_iter().partition(|(_, entry)| entry.is_mapping());
+    if !blocks.is_empty() && !plain.is_empty() {
+        p.error(
+            path,
+            "mixes plain conditions with blocks ({context, conditions, error_mode}); use one style or the other, \
+             as the Collector requires",
+        );
+        return Vec::new();
+    }
+    let mut groups = Vec::new();
+    if !plain.is_empty() {
+        let mut group = ConditionGroup::new(mode);
+        for (at, entry) in plain {
+            if let Some(text) = p.string(entry, &at) {
+                add_condition(p, &mut group, signal, &text, &at, None);
+            }
+        }
+        groups.push(group);
+    }
+    for (at, block) in blocks {
+        groups.extend(parse_block(p, block, &at, signal, mode));
+    }
+    groups.retain(|group| !group.is_empty());
+    groups
+}
+
+/// `{context, conditions, error_mode}`: without a context, each condition's is inferred.
+fn parse_block(p: &mut Parser, value: &Value, path: &str, signal: &Signal, outer_mode: ErrorMode) -> Option<ConditionGroup> {
+    let body = p.mapping(Some(value), path)?;
+    p.only_keys(body, &["context", "conditions", "error_mode"], path);
+    let mode = parse_error_mode(p, body.get("error_mode"), &format!("{path}.error_mode")).unwrap_or(outer_mode);
+    let context = match body.get("context").filter(|v| !v.is_null()) {
+        None => None,
+        Some(v) => Some(parse_context_name(p, v, &format!("{path}.context"), signal)?),
+    };
+    let Some(conditions) = body.get("conditions").filter(|v| !v.is_null()) else {
+        p.error(path, "conditions is required: a list of OTTL conditions");
+        return None;
+    };
+    let conditions_at = format!("{path}.conditions");
+    let listed = p.list(Some(conditions), &conditions_at);
+    if listed.is_empty() {
+        if conditions.is_sequence() {
+            p.error(&conditions_at, "must have at least one condition");
+        }
+        return None;
+    }
+    let mut group = ConditionGroup::new(mode);
+    for (at, entry) in listed {
+        if let Some(text) = p.string(entry, &at) {
+            add_condition(p, &mut group, signal, &text, &at, context);
+        }
+    }
+    Some(group)
+}
+
+fn parse_context_name(p: &mut Parser, value: &Value, path: &str, signal: &Signal) -> Option<Level> {
+    let text = p.string(value, path)?;
+    let level = signal.level_named(&text.to_ascii_lowercase());
+    if level.is_none() {
+        p.error(
+            path,
+            format!(
+                "unknown context '{text}' for {} (expected one of: {})",
+                signal.conditions_key,
+                signal.names()
+            ),
+        );
+    }
+    level
+}
+
+/// Parses one condition into `group`, at `context` or at the level its paths name.
+fn add_condition(p: &mut Parser, group: &mut ConditionGroup, signal: &Signal, text: &str, path: &str, context: Option<Level>) {
+    let resolved = match resolve_contexts(text, signal, context) {
+        Ok(resolved) => resolved,
+        Err(error) => return p.error(path, error),
+    };
+    match parse_condition(&resolved.text, signal.parse_context(resolved.level)) {
+        Ok(condition) => group.level_mut(resolved.level).push(DropCondition {
+            condition,
+            written: text.to_string(),
+            shifts: resolved.shifts,
+        }),
+        Err(error) => p.error(
+            path,
+            OttlError {
+                column: written_column(&resolved.shifts, error.column),
+                message: error.message,
+            },
+        ),
+    }
+}
+
+/// `strict` or `regexp`; for metrics, `expr` is refused by name.
+fn parse_match_type(p: &mut Parser, value: &Value, path: &str, for_metrics: bool) -> Option<MatchType> {
+    match p.string(value, path)?.as_str() {
+        "strict" => Some(MatchType::Strict),
+        "regexp" => Some(MatchType::Regexp),
+        "expr" if for_metrics => {
+            p.error(
+                path,
+                "expr (the expr language's expressions) is not supported by otelbox; write OTTL conditions instead, \
+                 e.g. metric_conditions: ['metric.name == \"my.metric\"']",
+            );
+            None
+        }
+        other => {
+            p.error(path, format!("must be strict or regexp, got \"{other}\""));
+            None
+        }
+    }
+}
+
+/// The Collector's `regexp` cache options: checked, then unused (otelbox compiles each regex once).
+fn check_regexp_options(p: &mut Parser, value: &Value, path: &str) {
+    let Some(options) = p.mapping(Some(value), path) else { return };
+    p.only_keys(options, &["cacheenabled", "cachemaxnumentries"], path);
+    if let Some(v) = options.get("cacheenabled") {
+        p.boolean(v, &format!("{path}.cacheenabled"));
+    }
+    if let Some(v) = options.get("cachemaxnumentries") {
+        p.integer(v, &format!("{path}.cachemaxnumentries"));
+    }
+}
+
+/// `spans: {include, exclude}`: the attributes processor's match properties, for spans. As in
+/// the Collector, log properties are refused and `metric_names` is ignored.
+fn parse_span_match(p: &mut Parser, value: &Value, path: &str) -> IncludeExclude<MatchProperties> {
+    let mut matching = IncludeExclude::default();
+    let Some(body) = p.mapping(Some(value), path) else {
+        return matching;
+    };
+    p.only_keys(body, &["include", "exclude"], path);
+    for (key, slot) in [("include", &mut matching.include), ("exclude", &mut matching.exclude)] {
+        let Some(block) = body.get(key).filter(|v| !v.is_null()) else {
+            continue;
+        };
+        let at = format!("{path}.{key}");
+        let block = without_regexp_options(p, block, &at);
+        for property in ["log_bodies", "log_severity_texts", "log_severity_number"] {
+            if block.get(property).is_some_and(|v| !v.is_null()) {
+                p.error(
+                    &format!("{at}.{property}"),
+                    "is not valid for spans (nor in the Collector); match log records under logs.include or logs.exclude",
+                );
+            }
+        }
+        let Some(mut properties) = parse_match_properties(p, &block, &at) else {
+            continue;
+        };
+        properties.metric_names.clear();
+        let matches_nothing_of_spans = properties.services.is_empty()
+            && properties.span_names.is_empty()
+            && properties.span_kinds.is_empty()
+            && properties.attributes.is_empty()
+            && properties.resources.is_empty()
+            && properties.libraries.is_empty();
+        if matches_nothing_of_spans {
+            p.error(
+                &at,
+                "needs at least one of services, span_names, span_kinds, attributes, resources, libraries",
+            );
+            continue;
+        }
+        *slot = Some(properties);
+    }
+    matching
+}
+
+/// The block without its `regexp` cache options, which are checked here.
+fn without_regexp_options(p: &mut Parser, block: &Value, path: &str) -> Value {
+    let Some(mapping) = block.as_mapping() else {
+        return block.clone();
+    };
+    let mut mapping = mapping.clone();
+    if let Some(options) = mapping.shift_remove("regexp") {
+        check_regexp_options(p, &options, &format!("{path}.regexp"));
+    }
+    Value::Mapping(mapping)
+}
+
+/// `metrics.include` or `metrics.exclude`: `match_type`, `metric_names`, `resource_attributes`.
+/// A block with neither list judges nothing, as in the Collector.
+fn parse_metric_match(p: &mut Parser, value: &Value, path: &str) -> Option<MetricMatch> {
+    let body = p.mapping(Some(value), path)?;
+    p.only_keys(
+        body,
+        &["match_type", "metric_names", "expressions", "resource_attributes", "regexp"],
+        path,
+    );
+    let at = |key: &str| format!("{path}.{key}");
+    let given = |key: &str| body.get(key).filter(|v| !v.is_null());
+    if let Some(options) = given("regexp") {
+        check_regexp_options(p, options, &at("regexp"));
+    }
+    let match_type = match given("match_type") {
+        Some(v) => Some(parse_match_type(p, v, &at("match_type"), true)?),
+        None => None,
+    };
+    if given("expressions").is_some() {
+        p.error(
+            &at("expressions"),
+            "is only read with match_type: expr, which otelbox does not support; write OTTL conditions instead",
+        );
+    }
+    if given("metric_names").is_none() && given("resource_attributes").is_none() {
+        return None;
+    }
+    let Some(mode) = match_type else {
+        p.error(path, "match_type is required (strict or regexp)");
+        return None;
+    };
+    Some(MetricMatch {
+        metric_names: text_matchers(p, given("metric_names"), &at("metric_names"), mode),
+        resource_attributes: attribute_matchers(p, given("resource_attributes"), &at("resource_attributes"), mode),
+    })
+}
+
+/// `logs.include` or `logs.exclude`: `match_type`, `resource_attributes`, `record_attributes`,
+/// `severity_texts`, `severity_number`, `bodies`, as the attributes processor's log properties.
+/// An empty block judges nothing, as in the Collector.
+fn parse_log_match(p: &mut Parser, value: &Value, path: &str) -> Option<MatchProperties> {
+    let body = p.mapping(Some(value), path)?;
+    p.only_keys(
+        body,
+        &[
+            "match_type",
+            "resource_attributes",
+            "record_attributes",
+            "severity_texts",
+            "severity_number",
+            "bodies",
+        ],
+        path,
+    );
+    let at = |key: &str| format!("{path}.{key}");
+    let given = |key: &str| body.get(key).filter(|v| !v.is_null());
+    let match_type = match given("match_type") {
+        Some(v) => Some(parse_match_type(p, v, &at("match_type"), false)?),
+        None => None,
+    };
+    let matches_text = ["resource_attributes", "record_attributes", "severity_texts", "bodies"]
+        .into_iter()
+        .any(|key| given(key).is_some());
+    let mode = match match_type {
+        Some(mode) => mode,
+        None if matches_text => {
+            p.error(path, "match_type is required (strict or regexp)");
+            return None;
+        }
+        // Only severity_number: no text is matched, so no match type is needed.
+        None => MatchType::Strict,
+    };
+    let properties = MatchProperties {
+        attributes: attribute_matchers(p, given("record_attributes"), &at("record_attributes"), mode),
+        resources: attribute_matchers(p, given("resource_attributes"), &at("resource_attributes"), mode),
+        log_bodies: text_matchers(p, given("bodies"), &at("bodies"), mode),
+        log_severity_texts: text_matchers(p, given("severity_texts"), &at("severity_texts"), mode),
+        log_severity_number: given("severity_number").and_then(|v| severity_number_matcher(p, v, &at("severity_number"))),
+        ..MatchProperties::default()
+    };
+    let judges_nothing = properties.attributes.is_empty()
+        && properties.resources.is_empty()
+        && properties.log_bodies.is_empty()
+        && properties.log_severity_texts.is_empty()
+        && properties.log_severity_number.is_none();
+    (!judges_nothing).then_some(properties)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Processing
 
 /// Whether any of `conditions` holds, in order, as the Collector's condition sequence: an
 /// evaluation error fails the payload under `propagate` and counts as false otherwise.
@@ -182,16 +1034,55 @@ impl FilterProcessor {
         }
     }
 
-    fn any(&self, conditions: &[Condition], ctx: &dyn TransformContext) -> Result<bool, PipelineError> {
-        any_holds(conditions, ctx, self.config.error_mode, &self.component)
+    fn any(&self, conditions: &[DropCondition], mode: ErrorMode, ctx: &dyn TransformContext) -> Result<bool, PipelineError> {
+        for condition in conditions {
+            if condition.holds(ctx, mode, &self.component)? {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
+    /// Whether the group's resource conditions drop `resource` (an absent one is empty).
+    fn drop_resource(&self, group: &ConditionGroup, resource: &mut Option<Resource>) -> Result<bool, PipelineError> {
+        if group.resource.is_empty() {
+            return Ok(false);
+        }
+        let mut absent = Resource::default();
+        let resource = match resource.as_mut() {
+            Some(resource) => resource,
+            None => &mut absent,
+        };
+        self.any(&group.resource, group.error_mode, &ResourceContext { resource })
+    }
+
+    /// Whether the group's scope conditions drop a scope: they read only the scope and the
+    /// resource, so a blank span stands in for the item.
+    fn drop_scope(
+        &self,
+        group: &ConditionGroup,
+        resource: Option<&Resource>,
+        scope: Option<&InstrumentationScope>,
+    ) -> Result<bool, PipelineError> {
+        if group.scope.is_empty() {
+            return Ok(false);
+        }
+        let mut blank = Span::default();
+        self.any(&group.scope, group.error_mode, &SpanContext::new(&mut blank, resource, scope))
     }
 
     /// Whether to drop `span`; when it stays, its matching events are removed.
-    fn drop_span(&self, span: &mut Span, resource: Option<&Resource>, scope: Option<&InstrumentationScope>) -> Result<bool, PipelineError> {
-        if self.any(&self.config.span, &SpanContext::new(span, resource, scope))? {
+    fn drop_span(
+        &self,
+        group: &ConditionGroup,
+        span: &mut Span,
+        resource: Option<&Resource>,
+        scope: Option<&InstrumentationScope>,
+    ) -> Result<bool, PipelineError> {
+        if self.any(&group.item, group.error_mode, &SpanContext::new(span, resource, scope))? {
             return Ok(true);
         }
-        if !self.config.span_event.is_empty() {
+        if !group.part.is_empty() {
             let Span { name, events, .. } = span;
             retain_or_fail(events, |event| {
                 let ctx = SpanEventContext {
@@ -200,7 +1091,7 @@ impl FilterProcessor {
                     resource,
                     scope,
                 };
-                Ok(!self.any(&self.config.span_event, &ctx)?)
+                Ok(!self.any(&group.part, group.error_mode, &ctx)?)
             })?;
         }
         Ok(false)
@@ -208,28 +1099,30 @@ impl FilterProcessor {
 
     /// Whether to drop `metric`: its own conditions, or no data point left after theirs. A metric
     /// without data is judged by its own conditions only (the Collector's rule).
-    fn drop_metric(&self, metric: &mut Metric) -> Result<bool, PipelineError> {
-        if self.any(&self.config.metric, &MetricContext { metric: &mut *metric })? {
+    fn drop_metric(&self, group: &ConditionGroup, metric: &mut Metric) -> Result<bool, PipelineError> {
+        if self.any(&group.item, group.error_mode, &MetricContext { metric: &mut *metric })? {
             return Ok(true);
         }
-        if self.config.data_point.is_empty() {
+        if group.part.is_empty() {
             return Ok(false);
         }
         let Metric { name, data, .. } = metric;
         Ok(match data {
-            Some(Data::Gauge(gauge)) => {
-                self.drop_points(&mut gauge.data_points, name, |point, name| DataPointContext::number(point, name))?
-            }
-            Some(Data::Sum(sum)) => self.drop_points(&mut sum.data_points, name, |point, name| DataPointContext::number(point, name))?,
-            Some(Data::Histogram(histogram)) => self.drop_points(&mut histogram.data_points, name, |point, name| {
+            Some(Data::Gauge(gauge)) => self.drop_points(group, &mut gauge.data_points, name, |point, name| {
+                DataPointContext::number(point, name)
+            })?,
+            Some(Data::Sum(sum)) => self.drop_points(group, &mut sum.data_points, name, |point, name| {
+                DataPointContext::number(point, name)
+            })?,
+            Some(Data::Histogram(histogram)) => self.drop_points(group, &mut histogram.data_points, name, |point, name| {
                 DataPointContext::histogram(point, name)
             })?,
-            Some(Data::ExponentialHistogram(histogram)) => self.drop_points(&mut histogram.data_points, name, |point, name| {
+            Some(Data::ExponentialHistogram(histogram)) => self.drop_points(group, &mut histogram.data_points, name, |point, name| {
                 DataPointContext::exponential_histogram(point, name)
             })?,
-            Some(Data::Summary(summary)) => {
-                self.drop_points(&mut summary.data_points, name, |point, name| DataPointContext::summary(point, name))?
-            }
+            Some(Data::Summary(summary)) => self.drop_points(group, &mut summary.data_points, name, |point, name| {
+                DataPointContext::summary(point, name)
+            })?,
             None => false,
         })
     }
@@ -237,38 +1130,116 @@ impl FilterProcessor {
     /// Removes the matching points; true when none is left.
     fn drop_points<P>(
         &self,
+        group: &ConditionGroup,
         points: &mut Vec<P>,
         metric_name: &str,
         context: for<'a> fn(&'a mut P, &'a str) -> DataPointContext<'a>,
     ) -> Result<bool, PipelineError> {
-        retain_or_fail(
-            points,
-            |point| Ok(!self.any(&self.config.data_point, &context(point, metric_name))?),
-        )?;
+        retain_or_fail(points, |point| {
+            Ok(!self.any(&group.part, group.error_mode, &context(point, metric_name))?)
+        })?;
         Ok(points.is_empty())
     }
 
-    fn drop_log(
-        &self,
-        log: &mut LogRecord,
-        resource: Option<&Resource>,
-        scope: Option<&InstrumentationScope>,
-    ) -> Result<bool, PipelineError> {
-        self.any(&self.config.log_record, &LogContext::new(log, resource, scope))
+    /// One group over the traces, from the resources down.
+    fn filter_traces(&self, group: &ConditionGroup, data: &mut ExportTraceServiceRequest) -> Result<(), PipelineError> {
+        retain_or_fail(&mut data.resource_spans, |resource_spans| {
+            if self.drop_resource(group, &mut resource_spans.resource)? {
+                return Ok(false);
+            }
+            let ResourceSpans { resource, scope_spans, .. } = resource_spans;
+            let resource = resource.as_ref();
+            retain_or_fail(scope_spans, |scope_group| {
+                let ScopeSpans { scope, spans, .. } = scope_group;
+                let scope = scope.as_ref();
+                if self.drop_scope(group, resource, scope)? {
+                    return Ok(false);
+                }
+                if !group.item.is_empty() || !group.part.is_empty() {
+                    retain_or_fail(spans, |span| Ok(!self.drop_span(group, span, resource, scope)?))?;
+                }
+                Ok(true)
+            })?;
+            Ok(true)
+        })
+    }
+
+    fn filter_metrics(&self, group: &ConditionGroup, data: &mut ExportMetricsServiceRequest) -> Result<(), PipelineError> {
+        retain_or_fail(&mut data.resource_metrics, |resource_metrics| {
+            if self.drop_resource(group, &mut resource_metrics.resource)? {
+                return Ok(false);
+            }
+            let ResourceMetrics {
+                resource, scope_metrics, ..
+            } = resource_metrics;
+            let resource = resource.as_ref();
+            retain_or_fail(scope_metrics, |scope_group| {
+                let ScopeMetrics { scope, metrics, .. } = scope_group;
+                if self.drop_scope(group, resource, scope.as_ref())? {
+                    return Ok(false);
+                }
+                if !group.item.is_empty() || !group.part.is_empty() {
+                    retain_or_fail(metrics, |metric| Ok(!self.drop_metric(group, metric)?))?;
+                }
+                Ok(true)
+            })?;
+            Ok(true)
+        })
+    }
+
+    fn filter_logs(&self, group: &ConditionGroup, data: &mut ExportLogsServiceRequest) -> Result<(), PipelineError> {
+        retain_or_fail(&mut data.resource_logs, |resource_logs| {
+            if self.drop_resource(group, &mut resource_logs.resource)? {
+                return Ok(false);
+            }
+            let ResourceLogs { resource, scope_logs, .. } = resource_logs;
+            let resource = resource.as_ref();
+            retain_or_fail(scope_logs, |scope_group| {
+                let ScopeLogs { scope, log_records, .. } = scope_group;
+                let scope = scope.as_ref();
+                if self.drop_scope(group, resource, scope)? {
+                    return Ok(false);
+                }
+                if !group.item.is_empty() {
+                    retain_or_fail(log_records, |log| {
+                        Ok(!self.any(&group.item, group.error_mode, &LogContext::new(log, resource, scope))?)
+                    })?;
+                }
+                Ok(true)
+            })?;
+            Ok(true)
+        })
     }
 }
 
 impl ItemProcessor for FilterProcessor {
     fn process_traces(&self, data: &mut ExportTraceServiceRequest) -> Result<(), PipelineError> {
-        if self.config.span.is_empty() && self.config.span_event.is_empty() {
+        let config = &self.config;
+        if config.traces.is_empty() && config.spans.is_empty() {
             return Ok(());
         }
-        for resource_spans in &mut data.resource_spans {
-            let resource = resource_spans.resource.as_ref();
-            for scope_spans in &mut resource_spans.scope_spans {
-                let scope = scope_spans.scope.as_ref();
-                retain_or_fail(&mut scope_spans.spans, |span| Ok(!self.drop_span(span, resource, scope)?))?;
+        for group in &config.traces {
+            self.filter_traces(group, data)?;
+        }
+        if !config.spans.is_empty() {
+            for resource_spans in &mut data.resource_spans {
+                let ResourceSpans { resource, scope_spans, .. } = resource_spans;
+                let resource = resource.as_ref();
+                for scope_group in scope_spans.iter_mut() {
+                    let ScopeSpans { scope, spans, .. } = scope_group;
+                    let scope = scope.as_ref();
+                    spans.retain(|span| {
+                        let item = Item {
+                            resource,
+                            scope,
+                            subject: Subject::Span(span),
+                        };
+                        !config.spans.drops(|properties| Some(properties.matches(&item)))
+                    });
+                }
             }
+        }
+        for resource_spans in &mut data.resource_spans {
             resource_spans.scope_spans.retain(|s| !s.spans.is_empty());
         }
         data.resource_spans.retain(|r| !r.scope_spans.is_empty());
@@ -276,13 +1247,26 @@ impl ItemProcessor for FilterProcessor {
     }
 
     fn process_metrics(&self, data: &mut ExportMetricsServiceRequest) -> Result<(), PipelineError> {
-        if self.config.metric.is_empty() && self.config.data_point.is_empty() {
+        let config = &self.config;
+        if config.metrics.is_empty() && config.metric_match.is_empty() {
             return Ok(());
         }
-        for resource_metrics in &mut data.resource_metrics {
-            for scope_metrics in &mut resource_metrics.scope_metrics {
-                retain_or_fail(&mut scope_metrics.metrics, |metric| Ok(!self.drop_metric(metric)?))?;
+        for group in &config.metrics {
+            self.filter_metrics(group, data)?;
+        }
+        if !config.metric_match.is_empty() {
+            let matching = &config.metric_match;
+            data.resource_metrics
+                .retain(|r| !matching.drops(|block| block.resource_matches(r.resource.as_ref())));
+            for resource_metrics in &mut data.resource_metrics {
+                for scope_metrics in &mut resource_metrics.scope_metrics {
+                    scope_metrics
+                        .metrics
+                        .retain(|metric| !matching.drops(|block| block.name_matches(&metric.name)));
+                }
             }
+        }
+        for resource_metrics in &mut data.resource_metrics {
             resource_metrics.scope_metrics.retain(|s| !s.metrics.is_empty());
         }
         data.resource_metrics.retain(|r| !r.scope_metrics.is_empty());
@@ -290,15 +1274,32 @@ impl ItemProcessor for FilterProcessor {
     }
 
     fn process_logs(&self, data: &mut ExportLogsServiceRequest) -> Result<(), PipelineError> {
-        if self.config.log_record.is_empty() {
+        let config = &self.config;
+        if config.logs.is_empty() && config.log_match.is_empty() {
             return Ok(());
         }
-        for resource_logs in &mut data.resource_logs {
-            let resource = resource_logs.resource.as_ref();
-            for scope_logs in &mut resource_logs.scope_logs {
-                let scope = scope_logs.scope.as_ref();
-                retain_or_fail(&mut scope_logs.log_records, |log| Ok(!self.drop_log(log, resource, scope)?))?;
+        for group in &config.logs {
+            self.filter_logs(group, data)?;
+        }
+        if !config.log_match.is_empty() {
+            for resource_logs in &mut data.resource_logs {
+                let ResourceLogs { resource, scope_logs, .. } = resource_logs;
+                let resource = resource.as_ref();
+                for scope_group in scope_logs.iter_mut() {
+                    let ScopeLogs { scope, log_records, .. } = scope_group;
+                    let scope = scope.as_ref();
+                    log_records.retain(|log| {
+                        let item = Item {
+                            resource,
+                            scope,
+                            subject: Subject::Log(log),
+                        };
+                        !config.log_match.drops(|properties| Some(properties.matches(&item)))
+                    });
+                }
             }
+        }
+        for resource_logs in &mut data.resource_logs {
             resource_logs.scope_logs.retain(|s| !s.log_records.is_empty());
         }
         data.resource_logs.retain(|r| !r.scope_logs.is_empty());
@@ -771,15 +1772,16 @@ service:
             errors,
             [
                 "processors.filter/noise.error_mode: expected propagate, ignore or silent, got 'loud'",
-                "processors.filter/noise.traces.spans: unknown key (expected one of: span, spanevent)",
+                "processors.filter/noise.traces.spans: unknown key (expected one of: resource, span, spanevent)",
                 "processors.filter/noise.traces.span[1]: column 26: unexpected '='; compare with '=='",
                 "processors.filter/noise.traces.span[2]: expected a string, got a number",
                 "processors.filter/noise.traces.spanevent[0]: column 1: unknown path 'severity_number' in the spanevent context; \
-                 expected one of name, time_unix_nano, attributes[...], span.name, resource.attributes[...], instrumentation_scope.name",
+                 expected one of name, time_unix_nano, attributes[...], span.name, resource.attributes[...], resource.dropped_attributes_count, instrumentation_scope.name",
                 "processors.filter/noise.metrics.metric[0]: column 15: expected a valid regular expression as the pattern of IsMatch: \
                  unclosed character class",
                 "processors.filter/noise.metrics.datapoint[0]: column 1: unknown path 'name' in the datapoint context; \
-                 expected one of attributes[...], metric.name",
+                 expected one of attributes[...], metric.name, metric.description, metric.unit, metric.type, resource.attributes[...], \
+                 resource.dropped_attributes_count, instrumentation_scope.name",
             ]
         );
         assert!(
@@ -792,30 +1794,372 @@ service:
     }
 
     #[test]
-    fn legacy_include_exclude_is_refused_with_a_pointer_to_ottl() {
+    fn trace_conditions_drop_resources_spans_and_span_events_each_at_its_inferred_context() {
+        let filter = filter(
+            r#"    trace_conditions:
+      - 'resource.attributes["service.name"] == "probe"'
+      - 'span.attributes["http.route"] == "/health"'
+      - 'IsMatch(spanevent.name, "^debug")'"#,
+        );
+        let mut users = span(TRACE, "GET /users", vec![kv("http.route", "/users")]);
+        users.events = vec![event("debug.cache", vec![]), event("exception", vec![])];
+        let mut data = traces(vec![
+            (
+                "api",
+                vec![span(TRACE, "GET /health", vec![kv("http.route", "/health")]), users.clone()],
+            ),
+            ("probe", vec![span(TRACE, "GET /", vec![])]),
+        ]);
+        filter.process_traces(&mut data).unwrap();
+        users.events = vec![event("exception", vec![])];
+        assert_eq!(data, traces(vec![("api", vec![users])]));
+    }
+
+    /// The Collector's example: a condition naming the resource and the span event runs on
+    /// every span event, so spans stay even when all their events go.
+    #[test]
+    fn a_condition_naming_several_contexts_runs_at_the_finest_and_drops_only_span_events() {
+        let filter =
+            filter(r#"    trace_conditions: ['resource.attributes["service.name"] == "api" or spanevent.name == "grpc.timeout"']"#);
+        let with_events = |name: &str, events: &[&str]| {
+            let mut span = span(TRACE, name, vec![]);
+            span.events = events.iter().map(|e| event(e, vec![])).collect();
+            span
+        };
+        let mut data = traces(vec![
+            ("api", vec![with_events("a", &["retry", "grpc.timeout"])]),
+            ("worker", vec![with_events("b", &["grpc.timeout", "done"])]),
+        ]);
+        filter.process_traces(&mut data).unwrap();
+        let expected = traces(vec![
+            ("api", vec![with_events("a", &[])]),
+            ("worker", vec![with_events("b", &["done"])]),
+        ]);
+        assert_eq!(data, expected);
+    }
+
+    #[test]
+    fn scope_conditions_drop_whole_scope_groups() {
+        let filter =
+            filter(r#"    log_conditions: ['scope.name == "io.opentelemetry.jdbc" and resource.attributes["service.name"] == "worker"']"#);
+        let input = || {
+            let mut data = logs(vec![
+                ("api", vec![log(9, "a", vec![])]),
+                ("worker", vec![log(9, "b", vec![]), log(9, "c", vec![])]),
+            ]);
+            for group in &mut data.resource_logs {
+                group.scope_logs[0].scope.as_mut().unwrap().name = "io.opentelemetry.jdbc".into();
+            }
+            data
+        };
+        let mut data = input();
+        filter.process_logs(&mut data).unwrap();
+        let mut expected = input();
+        expected.resource_logs.truncate(1);
+        assert_eq!(data, expected);
+    }
+
+    #[test]
+    fn metric_conditions_drop_resources_metrics_and_data_points() {
+        let filter = filter(
+            r#"    metric_conditions:
+      - 'resource.attributes["service.name"] == "canary"'
+      - 'metric.name == "noisy"'
+      - 'datapoint.attributes["env"] == "test" and metric.name == "requests"'"#,
+        );
+        let mut data = metrics(vec![
+            (
+                "api",
+                vec![
+                    gauge("noisy", vec![point(vec![], 1)]),
+                    gauge(
+                        "requests",
+                        vec![point(vec![kv("env", "test")], 2), point(vec![kv("env", "prod")], 3)],
+                    ),
+                    gauge("jobs", vec![point(vec![kv("env", "test")], 4)]),
+                ],
+            ),
+            ("canary", vec![gauge("requests", vec![point(vec![], 5)])]),
+        ]);
+        filter.process_metrics(&mut data).unwrap();
+        let expected = metrics(vec![(
+            "api",
+            vec![
+                gauge("requests", vec![point(vec![kv("env", "prod")], 3)]),
+                gauge("jobs", vec![point(vec![kv("env", "test")], 4)]),
+            ],
+        )]);
+        assert_eq!(data, expected);
+    }
+
+    #[test]
+    fn condition_blocks_read_unprefixed_paths_in_their_context_under_their_own_error_mode() {
+        let filter = filter(
+            r#"    error_mode: propagate
+    log_conditions:
+      - context: resource
+        conditions: ['attributes["service.name"] == "worker"']
+      - context: log
+        error_mode: ignore
+        conditions: ['attributes["n"] + 1 > 2', 'severity_number < SEVERITY_NUMBER_WARN']"#,
+        );
+        let mut data = logs(vec![
+            (
+                "api",
+                vec![
+                    log(9, "info", vec![kv("n", "x")]),
+                    log(13, "warn", vec![kv("n", "y")]),
+                    log(17, "big", vec![kv_int("n", 5)]),
+                ],
+            ),
+            ("worker", vec![log(17, "w", vec![])]),
+        ]);
+        filter.process_logs(&mut data).unwrap();
+        assert_eq!(data, logs(vec![("api", vec![log(13, "warn", vec![kv("n", "y")])])]));
+    }
+
+    #[test]
+    fn run_time_errors_quote_the_condition_as_written_with_its_column() {
+        let filter = filter(r#"    trace_conditions: ['span.attributes["n"] + 1 > 2']"#);
+        let mut data = traces(vec![("api", vec![span(TRACE, "x", vec![kv("n", "one")])])]);
+        let error = filter.process_traces(&mut data).unwrap_err();
+        assert_eq!(
+            error,
+            PipelineError::permanent(
+                "filter/test: span.attributes[\"n\"] + 1 > 2: column 22: cannot add a string and an int; arithmetic needs ints or floats"
+            )
+        );
+    }
+
+    #[test]
+    fn inferred_conditions_need_context_names_the_signal_has() {
         let errors = config_errors(&full_config(
-            "filter/old",
-            r#"    spans: { include: { match_type: strict, services: [api] } }
-    metrics: { exclude: { match_type: strict, metric_names: [noisy] } }
-    logs: { include: { match_type: strict, severity_texts: [INFO] } }"#,
+            "filter/test",
+            r#"    trace_conditions:
+      - 'name == "x"'
+      - 'span.name == "x" and attributes["a"] == "b"'
+      - 'log.body == "x"'
+      - 'scope.version == "1"'
+      - 'span.name == "a" and span.attributes["k"] = "b"'
+    metric_conditions:
+      - 'resource.attributes["a"] == "b" and metric.name == "c"'
+    log_conditions:
+      - { context: span, conditions: ['true'] }
+      - { context: log }"#,
         ));
         assert_eq!(
             errors,
             [
-                "processors.filter/old.spans: the legacy include/exclude filter syntax is not supported; write OTTL conditions instead, \
-                 e.g. traces: { span: ['attributes[\"http.route\"] == \"/health\"'] }",
-                "processors.filter/old.metrics.exclude: the legacy include/exclude filter syntax is not supported; write OTTL conditions \
-                 instead, e.g. metrics: { metric: ['name == \"noisy.metric\"'] }",
-                "processors.filter/old.logs.include: the legacy include/exclude filter syntax is not supported; write OTTL conditions \
-                 instead, e.g. logs: { log_record: ['severity_number < SEVERITY_NUMBER_WARN'] }",
+                "processors.filter/test.trace_conditions[0]: column 1: cannot infer the context: prefix the paths with their \
+                 context (resource, scope, span, spanevent), as in span.name, or put the condition in a block with context",
+                "processors.filter/test.trace_conditions[1]: column 22: missing context name for path 'attributes'; write \
+                 span.attributes",
+                "processors.filter/test.trace_conditions[2]: column 1: 'log' is not a context of trace_conditions (expected one \
+                 of: resource, scope, span, spanevent)",
+                "processors.filter/test.trace_conditions[3]: column 1: scope.version is not supported by otelbox; of the scope, \
+                 only scope.name is",
+                // The column of the written text, though `span.` was resolved away before parsing.
+                "processors.filter/test.trace_conditions[4]: column 43: unexpected '='; compare with '=='",
+                "processors.filter/test.metric_conditions[0]: column 1: otelbox cannot read resource paths in a metric condition; \
+                 give the resource part a condition of its own (it then drops whole resource groups)",
+                "processors.filter/test.log_conditions[0].context: unknown context 'span' for log_conditions (expected one of: \
+                 resource, scope, log)",
+                "processors.filter/test.log_conditions[1]: conditions is required: a list of OTTL conditions",
+            ]
+        );
+    }
+
+    #[test]
+    fn inferred_lists_refuse_mixed_styles_and_the_older_settings_of_their_signal() {
+        let errors = config_errors(&full_config(
+            "filter/test",
+            r#"    trace_conditions:
+      - 'span.name == "a"'
+      - { context: span, conditions: ['name == "b"'] }
+    traces: { span: ['name == "c"'] }
+    metric_conditions: ['metric.name == "a"']
+    metrics: { include: { match_type: strict, metric_names: [a] } }
+    logs:
+      log_record: ['true']
+      exclude: { match_type: strict, bodies: [x] }"#,
+        ));
+        assert_eq!(
+            errors,
+            [
+                "processors.filter/test.trace_conditions: cannot be used together with traces.resource, traces.span or \
+                 traces.spanevent (nor can it in the Collector); move those conditions into trace_conditions",
+                "processors.filter/test.trace_conditions: mixes plain conditions with blocks ({context, conditions, \
+                 error_mode}); use one style or the other, as the Collector requires",
+                "processors.filter/test.metric_conditions: cannot be used together with metrics.resource, metrics.metric, \
+                 metrics.datapoint, metrics.include or metrics.exclude (nor can it in the Collector); move those into \
+                 metric_conditions",
+                "processors.filter/test.logs: cannot use include or exclude together with resource or log_record conditions \
+                 (nor can the Collector)",
+            ]
+        );
+    }
+
+    #[test]
+    fn legacy_span_include_and_exclude_match_like_the_attributes_processor() {
+        let filter = filter(
+            r#"    spans:
+      include: { match_type: strict, services: [api, worker] }
+      exclude:
+        match_type: regexp
+        span_names: ['^GET /health']
+        attributes: [{ key: http.route }]
+        regexp: { cacheenabled: true, cachemaxnumentries: 100 }"#,
+        );
+        let healthz = span(TRACE, "GET /healthz", vec![]);
+        let users = span(TRACE, "GET /users", vec![kv("http.route", "/users")]);
+        let job = span(TRACE, "job", vec![]);
+        let mut data = traces(vec![
+            (
+                "api",
+                vec![
+                    span(TRACE, "GET /health", vec![kv("http.route", "/health")]),
+                    healthz.clone(),
+                    users.clone(),
+                ],
+            ),
+            ("worker", vec![job.clone()]),
+            ("probe", vec![span(TRACE, "GET /", vec![])]),
+        ]);
+        filter.process_traces(&mut data).unwrap();
+        assert_eq!(data, traces(vec![("api", vec![healthz, users]), ("worker", vec![job])]));
+    }
+
+    #[test]
+    fn legacy_metric_blocks_judge_names_and_resources_separately() {
+        let filter = filter(
+            r#"    metrics:
+      include:
+        match_type: regexp
+        metric_names: ['^http\.']
+        resource_attributes: [{ key: service.name, value: 'api|worker' }]
+      exclude: { match_type: strict, metric_names: [http.server.debug] }
+      regexp: { cacheenabled: false }"#,
+        );
+        let one = |name: &str| gauge(name, vec![point(vec![], 1)]);
+        let mut data = metrics(vec![
+            (
+                "api",
+                vec![one("http.server.duration"), one("http.server.debug"), one("process.cpu")],
+            ),
+            ("worker", vec![one("http.client.duration")]),
+            ("canary", vec![one("http.server.duration")]),
+        ]);
+        filter.process_metrics(&mut data).unwrap();
+        let expected = metrics(vec![
+            ("api", vec![one("http.server.duration")]),
+            ("worker", vec![one("http.client.duration")]),
+        ]);
+        assert_eq!(data, expected);
+    }
+
+    #[test]
+    fn legacy_log_blocks_match_severity_bodies_and_resource_attributes() {
+        let filter = filter(
+            r#"    logs:
+      include:
+        match_type: strict
+        resource_attributes: [{ key: service.name, value: api }]
+        severity_number: { min: INFO, match_undefined: true }
+      exclude: { match_type: regexp, bodies: ['^healthcheck'] }"#,
+        );
+        let mut data = logs(vec![
+            (
+                "api",
+                vec![
+                    log(5, "debug detail", vec![]),
+                    log(0, "no severity", vec![]),
+                    log(9, "healthcheck ok", vec![]),
+                    log(13, "slow", vec![]),
+                ],
+            ),
+            ("worker", vec![log(17, "boom", vec![])]),
+        ]);
+        filter.process_logs(&mut data).unwrap();
+        let expected = logs(vec![("api", vec![log(0, "no severity", vec![]), log(13, "slow", vec![])])]);
+        assert_eq!(data, expected);
+    }
+
+    #[test]
+    fn legacy_include_exclude_is_checked_as_the_collector_checks_it() {
+        let errors = config_errors(&full_config(
+            "filter/old",
+            r#"    spans: { include: { match_type: strict, services: [api], log_bodies: [x] } }
+    metrics: { exclude: { match_type: expr, expressions: ['MetricName == "x"'] } }
+    logs: { include: { bodies: [x] } }"#,
+        ));
+        assert_eq!(
+            errors,
+            [
+                "processors.filter/old.spans.include.log_bodies: is not valid for spans (nor in the Collector); match log \
+                 records under logs.include or logs.exclude",
+                "processors.filter/old.metrics.exclude.match_type: expr (the expr language's expressions) is not supported by \
+                 otelbox; write OTTL conditions instead, e.g. metric_conditions: ['metric.name == \"my.metric\"']",
+                "processors.filter/old.logs.include: match_type is required (strict or regexp)",
             ]
         );
         let errors = config_errors(&full_config("filter/odd", "    tracez: {}\n    traces: [a]"));
         assert_eq!(
             errors,
             [
-                "processors.filter/odd.tracez: unknown key (expected one of: error_mode, traces, metrics, logs, spans)",
+                "processors.filter/odd.tracez: unknown key (expected one of: error_mode, trace_conditions, metric_conditions, \
+                 log_conditions, traces, metrics, logs, spans)",
                 "processors.filter/odd.traces: expected a mapping, got a list",
+            ]
+        );
+    }
+
+    #[test]
+    fn the_testdata_examples_filter_the_golden_data() {
+        use crate::exporter::sender::golden;
+        let file: Value = serde_yaml_ng::from_str(include_str!("testdata/filter.yaml")).unwrap();
+        let mut kept = Vec::new();
+        for (id, body) in file.as_mapping().unwrap() {
+            let id = id.as_str().unwrap();
+            let body: String = serde_yaml_ng::to_string(body)
+                .unwrap()
+                .lines()
+                .map(|line| format!("    {line}\n"))
+                .collect();
+            let filter = filter_from(&full_config(id, body.trim_end()), id);
+            let (mut spans, mut points, mut records) = (golden::traces(), golden::metrics(), golden::logs());
+            filter.process_traces(&mut spans).unwrap();
+            filter.process_metrics(&mut points).unwrap();
+            filter.process_logs(&mut records).unwrap();
+            let span_names: Vec<String> = spans
+                .resource_spans
+                .iter()
+                .flat_map(|r| &r.scope_spans)
+                .flat_map(|s| &s.spans)
+                .map(|s| s.name.clone())
+                .collect();
+            let bodies: Vec<String> = records
+                .resource_logs
+                .iter()
+                .flat_map(|r| &r.scope_logs)
+                .flat_map(|s| &s.log_records)
+                .map(|l| crate::ottl::Value::from_any(l.body.as_ref()).to_text().unwrap_or_default())
+                .collect();
+            kept.push((id.to_string(), span_names, points == golden::metrics(), bodies));
+        }
+        let expect = |id: &str, bodies: [&str; 2]| {
+            (
+                id.to_string(),
+                vec!["GET /cart".to_string()],
+                true,
+                bodies.map(String::from).to_vec(),
+            )
+        };
+        assert_eq!(
+            kept,
+            [
+                expect("filter", ["cart 2 is slow", "cart 3 is slow"]),
+                expect("filter/inferred", ["cart 1 is slow", "cart 3 is slow"]),
+                expect("filter/legacy", ["cart 1 is slow", "cart 2 is slow"]),
             ]
         );
     }

@@ -9,6 +9,7 @@ pub mod cumulativetodelta;
 pub mod filter;
 pub mod groupbyattrs;
 pub mod memory_limiter;
+pub mod metricstransform;
 pub mod probabilistic_sampler;
 pub mod redaction;
 pub mod resourcedetection;
@@ -47,12 +48,13 @@ pub enum Stage {
 
 /// Declares `$factory`, the factory of an item processor type handling every signal:
 /// `item_processor_factory!(Factory, "filter", parse, FilterProcessor::new);` where `parse` reads
-/// the settings and `new(&ComponentId, &Settings)` builds an `ItemProcessor`.
+/// the settings and `new(&ComponentId, &Settings)` builds an `ItemProcessor`; optionally
+/// `aliases: &["..."]` (names the Collector also accepts).
 #[macro_export]
 macro_rules! item_processor_factory {
-    ($factory:ident, $name:literal, $parse:path, $new:path) => {
+    ($factory:ident, $name:literal, $parse:path, $new:path $(, aliases: $aliases:expr)?) => {
         pub struct $factory;
-        $crate::component_type!($factory, $name, &$crate::pdata::Signal::ALL, $parse);
+        $crate::component_type!($factory, $name, &$crate::pdata::Signal::ALL, $parse $(, aliases: $aliases)?);
         impl $crate::processor::ProcessorFactory for $factory {
             fn build(
                 &self,

@@ -1,18 +1,20 @@
 //! The probabilistic_sampler processor: keeps a share of traces and log records, decided by a
-//! hash of the trace id, so every span of a trace gets the same decision (the Collector's
-//! probabilisticsamplerprocessor in its `hash_seed` mode).
+//! hash of the trace id (`hash_seed`), or by the trace's OTEP 235 randomness and sampling
+//! threshold (`equalizing`, `proportional`), so every span of a trace gets the same decision (the
+//! Collector's probabilisticsamplerprocessor).
 //!
 //! ```yaml
 //! probabilistic_sampler:
 //!   sampling_percentage: 25      # required, 0 to 100
-//!   hash_seed: 22                # u32; the same seed everywhere gives the same decisions
-//!   mode: hash_seed              # the only mode otelbox runs
-//!   fail_closed: true            # drop items without randomness (an empty trace id)
-//!   attribute_source: traceID    # logs: traceID (default) | record
-//!   from_attribute: request.id   # logs: attribute hashed when there is no trace id, or always with record
+//!   mode: hash_seed              # hash_seed (default) | equalizing | proportional
+//!   hash_seed: 22                # hash_seed: u32; the same seed everywhere gives the same decisions
+//!   sampling_precision: 4        # equalizing, proportional: hex digits of the threshold written, 1 to 14
+//!   fail_closed: true            # drop items whose randomness is missing or whose sampling data is invalid
+//!   attribute_source: traceID    # logs, hash_seed: traceID (default) | record
+//!   from_attribute: request.id   # logs, hash_seed: attribute hashed when there is no trace id, or always with record
 //!   sampling_priority: priority  # logs: attribute holding a percentage that replaces sampling_percentage
 //! ```
-//! The decision is the Collector's, bit for bit: FNV-1a (32 bits) over the seed's four
+//! `hash_seed`. The decision is the Collector's, bit for bit: FNV-1a (32 bits) over the seed's four
 //! little-endian bytes then the trace id, its low 14 bits a bucket in 0..16384, kept when the
 //! bucket is below `uint32(float32(percentage) * 163.84)` (computed in f32 and truncated, as
 //! the Collector does). So otelbox and Collectors with the same seed and percentage keep the same
@@ -23,9 +25,26 @@
 //! For log records the override is the attribute named by `sampling_priority`, read as a
 //! percentage (0 drops). Dropped items are removed from the payload; `Inline` counts them.
 //!
-//! Left out, on purpose: the OTEP 235 `proportional` and `equalizing` modes (refused at load), and
-//! the `ot=th:..;rv:..` tracestate / `sampling.threshold` attributes the Collector writes onto
-//! what it keeps (otelbox forwards kept items unchanged). Metrics pass through untouched.
+//! Left out of `hash_seed`, on purpose: the `ot=th:..;rv:..` tracestate / `sampling.threshold`
+//! and `sampling.randomness` attributes the Collector writes onto what it keeps (otelbox forwards
+//! kept items unchanged), and its refusal of items that already carry them.
+//!
+//! `equalizing` and `proportional` (OTEP 235, the Collector's `pkg/sampling` semantics). An item's
+//! randomness is the `rv` of the `ot` member of a span's W3C tracestate (a log record's
+//! `sampling.randomness` attribute), else the last 56 bits of its trace id; its incoming threshold
+//! the `th` there (`sampling.threshold`). The item is kept when threshold <= randomness, with the
+//! threshold: `equalizing`, the configured probability's, or the incoming one when that is
+//! higher; `proportional`, the incoming probability times the configured one (below 2^-56:
+//! nothing). Thresholds are rounded to `sampling_precision` hex digits (more near 0% and 100%), as
+//! the Collector rounds them. A kept span gets the new `th` in its tracestate (the `ot` member
+//! first, the other vendors' after, as the Collector rewrites it), a kept log record a
+//! `sampling.threshold` attribute; a `th` is never lowered. An invalid tracestate or sampling
+//! attribute, a missing randomness, or an incoming `th` the randomness does not pass (then
+//! cleared) is an error: `fail_closed` drops the item, otherwise it is kept with `th:0`. A span's
+//! `sampling.priority` then forces the threshold (0 never, positive always); a log record's
+//! `sampling_priority` attribute, a percentage above 0 and at most 100, replaces it. `hash_seed`,
+//! `attribute_source` and `from_attribute` are not read in these modes. Metrics pass through
+//! untouched.
 
 use crate::config::{ComponentId, Parser};
 use crate::hash::fnv1a_32;
@@ -33,10 +52,12 @@ use crate::ottl::Value as OttlValue;
 use crate::pdata::find_attribute;
 use crate::pipeline::ItemProcessor;
 use crate::pipeline::PipelineError;
+use consistent::{Randomness, RecordCarrier, Threshold, TraceState, ALL_PROBABILITIES, ALWAYS, MIN_PROBABILITY, NEVER};
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
-use opentelemetry_proto::tonic::common::v1::{any_value, KeyValue};
+use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue, KeyValue};
 use opentelemetry_proto::tonic::logs::v1::LogRecord;
+use opentelemetry_proto::tonic::trace::v1::Span;
 use serde_yaml_ng::Value;
 use std::borrow::Cow;
 
@@ -57,10 +78,28 @@ pub enum AttributeSource {
     Record,
 }
 
+/// How the sampler decides.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Mode {
+    /// The FNV hash of the trace id (or of a log record attribute) against 16384 buckets.
+    #[default]
+    HashSeed,
+    /// OTEP 235: the configured threshold, or the item's own when that is higher.
+    Equalizing,
+    /// OTEP 235: the item's probability times the configured one.
+    Proportional,
+}
+
+/// The Collector's default `sampling_precision`.
+const DEFAULT_PRECISION: u32 = 4;
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct ProbabilisticSamplerConfig {
     pub sampling_percentage: f32,
+    pub mode: Mode,
     pub hash_seed: u32,
+    /// Hex digits of the thresholds the OTEP 235 modes compute (1 to 14; more near 0% and 100%).
+    pub sampling_precision: u32,
     pub fail_closed: bool,
     pub attribute_source: AttributeSource,
     pub from_attribute: Option<String>,
@@ -71,7 +110,9 @@ impl Default for ProbabilisticSamplerConfig {
     fn default() -> Self {
         ProbabilisticSamplerConfig {
             sampling_percentage: 0.0,
+            mode: Mode::HashSeed,
             hash_seed: 0,
+            sampling_precision: DEFAULT_PRECISION,
             fail_closed: true,
             attribute_source: AttributeSource::TraceId,
             from_attribute: None,
@@ -95,16 +136,18 @@ pub fn parse(p: &mut Parser, value: &Value, path: &str) -> ProbabilisticSamplerC
             "attribute_source",
             "from_attribute",
             "sampling_priority",
+            "sampling_precision",
         ],
         path,
     );
     let at = |key: &str| format!("{path}.{key}");
+    let mut percentage = None;
     match body.get("sampling_percentage") {
         None => p.error(path, "sampling_percentage is required (0 to 100)"),
         Some(v) => {
-            if let Some(percentage) = p.float(v, &at("sampling_percentage")) {
-                match check_percentage(percentage) {
-                    Ok(percentage) => config.sampling_percentage = percentage,
+            if let Some(value) = p.float(v, &at("sampling_percentage")) {
+                match check_percentage(value) {
+                    Ok(value) => percentage = Some(value),
                     Err(message) => p.error(&at("sampling_percentage"), message),
                 }
             }
@@ -120,12 +163,31 @@ pub fn parse(p: &mut Parser, value: &Value, path: &str) -> ProbabilisticSamplerC
     }
     if let Some(mode) = body.get("mode").and_then(|v| p.string(v, &at("mode"))) {
         match mode.as_str() {
-            "hash_seed" => {}
-            "proportional" | "equalizing" => p.error(
+            // Empty is the Collector's "unset", which is hash_seed.
+            "hash_seed" | "" => config.mode = Mode::HashSeed,
+            "equalizing" => config.mode = Mode::Equalizing,
+            "proportional" => config.mode = Mode::Proportional,
+            other => p.error(
                 &at("mode"),
-                format!("mode \"{mode}\" is not supported by otelbox; use hash_seed (the Collector's FNV hash of the trace id)"),
+                format!("unknown mode '{other}' (expected hash_seed, equalizing or proportional)"),
             ),
-            other => p.error(&at("mode"), format!("unknown mode '{other}' (expected hash_seed)")),
+        }
+    }
+    if let Some(v) = body.get("sampling_precision") {
+        if let Some(digits) = p.integer(v, &at("sampling_precision")) {
+            match u32::try_from(digits).ok().filter(|digits| (1..=14).contains(digits)) {
+                Some(digits) => config.sampling_precision = digits,
+                None => p.error(
+                    &at("sampling_precision"),
+                    format!("must be between 1 and 14 (hex digits of the sampling threshold), got {digits}"),
+                ),
+            }
+        }
+    }
+    if let Some(percentage) = percentage {
+        match check_smallest_share(percentage, config.mode) {
+            Ok(()) => config.sampling_percentage = percentage,
+            Err(message) => p.error(&at("sampling_percentage"), message),
         }
     }
     if let Some(v) = body.get("fail_closed") {
@@ -140,7 +202,12 @@ pub fn parse(p: &mut Parser, value: &Value, path: &str) -> ProbabilisticSamplerC
     }
     config.from_attribute = attribute_name(p, body.get("from_attribute"), &at("from_attribute"));
     config.sampling_priority = attribute_name(p, body.get("sampling_priority"), &at("sampling_priority"));
-    if config.attribute_source == AttributeSource::Record && config.from_attribute.is_none() && body.get("from_attribute").is_none() {
+    let hashes_logs = config.mode == Mode::HashSeed;
+    if hashes_logs
+        && config.attribute_source == AttributeSource::Record
+        && config.from_attribute.is_none()
+        && body.get("from_attribute").is_none()
+    {
         p.error(
             &at("attribute_source"),
             "record needs from_attribute: the log record attribute whose value is hashed",
@@ -158,18 +225,30 @@ fn attribute_name(p: &mut Parser, value: Option<&Value>, path: &str) -> Option<S
     Some(name)
 }
 
-/// A configured percentage as the Collector's float32, refusing what it would not mean.
+/// A configured percentage as the Collector's float32.
 fn check_percentage(percentage: f64) -> Result<f32, String> {
     if !(0.0..=100.0).contains(&percentage) {
         return Err(format!("must be between 0 and 100, got {percentage}"));
     }
-    let percentage = percentage as f32;
-    if percentage > 0.0 && scaled_rate(percentage) == 0 {
-        return Err(format!(
-            "{percentage} keeps nothing: hash_seed sampling has {HASH_BUCKETS} buckets, so the smallest share it keeps is 0.0062; use 0 to drop everything"
-        ));
+    Ok(percentage as f32)
+}
+
+/// Refuses a percentage above 0 that `mode` cannot keep anything at: below one of 16384 hash
+/// buckets, or below 2^-56 (the Collector's smallest sampling probability).
+fn check_smallest_share(percentage: f32, mode: Mode) -> Result<(), String> {
+    if percentage <= 0.0 {
+        return Ok(());
     }
-    Ok(percentage)
+    match mode {
+        Mode::HashSeed if scaled_rate(percentage) == 0 => Err(format!(
+            "{percentage} keeps nothing: hash_seed sampling has {HASH_BUCKETS} buckets, so the smallest share it keeps is 0.0062; use 0 to drop everything"
+        )),
+        Mode::Equalizing | Mode::Proportional if f64::from(percentage) / 100.0 < MIN_PROBABILITY => Err(format!(
+            "{percentage} is below the smallest sampling probability (2^-56) of the {} mode; use 0 to drop everything",
+            if mode == Mode::Equalizing { "equalizing" } else { "proportional" }
+        )),
+        _ => Ok(()),
+    }
 }
 
 /// The hash bucket (0..16384) of `bytes` under `seed`: FNV-1a over the seed's little-endian
@@ -234,8 +313,56 @@ fn valid_trace_id(trace_id: &[u8]) -> Option<&[u8]> {
 
 pub struct ProbabilisticSampler {
     config: ProbabilisticSamplerConfig,
-    /// Buckets kept at the configured percentage.
+    /// Buckets kept at the configured percentage (`hash_seed`).
     rate: u32,
+    /// The rule of the OTEP 235 modes; None in `hash_seed`.
+    consistent: Option<Consistent>,
+}
+
+/// How an OTEP 235 mode picks an item's threshold (the Collector's samplers of that name).
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Consistent {
+    /// At 0%: nothing, unless by priority (and whatever the mode).
+    Never,
+    /// The configured threshold, or the item's own when that is higher.
+    Equalizing(Threshold),
+    /// The item's probability (1 without a threshold) times `ratio`.
+    Proportional { ratio: f64 },
+}
+
+impl Consistent {
+    fn for_config(config: &ProbabilisticSamplerConfig) -> Option<Consistent> {
+        if config.mode == Mode::HashSeed {
+            return None;
+        }
+        if config.sampling_percentage <= 0.0 {
+            return Some(Consistent::Never);
+        }
+        // The Collector's float32 percentage, widened before dividing; the smallest share is
+        // refused at load, and raised here all the same, as the Collector does.
+        let ratio = (f64::from(config.sampling_percentage) / 100.0).clamp(MIN_PROBABILITY, 1.0);
+        Some(if config.mode == Mode::Equalizing {
+            Consistent::Equalizing(Threshold::from_probability(ratio, config.sampling_precision).unwrap_or(ALWAYS))
+        } else {
+            Consistent::Proportional { ratio }
+        })
+    }
+
+    /// The threshold for an item that arrived with `incoming` (its `th`, when it has one).
+    fn threshold(self, incoming: Option<Threshold>, precision: u32) -> Threshold {
+        match self {
+            Consistent::Never => NEVER,
+            Consistent::Equalizing(configured) => match incoming {
+                Some(own) if configured < own => own,
+                _ => configured,
+            },
+            Consistent::Proportional { ratio } => {
+                let probability = incoming.map_or(1.0, Threshold::probability) * ratio;
+                // Below the smallest probability: not sampled, as in the Collector.
+                Threshold::from_probability(probability, precision).unwrap_or(NEVER)
+            }
+        }
+    }
 }
 
 impl ProbabilisticSampler {
@@ -243,7 +370,118 @@ impl ProbabilisticSampler {
         ProbabilisticSampler {
             config: config.clone(),
             rate: scaled_rate(config.sampling_percentage),
+            consistent: Consistent::for_config(config),
         }
+    }
+
+    /// The threshold of an item the OTEP 235 modes could not judge.
+    fn failure_threshold(&self) -> Threshold {
+        if self.config.fail_closed {
+            NEVER
+        } else {
+            ALWAYS
+        }
+    }
+
+    /// OTEP 235 on one span: its randomness (the tracestate's `rv`, else the trace id's last 56
+    /// bits) and incoming `th`, the mode's threshold, the `sampling.priority` override; a kept
+    /// span gets the threshold into its tracestate.
+    fn keep_span_consistently(&self, rule: Consistent, span: &mut Span) -> bool {
+        let (state, parsed) = TraceState::parse(&span.trace_state);
+        let (randomness, mut carrier, mut failed) = match rule {
+            // A stand-in randomness, compared only when a priority or fail_closed: false sets the threshold.
+            Consistent::Never => (Some(ALL_PROBABILITIES), Some(state), !parsed),
+            _ if !parsed => (None, None, true),
+            _ => {
+                let randomness = state.ot.randomness().or_else(|| Randomness::from_trace_id(&span.trace_id));
+                (randomness, Some(state), false)
+            }
+        };
+        if !failed {
+            failed = match randomness {
+                None => true,
+                Some(randomness) => carrier
+                    .as_mut()
+                    .is_some_and(|state| state.ot.clear_inconsistent_threshold(randomness)),
+            };
+        }
+        let threshold = if failed {
+            self.failure_threshold()
+        } else {
+            let incoming = carrier.as_ref().and_then(|state| state.ot.threshold());
+            rule.threshold(incoming, self.config.sampling_precision)
+        };
+        let threshold = match span_priority(&span.attributes) {
+            Priority::Drop => NEVER,
+            Priority::Keep => ALWAYS,
+            _ => threshold,
+        };
+        let sampled = threshold.should_sample(randomness.unwrap_or(ALL_PROBABILITIES));
+        if sampled {
+            if let Some(mut state) = carrier {
+                state.ot.raise_threshold(threshold);
+                span.trace_state = state.serialize();
+            }
+        }
+        sampled
+    }
+
+    /// OTEP 235 on one log record: as for a span, with the `sampling.randomness` and
+    /// `sampling.threshold` attributes in place of the tracestate, and the `sampling_priority`
+    /// attribute as a percentage that replaces the threshold.
+    fn keep_log_consistently(&self, rule: Consistent, log: &mut LogRecord) -> bool {
+        let (record, parsed) = RecordCarrier::read(&log.attributes);
+        let (randomness, mut carrier, mut failed) = match rule {
+            Consistent::Never => (Some(ALL_PROBABILITIES), Some(record), !parsed),
+            _ if !parsed => (None, None, true),
+            _ => {
+                let randomness = record.randomness.or_else(|| Randomness::from_trace_id(&log.trace_id));
+                (randomness, Some(record), false)
+            }
+        };
+        if !failed {
+            failed = match (randomness, carrier.as_mut()) {
+                (None, _) => true,
+                (Some(randomness), Some(record)) if record.threshold.is_some_and(|own| !own.should_sample(randomness)) => {
+                    record.threshold = None;
+                    log.attributes.retain(|kv| kv.key != consistent::THRESHOLD_ATTRIBUTE);
+                    true
+                }
+                _ => false,
+            };
+        }
+        let threshold = if failed {
+            self.failure_threshold()
+        } else {
+            let incoming = carrier.as_ref().and_then(|record| record.threshold);
+            rule.threshold(incoming, self.config.sampling_precision)
+        };
+        let threshold = self.log_priority_threshold(log).unwrap_or(threshold);
+        let sampled = threshold.should_sample(randomness.unwrap_or(ALL_PROBABILITIES));
+        if sampled {
+            if let Some(record) = carrier {
+                if record.threshold.is_none_or(|own| threshold >= own) {
+                    put_text(&mut log.attributes, consistent::THRESHOLD_ATTRIBUTE, threshold.tvalue());
+                }
+            }
+        }
+        sampled
+    }
+
+    /// The OTEP 235 modes' reading of the `sampling_priority` attribute: a percentage whose
+    /// probability (above 0, at most 1) replaces the threshold; anything else leaves it.
+    fn log_priority_threshold(&self, log: &LogRecord) -> Option<Threshold> {
+        use any_value::Value as V;
+        let key = self.config.sampling_priority.as_deref()?;
+        let percentage = match find_attribute(&log.attributes, key)?.value.as_ref()? {
+            V::DoubleValue(x) => *x,
+            V::IntValue(n) => *n as f64,
+            _ => return None,
+        };
+        if percentage == 0.0 {
+            return None;
+        }
+        Threshold::from_probability(percentage / 100.0, self.config.sampling_precision)
     }
 
     /// The decision for an item whose hash bucket is `bucket` (None: no randomness to hash).
@@ -302,10 +540,13 @@ impl ItemProcessor for ProbabilisticSampler {
     fn process_traces(&self, data: &mut ExportTraceServiceRequest) -> Result<(), PipelineError> {
         for resource_spans in &mut data.resource_spans {
             for scope_spans in &mut resource_spans.scope_spans {
-                scope_spans.spans.retain(|span| {
-                    let bucket = valid_trace_id(&span.trace_id).map(|id| self.bucket(id));
-                    self.keep(bucket, span_priority(&span.attributes))
-                });
+                match self.consistent {
+                    Some(rule) => scope_spans.spans.retain_mut(|span| self.keep_span_consistently(rule, span)),
+                    None => scope_spans.spans.retain(|span| {
+                        let bucket = valid_trace_id(&span.trace_id).map(|id| self.bucket(id));
+                        self.keep(bucket, span_priority(&span.attributes))
+                    }),
+                }
             }
             resource_spans.scope_spans.retain(|s| !s.spans.is_empty());
         }
@@ -316,12 +557,397 @@ impl ItemProcessor for ProbabilisticSampler {
     fn process_logs(&self, data: &mut ExportLogsServiceRequest) -> Result<(), PipelineError> {
         for resource_logs in &mut data.resource_logs {
             for scope_logs in &mut resource_logs.scope_logs {
-                scope_logs.log_records.retain(|log| self.keep_log(log));
+                match self.consistent {
+                    Some(rule) => scope_logs.log_records.retain_mut(|log| self.keep_log_consistently(rule, log)),
+                    None => scope_logs.log_records.retain(|log| self.keep_log(log)),
+                }
             }
             resource_logs.scope_logs.retain(|s| !s.log_records.is_empty());
         }
         data.resource_logs.retain(|r| !r.scope_logs.is_empty());
         Ok(())
+    }
+}
+
+/// Sets string attribute `key`, in place when present, else at the end (pdata's `PutStr`).
+fn put_text(attributes: &mut Vec<KeyValue>, key: &str, text: String) {
+    let value = Some(AnyValue {
+        value: Some(any_value::Value::StringValue(text)),
+    });
+    match attributes.iter().position(|kv| kv.key == key) {
+        Some(i) => attributes[i].value = value,
+        None => attributes.push(KeyValue {
+            key: key.to_string(),
+            value,
+            ..Default::default()
+        }),
+    }
+}
+
+/// OTEP 235 consistent probability sampling as the Collector's `pkg/sampling` implements it:
+/// 56-bit thresholds and randomness, the `ot` member of the W3C tracestate that carries them on
+/// spans, and the attributes that carry them on log records.
+mod consistent {
+    use crate::pdata::find_attribute;
+    use opentelemetry_proto::tonic::common::v1::{any_value, KeyValue};
+
+    /// 2^56: the number of randomness values, and the threshold that samples nothing.
+    const MAX_ADJUSTED_COUNT: u64 = 1 << 56;
+    /// Hex digits of a 56-bit value.
+    const HEX_DIGITS: usize = 14;
+    /// The smallest sampling probability, 2^-56.
+    pub const MIN_PROBABILITY: f64 = 1.0 / (MAX_ADJUSTED_COUNT as f64);
+    /// The log record attributes that stand for a span's `th` and `rv`.
+    pub const THRESHOLD_ATTRIBUTE: &str = "sampling.threshold";
+    const RANDOMNESS_ATTRIBUTE: &str = "sampling.randomness";
+
+    /// How many of the 2^56 randomness values are rejected: an item is kept when its randomness
+    /// is at least the threshold.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+    pub struct Threshold(u64);
+
+    pub const ALWAYS: Threshold = Threshold(0);
+    pub const NEVER: Threshold = Threshold(MAX_ADJUSTED_COUNT);
+
+    /// 56 random bits.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub struct Randomness(u64);
+
+    /// The randomness every threshold but `NEVER` passes.
+    pub const ALL_PROBABILITIES: Randomness = Randomness(MAX_ADJUSTED_COUNT - 1);
+
+    /// Go's `math.Frexp` exponent: e with x = m * 2^e and m in [0.5, 1), for a positive finite x.
+    fn binary_exponent(x: f64) -> i32 {
+        if x == 0.0 || !x.is_finite() {
+            return 0;
+        }
+        let biased = ((x.to_bits() >> 52) & 0x7ff) as i32;
+        if biased == 0 {
+            // Subnormal: scale into the normal range first.
+            return binary_exponent(x * 2f64.powi(54)) - 54;
+        }
+        biased - 1022
+    }
+
+    fn is_hex(text: &str) -> bool {
+        text.bytes().all(|b| b.is_ascii_hexdigit())
+    }
+
+    impl Threshold {
+        pub fn should_sample(self, randomness: Randomness) -> bool {
+            self.0 <= randomness.0
+        }
+
+        pub fn probability(self) -> f64 {
+            MAX_ADJUSTED_COUNT.saturating_sub(self.0) as f64 / MAX_ADJUSTED_COUNT as f64
+        }
+
+        /// The `th` text: "0" samples everything, empty nothing, otherwise the 14 hex digits without
+        /// their trailing zeros.
+        pub fn tvalue(self) -> String {
+            match self {
+                ALWAYS => "0".to_string(),
+                Threshold(rejected) if rejected >= MAX_ADJUSTED_COUNT => String::new(),
+                Threshold(rejected) => format!("{rejected:014x}").trim_end_matches('0').to_string(),
+            }
+        }
+
+        /// A `th` text: 1 to 14 hex digits, the omitted trailing ones zeros.
+        pub fn from_tvalue(text: &str) -> Option<Threshold> {
+            if text.is_empty() || text.len() > HEX_DIGITS || !is_hex(text) {
+                return None;
+            }
+            let rejected = u64::from_str_radix(text, 16).ok()?;
+            Some(Threshold(rejected << (4 * (HEX_DIGITS - text.len()))))
+        }
+
+        /// The Collector's `ProbabilityToThresholdWithPrecision`: the threshold of `fraction`
+        /// (2^-56 to 1, else None) rounded to `precision` hex digits (0: all 14), with a digit
+        /// more for each leading `0` or `f` the exact threshold has.
+        pub fn from_probability(fraction: f64, precision: u32) -> Option<Threshold> {
+            if !(MIN_PROBABILITY..=1.0).contains(&fraction) {
+                return None;
+            }
+            if fraction == 1.0 {
+                return Some(ALWAYS);
+            }
+            let all = HEX_DIGITS as i32;
+            let precision = if precision == 0 {
+                all
+            } else {
+                precision.min(HEX_DIGITS as u32) as i32
+            };
+            let leading = |x: f64| binary_exponent(x) / -4;
+            let precision = (precision + leading(fraction)).max(precision + leading(1.0 - fraction)).min(all);
+            let accepted = (fraction * MAX_ADJUSTED_COUNT as f64).round() as u64;
+            let mut rejected = MAX_ADJUSTED_COUNT - accepted.min(MAX_ADJUSTED_COUNT);
+            let shift = 4 * (all - precision);
+            if shift > 0 {
+                let shift = shift as u32;
+                rejected += 1 << (shift - 1);
+                rejected = (rejected >> shift) << shift;
+            }
+            Some(Threshold(rejected))
+        }
+    }
+
+    impl Randomness {
+        /// An `rv` text: exactly 14 hex digits.
+        pub fn from_rvalue(text: &str) -> Option<Randomness> {
+            if text.len() != HEX_DIGITS || !is_hex(text) {
+                return None;
+            }
+            u64::from_str_radix(text, 16).ok().map(Randomness)
+        }
+
+        /// The last 56 bits of a trace id (the W3C random bits); None without a trace id (empty,
+        /// all zeros, or not 16 bytes).
+        pub fn from_trace_id(id: &[u8]) -> Option<Randomness> {
+            let id: &[u8; 16] = id.try_into().ok()?;
+            if id.iter().all(|b| *b == 0) {
+                return None;
+            }
+            let low: [u8; 8] = id[8..].try_into().ok()?;
+            Some(Randomness(u64::from_be_bytes(low) & (MAX_ADJUSTED_COUNT - 1)))
+        }
+    }
+
+    /// The `ot` member of a tracestate: `rv` and `th` (each with its text as received), and its
+    /// other fields in order.
+    #[derive(Clone, Debug, Default, PartialEq)]
+    pub struct OtelState {
+        randomness: Option<(String, Randomness)>,
+        threshold: Option<(String, Threshold)>,
+        others: Vec<(String, String)>,
+    }
+
+    /// A W3C tracestate: its `ot` member and the other vendors' members in order.
+    #[derive(Clone, Debug, Default, PartialEq)]
+    pub struct TraceState {
+        pub ot: OtelState,
+        others: Vec<(String, String)>,
+    }
+
+    /// The text before the first `separator` and the rest after it (all of it and nothing
+    /// without one), as the Collector's scanner cuts.
+    fn cut(text: &str, separator: char) -> (&str, &str) {
+        text.split_once(separator).unwrap_or((text, ""))
+    }
+
+    fn valid_key_chars(text: &str) -> bool {
+        text.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'_' | b'-' | b'*' | b'/'))
+    }
+
+    /// A W3C tracestate key's syntax (its sizes are checked while scanning).
+    fn valid_w3c_key(key: &str) -> bool {
+        let starts = |text: &str, digit_too: bool| {
+            text.bytes()
+                .next()
+                .is_some_and(|b| b.is_ascii_lowercase() || (digit_too && b.is_ascii_digit()))
+        };
+        match key.split_once('@') {
+            Some((tenant, system)) => {
+                starts(tenant, true) && starts(system, false) && valid_key_chars(&tenant[1..]) && valid_key_chars(&system[1..])
+            }
+            None => starts(key, false) && valid_key_chars(&key[1..]),
+        }
+    }
+
+    /// A W3C tracestate value: 1 to 256 characters from ' ' to '~' but ',' and '=', the last not
+    /// a space.
+    fn valid_w3c_value(value: &str) -> bool {
+        let allowed = |b: &u8| (b' '..=b'~').contains(b) && !matches!(b, b',' | b'=');
+        match value.as_bytes().split_last() {
+            Some((last, others)) => value.len() <= 256 && *last != b' ' && allowed(last) && others.iter().all(allowed),
+            None => false,
+        }
+    }
+
+    fn valid_w3c(input: &str) -> bool {
+        let mut rest = input;
+        while !rest.is_empty() {
+            let (member, after) = cut(rest, ',');
+            rest = after;
+            let member = member.trim_matches([' ', '\t']);
+            if member.is_empty() {
+                continue;
+            }
+            match member.split_once('=') {
+                Some((key, value)) if !key.is_empty() => {
+                    if !valid_w3c_key(key) || !valid_w3c_value(value) {
+                        return false;
+                    }
+                }
+                _ => return false,
+            }
+        }
+        true
+    }
+
+    /// The `ot` value's syntax: `key:value` fields joined by ';', keys of lowercase letters and
+    /// digits starting with a letter, values of letters, digits, '.', '_' and '-'.
+    fn valid_otel(input: &str) -> bool {
+        if input.is_empty() || input.ends_with(';') {
+            return false;
+        }
+        input.split(';').all(|member| match member.split_once(':') {
+            Some((key, value)) => {
+                key.bytes().next().is_some_and(|b| b.is_ascii_lowercase())
+                    && key.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+                    && value.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+            }
+            None => false,
+        })
+    }
+
+    impl OtelState {
+        /// Parses an `ot` value; false on an error, the state then holding the fields that did
+        /// parse (an invalid `rv` or `th` is left out).
+        fn parse(input: &str) -> (OtelState, bool) {
+            let mut state = OtelState::default();
+            if input.len() > 256 || !valid_otel(input) {
+                return (state, false);
+            }
+            let mut ok = true;
+            for member in input.split(';') {
+                let (key, value) = cut(member, ':');
+                match key {
+                    "rv" => {
+                        state.randomness = Randomness::from_rvalue(value).map(|r| (value.to_string(), r));
+                        ok &= state.randomness.is_some();
+                    }
+                    "th" => {
+                        state.threshold = Threshold::from_tvalue(value).map(|t| (value.to_string(), t));
+                        ok &= state.threshold.is_some();
+                    }
+                    _ => state.others.push((key.to_string(), value.to_string())),
+                }
+            }
+            (state, ok)
+        }
+
+        pub fn randomness(&self) -> Option<Randomness> {
+            self.randomness.as_ref().map(|(_, randomness)| *randomness)
+        }
+
+        pub fn threshold(&self) -> Option<Threshold> {
+            self.threshold.as_ref().map(|(_, threshold)| *threshold)
+        }
+
+        /// Clears a `th` that `randomness` does not pass (the item should not have been
+        /// sampled); true when it did.
+        pub fn clear_inconsistent_threshold(&mut self, randomness: Randomness) -> bool {
+            let inconsistent = self.threshold().is_some_and(|own| !own.should_sample(randomness));
+            if inconsistent {
+                self.threshold = None;
+            }
+            inconsistent
+        }
+
+        /// Sets `th`, unless that would raise the probability the item already states.
+        pub fn raise_threshold(&mut self, threshold: Threshold) {
+            if self.threshold().is_some_and(|own| own > threshold) {
+                return;
+            }
+            let text = threshold.tvalue();
+            self.threshold = (!text.is_empty()).then_some((text, threshold));
+        }
+
+        fn is_empty(&self) -> bool {
+            self.randomness.is_none() && self.threshold.is_none() && self.others.is_empty()
+        }
+
+        fn serialize(&self) -> String {
+            let mut fields = Vec::new();
+            if let Some((text, _)) = &self.randomness {
+                fields.push(format!("rv:{text}"));
+            }
+            if let Some((text, _)) = &self.threshold {
+                fields.push(format!("th:{text}"));
+            }
+            fields.extend(self.others.iter().map(|(key, value)| format!("{key}:{value}")));
+            fields.join(";")
+        }
+    }
+
+    impl TraceState {
+        /// Parses a tracestate as the Collector does: false on an error, the state then holding
+        /// what was read (nothing when the syntax is invalid; the members before a 32nd).
+        pub fn parse(input: &str) -> (TraceState, bool) {
+            const MAX_LENGTH: usize = 1024;
+            const MAX_MEMBERS: usize = 32;
+            let mut state = TraceState::default();
+            if input.is_empty() {
+                return (state, true);
+            }
+            if input.len() > MAX_LENGTH || !valid_w3c(input) {
+                return (state, false);
+            }
+            let mut ok = true;
+            let mut rest = input;
+            let mut members = 0;
+            while !rest.is_empty() {
+                // As the Collector counts: every piece between commas, empty ones too, and the
+                // 32nd is an error.
+                members += 1;
+                if members >= MAX_MEMBERS {
+                    return (state, false);
+                }
+                let (member, after) = cut(rest, ',');
+                rest = after;
+                let member = member.trim_matches([' ', '\t']);
+                let Some((key, value)) = member.split_once('=') else { continue };
+                let oversized = key.len() > 256
+                    || key
+                        .split_once('@')
+                        .is_some_and(|(tenant, system)| tenant.len() > 241 || system.len() > 14);
+                if oversized {
+                    ok = false;
+                } else if key == "ot" {
+                    let (ot, ot_ok) = OtelState::parse(value);
+                    state.ot = ot;
+                    ok &= ot_ok;
+                } else {
+                    state.others.push((key.to_string(), value.to_string()));
+                }
+            }
+            (state, ok)
+        }
+
+        /// The tracestate text: the `ot` member first (when it has a field), then the others.
+        pub fn serialize(&self) -> String {
+            let ot = (!self.ot.is_empty()).then(|| format!("ot={}", self.ot.serialize()));
+            let others = self.others.iter().map(|(key, value)| format!("{key}={value}"));
+            let members: Vec<String> = ot.into_iter().chain(others).collect();
+            members.join(",")
+        }
+    }
+
+    /// A log record's sampling attributes (strings; anything else is absent).
+    #[derive(Clone, Copy, Debug, Default, PartialEq)]
+    pub struct RecordCarrier {
+        pub threshold: Option<Threshold>,
+        pub randomness: Option<Randomness>,
+    }
+
+    impl RecordCarrier {
+        /// Reads `sampling.threshold` and `sampling.randomness`; false when one is invalid (it is
+        /// then left out).
+        pub fn read(attributes: &[KeyValue]) -> (RecordCarrier, bool) {
+            let text = |key: &str| match find_attribute(attributes, key).and_then(|v| v.value.as_ref()) {
+                Some(any_value::Value::StringValue(text)) if !text.is_empty() => Some(text.as_str()),
+                _ => None,
+            };
+            let threshold_text = text(THRESHOLD_ATTRIBUTE);
+            let randomness_text = text(RANDOMNESS_ATTRIBUTE);
+            let carrier = RecordCarrier {
+                threshold: threshold_text.and_then(Threshold::from_tvalue),
+                randomness: randomness_text.and_then(Randomness::from_rvalue),
+            };
+            let ok = threshold_text.is_none() == carrier.threshold.is_none() && randomness_text.is_none() == carrier.randomness.is_none();
+            (carrier, ok)
+        }
     }
 }
 
@@ -627,11 +1253,9 @@ service:
             errors,
             [
                 "processors.probabilistic_sampler.sample_rate: unknown key (expected one of: sampling_percentage, hash_seed, mode, \
-                 fail_closed, attribute_source, from_attribute, sampling_priority)",
+                 fail_closed, attribute_source, from_attribute, sampling_priority, sampling_precision)",
                 "processors.probabilistic_sampler.sampling_percentage: must be between 0 and 100, got 150",
                 "processors.probabilistic_sampler.hash_seed: must fit in 32 bits (0 to 4294967295), got 5000000000",
-                "processors.probabilistic_sampler.mode: mode \"proportional\" is not supported by otelbox; use hash_seed (the \
-                 Collector's FNV hash of the trace id)",
                 "processors.probabilistic_sampler.fail_closed: expected true or false, got a string",
                 "processors.probabilistic_sampler.attribute_source: expected traceID or record, got 'span'",
                 "processors.probabilistic_sampler.from_attribute: must not be empty: name a log record attribute",
@@ -639,13 +1263,15 @@ service:
         );
         let errors = config_errors(&full_config(
             "probabilistic_sampler/a",
-            "    attribute_source: record\n    mode: fast",
+            "    attribute_source: record\n    mode: fast\n    sampling_precision: 15",
         ));
         assert_eq!(
             errors,
             [
                 "processors.probabilistic_sampler/a: sampling_percentage is required (0 to 100)",
-                "processors.probabilistic_sampler/a.mode: unknown mode 'fast' (expected hash_seed)",
+                "processors.probabilistic_sampler/a.mode: unknown mode 'fast' (expected hash_seed, equalizing or proportional)",
+                "processors.probabilistic_sampler/a.sampling_precision: must be between 1 and 14 (hex digits of the sampling \
+                 threshold), got 15",
                 "processors.probabilistic_sampler/a.attribute_source: record needs from_attribute: the log record attribute whose value \
                  is hashed",
             ]
@@ -663,5 +1289,449 @@ service:
             errors,
             ["processors.probabilistic_sampler/c.sampling_percentage: must be between 0 and 100, got -1"]
         );
+    }
+
+    #[test]
+    fn the_consistent_modes_load_with_their_precision_and_no_bucket_limit() {
+        let yaml = full_config(
+            "probabilistic_sampler/consistent",
+            "    sampling_percentage: 0.005\n    mode: proportional\n    sampling_precision: 6\n    attribute_source: record",
+        );
+        let (_, loaded) = settings(&yaml, "probabilistic_sampler/consistent");
+        let config: &ProbabilisticSamplerConfig = loaded.get();
+        assert_eq!(
+            (config.mode, config.sampling_precision, config.sampling_percentage),
+            (Mode::Proportional, 6, 0.005)
+        );
+        let yaml = full_config("probabilistic_sampler", "    sampling_percentage: 10\n    mode: equalizing");
+        let (_, loaded) = settings(&yaml, "probabilistic_sampler");
+        let config: &ProbabilisticSamplerConfig = loaded.get();
+        assert_eq!(
+            (config.mode, config.sampling_precision),
+            (Mode::Equalizing, 4),
+            "4 digits by default"
+        );
+        let errors = config_errors(&full_config(
+            "probabilistic_sampler",
+            "    sampling_percentage: 1e-16\n    mode: equalizing\n    sampling_precision: 0",
+        ));
+        assert_eq!(
+            errors,
+            [
+                "processors.probabilistic_sampler.sampling_precision: must be between 1 and 14 (hex digits of the sampling \
+                 threshold), got 0",
+                "processors.probabilistic_sampler.sampling_percentage: 0.0000000000000001 is below the smallest sampling \
+                 probability (2^-56) of the equalizing mode; use 0 to drop everything",
+            ]
+        );
+    }
+
+    /// The Collector's vectors for `ProbabilityToThresholdWithPrecision` and `TValue`.
+    #[test]
+    fn thresholds_round_to_their_precision_as_the_collector_s() {
+        let tvalue = |probability: f64, precision: u32| Threshold::from_probability(probability, precision).map(|t| t.tvalue());
+        let thirds = [1.0 / 3.0, 2.0 / 3.0, 1.0].map(|p| tvalue(p, 3));
+        assert_eq!(thirds, [Some("aab".to_string()), Some("555".to_string()), Some("0".to_string())]);
+        assert_eq!(tvalue(1.0 / 3.0, 0).as_deref(), Some("aaaaaaaaaaaaac"));
+        let cases: [(f64, &[&str]); 4] = [
+            (
+                1.0 - f64::from(0x0456_789a) / 2f64.powi(28),
+                &["456789a", "45678a", "45679", "4568", "456", "45", "4"],
+            ),
+            (
+                1.0 - f64::from(0x0456_789a) / 2f64.powi(40),
+                &["000456789a", "00045678a", "00045679", "0004568", "000456", "00045", "0004"],
+            ),
+            (
+                1.0 - 0x0007_89ab_cdef_u64 as f64 / 2f64.powi(40),
+                &[
+                    "0789abcdef",
+                    "0789abcdf",
+                    "0789abce",
+                    "0789abd",
+                    "0789ac",
+                    "0789b",
+                    "078a",
+                    "079",
+                    "08",
+                ],
+            ),
+            (
+                1.0 - f64::from(0x1234_5678) / 2f64.powi(32),
+                &["12345678", "1234568", "123456", "12345", "1234", "123", "12", "1"],
+            ),
+        ];
+        for (probability, expected) in cases {
+            for tv in expected {
+                // The precision counts significant digits, not leading zeros.
+                let precision = tv.trim_start_matches('0').len() as u32;
+                assert_eq!(tvalue(probability, precision).as_deref(), Some(*tv), "{probability} at {precision}");
+            }
+        }
+        let tiny: Vec<String> = [1.0, 2.0, 3.0, 4.0, 8.0, 16.0]
+            .map(|n| tvalue(n * MIN_PROBABILITY, 3).unwrap())
+            .to_vec();
+        assert_eq!(
+            tiny,
+            [
+                "ffffffffffffff",
+                "fffffffffffffe",
+                "fffffffffffffd",
+                "fffffffffffffc",
+                "fffffffffffff8",
+                "fffffffffffff"
+            ]
+        );
+        assert_eq!(tvalue(MIN_PROBABILITY / 2.0, 4), None, "below 2^-56");
+        assert_eq!(Threshold::from_tvalue("8").map(Threshold::probability), Some(0.5));
+        assert_eq!(Threshold::from_tvalue("abababababababab"), None, "more than 14 digits");
+    }
+
+    const DEFAULT_TRACE: &str = "fefefefefefefefefe80000000000000";
+    const IMPROBABLE_TRACE: &str = "111111111111111111ffffffffffffff";
+
+    fn consistent(mode: Mode, percentage: f32, precision: u32) -> ProbabilisticSamplerConfig {
+        ProbabilisticSamplerConfig {
+            mode,
+            sampling_precision: precision,
+            fail_closed: false,
+            ..at(percentage)
+        }
+    }
+
+    /// The span's tracestate after sampling it alone, None when it was dropped.
+    fn sample_span(config: ProbabilisticSamplerConfig, trace: &str, tracestate: &str, attributes: Vec<KeyValue>) -> Option<String> {
+        let mut one = span(trace, "op", attributes);
+        one.trace_state = tracestate.to_string();
+        let mut data = traces(vec![("api", vec![one])]);
+        sampler(config).process_traces(&mut data).unwrap();
+        let kept = data.resource_spans.first()?.scope_spans.first()?.spans.first()?;
+        Some(kept.trace_state.clone())
+    }
+
+    /// The Collector's consistent-sampling cases (`Test_tracesamplerprocessor_TraceState`): a span
+    /// with a trace id and a tracestate, kept or not, and the tracestate it leaves with, in
+    /// each mode. Its precision 0 (all 14 digits) is written 14 here.
+    #[test]
+    fn consistent_modes_decide_and_write_the_tracestate_as_the_collector_does() {
+        type Case = (
+            &'static str,
+            f32,
+            u32,
+            &'static str,
+            &'static str,
+            Option<i64>,
+            Option<&'static str>,
+            Option<&'static str>,
+        );
+        let cases: [Case; 24] = [
+            ("100 percent", 100.0, 14, DEFAULT_TRACE, "", None, Some("ot=th:0"), Some("ot=th:0")),
+            ("50 percent", 50.0, 14, DEFAULT_TRACE, "", None, Some("ot=th:8"), Some("ot=th:8")),
+            (
+                "25 percent sampled",
+                25.0,
+                14,
+                "ddddddddddddddddddc0000000000000",
+                "",
+                None,
+                Some("ot=th:c"),
+                Some("ot=th:c"),
+            ),
+            (
+                "25 percent unsampled",
+                25.0,
+                14,
+                "ddddddddddddddddddb0000000000000",
+                "",
+                None,
+                None,
+                None,
+            ),
+            (
+                "1 percent",
+                1.0,
+                14,
+                DEFAULT_TRACE,
+                "ot=rv:FD70A3D70A3D71",
+                None,
+                Some("ot=rv:FD70A3D70A3D71;th:fd70a3d70a3d71"),
+                Some("ot=rv:FD70A3D70A3D71;th:fd70a3d70a3d71"),
+            ),
+            (
+                "1 percent, precision 4",
+                1.0,
+                4,
+                DEFAULT_TRACE,
+                "ot=rv:FD70A3D70A3D71",
+                None,
+                Some("ot=rv:FD70A3D70A3D71;th:fd70a"),
+                Some("ot=rv:FD70A3D70A3D71;th:fd70a"),
+            ),
+            (
+                "1 percent, precision 3",
+                1.0,
+                3,
+                DEFAULT_TRACE,
+                "ot=rv:FD70A3D70A3D71",
+                None,
+                None,
+                None,
+            ),
+            (
+                "1 percent not sampled",
+                1.0,
+                14,
+                DEFAULT_TRACE,
+                "ot=rv:FD70A3D70A3D70",
+                None,
+                None,
+                None,
+            ),
+            ("49 percent", 49.0, 14, DEFAULT_TRACE, "", None, None, None),
+            (
+                "1 percent by rv",
+                1.0,
+                14,
+                DEFAULT_TRACE,
+                "ot=rv:fd70B000000000",
+                None,
+                Some("ot=rv:fd70B000000000;th:fd70a3d70a3d71"),
+                Some("ot=rv:fd70B000000000;th:fd70a3d70a3d71"),
+            ),
+            (
+                "1 percent by trace id",
+                1.0,
+                4,
+                "a0a0a0a0a0a0a0a0a0fe000000000000",
+                "",
+                None,
+                Some("ot=th:fd70a"),
+                Some("ot=th:fd70a"),
+            ),
+            (
+                "sampled by priority",
+                1.0,
+                14,
+                DEFAULT_TRACE,
+                "",
+                Some(2),
+                Some("ot=th:0"),
+                Some("ot=th:0"),
+            ),
+            ("not sampled by priority", 99.0, 14, DEFAULT_TRACE, "", Some(0), None, None),
+            (
+                "incoming 50 percent",
+                50.0,
+                14,
+                DEFAULT_TRACE,
+                "ot=rv:90000000000000;th:80000000000000",
+                None,
+                Some("ot=rv:90000000000000;th:8"),
+                None,
+            ),
+            ("incoming 50 at 25 percent", 25.0, 14, DEFAULT_TRACE, "ot=th:8", None, None, None),
+            (
+                "incoming 50 at 25 percent sampled",
+                25.0,
+                14,
+                "ffffffffffffffffffffffffffffffff",
+                "ot=th:8",
+                None,
+                Some("ot=th:c"),
+                Some("ot=th:e"),
+            ),
+            (
+                "equalizing against proportional",
+                50.0,
+                14,
+                DEFAULT_TRACE,
+                "ot=rv:c0000000000000;th:8",
+                None,
+                Some("ot=rv:c0000000000000;th:8"),
+                Some("ot=rv:c0000000000000;th:c"),
+            ),
+            (
+                "inconsistent arriving threshold",
+                100.0,
+                14,
+                DEFAULT_TRACE,
+                "ot=rv:40000000000000;th:8",
+                None,
+                Some("ot=rv:40000000000000;th:0"),
+                Some("ot=rv:40000000000000;th:0"),
+            ),
+            (
+                "40 percent, precision 3",
+                40.0,
+                3,
+                DEFAULT_TRACE,
+                "ot=rv:a0000000000000",
+                None,
+                Some("ot=rv:a0000000000000;th:99a"),
+                Some("ot=rv:a0000000000000;th:99a"),
+            ),
+            (
+                "incoming 50 at 40 percent, precision 6",
+                40.0,
+                6,
+                "a0a0a0a0a0a0a0a0a0d0000000000000",
+                "ot=th:8",
+                None,
+                Some("ot=th:99999a"),
+                Some("ot=th:cccccd"),
+            ),
+            (
+                "incoming 50 at 40 percent, partly",
+                40.0,
+                3,
+                "a0a0a0a0a0a0a0a0a0b0000000000000",
+                "ot=th:8",
+                None,
+                Some("ot=th:99a"),
+                None,
+            ),
+            (
+                "tiny probability",
+                100.0 / 16384.0,
+                14,
+                IMPROBABLE_TRACE,
+                "ot=th:fffc",
+                None,
+                Some("ot=th:fffc"),
+                Some("ot=th:fffffff"),
+            ),
+            (
+                "almost 100 percent",
+                99.99992,
+                10,
+                IMPROBABLE_TRACE,
+                "",
+                None,
+                Some("ot=th:00000cccccccd"),
+                Some("ot=th:00000cccccccd"),
+            ),
+            (
+                "probability underflow",
+                0.0625,
+                14,
+                IMPROBABLE_TRACE,
+                "ot=th:fffffffffffff8",
+                None,
+                Some("ot=th:fffffffffffff8"),
+                None,
+            ),
+        ];
+        for (name, percentage, precision, trace, tracestate, priority, equalizing, proportional) in cases {
+            let attributes: Vec<KeyValue> = priority.map(|p| kv_int("sampling.priority", p)).into_iter().collect();
+            for (mode, expected) in [(Mode::Equalizing, equalizing), (Mode::Proportional, proportional)] {
+                let got = sample_span(consistent(mode, percentage, precision), trace, tracestate, attributes.clone());
+                assert_eq!(got.as_deref(), expected, "{name} ({mode:?})");
+            }
+        }
+    }
+
+    /// The Collector's `Test_tracesamplerprocessor_TraceStateErrors`: at 100%, fail_closed drops
+    /// what has no randomness, an invalid `rv` or `th`, or a `th` its randomness does not pass;
+    /// failing open keeps them, an invalid tracestate untouched and an inconsistent `th` as 0.
+    #[test]
+    fn consistent_modes_fail_closed_or_open_on_bad_sampling_data() {
+        let cases = [
+            ("0".repeat(32), "", None),
+            (DEFAULT_TRACE.to_string(), "ot=rv:abababababababab", Some("ot=rv:abababababababab")),
+            (DEFAULT_TRACE.to_string(), "ot=th:abababababababab", Some("ot=th:abababababababab")),
+            (DEFAULT_TRACE.to_string(), "ot=th:-1", Some("ot=th:-1")),
+            ("ffffffffffffffffff70000000000000".to_string(), "ot=th:8", Some("ot=th:0")),
+            (
+                DEFAULT_TRACE.to_string(),
+                "ot=th:8;rv:70000000000000",
+                Some("ot=rv:70000000000000;th:0"),
+            ),
+        ];
+        for mode in [Mode::Equalizing, Mode::Proportional] {
+            for (trace, tracestate, open) in &cases {
+                let closed = ProbabilisticSamplerConfig {
+                    fail_closed: true,
+                    ..consistent(mode, 100.0, 4)
+                };
+                assert_eq!(
+                    sample_span(closed, trace, tracestate, vec![]),
+                    None,
+                    "{tracestate:?} ({mode:?}) fails closed"
+                );
+                let kept = sample_span(consistent(mode, 100.0, 4), trace, tracestate, vec![]);
+                assert_eq!(
+                    kept.as_deref(),
+                    Some(open.unwrap_or("ot=th:0")),
+                    "{tracestate:?} ({mode:?}) fails open"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn the_rewritten_tracestate_puts_ot_first_and_keeps_the_other_vendors() {
+        let got = sample_span(
+            consistent(Mode::Equalizing, 100.0, 4),
+            DEFAULT_TRACE,
+            "rojo=00f067aa0ba902b7 , ot=th:8;p:x ,,congo=t61rcWkgMzE",
+            vec![],
+        );
+        assert_eq!(got.as_deref(), Some("ot=th:8;p:x,rojo=00f067aa0ba902b7,congo=t61rcWkgMzE"));
+        let at_zero = sample_span(consistent(Mode::Proportional, 0.0, 4), DEFAULT_TRACE, "rojo=1", vec![]);
+        assert_eq!(at_zero, None, "0% keeps nothing");
+        let by_priority = sample_span(
+            consistent(Mode::Proportional, 0.0, 4),
+            DEFAULT_TRACE,
+            "rojo=1",
+            vec![kv_int("sampling.priority", 1)],
+        );
+        assert_eq!(by_priority.as_deref(), Some("ot=th:0,rojo=1"), "but priority does");
+    }
+
+    #[test]
+    fn consistent_modes_sample_log_records_by_their_sampling_attributes_and_trace_id() {
+        // Randomness 0xce929d0e0e4736 passes 50%; 0x48eb211c80319c does not.
+        const PASSING: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
+        const FAILING: &str = "0af7651916cd43dd8448eb211c80319c";
+        let sampler = sampler(ProbabilisticSamplerConfig {
+            mode: Mode::Equalizing,
+            sampling_priority: Some("priority".into()),
+            ..at(50.0)
+        });
+        let record = |trace: &str, body: &str, attributes: Vec<KeyValue>| {
+            let mut record = log(9, body, attributes);
+            record.trace_id = hex::decode(trace).unwrap();
+            record
+        };
+        let with_threshold = |mut record: LogRecord, tvalue: &str| {
+            record.attributes.push(kv("sampling.threshold", tvalue));
+            record
+        };
+        let own_threshold = vec![kv("sampling.threshold", "c"), kv("sampling.randomness", "d0000000000000")];
+        let mut data = logs(vec![(
+            "api",
+            vec![
+                record(PASSING, "by trace id", vec![]),
+                record(FAILING, "dropped", vec![]),
+                record("", "by randomness", vec![kv("sampling.randomness", "c0000000000000")]),
+                record("", "own threshold", own_threshold.clone()),
+                record("", "no randomness, fail_closed", vec![]),
+                record(FAILING, "priority 100", vec![kv_int("priority", 100)]),
+                record(PASSING, "priority 0 changes nothing", vec![kv_int("priority", 0)]),
+                record(PASSING, "bad threshold, fail_closed", vec![kv("sampling.threshold", "xyz")]),
+            ],
+        )]);
+        sampler.process_logs(&mut data).unwrap();
+        let expected = logs(vec![(
+            "api",
+            vec![
+                with_threshold(record(PASSING, "by trace id", vec![]), "8"),
+                with_threshold(record("", "by randomness", vec![kv("sampling.randomness", "c0000000000000")]), "8"),
+                record("", "own threshold", own_threshold),
+                with_threshold(record(FAILING, "priority 100", vec![kv_int("priority", 100)]), "0"),
+                with_threshold(record(PASSING, "priority 0 changes nothing", vec![kv_int("priority", 0)]), "8"),
+            ],
+        )]);
+        assert_eq!(data, expected);
     }
 }

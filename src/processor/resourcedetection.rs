@@ -12,7 +12,8 @@ use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue, KeyValue};
 use opentelemetry_proto::tonic::resource::v1::Resource;
 use serde_yaml_ng::Value;
 
-crate::item_processor_factory!(Factory, "resourcedetection", parse, ResourceDetectionProcessor::new);
+// `resource_detection`: the Collector's newer spelling of the type.
+crate::item_processor_factory!(Factory, "resourcedetection", parse, ResourceDetectionProcessor::new, aliases: &["resource_detection"]);
 
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Detector {

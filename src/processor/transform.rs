@@ -17,13 +17,16 @@
 //! Blocks run in the order given, each over the whole payload; within a block, every statement
 //! runs in order on one item before the next item.
 //!
-//! Context inference. The Collector infers the context of a plain statement (or a block without
-//! `context`) from its context-prefixed paths (`span.attributes`). otelbox's OTTL paths are not
-//! prefixed (`attributes` is the item's own, `resource.attributes` its resource's), so the rule is
-//! the item context of the signal: `span` for trace_statements and `log` for log_statements. For
-//! metric_statements the metric and data point contexts share no path, so the one whose paths the
-//! statements use is taken: `metric` (name, type, unit, description), else `datapoint` (attributes,
-//! metric.name). A statement for a resource or a span event needs an explicit `context`.
+//! Context inference. Like the Collector, a plain statement (or a block without `context`) runs in
+//! the most specific context its paths name (`ottl::infer_contexts`): `set(span.attributes["a"],
+//! resource.attributes["b"])` on spans, `keep_keys(resource.attributes, ["host.name"])` on
+//! resources, `set(metric.description, "x") where datapoint.attributes["a"] == "b"` on data points.
+//! Unprefixed paths are the item's own (`attributes`), so a statement with any keeps the item
+//! context of the signal: `span` for trace_statements, `log` for log_statements, and for
+//! metric_statements `metric` (name, type, unit, description), else `datapoint` (attributes,
+//! metric.name). Each plain statement is inferred, and run over the payload, on its own; the
+//! Collector infers the whole list at once and runs it item by item, which differs only when a
+//! later statement changes a resource that an earlier one reads.
 //!
 //! Statements are parsed when the config loads; a syntax error is a config error at the
 //! statement's path with its column. A run-time error follows the block's `error_mode`:
@@ -32,8 +35,8 @@
 
 use crate::config::{ComponentId, Parser};
 use crate::ottl::{
-    parse_condition, parse_statement, Condition, Context, DataPointContext, LogContext, MetricContext, OttlError, ResourceContext,
-    SpanContext, SpanEventContext, Statement, TransformContext,
+    infer_contexts, parse_condition, parse_statement, Condition, Context, DataPointContext, LogContext, MetricContext, MetricFacts,
+    OttlError, ResourceContext, SpanContext, SpanEventContext, Statement, TransformContext, WithResource,
 };
 use crate::pipeline::ItemProcessor;
 use crate::pipeline::PipelineError;
@@ -95,6 +98,14 @@ const LOGS: Section = Section {
     inferred: &[Context::Log],
 };
 
+impl Section {
+    /// The contexts to try for statements and conditions without an explicit context.
+    fn infer(&self, statements: &[(String, String)], conditions: &[(String, String)]) -> Vec<Context> {
+        let texts: Vec<&str> = statements.iter().chain(conditions).map(|(_, text)| text.as_str()).collect();
+        infer_contexts(&texts, self.contexts, self.inferred)
+    }
+}
+
 pub fn parse(p: &mut Parser, value: &Value, path: &str) -> TransformConfig {
     let mut config = TransformConfig::default();
     let Some(body) = p.mapping(Some(value), path) else {
@@ -116,7 +127,10 @@ fn parse_section(p: &mut Parser, value: Option<&Value>, path: &str, section: &Se
     let mut groups = Vec::new();
     for (at, entry) in p.list(value, path) {
         let group = match entry {
-            Value::String(text) => compile(p, section.inferred, &[(at, text.clone())], &[], error_mode),
+            Value::String(text) => {
+                let statements = [(at, text.clone())];
+                compile(p, &section.infer(&statements, &[]), &statements, &[], error_mode)
+            }
             Value::Mapping(_) => parse_block(p, entry, &at, section, error_mode),
             _ => {
                 p.error(&at, "expected an OTTL statement (a string) or a block with context and statements");
@@ -152,7 +166,7 @@ fn parse_block(p: &mut Parser, value: &Value, path: &str, section: &Section, out
     }
     match context {
         Some(context) => compile(p, &[context], &statements, &conditions, error_mode),
-        None => compile(p, section.inferred, &statements, &conditions, error_mode),
+        None => compile(p, &section.infer(&statements, &conditions), &statements, &conditions, error_mode),
     }
 }
 
@@ -268,7 +282,7 @@ impl TransformProcessor {
         result
     }
 
-    fn run_on_span(&self, group: &StatementGroup, span: &mut Span, ctx: SpanScope<'_>) -> Result<(), PipelineError> {
+    fn run_on_span(&self, group: &StatementGroup, span: &mut Span, ctx: ItemScope<'_>) -> Result<(), PipelineError> {
         if group.context == Context::Span {
             return self.run(group, &mut SpanContext::new(span, ctx.resource, ctx.scope));
         }
@@ -285,15 +299,23 @@ impl TransformProcessor {
         Ok(())
     }
 
-    fn run_on_metric(&self, group: &StatementGroup, metric: &mut Metric) -> Result<(), PipelineError> {
+    fn run_on_metric(&self, group: &StatementGroup, metric: &mut Metric, ctx: ItemScope<'_>) -> Result<(), PipelineError> {
         if group.context == Context::Metric {
-            return self.run(group, &mut MetricContext { metric });
+            return self.run(group, &mut WithResource::new(MetricContext { metric }, ctx.resource, ctx.scope));
         }
-        let Metric { name, data, .. } = metric;
+        let Metric {
+            name,
+            description,
+            unit,
+            data,
+            ..
+        } = metric;
+        let facts = MetricFacts::new(description, unit, Option::as_ref(data));
         macro_rules! points {
             ($points:expr, $make:path) => {
                 for point in $points {
-                    self.run(group, &mut $make(point, name))?;
+                    let point_ctx = $make(point, name).in_metric(facts);
+                    self.run(group, &mut WithResource::new(point_ctx, ctx.resource, ctx.scope))?;
                 }
             };
         }
@@ -311,9 +333,9 @@ impl TransformProcessor {
     }
 }
 
-/// What a span's context reads besides the span.
+/// What a span's or a metric's context reads besides the item.
 #[derive(Clone, Copy)]
-struct SpanScope<'a> {
+struct ItemScope<'a> {
     resource: Option<&'a Resource>,
     scope: Option<&'a opentelemetry_proto::tonic::common::v1::InstrumentationScope>,
 }
@@ -328,7 +350,7 @@ impl ItemProcessor for TransformProcessor {
                 }
                 let resource = resource_spans.resource.as_ref();
                 for scope_spans in &mut resource_spans.scope_spans {
-                    let scope = SpanScope {
+                    let scope = ItemScope {
                         resource,
                         scope: scope_spans.scope.as_ref(),
                     };
@@ -348,9 +370,14 @@ impl ItemProcessor for TransformProcessor {
                     self.run_on_resource(group, &mut resource_metrics.resource)?;
                     continue;
                 }
+                let resource = resource_metrics.resource.as_ref();
                 for scope_metrics in &mut resource_metrics.scope_metrics {
+                    let scope = ItemScope {
+                        resource,
+                        scope: scope_metrics.scope.as_ref(),
+                    };
                     for metric in &mut scope_metrics.metrics {
-                        self.run_on_metric(group, metric)?;
+                        self.run_on_metric(group, metric, scope)?;
                     }
                 }
             }
@@ -671,7 +698,7 @@ service:
     metric_statements:
       - set(attributes["k"], atributes["j"])
     log_statements:
-      - set(resource.attributes["x"], "y")
+      - set(resource.attributes["x"], log.body)
     span_statements: []"#,
         ));
         assert_eq!(
@@ -684,16 +711,88 @@ service:
                 "processors.transform/test.trace_statements[2].context: unknown context 'log' for trace_statements (expected one of: resource, span, spanevent)",
                 "processors.transform/test.trace_statements[3]: statements is required: a list of OTTL statements",
                 "processors.transform/test.trace_statements[4]: column 5: unknown path 'nme' in the span context; expected one of name, kind, \
-                 status.code, status.message, attributes[...], resource.attributes[...], instrumentation_scope.name, trace_id.string, \
-                 span_id.string, parent_span_id.string, start_time_unix_nano, end_time_unix_nano",
+                 status.code, status.message, attributes[...], resource.attributes[...], resource.dropped_attributes_count, \
+                 instrumentation_scope.name, trace_id.string, span_id.string, parent_span_id.string, start_time_unix_nano, end_time_unix_nano",
                 "processors.transform/test.trace_statements[5]: expected an OTTL statement (a string) or a block with context and statements",
                 "processors.transform/test.trace_statements[6].when: unknown key (expected one of: context, statements, conditions, error_mode)",
                 "processors.transform/test.trace_statements[6].conditions[0]: column 6: unexpected '='; compare with '=='",
                 "processors.transform/test.metric_statements[0]: column 22: unknown path 'atributes' in the datapoint context; \
-                 expected one of attributes[...], metric.name",
+                 expected one of attributes[...], metric.name, metric.description, metric.unit, metric.type, resource.attributes[...], \
+                 resource.dropped_attributes_count, instrumentation_scope.name",
                 "processors.transform/test.log_statements[0]: column 5: resource.attributes is read-only in the log context; \
                  to edit the resource, use a block with context: resource and the path attributes",
             ]
         );
+    }
+
+    /// The Collector's basic config style: plain statements whose paths name their contexts run
+    /// in the most specific one named, and a statement on resource paths only runs on resources.
+    #[test]
+    fn prefixed_plain_statements_run_in_the_context_they_name() {
+        let transform = transform(
+            r#"    trace_statements:
+      - keep_keys(span.attributes, ["http.route"])
+      - set(span.attributes["svc"], resource.attributes["service.name"]) where span.name == "GET /"
+    metric_statements:
+      - set(resource.attributes["k8s.cluster.name"], "prod")
+      - set(metric.description, "Sum") where metric.type == METRIC_DATA_TYPE_SUM
+      - convert_sum_to_gauge() where metric.name == "requests"
+      - set(datapoint.attributes["cluster"], resource.attributes["k8s.cluster.name"]) where metric.type == METRIC_DATA_TYPE_GAUGE
+    log_statements:
+      - set(log.severity_text, "FAIL") where log.body == "request failed"
+      - replace_all_matches(log.attributes, "/user/*/list/*", "/user/{userId}/list/{listId}")"#,
+        );
+        let contexts = |groups: &[StatementGroup]| groups.iter().map(|g| g.context).collect::<Vec<_>>();
+        assert_eq!(contexts(&transform.config.trace_statements), [Context::Span, Context::Span]);
+        assert_eq!(
+            contexts(&transform.config.metric_statements),
+            [Context::Resource, Context::Metric, Context::Metric, Context::DataPoint]
+        );
+        assert_eq!(contexts(&transform.config.log_statements), [Context::Log, Context::Log]);
+
+        let mut data = traces(vec![(
+            "api",
+            vec![span(TRACE, "GET /", vec![kv("http.route", "/"), kv("token", "t")])],
+        )]);
+        transform.process_traces(&mut data).unwrap();
+        let expected = traces(vec![(
+            "api",
+            vec![span(TRACE, "GET /", vec![kv("http.route", "/"), kv("svc", "api")])],
+        )]);
+        assert_eq!(data, expected);
+
+        let requests = Metric {
+            name: "requests".into(),
+            data: Some(Data::Sum(Sum {
+                data_points: vec![point(vec![], 7)],
+                aggregation_temporality: 2,
+                is_monotonic: true,
+            })),
+            ..Default::default()
+        };
+        let mut data = metrics(vec![("api", vec![requests, gauge("cpu", vec![point(vec![], 1)])])]);
+        transform.process_metrics(&mut data).unwrap();
+        let mut requests_as_gauge = gauge("requests", vec![point(vec![kv("cluster", "prod")], 7)]);
+        requests_as_gauge.description = "Sum".into();
+        let mut expected = metrics(vec![(
+            "api",
+            vec![requests_as_gauge, gauge("cpu", vec![point(vec![kv("cluster", "prod")], 1)])],
+        )]);
+        if let Some(resource) = &mut expected.resource_metrics[0].resource {
+            resource.attributes.push(kv("k8s.cluster.name", "prod"));
+        }
+        assert_eq!(data, expected);
+
+        let mut data = logs(vec![(
+            "api",
+            vec![
+                log(17, "request failed", vec![kv("path", "/user/7/list/9")]),
+                log(9, "ok", vec![kv("path", "/health")]),
+            ],
+        )]);
+        transform.process_logs(&mut data).unwrap();
+        let mut failed = log(17, "request failed", vec![kv("path", "/user/{userId}/list/{listId}")]);
+        failed.severity_text = "FAIL".into();
+        assert_eq!(data, logs(vec![("api", vec![failed, log(9, "ok", vec![kv("path", "/health")])])]));
     }
 }

@@ -4,6 +4,7 @@
 
 pub mod answer;
 pub mod budget;
+pub mod hostmetrics;
 pub mod otlp;
 pub mod otlp_grpc;
 pub mod otlp_http;

@@ -1,6 +1,34 @@
 //! The `otlp` receiver component: OTLP over gRPC (`otlp_grpc`) and HTTP (`otlp_http`) on the
 //! protocols its settings enable, each on its own endpoint with its own size limit and optional
 //! authenticator extension. Several instances (`otlp`, `otlp/edge`) listen side by side.
+//!
+//! ```yaml
+//! receivers:
+//!   otlp:
+//!     protocols:
+//!       grpc:
+//!         endpoint: localhost:4317         # also :4317 (every interface), 0.0.0.0:4317, [::]:4317, my-host:4317
+//!         max_recv_msg_size_mib: 16
+//!         max_concurrent_streams: 100      # HTTP/2 streams per connection (default 200)
+//!         keepalive:
+//!           server_parameters:
+//!             max_connection_idle: 60s     # no call in flight this long: GOAWAY (default 60s)
+//!             max_connection_age: 30m      # GOAWAY after this long (±10%), then the grace below
+//!             max_connection_age_grace: 10s
+//!             time: 2h                     # ping a client quiet this long...
+//!             timeout: 20s                 # ...and close the connection if it does not answer
+//!           enforcement_policy: { min_time: 5m, permit_without_stream: false }   # accepted, not enforced
+//!         read_buffer_size: 524288         # accepted; hyper sizes its own buffers
+//!         write_buffer_size: 0
+//!       http: { endpoint: localhost:4318, max_request_body_size: 16MiB }
+//! ```
+//!
+//! A host name is resolved once, as the config is loaded (`Parser::endpoint`). otelbox serves gRPC
+//! on hyper's HTTP/2 (`net::serve`), not on grpc-go, so of `keepalive` what hyper has is applied:
+//! `time`/`timeout` are HTTP/2 pings, `max_connection_idle` is the listener's idle timeout and
+//! `max_connection_age(_grace)` a graceful close of older connections; a zero duration keeps the
+//! default, as in gRPC. `enforcement_policy` (closing clients that ping too often) has no
+//! counterpart in hyper, which answers every ping, and is checked but not enforced.
 
 use crate::auth::Tokens;
 use crate::config::{ComponentId, ComponentType, Config, Kind, Parser, Settings};
@@ -14,9 +42,10 @@ use crate::receiver::{
     guard_grpc, guard_http, otlp_http, Endpoint, IngestTls, Intake, Receiver, ReceiverFactory, ReceiverHost, DEFAULT_MAX_REQUEST_BYTES,
 };
 use futures::future::BoxFuture;
-use serde_yaml_ng::Value;
+use serde_yaml_ng::{Mapping, Value};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::net::TcpListener;
 
 pub const DEFAULT_GRPC_ENDPOINT: SocketAddr = SocketAddr::new(IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 4317);
@@ -38,6 +67,42 @@ pub struct ProtocolConfig {
     pub authenticator: Option<ComponentId>,
     /// HTTP only: `cors`, for browsers sending OTLP from web pages of other origins.
     pub cors: Option<CorsConfig>,
+    /// gRPC only: `keepalive` and `max_concurrent_streams`.
+    pub connections: GrpcConnections,
+}
+
+/// The Collector's gRPC server settings for connections (`keepalive.server_parameters`,
+/// `max_concurrent_streams`) as they apply to otelbox's HTTP/2 connections; None keeps otelbox's
+/// default (see the module docs).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct GrpcConnections {
+    pub max_connection_idle: Option<Duration>,
+    pub max_connection_age: Option<Duration>,
+    pub max_connection_age_grace: Option<Duration>,
+    /// `time`: an HTTP/2 ping after this long without data from the client.
+    pub keepalive_time: Option<Duration>,
+    /// `timeout`: an unanswered ping closes the connection after this long.
+    pub keepalive_timeout: Option<Duration>,
+    pub max_concurrent_streams: Option<u32>,
+}
+
+impl GrpcConnections {
+    /// The listener's connection limits: otelbox's defaults with these settings applied.
+    pub fn limits(&self) -> crate::net::ConnectionLimits {
+        let mut limits = crate::net::ConnectionLimits::default();
+        if let Some(idle) = self.max_connection_idle {
+            limits.idle_timeout = idle;
+        }
+        limits.max_connection_age = self.max_connection_age;
+        limits.max_connection_age_grace = self.max_connection_age_grace;
+        // As gRPC: pings no more often than once a second.
+        limits.http2_keepalive_interval = self.keepalive_time.map(|time| time.max(Duration::from_secs(1)));
+        if let Some(timeout) = self.keepalive_timeout {
+            limits.http2_keepalive_timeout = timeout;
+        }
+        limits.http2_max_concurrent_streams = self.max_concurrent_streams;
+        limits
+    }
 }
 
 /// The Collector's `cors` settings of an HTTP server.
@@ -105,6 +170,7 @@ impl ProtocolConfig {
             max_request_bytes: None,
             authenticator: None,
             cors: None,
+            connections: GrpcConnections::default(),
         }
     }
 }
@@ -158,7 +224,17 @@ pub fn parse(p: &mut Parser, value: &Value, path: &str) -> OtlpReceiverConfig {
         };
         // Accepted as in the Collector; otelbox passes no client metadata on, so it changes nothing.
         let keys: &[&str] = if protocol == "grpc" {
-            &["endpoint", "auth", size_key, "include_metadata"]
+            &[
+                "endpoint",
+                "transport",
+                "auth",
+                size_key,
+                "include_metadata",
+                "max_concurrent_streams",
+                "read_buffer_size",
+                "write_buffer_size",
+                "keepalive",
+            ]
         } else {
             &["endpoint", "auth", size_key, "include_metadata", "cors"]
         };
@@ -201,12 +277,84 @@ pub fn parse(p: &mut Parser, value: &Value, path: &str) -> OtlpReceiverConfig {
         if let Some(v) = settings.get("cors") {
             config.cors = parse_cors(p, v, &format!("{at}.cors"));
         }
+        if protocol == "grpc" {
+            config.connections = parse_grpc_connections(p, settings, &at);
+        }
         match protocol {
             "grpc" => otlp.grpc = Some(config),
             _ => otlp.http = Some(config),
         }
     }
     otlp
+}
+
+/// The gRPC server keys beyond the endpoint, size limit and auth, at `path` (the `grpc` mapping).
+fn parse_grpc_connections(p: &mut Parser, grpc: &Mapping, path: &str) -> GrpcConnections {
+    let mut connections = GrpcConnections::default();
+    let at = |key: &str| format!("{path}.{key}");
+    if let Some(v) = grpc.get("transport") {
+        if let Some(transport) = p.string(v, &at("transport")) {
+            if transport != "tcp" {
+                p.error(&at("transport"), format!("only tcp is supported, got '{transport}'"));
+            }
+        }
+    }
+    if let Some(v) = grpc.get("max_concurrent_streams") {
+        match p.unsigned(v, &at("max_concurrent_streams")) {
+            // As in gRPC: 0 keeps the default.
+            Some(0) | None => {}
+            Some(n) => match u32::try_from(n) {
+                Ok(n) => connections.max_concurrent_streams = Some(n),
+                Err(_) => p.error(&at("max_concurrent_streams"), format!("must be at most {}", u32::MAX)),
+            },
+        }
+    }
+    // Buffer sizes tune grpc-go's transport; hyper sizes its buffers itself.
+    for key in ["read_buffer_size", "write_buffer_size"] {
+        if let Some(v) = grpc.get(key) {
+            p.size(v, &at(key));
+        }
+    }
+    let keepalive_path = at("keepalive");
+    let Some(keepalive) = grpc.get("keepalive").and_then(|v| p.mapping(Some(v), &keepalive_path)) else {
+        return connections;
+    };
+    p.only_keys(keepalive, &["server_parameters", "enforcement_policy"], &keepalive_path);
+    let server_path = format!("{keepalive_path}.server_parameters");
+    if let Some(server) = keepalive.get("server_parameters").and_then(|v| p.mapping(Some(v), &server_path)) {
+        p.only_keys(
+            server,
+            &[
+                "max_connection_idle",
+                "max_connection_age",
+                "max_connection_age_grace",
+                "time",
+                "timeout",
+            ],
+            &server_path,
+        );
+        let mut duration = |key: &str| {
+            let value = server.get(key)?;
+            // A zero duration keeps the default, as in gRPC.
+            p.duration(value, &format!("{server_path}.{key}")).filter(|d| !d.is_zero())
+        };
+        connections.max_connection_idle = duration("max_connection_idle");
+        connections.max_connection_age = duration("max_connection_age");
+        connections.max_connection_age_grace = duration("max_connection_age_grace");
+        connections.keepalive_time = duration("time");
+        connections.keepalive_timeout = duration("timeout");
+    }
+    let policy_path = format!("{keepalive_path}.enforcement_policy");
+    if let Some(policy) = keepalive.get("enforcement_policy").and_then(|v| p.mapping(Some(v), &policy_path)) {
+        p.only_keys(policy, &["min_time", "permit_without_stream"], &policy_path);
+        if let Some(v) = policy.get("min_time") {
+            p.duration(v, &format!("{policy_path}.min_time"));
+        }
+        if let Some(v) = policy.get("permit_without_stream") {
+            p.boolean(v, &format!("{policy_path}.permit_without_stream"));
+        }
+    }
+    connections
 }
 
 fn parse_cors(p: &mut Parser, value: &Value, path: &str) -> Option<CorsConfig> {
@@ -307,6 +455,7 @@ impl ReceiverFactory for Factory {
                     intake: host.intake(&heads, protocol.max_request_bytes.unwrap_or(DEFAULT_MAX_REQUEST_BYTES)),
                     authenticator,
                     cors: protocol.cors.clone(),
+                    limits: protocol.connections.limits(),
                 });
             }
             Ok(Box::new(OtlpReceiver {
@@ -327,6 +476,7 @@ struct Listener {
     intake: Intake,
     authenticator: Option<Arc<dyn Extension>>,
     cors: Option<CorsConfig>,
+    limits: crate::net::ConnectionLimits,
 }
 
 struct OtlpReceiver {
@@ -371,7 +521,7 @@ impl Receiver for OtlpReceiver {
                     router,
                     stop,
                     &self.allowed_hosts,
-                    crate::net::ConnectionLimits::default(),
+                    l.limits,
                 )?
             } else {
                 let mut router = guard_http(otlp_http::router(l.intake), self.tokens.clone(), l.authenticator);
@@ -385,11 +535,148 @@ impl Receiver for OtlpReceiver {
                     router,
                     stop,
                     &self.allowed_hosts,
-                    crate::net::ConnectionLimits::default(),
+                    l.limits,
                 )?
             };
             servers.push(server);
         }
         Ok(servers)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parsed(yaml: &str) -> (OtlpReceiverConfig, Vec<String>) {
+        let value: Value = serde_yaml_ng::from_str(yaml).unwrap();
+        let mut errors = Vec::new();
+        let config = parse(&mut Parser::collecting(&mut errors), &value, "receivers.otlp");
+        (config, errors)
+    }
+
+    /// The `grpc` protocol of a receiver with this `grpc` body, which must parse without errors.
+    fn grpc(body: &str) -> ProtocolConfig {
+        let (config, errors) = parsed(&format!("{{ protocols: {{ grpc: {body} }} }}"));
+        assert_eq!(errors, Vec::<String>::new(), "{body}");
+        config.grpc.unwrap()
+    }
+
+    fn ms(millis: u64) -> Duration {
+        Duration::from_millis(millis)
+    }
+
+    #[test]
+    fn endpoints_take_the_addresses_and_host_names_the_collector_takes() {
+        for (endpoint, address) in [
+            ("localhost:4317", "127.0.0.1:4317"),
+            (":4317", "0.0.0.0:4317"),
+            ("0.0.0.0:4317", "0.0.0.0:4317"),
+            ("[::]:4317", "[::]:4317"),
+            ("10.1.2.3:4317", "10.1.2.3:4317"),
+            // A name the system resolves at start (this one needs no DNS: the resolver reads the
+            // shorthand 127.1 as 127.0.0.1, which Rust's address parser does not).
+            ("127.1:4317", "127.0.0.1:4317"),
+        ] {
+            assert_eq!(
+                grpc(&format!("{{ endpoint: '{endpoint}' }}")).endpoint,
+                address.parse::<SocketAddr>().unwrap(),
+                "{endpoint}"
+            );
+        }
+        let (_, errors) = parsed("{ protocols: { grpc: { endpoint: collector }, http: { endpoint: 'bad host!:4318' } } }");
+        assert_eq!(
+            errors,
+            vec![
+                "receivers.otlp.protocols.grpc.endpoint: expected host:port with an IP address or localhost, got 'collector'",
+                "receivers.otlp.protocols.http.endpoint: expected host:port with an IP address or localhost, got 'bad host!:4318'",
+            ]
+        );
+    }
+
+    #[test]
+    fn grpc_keepalive_and_stream_settings_shape_the_listeners_connections() {
+        let tuned = grpc(
+            "{ endpoint: 'localhost:4317', transport: tcp, max_recv_msg_size_mib: 8, max_concurrent_streams: 50, \
+             read_buffer_size: 524288, write_buffer_size: 512KiB, include_metadata: true, \
+             keepalive: { server_parameters: { max_connection_idle: 11s, max_connection_age: 12s, max_connection_age_grace: 13s, time: 30s, timeout: 5s }, \
+             enforcement_policy: { min_time: 10s, permit_without_stream: true } } }",
+        );
+        assert_eq!(tuned.max_request_bytes, Some(8 << 20));
+        assert_eq!(
+            tuned.connections,
+            GrpcConnections {
+                max_connection_idle: Some(ms(11_000)),
+                max_connection_age: Some(ms(12_000)),
+                max_connection_age_grace: Some(ms(13_000)),
+                keepalive_time: Some(ms(30_000)),
+                keepalive_timeout: Some(ms(5_000)),
+                max_concurrent_streams: Some(50),
+            }
+        );
+        let limits = tuned.connections.limits();
+        assert_eq!(
+            (
+                limits.idle_timeout,
+                limits.max_connection_age,
+                limits.max_connection_age_grace,
+                limits.http2_keepalive_interval,
+                limits.http2_keepalive_timeout,
+                limits.http2_max_concurrent_streams,
+            ),
+            (
+                ms(11_000),
+                Some(ms(12_000)),
+                Some(ms(13_000)),
+                Some(ms(30_000)),
+                ms(5_000),
+                Some(50)
+            )
+        );
+
+        // Zero keeps the default, as in gRPC; pings come at most once a second.
+        let zeros = grpc("{ max_concurrent_streams: 0, keepalive: { server_parameters: { max_connection_idle: 0s, time: 0s } } }");
+        assert_eq!(zeros.connections, GrpcConnections::default());
+        let defaults = GrpcConnections::default().limits();
+        let otelbox = crate::net::ConnectionLimits::default();
+        assert_eq!(
+            (
+                defaults.idle_timeout,
+                defaults.http2_keepalive_interval,
+                defaults.max_connection_age,
+                defaults.http2_max_concurrent_streams
+            ),
+            (otelbox.idle_timeout, None, None, None)
+        );
+        let eager = grpc("{ keepalive: { server_parameters: { time: 100ms } } }");
+        assert_eq!(eager.connections.limits().http2_keepalive_interval, Some(ms(1_000)));
+        assert_eq!(
+            grpc("{ keepalive: {}, endpoint: '127.0.0.1:0' }").connections,
+            GrpcConnections::default()
+        );
+    }
+
+    #[test]
+    fn grpc_server_settings_errors_name_their_paths() {
+        let (_, errors) = parsed(
+            "{ protocols: { grpc: { transport: unix, max_concurrent_streams: 5000000000, read_buffer_size: lots, \
+             keepalive: { client: {}, server_parameters: { time: soon, max_conn_idle: 1s }, \
+             enforcement_policy: { min_time: 5, permit_without_stream: 'no' } } }, \
+             http: { keepalive: {} } } }",
+        );
+        assert_eq!(
+            errors,
+            vec![
+                "receivers.otlp.protocols.grpc.transport: only tcp is supported, got 'unix'",
+                "receivers.otlp.protocols.grpc.max_concurrent_streams: must be at most 4294967295",
+                "receivers.otlp.protocols.grpc.read_buffer_size: expected a size like 512MiB or 2GiB, got 'lots'",
+                "receivers.otlp.protocols.grpc.keepalive.client: unknown key (expected one of: server_parameters, enforcement_policy)",
+                "receivers.otlp.protocols.grpc.keepalive.server_parameters.max_conn_idle: unknown key (expected one of: max_connection_idle, max_connection_age, max_connection_age_grace, time, timeout)",
+                "receivers.otlp.protocols.grpc.keepalive.server_parameters.time: expected a duration like 250ms, 15m, 12h or 7d, got 'soon'",
+                "receivers.otlp.protocols.grpc.keepalive.enforcement_policy.min_time: expected a duration like 200ms or 5s, got a number",
+                "receivers.otlp.protocols.grpc.keepalive.enforcement_policy.permit_without_stream: expected true or false, got a string",
+                "receivers.otlp.protocols.http.keepalive: unknown key (expected one of: endpoint, auth, max_request_body_size, include_metadata, cors)",
+            ]
+        );
     }
 }

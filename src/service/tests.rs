@@ -166,7 +166,7 @@ service:
     );
     let expected = [
         "receivers.otlp.protocols.grpc.endpoint: expected host:port with an IP address or localhost, got 'not an address'",
-        "receivers.kafka: the receiver type \"kafka\" is not supported by this otelbox yet (it has: otlp, zipkin)",
+        "receivers.kafka: the receiver type \"kafka\" is not supported by this otelbox yet (it has: otlp, zipkin, hostmetrics)",
         "processors.batch.timeout: ",
         "processors.batch.send_batch_size: expected a non-negative integer, got a number",
         "processors.groupbytrace: the processor type \"groupbytrace\" is not supported by this otelbox yet",
@@ -178,7 +178,7 @@ service:
         "service.pipelines.metrics.receivers[0]: receiver \"zipkin\" does not handle metrics: it receives only traces",
         "connectors.spanmetrics: is used as an exporter but not as a receiver",
         "service.pipelines.logs: must have at least one receiver",
-        "service.pipelines.events: pipeline type \"events\" is not traces, metrics or logs",
+        "service.pipelines.events: pipeline type \"events\" is not traces, metrics, logs or profiles",
     ];
     assert_has_all(&errors, &expected);
     assert_eq!(

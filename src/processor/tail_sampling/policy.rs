@@ -10,6 +10,11 @@
 //! span matches); the Collector's older "inverted" decisions that vetoed other policies were removed
 //! there (feature gate `disableinvertdecisions`, stable since v0.152), and otelbox never had them:
 //! use a `drop` policy to veto.
+//!
+//! Like the Collector, a policy may carry the settings block of another type (`type: latency` with
+//! a `string_attribute: {...}` too, as templated configs do): the Collector decodes every block its
+//! position allows and reads only the one of `type`. otelbox accepts the blocks of the types a
+//! position allows, checks that each is a mapping, and ignores them.
 
 use crate::config::Parser;
 use crate::ottl::{self, Condition, SpanContext, SpanEventContext};
@@ -83,6 +88,8 @@ pub enum Rule {
         invert_match: bool,
     },
     RateLimiting(TokenBucket),
+    /// A token bucket of bytes: a trace passes when its protobuf size fits, and then takes it.
+    BytesLimiting(TokenBucket),
     /// Span count within [min, max]; no max when `None`.
     SpanCount {
         min: u64,
@@ -92,6 +99,11 @@ pub enum Rule {
         error_mode: ErrorMode,
         span: Vec<Condition>,
         spanevent: Vec<Condition>,
+    },
+    /// Some span's W3C tracestate (a valid one) gives `key` one of `values`.
+    TraceState {
+        key: String,
+        values: HashSet<String>,
     },
     /// Sampled when every sub-policy samples.
     And(Vec<Policy>),
@@ -159,8 +171,10 @@ pub fn probabilistic_threshold(percentage: f64) -> u64 {
 // ---------------------------------------------------------------------------
 // Stateful pieces
 
-/// A token bucket of spans: refills at `rate` per second up to twice that (the Collector's burst),
-/// starts full; a trace passes when all its spans fit, and then takes them.
+/// A token bucket (of spans, or of bytes): refills at `rate` per second up to its capacity (by
+/// default twice the rate, the Collector's burst), starts full; a trace passes when all of its
+/// amount fits, and then takes it. An amount above the capacity never passes, as with the
+/// Collector's `rate.Limiter`.
 #[derive(Clone, Debug)]
 pub struct TokenBucket {
     rate: f64,
@@ -170,23 +184,26 @@ pub struct TokenBucket {
 }
 
 impl TokenBucket {
-    pub fn new(spans_per_second: u64) -> Self {
-        let rate = spans_per_second as f64;
+    pub fn new(per_second: u64) -> Self {
+        Self::with_capacity(per_second, per_second.saturating_mul(2))
+    }
+
+    pub fn with_capacity(per_second: u64, capacity: u64) -> Self {
         TokenBucket {
-            rate,
-            capacity: rate * 2.0,
-            tokens: rate * 2.0,
+            rate: per_second as f64,
+            capacity: capacity as f64,
+            tokens: capacity as f64,
             last: None,
         }
     }
 
-    fn take(&mut self, spans: usize, now: Instant) -> bool {
+    fn take(&mut self, amount: usize, now: Instant) -> bool {
         if let Some(last) = self.last {
             let elapsed = now.saturating_duration_since(last).as_secs_f64();
             self.tokens = (self.tokens + elapsed * self.rate).min(self.capacity);
         }
         self.last = Some(now);
-        let wanted = spans as f64;
+        let wanted = amount as f64;
         if wanted <= self.tokens {
             self.tokens -= wanted;
             true
@@ -369,6 +386,7 @@ impl Policy {
                 sampled_if(matched != *invert_match)
             }
             Rule::RateLimiting(bucket) => sampled_if(bucket.take(trace.span_count, now)),
+            Rule::BytesLimiting(bucket) => sampled_if(bucket.take(encoded_size(trace.batches), now)),
             Rule::SpanCount { min, max } => {
                 let count = trace.span_count as u64;
                 sampled_if(count >= *min && max.is_none_or(|max| count <= max))
@@ -378,6 +396,9 @@ impl Policy {
                 span,
                 spanevent,
             } => ottl_decision(&self.name, *error_mode, span, spanevent, trace.batches)?,
+            Rule::TraceState { key, values } => sampled_if(
+                spans(trace.batches).any(|span| trace_state_value(&span.trace_state, key).is_some_and(|value| values.contains(value))),
+            ),
             Rule::And(subs) => {
                 let mut decision = Decision::Sampled;
                 for sub in subs {
@@ -406,6 +427,71 @@ impl Policy {
             Rule::Composite(composite) => composite.evaluate(trace, now)?,
         };
         Ok(decision)
+    }
+}
+
+/// The trace's size as the Collector measures it for `bytes_limiting`: its batches encoded as
+/// one OTLP `TracesData` (the same bytes as an export request of them).
+fn encoded_size(batches: &[ResourceSpans]) -> usize {
+    prost::encoding::message::encoded_len_repeated(1, batches)
+}
+
+/// The value of `key` in a W3C tracestate, when the whole tracestate is valid (as the Collector
+/// parses it, with OpenTelemetry Go's rules: at most 32 members, no key twice, empty members and
+/// surrounding blanks skipped); None otherwise.
+fn trace_state_value<'a>(trace_state: &'a str, key: &str) -> Option<&'a str> {
+    const MAX_MEMBERS: usize = 32;
+    let mut found = None;
+    let mut keys: Vec<&str> = Vec::new();
+    for member in trace_state.split(',').filter(|m| !m.is_empty()) {
+        let (member_key, value) = member.split_once('=')?;
+        let member_key = member_key.trim_start_matches([' ', '\t']);
+        let value = value.trim_end_matches([' ', '\t']);
+        if !valid_trace_state_key(member_key) || !valid_trace_state_value(value) || keys.contains(&member_key) {
+            return None;
+        }
+        keys.push(member_key);
+        if keys.len() > MAX_MEMBERS {
+            return None;
+        }
+        if member_key == key {
+            found = Some(value);
+        }
+    }
+    found
+}
+
+/// A W3C tracestate key: `lcalpha 0*255(lcalpha / DIGIT / "_" / "-" / "*" / "/")`, or
+/// `tenant@system` with a tenant of at most 241 and a system of at most 14 such characters (the
+/// tenant may start with a digit).
+fn valid_trace_state_key(key: &str) -> bool {
+    fn rest(bytes: &[u8]) -> bool {
+        bytes
+            .iter()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'_' | b'-' | b'*' | b'/'))
+    }
+    fn part(bytes: &[u8], max_rest: usize, digit_first: bool) -> bool {
+        match bytes.split_first() {
+            Some((first, others)) => {
+                (first.is_ascii_lowercase() || (digit_first && first.is_ascii_digit())) && others.len() <= max_rest && rest(others)
+            }
+            None => false,
+        }
+    }
+    match key.split_once('@') {
+        None => part(key.as_bytes(), 255, false),
+        Some((tenant, system)) => part(tenant.as_bytes(), 240, true) && part(system.as_bytes(), 13, false),
+    }
+}
+
+/// A W3C tracestate value: 1 to 256 printable ASCII characters other than ',' and '=', not
+/// ending in a space.
+fn valid_trace_state_value(value: &str) -> bool {
+    let bytes = value.as_bytes();
+    let printable = |b: &u8| (b' '..=b'~').contains(b) && !matches!(b, b',' | b'=');
+    match bytes.split_last() {
+        Some((last, others)) => bytes.len() <= 256 && *last != b' ' && printable(last) && others.iter().all(printable),
+        None => false,
     }
 }
 
@@ -498,7 +584,7 @@ impl PolicySet {
 // Parsing
 
 /// The policy types every position accepts.
-const LEAF_TYPES: [&str; 10] = [
+const LEAF_TYPES: [&str; 12] = [
     "always_sample",
     "latency",
     "status_code",
@@ -507,7 +593,9 @@ const LEAF_TYPES: [&str; 10] = [
     "numeric_attribute",
     "boolean_attribute",
     "rate_limiting",
+    "bytes_limiting",
     "span_count",
+    "trace_state",
     "ottl_condition",
 ];
 /// Combinations that also nest inside `and`, `not`, `drop` and `composite`.
@@ -599,8 +687,16 @@ fn parse_policy(p: &mut Parser, value: &Value, path: &str, position: Position) -
         return None;
     }
     let settings_key = if kind == "always_sample" { None } else { Some(kind.as_str()) };
-    let known: Vec<&str> = ["name", "type"].into_iter().chain(settings_key).collect();
+    // The settings blocks of every type this position allows are known keys; those of other
+    // types than `kind` are ignored, as in the Collector (see the module docs).
+    let blocks = allowed.iter().copied().filter(|t| *t != "always_sample");
+    let known: Vec<&str> = ["name", "type"].into_iter().chain(blocks.clone()).collect();
     p.only_keys(body, &known, path);
+    for unused in blocks.filter(|t| Some(*t) != settings_key) {
+        if let Some(block) = body.get(unused) {
+            p.mapping(Some(block), &format!("{path}.{unused}"));
+        }
+    }
     let at = format!("{path}.{kind}");
     let settings = match settings_key {
         Some(key) => p.mapping(body.get(key), &at)?,
@@ -615,7 +711,9 @@ fn parse_policy(p: &mut Parser, value: &Value, path: &str, position: Position) -
         "numeric_attribute" => parse_numeric_attribute(p, settings, &at),
         "boolean_attribute" => parse_boolean_attribute(p, settings, &at),
         "rate_limiting" => parse_rate_limiting(p, settings, &at),
+        "bytes_limiting" => parse_bytes_limiting(p, settings, &at),
         "span_count" => parse_span_count(p, settings, &at),
+        "trace_state" => parse_trace_state(p, settings, &at),
         "ottl_condition" => parse_ottl_condition(p, settings, &at),
         "and" | "drop" | "not" | "composite" if position.depth() >= MAX_NESTING => {
             p.error(&at, format!("policies nest at most {MAX_NESTING} levels deep"));
@@ -821,6 +919,72 @@ fn parse_rate_limiting(p: &mut Parser, settings: &Mapping, path: &str) -> Option
     p.only_keys(settings, &["spans_per_second"], path);
     let spans_per_second = positive(p, settings, "spans_per_second", path, "100")?;
     Some(Rule::RateLimiting(TokenBucket::new(spans_per_second)))
+}
+
+/// `bytes_per_second` (required) and `burst_capacity` (0 or absent: twice the rate).
+fn parse_bytes_limiting(p: &mut Parser, settings: &Mapping, path: &str) -> Option<Rule> {
+    p.only_keys(settings, &["bytes_per_second", "burst_capacity"], path);
+    let bytes_per_second = positive(p, settings, "bytes_per_second", path, "1048576");
+    let burst_capacity = match settings.get("burst_capacity") {
+        Some(v) => p.unsigned(v, &format!("{path}.burst_capacity")),
+        None => Some(0),
+    };
+    let (bytes_per_second, burst_capacity) = (bytes_per_second?, burst_capacity?);
+    let capacity = if burst_capacity > 0 {
+        burst_capacity
+    } else {
+        bytes_per_second.saturating_mul(2)
+    };
+    Some(Rule::BytesLimiting(TokenBucket::with_capacity(bytes_per_second, capacity)))
+}
+
+/// `key` and `values`: exact values of one tracestate key.
+fn parse_trace_state(p: &mut Parser, settings: &Mapping, path: &str) -> Option<Rule> {
+    p.only_keys(settings, &["key", "values"], path);
+    let key_at = format!("{path}.key");
+    let key = required(p, settings, "key", path, "vendor").and_then(|v| p.string(v, &key_at));
+    let key = key.filter(|key| {
+        let valid = valid_trace_state_key(key);
+        if !valid {
+            p.error(
+                &key_at,
+                format!(
+                    "\"{key}\" is not a tracestate key (lowercase letters, digits and _-*/, starting with a letter; or \
+                     tenant@system)"
+                ),
+            );
+        }
+        valid
+    });
+    let values_at = format!("{path}.values");
+    let listed = required(p, settings, "values", path, "[value1, value2]")?;
+    let values = p.string_list(Some(listed), &values_at);
+    if values.is_empty() {
+        if listed.is_sequence() || listed.is_null() {
+            p.error(&values_at, "must list at least one value");
+        }
+        return None;
+    }
+    let mut valid = true;
+    for (i, value) in values.iter().enumerate() {
+        // The Collector skips these silently; they could never match.
+        let problem = if !valid_trace_state_value(value) {
+            Some("is not a tracestate value: 1 to 256 printable ASCII characters other than ',' and '=', not ending in a space")
+        } else if key.as_ref().is_some_and(|key| key.len() + value.len() >= 256) {
+            Some("is too long: a tracestate entry (key=value) has at most 256 characters")
+        } else {
+            None
+        };
+        if let Some(problem) = problem {
+            p.error(&format!("{values_at}[{i}]"), problem);
+            valid = false;
+        }
+    }
+    let key = key?;
+    valid.then(|| Rule::TraceState {
+        key,
+        values: values.into_iter().collect(),
+    })
 }
 
 fn parse_span_count(p: &mut Parser, settings: &Mapping, path: &str) -> Option<Rule> {

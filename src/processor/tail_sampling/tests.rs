@@ -704,6 +704,153 @@ fn rate_limiting_is_a_token_bucket_of_spans() {
 }
 
 #[test]
+fn bytes_limiting_is_a_token_bucket_of_the_traces_protobuf_bytes() {
+    let t = id(1);
+    let trace = || (0..3).map(|s| span(t, s, 0, 1)).collect::<Vec<_>>();
+    let request = ExportTraceServiceRequest {
+        resource_spans: vec![resource_spans("svc", trace())],
+    };
+    let size = prost::Message::encoded_len(&request) as u64;
+    let mut limit = one_policy(&format!(
+        "{{ name: b, type: bytes_limiting, bytes_limiting: {{ bytes_per_second: {size} }} }}"
+    ));
+    let start = Instant::now();
+    // The bucket holds two seconds' worth (two such traces) and starts full.
+    assert_eq!(decide_at(&mut limit, trace(), vec![], start), Sampled);
+    assert_eq!(decide_at(&mut limit, trace(), vec![], start), Sampled);
+    assert_eq!(decide_at(&mut limit, trace(), vec![], start), NotSampled, "empty");
+    let later = start + Duration::from_secs(1);
+    assert_eq!(
+        decide_at(&mut limit, trace(), vec![], later),
+        Sampled,
+        "a second refills one trace's bytes"
+    );
+    let mut small = one_policy(&format!(
+        "{{ name: b, type: bytes_limiting, bytes_limiting: {{ bytes_per_second: {size}, burst_capacity: {} }} }}",
+        size - 1
+    ));
+    let much_later = start + Duration::from_secs(60);
+    assert_eq!(
+        decide_at(&mut small, trace(), vec![], much_later),
+        NotSampled,
+        "a trace larger than the burst capacity never passes"
+    );
+}
+
+#[test]
+fn trace_state_samples_a_trace_where_a_span_s_valid_tracestate_has_a_listed_value() {
+    let mut policy = one_policy("{ name: ts, type: trace_state, trace_state: { key: vendor, values: [gold, silver] } }");
+    let t = id(1);
+    let with_state = |state: &str| {
+        let mut span = span(t, 0, 0, 1);
+        span.trace_state = state.into();
+        span
+    };
+    let cases = [
+        ("vendor=gold", Sampled),
+        ("ot=th:8, vendor=silver ", Sampled),
+        ("rojo=00f067aa0ba902b7,vendor=bronze", NotSampled),
+        ("vendor=gold,vendor=silver", NotSampled),
+        ("Vendor=gold", NotSampled),
+        ("vendor=gold,x", NotSampled),
+        ("", NotSampled),
+    ];
+    for (state, expected) in cases {
+        assert_eq!(decide(&mut policy, vec![with_state(state)], vec![]), expected, "{state:?}");
+    }
+    let two = vec![with_state("vendor=bronze"), with_state("acme@vendor=x,vendor=gold")];
+    assert_eq!(decide(&mut policy, two, vec![]), Sampled, "any span of the trace");
+}
+
+#[test]
+fn policies_may_carry_the_settings_blocks_of_other_types_as_in_the_collector() {
+    let policy = one_policy(
+        "{ name: slow, type: latency, latency: { threshold_ms: 100 }, string_attribute: { key: k, values: [v] }, composite: {} }",
+    );
+    assert!(matches!(
+        policy.rule,
+        Rule::Latency {
+            threshold_ms: 100,
+            upper_threshold_ms: None
+        }
+    ));
+    let leaves = "latency, status_code, probabilistic, string_attribute, numeric_attribute, boolean_attribute, rate_limiting, \
+                  bytes_limiting, span_count, trace_state, ottl_condition, and, not";
+    let errors = parse_errors(
+        r#"policies:
+  - { name: a, type: always_sample, latency: 5 }
+  - { name: b, type: and, and: { and_sub_policy: [ { name: x, type: always_sample, composite: {} } ] } }
+  - { name: c, type: latency, latency: {}, colour: red }
+"#,
+    );
+    let p = "processors.tail_sampling.policies";
+    assert_eq!(
+        errors,
+        [
+            format!("{p}[0].latency: expected a mapping, got a number"),
+            format!("{p}[1].and.and_sub_policy[0].composite: unknown key (expected one of: name, type, {leaves})"),
+            format!("{p}[2].colour: unknown key (expected one of: name, type, {leaves}, drop, composite)"),
+        ]
+    );
+}
+
+#[test]
+fn trace_state_and_bytes_limiting_config_errors() {
+    let errors = parse_errors(
+        r#"policies:
+  - { name: s, type: trace_state, trace_state: { key: Vendor, values: ["", ok, "a b "] } }
+  - { name: t, type: trace_state, trace_state: { key: vendor, values: [] } }
+  - { name: b, type: bytes_limiting, bytes_limiting: { burst_capacity: 10 } }
+"#,
+    );
+    let p = "processors.tail_sampling.policies";
+    let not_a_value = "is not a tracestate value: 1 to 256 printable ASCII characters other than ',' and '=', not ending in a space";
+    assert_eq!(
+        errors,
+        [
+            format!(
+                "{p}[0].trace_state.key: \"Vendor\" is not a tracestate key (lowercase letters, digits and _-*/, starting with \
+                 a letter; or tenant@system)"
+            ),
+            format!("{p}[0].trace_state.values[0]: {not_a_value}"),
+            format!("{p}[0].trace_state.values[2]: {not_a_value}"),
+            format!("{p}[1].trace_state.values: must list at least one value"),
+            format!("{p}[2].bytes_limiting: bytes_per_second is required (e.g. bytes_per_second: 1048576)"),
+        ]
+    );
+}
+
+#[test]
+fn yaml_integers_written_with_underscores_are_read_as_go_s_yaml_reads_them() {
+    let settings = parse_settings(
+        "num_traces: 100_000\ndecision_cache: { sampled_cache_size: 1_000_000 }\npolicies: [ { name: b, type: bytes_limiting, bytes_limiting: { bytes_per_second: 1_048_576 } } ]",
+    );
+    assert_eq!((settings.num_traces, settings.sampled_cache_size), (100_000, 1_000_000));
+    let mut errors = Vec::new();
+    let mut p = Parser::collecting(&mut errors);
+    let text = |s: &str| Value::String(s.into());
+    assert_eq!(p.integer(&text("-1_500"), "a"), Some(-1_500));
+    assert_eq!(p.integer(&text("+2_000"), "b"), Some(2_000));
+    assert_eq!(p.unsigned(&text("100_000"), "c"), Some(100_000));
+    assert_eq!(p.unsigned(&text("1__000"), "d"), Some(1_000), "Go's YAML drops every underscore");
+    assert_eq!(p.size(&text("10_000_000"), "e"), Some(10_000_000));
+    assert_eq!(p.size(&text("64MiB"), "f"), Some(64 << 20));
+    assert_eq!(p.unsigned(&text("-5_000"), "g"), None);
+    assert_eq!(p.integer(&text("0_755"), "h"), None, "Go would read the digits as octal");
+    assert_eq!(p.integer(&text("_100"), "i"), None);
+    assert_eq!(p.integer(&text("1_000.5"), "j"), None);
+    assert_eq!(
+        errors,
+        [
+            "g: expected a non-negative integer, got a string",
+            "h: expected an integer, got a string",
+            "i: expected an integer, got a string",
+            "j: expected an integer, got a string",
+        ]
+    );
+}
+
+#[test]
 fn span_count_checks_min_and_max() {
     let mut count = one_policy("{ name: c, type: span_count, span_count: { min_spans: 2, max_spans: 3 } }");
     let t = id(1);
@@ -1207,18 +1354,17 @@ policies:
         format!("{p}.policies[3].probabilistic.sampling_percentage: must be between 0 and 100, got 101"),
         format!("{p}.policies[4].string_attribute.values[0]: not a valid regular expression: regex parse error:\n    (\n    ^\nerror: unclosed group"),
         format!("{p}.policies[5].numeric_attribute: min_value, max_value or both are required"),
-        format!("{p}.policies[6].string_attribute: unknown key (expected one of: name, type, boolean_attribute)"),
         format!("{p}.policies[6].boolean_attribute: key is required (e.g. key: http.route)"),
         format!("{p}.policies[6].boolean_attribute: value is required (e.g. value: true)"),
         format!("{p}.policies[7].rate_limiting.spans_per_second: must be greater than 0"),
         format!("{p}.policies[8].span_count.max_spans: must be 0 (no maximum) or at least min_spans"),
         format!("{p}.policies[9].ottl_condition.error_mode: expected propagate, ignore or silent, got 'loud'"),
         format!("{p}.policies[9].ottl_condition.span[0]: column 20: expected a value after '==', found end of input"),
-        format!("{p}.policies[9].ottl_condition.spanevent[0]: column 1: unknown path 'nope' in the spanevent context; expected one of name, time_unix_nano, attributes[...], span.name, resource.attributes[...], instrumentation_scope.name"),
+        format!("{p}.policies[9].ottl_condition.spanevent[0]: column 1: unknown path 'nope' in the spanevent context; expected one of name, time_unix_nano, attributes[...], span.name, resource.attributes[...], resource.dropped_attributes_count, instrumentation_scope.name"),
         format!("{p}.policies[10].and.and_sub_policy[0].type: a drop policy is only allowed directly in the processor's policies"),
         format!("{p}.policies[11].not: not_sub_policy is required (e.g. not_sub_policy: {{ name: ..., type: ... }})"),
         format!("{p}.policies[12].composite.composite_sub_policy[1]: name is required"),
-        format!("{p}.policies[13].type: unknown policy type \"sometimes\" (expected one of: always_sample, latency, status_code, probabilistic, string_attribute, numeric_attribute, boolean_attribute, rate_limiting, span_count, ottl_condition, and, not, drop, composite)"),
+        format!("{p}.policies[13].type: unknown policy type \"sometimes\" (expected one of: always_sample, latency, status_code, probabilistic, string_attribute, numeric_attribute, boolean_attribute, rate_limiting, bytes_limiting, span_count, trace_state, ottl_condition, and, not, drop, composite)"),
         format!("{p}.policies[14].status_code: status_codes is required (e.g. status_codes: [ERROR])"),
     ];
     assert_eq!(errors, expected);
