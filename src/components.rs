@@ -21,6 +21,7 @@ pub static REGISTRY: Registry = Registry {
         &receiver::otlp::Factory,
         &receiver::zipkin::Factory,
         &receiver::hostmetrics::Factory,
+        &receiver::prometheus::Factory,
     ],
     processors: &[
         &processor::attributes::AttributesFactory,

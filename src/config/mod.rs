@@ -249,7 +249,6 @@ const NOT_YET: &[&str] = &[
     // receivers
     "jaeger",
     "kafka",
-    "prometheus",
     "filelog",
     "k8s_cluster",
     "k8s_events",

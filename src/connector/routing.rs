@@ -158,9 +158,7 @@ pub fn parse(p: &mut Parser, value: &Value, path: &str) -> RoutingConfig {
             Err(e) => p.error(&condition_path, e),
         }
     }
-    if config.table.is_empty() && body.get("table").is_some_and(|t| !t.is_null()) {
-        // Errors were reported per route.
-    } else if body.get("table").is_none() {
+    if body.get("table").is_none() {
         p.error(&table_path, "is required: the routes, each with a condition and pipelines");
     }
     config

@@ -1,6 +1,9 @@
 //! The spanmetrics connector: R.E.D. metrics (call counts and a duration histogram per service, span
 //! name, kind and status, plus configured dimensions) aggregated from a traces pipeline and flushed
 //! into the metrics pipelines that list it as a receiver, as the Collector's spanmetricsconnector does.
+//! With `events.enabled` an events counter counts span events per series and per configured event
+//! attribute; with `exemplars.enabled` every data point carries up to `max_per_data_point` of the
+//! spans it counted this interval (trace id, span id, duration), cleared at each flush as in the Collector.
 //!
 //! Spans are aggregated when they arrive and their envelope is committed at once: the metrics are
 //! derived data, so holding the traces' acks until a flush would only delay the senders. A timer task
@@ -9,8 +12,9 @@
 //!
 //! Memory is bounded: at most `resource_metrics_cache_size` resources (the least recently used one is
 //! evicted, as in the Collector) and per resource at most `aggregation_cardinality_limit` series (or
-//! `dimensions_cache_size` when no limit is set); spans beyond that are counted in one overflow series
-//! whose only attribute is `otel.metric.overflow: true`.
+//! `dimensions_cache_size` when no limit is set) for the calls and duration metrics and as many for the
+//! events metric; spans beyond that are counted in one overflow series whose only attribute is
+//! `otel.metric.overflow: true`. Exemplars are at most `max_per_data_point` per series.
 
 use crate::config::{ComponentId, ComponentType, Parser, Settings};
 use crate::connector::{ConnectorFactory, ConnectorOutput};
@@ -22,11 +26,11 @@ use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequ
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue, InstrumentationScope, KeyValue};
 use opentelemetry_proto::tonic::metrics::v1::{
-    metric, number_data_point, AggregationTemporality, Histogram, HistogramDataPoint, Metric, NumberDataPoint, ResourceMetrics,
-    ScopeMetrics, Sum,
+    exemplar, metric, number_data_point, AggregationTemporality, Exemplar, Histogram, HistogramDataPoint, Metric, NumberDataPoint,
+    ResourceMetrics, ScopeMetrics, Sum,
 };
 use opentelemetry_proto::tonic::resource::v1::Resource;
-use opentelemetry_proto::tonic::trace::v1::span::SpanKind;
+use opentelemetry_proto::tonic::trace::v1::span::{Event, SpanKind};
 use opentelemetry_proto::tonic::trace::v1::status::StatusCode;
 use opentelemetry_proto::tonic::trace::v1::Span;
 use prost::Message;
@@ -59,6 +63,8 @@ const DEFAULT_DIMENSIONS: [&str; 4] = [SERVICE_NAME, SPAN_NAME, SPAN_KIND, STATU
 
 const DEFAULT_DIMENSIONS_CACHE_SIZE: usize = 1000;
 const DEFAULT_RESOURCE_METRICS_CACHE_SIZE: usize = 1000;
+/// The Collector's default `exemplars.max_per_data_point`.
+pub const DEFAULT_EXEMPLARS_PER_DATA_POINT: usize = 5;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Temporality {
@@ -105,6 +111,31 @@ pub struct Dimension {
     pub default: Option<String>,
 }
 
+/// `exemplars`: the spans behind each data point of the calls, duration and events metrics.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ExemplarsConfig {
+    pub enabled: bool,
+    /// Exemplars kept per data point and flush interval: the first spans of the interval, as in the Collector.
+    pub max_per_data_point: usize,
+}
+
+impl Default for ExemplarsConfig {
+    fn default() -> Self {
+        ExemplarsConfig {
+            enabled: false,
+            max_per_data_point: DEFAULT_EXEMPLARS_PER_DATA_POINT,
+        }
+    }
+}
+
+/// `events`: the `{namespace}.events` counter of span events, per span series and per value of the
+/// event attributes named in `dimensions` (at least one when enabled, as in the Collector).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct EventsConfig {
+    pub enabled: bool,
+    pub dimensions: Vec<Dimension>,
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct SpanMetricsConfig {
     /// Prefix of the metric names (`{namespace}.calls`); empty means bare `calls` and `duration`.
@@ -131,6 +162,8 @@ pub struct SpanMetricsConfig {
     pub expiration: Option<Duration>,
     /// Scope names whose name and version become the `span.instrumentation.scope.*` dimensions.
     pub include_instrumentation_scope: Vec<String>,
+    pub exemplars: ExemplarsConfig,
+    pub events: EventsConfig,
 }
 
 impl Default for SpanMetricsConfig {
@@ -150,11 +183,13 @@ impl Default for SpanMetricsConfig {
             resource_key_attributes: Vec::new(),
             expiration: None,
             include_instrumentation_scope: Vec::new(),
+            exemplars: ExemplarsConfig::default(),
+            events: EventsConfig::default(),
         }
     }
 }
 
-const KEYS: [&str; 13] = [
+const KEYS: [&str; 15] = [
     "namespace",
     "metrics_flush_interval",
     "aggregation_temporality",
@@ -168,9 +203,11 @@ const KEYS: [&str; 13] = [
     "metrics_expiration",
     "include_instrumentation_scope",
     "metric_timestamp_cache_size",
+    "exemplars",
+    "events",
 ];
 /// Collector keys this connector does not implement: named, so a Collector config fails precisely.
-const UNSUPPORTED_KEYS: [&str; 3] = ["exemplars", "events", "calls_dimensions"];
+const UNSUPPORTED_KEYS: [&str; 1] = ["calls_dimensions"];
 
 pub fn parse(p: &mut Parser, value: &Value, path: &str) -> SpanMetricsConfig {
     let mut config = SpanMetricsConfig::default();
@@ -249,6 +286,56 @@ pub fn parse(p: &mut Parser, value: &Value, path: &str) -> SpanMetricsConfig {
         config.expiration = p.duration(v, &at("metrics_expiration")).filter(|d| !d.is_zero());
     }
     config.include_instrumentation_scope = p.string_list(body.get("include_instrumentation_scope"), &at("include_instrumentation_scope"));
+    if let Some(v) = body.get("exemplars") {
+        config.exemplars = exemplars(p, v, &at("exemplars"));
+    }
+    if let Some(v) = body.get("events") {
+        config.events = events(p, v, &at("events"));
+    }
+    config
+}
+
+fn exemplars(p: &mut Parser, value: &Value, path: &str) -> ExemplarsConfig {
+    let mut config = ExemplarsConfig::default();
+    let Some(body) = p.mapping(Some(value), path) else {
+        return config;
+    };
+    p.only_keys(body, &["enabled", "max_per_data_point"], path);
+    if let Some(v) = body.get("enabled") {
+        config.enabled = p.boolean(v, &format!("{path}.enabled")).unwrap_or(false);
+    }
+    if let Some(v) = body.get("max_per_data_point") {
+        let at = format!("{path}.max_per_data_point");
+        match p.unsigned(v, &at) {
+            Some(0) => p.error(&at, "must be greater than 0 (turn exemplars off with enabled: false)"),
+            Some(n) => config.max_per_data_point = usize::try_from(n).unwrap_or(usize::MAX),
+            None => {}
+        }
+    }
+    config
+}
+
+fn events(p: &mut Parser, value: &Value, path: &str) -> EventsConfig {
+    let mut config = EventsConfig::default();
+    let Some(body) = p.mapping(Some(value), path) else {
+        return config;
+    };
+    p.only_keys(body, &["enabled", "dimensions"], path);
+    if let Some(v) = body.get("enabled") {
+        config.enabled = p.boolean(v, &format!("{path}.enabled")).unwrap_or(false);
+    }
+    let missing = match body.get("dimensions") {
+        None | Some(Value::Null) => true,
+        Some(Value::Sequence(items)) => items.is_empty(),
+        Some(_) => false,
+    };
+    config.dimensions = dimensions(p, body.get("dimensions"), &format!("{path}.dimensions"));
+    if config.enabled && missing {
+        p.error(
+            &format!("{path}.dimensions"),
+            "name at least one event attribute to count events by, e.g. [ { name: exception.type } ] (required when events are enabled, as in the Collector)",
+        );
+    }
     config
 }
 
@@ -446,8 +533,13 @@ struct Aggregator {
     config: SpanMetricsConfig,
     /// Each configured dimension's default as the attribute value it becomes.
     defaults: Vec<Option<AnyValue>>,
+    /// The events metric's dimensions: the configured ones, then the events' own.
+    event_dimensions: Vec<Dimension>,
+    /// Each of `event_dimensions`' default as the attribute value it becomes.
+    event_defaults: Vec<Option<AnyValue>>,
     calls_name: String,
     duration_name: String,
+    events_name: String,
     metrics: SharedConsumer<ExportMetricsServiceRequest>,
     counters: Arc<ComponentCounters>,
     state: Mutex<State>,
@@ -466,13 +558,50 @@ struct State {
 /// The series of one resource.
 struct ResourceSeries {
     attributes: Vec<KeyValue>,
-    /// In order of first sight; indexed by the series key.
-    series: Vec<Series>,
-    index: HashMap<Vec<u8>, usize>,
-    overflow: Option<Series>,
+    /// The series of the calls and duration metrics.
+    spans: SeriesTable,
+    /// The series of the events metric (empty unless `events.enabled`).
+    events: SeriesTable,
     created: u64,
     last_used: u64,
     last_seen_ns: u64,
+}
+
+/// At most `limit` series told apart by their key, in order of first sight; what comes beyond the
+/// limit is counted in one overflow series.
+#[derive(Default)]
+struct SeriesTable {
+    series: Vec<Series>,
+    index: HashMap<Vec<u8>, usize>,
+    overflow: Option<Series>,
+}
+
+impl SeriesTable {
+    /// The series of `key`, created with `attributes()` if new and under the limit, else the overflow series.
+    fn entry(&mut self, key: Vec<u8>, limit: usize, now: u64, buckets: usize, attributes: impl FnOnce() -> Vec<KeyValue>) -> &mut Series {
+        if let Some(&i) = self.index.get(&key) {
+            return &mut self.series[i];
+        }
+        if self.series.len() >= limit {
+            return self
+                .overflow
+                .get_or_insert_with(|| Series::new(vec![bool_attribute(OVERFLOW_ATTRIBUTE, true)], now, buckets));
+        }
+        self.index.insert(key, self.series.len());
+        self.series.push(Series::new(attributes(), now, buckets));
+        self.series.last_mut().expect("just pushed")
+    }
+
+    /// Every series, the overflow series last.
+    fn all(&self) -> Vec<&Series> {
+        self.series.iter().chain(&self.overflow).collect()
+    }
+
+    fn clear_exemplars(&mut self) {
+        for series in self.series.iter_mut().chain(&mut self.overflow) {
+            series.exemplars.clear();
+        }
+    }
 }
 
 struct Series {
@@ -481,9 +610,11 @@ struct Series {
     start_ns: u64,
     calls: u64,
     /// One more than the bounds (the last counts durations above the last bound); empty when the
-    /// histogram is disabled.
+    /// histogram is disabled (and for events).
     bucket_counts: Vec<u64>,
     duration_sum: f64,
+    /// The first spans counted since the last flush (their time is set when they are sent).
+    exemplars: Vec<Exemplar>,
 }
 
 impl Series {
@@ -494,7 +625,33 @@ impl Series {
             calls: 0,
             bucket_counts: vec![0; buckets],
             duration_sum: 0.0,
+            exemplars: Vec::new(),
         }
+    }
+
+    /// Keeps the span as an exemplar with its duration as the value, unless `max` are held already
+    /// or the span has no trace id (as in the Collector).
+    fn add_exemplar(&mut self, span: &Span, duration: f64, max: usize) {
+        if self.exemplars.len() >= max || span.trace_id.iter().all(|b| *b == 0) {
+            return;
+        }
+        self.exemplars.push(Exemplar {
+            trace_id: span.trace_id.clone(),
+            span_id: span.span_id.clone(),
+            value: Some(exemplar::Value::AsDouble(duration)),
+            ..Default::default()
+        });
+    }
+
+    /// The exemplars as sent in a data point at `now`.
+    fn exemplars_at(&self, now: u64) -> Vec<Exemplar> {
+        self.exemplars
+            .iter()
+            .map(|e| Exemplar {
+                time_unix_nano: now,
+                ..e.clone()
+            })
+            .collect()
     }
 
     fn observe(&mut self, duration: f64, bounds: &[f64]) {
@@ -521,11 +678,18 @@ impl Aggregator {
             "" => metric.to_string(),
             namespace => format!("{namespace}.{metric}"),
         };
+        let defaults = |dimensions: &[Dimension]| -> Vec<Option<AnyValue>> {
+            dimensions.iter().map(|d| d.default.as_deref().map(string_value)).collect()
+        };
+        let event_dimensions: Vec<Dimension> = config.dimensions.iter().chain(&config.events.dimensions).cloned().collect();
         Aggregator {
             id: id.to_string(),
-            defaults: config.dimensions.iter().map(|d| d.default.as_deref().map(string_value)).collect(),
+            defaults: defaults(&config.dimensions),
+            event_defaults: defaults(&event_dimensions),
+            event_dimensions,
             calls_name: name("calls"),
             duration_name: name("duration"),
+            events_name: name("events"),
             config: config.clone(),
             metrics,
             counters,
@@ -553,6 +717,7 @@ impl Aggregator {
         } else {
             0
         };
+        let exemplars = self.config.exemplars;
         let mut state = self.lock();
         for resource_spans in &traces.resource_spans {
             let resource_attributes = resource_spans.resource.as_ref().map_or(&[][..], |r| &r.attributes[..]);
@@ -577,19 +742,27 @@ impl Aggregator {
                     let duration = span.end_time_unix_nano.saturating_sub(span.start_time_unix_nano) as f64 / self.config.unit.nanos();
                     let dimensions = self.dimension_values(span, resource_attributes);
                     let key = self.series_key(service, span, scope, &dimensions);
-                    let series = match resource.index.get(&key) {
-                        Some(&i) => &mut resource.series[i],
-                        None if resource.series.len() >= self.config.series_limit => resource
-                            .overflow
-                            .get_or_insert_with(|| Series::new(vec![bool_attribute(OVERFLOW_ATTRIBUTE, true)], now, buckets)),
-                        None => {
-                            let attributes = self.series_attributes(service, span, scope, &dimensions);
-                            resource.index.insert(key, resource.series.len());
-                            resource.series.push(Series::new(attributes, now, buckets));
-                            resource.series.last_mut().expect("just pushed")
-                        }
-                    };
+                    let series = resource.spans.entry(key, self.config.series_limit, now, buckets, || {
+                        self.series_attributes(service, span, scope, &self.config.dimensions, &dimensions)
+                    });
                     series.observe(duration, &self.config.bounds);
+                    if exemplars.enabled {
+                        series.add_exemplar(span, duration, exemplars.max_per_data_point);
+                    }
+                    if !self.config.events.enabled {
+                        continue;
+                    }
+                    for event in &span.events {
+                        let dimensions = self.event_dimension_values(span, event, resource_attributes);
+                        let key = self.series_key(service, span, scope, &dimensions);
+                        let series = resource.events.entry(key, self.config.series_limit, now, 0, || {
+                            self.series_attributes(service, span, scope, &self.event_dimensions, &dimensions)
+                        });
+                        series.observe(duration, &[]);
+                        if exemplars.enabled {
+                            series.add_exemplar(span, duration, exemplars.max_per_data_point);
+                        }
+                    }
                 }
             }
         }
@@ -604,6 +777,26 @@ impl Aggregator {
             .zip(&self.defaults)
             .map(|(d, default)| {
                 find_attribute(&span.attributes, &d.name)
+                    .or_else(|| find_attribute(resource_attributes, &d.name))
+                    .or(default.as_ref())
+            })
+            .collect()
+    }
+
+    /// The value of each of the events metric's dimensions for this event, looked up as the Collector
+    /// does: the span's attribute, else the event's, else the resource's, else the default.
+    fn event_dimension_values<'a>(
+        &'a self,
+        span: &'a Span,
+        event: &'a Event,
+        resource_attributes: &'a [KeyValue],
+    ) -> Vec<Option<&'a AnyValue>> {
+        self.event_dimensions
+            .iter()
+            .zip(&self.event_defaults)
+            .map(|(d, default)| {
+                find_attribute(&span.attributes, &d.name)
+                    .or_else(|| find_attribute(&event.attributes, &d.name))
                     .or_else(|| find_attribute(resource_attributes, &d.name))
                     .or(default.as_ref())
             })
@@ -644,11 +837,13 @@ impl Aggregator {
         key
     }
 
+    /// The attributes of a new series; `dimensions` are the values of `names`.
     fn series_attributes(
         &self,
         service: &str,
         span: &Span,
         scope: Option<&InstrumentationScope>,
+        names: &[Dimension],
         dimensions: &[Option<&AnyValue>],
     ) -> Vec<KeyValue> {
         let mut attributes = Vec::with_capacity(6 + dimensions.len());
@@ -668,9 +863,12 @@ impl Aggregator {
                 attributes.push(attribute(SCOPE_VERSION_ATTRIBUTE, string_value(&scope.version)));
             }
         }
-        for (d, value) in self.config.dimensions.iter().zip(dimensions) {
-            if let Some(value) = value {
-                attributes.push(attribute(&d.name, (*value).clone()));
+        for (d, value) in names.iter().zip(dimensions) {
+            let Some(value) = value else { continue };
+            // An events dimension named like a configured dimension sets its value, as in the Collector.
+            match attributes.iter_mut().find(|kv| kv.key == d.name) {
+                Some(existing) => existing.value = Some((*value).clone()),
+                None => attributes.push(attribute(&d.name, (*value).clone())),
             }
         }
         attributes
@@ -705,7 +903,8 @@ impl Aggregator {
     }
 
     /// Builds the metrics at `now` and resets for the next interval: delta forgets everything,
-    /// cumulative forgets only resources unseen for `metrics_expiration`.
+    /// cumulative forgets only resources unseen for `metrics_expiration`, and exemplars (which
+    /// belong to one interval, as in the Collector).
     fn collect(&self, now: u64) -> ExportMetricsServiceRequest {
         let mut state = self.lock();
         let interval_start = state.interval_start_ns;
@@ -723,27 +922,35 @@ impl Aggregator {
             }
             (Temporality::Cumulative, None) => {}
         }
+        if self.config.exemplars.enabled {
+            for resource in state.resources.values_mut() {
+                resource.spans.clear_exemplars();
+                resource.events.clear_exemplars();
+            }
+        }
         state.interval_start_ns = now;
         ExportMetricsServiceRequest { resource_metrics }
     }
 
     fn resource_metrics(&self, resource: &ResourceSeries, interval_start: u64, now: u64) -> ResourceMetrics {
-        let all: Vec<&Series> = resource.series.iter().chain(&resource.overflow).collect();
+        let all = resource.spans.all();
         let start = |series: &Series| match self.config.temporality {
             Temporality::Cumulative => series.start_ns,
             Temporality::Delta => interval_start,
         };
         let temporality = self.config.temporality.otlp();
-        let mut metrics = vec![Metric {
-            name: self.calls_name.clone(),
+        // A monotonic counter of each series' `calls` (the spans, or the events, it counted).
+        let counter = |name: &str, series: &[&Series]| Metric {
+            name: name.to_string(),
             data: Some(metric::Data::Sum(Sum {
-                data_points: all
+                data_points: series
                     .iter()
                     .map(|series| NumberDataPoint {
                         attributes: series.attributes.clone(),
                         start_time_unix_nano: start(series),
                         time_unix_nano: now,
                         value: Some(number_data_point::Value::AsInt(i64::try_from(series.calls).unwrap_or(i64::MAX))),
+                        exemplars: series.exemplars_at(now),
                         ..Default::default()
                     })
                     .collect(),
@@ -751,7 +958,8 @@ impl Aggregator {
                 is_monotonic: true,
             })),
             ..Default::default()
-        }];
+        };
+        let mut metrics = vec![counter(self.calls_name.as_str(), all.as_slice())];
         if self.config.histogram_enabled {
             metrics.push(Metric {
                 name: self.duration_name.clone(),
@@ -767,6 +975,7 @@ impl Aggregator {
                             sum: Some(series.duration_sum),
                             bucket_counts: series.bucket_counts.clone(),
                             explicit_bounds: self.config.bounds.clone(),
+                            exemplars: series.exemplars_at(now),
                             ..Default::default()
                         })
                         .collect(),
@@ -774,6 +983,12 @@ impl Aggregator {
                 })),
                 ..Default::default()
             });
+        }
+        // Only a resource whose spans had events this interval (or, cumulative, ever) has the events
+        // metric: the Collector sends an empty one, which says nothing.
+        let events = resource.events.all();
+        if self.config.events.enabled && !events.is_empty() {
+            metrics.push(counter(self.events_name.as_str(), events.as_slice()));
         }
         ResourceMetrics {
             resource: Some(Resource {
@@ -812,9 +1027,8 @@ impl State {
                 key.clone(),
                 ResourceSeries {
                     attributes: attributes.to_vec(),
-                    series: Vec::new(),
-                    index: HashMap::new(),
-                    overflow: None,
+                    spans: SeriesTable::default(),
+                    events: SeriesTable::default(),
                     created,
                     last_used: uses,
                     last_seen_ns: now,
@@ -1452,6 +1666,255 @@ mod tests {
         assert!(connector.timer.lock().unwrap().is_none(), "the timer has stopped");
     }
 
+    fn traced(mut span: Span, trace: u8, span_id: u8) -> Span {
+        span.trace_id = vec![trace; 16];
+        span.span_id = vec![span_id; 8];
+        span
+    }
+
+    fn with_events(mut span: Span, events: Vec<Event>) -> Span {
+        span.events = events;
+        span
+    }
+
+    fn event(name: &str, attributes: Vec<KeyValue>) -> Event {
+        Event {
+            time_unix_nano: START,
+            name: name.into(),
+            attributes,
+            ..Default::default()
+        }
+    }
+
+    fn exemplar(trace: u8, span_id: u8, value: f64, time: u64) -> Exemplar {
+        Exemplar {
+            trace_id: vec![trace; 16],
+            span_id: vec![span_id; 8],
+            value: Some(exemplar::Value::AsDouble(value)),
+            time_unix_nano: time,
+            ..Default::default()
+        }
+    }
+
+    /// Each data point's exemplars with its metric's name and its series' span name, in output order.
+    fn exemplars_by_series(request: &ExportMetricsServiceRequest) -> Vec<(String, String, Vec<Exemplar>)> {
+        let mut out = Vec::new();
+        for rm in &request.resource_metrics {
+            for m in &rm.scope_metrics[0].metrics {
+                let points: Vec<(&[KeyValue], &[Exemplar])> = match m.data.as_ref().unwrap() {
+                    metric::Data::Sum(sum) => sum.data_points.iter().map(|p| (&p.attributes[..], &p.exemplars[..])).collect(),
+                    metric::Data::Histogram(h) => h.data_points.iter().map(|p| (&p.attributes[..], &p.exemplars[..])).collect(),
+                    other => panic!("unexpected metric data {other:?}"),
+                };
+                for (attributes, exemplars) in points {
+                    let span_name = render_value(find_attribute(attributes, "span.name"));
+                    out.push((m.name.clone(), span_name, exemplars.to_vec()));
+                }
+            }
+        }
+        out
+    }
+
+    #[tokio::test]
+    async fn exemplars_and_the_events_metric_are_off_by_default() {
+        let settings = settings("    {}");
+        assert_eq!(
+            settings.exemplars,
+            ExemplarsConfig {
+                enabled: false,
+                max_per_data_point: 5
+            },
+            "the Collector's defaults"
+        );
+        assert_eq!(settings.events, EventsConfig::default());
+        let capture = Arc::new(Capture::default());
+        let (connector, _) = connector_with(&settings, &capture);
+        let spans = vec![with_events(
+            span("a", SpanKind::Server, StatusCode::Error, 1_000_000, vec![]),
+            vec![event("exception", vec![text("exception.type", "Timeout")])],
+        )];
+        connector
+            .consume(Envelope::unacked(traces(vec![resource_spans(
+                vec![text("service.name", "api")],
+                "s",
+                spans,
+            )])))
+            .await
+            .unwrap();
+        connector.flush().await;
+        let output = &capture.taken()[0];
+        let names: Vec<&str> = output.resource_metrics[0].scope_metrics[0]
+            .metrics
+            .iter()
+            .map(|m| m.name.as_str())
+            .collect();
+        assert_eq!(names, ["traces.span.metrics.calls", "traces.span.metrics.duration"]);
+        assert!(exemplars_by_series(output).iter().all(|(_, _, exemplars)| exemplars.is_empty()));
+    }
+
+    #[tokio::test]
+    async fn exemplars_carry_the_spans_trace_and_span_ids_bounded_per_data_point_and_cleared_each_flush() {
+        let settings = settings(
+            "    exemplars: { enabled: true, max_per_data_point: 2 }
+    events: { enabled: true, dimensions: [ { name: exception.type } ] }",
+        );
+        assert_eq!(settings.exemplars.max_per_data_point, 2);
+        let capture = Arc::new(Capture::default());
+        let (connector, _) = connector_with(&settings, &capture);
+        let aggregator = &connector.aggregator;
+        let ms = 1_000_000;
+        let a = |duration_ns: i64, trace: u8, span_id: u8| {
+            let timeout = event("exception", vec![text("exception.type", "Timeout")]);
+            traced(
+                with_events(span("a", SpanKind::Server, StatusCode::Unset, duration_ns, vec![]), vec![timeout]),
+                trace,
+                span_id,
+            )
+        };
+        let api = |spans: Vec<Span>| traces(vec![resource_spans(vec![text("service.name", "api")], "s", spans)]);
+        // Three spans of one series: only the first two become exemplars. A span without a trace
+        // id is counted but gives no exemplar, as in the Collector.
+        let untraced = traced(span("b", SpanKind::Server, StatusCode::Unset, 4 * ms, vec![]), 0, 0);
+        let t = now_ns() + 1_000_000_000;
+        aggregator.aggregate(&api(vec![a(ms, 1, 11), a(2 * ms, 2, 12), a(3 * ms, 3, 13), untraced]), t);
+        aggregator.flush(t + 1000).await;
+        let mut later = a(5 * ms, 4, 14);
+        later.events.clear();
+        aggregator.aggregate(&api(vec![later]), t + 2000);
+        aggregator.flush(t + 3000).await;
+        aggregator.flush(t + 4000).await;
+
+        let batches = capture.taken();
+        let (calls, duration, events) = (
+            "traces.span.metrics.calls".to_string(),
+            "traces.span.metrics.duration".to_string(),
+            "traces.span.metrics.events".to_string(),
+        );
+        let first_two = vec![exemplar(1, 11, 1.0, t + 1000), exemplar(2, 12, 2.0, t + 1000)];
+        assert_eq!(
+            exemplars_by_series(&batches[0]),
+            [
+                (calls.clone(), "a".to_string(), first_two.clone()),
+                (calls.clone(), "b".to_string(), vec![]),
+                (duration.clone(), "a".to_string(), first_two.clone()),
+                (duration.clone(), "b".to_string(), vec![]),
+                (events.clone(), "a".to_string(), first_two),
+            ]
+        );
+        assert_eq!(calls_by_name(&batches[0])[0].1, 3, "every span is counted, exemplar or not");
+        assert_eq!(
+            exemplars_by_series(&batches[1]),
+            [
+                (calls.clone(), "a".to_string(), vec![exemplar(4, 14, 5.0, t + 3000)]),
+                (calls, "b".to_string(), vec![]),
+                (duration.clone(), "a".to_string(), vec![exemplar(4, 14, 5.0, t + 3000)]),
+                (duration, "b".to_string(), vec![]),
+                (events, "a".to_string(), vec![]),
+            ],
+            "cumulative series are sent again with only this interval's exemplars"
+        );
+        assert!(
+            exemplars_by_series(&batches[2])
+                .iter()
+                .all(|(_, _, exemplars)| exemplars.is_empty()),
+            "an interval without spans has no exemplars"
+        );
+    }
+
+    #[tokio::test]
+    async fn events_are_counted_per_span_series_and_event_attribute_within_the_series_limit() {
+        let settings = settings(
+            "    dimensions: [ { name: http.method, default: GET } ]
+    events: { enabled: true, dimensions: [ { name: exception.type }, { name: level, default: info } ] }
+    aggregation_cardinality_limit: 2
+    histogram: { disable: true }",
+        );
+        assert_eq!(
+            settings.events.dimensions,
+            [
+                Dimension {
+                    name: "exception.type".into(),
+                    default: None
+                },
+                Dimension {
+                    name: "level".into(),
+                    default: Some("info".into())
+                },
+            ]
+        );
+        let capture = Arc::new(Capture::default());
+        let (connector, _) = connector_with(&settings, &capture);
+        let timeout = || event("exception", vec![text("exception.type", "Timeout")]);
+        let spans = vec![
+            with_events(
+                span("GET /a", SpanKind::Server, StatusCode::Error, 1_000_000, vec![]),
+                vec![timeout(), timeout(), event("retry", vec![])],
+            ),
+            // The events table is full (two series), so this event goes to its overflow series.
+            with_events(
+                span(
+                    "GET /a",
+                    SpanKind::Server,
+                    StatusCode::Error,
+                    1_000_000,
+                    vec![text("http.method", "POST")],
+                ),
+                vec![event("exception", vec![text("exception.type", "Timeout"), text("level", "error")])],
+            ),
+            span("GET /b", SpanKind::Server, StatusCode::Unset, 1_000_000, vec![]),
+        ];
+        let request = traces(vec![
+            resource_spans(vec![text("service.name", "api")], "s", spans),
+            resource_spans(
+                vec![text("service.name", "worker")],
+                "s",
+                vec![span("c", SpanKind::Server, StatusCode::Unset, 1_000_000, vec![])],
+            ),
+        ]);
+        connector.consume(Envelope::unacked(request)).await.unwrap();
+        connector.flush().await;
+        let output = capture.taken();
+        let a = "service.name=api, span.name=GET /a, span.kind=SPAN_KIND_SERVER, status.code=STATUS_CODE_ERROR";
+        assert_eq!(
+            lines(&output[0]),
+            [
+                "resource {service.name=api}".to_string(),
+                format!("traces.span.metrics.calls {{{a}, http.method=GET}} = 1"),
+                format!("traces.span.metrics.calls {{{a}, http.method=POST}} = 1"),
+                "traces.span.metrics.calls {otel.metric.overflow=true} = 1".to_string(),
+                format!("traces.span.metrics.events {{{a}, http.method=GET, exception.type=Timeout, level=info}} = 2"),
+                format!("traces.span.metrics.events {{{a}, http.method=GET, level=info}} = 1"),
+                "traces.span.metrics.events {otel.metric.overflow=true} = 1".to_string(),
+                "resource {service.name=worker}".to_string(),
+                "traces.span.metrics.calls {service.name=worker, span.name=c, span.kind=SPAN_KIND_SERVER, status.code=STATUS_CODE_UNSET, http.method=GET} = 1".to_string(),
+            ]
+        );
+        let Some(metric::Data::Sum(events)) = &output[0].resource_metrics[0].scope_metrics[0].metrics[1].data else {
+            panic!("the events metric is a sum")
+        };
+        assert!(events.is_monotonic);
+        assert_eq!(events.aggregation_temporality, AggregationTemporality::Cumulative as i32);
+    }
+
+    #[test]
+    fn the_testdata_example_loads_with_exemplars_and_events() {
+        let root: Value = serde_yaml_ng::from_str(include_str!("testdata/spanmetrics.yaml")).unwrap();
+        let section = root.get("spanmetrics").expect("a spanmetrics section");
+        let mut errors = Vec::new();
+        let config = parse(&mut Parser::collecting(&mut errors), section, "connectors.spanmetrics");
+        assert!(errors.is_empty(), "{errors:?}");
+        assert_eq!(config.flush_interval, Duration::from_millis(20));
+        assert_eq!(
+            config.exemplars,
+            ExemplarsConfig {
+                enabled: true,
+                max_per_data_point: 3
+            }
+        );
+        assert!(config.events.enabled);
+        assert_eq!(config.events.dimensions[0].name, "exception.type");
+    }
+
     #[test]
     fn config_errors_name_their_paths() {
         let body = "    namespace: 5
@@ -1462,13 +1925,14 @@ mod tests {
     exclude_dimensions: [ http.method ]
     dimensions_cache_size: 0
     aggregation_cardinality_limit: -1
-    exemplars: { enabled: true }
+    exemplars: { enabled: sometimes, max_per_data_point: 0, max: 3 }
+    calls_dimensions: []
     flush: 1s";
         let at = "connectors.spanmetrics";
         assert_eq!(
             errors(body),
             [
-                format!("{at}.exemplars: is not supported by this otelbox's spanmetrics connector yet"),
+                format!("{at}.calls_dimensions: is not supported by this otelbox's spanmetrics connector yet"),
                 format!("{at}.flush: unknown key (expected one of: {})", KEYS.join(", ")),
                 format!("{at}.namespace: expected a string, got a number"),
                 format!("{at}.metrics_flush_interval: must be greater than 0"),
@@ -1484,17 +1948,31 @@ mod tests {
                 format!("{at}.exclude_dimensions[0]: 'http.method' is not a default dimension (service.name, span.name, span.kind or status.code)"),
                 format!("{at}.dimensions_cache_size: must be greater than 0"),
                 format!("{at}.aggregation_cardinality_limit: expected a non-negative integer, got a number"),
+                format!("{at}.exemplars.max: unknown key (expected one of: enabled, max_per_data_point)"),
+                format!("{at}.exemplars.enabled: expected true or false, got a string"),
+                format!("{at}.exemplars.max_per_data_point: must be greater than 0 (turn exemplars off with enabled: false)"),
             ]
         );
         assert_eq!(
-            errors("    histogram: { dimensions: [], explicit: { buckets: 5ms, bins: 3 } }\n    resource_metrics_cache_size: 0\n    events: {}"),
+            errors(
+                "    histogram: { dimensions: [], explicit: { buckets: 5ms, bins: 3 } }
+    resource_metrics_cache_size: 0
+    events: { enabled: true, dimensions: [ { name: status.code }, { name: exception.type }, { name: exception.type } ], by: x }"
+            ),
             [
-                format!("{at}.events: is not supported by this otelbox's spanmetrics connector yet"),
                 format!("{at}.histogram.dimensions: is not supported by this otelbox's spanmetrics connector yet"),
                 format!("{at}.histogram.explicit.bins: unknown key (expected one of: buckets)"),
                 format!("{at}.histogram.explicit.buckets: expected a list, got a string"),
                 format!("{at}.resource_metrics_cache_size: must be greater than 0"),
+                format!("{at}.events.by: unknown key (expected one of: enabled, dimensions)"),
+                format!("{at}.events.dimensions[0].name: duplicate dimension name \"status.code\""),
+                format!("{at}.events.dimensions[2].name: duplicate dimension name \"exception.type\""),
             ]
+        );
+        assert_eq!(
+            errors("    events: { enabled: true }"),
+            [format!("{at}.events.dimensions: name at least one event attribute to count events by, e.g. [ {{ name: exception.type }} ] (required when events are enabled, as in the Collector)")],
+            "the Collector refuses enabled events without dimensions"
         );
         assert_eq!(errors("    [1, 2]"), [format!("{at}: expected a mapping, got a list")]);
     }

@@ -2,7 +2,9 @@
 //! forward (`otlp`, `otlphttp`), print (`debug`) or write files (`file`). The forwarding exporters
 //! share `sender` (the consumer side, delivery workers), `queue` (the persistent sending queue) and
 //! `retry` (backoff and the retryable-or-not rules). Each type registers an `ExporterFactory`
-//! (`crate::components`).
+//! (`crate::components`). Exporters never see extensions: the service hands `otlp` and `otlphttp`
+//! the `Authorization` value of the client authenticator their `auth` names
+//! (`ExporterContext::authorization`).
 
 pub mod debug;
 pub mod file;
@@ -59,7 +61,14 @@ pub struct ExporterContext<'a> {
     /// Its counters per signal (the topology counts what it receives and refuses; the exporter
     /// counts what it sends, queues and drops).
     pub counters: PerSignal,
+    /// The `Authorization` value every request carries (marked sensitive), which the service got
+    /// from the client authenticator extension its `auth.authenticator` names; None without `auth`.
+    pub authorization: Option<http::HeaderValue>,
 }
+
+/// Where an exporter's `extension_refs` name its client authenticator (`auth.authenticator`); its
+/// other references (`sending_queue.storage`) are storage extensions.
+pub const AUTHENTICATOR_REF: &str = "auth.authenticator";
 
 /// A UTC calendar date and time, for the exporters that print or name things by time (the debug
 /// exporter's timestamps, the file exporter's backup names) without a date-time crate.

@@ -6,7 +6,8 @@
 //!   otlp/upstream:
 //!     endpoint: collector.example.com:4317   # or http://host:port (plaintext), https://host:port
 //!     tls: { ca_file: ca.pem, cert_file: client.pem, key_file: client.key }   # or { insecure: true }
-//!     headers: { authorization: "Bearer ${env:TOKEN}" }
+//!     headers: { x-scope-orgid: team-a }
+//!     auth: { authenticator: bearertokenauth/upstream }   # its Authorization with every request
 //!     compression: gzip                        # gzip (default) | zstd | none
 //!     timeout: 5s
 //!     retry_on_failure: { initial_interval: 5s, max_interval: 30s, max_elapsed_time: 300s }
@@ -20,16 +21,23 @@
 //! endpoint is plaintext and `https://` is TLS. TLS trusts `tls.ca_file`, or else the system's CA
 //! bundle; `cert_file` + `key_file` present a client certificate (mTLS).
 //!
+//! `auth.authenticator` names a client authenticator extension (`bearertokenauth` with `token` or
+//! `filename`, `basicauth` with `client_auth`) listed in `service.extensions`: the service asks it
+//! for the `Authorization` value at start-up and every call carries it as `authorization` metadata.
+//! An `authorization` in `headers` does the same by hand; both at once is an error.
+//!
 //! Requests are a generic unary call to `/opentelemetry.proto.collector.<signal>.v1.<Signal>Service/Export`
 //! whose body is the queued protobuf as it is (no decode and re-encode on the way out).
 
 use super::retry::{classify_grpc, SendError};
 use super::sender::{
-    error_chain, parse_compression, parse_headers, parse_sender, Compression, Delivered, Headers, Sender, SenderSettings, Transport,
-    SENDER_KEYS,
+    error_chain, parse_auth, parse_compression, parse_headers, parse_sender, Compression, Delivered, Headers, Sender, SenderSettings,
+    Transport, SENDER_KEYS,
 };
-use crate::config::{ComponentId, Parser};
+use super::{ExporterContext, ExporterFactory};
+use crate::config::{ComponentId, Parser, Settings};
 use crate::pdata::Signal;
+use crate::pipeline::SignalConsumers;
 use crate::telemetry::PerSignal;
 use bytes::{BufMut, Bytes};
 use futures::future::BoxFuture;
@@ -41,7 +49,7 @@ use std::marker::PhantomData;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use tonic::codec::{Codec, CompressionEncoding, EncodeBuf, Encoder};
-use tonic::metadata::{MetadataKey, MetadataMap, MetadataValue};
+use tonic::metadata::{AsciiMetadataValue, MetadataKey, MetadataMap, MetadataValue};
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
 
 #[derive(Clone, Debug, PartialEq)]
@@ -51,6 +59,9 @@ pub struct OtlpExporterConfig {
     /// `Some` when the connection uses TLS.
     pub tls: Option<ClientTls>,
     pub headers: Headers,
+    /// `auth.authenticator`: the client authenticator extension whose `Authorization` value every
+    /// call carries.
+    pub auth: Option<ComponentId>,
     pub compression: Compression,
     pub sender: SenderSettings,
 }
@@ -64,11 +75,28 @@ pub struct ClientTls {
     pub client: Option<(PathBuf, PathBuf)>,
 }
 
-crate::exporter_factory!(Factory, "otlp", parse, exporter, aliases: &["otlp_grpc"], refs: storage_ref);
+/// The `otlp` exporter type: every signal.
+pub struct Factory;
+crate::component_type!(Factory, "otlp", &Signal::ALL, parse, aliases: &["otlp_grpc"], refs: extension_refs);
 
-/// The storage extension its sending queue names, if any.
-fn storage_ref(config: &OtlpExporterConfig) -> Vec<(String, ComponentId)> {
-    super::sender::storage_ref(&config.sender)
+impl ExporterFactory for Factory {
+    fn build(&self, context: &ExporterContext<'_>, settings: &Settings) -> anyhow::Result<SignalConsumers> {
+        let sender = exporter(
+            context.id,
+            settings.get(),
+            context.authorization.as_ref(),
+            context.data_dir,
+            context.counters.clone(),
+        )?;
+        Ok(SignalConsumers::all(Arc::new(sender)))
+    }
+}
+
+/// The extensions it names: the storage extension of its sending queue and its client authenticator.
+fn extension_refs(config: &OtlpExporterConfig) -> Vec<(String, ComponentId)> {
+    let mut refs = super::sender::storage_ref(&config.sender);
+    refs.extend(super::sender::auth_ref(config.auth.as_ref()));
+    refs
 }
 
 pub fn parse(p: &mut Parser, value: &Value, path: &str) -> OtlpExporterConfig {
@@ -76,13 +104,14 @@ pub fn parse(p: &mut Parser, value: &Value, path: &str) -> OtlpExporterConfig {
         uri: String::new(),
         tls: None,
         headers: Headers::default(),
+        auth: None,
         compression: Compression::Gzip,
         sender: SenderSettings::default(),
     };
     let Some(body) = p.mapping(Some(value), path) else {
         return config;
     };
-    let mut keys = vec!["endpoint", "tls", "headers", "compression"];
+    let mut keys = vec!["endpoint", "tls", "headers", "auth", "compression"];
     keys.extend(SENDER_KEYS);
     p.only_keys(body, &keys, path);
     let tls = parse_tls(p, body.get("tls"), &format!("{path}.tls"));
@@ -116,6 +145,7 @@ pub fn parse(p: &mut Parser, value: &Value, path: &str) -> OtlpExporterConfig {
         }
     }
     config.headers = parse_headers(p, body.get("headers"), &format!("{path}.headers"), true);
+    config.auth = parse_auth(p, body, path, &config.headers);
     config.compression = parse_compression(p, body.get("compression"), &format!("{path}.compression"));
     config.sender = parse_sender(p, body, path);
     config
@@ -186,11 +216,18 @@ fn tls_config(tls: &ClientTls) -> anyhow::Result<ClientTlsConfig> {
     Ok(config)
 }
 
-/// The `otlp` exporter: the forwarding `Sender` over the gRPC transport. `data_dir` is where a
-/// persistent sending queue lives (None: an in-memory box). Connects lazily, so a destination that
-/// is down at start-up only delays delivery.
-pub fn exporter(id: &ComponentId, config: &OtlpExporterConfig, data_dir: Option<&Path>, counters: PerSignal) -> anyhow::Result<Sender> {
-    let transport = GrpcTransport::new(config).map_err(|e| anyhow::anyhow!("exporter {id}: {e}"))?;
+/// The `otlp` exporter: the forwarding `Sender` over the gRPC transport. `authorization` is the
+/// value of the client authenticator `auth` names (the service asks it), sent as `authorization`
+/// metadata with every call. `data_dir` is where a persistent sending queue lives (None: an
+/// in-memory box). Connects lazily, so a destination that is down at start-up only delays delivery.
+pub fn exporter(
+    id: &ComponentId,
+    config: &OtlpExporterConfig,
+    authorization: Option<&http::HeaderValue>,
+    data_dir: Option<&Path>,
+    counters: PerSignal,
+) -> anyhow::Result<Sender> {
+    let transport = GrpcTransport::new(config, authorization).map_err(|e| anyhow::anyhow!("exporter {id}: {e}"))?;
     Sender::start(id, Arc::new(transport), &config.sender, data_dir, counters)
 }
 
@@ -204,7 +241,7 @@ struct GrpcTransport {
 }
 
 impl GrpcTransport {
-    fn new(config: &OtlpExporterConfig) -> anyhow::Result<GrpcTransport> {
+    fn new(config: &OtlpExporterConfig, authorization: Option<&http::HeaderValue>) -> anyhow::Result<GrpcTransport> {
         let mut endpoint = Endpoint::from_shared(config.uri.clone())
             .map_err(|e| anyhow::anyhow!("invalid endpoint {}: {e}", config.uri))?
             .connect_timeout(config.sender.timeout)
@@ -219,6 +256,13 @@ impl GrpcTransport {
             let key = MetadataKey::from_bytes(name.as_str().as_bytes()).map_err(|e| anyhow::anyhow!("header {name}: {e}"))?;
             let value = MetadataValue::try_from(value.as_bytes()).map_err(|e| anyhow::anyhow!("header {name}: {e}"))?;
             metadata.append(key, value);
+        }
+        if let Some(authorization) = authorization {
+            // Never the value in the message: it is a credential.
+            let mut value = AsciiMetadataValue::try_from(authorization.as_bytes())
+                .map_err(|_| anyhow::anyhow!("the authenticator's Authorization value is not valid gRPC metadata (visible ASCII only)"))?;
+            value.set_sensitive(true);
+            metadata.insert("authorization", value);
         }
         Ok(GrpcTransport {
             channel: endpoint.connect_lazy(),
@@ -472,7 +516,7 @@ mod tests {
         let upstream = Arc::new(Upstream::default());
         let addr = serve(upstream.clone()).await;
         let counters = PerSignal::detached("exporter/otlp/upstream");
-        let exporter = exporter(&upstream_id(), &settings(&example(addr)), None, counters.clone()).unwrap();
+        let exporter = exporter(&upstream_id(), &settings(&example(addr)), None, None, counters.clone()).unwrap();
 
         let (ack, committed) = AckToken::new();
         Consumer::consume(&exporter, Envelope::new(golden::traces(), ack)).await.unwrap();
@@ -502,11 +546,60 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn the_authenticator_value_is_the_authorization_metadata_of_every_call() {
+        let upstream = Arc::new(Upstream::default());
+        let addr = serve(upstream.clone()).await;
+        let config = settings(&format!("endpoint: http://{addr}\nheaders: {{ x-scope-orgid: team-a }}\n"));
+        let authorization = http::HeaderValue::from_static("Basic YWxpY2U6czNjcmV0");
+        let exporter = exporter(&upstream_id(), &config, Some(&authorization), None, PerSignal::detached("x")).unwrap();
+        Consumer::consume(&exporter, Envelope::unacked(golden::traces())).await.unwrap();
+        Consumer::consume(&exporter, Envelope::unacked(golden::metrics())).await.unwrap();
+        Consumer::consume(&exporter, Envelope::unacked(golden::logs())).await.unwrap();
+        let received = upstream.wait_for(3).await;
+        for (service, _, metadata, _) in &received {
+            assert_eq!(metadata.get("authorization").unwrap(), "Basic YWxpY2U6czNjcmV0", "{service}");
+            assert_eq!(metadata.get("x-scope-orgid").unwrap(), "team-a", "alongside the configured headers");
+        }
+        Consumer::<ExportTraceServiceRequest>::shutdown(&exporter).await;
+    }
+
+    #[test]
+    fn auth_names_a_configured_authenticator_and_excludes_an_authorization_header() {
+        use crate::config::ComponentType;
+        assert_eq!(
+            errors("endpoint: c:1\nauth: { authenticator: bearertokenauth }"),
+            vec!["exporters.otlp/upstream.auth.authenticator: refers to extension \"bearertokenauth\" which is not configured"]
+        );
+        let with_extension = |exporter: &str| {
+            crate::components::parse_config(&format!(
+                "extensions: {{ bearertokenauth: {{ token: s3cret }} }}\nreceivers: {{ otlp: {{ protocols: {{ grpc: {{}} }} }} }}\n\
+                 exporters: {{ otlp/upstream: {exporter} }}\n\
+                 service: {{ extensions: [bearertokenauth], pipelines: {{ traces: {{ receivers: [otlp], exporters: [otlp/upstream] }} }} }}\n"
+            ))
+            .map_err(|e| e.0)
+        };
+        let config = with_extension("{ endpoint: 'c:1', auth: { authenticator: bearertokenauth } }").unwrap_or_else(|e| panic!("{e:?}"));
+        let component = config.component(Kind::Exporter, &upstream_id()).unwrap();
+        let authenticator = ComponentId::parse("bearertokenauth").unwrap();
+        assert_eq!(component.settings.get::<OtlpExporterConfig>().auth, Some(authenticator.clone()));
+        assert_eq!(
+            Factory.extension_refs(&component.settings),
+            [(crate::exporter::AUTHENTICATOR_REF.to_string(), authenticator)]
+        );
+        assert_eq!(
+            with_extension("{ endpoint: 'c:1', headers: { authorization: Bearer x }, auth: { authenticator: bearertokenauth } }")
+                .map(|_| ())
+                .unwrap_err(),
+            vec!["exporters.otlp/upstream.headers.authorization: conflicts with auth.authenticator, which sets the Authorization header; remove one of the two"]
+        );
+    }
+
+    #[tokio::test]
     async fn compression_none_sends_plain_messages() {
         let upstream = Arc::new(Upstream::default());
         let addr = serve(upstream.clone()).await;
         let config = settings(&format!("endpoint: http://{addr}\ncompression: none\n"));
-        let exporter = exporter(&upstream_id(), &config, None, PerSignal::detached("x")).unwrap();
+        let exporter = exporter(&upstream_id(), &config, None, None, PerSignal::detached("x")).unwrap();
         Consumer::consume(&exporter, Envelope::unacked(golden::logs())).await.unwrap();
         let received = upstream.wait_for(1).await;
         assert_eq!(received[0].1, golden::logs().encode_to_vec());
@@ -533,7 +626,7 @@ mod tests {
             .push_back(Err(unavailable_with_retry_info(Duration::from_millis(300))));
         let addr = serve(upstream.clone()).await;
         let counters = PerSignal::detached("x");
-        let exporter = exporter(&upstream_id(), &settings(&example(addr)), None, counters.clone()).unwrap();
+        let exporter = exporter(&upstream_id(), &settings(&example(addr)), None, None, counters.clone()).unwrap();
         Consumer::consume(&exporter, Envelope::unacked(golden::traces())).await.unwrap();
         let received = upstream.wait_for(2).await;
         assert_eq!(received[0].1, received[1].1, "the same batch again");
@@ -554,7 +647,7 @@ mod tests {
         let counters = PerSignal::detached("x");
         let mut config = settings(&example(addr));
         config.sender.queue.num_consumers = 1;
-        let exporter = exporter(&upstream_id(), &config, None, counters.clone()).unwrap();
+        let exporter = exporter(&upstream_id(), &config, None, None, counters.clone()).unwrap();
         Consumer::consume(&exporter, Envelope::unacked(golden::traces())).await.unwrap();
         Consumer::consume(&exporter, Envelope::unacked(golden::traces())).await.unwrap();
         let traces = counters.get(Signal::Traces);
@@ -576,7 +669,7 @@ mod tests {
         let addr = listener.local_addr().unwrap();
         drop(listener);
         let counters = PerSignal::detached("x");
-        let exporter = exporter(&upstream_id(), &settings(&example(addr)), Some(dir.path()), counters.clone()).unwrap();
+        let exporter = exporter(&upstream_id(), &settings(&example(addr)), None, Some(dir.path()), counters.clone()).unwrap();
         let (ack, committed) = AckToken::new();
         Consumer::consume(&exporter, Envelope::new(golden::logs(), ack)).await.unwrap();
         assert_eq!(committed.await.unwrap(), Ok(()), "accepted while the destination is down");
@@ -664,7 +757,7 @@ mod tests {
         assert_eq!(
             errors("endpoint: c:1\ntls: { insecure: true, ca_file: ca.pem, verify: false }\ncompression: br\ntimeout: 0s\nsending_queue: { num_consumers: 0 }\nbatch: {}"),
             vec![
-                "exporters.otlp/upstream.batch: unknown key (expected one of: endpoint, tls, headers, compression, timeout, retry_on_failure, sending_queue)",
+                "exporters.otlp/upstream.batch: unknown key (expected one of: endpoint, tls, headers, auth, compression, timeout, retry_on_failure, sending_queue)",
                 "exporters.otlp/upstream.tls.verify: unknown key (expected one of: insecure, ca_file, cert_file, key_file)",
                 "exporters.otlp/upstream.tls: certificate files are set but the connection is plaintext (an http:// endpoint or tls.insecure: true)",
                 "exporters.otlp/upstream.compression: expected gzip, zstd or none, got 'br'",
@@ -685,7 +778,9 @@ mod tests {
     #[tokio::test]
     async fn unreadable_tls_files_fail_at_start_up_naming_the_file() {
         let config = settings("endpoint: collector:4317\ntls: { ca_file: /nonexistent/ca.pem }");
-        let err = exporter(&upstream_id(), &config, None, PerSignal::detached("x")).err().unwrap();
+        let err = exporter(&upstream_id(), &config, None, None, PerSignal::detached("x"))
+            .err()
+            .unwrap();
         assert_eq!(
             err.to_string(),
             "exporter otlp/upstream: cannot read the tls.ca_file /nonexistent/ca.pem: No such file or directory (os error 2)"

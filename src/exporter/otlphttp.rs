@@ -16,6 +16,7 @@
 //!     encoding: proto                      # proto (default) | json
 //!     compression: gzip                    # gzip (default) | zstd | none
 //!     headers: { x-scope-orgid: team-a }
+//!     auth: { authenticator: basicauth/tempo }   # its Authorization header with every request
 //!     timeout: 5s
 //!     retry_on_failure: { initial_interval: 5s, max_interval: 30s, max_elapsed_time: 300s }
 //!     sending_queue:
@@ -30,15 +31,21 @@
 //! (`sender::HttpClient`). Answers follow the OTLP/HTTP rules: 2xx is delivered (with an optional
 //! partial success in the body), 429/502/503/504 are retried (honouring `Retry-After`), anything
 //! else is final.
+//!
+//! `auth.authenticator` names a client authenticator extension (`bearertokenauth` with `token` or
+//! `filename`, `basicauth` with `client_auth`) listed in `service.extensions`: the service asks it
+//! for the `Authorization` value at start-up and every request carries that header. An
+//! `authorization` in `headers` does the same by hand; both at once is an error.
 
 use super::retry::{classify_http, RpcStatus, SendError};
 use super::sender::{
-    parse_client_tls, parse_compression, parse_headers, parse_sender, Compression, Delivered, Headers, HttpClient, Sender, SenderSettings,
-    Transport, SENDER_KEYS,
+    parse_auth, parse_client_tls, parse_compression, parse_headers, parse_sender, Compression, Delivered, Headers, HttpClient, Sender,
+    SenderSettings, Transport, SENDER_KEYS,
 };
-use crate::config::{ComponentId, Parser};
+use super::{ExporterContext, ExporterFactory};
+use crate::config::{ComponentId, Parser, Settings};
 use crate::pdata::Signal;
-use crate::pipeline::PipelineData;
+use crate::pipeline::{PipelineData, SignalConsumers};
 use crate::telemetry::PerSignal;
 use crate::tls::ClientTlsSettings;
 use bytes::Bytes;
@@ -47,7 +54,7 @@ use opentelemetry_proto::tonic::collector::logs::v1::{ExportLogsServiceRequest, 
 use opentelemetry_proto::tonic::collector::metrics::v1::{ExportMetricsServiceRequest, ExportMetricsServiceResponse};
 use opentelemetry_proto::tonic::collector::trace::v1::{ExportTraceServiceRequest, ExportTraceServiceResponse};
 use prost::Message;
-use reqwest::header::{HeaderMap, HeaderValue, CONTENT_ENCODING, CONTENT_TYPE, RETRY_AFTER};
+use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION, CONTENT_ENCODING, CONTENT_TYPE, RETRY_AFTER};
 use reqwest::Url;
 use serde_yaml_ng::Value;
 use std::io::Write;
@@ -72,6 +79,9 @@ pub struct OtlpHttpExporterConfig {
     pub encoding: Encoding,
     pub compression: Compression,
     pub headers: Headers,
+    /// `auth.authenticator`: the client authenticator extension whose `Authorization` value every
+    /// request carries.
+    pub auth: Option<ComponentId>,
     /// How https:// URLs are connected to.
     pub tls: ClientTlsSettings,
     pub sender: SenderSettings,
@@ -92,11 +102,28 @@ impl OtlpHttpExporterConfig {
     }
 }
 
-crate::exporter_factory!(Factory, "otlphttp", parse, exporter, aliases: &["otlp_http"], refs: storage_ref);
+/// The `otlphttp` exporter type: every signal.
+pub struct Factory;
+crate::component_type!(Factory, "otlphttp", &Signal::ALL, parse, aliases: &["otlp_http"], refs: extension_refs);
 
-/// The storage extension its sending queue names, if any.
-fn storage_ref(config: &OtlpHttpExporterConfig) -> Vec<(String, ComponentId)> {
-    super::sender::storage_ref(&config.sender)
+impl ExporterFactory for Factory {
+    fn build(&self, context: &ExporterContext<'_>, settings: &Settings) -> anyhow::Result<SignalConsumers> {
+        let sender = exporter(
+            context.id,
+            settings.get(),
+            context.authorization.as_ref(),
+            context.data_dir,
+            context.counters.clone(),
+        )?;
+        Ok(SignalConsumers::all(Arc::new(sender)))
+    }
+}
+
+/// The extensions it names: the storage extension of its sending queue and its client authenticator.
+fn extension_refs(config: &OtlpHttpExporterConfig) -> Vec<(String, ComponentId)> {
+    let mut refs = super::sender::storage_ref(&config.sender);
+    refs.extend(super::sender::auth_ref(config.auth.as_ref()));
+    refs
 }
 
 pub fn parse(p: &mut Parser, value: &Value, path: &str) -> OtlpHttpExporterConfig {
@@ -107,6 +134,7 @@ pub fn parse(p: &mut Parser, value: &Value, path: &str) -> OtlpHttpExporterConfi
         encoding: Encoding::Proto,
         compression: Compression::Gzip,
         headers: Headers::default(),
+        auth: None,
         tls: ClientTlsSettings::default(),
         sender: SenderSettings::default(),
     };
@@ -122,6 +150,7 @@ pub fn parse(p: &mut Parser, value: &Value, path: &str) -> OtlpHttpExporterConfi
         "encoding",
         "compression",
         "headers",
+        "auth",
     ];
     keys.extend(SENDER_KEYS);
     p.only_keys(body, &keys, path);
@@ -155,6 +184,7 @@ pub fn parse(p: &mut Parser, value: &Value, path: &str) -> OtlpHttpExporterConfi
     }
     config.compression = parse_compression(p, body.get("compression"), &format!("{path}.compression"));
     config.headers = parse_headers(p, body.get("headers"), &format!("{path}.headers"), false);
+    config.auth = parse_auth(p, body, path, &config.headers);
     config.sender = parse_sender(p, body, path);
     config
 }
@@ -181,10 +211,18 @@ fn signal_url(base: &Url, signal: Signal) -> Url {
     url
 }
 
-/// The `otlphttp` exporter: the forwarding `Sender` over the HTTP transport. `data_dir` is where a
-/// persistent sending queue lives (None: an in-memory box).
-pub fn exporter(id: &ComponentId, config: &OtlpHttpExporterConfig, data_dir: Option<&Path>, counters: PerSignal) -> anyhow::Result<Sender> {
-    let transport = HttpTransport::new(config).map_err(|e| anyhow::anyhow!("exporter {id}: {e}"))?;
+/// The `otlphttp` exporter: the forwarding `Sender` over the HTTP transport. `authorization` is the
+/// value of the client authenticator `auth` names (the service asks it), sent as the
+/// `Authorization` header of every request. `data_dir` is where a persistent sending queue lives
+/// (None: an in-memory box).
+pub fn exporter(
+    id: &ComponentId,
+    config: &OtlpHttpExporterConfig,
+    authorization: Option<&HeaderValue>,
+    data_dir: Option<&Path>,
+    counters: PerSignal,
+) -> anyhow::Result<Sender> {
+    let transport = HttpTransport::new(config, authorization).map_err(|e| anyhow::anyhow!("exporter {id}: {e}"))?;
     Sender::start(id, Arc::new(transport), &config.sender, data_dir, counters)
 }
 
@@ -198,11 +236,16 @@ struct HttpTransport {
 }
 
 impl HttpTransport {
-    fn new(config: &OtlpHttpExporterConfig) -> anyhow::Result<HttpTransport> {
+    fn new(config: &OtlpHttpExporterConfig, authorization: Option<&HeaderValue>) -> anyhow::Result<HttpTransport> {
         let client = HttpClient::new(&config.tls, config.uses_tls(), config.sender.timeout)?;
         let mut headers = HeaderMap::new();
         for (name, value) in &config.headers.0 {
             headers.append(name.clone(), value.clone());
+        }
+        if let Some(authorization) = authorization {
+            let mut value = authorization.clone();
+            value.set_sensitive(true);
+            headers.insert(AUTHORIZATION, value);
         }
         let content_type = match config.encoding {
             Encoding::Proto => "application/x-protobuf",
@@ -563,7 +606,7 @@ mod tests {
 
     /// The transport of an exporter body, for single attempts.
     fn transport(exporter: &str) -> HttpTransport {
-        HttpTransport::new(&settings(exporter)).unwrap()
+        HttpTransport::new(&settings(exporter), None).unwrap()
     }
 
     fn upstream_id() -> ComponentId {
@@ -621,7 +664,7 @@ mod tests {
         let upstream = Arc::new(Upstream::default());
         let addr = serve(upstream.clone()).await;
         let counters = PerSignal::detached("exporter/otlphttp/tempo");
-        let exporter = exporter(&upstream_id(), &settings(&example(addr)), None, counters.clone()).unwrap();
+        let exporter = exporter(&upstream_id(), &settings(&example(addr)), None, None, counters.clone()).unwrap();
         let (ack, committed) = AckToken::new();
         Consumer::consume(&exporter, Envelope::new(golden::traces(), ack)).await.unwrap();
         assert_eq!(committed.await.unwrap(), Ok(()));
@@ -653,7 +696,7 @@ mod tests {
         let upstream = Arc::new(Upstream::default());
         let addr = serve(upstream.clone()).await;
         let config = settings(&format!("endpoint: http://{addr}\nencoding: json\ncompression: none\n"));
-        let exporter = exporter(&upstream_id(), &config, None, PerSignal::detached("x")).unwrap();
+        let exporter = exporter(&upstream_id(), &config, None, None, PerSignal::detached("x")).unwrap();
         Consumer::consume(&exporter, Envelope::unacked(golden::traces())).await.unwrap();
         let seen = upstream.wait_for(1).await;
         assert_eq!(seen[0].path, "/v1/traces");
@@ -675,7 +718,7 @@ mod tests {
         let upstream = Arc::new(Upstream::default());
         let addr = serve(upstream.clone()).await;
         let config = settings(&format!("endpoint: http://{addr}\ncompression: zstd\n"));
-        let exporter = exporter(&upstream_id(), &config, None, PerSignal::detached("x")).unwrap();
+        let exporter = exporter(&upstream_id(), &config, None, None, PerSignal::detached("x")).unwrap();
         Consumer::consume(&exporter, Envelope::unacked(golden::metrics())).await.unwrap();
         let seen = upstream.wait_for(1).await;
         assert_eq!(seen[0].headers["content-encoding"], "zstd");
@@ -694,7 +737,7 @@ mod tests {
         let addr = serve(upstream.clone()).await;
         let counters = PerSignal::detached("x");
         let config = settings(&format!("endpoint: http://{addr}\n{}", quick_retries()));
-        let exporter = exporter(&upstream_id(), &config, None, counters.clone()).unwrap();
+        let exporter = exporter(&upstream_id(), &config, None, None, counters.clone()).unwrap();
         Consumer::consume(&exporter, Envelope::unacked(golden::logs())).await.unwrap();
         let seen = upstream.wait_for(2).await;
         let gap = seen[1].at - seen[0].at;
@@ -734,7 +777,7 @@ mod tests {
         let counters = PerSignal::detached("x");
         let mut config = settings(&format!("endpoint: http://{addr}\n{}", quick_retries()));
         config.sender.queue.num_consumers = 1;
-        let exporter = exporter(&upstream_id(), &config, None, counters.clone()).unwrap();
+        let exporter = exporter(&upstream_id(), &config, None, None, counters.clone()).unwrap();
         for _ in 0..3 {
             Consumer::consume(&exporter, Envelope::unacked(golden::logs())).await.unwrap();
         }
@@ -765,7 +808,7 @@ mod tests {
         ));
         assert!(config.uses_tls());
         let counters = PerSignal::detached("x");
-        let exporter = exporter(&upstream_id(), &config, None, counters.clone()).unwrap();
+        let exporter = exporter(&upstream_id(), &config, None, None, counters.clone()).unwrap();
         Consumer::consume(&exporter, Envelope::unacked(golden::traces())).await.unwrap();
         Consumer::consume(&exporter, Envelope::unacked(golden::logs())).await.unwrap();
         let mut seen = upstream.wait_for(2).await;
@@ -865,14 +908,16 @@ mod tests {
     #[tokio::test]
     async fn unreadable_tls_files_fail_at_start_up_naming_the_file_when_https_is_used() {
         let config = settings("endpoint: https://tempo:4318\ntls: { ca_file: /nonexistent/ca.pem }");
-        let err = exporter(&upstream_id(), &config, None, PerSignal::detached("x")).err().unwrap();
+        let err = exporter(&upstream_id(), &config, None, None, PerSignal::detached("x"))
+            .err()
+            .unwrap();
         assert_eq!(
             err.to_string(),
             "exporter otlphttp/tempo: cannot read the tls.ca_file /nonexistent/ca.pem: I/O error: No such file or directory (os error 2)"
         );
         let plain = settings("endpoint: http://tempo:4318\ntls: { ca_file: /nonexistent/ca.pem }");
         assert!(!plain.uses_tls());
-        let exporter = exporter(&upstream_id(), &plain, None, PerSignal::detached("x")).expect("tls is only for https:// URLs");
+        let exporter = exporter(&upstream_id(), &plain, None, None, PerSignal::detached("x")).expect("tls is only for https:// URLs");
         Consumer::<ExportTraceServiceRequest>::shutdown(&exporter).await;
     }
 
@@ -932,9 +977,80 @@ mod tests {
     async fn a_signal_without_a_url_is_dropped_with_the_reason() {
         let counters = PerSignal::detached("x");
         let config = settings("traces_endpoint: http://127.0.0.1:9/v1/traces");
-        let exporter = exporter(&upstream_id(), &config, None, counters.clone()).unwrap();
+        let exporter = exporter(&upstream_id(), &config, None, None, counters.clone()).unwrap();
         Consumer::consume(&exporter, Envelope::unacked(golden::logs())).await.unwrap();
         wait_until("dropped", || counters.logs.dropped.load(Ordering::Relaxed) == 3).await;
+        Consumer::<ExportTraceServiceRequest>::shutdown(&exporter).await;
+    }
+
+    /// A full config with an enabled `bearertokenauth/tempo` and this exporter body as `otlphttp/tempo`.
+    fn config_with_authenticator(exporter: &str) -> Result<Config, Vec<String>> {
+        let yaml = format!(
+            "extensions: {{ bearertokenauth/tempo: {{ token: s3cret }} }}\nreceivers: {{ otlp: {{ protocols: {{ http: {{}} }} }} }}\nexporters:\n  otlphttp/tempo:\n{}\nservice:\n  extensions: [bearertokenauth/tempo]\n  pipelines:\n    logs: {{ receivers: [otlp], exporters: [otlphttp/tempo] }}\n",
+            exporter.lines().map(|l| format!("    {l}")).collect::<Vec<_>>().join("\n")
+        );
+        crate::components::parse_config(&yaml).map_err(|e| e.0)
+    }
+
+    #[test]
+    fn auth_names_its_client_authenticator_as_an_extension_reference() {
+        use crate::config::ComponentType;
+        let config = config_with_authenticator("endpoint: http://tempo:4318\nauth: { authenticator: bearertokenauth/tempo }")
+            .unwrap_or_else(|e| panic!("{e:?}"));
+        let component = config.component(Kind::Exporter, &upstream_id()).unwrap();
+        let authenticator = ComponentId::parse("bearertokenauth/tempo").unwrap();
+        assert_eq!(component.settings.get::<OtlpHttpExporterConfig>().auth, Some(authenticator.clone()));
+        assert_eq!(
+            Factory.extension_refs(&component.settings),
+            [(crate::exporter::AUTHENTICATOR_REF.to_string(), authenticator)],
+            "the service tells it from a storage reference by this path"
+        );
+        assert_eq!(settings("endpoint: http://tempo:4318").auth, None);
+    }
+
+    #[test]
+    fn auth_errors_name_their_paths() {
+        assert_eq!(
+            errors("endpoint: http://tempo:4318\nauth: { authenticator: bearertokenauth/tempo }"),
+            vec!["exporters.otlphttp/tempo.auth.authenticator: refers to extension \"bearertokenauth/tempo\" which is not configured"]
+        );
+        let errors = |exporter: &str| config_with_authenticator(exporter).expect_err("config errors");
+        assert_eq!(
+            errors("endpoint: http://tempo:4318\nauth: {}"),
+            vec!["exporters.otlphttp/tempo.auth: authenticator is required (the id of a bearertokenauth or basicauth extension)"]
+        );
+        assert_eq!(
+            errors("endpoint: http://tempo:4318\nauth: { authenticator: bearertokenauth/tempo, scheme: Basic }"),
+            vec!["exporters.otlphttp/tempo.auth.scheme: unknown key (expected one of: authenticator)"]
+        );
+        assert_eq!(
+            errors("endpoint: http://tempo:4318\nheaders: { Authorization: Bearer x }\nauth: { authenticator: bearertokenauth/tempo }"),
+            vec!["exporters.otlphttp/tempo.headers.authorization: conflicts with auth.authenticator, which sets the Authorization header; remove one of the two"]
+        );
+    }
+
+    #[tokio::test]
+    async fn the_authenticator_value_is_the_authorization_header_of_every_request() {
+        let upstream = Arc::new(Upstream::default());
+        let addr = serve(upstream.clone()).await;
+        let config = settings(&format!(
+            "endpoint: http://{addr}\nheaders: {{ x-scope-orgid: team-a }}\n{}",
+            quick_retries()
+        ));
+        let authorization = HeaderValue::from_static("Bearer s3cret");
+        let exporter = exporter(&upstream_id(), &config, Some(&authorization), None, PerSignal::detached("x")).unwrap();
+        Consumer::consume(&exporter, Envelope::unacked(golden::traces())).await.unwrap();
+        Consumer::consume(&exporter, Envelope::unacked(golden::metrics())).await.unwrap();
+        Consumer::consume(&exporter, Envelope::unacked(golden::logs())).await.unwrap();
+        let seen = upstream.wait_for(3).await;
+        for request in &seen {
+            assert_eq!(request.headers["authorization"], "Bearer s3cret", "{}", request.path);
+            assert_eq!(request.headers["x-scope-orgid"], "team-a", "alongside the configured headers");
+        }
+        assert!(
+            transport(&format!("endpoint: http://{addr}")).headers.get(AUTHORIZATION).is_none(),
+            "no auth, no header"
+        );
         Consumer::<ExportTraceServiceRequest>::shutdown(&exporter).await;
     }
 
@@ -951,7 +1067,7 @@ mod tests {
         assert_eq!(
             errors("endpoint: tempo:4318\nlogs_endpoint: 12\nencoding: yaml\ncompression: lz4\nheaders: { 'x y': z }\ntls: { verify: false }\nproxy: x\nsending_queue: { queue_size: 0 }\nretry_on_failure: { max_elapsed_time: 5 }"),
             vec![
-                "exporters.otlphttp/tempo.proxy: unknown key (expected one of: endpoint, traces_endpoint, metrics_endpoint, logs_endpoint, tls, encoding, compression, headers, timeout, retry_on_failure, sending_queue)",
+                "exporters.otlphttp/tempo.proxy: unknown key (expected one of: endpoint, traces_endpoint, metrics_endpoint, logs_endpoint, tls, encoding, compression, headers, auth, timeout, retry_on_failure, sending_queue)",
                 "exporters.otlphttp/tempo.endpoint: expected an http:// or https:// URL like https://collector:4318, got 'tempo:4318'",
                 "exporters.otlphttp/tempo.logs_endpoint: expected a string, got a number",
                 "exporters.otlphttp/tempo.tls.verify: unknown key (expected one of: insecure, insecure_skip_verify, ca_file, cert_file, key_file, server_name_override, min_version, max_version)",

@@ -144,6 +144,43 @@ pub fn parse_headers(p: &mut Parser, value: Option<&Value>, path: &str, grpc: bo
     Headers(headers)
 }
 
+/// `auth` in an exporter's `body` (the Collector's client `configauth`): `{ authenticator: <id> }`,
+/// the client authenticator extension whose `Authorization` value every request carries. With
+/// `headers.authorization` too it is an error, as one of the two would silently win.
+pub fn parse_auth(p: &mut Parser, body: &Mapping, path: &str, headers: &Headers) -> Option<ComponentId> {
+    let value = body.get("auth")?;
+    let auth_path = format!("{path}.auth");
+    let auth = p.mapping(Some(value), &auth_path)?;
+    p.only_keys(auth, &["authenticator"], &auth_path);
+    let Some(v) = auth.get("authenticator") else {
+        p.error(
+            &auth_path,
+            "authenticator is required (the id of a bearertokenauth or basicauth extension)",
+        );
+        return None;
+    };
+    let at = format!("{auth_path}.authenticator");
+    let authenticator = p
+        .string(v, &at)
+        .and_then(|text| ComponentId::parse(&text).map_err(|e| p.error(&at, e)).ok())?;
+    if headers.0.iter().any(|(name, _)| *name == http::header::AUTHORIZATION) {
+        p.error(
+            &format!("{path}.headers.authorization"),
+            "conflicts with auth.authenticator, which sets the Authorization header; remove one of the two",
+        );
+    }
+    Some(authenticator)
+}
+
+/// The client authenticator `auth` names, at `auth.authenticator`, for validation and for the
+/// service, which asks it for the `Authorization` value.
+pub fn auth_ref(authenticator: Option<&ComponentId>) -> Vec<(String, ComponentId)> {
+    authenticator
+        .into_iter()
+        .map(|id| (super::AUTHENTICATOR_REF.to_string(), id.clone()))
+        .collect()
+}
+
 /// The keys of an HTTP exporter's `tls` (the Collector's client `configtls`).
 pub const CLIENT_TLS_KEYS: [&str; 8] = [
     "insecure",

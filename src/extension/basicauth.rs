@@ -5,11 +5,13 @@
 //! inline password, as in the Collector). Passwords are plain or `{SHA}` (`htpasswd -s`); bcrypt,
 //! MD5 and crypt hashes are refused with their line number, never their text. Credentials are
 //! compared in constant time against every user. With `client_auth` (`username`, `password` or
-//! their `_file`s) it holds the credentials a client sends; no otelbox exporter takes an
-//! authenticator yet, so starting one says so in the log. One of the two is required, not both.
+//! their `_file`s) it is a client authenticator: an `otlp` or `otlphttp` exporter naming it in
+//! `auth.authenticator` sends `Authorization: Basic <base64 of user:password>` with every request
+//! (the files are read at start-up). One of the two is required, not both: an htpasswd instance
+//! named by an exporter fails start-up.
 
 use crate::config::{ComponentId, Parser, Settings};
-use crate::extension::{Authenticator, Extension, ExtensionFactory};
+use crate::extension::{Authenticator, ClientAuthenticator, Extension, ExtensionFactory};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use futures::future::BoxFuture;
@@ -371,11 +373,6 @@ impl Extension for BasicAuth {
             if let Some(client) = &self.client_auth {
                 // Reads the files now, so a missing one is a start-up error, not a failed export.
                 client.authorization().map_err(|e| anyhow::anyhow!("client_auth: {e}"))?;
-                tracing::warn!(
-                    extension = %self.id,
-                    "basicauth client_auth is not used: otelbox's exporters take no authenticator yet; \
-                     send the header with an exporter's `headers: {{ authorization: Basic <base64 of user:password> }}`"
-                );
             }
             Ok(())
         })
@@ -384,6 +381,20 @@ impl Extension for BasicAuth {
     /// Only with `htpasswd`: a `client_auth` instance authenticates no request.
     fn authenticator(&self) -> Option<&dyn Authenticator> {
         self.htpasswd.as_ref().map(|_| self as &dyn Authenticator)
+    }
+
+    /// Only with `client_auth`: an `htpasswd` instance has no credentials to send.
+    fn client_authenticator(&self) -> Option<&dyn ClientAuthenticator> {
+        self.client_auth.as_ref().map(|_| self as &dyn ClientAuthenticator)
+    }
+}
+
+impl ClientAuthenticator for BasicAuth {
+    fn authorization(&self) -> anyhow::Result<http::HeaderValue> {
+        match &self.client_auth {
+            Some(client) => client.authorization().map_err(|e| anyhow::anyhow!("client_auth: {e}")),
+            None => anyhow::bail!("{} has no client_auth (username and password) to send", self.id),
+        }
     }
 }
 
@@ -687,5 +698,126 @@ mod tests {
         assert!(extension.authenticator().unwrap().authenticate(&basic("alice", "s3cret")).is_ok());
         let client = serde_yaml_ng::to_string(&examples["basicauth/client"]).unwrap();
         assert!(started(&client).await.unwrap().authenticator().is_none());
+    }
+
+    #[tokio::test]
+    async fn only_a_client_auth_instance_is_a_client_authenticator() {
+        let client = started("client_auth: { username: alice, password: s3cret }").await.unwrap();
+        let header = client
+            .client_authenticator()
+            .expect("client_auth makes a client authenticator")
+            .authorization()
+            .unwrap();
+        assert_eq!(header.to_str().unwrap(), format!("Basic {}", STANDARD.encode("alice:s3cret")));
+        assert!(header.is_sensitive());
+        let server = started(&inline("alice:s3cret")).await.unwrap();
+        assert!(server.client_authenticator().is_none(), "htpasswd holds no credentials to send");
+    }
+
+    fn memory_store() -> Arc<crate::store::Store> {
+        crate::store::Store::open(crate::store::StoreConfig {
+            location: crate::store::Location::Memory,
+            retention: Default::default(),
+            durable_sync: false,
+        })
+        .unwrap()
+    }
+
+    /// A config whose otlphttp exporter (to `addr`) names `basicauth/users`, defined by `extension`.
+    fn exporting_config(extension: &str, addr: &str) -> crate::config::Config {
+        let yaml = format!(
+            "extensions:\n  basicauth/users: {extension}\n\
+             receivers: {{ otlp: {{ protocols: {{ http: {{ endpoint: 127.0.0.1:0 }} }} }} }}\n\
+             exporters:\n  otlphttp/upstream: {{ endpoint: 'http://{addr}', compression: none, auth: {{ authenticator: basicauth/users }} }}\n\
+             service: {{ extensions: [basicauth/users], pipelines: {{ logs: {{ receivers: [otlp], exporters: [otlphttp/upstream] }} }} }}\n"
+        );
+        crate::components::parse_config(&yaml).unwrap_or_else(|e| panic!("{e}\n{yaml}"))
+    }
+
+    /// A server answering 200 to every POST, recording each request's Authorization header.
+    async fn recording_upstream() -> (std::net::SocketAddr, Arc<std::sync::Mutex<Vec<Option<String>>>>) {
+        let seen: Arc<std::sync::Mutex<Vec<Option<String>>>> = Arc::default();
+        let record = seen.clone();
+        let handler = move |headers: axum::http::HeaderMap| {
+            let record = record.clone();
+            async move {
+                let authorization = headers
+                    .get(axum::http::header::AUTHORIZATION)
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_string);
+                record.lock().unwrap().push(authorization);
+                axum::http::StatusCode::OK
+            }
+        };
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let router = axum::Router::new().fallback(axum::routing::post(handler));
+        tokio::spawn(async move { axum::serve(listener, router).await });
+        (addr, seen)
+    }
+
+    /// Regression guard: an htpasswd (receiver-only) basicauth has nothing to send, so an exporter
+    /// naming it must stop start-up, naming the exporter's setting and the extension.
+    #[tokio::test]
+    async fn a_receiver_only_basicauth_named_by_an_exporter_fails_start_up_naming_both() {
+        let config = exporting_config("{ htpasswd: { inline: 'alice:s3cret' } }", "127.0.0.1:1");
+        let extensions = crate::service::start_extensions(&config).await.unwrap();
+        let store = memory_store();
+        let error = crate::service::Topology::build(
+            &config,
+            &crate::service::Resources {
+                store: &store,
+                data_dir: None,
+                components: &Default::default(),
+                extensions: &extensions,
+            },
+        )
+        .err()
+        .expect("refused at start-up");
+        assert_eq!(
+            error.to_string(),
+            "exporters.otlphttp/upstream.auth.authenticator: extension \"basicauth/users\" is not a client authenticator; \
+             an exporter needs a bearertokenauth with token or filename, or a basicauth with client_auth"
+        );
+        extensions.shutdown().await;
+        store.close().await;
+    }
+
+    #[tokio::test]
+    async fn an_exporter_naming_a_client_auth_basicauth_sends_its_header_with_every_request() {
+        let (addr, seen) = recording_upstream().await;
+        let config = exporting_config("{ client_auth: { username: alice, password: s3cret } }", &addr.to_string());
+        let extensions = crate::service::start_extensions(&config).await.unwrap();
+        let store = memory_store();
+        let components = crate::telemetry::Components::default();
+        let topology = crate::service::Topology::build(
+            &config,
+            &crate::service::Resources {
+                store: &store,
+                data_dir: None,
+                components: &components,
+                extensions: &extensions,
+            },
+        )
+        .unwrap();
+        let logs = topology
+            .heads(&ComponentId::parse("otlp").unwrap())
+            .logs
+            .expect("the logs pipeline");
+        for _ in 0..2 {
+            let envelope = crate::pipeline::Envelope::unacked(crate::exporter::sender::golden::logs());
+            crate::pipeline::Consumer::consume(&*logs, envelope).await.unwrap();
+        }
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while seen.lock().unwrap().len() < 2 {
+            assert!(std::time::Instant::now() < deadline, "the upstream got {:?}", seen.lock().unwrap());
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+        let expected = format!("Basic {}", STANDARD.encode("alice:s3cret"));
+        let authorizations = seen.lock().unwrap().clone();
+        assert_eq!(authorizations, [Some(expected.clone()), Some(expected)]);
+        topology.shutdown().await;
+        extensions.shutdown().await;
+        store.close().await;
     }
 }

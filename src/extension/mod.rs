@@ -1,7 +1,8 @@
 //! Extensions: components outside the pipelines (health checks, authenticators), the
 //! `ExtensionFactory` each type registers (`crate::components`), and `Extensions`, the running
 //! set that starts them in `service.extensions` order before any receiver and stops them last.
-//! Receivers find an authenticator among them by id.
+//! Receivers find a (server) authenticator among them by id; the service asks a client
+//! authenticator for the `Authorization` value of the exporters naming it.
 
 pub mod basicauth;
 pub mod bearertokenauth;
@@ -32,6 +33,10 @@ pub trait Extension: Send + Sync {
     fn authenticator(&self) -> Option<&dyn Authenticator> {
         None
     }
+    /// `Some` for a client authenticator, which exporters can name in `auth.authenticator`.
+    fn client_authenticator(&self) -> Option<&dyn ClientAuthenticator> {
+        None
+    }
     /// `Some` for a storage extension: the directory components naming it keep their files in.
     fn storage_directory(&self) -> Option<&Path> {
         None
@@ -44,6 +49,13 @@ pub trait Extension: Send + Sync {
 pub trait Authenticator: Send + Sync {
     /// `Err` with the reason to answer 401 / UNAUTHENTICATED with.
     fn authenticate(&self, headers: &http::HeaderMap) -> Result<(), String>;
+}
+
+/// Makes the credentials an exporter sends with every request.
+pub trait ClientAuthenticator: Send + Sync {
+    /// The `Authorization` value (HTTP header, or gRPC `authorization` metadata), marked sensitive;
+    /// asked for once the extension has started. `Err` says why it cannot be made.
+    fn authorization(&self) -> anyhow::Result<http::HeaderValue>;
 }
 
 /// The running extensions, in start order.
@@ -68,15 +80,31 @@ impl Extensions {
 
     /// The authenticator extension `id`; an error says why it cannot serve as one.
     pub fn authenticator(&self, id: &ComponentId) -> anyhow::Result<Arc<dyn Extension>> {
-        let (_, extension) = self
-            .running
-            .iter()
-            .find(|(running, _)| running == id)
-            .ok_or_else(|| anyhow::anyhow!("authenticator \"{id}\" is not a running extension (list it in service.extensions)"))?;
+        let extension = self.running_authenticator(id)?;
         if extension.authenticator().is_none() {
             anyhow::bail!("extension \"{id}\" is not an authenticator");
         }
         Ok(extension.clone())
+    }
+
+    /// The `Authorization` value the client authenticator extension `id` has an exporter send; an
+    /// error says why it cannot serve as one (a basicauth with only `htpasswd` checks requests,
+    /// it sends none).
+    pub fn client_authorization(&self, id: &ComponentId) -> anyhow::Result<http::HeaderValue> {
+        let client = self.running_authenticator(id)?.client_authenticator().ok_or_else(|| {
+            anyhow::anyhow!(
+                "extension \"{id}\" is not a client authenticator; an exporter needs a bearertokenauth with token or filename, or a basicauth with client_auth"
+            )
+        })?;
+        client.authorization().map_err(|e| anyhow::anyhow!("authenticator \"{id}\": {e}"))
+    }
+
+    fn running_authenticator(&self, id: &ComponentId) -> anyhow::Result<&Arc<dyn Extension>> {
+        self.running
+            .iter()
+            .find(|(running, _)| running == id)
+            .map(|(_, extension)| extension)
+            .ok_or_else(|| anyhow::anyhow!("authenticator \"{id}\" is not a running extension (list it in service.extensions)"))
     }
 
     /// The directory of the storage extension `id`, if it is a running one.

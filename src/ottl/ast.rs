@@ -131,6 +131,8 @@ pub enum Converter {
     /// A random (version 4) UUID.
     Uuid,
     IsRootSpan,
+    /// A JSON object to a map, an array to a list.
+    ParseJson(Box<ValueExpr>),
 }
 
 /// The converters from a string to a string, which the replace editors also take as their
@@ -287,6 +289,7 @@ impl Converter {
             Converter::IsKind { kind, .. } => kind.converter_name(),
             Converter::Uuid => "UUID",
             Converter::IsRootSpan => "IsRootSpan",
+            Converter::ParseJson(_) => "ParseJSON",
         }
     }
 
@@ -309,6 +312,7 @@ impl Converter {
             Converter::Duration(_) | Converter::Int(_) | Converter::Len(_) => "an int",
             Converter::Double(_) => "a float",
             Converter::Split { .. } => "a list",
+            Converter::ParseJson(_) => "a map or a list",
             Converter::String(_)
             | Converter::Concat { .. }
             | Converter::Substring { .. }

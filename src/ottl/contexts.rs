@@ -501,4 +501,12 @@ impl<C: TransformContext> TransformContext for WithResource<'_, C> {
     fn metric_mut(&mut self) -> Option<&mut Metric> {
         self.inner.metric_mut()
     }
+
+    fn cache(&self) -> Option<&[KeyValue]> {
+        self.inner.cache()
+    }
+
+    fn cache_mut(&mut self) -> Option<&mut Vec<KeyValue>> {
+        self.inner.cache_mut()
+    }
 }

@@ -43,6 +43,72 @@ pub trait TransformContext {
     fn metric_mut(&mut self) -> Option<&mut Metric> {
         None
     }
+    /// The item's cache (`cache`, `cache["k"]`); None where the caller keeps none, which reads
+    /// as an empty map and cannot be written. `WithCache` lends one.
+    fn cache(&self) -> Option<&[KeyValue]> {
+        None
+    }
+    fn cache_mut(&mut self) -> Option<&mut Vec<KeyValue>> {
+        None
+    }
+}
+
+/// A context with the cache of the item it runs on: a map private to the item while one block
+/// of statements runs over it, so a statement can leave values there for the next ones
+/// (`merge_maps(cache, ParseJSON(body), "upsert")`, then `set(attributes["x"], cache["x"])`).
+/// The transform processor makes an empty one for each item and block.
+pub struct WithCache<'a, C: ?Sized> {
+    pub inner: &'a mut C,
+    pub cache: &'a mut Vec<KeyValue>,
+}
+
+impl<C: TransformContext + ?Sized> TransformContext for WithCache<'_, C> {
+    fn context(&self) -> Context {
+        self.inner.context()
+    }
+
+    fn get(&self, field: Field) -> Result<FieldRef<'_>, String> {
+        self.inner.get(field)
+    }
+
+    fn set(&mut self, field: Field, value: Value) -> Result<(), String> {
+        self.inner.set(field, value)
+    }
+
+    fn get_mut(&mut self, field: Field) -> Result<FieldMut<'_>, String> {
+        self.inner.get_mut(field)
+    }
+
+    fn metric_mut(&mut self) -> Option<&mut Metric> {
+        self.inner.metric_mut()
+    }
+
+    fn cache(&self) -> Option<&[KeyValue]> {
+        Some(self.cache.as_slice())
+    }
+
+    fn cache_mut(&mut self) -> Option<&mut Vec<KeyValue>> {
+        Some(&mut *self.cache)
+    }
+}
+
+/// A field for reading: the cache from `cache()`, the rest from `get`.
+fn lend(ctx: &dyn TransformContext, field: Field) -> Result<FieldRef<'_>, String> {
+    match field {
+        Field::Cache => Ok(FieldRef::Map(ctx.cache().unwrap_or(&[]))),
+        other => ctx.get(other),
+    }
+}
+
+/// A container field for writing: the cache from `cache_mut()`, the rest from `get_mut`.
+fn lend_mut(ctx: &mut dyn TransformContext, field: Field) -> Result<FieldMut<'_>, String> {
+    let context = ctx.context();
+    match field {
+        Field::Cache => ctx.cache_mut().map(FieldMut::Map).ok_or_else(|| {
+            format!("cache cannot be written here: only the transform processor's statements keep a cache per {context} item")
+        }),
+        other => ctx.get_mut(other),
+    }
 }
 
 fn at(column: usize) -> impl Fn(String) -> OttlError {
@@ -107,7 +173,7 @@ pub(super) fn eval_value(expr: &ValueExpr, ctx: &dyn TransformContext) -> Result
 /// A path's value; a missing key anywhere along it is nil.
 pub(super) fn get_path(ctx: &dyn TransformContext, path: &Path) -> Result<Value, OttlError> {
     let fail = at(path.column);
-    match ctx.get(path.field).map_err(&fail)? {
+    match lend(ctx, path.field).map_err(&fail)? {
         FieldRef::Value(v) if path.keys.is_empty() => Ok(v),
         FieldRef::Value(v) => Err(fail(format!("{} is {}, which takes no key", path.field, v.type_name()))),
         FieldRef::Map(kvs) => match path.keys.split_first() {
@@ -157,7 +223,7 @@ pub(super) fn set_path(ctx: &mut dyn TransformContext, path: &Path, value: Value
     if path.field.container().is_none() {
         return ctx.set(path.field, value).map_err(fail);
     }
-    match ctx.get_mut(path.field).map_err(&fail)? {
+    match lend_mut(ctx, path.field).map_err(&fail)? {
         FieldMut::Map(kvs) => match path.keys.split_first() {
             None => {
                 *kvs = value.into_key_values().map_err(|e| fail(format!("{}: {e}", path.field)))?;
@@ -213,7 +279,7 @@ fn child_or_insert<'a>(parent: &'a mut AnyValue, key: &Key) -> Result<&'a mut An
 /// The map at `path` for the map editors; None when nothing is there.
 pub(super) fn map_mut<'a>(ctx: &'a mut dyn TransformContext, path: &Path) -> Result<Option<&'a mut Vec<KeyValue>>, OttlError> {
     let fail = at(path.column);
-    let target = match ctx.get_mut(path.field).map_err(&fail)? {
+    let target = match lend_mut(ctx, path.field).map_err(&fail)? {
         FieldMut::Map(kvs) => match path.keys.split_first() {
             None => return Ok(Some(kvs)),
             Some((Key::Str(key), rest)) => match kvs.iter_mut().find(|kv| kv.key == *key).and_then(|kv| kv.value.as_mut()) {

@@ -4,7 +4,7 @@ use super::ast::{Call, Converter, Editor, MergeStrategy, Path, ReplaceMode, Repl
 use super::eval::{eval_value, get_path, map_mut, set_path, TransformContext};
 use super::lexer::truncate;
 use super::paths::Field;
-use super::value::{key_value, parse_duration, Value};
+use super::value::{key_value, parse_duration, parse_json, Value};
 use super::{err, OttlError};
 use opentelemetry_proto::tonic::common::v1::{any_value, KeyValue};
 use opentelemetry_proto::tonic::metrics::v1::metric::Data;
@@ -104,6 +104,7 @@ pub(super) const CONVERTERS: &[Signature] = &[
     signature("IsBool", &["value"]),
     signature("IsList", &["value"]),
     signature("IsRootSpan", &[]),
+    signature("ParseJSON", &["target"]),
 ];
 
 pub(super) fn find(table: &'static [Signature], name: &str) -> Option<&'static Signature> {
@@ -177,6 +178,10 @@ pub(super) fn call_converter(call: &Call, ctx: &dyn TransformContext) -> Result<
             super::eval::FieldRef::Value(Value::Str(parent)) => Ok(Value::Bool(parent.is_empty())),
             _ => Err(fail("IsRootSpan needs the span's parent_span_id".to_string())),
         },
+        Converter::ParseJson(target) => {
+            let text = expect_string(eval_value(target, ctx)?, "ParseJSON").map_err(fail)?;
+            parse_json(&text).map_err(fail)
+        }
     }
 }
 

@@ -28,6 +28,12 @@
 //! different types are unequal and unordered (`!=` is true, every other comparison false);
 //! ints and floats compare as numbers; `Duration("8s")` is an int of nanoseconds, so
 //! `end_time_unix_nano - start_time_unix_nano > Duration("8s")` works; enums are ints.
+//!
+//! Every context has `cache` (also `<context>.cache`): a map private to one item while one block
+//! of statements runs over it, read and written like attributes. The caller lends it with
+//! `WithCache`; without one it reads as an empty map and cannot be written. A context reads no
+//! other context's cache (`resource.cache` is refused in the log context). `ParseJSON` turns a
+//! JSON object into a map and an array into a list, every number a float, as the Collector does.
 
 mod ast;
 mod contexts;
@@ -49,7 +55,7 @@ pub use ast::{
 pub use contexts::{
     DataPointContext, LogContext, MetricContext, MetricFacts, ResourceContext, SpanContext, SpanEventContext, WithResource,
 };
-pub use eval::{FieldMut, FieldRef, TransformContext};
+pub use eval::{FieldMut, FieldRef, TransformContext, WithCache};
 pub use infer::infer_contexts;
 pub use paths::{Container, Context, Field};
 pub use value::{parse_duration, Value};

@@ -11,8 +11,8 @@ use super::ast::{
 };
 use super::functions::{find, names, Signature, CONVERTERS, EDITORS};
 use super::lexer::{describe, lex, truncate, Tok, Token};
-use super::paths::{enum_value, lookup, paths_of, Container, Context, Field, ENUMS, ENUM_FAMILIES};
-use super::value::{parse_duration, Value};
+use super::paths::{enum_value, is_writable, lookup, Container, Context, Field, ENUMS, ENUM_FAMILIES};
+use super::value::{parse_duration, parse_json, Value};
 use super::{err, OttlError, MAX_DEPTH, MAX_INPUT_CHARS};
 
 /// Parses a whole condition.
@@ -774,6 +774,16 @@ impl<'a> Parser<'a> {
                 }
             }
             "UUID" => Converter::Uuid,
+            "ParseJSON" => {
+                let arg = args.next()?;
+                let arg_col = arg.col;
+                let target = string_valued(arg, "the target of ParseJSON")?;
+                // A literal is parsed now, so malformed JSON fails at start-up, not on every item.
+                if let ValueExpr::Literal(Value::Str(text)) = &target {
+                    parse_json(text).map_err(|message| err(arg_col, message))?;
+                }
+                Converter::ParseJson(Box::new(target))
+            }
             "IsRootSpan" if self.context == Context::Span => Converter::IsRootSpan,
             "IsRootSpan" => {
                 return Err(err(
@@ -974,8 +984,7 @@ impl<'a> Parser<'a> {
                 format!("expected a map such as attributes as the target of {editor}, found {path}, which is not a map"),
             ));
         }
-        let writable = paths_of(self.context).iter().any(|p| p.field == path.field && p.writable);
-        if !writable {
+        if !is_writable(self.context, path.field) {
             return Err(err(arg.col, format!("{} is read-only in the {} context", path.field, self.context)));
         }
         Ok(path)

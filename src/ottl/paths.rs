@@ -68,6 +68,9 @@ pub enum Field {
     MetricDescription,
     /// The name of a span event's span.
     SpanName,
+    /// The item's cache: a map private to one item while one block of statements runs over it,
+    /// which every context has (the caller lends it with `WithCache`).
+    Cache,
 }
 
 /// How a field can be indexed with `[key]`.
@@ -109,13 +112,14 @@ impl Field {
             Field::MetricUnit => "metric.unit",
             Field::MetricDescription => "metric.description",
             Field::SpanName => "span.name",
+            Field::Cache => "cache",
         }
     }
 
     /// Whether the field takes `[key]`s, and which.
     pub fn container(self) -> Option<Container> {
         match self {
-            Field::Attributes | Field::ResourceAttributes => Some(Container::Map),
+            Field::Attributes | Field::ResourceAttributes | Field::Cache => Some(Container::Map),
             Field::Body => Some(Container::Any),
             _ => None,
         }
@@ -206,6 +210,10 @@ const DATA_POINT: &[PathSpec] = &[
 
 const RESOURCE: &[PathSpec] = &[rw(Field::Attributes), rw(Field::DroppedAttributesCount)];
 
+/// Every context's cache (`cache`, `<context>.cache`); kept out of the tables, so the lists of
+/// paths in messages stay those of the data.
+const CACHE: PathSpec = rw(Field::Cache);
+
 pub(super) fn paths_of(context: Context) -> &'static [PathSpec] {
     match context {
         Context::Span => SPAN,
@@ -259,6 +267,13 @@ impl Field {
 /// is `attributes` in the resource context), and `scope.` is `instrumentation_scope.`. The
 /// error is the message without its column.
 pub(super) fn lookup(context: Context, text: &str) -> Result<PathSpec, String> {
+    let own_prefix_removed = text
+        .strip_prefix(context.as_str())
+        .and_then(|rest| rest.strip_prefix('.'))
+        .unwrap_or(text);
+    if own_prefix_removed == "cache" {
+        return Ok(CACHE);
+    }
     let table = paths_of(context);
     let find = |t: &str| table.iter().find(|p| p.field.as_str() == t).copied();
     let own = |t: &str| find(t).filter(|p| !p.field.names_another_context());
@@ -283,6 +298,13 @@ pub(super) fn lookup(context: Context, text: &str) -> Result<PathSpec, String> {
             return Ok(spec);
         }
     }
+    if CONTEXT_PREFIXES.contains(&first) && rest == "cache" {
+        return Err(format!(
+            "'{}' is the cache of the {first} context, which the {context} context cannot read; each context has its \
+             own cache: write {context}.cache or cache",
+            truncate(text)
+        ));
+    }
     if CONTEXT_PREFIXES.contains(&first) {
         if readable_prefixes(context).contains(&first) {
             return Err(unknown());
@@ -301,6 +323,11 @@ pub(super) fn lookup(context: Context, text: &str) -> Result<PathSpec, String> {
         ));
     }
     Err(unknown())
+}
+
+/// Whether `field` can be written in `context`: the cache always, other fields as the table says.
+pub(super) fn is_writable(context: Context, field: Field) -> bool {
+    field == Field::Cache || paths_of(context).iter().any(|p| p.field == field && p.writable)
 }
 
 /// The context's paths for a message: `name, kind, attributes[...]`.

@@ -712,7 +712,7 @@ const DATA_POINT_PATHS: &str = "attributes[...], metric.name, metric.description
 resource.attributes[...], resource.dropped_attributes_count, instrumentation_scope.name";
 
 const CONVERTER_NAMES: &str = "IsMatch, Duration, Int, Double, String, Concat, Split, Substring, ToLowerCase, \
-ToUpperCase, Len, SHA256, UUID, IsMap, IsString, IsInt, IsDouble, IsBool, IsList, IsRootSpan";
+ToUpperCase, Len, SHA256, UUID, IsMap, IsString, IsInt, IsDouble, IsBool, IsList, IsRootSpan, ParseJSON";
 
 const EDITOR_NAMES: &str = "set, delete_key, delete_matching_keys, keep_keys, keep_matching_keys, replace_pattern, \
 replace_all_patterns, replace_match, replace_all_matches, merge_maps, flatten, truncate_all, limit, convert_sum_to_gauge, \
@@ -1958,5 +1958,166 @@ found string \"sometimes\""
         serr("convert_sum_to_gauge()", Context::DataPoint),
         "column 1: convert_sum_to_gauge changes the type of a metric, so it runs in the metric context only, \
 not the datapoint context; write its condition with metric.* paths"
+    );
+}
+
+// ---------------------------------------------------------------------------
+// The cache and ParseJSON
+
+/// Runs log statements in order on `log` with one cache, as the transform processor does for one
+/// item and block; returns what is left in the cache.
+fn run_log_with_cache(log: &mut LogRecord, statements: &[&str]) -> Value {
+    let resource = sample_resource("worker");
+    let mut cache = Vec::new();
+    let mut item = LogContext::new(log, Some(&resource), None);
+    let mut ctx = WithCache {
+        inner: &mut item,
+        cache: &mut cache,
+    };
+    for text in statements {
+        stmt(text, Context::Log)
+            .execute(&mut ctx)
+            .unwrap_or_else(|e| panic!("{text:?}: {e}"));
+    }
+    Value::from_key_values(&cache)
+}
+
+fn log_runtime_error(text: &str) -> String {
+    let mut log = sample_log();
+    let resource = sample_resource("worker");
+    let mut ctx = LogContext::new(&mut log, Some(&resource), None);
+    stmt(text, Context::Log).execute(&mut ctx).expect_err(text).to_string()
+}
+
+fn entry(map: &Value, key: &str) -> Value {
+    match map {
+        Value::Map(entries) => entries.iter().find(|(k, _)| k == key).map_or(Value::Nil, |(_, v)| v.clone()),
+        other => panic!("expected a map, got {other:?}"),
+    }
+}
+
+#[test]
+fn the_cache_keeps_values_between_the_statements_run_on_one_item() {
+    let mut log = sample_log();
+    log.body = Some(s(r#"{"user": "alice", "status": 200, "tags": ["a", "b"], "meta": {"ok": true, "none": null}}"#).into());
+    let cache = run_log_with_cache(
+        &mut log,
+        &[
+            r#"merge_maps(log.cache, ParseJSON(log.body), "upsert") where IsMatch(log.body, "^\\{")"#,
+            r#"set(log.attributes["user"], log.cache["user"])"#,
+            r#"set(attributes["first_tag"], cache["tags"][0])"#,
+            r#"set(attributes["none"], cache["meta"]["none"])"#,
+            r#"set(cache["ok"], log.cache["meta"]["ok"])"#,
+            r#"delete_key(cache, "tags")"#,
+        ],
+    );
+    let attribute = |key: &str| Value::from_any(crate::pdata::find_attribute(&log.attributes, key));
+    assert_eq!(attribute("user"), s("alice"));
+    assert_eq!(attribute("first_tag"), s("a"));
+    assert_eq!(attribute("none"), Value::Nil, "a JSON null is nil, and setting nil does nothing");
+    assert_eq!(keys(&log.attributes), ["user", "password", "count", "first_tag"]);
+    assert_eq!(
+        entry(&cache, "status"),
+        Value::Double(200.0),
+        "JSON numbers are floats, as in the Collector"
+    );
+    assert_eq!(entry(&cache, "ok"), Value::Bool(true));
+    assert_eq!(entry(&cache, "tags"), Value::Nil);
+}
+
+#[test]
+fn without_a_lent_cache_reads_are_empty_and_writes_are_refused() {
+    let mut log = sample_log();
+    assert!(on_log(&mut log, r#"cache["x"] == nil and Len(log.cache) == 0"#));
+    assert_eq!(
+        log_runtime_error(r#"set(cache["x"], "y")"#),
+        "column 5: cache cannot be written here: only the transform processor's statements keep a cache per log item"
+    );
+}
+
+#[test]
+fn every_context_has_its_own_cache_and_reads_no_other() {
+    let contexts = [
+        Context::Span,
+        Context::SpanEvent,
+        Context::Log,
+        Context::Metric,
+        Context::DataPoint,
+        Context::Resource,
+    ];
+    for context in contexts {
+        stmt(r#"set(cache["a"], 1)"#, context);
+        stmt(
+            &format!(r#"set({context}.cache["a"]["b"], 1) where {context}.cache["c"] != nil"#),
+            context,
+        );
+        stmt(&format!(r#"delete_key({context}.cache, "a")"#), context);
+    }
+    assert_eq!(
+        serr(r#"set(attributes["env"], resource.cache["env"])"#, Context::Log),
+        "column 24: 'resource.cache' is the cache of the resource context, which the log context cannot read; \
+each context has its own cache: write log.cache or cache"
+    );
+    assert_eq!(
+        cerr(r#"span.cache["a"] == 1"#, Context::SpanEvent),
+        "column 1: 'span.cache' is the cache of the span context, which the spanevent context cannot read; \
+each context has its own cache: write spanevent.cache or cache"
+    );
+    // The cache is not a path of the data, so the lists of paths in messages leave it out.
+    assert_eq!(
+        cerr(r#"cahce["a"] == 1"#, Context::Span),
+        format!("column 1: unknown path 'cahce' in the span context; expected one of {SPAN_PATHS}")
+    );
+}
+
+#[test]
+fn parse_json_makes_maps_and_lists_with_float_numbers() {
+    let mut log = sample_log();
+    log.body = Some(s(r#"{"a": {"b": [1, "x", true, null, 2.5]}}"#).into());
+    run_log(
+        &mut log,
+        &[
+            r#"set(attributes["doc"], ParseJSON(body))"#,
+            r#"set(attributes["list"], ParseJSON("[3]"))"#,
+        ],
+    );
+    let attribute = |key: &str| Value::from_any(crate::pdata::find_attribute(&log.attributes, key));
+    let items = Value::List(vec![Value::Double(1.0), s("x"), Value::Bool(true), Value::Nil, Value::Double(2.5)]);
+    assert_eq!(attribute("doc"), map(&[("a", map(&[("b", items)]))]));
+    assert_eq!(attribute("list"), Value::List(vec![Value::Double(3.0)]));
+}
+
+#[test]
+fn parse_json_refuses_what_is_not_a_json_object_or_array() {
+    let log = Context::Log;
+    assert_eq!(
+        serr(r#"set(attributes["x"], ParseJSON("42"))"#, log),
+        "column 32: ParseJSON: expected a JSON object or array, got a number"
+    );
+    assert_eq!(
+        serr(r#"set(attributes["x"], ParseJSON(1))"#, log),
+        "column 32: expected a string as the target of ParseJSON, found 1"
+    );
+    let malformed = serr(r#"set(attributes["x"], ParseJSON("{"))"#, log);
+    assert!(
+        malformed.starts_with("column 32: ParseJSON: the text is not valid JSON ("),
+        "{malformed}"
+    );
+    let not_json = log_runtime_error(r#"set(attributes["x"], ParseJSON(body))"#);
+    assert!(
+        not_json.starts_with("column 22: ParseJSON: the text is not valid JSON ("),
+        "{not_json}"
+    );
+    assert_eq!(
+        log_runtime_error(r#"set(attributes["x"], ParseJSON(attributes["count"]))"#),
+        "column 22: ParseJSON expects a string, got an int"
+    );
+    assert_eq!(
+        log_runtime_error(r#"set(attributes["x"], ParseJSON(attributes["missing"]))"#),
+        "column 22: ParseJSON expects a string, got nil"
+    );
+    assert_eq!(
+        log_runtime_error(r#"merge_maps(attributes, ParseJSON("[1]"), "upsert")"#),
+        "column 12: merge_maps expects a map as the source, got a list"
     );
 }

@@ -81,6 +81,33 @@ impl Value {
     }
 }
 
+/// OTTL's `ParseJSON`: a JSON object becomes a map, an array a list; inside them strings,
+/// bools and null become strings, bools and nil, and every number a float, as the Collector
+/// reads JSON numbers (float64). Any other document (a bare string or number) is refused.
+pub(super) fn parse_json(text: &str) -> Result<Value, String> {
+    use serde_json::Value as J;
+    match serde_json::from_str::<J>(text) {
+        Ok(document @ (J::Object(_) | J::Array(_))) => Ok(from_json(document)),
+        Ok(J::Null) => Err("ParseJSON: expected a JSON object or array, got null".to_string()),
+        Ok(J::Bool(_)) => Err("ParseJSON: expected a JSON object or array, got a boolean".to_string()),
+        Ok(J::Number(_)) => Err("ParseJSON: expected a JSON object or array, got a number".to_string()),
+        Ok(J::String(_)) => Err("ParseJSON: expected a JSON object or array, got a string".to_string()),
+        Err(e) => Err(format!("ParseJSON: the text is not valid JSON ({e})")),
+    }
+}
+
+fn from_json(json: serde_json::Value) -> Value {
+    use serde_json::Value as J;
+    match json {
+        J::Null => Value::Nil,
+        J::Bool(b) => Value::Bool(b),
+        J::Number(n) => n.as_f64().map_or(Value::Nil, Value::Double),
+        J::String(s) => Value::Str(s),
+        J::Array(items) => Value::List(items.into_iter().map(from_json).collect()),
+        J::Object(entries) => Value::Map(entries.into_iter().map(|(k, v)| (k, from_json(v))).collect()),
+    }
+}
+
 /// `Value::type_name` of an OTLP value, without converting it.
 pub(super) fn any_type_name(value: &any_value::Value) -> &'static str {
     use any_value::Value as V;

@@ -540,7 +540,7 @@ fn resolve_path(signal: &Signal, prefix: Level, rest: &str, level: Level) -> Res
 // ---------------------------------------------------------------------------------------------
 // Parsing
 
-const KEYS: [&str; 8] = [
+const KEYS: [&str; 9] = [
     "error_mode",
     "trace_conditions",
     "metric_conditions",
@@ -549,6 +549,7 @@ const KEYS: [&str; 8] = [
     "metrics",
     "logs",
     "spans",
+    "profile_conditions",
 ];
 
 pub fn parse(p: &mut Parser, value: &Value, path: &str) -> FilterConfig {
@@ -559,6 +560,8 @@ pub fn parse(p: &mut Parser, value: &Value, path: &str) -> FilterConfig {
     p.only_keys(body, &KEYS, path);
     let mode = parse_error_mode(p, body.get("error_mode"), &format!("{path}.error_mode")).unwrap_or_default();
     let at = |key: &str| format!("{path}.{key}");
+    // No profiles signal in otelbox (profiles pipelines are validated, then skipped): checked for shape, then ignored.
+    crate::processor::transform::check_ignored_profile_list(p, body.get("profile_conditions"), &at("profile_conditions"), "conditions");
     let given = |key: &str| body.get(key).filter(|v| !v.is_null());
 
     // Traces: trace_conditions, or the traces lists, or spans.
@@ -2107,7 +2110,7 @@ service:
             errors,
             [
                 "processors.filter/odd.tracez: unknown key (expected one of: error_mode, trace_conditions, metric_conditions, \
-                 log_conditions, traces, metrics, logs, spans)",
+                 log_conditions, traces, metrics, logs, spans, profile_conditions)",
                 "processors.filter/odd.traces: expected a mapping, got a list",
             ]
         );

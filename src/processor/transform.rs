@@ -13,9 +13,16 @@
 //!     - truncate_all(attributes, 256)   # a plain statement: its context is inferred (below)
 //!   metric_statements: [...]            # contexts resource | metric | datapoint
 //!   log_statements: [...]               # contexts resource | log
+//!   profile_statements: [...]           # checked for shape, then ignored (no profiles signal)
 //! ```
 //! Blocks run in the order given, each over the whole payload; within a block, every statement
 //! runs in order on one item before the next item.
+//!
+//! The cache. Each item has a map of its own, `cache` (or `<context>.cache`), while one block runs
+//! over it: statements read and write it like attributes, and it starts empty for every item and
+//! every block, as the Collector's does. So `merge_maps(log.cache, ParseJSON(log.body), "upsert")`
+//! then `set(log.attributes["user"], log.cache["user"])` copies one field of a JSON body. A context
+//! reads only its own cache (`resource.cache` is refused in the log context, as in the Collector).
 //!
 //! Context inference. Like the Collector, a plain statement (or a block without `context`) runs in
 //! the most specific context its paths name (`ottl::infer_contexts`): `set(span.attributes["a"],
@@ -24,9 +31,12 @@
 //! Unprefixed paths are the item's own (`attributes`), so a statement with any keeps the item
 //! context of the signal: `span` for trace_statements, `log` for log_statements, and for
 //! metric_statements `metric` (name, type, unit, description), else `datapoint` (attributes,
-//! metric.name). Each plain statement is inferred, and run over the payload, on its own; the
-//! Collector infers the whole list at once and runs it item by item, which differs only when a
-//! later statement changes a resource that an earlier one reads.
+//! metric.name). Each plain statement is inferred on its own; a run of consecutive plain
+//! statements inferred to the same context is one block, run item by item, so they share each
+//! item's cache (as the Collector's plain statements do). The Collector infers the whole list at
+//! once and runs it item by item, which differs only when a later statement changes a resource
+//! that an earlier one reads, or when plain statements of one context that use the cache are
+//! separated by a statement of another context (each run then has its own cache).
 //!
 //! Statements are parsed when the config loads; a syntax error is a config error at the
 //! statement's path with its column. A run-time error follows the block's `error_mode`:
@@ -36,7 +46,7 @@
 use crate::config::{ComponentId, Parser};
 use crate::ottl::{
     infer_contexts, parse_condition, parse_statement, Condition, Context, DataPointContext, LogContext, MetricContext, MetricFacts,
-    OttlError, ResourceContext, SpanContext, SpanEventContext, Statement, TransformContext, WithResource,
+    OttlError, ResourceContext, SpanContext, SpanEventContext, Statement, TransformContext, WithCache, WithResource,
 };
 use crate::pipeline::ItemProcessor;
 use crate::pipeline::PipelineError;
@@ -111,7 +121,7 @@ pub fn parse(p: &mut Parser, value: &Value, path: &str) -> TransformConfig {
     let Some(body) = p.mapping(Some(value), path) else {
         return config;
     };
-    p.only_keys(body, &["error_mode", TRACES.key, METRICS.key, LOGS.key], path);
+    p.only_keys(body, &["error_mode", TRACES.key, METRICS.key, LOGS.key, "profile_statements"], path);
     config.error_mode = parse_error_mode(p, body.get("error_mode"), &format!("{path}.error_mode")).unwrap_or_default();
     let mut section = |section: &Section| {
         let at = format!("{path}.{}", section.key);
@@ -120,24 +130,82 @@ pub fn parse(p: &mut Parser, value: &Value, path: &str) -> TransformConfig {
     config.trace_statements = section(&TRACES);
     config.metric_statements = section(&METRICS);
     config.log_statements = section(&LOGS);
+    // No profiles signal in otelbox (profiles pipelines are validated, then skipped): checked for shape, then ignored.
+    check_ignored_profile_list(
+        p,
+        body.get("profile_statements"),
+        &format!("{path}.profile_statements"),
+        "statements",
+    );
     config
 }
 
-fn parse_section(p: &mut Parser, value: Option<&Value>, path: &str, section: &Section, error_mode: ErrorMode) -> Vec<StatementGroup> {
-    let mut groups = Vec::new();
+/// A `profile_statements` (transform) or `profile_conditions` (filter) list, for a signal otelbox
+/// does not handle: each entry must be an OTTL text or a block `{context, <texts_key>, ...}` of
+/// them, as the Collector would accept it; the texts are not parsed, since the profile context's
+/// paths are not otelbox's. `texts_key` is "statements" or "conditions".
+pub(crate) fn check_ignored_profile_list(p: &mut Parser, value: Option<&Value>, path: &str, texts_key: &str) {
+    let text_kind = texts_key.trim_end_matches('s');
+    let mut block_keys = vec!["context", texts_key];
+    if texts_key != "conditions" {
+        block_keys.push("conditions");
+    }
+    block_keys.push("error_mode");
     for (at, entry) in p.list(value, path) {
-        let group = match entry {
-            Value::String(text) => {
-                let statements = [(at, text.clone())];
-                compile(p, &section.infer(&statements, &[]), &statements, &[], error_mode)
-            }
-            Value::Mapping(_) => parse_block(p, entry, &at, section, error_mode),
+        let body = match entry {
+            Value::String(_) => continue,
+            Value::Mapping(body) => body,
             _ => {
-                p.error(&at, "expected an OTTL statement (a string) or a block with context and statements");
-                None
+                p.error(
+                    &at,
+                    format!("expected an OTTL {text_kind} (a string) or a block with context and {texts_key}"),
+                );
+                continue;
             }
         };
-        groups.extend(group);
+        p.only_keys(body, &block_keys, &at);
+        if let Some(context) = body.get("context").filter(|v| !v.is_null()) {
+            p.string(context, &format!("{at}.context"));
+        }
+        parse_error_mode(p, body.get("error_mode"), &format!("{at}.error_mode"));
+        for key in block_keys.iter().copied().filter(|key| *key == texts_key || *key == "conditions") {
+            let list_at = format!("{at}.{key}");
+            for (item_at, item) in p.list(body.get(key), &list_at) {
+                p.string(item, &item_at);
+            }
+        }
+        if body.get(texts_key).is_none_or(|v| v.as_sequence().is_none_or(|s| s.is_empty())) {
+            p.error(&at, format!("{texts_key} is required: a list of OTTL {texts_key}"));
+        }
+    }
+}
+
+fn parse_section(p: &mut Parser, value: Option<&Value>, path: &str, section: &Section, error_mode: ErrorMode) -> Vec<StatementGroup> {
+    let mut groups: Vec<StatementGroup> = Vec::new();
+    // Whether the last group holds plain statements; the next plain statement of its context
+    // joins it, so that consecutive plain statements share each item's cache.
+    let mut last_is_plain = false;
+    for (at, entry) in p.list(value, path) {
+        match entry {
+            Value::String(text) => {
+                let statements = [(at, text.clone())];
+                let Some(group) = compile(p, &section.infer(&statements, &[]), &statements, &[], error_mode) else {
+                    continue;
+                };
+                match groups.last_mut() {
+                    Some(last) if last_is_plain && last.context == group.context => {
+                        last.statements.extend(group.statements);
+                    }
+                    _ => groups.push(group),
+                }
+                last_is_plain = true;
+            }
+            Value::Mapping(_) => {
+                groups.extend(parse_block(p, entry, &at, section, error_mode));
+                last_is_plain = false;
+            }
+            _ => p.error(&at, "expected an OTTL statement (a string) or a block with context and statements"),
+        }
     }
     groups
 }
@@ -258,13 +326,19 @@ impl TransformProcessor {
         }
     }
 
-    /// Runs a block on one item: its guard, then its statements in order.
-    fn run(&self, group: &StatementGroup, ctx: &mut dyn TransformContext) -> Result<(), PipelineError> {
-        if !group.conditions.is_empty() && !any_holds(&group.conditions, &*ctx, group.error_mode, &self.component)? {
+    /// Runs a block on one item: its guard, then its statements in order, with a cache that
+    /// starts empty and lives until the block is done with the item.
+    fn run(&self, group: &StatementGroup, item: &mut dyn TransformContext) -> Result<(), PipelineError> {
+        let mut cache = Vec::new();
+        let mut ctx = WithCache {
+            inner: item,
+            cache: &mut cache,
+        };
+        if !group.conditions.is_empty() && !any_holds(&group.conditions, &ctx, group.error_mode, &self.component)? {
             return Ok(());
         }
         for statement in &group.statements {
-            if let Err(error) = statement.execute(ctx) {
+            if let Err(error) = statement.execute(&mut ctx) {
                 group.error_mode.handle(&self.component, statement, &error)?;
             }
         }
@@ -409,6 +483,7 @@ impl ItemProcessor for TransformProcessor {
 mod tests {
     use super::*;
     use crate::processor::filter::fixtures::*;
+    use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue};
     use opentelemetry_proto::tonic::metrics::v1::Sum;
     use opentelemetry_proto::tonic::trace::v1::ResourceSpans;
 
@@ -537,10 +612,8 @@ service:
         );
         let config = &transform.config.metric_statements;
         let contexts: Vec<Context> = config.iter().map(|g| g.context).collect();
-        assert_eq!(
-            contexts,
-            [Context::Metric, Context::DataPoint, Context::DataPoint, Context::Resource]
-        );
+        // The two data point statements in a row are one block.
+        assert_eq!(contexts, [Context::Metric, Context::DataPoint, Context::Resource]);
 
         let sum = Metric {
             name: "requests".into(),
@@ -704,7 +777,8 @@ service:
         assert_eq!(
             errors,
             [
-                "processors.transform/test.span_statements: unknown key (expected one of: error_mode, trace_statements, metric_statements, log_statements)",
+                "processors.transform/test.span_statements: unknown key (expected one of: error_mode, trace_statements, metric_statements, \
+                 log_statements, profile_statements)",
                 "processors.transform/test.error_mode: expected propagate, ignore or silent, got 'sometimes'",
                 "processors.transform/test.trace_statements[0].statements[1]: column 21: expected ',' or ')' after argument 1 of set, found string \"x\"",
                 "processors.transform/test.trace_statements[1].context: the scope context is not supported by otelbox; use one of: resource, span, spanevent",
@@ -743,12 +817,13 @@ service:
       - replace_all_matches(log.attributes, "/user/*/list/*", "/user/{userId}/list/{listId}")"#,
         );
         let contexts = |groups: &[StatementGroup]| groups.iter().map(|g| g.context).collect::<Vec<_>>();
-        assert_eq!(contexts(&transform.config.trace_statements), [Context::Span, Context::Span]);
+        // Plain statements in a row inferred to one context are one block.
+        assert_eq!(contexts(&transform.config.trace_statements), [Context::Span]);
         assert_eq!(
             contexts(&transform.config.metric_statements),
-            [Context::Resource, Context::Metric, Context::Metric, Context::DataPoint]
+            [Context::Resource, Context::Metric, Context::DataPoint]
         );
-        assert_eq!(contexts(&transform.config.log_statements), [Context::Log, Context::Log]);
+        assert_eq!(contexts(&transform.config.log_statements), [Context::Log]);
 
         let mut data = traces(vec![(
             "api",
@@ -794,5 +869,166 @@ service:
         let mut failed = log(17, "request failed", vec![kv("path", "/user/{userId}/list/{listId}")]);
         failed.severity_text = "FAIL".into();
         assert_eq!(data, logs(vec![("api", vec![failed, log(9, "ok", vec![kv("path", "/health")])])]));
+    }
+
+    /// The Collector's way to lift fields out of a JSON body: parse it into the record's cache
+    /// once, then copy what is wanted. The cache starts empty for the next record.
+    #[test]
+    fn a_json_body_reaches_attributes_through_the_cache_of_each_record() {
+        let transform = transform(
+            r#"    log_statements:
+      - merge_maps(log.cache, ParseJSON(log.body), "upsert") where IsMatch(log.body, "^\\{")
+      - set(log.attributes["user"], log.cache["user"])
+      - set(log.attributes["status"], log.cache["status"])"#,
+        );
+        assert_eq!(
+            transform.config.log_statements.len(),
+            1,
+            "plain statements of one context in a row are one block"
+        );
+        let mut data = logs(vec![(
+            "api",
+            vec![
+                log(9, r#"{"user": "alice", "status": 200}"#, vec![]),
+                log(17, r#"{"status": 500}"#, vec![]),
+                log(13, "user=carol status=404", vec![kv("user", "carol")]),
+            ],
+        )]);
+        transform.process_logs(&mut data).unwrap();
+
+        let float = |key: &str, value: f64| {
+            kv_any(
+                key,
+                AnyValue {
+                    value: Some(any_value::Value::DoubleValue(value)),
+                },
+            )
+        };
+        let expected = logs(vec![(
+            "api",
+            vec![
+                log(
+                    9,
+                    r#"{"user": "alice", "status": 200}"#,
+                    vec![kv("user", "alice"), float("status", 200.0)],
+                ),
+                // No user: nothing of alice's record is left in the cache.
+                log(17, r#"{"status": 500}"#, vec![float("status", 500.0)]),
+                log(13, "user=carol status=404", vec![kv("user", "carol")]),
+            ],
+        )]);
+        assert_eq!(data, expected);
+    }
+
+    #[test]
+    fn the_cache_starts_empty_for_every_item_and_every_block() {
+        let transform = transform(
+            r#"    trace_statements:
+      - context: span
+        statements:
+          - 'set(attributes["left_by_previous_span"], cache["name"])'
+          - 'set(cache["name"], name)'
+          - 'set(attributes["own"], cache["name"])'
+      - context: span
+        statements: ['set(attributes["left_by_previous_block"], span.cache["name"])']
+      - context: resource
+        statements: ['set(cache["service"], attributes["service.name"])', 'set(attributes["copy"], resource.cache["service"])']"#,
+        );
+        let mut data = traces(vec![("api", vec![span(TRACE, "a", vec![]), span(TRACE, "b", vec![])])]);
+        transform.process_traces(&mut data).unwrap();
+
+        let mut expected = traces(vec![(
+            "api",
+            vec![span(TRACE, "a", vec![kv("own", "a")]), span(TRACE, "b", vec![kv("own", "b")])],
+        )]);
+        if let Some(resource) = &mut expected.resource_spans[0].resource {
+            resource.attributes.push(kv("copy", "api"));
+        }
+        assert_eq!(data, expected);
+    }
+
+    #[test]
+    fn a_context_cannot_read_the_cache_of_another() {
+        let errors = config_errors(&full_config(
+            "transform/test",
+            r#"    log_statements:
+      - context: log
+        statements: ['set(attributes["env"], resource.cache["env"])']"#,
+        ));
+        assert_eq!(
+            errors,
+            [
+                "processors.transform/test.log_statements[0].statements[0]: column 24: 'resource.cache' is the cache of the \
+              resource context, which the log context cannot read; each context has its own cache: write log.cache or cache"
+            ]
+        );
+    }
+
+    /// otelbox has no profiles signal; configs written for the Collector still load.
+    #[test]
+    fn profile_statements_and_profile_conditions_are_accepted_and_ignored() {
+        let transform = transform(
+            r#"    profile_statements:
+      - set(profile.attributes["tag"], "profile23")
+      - context: profile
+        error_mode: ignore
+        conditions: ['profile.duration_unix_nano > 0']
+        statements: ['keep_keys(resource.attributes, ["host.name"])']
+    log_statements:
+      - set(log.attributes["kept"], "yes")"#,
+        );
+        assert_eq!(transform.config.log_statements.len(), 1);
+        assert!(transform.config.trace_statements.is_empty() && transform.config.metric_statements.is_empty());
+
+        let filter = full_config(
+            "filter/test",
+            r#"    profile_conditions:
+      - 'profile.duration_unix_nano > 1000'
+      - context: profile
+        error_mode: silent
+        conditions: ['IsMatch(profile.attributes["k"], "x")']
+    log_conditions: ['log.severity_number < SEVERITY_NUMBER_WARN']"#,
+        );
+        let (id, _) = settings(&filter, "filter/test");
+        assert_eq!(id.to_string(), "filter/test");
+    }
+
+    #[test]
+    fn profile_lists_must_hold_texts_or_blocks_of_them() {
+        let errors = config_errors(&full_config(
+            "transform/test",
+            r#"    profile_statements:
+      - 42
+      - context: profile
+      - statements: [1]
+        error_mode: sometimes
+        when: always"#,
+        ));
+        assert_eq!(
+            errors,
+            [
+                "processors.transform/test.profile_statements[0]: expected an OTTL statement (a string) or a block with context and \
+                 statements",
+                "processors.transform/test.profile_statements[1]: statements is required: a list of OTTL statements",
+                "processors.transform/test.profile_statements[2].when: unknown key (expected one of: context, statements, conditions, \
+                 error_mode)",
+                "processors.transform/test.profile_statements[2].error_mode: expected propagate, ignore or silent, got 'sometimes'",
+                "processors.transform/test.profile_statements[2].statements[0]: expected a string, got a number",
+            ]
+        );
+        let errors = config_errors(&full_config(
+            "filter/test",
+            r#"    profile_conditions:
+      - context: profile
+        statements: ['profile.duration_unix_nano > 1000']
+    log_conditions: ['log.severity_number < SEVERITY_NUMBER_WARN']"#,
+        ));
+        assert_eq!(
+            errors,
+            [
+                "processors.filter/test.profile_conditions[0].statements: unknown key (expected one of: context, conditions, error_mode)",
+                "processors.filter/test.profile_conditions[0]: conditions is required: a list of OTTL conditions",
+            ]
+        );
     }
 }

@@ -8,6 +8,7 @@ pub mod hostmetrics;
 pub mod otlp;
 pub mod otlp_grpc;
 pub mod otlp_http;
+pub mod prometheus;
 pub mod zipkin;
 
 use crate::auth::Tokens;

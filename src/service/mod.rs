@@ -1,6 +1,7 @@
 //! The service: builds what a validated `Config` describes from the registry's factories and runs
 //! it in order. Start-up: extensions (in `service.extensions` order; an exporter whose settings name
-//! a storage extension keeps its queue in that extension's directory), then the pipelines (a chain
+//! a storage extension keeps its queue in that extension's directory, and one whose `auth` names a
+//! client authenticator sends the `Authorization` value it makes), then the pipelines (a chain
 //! per pipeline: its own processor instances, then its exporters; exporters and connectors built
 //! once and shared; a connector after every pipeline it feeds and before every pipeline feeding
 //! it), then every receiver, each feeding the pipelines that list it. Every stage is wrapped in
@@ -13,7 +14,7 @@
 use crate::components::{find, REGISTRY};
 use crate::config::{ComponentId, ComponentType, Config, Kind, Pipeline, Settings};
 use crate::connector::ConnectorOutput;
-use crate::exporter::ExporterContext;
+use crate::exporter::{ExporterContext, AUTHENTICATOR_REF};
 use crate::extension::Extensions;
 use crate::memory::{MemoryGauge, MemoryGauges};
 use crate::pdata::Signal;
@@ -72,9 +73,19 @@ impl Topology {
         for id in config.used(Kind::Exporter) {
             let (factory, settings) = lookup(REGISTRY.exporters, config, Kind::Exporter, id)?;
             let counters = PerSignal::register(resources.components, "*", &format!("exporter/{id}"));
-            // A storage extension its settings name holds its files instead of the data directory.
+            // A storage extension its settings name holds its files instead of the data directory;
+            // the client authenticator its `auth` names makes the Authorization value it sends.
             let mut storage = None;
+            let mut authorization = None;
             for (at, ext) in factory.extension_refs(settings) {
+                if at == AUTHENTICATOR_REF {
+                    let value = resources
+                        .extensions
+                        .client_authorization(&ext)
+                        .map_err(|e| anyhow::anyhow!("exporters.{id}.{at}: {e}"))?;
+                    authorization = Some(value);
+                    continue;
+                }
                 match resources.extensions.storage_directory(&ext) {
                     Some(dir) => storage = Some(dir.to_path_buf()),
                     None => anyhow::bail!("exporters.{id}.{at}: extension \"{ext}\" is not a storage extension (such as file_storage)"),
@@ -85,6 +96,7 @@ impl Topology {
                 store: resources.store,
                 data_dir: storage.as_deref().or(resources.data_dir.as_deref()),
                 counters: counters.clone(),
+                authorization,
             };
             let consumers = factory.build(&context, settings).with_context(|| format!("exporter {id}"))?;
             builder.exporters.insert(id.clone(), (consumers, counters));
