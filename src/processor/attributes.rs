@@ -22,12 +22,13 @@ crate::item_processor_factory!(AttributesFactory, "attributes", parse_attributes
 crate::item_processor_factory!(ResourceFactory, "resource", parse_resource, ResourceProcessor::new);
 
 /// The keys an action may have (`from_context` is known so that it gets its own explanation).
-const ACTION_KEYS: [&str; 7] = [
+const ACTION_KEYS: [&str; 8] = [
     "key",
     "action",
     "value",
     "from_attribute",
     "from_context",
+    "default_value",
     "pattern",
     "converted_type",
 ];
@@ -100,8 +101,15 @@ pub enum SetMode {
 #[derive(Clone, Debug, PartialEq)]
 pub enum ValueSource {
     Value(AnyValue),
-    /// The value of another attribute of the same item; nothing happens when it is absent.
-    FromAttribute(String),
+    /// The value of another attribute of the same item; when it is absent, the action's
+    /// `default_value`, or nothing happens.
+    FromAttribute {
+        from: String,
+        default: Option<AnyValue>,
+    },
+    /// `from_context` with a `default_value`: otelbox's pipelines carry no request context, so the
+    /// context value is never available and the default is what the Collector would set.
+    ContextDefault(AnyValue),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -343,10 +351,12 @@ impl Action {
             Action::Set { key, mode, source } => {
                 let value = match source {
                     ValueSource::Value(value) => Some(value.clone()),
-                    ValueSource::FromAttribute(from) => match position(attributes, from) {
-                        Some(i) => attributes[i].value.clone(),
-                        None => return,
+                    ValueSource::FromAttribute { from, default } => match (position(attributes, from), default) {
+                        (Some(i), _) => attributes[i].value.clone(),
+                        (None, Some(default)) => Some(default.clone()),
+                        (None, None) => return,
                     },
+                    ValueSource::ContextDefault(default) => Some(default.clone()),
                 };
                 match (position(attributes, key), mode) {
                     (Some(i), SetMode::Update | SetMode::Upsert) => attributes[i].value = value,
@@ -595,10 +605,10 @@ fn parse_action(p: &mut Parser, value: &Value, path: &str) -> Option<Action> {
     let given = |name: &str| body.get(name).filter(|v| !v.is_null());
     let at = |name: &str| format!("{path}.{name}");
 
-    if given("from_context").is_some() {
+    if given("from_context").is_some() && given("default_value").is_none() {
         p.error(
             &at("from_context"),
-            "is not supported: otelbox's pipelines carry no request context (client metadata or auth); use value or from_attribute",
+            "is not supported without default_value: otelbox's pipelines carry no request context (client metadata or auth), so only the default could be set; use value, from_attribute, or add default_value",
         );
     }
     let Some(action) = given("action") else {
@@ -620,7 +630,7 @@ fn parse_action(p: &mut Parser, value: &Value, path: &str) -> Option<Action> {
         None => None,
     };
     let used: &[&str] = match action.as_str() {
-        "insert" | "update" | "upsert" => &["value", "from_attribute"],
+        "insert" | "update" | "upsert" => &["value", "from_attribute", "from_context", "default_value"],
         "delete" | "hash" | "extract" => &["pattern"],
         "convert" => &["converted_type"],
         other => {
@@ -632,7 +642,7 @@ fn parse_action(p: &mut Parser, value: &Value, path: &str) -> Option<Action> {
         }
     };
     let mut unused = false;
-    for field in ["value", "from_attribute", "pattern", "converted_type"] {
+    for field in ["value", "from_attribute", "default_value", "pattern", "converted_type"] {
         if given(field).is_some() && !used.contains(&field) {
             p.error(&at(field), format!("is not used by the {action} action"));
             unused = true;
@@ -647,24 +657,27 @@ fn parse_action(p: &mut Parser, value: &Value, path: &str) -> Option<Action> {
     let parsed = match action.as_str() {
         "insert" | "update" | "upsert" => {
             let key = require_key(p);
-            let source = match (given("value"), given("from_attribute")) {
-                (Some(_), Some(_)) => {
-                    p.error(path, "has both value and from_attribute: give one of them");
+            let default = given("default_value").and_then(|v| any_value(p, v, &at("default_value")));
+            if given("default_value").is_some() && given("value").is_some() {
+                p.error(&at("default_value"), "is used with from_attribute or from_context, not with value");
+            }
+            let source = match (given("value"), given("from_attribute"), given("from_context")) {
+                (Some(_), Some(_), _) | (Some(_), _, Some(_)) | (_, Some(_), Some(_)) => {
+                    p.error(path, "give one of value, from_attribute and from_context");
                     None
                 }
-                (Some(v), None) => any_value(p, v, &at("value")).map(ValueSource::Value),
-                (None, Some(v)) => match p.string(v, &at("from_attribute"))? {
+                (Some(v), None, None) => any_value(p, v, &at("value")).map(ValueSource::Value),
+                (None, Some(v), None) => match p.string(v, &at("from_attribute"))? {
                     from if from.is_empty() => {
                         p.error(&at("from_attribute"), "must not be empty");
                         None
                     }
-                    from => Some(ValueSource::FromAttribute(from)),
+                    from => Some(ValueSource::FromAttribute { from, default }),
                 },
-                (None, None) => {
-                    // from_context has had its own error already.
-                    if given("from_context").is_none() {
-                        p.error(path, format!("the {action} action needs value or from_attribute"));
-                    }
+                // Without default_value, from_context has had its own error already.
+                (None, None, Some(_)) => default.map(ValueSource::ContextDefault),
+                (None, None, None) => {
+                    p.error(path, format!("the {action} action needs value or from_attribute"));
                     None
                 }
             };

@@ -94,6 +94,10 @@ pub struct RedactionConfig {
     pub allowed_values: Vec<Regex>,
     pub hash_function: Option<HashFunction>,
     pub summary: Summary,
+    /// `redact_all_types`: match the values of every type as text. The Collector's default is false
+    /// (strings only); otelbox's is true, so a card number sent as an int is caught; `false` gives
+    /// the Collector's behaviour.
+    pub strings_only: bool,
 }
 
 const KEYS: &[&str] = &[
@@ -105,6 +109,7 @@ const KEYS: &[&str] = &[
     "allowed_values",
     "hash_function",
     "summary",
+    "redact_all_types",
 ];
 
 pub fn parse(p: &mut Parser, value: &Value, path: &str) -> RedactionConfig {
@@ -135,6 +140,9 @@ pub fn parse(p: &mut Parser, value: &Value, path: &str) -> RedactionConfig {
                 p.error(&at, format!("expected md5, sha1 or sha3, got '{text}'"));
             }
         }
+    }
+    if let Some(v) = body.get("redact_all_types") {
+        config.strings_only = !p.boolean(v, &format!("{path}.redact_all_types")).unwrap_or(true);
     }
     if let Some(v) = body.get("summary") {
         let at = format!("{path}.summary");
@@ -214,6 +222,7 @@ pub struct RedactionProcessor {
     allowed_values: Vec<Regex>,
     hash_function: Option<HashFunction>,
     summary: Summary,
+    strings_only: bool,
 }
 
 impl RedactionProcessor {
@@ -228,6 +237,7 @@ impl RedactionProcessor {
             allowed_values: config.allowed_values.clone(),
             hash_function: config.hash_function,
             summary: config.summary,
+            strings_only: config.strings_only,
         }
     }
 
@@ -296,6 +306,9 @@ impl RedactionProcessor {
         if !self.is_allowed(key) {
             tally.redacted.push(key.clone());
             return false;
+        }
+        if self.strings_only && !is_string(attribute.value.as_ref()) && !self.is_blocked_key(key) {
+            return true;
         }
         let text = attribute.value.as_ref().map_or(Cow::Borrowed(""), text_of);
         if self.is_allowed_value(&text) {
@@ -368,6 +381,7 @@ impl RedactionProcessor {
                     self.redact_body_part(format!("{path}.[{i}]"), element, tally);
                 }
             }
+            Some(scalar) if self.strings_only && !matches!(scalar, any_value::Value::StringValue(_)) => {}
             Some(_) => {
                 let text = text_of(value);
                 if self.is_allowed_value(&text) {
@@ -533,6 +547,11 @@ fn put(attributes: &mut Vec<KeyValue>, key: &str, value: AnyValue) {
 
 /// A value's string form for matching (the Collector's `AsString`): strings as they are, bytes as
 /// base64, arrays and maps as JSON. A string-table index (used only by profiles) has no text here.
+/// Whether a value is a string (what `redact_all_types: false` limits value matching to).
+fn is_string(value: Option<&AnyValue>) -> bool {
+    matches!(value.and_then(|v| v.value.as_ref()), Some(any_value::Value::StringValue(_)))
+}
+
 fn text_of(value: &AnyValue) -> Cow<'_, str> {
     match &value.value {
         None | Some(any_value::Value::StringValueStrindex(_)) => Cow::Borrowed(""),
@@ -1285,7 +1304,7 @@ service:
             errors,
             [
                 "processors.redaction/bad.url_sanitizer: unknown key (expected one of: allow_all_keys, allowed_keys, ignored_keys, \
-                 blocked_values, blocked_key_patterns, allowed_values, hash_function, summary)"
+                 blocked_values, blocked_key_patterns, allowed_values, hash_function, summary, redact_all_types)"
                     .to_string(),
                 "processors.redaction/bad.allow_all_keys: expected true or false, got a string".to_string(),
                 "processors.redaction/bad.allowed_keys: expected a list, got a string".to_string(),
@@ -1316,5 +1335,16 @@ service:
         let (_, settings) = config.settings_of::<RedactionConfig>(Kind::Processor, "redaction")[0];
         assert!(!settings.allow_all_keys && settings.allowed_keys.is_empty());
         assert_eq!((settings.hash_function, settings.summary), (None, Summary::Silent));
+    }
+
+    #[test]
+    fn redact_all_types_false_matches_string_values_only_as_the_collector_does() {
+        let yaml = |all: bool| format!("{{ allow_all_keys: true, blocked_values: ['4[0-9]{{12}}'], redact_all_types: {all} }}");
+        let attributes = || vec![kv("card.text", s("4111111111111")), kv("card.number", int(4111111111111))];
+        let strings_only = span_attributes(&processor(&yaml(false)), attributes());
+        assert_eq!(strings_only[0].value, Some(s("****")), "a string is matched");
+        assert_eq!(strings_only[1].value, Some(int(4111111111111)), "an int is left alone");
+        let all = span_attributes(&processor(&yaml(true)), attributes());
+        assert_eq!(all[1].value, Some(s("****")), "otelbox's default: every type as text");
     }
 }

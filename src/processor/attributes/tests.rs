@@ -1093,7 +1093,7 @@ actions:
         errors,
         [
             at(0, ": the insert action needs value or from_attribute"),
-            at(1, ": has both value and from_attribute: give one of them"),
+            at(1, ": give one of value, from_attribute and from_context"),
             at(2, ".pattern: not a valid regular expression: regex parse error:\n    (\n    ^\nerror: unclosed group"),
             at(
                 3,
@@ -1115,13 +1115,13 @@ actions:
             at(11, ": action is required (insert, update, upsert, delete, hash, extract or convert)"),
             at(
                 12,
-                ".from_context: is not supported: otelbox's pipelines carry no request context (client metadata or auth); use value or from_attribute"
+                ".from_context: is not supported without default_value: otelbox's pipelines carry no request context (client metadata or auth), so only the default could be set; use value, from_attribute, or add default_value"
             ),
             at(13, ".pattern: is not used by the update action"),
             at(14, ".value: is not used by the delete action"),
             at(
                 15,
-                ".colour: unknown key (expected one of: key, action, value, from_attribute, from_context, pattern, converted_type)"
+                ".colour: unknown key (expected one of: key, action, value, from_attribute, from_context, default_value, pattern, converted_type)"
             ),
             at(16, ".key: must not be empty"),
             at(17, ".value: is too large for a 64-bit integer"),
@@ -1232,7 +1232,7 @@ fn errors_reach_the_config_with_their_full_paths() {
         errors,
         [
             "processors.attributes/agent.actions[2].pattern: has no named groups: name each value to extract, like (?P<host>[^/]+)",
-            "processors.resource.attributes[0].from_context: is not supported: otelbox's pipelines carry no request context (client metadata or auth); use value or from_attribute",
+            "processors.resource.attributes[0].from_context: is not supported without default_value: otelbox's pipelines carry no request context (client metadata or auth), so only the default could be set; use value, from_attribute, or add default_value",
         ]
     );
 }
@@ -1258,4 +1258,41 @@ fn severity_names_and_numbers() {
     for (text, expected) in cases {
         assert_eq!(severity_number(text), expected, "{text}");
     }
+}
+
+#[test]
+fn default_value_stands_in_for_a_missing_source_attribute_or_the_absent_request_context() {
+    let actions = r#"
+  - { key: region, from_attribute: cloud.region, default_value: us-east-1, action: insert }
+  - { key: tenant_id, from_context: metadata.tenant, default_value: default-tenant, action: upsert }
+"#;
+    assert_eq!(
+        act(actions, attrs(&[])),
+        attrs(&[("region", s("us-east-1")), ("tenant_id", s("default-tenant"))]),
+        "no cloud.region: the default; no request context in otelbox: the default"
+    );
+    assert_eq!(
+        act(actions, attrs(&[("cloud.region", s("eu-west-3"))])),
+        attrs(&[
+            ("cloud.region", s("eu-west-3")),
+            ("region", s("eu-west-3")),
+            ("tenant_id", s("default-tenant"))
+        ]),
+        "a present source wins over the default"
+    );
+    let errors = attributes_errors(
+        r#"
+actions:
+  - { key: a, value: 1, default_value: 2, action: insert }
+  - { key: a, default_value: 2, action: delete }
+"#,
+    );
+    assert!(
+        errors[0].ends_with("actions[0].default_value: is used with from_attribute or from_context, not with value"),
+        "{errors:?}"
+    );
+    assert!(
+        errors[1].ends_with("actions[1].default_value: is not used by the delete action"),
+        "{errors:?}"
+    );
 }
