@@ -540,7 +540,7 @@ fn resolve_path(signal: &Signal, prefix: Level, rest: &str, level: Level) -> Res
 // ---------------------------------------------------------------------------------------------
 // Parsing
 
-const KEYS: [&str; 9] = [
+const KEYS: [&str; 10] = [
     "error_mode",
     "trace_conditions",
     "metric_conditions",
@@ -550,6 +550,7 @@ const KEYS: [&str; 9] = [
     "logs",
     "spans",
     "profile_conditions",
+    "profiles",
 ];
 
 pub fn parse(p: &mut Parser, value: &Value, path: &str) -> FilterConfig {
@@ -562,6 +563,15 @@ pub fn parse(p: &mut Parser, value: &Value, path: &str) -> FilterConfig {
     let at = |key: &str| format!("{path}.{key}");
     // No profiles signal in otelbox (profiles pipelines are validated, then skipped): checked for shape, then ignored.
     crate::processor::transform::check_ignored_profile_list(p, body.get("profile_conditions"), &at("profile_conditions"), "conditions");
+    // The `profiles: { profile: [...] }` list form, likewise.
+    if let Some(profiles) = body
+        .get("profiles")
+        .filter(|v| !v.is_null())
+        .and_then(|v| p.mapping(Some(v), &at("profiles")))
+    {
+        p.only_keys(profiles, &["profile"], &at("profiles"));
+        let _ = p.string_list(profiles.get("profile"), &format!("{}.profile", at("profiles")));
+    }
     let given = |key: &str| body.get(key).filter(|v| !v.is_null());
 
     // Traces: trace_conditions, or the traces lists, or spans.
@@ -2110,7 +2120,7 @@ service:
             errors,
             [
                 "processors.filter/odd.tracez: unknown key (expected one of: error_mode, trace_conditions, metric_conditions, \
-                 log_conditions, traces, metrics, logs, spans, profile_conditions)",
+                 log_conditions, traces, metrics, logs, spans, profile_conditions, profiles)",
                 "processors.filter/odd.traces: expected a mapping, got a list",
             ]
         );

@@ -991,6 +991,16 @@ service:
         );
         let (id, _) = settings(&filter, "filter/test");
         assert_eq!(id.to_string(), "filter/test");
+        // The older `profiles: { profile: [...] }` form (the OpenTelemetry demo's), likewise.
+        let demo = full_config(
+            "filter/sanitize_profiles",
+            r#"    error_mode: ignore
+    profiles:
+      profile:
+        - 'IsMatch(resource.attributes["service.name"], "containerd-shim-.*")'"#,
+        );
+        let (id, _) = settings(&demo, "filter/sanitize_profiles");
+        assert_eq!(id.to_string(), "filter/sanitize_profiles");
     }
 
     #[test]

@@ -524,7 +524,8 @@ fn parse_match(p: &mut Parser, value: Option<&Value>, list_key: &str, at: &str) 
 // The receiver
 
 pub struct Factory;
-crate::component_type!(Factory, "hostmetrics", &[crate::pdata::Signal::Metrics], parse);
+// `host_metrics`: the Collector's newer spelling of the type.
+crate::component_type!(Factory, "hostmetrics", &[crate::pdata::Signal::Metrics], parse, aliases: &["host_metrics"]);
 
 impl ReceiverFactory for Factory {
     fn build<'a>(
