@@ -21,6 +21,8 @@ pub static REGISTRY: Registry = Registry {
         &receiver::otlp::Factory,
         &receiver::zipkin::Factory,
         &receiver::hostmetrics::Factory,
+        &receiver::filelog::Factory,
+        &receiver::httpcheck::Factory,
         &receiver::prometheus::Factory,
     ],
     processors: &[
@@ -42,6 +44,7 @@ pub static REGISTRY: Registry = Registry {
     exporters: &[
         &exporter::debug::Factory,
         &exporter::file::Factory,
+        &exporter::loadbalancing::Factory,
         &exporter::otlp::Factory,
         &exporter::otlphttp::Factory,
         &exporter::prometheus::Factory,
@@ -60,6 +63,7 @@ pub static REGISTRY: Registry = Registry {
         &extension::bearertokenauth::Factory,
         &extension::file_storage::Factory,
         &extension::health_check::Factory,
+        &extension::healthcheckv2::Factory,
         &extension::pprof::Factory,
         &extension::zpages::Factory,
     ],

@@ -249,7 +249,6 @@ const NOT_YET: &[&str] = &[
     // receivers
     "jaeger",
     "kafka",
-    "filelog",
     "k8s_cluster",
     "k8s_events",
     "k8sobjects",
@@ -268,7 +267,6 @@ const NOT_YET: &[&str] = &[
     "awsxray",
     "otlpjsonfile",
     "sqlquery",
-    "httpcheck",
     "signalfx",
     "splunk_hec",
     "datadog",
@@ -292,7 +290,6 @@ const NOT_YET: &[&str] = &[
     "awsemf",
     "sentry",
     "logzio",
-    "loadbalancing",
     "coralogix",
     "honeycombmarker",
     // connectors

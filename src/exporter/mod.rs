@@ -8,6 +8,7 @@
 
 pub mod debug;
 pub mod file;
+pub mod loadbalancing;
 pub mod otlp;
 pub mod otlphttp;
 pub mod prometheus;

@@ -310,18 +310,13 @@ struct HealthCheckV2 {
     bound: Mutex<Option<SocketAddr>>,
 }
 
-impl HealthCheckV2 {
-    fn status(&self) -> BoxStatus {
-        *self.state.lock().unwrap_or_else(|e| e.into_inner())
-    }
-}
-
 impl Extension for HealthCheckV2 {
     fn start(&self) -> BoxFuture<'_, anyhow::Result<()>> {
         Box::pin(async move {
             let setting = format!("extensions.{}.http.endpoint", self.id);
             let listener = crate::net::bind(self.config.http.endpoint, &setting).await?;
-            *self.bound.lock().unwrap_or_else(|e| e.into_inner()) = Some(listener.local_addr()?);
+            let local = listener.local_addr()?;
+            *self.bound.lock().unwrap_or_else(|e| e.into_inner()) = Some(local);
             {
                 let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
                 state.started = SystemTime::now();
@@ -382,8 +377,20 @@ mod tests {
         assert_eq!(config.legacy.endpoint, SocketAddr::from(([127, 0, 0, 1], 13133)));
         assert_eq!(config.legacy.path, "/");
         assert_eq!(config.http.endpoint, SocketAddr::from(([127, 0, 0, 1], 13133)));
-        assert_eq!(config.http.status, PathConfig { enabled: true, path: "/status".into() });
-        assert_eq!(config.http.config, PathConfig { enabled: false, path: "/config".into() });
+        assert_eq!(
+            config.http.status,
+            PathConfig {
+                enabled: true,
+                path: "/status".into()
+            }
+        );
+        assert_eq!(
+            config.http.config,
+            PathConfig {
+                enabled: false,
+                path: "/config".into()
+            }
+        );
     }
 
     #[test]
@@ -414,6 +421,17 @@ mod tests {
     }
 
     #[test]
+    fn the_testdata_examples_parse_without_errors() {
+        let examples: Value = serde_yaml_ng::from_str(include_str!("testdata/healthcheckv2.yaml")).unwrap();
+        for (id, section) in examples.as_mapping().unwrap() {
+            let mut errors = Vec::new();
+            let config = parse(&mut Parser::collecting(&mut errors), section, "extensions.healthcheckv2");
+            assert!(errors.is_empty(), "{id:?}: {errors:?}");
+            assert_eq!(config.use_v2, id.as_str() == Some("healthcheckv2"));
+        }
+    }
+
+    #[test]
     fn grpc_is_accepted_in_legacy_mode_as_the_collector_ignores_it_there() {
         let (config, errors) = parse_yaml("grpc: { endpoint: 127.0.0.1:13132 }");
         assert!(errors.is_empty(), "{errors:?}");
@@ -423,23 +441,38 @@ mod tests {
     #[test]
     fn config_mistakes_are_errors_with_their_path() {
         let cases: &[(&str, &str)] = &[
-            ("use_v2: true\ngrpc: {}", "extensions.healthcheckv2.grpc: the gRPC health service is not supported"),
+            (
+                "use_v2: true\ngrpc: {}",
+                "extensions.healthcheckv2.grpc: the gRPC health service is not supported",
+            ),
             (
                 "use_v2: true\nhttp: { config: { enabled: true } }",
                 "extensions.healthcheckv2.http.config.enabled: serving the effective config is not supported",
             ),
-            ("http: { status: { path: status } }", "extensions.healthcheckv2.http.status.path: must start with /"),
-            ("http: { endpoint: nowhere }", "extensions.healthcheckv2.http.endpoint: expected host:port"),
+            (
+                "http: { status: { path: status } }",
+                "extensions.healthcheckv2.http.status.path: must start with /",
+            ),
+            (
+                "http: { endpoint: nowhere }",
+                "extensions.healthcheckv2.http.endpoint: expected host:port",
+            ),
             ("http: { port: 1 }", "extensions.healthcheckv2.http.port: unknown key"),
             ("use_v2: yes please", "extensions.healthcheckv2.use_v2:"),
             ("path: health", "extensions.healthcheckv2.path: must start with /"),
             ("verbose: true", "extensions.healthcheckv2.verbose: unknown key"),
-            ("component_health: { recovery_duration: soon }", "extensions.healthcheckv2.component_health.recovery_duration:"),
+            (
+                "component_health: { recovery_duration: soon }",
+                "extensions.healthcheckv2.component_health.recovery_duration:",
+            ),
             ("grpc: { transport: udp }", "extensions.healthcheckv2.grpc.transport: expected tcp"),
         ];
         for (yaml, expected) in cases {
             let (_, errors) = parse_yaml(yaml);
-            assert!(errors.iter().any(|e| e.starts_with(expected)), "{yaml}: expected '{expected}' in {errors:?}");
+            assert!(
+                errors.iter().any(|e| e.starts_with(expected)),
+                "{yaml}: expected '{expected}' in {errors:?}"
+            );
         }
     }
 
@@ -448,7 +481,10 @@ mod tests {
         assert_eq!(rfc3339(UNIX_EPOCH), "1970-01-01T00:00:00.000000000Z");
         let at = UNIX_EPOCH + Duration::from_secs(19_740 * 86_400 + 17 * 3600 + 27 * 60 + 12) + Duration::from_nanos(570_394);
         assert_eq!(rfc3339(at), "2024-01-18T17:27:12.000570394Z");
-        assert_eq!(rfc3339(UNIX_EPOCH + Duration::from_secs(11_016 * 86_400)), "2000-02-29T00:00:00.000000000Z");
+        assert_eq!(
+            rfc3339(UNIX_EPOCH + Duration::from_secs(11_016 * 86_400)),
+            "2000-02-29T00:00:00.000000000Z"
+        );
     }
 
     #[test]
@@ -498,10 +534,12 @@ mod tests {
         let json: serde_json::Value = serde_json::from_str(&body).unwrap();
         assert_eq!(json["status"], "StatusOK");
         assert_eq!(json["healthy"], true);
-        assert_eq!(extension.status().phase, Phase::Ok);
+        assert_eq!(extension.state.lock().unwrap().phase, Phase::Ok);
         extension.set_ready(false);
         assert_eq!(get(address, "/status").await.0, 503, "stopping");
-        tokio::time::timeout(Duration::from_secs(5), extension.shutdown()).await.expect("stops promptly");
+        tokio::time::timeout(Duration::from_secs(5), extension.shutdown())
+            .await
+            .expect("stops promptly");
     }
 
     #[tokio::test]

@@ -8,6 +8,7 @@ pub mod basicauth;
 pub mod bearertokenauth;
 pub mod file_storage;
 pub mod health_check;
+pub mod healthcheckv2;
 pub mod pprof;
 pub mod zpages;
 

@@ -1,5 +1,6 @@
 //! `TransformContext` over the OTLP prost types: a span, a span event, a log record, a
-//! metric, a data point and a resource, each with what its paths read besides the item, and
+//! metric, a data point, a resource and an instrumentation scope, each with what its paths read
+//! besides the item, and
 //! `WithResource`, which lends a metric or data point context the resource and scope it
 //! belongs to.
 
@@ -76,6 +77,14 @@ pub struct ResourceContext<'a> {
     pub resource: &'a mut Resource,
 }
 
+/// An instrumentation scope and the schema URL of its group (ScopeSpans, ScopeMetrics or
+/// ScopeLogs), with the group's resource read-only.
+pub struct ScopeContext<'a> {
+    pub scope: &'a mut InstrumentationScope,
+    pub schema_url: &'a mut String,
+    pub resource: Option<&'a Resource>,
+}
+
 impl<'a> SpanContext<'a> {
     pub fn new(span: &'a mut Span, resource: Option<&'a Resource>, scope: Option<&'a InstrumentationScope>) -> Self {
         SpanContext { span, resource, scope }
@@ -130,6 +139,16 @@ impl<'a> MetricFacts<'a> {
             description,
             unit,
             metric_type: metric_type(data),
+        }
+    }
+}
+
+impl<'a> ScopeContext<'a> {
+    pub fn new(scope: &'a mut InstrumentationScope, schema_url: &'a mut String, resource: Option<&'a Resource>) -> Self {
+        ScopeContext {
+            scope,
+            schema_url,
+            resource,
         }
     }
 }
@@ -472,6 +491,45 @@ impl TransformContext for ResourceContext<'_> {
         match field {
             Field::Attributes => Ok(FieldMut::Map(&mut self.resource.attributes)),
             other => Err(read_only(other, Context::Resource)),
+        }
+    }
+}
+
+impl TransformContext for ScopeContext<'_> {
+    fn context(&self) -> Context {
+        Context::Scope
+    }
+
+    fn get(&self, field: Field) -> Result<FieldRef<'_>, String> {
+        let scope = &*self.scope;
+        Ok(match field {
+            Field::Name => text(&scope.name),
+            Field::Version => text(&scope.version),
+            Field::Attributes => FieldRef::Map(&scope.attributes),
+            Field::DroppedAttributesCount => FieldRef::Value(Value::Int(i64::from(scope.dropped_attributes_count))),
+            Field::SchemaUrl => text(self.schema_url.as_str()),
+            Field::ResourceAttributes => resource_attributes(self.resource),
+            Field::ResourceDroppedAttributesCount => resource_dropped_attributes_count(self.resource),
+            other => return Err(not_in(other, Context::Scope)),
+        })
+    }
+
+    fn set(&mut self, field: Field, value: Value) -> Result<(), String> {
+        let scope = &mut *self.scope;
+        match field {
+            Field::Name => scope.name = expect_str(field, value)?,
+            Field::Version => scope.version = expect_str(field, value)?,
+            Field::DroppedAttributesCount => scope.dropped_attributes_count = expect_u32(field, value)?,
+            Field::SchemaUrl => *self.schema_url = expect_str(field, value)?,
+            other => return Err(read_only(other, Context::Scope)),
+        }
+        Ok(())
+    }
+
+    fn get_mut(&mut self, field: Field) -> Result<FieldMut<'_>, String> {
+        match field {
+            Field::Attributes => Ok(FieldMut::Map(&mut self.scope.attributes)),
+            other => Err(read_only(other, Context::Scope)),
         }
     }
 }

@@ -5,32 +5,20 @@ use super::lexer::{lex, Tok};
 use super::paths::{readable_prefixes, Context};
 
 /// The Collector's order of preference: the most specific context a path names wins.
-const PRIORITY: [Context; 6] = [
+const PRIORITY: [Context; 7] = [
     Context::Log,
     Context::DataPoint,
     Context::Metric,
     Context::SpanEvent,
     Context::Span,
+    Context::Scope,
     Context::Resource,
 ];
 
-/// What one path says about the context.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Hint {
-    /// `span.name`, `resource.attributes`: a path of the context named.
-    Named(Context),
-    /// `instrumentation_scope.name`, `scope.name`: a path every item context reads (otelbox has
-    /// no scope context of its own).
-    Scope,
-}
-
-impl Hint {
-    fn readable_from(self, context: Context) -> bool {
-        match self {
-            Hint::Scope => context != Context::Resource,
-            Hint::Named(named) => named == context || readable_prefixes(context).contains(&named.as_str()),
-        }
-    }
+/// Whether `context` reads the paths of the context `named` (its own, or those of what its item
+/// belongs to: every item reads its scope and resource, the scope its resource).
+fn reads(context: Context, named: Context) -> bool {
+    named == context || readable_prefixes(context).contains(&named.as_str())
 }
 
 /// The contexts to try, in order, for `texts` (statements and conditions) written without a
@@ -38,9 +26,10 @@ impl Hint {
 /// section, `defaults` the ones tried when no path names a context (the signal's item contexts).
 ///
 /// As in the Collector, the most specific context a path names comes first (log, datapoint,
-/// metric, spanevent, span, resource), then the other allowed contexts that can read every
-/// named path, most specific first: `convert_sum_to_gauge() where resource.attributes["a"] == "b"`
-/// cannot run on a resource, so it runs on metrics. Paths without a prefix, which the Collector
+/// metric, spanevent, span, scope, resource), so `set(scope.attributes["a"], "b")` edits scopes;
+/// then the other allowed contexts that can read every named path, most specific first:
+/// `convert_sum_to_gauge() where resource.attributes["a"] == "b"` cannot run on a resource, so it
+/// runs on metrics. Paths without a prefix, which the Collector
 /// refuses in such statements, keep otelbox's reading of them as the item's own: when there are
 /// any, the defaults that can read every named path are tried first.
 pub fn infer_contexts(texts: &[&str], allowed: &[Context], defaults: &[Context]) -> Vec<Context> {
@@ -48,17 +37,18 @@ pub fn infer_contexts(texts: &[&str], allowed: &[Context], defaults: &[Context])
     if hints.is_empty() {
         return defaults.to_vec();
     }
-    let reads_all = |context: Context| hints.iter().all(|hint| hint.readable_from(context));
+    let reads_all = |context: Context| hints.iter().all(|named| reads(context, *named));
     if unprefixed {
         let fitting: Vec<Context> = defaults.iter().copied().filter(|c| reads_all(*c)).collect();
         if !fitting.is_empty() {
             return fitting;
         }
     }
-    let named = |context: Context| hints.contains(&Hint::Named(context));
-    let Some(first) = PRIORITY.into_iter().find(|c| named(*c) && allowed.contains(c) && reads_all(*c)) else {
-        // Only scope paths, or paths of a context the section does not have: the parser says
-        // what does not fit.
+    let Some(first) = PRIORITY
+        .into_iter()
+        .find(|c| hints.contains(c) && allowed.contains(c) && reads_all(*c))
+    else {
+        // Paths of a context the section does not have: the parser says what does not fit.
         return defaults.to_vec();
     };
     let mut candidates = vec![first];
@@ -66,8 +56,9 @@ pub fn infer_contexts(texts: &[&str], allowed: &[Context], defaults: &[Context])
     candidates
 }
 
-/// The context names the paths of `texts` start with, and whether any path has none.
-fn path_hints(texts: &[&str]) -> (Vec<Hint>, bool) {
+/// The contexts the paths of `texts` name by their first segment (`scope` and
+/// `instrumentation_scope` both name the scope context), and whether any path names none.
+fn path_hints(texts: &[&str]) -> (Vec<Context>, bool) {
     let mut hints = Vec::new();
     let mut unprefixed = false;
     for text in texts {
@@ -88,9 +79,9 @@ fn path_hints(texts: &[&str]) -> (Vec<Hint>, bool) {
             }
             let prefixed = matches!(next, Some(Tok::Dot));
             match name.as_str() {
-                "scope" | "instrumentation_scope" if prefixed => hints.push(Hint::Scope),
+                "instrumentation_scope" if prefixed => hints.push(Context::Scope),
                 first if prefixed => match PRIORITY.into_iter().find(|c| c.as_str() == first) {
-                    Some(context) => hints.push(Hint::Named(context)),
+                    Some(context) => hints.push(context),
                     None => unprefixed = true,
                 },
                 _ => unprefixed = true,

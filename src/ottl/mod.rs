@@ -1,5 +1,6 @@
 //! The OTTL subset used by the filter, transform and tail_sampling processors: a parser with
-//! column errors, a typed tree, and an evaluator over OTLP spans, logs, metrics and data points.
+//! column errors, a typed tree, and an evaluator over OTLP spans, logs, metrics, data points,
+//! resources and instrumentation scopes.
 //!
 //! Grammar (lowest precedence first):
 //! ```text
@@ -16,8 +17,12 @@
 //! A path may start with a context name, as the Collector accepts: a prefix naming the current
 //! context is the same as none (`span.name` is `name` in the span context), and others name what
 //! the item belongs to (`resource.attributes`, `instrumentation_scope.name` or `scope.name`,
-//! `metric.type` of a data point, `span.name` of a span event). `infer_contexts` picks the
-//! context of statements written without one from these prefixes.
+//! `metric.type` of a data point, `span.name` of a span event). The scope context (an
+//! instrumentation scope: `name`, `version`, `attributes`, `dropped_attributes_count`,
+//! `schema_url`, and its resource read-only) answers to both `scope.` and
+//! `instrumentation_scope.`; the item contexts read only `instrumentation_scope.name` of their
+//! scope. `infer_contexts` picks the context of statements written without one from these
+//! prefixes.
 //!
 //! Everything that can be checked without data is checked at parse time: paths against the
 //! context, function names and arity, argument kinds, regexes and literal durations. What is
@@ -53,7 +58,7 @@ pub use ast::{
     StringFunction, ValueExpr, ValueKind,
 };
 pub use contexts::{
-    DataPointContext, LogContext, MetricContext, MetricFacts, ResourceContext, SpanContext, SpanEventContext, WithResource,
+    DataPointContext, LogContext, MetricContext, MetricFacts, ResourceContext, ScopeContext, SpanContext, SpanEventContext, WithResource,
 };
 pub use eval::{FieldMut, FieldRef, TransformContext, WithCache};
 pub use infer::infer_contexts;

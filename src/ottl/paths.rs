@@ -12,6 +12,9 @@ pub enum Context {
     Metric,
     DataPoint,
     Resource,
+    /// An instrumentation scope (the `scope` of a ScopeSpans, ScopeMetrics or ScopeLogs) with its
+    /// group's schema URL; also spelled `instrumentation_scope` in path prefixes.
+    Scope,
 }
 
 impl Context {
@@ -24,6 +27,7 @@ impl Context {
             Context::Metric => "metric",
             Context::DataPoint => "datapoint",
             Context::Resource => "resource",
+            Context::Scope => "scope",
         }
     }
 }
@@ -45,8 +49,13 @@ pub enum Field {
     Attributes,
     ResourceAttributes,
     ResourceDroppedAttributesCount,
-    /// The resource's own count, in the resource context.
+    /// The context's own count, in the resource and scope contexts.
     DroppedAttributesCount,
+    /// The scope's version, in the scope context.
+    Version,
+    /// The schema URL of the scope's group (ScopeSpans, ScopeMetrics, ScopeLogs), in the scope
+    /// context.
+    SchemaUrl,
     ScopeName,
     TraceId,
     SpanId,
@@ -94,6 +103,8 @@ impl Field {
             Field::ResourceAttributes => "resource.attributes",
             Field::ResourceDroppedAttributesCount => "resource.dropped_attributes_count",
             Field::DroppedAttributesCount => "dropped_attributes_count",
+            Field::Version => "version",
+            Field::SchemaUrl => "schema_url",
             Field::ScopeName => "instrumentation_scope.name",
             Field::TraceId => "trace_id.string",
             Field::SpanId => "span_id.string",
@@ -210,6 +221,16 @@ const DATA_POINT: &[PathSpec] = &[
 
 const RESOURCE: &[PathSpec] = &[rw(Field::Attributes), rw(Field::DroppedAttributesCount)];
 
+const SCOPE: &[PathSpec] = &[
+    rw(Field::Name),
+    rw(Field::Version),
+    rw(Field::Attributes),
+    rw(Field::DroppedAttributesCount),
+    rw(Field::SchemaUrl),
+    ro(Field::ResourceAttributes),
+    ro(Field::ResourceDroppedAttributesCount),
+];
+
 /// Every context's cache (`cache`, `<context>.cache`); kept out of the tables, so the lists of
 /// paths in messages stay those of the data.
 const CACHE: PathSpec = rw(Field::Cache);
@@ -222,6 +243,7 @@ pub(super) fn paths_of(context: Context) -> &'static [PathSpec] {
         Context::Metric => METRIC,
         Context::DataPoint => DATA_POINT,
         Context::Resource => RESOURCE,
+        Context::Scope => SCOPE,
     }
 }
 
@@ -249,6 +271,7 @@ pub(super) fn readable_prefixes(context: Context) -> &'static [&'static str] {
         Context::Metric => &["metric", "resource", "instrumentation_scope", "scope"],
         Context::DataPoint => &["datapoint", "metric", "resource", "instrumentation_scope", "scope"],
         Context::Resource => &["resource"],
+        Context::Scope => &["scope", "instrumentation_scope", "resource"],
     }
 }
 
@@ -262,15 +285,30 @@ impl Field {
     }
 }
 
+/// The names a path may start with to name `context` itself: its own, and for the scope context
+/// also `instrumentation_scope`.
+fn own_prefixes(context: Context) -> &'static [&'static str] {
+    match context {
+        Context::Span => &["span"],
+        Context::SpanEvent => &["spanevent"],
+        Context::Log => &["log"],
+        Context::Metric => &["metric"],
+        Context::DataPoint => &["datapoint"],
+        Context::Resource => &["resource"],
+        Context::Scope => &["scope", "instrumentation_scope"],
+    }
+}
+
 /// The path spelled `text` (segments joined by '.') in `context`. A prefix naming the context
 /// itself is the same as none (`span.name` is `name` in the span context, `resource.attributes`
-/// is `attributes` in the resource context), and `scope.` is `instrumentation_scope.`. The
-/// error is the message without its column.
+/// is `attributes` in the resource context, `instrumentation_scope.name` is `name` in the scope
+/// context), and elsewhere `scope.` is `instrumentation_scope.`. The error is the message without
+/// its column.
 pub(super) fn lookup(context: Context, text: &str) -> Result<PathSpec, String> {
     let own_prefix_removed = text
-        .strip_prefix(context.as_str())
-        .and_then(|rest| rest.strip_prefix('.'))
-        .unwrap_or(text);
+        .split_once('.')
+        .filter(|(first, _)| own_prefixes(context).contains(first))
+        .map_or(text, |(_, rest)| rest);
     if own_prefix_removed == "cache" {
         return Ok(CACHE);
     }
@@ -290,13 +328,22 @@ pub(super) fn lookup(context: Context, text: &str) -> Result<PathSpec, String> {
     let Some((first, rest)) = text.split_once('.') else {
         return Err(unknown());
     };
-    if first == context.as_str() {
+    if own_prefixes(context).contains(&first) {
         return own(rest).ok_or_else(unknown);
     }
     if first == "scope" {
         if let Some(spec) = find(&format!("instrumentation_scope.{rest}")) {
             return Ok(spec);
         }
+    }
+    let names_the_scope = matches!(first, "scope" | "instrumentation_scope") && readable_prefixes(context).contains(&first);
+    let scope_path = |p: &PathSpec| p.field.as_str() == rest && !p.field.names_another_context();
+    if names_the_scope && paths_of(Context::Scope).iter().any(scope_path) {
+        return Err(format!(
+            "'{}' is not read in the {context} context, which reads only instrumentation_scope.name of its scope; \
+             use it in the scope context (context: scope)",
+            truncate(text)
+        ));
     }
     if CONTEXT_PREFIXES.contains(&first) && rest == "cache" {
         return Err(format!(

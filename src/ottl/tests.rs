@@ -2121,3 +2121,137 @@ fn parse_json_refuses_what_is_not_a_json_object_or_array() {
         "column 12: merge_maps expects a map as the source, got a list"
     );
 }
+
+// ---------------------------------------------------------------------------
+// The scope context
+
+const SCOPE_PATHS: &str = "name, version, attributes[...], dropped_attributes_count, schema_url, resource.attributes[...], \
+resource.dropped_attributes_count";
+
+/// Runs `statements` in the scope context on the sample scope (version "1.0") of service "api",
+/// whose group has no schema URL; returns the scope and the schema URL.
+fn run_scope(statements: &[&str]) -> (InstrumentationScope, String) {
+    let mut scope = InstrumentationScope {
+        version: "1.0".into(),
+        ..sample_scope()
+    };
+    let mut schema_url = String::new();
+    let resource = sample_resource("api");
+    for text in statements {
+        let mut ctx = ScopeContext::new(&mut scope, &mut schema_url, Some(&resource));
+        stmt(text, Context::Scope)
+            .execute(&mut ctx)
+            .unwrap_or_else(|e| panic!("{text:?}: {e}"));
+    }
+    (scope, schema_url)
+}
+
+#[test]
+fn scope_paths_read_the_scope_its_schema_url_and_resource() {
+    let mut scope = InstrumentationScope {
+        version: "1.0".into(),
+        attributes: vec![kv("otelcol.signal", s("logs"))],
+        dropped_attributes_count: 2,
+        ..sample_scope()
+    };
+    let mut schema_url = "https://opentelemetry.io/schemas/1.26.0".to_string();
+    let resource = sample_resource("api");
+    let ctx = ScopeContext::new(&mut scope, &mut schema_url, Some(&resource));
+    for text in [
+        r#"name == "io.opentelemetry.http" and version == "1.0""#,
+        r#"attributes["otelcol.signal"] == "logs" and dropped_attributes_count == 2"#,
+        r#"schema_url == "https://opentelemetry.io/schemas/1.26.0""#,
+        r#"resource.attributes["service.name"] == "api" and resource.dropped_attributes_count == 0"#,
+        // Both prefixes name the scope context itself.
+        r#"scope.name == "io.opentelemetry.http" and instrumentation_scope.version == "1.0""#,
+        r#"scope.attributes["otelcol.signal"] == "logs" and instrumentation_scope.schema_url != """#,
+    ] {
+        assert!(cond(text, Context::Scope).evaluate(&ctx).unwrap(), "{text}");
+    }
+}
+
+#[test]
+fn scope_statements_write_name_version_attributes_count_and_schema_url() {
+    let (scope, schema_url) = run_scope(&[
+        r#"set(name, Concat([name, "v2"], "/"))"#,
+        r#"set(scope.version, "2.0")"#,
+        r#"set(instrumentation_scope.attributes["service"], resource.attributes["service.name"])"#,
+        "set(dropped_attributes_count, 3)",
+        r#"set(schema_url, "https://opentelemetry.io/schemas/1.26.0")"#,
+    ]);
+    let expected = InstrumentationScope {
+        name: "io.opentelemetry.http/v2".into(),
+        version: "2.0".into(),
+        attributes: vec![kv("service", s("api"))],
+        dropped_attributes_count: 3,
+    };
+    assert_eq!(scope, expected);
+    assert_eq!(schema_url, "https://opentelemetry.io/schemas/1.26.0");
+}
+
+/// The OpenTelemetry demo's `transform/sanitize_logs` statements, on one scope.
+#[test]
+fn demo_sanitize_logs_moves_otelcol_signal_unless_it_is_a_map() {
+    let statements = [
+        r#"set(attributes["otelcol_signal"], attributes["otelcol.signal"]) where attributes["otelcol.signal"] != nil and not IsMap(attributes["otelcol.signal"])"#,
+        r#"delete_key(attributes, "otelcol.signal") where attributes["otelcol_signal"] != nil"#,
+    ];
+    let run = |attributes: Vec<KeyValue>| {
+        let mut scope = InstrumentationScope {
+            attributes,
+            ..sample_scope()
+        };
+        let mut schema_url = String::new();
+        for text in statements {
+            let mut ctx = ScopeContext::new(&mut scope, &mut schema_url, None);
+            stmt(text, Context::Scope).execute(&mut ctx).unwrap();
+        }
+        scope.attributes
+    };
+    assert_eq!(
+        run(vec![kv("otelcol.signal", s("logs")), kv("other", s("x"))]),
+        [kv("other", s("x")), kv("otelcol_signal", s("logs"))]
+    );
+    let as_map = kv("otelcol.signal", map(&[("name", s("logs"))]));
+    assert_eq!(run(vec![as_map.clone()]), [as_map]);
+    assert_eq!(run(vec![kv("other", s("x"))]), [kv("other", s("x"))]);
+}
+
+#[test]
+fn scope_context_refuses_unknown_and_read_only_paths_saying_what_to_write() {
+    assert_eq!(
+        cerr(r#"scope.vesion == "1""#, Context::Scope),
+        format!("column 1: unknown path 'scope.vesion' in the scope context; expected one of {SCOPE_PATHS}")
+    );
+    assert_eq!(
+        cerr(r#"span.name == "x""#, Context::Scope),
+        format!("column 1: 'span.name' is a path of the span context, which the scope context cannot read; expected one of {SCOPE_PATHS}")
+    );
+    assert_eq!(
+        serr(r#"set(resource.attributes["a"], "b")"#, Context::Scope),
+        "column 5: resource.attributes is read-only in the scope context"
+    );
+    // The item contexts read only the scope's name; the rest is the scope context's.
+    assert_eq!(
+        cerr(r#"scope.version == "1""#, Context::Log),
+        "column 1: 'scope.version' is not read in the log context, which reads only instrumentation_scope.name of its \
+scope; use it in the scope context (context: scope)"
+    );
+}
+
+#[test]
+fn inference_puts_statements_on_scope_paths_only_in_the_scope_context() {
+    let (resource, scope, log) = (Context::Resource, Context::Scope, Context::Log);
+    let logs = [resource, scope, log];
+    let infer = |text: &str| infer_contexts(&[text], &logs, &[log]);
+    assert_eq!(infer(r#"set(scope.attributes["a"], "b")"#), [scope, log]);
+    assert_eq!(infer(r#"keep_keys(instrumentation_scope.attributes, ["a"])"#), [scope, log]);
+    assert_eq!(infer(r#"set(scope.attributes["a"], resource.attributes["b"])"#), [scope, log]);
+    // A path of the log names the more specific context, which reads its scope's name.
+    assert_eq!(infer(r#"set(log.attributes["scope"], scope.name)"#), [log]);
+    // Unprefixed paths are the item's own.
+    assert_eq!(infer(r#"set(attributes["scope"], instrumentation_scope.name)"#), [log]);
+    // Resource paths alone stay on the resource; the contexts that read it follow, most specific
+    // first.
+    assert_eq!(infer(r#"set(resource.attributes["a"], "b")"#), [resource, log, scope]);
+}

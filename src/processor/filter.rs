@@ -46,15 +46,20 @@
 //! Collector, a signal's include/exclude cannot be mixed with its OTTL lists; otelbox also
 //! refuses `spans` next to `trace_conditions`, which the Collector would silently ignore.
 //!
-//! Where otelbox's OTTL falls short of the Collector's contexts: it has no scope context, so a
-//! scope condition (which can only read `scope.name` and the resource) runs once per scope on a
-//! blank span; and its metric and data point contexts read neither resource nor scope, so a
-//! metric or data point condition naming them is refused with a hint to split it.
+//! A scope condition runs once per scope group in OTTL's scope context, reading the scope's name,
+//! version, attributes, dropped_attributes_count and schema_url, and its resource; when it holds,
+//! the group goes with all its items.
+//!
+//! Where otelbox's OTTL falls short of the Collector's contexts: its span, span event and log
+//! contexts read only `scope.name` of their scope, so an item condition naming another scope path
+//! is refused with a hint to give the scope part a condition of its own; and its metric and data
+//! point contexts read neither resource nor scope, so a metric or data point condition naming
+//! them is refused with the same hint.
 
 use crate::config::{ComponentId, Parser};
 use crate::ottl::{
-    parse_condition, Condition, Context, DataPointContext, LogContext, MetricContext, OttlError, ResourceContext, SpanContext,
-    SpanEventContext, TransformContext,
+    parse_condition, Condition, Context, DataPointContext, LogContext, MetricContext, OttlError, ResourceContext, ScopeContext,
+    SpanContext, SpanEventContext, TransformContext,
 };
 use crate::pipeline::ItemProcessor;
 use crate::pipeline::PipelineError;
@@ -339,12 +344,11 @@ impl Signal {
         self.levels().iter().copied().find(|level| self.name(*level) == name)
     }
 
-    /// The OTTL context a condition of `level` is parsed in. otelbox's OTTL has no scope
-    /// context: a scope condition is parsed as a span condition and runs on a blank span.
+    /// The OTTL context a condition of `level` is parsed in.
     fn parse_context(&self, level: Level) -> Context {
         match level {
             Level::Resource => Context::Resource,
-            Level::Scope => Context::Span,
+            Level::Scope => Context::Scope,
             Level::Item => self.item_context,
             Level::Part => self.part_context.unwrap_or(self.item_context),
         }
@@ -504,10 +508,13 @@ fn resolve_contexts(text: &str, signal: &Signal, context: Option<Level>) -> Resu
 /// A path of context `prefix` (its segments after the prefix in `rest`) as otelbox's OTTL reads
 /// it in a condition of `level`.
 fn resolve_path(signal: &Signal, prefix: Level, rest: &str, level: Level) -> Result<String, String> {
+    // otelbox's item contexts read only the name of their scope.
     let scope_path = || match rest {
         "name" => Ok("instrumentation_scope.name".to_string()),
         _ => Err(format!(
-            "scope.{rest} is not supported by otelbox; of the scope, only scope.name is"
+            "otelbox reads only scope.name in a {level_name} condition, not scope.{rest}; give the scope part a \
+             condition of its own (it then drops whole scope groups)",
+            level_name = signal.name(level),
         )),
     };
     match (prefix, level) {
@@ -516,7 +523,9 @@ fn resolve_path(signal: &Signal, prefix: Level, rest: &str, level: Level) -> Res
             signal.name(prefix),
             signal.name(level)
         )),
-        (Level::Scope, _) if level == Level::Scope || signal.reads_parents => scope_path(),
+        // The scope context's own paths, kept prefixed so that OTTL's messages quote them as written.
+        (Level::Scope, Level::Scope) => Ok(format!("scope.{rest}")),
+        (Level::Scope, _) if signal.reads_parents => scope_path(),
         (Level::Resource, Level::Resource) => Ok(rest.to_string()),
         (Level::Resource, _) if level == Level::Scope || signal.reads_parents => Ok(format!("resource.{rest}")),
         (Level::Resource | Level::Scope, _) => Err(format!(
@@ -1069,19 +1078,24 @@ impl FilterProcessor {
         self.any(&group.resource, group.error_mode, &ResourceContext { resource })
     }
 
-    /// Whether the group's scope conditions drop a scope: they read only the scope and the
-    /// resource, so a blank span stands in for the item.
+    /// Whether the group's scope conditions drop a scope group, judged in the scope context on
+    /// its scope (an absent one is empty) and schema URL.
     fn drop_scope(
         &self,
         group: &ConditionGroup,
         resource: Option<&Resource>,
-        scope: Option<&InstrumentationScope>,
+        scope: &mut Option<InstrumentationScope>,
+        schema_url: &mut String,
     ) -> Result<bool, PipelineError> {
         if group.scope.is_empty() {
             return Ok(false);
         }
-        let mut blank = Span::default();
-        self.any(&group.scope, group.error_mode, &SpanContext::new(&mut blank, resource, scope))
+        let mut absent = InstrumentationScope::default();
+        let scope = match scope.as_mut() {
+            Some(scope) => scope,
+            None => &mut absent,
+        };
+        self.any(&group.scope, group.error_mode, &ScopeContext::new(scope, schema_url, resource))
     }
 
     /// Whether to drop `span`; when it stays, its matching events are removed.
@@ -1163,11 +1177,13 @@ impl FilterProcessor {
             let ResourceSpans { resource, scope_spans, .. } = resource_spans;
             let resource = resource.as_ref();
             retain_or_fail(scope_spans, |scope_group| {
-                let ScopeSpans { scope, spans, .. } = scope_group;
-                let scope = scope.as_ref();
-                if self.drop_scope(group, resource, scope)? {
+                let ScopeSpans {
+                    scope, spans, schema_url, ..
+                } = scope_group;
+                if self.drop_scope(group, resource, scope, schema_url)? {
                     return Ok(false);
                 }
+                let scope = scope.as_ref();
                 if !group.item.is_empty() || !group.part.is_empty() {
                     retain_or_fail(spans, |span| Ok(!self.drop_span(group, span, resource, scope)?))?;
                 }
@@ -1187,8 +1203,13 @@ impl FilterProcessor {
             } = resource_metrics;
             let resource = resource.as_ref();
             retain_or_fail(scope_metrics, |scope_group| {
-                let ScopeMetrics { scope, metrics, .. } = scope_group;
-                if self.drop_scope(group, resource, scope.as_ref())? {
+                let ScopeMetrics {
+                    scope,
+                    metrics,
+                    schema_url,
+                    ..
+                } = scope_group;
+                if self.drop_scope(group, resource, scope, schema_url)? {
                     return Ok(false);
                 }
                 if !group.item.is_empty() || !group.part.is_empty() {
@@ -1208,11 +1229,16 @@ impl FilterProcessor {
             let ResourceLogs { resource, scope_logs, .. } = resource_logs;
             let resource = resource.as_ref();
             retain_or_fail(scope_logs, |scope_group| {
-                let ScopeLogs { scope, log_records, .. } = scope_group;
-                let scope = scope.as_ref();
-                if self.drop_scope(group, resource, scope)? {
+                let ScopeLogs {
+                    scope,
+                    log_records,
+                    schema_url,
+                    ..
+                } = scope_group;
+                if self.drop_scope(group, resource, scope, schema_url)? {
                     return Ok(false);
                 }
+                let scope = scope.as_ref();
                 if !group.item.is_empty() {
                     retain_or_fail(log_records, |log| {
                         Ok(!self.any(&group.item, group.error_mode, &LogContext::new(log, resource, scope))?)
@@ -1872,6 +1898,43 @@ service:
         assert_eq!(data, expected);
     }
 
+    /// Scope conditions used to run on a blank span, which read only scope.name; they now run in
+    /// the scope context, which reads the whole scope and its group's schema URL.
+    #[test]
+    fn scope_conditions_read_version_attributes_and_schema_url_in_the_scope_context() {
+        let filter = filter(
+            r#"    log_conditions:
+      - context: scope
+        conditions: ['version == "0.1" and attributes["otelcol.signal"] != nil']
+      - conditions: ['instrumentation_scope.schema_url == "https://opentelemetry.io/schemas/1.26.0"']"#,
+        );
+        let input = || {
+            let mut data = logs(vec![
+                ("api", vec![log(9, "a", vec![])]),
+                ("worker", vec![log(9, "b", vec![])]),
+                ("db", vec![log(9, "c", vec![])]),
+            ]);
+            for group in &mut data.resource_logs[..2] {
+                let scope = group.scope_logs[0].scope.as_mut().unwrap();
+                scope.version = "0.1".into();
+                scope.attributes.push(kv("otelcol.signal", "logs"));
+            }
+            // Only the version differs from api's: the first block keeps it.
+            data.resource_logs[1].scope_logs[0].scope.as_mut().unwrap().version = "0.2".into();
+            data.resource_logs[2].scope_logs[0].schema_url = "https://opentelemetry.io/schemas/1.26.0".into();
+            data
+        };
+        let mut data = input();
+        filter.process_logs(&mut data).unwrap();
+        let mut expected = input();
+        expected.resource_logs.retain(|r| {
+            r.resource
+                .as_ref()
+                .is_some_and(|res| res.attributes == [kv("service.name", "worker")])
+        });
+        assert_eq!(data, expected);
+    }
+
     #[test]
     fn metric_conditions_drop_resources_metrics_and_data_points() {
         let filter = filter(
@@ -1952,8 +2015,9 @@ service:
       - 'name == "x"'
       - 'span.name == "x" and attributes["a"] == "b"'
       - 'log.body == "x"'
-      - 'scope.version == "1"'
+      - 'span.name == "x" and scope.version == "1"'
       - 'span.name == "a" and span.attributes["k"] = "b"'
+      - 'scope.vesion == "1"'
     metric_conditions:
       - 'resource.attributes["a"] == "b" and metric.name == "c"'
     log_conditions:
@@ -1969,10 +2033,13 @@ service:
                  span.attributes",
                 "processors.filter/test.trace_conditions[2]: column 1: 'log' is not a context of trace_conditions (expected one \
                  of: resource, scope, span, spanevent)",
-                "processors.filter/test.trace_conditions[3]: column 1: scope.version is not supported by otelbox; of the scope, \
-                 only scope.name is",
+                "processors.filter/test.trace_conditions[3]: column 22: otelbox reads only scope.name in a span condition, not \
+                 scope.version; give the scope part a condition of its own (it then drops whole scope groups)",
                 // The column of the written text, though `span.` was resolved away before parsing.
                 "processors.filter/test.trace_conditions[4]: column 43: unexpected '='; compare with '=='",
+                "processors.filter/test.trace_conditions[5]: column 1: unknown path 'scope.vesion' in the scope context; expected \
+                 one of name, version, attributes[...], dropped_attributes_count, schema_url, resource.attributes[...], \
+                 resource.dropped_attributes_count",
                 "processors.filter/test.metric_conditions[0]: column 1: otelbox cannot read resource paths in a metric condition; \
                  give the resource part a condition of its own (it then drops whole resource groups)",
                 "processors.filter/test.log_conditions[0].context: unknown context 'span' for log_conditions (expected one of: \

@@ -1,22 +1,26 @@
-//! The transform processor: edits spans, span events, metrics, data points, log records and
-//! resources with OTTL statements (the Collector's transformprocessor, on otelbox's OTTL subset).
+//! The transform processor: edits spans, span events, metrics, data points, log records,
+//! instrumentation scopes and resources with OTTL statements (the Collector's transformprocessor,
+//! on otelbox's OTTL subset).
 //!
 //! ```yaml
 //! transform:
 //!   error_mode: ignore                  # propagate (default) | ignore | silent
 //!   trace_statements:
-//!     - context: span                   # resource | span | spanevent
+//!     - context: span                   # resource | scope | span | spanevent
 //!       error_mode: propagate           # optional, overrides the top-level mode for this block
 //!       conditions: ['kind == SPAN_KIND_SERVER']   # optional, OR-ed: the block runs where one holds
 //!       statements:
 //!         - set(attributes["env"], "dev") where resource.attributes["service.name"] == "api"
 //!     - truncate_all(attributes, 256)   # a plain statement: its context is inferred (below)
-//!   metric_statements: [...]            # contexts resource | metric | datapoint
-//!   log_statements: [...]               # contexts resource | log
+//!   metric_statements: [...]            # contexts resource | scope | metric | datapoint
+//!   log_statements: [...]               # contexts resource | scope | log
 //!   profile_statements: [...]           # checked for shape, then ignored (no profiles signal)
 //! ```
 //! Blocks run in the order given, each over the whole payload; within a block, every statement
-//! runs in order on one item before the next item.
+//! runs in order on one item before the next item. A scope block runs once per ScopeSpans,
+//! ScopeMetrics or ScopeLogs, on its instrumentation scope (`name`, `version`, `attributes`,
+//! `dropped_attributes_count`) and its `schema_url`; a group without a scope gets one only if a
+//! statement writes to it, as a resource does.
 //!
 //! The cache. Each item has a map of its own, `cache` (or `<context>.cache`), while one block runs
 //! over it: statements read and write it like attributes, and it starts empty for every item and
@@ -27,7 +31,8 @@
 //! Context inference. Like the Collector, a plain statement (or a block without `context`) runs in
 //! the most specific context its paths name (`ottl::infer_contexts`): `set(span.attributes["a"],
 //! resource.attributes["b"])` on spans, `keep_keys(resource.attributes, ["host.name"])` on
-//! resources, `set(metric.description, "x") where datapoint.attributes["a"] == "b"` on data points.
+//! resources, `set(scope.attributes["a"], "b")` on scopes, `set(metric.description, "x") where
+//! datapoint.attributes["a"] == "b"` on data points.
 //! Unprefixed paths are the item's own (`attributes`), so a statement with any keeps the item
 //! context of the signal: `span` for trace_statements, `log` for log_statements, and for
 //! metric_statements `metric` (name, type, unit, description), else `datapoint` (attributes,
@@ -46,7 +51,7 @@
 use crate::config::{ComponentId, Parser};
 use crate::ottl::{
     infer_contexts, parse_condition, parse_statement, Condition, Context, DataPointContext, LogContext, MetricContext, MetricFacts,
-    OttlError, ResourceContext, SpanContext, SpanEventContext, Statement, TransformContext, WithCache, WithResource,
+    OttlError, ResourceContext, ScopeContext, SpanContext, SpanEventContext, Statement, TransformContext, WithCache, WithResource,
 };
 use crate::pipeline::ItemProcessor;
 use crate::pipeline::PipelineError;
@@ -55,6 +60,7 @@ use crate::processor::ErrorMode;
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use opentelemetry_proto::tonic::common::v1::InstrumentationScope;
 use opentelemetry_proto::tonic::metrics::v1::metric::Data;
 use opentelemetry_proto::tonic::metrics::v1::Metric;
 use opentelemetry_proto::tonic::resource::v1::Resource;
@@ -92,19 +98,19 @@ struct Section {
 
 const TRACES: Section = Section {
     key: "trace_statements",
-    contexts: &[Context::Resource, Context::Span, Context::SpanEvent],
+    contexts: &[Context::Resource, Context::Scope, Context::Span, Context::SpanEvent],
     inferred: &[Context::Span],
 };
 
 const METRICS: Section = Section {
     key: "metric_statements",
-    contexts: &[Context::Resource, Context::Metric, Context::DataPoint],
+    contexts: &[Context::Resource, Context::Scope, Context::Metric, Context::DataPoint],
     inferred: &[Context::Metric, Context::DataPoint],
 };
 
 const LOGS: Section = Section {
     key: "log_statements",
-    contexts: &[Context::Resource, Context::Log],
+    contexts: &[Context::Resource, Context::Scope, Context::Log],
     inferred: &[Context::Log],
 };
 
@@ -244,21 +250,21 @@ fn parse_context(p: &mut Parser, value: &Value, path: &str, section: &Section) -
     if let Some(context) = section.contexts.iter().find(|c| c.as_str() == text) {
         return Some(*context);
     }
-    if text == "scope" {
+    if text == "instrumentation_scope" {
         p.error(
             path,
-            format!("the scope context is not supported by otelbox; use one of: {}", names.join(", ")),
+            "unknown context 'instrumentation_scope'; the context of instrumentation scopes is written scope",
         );
-    } else {
-        p.error(
-            path,
-            format!(
-                "unknown context '{text}' for {} (expected one of: {})",
-                section.key,
-                names.join(", ")
-            ),
-        );
+        return None;
     }
+    p.error(
+        path,
+        format!(
+            "unknown context '{text}' for {} (expected one of: {})",
+            section.key,
+            names.join(", ")
+        ),
+    );
     None
 }
 
@@ -356,6 +362,23 @@ impl TransformProcessor {
         result
     }
 
+    /// A scope group without a scope gets one only if a statement writes to it.
+    fn run_on_scope(
+        &self,
+        group: &StatementGroup,
+        slot: &mut Option<InstrumentationScope>,
+        schema_url: &mut String,
+        resource: Option<&Resource>,
+    ) -> Result<(), PipelineError> {
+        let was_absent = slot.is_none();
+        let scope = slot.get_or_insert_with(InstrumentationScope::default);
+        let result = self.run(group, &mut ScopeContext::new(scope, schema_url, resource));
+        if was_absent && slot.as_ref().is_some_and(|s| *s == InstrumentationScope::default()) {
+            *slot = None;
+        }
+        result
+    }
+
     fn run_on_span(&self, group: &StatementGroup, span: &mut Span, ctx: ItemScope<'_>) -> Result<(), PipelineError> {
         if group.context == Context::Span {
             return self.run(group, &mut SpanContext::new(span, ctx.resource, ctx.scope));
@@ -411,7 +434,7 @@ impl TransformProcessor {
 #[derive(Clone, Copy)]
 struct ItemScope<'a> {
     resource: Option<&'a Resource>,
-    scope: Option<&'a opentelemetry_proto::tonic::common::v1::InstrumentationScope>,
+    scope: Option<&'a InstrumentationScope>,
 }
 
 impl ItemProcessor for TransformProcessor {
@@ -424,6 +447,10 @@ impl ItemProcessor for TransformProcessor {
                 }
                 let resource = resource_spans.resource.as_ref();
                 for scope_spans in &mut resource_spans.scope_spans {
+                    if group.context == Context::Scope {
+                        self.run_on_scope(group, &mut scope_spans.scope, &mut scope_spans.schema_url, resource)?;
+                        continue;
+                    }
                     let scope = ItemScope {
                         resource,
                         scope: scope_spans.scope.as_ref(),
@@ -446,6 +473,10 @@ impl ItemProcessor for TransformProcessor {
                 }
                 let resource = resource_metrics.resource.as_ref();
                 for scope_metrics in &mut resource_metrics.scope_metrics {
+                    if group.context == Context::Scope {
+                        self.run_on_scope(group, &mut scope_metrics.scope, &mut scope_metrics.schema_url, resource)?;
+                        continue;
+                    }
                     let scope = ItemScope {
                         resource,
                         scope: scope_metrics.scope.as_ref(),
@@ -468,6 +499,10 @@ impl ItemProcessor for TransformProcessor {
                 }
                 let resource = resource_logs.resource.as_ref();
                 for scope_logs in &mut resource_logs.scope_logs {
+                    if group.context == Context::Scope {
+                        self.run_on_scope(group, &mut scope_logs.scope, &mut scope_logs.schema_url, resource)?;
+                        continue;
+                    }
                     let scope = scope_logs.scope.as_ref();
                     for log in &mut scope_logs.log_records {
                         self.run(group, &mut LogContext::new(log, resource, scope))?;
@@ -483,9 +518,9 @@ impl ItemProcessor for TransformProcessor {
 mod tests {
     use super::*;
     use crate::processor::filter::fixtures::*;
-    use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue};
+    use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue, KeyValue, KeyValueList};
     use opentelemetry_proto::tonic::metrics::v1::Sum;
-    use opentelemetry_proto::tonic::trace::v1::ResourceSpans;
+    use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans};
 
     /// The spec's example, in a full config.
     const SPEC_EXAMPLE: &str = r#"
@@ -758,7 +793,7 @@ service:
       - context: span
         statements: ['set(attributes["a"], 1)', 'set(attributes["b"] "x")']
       - context: scope
-        statements: ['set(attributes["a"], 1)']
+        statements: ['set(nmae, "x")']
       - context: log
         statements: ['set(attributes["a"], 1)']
       - context: span
@@ -781,8 +816,11 @@ service:
                  log_statements, profile_statements)",
                 "processors.transform/test.error_mode: expected propagate, ignore or silent, got 'sometimes'",
                 "processors.transform/test.trace_statements[0].statements[1]: column 21: expected ',' or ')' after argument 1 of set, found string \"x\"",
-                "processors.transform/test.trace_statements[1].context: the scope context is not supported by otelbox; use one of: resource, span, spanevent",
-                "processors.transform/test.trace_statements[2].context: unknown context 'log' for trace_statements (expected one of: resource, span, spanevent)",
+                "processors.transform/test.trace_statements[1].statements[0]: column 5: unknown path 'nmae' in the scope context; \
+                 expected one of name, version, attributes[...], dropped_attributes_count, schema_url, resource.attributes[...], \
+                 resource.dropped_attributes_count",
+                "processors.transform/test.trace_statements[2].context: unknown context 'log' for trace_statements (expected one of: \
+                 resource, scope, span, spanevent)",
                 "processors.transform/test.trace_statements[3]: statements is required: a list of OTTL statements",
                 "processors.transform/test.trace_statements[4]: column 5: unknown path 'nme' in the span context; expected one of name, kind, \
                  status.code, status.message, attributes[...], resource.attributes[...], resource.dropped_attributes_count, \
@@ -797,6 +835,119 @@ service:
                  to edit the resource, use a block with context: resource and the path attributes",
             ]
         );
+    }
+
+    /// The OpenTelemetry demo's `transform/sanitize_logs`, as written there: a scope block that
+    /// renames the scope attribute `otelcol.signal` to `otelcol_signal` unless it is a map.
+    #[test]
+    fn demo_sanitize_logs_renames_otelcol_signal_on_each_scope() {
+        let id = "transform/sanitize_logs";
+        let transform = transform_from(
+            &full_config(
+                id,
+                r#"    error_mode: ignore
+    log_statements:
+      - context: scope
+        statements:
+          - set(attributes["otelcol_signal"], attributes["otelcol.signal"]) where attributes["otelcol.signal"] != nil and not IsMap(attributes["otelcol.signal"])
+          - delete_key(attributes, "otelcol.signal") where attributes["otelcol_signal"] != nil"#,
+            ),
+            id,
+        );
+        let as_map = kv_any(
+            "otelcol.signal",
+            AnyValue {
+                value: Some(any_value::Value::KvlistValue(KeyValueList {
+                    values: vec![kv("name", "logs")],
+                })),
+            },
+        );
+        let input = |scope_attributes: [Vec<KeyValue>; 3]| {
+            let mut data = logs(vec![
+                ("api", vec![log(9, "a", vec![kv("otelcol.signal", "record")])]),
+                ("worker", vec![log(9, "b", vec![])]),
+                ("db", vec![log(9, "c", vec![])]),
+            ]);
+            for (group, attributes) in data.resource_logs.iter_mut().zip(scope_attributes) {
+                group.scope_logs[0].scope.as_mut().unwrap().attributes = attributes;
+            }
+            data
+        };
+        let mut data = input([
+            vec![kv("otelcol.signal", "logs"), kv("other", "x")],
+            vec![as_map.clone()],
+            vec![kv("other", "y")],
+        ]);
+        transform.process_logs(&mut data).unwrap();
+        // The log record's own attribute is not the scope's: it stays.
+        let expected = input([
+            vec![kv("other", "x"), kv("otelcol_signal", "logs")],
+            vec![as_map],
+            vec![kv("other", "y")],
+        ]);
+        assert_eq!(data, expected);
+    }
+
+    /// A scope block runs once per scope group (the name grows by one suffix, though the group
+    /// has two spans), reads the group's resource, and leaves an absent scope absent unless a
+    /// statement writes to it.
+    #[test]
+    fn scope_blocks_edit_each_scope_of_traces_and_metrics_once() {
+        let transform = transform(
+            r#"    trace_statements:
+      - context: scope
+        statements:
+          - set(attributes["service"], resource.attributes["service.name"]) where resource.attributes["service.name"] != nil
+          - set(name, Concat([name, "traces"], "/")) where name != ""
+          - set(version, "1.0") where name == "io.opentelemetry.http/traces"
+          - set(schema_url, "https://opentelemetry.io/schemas/1.26.0") where version == "1.0"
+    metric_statements:
+      - set(scope.attributes["signal"], "metrics")
+      - set(instrumentation_scope.dropped_attributes_count, 3)"#,
+        );
+        assert_eq!(transform.config.metric_statements.len(), 1);
+        assert_eq!(transform.config.metric_statements[0].context, Context::Scope);
+
+        let mut data = traces(vec![("api", vec![span(TRACE, "a", vec![]), span(TRACE, "b", vec![])])]);
+        data.resource_spans.push(ResourceSpans {
+            scope_spans: vec![ScopeSpans {
+                spans: vec![span(TRACE, "c", vec![])],
+                ..Default::default()
+            }],
+            ..Default::default()
+        });
+        let mut expected = data.clone();
+        transform.process_traces(&mut data).unwrap();
+        expected.resource_spans[0].scope_spans[0].scope = Some(InstrumentationScope {
+            name: "io.opentelemetry.http/traces".into(),
+            version: "1.0".into(),
+            attributes: vec![kv("service", "api")],
+            dropped_attributes_count: 0,
+        });
+        expected.resource_spans[0].scope_spans[0].schema_url = "https://opentelemetry.io/schemas/1.26.0".into();
+        assert_eq!(data, expected);
+
+        let mut data = metrics(vec![("api", vec![gauge("cpu", vec![point(vec![], 1)])])]);
+        let mut expected = data.clone();
+        transform.process_metrics(&mut data).unwrap();
+        if let Some(scope) = &mut expected.resource_metrics[0].scope_metrics[0].scope {
+            scope.attributes.push(kv("signal", "metrics"));
+            scope.dropped_attributes_count = 3;
+        }
+        assert_eq!(data, expected);
+    }
+
+    #[test]
+    fn plain_statements_on_scope_paths_only_run_on_scopes() {
+        let transform = transform(
+            r#"    log_statements:
+      - set(scope.attributes["a"], "b")
+      - set(log.attributes["scope"], scope.name)
+      - set(attributes["version"], instrumentation_scope.name)
+      - keep_keys(instrumentation_scope.attributes, ["a"])"#,
+        );
+        let contexts: Vec<Context> = transform.config.log_statements.iter().map(|g| g.context).collect();
+        assert_eq!(contexts, [Context::Scope, Context::Log, Context::Scope]);
     }
 
     /// The Collector's basic config style: plain statements whose paths name their contexts run

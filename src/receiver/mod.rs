@@ -4,7 +4,9 @@
 
 pub mod answer;
 pub mod budget;
+pub mod filelog;
 pub mod hostmetrics;
+pub mod httpcheck;
 pub mod otlp;
 pub mod otlp_grpc;
 pub mod otlp_http;

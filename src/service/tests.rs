@@ -166,7 +166,7 @@ service:
     );
     let expected = [
         "receivers.otlp.protocols.grpc.endpoint: expected host:port with an IP address or localhost, got 'not an address'",
-        "receivers.kafka: the receiver type \"kafka\" is not supported by this otelbox yet (it has: otlp, zipkin, hostmetrics, prometheus)",
+        "receivers.kafka: the receiver type \"kafka\" is not supported by this otelbox yet (it has: otlp, zipkin, hostmetrics, filelog, httpcheck, prometheus)",
         "processors.batch.timeout: ",
         "processors.batch.send_batch_size: expected a non-negative integer, got a number",
         "processors.groupbytrace: the processor type \"groupbytrace\" is not supported by this otelbox yet",
@@ -197,7 +197,7 @@ fn collector_contrib_types_otelbox_lacks_are_named_as_such_in_every_section() {
         r#"
 receivers:
   otlp: { protocols: { http: {} } }
-  filelog: {}
+  syslog: {}
 processors:
   k8sattributes: {}
 exporters:
@@ -212,11 +212,11 @@ service:
   pipelines:
     traces: { receivers: [otlp], processors: [k8sattributes], exporters: [loki, otelbox, exceptions] }
     metrics: { receivers: [exceptions], exporters: [otelbox] }
-    logs: { receivers: [filelog], exporters: [otelbox] }
+    logs: { receivers: [syslog], exporters: [otelbox] }
 "#,
     );
     for (section, kind, name) in [
-        ("receivers", "receiver", "filelog"),
+        ("receivers", "receiver", "syslog"),
         ("processors", "processor", "k8sattributes"),
         ("exporters", "exporter", "loki"),
         ("connectors", "connector", "exceptions"),
