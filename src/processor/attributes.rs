@@ -48,7 +48,7 @@ const MATCH_PROPERTIES: [&str; 10] = [
 ];
 
 /// The span kinds `span_kinds` may name under `match_type: strict` (the Collector's names).
-const SPAN_KIND_NAMES: [&str; 5] = [
+pub(crate) const SPAN_KIND_NAMES: [&str; 5] = [
     "SPAN_KIND_INTERNAL",
     "SPAN_KIND_SERVER",
     "SPAN_KIND_CLIENT",
@@ -934,7 +934,7 @@ pub(crate) fn attribute_matchers(p: &mut Parser, value: Option<&Value>, path: &s
     matchers
 }
 
-fn library_matchers(p: &mut Parser, value: Option<&Value>, path: &str, mode: MatchType) -> Vec<LibraryMatcher> {
+pub(crate) fn library_matchers(p: &mut Parser, value: Option<&Value>, path: &str, mode: MatchType) -> Vec<LibraryMatcher> {
     let mut matchers = Vec::new();
     for (at, item) in p.list(value, path) {
         let Some(body) = p.mapping(Some(item), &at) else { continue };

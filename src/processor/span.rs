@@ -12,12 +12,14 @@
 use crate::config::{ComponentId, Parser, Settings};
 use crate::pdata::Signal;
 use crate::pipeline::{AnyConsumer, ItemProcessor, PipelineError};
-use crate::processor::attributes::{AttributeMatcher, LibraryMatcher, MatchType, TextMatcher, ValueMatcher};
+use crate::processor::attributes::{
+    attribute_matchers, library_matchers, text_matchers, Item, MatchProperties, MatchType, Subject, TextMatcher, ValueMatcher,
+    SPAN_KIND_NAMES,
+};
 use crate::processor::{ProcessorContext, ProcessorFactory, Stage};
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue, InstrumentationScope, KeyValue};
 use opentelemetry_proto::tonic::resource::v1::Resource;
-use opentelemetry_proto::tonic::trace::v1::span::SpanKind;
 use opentelemetry_proto::tonic::trace::v1::status::StatusCode;
 use opentelemetry_proto::tonic::trace::v1::{Span, Status};
 use regex::Regex;
@@ -39,15 +41,6 @@ const SPAN_PROPERTIES: [&str; 6] = ["services", "span_names", "span_kinds", "att
 
 /// Properties of the Collector's shared match block that belong to other signals: refused by name.
 const OTHER_SIGNAL_PROPERTIES: [&str; 4] = ["log_bodies", "log_severity_texts", "log_severity_number", "metric_names"];
-
-/// The span kinds `span_kinds` may name under `match_type: strict` (the Collector's names).
-const SPAN_KIND_NAMES: [&str; 5] = [
-    "SPAN_KIND_INTERNAL",
-    "SPAN_KIND_SERVER",
-    "SPAN_KIND_CLIENT",
-    "SPAN_KIND_PRODUCER",
-    "SPAN_KIND_CONSUMER",
-];
 
 #[derive(Clone, Debug, Default)]
 pub struct SpanConfig {
@@ -83,59 +76,17 @@ pub struct SetStatus {
     pub description: String,
 }
 
-/// An include or exclude block: every property given must match (AND); within a list of services,
-/// span names, span kinds or libraries one entry is enough, within attributes or resources all must.
-#[derive(Clone, Debug, Default)]
-pub struct SpanMatch {
-    /// Matched against the resource's `service.name`; a resource without one matches none.
-    pub services: Vec<TextMatcher>,
-    pub span_names: Vec<TextMatcher>,
-    /// Matched against the kind as the Collector names it: `SPAN_KIND_SERVER`, ...
-    pub span_kinds: Vec<TextMatcher>,
-    pub attributes: Vec<AttributeMatcher>,
-    pub resources: Vec<AttributeMatcher>,
-    pub libraries: Vec<LibraryMatcher>,
-}
+/// An include or exclude block: the attributes processor's match properties, of which a span block
+/// may use `services`, `span_names`, `span_kinds`, `attributes`, `resources` and `libraries`.
+pub type SpanMatch = MatchProperties;
 
-impl SpanMatch {
-    fn matches(&self, resource: Option<&Resource>, scope: Option<&InstrumentationScope>, span: &Span) -> bool {
-        let any = |matchers: &[TextMatcher], text: &str| matchers.is_empty() || matchers.iter().any(|m| m.matches(text));
-        let resource_attributes: &[KeyValue] = match resource {
-            Some(resource) => &resource.attributes,
-            None => &[],
-        };
-        (self.services.is_empty() || service_name(resource_attributes).is_some_and(|name| any(&self.services, &name)))
-            && any(&self.span_names, &span.name)
-            && any(&self.span_kinds, span_kind_name(span.kind))
-            && (self.libraries.is_empty() || self.libraries.iter().any(|l| library_matches(l, scope)))
-            && self.resources.iter().all(|m| attribute_matches(m, resource_attributes))
-            && self.attributes.iter().all(|m| attribute_matches(m, &span.attributes))
-    }
-}
-
-/// The resource's `service.name` in its string form.
-fn service_name(resource_attributes: &[KeyValue]) -> Option<String> {
-    crate::ottl::Value::from_any(crate::pdata::find_attribute(resource_attributes, "service.name")).to_text()
-}
-
-fn span_kind_name(kind: i32) -> &'static str {
-    SpanKind::try_from(kind).map_or("", |k| k.as_str_name())
-}
-
-fn attribute_matches(matcher: &AttributeMatcher, attributes: &[KeyValue]) -> bool {
-    let Some(kv) = attributes.iter().find(|kv| kv.key == matcher.key) else {
-        return false;
-    };
-    match &matcher.value {
-        ValueMatcher::Present => true,
-        ValueMatcher::Equals(expected) => kv.value.as_ref() == Some(expected),
-        ValueMatcher::Regexp(regex) => scalar_text(kv.value.as_ref()).is_some_and(|text| regex.is_match(&text)),
-    }
-}
-
-fn library_matches(matcher: &LibraryMatcher, scope: Option<&InstrumentationScope>) -> bool {
-    let (name, version) = scope.map_or(("", ""), |s| (s.name.as_str(), s.version.as_str()));
-    matcher.name.matches(name) && matcher.version.as_ref().is_none_or(|v| v.matches(version))
+/// Whether a block matches a span with its resource and scope.
+fn block_matches(block: &SpanMatch, resource: Option<&Resource>, scope: Option<&InstrumentationScope>, span: &Span) -> bool {
+    block.matches(&Item {
+        resource,
+        scope,
+        subject: Subject::Span(span),
+    })
 }
 
 /// The text of a string, bool, int or double, as the Collector writes it into a name and matches it
@@ -225,8 +176,12 @@ impl SpanProcessor {
 
     /// Include must match (when given) and exclude must not (when given), on the span as it arrived.
     fn selects(&self, resource: Option<&Resource>, scope: Option<&InstrumentationScope>, span: &Span) -> bool {
-        self.config.include.as_ref().is_none_or(|m| m.matches(resource, scope, span))
-            && !self.config.exclude.as_ref().is_some_and(|m| m.matches(resource, scope, span))
+        self.config.include.as_ref().is_none_or(|m| block_matches(m, resource, scope, span))
+            && !self
+                .config
+                .exclude
+                .as_ref()
+                .is_some_and(|m| block_matches(m, resource, scope, span))
     }
 
     fn edit(&self, span: &mut Span) {
@@ -457,6 +412,7 @@ fn parse_match(p: &mut Parser, value: &Value, path: &str) -> Option<SpanMatch> {
         attributes: attribute_matchers(p, body.get("attributes"), &at("attributes"), mode),
         resources: attribute_matchers(p, body.get("resources"), &at("resources"), mode),
         libraries: library_matchers(p, body.get("libraries"), &at("libraries"), mode),
+        ..SpanMatch::default()
     };
     if mode == MatchType::Strict {
         for (i, kind) in properties.span_kinds.iter().enumerate() {
@@ -493,116 +449,10 @@ fn parse_match(p: &mut Parser, value: &Value, path: &str) -> Option<SpanMatch> {
     (!match_type_given || match_type.is_some()).then_some(properties)
 }
 
-fn text_matcher(p: &mut Parser, value: &Value, path: &str, mode: MatchType) -> Option<TextMatcher> {
-    match mode {
-        MatchType::Strict => p.string(value, path).map(TextMatcher::Strict),
-        MatchType::Regexp => p.regex(value, path).map(TextMatcher::Regexp),
-    }
-}
-
-fn text_matchers(p: &mut Parser, value: Option<&Value>, path: &str, mode: MatchType) -> Vec<TextMatcher> {
-    p.list(value, path)
-        .into_iter()
-        .filter_map(|(at, v)| text_matcher(p, v, &at, mode))
-        .collect()
-}
-
-fn attribute_matchers(p: &mut Parser, value: Option<&Value>, path: &str, mode: MatchType) -> Vec<AttributeMatcher> {
-    let mut matchers = Vec::new();
-    for (at, item) in p.list(value, path) {
-        let Some(body) = p.mapping(Some(item), &at) else { continue };
-        p.only_keys(body, &["key", "value"], &at);
-        let key_path = format!("{at}.key");
-        let key = match body.get("key").filter(|v| !v.is_null()) {
-            None => {
-                p.error(&at, "key is required");
-                continue;
-            }
-            Some(v) => match p.string(v, &key_path) {
-                Some(key) if key.is_empty() => {
-                    p.error(&key_path, "must not be empty");
-                    continue;
-                }
-                Some(key) => key,
-                None => continue,
-            },
-        };
-        let value_path = format!("{at}.value");
-        let value = match (body.get("value").filter(|v| !v.is_null()), mode) {
-            (None, _) => Some(ValueMatcher::Present),
-            (Some(v @ Value::String(_)), MatchType::Regexp) => p.regex(v, &value_path).map(ValueMatcher::Regexp),
-            (Some(_), MatchType::Regexp) => {
-                p.error(&value_path, "must be a string (a regular expression) with match_type regexp");
-                None
-            }
-            (Some(v), MatchType::Strict) => attribute_value(p, v, &value_path).map(ValueMatcher::Equals),
-        };
-        if let Some(value) = value {
-            matchers.push(AttributeMatcher { key, value });
-        }
-    }
-    matchers
-}
-
-fn library_matchers(p: &mut Parser, value: Option<&Value>, path: &str, mode: MatchType) -> Vec<LibraryMatcher> {
-    let mut matchers = Vec::new();
-    for (at, item) in p.list(value, path) {
-        let Some(body) = p.mapping(Some(item), &at) else { continue };
-        p.only_keys(body, &["name", "version"], &at);
-        let Some(name) = body.get("name").filter(|v| !v.is_null()) else {
-            p.error(&at, "name is required");
-            continue;
-        };
-        let name = text_matcher(p, name, &format!("{at}.name"), mode);
-        // An absent version matches any; an empty one only an empty one, as in the Collector.
-        let version = match body.get("version").filter(|v| !v.is_null()) {
-            Some(v) => match text_matcher(p, v, &format!("{at}.version"), mode) {
-                Some(version) => Some(version),
-                None => continue,
-            },
-            None => None,
-        };
-        if let Some(name) = name {
-            matchers.push(LibraryMatcher { name, version });
-        }
-    }
-    matchers
-}
-
-/// A YAML value as the attribute value `match_type: strict` compares with: same type, same value.
-fn attribute_value(p: &mut Parser, value: &Value, path: &str) -> Option<AnyValue> {
-    match yaml_value(value) {
-        Some(converted) => Some(converted.into()),
-        None => {
-            p.error(path, "expected a string, number, boolean, list or mapping (with string keys)");
-            None
-        }
-    }
-}
-
-fn yaml_value(value: &Value) -> Option<crate::ottl::Value> {
-    use crate::ottl::Value as V;
-    Some(match value {
-        Value::Bool(b) => V::Bool(*b),
-        Value::String(s) => V::Str(s.clone()),
-        Value::Number(n) => match n.as_i64() {
-            Some(i) => V::Int(i),
-            None => V::Double(n.as_f64()?),
-        },
-        Value::Sequence(items) => V::List(items.iter().map(yaml_value).collect::<Option<Vec<_>>>()?),
-        Value::Mapping(entries) => V::Map(
-            entries
-                .iter()
-                .map(|(k, v)| Some((k.as_str()?.to_string(), yaml_value(v)?)))
-                .collect::<Option<Vec<_>>>()?,
-        ),
-        Value::Null | Value::Tagged(_) => return None,
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use opentelemetry_proto::tonic::trace::v1::span::SpanKind;
     use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans};
 
     const PATH: &str = "processors.span";
