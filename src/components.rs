@@ -48,6 +48,7 @@ pub static REGISTRY: Registry = Registry {
         &exporter::otlp::Factory,
         &exporter::otlphttp::Factory,
         &exporter::prometheus::Factory,
+        &exporter::prometheusremotewrite::Factory,
         &exporter::storage::Factory,
         &exporter::zipkin::Factory,
     ],

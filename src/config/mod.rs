@@ -283,7 +283,6 @@ const NOT_YET: &[&str] = &[
     "remotetap",
     // exporters
     "loki",
-    "prometheusremotewrite",
     "elasticsearch",
     "clickhouse",
     "googlecloud",

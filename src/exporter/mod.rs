@@ -12,6 +12,7 @@ pub mod loadbalancing;
 pub mod otlp;
 pub mod otlphttp;
 pub mod prometheus;
+pub mod prometheusremotewrite;
 pub mod queue;
 pub mod retry;
 pub mod sender;

@@ -622,7 +622,7 @@ fn go_float(value: f64) -> String {
 
 /// What a metric's name depends on besides its name and unit.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum NameKind {
+pub(crate) enum NameKind {
     Gauge,
     MonotonicCounter,
     /// Non-monotonic sums, histograms, exponential histograms, summaries.
@@ -680,7 +680,7 @@ fn is_name_token_char(c: char) -> bool {
 }
 
 /// Invalid name characters as `_`, runs of them as one (a name without suffixes, a namespace).
-fn escape_name(name: &str) -> String {
+pub(crate) fn escape_name(name: &str) -> String {
     name.split(|c: char| !(c.is_ascii_alphanumeric() || c == ':' || c == '_'))
         .filter(|part| !part.is_empty())
         .collect::<Vec<_>>()
@@ -689,7 +689,7 @@ fn escape_name(name: &str) -> String {
 
 /// The Prometheus name of a metric, as the Collector's translator builds it; None when nothing
 /// usable is left (the metric's points are dropped).
-fn metric_name(name: &str, unit: &str, kind: NameKind, namespace: &str, add_suffixes: bool) -> Option<String> {
+pub(crate) fn metric_name(name: &str, unit: &str, kind: NameKind, namespace: &str, add_suffixes: bool) -> Option<String> {
     let normalized = if add_suffixes {
         let mut tokens: Vec<String> = name
             .split(|c: char| !is_name_token_char(c))
@@ -798,7 +798,7 @@ fn add_unit_tokens(tokens: &mut Vec<String>, main: String, per: String) {
 }
 
 /// An attribute key as a Prometheus label name; None when nothing usable is left.
-fn label_name(key: &str) -> Option<String> {
+pub(crate) fn label_name(key: &str) -> Option<String> {
     if key.is_empty() {
         return None;
     }
@@ -818,7 +818,7 @@ fn label_name(key: &str) -> Option<String> {
 }
 
 /// pcommon's `Value.AsString`: strings raw, numbers plain, bytes base64, maps and slices as JSON.
-fn value_text(value: Option<&AnyValue>) -> String {
+pub(crate) fn value_text(value: Option<&AnyValue>) -> String {
     use any_value::Value as V;
     let Some(any) = value else { return String::new() };
     match &any.value {
@@ -859,7 +859,7 @@ fn attribute<'a>(attributes: &'a [KeyValue], key: &str) -> Option<&'a KeyValue> 
 }
 
 /// `job`: `service.namespace/service.name`, or `service.name` alone.
-fn job_of(resource: &[KeyValue]) -> Option<String> {
+pub(crate) fn job_of(resource: &[KeyValue]) -> Option<String> {
     let name = value_text(attribute(resource, SERVICE_NAME)?.value.as_ref());
     Some(match attribute(resource, SERVICE_NAMESPACE) {
         Some(namespace) => format!("{}/{name}", value_text(namespace.value.as_ref())),
@@ -872,7 +872,7 @@ fn is_service_key(key: &str) -> bool {
 }
 
 /// Adds a label, joining its value to one already there under the same name with `;`.
-fn add_joined(labels: &mut BTreeMap<String, String>, key: &str, value: Option<&AnyValue>) {
+pub(crate) fn add_joined(labels: &mut BTreeMap<String, String>, key: &str, value: Option<&AnyValue>) {
     let Some(name) = label_name(key) else { return };
     let text = value_text(value);
     if text.is_empty() {

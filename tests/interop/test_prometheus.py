@@ -1,7 +1,8 @@
 # otelbox between real Prometheus components (Debian's packages, installed by scripts/test):
 # its `prometheus` receiver scrapes prometheus-node-exporter, the samples are stored and served by
-# the metrics API, and its `prometheus` exporter is scraped in turn by a real Prometheus server,
-# whose own query API must answer with node-exporter's series.
+# the metrics API, its `prometheus` exporter is scraped in turn by a real Prometheus server, and its
+# `prometheusremotewrite` exporter writes into the same server's remote-write receiver; Prometheus's
+# own query API must answer with node-exporter's series both ways.
 
 import shutil
 import subprocess
@@ -57,6 +58,7 @@ def stack(tmp_path_factory):
     assert NODE_EXPORTER and PROMETHEUS, "Debian's prometheus and prometheus-node-exporter are needed (scripts/test installs them)"
     tmp = tmp_path_factory.mktemp("prometheus")
     node_port, exporter_port, ui_port, prometheus_port = free_ports(4)
+    # Remote writes may arrive before Prometheus listens: the exporter's queue retries them.
     started = []
     try:
         node = Process([NODE_EXPORTER, f"--web.listen-address=127.0.0.1:{node_port}"], tmp / "node.log")
@@ -76,9 +78,10 @@ receivers:
 exporters:
   otelbox: {{}}
   prometheus: {{ endpoint: "127.0.0.1:{exporter_port}" }}
+  prometheusremotewrite: {{ endpoint: "http://127.0.0.1:{prometheus_port}/api/v1/write" }}
 service:
   pipelines:
-    metrics: {{ receivers: [prometheus], exporters: [otelbox, prometheus] }}
+    metrics: {{ receivers: [prometheus], exporters: [otelbox, prometheus, prometheusremotewrite] }}
 """
         )
         box = Process([str(OTELBOX_BIN), "up", "--memory", "--config", str(config), "--ui-port", str(ui_port)], tmp / "otelbox.log")
@@ -101,6 +104,7 @@ scrape_configs:
                 f"--config.file={prometheus_config}",
                 f"--storage.tsdb.path={tmp / 'tsdb'}",
                 f"--web.listen-address=127.0.0.1:{prometheus_port}",
+                "--web.enable-remote-write-receiver",
             ],
             tmp / "prometheus.log",
         )
@@ -138,4 +142,20 @@ def test_a_real_prometheus_scrapes_the_prometheus_exporter_and_answers_queries_o
     memory = wait_for("node-exporter's MemTotal through otelbox into Prometheus", lambda: query("node_memory_MemTotal_bytes"), log=stack["box"].tail)
     assert float(memory[0]["value"][1]) > 1e6, memory
     cpu = wait_for("a counter through otelbox into Prometheus", lambda: query("node_cpu_seconds_total"), log=stack["box"].tail)
+    assert all(float(sample["value"][1]) >= 0 for sample in cpu)
+
+
+def test_the_prometheusremotewrite_exporter_writes_into_a_real_prometheus(stack):
+    prometheus = stack["prometheus"]
+
+    def query(expr):
+        body = requests.get(f"{prometheus}/api/v1/query", params={"query": expr}, timeout=5).json()
+        return body["data"]["result"] if body.get("status") == "success" else []
+
+    # Remote-written series carry the scrape's own job ("node", from service.name); the series
+    # Prometheus scraped from the prometheus exporter carry job="otelbox".
+    memory = wait_for("MemTotal remote-written with job=node", lambda: query('node_memory_MemTotal_bytes{job="node"}'), log=stack["box"].tail)
+    assert float(memory[0]["value"][1]) > 1e6, memory
+    assert memory[0]["metric"].get("instance", "").startswith("127.0.0.1:"), memory
+    cpu = wait_for("a counter remote-written", lambda: query('node_cpu_seconds_total{job="node"}'), log=stack["box"].tail)
     assert all(float(sample["value"][1]) >= 0 for sample in cpu)
