@@ -32,8 +32,8 @@
 use crate::config::{ComponentId, ComponentType, Parser, Settings};
 use crate::connector::{ConnectorFactory, ConnectorOutput};
 use crate::ottl::{
-    parse_condition, Condition, Context, DataPointContext, LogContext, MetricContext, OttlError, SpanContext, SpanEventContext,
-    TransformContext, WithResource,
+    parse_condition, Condition, Context, DataPointContext, LogContext, MetricContext, MetricFacts, OttlError, SpanContext,
+    SpanEventContext, TransformContext, WithResource,
 };
 use crate::pdata::json::any_value_to_plain;
 use crate::pdata::{find_attribute, Signal, SignalData};
@@ -370,8 +370,18 @@ impl CountConnector {
                     if !points.counts_anything() {
                         continue;
                     }
-                    let Metric { name, data, .. } = metric;
-                    let sources = (scope_attributes, resource_attributes);
+                    let Metric {
+                        name,
+                        description,
+                        unit,
+                        data,
+                        ..
+                    } = metric;
+                    let sources = PointOwners {
+                        facts: MetricFacts::new(description, unit, data.as_ref()),
+                        resource,
+                        scope: scope_metrics.scope.as_ref(),
+                    };
                     match data {
                         Some(Data::Gauge(gauge)) => points.count_points(&mut gauge.data_points, name, sources, &mut errors),
                         Some(Data::Sum(sum)) => points.count_points(&mut sum.data_points, name, sources, &mut errors),
@@ -601,18 +611,14 @@ impl<'m> Tally<'m> {
     }
 
     /// Counts the data points of one metric; `scope_and_resource`: their attributes.
-    fn count_points<P: DataPoint>(
-        &mut self,
-        points: &mut [P],
-        metric_name: &str,
-        scope_and_resource: (&[KeyValue], &[KeyValue]),
-        errors: &mut EvalErrors,
-    ) {
-        let (scope, resource) = scope_and_resource;
+    fn count_points<P: DataPoint>(&mut self, points: &mut [P], metric_name: &str, owners: PointOwners<'_>, errors: &mut EvalErrors) {
+        let scope = owners.scope.map_or(NO_ATTRIBUTES, |s| &s.attributes[..]);
+        let resource = owners.resource.map_or(NO_ATTRIBUTES, |r| &r.attributes[..]);
         for point in points.iter_mut() {
             self.observe_time(point.time());
-            let ctx = point.context(metric_name);
-            self.count(&ctx, [&ctx.attributes[..], scope, resource], errors);
+            // The point with what its conditions may also read: its metric, scope and resource.
+            let ctx = WithResource::new(point.context(metric_name).in_metric(owners.facts), owners.resource, owners.scope);
+            self.count(&ctx, [&ctx.inner.attributes[..], scope, resource], errors);
         }
     }
 
@@ -676,6 +682,15 @@ fn push_resource(out: &mut Vec<ResourceMetrics>, resource: Option<&Resource>, ta
         }],
         ..Default::default()
     });
+}
+
+/// What a data point's conditions may read besides the point itself (`metric.type`,
+/// `resource.attributes[...]`, `instrumentation_scope.name`), as the Collector's datapoint context.
+#[derive(Clone, Copy)]
+struct PointOwners<'a> {
+    facts: MetricFacts<'a>,
+    resource: Option<&'a Resource>,
+    scope: Option<&'a InstrumentationScope>,
 }
 
 /// A data point of any metric type, as the count needs it.
@@ -1209,6 +1224,37 @@ mod tests {
                 "metric.datapoint.count".to_string(),
                 "The number of data points observed.".to_string()
             )
+        );
+    }
+
+    #[tokio::test]
+    async fn data_point_conditions_read_their_metric_scope_and_resource() {
+        let h = harness(
+            r#"
+datapoints:
+  prod.latency.points:
+    conditions: ['resource.attributes["env"] == "prod" and metric.unit == "ms" and metric.type == METRIC_DATA_TYPE_GAUGE']
+"#,
+        );
+        let mut latency = gauge("latency", vec![point(vec![], 100), point(vec![], 200)]);
+        latency.unit = "ms".into();
+        let mut depth = gauge("queue.depth", vec![point(vec![], 100)]);
+        depth.unit = "{item}".into();
+        let request = metrics(vec![
+            (vec![text("service.name", "api"), text("env", "prod")], vec![latency.clone(), depth]),
+            (vec![text("service.name", "api"), text("env", "dev")], vec![latency]),
+        ]);
+        let batches = h.count(request).await;
+        assert_eq!(
+            lines(&batches[0]),
+            [
+                "resource {service.name=api, env=prod}",
+                "metric.count {} = 2",
+                "prod.latency.points {} = 2",
+                "resource {service.name=api, env=dev}",
+                "metric.count {} = 1",
+            ],
+            "only the prod resource's ms gauge points count (metric.count keeps its default)"
         );
     }
 

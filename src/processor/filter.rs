@@ -58,8 +58,8 @@
 
 use crate::config::{ComponentId, Parser};
 use crate::ottl::{
-    parse_condition, Condition, Context, DataPointContext, LogContext, MetricContext, OttlError, ResourceContext, ScopeContext,
-    SpanContext, SpanEventContext, TransformContext,
+    parse_condition, Condition, Context, DataPointContext, LogContext, MetricContext, MetricFacts, OttlError, ResourceContext,
+    ScopeContext, SpanContext, SpanEventContext, TransformContext, WithResource,
 };
 use crate::pipeline::ItemProcessor;
 use crate::pipeline::PipelineError;
@@ -1126,28 +1126,49 @@ impl FilterProcessor {
 
     /// Whether to drop `metric`: its own conditions, or no data point left after theirs. A metric
     /// without data is judged by its own conditions only (the Collector's rule).
-    fn drop_metric(&self, group: &ConditionGroup, metric: &mut Metric) -> Result<bool, PipelineError> {
-        if self.any(&group.item, group.error_mode, &MetricContext { metric: &mut *metric })? {
+    /// The metric's resource and scope are lent to its conditions and its points' (`resource.*`,
+    /// `instrumentation_scope.name`), as are the metric's facts to its points' (`metric.type`, ...).
+    fn drop_metric(
+        &self,
+        group: &ConditionGroup,
+        metric: &mut Metric,
+        resource: Option<&Resource>,
+        scope: Option<&InstrumentationScope>,
+    ) -> Result<bool, PipelineError> {
+        if self.any(
+            &group.item,
+            group.error_mode,
+            &WithResource::new(MetricContext { metric: &mut *metric }, resource, scope),
+        )? {
             return Ok(true);
         }
         if group.part.is_empty() {
             return Ok(false);
         }
-        let Metric { name, data, .. } = metric;
+        let Metric {
+            name,
+            description,
+            unit,
+            data,
+            ..
+        } = metric;
+        let owners = (MetricFacts::new(description, unit, data.as_ref()), resource, scope);
         Ok(match data {
-            Some(Data::Gauge(gauge)) => self.drop_points(group, &mut gauge.data_points, name, |point, name| {
+            Some(Data::Gauge(gauge)) => self.drop_points(group, &mut gauge.data_points, name, owners, |point, name| {
                 DataPointContext::number(point, name)
             })?,
-            Some(Data::Sum(sum)) => self.drop_points(group, &mut sum.data_points, name, |point, name| {
+            Some(Data::Sum(sum)) => self.drop_points(group, &mut sum.data_points, name, owners, |point, name| {
                 DataPointContext::number(point, name)
             })?,
-            Some(Data::Histogram(histogram)) => self.drop_points(group, &mut histogram.data_points, name, |point, name| {
+            Some(Data::Histogram(histogram)) => self.drop_points(group, &mut histogram.data_points, name, owners, |point, name| {
                 DataPointContext::histogram(point, name)
             })?,
-            Some(Data::ExponentialHistogram(histogram)) => self.drop_points(group, &mut histogram.data_points, name, |point, name| {
-                DataPointContext::exponential_histogram(point, name)
-            })?,
-            Some(Data::Summary(summary)) => self.drop_points(group, &mut summary.data_points, name, |point, name| {
+            Some(Data::ExponentialHistogram(histogram)) => {
+                self.drop_points(group, &mut histogram.data_points, name, owners, |point, name| {
+                    DataPointContext::exponential_histogram(point, name)
+                })?
+            }
+            Some(Data::Summary(summary)) => self.drop_points(group, &mut summary.data_points, name, owners, |point, name| {
                 DataPointContext::summary(point, name)
             })?,
             None => false,
@@ -1160,10 +1181,12 @@ impl FilterProcessor {
         group: &ConditionGroup,
         points: &mut Vec<P>,
         metric_name: &str,
+        (facts, resource, scope): (MetricFacts<'_>, Option<&Resource>, Option<&InstrumentationScope>),
         context: for<'a> fn(&'a mut P, &'a str) -> DataPointContext<'a>,
     ) -> Result<bool, PipelineError> {
         retain_or_fail(points, |point| {
-            Ok(!self.any(&group.part, group.error_mode, &context(point, metric_name))?)
+            let ctx = WithResource::new(context(point, metric_name).in_metric(facts), resource, scope);
+            Ok(!self.any(&group.part, group.error_mode, &ctx)?)
         })?;
         Ok(points.is_empty())
     }
@@ -1213,7 +1236,8 @@ impl FilterProcessor {
                     return Ok(false);
                 }
                 if !group.item.is_empty() || !group.part.is_empty() {
-                    retain_or_fail(metrics, |metric| Ok(!self.drop_metric(group, metric)?))?;
+                    let scope = scope.as_ref();
+                    retain_or_fail(metrics, |metric| Ok(!self.drop_metric(group, metric, resource, scope)?))?;
                 }
                 Ok(true)
             })?;
@@ -1690,6 +1714,27 @@ service:
         checkout.events = vec![event("exception", vec![kv("exception.type", "IOError")])];
         assert_eq!(*sink.0.lock().unwrap(), vec![traces(vec![("api", vec![checkout, other])])]);
         assert_eq!(counters.dropped.load(Ordering::Relaxed), 1, "one span; events are not items");
+    }
+
+    #[test]
+    fn metric_and_data_point_lists_read_the_resource_and_their_metric() {
+        // The older lists evaluate in the metric and datapoint contexts with their resource lent.
+        let filter = filter(
+            r#"    metrics: { metric: ['resource.attributes["service.name"] == "batch"'], datapoint: ['metric.type == METRIC_DATA_TYPE_GAUGE and resource.attributes["service.name"] == "api" and attributes["host"] == "canary"'] }"#,
+        );
+        let mut data = metrics(vec![
+            (
+                "api",
+                vec![gauge(
+                    "cpu",
+                    vec![point(vec![kv("host", "canary")], 1), point(vec![kv("host", "a")], 2)],
+                )],
+            ),
+            ("batch", vec![gauge("cpu", vec![point(vec![], 3)])]),
+        ]);
+        filter.process_metrics(&mut data).unwrap();
+        let expected = metrics(vec![("api", vec![gauge("cpu", vec![point(vec![kv("host", "a")], 2)])])]);
+        assert_eq!(data, expected, "the batch resource's metric and the api canary's point are dropped");
     }
 
     #[test]
