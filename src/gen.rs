@@ -16,7 +16,6 @@ use opentelemetry_proto::tonic::resource::v1::Resource;
 use opentelemetry_proto::tonic::trace::v1::{span, ResourceSpans, ScopeSpans, Span, Status};
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 fn kv(key: &str, value: any_value::Value) -> KeyValue {
     KeyValue {
@@ -56,12 +55,7 @@ const MODELS: [&str; 3] = ["gpt-4o", "claude-sonnet-4", "llama-3.1-70b"];
 const TOOLS: [&str; 5] = ["search_web", "read_file", "run_sql", "send_email", "fetch_url"];
 const ROUTES: [&str; 4] = ["/api/search", "/api/documents/{id}", "/api/query", "/api/mail"];
 
-pub fn now_ns() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_nanos() as u64)
-        .unwrap_or(0)
-}
+pub use crate::pdata::now_ns;
 
 /// Deterministic for a seed, so benchmarks and tests are repeatable.
 pub struct Generator {

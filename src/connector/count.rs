@@ -36,6 +36,7 @@ use crate::ottl::{
     SpanEventContext, TransformContext, WithResource,
 };
 use crate::pdata::json::any_value_to_plain;
+use crate::pdata::now_ns;
 use crate::pdata::{find_attribute, Signal, SignalData};
 use crate::pipeline::{Consumer, Envelope, PipelineError, SharedConsumer, SignalConsumers};
 use crate::telemetry::PerSignal;
@@ -55,7 +56,6 @@ use prost::Message;
 use serde_yaml_ng::{Mapping, Value};
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 /// The instrumentation scope of the emitted metrics (the Collector's).
 pub const SCOPE_NAME: &str = "github.com/open-telemetry/opentelemetry-collector-contrib/connector/countconnector";
@@ -274,10 +274,7 @@ impl ConnectorFactory for Factory {
         output: &ConnectorOutput,
         counters: &PerSignal,
     ) -> anyhow::Result<SignalConsumers> {
-        let metrics = output
-            .all()
-            .metrics
-            .ok_or_else(|| anyhow::anyhow!("{id}: no metrics pipeline receives from this connector"))?;
+        let metrics = output.metrics(id)?;
         Ok(SignalConsumers::all(Arc::new(CountConnector::new(
             id,
             settings.get(),
@@ -752,12 +749,6 @@ fn string_value(text: &str) -> AnyValue {
     AnyValue {
         value: Some(any_value::Value::StringValue(text.to_string())),
     }
-}
-
-fn now_ns() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
 }
 
 #[cfg(test)]

@@ -12,6 +12,7 @@ pub mod spanmetrics;
 use crate::config::{ComponentId, ComponentType, Settings};
 use crate::pipeline::{FanOut, PipelineData, Shared, SharedConsumer, SignalConsumers};
 use crate::telemetry::PerSignal;
+use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use std::sync::Arc;
 
 /// Builds a connector type's one instance, shared by every pipeline using it.
@@ -47,6 +48,14 @@ impl ConnectorOutput {
     /// The heads of the named pipelines of signal `T`, fanned out; None when none of them has it.
     pub fn pipelines<T: PipelineData>(&self, ids: &[String]) -> Option<SharedConsumer<T>> {
         self.fan_out(self.pipelines.iter().filter(|(id, _)| ids.contains(id)).map(|(_, p)| p))
+    }
+
+    /// Every metrics pipeline's head, fanned out: what a connector making metrics emits into; an
+    /// error naming connector `id` when no metrics pipeline receives from it.
+    pub fn metrics(&self, id: &ComponentId) -> anyhow::Result<SharedConsumer<ExportMetricsServiceRequest>> {
+        self.all()
+            .metrics
+            .ok_or_else(|| anyhow::anyhow!("{id}: no metrics pipeline receives from this connector"))
     }
 
     /// Whether a pipeline of this id is one the connector feeds.

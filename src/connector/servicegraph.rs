@@ -25,6 +25,7 @@
 
 use crate::config::{ComponentId, ComponentType, Parser, Settings};
 use crate::connector::{ConnectorFactory, ConnectorOutput};
+use crate::pdata::now_ns;
 use crate::pdata::{find_attribute, Signal, SignalData};
 use crate::pipeline::{Consumer, Envelope, PipelineError, SharedConsumer, SignalConsumers};
 use crate::telemetry::{ComponentCounters, PerSignal};
@@ -46,7 +47,7 @@ use serde_yaml_ng::Value;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
@@ -295,10 +296,7 @@ impl ConnectorFactory for Factory {
         output: &ConnectorOutput,
         counters: &PerSignal,
     ) -> anyhow::Result<SignalConsumers> {
-        let metrics = output
-            .all()
-            .metrics
-            .ok_or_else(|| anyhow::anyhow!("{id}: no metrics pipeline receives from this connector"))?;
+        let metrics = output.metrics(id)?;
         Ok(SignalConsumers {
             traces: Some(Arc::new(ServiceGraphConnector::new(
                 id,
@@ -1182,12 +1180,6 @@ fn bool_attribute(key: &str, value: bool) -> KeyValue {
         }),
         ..Default::default()
     }
-}
-
-fn now_ns() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
 }
 
 #[cfg(test)]

@@ -73,6 +73,13 @@ pub fn hex_id(bytes: &[u8]) -> String {
     hex::encode(bytes)
 }
 
+/// The wall clock as OTLP stamps it: nanoseconds since the Unix epoch (0 before it).
+pub fn now_ns() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
+}
+
 /// The three OTLP signals.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Signal {

@@ -24,6 +24,7 @@
 
 use crate::config::{ComponentId, Parser, Settings};
 use crate::net::Stop;
+use crate::pdata::now_ns;
 use crate::pdata::SignalData;
 use crate::pipeline::SignalConsumers;
 use crate::receiver::{ingest, Endpoint, Intake, Receiver, ReceiverFactory, ReceiverHost};
@@ -35,7 +36,7 @@ use opentelemetry_proto::tonic::metrics::v1::{
 };
 use opentelemetry_proto::tonic::resource::v1::Resource;
 use serde_yaml_ng::Value;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 /// The Collector's `collection_interval` default.
 pub const DEFAULT_COLLECTION_INTERVAL: Duration = Duration::from_secs(60);
@@ -490,10 +491,6 @@ fn int(key: &str, value: i64) -> KeyValue {
         }),
         ..Default::default()
     }
-}
-
-fn now_ns() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64)
 }
 
 #[cfg(test)]

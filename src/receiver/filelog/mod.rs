@@ -30,6 +30,7 @@ pub mod operators;
 
 use crate::config::{ComponentId, Parser, Settings};
 use crate::net::Stop;
+use crate::pdata::now_ns;
 use crate::pipeline::SignalConsumers;
 use crate::receiver::{ingest, Endpoint, Intake, Receiver, ReceiverFactory, ReceiverHost};
 use futures::future::BoxFuture;
@@ -43,7 +44,7 @@ use serde_yaml_ng::Value;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 /// The Collector's `poll_interval` default.
 pub const DEFAULT_POLL_INTERVAL: Duration = Duration::from_millis(200);
@@ -733,10 +734,6 @@ pub fn to_request(entries: Vec<Entry>, observed_ns: u64) -> ExportLogsServiceReq
             })
             .collect(),
     }
-}
-
-fn now_ns() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64)
 }
 
 // ---------------------------------------------------------------------------------------------

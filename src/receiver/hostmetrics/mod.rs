@@ -45,6 +45,7 @@ mod processes;
 
 use crate::config::{ComponentId, Parser, Settings};
 use crate::net::Stop;
+use crate::pdata::now_ns;
 use crate::pdata::SignalData;
 use crate::pipeline::SignalConsumers;
 use crate::receiver::{ingest, Endpoint, Intake, Receiver, ReceiverFactory, ReceiverHost};
@@ -58,7 +59,7 @@ use opentelemetry_proto::tonic::resource::v1::Resource;
 use serde_yaml_ng::{Mapping, Value};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, TryLockError};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 /// The Collector's `collection_interval` default.
 pub const DEFAULT_COLLECTION_INTERVAL: Duration = Duration::from_secs(60);
@@ -725,10 +726,6 @@ fn resource_metrics(kind: ScraperKind, metrics: Vec<Metric>) -> ResourceMetrics 
         }],
         schema_url: SCHEMA_URL.to_string(),
     }
-}
-
-fn now_ns() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64)
 }
 
 /// Where the host's files are, and when it booted.

@@ -41,6 +41,7 @@ pub use parse::{Family, FamilyType, ParseError, Sample};
 
 use crate::config::{ComponentId, Parser, Settings};
 use crate::net::Stop;
+use crate::pdata::now_ns;
 use crate::pdata::SignalData;
 use crate::pipeline::SignalConsumers;
 use crate::receiver::{ingest, Endpoint, Intake, Receiver, ReceiverFactory, ReceiverHost};
@@ -55,7 +56,7 @@ use opentelemetry_proto::tonic::resource::v1::Resource;
 use regex::Regex;
 use serde_yaml_ng::Value;
 use std::collections::{BTreeMap, HashMap};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 /// Prometheus' `global.scrape_interval` default.
 pub const DEFAULT_SCRAPE_INTERVAL: Duration = Duration::from_secs(60);
@@ -1465,10 +1466,6 @@ fn error_chain(error: &dyn std::error::Error) -> String {
         source = cause.source();
     }
     text
-}
-
-fn now_ns() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64)
 }
 
 #[cfg(test)]
