@@ -330,7 +330,7 @@ impl CountConnector {
                             let ctx = SpanEventContext {
                                 event,
                                 span_name,
-                                resource,
+                                resource: resource.map(Into::into),
                                 scope,
                             };
                             events.count(

@@ -140,7 +140,7 @@ impl Default for ServiceGraphConfig {
     }
 }
 
-const KEYS: [&str; 12] = [
+const KEYS: [&str; 13] = [
     "latency_histogram_buckets",
     "exponential_histogram_max_size",
     "dimensions",
@@ -151,6 +151,7 @@ const KEYS: [&str; 12] = [
     "virtual_node_extra_label",
     "metrics_flush_interval",
     "database_name_attributes",
+    "database_name_attribute",
     "metrics_timestamp_offset",
     "metrics_exporter",
 ];
@@ -161,14 +162,7 @@ pub fn parse(p: &mut Parser, value: &Value, path: &str) -> ServiceGraphConfig {
         return config;
     };
     let at = |key: &str| format!("{path}.{key}");
-    let mut known = body.clone();
-    if known.remove("database_name_attribute").is_some() {
-        p.error(
-            &at("database_name_attribute"),
-            "was replaced by database_name_attributes, a list (as in the Collector); write database_name_attributes: [db.name]",
-        );
-    }
-    p.only_keys(&known, &KEYS, path);
+    p.only_keys(body, &KEYS, path);
 
     histogram(p, body, path, &mut config);
     config.dimensions = p.string_list(body.get("dimensions"), &at("dimensions"));
@@ -216,7 +210,16 @@ pub fn parse(p: &mut Parser, value: &Value, path: &str) -> ServiceGraphConfig {
     if let Some(v) = body.get("virtual_node_extra_label") {
         config.virtual_node_extra_label = p.boolean(v, &at("virtual_node_extra_label")).unwrap_or(false);
     }
-    let database_names = p.string_list(body.get("database_name_attributes"), &at("database_name_attributes"));
+    let mut database_names = p.string_list(body.get("database_name_attributes"), &at("database_name_attributes"));
+    // The Collector's deprecated singular key (v0.124), still read: it goes first when both are given.
+    if let Some(v) = body.get("database_name_attribute").filter(|v| !v.is_null()) {
+        if let Some(name) = p.string(v, &at("database_name_attribute")) {
+            tracing::warn!("{path}.database_name_attribute is deprecated in the Collector; write database_name_attributes: [{name}]");
+            if !database_names.contains(&name) {
+                database_names.insert(0, name);
+            }
+        }
+    }
     if !database_names.is_empty() {
         config.database_name_attributes = database_names;
     }
@@ -261,7 +264,15 @@ fn histogram(p: &mut Parser, body: &serde_yaml_ng::Mapping, path: &str, config: 
     let buckets_path = format!("{path}.latency_histogram_buckets");
     let mut bounds: Vec<f64> = Vec::new();
     for (at, bucket) in p.list(Some(buckets), &buckets_path) {
-        let Some(duration) = p.duration(bucket, &at) else { continue };
+        // A bare number is nanoseconds, as Go decodes a number into a time.Duration (the Collector's
+        // own testdata writes `[1,2,3,4,5]`).
+        let duration = match bucket.as_u64() {
+            Some(nanos) => std::time::Duration::from_nanos(nanos),
+            None => match p.duration(bucket, &at) {
+                Some(duration) => duration,
+                None => continue,
+            },
+        };
         let bound = duration.as_secs_f64();
         if bounds.last().is_some_and(|previous| *previous >= bound) {
             p.error(&at, "buckets must be in increasing order");
@@ -1872,6 +1883,21 @@ mod tests {
     }
 
     #[test]
+    fn the_collectors_older_keys_load_as_the_collector_reads_them() {
+        // The shape of the Collector's own testdata: bare bucket numbers are nanoseconds (Go's
+        // time.Duration), and the deprecated singular database_name_attribute is still read.
+        let root: Value = serde_yaml_ng::from_str(
+            "latency_histogram_buckets: [1,2,3]\ndatabase_name_attribute: peer.db\ndatabase_name_attributes: [db.name]",
+        )
+        .unwrap();
+        let mut errors = Vec::new();
+        let config = parse(&mut Parser::collecting(&mut errors), &root, PATH);
+        assert!(errors.is_empty(), "{errors:?}");
+        assert_eq!(config.histogram, LatencyHistogram::Explicit(vec![1e-9, 2e-9, 3e-9]));
+        assert_eq!(config.database_name_attributes, ["peer.db", "db.name"]);
+    }
+
+    #[test]
     fn config_errors_name_their_paths() {
         let at = PATH;
         assert_eq!(
@@ -1885,10 +1911,9 @@ database_name_attribute: db.name
 flush: 1s"
             ),
             [
-                format!("{at}.database_name_attribute: was replaced by database_name_attributes, a list (as in the Collector); write database_name_attributes: [db.name]"),
                 format!("{at}.flush: unknown key (expected one of: {})", KEYS.join(", ")),
                 format!("{at}.latency_histogram_buckets[1]: buckets must be in increasing order"),
-                format!("{at}.latency_histogram_buckets[2]: expected a duration like 200ms or 5s, got a number"),
+                format!("{at}.latency_histogram_buckets[2]: buckets must be in increasing order"),
                 format!("{at}.dimensions[1]: must not be empty"),
                 format!("{at}.dimensions[2]: duplicate dimension \"http.method\""),
                 format!("{at}.store.size: unknown key (expected one of: ttl, max_items)"),

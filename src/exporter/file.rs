@@ -1,12 +1,25 @@
 //! The `file` exporter: appends each batch to a file as one OTLP/JSON `Export*ServiceRequest` per
 //! line (the Collector's file exporter format, which `otelbox import` reads back), or with
-//! `format: proto` as length-prefixed protobuf messages. Optional size rotation renames the full file
-//! to `name-2006-01-02T15-04-05.000.ext` (the Collector's lumberjack naming) and prunes old backups.
+//! `format: proto` as length-prefixed protobuf messages (4 bytes, big-endian, then the message).
+//!
+//! `compression: zstd` compresses each batch on its own, as the Collector's file exporter does
+//! (its default, message-level compression): the encoded batch (OTLP/JSON without a newline, or
+//! protobuf) becomes one complete zstd frame, and every frame is length-prefixed whatever the
+//! format, since compressed JSON cannot be split at newlines. A reader takes a 4-byte big-endian
+//! length, that many bytes, decompresses them as one zstd frame and decodes the JSON or protobuf
+//! ([`read_records`]; `otelbox import` reads such files of JSON records). The file as a whole is
+//! not a `.zst` stream (the Collector's `exporter.file.nativeCompression` gate, alpha, is not
+//! followed). As in the Collector, `compression` cannot be combined with `append`.
+//!
+//! Optional size rotation renames the full file to `name-2006-01-02T15-04-05.000.ext` (the
+//! Collector's lumberjack naming; UTC, or the host's local time with `rotation.localtime: true`)
+//! and prunes old backups. Every record is written whole into one file, so each backup of a
+//! compressed file is readable on its own.
 //!
 //! One writer thread owns the file: batches reach it through a bounded queue (a full queue is a
 //! retryable refusal), are encoded and written there, and their acks commit once the bytes have
-//! been handed to the OS. A failed write is cut off again, so the file never holds half a line, and
-//! the batch is refused retryably. Every `flush_interval` the file is also synced to disk.
+//! been handed to the OS. A failed write is cut off again, so the file never holds half a record,
+//! and the batch is refused retryably. Every `flush_interval` the file is also synced to disk.
 
 use crate::config::{ComponentId, Parser};
 use crate::pipeline::ack::AckToken;
@@ -25,12 +38,25 @@ use std::time::{Duration, Instant};
 /// How each batch is encoded in the file.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum FileFormat {
-    /// One OTLP/JSON export request per line.
+    /// One OTLP/JSON export request per line (length-prefixed instead when compressed).
     #[default]
     Json,
     /// Each protobuf-encoded export request preceded by its length (4 bytes, big-endian).
     Proto,
 }
+
+/// How each encoded batch is compressed (`compression`; the Collector has zstd only).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FileCompression {
+    /// Each batch one complete zstd frame, length-prefixed.
+    Zstd,
+}
+
+/// The zstd level: the Collector's encoder runs at its default speed, which is zstd's level 3.
+const ZSTD_LEVEL: i32 = 3;
+
+/// The magic number every zstd frame begins with.
+pub const ZSTD_MAGIC: [u8; 4] = [0x28, 0xB5, 0x2F, 0xFD];
 
 /// When the file is rotated and which backups are kept (lumberjack's rules, as in the Collector).
 #[derive(Clone, Debug, PartialEq)]
@@ -41,6 +67,8 @@ pub struct Rotation {
     pub max_days: u64,
     /// At most this many backups are kept, the newest (0: all).
     pub max_backups: u64,
+    /// Backup names carry the host's local time instead of UTC.
+    pub localtime: bool,
 }
 
 impl Default for Rotation {
@@ -49,6 +77,7 @@ impl Default for Rotation {
             max_bytes: DEFAULT_MAX_MEGABYTES * MIB,
             max_days: 0,
             max_backups: 100,
+            localtime: false,
         }
     }
 }
@@ -60,6 +89,8 @@ const DEFAULT_MAX_MEGABYTES: u64 = 100;
 pub struct FileExporterConfig {
     pub path: PathBuf,
     pub format: FileFormat,
+    /// None: written as encoded.
+    pub compression: Option<FileCompression>,
     /// Keep what the file holds at start-up (otherwise it is truncated, as in the Collector).
     pub append: bool,
     pub rotation: Option<Rotation>,
@@ -75,6 +106,7 @@ impl Default for FileExporterConfig {
         FileExporterConfig {
             path: PathBuf::new(),
             format: FileFormat::Json,
+            compression: None,
             append: false,
             rotation: None,
             flush_interval: Duration::from_secs(1),
@@ -84,11 +116,7 @@ impl Default for FileExporterConfig {
 }
 
 /// Collector settings otelbox does not implement: named in the error rather than "unknown key".
-const COLLECTOR_ONLY: [(&str, &str); 4] = [
-    (
-        "compression",
-        "otelbox writes files uncompressed; compress rotated backups afterwards",
-    ),
+const COLLECTOR_ONLY: [(&str, &str); 3] = [
     ("group_by", "write one file per exporter instead"),
     ("encoding", "use format: json or format: proto"),
     ("directory_permissions", "create the directory beforehand, or use create_directory"),
@@ -115,7 +143,15 @@ pub fn parse(p: &mut Parser, value: &Value, path: &str) -> FileExporterConfig {
     }
     p.only_keys(
         &supported,
-        &["path", "format", "append", "rotation", "flush_interval", "create_directory"],
+        &[
+            "path",
+            "format",
+            "compression",
+            "append",
+            "rotation",
+            "flush_interval",
+            "create_directory",
+        ],
         path,
     );
     match body.get("path") {
@@ -136,6 +172,21 @@ pub fn parse(p: &mut Parser, value: &Value, path: &str) -> FileExporterConfig {
             Some("proto") => config.format = FileFormat::Proto,
             Some(other) => p.error(&at, format!("expected json or proto, got '{other}'")),
             None => {}
+        }
+    }
+    if let Some(v) = body.get("compression") {
+        let at = format!("{path}.compression");
+        // As in the Collector, an empty value means no compression.
+        if !v.is_null() {
+            match p.string(v, &at).as_deref() {
+                Some("") => {}
+                Some("zstd") => config.compression = Some(FileCompression::Zstd),
+                Some(other) => p.error(
+                    &at,
+                    format!("expected zstd (the only compression of the Collector's file exporter), got '{other}'"),
+                ),
+                None => {}
+            }
         }
     }
     if let Some(v) = body.get("append") {
@@ -161,6 +212,12 @@ pub fn parse(p: &mut Parser, value: &Value, path: &str) -> FileExporterConfig {
             );
         }
     }
+    if config.append && config.compression.is_some() {
+        p.error(
+            &format!("{path}.append"),
+            "cannot be combined with compression (the Collector refuses both at once)",
+        );
+    }
     config
 }
 
@@ -185,10 +242,7 @@ fn rotation(p: &mut Parser, value: &Value, path: &str) -> Option<Rotation> {
         rotation.max_backups = p.unsigned(v, &format!("{path}.max_backups")).unwrap_or(rotation.max_backups);
     }
     if let Some(v) = body.get("localtime") {
-        let at = format!("{path}.localtime");
-        if p.boolean(v, &at) == Some(true) {
-            p.error(&at, "otelbox names backups by UTC time only; remove localtime or set it to false");
-        }
+        rotation.localtime = p.boolean(v, &format!("{path}.localtime")).unwrap_or(false);
     }
     Some(rotation)
 }
@@ -198,6 +252,7 @@ const QUEUE_BATCHES: usize = 16;
 
 pub struct FileExporter {
     format: FileFormat,
+    compression: Option<FileCompression>,
     path: PathBuf,
     /// Taken at shutdown: the writer thread ends when the queue closes.
     queue: Mutex<Option<SyncSender<Job>>>,
@@ -237,6 +292,7 @@ impl FileExporter {
             size,
             rotation: config.rotation.clone(),
             unsynced: false,
+            local_offset: local_offset_seconds,
         };
         writer.prune_backups();
         let (queue, jobs) = sync_channel(QUEUE_BATCHES);
@@ -247,6 +303,7 @@ impl FileExporter {
             .map_err(|e| anyhow::anyhow!("exporter {id}: cannot start its writer thread: {e}"))?;
         Ok(FileExporter {
             format: config.format,
+            compression: config.compression,
             path,
             queue: Mutex::new(Some(queue)),
             worker: Mutex::new(Some(worker)),
@@ -261,22 +318,63 @@ fn open(path: &Path, keep: bool) -> std::io::Result<File> {
     Ok(file)
 }
 
-fn encode<T: PipelineData>(data: &T, format: FileFormat) -> Result<Vec<u8>, String> {
-    match format {
-        FileFormat::Json => {
-            let mut line = serde_json::to_vec(&data.to_otlp_json()).map_err(|e| format!("cannot encode OTLP/JSON: {e}"))?;
+/// One batch as written to the file, as the Collector's file exporter writes it: the OTLP/JSON
+/// line, or (with `format: proto` or any compression) the encoded and possibly compressed batch
+/// after its 4-byte big-endian length.
+fn encode<T: PipelineData>(data: &T, format: FileFormat, compression: Option<FileCompression>) -> Result<Vec<u8>, String> {
+    let encoded = match format {
+        FileFormat::Json => serde_json::to_vec(&data.to_otlp_json()).map_err(|e| format!("cannot encode OTLP/JSON: {e}"))?,
+        FileFormat::Proto => data.encode_to_vec(),
+    };
+    let payload = match compression {
+        None if format == FileFormat::Json => {
+            let mut line = encoded;
             line.push(b'\n');
-            Ok(line)
+            return Ok(line);
         }
-        FileFormat::Proto => {
-            let message = data.encode_to_vec();
-            let length = u32::try_from(message.len()).map_err(|_| "a batch is larger than 4 GiB".to_string())?;
-            let mut framed = Vec::with_capacity(4 + message.len());
-            framed.extend_from_slice(&length.to_be_bytes());
-            framed.extend_from_slice(&message);
-            Ok(framed)
+        None => encoded,
+        // One complete frame per batch, as the Collector's `EncodeAll`.
+        Some(FileCompression::Zstd) => {
+            zstd::bulk::compress(&encoded, ZSTD_LEVEL).map_err(|e| format!("cannot compress a batch with zstd: {e}"))?
         }
+    };
+    let length = u32::try_from(payload.len()).map_err(|_| "a batch is larger than 4 GiB".to_string())?;
+    let mut framed = Vec::with_capacity(4 + payload.len());
+    framed.extend_from_slice(&length.to_be_bytes());
+    framed.extend_from_slice(&payload);
+    Ok(framed)
+}
+
+/// Splits what the exporter wrote with `format: proto` or with `compression` into its batches,
+/// each decompressed with `compression`: what the Collector's readers do (a 4-byte big-endian
+/// length, that many bytes, then a one-shot zstd decode). The batches are OTLP/JSON (without a
+/// newline) or protobuf, as the file's `format` was. A record cut off at the end is an error.
+pub fn read_records(bytes: &[u8], compression: Option<FileCompression>) -> Result<Vec<Vec<u8>>, String> {
+    let mut records = Vec::new();
+    let mut rest = bytes;
+    while !rest.is_empty() {
+        let n = records.len() + 1;
+        let Some(prefix) = rest.get(..4) else {
+            return Err(format!(
+                "record {n} is cut off: {} byte(s) where its 4-byte length belongs",
+                rest.len()
+            ));
+        };
+        let length = u32::from_be_bytes([prefix[0], prefix[1], prefix[2], prefix[3]]) as usize;
+        let Some(payload) = length.checked_add(4).and_then(|end| rest.get(4..end)) else {
+            return Err(format!(
+                "record {n} is cut off: its length says {length} byte(s), {} remain",
+                rest.len() - 4
+            ));
+        };
+        let record = match compression {
+            None => payload.to_vec(),
+            Some(FileCompression::Zstd) => zstd::decode_all(payload).map_err(|e| format!("record {n} is not zstd-compressed data: {e}"))?,
+        };
+        records.push(record);
+        rest = &rest[4 + length..];
     }
+    Ok(records)
 }
 
 fn fail(acks: Vec<AckToken>, error: &PipelineError) {
@@ -291,8 +389,9 @@ impl<T: PipelineData> Consumer<T> for FileExporter {
         let counters = self.counters.get(T::SIGNAL).clone();
         let items = data.item_count();
         let format = self.format;
+        let compression = self.compression;
         let job = Job::Write {
-            encode: Box::new(move || encode(&data, format)),
+            encode: Box::new(move || encode(&data, format, compression)),
             items,
             acks,
             counters: counters.clone(),
@@ -361,6 +460,9 @@ struct Writer {
     rotation: Option<Rotation>,
     /// Written since the last sync to disk.
     unsynced: bool,
+    /// The host's offset from UTC in seconds at a Unix time (`local_offset_seconds`; a fixed one
+    /// in tests), for backup names with `rotation.localtime`.
+    local_offset: fn(i64) -> i64,
 }
 
 impl Writer {
@@ -453,19 +555,34 @@ impl Writer {
         Ok(())
     }
 
-    /// `dir/name-2006-01-02T15-04-05.000.ext`, one millisecond later while that name is taken.
+    /// `dir/name-2006-01-02T15-04-05.000.ext` for now.
     fn free_backup_name(&self) -> PathBuf {
+        self.backup_name_at(unix_nanos_now())
+    }
+
+    /// `dir/name-2006-01-02T15-04-05.000.ext` for this time, one millisecond later while that
+    /// name is taken.
+    fn backup_name_at(&self, mut unix_nanos: u64) -> PathBuf {
         let (dir, prefix, extension) = split_name(&self.path);
-        let mut nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos() as u64);
         loop {
-            let candidate = dir.join(format!("{prefix}-{}{extension}", backup_timestamp(nanos)));
+            let candidate = dir.join(format!("{prefix}-{}{extension}", self.stamp(unix_nanos)));
             if !candidate.exists() {
                 return candidate;
             }
-            nanos += 1_000_000;
+            unix_nanos += 1_000_000;
         }
+    }
+
+    /// The backup timestamp of a time: UTC, or the host's local time with `rotation.localtime`
+    /// (its offset at that time, so daylight saving time is followed).
+    fn stamp(&self, unix_nanos: u64) -> String {
+        let localtime = self.rotation.as_ref().is_some_and(|r| r.localtime);
+        let offset = if localtime {
+            (self.local_offset)((unix_nanos / 1_000_000_000) as i64)
+        } else {
+            0
+        };
+        backup_timestamp(unix_nanos, offset)
     }
 
     /// Removes backups beyond `max_backups` (oldest first) and older than `max_days`. Only files
@@ -489,12 +606,10 @@ impl Writer {
             .collect();
         // The timestamps sort as text; newest first.
         backups.sort_by(|a, b| b.0.cmp(&a.0));
-        let cutoff = (rotation.max_days > 0).then(|| {
-            let now = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.as_nanos() as u64);
-            backup_timestamp(now.saturating_sub(rotation.max_days.saturating_mul(86_400_000_000_000)))
-        });
+        // With `localtime` the cutoff is local time too, so both sides of the comparison read the
+        // same clock (lumberjack parses local names as UTC, off by the offset).
+        let cutoff = (rotation.max_days > 0)
+            .then(|| self.stamp(unix_nanos_now().saturating_sub(rotation.max_days.saturating_mul(86_400_000_000_000))));
         for (i, (stamp, path)) in backups.iter().enumerate() {
             let too_many = rotation.max_backups > 0 && i as u64 >= rotation.max_backups;
             let too_old = cutoff.as_ref().is_some_and(|cutoff| stamp < cutoff);
@@ -517,9 +632,21 @@ fn split_name(path: &Path) -> (PathBuf, String, String) {
     }
 }
 
-/// `2006-01-02T15-04-05.000` in UTC.
-fn backup_timestamp(unix_nanos: u64) -> String {
-    let t = super::UtcTime::from_unix_nanos(unix_nanos);
+fn unix_nanos_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64)
+}
+
+/// `2006-01-02T15-04-05.000` at `offset_seconds` from UTC (0: UTC), as Go formats the time.
+fn backup_timestamp(unix_nanos: u64, offset_seconds: i64) -> String {
+    let shift = offset_seconds.unsigned_abs().saturating_mul(1_000_000_000);
+    let shifted = if offset_seconds >= 0 {
+        unix_nanos.saturating_add(shift)
+    } else {
+        unix_nanos.saturating_sub(shift)
+    };
+    let t = super::UtcTime::from_unix_nanos(shifted);
     format!(
         "{:04}-{:02}-{:02}T{:02}-{:02}-{:02}.{:03}",
         t.year,
@@ -530,6 +657,28 @@ fn backup_timestamp(unix_nanos: u64) -> String {
         t.second,
         t.nanos / 1_000_000
     )
+}
+
+/// The host's offset from UTC in seconds at this Unix time (`localtime_r`'s `tm_gmtoff`, which
+/// follows `TZ` and `/etc/localtime`); 0 when it cannot be had.
+#[cfg(unix)]
+fn local_offset_seconds(unix_seconds: i64) -> i64 {
+    let time = unix_seconds as libc::time_t;
+    // SAFETY: an all-zero `tm` is a valid value (integers and, on some platforms, a null zone
+    // name pointer), and `localtime_r` only writes into the `tm` it is given.
+    let mut tm: libc::tm = unsafe { std::mem::zeroed() };
+    // SAFETY: both pointers are valid for the duration of the call.
+    let converted = unsafe { libc::localtime_r(&time, &mut tm) };
+    if converted.is_null() {
+        0
+    } else {
+        tm.tm_gmtoff as i64
+    }
+}
+
+#[cfg(not(unix))]
+fn local_offset_seconds(_unix_seconds: i64) -> i64 {
+    0
 }
 
 fn is_backup_timestamp(text: &str) -> bool {
@@ -726,7 +875,7 @@ mod tests {
     async fn rotation_renames_full_files_and_keeps_max_backups() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("spans.jsonl");
-        let line_length = encode(&traces("x"), FileFormat::Json).unwrap().len() as u64;
+        let line_length = encode(&traces("x"), FileFormat::Json, None).unwrap().len() as u64;
         let config = FileExporterConfig {
             path: path.clone(),
             // Two lines fit, the third rotates.
@@ -734,6 +883,7 @@ mod tests {
                 max_bytes: 2 * line_length,
                 max_days: 0,
                 max_backups: 2,
+                localtime: false,
             }),
             ..Default::default()
         };
@@ -780,7 +930,8 @@ mod tests {
                 std::time::SystemTime::now()
                     .duration_since(std::time::UNIX_EPOCH)
                     .unwrap()
-                    .as_nanos() as u64
+                    .as_nanos() as u64,
+                0
             )
         ));
         let unrelated = dir.path().join("spans-notes.jsonl");
@@ -796,7 +947,8 @@ mod tests {
             Some(Rotation {
                 max_bytes: 10 * MIB,
                 max_days: 3,
-                max_backups: 3
+                max_backups: 3,
+                localtime: false,
             })
         );
         let exporter = FileExporter::new(&id("file"), &config, None, PerSignal::detached("f")).unwrap();
@@ -857,6 +1009,7 @@ mod tests {
         let (queue, _jobs) = sync_channel(1);
         let exporter = FileExporter {
             format: FileFormat::Json,
+            compression: None,
             path: PathBuf::from("out.json"),
             queue: Mutex::new(Some(queue)),
             worker: Mutex::new(None),
@@ -876,19 +1029,19 @@ mod tests {
     #[test]
     fn config_errors_name_their_paths() {
         let errors = crate::components::parse_config(&full_config(
-            "  file:\n    format: csv\n    compression: zstd\n    append: true\n    rotation:\n      localtime: true\n      max_days: soon\n    flush_every: 1s\n    flush_interval: 1",
+            "  file:\n    format: csv\n    compression: gzip\n    append: true\n    rotation:\n      localtime: 1\n      max_days: soon\n    flush_every: 1s\n    flush_interval: 1",
         ))
         .unwrap_err();
         assert_eq!(
             errors.0,
             [
-                "exporters.file.compression: is not supported by otelbox's file exporter; otelbox writes files uncompressed; compress rotated backups afterwards",
-                "exporters.file.flush_every: unknown key (expected one of: path, format, append, rotation, flush_interval, create_directory)",
+                "exporters.file.flush_every: unknown key (expected one of: path, format, compression, append, rotation, flush_interval, create_directory)",
                 "exporters.file: path is required (the file to write)",
                 "exporters.file.format: expected json or proto, got 'csv'",
+                "exporters.file.compression: expected zstd (the only compression of the Collector's file exporter), got 'gzip'",
                 "exporters.file.flush_interval: expected a duration like 200ms or 5s, got a number",
                 "exporters.file.rotation.max_days: expected a non-negative integer, got a string",
-                "exporters.file.rotation.localtime: otelbox names backups by UTC time only; remove localtime or set it to false",
+                "exporters.file.rotation.localtime: expected true or false, got a number",
                 "exporters.file.append: cannot be combined with rotation (a rotated file is always appended to)",
             ]
         );
@@ -900,5 +1053,223 @@ mod tests {
                 "exporters.file.path: must not be empty",
             ]
         );
+        // As in the Collector's Validate: a compressed file is never appended to.
+        let errors = crate::components::parse_config(&full_config("  file:\n    path: out.bin\n    compression: zstd\n    append: true"))
+            .unwrap_err();
+        assert_eq!(
+            errors.0,
+            ["exporters.file.append: cannot be combined with compression (the Collector refuses both at once)"]
+        );
+    }
+
+    #[test]
+    fn compression_and_localtime_parse_as_in_the_collector_readme() {
+        // The contrib README's `file/3` example.
+        let config = config_of(&full_config(
+            "  file:\n    path: ./filename\n    rotation:\n      max_megabytes: 10\n      max_days: 3\n      max_backups: 3\n      localtime: true\n    format: proto\n    compression: zstd",
+        ));
+        assert_eq!(
+            config,
+            FileExporterConfig {
+                path: PathBuf::from("./filename"),
+                format: FileFormat::Proto,
+                compression: Some(FileCompression::Zstd),
+                rotation: Some(Rotation {
+                    max_bytes: 10 * MIB,
+                    max_days: 3,
+                    max_backups: 3,
+                    localtime: true,
+                }),
+                ..Default::default()
+            }
+        );
+        // An empty compression is none, as in the Collector; localtime: false is UTC.
+        let config = config_of(&full_config(
+            "  file:\n    path: out.json\n    compression: ''\n    rotation: {localtime: false}",
+        ));
+        assert_eq!(config.compression, None);
+        assert_eq!(config.rotation, Some(Rotation::default()));
+        let config = config_of(&full_config("  file:\n    path: out.json\n    compression:"));
+        assert_eq!(config.compression, None);
+    }
+
+    #[test]
+    fn the_testdata_examples_parse() {
+        let value: Value = serde_yaml_ng::from_str(include_str!("testdata/file.yaml")).unwrap();
+        let mut errors = Vec::new();
+        let plain = parse(&mut Parser::collecting(&mut errors), value.get("file").unwrap(), "exporters.file");
+        let compressed = parse(
+            &mut Parser::collecting(&mut errors),
+            value.get("file/compressed").unwrap(),
+            "exporters.file/compressed",
+        );
+        assert_eq!(errors, Vec::<String>::new());
+        assert_eq!((plain.format, plain.compression), (FileFormat::Json, None));
+        assert_eq!(compressed.compression, Some(FileCompression::Zstd));
+        assert!(compressed.rotation.is_some_and(|r| r.localtime));
+    }
+
+    /// The Collector's reader: a 4-byte big-endian length, that many bytes, one zstd frame.
+    fn frames(bytes: &[u8]) -> Vec<&[u8]> {
+        let mut frames = Vec::new();
+        let mut rest = bytes;
+        while !rest.is_empty() {
+            let length = u32::from_be_bytes(rest[..4].try_into().unwrap()) as usize;
+            frames.push(&rest[4..4 + length]);
+            rest = &rest[4 + length..];
+        }
+        frames
+    }
+
+    #[tokio::test]
+    async fn zstd_json_writes_each_batch_as_a_length_prefixed_frame() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("telemetry.bin");
+        let config = config_of(&full_config(&format!(
+            "  file:\n    path: {}\n    compression: zstd",
+            path.display()
+        )));
+        assert_eq!((config.format, config.compression), (FileFormat::Json, Some(FileCompression::Zstd)));
+        let counters = PerSignal::detached("exporter/file");
+        let exporter = FileExporter::new(&id("file"), &config, None, counters.clone()).unwrap();
+        send(&exporter, traces("GET /cart")).await.unwrap();
+        send(&exporter, logs()).await.unwrap();
+        send(&exporter, traces("POST /pay")).await.unwrap();
+        assert_eq!(sent(&counters), (2, 1));
+        let bytes = std::fs::read(&path).unwrap();
+        let frames = frames(&bytes);
+        assert_eq!(frames.len(), 3, "one record per batch");
+        for frame in &frames {
+            assert_eq!(frame[..4], ZSTD_MAGIC, "each record is one complete zstd frame");
+        }
+        // Each frame decodes on its own to the batch's OTLP/JSON, without a newline (the
+        // Collector's marshaller output), and that decodes back to the exact input.
+        let decoded: Vec<Vec<u8>> = frames.iter().map(|f| zstd::decode_all(*f).unwrap()).collect();
+        assert_eq!(
+            decoded[0],
+            serde_json::to_vec(&traces("GET /cart").to_otlp_json()).unwrap(),
+            "{}",
+            String::from_utf8_lossy(&decoded[0])
+        );
+        assert_eq!(json::decode_traces(&decoded[0]).unwrap(), traces("GET /cart"));
+        assert_eq!(json::decode_logs(&decoded[1]).unwrap(), logs());
+        assert_eq!(json::decode_traces(&decoded[2]).unwrap(), traces("POST /pay"));
+        // read_records is the same reader.
+        assert_eq!(read_records(&bytes, Some(FileCompression::Zstd)).unwrap(), decoded);
+    }
+
+    #[tokio::test]
+    async fn zstd_proto_records_decode_back_batch_by_batch_across_rotated_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("spans.pb");
+        let record = encode(&traces("1"), FileFormat::Proto, Some(FileCompression::Zstd)).unwrap().len() as u64;
+        let config = FileExporterConfig {
+            path: path.clone(),
+            format: FileFormat::Proto,
+            compression: Some(FileCompression::Zstd),
+            // Two records fit, a third rotates (with room for a byte more or less per record).
+            rotation: Some(Rotation {
+                max_bytes: 2 * record + record / 2,
+                max_backups: 10,
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let exporter = FileExporter::new(&id("file"), &config, None, PerSignal::detached("f")).unwrap();
+        let names = ["1", "2", "3", "4", "5"];
+        for name in names {
+            send(&exporter, traces(name)).await.unwrap();
+        }
+        let mut files: Vec<PathBuf> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p != &path)
+            .collect();
+        files.sort();
+        assert_eq!(files.len(), 2, "{files:?}");
+        files.push(path.clone());
+        let mut seen = Vec::new();
+        for file in &files {
+            // Every file, backups included, holds whole records.
+            let bytes = std::fs::read(file).unwrap();
+            let records = read_records(&bytes, Some(FileCompression::Zstd)).unwrap();
+            assert_eq!(records.len(), if file == &path { 1 } else { 2 }, "{}", file.display());
+            for (raw, frame) in records.iter().zip(frames(&bytes)) {
+                assert_eq!(frame[..4], ZSTD_MAGIC);
+                let request = <ExportTraceServiceRequest as prost::Message>::decode(raw.as_slice()).unwrap();
+                seen.push(request);
+            }
+        }
+        assert_eq!(seen, names.map(traces));
+    }
+
+    #[test]
+    fn read_records_names_a_cut_off_or_corrupt_record() {
+        let mut bytes = encode(&logs(), FileFormat::Json, Some(FileCompression::Zstd)).unwrap();
+        let whole = bytes.len();
+        bytes.extend_from_slice(&[0, 0]);
+        assert_eq!(
+            read_records(&bytes, Some(FileCompression::Zstd)).unwrap_err(),
+            "record 2 is cut off: 2 byte(s) where its 4-byte length belongs"
+        );
+        bytes.truncate(whole - 1);
+        assert_eq!(
+            read_records(&bytes, Some(FileCompression::Zstd)).unwrap_err(),
+            format!("record 1 is cut off: its length says {} byte(s), {} remain", whole - 4, whole - 5)
+        );
+        let framed_proto = encode(&logs(), FileFormat::Proto, None).unwrap();
+        let err = read_records(&framed_proto, Some(FileCompression::Zstd)).unwrap_err();
+        assert!(err.starts_with("record 1 is not zstd-compressed data: "), "{err}");
+        // Uncompressed, the same reader splits `format: proto` files.
+        let records = read_records(&framed_proto, None).unwrap();
+        assert_eq!(records, [prost::Message::encode_to_vec(&logs())]);
+    }
+
+    #[test]
+    fn backup_names_use_utc_or_the_local_offset() {
+        // 2023-11-14T22:13:20.123Z
+        let at = 1_700_000_000_123_000_000;
+        assert_eq!(backup_timestamp(at, 0), "2023-11-14T22-13-20.123");
+        assert_eq!(backup_timestamp(at, 2 * 3600 + 30 * 60), "2023-11-15T00-43-20.123");
+        assert_eq!(backup_timestamp(at, -5 * 3600), "2023-11-14T17-13-20.123");
+        assert!(is_backup_timestamp(&backup_timestamp(at, 14 * 3600)));
+
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("spans.jsonl");
+        let writer = |localtime: bool| Writer {
+            id: "file".into(),
+            path: path.clone(),
+            file: open(&path, true).unwrap(),
+            size: 0,
+            rotation: Some(Rotation {
+                localtime,
+                ..Default::default()
+            }),
+            unsynced: false,
+            // The offset of the time asked about: +02:00 at this instant, else 0.
+            local_offset: |unix_seconds| if unix_seconds == 1_700_000_000 { 7200 } else { 0 },
+        };
+        let name = |p: PathBuf| p.file_name().unwrap().to_str().unwrap().to_string();
+        assert_eq!(name(writer(false).backup_name_at(at)), "spans-2023-11-14T22-13-20.123.jsonl");
+        let local = writer(true);
+        assert_eq!(name(local.backup_name_at(at)), "spans-2023-11-15T00-13-20.123.jsonl");
+        // A taken name moves on by a millisecond, in local time too.
+        std::fs::write(dir.path().join("spans-2023-11-15T00-13-20.123.jsonl"), "").unwrap();
+        assert_eq!(name(local.backup_name_at(at)), "spans-2023-11-15T00-13-20.124.jsonl");
+        // Without rotation settings asking for it, the offset is never consulted.
+        let utc = Writer {
+            rotation: None,
+            ..writer(true)
+        };
+        assert_eq!(utc.stamp(at), "2023-11-14T22-13-20.123");
+    }
+
+    #[test]
+    fn the_host_offset_comes_from_localtime_r() {
+        // Whatever TZ the tests run in: a real offset, within UTC-12..UTC+14.
+        for t in [0, 1_700_000_000, 1_720_000_000] {
+            let offset = local_offset_seconds(t);
+            assert!((-12 * 3600..=14 * 3600).contains(&offset), "{offset}");
+        }
     }
 }

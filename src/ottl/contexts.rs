@@ -17,25 +17,56 @@ use opentelemetry_proto::tonic::resource::v1::Resource;
 use opentelemetry_proto::tonic::trace::v1::span::Event;
 use opentelemetry_proto::tonic::trace::v1::Span;
 
-/// A span, with its resource and scope read-only (they are shared by other spans).
+/// The resource an item's context reads: lent shared by the components that only evaluate
+/// conditions, or exclusively by the transform processor, whose statements may write
+/// `resource.attributes` from a span, log, metric or data point context as the Collector's do (the
+/// change holds for every item of that resource, as there).
+pub enum LentResource<'a> {
+    Shared(&'a Resource),
+    Exclusive(&'a mut Resource),
+}
+
+impl<'a> From<&'a Resource> for LentResource<'a> {
+    fn from(resource: &'a Resource) -> Self {
+        LentResource::Shared(resource)
+    }
+}
+
+impl<'a> From<&'a mut Resource> for LentResource<'a> {
+    fn from(resource: &'a mut Resource) -> Self {
+        LentResource::Exclusive(resource)
+    }
+}
+
+impl LentResource<'_> {
+    fn get(&self) -> &Resource {
+        match self {
+            LentResource::Shared(resource) => resource,
+            LentResource::Exclusive(resource) => resource,
+        }
+    }
+}
+
+/// A span, with its scope read-only (shared by other spans) and its resource read-only unless lent
+/// exclusively.
 pub struct SpanContext<'a> {
     pub span: &'a mut Span,
-    pub resource: Option<&'a Resource>,
+    pub resource: Option<LentResource<'a>>,
     pub scope: Option<&'a InstrumentationScope>,
 }
 
-/// A span event, with its span's name, resource and scope read-only.
+/// A span event, with its span's name and scope read-only, and its resource as in `SpanContext`.
 pub struct SpanEventContext<'a> {
     pub event: &'a mut Event,
     pub span_name: &'a str,
-    pub resource: Option<&'a Resource>,
+    pub resource: Option<LentResource<'a>>,
     pub scope: Option<&'a InstrumentationScope>,
 }
 
-/// A log record, with its resource and scope read-only.
+/// A log record, with its scope read-only and its resource as in `SpanContext`.
 pub struct LogContext<'a> {
     pub log: &'a mut LogRecord,
-    pub resource: Option<&'a Resource>,
+    pub resource: Option<LentResource<'a>>,
     pub scope: Option<&'a InstrumentationScope>,
 }
 
@@ -65,11 +96,12 @@ pub struct MetricFacts<'a> {
     pub metric_type: i64,
 }
 
-/// Any context with the resource and scope its item belongs to, read-only: the metric and
-/// data point contexts hold only their metric, so the caller lends these alongside.
+/// Any context with the resource and scope its item belongs to (the scope read-only, the resource
+/// as in `SpanContext`): the metric and data point contexts hold only their metric, so the caller
+/// lends these alongside.
 pub struct WithResource<'a, C> {
     pub inner: C,
-    pub resource: Option<&'a Resource>,
+    pub resource: Option<LentResource<'a>>,
     pub scope: Option<&'a InstrumentationScope>,
 }
 
@@ -87,13 +119,21 @@ pub struct ScopeContext<'a> {
 
 impl<'a> SpanContext<'a> {
     pub fn new(span: &'a mut Span, resource: Option<&'a Resource>, scope: Option<&'a InstrumentationScope>) -> Self {
-        SpanContext { span, resource, scope }
+        SpanContext {
+            span,
+            resource: resource.map(LentResource::from),
+            scope,
+        }
     }
 }
 
 impl<'a> LogContext<'a> {
     pub fn new(log: &'a mut LogRecord, resource: Option<&'a Resource>, scope: Option<&'a InstrumentationScope>) -> Self {
-        LogContext { log, resource, scope }
+        LogContext {
+            log,
+            resource: resource.map(LentResource::from),
+            scope,
+        }
     }
 }
 
@@ -155,7 +195,11 @@ impl<'a> ScopeContext<'a> {
 
 impl<'a, C> WithResource<'a, C> {
     pub fn new(inner: C, resource: Option<&'a Resource>, scope: Option<&'a InstrumentationScope>) -> Self {
-        WithResource { inner, resource, scope }
+        WithResource {
+            inner,
+            resource: resource.map(LentResource::from),
+            scope,
+        }
     }
 }
 
@@ -182,6 +226,21 @@ fn id(bytes: &[u8]) -> FieldRef<'static> {
 
 fn resource_attributes(resource: Option<&Resource>) -> FieldRef<'_> {
     FieldRef::Map(resource.map_or(&[], |r| &r.attributes))
+}
+
+fn read<'b>(resource: &'b Option<LentResource<'_>>) -> Option<&'b Resource> {
+    resource.as_ref().map(LentResource::get)
+}
+
+/// `resource.attributes` for writing, where the resource was lent exclusively.
+fn resource_attributes_mut<'b>(resource: &'b mut Option<LentResource<'_>>, context: Context) -> Result<FieldMut<'b>, String> {
+    match resource {
+        Some(LentResource::Exclusive(resource)) => Ok(FieldMut::Map(&mut resource.attributes)),
+        _ => Err(format!(
+            "{} is read-only here: this component reads the resource of {context} items but does not change it",
+            Field::ResourceAttributes
+        )),
+    }
 }
 
 fn resource_dropped_attributes_count(resource: Option<&Resource>) -> FieldRef<'static> {
@@ -282,8 +341,8 @@ impl TransformContext for SpanContext<'_> {
             Field::StatusCode => int(status.map_or(0, |s| s.code)),
             Field::StatusMessage => text(status.map_or("", |s| &s.message)),
             Field::Attributes => FieldRef::Map(&span.attributes),
-            Field::ResourceAttributes => resource_attributes(self.resource),
-            Field::ResourceDroppedAttributesCount => resource_dropped_attributes_count(self.resource),
+            Field::ResourceAttributes => resource_attributes(read(&self.resource)),
+            Field::ResourceDroppedAttributesCount => resource_dropped_attributes_count(read(&self.resource)),
             Field::ScopeName => scope_name(self.scope),
             Field::TraceId => id(&span.trace_id),
             Field::SpanId => id(&span.span_id),
@@ -314,6 +373,7 @@ impl TransformContext for SpanContext<'_> {
     fn get_mut(&mut self, field: Field) -> Result<FieldMut<'_>, String> {
         match field {
             Field::Attributes => Ok(FieldMut::Map(&mut self.span.attributes)),
+            Field::ResourceAttributes => resource_attributes_mut(&mut self.resource, Context::Span),
             other => Err(read_only(other, Context::Span)),
         }
     }
@@ -330,8 +390,8 @@ impl TransformContext for SpanEventContext<'_> {
             Field::TimeUnixNano => time(self.event.time_unix_nano),
             Field::Attributes => FieldRef::Map(&self.event.attributes),
             Field::SpanName => text(self.span_name),
-            Field::ResourceAttributes => resource_attributes(self.resource),
-            Field::ResourceDroppedAttributesCount => resource_dropped_attributes_count(self.resource),
+            Field::ResourceAttributes => resource_attributes(read(&self.resource)),
+            Field::ResourceDroppedAttributesCount => resource_dropped_attributes_count(read(&self.resource)),
             Field::ScopeName => scope_name(self.scope),
             other => return Err(not_in(other, Context::SpanEvent)),
         })
@@ -349,6 +409,7 @@ impl TransformContext for SpanEventContext<'_> {
     fn get_mut(&mut self, field: Field) -> Result<FieldMut<'_>, String> {
         match field {
             Field::Attributes => Ok(FieldMut::Map(&mut self.event.attributes)),
+            Field::ResourceAttributes => resource_attributes_mut(&mut self.resource, Context::SpanEvent),
             other => Err(read_only(other, Context::SpanEvent)),
         }
     }
@@ -368,8 +429,8 @@ impl TransformContext for LogContext<'_> {
             Field::Attributes => FieldRef::Map(&log.attributes),
             Field::TraceId => id(&log.trace_id),
             Field::TimeUnixNano => time(log.time_unix_nano),
-            Field::ResourceAttributes => resource_attributes(self.resource),
-            Field::ResourceDroppedAttributesCount => resource_dropped_attributes_count(self.resource),
+            Field::ResourceAttributes => resource_attributes(read(&self.resource)),
+            Field::ResourceDroppedAttributesCount => resource_dropped_attributes_count(read(&self.resource)),
             Field::ScopeName => scope_name(self.scope),
             other => return Err(not_in(other, Context::Log)),
         })
@@ -391,6 +452,7 @@ impl TransformContext for LogContext<'_> {
         match field {
             Field::Body => Ok(FieldMut::Any(&mut self.log.body)),
             Field::Attributes => Ok(FieldMut::Map(&mut self.log.attributes)),
+            Field::ResourceAttributes => resource_attributes_mut(&mut self.resource, Context::Log),
             other => Err(read_only(other, Context::Log)),
         }
     }
@@ -541,8 +603,8 @@ impl<C: TransformContext> TransformContext for WithResource<'_, C> {
 
     fn get(&self, field: Field) -> Result<FieldRef<'_>, String> {
         match field {
-            Field::ResourceAttributes => Ok(resource_attributes(self.resource)),
-            Field::ResourceDroppedAttributesCount => Ok(resource_dropped_attributes_count(self.resource)),
+            Field::ResourceAttributes => Ok(resource_attributes(read(&self.resource))),
+            Field::ResourceDroppedAttributesCount => Ok(resource_dropped_attributes_count(read(&self.resource))),
             Field::ScopeName => Ok(scope_name(self.scope)),
             other => self.inner.get(other),
         }
@@ -553,7 +615,10 @@ impl<C: TransformContext> TransformContext for WithResource<'_, C> {
     }
 
     fn get_mut(&mut self, field: Field) -> Result<FieldMut<'_>, String> {
-        self.inner.get_mut(field)
+        match field {
+            Field::ResourceAttributes => resource_attributes_mut(&mut self.resource, self.inner.context()),
+            other => self.inner.get_mut(other),
+        }
     }
 
     fn metric_mut(&mut self) -> Option<&mut Metric> {

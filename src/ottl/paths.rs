@@ -166,7 +166,7 @@ const SPAN: &[PathSpec] = &[
     rw(Field::StatusCode),
     rw(Field::StatusMessage),
     rw(Field::Attributes),
-    ro(Field::ResourceAttributes),
+    rw(Field::ResourceAttributes),
     ro(Field::ResourceDroppedAttributesCount),
     ro(Field::ScopeName),
     rw(Field::TraceId),
@@ -181,7 +181,7 @@ const SPAN_EVENT: &[PathSpec] = &[
     rw(Field::TimeUnixNano),
     rw(Field::Attributes),
     ro(Field::SpanName),
-    ro(Field::ResourceAttributes),
+    rw(Field::ResourceAttributes),
     ro(Field::ResourceDroppedAttributesCount),
     ro(Field::ScopeName),
 ];
@@ -193,7 +193,7 @@ const LOG: &[PathSpec] = &[
     rw(Field::Attributes),
     rw(Field::TraceId),
     rw(Field::TimeUnixNano),
-    ro(Field::ResourceAttributes),
+    rw(Field::ResourceAttributes),
     ro(Field::ResourceDroppedAttributesCount),
     ro(Field::ScopeName),
 ];
@@ -203,7 +203,7 @@ const METRIC: &[PathSpec] = &[
     ro(Field::Type),
     rw(Field::Unit),
     rw(Field::Description),
-    ro(Field::ResourceAttributes),
+    rw(Field::ResourceAttributes),
     ro(Field::ResourceDroppedAttributesCount),
     ro(Field::ScopeName),
 ];
@@ -214,7 +214,7 @@ const DATA_POINT: &[PathSpec] = &[
     ro(Field::MetricDescription),
     ro(Field::MetricUnit),
     ro(Field::MetricType),
-    ro(Field::ResourceAttributes),
+    rw(Field::ResourceAttributes),
     ro(Field::ResourceDroppedAttributesCount),
     ro(Field::ScopeName),
 ];

@@ -589,7 +589,7 @@ fn span_event_and_resource_contexts() {
     let mut ctx = SpanEventContext {
         event: &mut event,
         span_name: "GET /users/42",
-        resource: Some(&resource),
+        resource: Some((&resource).into()),
         scope: None,
     };
     let text =
@@ -755,8 +755,8 @@ fn error_unknown_path() {
         "column 12: expected a string key or an index after '[', found ']'"
     );
     assert_eq!(
-        serr(r#"set(resource.attributes["x"], "y")"#, span),
-        "column 5: resource.attributes is read-only in the span context"
+        serr(r#"set(resource.attributes["x"], "y")"#, Context::Scope),
+        "column 5: resource.attributes is read-only in the scope context"
     );
     assert_eq!(
         serr("set(type, 1)", Context::Metric),
@@ -1367,7 +1367,7 @@ fn span_event_prefixed_paths_read_the_event_its_span_resource_and_scope() {
     let mut ctx = SpanEventContext {
         event: &mut event,
         span_name: "GET /users/42",
-        resource: Some(&resource),
+        resource: Some((&resource).into()),
         scope: Some(&scope),
     };
     let text = r#"spanevent.name == "exception" and spanevent.attributes["exception.type"] == "IOError" and

@@ -1115,7 +1115,7 @@ impl FilterProcessor {
                 let ctx = SpanEventContext {
                     event,
                     span_name: name,
-                    resource,
+                    resource: resource.map(Into::into),
                     scope,
                 };
                 Ok(!self.any(&group.part, group.error_mode, &ctx)?)

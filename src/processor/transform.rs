@@ -62,9 +62,10 @@ use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequ
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::InstrumentationScope;
 use opentelemetry_proto::tonic::metrics::v1::metric::Data;
-use opentelemetry_proto::tonic::metrics::v1::Metric;
+use opentelemetry_proto::tonic::logs::v1::ResourceLogs;
+use opentelemetry_proto::tonic::metrics::v1::{Metric, ResourceMetrics};
 use opentelemetry_proto::tonic::resource::v1::Resource;
-use opentelemetry_proto::tonic::trace::v1::Span;
+use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, Span};
 use serde_yaml_ng::Value;
 
 crate::item_processor_factory!(Factory, "transform", parse, TransformProcessor::new);
@@ -305,16 +306,7 @@ fn compile(
         }
     }
     for (at, error) in best.map(|(_, errors)| errors).unwrap_or_default() {
-        // The Collector runs `set(resource.attributes[..], ..)` on the resource context; here
-        // an item context only reads its resource, so say where such a statement belongs.
-        if error.message.starts_with("resource.attributes is read-only") {
-            p.error(
-                &at,
-                format!("{error}; to edit the resource, use a block with context: resource and the path attributes"),
-            );
-        } else {
-            p.error(&at, error);
-        }
+        p.error(&at, error);
     }
     None
 }
@@ -353,13 +345,7 @@ impl TransformProcessor {
 
     /// A resource group without a resource gets one only if a statement writes to it.
     fn run_on_resource(&self, group: &StatementGroup, slot: &mut Option<Resource>) -> Result<(), PipelineError> {
-        let was_absent = slot.is_none();
-        let resource = slot.get_or_insert_with(Resource::default);
-        let result = self.run(group, &mut ResourceContext { resource });
-        if was_absent && slot.as_ref().is_some_and(|r| *r == Resource::default()) {
-            *slot = None;
-        }
-        result
+        with_resource(slot, |resource| self.run(group, &mut ResourceContext { resource }))
     }
 
     /// A scope group without a scope gets one only if a statement writes to it.
@@ -381,14 +367,19 @@ impl TransformProcessor {
 
     fn run_on_span(&self, group: &StatementGroup, span: &mut Span, ctx: ItemScope<'_>) -> Result<(), PipelineError> {
         if group.context == Context::Span {
-            return self.run(group, &mut SpanContext::new(span, ctx.resource, ctx.scope));
+            let mut span_ctx = SpanContext {
+                span,
+                resource: Some(ctx.resource.into()),
+                scope: ctx.scope,
+            };
+            return self.run(group, &mut span_ctx);
         }
         let Span { name, events, .. } = span;
         for event in events {
             let mut event_ctx = SpanEventContext {
                 event,
                 span_name: name,
-                resource: ctx.resource,
+                resource: Some((&mut *ctx.resource).into()),
                 scope: ctx.scope,
             };
             self.run(group, &mut event_ctx)?;
@@ -398,7 +389,12 @@ impl TransformProcessor {
 
     fn run_on_metric(&self, group: &StatementGroup, metric: &mut Metric, ctx: ItemScope<'_>) -> Result<(), PipelineError> {
         if group.context == Context::Metric {
-            return self.run(group, &mut WithResource::new(MetricContext { metric }, ctx.resource, ctx.scope));
+            let mut metric_ctx = WithResource {
+                inner: MetricContext { metric },
+                resource: Some(ctx.resource.into()),
+                scope: ctx.scope,
+            };
+            return self.run(group, &mut metric_ctx);
         }
         let Metric {
             name,
@@ -411,8 +407,12 @@ impl TransformProcessor {
         macro_rules! points {
             ($points:expr, $make:path) => {
                 for point in $points {
-                    let point_ctx = $make(point, name).in_metric(facts);
-                    self.run(group, &mut WithResource::new(point_ctx, ctx.resource, ctx.scope))?;
+                    let mut point_ctx = WithResource {
+                        inner: $make(point, name).in_metric(facts),
+                        resource: Some((&mut *ctx.resource).into()),
+                        scope: ctx.scope,
+                    };
+                    self.run(group, &mut point_ctx)?;
                 }
             };
         }
@@ -430,11 +430,23 @@ impl TransformProcessor {
     }
 }
 
-/// What a span's or a metric's context reads besides the item.
-#[derive(Clone, Copy)]
+/// What a span's or a metric's context reads besides the item: its scope, and its resource, which
+/// statements may also write (`set(resource.attributes["k"], ..)` in a span block, as the Collector
+/// allows; see `with_resource`).
 struct ItemScope<'a> {
-    resource: Option<&'a Resource>,
+    resource: &'a mut Resource,
     scope: Option<&'a InstrumentationScope>,
+}
+
+/// Lends `slot`'s resource to `f` for reading and writing: a group without one gets an empty
+/// resource for the while, kept only if a statement wrote to it.
+fn with_resource<T>(slot: &mut Option<Resource>, f: impl FnOnce(&mut Resource) -> T) -> T {
+    let was_absent = slot.is_none();
+    let result = f(slot.get_or_insert_with(Resource::default));
+    if was_absent && slot.as_ref().is_some_and(|r| *r == Resource::default()) {
+        *slot = None;
+    }
+    result
 }
 
 impl ItemProcessor for TransformProcessor {
@@ -445,20 +457,25 @@ impl ItemProcessor for TransformProcessor {
                     self.run_on_resource(group, &mut resource_spans.resource)?;
                     continue;
                 }
-                let resource = resource_spans.resource.as_ref();
-                for scope_spans in &mut resource_spans.scope_spans {
-                    if group.context == Context::Scope {
+                if group.context == Context::Scope {
+                    let resource = resource_spans.resource.as_ref();
+                    for scope_spans in &mut resource_spans.scope_spans {
                         self.run_on_scope(group, &mut scope_spans.scope, &mut scope_spans.schema_url, resource)?;
-                        continue;
                     }
-                    let scope = ItemScope {
-                        resource,
-                        scope: scope_spans.scope.as_ref(),
-                    };
-                    for span in &mut scope_spans.spans {
-                        self.run_on_span(group, span, scope)?;
-                    }
+                    continue;
                 }
+                let ResourceSpans {
+                    resource, scope_spans, ..
+                } = resource_spans;
+                with_resource(resource, |resource| {
+                    for scope_spans in scope_spans.iter_mut() {
+                        let scope = scope_spans.scope.as_ref();
+                        for span in &mut scope_spans.spans {
+                            self.run_on_span(group, span, ItemScope { resource: &mut *resource, scope })?;
+                        }
+                    }
+                    Ok(())
+                })?;
             }
         }
         Ok(())
@@ -471,20 +488,27 @@ impl ItemProcessor for TransformProcessor {
                     self.run_on_resource(group, &mut resource_metrics.resource)?;
                     continue;
                 }
-                let resource = resource_metrics.resource.as_ref();
-                for scope_metrics in &mut resource_metrics.scope_metrics {
-                    if group.context == Context::Scope {
+                if group.context == Context::Scope {
+                    let resource = resource_metrics.resource.as_ref();
+                    for scope_metrics in &mut resource_metrics.scope_metrics {
                         self.run_on_scope(group, &mut scope_metrics.scope, &mut scope_metrics.schema_url, resource)?;
-                        continue;
                     }
-                    let scope = ItemScope {
-                        resource,
-                        scope: scope_metrics.scope.as_ref(),
-                    };
-                    for metric in &mut scope_metrics.metrics {
-                        self.run_on_metric(group, metric, scope)?;
-                    }
+                    continue;
                 }
+                let ResourceMetrics {
+                    resource,
+                    scope_metrics,
+                    ..
+                } = resource_metrics;
+                with_resource(resource, |resource| {
+                    for scope_metrics in scope_metrics.iter_mut() {
+                        let scope = scope_metrics.scope.as_ref();
+                        for metric in &mut scope_metrics.metrics {
+                            self.run_on_metric(group, metric, ItemScope { resource: &mut *resource, scope })?;
+                        }
+                    }
+                    Ok(())
+                })?;
             }
         }
         Ok(())
@@ -497,17 +521,30 @@ impl ItemProcessor for TransformProcessor {
                     self.run_on_resource(group, &mut resource_logs.resource)?;
                     continue;
                 }
-                let resource = resource_logs.resource.as_ref();
-                for scope_logs in &mut resource_logs.scope_logs {
-                    if group.context == Context::Scope {
+                if group.context == Context::Scope {
+                    let resource = resource_logs.resource.as_ref();
+                    for scope_logs in &mut resource_logs.scope_logs {
                         self.run_on_scope(group, &mut scope_logs.scope, &mut scope_logs.schema_url, resource)?;
-                        continue;
                     }
-                    let scope = scope_logs.scope.as_ref();
-                    for log in &mut scope_logs.log_records {
-                        self.run(group, &mut LogContext::new(log, resource, scope))?;
-                    }
+                    continue;
                 }
+                let ResourceLogs {
+                    resource, scope_logs, ..
+                } = resource_logs;
+                with_resource(resource, |resource| {
+                    for scope_logs in scope_logs.iter_mut() {
+                        let scope = scope_logs.scope.as_ref();
+                        for log in &mut scope_logs.log_records {
+                            let mut log_ctx = LogContext {
+                                log,
+                                resource: Some((&mut *resource).into()),
+                                scope,
+                            };
+                            self.run(group, &mut log_ctx)?;
+                        }
+                    }
+                    Ok(())
+                })?;
             }
         }
         Ok(())
@@ -520,7 +557,7 @@ mod tests {
     use crate::processor::filter::fixtures::*;
     use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue, KeyValue, KeyValueList};
     use opentelemetry_proto::tonic::metrics::v1::Sum;
-    use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans};
+    use opentelemetry_proto::tonic::trace::v1::ScopeSpans;
 
     /// The spec's example, in a full config.
     const SPEC_EXAMPLE: &str = r#"
@@ -831,8 +868,6 @@ service:
                 "processors.transform/test.metric_statements[0]: column 22: unknown path 'atributes' in the datapoint context; \
                  expected one of attributes[...], metric.name, metric.description, metric.unit, metric.type, resource.attributes[...], \
                  resource.dropped_attributes_count, instrumentation_scope.name",
-                "processors.transform/test.log_statements[0]: column 5: resource.attributes is read-only in the log context; \
-                 to edit the resource, use a block with context: resource and the path attributes",
             ]
         );
     }
@@ -886,6 +921,41 @@ service:
             vec![kv("other", "y")],
         ]);
         assert_eq!(data, expected);
+    }
+
+    /// The Collector lets span and log statements write `resource.attributes` (New Relic's
+    /// Kubernetes config truncates them from a span block): the change holds for the whole group,
+    /// and a group without a resource gets one only when a statement writes to it.
+    #[test]
+    fn span_and_log_statements_write_their_resource() {
+        let transform = transform(
+            r#"    trace_statements:
+      - context: span
+        statements:
+          - truncate_all(resource.attributes, 3)
+          - set(resource.attributes["first.span"], name) where resource.attributes["first.span"] == nil
+    log_statements:
+      - context: log
+        statements:
+          - set(resource.attributes["severity.seen"], severity_number) where severity_number > 10"#,
+        );
+        let mut data = traces(vec![("checkout", vec![span("01", "GET /cart", vec![]), span("02", "POST /pay", vec![])])]);
+        transform.process_traces(&mut data).unwrap();
+        let attributes = &data.resource_spans[0].resource.as_ref().unwrap().attributes;
+        // Statements run span by span on the one shared resource: the second span's truncation
+        // reaches what the first span's statement wrote.
+        assert_eq!(attributes, &[kv("service.name", "che"), kv("first.span", "GET")]);
+
+        let mut data = logs(vec![("api", vec![log(9, "quiet", vec![]), log(17, "loud", vec![])])]);
+        data.resource_logs[0].resource = None;
+        transform.process_logs(&mut data).unwrap();
+        let resource = data.resource_logs[0].resource.as_ref().expect("written, so created");
+        assert_eq!(resource.attributes, [kv_int("severity.seen", 17)]);
+
+        let mut data = logs(vec![("api", vec![log(9, "quiet", vec![])])]);
+        data.resource_logs[0].resource = None;
+        transform.process_logs(&mut data).unwrap();
+        assert_eq!(data.resource_logs[0].resource, None, "nothing written: still absent");
     }
 
     /// A scope block runs once per scope group (the name grows by one suffix, though the group

@@ -534,7 +534,7 @@ fn ottl_decision(
                     let context = SpanEventContext {
                         event,
                         span_name: name,
-                        resource: resource.as_ref(),
+                        resource: resource.as_ref().map(Into::into),
                         scope: scope.as_ref(),
                     };
                     for condition in event_conditions {
