@@ -20,6 +20,7 @@ pub static REGISTRY: Registry = Registry {
     receivers: &[
         &receiver::otlp::Factory,
         &receiver::zipkin::Factory,
+        &receiver::jaeger::Factory,
         &receiver::hostmetrics::Factory,
         &receiver::filelog::Factory,
         &receiver::httpcheck::Factory,

@@ -247,7 +247,6 @@ pub struct ConfigErrors(pub Vec<String>);
 /// component in the Collector's registries, whatever section it is in.
 const NOT_YET: &[&str] = &[
     // receivers
-    "jaeger",
     "kafka",
     "k8s_cluster",
     "k8s_events",

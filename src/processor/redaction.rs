@@ -4,13 +4,43 @@
 //! Per attribute, in this order: an ignored key is kept untouched; a key not allowed is deleted (with
 //! `allow_all_keys: false` and no `allowed_keys` every attribute goes: the processor fails closed); a
 //! value matching `allowed_values` is kept; a key matching `blocked_key_patterns` has its whole value
-//! masked; otherwise every substring matching `blocked_values` is masked. Values are matched in their
+//! masked; otherwise every substring matching `blocked_values` is masked, then the value is sanitized
+//! as a URL and as a database statement if its key is listed for that. Values are matched in their
 //! string form (ints, doubles, booleans, bytes as base64, arrays and maps as JSON), so a card number
 //! sent as an int is caught too; a non-string value becomes a string only when something was masked.
 //! Log bodies get the same treatment: a scalar body is masked like a value, and map and array bodies
 //! are walked key by key (keys are allowed, ignored and blocked like attribute keys).
+//!
+//! The sanitizers (their text rules are in `sanitize`) take the variable parts out of values, which
+//! both keeps ids and literals out of storage and keeps the cardinality of URLs and statements low.
+//! A sanitized value counts as masked in the summary.
+//! - `url_sanitizer` (`enabled`, `attributes`, `sanitize_span_name`, default true): the listed
+//!   attributes lose their query string and fragment, and their path segments that look like ids
+//!   become `*` (`/api/users/123?x=1` gives `/api/users/*`). Client and server span names are
+//!   sanitized the same way when they contain a `/` or the span has HTTP attributes (unless the
+//!   result is all `*`), and so are the log body strings that are a URL or a path.
+//! - `db_sanitizer`: `sql`, `redis`, `valkey`, `memcached`, `mongo`, `opensearch` and `es`, each with
+//!   `enabled` and `attributes`, and `sanitize_span_name` (default true). A listed attribute is
+//!   sanitized by the first enabled sanitizer that lists it and reads the item's `db.system.name`
+//!   (or `db.system`); without one, log attributes go through every sanitizer listing them and span
+//!   and metric attributes are left alone, as in the Collector. Span names are sanitized by the
+//!   sanitizer of the span's system (client, server and internal spans); every log body string goes
+//!   through all the enabled sanitizers in turn. SQL literals become `?`; Redis and Valkey commands
+//!   keep their keys and lose their values (`SET k v` gives `SET k ?`); a memcached command loses its
+//!   data block; a MongoDB, OpenSearch or Elasticsearch JSON query keeps its keys and structure with
+//!   every value `"?"`.
+//!
+//! Unlike the Collector, which sanitizes every log body string as a path (turning any message with a
+//! digit into `*`), otelbox only touches body strings that are a URL or a path; an absolute URL keeps
+//! its scheme and host (the Collector's path classifier turns `https:` into `*`), losing only the
+//! credentials before the host; `opensearch` and `es` honour their `attributes` (the Collector ignores
+//! them); `sql` also reads the other common SQL systems (`microsoft.sql_server`, `oracle.db`,
+//! `ibm.db2`, ...), the Collector only `mysql`, `postgresql`, `mariadb`, `sqlite` and `other_sql`; and
+//! the Collector's model of English letter pairs, which collapses gibberish URL segments made of
+//! letters only, is approximated (five letters without a vowel, or six consonants in a row).
 
 use crate::config::{ComponentId, Parser};
+use crate::pdata::Signal;
 use crate::pipeline::ItemProcessor;
 use crate::pipeline::PipelineError;
 use base64::Engine;
@@ -20,10 +50,14 @@ use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue, KeyValue};
 use opentelemetry_proto::tonic::metrics::v1::metric::Data;
 use opentelemetry_proto::tonic::metrics::v1::Exemplar;
+use opentelemetry_proto::tonic::trace::v1::span::SpanKind;
+use opentelemetry_proto::tonic::trace::v1::Span;
 use regex::Regex;
-use serde_yaml_ng::Value;
+use serde_yaml_ng::{Mapping, Value};
 use std::borrow::Cow;
 use std::collections::HashSet;
+
+mod sanitize;
 
 crate::item_processor_factory!(Factory, "redaction", parse, RedactionProcessor::new);
 
@@ -98,6 +132,148 @@ pub struct RedactionConfig {
     /// (strings only); otelbox's is true, so a card number sent as an int is caught; `false` gives
     /// the Collector's behaviour.
     pub strings_only: bool,
+    pub url_sanitizer: UrlSanitizerConfig,
+    pub db_sanitizer: DbSanitizerConfig,
+}
+
+/// `url_sanitizer`. Off by default; enabled with no `attributes`, it sanitizes span names and log
+/// bodies only.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UrlSanitizerConfig {
+    pub enabled: bool,
+    pub attributes: Vec<String>,
+    pub sanitize_span_name: bool,
+}
+
+impl Default for UrlSanitizerConfig {
+    fn default() -> Self {
+        UrlSanitizerConfig {
+            enabled: false,
+            attributes: Vec::new(),
+            sanitize_span_name: true,
+        }
+    }
+}
+
+/// `db_sanitizer`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DbSanitizerConfig {
+    /// The enabled sanitizers, in the Collector's order (`DbKind::ALL`) whatever the config's: the
+    /// first that lists an attribute and reads the item's system sanitizes it.
+    pub sanitizers: Vec<DbSanitizer>,
+    pub sanitize_span_name: bool,
+}
+
+impl Default for DbSanitizerConfig {
+    fn default() -> Self {
+        DbSanitizerConfig {
+            sanitizers: Vec::new(),
+            sanitize_span_name: true,
+        }
+    }
+}
+
+/// One enabled entry of `db_sanitizer`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DbSanitizer {
+    pub kind: DbKind,
+    /// The attributes holding its statements (none: it only sanitizes span names and log bodies).
+    pub attributes: Vec<String>,
+}
+
+/// The statement languages `db_sanitizer` knows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DbKind {
+    Sql,
+    Redis,
+    Valkey,
+    Memcached,
+    Mongo,
+    OpenSearch,
+    Elasticsearch,
+}
+
+/// The SQL systems: the Collector's (`other_sql`, `mysql`, `postgresql`, `mariadb`, `sqlite`), then the
+/// other SQL databases of the semantic conventions, under their current and their older names.
+const SQL_SYSTEMS: &[&str] = &[
+    "other_sql",
+    "mysql",
+    "postgresql",
+    "mariadb",
+    "sqlite",
+    "microsoft.sql_server",
+    "mssql",
+    "oracle.db",
+    "oracle",
+    "ibm.db2",
+    "db2",
+    "h2database",
+    "h2",
+    "hsqldb",
+    "derby",
+    "cockroachdb",
+    "clickhouse",
+    "trino",
+    "aws.redshift",
+    "redshift",
+    "sap.hana",
+    "hanadb",
+    "teradata",
+    "firebirdsql",
+    "gcp.spanner",
+    "spanner",
+];
+
+impl DbKind {
+    /// The Collector's order, in which an attribute listed by several sanitizers finds its own.
+    pub const ALL: [DbKind; 7] = [
+        DbKind::Sql,
+        DbKind::Redis,
+        DbKind::Valkey,
+        DbKind::Memcached,
+        DbKind::Mongo,
+        DbKind::OpenSearch,
+        DbKind::Elasticsearch,
+    ];
+
+    /// Its key under `db_sanitizer`.
+    pub fn key(self) -> &'static str {
+        match self {
+            DbKind::Sql => "sql",
+            DbKind::Redis => "redis",
+            DbKind::Valkey => "valkey",
+            DbKind::Memcached => "memcached",
+            DbKind::Mongo => "mongo",
+            DbKind::OpenSearch => "opensearch",
+            DbKind::Elasticsearch => "es",
+        }
+    }
+
+    /// The `db.system.name` (or `db.system`) values, lowercase, whose statements it reads.
+    fn systems(self) -> &'static [&'static str] {
+        match self {
+            DbKind::Sql => SQL_SYSTEMS,
+            DbKind::Redis => &["redis"],
+            DbKind::Valkey => &["valkey"],
+            DbKind::Memcached => &["memcached"],
+            DbKind::Mongo => &["mongodb"],
+            DbKind::OpenSearch => &["opensearch"],
+            DbKind::Elasticsearch => &["elasticsearch"],
+        }
+    }
+
+    fn reads(self, system: &str) -> bool {
+        self.systems().contains(&system)
+    }
+
+    fn sanitize(self, statement: &str) -> String {
+        match self {
+            DbKind::Sql => sanitize::sql(statement),
+            DbKind::Redis | DbKind::Valkey => sanitize::redis(statement),
+            DbKind::Memcached => sanitize::memcached(statement),
+            DbKind::Mongo | DbKind::OpenSearch | DbKind::Elasticsearch => sanitize::json(statement),
+        }
+    }
 }
 
 const KEYS: &[&str] = &[
@@ -110,7 +286,24 @@ const KEYS: &[&str] = &[
     "hash_function",
     "summary",
     "redact_all_types",
+    "url_sanitizer",
+    "db_sanitizer",
 ];
+
+const URL_SANITIZER_KEYS: &[&str] = &["enabled", "attributes", "sanitize_span_name"];
+
+const DB_SANITIZER_KEYS: &[&str] = &[
+    "sql",
+    "redis",
+    "valkey",
+    "memcached",
+    "mongo",
+    "opensearch",
+    "es",
+    "sanitize_span_name",
+];
+
+const DB_SANITIZER_ENTRY_KEYS: &[&str] = &["enabled", "attributes"];
 
 pub fn parse(p: &mut Parser, value: &Value, path: &str) -> RedactionConfig {
     let mut config = RedactionConfig::default();
@@ -153,7 +346,52 @@ pub fn parse(p: &mut Parser, value: &Value, path: &str) -> RedactionConfig {
             }
         }
     }
+    config.url_sanitizer = parse_url_sanitizer(p, body.get("url_sanitizer"), &format!("{path}.url_sanitizer"));
+    config.db_sanitizer = parse_db_sanitizer(p, body.get("db_sanitizer"), &format!("{path}.db_sanitizer"));
     config
+}
+
+fn parse_url_sanitizer(p: &mut Parser, value: Option<&Value>, path: &str) -> UrlSanitizerConfig {
+    let mut config = UrlSanitizerConfig::default();
+    let Some(body) = p.mapping(value, path) else {
+        return config;
+    };
+    p.only_keys(body, URL_SANITIZER_KEYS, path);
+    config.enabled = flag(p, body, "enabled", path, false);
+    config.attributes = p.string_list(body.get("attributes"), &format!("{path}.attributes"));
+    config.sanitize_span_name = flag(p, body, "sanitize_span_name", path, true);
+    config
+}
+
+/// `db_sanitizer`: only its enabled entries are kept, in `DbKind::ALL`'s order.
+fn parse_db_sanitizer(p: &mut Parser, value: Option<&Value>, path: &str) -> DbSanitizerConfig {
+    let mut config = DbSanitizerConfig::default();
+    let Some(body) = p.mapping(value, path) else {
+        return config;
+    };
+    p.only_keys(body, DB_SANITIZER_KEYS, path);
+    for kind in DbKind::ALL {
+        let at = format!("{path}.{}", kind.key());
+        let Some(entry) = p.mapping(body.get(kind.key()), &at) else {
+            continue;
+        };
+        p.only_keys(entry, DB_SANITIZER_ENTRY_KEYS, &at);
+        let enabled = flag(p, entry, "enabled", &at, false);
+        let attributes = p.string_list(entry.get("attributes"), &format!("{at}.attributes"));
+        if enabled {
+            config.sanitizers.push(DbSanitizer { kind, attributes });
+        }
+    }
+    config.sanitize_span_name = flag(p, body, "sanitize_span_name", path, true);
+    config
+}
+
+/// A boolean setting of `body`; absent or null, its default (the Collector's `*bool` reads null as unset).
+fn flag(p: &mut Parser, body: &Mapping, key: &str, path: &str, default: bool) -> bool {
+    match body.get(key) {
+        None | Some(Value::Null) => default,
+        Some(value) => p.boolean(value, &format!("{path}.{key}")).unwrap_or(default),
+    }
 }
 
 /// The names of one family of summary attributes: those about attributes, and those (with `body.`)
@@ -223,11 +461,80 @@ pub struct RedactionProcessor {
     hash_function: Option<HashFunction>,
     summary: Summary,
     strings_only: bool,
+    /// `None` when `url_sanitizer` is off.
+    url: Option<UrlSanitizing>,
+    db: DbSanitizing,
 }
+
+/// `url_sanitizer` as the processor applies it.
+struct UrlSanitizing {
+    attributes: HashSet<String>,
+    span_names: bool,
+}
+
+/// `db_sanitizer` as the processor applies it; no sanitizers means it is off.
+struct DbSanitizing {
+    /// Each enabled sanitizer with the attributes it reads, in `DbKind::ALL`'s order.
+    sanitizers: Vec<(DbKind, HashSet<String>)>,
+    span_names: bool,
+}
+
+impl DbSanitizing {
+    fn is_on(&self) -> bool {
+        !self.sanitizers.is_empty()
+    }
+
+    /// A statement attribute, by the first sanitizer that lists its key and reads the item's
+    /// database system. Without a system, log attributes go through every sanitizer listing the key
+    /// (log records rarely carry `db.system`, so the Collector's logs processor does this), and span
+    /// and metric attributes are left alone (the key alone does not say which language it holds).
+    /// `None` when no sanitizer applies.
+    fn sanitize_attribute(&self, key: &str, text: &str, system: Option<&str>, signal: Signal) -> Option<String> {
+        let mut listing = self.sanitizers.iter().filter(|(_, keys)| keys.contains(key)).map(|(kind, _)| *kind);
+        match system {
+            Some(system) => listing.find(|kind| kind.reads(system)).map(|kind| kind.sanitize(text)),
+            None if signal == Signal::Logs => in_turn(listing, text),
+            None => None,
+        }
+    }
+
+    /// A log body string, by every sanitizer in turn: a body says nothing of its language.
+    fn sanitize_body(&self, text: &str) -> Option<String> {
+        in_turn(self.sanitizers.iter().map(|(kind, _)| *kind), text)
+    }
+
+    /// The sanitizer of a database system.
+    fn for_system(&self, system: &str) -> Option<DbKind> {
+        self.sanitizers.iter().map(|(kind, _)| *kind).find(|kind| kind.reads(system))
+    }
+}
+
+/// `text` through each sanitizer, each reading the previous one's output; `None` for no sanitizer.
+fn in_turn(kinds: impl Iterator<Item = DbKind>, text: &str) -> Option<String> {
+    kinds.fold(None, |current: Option<String>, kind| {
+        Some(kind.sanitize(current.as_deref().unwrap_or(text)))
+    })
+}
+
+/// The attributes that make a span an HTTP one for span name sanitizing (current and older
+/// semantic conventions), as in the Collector.
+const HTTP_ATTRIBUTES: [&str; 9] = [
+    "http.route",
+    "http.request.method",
+    "http.request.method_original",
+    "http.response.status_code",
+    "url.full",
+    "http.scheme",
+    "http.target",
+    "http.method",
+    "http.url",
+];
 
 impl RedactionProcessor {
     pub fn new(_id: &ComponentId, config: &RedactionConfig) -> Self {
         let summary_keys = ATTRIBUTE_SUMMARY.all().into_iter().chain(BODY_SUMMARY.all()).map(String::from);
+        let url = &config.url_sanitizer;
+        let db = &config.db_sanitizer;
         RedactionProcessor {
             allow_all_keys: config.allow_all_keys,
             allowed_keys: config.allowed_keys.iter().cloned().chain(summary_keys).collect(),
@@ -238,6 +545,18 @@ impl RedactionProcessor {
             hash_function: config.hash_function,
             summary: config.summary,
             strings_only: config.strings_only,
+            url: url.enabled.then(|| UrlSanitizing {
+                attributes: url.attributes.iter().cloned().collect(),
+                span_names: url.sanitize_span_name,
+            }),
+            db: DbSanitizing {
+                sanitizers: db
+                    .sanitizers
+                    .iter()
+                    .map(|sanitizer| (sanitizer.kind, sanitizer.attributes.iter().cloned().collect()))
+                    .collect(),
+                span_names: db.sanitize_span_name,
+            },
         }
     }
 
@@ -286,18 +605,47 @@ impl RedactionProcessor {
         }
     }
 
-    /// Redacts one attribute set and writes its summary into it.
-    fn redact_attributes(&self, attributes: &mut Vec<KeyValue>) {
+    /// An attribute value with its `blocked_values` matches masked, then sanitized as a URL and as a
+    /// database statement if its key is listed for them (the Collector's order); `None` when unchanged.
+    fn sanitize_attribute_text(&self, key: &str, text: &str, db_system: Option<&str>, signal: Signal) -> Option<String> {
+        let mut current = self.mask_matches(text).map_or(Cow::Borrowed(text), Cow::Owned);
+        if self.url.as_ref().is_some_and(|url| url.attributes.contains(key)) {
+            current = Cow::Owned(sanitize::url(&current));
+        }
+        if let Some(statement) = self.db.sanitize_attribute(key, &current, db_system, signal) {
+            current = Cow::Owned(statement);
+        }
+        changed(text, current)
+    }
+
+    /// A log body string (or scalar, as text) with its `blocked_values` matches masked, then
+    /// sanitized as a URL if it is one, and by the database sanitizers; `None` when unchanged.
+    fn sanitize_body_text(&self, text: &str) -> Option<String> {
+        let mut current = self.mask_matches(text).map_or(Cow::Borrowed(text), Cow::Owned);
+        if self.url.is_some() && sanitize::looks_like_url(&current) {
+            current = Cow::Owned(sanitize::url(&current));
+        }
+        if let Some(statement) = self.db.sanitize_body(&current) {
+            current = Cow::Owned(statement);
+        }
+        changed(text, current)
+    }
+
+    /// Redacts one attribute set and writes its summary into it. `signal` says what a statement
+    /// attribute without `db.system` gets (see `DbSanitizing::sanitize_attribute`).
+    fn redact_attributes(&self, attributes: &mut Vec<KeyValue>, signal: Signal) {
         if attributes.is_empty() {
             return;
         }
+        // Read before any attribute is deleted: `db.system` need not be an allowed key.
+        let db_system = if self.db.is_on() { db_system_of(attributes) } else { None };
         let mut tally = Tally::default();
-        attributes.retain_mut(|attribute| self.redact_attribute(attribute, &mut tally));
+        attributes.retain_mut(|attribute| self.redact_attribute(attribute, db_system.as_deref(), signal, &mut tally));
         self.write_summary(attributes, &tally, &ATTRIBUTE_SUMMARY);
     }
 
     /// Applies the per-attribute order; false means delete the attribute.
-    fn redact_attribute(&self, attribute: &mut KeyValue, tally: &mut Tally) -> bool {
+    fn redact_attribute(&self, attribute: &mut KeyValue, db_system: Option<&str>, signal: Signal, tally: &mut Tally) -> bool {
         let key = &attribute.key;
         if self.is_ignored(key) {
             tally.ignored.push(key.clone());
@@ -318,7 +666,7 @@ impl RedactionProcessor {
         let replacement = if self.is_blocked_key(key) {
             Some(self.mask_whole(&text))
         } else {
-            self.mask_matches(&text)
+            self.sanitize_attribute_text(key, &text, db_system, signal)
         };
         if let Some(masked) = replacement {
             tally.masked.push(key.clone());
@@ -386,8 +734,8 @@ impl RedactionProcessor {
                 let text = text_of(value);
                 if self.is_allowed_value(&text) {
                     tally.allowed.push(path);
-                } else if let Some(masked) = self.mask_matches(&text) {
-                    *value = string_value(masked);
+                } else if let Some(sanitized) = self.sanitize_body_text(&text) {
+                    *value = string_value(sanitized);
                     tally.masked.push(path);
                 }
             }
@@ -434,24 +782,89 @@ impl RedactionProcessor {
     }
 }
 
+impl RedactionProcessor {
+    /// A span's name, sanitized as the Collector does: as a URL first, else as the statement of the
+    /// span's database system. A name matching `allowed_values` is kept.
+    fn sanitize_span_name(&self, span: &mut Span) {
+        if self.is_allowed_value(&span.name) {
+            return;
+        }
+        if let Some(name) = self.url_span_name(span).or_else(|| self.db_span_name(span)) {
+            span.name = name;
+        }
+    }
+
+    /// The name of a client or server span that looks like an HTTP one (its name has a `/`, or it has
+    /// HTTP attributes), sanitized as a URL; `None` when unchanged or reduced to wildcards.
+    fn url_span_name(&self, span: &Span) -> Option<String> {
+        if !self.url.as_ref().is_some_and(|url| url.span_names) || !is_kind(span, &[SpanKind::Client, SpanKind::Server]) {
+            return None;
+        }
+        let http = span.name.contains('/') || HTTP_ATTRIBUTES.iter().any(|key| span.attributes.iter().any(|kv| kv.key == *key));
+        if !http {
+            return None;
+        }
+        let sanitized = sanitize::url(&span.name);
+        let meaningful = !sanitized.is_empty() && !sanitize::is_fully_wildcarded(&sanitized);
+        (meaningful && sanitized != span.name).then_some(sanitized)
+    }
+
+    /// The name of a client, server or internal span with a database system, sanitized as that
+    /// system's statement (whatever attributes its sanitizer lists); `None` when unchanged.
+    fn db_span_name(&self, span: &Span) -> Option<String> {
+        if !self.db.span_names || !is_kind(span, &[SpanKind::Client, SpanKind::Server, SpanKind::Internal]) {
+            return None;
+        }
+        let system = db_system_of(&span.attributes)?;
+        let sanitized = self.db.for_system(&system)?.sanitize(&span.name);
+        (!sanitized.is_empty() && sanitized != span.name).then_some(sanitized)
+    }
+}
+
+fn is_kind(span: &Span, kinds: &[SpanKind]) -> bool {
+    kinds.iter().any(|kind| span.kind == *kind as i32)
+}
+
+/// The item's database system, lowercase: `db.system.name` (semantic conventions 1.26 on), else
+/// `db.system`.
+fn db_system_of(attributes: &[KeyValue]) -> Option<String> {
+    ["db.system.name", "db.system"]
+        .into_iter()
+        .find_map(|key| match attribute_value(attributes, key) {
+            Some(any_value::Value::StringValue(system)) if !system.is_empty() => Some(system.to_ascii_lowercase()),
+            _ => None,
+        })
+}
+
+/// `current` when it differs from `original`.
+fn changed(original: &str, current: Cow<'_, str>) -> Option<String> {
+    if *current == *original {
+        None
+    } else {
+        Some(current.into_owned())
+    }
+}
+
 impl ItemProcessor for RedactionProcessor {
     fn process_traces(&self, data: &mut ExportTraceServiceRequest) -> Result<(), PipelineError> {
         for resource_spans in &mut data.resource_spans {
             if let Some(resource) = &mut resource_spans.resource {
-                self.redact_attributes(&mut resource.attributes);
+                self.redact_attributes(&mut resource.attributes, Signal::Traces);
             }
             for scope_spans in &mut resource_spans.scope_spans {
                 if let Some(scope) = &mut scope_spans.scope {
-                    self.redact_attributes(&mut scope.attributes);
+                    self.redact_attributes(&mut scope.attributes, Signal::Traces);
                 }
                 for span in &mut scope_spans.spans {
-                    self.redact_attributes(&mut span.attributes);
+                    self.redact_attributes(&mut span.attributes, Signal::Traces);
                     for event in &mut span.events {
-                        self.redact_attributes(&mut event.attributes);
+                        self.redact_attributes(&mut event.attributes, Signal::Traces);
                     }
                     for link in &mut span.links {
-                        self.redact_attributes(&mut link.attributes);
+                        self.redact_attributes(&mut link.attributes, Signal::Traces);
                     }
+                    // After the attributes, as in the Collector: the name is read against what is kept.
+                    self.sanitize_span_name(span);
                 }
             }
         }
@@ -461,11 +874,11 @@ impl ItemProcessor for RedactionProcessor {
     fn process_metrics(&self, data: &mut ExportMetricsServiceRequest) -> Result<(), PipelineError> {
         for resource_metrics in &mut data.resource_metrics {
             if let Some(resource) = &mut resource_metrics.resource {
-                self.redact_attributes(&mut resource.attributes);
+                self.redact_attributes(&mut resource.attributes, Signal::Metrics);
             }
             for scope_metrics in &mut resource_metrics.scope_metrics {
                 if let Some(scope) = &mut scope_metrics.scope {
-                    self.redact_attributes(&mut scope.attributes);
+                    self.redact_attributes(&mut scope.attributes, Signal::Metrics);
                 }
                 for metric in &mut scope_metrics.metrics {
                     self.redact_data_points(metric.data.as_mut());
@@ -478,14 +891,14 @@ impl ItemProcessor for RedactionProcessor {
     fn process_logs(&self, data: &mut ExportLogsServiceRequest) -> Result<(), PipelineError> {
         for resource_logs in &mut data.resource_logs {
             if let Some(resource) = &mut resource_logs.resource {
-                self.redact_attributes(&mut resource.attributes);
+                self.redact_attributes(&mut resource.attributes, Signal::Logs);
             }
             for scope_logs in &mut resource_logs.scope_logs {
                 if let Some(scope) = &mut scope_logs.scope {
-                    self.redact_attributes(&mut scope.attributes);
+                    self.redact_attributes(&mut scope.attributes, Signal::Logs);
                 }
                 for record in &mut scope_logs.log_records {
-                    self.redact_attributes(&mut record.attributes);
+                    self.redact_attributes(&mut record.attributes, Signal::Logs);
                     self.redact_body(&mut record.body, &mut record.attributes);
                 }
             }
@@ -498,9 +911,9 @@ impl RedactionProcessor {
     /// Data point attributes, and the attributes of their exemplars (which are stored with them).
     fn redact_data_points(&self, data: Option<&mut Data>) {
         let redact = |attributes: &mut Vec<KeyValue>, exemplars: &mut Vec<Exemplar>| {
-            self.redact_attributes(attributes);
+            self.redact_attributes(attributes, Signal::Metrics);
             for exemplar in exemplars {
-                self.redact_attributes(&mut exemplar.filtered_attributes);
+                self.redact_attributes(&mut exemplar.filtered_attributes, Signal::Metrics);
             }
         };
         match data {
@@ -515,7 +928,7 @@ impl RedactionProcessor {
             Some(Data::Summary(summary)) => summary
                 .data_points
                 .iter_mut()
-                .for_each(|p| self.redact_attributes(&mut p.attributes)),
+                .for_each(|p| self.redact_attributes(&mut p.attributes, Signal::Metrics)),
         }
     }
 }
@@ -1288,7 +1701,7 @@ processors:
     allowed_values: [42]
     hash_function: sha256
     summary: verbose
-    url_sanitizer: {}
+    hmac_key: secret
   redaction/types:
     hash_function: 5
     ignored_keys: [[a]]
@@ -1303,8 +1716,9 @@ service:
         assert_eq!(
             errors,
             [
-                "processors.redaction/bad.url_sanitizer: unknown key (expected one of: allow_all_keys, allowed_keys, ignored_keys, \
-                 blocked_values, blocked_key_patterns, allowed_values, hash_function, summary, redact_all_types)"
+                "processors.redaction/bad.hmac_key: unknown key (expected one of: allow_all_keys, allowed_keys, ignored_keys, \
+                 blocked_values, blocked_key_patterns, allowed_values, hash_function, summary, redact_all_types, url_sanitizer, \
+                 db_sanitizer)"
                     .to_string(),
                 "processors.redaction/bad.allow_all_keys: expected true or false, got a string".to_string(),
                 "processors.redaction/bad.allowed_keys: expected a list, got a string".to_string(),
@@ -1346,5 +1760,629 @@ service:
         assert_eq!(strings_only[1].value, Some(int(4111111111111)), "an int is left alone");
         let all = span_attributes(&processor(&yaml(true)), attributes());
         assert_eq!(all[1].value, Some(s("****")), "otelbox's default: every type as text");
+    }
+
+    // ----- url_sanitizer and db_sanitizer -----
+
+    #[test]
+    fn the_url_sanitizer_replaces_id_like_segments_and_drops_query_strings() {
+        let cases = [
+            // The Collector's own cases (its sanitizer's tests and its URL classifier's).
+            ("/api/users/123e4567-e89b-12d3-a456-426614174000", "/api/users/*"),
+            ("/api/users/12345", "/api/users/*"),
+            ("/api/users/123/posts/456", "/api/users/*/posts/*"),
+            ("/api/users", "/api/users"),
+            ("/api/users?id=123&name=john", "/api/users"),
+            ("", ""),
+            ("?", ""),
+            ("/users/fdklsd/j4elk/23993/job/2", "/users/*/j4elk/*/job/*"),
+            ("/v1/products/22j", "/v1/products/*"),
+            ("/v1/k6-test-runs/1", "/v1/k6-test-runs/*"),
+            ("/products//org/3", "/products//org/*"),
+            ("/api/hello.world", "/api/hello.world"),
+            ("/w/index.php/*", "/w/index.php/*"),
+            ("/**", "/*"),
+            ("123/", "*/"),
+            ("/attach#section-1", "/attach"),
+            (
+                "GET /api/cart?sessionId=55f4e5ea-5d6d-482a-80c4-799e3c72dfb0&currencyCode=USD",
+                "GET /api/cart",
+            ),
+            ("HTTP GET", "HTTP GET"),
+            ("/a/b/c/d/e/f/g/h/i/j", "/a/b/c/d/e/f/g/h/i"),
+            // Hashes and tokens.
+            ("/orders/deadbeef42/items", "/orders/*/items"),
+            ("/files/a8f5f167f44f4964e6c998dee827110c", "/files/*"),
+            ("/invite/xkqzwvbn", "/invite/*"),
+            // Absolute URLs keep their scheme and host and lose their credentials.
+            (
+                "https://alice:s3cret@shop.example.com/cart/42?coupon=XMAS",
+                "https://shop.example.com/cart/*",
+            ),
+            ("http://10.0.0.7:8080/health", "http://10.0.0.7:8080/health"),
+            ("https://api.example.com", "https://api.example.com"),
+        ];
+        for (input, expected) in cases {
+            assert_eq!(sanitize::url(input), expected, "{input}");
+        }
+    }
+
+    #[test]
+    fn the_sql_sanitizer_replaces_literals_and_keeps_the_statement_layout_and_comments() {
+        let cases = [
+            ("SELECT * FROM users WHERE id = 123", "SELECT * FROM users WHERE id = ?"),
+            (
+                "SELECT id, email FROM users WHERE id = 42 AND email = 'foo@example.com'",
+                "SELECT id, email FROM users WHERE id = ? AND email = ?",
+            ),
+            (
+                "UPDATE accounts SET balance = 10.5 WHERE id = -7",
+                "UPDATE accounts SET balance = ? WHERE id = ?",
+            ),
+            (
+                "SELECT * FROM users WHERE id IN (1, '2', NULL, true, false)",
+                "SELECT * FROM users WHERE id IN (?, ?, ?, ?, ?)",
+            ),
+            (
+                "SELECT * FROM t WHERE a = 1 -- user 42\nAND b = 'x' /* note 7 */",
+                "SELECT * FROM t WHERE a = ? -- user 42\nAND b = ? /* note 7 */",
+            ),
+            (
+                "SELECT * FROM users123 WHERE name = 'O''Brien'",
+                "SELECT * FROM users? WHERE name = ?",
+            ),
+            (
+                "INSERT INTO logs (msg, n) VALUES ('it\\'s', 3), ('ok', 4)",
+                "INSERT INTO logs (msg, n) VALUES (?, ?), (?, ?)",
+            ),
+            ("SELECT * FROM events_20240101", "SELECT * FROM events_?"),
+            ("SELECT * FROM users WHERE id = 'Joh", "SELECT * FROM users WHERE id = ?"),
+            (
+                "SELECT * FROM users WHERE id = $1 AND n = $tag$x$tag$ AND m = $$y$$",
+                "SELECT * FROM users WHERE id = ? AND n = ? AND m = ?",
+            ),
+            (
+                "SELECT $func$INSERT INTO t VALUES ('a', 1, 2)$func$ FROM users WHERE id = 1",
+                "SELECT $func$INSERT INTO t VALUES (?, ?, ?)$func$ FROM users WHERE id = ?",
+            ),
+            ("SELECT 1.2, 1.2e3, -.018, 0x1F FROM t", "SELECT ?, ?, ?, ? FROM t"),
+            (
+                r#"SELECT "col1" FROM "Users" WHERE data = '{"a": 1}'::jsonb"#,
+                r#"SELECT "col?" FROM "Users" WHERE data = ?::jsonb"#,
+            ),
+            ("SELECT a - 1 FROM b", "SELECT a - ? FROM b"),
+            ("  SELECT a FROM b  ", "SELECT a FROM b"),
+        ];
+        for (input, expected) in cases {
+            assert_eq!(sanitize::sql(input), expected, "{input}");
+        }
+    }
+
+    #[test]
+    fn the_redis_sanitizer_keeps_commands_and_keys_and_replaces_values() {
+        let cases = [
+            ("SET user:12345 my-secret", "SET user:12345 ?"),
+            ("SET greeting \"hello world\" EX 60", "SET greeting ? EX 60"),
+            ("GET user:12345", "GET user:12345"),
+            ("AUTH james my-secret-password", "AUTH ?"),
+            ("AUTH", "AUTH"),
+            ("HSET key field1 value field2 value", "HSET key field1 ? field2 ?"),
+            ("SETEX session 3600 token", "SETEX session 3600 ?"),
+            ("LINSERT key BEFORE pivot value", "LINSERT key BEFORE pivot ?"),
+            ("LPUSH queue a b c", "LPUSH queue ?"),
+            ("MSET k1 v1 k2 v2", "MSET k1 ? k2 ?"),
+            (
+                "GEOADD key 13.36 38.11 Palermo 15.08 37.50 Catania",
+                "GEOADD key 13.36 38.11 ? 15.08 37.50 ?",
+            ),
+            ("ZADD key NX CH 1 member 2 member", "ZADD key NX CH 1 ? 2 ?"),
+            ("CONFIG SET requirepass hunter2", "CONFIG SET requirepass ?"),
+            ("CONFIG GET maxmemory", "CONFIG GET maxmemory"),
+            (
+                "BITFIELD key GET u8 0 SET u8 8 200 INCRBY u8 16 1",
+                "BITFIELD key GET u8 0 SET u8 8 ? INCRBY u8 16 1",
+            ),
+            (
+                "HMSET key field value \n HMSET key field value\n\n ",
+                "HMSET key field ?\nHMSET key field ?",
+            ),
+            ("", ""),
+        ];
+        for (input, expected) in cases {
+            assert_eq!(sanitize::redis(input), expected, "{input}");
+        }
+    }
+
+    #[test]
+    fn the_memcached_sanitizer_drops_the_data_block() {
+        assert_eq!(sanitize::memcached("set mykey 0 60 5\r\nsecret\r\n"), "set mykey 0 60 5");
+        assert_eq!(sanitize::memcached("get mykey"), "get mykey");
+    }
+
+    #[test]
+    fn the_json_sanitizer_keeps_keys_and_structure_and_replaces_every_value() {
+        let cases = [
+            (
+                r#"{"find": "users", "filter": {"name": "john", "age": {"$gt": 30}, "tags": {"$in": ["a", "b"]}, "active": true, "gone": null}, "limit": 10}"#,
+                r#"{"find":"?","filter":{"name":"?","age":{"$gt":"?"},"tags":{"$in":["?","?"]},"active":"?","gone":"?"},"limit":"?"}"#,
+            ),
+            (
+                r#"{"query": {"match": {"title": "secret \"quoted\" words"}}, "size": 5}"#,
+                r#"{"query":{"match":{"title":"?"}},"size":"?"}"#,
+            ),
+            (
+                r#"[{"$match": {"status": "A"}}, {"$group": {"_id": "$cust_id", "total": {"$sum": "$amount"}}}]"#,
+                r#"[{"$match":{"status":"?"}},{"$group":{"_id":"?","total":{"$sum":"?"}}}]"#,
+            ),
+            // Not JSON (a shell query, a truncated document): unchanged, as in the Collector.
+            ("db.users.find({name: 'john'})", "db.users.find({name: 'john'})"),
+            (r#"{"find": "users", "filter": {"#, r#"{"find": "users", "filter": {"#),
+            ("", ""),
+        ];
+        for (input, expected) in cases {
+            assert_eq!(sanitize::json(input), expected, "{input}");
+        }
+    }
+
+    #[test]
+    fn the_sanitizer_settings_parse_with_the_collector_keys_and_defaults() {
+        let value: Value = serde_yaml_ng::from_str(
+            r#"
+url_sanitizer:
+  enabled: true
+  attributes: ["http.url", "url.full"]
+db_sanitizer:
+  es: { enabled: true, attributes: ["db.statement", "elasticsearch.body"] }
+  sql: { enabled: true, attributes: ["db.statement", "db.query.text"] }
+  redis: { enabled: true }
+  valkey: { enabled: false, attributes: [db.statement] }
+  memcached: { enabled: true, attributes: ["db.statement", "memcached.command"] }
+  mongo: { enabled: true, attributes: ["db.statement", "mongodb.query"] }
+  opensearch: { enabled: true, attributes: ["db.statement", "opensearch.body"] }
+  sanitize_span_name:
+"#,
+        )
+        .unwrap();
+        let mut errors = Vec::new();
+        let config = parse(&mut Parser::collecting(&mut errors), &value, "processors.redaction");
+        assert!(errors.is_empty(), "{errors:?}");
+        let strings = |list: &[&str]| list.iter().map(|item| item.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            config.url_sanitizer,
+            UrlSanitizerConfig {
+                enabled: true,
+                attributes: strings(&["http.url", "url.full"]),
+                sanitize_span_name: true,
+            }
+        );
+        let entry = |kind: DbKind, attributes: &[&str]| DbSanitizer {
+            kind,
+            attributes: strings(attributes),
+        };
+        assert_eq!(
+            config.db_sanitizer,
+            DbSanitizerConfig {
+                sanitizers: vec![
+                    entry(DbKind::Sql, &["db.statement", "db.query.text"]),
+                    entry(DbKind::Redis, &[]),
+                    entry(DbKind::Memcached, &["db.statement", "memcached.command"]),
+                    entry(DbKind::Mongo, &["db.statement", "mongodb.query"]),
+                    entry(DbKind::OpenSearch, &["db.statement", "opensearch.body"]),
+                    entry(DbKind::Elasticsearch, &["db.statement", "elasticsearch.body"]),
+                ],
+                sanitize_span_name: true,
+            },
+            "the enabled entries, in the Collector's order; a null sanitize_span_name is its default"
+        );
+
+        let defaults = parse(&mut Parser::collecting(&mut errors), &Value::Null, "processors.redaction");
+        assert!(errors.is_empty(), "{errors:?}");
+        assert_eq!(defaults.url_sanitizer, UrlSanitizerConfig::default());
+        assert_eq!(defaults.db_sanitizer, DbSanitizerConfig::default());
+        assert!(
+            !defaults.url_sanitizer.enabled && defaults.db_sanitizer.sanitizers.is_empty(),
+            "both are off by default"
+        );
+        assert!(defaults.url_sanitizer.sanitize_span_name && defaults.db_sanitizer.sanitize_span_name);
+    }
+
+    #[test]
+    fn sanitizer_settings_refuse_unknown_keys_and_wrong_types_with_their_paths() {
+        let value: Value = serde_yaml_ng::from_str(
+            r#"
+url_sanitizer: { enabled: "yes", attributes: http.url, strip_query: true, sanitize_span_name: 1 }
+db_sanitizer:
+  sql: { enabled: true, attributes: [db.statement, 7], obfuscation_mode: normalize }
+  cassandra: { enabled: true }
+  redis: true
+  sanitize_span_name: "no"
+"#,
+        )
+        .unwrap();
+        let mut errors = Vec::new();
+        parse(&mut Parser::collecting(&mut errors), &value, "processors.redaction");
+        assert_eq!(
+            errors,
+            [
+                "processors.redaction.url_sanitizer.strip_query: unknown key (expected one of: enabled, attributes, sanitize_span_name)",
+                "processors.redaction.url_sanitizer.enabled: expected true or false, got a string",
+                "processors.redaction.url_sanitizer.attributes: expected a list, got a string",
+                "processors.redaction.url_sanitizer.sanitize_span_name: expected true or false, got a number",
+                "processors.redaction.db_sanitizer.cassandra: unknown key (expected one of: sql, redis, valkey, memcached, mongo, \
+                 opensearch, es, sanitize_span_name)",
+                "processors.redaction.db_sanitizer.sql.obfuscation_mode: unknown key (expected one of: enabled, attributes)",
+                "processors.redaction.db_sanitizer.sql.attributes[1]: expected a string, got a number",
+                "processors.redaction.db_sanitizer.redis: expected a mapping, got a boolean",
+                "processors.redaction.db_sanitizer.sanitize_span_name: expected true or false, got a string",
+            ]
+        );
+    }
+
+    #[test]
+    fn url_attributes_lose_their_ids_and_query_strings_and_count_as_masked() {
+        let processor = processor(
+            r#"
+allow_all_keys: true
+blocked_values: ['4[0-9]{15}']
+summary: debug
+url_sanitizer: { enabled: true, attributes: [http.url, url.full] }
+"#,
+        );
+        let attributes = span_attributes(
+            &processor,
+            vec![
+                kv("http.url", s("/v1/products/2")),
+                kv(
+                    "url.full",
+                    s("https://bob:hunter2@shop.example.com/orders/9f8c1a2b-77aa-4c1e-9d5e-1234567890ab/items?coupon=XMAS#top"),
+                ),
+                kv("other.url", s("/users/3")),
+                kv("card", s("4111111111111111")),
+                kv("http.route", s("/orders/{id}")),
+            ],
+        );
+        assert_eq!(
+            attributes,
+            [
+                kv("http.url", s("/v1/products/*")),
+                kv("url.full", s("https://shop.example.com/orders/*/items")),
+                kv("other.url", s("/users/3")),
+                kv("card", s("****")),
+                kv("http.route", s("/orders/{id}")),
+                kv("redaction.masked.keys", s("card,http.url,url.full")),
+                kv("redaction.masked.count", int(3)),
+            ]
+        );
+        let disabled = self::processor("{ allow_all_keys: true, url_sanitizer: { enabled: false, attributes: [http.url] } }");
+        let attributes = span_attributes(&disabled, vec![kv("http.url", s("/v1/products/2"))]);
+        assert_eq!(attributes, [kv("http.url", s("/v1/products/2"))]);
+    }
+
+    #[test]
+    fn statement_attributes_are_sanitized_by_the_sanitizer_of_their_db_system() {
+        let processor = processor(
+            r#"
+allow_all_keys: true
+summary: debug
+db_sanitizer:
+  sql: { enabled: true, attributes: [db.statement] }
+  redis: { enabled: true, attributes: [db.statement] }
+"#,
+        );
+        let sql = span_attributes(
+            &processor,
+            vec![
+                kv("db.system", s("mysql")),
+                kv(
+                    "db.statement",
+                    s("SELECT id, email FROM users WHERE id = 42 AND email = 'foo@example.com'"),
+                ),
+            ],
+        );
+        assert_eq!(
+            sql,
+            [
+                kv("db.system", s("mysql")),
+                kv("db.statement", s("SELECT id, email FROM users WHERE id = ? AND email = ?")),
+                kv("redaction.masked.keys", s("db.statement")),
+                kv("redaction.masked.count", int(1)),
+            ]
+        );
+        let redis = span_attributes(
+            &processor,
+            vec![kv("db.system.name", s("Redis")), kv("db.statement", s("SET user:12345 my-secret"))],
+        );
+        assert_eq!(redis[1], kv("db.statement", s("SET user:12345 ?")), "db.system.name, in any case");
+        let no_system = span_attributes(&processor, vec![kv("db.statement", s("SET user:999 secret"))]);
+        assert_eq!(
+            no_system,
+            [kv("db.statement", s("SET user:999 secret"))],
+            "a span without db.system is left alone"
+        );
+        let other_system = span_attributes(
+            &processor,
+            vec![
+                kv("db.system", s("cassandra")),
+                kv("db.statement", s("SELECT * FROM t WHERE k = 1")),
+            ],
+        );
+        assert_eq!(
+            other_system[1],
+            kv("db.statement", s("SELECT * FROM t WHERE k = 1")),
+            "no sanitizer reads cassandra"
+        );
+        let unlisted = span_attributes(&processor, vec![kv("db.system", s("mysql")), kv("db.query.text", s("SELECT 1"))]);
+        assert_eq!(unlisted[1], kv("db.query.text", s("SELECT 1")), "only the listed attributes");
+
+        // A log record's statement without db.system goes through every sanitizer listing its key, in
+        // turn: SQL makes `user:123` `user:?`, then Redis hides the value.
+        let (attributes, body) = log_record(&processor, vec![kv("db.statement", s("SET user:123 john"))], s("done"));
+        assert_eq!(attributes[0], kv("db.statement", s("SET user:? ?")));
+        assert_eq!(body, s("done"));
+
+        // Metric data points read the db.system of their own attributes.
+        let mut data = metrics(
+            vec![],
+            vec![
+                kv("db.system", s("postgresql")),
+                kv("db.statement", s("SELECT * FROM t WHERE id = 7")),
+            ],
+            vec![kv("db.statement", s("SELECT * FROM t WHERE id = 8"))],
+            vec![],
+            vec![],
+        );
+        processor.process_metrics(&mut data).unwrap();
+        let expected = metrics(
+            vec![],
+            vec![
+                kv("db.system", s("postgresql")),
+                kv("db.statement", s("SELECT * FROM t WHERE id = ?")),
+                kv("redaction.masked.keys", s("db.statement")),
+                kv("redaction.masked.count", int(1)),
+            ],
+            vec![kv("db.statement", s("SELECT * FROM t WHERE id = 8"))],
+            vec![],
+            vec![],
+        );
+        assert_eq!(data, expected);
+    }
+
+    #[test]
+    fn log_bodies_are_sanitized_when_they_are_urls_and_by_every_db_sanitizer() {
+        let urls = processor("{ allow_all_keys: true, summary: debug, url_sanitizer: { enabled: true } }");
+        let (attributes, body) = log_record(&urls, vec![], s("/users/2"));
+        assert_eq!(body, s("/users/*"));
+        assert_eq!(
+            attributes,
+            [
+                kv("redaction.body.masked.keys", s("body")),
+                kv("redaction.body.masked.count", int(1))
+            ]
+        );
+        let (_, body) = log_record(
+            &urls,
+            vec![],
+            map(vec![
+                kv("message", s("user 42 logged in")),
+                kv("request", s("GET /products/1/org/3?x=1")),
+            ]),
+        );
+        assert_eq!(
+            body,
+            map(vec![
+                kv("message", s("user 42 logged in")),
+                kv("request", s("GET /products/*/org/*"))
+            ]),
+            "prose is left alone (the Collector would make it `*`)"
+        );
+
+        let statements = processor("{ allow_all_keys: true, db_sanitizer: { sql: { enabled: true }, mongo: { enabled: true } } }");
+        let (_, body) = log_record(
+            &statements,
+            vec![],
+            map(vec![
+                kv("query", s("SELECT * FROM users WHERE id = 7")),
+                kv("filter", s(r#"{"name": "john"}"#)),
+            ]),
+        );
+        assert_eq!(
+            body,
+            map(vec![
+                kv("query", s("SELECT * FROM users WHERE id = ?")),
+                kv("filter", s(r#"{"name":"?"}"#)),
+            ])
+        );
+    }
+
+    /// The name of a span of this kind and with these attributes after `processor` ran on it.
+    fn span_name_after(processor: &RedactionProcessor, name: &str, kind: SpanKind, attributes: Vec<KeyValue>) -> String {
+        let mut data = traces(vec![], attributes, vec![], vec![]);
+        let span = &mut data.resource_spans[0].scope_spans[0].spans[0];
+        span.name = name.into();
+        span.kind = kind as i32;
+        processor.process_traces(&mut data).unwrap();
+        data.resource_spans[0].scope_spans[0].spans[0].name.clone()
+    }
+
+    #[test]
+    fn span_names_are_sanitized_as_urls_for_http_spans_and_as_statements_for_database_spans() {
+        let both = processor("{ allow_all_keys: true, url_sanitizer: { enabled: true }, db_sanitizer: { sql: { enabled: true } } }");
+        let mysql = || vec![kv("db.system", s("mysql"))];
+        let query = "SELECT * FROM users WHERE id = 123";
+        assert_eq!(
+            span_name_after(&both, "GET /users/123/profile", SpanKind::Server, vec![]),
+            "GET /users/*/profile"
+        );
+        assert_eq!(
+            span_name_after(&both, "/users/123/profile", SpanKind::Client, vec![]),
+            "/users/*/profile"
+        );
+        assert_eq!(
+            span_name_after(&both, "/users/123", SpanKind::Internal, vec![]),
+            "/users/123",
+            "client and server spans only"
+        );
+        assert_eq!(
+            span_name_after(&both, "process 42", SpanKind::Server, vec![]),
+            "process 42",
+            "no slash, no HTTP attribute"
+        );
+        assert_eq!(
+            span_name_after(&both, "42", SpanKind::Server, vec![kv("http.route", s("/{id}"))]),
+            "42",
+            "a name reduced to `*` is kept"
+        );
+        assert_eq!(
+            span_name_after(&both, query, SpanKind::Client, mysql()),
+            "SELECT * FROM users WHERE id = ?"
+        );
+        assert_eq!(
+            span_name_after(&both, query, SpanKind::Internal, vec![kv("db.system.name", s("postgresql"))]),
+            "SELECT * FROM users WHERE id = ?"
+        );
+        assert_eq!(span_name_after(&both, query, SpanKind::Client, vec![]), query, "no db.system");
+        assert_eq!(
+            span_name_after(&both, query, SpanKind::Producer, mysql()),
+            query,
+            "not a producer span"
+        );
+
+        let off = processor(
+            "{ allow_all_keys: true, url_sanitizer: { enabled: true, sanitize_span_name: false }, \
+             db_sanitizer: { sql: { enabled: true }, sanitize_span_name: false } }",
+        );
+        assert_eq!(
+            span_name_after(&off, "/users/123/profile", SpanKind::Client, vec![]),
+            "/users/123/profile"
+        );
+        assert_eq!(span_name_after(&off, query, SpanKind::Client, mysql()), query);
+
+        let allowed = processor("{ allow_all_keys: true, allowed_values: ['^/internal/'], url_sanitizer: { enabled: true } }");
+        assert_eq!(
+            span_name_after(&allowed, "/internal/42", SpanKind::Server, vec![]),
+            "/internal/42",
+            "an allowed value"
+        );
+    }
+
+    fn span_of(name: &str, attributes: Vec<KeyValue>) -> Span {
+        Span {
+            trace_id: vec![1; 16],
+            span_id: vec![2; 8],
+            name: name.into(),
+            kind: SpanKind::Client as i32,
+            attributes,
+            ..Default::default()
+        }
+    }
+
+    fn spans_of(spans: Vec<Span>) -> ExportTraceServiceRequest {
+        ExportTraceServiceRequest {
+            resource_spans: vec![ResourceSpans {
+                scope_spans: vec![ScopeSpans {
+                    spans,
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+        }
+    }
+
+    #[test]
+    fn the_testdata_examples_parse_and_the_sanitizers_one_cleans_a_golden_payload() {
+        let file: Value = serde_yaml_ng::from_str(include_str!("testdata/redaction.yaml")).unwrap();
+        let mut errors = Vec::new();
+        let mut configs = Vec::new();
+        for (id, section) in file.as_mapping().unwrap() {
+            configs.push(parse(
+                &mut Parser::collecting(&mut errors),
+                section,
+                &format!("processors.{}", id.as_str().unwrap()),
+            ));
+        }
+        assert!(errors.is_empty(), "{errors:?}");
+        assert_eq!(configs.len(), 2);
+        let processor = RedactionProcessor::new(&ComponentId::parse("redaction/sanitizers").unwrap(), &configs[1]);
+        let masked = |key: &str| [kv("redaction.masked.keys", s(key)), kv("redaction.masked.count", int(1))];
+
+        let mut data = spans_of(vec![
+            span_of(
+                "GET /users/42/orders",
+                vec![kv("http.url", s("https://shop.example.com/users/42/orders?page=2"))],
+            ),
+            span_of(
+                "SELECT orders",
+                vec![
+                    kv("db.system.name", s("postgresql")),
+                    kv(
+                        "db.query.text",
+                        s("SELECT * FROM orders WHERE customer_id = 42 AND status IN ('paid', 'sent')"),
+                    ),
+                ],
+            ),
+            span_of(
+                "SET",
+                vec![
+                    kv("db.system", s("redis")),
+                    kv("db.query.text", s("SET session:42 eyJhbGciOiJIUzI1NiJ9")),
+                ],
+            ),
+            span_of(
+                "find",
+                vec![
+                    kv("db.system", s("mongodb")),
+                    kv("db.statement", s(r#"{"find": "users", "filter": {"email": "ann@example.com"}}"#)),
+                ],
+            ),
+        ]);
+        processor.process_traces(&mut data).unwrap();
+        let with = |attributes: Vec<KeyValue>, key: &str| attributes.into_iter().chain(masked(key)).collect::<Vec<_>>();
+        let expected = spans_of(vec![
+            span_of(
+                "GET /users/*/orders",
+                with(vec![kv("http.url", s("https://shop.example.com/users/*/orders"))], "http.url"),
+            ),
+            span_of(
+                "SELECT orders",
+                with(
+                    vec![
+                        kv("db.system.name", s("postgresql")),
+                        kv(
+                            "db.query.text",
+                            s("SELECT * FROM orders WHERE customer_id = ? AND status IN (?, ?)"),
+                        ),
+                    ],
+                    "db.query.text",
+                ),
+            ),
+            span_of(
+                "SET",
+                with(
+                    vec![kv("db.system", s("redis")), kv("db.query.text", s("SET session:42 ?"))],
+                    "db.query.text",
+                ),
+            ),
+            span_of(
+                "find",
+                with(
+                    vec![
+                        kv("db.system", s("mongodb")),
+                        kv("db.statement", s(r#"{"find":"?","filter":{"email":"?"}}"#)),
+                    ],
+                    "db.statement",
+                ),
+            ),
+        ]);
+        assert_eq!(data, expected);
+
+        let (attributes, body) = log_record(&processor, vec![], s("GET /users/42/orders?page=2"));
+        assert_eq!(body, s("GET /users/*/orders"));
+        assert_eq!(
+            attributes,
+            [
+                kv("redaction.body.masked.keys", s("body")),
+                kv("redaction.body.masked.count", int(1))
+            ]
+        );
     }
 }

@@ -61,8 +61,8 @@ use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::InstrumentationScope;
-use opentelemetry_proto::tonic::metrics::v1::metric::Data;
 use opentelemetry_proto::tonic::logs::v1::ResourceLogs;
+use opentelemetry_proto::tonic::metrics::v1::metric::Data;
 use opentelemetry_proto::tonic::metrics::v1::{Metric, ResourceMetrics};
 use opentelemetry_proto::tonic::resource::v1::Resource;
 use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, Span};
@@ -464,14 +464,19 @@ impl ItemProcessor for TransformProcessor {
                     }
                     continue;
                 }
-                let ResourceSpans {
-                    resource, scope_spans, ..
-                } = resource_spans;
+                let ResourceSpans { resource, scope_spans, .. } = resource_spans;
                 with_resource(resource, |resource| {
                     for scope_spans in scope_spans.iter_mut() {
                         let scope = scope_spans.scope.as_ref();
                         for span in &mut scope_spans.spans {
-                            self.run_on_span(group, span, ItemScope { resource: &mut *resource, scope })?;
+                            self.run_on_span(
+                                group,
+                                span,
+                                ItemScope {
+                                    resource: &mut *resource,
+                                    scope,
+                                },
+                            )?;
                         }
                     }
                     Ok(())
@@ -496,15 +501,20 @@ impl ItemProcessor for TransformProcessor {
                     continue;
                 }
                 let ResourceMetrics {
-                    resource,
-                    scope_metrics,
-                    ..
+                    resource, scope_metrics, ..
                 } = resource_metrics;
                 with_resource(resource, |resource| {
                     for scope_metrics in scope_metrics.iter_mut() {
                         let scope = scope_metrics.scope.as_ref();
                         for metric in &mut scope_metrics.metrics {
-                            self.run_on_metric(group, metric, ItemScope { resource: &mut *resource, scope })?;
+                            self.run_on_metric(
+                                group,
+                                metric,
+                                ItemScope {
+                                    resource: &mut *resource,
+                                    scope,
+                                },
+                            )?;
                         }
                     }
                     Ok(())
@@ -528,9 +538,7 @@ impl ItemProcessor for TransformProcessor {
                     }
                     continue;
                 }
-                let ResourceLogs {
-                    resource, scope_logs, ..
-                } = resource_logs;
+                let ResourceLogs { resource, scope_logs, .. } = resource_logs;
                 with_resource(resource, |resource| {
                     for scope_logs in scope_logs.iter_mut() {
                         let scope = scope_logs.scope.as_ref();
@@ -939,7 +947,10 @@ service:
         statements:
           - set(resource.attributes["severity.seen"], severity_number) where severity_number > 10"#,
         );
-        let mut data = traces(vec![("checkout", vec![span("01", "GET /cart", vec![]), span("02", "POST /pay", vec![])])]);
+        let mut data = traces(vec![(
+            "checkout",
+            vec![span("01", "GET /cart", vec![]), span("02", "POST /pay", vec![])],
+        )]);
         transform.process_traces(&mut data).unwrap();
         let attributes = &data.resource_spans[0].resource.as_ref().unwrap().attributes;
         // Statements run span by span on the one shared resource: the second span's truncation

@@ -11,6 +11,7 @@
 //! answer, so a body the walk refused but prost decoded would skip the budget altogether. The tests
 //! check this on every prefix and many corruptions of real requests.
 
+use crate::receiver::jaeger::proto as jaeger;
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
@@ -31,6 +32,8 @@ pub enum Schema {
     Traces,
     Metrics,
     Logs,
+    /// Jaeger's `api_v2` `PostSpansRequest` (the jaeger receiver's gRPC port).
+    JaegerSpans,
 }
 
 /// Upper estimate of the heap + struct bytes prost takes to decode `body` as the request message of
@@ -42,8 +45,15 @@ pub fn protobuf_decoded_bytes(schema: Schema, body: &[u8]) -> Result<u64, String
         Schema::Traces => MessageType::TracesRequest,
         Schema::Metrics => MessageType::MetricsRequest,
         Schema::Logs => MessageType::LogsRequest,
+        Schema::JaegerSpans => MessageType::JaegerRequest,
     };
-    Ok(request.struct_bytes() + heap_bytes(request, body, RECURSION_LIMIT)?)
+    let decoded = request.struct_bytes() + heap_bytes(request, body, RECURSION_LIMIT)?;
+    // A Jaeger request lives three times: as decoded, as the shared model, and as OTLP.
+    Ok(if schema == Schema::JaegerSpans {
+        decoded.saturating_mul(3)
+    } else {
+        decoded
+    })
 }
 
 /// Upper estimate of the memory a JSON body takes while decoded (OTLP/JSON and Zipkin JSON).
@@ -108,6 +118,13 @@ enum MessageType {
     AnyValue,
     ArrayValue,
     KeyValueList,
+    JaegerRequest,
+    JaegerBatch,
+    JaegerSpan,
+    JaegerSpanRef,
+    JaegerProcess,
+    JaegerLog,
+    JaegerKeyValue,
 }
 
 /// How a field of a known message is stored once decoded.
@@ -167,6 +184,13 @@ impl MessageType {
             M::AnyValue => size_of::<AnyValue>(),
             M::ArrayValue => size_of::<ArrayValue>(),
             M::KeyValueList => size_of::<KeyValueList>(),
+            M::JaegerRequest => size_of::<jaeger::PostSpansRequest>(),
+            M::JaegerBatch => size_of::<jaeger::Batch>(),
+            M::JaegerSpan => size_of::<jaeger::Span>(),
+            M::JaegerSpanRef => size_of::<jaeger::SpanRef>(),
+            M::JaegerProcess => size_of::<jaeger::Process>(),
+            M::JaegerLog => size_of::<jaeger::Log>(),
+            M::JaegerKeyValue => size_of::<jaeger::KeyValue>(),
         };
         bytes as u64
     }
@@ -232,6 +256,15 @@ impl MessageType {
             (M::AnyValue, 6) => Inline(M::KeyValueList),
             (M::ArrayValue, 1) => Repeated(M::AnyValue),
             (M::KeyValueList, 1) => Repeated(M::KeyValue),
+
+            // Jaeger api_v2 (timestamps and durations hold scalars only: `Other` bounds them).
+            (M::JaegerRequest, 1) => Inline(M::JaegerBatch),
+            (M::JaegerBatch, 1) => Repeated(M::JaegerSpan),
+            (M::JaegerBatch, 2) | (M::JaegerSpan, 10) => Inline(M::JaegerProcess),
+            (M::JaegerSpan, 4) => Repeated(M::JaegerSpanRef),
+            (M::JaegerSpan, 8) | (M::JaegerProcess, 2) | (M::JaegerLog, 2) => Repeated(M::JaegerKeyValue),
+            (M::JaegerSpan, 9) => Repeated(M::JaegerLog),
+            (M::JaegerSpan, 12) => RepeatedString,
 
             _ => FieldKind::Other,
         }

@@ -7,6 +7,7 @@ pub mod budget;
 pub mod filelog;
 pub mod hostmetrics;
 pub mod httpcheck;
+pub mod jaeger;
 pub mod otlp;
 pub mod otlp_grpc;
 pub mod otlp_http;

@@ -213,79 +213,87 @@ pub fn parse(p: &mut Parser, value: &Value, path: &str) -> OtlpReceiverConfig {
     }
     for (protocol, default) in [("grpc", DEFAULT_GRPC_ENDPOINT), ("http", DEFAULT_HTTP_ENDPOINT)] {
         let Some(settings) = protocols.get(protocol) else { continue };
-        let at = format!("{protocols_path}.{protocol}");
-        let Some(settings) = p.mapping(Some(settings), &at) else {
-            continue;
-        };
-        let size_key = if protocol == "grpc" {
-            "max_recv_msg_size_mib"
-        } else {
-            "max_request_body_size"
-        };
-        // Accepted as in the Collector; otelbox passes no client metadata on, so it changes nothing.
-        let keys: &[&str] = if protocol == "grpc" {
-            &[
-                "endpoint",
-                "transport",
-                "auth",
-                size_key,
-                "include_metadata",
-                "max_concurrent_streams",
-                "read_buffer_size",
-                "write_buffer_size",
-                "keepalive",
-            ]
-        } else {
-            &["endpoint", "auth", size_key, "include_metadata", "cors"]
-        };
-        p.only_keys(settings, keys, &at);
-        if let Some(v) = settings.get("include_metadata") {
-            p.boolean(v, &format!("{at}.include_metadata"));
-        }
-        let mut config = ProtocolConfig::new(default);
-        if let Some(v) = settings.get("endpoint") {
-            config.endpoint = p.endpoint(v, &format!("{at}.endpoint")).unwrap_or(default);
-        }
-        if let Some(limit) = settings.get(size_key) {
-            let limit_path = format!("{at}.{size_key}");
-            let bytes = if protocol == "grpc" {
-                p.unsigned(limit, &limit_path).and_then(|mib| {
-                    let bytes = mib.checked_mul(1024 * 1024).filter(|b| *b <= usize::MAX as u64);
-                    if bytes.is_none() {
-                        p.error(&limit_path, "is too large");
-                    }
-                    bytes
-                })
-            } else {
-                p.size(limit, &limit_path)
-            };
-            config.max_request_bytes = bytes.map(|b| b as usize);
-        }
-        let auth_path = format!("{at}.auth");
-        if let Some(auth) = settings.get("auth").and_then(|v| p.mapping(Some(v), &auth_path)) {
-            p.only_keys(auth, &["authenticator"], &auth_path);
-            match auth.get("authenticator") {
-                Some(v) => {
-                    let at = format!("{auth_path}.authenticator");
-                    config.authenticator = p
-                        .string(v, &at)
-                        .and_then(|text| ComponentId::parse(&text).map_err(|e| p.error(&at, e)).ok());
-                }
-                None => p.error(&auth_path, "authenticator is required"),
-            }
-        }
-        if let Some(v) = settings.get("cors") {
-            config.cors = parse_cors(p, v, &format!("{at}.cors"));
-        }
-        if protocol == "grpc" {
-            config.connections = parse_grpc_connections(p, settings, &at);
-        }
+        let config = parse_protocol(p, settings, &format!("{protocols_path}.{protocol}"), protocol, default);
         match protocol {
-            "grpc" => otlp.grpc = Some(config),
-            _ => otlp.http = Some(config),
+            "grpc" => otlp.grpc = config,
+            _ => otlp.http = config,
         }
     }
     otlp
+}
+
+/// A gRPC (`protocol` "grpc") or HTTP ("http") server's settings at `at`, as the Collector's
+/// `configgrpc` / `confighttp` server configs have them (also the jaeger receiver's `grpc` and
+/// `thrift_http`); an empty value listens on `default`.
+pub fn parse_protocol(p: &mut Parser, settings: &Value, at: &str, protocol: &str, default: SocketAddr) -> Option<ProtocolConfig> {
+    if settings.is_null() {
+        return Some(ProtocolConfig::new(default));
+    }
+    let settings = p.mapping(Some(settings), at)?;
+    let size_key = if protocol == "grpc" {
+        "max_recv_msg_size_mib"
+    } else {
+        "max_request_body_size"
+    };
+    // Accepted as in the Collector; otelbox passes no client metadata on, so it changes nothing.
+    let keys: &[&str] = if protocol == "grpc" {
+        &[
+            "endpoint",
+            "transport",
+            "auth",
+            size_key,
+            "include_metadata",
+            "max_concurrent_streams",
+            "read_buffer_size",
+            "write_buffer_size",
+            "keepalive",
+        ]
+    } else {
+        &["endpoint", "auth", size_key, "include_metadata", "cors"]
+    };
+    p.only_keys(settings, keys, at);
+    if let Some(v) = settings.get("include_metadata") {
+        p.boolean(v, &format!("{at}.include_metadata"));
+    }
+    let mut config = ProtocolConfig::new(default);
+    if let Some(v) = settings.get("endpoint") {
+        config.endpoint = p.endpoint(v, &format!("{at}.endpoint")).unwrap_or(default);
+    }
+    if let Some(limit) = settings.get(size_key) {
+        let limit_path = format!("{at}.{size_key}");
+        let bytes = if protocol == "grpc" {
+            p.unsigned(limit, &limit_path).and_then(|mib| {
+                let bytes = mib.checked_mul(1024 * 1024).filter(|b| *b <= usize::MAX as u64);
+                if bytes.is_none() {
+                    p.error(&limit_path, "is too large");
+                }
+                bytes
+            })
+        } else {
+            p.size(limit, &limit_path)
+        };
+        config.max_request_bytes = bytes.map(|b| b as usize);
+    }
+    let auth_path = format!("{at}.auth");
+    if let Some(auth) = settings.get("auth").and_then(|v| p.mapping(Some(v), &auth_path)) {
+        p.only_keys(auth, &["authenticator"], &auth_path);
+        match auth.get("authenticator") {
+            Some(v) => {
+                let at = format!("{auth_path}.authenticator");
+                config.authenticator = p
+                    .string(v, &at)
+                    .and_then(|text| ComponentId::parse(&text).map_err(|e| p.error(&at, e)).ok());
+            }
+            None => p.error(&auth_path, "authenticator is required"),
+        }
+    }
+    if let Some(v) = settings.get("cors") {
+        config.cors = parse_cors(p, v, &format!("{at}.cors"));
+    }
+    if protocol == "grpc" {
+        config.connections = parse_grpc_connections(p, settings, at);
+    }
+    Some(config)
 }
 
 /// The gRPC server keys beyond the endpoint, size limit and auth, at `path` (the `grpc` mapping).

@@ -106,12 +106,15 @@ pub async fn admit(
     next: axum::middleware::Next,
 ) -> axum::response::Response {
     let path = request.uri().path();
-    let signal = if path.starts_with("/opentelemetry.proto.collector.trace.") {
-        crate::pdata::Signal::Traces
+    use super::budget::Schema;
+    let (signal, schema) = if path.starts_with("/opentelemetry.proto.collector.trace.") {
+        (crate::pdata::Signal::Traces, Schema::Traces)
     } else if path.starts_with("/opentelemetry.proto.collector.metrics.") {
-        crate::pdata::Signal::Metrics
+        (crate::pdata::Signal::Metrics, Schema::Metrics)
     } else if path.starts_with("/opentelemetry.proto.collector.logs.") {
-        crate::pdata::Signal::Logs
+        (crate::pdata::Signal::Logs, Schema::Logs)
+    } else if path.starts_with("/jaeger.api_v2.") {
+        (crate::pdata::Signal::Traces, Schema::JaegerSpans)
     } else {
         return next.run(request).await;
     };
@@ -141,7 +144,6 @@ pub async fn admit(
         .unwrap_or("identity")
         .to_ascii_lowercase();
     let admission = intake.admission.clone();
-    let schema = super::otlp_http::schema_of(signal);
     let compressed = encoding != "identity";
     let unframed = intake
         .admission

@@ -166,7 +166,7 @@ service:
     );
     let expected = [
         "receivers.otlp.protocols.grpc.endpoint: expected host:port with an IP address or localhost, got 'not an address'",
-        "receivers.kafka: the receiver type \"kafka\" is not supported by this otelbox yet (it has: otlp, zipkin, hostmetrics, filelog, httpcheck, prometheus)",
+        "receivers.kafka: the receiver type \"kafka\" is not supported by this otelbox yet (it has: otlp, zipkin, jaeger, hostmetrics, filelog, httpcheck, prometheus)",
         "processors.batch.timeout: ",
         "processors.batch.send_batch_size: expected a non-negative integer, got a number",
         "processors.groupbytrace: the processor type \"groupbytrace\" is not supported by this otelbox yet",

@@ -1,17 +1,12 @@
 #!/usr/bin/env bash
 # Makes the venvs of the LLM interop tests, idempotently: for each
 # tests/interop/llm/requirements-<name>.txt, a venv tests/interop/.venvs/<name>
-# (python3 -m venv) with exactly those pins. A venv whose requirements file is
-# unchanged since it was made (same sha256) is kept as it is; a changed one is
-# made anew. Exits non-zero on any failure. Run from anywhere.
+# with exactly those pins (../make_venv.sh: kept while its requirements file is
+# unchanged, made anew when it changes). Exits non-zero on any failure. Run from anywhere.
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 VENVS="$(cd "$HERE/.." && pwd)/.venvs"
-PYTHON="${PYTHON:-python3}"
-
-command -v "$PYTHON" >/dev/null 2>&1 || { echo "llm/setup.sh: $PYTHON not found" >&2; exit 1; }
-mkdir -p "$VENVS"
 
 shopt -s nullglob
 reqs=("$HERE"/requirements-*.txt)
@@ -19,21 +14,7 @@ reqs=("$HERE"/requirements-*.txt)
 
 for req in "${reqs[@]}"; do
     name="$(basename "$req" .txt)"
-    name="${name#requirements-}"
-    venv="$VENVS/$name"
-    hash="$(sha256sum "$req" | cut -d' ' -f1)"
-    if [ -x "$venv/bin/python" ] && [ "$(cat "$venv/.requirements.sha256" 2>/dev/null)" = "$hash" ]; then
-        echo "llm/setup.sh: venv $name is up to date"
-        continue
-    fi
-    echo "llm/setup.sh: making venv $name from $(basename "$req")"
-    start=$(date +%s)
-    rm -rf "$venv"
-    "$PYTHON" -m venv "$venv"
-    PIP_ROOT_USER_ACTION=ignore "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r "$req"
-    "$venv/bin/python" -m pip check --disable-pip-version-check >/dev/null
-    echo "$hash" > "$venv/.requirements.sha256"
-    echo "llm/setup.sh: venv $name made in $(( $(date +%s) - start ))s"
+    bash "$HERE/../make_venv.sh" "${name#requirements-}" "$req"
 done
 
 # Every package the agent scripts import must load in its venv.
