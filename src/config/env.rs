@@ -71,6 +71,69 @@ pub fn substitute(text: &str, lookup: impl Fn(&str) -> Option<String>) -> Result
     Ok(out)
 }
 
+/// The values under `value` that reference variables `lookup` does not set (and that have no
+/// default), as (path, names): errors at those paths are explained by them (an empty endpoint is
+/// more often an unset variable than a typo).
+pub fn unset_references(value: &Value, path: &str, lookup: &dyn Fn(&str) -> Option<String>) -> Vec<(String, Vec<String>)> {
+    let mut found = Vec::new();
+    collect_unset(value, path, lookup, &mut found);
+    found
+}
+
+fn collect_unset(value: &Value, path: &str, lookup: &dyn Fn(&str) -> Option<String>, found: &mut Vec<(String, Vec<String>)>) {
+    match value {
+        Value::String(text) if text.contains("${") => {
+            let names: Vec<String> = references(text)
+                .into_iter()
+                .filter(|(name, has_default)| !has_default && lookup(name).is_none_or(|v| v.is_empty()))
+                .map(|(name, _)| name)
+                .collect();
+            if !names.is_empty() {
+                found.push((path.to_string(), names));
+            }
+        }
+        Value::Mapping(mapping) => {
+            for (key, item) in mapping {
+                let key = key.as_str().map_or_else(|| format!("{key:?}"), str::to_string);
+                let child = if path.is_empty() { key } else { format!("{path}.{key}") };
+                collect_unset(item, &child, lookup, found);
+            }
+        }
+        Value::Sequence(items) => {
+            for (index, item) in items.iter().enumerate() {
+                collect_unset(item, &format!("{path}[{index}]"), lookup, found);
+            }
+        }
+        Value::Tagged(tagged) => collect_unset(&tagged.value, path, lookup, found),
+        _ => {}
+    }
+}
+
+/// The variables a value references, with whether each has a `:-` default (`$$` is no reference).
+fn references(text: &str) -> Vec<(String, bool)> {
+    let mut found = Vec::new();
+    let mut rest = text;
+    while let Some(at) = rest.find('$') {
+        let tail = &rest[at..];
+        if let Some(after) = tail.strip_prefix("$$") {
+            rest = after;
+        } else if let Some(body) = tail.strip_prefix("${") {
+            let Some(end) = body.find('}') else { break };
+            let reference = &body[..end];
+            let name_and_default = reference.strip_prefix("env:").unwrap_or(reference);
+            let (name, has_default) = match name_and_default.split_once(":-") {
+                Some((name, _)) => (name, true),
+                None => (name_and_default, false),
+            };
+            found.push((name.trim().to_string(), has_default));
+            rest = &body[end + 1..];
+        } else {
+            rest = &tail[1..];
+        }
+    }
+    found
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -81,6 +144,22 @@ mod tests {
             "EMPTY" => Some(String::new()),
             _ => None,
         }
+    }
+
+    #[test]
+    fn unset_references_are_found_with_their_paths() {
+        let value: Value = serde_yaml_ng::from_str(
+            "receivers:\n  otlp:\n    endpoint: ${env:OTEL_HOST}:${env:PORT:-4317}\n    other: ${HOST} $${NOT}\n    list: [a, '${MISSING}', '${EMPTY}']",
+        )
+        .unwrap();
+        assert_eq!(
+            unset_references(&value, "", &env),
+            [
+                ("receivers.otlp.endpoint".to_string(), vec!["OTEL_HOST".to_string()]),
+                ("receivers.otlp.list[1]".to_string(), vec!["MISSING".to_string()]),
+                ("receivers.otlp.list[2]".to_string(), vec!["EMPTY".to_string()]),
+            ]
+        );
     }
 
     #[test]

@@ -242,6 +242,27 @@ pub struct Config {
 #[error("{} error(s) in the config:\n  {}", .0.len(), .0.join("\n  "))]
 pub struct ConfigErrors(pub Vec<String>);
 
+/// Adds to each error at (or under) a value that references unset variables which ones they are:
+/// `endpoint: ${env:HOST}:${env:PORT}` with neither set reads ":".
+fn explain_unset(errors: Vec<String>, unset: &[(String, Vec<String>)]) -> Vec<String> {
+    errors
+        .into_iter()
+        .map(|error| {
+            let path = error.split(": ").next().unwrap_or_default();
+            let under =
+                |value_path: &str| path == value_path || path.strip_prefix(value_path).is_some_and(|rest| rest.starts_with(['.', '[']));
+            match unset.iter().find(|(value_path, _)| under(value_path)) {
+                Some((_, names)) => {
+                    let names: Vec<String> = names.iter().map(|n| format!("${{env:{n}}}")).collect();
+                    let verb = if names.len() == 1 { "is" } else { "are" };
+                    format!("{error} ({} {verb} not set)", names.join(" and "))
+                }
+                None => error,
+            }
+        })
+        .collect()
+}
+
 /// Component types of the Collector (core and contrib) that otelbox does not run: named in the error so a
 /// Collector config fails with a precise message rather than "unknown". Any kind: a type name means one
 /// component in the Collector's registries, whatever section it is in.
@@ -361,12 +382,13 @@ impl Config {
     /// Parses and validates `text`, substituting `lookup`'s variables in its values (`env::expand`).
     pub fn parse_with_env(text: &str, catalog: &dyn Catalog, lookup: &dyn Fn(&str) -> Option<String>) -> Result<Config, ConfigErrors> {
         let mut root: Value = serde_yaml_ng::from_str(text).map_err(|e| ConfigErrors(vec![format!("not valid YAML: {e}")]))?;
+        let unset = env::unset_references(&root, "", lookup);
         let mut errors = Vec::new();
         env::expand(&mut root, "", lookup, &mut errors);
         if !errors.is_empty() {
             return Err(ConfigErrors(errors));
         }
-        Config::from_value(&root, catalog)
+        Config::from_value(&root, catalog).map_err(|ConfigErrors(errors)| ConfigErrors(explain_unset(errors, &unset)))
     }
 
     /// The first of the standard places that holds a config file this user can read: the user config

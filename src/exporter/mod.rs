@@ -9,6 +9,7 @@
 pub mod debug;
 pub mod file;
 pub mod loadbalancing;
+pub mod nop;
 pub mod otlp;
 pub mod otlphttp;
 pub mod prometheus;

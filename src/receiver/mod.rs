@@ -8,6 +8,7 @@ pub mod filelog;
 pub mod hostmetrics;
 pub mod httpcheck;
 pub mod jaeger;
+pub mod nop;
 pub mod otlp;
 pub mod otlp_grpc;
 pub mod otlp_http;

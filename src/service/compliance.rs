@@ -284,7 +284,7 @@ async fn every_receiver_builds_from_its_testdata_binds_and_stops() {
         let receivers = service::build_receivers(&harness.config, &harness.topology, &host).await.unwrap();
         let endpoints: Vec<_> = receivers.iter().flat_map(|r| r.endpoints()).collect();
         // Scraping receivers (hostmetrics) listen nowhere; every other receiver does.
-        const SCRAPERS: &[&str] = &["hostmetrics", "prometheus", "httpcheck", "filelog"];
+        const SCRAPERS: &[&str] = &["hostmetrics", "prometheus", "httpcheck", "filelog", "nop"];
         assert_eq!(
             endpoints.is_empty(),
             SCRAPERS.contains(&factory.type_name()),

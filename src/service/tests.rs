@@ -166,7 +166,7 @@ service:
     );
     let expected = [
         "receivers.otlp.protocols.grpc.endpoint: expected host:port with an IP address or localhost, got 'not an address'",
-        "receivers.kafka: the receiver type \"kafka\" is not supported by this otelbox yet (it has: otlp, zipkin, jaeger, hostmetrics, filelog, httpcheck, prometheus)",
+        "receivers.kafka: the receiver type \"kafka\" is not supported by this otelbox yet (it has: otlp, zipkin, jaeger, nop, hostmetrics, filelog, httpcheck, prometheus)",
         "processors.batch.timeout: ",
         "processors.batch.send_batch_size: expected a non-negative integer, got a number",
         "processors.groupbytrace: the processor type \"groupbytrace\" is not supported by this otelbox yet",
@@ -424,4 +424,33 @@ async fn a_storage_reference_to_an_extension_that_is_not_storage_fails_start_up(
     .expect("refused");
     assert!(error.to_string().contains("exporters.otlphttp.sending_queue.storage"), "{error:#}");
     store.close().await;
+}
+
+/// An empty value is more often an unset variable than a typo: the errors of values that referenced
+/// unset variables name them (the demo's `${env:OTEL_COLLECTOR_HOST}:${env:OTEL_COLLECTOR_PORT_GRPC}`).
+#[test]
+fn errors_of_values_with_unset_variables_name_the_variables() {
+    let yaml = r#"
+receivers:
+  otlp:
+    protocols:
+      grpc: { endpoint: "${env:COLLECTOR_HOST}:${env:COLLECTOR_PORT_GRPC}" }
+      http: { endpoint: "${env:COLLECTOR_HOST}:${env:COLLECTOR_PORT_HTTP:-4318}" }
+exporters:
+  otlphttp: { endpoint: "${UPSTREAM}" }
+service:
+  pipelines:
+    traces: { receivers: [otlp], exporters: [otlphttp] }
+"#;
+    let set = |name: &str| (name == "COLLECTOR_HOST").then(|| "127.0.0.1".to_string());
+    let errors = crate::config::Config::parse_with_env(yaml, &crate::components::REGISTRY, &set)
+        .unwrap_err()
+        .0;
+    assert_eq!(
+        errors,
+        [
+            "receivers.otlp.protocols.grpc.endpoint: expected host:port with an IP address or localhost, got '127.0.0.1:' (${env:COLLECTOR_PORT_GRPC} is not set)",
+            "exporters.otlphttp.endpoint: expected an http:// or https:// URL like https://collector:4318, got '' (${env:UPSTREAM} is not set)",
+        ]
+    );
 }
