@@ -3,12 +3,15 @@
 //! (DNS rebinding). Each connection runs under `ConnectionLimits` (header, body-stall and idle
 //! timeouts, a cap per listener, a bounded graceful shutdown; for the gRPC receiver's `keepalive`
 //! also HTTP/2 pings, a stream cap and a maximum connection age), so slow, idle or abandoned clients
-//! cannot hold file descriptors or delay a stop. Shared by the receivers, the extensions and the API.
+//! cannot hold file descriptors or delay a stop. Shared by the receivers, the extensions and the API. Also the outgoing HTTP client
+//! (`HttpClient`) of the exporters and client authenticators.
 
+use crate::tls::ClientTlsSettings;
 use axum::body::Bytes;
 use hyper::body::{Body as HttpBody, Frame, Incoming, SizeHint};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
+use reqwest::Url;
 use std::convert::Infallible;
 use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
@@ -749,6 +752,131 @@ impl HttpBody for ResponseInFlight {
     fn size_hint(&self) -> SizeHint {
         self.body.size_hint()
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The outgoing HTTP client
+
+/// What the HTTP client sends as its `User-Agent`.
+const USER_AGENT: &str = concat!("otelbox/", env!("CARGO_PKG_VERSION"));
+
+/// An HTTP answer: its status, its headers and the start of its body.
+#[derive(Debug)]
+pub struct HttpAnswer {
+    pub status: u16,
+    pub headers: http::HeaderMap,
+    pub body: Vec<u8>,
+}
+
+/// The HTTP client of exporters and client authenticators: reqwest for http:// URLs (it honours `HTTP_PROXY`), and for https://
+/// ones hyper-util's pooled client over rustls with the exporter's `tls` (this build's reqwest has
+/// no TLS). Neither follows redirects: an OTLP answer is the destination's own.
+pub struct HttpClient {
+    plain: reqwest::Client,
+    tls: Option<crate::tls::HttpsClient>,
+}
+
+impl HttpClient {
+    /// `https`: whether some URL of the exporter is https://; only then is `tls` set up (its
+    /// certificate files read, so a missing one is a start-up error naming it).
+    pub fn new(tls: &ClientTlsSettings, https: bool, connect_timeout: Duration) -> anyhow::Result<HttpClient> {
+        let plain = reqwest::Client::builder()
+            .connect_timeout(connect_timeout)
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(USER_AGENT)
+            .build()
+            .map_err(|e| anyhow::anyhow!("cannot set up the HTTP client: {e}"))?;
+        let tls = if https {
+            Some(crate::tls::https_client(tls, connect_timeout)?)
+        } else {
+            None
+        };
+        Ok(HttpClient { plain, tls })
+    }
+
+    /// POSTs `body` with `headers`; reads at most about `max_answer` bytes of the answer's body (a
+    /// body cut short only loses detail: the status is what counts). `Err` says why nothing was
+    /// answered.
+    pub async fn post(&self, url: &Url, headers: &http::HeaderMap, body: Bytes, max_answer: usize) -> Result<HttpAnswer, String> {
+        match (url.scheme(), &self.tls) {
+            ("https", Some(client)) => post_tls(client, url, headers, body, max_answer).await,
+            ("https", None) => Err("no TLS client was set up for this https:// URL".into()),
+            _ => self.post_plain(url, headers, body, max_answer).await,
+        }
+    }
+
+    async fn post_plain(&self, url: &Url, headers: &http::HeaderMap, body: Bytes, max_answer: usize) -> Result<HttpAnswer, String> {
+        let mut response = self
+            .plain
+            .post(url.clone())
+            .headers(headers.clone())
+            .body(body)
+            .send()
+            .await
+            .map_err(|e| error_chain(&e))?;
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let mut answer = Vec::new();
+        while answer.len() < max_answer {
+            match response.chunk().await {
+                Ok(Some(chunk)) => answer.extend_from_slice(&chunk),
+                Ok(None) | Err(_) => break,
+            }
+        }
+        Ok(HttpAnswer {
+            status,
+            headers,
+            body: answer,
+        })
+    }
+}
+
+async fn post_tls(
+    client: &crate::tls::HttpsClient,
+    url: &Url,
+    headers: &http::HeaderMap,
+    body: Bytes,
+    max_answer: usize,
+) -> Result<HttpAnswer, String> {
+    let uri: http::Uri = url.as_str().parse().map_err(|e| format!("{url} is not a usable URI: {e}"))?;
+    let mut request = http::Request::new(axum::body::Body::from(body));
+    *request.method_mut() = http::Method::POST;
+    *request.uri_mut() = uri;
+    *request.headers_mut() = headers.clone();
+    request
+        .headers_mut()
+        .insert(http::header::USER_AGENT, http::HeaderValue::from_static(USER_AGENT));
+    let response = client.request(request).await.map_err(|e| error_chain(&e))?;
+    let (parts, incoming) = response.into_parts();
+    let mut incoming = std::pin::pin!(incoming);
+    let mut answer = Vec::new();
+    while answer.len() < max_answer {
+        match std::future::poll_fn(|cx| incoming.as_mut().poll_frame(cx)).await {
+            Some(Ok(frame)) => {
+                if let Ok(data) = frame.into_data() {
+                    answer.extend_from_slice(&data);
+                }
+            }
+            Some(Err(_)) | None => break,
+        }
+    }
+    Ok(HttpAnswer {
+        status: parts.status.as_u16(),
+        headers: parts.headers,
+        body: answer,
+    })
+}
+
+/// An error with its causes, `a: b: c` (transport errors keep the useful part in their sources).
+pub fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
 }
 
 #[cfg(test)]

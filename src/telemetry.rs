@@ -16,6 +16,9 @@ pub struct SignalCounters {
     pub rejected: AtomicU64,
     pub requests: AtomicU64,
     pub bad_requests: AtomicU64,
+    /// Scrapes of a scraping receiver (nginx, redis) that failed: the target did not answer, or
+    /// answered something unreadable. Nothing is sent for them, as in the Collector.
+    pub scrape_errors: AtomicU64,
     /// Unix nanoseconds of the last stored item.
     pub last_accepted_ns: AtomicU64,
 }

@@ -15,7 +15,7 @@ fn get(c: &AtomicU64) -> u64 {
 pub fn render_prometheus(ingest: &IngestStats, components: &Components, store: &StoreStats, rss_bytes: u64, uptime_s: f64) -> String {
     let mut out = String::new();
     type Field = fn(&SignalCounters) -> &AtomicU64;
-    let counters: [(&str, &str, Field); 5] = [
+    let counters: [(&str, &str, Field); 6] = [
         ("otelbox_receiver_accepted_items_total", "items stored and acknowledged", |c| {
             &c.accepted
         }),
@@ -31,6 +31,11 @@ pub fn render_prometheus(ingest: &IngestStats, components: &Components, store: &
         ("otelbox_receiver_bad_requests_total", "export requests answered with a 4xx", |c| {
             &c.bad_requests
         }),
+        (
+            "otelbox_receiver_scrape_errors_total",
+            "scrapes of a scraping receiver that failed (nothing is sent for them)",
+            |c| &c.scrape_errors,
+        ),
     ];
     for (name, help, field) in counters {
         let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");

@@ -4,6 +4,7 @@
 //! nothing). Config knows no component: each section's settings are parsed by the component type
 //! the `Catalog` (the registry, `crate::components`) finds for it, and kept as opaque `Settings`.
 
+pub mod client_tls;
 pub mod env;
 
 use crate::pdata::Signal;
@@ -280,7 +281,6 @@ const NOT_YET: &[&str] = &[
     "carbon",
     "influxdb",
     "journald",
-    "redis",
     "postgresql",
     "mysql",
     "docker_stats",
@@ -317,7 +317,6 @@ const NOT_YET: &[&str] = &[
     "failover",
     "sum",
     // extensions
-    "oauth2client",
     "oidc",
     "headers_setter",
     "sigv4auth",

@@ -5,6 +5,7 @@
 
 pub mod count;
 pub mod forward;
+pub mod otlpjson;
 pub mod routing;
 pub mod servicegraph;
 pub mod spanmetrics;

@@ -131,7 +131,7 @@ pub fn backend_id(exporter: &ComponentId, endpoint: &str) -> ComponentId {
 pub fn exporter(
     id: &ComponentId,
     config: &LoadBalancingConfig,
-    authorization: Option<&http::HeaderValue>,
+    authorization: Option<&crate::extension::ClientAuthorization>,
     data_dir: Option<&Path>,
     counters: PerSignal,
 ) -> anyhow::Result<SignalConsumers> {

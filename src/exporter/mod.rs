@@ -4,7 +4,7 @@
 //! `retry` (backoff and the retryable-or-not rules). Each type registers an `ExporterFactory`
 //! (`crate::components`). Exporters never see extensions: the service hands `otlp` and `otlphttp`
 //! the `Authorization` value of the client authenticator their `auth` names
-//! (`ExporterContext::authorization`).
+//! (`ExporterContext::authorization`, fixed or current per request).
 
 pub mod debug;
 pub mod file;
@@ -65,8 +65,9 @@ pub struct ExporterContext<'a> {
     /// counts what it sends, queues and drops).
     pub counters: PerSignal,
     /// The `Authorization` value every request carries (marked sensitive), which the service got
-    /// from the client authenticator extension its `auth.authenticator` names; None without `auth`.
-    pub authorization: Option<http::HeaderValue>,
+    /// from the client authenticator extension its `auth.authenticator` names: fixed, or asked for
+    /// before each request (`ClientAuthorization::current`); None without `auth`.
+    pub authorization: Option<crate::extension::ClientAuthorization>,
 }
 
 /// Where an exporter's `extension_refs` name its client authenticator (`auth.authenticator`); its

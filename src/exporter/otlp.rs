@@ -22,8 +22,9 @@
 //! bundle; `cert_file` + `key_file` present a client certificate (mTLS).
 //!
 //! `auth.authenticator` names a client authenticator extension (`bearertokenauth` with `token` or
-//! `filename`, `basicauth` with `client_auth`) listed in `service.extensions`: the service asks it
-//! for the `Authorization` value at start-up and every call carries it as `authorization` metadata.
+//! `filename`, `basicauth` with `client_auth`, `oauth2client`) listed in `service.extensions`: the
+//! service asks it for the `Authorization` value at start-up (`oauth2client`'s token: before every
+//! call, none yet failing the call retryably) and every call carries it as `authorization` metadata.
 //! An `authorization` in `headers` does the same by hand; both at once is an error.
 //!
 //! Requests are a generic unary call to `/opentelemetry.proto.collector.<signal>.v1.<Signal>Service/Export`
@@ -36,6 +37,7 @@ use super::sender::{
 };
 use super::{ExporterContext, ExporterFactory};
 use crate::config::{ComponentId, Parser, Settings};
+use crate::extension::ClientAuthorization;
 use crate::pdata::Signal;
 use crate::pipeline::SignalConsumers;
 use crate::telemetry::PerSignal;
@@ -223,7 +225,7 @@ fn tls_config(tls: &ClientTls) -> anyhow::Result<ClientTlsConfig> {
 pub fn exporter(
     id: &ComponentId,
     config: &OtlpExporterConfig,
-    authorization: Option<&http::HeaderValue>,
+    authorization: Option<&ClientAuthorization>,
     data_dir: Option<&Path>,
     counters: PerSignal,
 ) -> anyhow::Result<Sender> {
@@ -237,11 +239,22 @@ struct GrpcTransport {
     /// Sent as `grpc-timeout`, so the server gives up when the exporter does.
     timeout: std::time::Duration,
     metadata: MetadataMap,
+    /// An `Authorization` that changes (an OAuth2 token), asked for before each call; a fixed one
+    /// is in `metadata`.
+    live_authorization: Option<ClientAuthorization>,
     compression: Option<CompressionEncoding>,
 }
 
+/// `authorization` metadata of an `Authorization` value, never showing the value in an error.
+fn authorization_metadata(value: &http::HeaderValue) -> Result<AsciiMetadataValue, String> {
+    let mut value = AsciiMetadataValue::try_from(value.as_bytes())
+        .map_err(|_| "the authenticator's Authorization value is not valid gRPC metadata (visible ASCII only)".to_string())?;
+    value.set_sensitive(true);
+    Ok(value)
+}
+
 impl GrpcTransport {
-    fn new(config: &OtlpExporterConfig, authorization: Option<&http::HeaderValue>) -> anyhow::Result<GrpcTransport> {
+    fn new(config: &OtlpExporterConfig, authorization: Option<&ClientAuthorization>) -> anyhow::Result<GrpcTransport> {
         let mut endpoint = Endpoint::from_shared(config.uri.clone())
             .map_err(|e| anyhow::anyhow!("invalid endpoint {}: {e}", config.uri))?
             .connect_timeout(config.sender.timeout)
@@ -257,18 +270,22 @@ impl GrpcTransport {
             let value = MetadataValue::try_from(value.as_bytes()).map_err(|e| anyhow::anyhow!("header {name}: {e}"))?;
             metadata.append(key, value);
         }
+        let mut live_authorization = None;
         if let Some(authorization) = authorization {
-            // Never the value in the message: it is a credential.
-            let mut value = AsciiMetadataValue::try_from(authorization.as_bytes())
-                .map_err(|_| anyhow::anyhow!("the authenticator's Authorization value is not valid gRPC metadata (visible ASCII only)"))?;
-            value.set_sensitive(true);
-            metadata.insert("authorization", value);
+            match authorization.fixed_value() {
+                // Never the value in the message: it is a credential.
+                Some(value) => {
+                    metadata.insert("authorization", authorization_metadata(value).map_err(|e| anyhow::anyhow!(e))?);
+                }
+                None => live_authorization = Some(authorization.clone()),
+            }
         }
         Ok(GrpcTransport {
             channel: endpoint.connect_lazy(),
             uri: config.uri.clone(),
             timeout: config.sender.timeout,
             metadata,
+            live_authorization,
             compression: match config.compression {
                 Compression::None => None,
                 Compression::Gzip => Some(CompressionEncoding::Gzip),
@@ -289,6 +306,14 @@ impl GrpcTransport {
             .map_err(|e| SendError::retryable(format!("cannot connect to {}: {}", self.uri, error_chain(&e))))?;
         let mut request = tonic::Request::new(body);
         *request.metadata_mut() = self.metadata.clone();
+        if let Some(live) = &self.live_authorization {
+            // No token now (or an unusable one) is retried: the batch waits in the queue.
+            let value = live
+                .current()
+                .and_then(|value| authorization_metadata(&value))
+                .map_err(|e| SendError::retryable(format!("no authorization to send: {e}")))?;
+            request.metadata_mut().insert("authorization", value);
+        }
         request.set_timeout(self.timeout);
         let path = http::uri::PathAndQuery::from_static(export_path(signal));
         match grpc.unary(request, path, PassThroughCodec::<R>(PhantomData)).await {
@@ -550,7 +575,7 @@ mod tests {
         let upstream = Arc::new(Upstream::default());
         let addr = serve(upstream.clone()).await;
         let config = settings(&format!("endpoint: http://{addr}\nheaders: {{ x-scope-orgid: team-a }}\n"));
-        let authorization = http::HeaderValue::from_static("Basic YWxpY2U6czNjcmV0");
+        let authorization = ClientAuthorization::fixed(http::HeaderValue::from_static("Basic YWxpY2U6czNjcmV0"));
         let exporter = exporter(&upstream_id(), &config, Some(&authorization), None, PerSignal::detached("x")).unwrap();
         Consumer::consume(&exporter, Envelope::unacked(golden::traces())).await.unwrap();
         Consumer::consume(&exporter, Envelope::unacked(golden::metrics())).await.unwrap();

@@ -33,17 +33,19 @@
 //! else is final.
 //!
 //! `auth.authenticator` names a client authenticator extension (`bearertokenauth` with `token` or
-//! `filename`, `basicauth` with `client_auth`) listed in `service.extensions`: the service asks it
-//! for the `Authorization` value at start-up and every request carries that header. An
+//! `filename`, `basicauth` with `client_auth`, `oauth2client`) listed in `service.extensions`: the
+//! service asks it for the `Authorization` value at start-up (`oauth2client`'s token: before every
+//! request, none yet failing the request retryably) and every request carries that header. An
 //! `authorization` in `headers` does the same by hand; both at once is an error.
 
 use super::retry::{classify_http, RpcStatus, SendError};
 use super::sender::{
-    parse_auth, parse_client_tls, parse_compression, parse_headers, parse_sender, Compression, Delivered, Headers, HttpClient, Sender,
-    SenderSettings, Transport, SENDER_KEYS,
+    parse_auth, parse_client_tls, parse_compression, parse_headers, parse_sender, request_headers, set_authorization, Compression,
+    Delivered, Headers, HttpClient, Sender, SenderSettings, Transport, SENDER_KEYS,
 };
 use super::{ExporterContext, ExporterFactory};
 use crate::config::{ComponentId, Parser, Settings};
+use crate::extension::ClientAuthorization;
 use crate::pdata::Signal;
 use crate::pipeline::{PipelineData, SignalConsumers};
 use crate::telemetry::PerSignal;
@@ -54,7 +56,7 @@ use opentelemetry_proto::tonic::collector::logs::v1::{ExportLogsServiceRequest, 
 use opentelemetry_proto::tonic::collector::metrics::v1::{ExportMetricsServiceRequest, ExportMetricsServiceResponse};
 use opentelemetry_proto::tonic::collector::trace::v1::{ExportTraceServiceRequest, ExportTraceServiceResponse};
 use prost::Message;
-use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION, CONTENT_ENCODING, CONTENT_TYPE, RETRY_AFTER};
+use reqwest::header::{HeaderMap, HeaderValue, CONTENT_ENCODING, CONTENT_TYPE, RETRY_AFTER};
 use reqwest::Url;
 use serde_yaml_ng::Value;
 use std::io::Write;
@@ -218,7 +220,7 @@ fn signal_url(base: &Url, signal: Signal) -> Url {
 pub fn exporter(
     id: &ComponentId,
     config: &OtlpHttpExporterConfig,
-    authorization: Option<&HeaderValue>,
+    authorization: Option<&ClientAuthorization>,
     data_dir: Option<&Path>,
     counters: PerSignal,
 ) -> anyhow::Result<Sender> {
@@ -233,20 +235,19 @@ struct HttpTransport {
     client: HttpClient,
     config: OtlpHttpExporterConfig,
     headers: HeaderMap,
+    /// An `Authorization` that changes (an OAuth2 token), asked for before each request; a fixed
+    /// one is in `headers`.
+    live_authorization: Option<ClientAuthorization>,
 }
 
 impl HttpTransport {
-    fn new(config: &OtlpHttpExporterConfig, authorization: Option<&HeaderValue>) -> anyhow::Result<HttpTransport> {
+    fn new(config: &OtlpHttpExporterConfig, authorization: Option<&ClientAuthorization>) -> anyhow::Result<HttpTransport> {
         let client = HttpClient::new(&config.tls, config.uses_tls(), config.sender.timeout)?;
         let mut headers = HeaderMap::new();
         for (name, value) in &config.headers.0 {
             headers.append(name.clone(), value.clone());
         }
-        if let Some(authorization) = authorization {
-            let mut value = authorization.clone();
-            value.set_sensitive(true);
-            headers.insert(AUTHORIZATION, value);
-        }
+        let live_authorization = set_authorization(&mut headers, authorization);
         let content_type = match config.encoding {
             Encoding::Proto => "application/x-protobuf",
             Encoding::Json => "application/json",
@@ -265,13 +266,15 @@ impl HttpTransport {
             client,
             config: config.clone(),
             headers,
+            live_authorization,
         })
     }
 
     async fn post(&self, url: &Url, signal: Signal, body: Bytes) -> Result<Delivered, SendError> {
+        let headers = request_headers(&self.headers, self.live_authorization.as_ref())?;
         let answer = self
             .client
-            .post(url, &self.headers, body, MAX_ANSWER_BYTES)
+            .post(url, &headers, body, MAX_ANSWER_BYTES)
             .await
             .map_err(|e| SendError::retryable(format!("cannot send to {url}: {e}")))?;
         let header = |name: http::HeaderName| answer.headers.get(name).and_then(|v| v.to_str().ok());
@@ -414,6 +417,7 @@ mod tests {
     use crate::pipeline::{Consumer, Envelope};
     use axum::http::{HeaderMap as AxumHeaders, StatusCode, Uri};
     use axum::response::IntoResponse;
+    use reqwest::header::AUTHORIZATION;
     use std::collections::VecDeque;
     use std::io::Read;
     use std::net::SocketAddr;
@@ -1037,7 +1041,7 @@ mod tests {
             "endpoint: http://{addr}\nheaders: {{ x-scope-orgid: team-a }}\n{}",
             quick_retries()
         ));
-        let authorization = HeaderValue::from_static("Bearer s3cret");
+        let authorization = ClientAuthorization::fixed(HeaderValue::from_static("Bearer s3cret"));
         let exporter = exporter(&upstream_id(), &config, Some(&authorization), None, PerSignal::detached("x")).unwrap();
         Consumer::consume(&exporter, Envelope::unacked(golden::traces())).await.unwrap();
         Consumer::consume(&exporter, Envelope::unacked(golden::metrics())).await.unwrap();

@@ -57,18 +57,19 @@
 use super::prometheus::{add_joined, escape_name, job_of, label_name, metric_name, value_text, NameKind};
 use super::retry::{classify_http, SendError};
 use super::sender::{
-    parse_auth, parse_client_tls, parse_headers, parse_sender, Delivered, Headers, HttpClient, Sender, SenderSettings, Transport,
-    SENDER_KEYS,
+    parse_auth, parse_client_tls, parse_headers, parse_sender, request_headers, set_authorization, Delivered, Headers, HttpClient, Sender,
+    SenderSettings, Transport, SENDER_KEYS,
 };
 use super::{ExporterContext, ExporterFactory};
 use crate::config::{ComponentId, Parser, Settings};
+use crate::extension::ClientAuthorization;
 use crate::pdata::Signal;
 use crate::pipeline::{SharedConsumer, SignalConsumers};
 use crate::telemetry::PerSignal;
 use crate::tls::ClientTlsSettings;
 use bytes::Bytes;
 use futures::future::BoxFuture;
-use http::header::{HeaderName, AUTHORIZATION, CONTENT_ENCODING, CONTENT_TYPE, RETRY_AFTER};
+use http::header::{HeaderName, CONTENT_ENCODING, CONTENT_TYPE, RETRY_AFTER};
 use http::{HeaderMap, HeaderValue};
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::common::v1::KeyValue;
@@ -785,7 +786,7 @@ fn write_requests(series: Vec<TimeSeries>, max_bytes: usize) -> Vec<WriteRequest
 pub fn exporter(
     id: &ComponentId,
     config: &PrometheusRemoteWriteExporterConfig,
-    authorization: Option<&HeaderValue>,
+    authorization: Option<&ClientAuthorization>,
     data_dir: Option<&Path>,
     counters: PerSignal,
 ) -> anyhow::Result<Sender> {
@@ -851,6 +852,9 @@ struct RemoteWriteTransport {
     client: HttpClient,
     url: Url,
     headers: HeaderMap,
+    /// An `Authorization` that changes (an OAuth2 token), asked for before each request; a fixed
+    /// one is in `headers`.
+    live_authorization: Option<ClientAuthorization>,
     translator: Translator,
     max_batch_size_bytes: usize,
     next_batch: AtomicU64,
@@ -858,7 +862,10 @@ struct RemoteWriteTransport {
 }
 
 impl RemoteWriteTransport {
-    fn new(config: &PrometheusRemoteWriteExporterConfig, authorization: Option<&HeaderValue>) -> anyhow::Result<RemoteWriteTransport> {
+    fn new(
+        config: &PrometheusRemoteWriteExporterConfig,
+        authorization: Option<&ClientAuthorization>,
+    ) -> anyhow::Result<RemoteWriteTransport> {
         let url = config
             .endpoint
             .clone()
@@ -868,11 +875,7 @@ impl RemoteWriteTransport {
         for (name, value) in &config.headers.0 {
             headers.append(name.clone(), value.clone());
         }
-        if let Some(authorization) = authorization {
-            let mut value = authorization.clone();
-            value.set_sensitive(true);
-            headers.insert(AUTHORIZATION, value);
-        }
+        let live_authorization = set_authorization(&mut headers, authorization);
         headers.insert(CONTENT_ENCODING, HeaderValue::from_static("snappy"));
         headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/x-protobuf"));
         headers.insert(
@@ -883,6 +886,7 @@ impl RemoteWriteTransport {
             client,
             url,
             headers,
+            live_authorization,
             translator: Translator::new(config),
             max_batch_size_bytes: config.max_batch_size_bytes,
             next_batch: AtomicU64::new(0),
@@ -957,9 +961,10 @@ impl RemoteWriteTransport {
 
     async fn post(&self, body: Bytes) -> Result<(), SendError> {
         let url = &self.url;
+        let headers = request_headers(&self.headers, self.live_authorization.as_ref())?;
         let answer = self
             .client
-            .post(url, &self.headers, body, MAX_ANSWER_BYTES)
+            .post(url, &headers, body, MAX_ANSWER_BYTES)
             .await
             .map_err(|e| SendError::retryable(format!("cannot send to {url}: {e}")))?;
         let retry_after = answer.headers.get(RETRY_AFTER).and_then(|v| v.to_str().ok());

@@ -24,14 +24,11 @@ use crate::config::{ComponentId, Parser};
 use crate::pdata::Signal;
 use crate::pipeline::{Consumer, Envelope, PipelineData, PipelineError};
 use crate::telemetry::PerSignal;
-use crate::tls::{ClientTlsSettings, TlsVersion};
 use bytes::Bytes;
 use futures::future::BoxFuture;
-use hyper::body::Body as _;
-use reqwest::Url;
 use serde_yaml_ng::{Mapping, Value};
 use std::fmt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -181,210 +178,45 @@ pub fn auth_ref(authenticator: Option<&ComponentId>) -> Vec<(String, ComponentId
         .collect()
 }
 
-/// The keys of an HTTP exporter's `tls` (the Collector's client `configtls`).
-pub const CLIENT_TLS_KEYS: [&str; 8] = [
-    "insecure",
-    "insecure_skip_verify",
-    "ca_file",
-    "cert_file",
-    "key_file",
-    "server_name_override",
-    "min_version",
-    "max_version",
-];
-
-/// `tls` of an HTTP exporter at `path`: how its https:// URLs are connected to. The URL's scheme
-/// decides whether TLS is used, so `insecure` (which in the Collector only matters for gRPC) is
-/// accepted and changes nothing. An empty file name or version is unset, as in the Collector
-/// (`${env:CA_FILE}` with the variable unset). rustls speaks TLS 1.2 and 1.3: a `min_version` of
-/// 1.0 or 1.1 allows what it can (1.2 and up), a `max_version` below 1.2 is an error.
-pub fn parse_client_tls(p: &mut Parser, value: Option<&Value>, path: &str) -> ClientTlsSettings {
-    let mut tls = ClientTlsSettings::default();
-    let Some(body) = p.mapping(value, path) else { return tls };
-    p.only_keys(body, &CLIENT_TLS_KEYS, path);
-    let at = |key: &str| format!("{path}.{key}");
-    if let Some(v) = body.get("insecure") {
-        p.boolean(v, &at("insecure"));
-    }
-    if let Some(v) = body.get("insecure_skip_verify") {
-        tls.insecure_skip_verify = p.boolean(v, &at("insecure_skip_verify")).unwrap_or(false);
-    }
-    let mut text = |key: &str| match body.get(key) {
-        // `min_version: 1.2` unquoted is a number, which the Collector's decoding takes as "1.2".
-        Some(Value::Number(n)) if key.ends_with("_version") => n
-            .as_f64()
-            .map(|v| format!("{v:.1}"))
-            .filter(|text| text.parse::<f64>().ok() == n.as_f64())
-            .or_else(|| Some(n.to_string())),
-        Some(v) => p.string(v, &at(key)).filter(|t| !t.is_empty()),
-        None => None,
-    };
-    let (ca, cert, key, name, min, max) = (
-        text("ca_file"),
-        text("cert_file"),
-        text("key_file"),
-        text("server_name_override"),
-        text("min_version"),
-        text("max_version"),
-    );
-    tls.ca_file = ca.map(PathBuf::from);
-    match (cert, key) {
-        (Some(cert), Some(key)) => tls.client_cert = Some((PathBuf::from(cert), PathBuf::from(key))),
-        (None, None) => {}
-        _ => p.error(path, "cert_file and key_file go together (a client certificate and its key)"),
-    }
-    if let Some(name) = name {
-        match crate::tls::server_name(&name) {
-            Some(_) => tls.server_name_override = Some(name),
-            None => p.error(&at("server_name_override"), format!("'{name}' is not a host name or an IP address")),
-        }
-    }
-    // The minor version: TLS 1.<minor>.
-    let mut minor = |text: Option<String>, key: &str| {
-        let text = text?;
-        match text.as_str() {
-            "1.0" => Some(0u8),
-            "1.1" => Some(1),
-            "1.2" => Some(2),
-            "1.3" => Some(3),
-            _ => {
-                p.error(&at(key), format!("expected 1.0, 1.1, 1.2 or 1.3, got '{text}'"));
-                None
-            }
-        }
-    };
-    let (min, max) = (minor(min, "min_version"), minor(max, "max_version"));
-    if let Some(min) = min {
-        tls.min_version = if min >= 3 { TlsVersion::Tls13 } else { TlsVersion::Tls12 };
-    }
-    match max {
-        Some(max) if max < 2 => p.error(
-            &at("max_version"),
-            format!("otelbox speaks TLS 1.2 and 1.3, so a maximum of 1.{max} leaves no version to connect with; use 1.2 or 1.3"),
-        ),
-        Some(max) => {
-            tls.max_version = if max >= 3 { TlsVersion::Tls13 } else { TlsVersion::Tls12 };
-            if min.is_some_and(|min| min > max) {
-                p.error(
-                    &at("min_version"),
-                    format!("1.{} is above max_version 1.{max}", min.unwrap_or_default()),
-                );
-            }
-        }
-        None => {}
-    }
-    tls
-}
-
-/// What the HTTP client sends as its `User-Agent`.
-const USER_AGENT: &str = concat!("otelbox/", env!("CARGO_PKG_VERSION"));
-
-/// An HTTP answer: its status, its headers and the start of its body.
-#[derive(Debug)]
-pub struct HttpAnswer {
-    pub status: u16,
-    pub headers: http::HeaderMap,
-    pub body: Vec<u8>,
-}
-
-/// The HTTP exporters' client: reqwest for http:// URLs (it honours `HTTP_PROXY`), and for https://
-/// ones hyper-util's pooled client over rustls with the exporter's `tls` (this build's reqwest has
-/// no TLS). Neither follows redirects: an OTLP answer is the destination's own.
-pub struct HttpClient {
-    plain: reqwest::Client,
-    tls: Option<crate::tls::HttpsClient>,
-}
-
-impl HttpClient {
-    /// `https`: whether some URL of the exporter is https://; only then is `tls` set up (its
-    /// certificate files read, so a missing one is a start-up error naming it).
-    pub fn new(tls: &ClientTlsSettings, https: bool, connect_timeout: Duration) -> anyhow::Result<HttpClient> {
-        let plain = reqwest::Client::builder()
-            .connect_timeout(connect_timeout)
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent(USER_AGENT)
-            .build()
-            .map_err(|e| anyhow::anyhow!("cannot set up the HTTP client: {e}"))?;
-        let tls = if https {
-            Some(crate::tls::https_client(tls, connect_timeout)?)
-        } else {
+/// Splits what `auth` gives an HTTP exporter: a fixed `Authorization` goes into `headers` once; a
+/// changing one (an OAuth2 token) is returned, to be asked for before each request
+/// (`request_headers`).
+pub fn set_authorization(
+    headers: &mut http::HeaderMap,
+    authorization: Option<&crate::extension::ClientAuthorization>,
+) -> Option<crate::extension::ClientAuthorization> {
+    let authorization = authorization?;
+    match authorization.fixed_value() {
+        Some(value) => {
+            let mut value = value.clone();
+            value.set_sensitive(true);
+            headers.insert(http::header::AUTHORIZATION, value);
             None
-        };
-        Ok(HttpClient { plain, tls })
-    }
-
-    /// POSTs `body` with `headers`; reads at most about `max_answer` bytes of the answer's body (a
-    /// body cut short only loses detail: the status is what counts). `Err` says why nothing was
-    /// answered.
-    pub async fn post(&self, url: &Url, headers: &http::HeaderMap, body: Bytes, max_answer: usize) -> Result<HttpAnswer, String> {
-        match (url.scheme(), &self.tls) {
-            ("https", Some(client)) => post_tls(client, url, headers, body, max_answer).await,
-            ("https", None) => Err("no TLS client was set up for this https:// URL".into()),
-            _ => self.post_plain(url, headers, body, max_answer).await,
         }
-    }
-
-    async fn post_plain(&self, url: &Url, headers: &http::HeaderMap, body: Bytes, max_answer: usize) -> Result<HttpAnswer, String> {
-        let mut response = self
-            .plain
-            .post(url.clone())
-            .headers(headers.clone())
-            .body(body)
-            .send()
-            .await
-            .map_err(|e| error_chain(&e))?;
-        let status = response.status().as_u16();
-        let headers = response.headers().clone();
-        let mut answer = Vec::new();
-        while answer.len() < max_answer {
-            match response.chunk().await {
-                Ok(Some(chunk)) => answer.extend_from_slice(&chunk),
-                Ok(None) | Err(_) => break,
-            }
-        }
-        Ok(HttpAnswer {
-            status,
-            headers,
-            body: answer,
-        })
+        None => Some(authorization.clone()),
     }
 }
 
-async fn post_tls(
-    client: &crate::tls::HttpsClient,
-    url: &Url,
-    headers: &http::HeaderMap,
-    body: Bytes,
-    max_answer: usize,
-) -> Result<HttpAnswer, String> {
-    let uri: http::Uri = url.as_str().parse().map_err(|e| format!("{url} is not a usable URI: {e}"))?;
-    let mut request = http::Request::new(axum::body::Body::from(body));
-    *request.method_mut() = http::Method::POST;
-    *request.uri_mut() = uri;
-    *request.headers_mut() = headers.clone();
-    request
-        .headers_mut()
-        .insert(http::header::USER_AGENT, http::HeaderValue::from_static(USER_AGENT));
-    let response = client.request(request).await.map_err(|e| error_chain(&e))?;
-    let (parts, incoming) = response.into_parts();
-    let mut incoming = std::pin::pin!(incoming);
-    let mut answer = Vec::new();
-    while answer.len() < max_answer {
-        match std::future::poll_fn(|cx| incoming.as_mut().poll_frame(cx)).await {
-            Some(Ok(frame)) => {
-                if let Ok(data) = frame.into_data() {
-                    answer.extend_from_slice(&data);
-                }
-            }
-            Some(Err(_)) | None => break,
-        }
-    }
-    Ok(HttpAnswer {
-        status: parts.status.as_u16(),
-        headers: parts.headers,
-        body: answer,
-    })
+/// The headers of one HTTP request: `headers`, with the current `Authorization` of a changing
+/// authenticator when there is one. No value now (no token yet) fails the attempt retryably, so the
+/// batch waits in the queue.
+pub fn request_headers<'h>(
+    headers: &'h http::HeaderMap,
+    live: Option<&crate::extension::ClientAuthorization>,
+) -> Result<std::borrow::Cow<'h, http::HeaderMap>, SendError> {
+    let Some(live) = live else {
+        return Ok(std::borrow::Cow::Borrowed(headers));
+    };
+    let value = live
+        .current()
+        .map_err(|e| SendError::retryable(format!("no Authorization to send: {e}")))?;
+    let mut headers = headers.clone();
+    headers.insert(http::header::AUTHORIZATION, value);
+    Ok(std::borrow::Cow::Owned(headers))
 }
+
+pub use crate::config::client_tls::{parse_client_tls, CLIENT_TLS_KEYS};
+pub use crate::net::{HttpAnswer, HttpClient};
 
 /// A successful answer; `rejected` items were refused by the destination (an OTLP partial success).
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -819,17 +651,7 @@ impl Shared {
     }
 }
 
-/// An error with its causes, `a: b: c` (transport errors keep the useful part in their sources).
-pub fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
-}
+pub use crate::net::error_chain;
 
 fn seconds(d: Duration) -> String {
     format!("{:.1}s", d.as_secs_f64())
@@ -1290,65 +1112,6 @@ mod tests {
             .map(|r| r.time_unix_nano)
             .collect();
         assert_eq!(times, (1..=50).collect::<Vec<u64>>(), "every record, in order");
-    }
-
-    #[test]
-    fn client_tls_parses_the_collectors_keys_with_errors_at_their_paths() {
-        let parse = |yaml: &str| {
-            let value: Value = serde_yaml_ng::from_str(yaml).unwrap();
-            let mut errors = Vec::new();
-            let tls = parse_client_tls(&mut Parser::collecting(&mut errors), Some(&value), "exporters.otlphttp.tls");
-            (tls, errors)
-        };
-        assert_eq!(parse("{}"), (ClientTlsSettings::default(), vec![]));
-        assert_eq!(
-            parse("{insecure: true, ca_file: '', min_version: ''}"),
-            (ClientTlsSettings::default(), vec![]),
-            "insecure changes nothing here; empty means unset"
-        );
-        assert_eq!(
-            parse(
-                "{insecure_skip_verify: true, ca_file: ca.pem, cert_file: c.pem, key_file: c.key, server_name_override: tempo.internal, min_version: '1.3', max_version: '1.3'}"
-            ),
-            (
-                ClientTlsSettings {
-                    ca_file: Some("ca.pem".into()),
-                    client_cert: Some(("c.pem".into(), "c.key".into())),
-                    insecure_skip_verify: true,
-                    server_name_override: Some("tempo.internal".into()),
-                    min_version: TlsVersion::Tls13,
-                    max_version: TlsVersion::Tls13,
-                },
-                vec![]
-            )
-        );
-        assert_eq!(parse("{min_version: '1.0'}").0.min_version, TlsVersion::Tls12, "rustls's floor");
-        assert_eq!(
-            parse("{min_version: 1.3}").0.min_version,
-            TlsVersion::Tls13,
-            "unquoted, as the Collector reads it"
-        );
-        assert_eq!(parse("{max_version: '1.2'}").0.max_version, TlsVersion::Tls12);
-        assert_eq!(parse("{server_name_override: '10.0.0.7'}").1, Vec::<String>::new());
-        let (_, errors) =
-            parse("{max_version: '1.1', cert_file: c.pem, server_name_override: 'not a name', min_version: '1.4', verify: true}");
-        assert_eq!(
-            errors,
-            vec![
-                "exporters.otlphttp.tls.verify: unknown key (expected one of: insecure, insecure_skip_verify, ca_file, cert_file, key_file, server_name_override, min_version, max_version)",
-                "exporters.otlphttp.tls: cert_file and key_file go together (a client certificate and its key)",
-                "exporters.otlphttp.tls.server_name_override: 'not a name' is not a host name or an IP address",
-                "exporters.otlphttp.tls.min_version: expected 1.0, 1.1, 1.2 or 1.3, got '1.4'",
-                "exporters.otlphttp.tls.max_version: otelbox speaks TLS 1.2 and 1.3, so a maximum of 1.1 leaves no version to connect with; use 1.2 or 1.3",
-            ]
-        );
-        assert_eq!(
-            parse("{min_version: '1.3', max_version: '1.2', insecure_skip_verify: 'yes'}").1,
-            vec![
-                "exporters.otlphttp.tls.insecure_skip_verify: expected true or false, got a string",
-                "exporters.otlphttp.tls.min_version: 1.3 is above max_version 1.2",
-            ]
-        );
     }
 
     #[tokio::test]

@@ -2,18 +2,21 @@
 //! `ExtensionFactory` each type registers (`crate::components`), and `Extensions`, the running
 //! set that starts them in `service.extensions` order before any receiver and stops them last.
 //! Receivers find a (server) authenticator among them by id; the service asks a client
-//! authenticator for the `Authorization` value of the exporters naming it.
+//! authenticator for the `Authorization` value of the exporters naming it (`ClientAuthorization`:
+//! once at start-up, or before every request for one whose value changes, an OAuth2 token).
 
 pub mod basicauth;
 pub mod bearertokenauth;
 pub mod file_storage;
 pub mod health_check;
 pub mod healthcheckv2;
+pub mod oauth2client;
 pub mod pprof;
 pub mod zpages;
 
 use crate::config::{ComponentId, ComponentType, Settings};
 use futures::future::BoxFuture;
+use std::fmt;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -55,8 +58,77 @@ pub trait Authenticator: Send + Sync {
 /// Makes the credentials an exporter sends with every request.
 pub trait ClientAuthenticator: Send + Sync {
     /// The `Authorization` value (HTTP header, or gRPC `authorization` metadata), marked sensitive;
-    /// asked for once the extension has started. `Err` says why it cannot be made.
+    /// asked for once the extension has started (once, or before every request when `refreshes`).
+    /// `Err` says why it cannot be made.
     fn authorization(&self) -> anyhow::Result<http::HeaderValue>;
+    /// Whether the value changes while the box runs (an OAuth2 access token): exporters then ask
+    /// for it before every request rather than once at start-up, and a request made while there is
+    /// none fails retryably (the batch waits in the queue).
+    fn refreshes(&self) -> bool {
+        false
+    }
+}
+
+/// The `Authorization` value an exporter sends, as the service hands it over
+/// (`ExporterContext::authorization`): fixed at start-up (`bearertokenauth`, `basicauth`), or
+/// asked of its authenticator before every request (`oauth2client`). Debug never shows the value.
+#[derive(Clone)]
+pub struct ClientAuthorization(AuthorizationSource);
+
+#[derive(Clone)]
+enum AuthorizationSource {
+    Fixed(http::HeaderValue),
+    /// The running extension `id`, whose `client_authenticator().authorization()` is current.
+    Live {
+        id: ComponentId,
+        extension: Arc<dyn Extension>,
+    },
+}
+
+impl ClientAuthorization {
+    pub fn fixed(mut value: http::HeaderValue) -> ClientAuthorization {
+        value.set_sensitive(true);
+        ClientAuthorization(AuthorizationSource::Fixed(value))
+    }
+
+    /// The value when it never changes, which an exporter sets up once.
+    pub fn fixed_value(&self) -> Option<&http::HeaderValue> {
+        match &self.0 {
+            AuthorizationSource::Fixed(value) => Some(value),
+            AuthorizationSource::Live { .. } => None,
+        }
+    }
+
+    /// The value to send now, marked sensitive; `Err` says why there is none (no token yet), which
+    /// the exporters make a retryable failure of the request.
+    pub fn current(&self) -> Result<http::HeaderValue, String> {
+        match &self.0 {
+            AuthorizationSource::Fixed(value) => Ok(value.clone()),
+            AuthorizationSource::Live { id, extension } => {
+                let client = extension
+                    .client_authenticator()
+                    .ok_or_else(|| format!("extension \"{id}\" is not a client authenticator"))?;
+                let mut value = client.authorization().map_err(|e| format!("authenticator \"{id}\": {e}"))?;
+                value.set_sensitive(true);
+                Ok(value)
+            }
+        }
+    }
+}
+
+impl From<http::HeaderValue> for ClientAuthorization {
+    fn from(value: http::HeaderValue) -> ClientAuthorization {
+        ClientAuthorization::fixed(value)
+    }
+}
+
+impl fmt::Debug for ClientAuthorization {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.0 {
+            AuthorizationSource::Fixed(_) => f.write_str("ClientAuthorization(<redacted>)"),
+            AuthorizationSource::Live { id, .. } => write!(f, "ClientAuthorization(from {id})"),
+        }
+    }
 }
 
 /// The running extensions, in start order.
@@ -88,16 +160,26 @@ impl Extensions {
         Ok(extension.clone())
     }
 
-    /// The `Authorization` value the client authenticator extension `id` has an exporter send; an
-    /// error says why it cannot serve as one (a basicauth with only `htpasswd` checks requests,
-    /// it sends none).
-    pub fn client_authorization(&self, id: &ComponentId) -> anyhow::Result<http::HeaderValue> {
-        let client = self.running_authenticator(id)?.client_authenticator().ok_or_else(|| {
+    /// The `Authorization` value the client authenticator extension `id` has an exporter send: made
+    /// now, or for one whose value changes (`refreshes`), before every request. An error says why
+    /// it cannot serve as one (a basicauth with only `htpasswd` checks requests, it sends none).
+    pub fn client_authorization(&self, id: &ComponentId) -> anyhow::Result<ClientAuthorization> {
+        let extension = self.running_authenticator(id)?;
+        let client = extension.client_authenticator().ok_or_else(|| {
             anyhow::anyhow!(
                 "extension \"{id}\" is not a client authenticator; an exporter needs a bearertokenauth with token or filename, or a basicauth with client_auth"
             )
         })?;
-        client.authorization().map_err(|e| anyhow::anyhow!("authenticator \"{id}\": {e}"))
+        if client.refreshes() {
+            return Ok(ClientAuthorization(AuthorizationSource::Live {
+                id: id.clone(),
+                extension: extension.clone(),
+            }));
+        }
+        client
+            .authorization()
+            .map(ClientAuthorization::fixed)
+            .map_err(|e| anyhow::anyhow!("authenticator \"{id}\": {e}"))
     }
 
     fn running_authenticator(&self, id: &ComponentId) -> anyhow::Result<&Arc<dyn Extension>> {

@@ -227,6 +227,11 @@ pub enum Editor {
         priority_keys: Vec<String>,
     },
     ConvertSumToGauge,
+    /// Renames a span as its semantic conventions name it (HTTP, RPC, database, messaging),
+    /// keeping the old name in `original_name_attribute` when given and different.
+    SetSemconvSpanName {
+        original_name_attribute: Option<String>,
+    },
     ConvertGaugeToSum {
         /// As OTLP numbers it: 1 delta, 2 cumulative.
         aggregation_temporality: i32,
@@ -381,6 +386,7 @@ impl Editor {
             Editor::TruncateAll { .. } => "truncate_all",
             Editor::Limit { .. } => "limit",
             Editor::ConvertSumToGauge => "convert_sum_to_gauge",
+            Editor::SetSemconvSpanName { .. } => "set_semconv_span_name",
             Editor::ConvertGaugeToSum { .. } => "convert_gauge_to_sum",
         }
     }

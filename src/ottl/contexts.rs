@@ -377,6 +377,10 @@ impl TransformContext for SpanContext<'_> {
             other => Err(read_only(other, Context::Span)),
         }
     }
+
+    fn span_mut(&mut self) -> Option<&mut Span> {
+        Some(&mut *self.span)
+    }
 }
 
 impl TransformContext for SpanEventContext<'_> {

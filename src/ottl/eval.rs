@@ -43,6 +43,11 @@ pub trait TransformContext {
     fn metric_mut(&mut self) -> Option<&mut Metric> {
         None
     }
+    /// The whole span, for the editors that read many of its fields at once
+    /// (`set_semconv_span_name`); None outside the span context.
+    fn span_mut(&mut self) -> Option<&mut opentelemetry_proto::tonic::trace::v1::Span> {
+        None
+    }
     /// The item's cache (`cache`, `cache["k"]`); None where the caller keeps none, which reads
     /// as an empty map and cannot be written. `WithCache` lends one.
     fn cache(&self) -> Option<&[KeyValue]> {
@@ -81,6 +86,10 @@ impl<C: TransformContext + ?Sized> TransformContext for WithCache<'_, C> {
 
     fn metric_mut(&mut self) -> Option<&mut Metric> {
         self.inner.metric_mut()
+    }
+
+    fn span_mut(&mut self) -> Option<&mut opentelemetry_proto::tonic::trace::v1::Span> {
+        self.inner.span_mut()
     }
 
     fn cache(&self) -> Option<&[KeyValue]> {

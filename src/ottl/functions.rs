@@ -81,6 +81,7 @@ pub(super) const EDITORS: &[Signature] = &[
     optional("limit", &["target", "limit", "priority_keys"], 2),
     signature("convert_sum_to_gauge", &[]),
     signature("convert_gauge_to_sum", &["aggregation_temporality", "is_monotonic"]),
+    optional("set_semconv_span_name", &["semconvVersion", "originalSpanNameAttribute"], 1),
 ];
 
 pub(super) const CONVERTERS: &[Signature] = &[
@@ -397,6 +398,14 @@ pub(super) fn run_editor(editor: &Editor, ctx: &mut dyn TransformContext) -> Res
             limit,
             priority_keys,
         } => with_map(ctx, target, |map| limit_entries(map, *limit, priority_keys)),
+        Editor::SetSemconvSpanName { original_name_attribute } => {
+            let context = ctx.context();
+            let span = ctx
+                .span_mut()
+                .ok_or_else(|| err(1, format!("{} needs a span, but runs on {context} data", editor.name())))?;
+            super::semconv_name::rename(span, original_name_attribute.as_deref());
+            Ok(())
+        }
         Editor::ConvertSumToGauge => {
             let metric = metric_of(ctx, editor)?;
             if let Some(Data::Sum(sum)) = &mut metric.data {

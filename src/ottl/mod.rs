@@ -48,6 +48,7 @@ mod infer;
 mod lexer;
 mod parser;
 mod paths;
+mod semconv_name;
 mod value;
 
 #[cfg(test)]

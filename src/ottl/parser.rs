@@ -839,6 +839,15 @@ impl<'a> Parser<'a> {
                 ),
             ));
         }
+        if name == "set_semconv_span_name" && self.context != Context::Span {
+            return Err(err(
+                col,
+                format!(
+                    "{name} renames spans, so it runs in the span context only, not the {} context",
+                    self.context
+                ),
+            ));
+        }
         Ok(match name {
             "set" => Editor::Set {
                 target: self.target(args.next()?, name, false)?,
@@ -962,6 +971,32 @@ impl<'a> Parser<'a> {
                 }
             }
             "convert_sum_to_gauge" => Editor::ConvertSumToGauge,
+            "set_semconv_span_name" => {
+                let version_arg = args.next()?;
+                let version_col = version_arg.col;
+                let version = string_arg(version_arg, "the semantic conventions version of set_semconv_span_name")?;
+                if !super::semconv_name::SUPPORTED_VERSIONS.contains(&version.as_str()) {
+                    return Err(err(
+                        version_col,
+                        format!(
+                            "unsupported semantic conventions version {version:?}; set_semconv_span_name supports {}",
+                            super::semconv_name::SUPPORTED_VERSIONS.join(", ")
+                        ),
+                    ));
+                }
+                let original_name_attribute = match args.optional() {
+                    Some(arg) => {
+                        let arg_col = arg.col;
+                        let key = string_arg(arg, "the original span name attribute of set_semconv_span_name")?;
+                        if key.is_empty() {
+                            return Err(err(arg_col, "the original span name attribute cannot be an empty string"));
+                        }
+                        Some(key)
+                    }
+                    None => None,
+                };
+                Editor::SetSemconvSpanName { original_name_attribute }
+            }
             "convert_gauge_to_sum" => Editor::ConvertGaugeToSum {
                 aggregation_temporality: temporality_arg(args.next()?)?,
                 is_monotonic: bool_arg(args.next()?, "is_monotonic of convert_gauge_to_sum")?,

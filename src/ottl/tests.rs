@@ -716,7 +716,7 @@ ToUpperCase, Len, SHA256, UUID, IsMap, IsString, IsInt, IsDouble, IsBool, IsList
 
 const EDITOR_NAMES: &str = "set, delete_key, delete_matching_keys, keep_keys, keep_matching_keys, replace_pattern, \
 replace_all_patterns, replace_match, replace_all_matches, merge_maps, flatten, truncate_all, limit, convert_sum_to_gauge, \
-convert_gauge_to_sum";
+convert_gauge_to_sum, set_semconv_span_name";
 
 #[test]
 fn error_unknown_path() {

@@ -7,6 +7,7 @@ pub mod attributes;
 pub mod batch;
 pub mod cumulativetodelta;
 pub mod filter;
+pub mod gen_ai_normalizer;
 pub mod groupbyattrs;
 pub mod memory_limiter;
 pub mod metricstransform;

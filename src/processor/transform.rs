@@ -931,6 +931,43 @@ service:
         assert_eq!(data, expected);
     }
 
+    /// The OpenTelemetry demo's `transform/sanitize_spans`: Next.js names server spans by raw
+    /// path; `set_semconv_span_name` renames them by route and keeps the old name.
+    #[test]
+    fn demo_sanitize_spans_names_spans_by_their_semantic_conventions() {
+        let transform = transform(
+            r#"    error_mode: ignore
+    trace_statements:
+      - context: span
+        statements:
+          - set_semconv_span_name("1.43.0", "original_span_name")"#,
+        );
+        let mut server = span(
+            "01",
+            "GET /api/products/OLJCESPC7Z",
+            vec![kv("http.request.method", "GET"), kv("http.route", "/api/products/[productId]")],
+        );
+        server.kind = 2;
+        let mut data = traces(vec![("frontend", vec![server])]);
+        transform.process_traces(&mut data).unwrap();
+        let renamed = &data.resource_spans[0].scope_spans[0].spans[0];
+        assert_eq!(renamed.name, "GET /api/products/[productId]");
+        assert_eq!(
+            renamed.attributes.last().unwrap(),
+            &kv("original_span_name", "GET /api/products/OLJCESPC7Z")
+        );
+        let errors = config_errors(&full_config(
+            "transform/test",
+            "    trace_statements:\n      - context: span\n        statements: ['set_semconv_span_name(\"1.20.0\")']\n      - context: spanevent\n        statements: ['set_semconv_span_name(\"1.43.0\")']",
+        ));
+        assert_eq!(errors.len(), 2, "{errors:?}");
+        assert!(
+            errors[0].contains("unsupported semantic conventions version \"1.20.0\""),
+            "{errors:?}"
+        );
+        assert!(errors[1].contains("runs in the span context only"), "{errors:?}");
+    }
+
     /// The Collector lets span and log statements write `resource.attributes` (New Relic's
     /// Kubernetes config truncates them from a span block): the change holds for the whole group,
     /// and a group without a resource gets one only when a statement writes to it.

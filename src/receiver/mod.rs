@@ -8,11 +8,14 @@ pub mod filelog;
 pub mod hostmetrics;
 pub mod httpcheck;
 pub mod jaeger;
+pub mod nginx;
 pub mod nop;
 pub mod otlp;
 pub mod otlp_grpc;
 pub mod otlp_http;
 pub mod prometheus;
+pub mod redis;
+pub mod scraper;
 pub mod zipkin;
 
 use crate::auth::Tokens;

@@ -241,7 +241,14 @@ async fn every_connector_builds_from_its_testdata_and_counts_what_it_takes_and_e
             .collect();
         let yaml = format!("{OTLP_IN}exporters:\n  otelbox: {{}}\nconnectors:\n{section}service:\n  pipelines:\n{inputs}{outputs}");
         let harness = Harness::build(&yaml, dir.path());
-        let fed = harness.feed(factory.signals()).await;
+        let fed = match factory.type_name() {
+            // Its input is log records whose bodies are OTLP/JSON requests (the golden ones).
+            "otlpjson" => {
+                let heads = harness.topology.heads(&crate::config::ComponentId::parse("otlp").unwrap());
+                vec![(Signal::Logs, feed_one(&heads, crate::connector::otlpjson::golden_input()).await)]
+            }
+            _ => harness.feed(factory.signals()).await,
+        };
         let (components, _) = harness.finish().await;
         let what = format!("connector {id}");
         let mut sent = 0;
@@ -284,7 +291,7 @@ async fn every_receiver_builds_from_its_testdata_binds_and_stops() {
         let receivers = service::build_receivers(&harness.config, &harness.topology, &host).await.unwrap();
         let endpoints: Vec<_> = receivers.iter().flat_map(|r| r.endpoints()).collect();
         // Scraping receivers (hostmetrics) listen nowhere; every other receiver does.
-        const SCRAPERS: &[&str] = &["hostmetrics", "prometheus", "httpcheck", "filelog", "nop"];
+        const SCRAPERS: &[&str] = &["hostmetrics", "prometheus", "httpcheck", "filelog", "nop", "nginx", "redis"];
         assert_eq!(
             endpoints.is_empty(),
             SCRAPERS.contains(&factory.type_name()),

@@ -166,7 +166,7 @@ service:
     );
     let expected = [
         "receivers.otlp.protocols.grpc.endpoint: expected host:port with an IP address or localhost, got 'not an address'",
-        "receivers.kafka: the receiver type \"kafka\" is not supported by this otelbox yet (it has: otlp, zipkin, jaeger, nop, hostmetrics, filelog, httpcheck, prometheus)",
+        "receivers.kafka: the receiver type \"kafka\" is not supported by this otelbox yet (it has: otlp, zipkin, jaeger, nop, nginx, redis, hostmetrics, filelog, httpcheck, prometheus)",
         "processors.batch.timeout: ",
         "processors.batch.send_batch_size: expected a non-negative integer, got a number",
         "processors.groupbytrace: the processor type \"groupbytrace\" is not supported by this otelbox yet",
@@ -206,9 +206,9 @@ exporters:
 connectors:
   exceptions: {}
 extensions:
-  oauth2client: {}
+  sigv4auth: {}
 service:
-  extensions: [oauth2client]
+  extensions: [sigv4auth]
   pipelines:
     traces: { receivers: [otlp], processors: [k8sattributes], exporters: [loki, otelbox, exceptions] }
     metrics: { receivers: [exceptions], exporters: [otelbox] }
@@ -220,7 +220,7 @@ service:
         ("processors", "processor", "k8sattributes"),
         ("exporters", "exporter", "loki"),
         ("connectors", "connector", "exceptions"),
-        ("extensions", "extension", "oauth2client"),
+        ("extensions", "extension", "sigv4auth"),
     ] {
         let line = format!("{section}.{name}: the {kind} type \"{name}\" is not supported by this otelbox yet (it has: ");
         assert!(errors.iter().any(|e| e.starts_with(&line)), "{line}\n{}", errors.join("\n"));

@@ -19,6 +19,23 @@
 //!   resource: { service.name: app }
 //!   operators: [{ type: json_parser, timestamp: { parse_from: attributes.time, layout_type: gotime, layout: '2006-01-02T15:04:05Z07:00' } }]
 //! ```
+//! The operators are the Collector's stanza operators (see `operators`): `json_parser`,
+//! `regex_parser` (with the embedded `timestamp`, `severity`, `trace`, `scope_name` blocks and
+//! `body`), `container` (docker, cri-o and containerd lines, partial CRI lines joined, k8s metadata
+//! from `/var/log/pods/...` paths: set `include_file_path: true`), `time_parser`,
+//! `severity_parser`, `trace_parser`, `scope_name_parser`, `router`, `noop`, `move`, `copy`, `add`
+//! and `remove`, linked by `id` and `output`, with `if` and `on_error` (see `expr` for the
+//! expressions). Kubernetes pod logs, as Grafana's otel-lgtm examples read them:
+//! ```yaml
+//! filelog:
+//!   include: [/var/log/pods/*/*/*.log]
+//!   include_file_path: true
+//!   operators:
+//!     - { id: container-parser, type: container }
+//!     - { id: router, type: router, routes: [{ output: json_parser, expr: 'body matches "^\\{"' }] }
+//!     - { id: json_parser, type: json_parser, body: attributes.message, timestamp: { parse_from: attributes.ts, layout_type: epoch, layout: ms } }
+//!     - { type: move, if: 'attributes.mdc?.service != nil', from: attributes.mdc.service, to: resource["service.name"] }
+//! ```
 //! Each file is known by its fingerprint (its first `FINGERPRINT_BYTES` bytes, as the Collector)
 //! and the offset read up to, so a file renamed by rotation is read on from where it was and a
 //! new file at the old path from its start. The offsets advance only once the pipeline has
@@ -26,6 +43,8 @@
 //! `storage` extension's directory (without `storage`: `<user data dir>/otelbox/filelog`), so a
 //! restart reads nothing twice and loses nothing. A refused poll is read again at the next one.
 
+pub mod container;
+pub mod expr;
 pub mod operators;
 
 use crate::config::{ComponentId, Parser, Settings};
@@ -38,7 +57,7 @@ use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue, ArrayValue, InstrumentationScope, KeyValue, KeyValueList};
 use opentelemetry_proto::tonic::logs::v1::{LogRecord, ResourceLogs, ScopeLogs};
 use opentelemetry_proto::tonic::resource::v1::Resource;
-use operators::{Entry, Operator};
+use operators::{Entry, Pipeline, PipelineState};
 use serde_json::{Map, Value as Json};
 use serde_yaml_ng::Value;
 use std::io::{Read, Seek, SeekFrom};
@@ -89,7 +108,7 @@ pub struct FileLogConfig {
     pub storage: Option<ComponentId>,
     pub attributes: Map<String, Json>,
     pub resource: Map<String, Json>,
-    pub operators: Vec<Operator>,
+    pub operators: Pipeline,
 }
 
 impl Default for FileLogConfig {
@@ -107,7 +126,7 @@ impl Default for FileLogConfig {
             storage: None,
             attributes: Map::new(),
             resource: Map::new(),
-            operators: Vec::new(),
+            operators: Pipeline::default(),
         }
     }
 }
@@ -500,6 +519,10 @@ pub struct Tracker {
     /// No offsets were restored and no poll ran yet: `start_at` applies to the files found.
     first_poll: bool,
     offsets_file: Option<PathBuf>,
+    /// What the operators hold between polls (partial container lines), as of the last committed
+    /// poll, and as the poll waiting for its commit left it.
+    operators_state: PipelineState,
+    uncommitted_state: Option<PipelineState>,
 }
 
 impl Tracker {
@@ -523,6 +546,8 @@ impl Tracker {
             known,
             polls: 0,
             offsets_file,
+            operators_state: PipelineState::default(),
+            uncommitted_state: None,
         }
     }
 
@@ -535,6 +560,7 @@ impl Tracker {
             advances: Vec::new(),
         };
         let mut seen_this_poll: Vec<usize> = Vec::new();
+        let mut lines: Vec<Entry> = Vec::new();
         for path in find_files(&self.config.include, &self.config.exclude) {
             let Ok(mut file) = std::fs::File::open(&path) else { continue };
             let Ok(size) = file.metadata().map(|m| m.len()) else { continue };
@@ -608,18 +634,27 @@ impl Tracker {
             }
             let known_fingerprint = known.fingerprint.clone();
             for record in records {
-                if let Some(entry) = self.entry(record, &path) {
-                    read.entries.push(entry);
-                }
+                lines.push(self.entry(record, &path));
             }
             read.advances.push((known_fingerprint, fingerprint, offset + consumed as u64, path));
         }
         let polls = self.polls;
         self.known.retain(|k| polls - k.last_poll < FORGET_AFTER_POLLS);
+        // The operators run on the poll's lines together, from the state of the last committed
+        // poll, so a poll read again runs as the first time.
+        let mut state = self.operators_state.clone();
+        read.entries = self.config.operators.run(&mut state, lines);
+        self.uncommitted_state = Some(state);
         read
     }
 
-    fn entry(&self, line: String, path: &Path) -> Option<Entry> {
+    /// The partial container lines the operators still hold, sent on as they are (at shutdown).
+    pub fn flush_pending(&mut self) -> Vec<Entry> {
+        self.config.operators.flush_all(&mut self.operators_state)
+    }
+
+    /// A line as it enters the operators.
+    fn entry(&self, line: String, path: &Path) -> Entry {
         let mut entry = Entry {
             body: Json::String(line),
             attributes: self.config.attributes.clone(),
@@ -635,11 +670,14 @@ impl Tracker {
                 .attributes
                 .insert("log.file.path".into(), Json::String(path.to_string_lossy().into_owned()));
         }
-        operators::apply(&self.config.operators, &mut entry).then_some(entry)
+        entry
     }
 
     /// Moves the offsets on once the poll's request is committed, and saves them.
     pub fn commit(&mut self, advances: Vec<(String, String, u64, PathBuf)>) {
+        if let Some(state) = self.uncommitted_state.take() {
+            self.operators_state = state;
+        }
         for (old, new, offset, path) in advances {
             if let Some(known) = self.known.iter_mut().find(|k| k.fingerprint == old) {
                 known.fingerprint = new;
@@ -699,9 +737,22 @@ fn key_values(map: Map<String, Json>) -> Vec<KeyValue> {
         .collect()
 }
 
-/// One request: a ResourceLogs per distinct resource, each with one empty scope.
+/// `bytes` made `N` long, as the Collector's converter copies trace and span ids.
+fn fixed<const N: usize>(bytes: &[u8]) -> Vec<u8> {
+    if bytes.is_empty() {
+        return Vec::new();
+    }
+    let mut out = vec![0u8; N];
+    let n = bytes.len().min(N);
+    out[..n].copy_from_slice(&bytes[..n]);
+    out
+}
+
+/// One request: a ResourceLogs per distinct resource, in it a ScopeLogs per scope name (empty
+/// unless a scope name parser set one).
 pub fn to_request(entries: Vec<Entry>, observed_ns: u64) -> ExportLogsServiceRequest {
-    let mut groups: Vec<(Map<String, Json>, Vec<LogRecord>)> = Vec::new();
+    type Scopes = Vec<(String, Vec<LogRecord>)>;
+    let mut groups: Vec<(Map<String, Json>, Scopes)> = Vec::new();
     for entry in entries {
         let record = LogRecord {
             time_unix_nano: entry.timestamp.unwrap_or(0),
@@ -710,26 +761,42 @@ pub fn to_request(entries: Vec<Entry>, observed_ns: u64) -> ExportLogsServiceReq
             severity_text: entry.severity_text,
             body: Some(any_value(entry.body)),
             attributes: key_values(entry.attributes),
+            trace_id: fixed::<16>(&entry.trace_id),
+            span_id: fixed::<8>(&entry.span_id),
+            flags: entry.trace_flags.first().map_or(0, |f| u32::from(*f)),
             ..Default::default()
         };
-        match groups.iter_mut().find(|(resource, _)| *resource == entry.resource) {
+        let scopes = match groups.iter_mut().position(|(resource, _)| *resource == entry.resource) {
+            Some(i) => &mut groups[i].1,
+            None => {
+                groups.push((entry.resource, Vec::new()));
+                &mut groups.last_mut().expect("just pushed").1
+            }
+        };
+        match scopes.iter_mut().find(|(name, _)| *name == entry.scope_name) {
             Some((_, records)) => records.push(record),
-            None => groups.push((entry.resource, vec![record])),
+            None => scopes.push((entry.scope_name, vec![record])),
         }
     }
     ExportLogsServiceRequest {
         resource_logs: groups
             .into_iter()
-            .map(|(resource, log_records)| ResourceLogs {
+            .map(|(resource, scopes)| ResourceLogs {
                 resource: Some(Resource {
                     attributes: key_values(resource),
                     ..Default::default()
                 }),
-                scope_logs: vec![ScopeLogs {
-                    scope: Some(InstrumentationScope::default()),
-                    log_records,
-                    ..Default::default()
-                }],
+                scope_logs: scopes
+                    .into_iter()
+                    .map(|(name, log_records)| ScopeLogs {
+                        scope: Some(InstrumentationScope {
+                            name,
+                            ..Default::default()
+                        }),
+                        log_records,
+                        ..Default::default()
+                    })
+                    .collect(),
                 ..Default::default()
             })
             .collect(),
@@ -840,7 +907,7 @@ async fn run(receiver: FileLogReceiver, stop: Stop) {
     loop {
         tokio::select! {
             biased;
-            _ = stop.wait() => return,
+            _ = stop.wait() => break,
             _ = ticks.tick() => {}
         }
         let polling = {
@@ -849,7 +916,7 @@ async fn run(receiver: FileLogReceiver, stop: Stop) {
         };
         let read = tokio::select! {
             biased;
-            _ = stop.wait() => return,
+            _ = stop.wait() => break,
             read = polling => match read {
                 Ok(read) => read,
                 Err(error) => {
@@ -859,6 +926,9 @@ async fn run(receiver: FileLogReceiver, stop: Stop) {
             },
         };
         let PollRead { entries, advances } = read;
+        // Entries without advances: partial container lines sent after waiting; the operators'
+        // state moves on with the commit too.
+        let to_commit = !advances.is_empty() || !entries.is_empty();
         let outcome = if entries.is_empty() {
             Some(Ok(()))
         } else {
@@ -873,7 +943,7 @@ async fn run(receiver: FileLogReceiver, stop: Stop) {
         };
         match outcome {
             Some(Ok(())) => {
-                if !advances.is_empty() {
+                if to_commit {
                     let tracker = tracker.clone();
                     let _ = tokio::task::spawn_blocking(move || tracker.lock().unwrap_or_else(|e| e.into_inner()).commit(advances)).await;
                 }
@@ -882,7 +952,21 @@ async fn run(receiver: FileLogReceiver, stop: Stop) {
             Some(Err(error)) => tracing::warn!(receiver = %id, %error, "the logs pipeline refused a poll; it is read again"),
             None => {
                 tracing::warn!(receiver = %id, "stopping before the last poll was committed; it is read again at the next start");
-                return;
+                break;
+            }
+        }
+    }
+    // Partial container lines still waiting for their end are sent as they are, as the Collector
+    // does when it stops (their offsets are committed already).
+    let pending = {
+        let tracker = tracker.clone();
+        tokio::task::spawn_blocking(move || tracker.lock().unwrap_or_else(|e| e.into_inner()).flush_pending()).await
+    };
+    if let Ok(pending) = pending {
+        if !pending.is_empty() {
+            let sent = tokio::time::timeout(STOP_GRACE, ingest(&intake, to_request(pending, now_ns()))).await;
+            if !matches!(sent, Ok(Ok(_))) {
+                tracing::warn!(receiver = %id, "stopping: partial container lines waiting for their end were not sent");
             }
         }
     }
@@ -1129,6 +1213,330 @@ operators:
         assert!(offsets.exists());
         let mut restarted = Tracker::new(config_for(dir.path(), ""), Some(offsets));
         assert_eq!(poll_committed(&mut restarted), ["while stopped"]);
+    }
+
+    /// The `filelog` sections of Grafana's otel-lgtm Kubernetes examples (json-logging-otlp and
+    /// json-logging-logback), verbatim.
+    const LGTM_OTLP_JSON_LOGS: &str = r##"include:
+  - /var/log/pods/*/*/*.log
+include_file_path: true
+operators:
+  - id: container-parser
+    type: container
+"##;
+    const LGTM_JSON_LOGBACK: &str = r##"include:
+  - /var/log/pods/*/*/*.log
+include_file_path: true
+operators:
+  - id: container-parser
+    type: container
+  - id: router
+    type: router
+    routes:
+      - output: json_parser
+        expr: 'body matches "\\{[^{}]*\\}" == true'
+  - id: json_parser
+    type: json_parser
+    on_error: drop_quiet
+    body: attributes.formattedMessage
+    timestamp:
+      parse_from: attributes.timestamp
+      layout_type: 'epoch'
+      layout: 'ms'
+    severity:
+      parse_from: attributes.level
+    trace:
+      trace_id:
+        parse_from: attributes.mdc.trace_id
+      span_id:
+        parse_from: attributes.mdc.span_id
+      trace_flags:
+        parse_from: attributes.mdc.trace_flags
+    scope_name:
+      parse_from: attributes.loggerName
+  - id: move_service_namespace
+    type: move
+    if: 'attributes.mdc["service.namespace"] != nil'
+    from: attributes.mdc["service.namespace"]
+    to: resource["service.namespace"]
+  - id: move_service_name
+    type: move
+    from: attributes.mdc["service.name"]
+    to: resource["service.name"]
+  - id: move_service_version
+    type: move
+    from: attributes.mdc["service.version"]
+    to: resource["service.version"]
+  - id: move_service_instance_id
+    type: move
+    if: 'attributes.mdc["service.instance.id"] != nil'
+    from: attributes.mdc["service.instance.id"]
+    to: resource["service.instance.id"]
+  - id: move_deployment_environment
+    type: move
+    if: 'attributes.mdc["deployment.environment"] != nil'
+    from: attributes.mdc["deployment.environment"]
+    to: resource["deployment.environment"]
+  - id: move_thread_name
+    type: move
+    from: attributes.threadName
+    to: attributes["thread.name"]
+  - id: move_throwable_class_name
+    type: move
+    if: "attributes.throwable?.className != nil"
+    from: attributes.throwable.className
+    to: attributes["exception.type"]
+  - id: move_throwable_message
+    type: move
+    if: "attributes.throwable?.message != nil"
+    from: attributes.throwable.message
+    to: attributes["exception.message"]
+  # FIXME "stepArray" is a json array eroding the visualization in Loki
+  # [{ "className": "a.b.C", "methodName": "do", "fileName": "C.java", "lineNumber": 123},...]
+  # It would help if logBack had a raw toString of the stack trace
+  - id: move_throwable_stack_trace
+    type: move
+    if: "attributes.throwable?.stepArray != nil"
+    from: attributes.throwable.stepArray
+    to: attributes["exception.stacktrace"]
+  - id: remove_throwable
+    type: remove
+    field: attributes.throwable
+  - id: remove_logger_name
+    type: remove
+    field: attributes.loggerName
+  - id: remove_timestamp
+    type: remove
+    field: attributes.timestamp
+  - id: remove_observed_timestamp
+    type: remove
+    field: attributes["observed.timestamp"]
+  - id: remove_level
+    type: remove
+    field: attributes.level
+  - id: remove_detected_level
+    type: remove
+    field: attributes["detected.level"]
+  - id: remove_mdc
+    type: remove
+    field: attributes.mdc
+  - id: remove_context
+    type: remove
+    field: attributes.context
+  - id: remove_formattedMessage
+    type: remove
+    field: attributes.formattedMessage
+  - id: remove_logtag
+    type: remove
+    field: attributes.logtag
+  - id: remove_file
+    type: remove
+    field: attributes["log.file.path"]
+  - id: remove_filename
+    type: remove
+    field: attributes["log.file.name"]
+  - id: remove_stream
+    type: remove
+    field: attributes["log.iostream"]
+  - id: remove_time
+    type: remove
+    field: attributes.time
+"##;
+
+    #[test]
+    fn the_otel_lgtm_kubernetes_filelog_sections_parse() {
+        for section in [LGTM_OTLP_JSON_LOGS, LGTM_JSON_LOGBACK] {
+            let (config, errors) = parse_yaml(section);
+            assert!(errors.is_empty(), "{errors:?}");
+            assert!(config.include_file_path);
+            assert_eq!(config.operators.operators[0].id, "container-parser");
+        }
+        let (config, _) = parse_yaml(LGTM_JSON_LOGBACK);
+        assert_eq!(config.operators.operators.len(), 26);
+    }
+
+    /// A pod's log directory under `dir`, as the kubelet lays them out.
+    fn pod_dir(dir: &Path, container: &str) -> PathBuf {
+        let path = dir
+            .join("pods/shop_checkout-6f7d8_3f2a9c1e-8b7d-4c2e-9f1a-0123456789ab")
+            .join(container);
+        std::fs::create_dir_all(&path).unwrap();
+        path
+    }
+
+    fn k8s_resource(container: &str, restart: &str) -> Map<String, Json> {
+        serde_json::json!({
+            "k8s.namespace.name": "shop",
+            "k8s.pod.name": "checkout-6f7d8",
+            "k8s.pod.uid": "3f2a9c1e-8b7d-4c2e-9f1a-0123456789ab",
+            "k8s.container.name": container,
+            "k8s.container.restart_count": restart,
+        })
+        .as_object()
+        .unwrap()
+        .clone()
+    }
+
+    #[test]
+    fn the_container_operator_reads_docker_crio_and_containerd_lines_with_pod_metadata() {
+        let dir = tempfile::tempdir().unwrap();
+        let (config, errors) = parse_yaml(&format!(
+            "include: ['{}/pods/*/*/*.log']\nstart_at: beginning\ninclude_file_path: true\noperators: [{{ id: container-parser, type: container }}]",
+            dir.path().display()
+        ));
+        assert!(errors.is_empty(), "{errors:?}");
+        let mut tracker = Tracker::new(Arc::new(config), None);
+        let docker = pod_dir(dir.path(), "docker").join("0.log");
+        append(
+            &docker,
+            "{\"log\":\"docker says hi\\n\",\"stream\":\"stdout\",\"time\":\"2024-03-30T08:31:20.545192187Z\"}\n",
+        );
+        // CRI-O writes times with the node's offset; a line cut by the runtime is tagged P.
+        let crio = pod_dir(dir.path(), "crio").join("1.log");
+        append(
+            &crio,
+            "2024-04-13T07:59:37.505201169-05:00 stderr P first part, \n2024-04-13T07:59:37.505301169-05:00 stderr F second part\n",
+        );
+        let containerd = pod_dir(dir.path(), "containerd").join("2.log");
+        append(&containerd, "2023-06-22T10:27:25.813799277Z stdout F containerd line\n");
+        let read = tracker.poll();
+        let mut entries = read.entries;
+        tracker.commit(read.advances);
+        assert_eq!(entries.len(), 3, "the partial line is joined with its end: {entries:#?}");
+        entries.sort_by_key(|e| e.resource["k8s.container.name"].as_str().unwrap_or_default().to_string());
+        let [containerd_entry, crio_entry, docker_entry] = &entries[..] else {
+            unreachable!()
+        };
+
+        assert_eq!(docker_entry.body, "docker says hi\n", "the log as docker wrote it");
+        assert_eq!(docker_entry.timestamp, Some(1_711_787_480_545_192_187));
+        assert_eq!(docker_entry.resource, k8s_resource("docker", "0"));
+        let attributes: Vec<&str> = docker_entry.attributes.keys().map(String::as_str).collect();
+        assert_eq!(
+            attributes,
+            ["log.file.name", "log.file.path", "log.iostream"],
+            "time and stream are moved"
+        );
+        assert_eq!(docker_entry.attributes["log.iostream"], "stdout");
+        assert_eq!(docker_entry.attributes["log.file.path"], docker.display().to_string().as_str());
+
+        assert_eq!(crio_entry.body, "first part, second part");
+        assert_eq!(crio_entry.timestamp, Some(1_713_013_177_505_201_169), "the first part's time");
+        assert_eq!(crio_entry.attributes["log.iostream"], "stderr");
+        assert_eq!(crio_entry.attributes["logtag"], "P");
+        assert_eq!(crio_entry.resource, k8s_resource("crio", "1"));
+
+        assert_eq!(containerd_entry.body, "containerd line");
+        assert_eq!(containerd_entry.timestamp, Some(1_687_429_645_813_799_277));
+        assert_eq!(containerd_entry.attributes["logtag"], "F");
+        assert_eq!(containerd_entry.resource, k8s_resource("containerd", "2"));
+
+        // Without log.file.path the metadata cannot be had: an error, the entry sent on (on_error: send).
+        let (config, _) = parse_yaml(&format!(
+            "include: ['{}/pods/*/*/*.log']\nstart_at: beginning\noperators: [{{ type: container }}]",
+            dir.path().display()
+        ));
+        let read = Tracker::new(Arc::new(config), None).poll();
+        assert_eq!(read.entries.len(), 4, "each line sent on as the error left it, the partial one too");
+        assert!(read.entries.iter().all(|e| e.resource.is_empty()));
+    }
+
+    #[test]
+    fn a_partial_container_line_waits_for_its_end_in_a_later_poll_unless_the_poll_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let (config, errors) = parse_yaml(&format!(
+            "include: ['{}/pods/*/*/*.log']\nstart_at: beginning\ninclude_file_path: true\noperators: [{{ type: container }}]",
+            dir.path().display()
+        ));
+        assert!(errors.is_empty(), "{errors:?}");
+        let mut tracker = Tracker::new(Arc::new(config), None);
+        let log = pod_dir(dir.path(), "app").join("0.log");
+        append(&log, "2024-05-01T10:00:00Z stdout P begins \n");
+        assert!(poll_committed(&mut tracker).is_empty(), "held");
+        append(&log, "2024-05-01T10:00:00Z stdout F ends\n");
+        assert_eq!(bodies(&tracker.poll()), ["begins ends"], "a refused poll...");
+        assert_eq!(
+            poll_committed(&mut tracker),
+            ["begins ends"],
+            "...runs again from the committed state"
+        );
+        append(&log, "2024-05-01T10:00:01Z stdout P never ends\n");
+        assert!(poll_committed(&mut tracker).is_empty());
+        assert_eq!(
+            tracker.flush_pending().iter().map(|e| e.body.clone()).collect::<Vec<_>>(),
+            ["never ends"],
+            "sent as it is at shutdown"
+        );
+    }
+
+    #[test]
+    fn the_otel_lgtm_logback_operators_make_an_otlp_record_of_a_logback_json_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let yaml = LGTM_JSON_LOGBACK.replace("/var/log/pods/*/*/*.log", &format!("'{}/pods/*/*/*.log'", dir.path().display()));
+        let (config, errors) = parse_yaml(&format!("{yaml}start_at: beginning\n"));
+        assert!(errors.is_empty(), "{errors:?}");
+        let mut tracker = Tracker::new(Arc::new(config), None);
+        // logback's JsonEncoder, one line per event, through containerd.
+        let failed = r#"{"sequenceNumber":42,"timestamp":1714557600123,"nanoseconds":123456789,"level":"WARN","threadName":"http-nio-8080-exec-1","loggerName":"com.example.shop.CheckoutController","context":{"name":"default","birthdate":1714557000000,"properties":{}},"mdc":{"trace_id":"0af7651916cd43dd8448eb211c80319c","span_id":"b7ad6b7169203331","trace_flags":"01","service.name":"checkout","service.namespace":"shop","service.version":"1.4.2","deployment.environment":"prod"},"message":"Payment for order {} failed","throwable":{"className":"java.lang.IllegalStateException","message":"card declined","stepArray":[{"className":"com.example.shop.PaymentService","methodName":"charge","fileName":"PaymentService.java","lineNumber":87}]},"formattedMessage":"Payment for order 1234 failed","arguments":["1234"]}"#;
+        let started = r#"{"sequenceNumber":1,"timestamp":1714557599000,"nanoseconds":0,"level":"INFO","threadName":"main","loggerName":"com.example.shop.App","context":{"name":"default","birthdate":1714557000000,"properties":{}},"mdc":{"service.name":"checkout","service.version":"1.4.2"},"message":"Started","formattedMessage":"Started"}"#;
+        let log = pod_dir(dir.path(), "checkout").join("0.log");
+        append(
+            &log,
+            &format!(
+                "2024-05-01T10:00:00.124Z stdout F {failed}\n2024-05-01T10:00:00.200Z stdout F Spring banner, not JSON\n2024-05-01T09:59:59.001Z stdout F {started}\n"
+            ),
+        );
+        let read = tracker.poll();
+        assert_eq!(read.entries.len(), 2, "the router drops what is not JSON");
+        let entry = &read.entries[0];
+        assert_eq!(entry.body, "Payment for order 1234 failed");
+        assert_eq!(entry.timestamp, Some(1_714_557_600_123_000_000));
+        assert_eq!((entry.severity_number, entry.severity_text.as_str()), (13, "WARN"));
+        assert_eq!(hex::encode(&entry.trace_id), "0af7651916cd43dd8448eb211c80319c");
+        assert_eq!(hex::encode(&entry.span_id), "b7ad6b7169203331");
+        assert_eq!(entry.trace_flags, [1]);
+        assert_eq!(entry.scope_name, "com.example.shop.CheckoutController");
+        let mut resource = k8s_resource("checkout", "0");
+        for (key, value) in [
+            ("service.name", "checkout"),
+            ("service.namespace", "shop"),
+            ("service.version", "1.4.2"),
+            ("deployment.environment", "prod"),
+        ] {
+            resource.insert(key.into(), Json::from(value));
+        }
+        assert_eq!(entry.resource, resource);
+        let expected = serde_json::json!({
+            "sequenceNumber": 42.0,
+            "nanoseconds": 123456789.0,
+            "message": "Payment for order {} failed",
+            "arguments": ["1234"],
+            "thread.name": "http-nio-8080-exec-1",
+            "exception.type": "java.lang.IllegalStateException",
+            "exception.message": "card declined",
+            "exception.stacktrace": [{"className": "com.example.shop.PaymentService", "methodName": "charge", "fileName": "PaymentService.java", "lineNumber": 87.0}],
+        });
+        assert_eq!(Json::Object(entry.attributes.clone()), expected);
+
+        let started = &read.entries[1];
+        assert_eq!(started.body, "Started");
+        assert_eq!((started.severity_number, started.scope_name.as_str()), (9, "com.example.shop.App"));
+        assert!(started.trace_id.is_empty() && started.span_id.is_empty());
+        assert!(!started.resource.contains_key("service.namespace"), "moved only if present");
+        assert_eq!(started.resource["service.name"], "checkout");
+        assert_eq!(started.attributes["thread.name"], "main");
+        assert!(!started.attributes.contains_key("exception.type"));
+
+        let request = to_request(read.entries, 7);
+        assert_eq!(request.resource_logs.len(), 2, "the two records' resources differ");
+        let scope_logs = &request.resource_logs[0].scope_logs[0];
+        assert_eq!(scope_logs.scope.as_ref().unwrap().name, "com.example.shop.CheckoutController");
+        let record = &scope_logs.log_records[0];
+        assert_eq!(hex::encode(&record.trace_id), "0af7651916cd43dd8448eb211c80319c");
+        assert_eq!((hex::encode(&record.span_id).as_str(), record.flags), ("b7ad6b7169203331", 1));
+        assert_eq!(record.time_unix_nano, 1_714_557_600_123_000_000);
+        let started_record = &request.resource_logs[1].scope_logs[0].log_records[0];
+        assert!(started_record.trace_id.is_empty(), "no trace id: none in the record");
     }
 
     /// Hands every request to a channel and commits it.

@@ -138,7 +138,7 @@ fn utilization(before: &[CpuTimes], now: &[CpuTimes]) -> Vec<Point> {
 }
 
 /// USER_HZ, the unit of /proc/stat's times (100 on every common Linux).
-fn ticks_per_second() -> f64 {
+pub(super) fn ticks_per_second() -> f64 {
     #[cfg(unix)]
     {
         // SAFETY: sysconf only reads a configuration value.

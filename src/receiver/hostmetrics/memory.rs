@@ -129,7 +129,7 @@ pub(super) fn parse_meminfo(text: &str) -> Result<MemInfo, String> {
     })
 }
 
-fn page_size() -> u64 {
+pub(super) fn page_size() -> u64 {
     #[cfg(unix)]
     {
         // SAFETY: sysconf only reads a configuration value.

@@ -19,20 +19,31 @@
 //!     network: { include: { interfaces: [eth0], match_type: strict } }
 //!     paging: {}
 //!     processes: {}
+//!     process:                     # per-process metrics, a resource per process
+//!       include: { names: [java, python3], match_type: strict }
+//!       mute_process_exe_error: true
+//!       mute_process_io_error: true
+//!       mute_process_user_error: true
+//!       scrape_process_delay: 10s
+//!       resource_attributes:
+//!         process.cgroup: { enabled: true }
+//!     system: {}                   # system.uptime
 //! ```
 //! Each scraper is a file here (`cpu.rs`, ...): a table of the metrics it knows, with the
 //! Collector's names, units, types and default enablement, pure parsers of the `/proc` text it reads
 //! (tested on captured text), and the scrape itself. As in the Collector, every scraper's metrics
 //! are one `ResourceMetrics` with an empty resource (hostmetrics sets no resource attributes; the
 //! `resourcedetection` processor adds them), its scope named after the Collector's scraper package,
-//! and cumulative sums (and gauges) starting at the host's boot. A scrape runs on the blocking pool
+//! and cumulative sums (and gauges) starting at the host's boot; except `process`, whose metrics are
+//! one `ResourceMetrics` per process, with the process's resource attributes, starting when the
+//! process did (see `process.rs`). A scrape runs on the blocking pool
 //! (it reads many files and calls `statvfs`, which a hung network mount can stall); a scraper that
 //! fails is logged and left out, the others are sent. A refusal by the pipeline is logged and
 //! counted by `ingest`; scraping goes on at the next tick. Stopping ends a scrape in progress at once
 //! and gives one already handed to the pipeline `STOP_GRACE` to be committed.
 //!
-//! Not supported yet: the `process` scraper (per-process metrics) and `system`, and a few optional
-//! metrics (listed per scraper; enabling one is a config error that says so).
+//! Not supported yet: the `nfs` and `hardware` scrapers, and a few optional metrics (listed per
+//! scraper; enabling one is a config error that says so).
 
 mod cpu;
 mod disk;
@@ -41,7 +52,11 @@ mod load;
 mod memory;
 mod network;
 mod paging;
+mod process;
 mod processes;
+mod system;
+
+pub use process::{MuteErrors, ProcessConfig, ResourceAttributes};
 
 use crate::config::{ComponentId, Parser, Settings};
 use crate::net::Stop;
@@ -71,8 +86,8 @@ const STOP_GRACE: Duration = Duration::from_secs(5);
 const SCHEMA_URL: &str = "https://opentelemetry.io/schemas/1.9.0";
 /// Each scraper's scope is this followed by `<scraper>scraper`, as the Collector names them.
 const SCOPE_PREFIX: &str = "github.com/open-telemetry/opentelemetry-collector-contrib/receiver/hostmetricsreceiver/internal/scraper/";
-/// Scrapers of the Collector that otelbox does not have yet (`process` has its own message).
-const NOT_YET_SCRAPERS: &[&str] = &["system", "nfs", "hardware"];
+/// Scrapers of the Collector that otelbox does not have yet.
+const NOT_YET_SCRAPERS: &[&str] = &["nfs", "hardware"];
 
 /// A `hostmetrics` receiver's settings.
 #[derive(Clone, Debug, PartialEq)]
@@ -109,11 +124,13 @@ pub enum ScraperKind {
     Memory,
     Network,
     Paging,
+    Process,
     Processes,
+    System,
 }
 
 impl ScraperKind {
-    pub const ALL: [ScraperKind; 8] = [
+    pub const ALL: [ScraperKind; 10] = [
         ScraperKind::Cpu,
         ScraperKind::Disk,
         ScraperKind::Filesystem,
@@ -121,7 +138,9 @@ impl ScraperKind {
         ScraperKind::Memory,
         ScraperKind::Network,
         ScraperKind::Paging,
+        ScraperKind::Process,
         ScraperKind::Processes,
+        ScraperKind::System,
     ];
 
     /// The key under `scrapers`.
@@ -134,7 +153,9 @@ impl ScraperKind {
             ScraperKind::Memory => "memory",
             ScraperKind::Network => "network",
             ScraperKind::Paging => "paging",
+            ScraperKind::Process => "process",
             ScraperKind::Processes => "processes",
+            ScraperKind::System => "system",
         }
     }
 
@@ -147,7 +168,9 @@ impl ScraperKind {
             ScraperKind::Memory => &memory::CATALOG,
             ScraperKind::Network => &network::CATALOG,
             ScraperKind::Paging => &paging::CATALOG,
+            ScraperKind::Process => &process::CATALOG,
             ScraperKind::Processes => &processes::CATALOG,
+            ScraperKind::System => &system::CATALOG,
         }
     }
 }
@@ -174,7 +197,9 @@ impl ScraperConfig {
                 interfaces: NameFilter::default(),
             },
             ScraperKind::Paging => Scraper::Paging,
+            ScraperKind::Process => Scraper::Process(ProcessConfig::default()),
             ScraperKind::Processes => Scraper::Processes,
+            ScraperKind::System => Scraper::System,
         };
         ScraperConfig {
             scraper,
@@ -202,7 +227,11 @@ pub enum Scraper {
         interfaces: NameFilter,
     },
     Paging,
+    /// Per-process metrics: `include`/`exclude` with `names`, the `mute_process_*_error` settings,
+    /// `scrape_process_delay`, `resource_attributes`.
+    Process(ProcessConfig),
     Processes,
+    System,
 }
 
 impl Scraper {
@@ -215,7 +244,9 @@ impl Scraper {
             Scraper::Memory => ScraperKind::Memory,
             Scraper::Network { .. } => ScraperKind::Network,
             Scraper::Paging => ScraperKind::Paging,
+            Scraper::Process(_) => ScraperKind::Process,
             Scraper::Processes => ScraperKind::Processes,
+            Scraper::System => ScraperKind::System,
         }
     }
 }
@@ -354,10 +385,6 @@ pub fn parse(p: &mut Parser, value: &Value, path: &str) -> HostMetricsConfig {
         let at = format!("{scrapers_at}.{name}");
         match ScraperKind::ALL.iter().find(|kind| kind.name() == name) {
             Some(kind) => config.scrapers.push(parse_scraper(p, *kind, value, &at)),
-            None if name == "process" => p.error(
-                &at,
-                "the process scraper (per-process metrics) is not supported by otelbox yet; processes counts processes by status",
-            ),
             None if NOT_YET_SCRAPERS.iter().any(|n| *n == name) => p.error(
                 &at,
                 format!("the {name} scraper is not supported by otelbox yet (it has: {})", scraper_names()),
@@ -389,6 +416,7 @@ fn parse_scraper(p: &mut Parser, kind: ScraperKind, value: &Value, at: &str) -> 
             "exclude_mount_points",
         ],
         ScraperKind::Load => &["metrics", "cpu_average"],
+        ScraperKind::Process => process::CONFIG_KEYS,
         _ => &["metrics"],
     };
     p.only_keys(body, keys, at);
@@ -418,7 +446,9 @@ fn parse_scraper(p: &mut Parser, kind: ScraperKind, value: &Value, at: &str) -> 
             interfaces: parse_filter(p, body, ("include", "exclude"), "interfaces", at),
         },
         ScraperKind::Paging => Scraper::Paging,
+        ScraperKind::Process => Scraper::Process(process::parse_config(p, body, at)),
         ScraperKind::Processes => Scraper::Processes,
+        ScraperKind::System => Scraper::System,
     };
     ScraperConfig { scraper, metrics }
 }
@@ -615,7 +645,7 @@ async fn run(receiver: HostMetricsReceiver, stop: Stop) {
             }
         };
         for (scraper, error) in &scrape.errors {
-            tracing::warn!(receiver = %id, scraper = %scraper, %error, "a scraper failed; its metrics are left out of this scrape");
+            tracing::warn!(receiver = %id, scraper = %scraper, %error, "a scraper failed; what it could not read is left out of this scrape");
         }
         if scrape.request.item_count() == 0 {
             continue;
@@ -674,6 +704,8 @@ struct Scrapers {
     configs: Vec<ScraperConfig>,
     /// The CPU times of the previous scrape, for `system.cpu.utilization`.
     cpu_before: Option<Vec<cpu::CpuTimes>>,
+    /// Each process's CPU times at the previous scrape, for `process.cpu.utilization`.
+    process_state: process::ProcessState,
 }
 
 impl Scrapers {
@@ -682,10 +714,12 @@ impl Scrapers {
             root,
             configs,
             cpu_before: None,
+            process_state: process::ProcessState::default(),
         }
     }
 
-    /// Runs every scraper (blocking: it reads files), each into its own `ResourceMetrics`.
+    /// Runs every scraper (blocking: it reads files), each into its own `ResourceMetrics` (the
+    /// process scraper into one per process).
     fn scrape(&mut self) -> Scrape {
         let mut request = ExportMetricsServiceRequest::default();
         let mut errors = Vec::new();
@@ -699,22 +733,31 @@ impl Scrapers {
                 Scraper::Memory => memory::scrape(&self.root, &mut out),
                 Scraper::Network { interfaces } => network::scrape(&self.root, &mut out, interfaces),
                 Scraper::Paging => paging::scrape(&self.root, &mut out),
+                Scraper::Process(settings) => process::scrape(&self.root, &mut out, settings, &mut self.process_state),
                 Scraper::Processes => processes::scrape(&self.root, &mut out),
+                Scraper::System => system::scrape(&self.root, &mut out),
             }
             let kind = config.scraper.kind();
             errors.extend(out.errors.into_iter().map(|e| (kind.name(), e)));
             if !out.metrics.is_empty() {
-                request.resource_metrics.push(resource_metrics(kind, out.metrics));
+                request.resource_metrics.push(resource_metrics(kind, Vec::new(), out.metrics));
+            }
+            for (attributes, metrics) in out.resources {
+                request.resource_metrics.push(resource_metrics(kind, attributes, metrics));
             }
         }
         Scrape { request, errors }
     }
 }
 
-/// One scraper's metrics as the Collector emits them: an empty resource, the scraper's scope.
-fn resource_metrics(kind: ScraperKind, metrics: Vec<Metric>) -> ResourceMetrics {
+/// One scraper's metrics as the Collector emits them: the resource (empty but for the process
+/// scraper's), the scraper's scope.
+fn resource_metrics(kind: ScraperKind, attributes: Vec<KeyValue>, metrics: Vec<Metric>) -> ResourceMetrics {
     ResourceMetrics {
-        resource: Some(Resource::default()),
+        resource: Some(Resource {
+            attributes,
+            ..Default::default()
+        }),
         scope_metrics: vec![ScopeMetrics {
             scope: Some(InstrumentationScope {
                 name: format!("{SCOPE_PREFIX}{}scraper", kind.name()),
@@ -841,12 +884,14 @@ fn string_attributes(pairs: &[(&str, &str)]) -> Vec<KeyValue> {
         .collect()
 }
 
-/// What one scraper produced: the enabled metrics that have points, and its errors.
+/// What one scraper produced: the enabled metrics that have points, and its errors; the process
+/// scraper's metrics are in `resources`, with each process's resource attributes.
 struct Emit<'a> {
     enabled: &'a Enabled,
     start_ns: u64,
     now_ns: u64,
     metrics: Vec<Metric>,
+    resources: Vec<(Vec<KeyValue>, Vec<Metric>)>,
     errors: Vec<String>,
 }
 
@@ -857,7 +902,16 @@ impl<'a> Emit<'a> {
             start_ns,
             now_ns,
             metrics: Vec::new(),
+            resources: Vec::new(),
             errors: Vec::new(),
+        }
+    }
+
+    /// Adds a resource of its own with its metrics (none: nothing, as the Collector emits no
+    /// resource without metrics).
+    fn push_resource(&mut self, attributes: Vec<KeyValue>, metrics: Vec<Metric>) {
+        if !metrics.is_empty() {
+            self.resources.push((attributes, metrics));
         }
     }
 
@@ -1136,12 +1190,16 @@ scrapers:
             ("scrapers: {}", "receivers.hostmetrics: must specify at least one scraper"),
             ("scrapers: { cpus: {} }", "receivers.hostmetrics.scrapers.cpus: unknown scraper"),
             (
-                "scrapers: { process: {} }",
-                "receivers.hostmetrics.scrapers.process: the process scraper",
+                "scrapers: { nfs: {} }",
+                "receivers.hostmetrics.scrapers.nfs: the nfs scraper is not supported",
             ),
             (
-                "scrapers: { system: {} }",
-                "receivers.hostmetrics.scrapers.system: the system scraper is not supported",
+                "scrapers: { process: { include: { names: [java], match_type: glob } } }",
+                "receivers.hostmetrics.scrapers.process.include.match_type: expected strict or regexp",
+            ),
+            (
+                "scrapers: { system: { metrics: { system.uptime: { enabled: 1 } } } }",
+                "receivers.hostmetrics.scrapers.system.metrics.system.uptime.enabled: expected true or false",
             ),
             (
                 "collection_interval: 0s\nscrapers: { cpu: {} }",
@@ -1218,9 +1276,9 @@ scrapers:
     }
 
     /// A small Linux host: two CPUs, one disk, one physical filesystem (the fake root itself), two
-    /// interfaces, a swap device, three processes.
+    /// interfaces, a swap device, two processes (whose every file the process scraper reads).
     fn fake_host() -> tempfile::TempDir {
-        fake_root(&[
+        let dir = fake_root(&[
             ("proc/stat", cpu::GOLDEN_STAT),
             ("proc/meminfo", memory::GOLDEN_MEMINFO),
             ("proc/loadavg", load::GOLDEN_LOADAVG),
@@ -1234,11 +1292,18 @@ scrapers:
                 "proc/self/mounts",
                 "/dev/vda / ext4 rw,relatime 0 0\nproc /proc proc rw,nosuid 0 0\n",
             ),
-            ("proc/1/stat", "1 (init) S 0 1 1 0 -1 4194560 0 0 0 0\n"),
-            ("proc/42/stat", "42 (my (odd) name) Z 1 42 42 0 -1 0 0 0\n"),
-            ("proc/43/stat", "43 (worker) I 2 0 0 0 -1 0 0 0\n"),
-        ])
+            ("proc/uptime", system::GOLDEN_UPTIME),
+        ]);
+        process::fake::write(dir.path(), &process::fake::SYSTEMD);
+        process::fake::write(dir.path(), &process::fake::PYTHON);
+        process::fake::write_passwd(dir.path());
+        dir
     }
+
+    /// The processes of `fake_host`.
+    const FAKE_PROCESSES: usize = 2;
+    /// The scrapers with one resource each (all but `process`).
+    const HOST_WIDE: usize = ScraperKind::ALL.len() - 1;
 
     fn every_scraper() -> Vec<ScraperConfig> {
         ScraperKind::ALL.iter().map(|k| ScraperConfig::defaults(*k)).collect()
@@ -1251,13 +1316,18 @@ scrapers:
         let scrape = scrapers.scrape();
         assert!(scrape.errors.is_empty(), "{:?}", scrape.errors);
         let request = scrape.request;
-        assert_eq!(request.resource_metrics.len(), 8);
-        for (rm, kind) in request.resource_metrics.iter().zip(ScraperKind::ALL) {
+        assert_eq!(request.resource_metrics.len(), HOST_WIDE + FAKE_PROCESSES);
+        let collector = "github.com/open-telemetry/opentelemetry-collector-contrib/receiver/hostmetricsreceiver";
+        let scope_of = |rm: &ResourceMetrics| rm.scope_metrics[0].scope.as_ref().unwrap().name.clone();
+        let process_scope = format!("{collector}/internal/scraper/processscraper");
+        let (per_process, host_wide): (Vec<&ResourceMetrics>, Vec<&ResourceMetrics>) =
+            request.resource_metrics.iter().partition(|rm| scope_of(rm) == process_scope);
+        let host_wide_kinds = ScraperKind::ALL.into_iter().filter(|k| *k != ScraperKind::Process);
+        assert_eq!(host_wide.len(), HOST_WIDE);
+        for (rm, kind) in host_wide.iter().zip(host_wide_kinds) {
             assert_eq!(rm.resource, Some(Resource::default()), "hostmetrics sets no resource attributes");
             assert_eq!(rm.schema_url, SCHEMA_URL);
-            let scope = rm.scope_metrics[0].scope.as_ref().unwrap();
-            let collector = "github.com/open-telemetry/opentelemetry-collector-contrib/receiver/hostmetricsreceiver";
-            assert_eq!(scope.name, format!("{collector}/internal/scraper/{}scraper", kind.name()));
+            assert_eq!(scope_of(rm), format!("{collector}/internal/scraper/{}scraper", kind.name()));
             for metric in &rm.scope_metrics[0].metrics {
                 for point in points(metric) {
                     assert_eq!(point.start_time_unix_nano, BOOT_NS, "{}: starts at boot", metric.name);
@@ -1265,8 +1335,29 @@ scrapers:
                 }
             }
         }
-        let names: Vec<&str> = request
-            .resource_metrics
+        // A resource per process, with its attributes, its points starting when it did.
+        assert_eq!(per_process.len(), FAKE_PROCESSES);
+        for rm in &per_process {
+            assert_eq!(rm.schema_url, SCHEMA_URL);
+            let attributes = &rm.resource.as_ref().unwrap().attributes;
+            assert_eq!(attributes[0].key, "process.pid");
+            let names: Vec<&str> = rm.scope_metrics[0].metrics.iter().map(|m| m.name.as_str()).collect();
+            assert_eq!(
+                names,
+                [
+                    "process.cpu.time",
+                    "process.disk.io",
+                    "process.memory.usage",
+                    "process.memory.virtual"
+                ]
+            );
+            for metric in &rm.scope_metrics[0].metrics {
+                for point in points(metric) {
+                    assert!(point.start_time_unix_nano > BOOT_NS, "{}: starts with the process", metric.name);
+                }
+            }
+        }
+        let names: Vec<&str> = host_wide
             .iter()
             .flat_map(|rm| &rm.scope_metrics[0].metrics)
             .map(|m| m.name.as_str())
@@ -1296,6 +1387,7 @@ scrapers:
             "system.paging.faults",
             "system.processes.count",
             "system.processes.created",
+            "system.uptime",
         ];
         assert_eq!(names, expected, "the Collector's default metrics, and only those");
         assert!(request.item_count() > 50);
@@ -1416,7 +1508,11 @@ scrapers:
                 .await
                 .expect("a scrape within 10 s")
                 .expect("the receiver is running");
-            assert_eq!(request.resource_metrics.len(), 8, "one request per scrape, a resource per scraper");
+            assert_eq!(
+                request.resource_metrics.len(),
+                HOST_WIDE + FAKE_PROCESSES,
+                "one request per scrape, a resource per scraper (and per process)"
+            );
         }
         let stats = running.stats.clone();
         running.stop_within(Duration::from_secs(2)).await;
