@@ -320,7 +320,14 @@ fn with_its_variables_set_it_runs_and_its_processors_do_their_jobs() {
 
     // The scraping receivers report: the frontend proxy's check, the host, the ad service's scrape.
     let deadline = Instant::now() + Duration::from_secs(30);
-    let wanted = ["httpcheck.status", "system.cpu.time", "system.memory.usage", "system.uptime", "process.cpu.time", "up"];
+    let wanted = [
+        "httpcheck.status",
+        "system.cpu.time",
+        "system.memory.usage",
+        "system.uptime",
+        "process.cpu.time",
+        "up",
+    ];
     loop {
         let listed: serde_json::Value = client.get(format!("{api}/api/v1/metrics")).send().unwrap().json().unwrap();
         let names: Vec<&str> = listed["metrics"]
