@@ -2,6 +2,11 @@
 
 use clap::Parser;
 
+/// The static musl build's allocator (musl's own is slow under many threads; see Cargo.toml).
+#[cfg(target_env = "musl")]
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() {
     let cli = otelbox::cli::Cli::parse();
     // A server says what it is doing; client commands (run, assert, ...) keep stderr for results.

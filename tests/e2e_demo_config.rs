@@ -189,14 +189,7 @@ fn write_config(name: &str) -> std::path::PathBuf {
 fn otelbox() -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_otelbox"));
     command.env_remove("OTELBOX_CONFIG");
-    for name in [
-        "OTEL_COLLECTOR_HOST",
-        "OTEL_COLLECTOR_PORT_GRPC",
-        "OTEL_COLLECTOR_PORT_HTTP",
-        "FRONTEND_PROXY_ADDR",
-        "AD_HOST",
-        "AD_PROMETHEUS_PORT",
-    ] {
+    for name in VARIABLES {
         command.env_remove(name);
     }
     command

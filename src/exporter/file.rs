@@ -662,6 +662,8 @@ fn backup_timestamp(unix_nanos: u64, offset_seconds: i64) -> String {
 /// The host's offset from UTC in seconds at this Unix time (`localtime_r`'s `tm_gmtoff`, which
 /// follows `TZ` and `/etc/localtime`); 0 when it cannot be had.
 #[cfg(unix)]
+// libc marks musl's `time_t` deprecated (it is to become 64-bit there); the cast follows its width.
+#[allow(deprecated)]
 fn local_offset_seconds(unix_seconds: i64) -> i64 {
     let time = unix_seconds as libc::time_t;
     // SAFETY: an all-zero `tm` is a valid value (integers and, on some platforms, a null zone

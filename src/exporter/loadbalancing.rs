@@ -1,6 +1,6 @@
 //! The `loadbalancing` exporter (the Collector's contrib `loadbalancingexporter`) with the static
-//! resolver: every span of a trace goes to the same one of several OTLP/gRPC backends, so a
-//! backend running tail sampling or span metrics sees whole traces. Each backend is an `otlp`
+//! and DNS resolvers: every span of a trace goes to the same one of several OTLP/gRPC backends, so
+//! a backend running tail sampling or span metrics sees whole traces. Each backend is an `otlp`
 //! exporter of its own (see `otlp.rs`), with its own persistent queue.
 //!
 //! ```yaml
@@ -11,9 +11,14 @@
 //!       otlp:                          # the otlp exporter's settings; its endpoint is ignored
 //!         tls: { insecure: true }
 //!         compression: gzip
-//!     resolver:
+//!     resolver:                        # one of:
 //!       static:
 //!         hostnames: [backend-1:4317, backend-2:4317, backend-3]   # no port: 4317
+//!       # dns:
+//!       #   hostname: collectors.example.com   # every address it resolves to is a backend
+//!       #   port: 5317                         # default 4317
+//!       #   interval: 5s                       # how often it is looked up again (default 5s)
+//!       #   timeout: 1s                        # how long a lookup may take (default 1s)
 //!     timeout: 5s                      # these three, when given, replace protocol.otlp's own
 //!     retry_on_failure: { max_elapsed_time: 300s }
 //!     sending_queue: { queue_size: 1000 }
@@ -30,11 +35,23 @@
 //! A request is acknowledged once every backend's part has been accepted (queued, with a queue);
 //! a part a backend refuses fails the request, whose sender retries it whole.
 //!
+//! The DNS resolver, as the Collector's (`resolver_dns.go`, `loadbalancer.go`): the name is looked
+//! up when the exporter starts (waiting at most `timeout`) and then every `interval`; each address
+//! is a backend `ip:port` (`[ip]:port` for IPv6), the list sorted as the Collector sorts it (this
+//! ring does not depend on the order anyway, so every instance builds the same one). When the
+//! answer changes, the backends of new addresses are started, the three signals'
+//! balancers switch to the new ring at once (`BackendSet`, swapped whole; a request keeps the set
+//! it started with), and then the backends of addresses that went away are shut down, once the
+//! requests still handing them parts are done (waiting at most `HANDOVER`). A failed lookup keeps
+//! the backends there are, and is logged. Without any backend (no lookup has succeeded yet, or the
+//! name resolves to no address) requests are refused retryably: the name may resolve again.
+//!
 //! Each backend's sending queue is named by the exporter id and the endpoint:
 //! `<data dir>/queues/loadbalancing%2F<name>%2F<endpoint>.db` (`backend_id`), so backends never
-//! share a file and a backend's leftovers are sent where they were meant to go.
+//! share a file and a backend's leftovers are sent where they were meant to go: with the DNS
+//! resolver, when its address comes back (in this run or a later one).
 //!
-//! The `dns`, `k8s` and `aws_cloud_map` resolvers and the `resource`, `metric`, `streamID` and
+//! The `k8s` and `aws_cloud_map` resolvers and the `resource`, `metric`, `streamID` and
 //! `attributes` routing keys are refused by name.
 
 use super::otlp::{self, OtlpExporterConfig};
@@ -44,7 +61,7 @@ use crate::config::{ComponentId, Parser, Settings};
 use crate::hash::fnv1a_64;
 use crate::pdata::{service_name, Signal};
 use crate::pipeline::ack::AckToken;
-use crate::pipeline::{Consumer, Envelope, PipelineData, PipelineError, SharedConsumer, SignalConsumers};
+use crate::pipeline::{AnyConsumer, Consumer, Envelope, PipelineData, PipelineError, SharedConsumer, SignalConsumers};
 use crate::telemetry::PerSignal;
 use futures::future::BoxFuture;
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
@@ -54,12 +71,26 @@ use opentelemetry_proto::tonic::logs::v1::{LogRecord, ResourceLogs, ScopeLogs};
 use opentelemetry_proto::tonic::metrics::v1::{Metric, ResourceMetrics, ScopeMetrics};
 use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
 use serde_yaml_ng::{Mapping, Value};
+use std::marker::PhantomData;
+use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::time::Duration;
+use tokio::sync::watch;
 
 /// The port a hostname without one gets, as in the Collector (OTLP/gRPC's).
 const DEFAULT_PORT: u16 = 4317;
+
+/// How often the DNS resolver looks its name up again, and how long a lookup may take, unless
+/// `interval` and `timeout` say otherwise (the Collector's defaults, which a zero also means).
+const DEFAULT_DNS_INTERVAL: Duration = Duration::from_secs(5);
+const DEFAULT_DNS_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// How long the DNS resolver waits, after switching to a new backend set, for the requests that
+/// started on the old one before it shuts down the backends that left (a request still under way
+/// then fails, retryably, on the stopped backend, and its sender sends it again to the new set).
+const HANDOVER: Duration = Duration::from_secs(5);
 
 /// Points each backend has on the ring: enough for an even spread over a few backends.
 const POINTS_PER_BACKEND: usize = 100;
@@ -83,8 +114,23 @@ pub struct Backend {
 #[derive(Clone, Debug, PartialEq)]
 pub struct LoadBalancingConfig {
     pub routing_key: RoutingKey,
-    /// In the order `resolver.static.hostnames` lists them (the ring does not depend on it).
+    /// `resolver.static.hostnames`, in the order listed (the ring does not depend on it); empty
+    /// with the DNS resolver.
     pub backends: Vec<Backend>,
+    /// `resolver.dns`, when it is the resolver.
+    pub dns: Option<DnsResolverConfig>,
+}
+
+/// `resolver.dns`: the backends are the addresses `hostname` resolves to, each at `port`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DnsResolverConfig {
+    pub hostname: String,
+    pub port: u16,
+    pub interval: Duration,
+    pub timeout: Duration,
+    /// The otlp exporter settings every backend gets; its `uri` names `hostname:port` until an
+    /// address takes its place (`otlp_at`).
+    pub otlp: OtlpExporterConfig,
 }
 
 /// The `loadbalancing` exporter type: every signal.
@@ -104,13 +150,14 @@ impl ExporterFactory for Factory {
 }
 
 /// The extensions it names: every backend has the same sending queue and authenticator, so the
-/// first backend's are all of them.
+/// first backend's (or the DNS resolver's template's) are all of them.
 fn extension_refs(config: &LoadBalancingConfig) -> Vec<(String, ComponentId)> {
-    let Some(backend) = config.backends.first() else {
+    let otlp = config.backends.first().map(|b| &b.otlp).or(config.dns.as_ref().map(|d| &d.otlp));
+    let Some(otlp) = otlp else {
         return Vec::new();
     };
-    let mut refs = storage_ref(&backend.otlp.sender);
-    refs.extend(auth_ref(backend.otlp.auth.as_ref()));
+    let mut refs = storage_ref(&otlp.sender);
+    refs.extend(auth_ref(otlp.auth.as_ref()));
     refs
 }
 
@@ -126,8 +173,19 @@ pub fn backend_id(exporter: &ComponentId, endpoint: &str) -> ComponentId {
     }
 }
 
+/// The DNS resolver's otlp settings for one address: the template's, reaching `endpoint` with
+/// the template's scheme (so its TLS choice).
+fn otlp_at(template: &OtlpExporterConfig, endpoint: &str) -> OtlpExporterConfig {
+    let scheme = template.uri.split_once("://").map_or("https", |(scheme, _)| scheme);
+    OtlpExporterConfig {
+        uri: format!("{scheme}://{endpoint}"),
+        ..template.clone()
+    }
+}
+
 /// Starts one otlp exporter per backend (each counting into the load balancer's counters) and
-/// puts a `Balancer` of each signal in front of them.
+/// puts a `Balancer` of each signal in front of them. With the DNS resolver, the backends are
+/// those of the name's addresses now, and a task keeps them current until the exporter shuts down.
 pub fn exporter(
     id: &ComponentId,
     config: &LoadBalancingConfig,
@@ -135,32 +193,38 @@ pub fn exporter(
     data_dir: Option<&Path>,
     counters: PerSignal,
 ) -> anyhow::Result<SignalConsumers> {
-    let mut traces: Vec<(String, SharedConsumer<ExportTraceServiceRequest>)> = Vec::new();
-    let mut metrics: Vec<(String, SharedConsumer<ExportMetricsServiceRequest>)> = Vec::new();
-    let mut logs: Vec<(String, SharedConsumer<ExportLogsServiceRequest>)> = Vec::new();
-    for backend in &config.backends {
-        let sender = Arc::new(otlp::exporter(
-            &backend_id(id, &backend.endpoint),
-            &backend.otlp,
-            authorization,
-            data_dir,
-            counters.clone(),
-        )?);
-        traces.push((
-            backend.endpoint.clone(),
-            sender.clone() as SharedConsumer<ExportTraceServiceRequest>,
-        ));
-        metrics.push((
-            backend.endpoint.clone(),
-            sender.clone() as SharedConsumer<ExportMetricsServiceRequest>,
-        ));
-        logs.push((backend.endpoint.clone(), sender as SharedConsumer<ExportLogsServiceRequest>));
+    let start = {
+        let id = id.clone();
+        let authorization = authorization.cloned();
+        let data_dir = data_dir.map(Path::to_path_buf);
+        move |endpoint: &str, otlp: &OtlpExporterConfig| -> anyhow::Result<SignalConsumers> {
+            let sender = otlp::exporter(
+                &backend_id(&id, endpoint),
+                otlp,
+                authorization.as_ref(),
+                data_dir.as_deref(),
+                counters.clone(),
+            )?;
+            Ok(SignalConsumers::all(Arc::new(sender)))
+        }
+    };
+    match &config.dns {
+        None => {
+            let backends = config
+                .backends
+                .iter()
+                .map(|backend| Ok((backend.endpoint.clone(), start(backend.endpoint.as_str(), &backend.otlp)?)))
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            let set = BackendSet::new(backends, format!("the loadbalancing exporter {id} has no backends"));
+            Ok(balancers(config.routing_key, Backends::fixed(set)))
+        }
+        Some(dns) => {
+            let template = dns.otlp.clone();
+            let factory: BackendFactory = Arc::new(move |endpoint: &str| start(endpoint, &otlp_at(&template, endpoint)));
+            let resolver = DnsResolver::new(id, dns, Arc::new(SystemLookup), factory);
+            dns_balancers(config.routing_key, resolver, dns.interval)
+        }
     }
-    Ok(SignalConsumers {
-        traces: Some(Arc::new(Balancer::new(config.routing_key, traces))),
-        metrics: Some(Arc::new(Balancer::new(config.routing_key, metrics))),
-        logs: Some(Arc::new(Balancer::new(config.routing_key, logs))),
-    })
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -170,6 +234,7 @@ pub fn parse(p: &mut Parser, value: &Value, path: &str) -> LoadBalancingConfig {
     let mut config = LoadBalancingConfig {
         routing_key: RoutingKey::TraceId,
         backends: Vec::new(),
+        dns: None,
     };
     let Some(body) = p.mapping(Some(value), path) else {
         return config;
@@ -200,7 +265,7 @@ pub fn parse(p: &mut Parser, value: &Value, path: &str) -> LoadBalancingConfig {
             "goes with routing_key: attributes, which this otelbox does not support yet",
         );
     }
-    let hostnames = parse_resolver(p, body.get("resolver"), &format!("{path}.resolver"));
+    let resolver = parse_resolver(p, body.get("resolver"), &format!("{path}.resolver"));
     let protocol_path = format!("{path}.protocol");
     let otlp_path = format!("{protocol_path}.otlp");
     let otlp_body: Mapping = match p.mapping(body.get("protocol"), &protocol_path) {
@@ -213,9 +278,18 @@ pub fn parse(p: &mut Parser, value: &Value, path: &str) -> LoadBalancingConfig {
         }
         None => return config,
     };
+    // The endpoints the otlp settings are parsed for, each with the path an error about it belongs
+    // at: the static resolver's hostnames, or the DNS resolver's `hostname:port`, which stands for
+    // the addresses it will resolve to.
+    let targets: Vec<(String, String)> = match &resolver {
+        Some(Resolver::Static(hostnames)) => hostnames.clone(),
+        Some(Resolver::Dns(dns)) => vec![(dns.endpoint(), dns.hostname_path.clone())],
+        None => Vec::new(),
+    };
     // The settings every backend shares, reported once however many backends repeat them.
     let mut reported: Vec<String> = Vec::new();
-    for (endpoint, hostname_path) in hostnames {
+    let mut backends = Vec::new();
+    for (endpoint, hostname_path) in targets {
         let mut backend_body = otlp_body.clone();
         // The endpoint under protocol.otlp is ignored, as in the Collector: the resolver's wins.
         backend_body.insert(Value::String("endpoint".into()), Value::String(endpoint.clone()));
@@ -238,7 +312,19 @@ pub fn parse(p: &mut Parser, value: &Value, path: &str) -> LoadBalancingConfig {
                 reported.push(error);
             }
         }
-        config.backends.push(Backend { endpoint, otlp });
+        backends.push(Backend { endpoint, otlp });
+    }
+    match resolver {
+        Some(Resolver::Dns(dns)) => {
+            config.dns = backends.pop().map(|template| DnsResolverConfig {
+                hostname: dns.hostname,
+                port: dns.port,
+                interval: dns.interval,
+                timeout: dns.timeout,
+                otlp: template.otlp,
+            })
+        }
+        _ => config.backends = backends,
     }
     config
 }
@@ -249,37 +335,75 @@ fn reparent(error: &str, from: &str, to: &str) -> Option<String> {
     rest.starts_with([':', '.', '[']).then(|| format!("{to}{rest}"))
 }
 
-/// The backends of `resolver.static.hostnames`: each endpoint (with the default port when it has
-/// none) and the path it was listed at.
-fn parse_resolver(p: &mut Parser, value: Option<&Value>, path: &str) -> Vec<(String, String)> {
-    let Some(body) = p.mapping(value, path) else {
-        return Vec::new();
-    };
-    p.only_keys(body, &["static", "dns", "k8s", "aws_cloud_map"], path);
-    let mut others = false;
-    for resolver in ["dns", "k8s", "aws_cloud_map"] {
+/// The resolver `resolver` names.
+enum Resolver {
+    /// `static.hostnames`: each endpoint (with the default port when it has none) and the path it
+    /// was listed at.
+    Static(Vec<(String, String)>),
+    Dns(DnsSection),
+}
+
+/// `resolver.dns`, read.
+struct DnsSection {
+    hostname: String,
+    port: u16,
+    interval: Duration,
+    timeout: Duration,
+    /// Where `hostname` is, for the errors about the endpoint it makes.
+    hostname_path: String,
+}
+
+impl DnsSection {
+    /// `hostname:port` (`[hostname]:port` for an IPv6 address).
+    fn endpoint(&self) -> String {
+        if self.hostname.contains(':') {
+            format!("[{}]:{}", self.hostname, self.port)
+        } else {
+            format!("{}:{}", self.hostname, self.port)
+        }
+    }
+}
+
+const RESOLVERS: [&str; 4] = ["static", "dns", "k8s", "aws_cloud_map"];
+
+fn parse_resolver(p: &mut Parser, value: Option<&Value>, path: &str) -> Option<Resolver> {
+    let body = p.mapping(value, path)?;
+    p.only_keys(body, &RESOLVERS, path);
+    for resolver in ["k8s", "aws_cloud_map"] {
         if body.get(resolver).is_some() {
-            others = true;
             p.error(
                 &format!("{path}.{resolver}"),
-                format!("the {resolver} resolver is not supported by this otelbox yet; list the backends under resolver.static.hostnames"),
+                format!("the {resolver} resolver is not supported by this otelbox yet; list the backends under resolver.static.hostnames or name them with resolver.dns.hostname"),
             );
         }
     }
-    let Some(static_value) = body.get("static") else {
-        if !others {
-            p.error(path, "a resolver is required: list the backends under resolver.static.hostnames");
+    let given: Vec<&str> = RESOLVERS.into_iter().filter(|r| body.get(*r).is_some()).collect();
+    match given.as_slice() {
+        [] => {
+            p.error(
+                path,
+                "a resolver is required: list the backends under resolver.static.hostnames, or name them with resolver.dns.hostname",
+            );
+            None
         }
-        return Vec::new();
-    };
-    if others {
-        p.error(path, "give one resolver, not several");
+        ["static"] => Some(Resolver::Static(parse_static(p, body.get("static"), &format!("{path}.static")))),
+        ["dns"] => parse_dns(p, body.get("dns"), &format!("{path}.dns")).map(Resolver::Dns),
+        // k8s or aws_cloud_map, refused above.
+        [_] => None,
+        _ => {
+            p.error(path, "give one resolver, not several");
+            None
+        }
     }
-    let static_path = format!("{path}.static");
-    let Some(resolver) = p.mapping(Some(static_value), &static_path) else {
+}
+
+/// The backends of `resolver.static.hostnames`: each endpoint (with the default port when it has
+/// none) and the path it was listed at.
+fn parse_static(p: &mut Parser, value: Option<&Value>, static_path: &str) -> Vec<(String, String)> {
+    let Some(resolver) = p.mapping(value, static_path) else {
         return Vec::new();
     };
-    p.only_keys(resolver, &["hostnames"], &static_path);
+    p.only_keys(resolver, &["hostnames"], static_path);
     let list_path = format!("{static_path}.hostnames");
     let listed = resolver.get("hostnames");
     let items = p.list(listed, &list_path);
@@ -305,6 +429,85 @@ fn parse_resolver(p: &mut Parser, value: Option<&Value>, path: &str) -> Vec<(Str
         hostnames.push((endpoint, at));
     }
     hostnames
+}
+
+/// `resolver.dns`: `hostname` (required), `port`, `interval` and `timeout`, as in the Collector
+/// (whose `port` is a string: a number or a string of digits; an empty one is the default).
+fn parse_dns(p: &mut Parser, value: Option<&Value>, path: &str) -> Option<DnsSection> {
+    let body = p.mapping(value, path)?;
+    p.only_keys(body, &["hostname", "port", "interval", "timeout"], path);
+    let hostname_path = format!("{path}.hostname");
+    let hostname = match body.get("hostname") {
+        None | Some(Value::Null) => {
+            p.error(&hostname_path, "is required: the DNS name whose addresses are the backends");
+            None
+        }
+        Some(v) => p.string(v, &hostname_path),
+    };
+    let hostname = hostname.and_then(|hostname| {
+        let name_like = !hostname.is_empty()
+            && hostname.len() <= 253
+            && hostname.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_'));
+        if hostname.trim().is_empty() {
+            p.error(
+                &hostname_path,
+                "is empty (an unset environment variable?); expected the DNS name whose addresses are the backends",
+            );
+            None
+        } else if !name_like && hostname.parse::<Ipv6Addr>().is_err() {
+            p.error(
+                &hostname_path,
+                format!("expected a host name (the port goes under port), got '{hostname}'"),
+            );
+            None
+        } else {
+            Some(hostname)
+        }
+    });
+    let port = match body.get("port") {
+        None | Some(Value::Null) => Some(DEFAULT_PORT),
+        Some(v) => parse_port(p, v, &format!("{path}.port")),
+    };
+    let interval = duration_or(p, body.get("interval"), &format!("{path}.interval"), DEFAULT_DNS_INTERVAL);
+    let timeout = duration_or(p, body.get("timeout"), &format!("{path}.timeout"), DEFAULT_DNS_TIMEOUT);
+    Some(DnsSection {
+        hostname: hostname?,
+        port: port?,
+        interval: interval?,
+        timeout: timeout?,
+        hostname_path,
+    })
+}
+
+/// A port, 1 to 65535, written as a number or a string of digits; an empty string is the default
+/// port (the Collector then adds 4317).
+fn parse_port(p: &mut Parser, value: &Value, path: &str) -> Option<u16> {
+    let number = match value {
+        Value::String(text) if text.trim().is_empty() => return Some(DEFAULT_PORT),
+        Value::String(text) => match text.trim().parse::<u64>() {
+            Ok(number) => number,
+            Err(_) => {
+                p.error(path, format!("expected a port number, 1 to 65535, got '{text}'"));
+                return None;
+            }
+        },
+        other => p.unsigned(other, path)?,
+    };
+    match u16::try_from(number) {
+        Ok(port) if port > 0 => Some(port),
+        _ => {
+            p.error(path, format!("expected a port number, 1 to 65535, got {number}"));
+            None
+        }
+    }
+}
+
+/// A duration, `default` when absent or zero (the Collector's DNS resolver takes 0 for its default).
+fn duration_or(p: &mut Parser, value: Option<&Value>, path: &str, default: Duration) -> Option<Duration> {
+    match value {
+        None | Some(Value::Null) => Some(default),
+        Some(v) => p.duration(v, path).map(|d| if d.is_zero() { default } else { d }),
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -494,50 +697,419 @@ fn regroup<R: Clone, S: Clone, I>(
     parts
 }
 
+// ---------------------------------------------------------------------------------------------
+// The backends
+
+/// The backends of the moment: the ring over their endpoints and each one's consumers (its otlp
+/// exporter's), by the ring's index. Never changed: a new answer of the resolver is a new set.
+struct BackendSet {
+    ring: Ring,
+    backends: Vec<(String, SignalConsumers)>,
+    /// The refusal's message when there are no backends.
+    none_because: String,
+}
+
+impl BackendSet {
+    fn new(backends: Vec<(String, SignalConsumers)>, none_because: String) -> BackendSet {
+        let endpoints: Vec<&str> = backends.iter().map(|(endpoint, _)| endpoint.as_str()).collect();
+        BackendSet {
+            ring: Ring::new(&endpoints),
+            backends,
+            none_because,
+        }
+    }
+
+    fn endpoints(&self) -> impl Iterator<Item = &str> {
+        self.backends.iter().map(|(endpoint, _)| endpoint.as_str())
+    }
+
+    fn consumers_of(&self, endpoint: &str) -> Option<&SignalConsumers> {
+        self.backends.iter().find(|(e, _)| e == endpoint).map(|(_, consumers)| consumers)
+    }
+}
+
+/// The set the three signals' balancers read at the start of each request, which the DNS
+/// resolver replaces whole.
+type SharedSet = Arc<RwLock<Arc<BackendSet>>>;
+
+/// A backend's endpoint and its running exporter's consumers.
+type RunningBackend = (String, SignalConsumers);
+
+fn current(set: &SharedSet) -> Arc<BackendSet> {
+    set.read().unwrap_or_else(PoisonError::into_inner).clone()
+}
+
+/// What the three signals' balancers share: the backend set and, with the DNS resolver, the task
+/// that keeps it current.
+struct Backends {
+    set: SharedSet,
+    resolver: Mutex<Option<ResolverTask>>,
+}
+
+struct ResolverTask {
+    stop: watch::Sender<bool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Backends {
+    fn fixed(set: BackendSet) -> Backends {
+        Backends {
+            set: Arc::new(RwLock::new(Arc::new(set))),
+            resolver: Mutex::new(None),
+        }
+    }
+
+    fn current(&self) -> Arc<BackendSet> {
+        current(&self.set)
+    }
+
+    /// Stops the resolver's task (letting a lookup and switch under way finish), then every
+    /// backend of the last set.
+    async fn shutdown(&self) {
+        let resolver = self.resolver.lock().unwrap_or_else(PoisonError::into_inner).take();
+        if let Some(ResolverTask { stop, task }) = resolver {
+            stop.send_replace(true);
+            if let Err(e) = task.await {
+                tracing::warn!(error = %e, "the loadbalancing exporter's DNS resolver task ended abnormally");
+            }
+        }
+        let set = self.current();
+        futures::future::join_all(set.backends.iter().map(|(_, consumers)| consumers.shutdown())).await;
+    }
+}
+
+/// The three signals' balancers over `backends`.
+fn balancers(routing: RoutingKey, backends: Backends) -> SignalConsumers {
+    let backends = Arc::new(backends);
+    SignalConsumers {
+        traces: Some(Arc::new(Balancer::<ExportTraceServiceRequest>::sharing(routing, backends.clone()))),
+        metrics: Some(Arc::new(Balancer::<ExportMetricsServiceRequest>::sharing(
+            routing,
+            backends.clone(),
+        ))),
+        logs: Some(Arc::new(Balancer::<ExportLogsServiceRequest>::sharing(routing, backends))),
+    }
+}
+
+/// One backend's consumers, started for an endpoint (`ip:port`): its otlp exporter, or a test's.
+type BackendFactory = Arc<dyn Fn(&str) -> anyhow::Result<SignalConsumers> + Send + Sync>;
+
+/// Looks a host name's addresses up: the system's resolver (`SystemLookup`), or a test's script.
+/// Blocking; the resolver runs it on a thread of its own and waits at most its `timeout`.
+trait Lookup: Send + Sync {
+    fn lookup(&self, hostname: &str) -> std::io::Result<Vec<IpAddr>>;
+}
+
+/// The system's resolver (`getaddrinfo`: `/etc/hosts`, then DNS), IPv4 and IPv6 addresses.
+struct SystemLookup;
+
+impl Lookup for SystemLookup {
+    fn lookup(&self, hostname: &str) -> std::io::Result<Vec<IpAddr>> {
+        use std::net::ToSocketAddrs;
+        Ok((hostname, 0u16).to_socket_addrs()?.map(|address| address.ip()).collect())
+    }
+}
+
+/// `lookup` of `hostname` on a thread of its own, waited for at most `timeout` (a lookup that takes
+/// longer is left to finish, unread), for the first lookup, made while the exporter is built.
+fn lookup_blocking(lookup: Arc<dyn Lookup>, hostname: &str, timeout: Duration) -> Result<Vec<IpAddr>, String> {
+    let (answer, answered) = std::sync::mpsc::channel();
+    let host = hostname.to_string();
+    std::thread::Builder::new()
+        .name("loadbalancing-dns".into())
+        .spawn(move || {
+            let _ = answer.send(lookup.lookup(&host));
+        })
+        .map_err(|e| format!("cannot start the lookup: {e}"))?;
+    match answered.recv_timeout(timeout) {
+        Ok(Ok(addresses)) => Ok(addresses),
+        Ok(Err(e)) => Err(e.to_string()),
+        Err(_) => Err(format!("no answer within {timeout:?}")),
+    }
+}
+
+/// The same from the resolver's task, on the runtime's blocking threads.
+async fn lookup_async(lookup: Arc<dyn Lookup>, hostname: &str, timeout: Duration) -> Result<Vec<IpAddr>, String> {
+    let host = hostname.to_string();
+    match tokio::time::timeout(timeout, tokio::task::spawn_blocking(move || lookup.lookup(&host))).await {
+        Ok(Ok(Ok(addresses))) => Ok(addresses),
+        Ok(Ok(Err(e))) => Err(e.to_string()),
+        Ok(Err(e)) => Err(format!("the lookup failed: {e}")),
+        Err(_) => Err(format!("no answer within {timeout:?}")),
+    }
+}
+
+/// The backends' endpoints for a lookup's addresses: `ip:port` (`[ip]:port` for IPv6; an
+/// IPv4-mapped address as IPv4, as the Collector writes it), sorted as text, as the Collector sorts
+/// them, and each once.
+fn endpoints_of(addresses: &[IpAddr], port: u16) -> Vec<String> {
+    let mut endpoints: Vec<String> = addresses
+        .iter()
+        .map(|ip| SocketAddr::new(ip.to_canonical(), port).to_string())
+        .collect();
+    endpoints.sort();
+    endpoints.dedup();
+    endpoints
+}
+
+/// Why a DNS resolver's exporter refuses data without backends.
+fn no_backends(exporter: &str, hostname: &str, why: &str) -> String {
+    format!("the loadbalancing exporter {exporter} has no backend to send to: the DNS name '{hostname}' {why}; retry later")
+}
+
+/// The DNS resolver: looks `hostname` up and makes the backend set follow the answer.
+struct DnsResolver {
+    /// The exporter's id, for the logs and the refusals.
+    exporter: String,
+    hostname: String,
+    port: u16,
+    timeout: Duration,
+    lookup: Arc<dyn Lookup>,
+    factory: BackendFactory,
+    set: SharedSet,
+}
+
+impl DnsResolver {
+    fn new(exporter: &ComponentId, config: &DnsResolverConfig, lookup: Arc<dyn Lookup>, factory: BackendFactory) -> DnsResolver {
+        let exporter = exporter.to_string();
+        let none = no_backends(&exporter, &config.hostname, "has not been looked up yet");
+        DnsResolver {
+            exporter,
+            hostname: config.hostname.clone(),
+            port: config.port,
+            timeout: config.timeout,
+            lookup,
+            factory,
+            set: Arc::new(RwLock::new(Arc::new(BackendSet::new(Vec::new(), none)))),
+        }
+    }
+
+    fn current(&self) -> Arc<BackendSet> {
+        current(&self.set)
+    }
+
+    /// The refusal's message without backends.
+    fn no_backends(&self, why: &str) -> String {
+        no_backends(&self.exporter, &self.hostname, why)
+    }
+
+    /// The first lookup, as the exporter is built: waits for it (at most `timeout`); without an
+    /// answer the exporter starts without backends.
+    fn start(&self) {
+        match lookup_blocking(self.lookup.clone(), &self.hostname, self.timeout) {
+            // Nothing to retire: the set was empty.
+            Ok(addresses) => drop(self.switch(endpoints_of(&addresses, self.port))),
+            Err(e) => self.failed(&e),
+        }
+    }
+
+    /// One periodic lookup: on an answer, the set follows it; a failure keeps it.
+    async fn refresh(&self) {
+        match lookup_async(self.lookup.clone(), &self.hostname, self.timeout).await {
+            Ok(addresses) => {
+                if let Some((old, removed)) = self.switch(endpoints_of(&addresses, self.port)) {
+                    retire(old, removed).await;
+                }
+            }
+            Err(e) => self.failed(&e),
+        }
+    }
+
+    /// Until `stop` says so (or the exporter is gone), a lookup every `interval`.
+    async fn run(self, interval: Duration, mut stop: watch::Receiver<bool>) {
+        loop {
+            tokio::select! {
+                _ = stop.changed() => return,
+                _ = tokio::time::sleep(interval) => {}
+            }
+            self.refresh().await;
+        }
+    }
+
+    /// A failed lookup keeps the backends there are, as in the Collector; without any, the refusal
+    /// says why.
+    fn failed(&self, error: &str) {
+        let set = self.current();
+        tracing::warn!(exporter = %self.exporter, hostname = %self.hostname, error = %error, backends = set.backends.len(),
+            "cannot look up the loadbalancing exporter's DNS name; the backends stay as they are");
+        if set.backends.is_empty() {
+            let none = self.no_backends(&format!("could not be looked up ({error})"));
+            *self.set.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(BackendSet::new(Vec::new(), none));
+        }
+    }
+
+    /// Makes the set that of `endpoints` (sorted): starts the backends of new endpoints, keeps
+    /// those of the others, and swaps the set, so that every request from now on uses it. Returns
+    /// the old set and the backends that left it, for `retire`; None when nothing changed.
+    fn switch(&self, endpoints: Vec<String>) -> Option<(Arc<BackendSet>, Vec<RunningBackend>)> {
+        let old = self.current();
+        let mut backends = Vec::new();
+        let mut added = Vec::new();
+        for endpoint in &endpoints {
+            if let Some(consumers) = old.consumers_of(endpoint) {
+                backends.push((endpoint.clone(), consumers.clone()));
+                continue;
+            }
+            match (self.factory)(endpoint.as_str()) {
+                Ok(consumers) => {
+                    backends.push((endpoint.clone(), consumers));
+                    added.push(endpoint.clone());
+                }
+                // Out of the ring for now; the next lookup tries again.
+                Err(e) => {
+                    let error = format!("{e:#}");
+                    tracing::error!(exporter = %self.exporter, endpoint = %endpoint, error = %error,
+                        "cannot start the backend of a resolved address; it stays out of the ring until the next lookup");
+                }
+            }
+        }
+        let none = if endpoints.is_empty() {
+            self.no_backends("resolves to no address")
+        } else {
+            self.no_backends("resolves to addresses whose backends could not be started (see the log)")
+        };
+        // The same backends (an address only ever joins by starting its backend): nothing to do.
+        let unchanged = old.endpoints().eq(backends.iter().map(|(endpoint, _)| endpoint.as_str()));
+        if unchanged && (!backends.is_empty() || old.none_because == none) {
+            return None;
+        }
+        let removed: Vec<(String, SignalConsumers)> = old
+            .backends
+            .iter()
+            .filter(|(endpoint, _)| !endpoints.contains(endpoint))
+            .cloned()
+            .collect();
+        let next = Arc::new(BackendSet::new(backends, none));
+        let now: Vec<&str> = next.endpoints().collect();
+        let gone: Vec<&str> = removed.iter().map(|(endpoint, _)| endpoint.as_str()).collect();
+        tracing::info!(exporter = %self.exporter, hostname = %self.hostname, backends = ?now, added = ?added, removed = ?gone,
+            "the loadbalancing exporter's DNS name resolves to other addresses; the ring follows");
+        *self.set.write().unwrap_or_else(PoisonError::into_inner) = next;
+        Some((old, removed))
+    }
+}
+
+/// Shuts down the backends that left `old` (swapped out already, so no new request reaches them),
+/// once the requests that started on it are done (at most `HANDOVER`). Their persistent queues
+/// stay on disk under their endpoint, and are sent if it comes back.
+async fn retire(old: Arc<BackendSet>, removed: Vec<(String, SignalConsumers)>) {
+    if removed.is_empty() {
+        return;
+    }
+    // Each request holds the set it started with until it has handed out every part.
+    let deadline = tokio::time::Instant::now() + HANDOVER;
+    while Arc::strong_count(&old) > 1 && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    drop(old);
+    futures::future::join_all(removed.iter().map(|(_, consumers)| consumers.shutdown())).await;
+}
+
+/// The balancers over a DNS resolver's backends: the name is looked up now (waiting at most the
+/// resolver's `timeout`), then every `interval` by a task that the exporter's shutdown stops.
+fn dns_balancers(routing: RoutingKey, resolver: DnsResolver, interval: Duration) -> anyhow::Result<SignalConsumers> {
+    let runtime =
+        tokio::runtime::Handle::try_current().map_err(|_| anyhow::anyhow!("exporter {}: needs the tokio runtime", resolver.exporter))?;
+    resolver.start();
+    let set = resolver.set.clone();
+    let (stop, stopped) = watch::channel(false);
+    let task = runtime.spawn(resolver.run(interval, stopped));
+    Ok(balancers(
+        routing,
+        Backends {
+            set,
+            resolver: Mutex::new(Some(ResolverTask { stop, task })),
+        },
+    ))
+}
+
 /// One signal's load balancer: splits each envelope between the backends' consumers; its acks
 /// complete once every part has settled (each part carries a split of them).
 pub struct Balancer<T> {
     routing: RoutingKey,
-    ring: Ring,
-    backends: Vec<SharedConsumer<T>>,
+    backends: Arc<Backends>,
     /// Picks the backend of the next request's keyless items, in turn.
     next: AtomicUsize,
+    signal: PhantomData<fn(T)>,
+}
+
+impl<T: PipelineData> Balancer<T> {
+    /// Over fixed backends as (endpoint, consumer): the ring places each by its endpoint.
+    pub fn new(routing: RoutingKey, backends: Vec<(String, SharedConsumer<T>)>) -> Balancer<T> {
+        let backends = backends
+            .into_iter()
+            .map(|(endpoint, consumer)| (endpoint, of_one_signal(T::into_any(consumer))))
+            .collect();
+        let set = BackendSet::new(backends, "the loadbalancing exporter has no backends".into());
+        Balancer::sharing(routing, Arc::new(Backends::fixed(set)))
+    }
 }
 
 impl<T> Balancer<T> {
-    /// Backends as (endpoint, consumer): the ring places each by its endpoint.
-    pub fn new(routing: RoutingKey, backends: Vec<(String, SharedConsumer<T>)>) -> Balancer<T> {
-        let (endpoints, backends): (Vec<String>, Vec<SharedConsumer<T>>) = backends.into_iter().unzip();
+    fn sharing(routing: RoutingKey, backends: Arc<Backends>) -> Balancer<T> {
         Balancer {
             routing,
-            ring: Ring::new(&endpoints),
             backends,
             next: AtomicUsize::new(0),
+            signal: PhantomData,
         }
+    }
+}
+
+/// A set of consumers holding one signal's.
+fn of_one_signal(consumer: AnyConsumer) -> SignalConsumers {
+    match consumer {
+        AnyConsumer::Traces(c) => SignalConsumers {
+            traces: Some(c),
+            ..Default::default()
+        },
+        AnyConsumer::Metrics(c) => SignalConsumers {
+            metrics: Some(c),
+            ..Default::default()
+        },
+        AnyConsumer::Logs(c) => SignalConsumers {
+            logs: Some(c),
+            ..Default::default()
+        },
     }
 }
 
 impl<T: Balanced> Consumer<T> for Balancer<T> {
     fn consume(&self, envelope: Envelope<T>) -> BoxFuture<'_, Result<(), PipelineError>> {
         Box::pin(async move {
-            let Envelope { data, acks } = envelope;
-            if self.backends.is_empty() {
-                let error = PipelineError::permanent("the loadbalancing exporter has no backends");
-                for ack in acks {
-                    ack.fail(error.clone());
+            // This request's backends, to its end: a swap from now on does not concern it, and the
+            // resolver waits for it before it shuts down a backend that left.
+            let set = self.backends.current();
+            if set.backends.is_empty() {
+                if envelope.item_count() == 0 {
+                    envelope.commit();
+                    return Ok(());
                 }
+                // Retryable: a DNS name may resolve again.
+                let error = PipelineError::retryable(set.none_because.clone());
+                envelope.fail(&error);
                 return Err(error);
             }
-            let fallback = self.next.fetch_add(1, Ordering::Relaxed) % self.backends.len();
-            let parts = data.partition(&self.ring, self.routing, fallback);
+            let Envelope { data, acks } = envelope;
+            let fallback = self.next.fetch_add(1, Ordering::Relaxed) % set.backends.len();
+            let parts = data.partition(&set.ring, self.routing, fallback);
             let mut first_error = None;
-            for (backend, part) in self.backends.iter().zip(parts) {
+            for ((endpoint, consumers), part) in set.backends.iter().zip(parts) {
                 if part.item_count() == 0 {
                     continue;
                 }
                 let part = Envelope {
                     data: part,
                     acks: acks.iter().map(AckToken::split).collect(),
+                };
+                let Some(backend) = T::select(consumers) else {
+                    let error = PipelineError::permanent(format!(
+                        "the loadbalancing exporter's backend {endpoint} takes no {}",
+                        T::SIGNAL.as_str()
+                    ));
+                    part.fail(&error);
+                    first_error.get_or_insert(error);
+                    continue;
                 };
                 // A refusing backend has failed its part's acks, and so the request.
                 if let Err(e) = backend.consume(part).await {
@@ -552,14 +1124,10 @@ impl<T: Balanced> Consumer<T> for Balancer<T> {
         })
     }
 
-    /// Stops every backend: the three signals' balancers share them, and the topology shuts an
-    /// exporter down through one of its consumers.
+    /// Stops the resolver and every backend: the three signals' balancers share them, and the
+    /// topology shuts an exporter down through one of its consumers.
     fn shutdown(&self) -> BoxFuture<'_, ()> {
-        Box::pin(async move {
-            for backend in &self.backends {
-                backend.shutdown().await;
-            }
-        })
+        Box::pin(self.backends.shutdown())
     }
 }
 
@@ -570,25 +1138,39 @@ mod tests {
     use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue, InstrumentationScope, KeyValue};
     use opentelemetry_proto::tonic::metrics::v1::{metric, Gauge, NumberDataPoint};
     use opentelemetry_proto::tonic::resource::v1::Resource;
-    use std::collections::{BTreeMap, BTreeSet};
-    use std::sync::Mutex;
+    use std::collections::{BTreeMap, BTreeSet, VecDeque};
+    use std::net::Ipv4Addr;
+    use std::sync::atomic::AtomicBool;
 
-    /// Keeps what it receives, unsettled, until told to commit.
-    struct Holding<T>(Mutex<Vec<Envelope<T>>>);
+    /// Keeps what it receives, unsettled, until told to commit; remembers being shut down.
+    struct Holding<T> {
+        held: Mutex<Vec<Envelope<T>>>,
+        shut_down: AtomicBool,
+    }
 
     impl<T> Holding<T> {
         fn new() -> Arc<Holding<T>> {
-            Arc::new(Holding(Mutex::new(Vec::new())))
+            Arc::new(Holding {
+                held: Mutex::new(Vec::new()),
+                shut_down: AtomicBool::new(false),
+            })
         }
         fn take(&self) -> Vec<Envelope<T>> {
-            std::mem::take(&mut *self.0.lock().unwrap())
+            std::mem::take(&mut *self.held.lock().unwrap())
+        }
+        fn is_shut_down(&self) -> bool {
+            self.shut_down.load(Ordering::SeqCst)
         }
     }
 
     impl<T: SignalData> Consumer<T> for Holding<T> {
         fn consume(&self, envelope: Envelope<T>) -> BoxFuture<'_, Result<(), PipelineError>> {
-            self.0.lock().unwrap().push(envelope);
+            self.held.lock().unwrap().push(envelope);
             Box::pin(async { Ok(()) })
+        }
+        fn shutdown(&self) -> BoxFuture<'_, ()> {
+            self.shut_down.store(true, Ordering::SeqCst);
+            Box::pin(async {})
         }
     }
 
@@ -979,19 +1561,19 @@ mod tests {
     #[test]
     fn config_errors_name_their_paths() {
         assert_eq!(
-            errors("routing_key: streamID\nrouting_attributes: [a]\nresolver: { dns: { hostname: lb } }\nbalance: true"),
+            errors("routing_key: streamID\nrouting_attributes: [a]\nresolver: { k8s: { service: lb } }\nbalance: true"),
             vec![
                 "exporters.loadbalancing/lb.balance: unknown key (expected one of: routing_key, routing_attributes, protocol, resolver, timeout, retry_on_failure, sending_queue)",
                 "exporters.loadbalancing/lb.routing_key: routing by streamID is not supported by this otelbox yet; use traceID or service",
                 "exporters.loadbalancing/lb.routing_attributes: goes with routing_key: attributes, which this otelbox does not support yet",
-                "exporters.loadbalancing/lb.resolver.dns: the dns resolver is not supported by this otelbox yet; list the backends under resolver.static.hostnames",
+                "exporters.loadbalancing/lb.resolver.k8s: the k8s resolver is not supported by this otelbox yet; list the backends under resolver.static.hostnames or name them with resolver.dns.hostname",
             ]
         );
         assert_eq!(
             errors("routing_key: spanID\nresolver: {}"),
             vec![
                 "exporters.loadbalancing/lb.routing_key: expected traceID, service, resource, metric, streamID or attributes, got 'spanID'",
-                "exporters.loadbalancing/lb.resolver: a resolver is required: list the backends under resolver.static.hostnames",
+                "exporters.loadbalancing/lb.resolver: a resolver is required: list the backends under resolver.static.hostnames, or name them with resolver.dns.hostname",
             ]
         );
         assert_eq!(
@@ -1051,6 +1633,569 @@ mod tests {
             let file = dir.path().join(format!("queues/loadbalancing%2Flb%2F{endpoint}.db"));
             assert!(file.is_file(), "{} exists", file.display());
         }
+        consumers.shutdown().await;
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // The DNS resolver
+
+    /// The corpus's config (`27-otelio-loadbalancing-dns.yaml`), as it is.
+    const CORPUS_DNS: &str = "receivers:
+  otlp:
+    protocols:
+      grpc:
+        endpoint: 0.0.0.0:4317
+
+exporters:
+  loadbalancing:
+    routing_key: service
+    protocol:
+      otlp:
+        tls:
+          insecure: true
+    resolver:
+      dns:
+        hostname: collectors.example.com
+        port: 5317
+
+service:
+  pipelines:
+    traces:
+      receivers: [otlp]
+      exporters: [loadbalancing]
+";
+
+    #[test]
+    fn the_corpus_dns_config_loads_with_the_collectors_defaults() {
+        let config = crate::components::parse_config(CORPUS_DNS).unwrap_or_else(|e| panic!("{e}"));
+        let settings = config.settings_of::<LoadBalancingConfig>(crate::config::Kind::Exporter, "loadbalancing");
+        let (_, lb) = settings[0];
+        assert_eq!(lb.routing_key, RoutingKey::Service);
+        assert!(lb.backends.is_empty(), "the backends come from the name");
+        let dns = lb.dns.as_ref().expect("the DNS resolver");
+        assert_eq!(
+            (dns.hostname.as_str(), dns.port, dns.interval, dns.timeout),
+            ("collectors.example.com", 5317, Duration::from_secs(5), Duration::from_secs(1)),
+            "interval 5s and timeout 1s by default, as in the Collector"
+        );
+        assert_eq!(dns.otlp.uri, "http://collectors.example.com:5317", "tls.insecure: plaintext");
+        assert_eq!(otlp_at(&dns.otlp, "10.0.0.7:5317").uri, "http://10.0.0.7:5317");
+        assert_eq!(otlp_at(&dns.otlp, "[fd00::7]:5317").uri, "http://[fd00::7]:5317");
+        assert_eq!(otlp_at(&dns.otlp, "10.0.0.7:5317").tls, None);
+    }
+
+    #[test]
+    fn dns_resolver_settings() {
+        let (config, parse_errors) = parsed(
+            "protocol: { otlp: { tls: { insecure: true }, compression: zstd } }\n\
+             resolver: { dns: { hostname: collectors.example.com, port: 5317, interval: 30s, timeout: 2s } }\n\
+             sending_queue: { queue_size: 50 }\n",
+        );
+        assert_eq!(parse_errors, Vec::<String>::new());
+        let dns = config.dns.unwrap();
+        assert_eq!(
+            (dns.port, dns.interval, dns.timeout),
+            (5317, Duration::from_secs(30), Duration::from_secs(2))
+        );
+        assert_eq!(dns.otlp.compression, crate::exporter::sender::Compression::Zstd);
+        assert_eq!(
+            dns.otlp.sender.queue.queue_size, 50,
+            "the top-level sender settings apply to every backend"
+        );
+
+        let (config, parse_errors) = parsed("resolver: { dns: { hostname: lb.internal } }");
+        assert_eq!(parse_errors, Vec::<String>::new());
+        let dns = config.dns.unwrap();
+        assert_eq!(
+            (dns.port, dns.interval, dns.timeout),
+            (4317, Duration::from_secs(5), Duration::from_secs(1))
+        );
+        assert_eq!(dns.otlp.uri, "https://lb.internal:4317", "TLS unless tls.insecure, as for otlp");
+
+        // The Collector's port is a string; zero durations are its defaults.
+        let dns = parsed("resolver: { dns: { hostname: lb, port: '5317', interval: 0s, timeout: 0s } }")
+            .0
+            .dns
+            .unwrap();
+        assert_eq!(
+            (dns.port, dns.interval, dns.timeout),
+            (5317, Duration::from_secs(5), Duration::from_secs(1))
+        );
+        assert_eq!(parsed("resolver: { dns: { hostname: lb, port: '' } }").0.dns.unwrap().port, 4317);
+        let dns = parsed("resolver: { dns: { hostname: 'fd00::1' } }").0.dns.unwrap();
+        assert_eq!(dns.otlp.uri, "https://[fd00::1]:4317");
+
+        // Not a setting of the Collector's DNS resolver (proposed, not merged).
+        assert_eq!(
+            errors("resolver: { dns: { hostname: lb, quarantine: { enabled: false } } }"),
+            vec!["exporters.loadbalancing/lb.resolver.dns.quarantine: unknown key (expected one of: hostname, port, interval, timeout)"]
+        );
+    }
+
+    #[test]
+    fn dns_resolver_config_errors_name_their_paths() {
+        assert_eq!(
+            errors("resolver: { dns: { port: 0 } }"),
+            vec![
+                "exporters.loadbalancing/lb.resolver.dns.hostname: is required: the DNS name whose addresses are the backends",
+                "exporters.loadbalancing/lb.resolver.dns.port: expected a port number, 1 to 65535, got 0",
+            ]
+        );
+        assert_eq!(
+            errors("resolver: { dns: { hostname: 'lb:4317', port: 70000, interval: soon, timeout: 1s } }"),
+            vec![
+                "exporters.loadbalancing/lb.resolver.dns.hostname: expected a host name (the port goes under port), got 'lb:4317'",
+                "exporters.loadbalancing/lb.resolver.dns.port: expected a port number, 1 to 65535, got 70000",
+                "exporters.loadbalancing/lb.resolver.dns.interval: expected a duration like 250ms, 15m, 12h or 7d, got 'soon'",
+            ]
+        );
+        assert_eq!(
+            errors("resolver: { dns: { hostname: '', port: abc } }"),
+            vec![
+                "exporters.loadbalancing/lb.resolver.dns.hostname: is empty (an unset environment variable?); expected the DNS name whose addresses are the backends",
+                "exporters.loadbalancing/lb.resolver.dns.port: expected a port number, 1 to 65535, got 'abc'",
+            ]
+        );
+        assert_eq!(
+            errors("resolver: { static: { hostnames: ['a:1'] }, dns: { hostname: lb } }"),
+            vec!["exporters.loadbalancing/lb.resolver: give one resolver, not several"]
+        );
+        assert_eq!(
+            errors("resolver: { aws_cloud_map: { namespace: n, service_name: s } }"),
+            vec!["exporters.loadbalancing/lb.resolver.aws_cloud_map: the aws_cloud_map resolver is not supported by this otelbox yet; list the backends under resolver.static.hostnames or name them with resolver.dns.hostname"]
+        );
+    }
+
+    #[test]
+    fn the_testdata_examples_parse_without_errors() {
+        let file: Value = serde_yaml_ng::from_str(include_str!("testdata/loadbalancing.yaml")).unwrap();
+        for (id, section) in file.as_mapping().unwrap() {
+            let id = id.as_str().unwrap();
+            let mut errors = Vec::new();
+            let config = parse(&mut Parser::collecting(&mut errors), section, &format!("exporters.{id}"));
+            assert_eq!(errors, Vec::<String>::new(), "{id}");
+            assert!(!config.backends.is_empty() || config.dns.is_some(), "{id} has backends");
+        }
+    }
+
+    #[test]
+    fn resolved_addresses_become_sorted_endpoints_each_once() {
+        let addresses: Vec<IpAddr> = ["10.0.0.10", "10.0.0.2", "::1", "10.0.0.2", "::ffff:10.0.0.3"]
+            .iter()
+            .map(|a| a.parse().unwrap())
+            .collect();
+        assert_eq!(
+            endpoints_of(&addresses, 4317),
+            ["10.0.0.10:4317", "10.0.0.2:4317", "10.0.0.3:4317", "[::1]:4317"],
+            "sorted as text, IPv6 in brackets, an IPv4-mapped address as IPv4"
+        );
+        // Each address's queue file is named by its endpoint, so a returning address finds its own.
+        let id = ComponentId::parse("loadbalancing/lb").unwrap();
+        let file = |endpoint: &str| crate::exporter::queue::queue_path(Path::new("/data"), &backend_id(&id, endpoint).to_string());
+        assert_eq!(
+            file("[fd00::1]:4317"),
+            std::path::PathBuf::from("/data/queues/loadbalancing%2Flb%2F%5Bfd00%3A%3A1%5D%3A4317.db")
+        );
+        assert_eq!(file("10.0.0.2:4317"), file("10.0.0.2:4317"));
+    }
+
+    fn ip(n: u8) -> IpAddr {
+        IpAddr::V4(Ipv4Addr::new(10, 0, 0, n))
+    }
+
+    /// Answers lookups from a script, in order; then fails.
+    struct Scripted(Mutex<VecDeque<std::io::Result<Vec<IpAddr>>>>);
+
+    impl Scripted {
+        fn new(answers: Vec<std::io::Result<Vec<IpAddr>>>) -> Arc<Scripted> {
+            Arc::new(Scripted(Mutex::new(answers.into())))
+        }
+    }
+
+    impl Lookup for Scripted {
+        fn lookup(&self, _hostname: &str) -> std::io::Result<Vec<IpAddr>> {
+            self.0
+                .lock()
+                .unwrap()
+                .pop_front()
+                .unwrap_or_else(|| Err(std::io::Error::other("the script has ended")))
+        }
+    }
+
+    /// The trace consumers a test resolver's factory started, in the order it started them.
+    type Started = Arc<Mutex<Vec<(String, Arc<Holding<ExportTraceServiceRequest>>)>>>;
+
+    /// A factory of holding trace consumers, and what it started.
+    fn holding_backends() -> (BackendFactory, Started) {
+        let started: Started = Arc::default();
+        let record = started.clone();
+        let factory: BackendFactory = Arc::new(move |endpoint: &str| {
+            let holder = Holding::new();
+            record.lock().unwrap().push((endpoint.to_string(), holder.clone()));
+            Ok(of_one_signal(AnyConsumer::Traces(
+                holder as SharedConsumer<ExportTraceServiceRequest>,
+            )))
+        });
+        (factory, started)
+    }
+
+    fn started_endpoints(started: &Started) -> Vec<String> {
+        started.lock().unwrap().iter().map(|(endpoint, _)| endpoint.clone()).collect()
+    }
+
+    /// The consumer last started for `endpoint`.
+    fn holder_of(started: &Started, endpoint: &str) -> Arc<Holding<ExportTraceServiceRequest>> {
+        let started = started.lock().unwrap();
+        let found = started.iter().rev().find(|(e, _)| e == endpoint);
+        found.unwrap_or_else(|| panic!("{endpoint} was started")).1.clone()
+    }
+
+    fn dns_settings() -> DnsResolverConfig {
+        parsed("protocol: { otlp: { tls: { insecure: true } } }\nresolver: { dns: { hostname: collectors.example.com } }")
+            .0
+            .dns
+            .unwrap()
+    }
+
+    fn dns_resolver(lookup: Arc<dyn Lookup>, factory: BackendFactory) -> DnsResolver {
+        DnsResolver::new(&ComponentId::parse("loadbalancing/lb").unwrap(), &dns_settings(), lookup, factory)
+    }
+
+    /// A trace balancer over the resolver's set, the resolver driven by the test.
+    fn trace_balancer(resolver: &DnsResolver) -> Balancer<ExportTraceServiceRequest> {
+        Balancer::sharing(
+            RoutingKey::TraceId,
+            Arc::new(Backends {
+                set: resolver.set.clone(),
+                resolver: Mutex::new(None),
+            }),
+        )
+    }
+
+    fn endpoints_now(resolver: &DnsResolver) -> Vec<String> {
+        resolver.current().endpoints().map(str::to_string).collect()
+    }
+
+    /// One span of each of `traces`.
+    fn spans_of(traces: impl IntoIterator<Item = u64>) -> ExportTraceServiceRequest {
+        ExportTraceServiceRequest {
+            resource_spans: vec![ResourceSpans {
+                resource: resource("checkout"),
+                scope_spans: vec![ScopeSpans {
+                    scope: scope("http"),
+                    spans: traces
+                        .into_iter()
+                        .map(|t| Span {
+                            trace_id: trace_id(t),
+                            span_id: vec![1; 8],
+                            name: format!("{t}"),
+                            ..Default::default()
+                        })
+                        .collect(),
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+        }
+    }
+
+    fn trace_ids(envelopes: &[Envelope<ExportTraceServiceRequest>]) -> Vec<Vec<u8>> {
+        envelopes
+            .iter()
+            .flat_map(|e| &e.data.resource_spans)
+            .flat_map(|r| &r.scope_spans)
+            .flat_map(|s| &s.spans)
+            .map(|span| span.trace_id.clone())
+            .collect()
+    }
+
+    /// Sends one span of each of 300 traces through `balancer`: the endpoint each trace went to.
+    async fn route(balancer: &Balancer<ExportTraceServiceRequest>, started: &Started) -> BTreeMap<Vec<u8>, String> {
+        balancer.consume(Envelope::unacked(spans_of(0..300))).await.unwrap();
+        let mut went = BTreeMap::new();
+        for (endpoint, holder) in started.lock().unwrap().iter() {
+            for key in trace_ids(&holder.take()) {
+                assert!(went.insert(key, endpoint.clone()).is_none(), "each trace to one backend");
+            }
+        }
+        went
+    }
+
+    #[tokio::test]
+    async fn the_ring_follows_the_dns_answers_and_a_failed_lookup_keeps_it() {
+        let (a, b, c) = ("10.0.0.1:4317", "10.0.0.2:4317", "10.0.0.3:4317");
+        let lookup = Scripted::new(vec![
+            Ok(vec![ip(2), ip(1)]),
+            Ok(vec![ip(3), ip(2), ip(3)]),
+            Err(std::io::Error::other("SERVFAIL")),
+            Ok(vec![]),
+        ]);
+        let (factory, started) = holding_backends();
+        let resolver = dns_resolver(lookup, factory);
+        let traces = trace_balancer(&resolver);
+
+        resolver.start();
+        assert_eq!(endpoints_now(&resolver), [a, b]);
+        let before = route(&traces, &started).await;
+        assert_eq!(before.len(), 300);
+        assert_eq!(before.values().collect::<BTreeSet<_>>().len(), 2, "both backends take traces");
+
+        // [a, b] -> [b, c]: c's backend is started, b's kept, and a's shut down after the switch.
+        resolver.refresh().await;
+        assert_eq!(endpoints_now(&resolver), [b, c]);
+        assert_eq!(started_endpoints(&started), [a, b, c], "b's backend is kept, not started again");
+        assert!(
+            holder_of(&started, a).is_shut_down(),
+            "the backend of the address that left is shut down"
+        );
+        assert!(!holder_of(&started, b).is_shut_down() && !holder_of(&started, c).is_shut_down());
+        let after = route(&traces, &started).await;
+        assert_eq!(after.len(), 300);
+        let two = Ring::new(&[b, c]);
+        let three = Ring::new(&[a, b, c]);
+        let mut stayed = 0;
+        for (key, was) in &before {
+            let now = &after[key];
+            assert_eq!(now, [b, c][two.backend(key)], "the ring of the new set");
+            // Consistent hashing: a key of b's stays on b unless c, on a ring of all three, takes it.
+            if was == b {
+                if three.backend(key) == 2 {
+                    assert_eq!(now, c);
+                } else {
+                    assert_eq!(now, b, "b keeps its key");
+                    stayed += 1;
+                }
+            }
+        }
+        assert!(stayed > 20, "most of b's keys stay on b ({stayed})");
+
+        // A failed lookup keeps the set as it is.
+        let kept = Arc::as_ptr(&resolver.current());
+        resolver.refresh().await;
+        assert!(std::ptr::eq(kept, Arc::as_ptr(&resolver.current())), "the same set");
+        assert_eq!(started_endpoints(&started), [a, b, c]);
+        assert!(!holder_of(&started, b).is_shut_down() && !holder_of(&started, c).is_shut_down());
+
+        // No address: no backends, and requests are refused retryably.
+        resolver.refresh().await;
+        assert!(endpoints_now(&resolver).is_empty());
+        assert!(holder_of(&started, b).is_shut_down() && holder_of(&started, c).is_shut_down());
+        let (ack, committed) = AckToken::new();
+        let refused = traces.consume(Envelope::new(spans_of(0..3), ack)).await.unwrap_err();
+        assert!(refused.is_retryable(), "{refused}");
+        assert_eq!(
+            refused.to_string(),
+            "the loadbalancing exporter loadbalancing/lb has no backend to send to: the DNS name 'collectors.example.com' resolves to no address; retry later"
+        );
+        assert_eq!(committed.await.unwrap(), Err(refused));
+        traces
+            .consume(Envelope::unacked(ExportTraceServiceRequest::default()))
+            .await
+            .expect("an empty request has nothing to refuse");
+    }
+
+    /// Lets requests through once the test opens it, and says when one is waiting.
+    struct Gate {
+        reached: tokio::sync::Notify,
+        open: tokio::sync::Semaphore,
+    }
+
+    struct Gated<T> {
+        inner: Arc<Holding<T>>,
+        gate: Arc<Gate>,
+    }
+
+    impl<T: SignalData> Consumer<T> for Gated<T> {
+        fn consume(&self, envelope: Envelope<T>) -> BoxFuture<'_, Result<(), PipelineError>> {
+            Box::pin(async move {
+                self.gate.reached.notify_one();
+                let _pass = self.gate.open.acquire().await.expect("the gate stays");
+                self.inner.consume(envelope).await
+            })
+        }
+        fn shutdown(&self) -> BoxFuture<'_, ()> {
+            self.inner.shutdown()
+        }
+    }
+
+    #[tokio::test]
+    async fn a_request_under_way_during_a_switch_ends_on_its_set_before_a_leaving_backend_stops() {
+        let (a, b, c) = ("10.0.0.1:4317", "10.0.0.2:4317", "10.0.0.3:4317");
+        let gate = Arc::new(Gate {
+            reached: tokio::sync::Notify::new(),
+            open: tokio::sync::Semaphore::new(0),
+        });
+        let started: Started = Arc::default();
+        let factory: BackendFactory = {
+            let (started, gate) = (started.clone(), gate.clone());
+            Arc::new(move |endpoint: &str| {
+                let holder = Holding::new();
+                started.lock().unwrap().push((endpoint.to_string(), holder.clone()));
+                let consumer: SharedConsumer<ExportTraceServiceRequest> = if endpoint == a {
+                    Arc::new(Gated {
+                        inner: holder,
+                        gate: gate.clone(),
+                    })
+                } else {
+                    holder
+                };
+                Ok(of_one_signal(AnyConsumer::Traces(consumer)))
+            })
+        };
+        let lookup = Scripted::new(vec![Ok(vec![ip(1), ip(2)]), Ok(vec![ip(2), ip(3)])]);
+        let resolver = Arc::new(dns_resolver(lookup, factory));
+        let traces = Arc::new(trace_balancer(&resolver));
+        resolver.start();
+
+        // A request with a trace for a and one for b: it waits at a's gate.
+        let ring = Ring::new(&[a, b]);
+        let for_a = (0u64..).find(|t| ring.backend(&trace_id(*t)) == 0).unwrap();
+        let for_b = (0u64..).find(|t| ring.backend(&trace_id(*t)) == 1).unwrap();
+        let (ack, committed) = AckToken::new();
+        let first = tokio::spawn({
+            let traces = traces.clone();
+            async move { traces.consume(Envelope::new(spans_of([for_a, for_b]), ack)).await }
+        });
+        tokio::time::timeout(Duration::from_secs(5), gate.reached.notified())
+            .await
+            .expect("the request reaches a");
+
+        // The switch to [b, c] happens at once; a is shut down only once that request is done.
+        let switch = tokio::spawn({
+            let resolver = resolver.clone();
+            async move { resolver.refresh().await }
+        });
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        while endpoints_now(&resolver) != [b, c] {
+            assert!(tokio::time::Instant::now() < deadline, "the set switches to b and c");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert!(
+            !holder_of(&started, a).is_shut_down(),
+            "a request that started before the switch still uses a"
+        );
+        assert!(!switch.is_finished(), "the resolver waits for it");
+
+        // A request from now on goes to the new set only.
+        tokio::time::timeout(Duration::from_secs(5), traces.consume(Envelope::unacked(spans_of(0..50))))
+            .await
+            .expect("not held at a's gate")
+            .unwrap();
+        let new_set: usize = [b, c].iter().map(|e| trace_ids(&holder_of(&started, e).take()).len()).sum();
+        assert_eq!(new_set, 50, "every trace to b or c");
+
+        // The first request ends on its own set: a's part to a, b's to b; then a is shut down.
+        gate.open.add_permits(1);
+        first.await.unwrap().unwrap();
+        let at_a = holder_of(&started, a).take();
+        let at_b = holder_of(&started, b).take();
+        assert_eq!(trace_ids(&at_a), [trace_id(for_a)]);
+        assert_eq!(trace_ids(&at_b), [trace_id(for_b)]);
+        for part in at_a.into_iter().chain(at_b) {
+            part.commit();
+        }
+        assert_eq!(committed.await.unwrap(), Ok(()));
+        tokio::time::timeout(Duration::from_secs(5), switch)
+            .await
+            .expect("the switch completes")
+            .unwrap();
+        assert!(holder_of(&started, a).is_shut_down(), "then a is shut down");
+        assert!(!holder_of(&started, b).is_shut_down());
+    }
+
+    #[tokio::test]
+    async fn without_a_first_answer_the_exporter_starts_without_backends_and_refuses_retryably() {
+        struct Slow;
+        impl Lookup for Slow {
+            fn lookup(&self, _hostname: &str) -> std::io::Result<Vec<IpAddr>> {
+                std::thread::sleep(Duration::from_millis(500));
+                Ok(vec![ip(1)])
+            }
+        }
+        let (factory, started) = holding_backends();
+        let mut settings = dns_settings();
+        settings.timeout = Duration::from_millis(50);
+        let id = ComponentId::parse("loadbalancing/lb").unwrap();
+        let slow = DnsResolver::new(&id, &settings, Arc::new(Slow), factory.clone());
+        slow.start();
+        assert!(endpoints_now(&slow).is_empty());
+        assert!(
+            slow.current()
+                .none_because
+                .contains("could not be looked up (no answer within 50ms)"),
+            "{}",
+            slow.current().none_because
+        );
+
+        let failing = dns_resolver(Scripted::new(vec![Err(std::io::Error::other("NXDOMAIN"))]), factory);
+        failing.start();
+        let (ack, committed) = AckToken::new();
+        let refused = trace_balancer(&failing)
+            .consume(Envelope::new(spans_of(0..3), ack))
+            .await
+            .unwrap_err();
+        assert_eq!(
+            refused,
+            PipelineError::retryable(
+                "the loadbalancing exporter loadbalancing/lb has no backend to send to: the DNS name 'collectors.example.com' could not be looked up (NXDOMAIN); retry later"
+            )
+        );
+        assert_eq!(committed.await.unwrap(), Err(refused));
+        assert!(started_endpoints(&started).is_empty());
+    }
+
+    #[tokio::test]
+    async fn the_resolver_task_looks_up_every_interval_until_the_exporter_shuts_down() {
+        let (factory, started) = holding_backends();
+        let lookup = Scripted::new(vec![Ok(vec![ip(1)]), Ok(vec![ip(1), ip(2)])]);
+        let consumers = dns_balancers(RoutingKey::TraceId, dns_resolver(lookup, factory), Duration::from_millis(20)).unwrap();
+        assert_eq!(
+            started_endpoints(&started),
+            ["10.0.0.1:4317"],
+            "the first lookup, as the exporter is built"
+        );
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        while started_endpoints(&started).len() < 2 {
+            assert!(tokio::time::Instant::now() < deadline, "a later lookup adds 10.0.0.2");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        // Lookups fail from now on (the script has ended): the two backends stay.
+        tokio::time::sleep(Duration::from_millis(60)).await;
+        let traces = consumers.traces.as_ref().unwrap();
+        traces.consume(Envelope::unacked(spans_of(0..50))).await.unwrap();
+        for endpoint in ["10.0.0.1:4317", "10.0.0.2:4317"] {
+            assert!(!holder_of(&started, endpoint).take().is_empty(), "{endpoint} takes traces");
+        }
+        consumers.shutdown().await;
+        assert!(
+            started.lock().unwrap().iter().all(|(_, holder)| holder.is_shut_down()),
+            "the last set's backends are shut down"
+        );
+        assert_eq!(started_endpoints(&started).len(), 2);
+    }
+
+    #[tokio::test]
+    async fn building_with_the_dns_resolver_starts_an_otlp_exporter_per_address() {
+        let dir = tempfile::tempdir().unwrap();
+        let (config, errors) = parsed(
+            "protocol: { otlp: { tls: { insecure: true } } }\n\
+             resolver: { dns: { hostname: localhost, port: 1 } }\n\
+             retry_on_failure: { enabled: false }\n",
+        );
+        assert_eq!(errors, Vec::<String>::new());
+        let id = ComponentId::parse("loadbalancing/lb").unwrap();
+        let consumers = exporter(&id, &config, None, Some(dir.path()), PerSignal::detached("x")).unwrap();
+        let queues: Vec<String> = std::fs::read_dir(dir.path().join("queues"))
+            .unwrap()
+            .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert!(
+            queues
+                .iter()
+                .any(|q| q == "loadbalancing%2Flb%2F127.0.0.1%3A1.db" || q == "loadbalancing%2Flb%2F%5B%3A%3A1%5D%3A1.db"),
+            "a queue per address localhost resolves to: {queues:?}"
+        );
         consumers.shutdown().await;
     }
 }
