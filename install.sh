@@ -61,7 +61,18 @@ fi
 
 bindir="$prefix/bin"
 mkdir -p "$bindir" || { echo "install.sh: cannot create $bindir; choose another --prefix" >&2; exit 1; }
-install -m 0755 "$binary" "$bindir/otelbox.tmp"
+# The installed binary is stripped (the release build carries debug info: ~130 MiB against ~20);
+# its symbols go to $bindir/.debug/otelbox.debug, where gdb and perf look for them by the binary's
+# debug link.
+if command -v objcopy >/dev/null 2>&1 && objcopy --only-keep-debug "$binary" "$bindir/otelbox.debug.tmp" 2>/dev/null; then
+  mkdir -p "$bindir/.debug"
+  mv -f "$bindir/otelbox.debug.tmp" "$bindir/.debug/otelbox.debug"
+  objcopy --strip-debug --strip-unneeded --add-gnu-debuglink="$bindir/.debug/otelbox.debug" "$binary" "$bindir/otelbox.tmp"
+  chmod 0755 "$bindir/otelbox.tmp"
+else
+  rm -f "$bindir/otelbox.debug.tmp"
+  install -m 0755 "$binary" "$bindir/otelbox.tmp"
+fi
 mv -f "$bindir/otelbox.tmp" "$bindir/otelbox"
 echo "install.sh: installed $bindir/otelbox ($("$bindir/otelbox" --version))"
 

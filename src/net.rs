@@ -867,6 +867,87 @@ async fn post_tls(
     })
 }
 
+/// The body of a streamed answer, chunk by chunk.
+pub type BodyChunks = Pin<Box<dyn futures::Stream<Item = Result<Bytes, String>> + Send>>;
+
+/// A streamed HTTP answer: its status and headers now, its body as it arrives.
+pub struct StreamedAnswer {
+    pub status: u16,
+    pub headers: http::HeaderMap,
+    pub body: BodyChunks,
+}
+
+impl HttpClient {
+    /// GETs `url` with `headers` (the CLI's requests to a box's API, on http:// or https://); the body
+    /// streams, so a large export never sits in memory whole. `Err` says why nothing was answered.
+    pub async fn get(&self, url: &Url, headers: &http::HeaderMap) -> Result<StreamedAnswer, String> {
+        match (url.scheme(), &self.tls) {
+            ("https", Some(client)) => {
+                let uri: http::Uri = url.as_str().parse().map_err(|e| format!("{url} is not a usable URI: {e}"))?;
+                let mut request = http::Request::new(axum::body::Body::empty());
+                *request.uri_mut() = uri;
+                *request.headers_mut() = headers.clone();
+                request
+                    .headers_mut()
+                    .insert(http::header::USER_AGENT, http::HeaderValue::from_static(USER_AGENT));
+                let response = client.request(request).await.map_err(|e| error_chain(&e))?;
+                let (parts, incoming) = response.into_parts();
+                let body = futures::stream::unfold(Some(Box::pin(incoming)), next_tls_chunk);
+                Ok(StreamedAnswer {
+                    status: parts.status.as_u16(),
+                    headers: parts.headers,
+                    body: Box::pin(body),
+                })
+            }
+            ("https", None) => Err("no TLS client was set up for this https:// URL".into()),
+            _ => {
+                let response = self
+                    .plain
+                    .get(url.clone())
+                    .headers(headers.clone())
+                    .send()
+                    .await
+                    .map_err(|e| error_chain(&e))?;
+                let (status, headers) = (response.status().as_u16(), response.headers().clone());
+                let body = futures::stream::unfold(Some(response), next_plain_chunk);
+                Ok(StreamedAnswer {
+                    status,
+                    headers,
+                    body: Box::pin(body),
+                })
+            }
+        }
+    }
+}
+
+/// A TLS answer's body being read.
+type TlsBody = Pin<Box<Incoming>>;
+
+/// The next data chunk of a TLS answer's body, and what is left of the body (None after an error).
+async fn next_tls_chunk(body: Option<TlsBody>) -> Option<(Result<Bytes, String>, Option<TlsBody>)> {
+    let mut body = body?;
+    loop {
+        match std::future::poll_fn(|cx| body.as_mut().poll_frame(cx)).await? {
+            Ok(frame) => {
+                if let Ok(data) = frame.into_data() {
+                    return Some((Ok(data), Some(body)));
+                }
+            }
+            Err(e) => return Some((Err(error_chain(&e)), None)),
+        }
+    }
+}
+
+/// The next chunk of a plain answer's body, and what is left of it (None after an error).
+async fn next_plain_chunk(response: Option<reqwest::Response>) -> Option<(Result<Bytes, String>, Option<reqwest::Response>)> {
+    let mut response = response?;
+    match response.chunk().await {
+        Ok(Some(chunk)) => Some((Ok(chunk), Some(response))),
+        Ok(None) => None,
+        Err(e) => Some((Err(error_chain(&e)), None)),
+    }
+}
+
 /// An error with its causes, `a: b: c` (transport errors keep the useful part in their sources).
 pub fn error_chain(error: &dyn std::error::Error) -> String {
     let mut text = error.to_string();

@@ -357,7 +357,7 @@ fn run_gives_short_export_delays_and_explains_an_empty_run() {
         "the caller's value wins"
     );
     assert!(
-        stderr(&own).contains("Python SDK has no OTLP/HTTP JSON exporter"),
+        stderr(&own).contains("http/json, which the Python SDK does not implement"),
         "{}",
         stderr(&own)
     );
@@ -383,4 +383,66 @@ fn assert_since_limits_the_assertion_to_recent_telemetry() {
             .code(),
         Some(2)
     );
+}
+
+/// The API's `trace_has` scope (what `otelbox run --per-test` evaluates each test's assertions
+/// through) and `/traces/incomplete` (what `otelbox wait --complete` polls), and the CLI over them.
+#[test]
+fn trace_scope_and_incomplete_traces() {
+    let b = Box::start(&["--memory"]);
+    // Trace 1 (run_id A) is complete; trace 2 (run_id B) lacks its root, which two spans name.
+    let complete = trace_request("svc", "A", 1, 3);
+    let mut partial = trace_request("svc", "B", 2, 3);
+    partial.resource_spans[0].scope_spans[0].spans.remove(0);
+    for request in [&complete, &partial] {
+        assert_eq!(b.post("/v1/traces", "application/x-protobuf", encode(request)).status(), 200);
+    }
+    let count = |query: &str| b.get_json(&format!("/api/v1/count?{query}")).1["count"].as_i64().unwrap();
+    assert_eq!(count("q=name%20%3D%20%22op-1%22"), 2);
+    assert_eq!(count("q=name%20%3D%20%22op-1%22&trace_has=run_id%20%3D%20A"), 1);
+    assert_eq!(count("signal=traces&trace_has=run_id%20%3D%20B"), 1);
+    assert_eq!(count("trace_has=run_id%20%3D%20C"), 0);
+    let (status, body) = b.get_json("/api/v1/spans?trace_has=duration%20%3E");
+    assert_eq!(status, 400);
+    assert!(body["error"]["message"].as_str().unwrap().starts_with("trace_has: "), "{body}");
+    let (_, spans) = b.get_json("/api/v1/spans?trace_has=run_id%20%3D%20B");
+    assert_eq!(spans["spans"].as_array().unwrap().len(), 2);
+
+    let (status, incomplete) = b.get_json("/api/v1/traces/incomplete");
+    assert_eq!(status, 200, "{incomplete}");
+    assert_eq!(incomplete["incomplete"], 1, "{incomplete}");
+    let trace = &incomplete["traces"][0];
+    assert_eq!(trace["trace_id"], "00000000000000020000000000000001");
+    assert_eq!(trace["has_root"], false);
+    assert_eq!(trace["missing_parents"][0]["parent_span_id"], "0000000000200001");
+    assert_eq!(trace["missing_parents"][0]["children"], 2);
+    assert_eq!(b.get_json("/api/v1/traces/incomplete?q=run_id%20%3D%20A").1["incomplete"], 0);
+
+    // Lint scoped to each trace: the orphans are trace 2's.
+    let orphans = |query: &str| {
+        let (_, lint) = b.get_json(&format!("/api/v1/lint?{query}"));
+        lint["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["rule"] == "orphan-span")
+            .map(|f| f["count"].as_i64().unwrap())
+    };
+    assert_eq!(orphans("trace_has=run_id%20%3D%20B"), Some(2));
+    assert_eq!(orphans("trace_has=run_id%20%3D%20A"), None);
+    assert_eq!(orphans("since=1h"), Some(2));
+
+    let waited = otelbox(&["wait", "--complete", "--timeout", "500ms", "--server", &b.api]);
+    assert_eq!(waited.status.code(), Some(1), "{}", stderr(&waited));
+    for expected in [
+        "1 trace(s) still incomplete:",
+        "trace 00000000000000020000000000000001: no root span yet",
+        "parent 0000000000200001 missing; waiting on it: op-1 (svc, span 0000000000200002), op-2 (svc, span 0000000000200003)",
+    ] {
+        assert!(stderr(&waited).contains(expected), "{expected}: {}", stderr(&waited));
+    }
+    let complete = otelbox(&["wait", "--complete", "--where", "run_id = A", "--timeout", "5s", "--server", &b.api]);
+    assert_eq!(complete.status.code(), Some(0), "{}", stderr(&complete));
+    let lint = otelbox(&["lint", "--since", "1h", "--server", &b.api]);
+    assert!(String::from_utf8_lossy(&lint.stdout).contains("[orphan-span] 2:"), "{lint:?}");
 }

@@ -22,6 +22,17 @@ fn service_install_writes_a_valid_unit_and_keeps_settings() {
 
     let binary = root.path().join("usr/local/bin/otelbox");
     assert!(binary.exists(), "binary installed under the root's /usr/local/bin");
+    // Installed stripped, its symbols beside it where gdb and perf look (the binary's debug link).
+    let symbols = root.path().join("usr/local/bin/.debug/otelbox.debug");
+    let (installed, built) = (
+        std::fs::metadata(&binary).unwrap().len(),
+        std::fs::metadata(env!("CARGO_BIN_EXE_otelbox")).unwrap().len(),
+    );
+    assert!(
+        symbols.exists() && installed < built / 2,
+        "stripped: {installed} of {built} bytes; symbols at {}",
+        symbols.display()
+    );
     let unit = std::fs::read_to_string(root.path().join("etc/systemd/system/otelbox.service")).unwrap();
     assert!(
         unit.contains("ExecStart=/usr/local/bin/otelbox up --config /etc/otelbox/config.yaml --data-dir /var/lib/otelbox $OTELBOX_ARGS"),

@@ -1,7 +1,9 @@
 //! Counting, linting and exporting what is stored: `{count}`, lint findings, OTLP/JSON lines.
 
-use super::wire::{CountParams, FilterParams};
-use super::{convert, filter_with_service, non_empty, wire, ApiError, ApiQuery, ApiResult, ApiState, Range};
+use super::wire::{CountParams, FilterParams, LintParams, TraceScopeParams};
+use super::{
+    convert, filter_with_service, in_trace_scope, non_empty, trace_has_filter, wire, ApiError, ApiQuery, ApiResult, ApiState, Range,
+};
 use crate::pdata::Signal;
 use crate::store::read;
 use crate::store::sql::{SqlFilter, Target};
@@ -13,7 +15,11 @@ use axum::Json;
 use std::sync::Arc;
 
 /// `{count}` of spans, traces (with a matching span) or log records matching `q`.
-pub(super) async fn count(State(state): State<Arc<ApiState>>, ApiQuery(params): ApiQuery<CountParams>) -> ApiResult<wire::CountResponse> {
+pub(super) async fn count(
+    State(state): State<Arc<ApiState>>,
+    ApiQuery(params): ApiQuery<CountParams>,
+    ApiQuery(scope): ApiQuery<TraceScopeParams>,
+) -> ApiResult<wire::CountResponse> {
     let (target, filter_target) = match params.signal.as_deref().unwrap_or("spans") {
         "spans" => (read::CountTarget::Spans, Target::Spans),
         "traces" => (read::CountTarget::Traces, Target::Spans),
@@ -25,13 +31,21 @@ pub(super) async fn count(State(state): State<Arc<ApiState>>, ApiQuery(params): 
         }
     };
     let filter = filter_with_service(&state, params.q.as_deref(), non_empty(&params.service), filter_target)?;
+    let filter = in_trace_scope(&state, filter, &scope, filter_target)?;
     let range = params.window.range(None)?;
     let count = state.store.read(move |conn| read::count(conn, &filter, target, range)).await?;
     Ok(Json(wire::CountResponse { count }))
 }
 
-pub(super) async fn lint(State(state): State<Arc<ApiState>>) -> ApiResult<wire::LintResponse> {
-    let findings = state.store.read(crate::store::lint::lint).await?;
+/// Lint findings over the newest spans; `since`/`start`/`end` and `trace_has` narrow what is linted.
+pub(super) async fn lint(State(state): State<Arc<ApiState>>, ApiQuery(params): ApiQuery<LintParams>) -> ApiResult<wire::LintResponse> {
+    let window = &params.window;
+    let bounded = window.since.is_some() || window.start.is_some() || window.end.is_some();
+    let scope = crate::store::lint::LintScope {
+        range: if bounded { Some(window.range(None)?) } else { None },
+        traces: non_empty(&params.trace_has).map(|t| trace_has_filter(&state, &t)).transpose()?,
+    };
+    let findings = state.store.read(move |conn| crate::store::lint::lint_scoped(conn, &scope)).await?;
     Ok(Json(wire::LintResponse {
         findings: findings
             .into_iter()

@@ -1,15 +1,19 @@
 //! The log search endpoint.
 
-use super::wire::LogsParams;
-use super::{convert, limit, non_empty, parse_trace_id, wire, ApiError, ApiQuery, ApiResult, ApiState, Range};
+use super::wire::{LogsParams, TraceScopeParams};
+use super::{convert, in_trace_scope, limit, non_empty, parse_trace_id, wire, ApiError, ApiQuery, ApiResult, ApiState, Range};
 use crate::store::read::{self, LogQuery};
 use crate::store::sql::Target;
 use axum::extract::State;
 use axum::Json;
 use std::sync::Arc;
 
-pub(super) async fn logs(State(state): State<Arc<ApiState>>, ApiQuery(params): ApiQuery<LogsParams>) -> ApiResult<wire::LogsResponse> {
-    let filter = state.compile(params.q.as_deref(), Target::Logs)?;
+pub(super) async fn logs(
+    State(state): State<Arc<ApiState>>,
+    ApiQuery(params): ApiQuery<LogsParams>,
+    ApiQuery(scope): ApiQuery<TraceScopeParams>,
+) -> ApiResult<wire::LogsResponse> {
+    let filter = in_trace_scope(&state, state.compile(params.q.as_deref(), Target::Logs)?, &scope, Target::Logs)?;
     let range = params.window.range(None)?;
     let limit = limit(params.limit, 100, 10_000)?;
     let trace_id = non_empty(&params.trace_id)

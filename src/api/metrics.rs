@@ -69,7 +69,12 @@ pub(super) async fn metric_series(
         None => Agg::default_for(first_kind, first_monotonic),
     };
     let kind = convert::metric_type(first_kind);
-    let group_by = non_empty(&params.group_by);
+    let group_by = match params.merge.as_deref().map(str::trim) {
+        None | Some("" | "false" | "0") => non_empty(&params.group_by),
+        Some("true" | "1") if non_empty(&params.group_by).is_none() => Some(String::new()), // one group
+        Some("true" | "1") => return Err(ApiError::bad_request("merge and group_by cannot be combined")),
+        Some(other) => return Err(ApiError::bad_request(format!("merge: expected true or false, got '{other}'"))),
+    };
     // Decoding every histogram point in range is real work: not on an async worker.
     let computed = tokio::task::spawn_blocking(move || series::compute(&streams, range.start, range.end, step, group_by.as_deref(), agg))
         .await

@@ -74,6 +74,7 @@ pub fn router(state: Arc<ApiState>) -> Router {
         .route(routes::LLM_SESSIONS, get(llm::llm_sessions))
         .route(routes::LLM_MODELS, get(llm::llm_models))
         .route(routes::TRACES, get(traces::traces))
+        .route(routes::TRACES_INCOMPLETE, get(traces::incomplete_traces))
         .route(routes::TRACE, get(traces::trace))
         .route(routes::TRACE_OTLP, get(traces::trace_otlp))
         .route(routes::SPANS, get(traces::spans))
@@ -231,6 +232,24 @@ fn parse_trace_id(text: &str) -> Result<TraceId, ApiError> {
 
 fn non_empty(value: &Option<String>) -> Option<String> {
     value.clone().filter(|v| !v.trim().is_empty())
+}
+
+/// `filter` limited to the traces the request's `trace_has` names, if it names any (the traces
+/// that have a span matching that filter: one test's, for `otelbox run --per-test`).
+fn in_trace_scope(state: &ApiState, filter: SqlFilter, scope: &wire::TraceScopeParams, target: Target) -> Result<SqlFilter, ApiError> {
+    Ok(match non_empty(&scope.trace_has) {
+        Some(text) => filter.and_in_traces_of(trace_has_filter(state, &text)?, target),
+        None => filter,
+    })
+}
+
+/// A `trace_has` filter, compiled for spans; its errors name the parameter.
+fn trace_has_filter(state: &ApiState, text: &str) -> Result<SqlFilter, ApiError> {
+    state.compile(Some(text), Target::Spans).map_err(|e| {
+        let mut error = ApiError::from(e);
+        error.message = format!("trace_has: {}", error.message);
+        error
+    })
 }
 
 /// `q` and an optional `service=` combined into one filter.

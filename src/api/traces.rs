@@ -1,7 +1,9 @@
 //! The trace and span endpoints: search, one trace, its OTLP/JSON download.
 
-use super::wire::{SpansParams, TracesParams};
-use super::{convert, filter_with_service, limit, non_empty, parse_trace_id, wire, ApiError, ApiQuery, ApiResult, ApiState, Range};
+use super::wire::{IncompleteTracesParams, SpansParams, TraceScopeParams, TracesParams};
+use super::{
+    convert, filter_with_service, in_trace_scope, limit, non_empty, parse_trace_id, wire, ApiError, ApiQuery, ApiResult, ApiState, Range,
+};
 use crate::store::read::{self, TraceQuery};
 use crate::store::sql::Target;
 use axum::extract::{Path, State};
@@ -24,8 +26,9 @@ fn optional_duration_ns(name: &str, text: &Option<String>) -> Result<Option<i64>
 pub(super) async fn traces(
     State(state): State<Arc<ApiState>>,
     ApiQuery(params): ApiQuery<TracesParams>,
+    ApiQuery(scope): ApiQuery<TraceScopeParams>,
 ) -> ApiResult<wire::TracesResponse> {
-    let filter = state.compile(params.q.as_deref(), Target::Spans)?;
+    let filter = in_trace_scope(&state, state.compile(params.q.as_deref(), Target::Spans)?, &scope, Target::Spans)?;
     let range = params.window.range(None)?;
     let limit = limit(params.limit, 20, 1000)?;
     let also_matching = match non_empty(&params.also) {
@@ -85,8 +88,13 @@ pub(super) async fn trace_otlp(State(state): State<Arc<ApiState>>, Path(trace_id
         .into_response())
 }
 
-pub(super) async fn spans(State(state): State<Arc<ApiState>>, ApiQuery(params): ApiQuery<SpansParams>) -> ApiResult<wire::SpansResponse> {
+pub(super) async fn spans(
+    State(state): State<Arc<ApiState>>,
+    ApiQuery(params): ApiQuery<SpansParams>,
+    ApiQuery(scope): ApiQuery<TraceScopeParams>,
+) -> ApiResult<wire::SpansResponse> {
     let filter = filter_with_service(&state, params.q.as_deref(), non_empty(&params.service), Target::Spans)?;
+    let filter = in_trace_scope(&state, filter, &scope, Target::Spans)?;
     let range = params.window.range(None)?;
     let limit = limit(params.limit, 100, 10_000)?;
     let by_duration = match params.sort.as_deref() {
@@ -106,6 +114,50 @@ pub(super) async fn spans(State(state): State<Arc<ApiState>>, ApiQuery(params): 
         .await?;
     Ok(Json(wire::SpansResponse {
         spans: spans.iter().map(convert::span).collect(),
+    }))
+}
+
+/// Traces (with a span matching `q`) some stored span of which names a parent that is not stored:
+/// what `otelbox wait --complete` polls until there are none.
+pub(super) async fn incomplete_traces(
+    State(state): State<Arc<ApiState>>,
+    ApiQuery(params): ApiQuery<IncompleteTracesParams>,
+) -> ApiResult<wire::IncompleteTracesResponse> {
+    let filter = state.compile(params.q.as_deref(), Target::Spans)?;
+    let range = params.window.range(None)?;
+    let limit = limit(params.limit, 20, 1000)?;
+    let found = state
+        .store
+        .read(move |conn| crate::store::incomplete::incomplete_traces(conn, &filter, range, limit))
+        .await?;
+    let hex = crate::pdata::hex_id;
+    Ok(Json(wire::IncompleteTracesResponse {
+        incomplete: found.total,
+        traces: found
+            .traces
+            .into_iter()
+            .map(|t| wire::IncompleteTrace {
+                trace_id: hex(&t.trace_id),
+                has_root: t.has_root,
+                missing_parents: t
+                    .missing
+                    .into_iter()
+                    .map(|m| wire::MissingParent {
+                        parent_span_id: hex(&m.parent_span_id),
+                        children: m.children,
+                        waiting: m
+                            .waiting
+                            .into_iter()
+                            .map(|w| wire::WaitingSpan {
+                                span_id: hex(&w.span_id),
+                                name: w.name,
+                                service: w.service,
+                            })
+                            .collect(),
+                    })
+                    .collect(),
+            })
+            .collect(),
     }))
 }
 

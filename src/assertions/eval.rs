@@ -129,6 +129,7 @@ pub async fn evaluate(client: &ApiClient, assertion: &Assertion) -> Result<Outco
         } => every_check(client, *subject, selector, predicate).await?,
         Check::Descendant { ancestor, descendant } => descendant_check(client, ancestor, descendant).await?,
         Check::Order { steps } => order_check(client, steps).await?,
+        Check::Metric(check) => super::metrics::evaluate(client, check).await?,
     };
     Ok(Outcome {
         name: assertion.name.clone(),
@@ -355,10 +356,11 @@ async fn near_misses(client: &ApiClient, subject: Subject, filter: &str) -> Resu
             out.push_str(&format!("\n    near misses: spans named \"{name}\" that did not match:"));
             for s in &same.spans {
                 out.push_str(&format!(
-                    "\n      {} status={} duration={} attributes={}",
+                    "\n      {} status={} duration={} trace {} attributes={}",
                     s.service,
                     s.status.code,
                     fmt_ns(s.duration_ns),
+                    s.trace_id,
                     serde_json::Value::Object(s.attributes.clone())
                 ));
             }
@@ -372,11 +374,12 @@ async fn near_misses(client: &ApiClient, subject: Subject, filter: &str) -> Resu
         out.push_str("\n    latest spans:");
         for s in &recent.spans {
             out.push_str(&format!(
-                "\n      {} {} status={} duration={}",
+                "\n      {} {} status={} duration={} trace {}",
                 s.service,
                 s.name,
                 s.status.code,
-                fmt_ns(s.duration_ns)
+                fmt_ns(s.duration_ns),
+                s.trace_id
             ));
         }
     }

@@ -3,7 +3,10 @@
 //! against a box's API, and JUnit reports.
 
 pub mod eval;
+pub mod golden;
 pub mod junit;
+pub mod metrics;
+pub mod per_test;
 
 use crate::query::filter;
 use serde::Deserialize;
@@ -79,6 +82,8 @@ pub enum Check {
         selector: String,
         predicate: String,
     },
+    /// A value of a metric over the window, across the series matching a filter (or that it exists).
+    Metric(metrics::MetricCheck),
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -177,6 +182,8 @@ pub fn parse_compact(text: &str, subject: Subject, bound: Bound) -> Result<Asser
     }
     let check = if matches!(body, "no orphans" | "no_orphans" | "no-orphans") {
         Check::NoOrphans
+    } else if let Some(metric) = metrics::parse_compact(body) {
+        Check::Metric(metric?)
     } else if let Some((selector, predicate)) = every_parts(body) {
         Check::Every {
             subject,
@@ -231,8 +238,9 @@ struct FileEntry {
     #[serde(rename = "where")]
     filter: Option<String>,
     count: Option<i64>,
-    min: Option<i64>,
-    max: Option<i64>,
+    // Whole numbers for counts; metric entries also take fractions and durations (`500ms`).
+    min: Option<metrics::Scalar>,
+    max: Option<metrics::Scalar>,
     max_duration: Option<String>,
     descendant: Option<DescendantEntry>,
     order: Option<Vec<String>>,
@@ -241,6 +249,9 @@ struct FileEntry {
     every: Option<EveryEntry>,
     #[serde(rename = "assert")]
     compact: Option<String>,
+    metric: Option<String>,
+    value: Option<String>,
+    equals: Option<metrics::Scalar>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -282,7 +293,44 @@ pub fn parse_file(yaml: &str) -> Result<Vec<Assertion>, Vec<String>> {
     }
 }
 
+/// An assertion file's metric entry: `metric`, and `where`, `value`, `min` / `max` / `equals`.
+fn metric_entry(e: &FileEntry, metric: &str) -> Result<Assertion, String> {
+    let others = [
+        ("signal", e.signal.is_some()),
+        ("count", e.count.is_some()),
+        ("max_duration", e.max_duration.is_some()),
+        ("descendant", e.descendant.is_some()),
+        ("order", e.order.is_some()),
+        ("no_orphans", e.no_orphans),
+        ("every", e.every.is_some()),
+        ("assert", e.compact.is_some()),
+    ];
+    if let Some((key, _)) = others.iter().find(|(_, set)| *set) {
+        return Err(format!(
+            "{key} does not go with metric (a metric entry takes name, metric, where, value and min, max or equals)"
+        ));
+    }
+    let check = metrics::from_file(
+        metric,
+        e.filter.as_deref(),
+        e.value.as_deref(),
+        e.min.as_ref(),
+        e.max.as_ref(),
+        e.equals.as_ref(),
+    )?;
+    Ok(Assertion {
+        name: e.name.clone().unwrap_or_else(|| check.describe()),
+        check: Check::Metric(check),
+    })
+}
+
 fn entry_to_assertion(e: FileEntry, index: usize) -> Result<Assertion, String> {
+    if let Some(metric) = &e.metric {
+        return metric_entry(&e, metric);
+    }
+    if e.value.is_some() || e.equals.is_some() {
+        return Err("value and equals go with metric".into());
+    }
     let subject = e.signal.as_deref().map(Subject::parse).transpose()?.unwrap_or(Subject::Spans);
     let has_budget = e.max_duration.is_some();
     let kinds = [
@@ -296,7 +344,9 @@ fn entry_to_assertion(e: FileEntry, index: usize) -> Result<Assertion, String> {
     if kinds.iter().filter(|k| **k).count() != 1 {
         return Err("give exactly one of: where, assert, descendant, order, no_orphans, every".into());
     }
-    let bound = match (e.count, e.min, e.max) {
+    let min = e.min.as_ref().map(|m| m.whole("min")).transpose()?;
+    let max = e.max.as_ref().map(|m| m.whole("max")).transpose()?;
+    let bound = match (e.count, min, max) {
         (Some(n), None, None) => Bound::Exactly(n),
         (None, Some(a), Some(b)) => Bound::Between(a, b),
         (None, Some(a), None) => Bound::AtLeast(a),

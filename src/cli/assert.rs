@@ -2,18 +2,19 @@
 //! connection error).
 
 use crate::assertions::{self, eval, junit, Bound, Subject};
-use crate::client::{ApiClient, DEFAULT_SERVER};
+use crate::client::DEFAULT_SERVER;
 use clap::Args;
 use std::time::Duration;
 
 #[derive(Debug, Args)]
 #[command(
-    after_help = "Examples:\n  otelbox assert 'name = \"checkout\" and status != error'\n  otelbox assert 'status = error' --max 0\n  otelbox assert 'severity >= error' --signal logs --max 0\n  otelbox assert 'name = \"agent.run\" -> name =~ \"^tool\\.\"' --wait 30s --junit report.xml\n  otelbox assert 'count(name = \"retry\") <= 3'\n  otelbox assert 'name = a then name = b'\n  otelbox assert 'no orphans'\n  otelbox assert 'max_duration(name = \"checkout\") <= 2s'"
+    after_help = "Examples:\n  otelbox assert 'name = \"checkout\" and status != error'\n  otelbox assert 'status = error' --max 0\n  otelbox assert 'severity >= error' --signal logs --max 0\n  otelbox assert 'name = \"agent.run\" -> name =~ \"^tool\\.\"' --wait 30s --junit report.xml\n  otelbox assert 'count(name = \"retry\") <= 3'\n  otelbox assert 'name = a then name = b'\n  otelbox assert 'no orphans'\n  otelbox assert 'max_duration(name = \"checkout\") <= 2s'\n  otelbox assert 'metric(http.server.request.duration).p95 < 500ms where http.route = \"/checkout\"'\n  otelbox assert 'metric(orders.created).sum >= 3' --since 5m"
 )]
 pub struct AssertArgs {
     /// What must hold: a filter expression (default: at least one match), or
     /// `count(EXPR) OP N`, `max_duration(EXPR) <= 2s`, `A -> B` (B descends from A),
-    /// `A then B` (in this order), `no orphans`
+    /// `A then B` (in this order), `no orphans`, `metric(NAME).VALUE OP LIMIT [where EXPR]`
+    /// (VALUE: last, sum, rate, avg, min, max, count, p50, p90, p95, p99), `metric(NAME) exists`
     pub expr: String,
     /// What the expression counts
     #[arg(long, default_value = "spans", value_parser = Subject::parse)]
@@ -38,6 +39,9 @@ pub struct AssertArgs {
     pub since: Option<String>,
     #[arg(long, env = "OTELBOX_SERVER", default_value = DEFAULT_SERVER)]
     pub server: String,
+    /// The CA certificates (PEM) to trust for an https:// server (default: the system's)
+    #[arg(long, env = "OTELBOX_CACERT", value_name = "FILE")]
+    pub cacert: Option<std::path::PathBuf>,
 }
 
 pub fn bound_from(count: Option<i64>, min: Option<i64>, max: Option<i64>) -> Bound {
@@ -59,9 +63,16 @@ pub fn run(args: AssertArgs) -> anyhow::Result<i32> {
         }
     };
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    // Inside the runtime: an https:// client's connection pool belongs to it.
+    let entered = runtime.enter();
+    let client = match super::remote::client_or_exit("assert", &args.server, args.cacert.as_deref()) {
+        Ok(c) => c,
+        Err(code) => return Ok(code),
+    };
+    drop(entered);
     let client = match &args.since {
-        Some(since) => ApiClient::new(&args.server).scoped_to(since),
-        None => ApiClient::new(&args.server),
+        Some(since) => client.scoped_to(since),
+        None => client,
     };
     let outcome = match runtime.block_on(eval::evaluate_with_wait(&client, &assertion, args.wait.unwrap_or_default())) {
         Ok(o) => o,
@@ -86,6 +97,6 @@ pub fn report(outcomes: &[eval::Outcome]) {
 }
 
 /// `--since`: a duration, kept as the text the API reads.
-fn parse_since(text: &str) -> Result<String, String> {
+pub(super) fn parse_since(text: &str) -> Result<String, String> {
     crate::units::parse_duration(text).map(|_| text.trim().to_string())
 }

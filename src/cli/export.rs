@@ -28,6 +28,9 @@ pub struct ExportArgs {
     pub output: Option<PathBuf>,
     #[arg(long, env = "OTELBOX_SERVER", default_value = DEFAULT_SERVER)]
     pub server: String,
+    /// The CA certificates (PEM) to trust for an https:// server (default: the system's)
+    #[arg(long, env = "OTELBOX_CACERT", value_name = "FILE")]
+    pub cacert: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -80,7 +83,13 @@ pub fn run_export(args: ExportArgs) -> anyhow::Result<i32> {
         }
     };
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-    let client = ApiClient::new(&args.server);
+    // Inside the runtime: an https:// client's connection pool belongs to it.
+    let entered = runtime.enter();
+    let client = match super::remote::client_or_exit("export", &args.server, args.cacert.as_deref()) {
+        Ok(c) => c,
+        Err(code) => return Ok(code),
+    };
+    drop(entered);
     let mut out: Box<dyn Write> = match &args.output {
         Some(path) => Box::new(std::io::BufWriter::new(
             std::fs::File::create(path).map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?,

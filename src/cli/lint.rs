@@ -1,17 +1,26 @@
 //! `otelbox lint`: instrumentation problems found in a box's stored data.
 
 use crate::api::wire;
-use crate::client::{ApiClient, DEFAULT_SERVER};
+use crate::client::DEFAULT_SERVER;
 use clap::Args;
+use std::path::PathBuf;
 
 #[derive(Debug, Args)]
-#[command(after_help = "Examples:\n  otelbox lint\n  otelbox lint --strict   # warnings fail too")]
+#[command(
+    after_help = "Examples:\n  otelbox lint\n  otelbox lint --strict   # warnings fail too\n  otelbox lint --since 5m   # only spans of the last five minutes\n  otelbox lint --server https://otelbox.example:4319 --cacert ca.pem"
+)]
 pub struct LintArgs {
     /// Exit 1 on warnings too, not only on errors
     #[arg(long)]
     pub strict: bool,
+    /// Lint only spans starting in the last DURATION (e.g. 5m: one test's worth in a long-lived box)
+    #[arg(long, value_name = "DURATION", value_parser = super::assert::parse_since)]
+    pub since: Option<String>,
     #[arg(long, env = "OTELBOX_SERVER", default_value = DEFAULT_SERVER)]
     pub server: String,
+    /// The CA certificates (PEM) to trust for an https:// server (default: the system's)
+    #[arg(long, env = "OTELBOX_CACERT", value_name = "FILE")]
+    pub cacert: Option<PathBuf>,
 }
 
 /// Human-readable findings, one block each.
@@ -38,8 +47,21 @@ pub fn format_findings(findings: &[wire::LintFinding]) -> String {
 
 pub fn run(args: LintArgs) -> anyhow::Result<i32> {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-    let client = ApiClient::new(&args.server);
-    let lint: wire::LintResponse = match runtime.block_on(client.get(crate::api::wire::routes::LINT, &())) {
+    // Inside the runtime: an https:// client's connection pool belongs to it.
+    let entered = runtime.enter();
+    let client = match super::remote::client_or_exit("lint", &args.server, args.cacert.as_deref()) {
+        Ok(c) => c,
+        Err(code) => return Ok(code),
+    };
+    drop(entered);
+    let params = wire::LintParams {
+        window: wire::WindowParams {
+            since: args.since.clone(),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let lint: wire::LintResponse = match runtime.block_on(client.get(crate::api::wire::routes::LINT, &params)) {
         Ok(l) => l,
         Err(e) => {
             eprintln!("otelbox lint: {e}");

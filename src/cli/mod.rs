@@ -3,11 +3,14 @@
 pub mod assert;
 pub mod bench;
 pub mod check;
+pub mod child;
 pub mod config;
 pub mod export;
 pub mod gen;
 pub mod lint;
 pub mod query;
+pub mod remote;
+pub mod report;
 pub mod run;
 pub mod up;
 pub mod wait;

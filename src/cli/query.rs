@@ -1,7 +1,7 @@
 //! `otelbox query`: search a box's traces, spans, logs or metrics from the terminal.
 
 use crate::api::wire;
-use crate::client::{ApiClient, DEFAULT_SERVER};
+use crate::client::DEFAULT_SERVER;
 use clap::{Args, ValueEnum};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -39,6 +39,9 @@ pub struct QueryArgs {
     /// The box's UI/API address
     #[arg(long, env = "OTELBOX_SERVER", default_value = DEFAULT_SERVER)]
     pub server: String,
+    /// The CA certificates (PEM) to trust for an https:// server (default: the system's)
+    #[arg(long, env = "OTELBOX_CACERT", value_name = "FILE")]
+    pub cacert: Option<std::path::PathBuf>,
 }
 
 pub fn run(args: QueryArgs) -> anyhow::Result<i32> {
@@ -47,7 +50,10 @@ pub fn run(args: QueryArgs) -> anyhow::Result<i32> {
 }
 
 async fn query(args: QueryArgs) -> anyhow::Result<i32> {
-    let client = ApiClient::new(&args.server);
+    let client = match super::remote::client_or_exit("query", &args.server, args.cacert.as_deref()) {
+        Ok(c) => c,
+        Err(code) => return Ok(code),
+    };
     // One parameter set serves the four lists: each endpoint reads the keys it knows.
     let params = wire::LogsParams {
         q: args.filter.clone(),

@@ -7,7 +7,7 @@ use super::gen::Protocol;
 use super::wait::{wait_idle, Watch};
 use crate::api::wire;
 use crate::app::{self, BoxOptions};
-use crate::assertions::{self, eval, junit, Assertion, Bound, Subject};
+use crate::assertions::{self, eval, per_test, Assertion, Bound, Subject};
 use crate::client::ApiClient;
 use crate::store::retention::Retention;
 use crate::store::Location;
@@ -17,18 +17,22 @@ use std::time::{Duration, Instant};
 
 #[derive(Debug, Args)]
 #[command(
-    after_help = "Examples:\n  otelbox run -- pytest tests/integration\n  otelbox run --assert 'name = \"checkout\" and status != error' --junit otel.xml -- ./integration-tests.sh\n  otelbox run --assertions telemetry.yaml --export run.jsonl -- npm test\n\nThe command gets OTEL_EXPORTER_OTLP_ENDPOINT, OTEL_EXPORTER_OTLP_PROTOCOL and\nOTEL_{TRACES,METRICS,LOGS}_EXPORTER=otlp (values it already has win unless --force-env),\nand OTELBOX_SERVER for `otelbox assert`/`wait`/`query` from inside it."
+    after_help = "Examples:\n  otelbox run -- pytest tests/integration\n  otelbox run --assert 'name = \"checkout\" and status != error' --junit otel.xml -- ./integration-tests.sh\n  otelbox run --assertions telemetry.yaml --export run.jsonl -- npm test\n  otelbox run --per-test --assert 'count(status = error) == 0' --junit otel.xml -- python -m pytest   # docs/ci\n\nThe command gets OTEL_EXPORTER_OTLP_ENDPOINT, OTEL_EXPORTER_OTLP_PROTOCOL and\nOTEL_{TRACES,METRICS,LOGS}_EXPORTER=otlp (values it already has win unless --force-env),\nand OTELBOX_SERVER for `otelbox assert`/`wait`/`query` from inside it."
 )]
 pub struct RunArgs {
     /// An assertion checked after the command (repeatable); same forms as `otelbox assert`
     #[arg(long = "assert", value_name = "EXPR")]
     pub asserts: Vec<String>,
-    /// A YAML file of assertions (name, signal, where, count/min/max, max_duration, descendant, order, no_orphans)
+    /// A YAML file of assertions (name, signal, where, count/min/max, max_duration, descendant, order, no_orphans;
+    /// metric, value, min/max/equals)
     #[arg(long, value_name = "FILE")]
     pub assertions: Option<PathBuf>,
     /// Write a JUnit XML report of the assertions here
     #[arg(long, value_name = "FILE")]
     pub junit: Option<PathBuf>,
+    /// Write a self-contained HTML report here (summary, assertions, traces with a waterfall, logs)
+    #[arg(long, value_name = "FILE.html")]
+    pub report: Option<PathBuf>,
     /// Write everything received as OTLP/JSON lines here
     #[arg(long, value_name = "FILE")]
     pub export: Option<PathBuf>,
@@ -38,6 +42,18 @@ pub struct RunArgs {
     /// ...but no longer than this
     #[arg(long, default_value = "30s", value_parser = crate::units::parse_duration)]
     pub settle_timeout: Duration,
+    /// Then also wait (up to --settle-timeout) until every trace is complete: its root span arrived
+    /// and no stored span names a parent that is missing; lists the traces that are not
+    #[arg(long)]
+    pub complete: bool,
+    /// After the command exits, wait this long for processes it started that still run (a forked
+    /// worker, a detached helper): their telemetry is lost once the box stops; those left are listed
+    #[arg(long, default_value = "5s", value_parser = crate::units::parse_duration)]
+    pub leftover_timeout: Duration,
+    /// Evaluate every assertion once per test, over that test's traces only (those with a span whose
+    /// ATTR, by default test.name, names the test): JUnit cases "TEST :: ASSERTION", a testsuite per test
+    #[arg(long, value_name = "ATTR", num_args = 0..=1, require_equals = true, default_missing_value = "test.name")]
+    pub per_test: Option<String>,
     /// Protocol the command's SDK is told to use
     #[arg(long, value_enum, default_value = "http/protobuf")]
     pub protocol: Protocol,
@@ -52,6 +68,13 @@ pub struct RunArgs {
     /// skew, ...); each gating rule is a failed case in the JUnit report
     #[arg(long, value_enum, default_value = "off")]
     pub lint: LintGate,
+    /// Compare the structure of the run's traces with this golden file (YAML, or JSON if it ends
+    /// in .json): a span added, missing or changed fails the run with a diff; one JUnit case per shape
+    #[arg(long, value_name = "FILE")]
+    pub golden: Option<PathBuf>,
+    /// Write the --golden file from this run instead (creating it; its options are kept)
+    #[arg(long, requires = "golden")]
+    pub update_golden: bool,
     /// The command and its arguments
     #[arg(trailing_var_arg = true, required = true, value_name = "CMD")]
     pub command: Vec<String>,
@@ -109,26 +132,6 @@ const QUICK_EXPORT: [(&str, &str); 3] = [
     ("OTEL_METRIC_EXPORT_INTERVAL", "1000"),
 ];
 
-/// What to check when a command sent nothing: the usual causes, the protocol first.
-fn nothing_arrived_hint(protocol: Protocol) -> String {
-    let mut hint = String::from(
-        "otelbox run: no telemetry arrived. Is the code instrumented, and does its SDK read OTEL_EXPORTER_OTLP_ENDPOINT \
-         (some frameworks need opentelemetry-instrument, or NODE_OPTIONS=--require @opentelemetry/auto-instrumentations-node/register)?",
-    );
-    if protocol == Protocol::HttpJson {
-        hint.push_str(" The Python SDK has no OTLP/HTTP JSON exporter: with --protocol http/json it exports nothing; use http/protobuf.");
-    }
-    if std::env::var_os("OTEL_SDK_DISABLED").is_some_and(|v| v == "true") {
-        hint.push_str(" OTEL_SDK_DISABLED=true is set.");
-    }
-    for key in ["OTEL_TRACES_EXPORTER", "OTEL_LOGS_EXPORTER", "OTEL_METRICS_EXPORTER"] {
-        if std::env::var(key).is_ok_and(|v| v == "none" || v == "console") {
-            hint.push_str(&format!(" {key} is set to something other than otlp (--force-env overrides it)."));
-        }
-    }
-    hint
-}
-
 fn load_assertions(args: &RunArgs) -> Result<Vec<Assertion>, Vec<String>> {
     let mut out = Vec::new();
     let mut errors = Vec::new();
@@ -164,6 +167,14 @@ pub fn run(args: RunArgs) -> anyhow::Result<i32> {
             return Ok(2);
         }
     };
+    if let Err(e) = crate::assertions::golden::check_before_run(args.golden.as_deref(), args.update_golden) {
+        eprintln!("otelbox run: {e}");
+        return Ok(2);
+    }
+    if let Some(Err(e)) = args.per_test.as_deref().map(per_test::attribute) {
+        eprintln!("otelbox run: {e}");
+        return Ok(2);
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(run_async(args, assertions))
 }
@@ -222,21 +233,18 @@ async fn run_async(args: RunArgs, assertions: Vec<Assertion>) -> anyhow::Result<
         ("OTEL_METRICS_EXPORTER", "otlp"),
         ("OTEL_LOGS_EXPORTER", "otlp"),
     ];
-    for (key, value) in wanted {
-        if args.force_env || std::env::var_os(key).is_none() {
-            command.env(key, value);
-        }
-    }
-    // Short export delays, unless the caller chose them: the SDKs' defaults (5 s for spans, 1 s
-    // for logs, 60 s for metrics) hold telemetry back until exit, or past it when a process is
-    // killed, and make the idle wait long. The standard variables every official SDK reads.
-    for (key, value) in QUICK_EXPORT {
-        if std::env::var_os(key).is_none() {
-            command.env(key, value);
-        }
-    }
+    // The box's endpoint and exporters, and short export delays (the standard variables every
+    // official SDK reads), unless the caller chose them.
+    let caller: Vec<(String, String)> = std::env::vars_os()
+        .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+        .collect();
+    let child_env = super::child::otel_env(&caller, &wanted, args.force_env, &QUICK_EXPORT);
+    command.envs(&child_env);
     command.env("OTELBOX_SERVER", &server_url);
+    // The command's orphans become ours, so what it leaves running can be waited for and named.
+    let tracks_leftovers = super::child::become_subreaper();
     tracing::debug!(elapsed_ms = started.elapsed().as_millis() as u64, "starting the command");
+    let command_started = Instant::now();
     let status = match command.status().await {
         Ok(s) => s,
         Err(e) => {
@@ -250,6 +258,13 @@ async fn run_async(args: RunArgs, assertions: Vec<Assertion>) -> anyhow::Result<
         use std::os::unix::process::ExitStatusExt;
         128 + status.signal().unwrap_or(0)
     });
+    let command_time = command_started.elapsed();
+    if tracks_leftovers {
+        let left = super::child::wait_for_leftovers(args.leftover_timeout).await;
+        if !left.is_empty() {
+            eprintln!("{}", super::child::describe(&left, args.leftover_timeout));
+        }
+    }
 
     let client = ApiClient::new(&server_url);
     let settled = wait_idle(&client, &Watch::Everything, args.idle, Instant::now() + args.settle_timeout).await?;
@@ -259,23 +274,60 @@ async fn run_async(args: RunArgs, assertions: Vec<Assertion>) -> anyhow::Result<
             args.settle_timeout
         );
     }
+    if args.complete {
+        if let Some(left) = super::wait::wait_complete(&client, None, Instant::now() + args.settle_timeout).await? {
+            eprintln!(
+                "otelbox run: --complete: after --settle-timeout {:?}, {}",
+                args.settle_timeout,
+                super::wait::describe_incomplete(&left)
+            );
+        }
+    }
     if !args.quiet {
         eprint!("{}", summary(&client).await?);
     }
     let status: wire::StatusResponse = client.get(wire::routes::STATUS, &()).await?;
     if status.ingest.last_accepted_unix_nano == 0 {
-        eprintln!("{}", nothing_arrived_hint(args.protocol));
+        eprintln!("{}", super::child::nothing_arrived(&child_env, &endpoint));
     }
     let mut outcomes = Vec::new();
-    for assertion in &assertions {
-        outcomes.push(eval::evaluate(&client, assertion).await?);
-    }
+    // With --per-test, the tests found: their outcomes come first, test after test.
+    let tests = match args.per_test.as_deref() {
+        Some(attribute) => {
+            let field = per_test::attribute(attribute).map_err(anyhow::Error::msg)?;
+            let found = per_test::tests(&client, &field).await?;
+            outcomes.extend(per_test::evaluate(&client, &found, &assertions).await?);
+            if found.is_empty() && !assertions.is_empty() {
+                outcomes.push(per_test::no_tests(attribute));
+            }
+            Some(found)
+        }
+        None => {
+            for assertion in &assertions {
+                outcomes.push(eval::evaluate(&client, assertion).await?);
+            }
+            None
+        }
+    };
     outcomes.extend(lint_outcomes(&client, args.lint).await?);
+    outcomes.extend(crate::assertions::golden::run_outcomes(&client, args.golden.as_deref(), args.update_golden, child_code).await?);
     if !outcomes.is_empty() {
         report(&outcomes);
     }
+    if let Some(path) = &args.report {
+        let run = super::report::RunInfo {
+            command: args.command.clone(),
+            exit_code: child_code,
+            command_time,
+            total_time: started.elapsed(),
+        };
+        super::report::write(&client, path, &run, &outcomes).await?;
+        // The JUnit failures then say where the report shows them.
+        super::report::note_in_failures(&mut outcomes, path);
+    }
     if let Some(path) = &args.junit {
-        std::fs::write(path, junit::render("run", &outcomes)).map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
+        std::fs::write(path, per_test::render_junit(tests.as_deref(), assertions.len(), &outcomes))
+            .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
     }
     if let Some(path) = &args.export {
         let mut file =
@@ -322,10 +374,20 @@ async fn summary(client: &ApiClient) -> anyhow::Result<String> {
         )
         .await?;
     let lint: wire::LintResponse = client.get(wire::routes::LINT, &()).await?;
-    let mut out = format!("\notelbox: {traces} trace(s), {spans} span(s), {logs} log record(s)\n");
+    let metrics: wire::MetricsResponse = client.get(wire::routes::METRICS, &wire::FilterParams::default()).await?;
+    let points = client
+        .get::<wire::StatusResponse, _>(wire::routes::STATUS, &())
+        .await?
+        .storage
+        .metric_points;
+    let mut out = format!(
+        "\notelbox: {traces} trace(s), {spans} span(s), {logs} log record(s), {} metric(s) ({points} point(s))\n",
+        metrics.metrics.len()
+    );
     for s in &services.services {
         out.push_str(&format!("  {:<24} {:>6} spans {:>5} errors\n", s.name, s.spans, s.errors));
     }
+    out.push_str(&crate::assertions::metrics::summary_lines(&metrics.metrics));
     if !slowest.spans.is_empty() {
         out.push_str("  slowest:\n");
         for s in &slowest.spans {

@@ -4,6 +4,7 @@
 //! by the config's validation.
 
 pub mod count;
+mod exponential;
 pub mod forward;
 pub mod otlpjson;
 pub mod routing;

@@ -1,6 +1,11 @@
 //! The spanmetrics connector: R.E.D. metrics (call counts and a duration histogram per service, span
 //! name, kind and status, plus configured dimensions) aggregated from a traces pipeline and flushed
 //! into the metrics pipelines that list it as a receiver, as the Collector's spanmetricsconnector does.
+//! The duration histogram has explicit buckets (`histogram.explicit.buckets`, the Collector's 16 by
+//! default) or, with `histogram.exponential`, base-2 exponential buckets (OTLP's exponential histogram,
+//! same name and unit), at most `max_size` (160 by default) per series: each series starts at scale 20
+//! and lowers its scale just enough to hold every duration it has counted, as the Collector's library
+//! does; points carry count, sum, min and max, and zero durations go to the zero bucket.
 //! With `events.enabled` an events counter counts span events per series and per configured event
 //! attribute; with `exemplars.enabled` every data point carries up to `max_per_data_point` of the
 //! spans it counted this interval (trace id, span id, duration), cleared at each flush as in the Collector.
@@ -17,6 +22,7 @@
 //! `otel.metric.overflow: true`. Exemplars are at most `max_per_data_point` per series.
 
 use crate::config::{ComponentId, ComponentType, Parser, Settings};
+use crate::connector::exponential::{self, ExponentialBuckets};
 use crate::connector::{ConnectorFactory, ConnectorOutput};
 use crate::pdata::now_ns;
 use crate::pdata::{find_attribute, Signal, SignalData};
@@ -27,8 +33,8 @@ use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequ
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue, InstrumentationScope, KeyValue};
 use opentelemetry_proto::tonic::metrics::v1::{
-    exemplar, metric, number_data_point, AggregationTemporality, Exemplar, Histogram, HistogramDataPoint, Metric, NumberDataPoint,
-    ResourceMetrics, ScopeMetrics, Sum,
+    exemplar, metric, number_data_point, AggregationTemporality, Exemplar, ExponentialHistogram, ExponentialHistogramDataPoint, Histogram,
+    HistogramDataPoint, Metric, NumberDataPoint, ResourceMetrics, ScopeMetrics, Sum,
 };
 use opentelemetry_proto::tonic::resource::v1::Resource;
 use opentelemetry_proto::tonic::trace::v1::span::{Event, SpanKind};
@@ -66,6 +72,8 @@ const DEFAULT_DIMENSIONS_CACHE_SIZE: usize = 1000;
 const DEFAULT_RESOURCE_METRICS_CACHE_SIZE: usize = 1000;
 /// The Collector's default `exemplars.max_per_data_point`.
 pub const DEFAULT_EXEMPLARS_PER_DATA_POINT: usize = 5;
+/// The Collector's default `histogram.exponential.max_size` (its library's default, also what 0 means).
+pub const DEFAULT_EXPONENTIAL_MAX_SIZE: usize = exponential::DEFAULT_MAX_SIZE;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Temporality {
@@ -146,8 +154,11 @@ pub struct SpanMetricsConfig {
     /// False with `histogram.disable: true`: only the calls metric is emitted.
     pub histogram_enabled: bool,
     pub unit: DurationUnit,
-    /// Explicit bucket bounds in `unit`, strictly increasing.
+    /// Explicit bucket bounds in `unit`, strictly increasing (unused with `exponential_max_size`).
     pub bounds: Vec<f64>,
+    /// `histogram.exponential`: durations go into a base-2 exponential histogram of at most this many
+    /// buckets per series instead of the explicit buckets. None: explicit buckets.
+    pub exponential_max_size: Option<usize>,
     pub dimensions: Vec<Dimension>,
     /// Which of service.name, span.name, span.kind, status.code are left out.
     pub exclude_dimensions: Vec<String>,
@@ -177,6 +188,7 @@ impl Default for SpanMetricsConfig {
             histogram_enabled: true,
             unit: DurationUnit::Milliseconds,
             bounds: DEFAULT_BUCKETS_MS.to_vec(),
+            exponential_max_size: None,
             dimensions: Vec::new(),
             exclude_dimensions: Vec::new(),
             series_limit: DEFAULT_DIMENSIONS_CACHE_SIZE,
@@ -343,19 +355,13 @@ fn events(p: &mut Parser, value: &Value, path: &str) -> EventsConfig {
 fn histogram(p: &mut Parser, value: &Value, path: &str, config: &mut SpanMetricsConfig) {
     let Some(body) = p.mapping(Some(value), path) else { return };
     let mut known = body.clone();
-    if known.remove("exponential").is_some() {
-        p.error(
-            &format!("{path}.exponential"),
-            "exponential histograms are not supported by this otelbox yet; use explicit buckets",
-        );
-    }
     if known.remove("dimensions").is_some() {
         p.error(
             &format!("{path}.dimensions"),
             "is not supported by this otelbox's spanmetrics connector yet",
         );
     }
-    p.only_keys(&known, &["disable", "unit", "explicit"], path);
+    p.only_keys(&known, &["disable", "unit", "explicit", "exponential"], path);
     if let Some(v) = body.get("disable") {
         config.histogram_enabled = !p.boolean(v, &format!("{path}.disable")).unwrap_or(false);
     }
@@ -369,6 +375,15 @@ fn histogram(p: &mut Parser, value: &Value, path: &str, config: &mut SpanMetrics
     }
     let unit = config.unit;
     config.bounds = DEFAULT_BUCKETS_MS.iter().map(|ms| ms * 1e6 / unit.nanos()).collect();
+    // A null section is an absent one, as the Collector reads it: a bare `exponential:` leaves the
+    // explicit buckets (write `exponential: {}` for the default size).
+    let exponential = body.get("exponential").filter(|v| !v.is_null());
+    if exponential.is_some() && body.get("explicit").is_some_and(|v| !v.is_null()) {
+        p.error(path, "use either `explicit` or `exponential` buckets histogram, not both");
+    }
+    if let Some(exponential) = exponential {
+        config.exponential_max_size = Some(exponential_max_size(p, exponential, &format!("{path}.exponential")));
+    }
     let explicit_path = format!("{path}.explicit");
     let Some(explicit) = body.get("explicit") else { return };
     let Some(explicit) = p.mapping(Some(explicit), &explicit_path) else {
@@ -387,6 +402,34 @@ fn histogram(p: &mut Parser, value: &Value, path: &str, config: &mut SpanMetrics
         bounds.push(bound);
     }
     config.bounds = bounds;
+}
+
+/// `histogram.exponential.max_size`: 0 or absent is the Collector's default (160); otherwise from 2 to
+/// 16384, the bounds of the Collector's library (which would quietly clamp what is outside them).
+fn exponential_max_size(p: &mut Parser, value: &Value, path: &str) -> usize {
+    let Some(body) = p.mapping(Some(value), path) else {
+        return DEFAULT_EXPONENTIAL_MAX_SIZE;
+    };
+    p.only_keys(body, &["max_size"], path);
+    let at = format!("{path}.max_size");
+    let Some(v) = body.get("max_size").filter(|v| !v.is_null()) else {
+        return DEFAULT_EXPONENTIAL_MAX_SIZE;
+    };
+    match p.unsigned(v, &at) {
+        Some(0) | None => DEFAULT_EXPONENTIAL_MAX_SIZE,
+        Some(n) if (exponential::MIN_MAX_SIZE..=exponential::MAX_MAX_SIZE).contains(&n) => usize::try_from(n).unwrap_or(usize::MAX),
+        Some(n) => {
+            p.error(
+                &at,
+                format!(
+                    "must be 0 (the default, {DEFAULT_EXPONENTIAL_MAX_SIZE}) or from {} to {}, got {n}",
+                    exponential::MIN_MAX_SIZE,
+                    exponential::MAX_MAX_SIZE
+                ),
+            );
+            DEFAULT_EXPONENTIAL_MAX_SIZE
+        }
+    }
 }
 
 fn dimensions(p: &mut Parser, value: Option<&Value>, path: &str) -> Vec<Dimension> {
@@ -576,17 +619,24 @@ struct SeriesTable {
 
 impl SeriesTable {
     /// The series of `key`, created with `attributes()` if new and under the limit, else the overflow series.
-    fn entry(&mut self, key: Vec<u8>, limit: usize, now: u64, buckets: usize, attributes: impl FnOnce() -> Vec<KeyValue>) -> &mut Series {
+    fn entry(
+        &mut self,
+        key: Vec<u8>,
+        limit: usize,
+        now: u64,
+        durations: DurationHistogram,
+        attributes: impl FnOnce() -> Vec<KeyValue>,
+    ) -> &mut Series {
         if let Some(&i) = self.index.get(&key) {
             return &mut self.series[i];
         }
         if self.series.len() >= limit {
             return self
                 .overflow
-                .get_or_insert_with(|| Series::new(vec![bool_attribute(OVERFLOW_ATTRIBUTE, true)], now, buckets));
+                .get_or_insert_with(|| Series::new(vec![bool_attribute(OVERFLOW_ATTRIBUTE, true)], now, durations));
         }
         self.index.insert(key, self.series.len());
-        self.series.push(Series::new(attributes(), now, buckets));
+        self.series.push(Series::new(attributes(), now, durations));
         self.series.last_mut().expect("just pushed")
     }
 
@@ -602,27 +652,46 @@ impl SeriesTable {
     }
 }
 
+/// How a new series records span durations (the connector's configuration decides).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum DurationHistogram {
+    /// Not at all: `histogram.disable`, and the events metric's series.
+    Off,
+    /// In explicit buckets: one more count than the bounds.
+    Explicit(usize),
+    /// In base-2 exponential buckets, at most this many.
+    Exponential(usize),
+}
+
 struct Series {
     attributes: Vec<KeyValue>,
     /// When the series was first seen: the start time of its cumulative points.
     start_ns: u64,
     calls: u64,
     /// One more than the bounds (the last counts durations above the last bound); empty when the
-    /// histogram is disabled (and for events).
+    /// histogram is disabled or exponential (and for events).
     bucket_counts: Vec<u64>,
     duration_sum: f64,
+    /// The durations with `histogram.exponential` (which keeps its own sum).
+    exponential: Option<ExponentialBuckets>,
     /// The first spans counted since the last flush (their time is set when they are sent).
     exemplars: Vec<Exemplar>,
 }
 
 impl Series {
-    fn new(attributes: Vec<KeyValue>, start_ns: u64, buckets: usize) -> Series {
+    fn new(attributes: Vec<KeyValue>, start_ns: u64, durations: DurationHistogram) -> Series {
+        let (buckets, exponential) = match durations {
+            DurationHistogram::Off => (0, None),
+            DurationHistogram::Explicit(buckets) => (buckets, None),
+            DurationHistogram::Exponential(max_size) => (0, Some(ExponentialBuckets::new(max_size))),
+        };
         Series {
             attributes,
             start_ns,
             calls: 0,
             bucket_counts: vec![0; buckets],
             duration_sum: 0.0,
+            exponential,
             exemplars: Vec::new(),
         }
     }
@@ -654,6 +723,9 @@ impl Series {
 
     fn observe(&mut self, duration: f64, bounds: &[f64]) {
         self.calls += 1;
+        if let Some(histogram) = &mut self.exponential {
+            histogram.observe(duration);
+        }
         if !self.bucket_counts.is_empty() {
             // Buckets are upper-inclusive: (bounds[i-1], bounds[i]].
             let index = bounds.partition_point(|bound| *bound < duration);
@@ -710,10 +782,10 @@ impl Aggregator {
 
     /// Adds every span to its series. Resources without a `service.name` are skipped (as in the Collector).
     fn aggregate(&self, traces: &ExportTraceServiceRequest, now: u64) {
-        let buckets = if self.config.histogram_enabled {
-            self.config.bounds.len() + 1
-        } else {
-            0
+        let durations = match (self.config.histogram_enabled, self.config.exponential_max_size) {
+            (false, _) => DurationHistogram::Off,
+            (true, Some(max_size)) => DurationHistogram::Exponential(max_size),
+            (true, None) => DurationHistogram::Explicit(self.config.bounds.len() + 1),
         };
         let exemplars = self.config.exemplars;
         let mut state = self.lock();
@@ -740,7 +812,7 @@ impl Aggregator {
                     let duration = span.end_time_unix_nano.saturating_sub(span.start_time_unix_nano) as f64 / self.config.unit.nanos();
                     let dimensions = self.dimension_values(span, resource_attributes);
                     let key = self.series_key(service, span, scope, &dimensions);
-                    let series = resource.spans.entry(key, self.config.series_limit, now, buckets, || {
+                    let series = resource.spans.entry(key, self.config.series_limit, now, durations, || {
                         self.series_attributes(service, span, scope, &self.config.dimensions, &dimensions)
                     });
                     series.observe(duration, &self.config.bounds);
@@ -753,9 +825,11 @@ impl Aggregator {
                     for event in &span.events {
                         let dimensions = self.event_dimension_values(span, event, resource_attributes);
                         let key = self.series_key(service, span, scope, &dimensions);
-                        let series = resource.events.entry(key, self.config.series_limit, now, 0, || {
-                            self.series_attributes(service, span, scope, &self.event_dimensions, &dimensions)
-                        });
+                        let series = resource
+                            .events
+                            .entry(key, self.config.series_limit, now, DurationHistogram::Off, || {
+                                self.series_attributes(service, span, scope, &self.event_dimensions, &dimensions)
+                            });
                         series.observe(duration, &[]);
                         if exemplars.enabled {
                             series.add_exemplar(span, duration, exemplars.max_per_data_point);
@@ -959,10 +1033,8 @@ impl Aggregator {
         };
         let mut metrics = vec![counter(self.calls_name.as_str(), all.as_slice())];
         if self.config.histogram_enabled {
-            metrics.push(Metric {
-                name: self.duration_name.clone(),
-                unit: self.config.unit.as_str().to_string(),
-                data: Some(metric::Data::Histogram(Histogram {
+            let data = match self.config.exponential_max_size {
+                None => metric::Data::Histogram(Histogram {
                     data_points: all
                         .iter()
                         .map(|series| HistogramDataPoint {
@@ -978,7 +1050,27 @@ impl Aggregator {
                         })
                         .collect(),
                     aggregation_temporality: temporality,
-                })),
+                }),
+                // Same name and unit as the explicit one, as in the Collector; its points carry the
+                // series' exemplars too.
+                Some(_) => metric::Data::ExponentialHistogram(ExponentialHistogram {
+                    data_points: all
+                        .iter()
+                        .filter_map(|series| {
+                            let histogram = series.exponential.as_ref()?;
+                            Some(ExponentialHistogramDataPoint {
+                                exemplars: series.exemplars_at(now),
+                                ..histogram.point(series.attributes.clone(), start(series), now)
+                            })
+                        })
+                        .collect(),
+                    aggregation_temporality: temporality,
+                }),
+            };
+            metrics.push(Metric {
+                name: self.duration_name.clone(),
+                unit: self.config.unit.as_str().to_string(),
+                data: Some(data),
                 ..Default::default()
             });
         }
@@ -1086,6 +1178,7 @@ mod tests {
     use super::*;
     use crate::config::Kind;
     use crate::pipeline::ack::AckToken;
+    use opentelemetry_proto::tonic::metrics::v1::exponential_histogram_data_point::Buckets;
     use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Status};
 
     /// Keeps every flushed payload (or refuses them all) and says when one arrived.
@@ -1217,8 +1310,34 @@ mod tests {
         format!("{{{}}}", pairs.join(", "))
     }
 
+    /// An exponential point as `count 3 sum 7 min 1 max 4 scale 6 zero 0 offset -1 len 129 [-1:1 63:1
+    /// 127:1]`: its positive buckets' offset and length, then each non-empty bucket as `index:count`.
+    fn render_exponential(p: &ExponentialHistogramDataPoint) -> String {
+        let positive = p.positive.clone().unwrap_or_default();
+        let buckets: Vec<String> = positive
+            .bucket_counts
+            .iter()
+            .enumerate()
+            .filter(|(_, n)| **n > 0)
+            .map(|(i, n)| format!("{}:{n}", positive.offset + i as i32))
+            .collect();
+        format!(
+            "count {} sum {} min {} max {} scale {} zero {} offset {} len {} [{}]",
+            p.count,
+            p.sum.unwrap(),
+            p.min.unwrap(),
+            p.max.unwrap(),
+            p.scale,
+            p.zero_count,
+            positive.offset,
+            positive.bucket_counts.len(),
+            buckets.join(" ")
+        )
+    }
+
     /// One line per resource and per data point, in output order: `calls {attrs} = 4`, or
-    /// `duration {attrs} = count 4 sum 26 [le2:2 le4:1 le50:1]` (only non-empty buckets, `inf` last).
+    /// `duration {attrs} = count 4 sum 26 [le2:2 le4:1 le50:1]` (only non-empty buckets, `inf` last),
+    /// or for exponential histograms `duration {attrs} = ` and `render_exponential`'s line.
     fn lines(request: &ExportMetricsServiceRequest) -> Vec<String> {
         let mut out = Vec::new();
         for rm in &request.resource_metrics {
@@ -1253,6 +1372,16 @@ mod tests {
                                     p.count,
                                     p.sum.unwrap(),
                                     buckets.join(" ")
+                                ));
+                            }
+                        }
+                        metric::Data::ExponentialHistogram(h) => {
+                            for p in &h.data_points {
+                                out.push(format!(
+                                    "{} {} = {}",
+                                    m.name,
+                                    render_attributes(&p.attributes),
+                                    render_exponential(p)
                                 ));
                             }
                         }
@@ -1449,6 +1578,234 @@ mod tests {
         };
         assert_eq!(h.aggregation_temporality, AggregationTemporality::Delta as i32);
         assert_eq!((h.data_points[0].count, h.data_points[0].sum), (1, Some(5.0)));
+    }
+
+    #[test]
+    fn histogram_exponential_takes_the_collectors_default_max_size_and_its_limits() {
+        let exponential = |body: &str| settings(body).exponential_max_size;
+        assert_eq!(exponential("    {}"), None, "explicit buckets by default");
+        assert_eq!(exponential("    histogram: { exponential: { max_size: 10 } }"), Some(10));
+        assert_eq!(
+            exponential("    histogram: { exponential: {} }"),
+            Some(DEFAULT_EXPONENTIAL_MAX_SIZE)
+        );
+        assert_eq!(DEFAULT_EXPONENTIAL_MAX_SIZE, 160);
+        assert_eq!(
+            exponential("    histogram: { exponential: { max_size: 0 } }"),
+            Some(160),
+            "0 is the default, as in the Collector"
+        );
+        assert_eq!(exponential("    histogram: { exponential: { max_size: 2 } }"), Some(2));
+        assert_eq!(exponential("    histogram: { exponential: { max_size: 16384 } }"), Some(16_384));
+        let config = settings("    histogram: { unit: s, exponential: { max_size: 20 } }");
+        assert_eq!(
+            (config.unit, config.exponential_max_size, config.histogram_enabled),
+            (DurationUnit::Seconds, Some(20), true)
+        );
+        // As the Collector reads it, a bare `exponential:` is no exponential section at all.
+        let config = settings("    histogram:\n      exponential:\n      explicit: { buckets: [1s] }");
+        assert_eq!((config.exponential_max_size, config.bounds.clone()), (None, vec![1000.0]));
+
+        let at = "connectors.spanmetrics.histogram";
+        assert_eq!(
+            errors("    histogram: { exponential: { max_size: 10 }, explicit: { buckets: [10ms, 100ms, 250ms] } }"),
+            [format!("{at}: use either `explicit` or `exponential` buckets histogram, not both")],
+            "the Collector's exponential_and_explicit_histogram testdata"
+        );
+        assert_eq!(
+            errors("    histogram: { exponential: {}, explicit: {} }"),
+            [format!("{at}: use either `explicit` or `exponential` buckets histogram, not both")],
+            "two sections, even empty ones, are both"
+        );
+        for size in [1, 16_385] {
+            assert_eq!(
+                errors(&format!("    histogram: {{ exponential: {{ max_size: {size} }} }}")),
+                [format!(
+                    "{at}.exponential.max_size: must be 0 (the default, 160) or from 2 to 16384, got {size}"
+                )]
+            );
+        }
+        assert_eq!(
+            errors("    histogram: { exponential: { max_size: -3, scale: 2 } }"),
+            [
+                format!("{at}.exponential.scale: unknown key (expected one of: max_size)"),
+                format!("{at}.exponential.max_size: expected a non-negative integer, got a number"),
+            ]
+        );
+        assert_eq!(
+            errors("    histogram: { exponential: 160 }"),
+            [format!("{at}.exponential: expected a mapping, got a number")]
+        );
+    }
+
+    #[tokio::test]
+    async fn exponential_histograms_hold_golden_durations_at_the_collectors_scales_with_exemplars() {
+        let config = settings("    histogram: { exponential: {} }\n    exemplars: { enabled: true, max_per_data_point: 2 }");
+        let capture = Arc::new(Capture::default());
+        let (connector, counters) = connector_with(&config, &capture);
+        let aggregator = &connector.aggregator;
+        let ms = 1_000_000;
+        let cart = |duration_ns: i64, id: u8| traced(span("GET /cart", SpanKind::Server, StatusCode::Unset, duration_ns, vec![]), id, id);
+        let spans = vec![
+            // Powers of two are the upper bounds of their buckets, at every scale.
+            cart(ms, 1),
+            cart(2 * ms, 2),
+            cart(4 * ms, 3),
+            traced(span("charge", SpanKind::Client, StatusCode::Error, 3 * ms, vec![]), 4, 4),
+            // An end before the start counts as 0 ms: the zero bucket.
+            traced(span("clock skew", SpanKind::Internal, StatusCode::Ok, -5 * ms, vec![]), 5, 5),
+        ];
+        let t = now_ns() + 1_000_000_000;
+        aggregator.aggregate(&traces(vec![resource_spans(vec![text("service.name", "api")], "s", spans)]), t);
+        aggregator.flush(t + 1000).await;
+        let output = &capture.taken()[0];
+        let cart = "service.name=api, span.name=GET /cart, span.kind=SPAN_KIND_SERVER, status.code=STATUS_CODE_UNSET";
+        let charge = "service.name=api, span.name=charge, span.kind=SPAN_KIND_CLIENT, status.code=STATUS_CODE_ERROR";
+        let skew = "service.name=api, span.name=clock skew, span.kind=SPAN_KIND_INTERNAL, status.code=STATUS_CODE_OK";
+        assert_eq!(
+            lines(output),
+            [
+                "resource {service.name=api}".to_string(),
+                format!("traces.span.metrics.calls {{{cart}}} = 3"),
+                format!("traces.span.metrics.calls {{{charge}}} = 1"),
+                format!("traces.span.metrics.calls {{{skew}}} = 1"),
+                // 1 ms and 2 ms need scale 7 in 160 buckets (indices -1 to 127), 4 ms one scale less.
+                format!("traces.span.metrics.duration {{{cart}}} = count 3 sum 7 min 1 max 4 scale 6 zero 0 offset -1 len 129 [-1:1 63:1 127:1]"),
+                // One duration keeps the finest scale: 3 ms is in (2^(1661953/2^20), 2^(1661954/2^20)].
+                format!("traces.span.metrics.duration {{{charge}}} = count 1 sum 3 min 3 max 3 scale 20 zero 0 offset 1661953 len 1 [1661953:1]"),
+                // Only zeros: no bucket in use, and scale 0 as the Collector's library reports.
+                format!("traces.span.metrics.duration {{{skew}}} = count 1 sum 0 min 0 max 0 scale 0 zero 1 offset 0 len 0 []"),
+            ]
+        );
+        let duration = &output.resource_metrics[0].scope_metrics[0].metrics[1];
+        assert_eq!(
+            (duration.name.as_str(), duration.unit.as_str()),
+            ("traces.span.metrics.duration", "ms")
+        );
+        let Some(metric::Data::ExponentialHistogram(h)) = &duration.data else {
+            panic!("an exponential histogram")
+        };
+        assert_eq!(h.aggregation_temporality, AggregationTemporality::Cumulative as i32);
+        for p in &h.data_points {
+            assert_eq!((p.start_time_unix_nano, p.time_unix_nano), (t, t + 1000));
+            assert_eq!(p.negative, Some(Buckets::default()), "durations are never negative");
+        }
+        assert_eq!(
+            h.data_points[0].exemplars,
+            [exemplar(1, 1, 1.0, t + 1000), exemplar(2, 2, 2.0, t + 1000)],
+            "the first spans of the interval, as on the calls point"
+        );
+        assert_eq!(h.data_points[2].exemplars, [exemplar(5, 5, 0.0, t + 1000)]);
+        assert_eq!(output.item_count(), 6);
+        assert_eq!(counters.sent.load(std::sync::atomic::Ordering::Relaxed), 6, "data points sent");
+
+        // In seconds, with two buckets: 250 ms and 1 s are (1/16, 1/4] and (1/4, 1] at scale -1.
+        let config = settings("    namespace: red\n    histogram: { unit: s, exponential: { max_size: 2 } }");
+        let capture = Arc::new(Capture::default());
+        let (connector, _) = connector_with(&config, &capture);
+        let spans = vec![
+            span("a", SpanKind::Server, StatusCode::Unset, 250 * ms, vec![]),
+            span("a", SpanKind::Server, StatusCode::Unset, 1000 * ms, vec![]),
+        ];
+        connector
+            .consume(Envelope::unacked(traces(vec![resource_spans(
+                vec![text("service.name", "api")],
+                "s",
+                spans,
+            )])))
+            .await
+            .unwrap();
+        connector.flush().await;
+        let output = &capture.taken()[0];
+        assert_eq!(
+            lines(output)[2],
+            "red.duration {service.name=api, span.name=a, span.kind=SPAN_KIND_SERVER, status.code=STATUS_CODE_UNSET} = count 2 sum 1.25 min 0.25 max 1 scale -1 zero 0 offset -2 len 2 [-2:1 -1:1]"
+        );
+        assert_eq!(output.resource_metrics[0].scope_metrics[0].metrics[1].unit, "s");
+    }
+
+    /// Each exponential duration point's temporality, start, time and `render_exponential` line.
+    fn exponential_points(request: &ExportMetricsServiceRequest) -> Vec<(i32, u64, u64, String)> {
+        let mut out = Vec::new();
+        for rm in &request.resource_metrics {
+            let Some(metric::Data::ExponentialHistogram(h)) = &rm.scope_metrics[0].metrics[1].data else {
+                panic!("an exponential duration histogram")
+            };
+            for p in &h.data_points {
+                out.push((
+                    h.aggregation_temporality,
+                    p.start_time_unix_nano,
+                    p.time_unix_nano,
+                    render_exponential(p),
+                ));
+            }
+        }
+        out
+    }
+
+    #[tokio::test]
+    async fn exponential_histograms_accumulate_when_cumulative_and_start_afresh_each_interval_when_delta() {
+        let ms = 1_000_000;
+        let api = |duration_ns: i64| {
+            traces(vec![resource_spans(
+                vec![text("service.name", "api")],
+                "s",
+                vec![span("a", SpanKind::Server, StatusCode::Unset, duration_ns, vec![])],
+            )])
+        };
+        let one_ms = "count 1 sum 1 min 1 max 1 scale 20 zero 0 offset -1 len 1 [-1:1]".to_string();
+
+        let capture = Arc::new(Capture::default());
+        let (connector, _) = connector_with(&settings("    histogram: { exponential: {} }"), &capture);
+        let aggregator = &connector.aggregator;
+        let t = now_ns() + 1_000_000_000;
+        aggregator.aggregate(&api(ms), t);
+        aggregator.flush(t + 1000).await;
+        aggregator.aggregate(&api(4 * ms), t + 2000);
+        aggregator.flush(t + 3000).await;
+        aggregator.flush(t + 4000).await;
+        let batches = capture.taken();
+        let cumulative = AggregationTemporality::Cumulative as i32;
+        let both = "count 2 sum 5 min 1 max 4 scale 6 zero 0 offset -1 len 129 [-1:1 127:1]".to_string();
+        assert_eq!(exponential_points(&batches[0]), [(cumulative, t, t + 1000, one_ms.clone())]);
+        assert_eq!(
+            exponential_points(&batches[1]),
+            [(cumulative, t, t + 3000, both.clone())],
+            "the series' histogram goes on from its first span, its scale lowered to hold both"
+        );
+        assert_eq!(
+            exponential_points(&batches[2]),
+            [(cumulative, t, t + 4000, both)],
+            "sent again unchanged"
+        );
+
+        let capture = Arc::new(Capture::default());
+        let (connector, _) = connector_with(
+            &settings("    histogram: { exponential: {} }\n    aggregation_temporality: AGGREGATION_TEMPORALITY_DELTA"),
+            &capture,
+        );
+        let aggregator = &connector.aggregator;
+        let created = aggregator.lock().interval_start_ns;
+        let t = now_ns() + 1_000_000_000;
+        aggregator.aggregate(&api(ms), t);
+        aggregator.flush(t + 1000).await;
+        aggregator.aggregate(&api(4 * ms), t + 2000);
+        aggregator.flush(t + 3000).await;
+        aggregator.flush(t + 4000).await;
+        let batches = capture.taken();
+        assert_eq!(batches.len(), 2, "an interval without spans sends nothing");
+        let delta = AggregationTemporality::Delta as i32;
+        assert_eq!(exponential_points(&batches[0]), [(delta, created, t + 1000, one_ms)]);
+        assert_eq!(
+            exponential_points(&batches[1]),
+            [(
+                delta,
+                t + 1000,
+                t + 3000,
+                "count 1 sum 4 min 4 max 4 scale 20 zero 0 offset 2097151 len 1 [2097151:1]".to_string()
+            )],
+            "only this interval's span, in a fresh histogram at the finest scale"
+        );
     }
 
     #[tokio::test]
@@ -1696,6 +2053,7 @@ mod tests {
                 let points: Vec<(&[KeyValue], &[Exemplar])> = match m.data.as_ref().unwrap() {
                     metric::Data::Sum(sum) => sum.data_points.iter().map(|p| (&p.attributes[..], &p.exemplars[..])).collect(),
                     metric::Data::Histogram(h) => h.data_points.iter().map(|p| (&p.attributes[..], &p.exemplars[..])).collect(),
+                    metric::Data::ExponentialHistogram(h) => h.data_points.iter().map(|p| (&p.attributes[..], &p.exemplars[..])).collect(),
                     other => panic!("unexpected metric data {other:?}"),
                 };
                 for (attributes, exemplars) in points {
@@ -1889,7 +2247,7 @@ mod tests {
     }
 
     #[test]
-    fn the_testdata_example_loads_with_exemplars_and_events() {
+    fn the_testdata_examples_load_with_exemplars_events_and_an_exponential_histogram() {
         let root: Value = serde_yaml_ng::from_str(include_str!("testdata/spanmetrics.yaml")).unwrap();
         let section = root.get("spanmetrics").expect("a spanmetrics section");
         let mut errors = Vec::new();
@@ -1905,6 +2263,14 @@ mod tests {
         );
         assert!(config.events.enabled);
         assert_eq!(config.events.dimensions[0].name, "exception.type");
+        assert_eq!(config.exponential_max_size, None);
+
+        let section = root.get("spanmetrics/exponential").expect("an exponential example");
+        let config = parse(&mut Parser::collecting(&mut errors), section, "connectors.spanmetrics/exponential");
+        assert!(errors.is_empty(), "{errors:?}");
+        assert_eq!(config.exponential_max_size, Some(80));
+        assert_eq!(config.unit, DurationUnit::Seconds);
+        assert_eq!(config.temporality, Temporality::Delta);
     }
 
     #[test]
@@ -1929,8 +2295,8 @@ mod tests {
                 format!("{at}.namespace: expected a string, got a number"),
                 format!("{at}.metrics_flush_interval: must be greater than 0"),
                 format!("{at}.aggregation_temporality: expected AGGREGATION_TEMPORALITY_CUMULATIVE or AGGREGATION_TEMPORALITY_DELTA, got 'AGGREGATION_TEMPORALITY_SOMETIMES'"),
-                format!("{at}.histogram.exponential: exponential histograms are not supported by this otelbox yet; use explicit buckets"),
                 format!("{at}.histogram.unit: expected ms or s, got 'us'"),
+                format!("{at}.histogram: use either `explicit` or `exponential` buckets histogram, not both"),
                 format!("{at}.histogram.explicit.buckets[1]: buckets must be in increasing order"),
                 format!("{at}.histogram.explicit.buckets[2]: expected a duration like 250ms, 15m, 12h or 7d, got 'soon'"),
                 format!("{at}.dimensions[0].name: duplicate dimension name \"span.kind\""),

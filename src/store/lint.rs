@@ -50,6 +50,56 @@ fn examples(conn: &Connection, sql: &str, floor: i64) -> rusqlite::Result<(i64, 
 
 /// Run every rule; rules with nothing to report are left out.
 pub fn lint(conn: &Connection) -> Result<Vec<Finding>, StoreError> {
+    lint_scoped(conn, &LintScope::default())
+}
+
+/// Traces one lint pass looks at at most when scoped to the traces of a filter.
+const MAX_SCOPED_TRACES: usize = 10_000;
+
+/// Which of the newest spans a lint pass looks at: those starting in `range` (`otelbox lint
+/// --since`), and those of the traces with a span matching `traces` (the API's `trace_has`: one
+/// test's traces; the first `MAX_SCOPED_TRACES` of them).
+#[derive(Clone, Debug, Default)]
+pub struct LintScope {
+    pub range: Option<super::read::TimeRange>,
+    pub traces: Option<super::sql::SqlFilter>,
+}
+
+impl LintScope {
+    /// The SQL condition on spans `s` (to follow another), with no parameters: the numbers and ids
+    /// go in as literals this code makes (integers, hex blobs), so every rule keeps its own `?N`.
+    fn condition(&self, conn: &Connection) -> Result<String, StoreError> {
+        let mut sql = String::new();
+        if let Some(range) = self.range {
+            // Only the bounded sides: i64::MIN is no integer literal in SQL.
+            if range.start > i64::MIN {
+                sql.push_str(&format!(" AND s.start_ns >= {}", range.start));
+            }
+            if range.end < i64::MAX {
+                sql.push_str(&format!(" AND s.start_ns <= {}", range.end));
+            }
+        }
+        if let Some(filter) = &self.traces {
+            let mut stmt = conn.prepare(&format!("SELECT DISTINCT s.trace_id FROM spans s WHERE {} LIMIT ?", filter.sql))?;
+            let mut params = filter.params.clone();
+            params.push(rusqlite::types::Value::Integer(MAX_SCOPED_TRACES as i64));
+            let ids: Vec<Vec<u8>> = stmt
+                .query_map(rusqlite::params_from_iter(params), |r| r.get(0))?
+                .collect::<Result<_, _>>()?;
+            if ids.is_empty() {
+                sql.push_str(" AND 0");
+            } else {
+                let list: Vec<String> = ids.iter().map(|id| format!("x'{}'", hex_id(id))).collect();
+                sql.push_str(&format!(" AND s.trace_id IN ({})", list.join(", ")));
+            }
+        }
+        Ok(sql)
+    }
+}
+
+/// `lint` over the spans of `scope` only.
+pub fn lint_scoped(conn: &Connection, scope: &LintScope) -> Result<Vec<Finding>, StoreError> {
+    let scope = scope.condition(conn)?;
     let max_id: i64 = conn.query_row("SELECT coalesce(max(id), 0) FROM spans", [], |r| r.get(0))?;
     let floor = max_id - WINDOW;
     let select = "SELECT s.trace_id, s.span_id, r.service, s.name FROM spans s JOIN resources r ON r.id = s.resource_id";
@@ -71,14 +121,14 @@ pub fn lint(conn: &Connection) -> Result<Vec<Finding>, StoreError> {
         "missing-service-name",
         "error",
         "spans without a service.name resource attribute (set OTEL_SERVICE_NAME)",
-        format!("{select} WHERE s.id > ?1 AND r.service = 'unknown_service' LIMIT 1000"),
+        format!("{select} WHERE s.id > ?1{scope} AND r.service = 'unknown_service' LIMIT 1000"),
     )?;
     rule(
         "orphan-span",
         "warning",
         "spans whose parent never arrived (lost export, or context propagated from an uninstrumented caller)",
         format!(
-            "{select} WHERE s.id > ?1 AND s.parent_span_id IS NOT NULL
+            "{select} WHERE s.id > ?1{scope} AND s.parent_span_id IS NOT NULL
              AND NOT EXISTS (SELECT 1 FROM spans p WHERE {} AND p.span_id = s.parent_span_id) LIMIT 1000",
             span_in_trace("p", "s.trace_id")
         ),
@@ -87,7 +137,7 @@ pub fn lint(conn: &Connection) -> Result<Vec<Finding>, StoreError> {
         "end-before-start",
         "error",
         "spans that end before they start",
-        format!("{select} WHERE s.id > ?1 AND s.end_ns < s.start_ns LIMIT 1000"),
+        format!("{select} WHERE s.id > ?1{scope} AND s.end_ns < s.start_ns LIMIT 1000"),
     )?;
     rule(
         "duplicate-span-id",
@@ -95,7 +145,7 @@ pub fn lint(conn: &Connection) -> Result<Vec<Finding>, StoreError> {
         "spans stored more than once with the same trace id and span id (written before otelbox kept the first copy only); \
          a sender that re-exports spans (retries, forked processes) would otherwise show them twice",
         format!(
-            "{select} WHERE s.id > ?1 AND EXISTS (SELECT 1 FROM spans d WHERE {} AND d.span_id = s.span_id AND d.id < s.id) LIMIT 1000",
+            "{select} WHERE s.id > ?1{scope} AND EXISTS (SELECT 1 FROM spans d WHERE {} AND d.span_id = s.span_id AND d.id < s.id) LIMIT 1000",
             span_in_trace("d", "s.trace_id")
         ),
     )?;
@@ -103,7 +153,7 @@ pub fn lint(conn: &Connection) -> Result<Vec<Finding>, StoreError> {
     let skew_or_late = |condition: &str| {
         format!(
             "{select} JOIN spans p ON {} AND p.span_id = s.parent_span_id
-             WHERE s.id > ?1 AND ({condition})
+             WHERE s.id > ?1{scope} AND ({condition})
              AND NOT EXISTS (SELECT 1 FROM spans d WHERE {} AND d.span_id = p.span_id AND d.id <> p.id) LIMIT 1000",
             span_in_trace("p", "s.trace_id"),
             span_in_trace("d", "s.trace_id")
@@ -129,17 +179,17 @@ pub fn lint(conn: &Connection) -> Result<Vec<Finding>, StoreError> {
         )),
     )?;
     // High-cardinality names: many distinct names in one service.
-    let mut stmt = conn.prepare(
+    let mut stmt = conn.prepare(&format!(
         "SELECT r.service, count(DISTINCT s.name) AS n FROM spans s JOIN resources r ON r.id = s.resource_id
-         WHERE s.id > ?1 GROUP BY r.service HAVING n > ?2 ORDER BY n DESC",
-    )?;
+         WHERE s.id > ?1{scope} GROUP BY r.service HAVING n > ?2 ORDER BY n DESC"
+    ))?;
     let services: Vec<(String, i64)> = stmt
         .query_map([floor, MAX_NAMES_PER_SERVICE], |r| Ok((r.get(0)?, r.get(1)?)))?
         .collect::<Result<_, _>>()?;
     for (service, n) in services {
-        let mut names = conn.prepare(
-            "SELECT DISTINCT s.name FROM spans s JOIN resources r ON r.id = s.resource_id WHERE s.id > ?1 AND r.service = ?2 LIMIT 3",
-        )?;
+        let mut names = conn.prepare(&format!(
+            "SELECT DISTINCT s.name FROM spans s JOIN resources r ON r.id = s.resource_id WHERE s.id > ?1{scope} AND r.service = ?2 LIMIT 3"
+        ))?;
         let examples = names
             .query_map(rusqlite::params![floor, service], |r| {
                 Ok(Example {
@@ -159,10 +209,10 @@ pub fn lint(conn: &Connection) -> Result<Vec<Finding>, StoreError> {
         });
     }
     // Oversized attribute values: a cheap length filter in SQL, the exact check here.
-    let mut stmt = conn.prepare(
+    let mut stmt = conn.prepare(&format!(
         "SELECT s.trace_id, s.span_id, r.service, s.name, s.attrs FROM spans s JOIN resources r ON r.id = s.resource_id
-         WHERE s.id > ?1 AND length(s.attrs) > ?2 LIMIT 1000",
-    )?;
+         WHERE s.id > ?1{scope} AND length(s.attrs) > ?2 LIMIT 1000"
+    ))?;
     let mut rows = stmt.query(rusqlite::params![floor, MAX_ATTRIBUTE_BYTES as i64])?;
     let (mut count, mut found) = (0, Vec::new());
     let mut keys = std::collections::BTreeSet::new();
@@ -259,5 +309,50 @@ mod tests {
         };
         assert_eq!(named("clock-skew"), Some(vec!["skewed".to_string()]));
         assert_eq!(named("ends-after-parent"), Some(vec!["send email".to_string()]));
+    }
+
+    /// `otelbox lint --since` and the API's `trace_has`: only the spans of the window, or of the
+    /// traces with a matching span, are linted.
+    #[test]
+    fn a_scoped_lint_looks_at_the_window_or_the_traces_only() {
+        use crate::store::read::TimeRange;
+        use crate::store::sql::{compile_text, NoResourceAttrs, Target};
+        let mut conn = Connection::open_in_memory().unwrap();
+        super::super::schema::migrate(&mut conn).unwrap();
+        // An orphan in each trace: an old one in trace 01, a recent one in trace 02.
+        conn.execute_batch(
+            "INSERT INTO resources(id, hash, service, schema_url, body) VALUES (1, 1, 'svc', '', x'');
+             INSERT INTO traces(trace_id, start_ns, end_ns, span_count, error_count, first_span, last_span)
+               VALUES (x'01', 100, 400, 2, 0, 1, 2), (x'02', 5000, 5400, 2, 0, 3, 4);
+             INSERT INTO spans(id, trace_id, span_id, parent_span_id, name, kind, resource_id, scope_id, start_ns, end_ns, status_code) VALUES
+               (1, x'01', x'0a', NULL, 'test old', 0, 1, 1, 100, 400, 0),
+               (2, x'01', x'0b', x'ff', 'old orphan', 0, 1, 1, 150, 390, 0),
+               (3, x'02', x'0c', NULL, 'test new', 0, 1, 1, 5000, 5400, 0),
+               (4, x'02', x'0d', x'fe', 'new orphan', 0, 1, 1, 5050, 5390, 0);",
+        )
+        .unwrap();
+        let orphans = |scope: LintScope| -> Vec<String> {
+            lint_scoped(&conn, &scope)
+                .unwrap()
+                .into_iter()
+                .filter(|f| f.rule == "orphan-span")
+                .flat_map(|f| f.examples.into_iter().map(|e| e.name))
+                .collect()
+        };
+        assert_eq!(orphans(LintScope::default()).len(), 2);
+        let recent = LintScope {
+            range: Some(TimeRange {
+                start: 1000,
+                end: i64::MAX,
+            }),
+            traces: None,
+        };
+        assert_eq!(orphans(recent), ["new orphan"]);
+        let of_test = |name: &str| LintScope {
+            range: None,
+            traces: Some(compile_text(Some(&format!("name = \"{name}\"")), Target::Spans, &NoResourceAttrs).unwrap()),
+        };
+        assert_eq!(orphans(of_test("test old")), ["old orphan"]);
+        assert!(orphans(of_test("no such test")).is_empty());
     }
 }

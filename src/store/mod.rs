@@ -4,6 +4,7 @@
 pub mod blocks;
 pub mod check;
 pub mod functions;
+pub mod incomplete;
 pub mod lint;
 pub mod llm;
 pub mod read;

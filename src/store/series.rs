@@ -18,6 +18,10 @@ pub enum Agg {
     Last,
     Rate,
     Count,
+    /// How much a counter counted in the bucket (PromQL's `increase`): a cumulative series' rises
+    /// between its points (a reset counts from zero), a delta series' points added up; a histogram's
+    /// observations.
+    Increase,
     Quantile(f64),
 }
 
@@ -31,13 +35,14 @@ impl Agg {
             "last" => Agg::Last,
             "rate" => Agg::Rate,
             "count" => Agg::Count,
+            "increase" => Agg::Increase,
             "p50" => Agg::Quantile(0.5),
             "p90" => Agg::Quantile(0.9),
             "p95" => Agg::Quantile(0.95),
             "p99" => Agg::Quantile(0.99),
             other => {
                 return Err(format!(
-                    "unknown agg '{other}'; use avg, sum, min, max, last, rate, count, p50, p90, p95 or p99"
+                    "unknown agg '{other}'; use avg, sum, min, max, last, rate, count, increase, p50, p90, p95 or p99"
                 ))
             }
         })
@@ -51,6 +56,7 @@ impl Agg {
             Agg::Last => "last".into(),
             Agg::Rate => "rate".into(),
             Agg::Count => "count".into(),
+            Agg::Increase => "increase".into(),
             Agg::Quantile(q) => format!("p{}", (q * 100.0).round()),
         }
     }
@@ -173,10 +179,12 @@ impl Cell {
     }
 }
 
-/// The label set a stream contributes to: the `group_by` value, or all its attributes + service.
+/// The label set a stream contributes to: the `group_by` value, or all its attributes + service;
+/// none for `Some("")` (every stream in one series).
 fn labels(stream: &StreamPoints, group_by: Option<&str>) -> Map<String, Value> {
     let mut labels = Map::new();
     match group_by {
+        Some("") => {}
         Some(key) => {
             let value = stream
                 .attributes
@@ -205,7 +213,8 @@ pub type LabeledPoints = (Map<String, Value>, Vec<(i64, f64)>);
 
 type Cells = BTreeMap<i64, Cell>;
 
-/// Buckets `[start, end]` by `step` and aggregates; returns `(labels, points)` per group.
+/// Buckets `[start, end]` by `step` and aggregates; returns `(labels, points)` per group
+/// (`group_by` `Some("")`: one group of every stream, unlabelled).
 pub fn compute(streams: &[StreamPoints], start: i64, end: i64, step: i64, group_by: Option<&str>, agg: Agg) -> Vec<LabeledPoints> {
     let step = step.max(1);
     let bucket_of = |t: i64| (t.saturating_sub(start)) / step;
@@ -290,6 +299,22 @@ pub fn compute(streams: &[StreamPoints], start: i64, end: i64, step: i64, group_
                         None => cell.dist = Some(dist),
                     }
                 }
+                (_, Agg::Increase) => {
+                    if !cumulative {
+                        cells.entry(bucket).or_default().add(value);
+                    } else if let Some((_, v0, s0, _)) = previous {
+                        // A drop is a reset only for monotonic counters (or a new start time).
+                        let reset = s0 != p.start_ns || (stream.monotonic && value < v0);
+                        cells.entry(bucket).or_default().add(if reset { value } else { value - v0 });
+                        previous = Some((p.time_ns, value, p.start_ns, None));
+                    } else {
+                        // A counter that started inside the window counted from zero; one that
+                        // started before has only a baseline here (as cumulative histograms do).
+                        let counted = stream.kind == METRIC_SUM && p.start_ns > 0 && p.start_ns >= start;
+                        cells.entry(bucket).or_default().add(if counted { value } else { 0.0 });
+                        previous = Some((p.time_ns, value, p.start_ns, None));
+                    }
+                }
                 (_, Agg::Rate) => {
                     if cumulative {
                         if let Some((t0, v0, s0, _)) = previous {
@@ -352,10 +377,10 @@ pub fn compute(streams: &[StreamPoints], start: i64, end: i64, step: i64, group_
                     let t = start.saturating_add(bucket.saturating_mul(step));
                     let v = match (&cell.dist, agg) {
                         (Some(d), Agg::Quantile(q)) => d.quantile(q)?,
-                        (Some(d), Agg::Count) => d.count,
+                        (Some(d), Agg::Count | Agg::Increase) => d.count,
                         (Some(d), Agg::Sum) => d.sum,
                         (Some(d), _) => (d.count > 0.0).then(|| d.sum / d.count)?,
-                        (None, Agg::Rate | Agg::Sum) => cell.sum,
+                        (None, Agg::Rate | Agg::Sum | Agg::Increase) => cell.sum,
                         (None, Agg::Min) => cell.min,
                         (None, Agg::Max) => cell.max,
                         (None, Agg::Last) => cell.last,
@@ -451,6 +476,55 @@ mod more_tests {
         );
         let out = compute(&[s], 0, 30_000_000_000, 30_000_000_000, None, Agg::Rate);
         assert_eq!(out[0].1, vec![(0, 0.5)]);
+    }
+
+    #[test]
+    fn increase_counts_what_a_counter_counted_in_the_window() {
+        let t = |s: i64| s * 1_000_000_000;
+        let whole = |streams: &[StreamPoints], start: i64| compute(streams, start, t(100), t(1000), None, Agg::Increase)[0].1.clone();
+        // Started inside the window (start_ns 1): counted from zero.
+        let cumulative = stream(
+            METRIC_SUM,
+            true,
+            vec![point(t(10), Some(10.0), None), point(t(20), Some(15.0), None)],
+        );
+        assert_eq!(whole(std::slice::from_ref(&cumulative), 0), vec![(0, 15.0)]);
+        // Started before the window: the first point is only a baseline.
+        assert_eq!(whole(std::slice::from_ref(&cumulative), 5), vec![(5, 5.0)]);
+        // A monotonic drop is a reset: counting starts again from zero.
+        let reset = stream(
+            METRIC_SUM,
+            true,
+            vec![point(t(10), Some(10.0), None), point(t(20), Some(4.0), None)],
+        );
+        assert_eq!(whole(std::slice::from_ref(&reset), 0), vec![(0, 14.0)]);
+        // Delta points add up.
+        let mut delta = stream(METRIC_SUM, true, vec![point(t(10), Some(3.0), None), point(t(20), Some(4.0), None)]);
+        delta.temporality = 1;
+        assert_eq!(whole(std::slice::from_ref(&delta), 0), vec![(0, 7.0)]);
+        assert_eq!(Agg::parse("increase").unwrap().name(), "increase");
+    }
+
+    #[test]
+    fn an_empty_group_by_key_merges_every_stream() {
+        use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue, KeyValue};
+        let labelled = |queue: &str, v: f64| {
+            let mut s = stream(METRIC_GAUGE, false, vec![point(1, Some(v), None)]);
+            s.attributes = vec![KeyValue {
+                key: "queue".into(),
+                value: Some(AnyValue {
+                    value: Some(any_value::Value::StringValue(queue.into())),
+                }),
+                ..Default::default()
+            }];
+            s
+        };
+        let streams = [labelled("a", 2.0), labelled("b", 5.0)];
+        assert_eq!(compute(&streams, 0, 10, 10, None, Agg::Max).len(), 2);
+        let merged = compute(&streams, 0, 10, 10, Some(""), Agg::Max);
+        assert_eq!(merged.len(), 1);
+        assert!(merged[0].0.is_empty());
+        assert_eq!(merged[0].1, vec![(0, 5.0)]);
     }
 
     #[test]

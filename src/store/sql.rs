@@ -59,6 +59,21 @@ impl SqlFilter {
         self.params.push(Value::Text(service));
         self
     }
+
+    /// This filter and, in addition, only rows of traces that have a span matching `spans` (a
+    /// filter compiled for `Target::Spans`): the API's `trace_has=`, one test's telemetry when
+    /// `otelbox run --per-test` scopes assertions. Log records without a trace never match.
+    pub fn and_in_traces_of(mut self, spans: SqlFilter, target: Target) -> Self {
+        let alias = if target == Target::Spans { "s" } else { "l" };
+        // Uncorrelated: SQLite runs the inner query once and probes its result; the inner `s`
+        // shadows the outer one.
+        self.sql = format!(
+            "({}) AND {alias}.trace_id IN (SELECT s.trace_id FROM spans s WHERE {})",
+            self.sql, spans.sql
+        );
+        self.params.extend(spans.params);
+        self
+    }
 }
 
 /// What the compiler may assume about the attributes of stored resources.
@@ -752,5 +767,35 @@ mod tests {
             let f = compile_text(Some(text), Target::Logs, &NoResourceAttrs).unwrap();
             assert_eq!(f.sql.matches('?').count(), f.params.len(), "{text}: {}", f.sql);
         }
+    }
+
+    /// `trace_has`: only the rows of traces with a span matching the scope (one test's traces).
+    #[test]
+    fn scoping_to_the_traces_of_a_span_filter() {
+        use crate::store::read::{count, CountTarget, TimeRange};
+        let mut conn = rusqlite::Connection::open_in_memory().unwrap();
+        super::super::schema::migrate(&mut conn).unwrap();
+        conn.execute_batch(
+            "INSERT INTO resources(id, hash, service, schema_url, body) VALUES (1, 1, 'svc', '', x'');
+             INSERT INTO traces(trace_id, start_ns, end_ns, span_count, error_count, first_span, last_span)
+               VALUES (x'01', 100, 400, 2, 0, 1, 2), (x'02', 100, 400, 2, 0, 3, 4);
+             INSERT INTO spans(id, trace_id, span_id, parent_span_id, name, kind, resource_id, scope_id, start_ns, end_ns, status_code) VALUES
+               (1, x'01', x'0a', NULL, 'test a', 0, 1, 1, 100, 400, 0),
+               (2, x'01', x'0b', x'0a', 'work', 0, 1, 1, 150, 390, 0),
+               (3, x'02', x'0c', NULL, 'test b', 0, 1, 1, 100, 400, 0),
+               (4, x'02', x'0d', x'0c', 'work', 0, 1, 1, 150, 390, 0);",
+        )
+        .unwrap();
+        let scoped = |q: &str, test: &str| {
+            let scope = compile_text(Some(&format!("name = \"{test}\"")), Target::Spans, &NoResourceAttrs).unwrap();
+            let f = compile_text(Some(q), Target::Spans, &NoResourceAttrs)
+                .unwrap()
+                .and_in_traces_of(scope, Target::Spans);
+            assert_eq!(f.sql.matches('?').count(), f.params.len(), "{}", f.sql);
+            count(&conn, &f, CountTarget::Spans, TimeRange::ALL).unwrap()
+        };
+        assert_eq!(scoped("name = work", "test a"), 1);
+        assert_eq!(scoped("duration > 0", "test b"), 2);
+        assert_eq!(scoped("name = work", "test c"), 0);
     }
 }

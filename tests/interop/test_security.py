@@ -223,3 +223,39 @@ def test_mtls_requires_a_client_certificate_for_ingest(tmp_path, certs):
         assert box.stored_spans(None) == 1
     finally:
         box.stop()
+
+
+def test_the_cli_reaches_a_tls_box_trusting_its_cacert(tmp_path, certs):
+    """query, assert, wait, lint and export over https://, with --cacert or OTELBOX_CACERT and the API token."""
+    box = Box(tmp_path, "--tls-cert", str(certs / "server.pem"), "--tls-key", str(certs / "server.key"), "--api-token", API_TOKEN, tls=certs)
+    base_env = {"PATH": os.environ["PATH"], "OTELBOX_API_TOKEN": API_TOKEN}
+
+    def cli(*args, cacert=True, env=None):
+        flags = ["--server", box.url("")] + (["--cacert", str(certs / "ca.pem")] if cacert else [])
+        return subprocess.run([OTELBOX, *args, *flags], capture_output=True, text=True, env=env or base_env, timeout=60)
+
+    try:
+        assert export_one(http_exporter(box, tls=certs), "over-https-cli") == SpanExportResult.SUCCESS
+        q = cli("query", "spans", "--format", "json")
+        assert q.returncode == 0 and "over-https-cli" in q.stdout, q.stderr
+        a = cli("assert", 'name = "over-https-cli"', "--since", "1h")
+        assert a.returncode == 0 and "PASS" in a.stderr, a.stderr
+        w = cli("wait", "--spans", "1", "--where", 'name = "over-https-cli"', "--complete", "--idle", "200ms", "--timeout", "20s")
+        assert w.returncode == 0, w.stderr
+        lint = cli("lint", "--since", "1h")
+        assert lint.returncode == 0 and "no instrumentation problems found" in lint.stdout, lint.stdout + lint.stderr
+        e = cli("export", "--signal", "traces")
+        assert e.returncode == 0 and "over-https-cli" in e.stdout, e.stderr
+        # OTELBOX_CACERT stands for --cacert.
+        via_env = cli("assert", 'name = "over-https-cli"', cacert=False, env={**base_env, "OTELBOX_CACERT": str(certs / "ca.pem")})
+        assert via_env.returncode == 0, via_env.stderr
+        # Without the CA the box's certificate is not trusted: a connection error (2), saying why.
+        untrusted = cli("assert", 'name = "over-https-cli"', cacert=False)
+        assert untrusted.returncode == 2 and ("certificate" in untrusted.stderr or "CA" in untrusted.stderr), untrusted.stderr
+        # The token goes over TLS too: without it, the API refuses.
+        no_token = cli("query", "spans", env={"PATH": os.environ["PATH"]})
+        assert no_token.returncode != 0 and "token" in no_token.stderr, no_token.stderr
+        missing = cli("query", "spans", cacert=False, env={**base_env, "OTELBOX_CACERT": str(tmp_path / "nope.pem")})
+        assert missing.returncode == 2 and "nope.pem" in missing.stderr, missing.stderr
+    finally:
+        box.stop()

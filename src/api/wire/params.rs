@@ -109,8 +109,11 @@ pub struct SeriesParams {
     pub step: Option<String>,
     /// Comma-separated attribute keys.
     pub group_by: Option<String>,
-    /// `sum`, `avg`, `min`, `max`, `rate`, `p50`, `p90`, `p95`, `p99`, ...
+    /// `sum`, `avg`, `min`, `max`, `rate`, `increase`, `p50`, `p90`, `p95`, `p99`, ...
     pub agg: Option<String>,
+    /// `true`: every matching series as one, unlabelled (histograms' buckets added before the
+    /// quantiles, rates added); not with `group_by`.
+    pub merge: Option<String>,
     #[serde(flatten)]
     pub window: WindowParams,
 }
@@ -129,6 +132,34 @@ pub struct CountParams {
     pub signal: Option<String>,
     pub q: Option<String>,
     pub service: Option<String>,
+    #[serde(flatten)]
+    pub window: WindowParams,
+}
+
+/// `trace_has`, which `/traces`, `/spans`, `/logs`, `/count` and `/lint` take besides their own
+/// parameters: only items of traces that have a span matching this filter (one test's telemetry,
+/// for `otelbox run --per-test`). Log records without a trace are then left out.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct TraceScopeParams {
+    pub trace_has: Option<String>,
+}
+
+/// `GET /api/v1/lint`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct LintParams {
+    /// Only spans of traces with a span matching this filter.
+    pub trace_has: Option<String>,
+    /// Only spans starting in the window.
+    #[serde(flatten)]
+    pub window: WindowParams,
+}
+
+/// `GET /api/v1/traces/incomplete`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct IncompleteTracesParams {
+    /// Only traces with a span matching this filter.
+    pub q: Option<String>,
+    pub limit: Option<usize>,
     #[serde(flatten)]
     pub window: WindowParams,
 }

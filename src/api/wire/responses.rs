@@ -252,6 +252,40 @@ pub struct LintResponse {
     pub findings: Vec<LintFinding>,
 }
 
+/// A stored span that names a parent which is not stored.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct WaitingSpan {
+    pub span_id: String,
+    pub name: String,
+    pub service: String,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct MissingParent {
+    pub parent_span_id: String,
+    /// How many stored spans name this parent.
+    pub children: i64,
+    /// The first few of them.
+    pub waiting: Vec<WaitingSpan>,
+}
+
+/// A trace some of whose spans name a parent that has not arrived.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct IncompleteTrace {
+    pub trace_id: String,
+    /// Whether its root span (one without a parent) is stored.
+    pub has_root: bool,
+    pub missing_parents: Vec<MissingParent>,
+}
+
+/// `GET /api/v1/traces/incomplete`.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct IncompleteTracesResponse {
+    /// Incomplete traces in all (`traces` lists the oldest `limit` of them).
+    pub incomplete: i64,
+    pub traces: Vec<IncompleteTrace>,
+}
+
 /// Figures of one operation (span name and kind) of a service over the window.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct OperationStats {

@@ -14,6 +14,9 @@ pub const LLM_SESSIONS: &str = "/api/v1/llm/sessions";
 pub const LLM_MODELS: &str = "/api/v1/llm/models";
 pub const TRACES: &str = "/api/v1/traces";
 pub const TRACE: &str = "/api/v1/traces/{trace_id}";
+/// Traces a stored span of which names a parent that is not stored (a static segment: it wins
+/// over `TRACE`'s template).
+pub const TRACES_INCOMPLETE: &str = "/api/v1/traces/incomplete";
 pub const TRACE_OTLP: &str = "/api/v1/traces/{trace_id}/otlp";
 pub const SPANS: &str = "/api/v1/spans";
 /// One attribute of one span, whole (answers cut long values and point here).
