@@ -135,6 +135,7 @@ pub async fn run(options: BoxOptions, shutdown: impl Future<Output = ()>, on_rea
         }
     };
     let endpoints: Vec<Endpoint> = receivers.iter().flat_map(|r| r.endpoints()).collect();
+    let receiver_list = receiver_status(config, &receivers, scheme);
     let main_otlp = |protocol: &str| {
         endpoints
             .iter()
@@ -165,6 +166,8 @@ pub async fn run(options: BoxOptions, shutdown: impl Future<Output = ()>, on_rea
         },
         retention: options.retention.clone(),
         pipelines: config.describe(),
+        stage_order: stage_order(config),
+        receivers: receiver_list,
         components: components.clone(),
         ready: Default::default(),
         api_tokens: options.security.api_tokens.clone(),
@@ -227,6 +230,78 @@ pub async fn run(options: BoxOptions, shutdown: impl Future<Output = ()>, on_rea
     let _ = tokio::time::timeout(Duration::from_secs(1), api_server).await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Every configured receiver for the status answer: those the pipelines list, with where they
+/// listen or what they read (`receivers` is built from `config.used(Kind::Receiver)`, in its order),
+/// then those no pipeline lists (configured, not run).
+fn receiver_status(config: &Config, receivers: &[Box<dyn crate::receiver::Receiver>], scheme: &str) -> Vec<wire::ReceiverStatus> {
+    use crate::config::Kind;
+    let pipelines_of = |id: &crate::config::ComponentId| -> Vec<String> {
+        config
+            .pipelines
+            .iter()
+            .filter(|p| p.receivers.contains(id))
+            .map(|p| p.id.clone())
+            .collect()
+    };
+    let used = config.used(Kind::Receiver);
+    let mut out: Vec<wire::ReceiverStatus> = used
+        .iter()
+        .zip(receivers)
+        .map(|(id, receiver)| wire::ReceiverStatus {
+            id: id.to_string(),
+            pipelines: pipelines_of(id),
+            endpoints: receiver
+                .endpoints()
+                .into_iter()
+                .map(|e| wire::ReceiverEndpoint {
+                    protocol: e.protocol.to_string(),
+                    url: match e.protocol {
+                        "udp" => format!("udp://{}", e.address),
+                        _ => format!("{scheme}://{}", e.address),
+                    },
+                })
+                .collect(),
+            targets: receiver.targets(),
+        })
+        .collect();
+    out.extend(
+        config
+            .of_kind(Kind::Receiver)
+            .filter(|(id, _)| !used.contains(id))
+            .map(|(id, _)| wire::ReceiverStatus {
+                id: id.to_string(),
+                ..Default::default()
+            }),
+    );
+    out
+}
+
+/// The pipeline stages in order, as `(pipeline, component)` the component counters use: each
+/// pipeline's processors as it lists them, then the exporters and connectors (shared, pipeline `*`)
+/// in the order the pipelines first name them.
+fn stage_order(config: &Config) -> Vec<(String, String)> {
+    use crate::config::Kind;
+    let mut order: Vec<(String, String)> = config
+        .pipelines
+        .iter()
+        .flat_map(|p| p.processors.iter().map(move |id| (p.id.clone(), format!("processor/{id}"))))
+        .collect();
+    for pipeline in &config.pipelines {
+        for id in &pipeline.exporters {
+            let kind = if config.component(Kind::Connector, id).is_some() {
+                "connector"
+            } else {
+                "exporter"
+            };
+            let stage = ("*".to_string(), format!("{kind}/{id}"));
+            if !order.contains(&stage) {
+                order.push(stage);
+            }
+        }
+    }
+    order
 }
 
 /// Undoes a start-up that failed after the pipelines were built (a receiver's port taken): what

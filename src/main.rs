@@ -1,6 +1,7 @@
 //! The otelbox binary: parse the command line, hand over to `cli`, map errors to exit codes.
 
 use clap::Parser;
+use std::io::IsTerminal;
 
 /// The static musl build's allocator (musl's own is slow under many threads; see Cargo.toml).
 #[cfg(target_env = "musl")]
@@ -21,6 +22,10 @@ fn main() {
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .with_target(false)
+        .with_ansi(otelbox::cli::colour_logs(
+            std::io::stderr().is_terminal(),
+            std::env::var_os("NO_COLOR"),
+        ))
         .init();
     match otelbox::cli::run(cli) {
         Ok(code) => std::process::exit(code),

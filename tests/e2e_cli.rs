@@ -165,7 +165,14 @@ fn assert_wait_query_and_lint_exit_codes() {
     let table = otelbox(&["query", "spans", "--where", "run_id = R1", "--server", &b.api]);
     assert!(table.status.success());
     let text = String::from_utf8_lossy(&table.stdout);
-    assert!(text.starts_with("TRACE") && text.lines().count() == 4, "{text}");
+    assert!(text.starts_with("START  ") && text.lines().count() == 4, "{text}");
+    // The start time is local and compact: today's spans show the clock only (hh:mm:ss.mmm; just
+    // after midnight, yesterday's the date too).
+    let first = text.lines().nth(1).unwrap();
+    let clock = first.split_whitespace().next().unwrap().as_bytes();
+    let today = clock.len() == 12 && clock[2] == b':' && clock[8] == b'.';
+    let other_day = clock.len() == 10 && clock[4] == b'-' && clock[7] == b'-';
+    assert!(today || other_day, "{text}");
     let jsonl = otelbox(&["query", "traces", "--format", "jsonl", "--server", &b.api]);
     assert_eq!(String::from_utf8_lossy(&jsonl.stdout).lines().count(), 2);
 
@@ -445,4 +452,136 @@ fn trace_scope_and_incomplete_traces() {
     assert_eq!(complete.status.code(), Some(0), "{}", stderr(&complete));
     let lint = otelbox(&["lint", "--since", "1h", "--server", &b.api]);
     assert!(String::from_utf8_lossy(&lint.stdout).contains("[orphan-span] 2:"), "{lint:?}");
+}
+
+/// `otelbox export traces`, as the README's backup section writes it, is `--signal traces`.
+#[test]
+fn export_takes_the_signal_as_a_word() {
+    let b = Box::start(&["--memory"]);
+    assert_eq!(
+        b.post("/v1/traces", "application/x-protobuf", encode(&trace_request("svc", "R1", 1, 3)))
+            .status(),
+        200
+    );
+    assert_eq!(
+        b.post("/v1/logs", "application/x-protobuf", encode(&log_request("svc", "hello")))
+            .status(),
+        200
+    );
+    let file = temp_dir("export-word").join("traces.jsonl");
+    let out = otelbox(&["export", "traces", "-o", file.to_str().unwrap(), "--server", &b.api]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = std::fs::read_to_string(&file).unwrap();
+    assert!(
+        !text.is_empty() && text.lines().all(|l| l.starts_with("{\"resourceSpans\"")),
+        "only traces: {text}"
+    );
+    let both = otelbox(&["export", "traces", "--signal", "logs", "--server", &b.api]);
+    assert_eq!(both.status.code(), Some(2), "one way of naming the signal at a time");
+    let wrong = otelbox(&["export", "spans", "--server", &b.api]);
+    assert_eq!(wrong.status.code(), Some(2));
+    assert!(
+        stderr(&wrong).contains("expected traces, logs, metrics or all"),
+        "{}",
+        stderr(&wrong)
+    );
+}
+
+/// `otelbox gen` with the OTLP variables `otelbox up` prints, as an SDK: an exact --count of each
+/// signal, over HTTP or gRPC, with the ingest token of OTEL_EXPORTER_OTLP_HEADERS.
+fn gen_with(args: &[&str], envs: &[(&str, &str)]) -> std::process::Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_otelbox"));
+    command.arg("gen").args(args);
+    for (name, _) in std::env::vars() {
+        if name.starts_with("OTEL_") {
+            command.env_remove(name);
+        }
+    }
+    command.envs(envs.iter().copied()).output().unwrap()
+}
+
+#[test]
+fn gen_sends_where_the_sdk_variables_point_and_exactly_its_count() {
+    let b = Box::start(&["--memory", "--ingest-token", "gen-token"]);
+    let http = [("OTEL_EXPORTER_OTLP_ENDPOINT", b.http.as_str())];
+    let refused = gen_with(&["traces", "--count", "10", "--rate", "0"], &http);
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(
+        stderr(&refused).contains("401") && stderr(&refused).contains("OTEL_EXPORTER_OTLP_HEADERS"),
+        "{}",
+        stderr(&refused)
+    );
+
+    let token = ("OTEL_EXPORTER_OTLP_HEADERS", "Authorization=Bearer gen-token");
+    let out = gen_with(&["traces", "--count", "137", "--rate", "0", "--batch", "25"], &[http[0], token]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("sent 137 spans"));
+    assert_eq!(b.stored_spans(), 137, "--count is exact");
+
+    let grpc = format!("http://127.0.0.1:{}", b.grpc_port);
+    let out = gen_with(
+        &["logs", "--count", "61", "--rate", "0"],
+        &[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", grpc.as_str()),
+            ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
+            token,
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(b.stored_logs(), 61, "--count is exact over gRPC too");
+
+    let out = gen_with(&["metrics", "--count", "45", "--rate", "0"], &[http[0], token]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(b.get_json("/api/v1/status").1["storage"]["metric_points"], 45);
+    let (_, metrics) = b.get_json("/api/v1/metrics");
+    assert!(metrics["metrics"].as_array().unwrap().len() >= 4, "a realistic handful: {metrics}");
+
+    // Each generated log record lies inside the span it names, and that span was sent too.
+    let (_, logs) = b.get_json("/api/v1/logs?limit=20");
+    let logs = logs["logs"].as_array().unwrap().clone();
+    assert!(!logs.is_empty());
+    for log in &logs {
+        let (status, trace) = b.get_json(&format!("/api/v1/traces/{}", log["trace_id"].as_str().unwrap()));
+        assert_eq!(status, 200, "the trace of {log}");
+        let span = trace["spans"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["span_id"] == log["span_id"])
+            .unwrap_or_else(|| panic!("the span of {log}"));
+        let start = span["start_unix_nano"].as_i64().unwrap();
+        let end = start + span["duration_ns"].as_i64().unwrap();
+        let at = log["time_unix_nano"].as_i64().unwrap();
+        assert!(start <= at && at <= end, "log at {at} outside its span {start}..{end}");
+    }
+}
+
+/// Log lines written to a file (journald, a redirect) carry no ANSI colour codes.
+#[test]
+fn up_writes_no_colour_codes_into_a_log_file() {
+    let b = Box::start(&["--memory"]);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !b.log_text().contains("ready") && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let log = b.log_text();
+    assert!(log.contains("ready"), "{log}");
+    assert!(!log.contains('\u{1b}'), "escape codes in a file: {log:?}");
+}
+
+/// With tokens on, the banner says what to export without showing a token.
+#[test]
+fn the_banner_says_which_headers_to_export_and_shows_no_token() {
+    let b = Box::start(&["--memory", "--ingest-token", "s3cret-ingest", "--api-token", "s3cret-api"]);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !b.log_text().contains("Ctrl-C stops it") && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let banner = b.log_text();
+    assert!(
+        banner.contains("export OTEL_EXPORTER_OTLP_HEADERS=\"Authorization=Bearer <ingest token>\""),
+        "{banner}"
+    );
+    assert!(banner.contains("export OTELBOX_API_TOKEN=<api token>"), "{banner}");
+    assert!(!banner.contains("s3cret"), "a token in the banner: {banner}");
 }

@@ -400,3 +400,113 @@ service:
         Some("https://app.example.com")
     );
 }
+
+/// The README shows what `otelbox config default` prints, byte for byte: the block after the
+/// sentence that says so.
+#[test]
+fn the_readme_shows_the_built_in_config() {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let at = readme
+        .find("`otelbox config default` prints the built-in")
+        .expect("the README's configuration section says what `otelbox config default` prints");
+    let rest = &readme[at..];
+    let block = rest
+        .split("```yaml\n")
+        .nth(1)
+        .and_then(|b| b.split("```").next())
+        .expect("a yaml block follows");
+    let out = otelbox(&["config", "default"], &[]);
+    assert!(out.status.success());
+    let printed = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(
+        block, printed,
+        "the README's built-in config differs from `otelbox config default`; copy the output into the README"
+    );
+}
+
+/// `/api/v1/status`, which feeds the Setup page: what the receivers took, what the processors
+/// dropped and what was stored are three numbers; the stages come in pipeline order; every receiver
+/// is listed with where it listens or what it reads, one that no pipeline lists included.
+#[test]
+fn status_tells_received_dropped_and_stored_apart_and_lists_every_receiver() {
+    let dir = common::temp_dir("config-status");
+    let zipkin = common::free_port();
+    let file = dir.join("otelbox.yaml");
+    std::fs::write(
+        &file,
+        format!(
+            r#"
+receivers:
+  otlp: {{ protocols: {{ http: {{ endpoint: 127.0.0.1:4318 }} }} }}
+  zipkin: {{ endpoint: 127.0.0.1:{zipkin} }}
+  nginx: {{ endpoint: http://127.0.0.1:9/status, collection_interval: 1h }}
+  zipkin/spare: {{ endpoint: 127.0.0.1:0 }}
+processors:
+  memory_limiter: {{ check_interval: 1s, limit_mib: 512 }}
+  filter/most: {{ traces: {{ span: ['name != "op-0"'] }} }}
+  batch: {{ timeout: 10ms }}
+exporters:
+  otelbox: {{}}
+service:
+  pipelines:
+    traces: {{ receivers: [otlp, zipkin], processors: [memory_limiter, filter/most, batch], exporters: [otelbox] }}
+    metrics: {{ receivers: [nginx], processors: [batch], exporters: [otelbox] }}
+"#
+        ),
+    )
+    .unwrap();
+    let b = common::Box::start(&["--memory", "--config", file.to_str().unwrap()]);
+    // Ten spans; the filter keeps one.
+    let r = b.post(
+        "/v1/traces",
+        "application/x-protobuf",
+        common::encode(&common::trace_request("svc", "R1", 1, 10)),
+    );
+    assert_eq!(r.status(), 200);
+    let (status, body) = b.get_json("/api/v1/status");
+    assert_eq!(status, 200, "{body}");
+    let ingest = &body["ingest"];
+    assert_eq!(ingest["accepted"]["spans"], 10, "received and acknowledged: {ingest}");
+    assert_eq!(ingest["dropped"]["spans"], 9, "dropped by the filter: {ingest}");
+    assert_eq!(ingest["stored"]["spans"], 1, "what reached the database: {ingest}");
+
+    let stages: Vec<String> = body["components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["signal"] == "traces")
+        .map(|c| format!("{} {}", c["pipeline"].as_str().unwrap(), c["component"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        stages,
+        [
+            "traces processor/memory_limiter",
+            "traces processor/filter/most",
+            "traces processor/batch",
+            "* exporter/otelbox"
+        ],
+        "in pipeline order"
+    );
+
+    let receivers = body["receivers"].as_array().unwrap();
+    let find = |id: &str| {
+        receivers
+            .iter()
+            .find(|r| r["id"] == id)
+            .unwrap_or_else(|| panic!("receiver {id} in {receivers:?}"))
+    };
+    let urls = |r: &serde_json::Value| -> Vec<String> {
+        r["endpoints"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["url"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert!(urls(find("otlp")).contains(&b.http), "{receivers:?}");
+    assert_eq!(urls(find("zipkin")), [format!("http://127.0.0.1:{zipkin}")]);
+    assert_eq!(find("zipkin")["pipelines"], serde_json::json!(["traces"]));
+    assert_eq!(find("nginx")["targets"], serde_json::json!(["http://127.0.0.1:9/status"]));
+    assert_eq!(find("nginx")["pipelines"], serde_json::json!(["metrics"]));
+    assert_eq!(find("zipkin/spare")["pipelines"], serde_json::json!([]), "configured, not run");
+}

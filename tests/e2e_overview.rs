@@ -27,6 +27,23 @@ fn is_error(span: &opentelemetry_proto::tonic::trace::v1::Span) -> bool {
     span.status.as_ref().is_some_and(|s| s.code == 2)
 }
 
+/// A service's requests as the API defines them: its server and consumer spans, else its root
+/// spans, else all its spans; with the basis's name.
+fn requests_of<'a>(
+    req: &'a ExportTraceServiceRequest,
+    service: &'a str,
+) -> (&'static str, Vec<&'a opentelemetry_proto::tonic::trace::v1::Span>) {
+    let entry: Vec<_> = spans_of(req, service).filter(|s| s.kind == 2 || s.kind == 5).collect();
+    if !entry.is_empty() {
+        return ("entry", entry);
+    }
+    let roots: Vec<_> = spans_of(req, service).filter(|s| s.parent_span_id.is_empty()).collect();
+    if !roots.is_empty() {
+        return ("root", roots);
+    }
+    ("all", spans_of(req, service).collect())
+}
+
 #[test]
 fn overview_endpoints_answer_with_the_numbers_of_the_data_sent() {
     let b = Box::start(&["--memory"]);
@@ -45,21 +62,49 @@ fn overview_endpoints_answer_with_the_numbers_of_the_data_sent() {
     let (status, body) = b.get_json("/api/v1/services/stats");
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["sampled"], false);
+    // Rates are per second of the time the data covers (the first to the last span start of the
+    // last hour, the default window), not of the hour.
+    let starts: Vec<i64> = all
+        .resource_spans
+        .iter()
+        .flat_map(|rs| rs.scope_spans.iter().flat_map(|ss| &ss.spans))
+        .map(|s| s.start_time_unix_nano as i64)
+        .collect();
+    let (first, last) = (*starts.iter().min().unwrap(), *starts.iter().max().unwrap());
+    assert_eq!(
+        (body["covered_from_unix_nano"].as_i64(), body["covered_to_unix_nano"].as_i64()),
+        (Some(first), Some(last))
+    );
     let window_s = body["window_s"].as_f64().unwrap();
-    assert!((3599.0..=3601.0).contains(&window_s), "the last hour by default: {window_s}");
+    assert!(((last - first) as f64 / 1e9 - window_s).abs() < 1e-6, "{window_s}");
+    assert!(
+        window_s > 150.0 && window_s < 300.0,
+        "eight runs 30 s apart, not the hour: {window_s}"
+    );
     let services = body["services"].as_array().unwrap();
     let names: Vec<&str> = services.iter().map(|s| s["name"].as_str().unwrap()).collect();
     assert_eq!(names, ["agent-api", "tools-svc"]);
     for service in services {
         let name = service["name"].as_str().unwrap();
         let spans = spans_of(&all, name).count() as i64;
-        let errors = spans_of(&all, name).filter(|s| is_error(s)).count() as i64;
+        let (basis, requests) = requests_of(&all, name);
+        let errors = requests.iter().filter(|s| is_error(s)).count() as i64;
+        let requests = requests.len() as i64;
+        assert_eq!(basis, "entry", "both serve requests: {name}");
+        assert_eq!(service["basis"], basis, "{name}");
         assert_eq!(service["spans"], spans, "{name}");
+        assert_eq!(service["requests"], requests, "{name}");
         assert_eq!(service["errors"], errors, "{name}");
+        let by_kind = &service["by_kind"];
+        let kind_sum: i64 = ["server", "client", "internal", "producer", "consumer"]
+            .iter()
+            .map(|k| by_kind[k]["spans"].as_i64().unwrap())
+            .sum();
+        assert_eq!(kind_sum, spans, "{name}: {by_kind}");
         let rate = service["rate_per_s"].as_f64().unwrap();
-        assert!((rate - spans as f64 / window_s).abs() < 1e-9, "{name}: {rate}");
+        assert!((rate - requests as f64 / window_s).abs() < 1e-9, "{name}: {rate}");
         let pct = service["error_pct"].as_f64().unwrap();
-        assert!((pct - errors as f64 * 100.0 / spans as f64).abs() < 1e-9, "{name}: {pct}");
+        assert!((pct - errors as f64 * 100.0 / requests as f64).abs() < 1e-9, "{name}: {pct}");
         let (p50, p95, p99) = (
             service["p50_ns"].as_i64().unwrap(),
             service["p95_ns"].as_i64().unwrap(),
@@ -79,14 +124,32 @@ fn overview_endpoints_answer_with_the_numbers_of_the_data_sent() {
     let agent = &services[0]["operations"].as_array().unwrap();
     let root = agent.iter().find(|o| o["name"] == "invoke_agent research-assistant").unwrap();
     assert_eq!((root["kind"].as_str(), root["spans"].as_i64()), (Some("server"), Some(8)));
+    // agent-api's requests are its eight agent runs, not its chat and tool spans.
+    assert_eq!(services[0]["requests"], 8);
 
     let (status, body) = b.get_json("/api/v1/dependencies");
     assert_eq!(status, 200, "{body}");
     let calls = spans_of(&all, "tools-svc").count() as i64;
     let errors = spans_of(&all, "tools-svc").filter(|s| is_error(s)).count() as i64;
+    let pct = errors as f64 * 100.0 / calls as f64;
+    let severity = if pct >= 5.0 {
+        "error"
+    } else if pct >= 1.0 {
+        "warn"
+    } else {
+        "ok"
+    };
     assert_eq!(
         body,
-        serde_json::json!({"edges": [{"parent": "agent-api", "child": "tools-svc", "calls": calls, "errors": errors}], "sampled": false})
+        serde_json::json!({
+            "edges": [{
+                "parent": "agent-api", "child": "tools-svc", "calls": calls, "errors": errors,
+                "error_pct": pct, "severity": severity, "in_cycle": false, "back": false
+            }],
+            "cycles": [],
+            "thresholds": {"warn_pct": 1.0, "error_pct": 5.0},
+            "sampled": false
+        })
     );
 
     let (status, body) = b.get_json("/api/v1/llm/runs");

@@ -119,3 +119,77 @@ fn dns_rebinding_a_foreign_host_name_is_refused_on_loopback_listeners() {
         assert_eq!(with_host(format!("{}/api/v1/spans", b.api), host).status(), 200, "{host}");
     }
 }
+
+/// Search through the API (issue 23): conditions across a trace's spans, totals past the page,
+/// sorting, full-text words in any order, a warning for a key nothing has, and a trace link in a
+/// span search explained.
+#[test]
+fn search_relates_spans_counts_past_the_page_and_explains_empty_answers() {
+    let b = Box::start(&["--memory"]);
+    for n in 1..=3 {
+        let r = b.post("/v1/traces", "application/x-protobuf", encode(&trace_request("shop", "R1", n, 3)));
+        assert_eq!(r.status(), 200);
+    }
+    let r = b.post(
+        "/v1/logs",
+        "application/x-protobuf",
+        encode(&log_request("shop", "upstream timeout after 30s")),
+    );
+    assert_eq!(r.status(), 200);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while (b.stored_spans() < 9 || b.stored_logs() < 1) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let get = |path: &str, params: &[(&str, &str)]| -> (u16, serde_json::Value) {
+        let r = b.client.get(format!("{}{path}", b.api)).query(params).send().unwrap();
+        (r.status().as_u16(), r.json().unwrap())
+    };
+    let listed = |answer: &serde_json::Value, key: &str| answer[key].as_array().map_or(0, Vec::len);
+
+    // op-1 and op-2 are children of op-0 in each of the three traces.
+    let (status, answer) = get("/api/v1/traces", &[("q", r#"name = "op-0" -> name = "op-2""#)]);
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!((listed(&answer, "traces"), answer["total"].as_i64()), (3, Some(3)), "{answer}");
+    let (_, answer) = get("/api/v1/traces", &[("q", r#"name = "op-2" -> name = "op-0""#)]);
+    assert_eq!((listed(&answer, "traces"), answer["total"].as_i64()), (0, Some(0)), "{answer}");
+    assert!(answer.get("warnings").is_none(), "every key exists: {answer}");
+    let (_, answer) = get("/api/v1/traces", &[("q", r#"name = "op-1" then name = "op-2""#)]);
+    assert_eq!(listed(&answer, "traces"), 3, "{answer}");
+    // The page holds one; the total says three; sorting is over every match.
+    let (_, answer) = get(
+        "/api/v1/traces",
+        &[("q", "run_id = R1"), ("limit", "1"), ("sort", "duration"), ("total", "true")],
+    );
+    assert_eq!((listed(&answer, "traces"), answer["total"].as_i64()), (1, Some(3)), "{answer}");
+    assert_eq!(answer["total_capped"], false);
+    let (_, answer) = get("/api/v1/traces", &[("q", "run_id = R1"), ("limit", "1")]);
+    assert!(answer.get("total").is_none(), "a full page is counted when asked: {answer}");
+    let (status, answer) = get("/api/v1/traces", &[("sort", "sideways")]);
+    assert_eq!(status, 400, "{answer}");
+    assert!(answer["error"]["message"].as_str().unwrap().contains("duration"), "{answer}");
+    let (_, answer) = get("/api/v1/spans", &[("q", "run_id = R1"), ("limit", "2"), ("total", "1")]);
+    assert_eq!((listed(&answer, "spans"), answer["total"].as_i64()), (2, Some(9)), "{answer}");
+
+    // A key nothing has: the empty answer says so, with the key meant.
+    let (status, answer) = get("/api/v1/spans", &[("q", "run_i = R1")]);
+    assert_eq!(status, 200);
+    assert_eq!(listed(&answer, "spans"), 0);
+    let warning = answer["warnings"][0].as_str().unwrap_or_default();
+    assert!(
+        warning.contains("`run_i`") && warning.contains("did you mean `run_id`?"),
+        "{answer}"
+    );
+    // A span search takes one condition, and says where links belong.
+    let (status, answer) = get("/api/v1/spans", &[("q", "name = a -> name = b")]);
+    assert_eq!(status, 400);
+    assert!(answer["error"]["message"].as_str().unwrap().contains("trace search"), "{answer}");
+
+    // Full text: every word in any order, prefixes.
+    for q in [r#"body ~ "timeout upstream""#, "body ~ upstr*", r#"body ~ '"upstream timeout"'"#] {
+        let (status, answer) = get("/api/v1/logs", &[("q", q)]);
+        assert_eq!(status, 200, "{q}: {answer}");
+        assert_eq!((listed(&answer, "logs"), answer["total"].as_i64()), (1, Some(1)), "{q}: {answer}");
+    }
+    let (_, answer) = get("/api/v1/logs", &[("q", r#"body ~ '"timeout upstream"'"#)]);
+    assert_eq!(listed(&answer, "logs"), 0, "a phrase keeps its order: {answer}");
+}

@@ -854,3 +854,384 @@ async fn a_high_cardinality_metric_is_capped_and_its_series_go_with_their_points
     assert_eq!(table_rows(&s, "metric_streams").await, 3);
     assert_eq!(table_rows(&s, "metric_points").await, 3);
 }
+
+// ---------------------------------------------------------------------------------------------
+// Search (issue 23): full-text semantics, events, scopes and status messages, conditions across
+// the spans of a trace, honest totals and sorting, and why an empty answer is empty.
+
+async fn write_log_bodies(store: &Arc<Store>, bodies: &[&str]) {
+    use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
+    use opentelemetry_proto::tonic::logs::v1::{LogRecord, ResourceLogs, ScopeLogs};
+    let t = now();
+    let records = bodies
+        .iter()
+        .enumerate()
+        .map(|(i, body)| LogRecord {
+            time_unix_nano: t + i as u64,
+            severity_number: 9,
+            body: Some(AnyValue {
+                value: Some(any_value::Value::StringValue(body.to_string())),
+            }),
+            ..Default::default()
+        })
+        .collect();
+    let request = ExportLogsServiceRequest {
+        resource_logs: vec![ResourceLogs {
+            scope_logs: vec![ScopeLogs {
+                log_records: records,
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+    };
+    store.write_committed(otelbox::store::rows::flatten_logs(request)).await.unwrap();
+}
+
+/// The bodies of the log records matching `q`, sorted; the error text when it does not compile.
+async fn log_bodies(store: &Arc<Store>, q: &str) -> Result<Vec<String>, String> {
+    let filter = compile_text(Some(q), Target::Logs, &*store.resource_attrs()).map_err(|e| e.to_string())?;
+    let mut bodies: Vec<String> = store
+        .read(move |c| read::search_logs(c, &filter, &Default::default(), TimeRange::ALL, 100))
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|l| match l.record.body.and_then(|b| b.value) {
+            Some(any_value::Value::StringValue(s)) => s,
+            other => format!("{other:?}"),
+        })
+        .collect();
+    bodies.sort();
+    Ok(bodies)
+}
+
+#[tokio::test]
+async fn full_text_finds_every_word_in_any_order_quoted_phrases_and_prefixes() {
+    let s = store(Retention::default()).await;
+    let bodies = [
+        "upstream timeout after 30s",
+        "Timeout talking to UPSTREAM",
+        "connection refused by upstream",
+        "upstream-timeout: retrying",
+        "timed out",
+        "Überlauf im Puffer",
+    ];
+    write_log_bodies(&s, &bodies).await;
+    let found = |indexes: &[usize]| -> Result<Vec<String>, String> {
+        let mut v: Vec<String> = indexes.iter().map(|&i| bodies[i].to_string()).collect();
+        v.sort();
+        Ok(v)
+    };
+    // Every word, in any order and case (the issue: one order found 78 records, the other none).
+    assert_eq!(log_bodies(&s, r#"body ~ "upstream timeout""#).await, found(&[0, 1, 3]));
+    assert_eq!(log_bodies(&s, r#"body ~ "timeout upstream""#).await, found(&[0, 1, 3]));
+    assert_eq!(log_bodies(&s, "body ~ TIMEOUT").await, found(&[0, 1, 3]));
+    // A quoted phrase: its words together, in order (punctuation between them is no word).
+    assert_eq!(log_bodies(&s, r#"body ~ '"upstream timeout"'"#).await, found(&[0, 3]));
+    assert_eq!(log_bodies(&s, r#"body ~ "\"upstream timeout\" retry*""#).await, found(&[3]));
+    // Word prefixes, bare or quoted.
+    assert_eq!(log_bodies(&s, "body ~ upstr*").await, found(&[0, 1, 2, 3]));
+    assert_eq!(log_bodies(&s, r#"body ~ "time* upstream""#).await, found(&[0, 1, 3]));
+    assert_eq!(log_bodies(&s, "body ~ time*").await, found(&[0, 1, 3, 4]));
+    // Diacritics and case fold; words without letters or digits are no words.
+    assert_eq!(log_bodies(&s, "body ~ uberlauf").await, found(&[5]));
+    assert_eq!(log_bodies(&s, r#"body ~ "refused !!""#).await, found(&[2]));
+    // Inside or/not (the subquery form) the same words match.
+    assert_eq!(
+        log_bodies(&s, r#"body ~ "upstream timeout" and not body ~ '"upstream timeout"'"#).await,
+        found(&[1])
+    );
+    assert_eq!(log_bodies(&s, r#"body ~ refused or body ~ "out timed""#).await, found(&[2, 4]));
+    // FTS5 syntax in the text is text: no operator, no column filter, no error.
+    assert_eq!(log_bodies(&s, r#"body ~ "timeout OR refused""#).await, found(&[]));
+    assert_eq!(log_bodies(&s, r#"body ~ 'body_text:timeout NEAR("a b") ^x'"#).await, found(&[]));
+    assert_eq!(log_bodies(&s, "body ~ \"a\u{0}b\"").await, found(&[]));
+    let e = log_bodies(&s, r#"body ~ "!!""#).await.unwrap_err();
+    assert!(e.contains("needs a word"), "{e}");
+    let e = log_bodies(&s, "body ~ t*").await.unwrap_err();
+    assert!(e.contains("at least 2"), "{e}");
+    // Other fields: every word as a substring, in any order, ignoring case.
+    assert_eq!(log_bodies(&s, r#"service ~ "unknown service""#).await, found(&[0, 1, 2, 3, 4, 5]));
+}
+
+fn scoped(scope: &str, version: &str, spans: Vec<Span>) -> ScopeSpans {
+    ScopeSpans {
+        scope: Some(opentelemetry_proto::tonic::common::v1::InstrumentationScope {
+            name: scope.into(),
+            version: version.into(),
+            ..Default::default()
+        }),
+        spans,
+        ..Default::default()
+    }
+}
+
+#[tokio::test]
+async fn search_reaches_events_scopes_and_status_messages() {
+    use any_value::Value::*;
+    use opentelemetry_proto::tonic::trace::v1::span::Event;
+    let s = store(Retention::default()).await;
+    let t = now();
+    let event = |name: &str, attributes: Vec<KeyValue>| Event {
+        name: name.into(),
+        time_unix_nano: t,
+        attributes,
+        ..Default::default()
+    };
+    let mut db = span(1, 1, t, vec![kv("db.system", StringValue("postgresql".into()))], true);
+    db.name = "SELECT orders".into();
+    db.status = Some(Status {
+        code: 2,
+        message: "Connection refused by db-1".into(),
+    });
+    db.events = vec![event(
+        "exception",
+        vec![
+            kv("exception.type", StringValue("SQLException".into())),
+            kv("exception.escaped", BoolValue(true)),
+        ],
+    )];
+    let mut http = span(1, 2, t, vec![], false);
+    http.name = "GET /orders".into();
+    http.events = vec![
+        event("retry", vec![kv("attempt", IntValue(2))]),
+        event("retry", vec![kv("attempt", IntValue(3))]),
+    ];
+    let plain = span(2, 1, t, vec![kv("exception.type", StringValue("on the span".into()))], false);
+    let mut req = request("shop", "prod", vec![]);
+    req.resource_spans[0].scope_spans = vec![
+        scoped("io.opentelemetry.jdbc", "1.2.3", vec![db]),
+        scoped("io.opentelemetry.http", "0.9", vec![http, plain]),
+    ];
+    write(&s, req).await;
+
+    assert_eq!(span_names(&s, "event.exception.type = SQLException").await, ["1:SELECT orders"]);
+    assert_eq!(span_names(&s, "has(event.exception.type)").await, ["1:SELECT orders"]);
+    assert_eq!(span_names(&s, "event.exception.escaped = true").await, ["1:SELECT orders"]);
+    assert_eq!(span_names(&s, "event.exception.type ~ sqlexc*").await, ["1:SELECT orders"]);
+    // A bare key is still the span's attribute; `event.` is the events'.
+    assert_eq!(span_names(&s, "has(exception.type)").await, ["2:op1"]);
+    // Any event: the second retry has attempt 3.
+    assert_eq!(span_names(&s, "event.attempt >= 3").await, ["1:GET /orders"]);
+    assert_eq!(span_names(&s, "event.attempt = 2 and event.attempt = 3").await, ["1:GET /orders"]);
+    // `!=` holds when no event has the value, events or not.
+    assert_eq!(
+        span_names(&s, "event.exception.type != SQLException").await,
+        ["1:GET /orders", "2:op1"]
+    );
+    assert_eq!(span_names(&s, "event_name = retry").await, ["1:GET /orders"]);
+    assert_eq!(span_names(&s, "event_name =~ \"^exc\"").await, ["1:SELECT orders"]);
+    assert_eq!(span_names(&s, "not has(event_name)").await, ["2:op1"]);
+    assert_eq!(span_names(&s, "scope.name = io.opentelemetry.jdbc").await, ["1:SELECT orders"]);
+    assert_eq!(span_names(&s, "scope.version = 0.9").await, ["1:GET /orders", "2:op1"]);
+    assert_eq!(
+        span_names(&s, "scope.name ~ \"http opentelemetry\"").await,
+        ["1:GET /orders", "2:op1"]
+    );
+    assert_eq!(span_names(&s, "status.message ~ \"refused connection\"").await, ["1:SELECT orders"]);
+    assert_eq!(span_names(&s, "has(status.message)").await, ["1:SELECT orders"]);
+    assert_eq!(span_names(&s, "status.message != x").await.len(), 3, "no message is not x");
+    // `~` on a span field: every word, any order, as a substring.
+    assert_eq!(span_names(&s, r#"name ~ "orders sel""#).await, ["1:SELECT orders"]);
+    assert_eq!(span_names(&s, r#"db.system ~ "SQL post""#).await, ["1:SELECT orders"]);
+    // Log-only and span-only fields say so.
+    let e = compile_text(Some("status.message ~ x"), Target::Logs, &*s.resource_attrs()).unwrap_err();
+    assert!(e.to_string().contains("applies to spans"), "{e}");
+}
+
+/// Traces 1..=n: a root `checkout` (kind server, lasting `n - i` ms so older traces are longer),
+/// a child `charge` and under it a grandchild `card`; trace 2 also has an error `audit` root-level
+/// sibling starting before everything else.
+async fn write_shop_traces(s: &Arc<Store>, n: u8) {
+    let t = now();
+    for i in 1..=n {
+        let start = t + u64::from(i) * 1_000_000_000;
+        let mut root = span(i, 1, start, vec![], false);
+        root.name = "checkout".into();
+        root.end_time_unix_nano = start + u64::from(n - i + 1) * 1_000_000;
+        let mut charge = span(i, 2, start + 10, vec![kv("step", any_value::Value::IntValue(2))], false);
+        charge.name = "charge".into();
+        let mut card = span(i, 3, start + 20, vec![], false);
+        card.name = "card".into();
+        card.parent_span_id = vec![2; 8];
+        let mut spans = vec![root, charge, card];
+        if i == 2 {
+            let mut audit = span(i, 4, start - 5, vec![], true);
+            audit.name = "audit".into();
+            spans.push(audit);
+        }
+        write(s, request("shop", "prod", spans)).await;
+    }
+}
+
+async fn trace_search(s: &Arc<Store>, q: &str, sort: read::TraceSort, limit: usize) -> (Vec<u8>, read::Total) {
+    let pattern = otelbox::query::trace::parse(q).unwrap().unwrap();
+    let compiled = otelbox::store::sql::compile_trace(&pattern, &*s.resource_attrs()).unwrap();
+    let query = TraceQuery {
+        also_matching: compiled.steps[1..].to_vec(),
+        sort,
+        pattern: pattern.is_structural().then(|| compiled.clone()),
+        ..Default::default()
+    };
+    let first = compiled.steps[0].clone();
+    let (traces, total) = s
+        .read(move |c| read::search_traces_counted(c, &first, &query, TimeRange::ALL, limit, true))
+        .await
+        .unwrap();
+    (traces.iter().map(|t| t.trace_id[0]).collect(), total.expect("counted"))
+}
+
+#[tokio::test]
+async fn trace_searches_relate_spans_across_a_trace() {
+    use read::TraceSort::*;
+    let s = store(Retention::default()).await;
+    write_shop_traces(&s, 5).await;
+    let exact = |count| read::Total { count, capped: false };
+    let all = (vec![5, 4, 3, 2, 1], exact(5));
+    // A descendant at any depth; not the other way round, not a sibling.
+    assert_eq!(trace_search(&s, "name = checkout -> name = card", Newest, 10).await, all);
+    assert_eq!(trace_search(&s, "name = charge -> name = card", Newest, 10).await, all);
+    assert_eq!(
+        trace_search(&s, "name = card -> name = checkout", Newest, 10).await,
+        (vec![], exact(0))
+    );
+    assert_eq!(
+        trace_search(&s, "name = audit -> name = card", Newest, 10).await,
+        (vec![], exact(0))
+    );
+    assert_eq!(
+        trace_search(&s, "name = checkout -> name = charge -> name = card", Newest, 10).await,
+        all
+    );
+    // Order by start; presence anywhere.
+    assert_eq!(
+        trace_search(&s, "name = audit then name = card", Newest, 10).await,
+        (vec![2], exact(1))
+    );
+    assert_eq!(
+        trace_search(&s, "name = card then name = audit", Newest, 10).await,
+        (vec![], exact(0))
+    );
+    assert_eq!(
+        trace_search(&s, "status = error && step = 2", Newest, 10).await,
+        (vec![2], exact(1))
+    );
+    assert_eq!(
+        trace_search(&s, "name = checkout -> step = 2 && status = error", Newest, 10).await,
+        (vec![2], exact(1))
+    );
+    // One condition on the same span versus on different spans.
+    assert_eq!(trace_search(&s, "name = audit and step = 2", Newest, 10).await, (vec![], exact(0)));
+    // Totals count every match, not the page; a pattern's too.
+    assert_eq!(trace_search(&s, "name = checkout", Newest, 2).await, (vec![5, 4], exact(5)));
+    assert_eq!(
+        trace_search(&s, "name = checkout -> name = card", Newest, 2).await,
+        (vec![5, 4], exact(5))
+    );
+    // Sorting ranks every match before the limit: the longest are the oldest here.
+    assert_eq!(trace_search(&s, "name = checkout", Longest, 2).await, (vec![1, 2], exact(5)));
+    assert_eq!(
+        trace_search(&s, "name = checkout -> name = card", Longest, 2).await,
+        (vec![1, 2], exact(5))
+    );
+    assert_eq!(trace_search(&s, "name = checkout", Shortest, 1).await.0, [5]);
+    assert_eq!(trace_search(&s, "has(step)", MostSpans, 1).await.0, [2]);
+    assert_eq!(trace_search(&s, "has(step)", MostErrors, 1).await.0, [2]);
+}
+
+#[tokio::test]
+async fn list_totals_count_past_the_page_and_stop_at_the_cap() {
+    let s = store(Retention::default()).await;
+    write_log_bodies(&s, &["needle in a haystack"; 30]).await;
+    let exact = |count| Some(read::Total { count, capped: false });
+    let filter = compile_text(Some("body ~ needle"), Target::Logs, &*s.resource_attrs()).unwrap();
+    let f = filter.clone();
+    let (logs, total) = s
+        .read(move |c| read::search_logs_counted(c, &f, &Default::default(), TimeRange::ALL, 10, true))
+        .await
+        .unwrap();
+    assert_eq!((logs.len(), total), (10, exact(30)));
+    // A full page is counted only when asked; a page with room holds every match.
+    let (_, total) = s
+        .read(move |c| read::search_logs_counted(c, &filter, &Default::default(), TimeRange::ALL, 10, false))
+        .await
+        .unwrap();
+    assert_eq!(total, None);
+    let filter = compile_text(None, Target::Logs, &*s.resource_attrs()).unwrap();
+    let (_, total) = s
+        .read(move |c| read::search_logs_counted(c, &filter, &Default::default(), TimeRange::ALL, 100, false))
+        .await
+        .unwrap();
+    assert_eq!(total, exact(30));
+
+    let t = now();
+    let spans: Vec<Span> = (1..=(read::TOTAL_CAP as u32 + 5))
+        .map(|i| {
+            let mut sp = span((i % 200) as u8 + 1, 1, t + u64::from(i), vec![], false);
+            sp.span_id = (u64::from(i) + 1).to_be_bytes().to_vec();
+            sp.parent_span_id = vec![];
+            sp
+        })
+        .collect();
+    write(&s, request("many", "prod", spans)).await;
+    let filter = compile_text(Some("service = many"), Target::Spans, &*s.resource_attrs()).unwrap();
+    let (spans, total) = s
+        .read(move |c| read::search_spans_counted(c, &filter, TimeRange::ALL, 50, false, true))
+        .await
+        .unwrap();
+    assert_eq!(spans.len(), 50);
+    let total = total.expect("counted");
+    assert!(total.capped, "10,000 or more: {total:?}");
+    // The cap, unless the time allowed ran out first (a slow debug build): a lower bound either way.
+    assert!(total.count <= read::TOTAL_CAP && total.count >= 50, "{total:?}");
+}
+
+#[tokio::test]
+async fn an_empty_answer_says_which_key_nothing_has() {
+    use any_value::Value::*;
+    use opentelemetry_proto::tonic::trace::v1::span::Event;
+    let s = store(Retention::default()).await;
+    let t = now();
+    let mut sp = span(1, 1, t, vec![kv("http.method", StringValue("GET".into()))], false);
+    sp.events = vec![Event {
+        name: "exception".into(),
+        attributes: vec![kv("exception.type", StringValue("E".into()))],
+        ..Default::default()
+    }];
+    write(&s, request("checkout", "prod", vec![sp])).await;
+    let warnings = |q: &'static str| {
+        let s = s.clone();
+        async move {
+            let expr = otelbox::query::filter::parse(q).unwrap().unwrap();
+            s.read(move |c| otelbox::store::keys::missing_key_warnings(c, &[expr], Target::Spans))
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(
+        warnings("htp.method = GET").await,
+        ["no span or resource has the attribute `htp.method`; did you mean `http.method`?"]
+    );
+    assert_eq!(
+        warnings("exception.type = E").await,
+        ["no span or resource has the attribute `exception.type`, but span events do: `event.exception.type`"]
+    );
+    assert_eq!(
+        warnings("has(event.http.method)").await,
+        ["no span event has the attribute `event.http.method`, but spans do: `http.method`"]
+    );
+    assert_eq!(
+        warnings("resource.evn = prod").await,
+        ["no resource has the attribute `resource.evn`; did you mean `resource.env`?"]
+    );
+    assert_eq!(
+        warnings("service = chekout").await,
+        ["no service is named `chekout`; did you mean `checkout`?"]
+    );
+    assert!(warnings("http.method = POST and env = dev and resource.service.name = x")
+        .await
+        .is_empty());
+    assert_eq!(
+        warnings("nothing.like.it = 1").await,
+        ["no span or resource has the attribute `nothing.like.it`"]
+    );
+}

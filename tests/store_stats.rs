@@ -1,5 +1,7 @@
-//! The overview aggregates against a real store, without a socket: service rates, error counts and
-//! exact percentiles, the dependency graph, and LLM runs, checked against numbers known up front.
+//! The overview aggregates against a real store, without a socket: service figures of entry spans
+//! (rates over the time the data covers, error counts, exact percentiles, spans by kind), the
+//! dependency graph with its severities and cycles, and LLM runs, checked against numbers known up
+//! front.
 
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue, KeyValue};
@@ -113,18 +115,27 @@ async fn service_stats_have_the_known_error_rate_and_exact_percentiles() {
     let range = since(t0 - 1000 * MS);
     let report = s.read(move |c| stats::service_stats(c, range, stats::MAX_SCAN)).await.unwrap();
     assert!(!report.sampled);
-    assert_eq!(report.covered_from_ns, range.start);
+    assert_eq!(report.starts, Some((t0 as i64, (t0 + 100 * MS) as i64)));
     let names: Vec<&str> = report.services.iter().map(|x| x.name.as_str()).collect();
     assert_eq!(names, ["api", "worker"], "services by name");
     let api = &report.services[0];
-    assert_eq!((api.spans, api.errors), (120, 10));
-    // 120 durations: 1..=100 ms then twenty 1000 ms; ranks 60, 114 and 119.
+    // Its requests are its server spans: the client spans are counted, but not in the figures.
+    assert_eq!(api.basis, stats::Basis::Entry);
+    assert_eq!((api.spans, api.requests, api.errors), (120, 100, 10));
+    assert_eq!(
+        (api.by_kind.server, api.by_kind.client),
+        (
+            stats::KindCount { spans: 100, errors: 10 },
+            stats::KindCount { spans: 20, errors: 0 }
+        )
+    );
+    // 100 durations, 1..=100 ms: ranks 50, 95 and 99 (the 1 s client spans are not requests).
     assert_eq!(
         api.durations,
         Percentiles {
-            p50_ns: 60 * MS as i64,
-            p95_ns: 1000 * MS as i64,
-            p99_ns: 1000 * MS as i64
+            p50_ns: 50 * MS as i64,
+            p95_ns: 95 * MS as i64,
+            p99_ns: 99 * MS as i64
         }
     );
     let ops: Vec<(&str, i32, i64, i64)> = api
@@ -142,15 +153,167 @@ async fn service_stats_have_the_known_error_rate_and_exact_percentiles() {
         }
     );
     let worker = &report.services[1];
-    assert_eq!((worker.spans, worker.errors, worker.durations.p99_ns), (1, 1, 7 * MS as i64));
+    // No entry span: its root span (an internal one) is its request.
+    assert_eq!(worker.basis, stats::Basis::Root);
+    assert_eq!(
+        (worker.spans, worker.requests, worker.errors, worker.durations.p99_ns),
+        (1, 1, 1, 7 * MS as i64)
+    );
 
     // A scan cap smaller than the window: the newest spans only, and where they start.
     let report = s.read(move |c| stats::service_stats(c, range, 30)).await.unwrap();
     assert!(report.sampled);
     assert_eq!(report.services.iter().map(|x| x.spans).sum::<i64>(), 30);
     // The newest 30 starts are t0 + 71..=100 ms (the "GET /a" spans 71..=100).
-    assert_eq!(report.covered_from_ns, (t0 + 71 * MS) as i64);
+    assert_eq!(report.starts, Some(((t0 + 71 * MS) as i64, (t0 + 100 * MS) as i64)));
     assert_eq!(report.services[0].operations[0].errors, 3, "70 is out; 80, 90, 100 are in");
+    assert_eq!((report.services[0].requests, report.services[0].errors), (30, 3));
+}
+
+/// A trace the way instrumented services send it: an entry span per request, and inside it client,
+/// internal and producer spans of the same service, whose durations and failures are not the
+/// service's. `shop` serves 60 requests over five minutes of an hour's window.
+#[tokio::test]
+async fn service_figures_are_of_entry_spans_at_the_rate_of_the_time_covered() {
+    let s = store().await;
+    let t0 = now() - 30 * 60_000 * MS;
+    let mut shop = Vec::new();
+    let mut mailer = Vec::new();
+    for i in 0..60u64 {
+        let (trace, start) = (100 + i, t0 + i * 5_000 * MS);
+        // The request: 10..=600 ms, every 20th fails.
+        shop.push(span(trace, 1, 0, "GET /cart", 2, start, (i + 1) * 10 * MS, i % 20 == 0));
+        // Its database call is slow and fails half the time, the rendering is internal, the
+        // event it publishes is a producer span; one span has no kind at all.
+        shop.push(span(trace, 2, 1, "SELECT cart", 3, start + MS, 5_000 * MS, i % 2 == 0));
+        shop.push(span(trace, 3, 1, "render", 1, start + 2 * MS, 2 * MS, true));
+        shop.push(span(trace, 4, 1, "publish order", 4, start + 3 * MS, MS, false));
+        shop.push(span(trace, 5, 3, "template", 0, start + 3 * MS, MS, false));
+        // The consumer handles the message: its entry span.
+        mailer.push(span(trace, 6, 4, "process order", 5, start + 4 * MS, 30 * MS, i % 4 == 0));
+        mailer.push(span(trace, 7, 6, "smtp send", 3, start + 5 * MS, 20 * MS, false));
+    }
+    write(&s, request("shop", shop)).await;
+    write(&s, request("mailer", mailer)).await;
+    // A batch job: one root internal span with internal children, no server spans.
+    write(
+        &s,
+        request(
+            "nightly",
+            vec![
+                span(900, 1, 0, "reindex", 1, t0, 8_000 * MS, false),
+                span(900, 2, 1, "reindex.batch", 1, t0 + MS, 1_000 * MS, true),
+                span(900, 3, 1, "reindex.batch", 1, t0 + 2 * MS, 1_000 * MS, true),
+            ],
+        ),
+    )
+    .await;
+    // A library's spans inside a trace that started elsewhere: neither entry nor root spans.
+    write(
+        &s,
+        request(
+            "plugin",
+            vec![
+                span(901, 2, 1, "plugin.load", 1, t0 + MS, 4 * MS, false),
+                span(901, 3, 2, "plugin.fetch", 3, t0 + 2 * MS, 2 * MS, true),
+            ],
+        ),
+    )
+    .await;
+
+    let (range, at) = (since(now() - 3_600_000 * MS), now() as i64);
+    let report = s.read(move |c| stats::service_stats(c, range, stats::MAX_SCAN)).await.unwrap();
+    let by_name: HashMap<&str, &stats::ServiceStats> = report.services.iter().map(|x| (x.name.as_str(), x)).collect();
+
+    let shop = by_name["shop"];
+    assert_eq!(shop.basis, stats::Basis::Entry);
+    assert_eq!(
+        (shop.spans, shop.requests, shop.errors),
+        (300, 60, 3),
+        "GET /cart only: requests 0, 20 and 40 failed"
+    );
+    assert_eq!(
+        shop.durations,
+        Percentiles {
+            p50_ns: 300 * MS as i64,
+            p95_ns: 570 * MS as i64,
+            p99_ns: 600 * MS as i64
+        },
+        "10..=600 ms: the 5 s database calls are not requests"
+    );
+    let k = shop.by_kind;
+    let counts = |c: stats::KindCount| (c.spans, c.errors);
+    assert_eq!(
+        [
+            counts(k.server),
+            counts(k.client),
+            counts(k.internal),
+            counts(k.producer),
+            counts(k.consumer)
+        ],
+        [(60, 3), (60, 30), (120, 60), (60, 0), (0, 0)],
+        "unspecified counts as internal"
+    );
+    let select = shop.operations.iter().find(|o| o.name == "SELECT cart").unwrap();
+    assert_eq!(
+        (select.kind, select.spans, select.errors),
+        (3, 60, 30),
+        "operations keep their own figures"
+    );
+
+    let mailer = by_name["mailer"];
+    assert_eq!(mailer.basis, stats::Basis::Entry, "consumer spans are entry spans");
+    assert_eq!((mailer.spans, mailer.requests, mailer.errors), (120, 60, 15));
+    assert_eq!(mailer.durations.p99_ns, 30 * MS as i64);
+
+    let nightly = by_name["nightly"];
+    assert_eq!(nightly.basis, stats::Basis::Root);
+    assert_eq!((nightly.spans, nightly.requests, nightly.errors), (3, 1, 0));
+    assert_eq!(nightly.durations.p50_ns, 8_000 * MS as i64);
+
+    let plugin = by_name["plugin"];
+    assert_eq!(plugin.basis, stats::Basis::All);
+    assert_eq!((plugin.spans, plugin.requests, plugin.errors), (2, 2, 1));
+
+    // The data covers t0 to the last span start (the last request's smtp call, 59 * 5 s + 5 ms later).
+    let last = (t0 + 59 * 5_000 * MS + 5 * MS) as i64;
+    assert_eq!(report.starts, Some((t0 as i64, last)));
+    let covered = report.covered_ns(range, at);
+    assert_eq!(covered, last - t0 as i64, "five minutes of data in an hour's window");
+    let answer = otelbox::api::convert::service_stats(&report, covered as f64 / 1e9);
+    let shop = answer.services.iter().find(|x| x.name == "shop").unwrap();
+    assert!(
+        (shop.rate_per_s - 60.0 / (covered as f64 / 1e9)).abs() < 1e-9,
+        "{}",
+        shop.rate_per_s
+    );
+    assert!(
+        shop.rate_per_s > 0.19,
+        "about 60 requests in 295 s, not in 3600 s: {}",
+        shop.rate_per_s
+    );
+    assert_eq!(shop.error_pct, 5.0);
+    assert_eq!(shop.basis, otelbox::api::wire::StatsBasis::Entry);
+    assert_eq!(shop.by_kind.client.errors, 30);
+    assert_eq!((answer.covered_from_unix_nano, answer.covered_to_unix_nano), (t0 as i64, last));
+
+    // A ten-minute window ending with a burst of spans 5 ms long: rates per minute at least, not per
+    // 5 ms; a window shorter than a minute is all it covers.
+    let ten_minutes = TimeRange {
+        start: (t0 - 600_000 * MS) as i64,
+        end: (t0 + 10 * MS) as i64,
+    };
+    let burst = s
+        .read(move |c| stats::service_stats(c, ten_minutes, stats::MAX_SCAN))
+        .await
+        .unwrap();
+    assert_eq!(burst.starts, Some((t0 as i64, (t0 + 5 * MS) as i64)));
+    assert_eq!(burst.covered_ns(ten_minutes, at), stats::MIN_COVERED_NS);
+    let short = TimeRange {
+        start: (t0 - 20_000 * MS) as i64,
+        end: (t0 + 10 * MS) as i64,
+    };
+    assert_eq!(burst.covered_ns(short, at), (20_000 + 10) * MS as i64);
 }
 
 /// Expected edges of generated runs, counted straight from the requests.
@@ -233,6 +396,88 @@ async fn dependencies_count_the_calls_between_services() {
         .map(|e| (e.parent.as_str(), e.child.as_str(), e.calls, e.errors))
         .collect();
     assert_eq!(edges, [("gateway", "billing", 1, 1)]);
+}
+
+/// a -> b -> c -> a, entered from a gateway, 200 times: each hop a client span in the caller and a
+/// server span in the callee. The edges are graded by their error rates (the callee's server span
+/// failing), marked as a cycle, and the edge back to a is the one that closes it.
+#[tokio::test]
+async fn a_cycle_of_calls_is_marked_and_edges_are_graded_by_error_rate() {
+    let s = store().await;
+    let t0 = now() - 60_000 * MS;
+    let mut by_service: BTreeMap<&str, Vec<Span>> = BTreeMap::new();
+    for i in 0..200u64 {
+        let (trace, t) = (i + 1, t0 + i * MS);
+        let mut add = |service: &'static str, sp: Span| by_service.entry(service).or_default().push(sp);
+        add("gateway", span(trace, 1, 0, "GET /", 2, t, 50 * MS, false));
+        add("gateway", span(trace, 2, 1, "call a", 3, t, 40 * MS, false));
+        add("a", span(trace, 3, 2, "a.serve", 2, t, 40 * MS, false));
+        add("a", span(trace, 4, 3, "call b", 3, t, 30 * MS, false));
+        // 1 in 200 fails: 0.5%, ok.
+        add("b", span(trace, 5, 4, "b.serve", 2, t, 30 * MS, i == 7));
+        add("b", span(trace, 6, 5, "call c", 3, t, 20 * MS, false));
+        // 4 in 200: 2%, warn.
+        add("c", span(trace, 7, 6, "c.serve", 2, t, 20 * MS, i % 50 == 0));
+        add("c", span(trace, 8, 7, "call a", 3, t, 10 * MS, false));
+        // 20 in 200: 10%, error.
+        add("a", span(trace, 9, 8, "a.callback", 2, t, 10 * MS, i % 10 == 0));
+    }
+    for (service, spans) in by_service {
+        write(&s, request(service, spans)).await;
+    }
+    let deps = s.read(|c| stats::dependencies(c, TimeRange::ALL, stats::MAX_SCAN)).await.unwrap();
+    let edges: Vec<_> = deps
+        .edges
+        .iter()
+        .map(|e| {
+            (
+                e.parent.as_str(),
+                e.child.as_str(),
+                e.calls,
+                e.errors,
+                e.severity,
+                e.in_cycle,
+                e.back,
+            )
+        })
+        .collect();
+    use stats::Severity as Sev;
+    assert_eq!(
+        edges,
+        [
+            ("a", "b", 200, 1, Sev::Ok, true, false),
+            ("b", "c", 200, 4, Sev::Warn, true, false),
+            ("c", "a", 200, 20, Sev::Error, true, true),
+            ("gateway", "a", 200, 0, Sev::Ok, false, false),
+        ],
+        "most calls first, then by name"
+    );
+    assert_eq!(deps.cycles, [["a", "b", "c"]]);
+
+    // Over the API's shapes: the fields the map draws by.
+    let answer = otelbox::api::convert::dependencies(&deps);
+    let back: Vec<(&str, &str)> = answer
+        .edges
+        .iter()
+        .filter(|e| e.back)
+        .map(|e| (e.parent.as_str(), e.child.as_str()))
+        .collect();
+    assert_eq!(back, [("c", "a")]);
+    let json = serde_json::to_value(&answer).unwrap();
+    assert_eq!(json["edges"][1]["severity"], "warn");
+    assert_eq!(json["edges"][1]["error_pct"], 2.0);
+    assert_eq!(json["edges"][2]["severity"], "error");
+    assert_eq!(json["edges"][3]["in_cycle"], false);
+    assert_eq!(json["cycles"], serde_json::json!([["a", "b", "c"]]));
+    assert_eq!(json["thresholds"], serde_json::json!({"warn_pct": 1.0, "error_pct": 5.0}));
+    // An answer without the new fields (an older server) still reads, as ok edges off any cycle.
+    let old: otelbox::api::wire::DependenciesResponse = serde_json::from_value(serde_json::json!({
+        "edges": [{"parent": "a", "child": "b", "calls": 3, "errors": 1}],
+        "sampled": false
+    }))
+    .unwrap();
+    assert_eq!(old.edges[0].severity, otelbox::api::wire::EdgeSeverity::Ok);
+    assert!(!old.edges[0].back && old.cycles.is_empty());
 }
 
 fn int(sp: &Span, key: &str) -> i64 {

@@ -111,23 +111,46 @@ fn error_pct(errors: i64, spans: i64) -> f64 {
     }
 }
 
+fn kind_count(count: stats::KindCount) -> wire::KindCount {
+    wire::KindCount {
+        spans: count.spans,
+        errors: count.errors,
+    }
+}
+
 /// Per-service figures; rates are per second of `window_s`, the time the report covers.
 pub fn service_stats(report: &stats::ServiceStatsReport, window_s: f64) -> wire::ServiceStatsResponse {
+    let (covered_from, covered_to) = report.starts.unwrap_or((0, 0));
     wire::ServiceStatsResponse {
         window_s,
         sampled: report.sampled,
+        covered_from_unix_nano: covered_from,
+        covered_to_unix_nano: covered_to,
         services: report
             .services
             .iter()
             .map(|s| wire::ServiceStats {
                 name: s.name.clone(),
+                basis: match s.basis {
+                    stats::Basis::Entry => wire::StatsBasis::Entry,
+                    stats::Basis::Root => wire::StatsBasis::Root,
+                    stats::Basis::All => wire::StatsBasis::All,
+                },
+                requests: s.requests,
                 spans: s.spans,
                 errors: s.errors,
-                rate_per_s: rate(s.spans, window_s),
-                error_pct: error_pct(s.errors, s.spans),
+                rate_per_s: rate(s.requests, window_s),
+                error_pct: error_pct(s.errors, s.requests),
                 p50_ns: s.durations.p50_ns,
                 p95_ns: s.durations.p95_ns,
                 p99_ns: s.durations.p99_ns,
+                by_kind: wire::KindCounts {
+                    server: kind_count(s.by_kind.server),
+                    client: kind_count(s.by_kind.client),
+                    internal: kind_count(s.by_kind.internal),
+                    producer: kind_count(s.by_kind.producer),
+                    consumer: kind_count(s.by_kind.consumer),
+                },
                 operations: s
                     .operations
                     .iter()
@@ -158,8 +181,21 @@ pub fn dependencies(deps: &stats::Dependencies) -> wire::DependenciesResponse {
                 child: e.child.clone(),
                 calls: e.calls,
                 errors: e.errors,
+                error_pct: stats::error_pct(e.errors, e.calls),
+                severity: match e.severity {
+                    stats::Severity::Ok => wire::EdgeSeverity::Ok,
+                    stats::Severity::Warn => wire::EdgeSeverity::Warn,
+                    stats::Severity::Error => wire::EdgeSeverity::Error,
+                },
+                in_cycle: e.in_cycle,
+                back: e.back,
             })
             .collect(),
+        cycles: deps.cycles.clone(),
+        thresholds: wire::EdgeThresholds {
+            warn_pct: stats::WARN_ERROR_PCT,
+            error_pct: stats::ERROR_ERROR_PCT,
+        },
         sampled: deps.sampled,
     }
 }

@@ -1,7 +1,10 @@
 //! The log search endpoint.
 
 use super::wire::{LogsParams, TraceScopeParams};
-use super::{convert, in_trace_scope, limit, non_empty, parse_trace_id, wire, ApiError, ApiQuery, ApiResult, ApiState, Range};
+use super::{
+    convert, empty_answer_warnings, flag, in_trace_scope, limit, non_empty, parse_trace_id, wire, ApiError, ApiQuery, ApiResult, ApiState,
+    Range,
+};
 use crate::store::read::{self, LogQuery};
 use crate::store::sql::Target;
 use axum::extract::State;
@@ -31,11 +34,21 @@ pub(super) async fn logs(
         trace_id,
         span_id,
     };
-    let logs = state
+    let count = flag("total", &params.total)?;
+    let (logs, total) = state
         .store
-        .read(move |conn| read::search_logs(conn, &filter, &query, range, limit))
+        .read(move |conn| read::search_logs_counted(conn, &filter, &query, range, limit, count))
         .await?;
+    let mut warnings = Vec::new();
+    if logs.is_empty() {
+        warnings = empty_answer_warnings(&state, &[params.q.as_deref()], Target::Logs).await;
+        // The scope is a span filter.
+        warnings.extend(empty_answer_warnings(&state, &[scope.trace_has.as_deref()], Target::Spans).await);
+    }
     Ok(Json(wire::LogsResponse {
         logs: logs.iter().map(convert::log).collect(),
+        total: total.map(|t| t.count),
+        total_capped: total.is_some_and(|t| t.capped),
+        warnings,
     }))
 }

@@ -40,6 +40,11 @@ pub struct ApiState {
     pub endpoints: wire::Endpoints,
     pub retention: crate::store::retention::Retention,
     pub pipelines: Vec<String>,
+    /// The pipeline stages in pipeline order, `(pipeline, component)`: the order `/status` lists
+    /// the component counters in (they are registered as the chains are built, from their ends).
+    pub stage_order: Vec<(String, String)>,
+    /// Every configured receiver, where it listens or what it reads.
+    pub receivers: Vec<wire::ReceiverStatus>,
     pub components: Arc<crate::telemetry::Components>,
     /// False until every listener is serving, and again once shutdown starts.
     pub ready: AtomicBool,
@@ -55,9 +60,40 @@ pub struct ApiState {
 
 impl ApiState {
     /// A `q=` filter, compiled knowing what the stored resources hold (`store::resource_attrs`).
+    /// Links between conditions on different spans (`A -> B`) are for trace searches only; here they
+    /// are explained rather than reported as an odd character.
     fn compile(&self, q: Option<&str>, target: Target) -> Result<SqlFilter, FilterError> {
-        compile_text(q, target, &*self.store.resource_attrs())
+        compile_text(q, target, &*self.store.resource_attrs()).map_err(|e| {
+            if matches!(e, FilterError::Syntax(_)) && q.is_some_and(crate::query::trace::has_links) {
+                FilterError::Semantic(
+                    "'->', 'then' and '&&' relate conditions on different spans of a trace: only a trace search \
+                     (/api/v1/traces) takes them; here join conditions with 'and' or 'or'"
+                        .into(),
+                )
+            } else {
+                e
+            }
+        })
     }
+}
+
+/// Why an empty answer may be empty (`store::keys`): the keys and services these filters name
+/// (trace searches' steps included) that nothing stored has. Best effort: a failure says nothing.
+async fn empty_answer_warnings(state: &Arc<ApiState>, filters: &[Option<&str>], target: Target) -> Vec<String> {
+    let exprs: Vec<crate::query::filter::Expr> = filters
+        .iter()
+        .flatten()
+        .filter_map(|text| crate::query::trace::parse(text).ok().flatten())
+        .flat_map(|pattern| pattern.steps)
+        .collect();
+    if exprs.is_empty() {
+        return Vec::new();
+    }
+    state
+        .store
+        .read(move |conn| crate::store::keys::missing_key_warnings(conn, &exprs, target))
+        .await
+        .unwrap_or_default()
 }
 
 pub fn router(state: Arc<ApiState>) -> Router {
@@ -228,6 +264,15 @@ fn limit(requested: Option<usize>, default: usize, max: usize) -> Result<usize, 
 
 fn parse_trace_id(text: &str) -> Result<TraceId, ApiError> {
     TraceId::parse_hex(text).ok_or_else(|| ApiError::bad_request(format!("'{text}' is not a trace id: expected 32 hex characters")))
+}
+
+/// A `true`/`false` parameter (`1`/`0`; absent or empty is false).
+fn flag(name: &str, value: &Option<String>) -> Result<bool, ApiError> {
+    match value.as_deref().map(str::trim) {
+        None | Some("" | "false" | "0") => Ok(false),
+        Some("true" | "1") => Ok(true),
+        Some(other) => Err(ApiError::bad_request(format!("{name}: expected true or false, got '{other}'"))),
+    }
 }
 
 fn non_empty(value: &Option<String>) -> Option<String> {

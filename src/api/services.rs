@@ -27,7 +27,9 @@ pub(super) async fn services(State(state): State<Arc<ApiState>>) -> ApiResult<wi
 /// The overview endpoints (service stats, dependencies, LLM runs) look at the last hour by default.
 pub(super) const OVERVIEW_WINDOW: Duration = Duration::from_secs(3600);
 
-/// Rate, errors and duration percentiles per service and operation, over spans starting in the window.
+/// Request rate, errors and duration percentiles per service (of its entry spans, see
+/// `wire::ServiceStats`) and figures per operation, over spans starting in the window; rates per
+/// second of the time the spans cover (`stats::covered_ns`), not of the whole window.
 pub(super) async fn service_stats(
     State(state): State<Arc<ApiState>>,
     ApiQuery(params): ApiQuery<WindowOnlyParams>,
@@ -37,12 +39,12 @@ pub(super) async fn service_stats(
         .store
         .read(move |conn| stats::service_stats(conn, range, stats::MAX_SCAN))
         .await?;
-    // The time covered ends now at the latest (an open or future end has seen no spans beyond now).
-    let covered_ns = range.end.min(now_ns()).saturating_sub(report.covered_from_ns).max(0);
+    let covered_ns = report.covered_ns(range, now_ns());
     Ok(Json(convert::service_stats(&report, covered_ns as f64 / 1e9)))
 }
 
-/// Calls between services, from parent/child spans of the same trace in different services.
+/// Calls between services, from parent/child spans of the same trace in different services, with
+/// their error severity and the cycles they form.
 pub(super) async fn dependencies(
     State(state): State<Arc<ApiState>>,
     ApiQuery(params): ApiQuery<WindowOnlyParams>,

@@ -63,6 +63,11 @@ pub(super) async fn status(State(state): State<Arc<ApiState>>) -> ApiResult<wire
                 logs: state.components.dropped(Signal::Logs),
                 metric_points: state.components.dropped(Signal::Metrics),
             },
+            stored: wire::SignalCounts {
+                spans: state.store.stats.spans_written.load(Ordering::Relaxed),
+                logs: state.store.stats.logs_written.load(Ordering::Relaxed),
+                metric_points: state.store.stats.points_written.load(Ordering::Relaxed),
+            },
             last_accepted_unix_nano: Signal::ALL
                 .iter()
                 .map(|s| state.ingest.signal(*s).last_accepted_ns.load(Ordering::Relaxed))
@@ -70,9 +75,8 @@ pub(super) async fn status(State(state): State<Arc<ApiState>>) -> ApiResult<wire
                 .unwrap_or(0) as i64,
         },
         pipelines: state.pipelines.clone(),
-        components: state
-            .components
-            .snapshot()
+        receivers: state.receivers.clone(),
+        components: in_pipeline_order(state.components.snapshot(), &state.stage_order)
             .iter()
             // A shared exporter also shows with nothing received yet when it has work from an
             // earlier run (a persistent sending queue) or has sent or dropped any of it.
@@ -94,4 +98,65 @@ pub(super) async fn status(State(state): State<Arc<ApiState>>) -> ApiResult<wire
             })
             .collect(),
     }))
+}
+
+/// The component counters in pipeline order (`ApiState::stage_order`); they are registered as the
+/// pipelines are built, exporters first and each chain from its end. A stage that several signals
+/// share keeps its signals' order (the sort is stable); one missing from the order goes last.
+fn in_pipeline_order(
+    mut components: Vec<Arc<crate::telemetry::ComponentCounters>>,
+    order: &[(String, String)],
+) -> Vec<Arc<crate::telemetry::ComponentCounters>> {
+    let rank = |c: &Arc<crate::telemetry::ComponentCounters>| {
+        order
+            .iter()
+            .position(|(pipeline, component)| *pipeline == c.pipeline && *component == c.component)
+            .unwrap_or(order.len())
+    };
+    components.sort_by_key(rank);
+    components
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::telemetry::Components;
+
+    #[test]
+    fn stages_are_listed_in_pipeline_order() {
+        // Registered as the service builds them: shared exporters first, each chain from its end.
+        let registry = Components::default();
+        registry.register("*", "exporter/otelbox", Signal::Traces);
+        registry.register("*", "exporter/otelbox", Signal::Logs);
+        registry.register("traces", "processor/batch", Signal::Traces);
+        registry.register("traces", "processor/filter/noise", Signal::Traces);
+        registry.register("traces", "processor/memory_limiter", Signal::Traces);
+        registry.register("logs", "processor/batch", Signal::Logs);
+        let order: Vec<(String, String)> = [
+            ("traces", "processor/memory_limiter"),
+            ("traces", "processor/filter/noise"),
+            ("traces", "processor/batch"),
+            ("logs", "processor/batch"),
+            ("*", "exporter/otelbox"),
+        ]
+        .iter()
+        .map(|(p, c)| (p.to_string(), c.to_string()))
+        .collect();
+        let listed: Vec<(String, String, &str)> = in_pipeline_order(registry.snapshot(), &order)
+            .iter()
+            .map(|c| (c.pipeline.clone(), c.component.clone(), c.signal.as_str()))
+            .collect();
+        let expected: Vec<(String, String, &str)> = [
+            ("traces", "processor/memory_limiter", "traces"),
+            ("traces", "processor/filter/noise", "traces"),
+            ("traces", "processor/batch", "traces"),
+            ("logs", "processor/batch", "logs"),
+            ("*", "exporter/otelbox", "traces"),
+            ("*", "exporter/otelbox", "logs"),
+        ]
+        .iter()
+        .map(|(p, c, s)| (p.to_string(), c.to_string(), *s))
+        .collect();
+        assert_eq!(listed, expected);
+    }
 }

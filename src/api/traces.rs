@@ -2,10 +2,12 @@
 
 use super::wire::{IncompleteTracesParams, SpansParams, TraceScopeParams, TracesParams};
 use super::{
-    convert, filter_with_service, in_trace_scope, limit, non_empty, parse_trace_id, wire, ApiError, ApiQuery, ApiResult, ApiState, Range,
+    convert, empty_answer_warnings, filter_with_service, flag, in_trace_scope, limit, non_empty, parse_trace_id, wire, ApiError, ApiQuery,
+    ApiResult, ApiState, Range,
 };
-use crate::store::read::{self, TraceQuery};
-use crate::store::sql::Target;
+use crate::query::FilterError;
+use crate::store::read::{self, TraceQuery, TraceSort};
+use crate::store::sql::{compile_trace, SqlFilter, Target};
 use axum::extract::{Path, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
@@ -23,30 +25,64 @@ fn optional_duration_ns(name: &str, text: &Option<String>) -> Result<Option<i64>
         .transpose()
 }
 
+/// Trace search. `q` is a span filter, or span filters related across the trace's spans
+/// (`query::trace`: `A && B`, `A -> B`, `A then B`); every step narrows the candidates through the
+/// indexes, and a pattern relating spans is then checked on each candidate's spans.
 pub(super) async fn traces(
     State(state): State<Arc<ApiState>>,
     ApiQuery(params): ApiQuery<TracesParams>,
     ApiQuery(scope): ApiQuery<TraceScopeParams>,
 ) -> ApiResult<wire::TracesResponse> {
-    let filter = in_trace_scope(&state, state.compile(params.q.as_deref(), Target::Spans)?, &scope, Target::Spans)?;
+    let pattern = match non_empty(&params.q) {
+        Some(text) => crate::query::trace::parse(&text).map_err(FilterError::from)?,
+        None => None,
+    };
+    let compiled = match &pattern {
+        Some(pattern) => Some(compile_trace(pattern, &*state.store.resource_attrs())?),
+        None => None,
+    };
+    let steps = compiled.as_ref().map_or(&[][..], |c| &c.steps[..]);
+    let main = steps.first().cloned().unwrap_or_else(SqlFilter::everything);
+    let filter = in_trace_scope(&state, main, &scope, Target::Spans)?;
     let range = params.window.range(None)?;
     let limit = limit(params.limit, 20, 1000)?;
-    let also_matching = match non_empty(&params.also) {
-        Some(also) => vec![state.compile(Some(&also), Target::Spans)?],
-        None => Vec::new(),
-    };
+    // Each further step must be met by some span of the trace too: the candidates.
+    let mut also_matching: Vec<SqlFilter> = steps.iter().skip(1).cloned().collect();
+    if let Some(also) = non_empty(&params.also) {
+        also_matching.push(state.compile(Some(&also), Target::Spans)?);
+    }
+    let sort_text = params.sort.as_deref().unwrap_or_default().trim();
+    let sort = TraceSort::parse(sort_text)
+        .ok_or_else(|| ApiError::bad_request(format!("sort: expected {}, got '{sort_text}'", TraceSort::NAMES)))?;
+    let count = flag("total", &params.total)?;
+    let structural = pattern.as_ref().is_some_and(|p| p.is_structural());
     let query = TraceQuery {
         service: non_empty(&params.service),
         min_duration_ns: optional_duration_ns("min_duration", &params.min_duration)?,
         max_duration_ns: optional_duration_ns("max_duration", &params.max_duration)?,
         also_matching,
+        sort,
+        pattern: compiled.filter(|_| structural),
     };
-    let traces = state
+    let (traces, total) = state
         .store
-        .read(move |conn| read::search_traces(conn, &filter, &query, range, limit))
+        .read(move |conn| read::search_traces_counted(conn, &filter, &query, range, limit, count))
         .await?;
+    let warnings = if traces.is_empty() {
+        empty_answer_warnings(
+            &state,
+            &[params.q.as_deref(), params.also.as_deref(), scope.trace_has.as_deref()],
+            Target::Spans,
+        )
+        .await
+    } else {
+        Vec::new()
+    };
     Ok(Json(wire::TracesResponse {
         traces: traces.iter().map(convert::trace_summary).collect(),
+        total: total.map(|t| t.count),
+        total_capped: total.is_some_and(|t| t.capped),
+        warnings,
     }))
 }
 
@@ -102,18 +138,21 @@ pub(super) async fn spans(
         Some("duration") => true,
         Some(other) => return Err(ApiError::bad_request(format!("sort: expected time or duration, got '{other}'"))),
     };
-    let spans = state
+    let count = flag("total", &params.total)?;
+    let (spans, total) = state
         .store
-        .read(move |conn| {
-            if by_duration {
-                read::slowest_spans(conn, &filter, range, limit)
-            } else {
-                read::search_spans(conn, &filter, range, limit)
-            }
-        })
+        .read(move |conn| read::search_spans_counted(conn, &filter, range, limit, by_duration, count))
         .await?;
+    let warnings = if spans.is_empty() {
+        empty_answer_warnings(&state, &[params.q.as_deref(), scope.trace_has.as_deref()], Target::Spans).await
+    } else {
+        Vec::new()
+    };
     Ok(Json(wire::SpansResponse {
         spans: spans.iter().map(convert::span).collect(),
+        total: total.map(|t| t.count),
+        total_capped: total.is_some_and(|t| t.capped),
+        warnings,
     }))
 }
 

@@ -14,9 +14,12 @@ use std::time::Duration;
 
 #[derive(Debug, Args)]
 #[command(
-    after_help = "Examples:\n  otelbox export -o telemetry.jsonl\n  otelbox export --signal traces --where 'service = checkout' > checkout.jsonl"
+    after_help = "Examples:\n  otelbox export -o telemetry.jsonl\n  otelbox export traces -o traces.jsonl\n  otelbox export --signal traces --where 'service = checkout' > checkout.jsonl"
 )]
 pub struct ExportArgs {
+    /// traces, logs, metrics or all (as --signal)
+    #[arg(value_name = "SIGNAL", conflicts_with = "signal")]
+    pub what: Option<String>,
     /// traces, logs, metrics or all
     #[arg(long, default_value = "all")]
     pub signal: String,
@@ -75,7 +78,7 @@ pub async fn export_to(client: &ApiClient, signals: &[Signal], filter: Option<&s
 }
 
 pub fn run_export(args: ExportArgs) -> anyhow::Result<i32> {
-    let signals = match signals(&args.signal) {
+    let signals = match signals(args.what.as_deref().unwrap_or(&args.signal)) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("otelbox export: {e}");

@@ -56,6 +56,12 @@ pub enum Command {
     BenchLoad(bench::LoadArgs),
 }
 
+/// Whether log lines on stderr get ANSI colours: only on a terminal (not in a file, a pipe or
+/// journald), and never with `NO_COLOR` set to anything but the empty string (no-color.org).
+pub fn colour_logs(stderr_is_terminal: bool, no_color: Option<std::ffi::OsString>) -> bool {
+    stderr_is_terminal && no_color.is_none_or(|v| v.is_empty())
+}
+
 /// Run a subcommand; the returned code is the process exit code.
 pub fn run(cli: Cli) -> anyhow::Result<i32> {
     match cli.command {
@@ -72,5 +78,16 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Check(args) => check::run(args),
         Command::BenchSqlite(args) => bench::sqlite_limit(args),
         Command::BenchLoad(args) => bench::load(args),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn logs_are_coloured_only_on_a_terminal_without_no_color() {
+        assert!(super::colour_logs(true, None));
+        assert!(!super::colour_logs(false, None), "a file, a pipe, journald");
+        assert!(!super::colour_logs(true, Some("1".into())));
+        assert!(super::colour_logs(true, Some("".into())), "an empty NO_COLOR does not count");
     }
 }

@@ -92,10 +92,13 @@ async fn query(args: QueryArgs) -> anyhow::Result<i32> {
 
 fn print_table(what: What, items: &[serde_json::Value]) -> anyhow::Result<()> {
     use crate::assertions::eval::fmt_ns;
+    let now = crate::pdata::now_ns() as i64;
+    let time = |unix_nano: i64| compact_time(unix_nano, now, local_offset_seconds);
     let rows: Vec<Vec<String>> = match what {
         What::Traces => {
             let traces: Vec<wire::TraceSummary> = serde_json::from_value(items.to_vec().into())?;
             std::iter::once(vec![
+                "START".into(),
                 "TRACE".into(),
                 "ROOT".into(),
                 "DURATION".into(),
@@ -104,6 +107,7 @@ fn print_table(what: What, items: &[serde_json::Value]) -> anyhow::Result<()> {
             ])
             .chain(traces.iter().map(|t| {
                 vec![
+                    time(t.start_unix_nano),
                     t.trace_id.clone(),
                     format!("{}: {}", t.root_service, t.root_name),
                     fmt_ns(t.duration_ns),
@@ -116,6 +120,7 @@ fn print_table(what: What, items: &[serde_json::Value]) -> anyhow::Result<()> {
         What::Spans => {
             let spans: Vec<wire::Span> = serde_json::from_value(items.to_vec().into())?;
             std::iter::once(vec![
+                "START".into(),
                 "TRACE".into(),
                 "SPAN".into(),
                 "SERVICE".into(),
@@ -125,6 +130,7 @@ fn print_table(what: What, items: &[serde_json::Value]) -> anyhow::Result<()> {
             ])
             .chain(spans.iter().map(|s| {
                 vec![
+                    time(s.start_unix_nano),
                     s.trace_id.clone(),
                     s.span_id.clone(),
                     s.service.clone(),
@@ -137,20 +143,27 @@ fn print_table(what: What, items: &[serde_json::Value]) -> anyhow::Result<()> {
         }
         What::Logs => {
             let logs: Vec<wire::LogRecord> = serde_json::from_value(items.to_vec().into())?;
-            std::iter::once(vec!["SEVERITY".into(), "SERVICE".into(), "BODY".into(), "TRACE".into()])
-                .chain(logs.iter().map(|l| {
-                    let body = match &l.body {
-                        serde_json::Value::String(s) => s.clone(),
-                        other => other.to_string(),
-                    };
-                    vec![
-                        l.severity_text.clone(),
-                        l.service.clone(),
-                        body.chars().take(100).collect(),
-                        l.trace_id.clone(),
-                    ]
-                }))
-                .collect()
+            std::iter::once(vec![
+                "TIME".into(),
+                "SEVERITY".into(),
+                "SERVICE".into(),
+                "BODY".into(),
+                "TRACE".into(),
+            ])
+            .chain(logs.iter().map(|l| {
+                let body = match &l.body {
+                    serde_json::Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                };
+                vec![
+                    time(l.time_unix_nano),
+                    l.severity_text.clone(),
+                    l.service.clone(),
+                    body.chars().take(100).collect(),
+                    l.trace_id.clone(),
+                ]
+            }))
+            .collect()
         }
         What::Metrics => {
             let metrics: Vec<wire::Metric> = serde_json::from_value(items.to_vec().into())?;
@@ -180,6 +193,63 @@ fn print_table(what: What, items: &[serde_json::Value]) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// A time for a table, in the local time zone (`offset` gives its offset from UTC in seconds at a
+/// Unix time): `14:03:27.512` on the day of `now`, `2026-12-03 14:03:27` on another day.
+pub fn compact_time(unix_nano: i64, now_unix_nano: i64, offset: impl Fn(i64) -> i64) -> String {
+    if unix_nano <= 0 {
+        return "-".into();
+    }
+    let seconds = unix_nano.div_euclid(1_000_000_000);
+    let millis = unix_nano.rem_euclid(1_000_000_000) / 1_000_000;
+    let local = seconds + offset(seconds);
+    let now_seconds = now_unix_nano.div_euclid(1_000_000_000);
+    let today = (now_seconds + offset(now_seconds)).div_euclid(86_400);
+    let (day, of_day) = (local.div_euclid(86_400), local.rem_euclid(86_400));
+    let clock = format!("{:02}:{:02}:{:02}", of_day / 3600, of_day % 3600 / 60, of_day % 60);
+    if day == today {
+        format!("{clock}.{millis:03}")
+    } else {
+        let (year, month, date) = civil_from_days(day);
+        format!("{year}-{month:02}-{date:02} {clock}")
+    }
+}
+
+/// The calendar date of a day number (days since 1970-01-01; Howard Hinnant's algorithm).
+fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let shifted = days + 719_468;
+    let era = shifted.div_euclid(146_097);
+    let day_of_era = shifted.rem_euclid(146_097);
+    let year_of_era = (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let month_index = (5 * day_of_year + 2) / 153;
+    let day = (day_of_year - (153 * month_index + 2) / 5 + 1) as u32;
+    let month = (if month_index < 10 { month_index + 3 } else { month_index - 9 }) as u32;
+    (year_of_era + era * 400 + i64::from(month <= 2), month, day)
+}
+
+/// The local time zone's offset from UTC, in seconds, at a Unix time.
+#[cfg(unix)]
+// libc marks musl's `time_t` deprecated (it is to become 64-bit there); the cast follows its width.
+#[allow(deprecated)]
+fn local_offset_seconds(unix_seconds: i64) -> i64 {
+    let time = unix_seconds as libc::time_t;
+    // SAFETY: an all-zero `tm` is a valid value (integers and, on some platforms, a null zone
+    // name pointer), and `localtime_r` only writes into the `tm` it is given.
+    let mut tm: libc::tm = unsafe { std::mem::zeroed() };
+    // SAFETY: both pointers are valid for the duration of the call.
+    let converted = unsafe { libc::localtime_r(&time, &mut tm) };
+    if converted.is_null() {
+        0
+    } else {
+        tm.tm_gmtoff as i64
+    }
+}
+
+#[cfg(not(unix))]
+fn local_offset_seconds(_unix_seconds: i64) -> i64 {
+    0
+}
+
 /// Left-aligned columns separated by two spaces; the first row is the header.
 pub fn render_table(rows: &[Vec<String>]) -> String {
     let columns = rows.iter().map(Vec::len).max().unwrap_or(0);
@@ -197,4 +267,30 @@ pub fn render_table(rows: &[Vec<String>]) -> String {
         out.push('\n');
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_are_local_and_compact() {
+        // 2026-12-03 23:30:05.250 UTC; the zone is UTC+1, so it is 00:30 on the 4th there.
+        let t = 1_796_340_605_250_000_000i64;
+        let plus_one = |_| 3600;
+        assert_eq!(
+            compact_time(t, t + 60_000_000_000, plus_one),
+            "00:30:05.250",
+            "the same local day: the clock only"
+        );
+        assert_eq!(
+            compact_time(t, t + 86_400_000_000_000, plus_one),
+            "2026-12-04 00:30:05",
+            "another day: the date too"
+        );
+        assert_eq!(compact_time(t, t, |_| 0), "23:30:05.250");
+        assert_eq!(compact_time(0, t, plus_one), "-");
+        assert_eq!(civil_from_days(0), (1970, 1, 1));
+        assert_eq!(civil_from_days(20_790), (2026, 12, 3));
+    }
 }

@@ -187,10 +187,36 @@ pub fn run(args: UpArgs) -> anyhow::Result<i32> {
     if let (Some(addr), false) = (exposed, guarded) {
         eprintln!("warning: listening on {addr} without both ingest and API tokens: anyone who can reach it can send or read telemetry");
     }
+    // What the banner tells SDKs and the CLI to set: where the tokens are (never the tokens), the CA.
+    let banner_security = BannerSecurity {
+        ingest_tokens: options.security.ingest_tokens.enabled().then(|| {
+            token_places(
+                "--ingest-token or OTELBOX_INGEST_TOKEN",
+                !args.ingest_tokens.is_empty(),
+                args.ingest_token_file.as_deref(),
+                (!options.config.ingest_tokens.is_empty()).then_some("auth.ingest_tokens"),
+                config_path.as_deref(),
+            )
+        }),
+        api_tokens: options.security.api_tokens.enabled().then(|| {
+            token_places(
+                "--api-token or OTELBOX_API_TOKEN",
+                !args.api_tokens.is_empty(),
+                args.api_token_file.as_deref(),
+                (!options.config.api_tokens.is_empty()).then_some("auth.api_tokens"),
+                config_path.as_deref(),
+            )
+        }),
+        tls: options.security.tls.as_ref().map(|files| BannerTls {
+            cert: files.cert.clone(),
+            cert_is_ca: holds_self_signed(&files.cert),
+            client_ca: files.client_ca.clone(),
+        }),
+    };
     let open = args.open;
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(app::run(options, app::shutdown_signal(), |addrs| {
-        print_banner(addrs, &location, &retention);
+        print_banner(addrs, &location, &retention, &banner_security);
         if open {
             open_browser(&format!("{}://{}", addrs.scheme, addrs.ui));
         }
@@ -207,7 +233,118 @@ fn storage_settings(config: &Config) -> StorageSettings {
         .unwrap_or_default()
 }
 
-fn print_banner(addrs: &BoundAddrs, location: &Location, retention: &Retention) {
+/// What the banner says about tokens and TLS.
+#[derive(Clone, Debug, Default)]
+pub struct BannerSecurity {
+    /// Where the ingest tokens are configured, when senders need one.
+    pub ingest_tokens: Option<String>,
+    /// Where the API tokens are configured, when the UI and the CLI need one.
+    pub api_tokens: Option<String>,
+    pub tls: Option<BannerTls>,
+}
+
+#[derive(Clone, Debug)]
+pub struct BannerTls {
+    /// The server's certificate file.
+    pub cert: PathBuf,
+    /// Whether that file can be the clients' CA file: it holds a self-signed certificate (a
+    /// self-signed server certificate, or the root of its chain).
+    pub cert_is_ca: bool,
+    /// With mTLS: the CA the clients' certificates must be signed by.
+    pub client_ca: Option<PathBuf>,
+}
+
+/// Where tokens came from, for the banner: `given` (the flag or its variable), a token file, the
+/// config file's `auth` key.
+fn token_places(
+    flag: &str,
+    given: bool,
+    file: Option<&std::path::Path>,
+    config_key: Option<&str>,
+    config: Option<&std::path::Path>,
+) -> String {
+    let mut places = Vec::new();
+    if given {
+        places.push(flag.to_string());
+    }
+    if let Some(file) = file {
+        places.push(file.display().to_string());
+    }
+    if let Some(key) = config_key {
+        places.push(match config {
+            Some(path) => format!("{key} in {}", path.display()),
+            None => key.to_string(),
+        });
+    }
+    places.join("; ")
+}
+
+/// Whether a PEM file holds a self-signed certificate, so that SDKs can trust the file itself.
+fn holds_self_signed(path: &std::path::Path) -> bool {
+    use tokio_rustls::rustls::pki_types::pem::PemObject;
+    use tokio_rustls::rustls::pki_types::CertificateDer;
+    CertificateDer::pem_file_iter(path)
+        .map(|certs| certs.filter_map(Result::ok).any(|cert| is_self_signed(&cert)))
+        .unwrap_or(false)
+}
+
+/// Whether a DER certificate names itself as its issuer (its issuer and subject names are equal).
+fn is_self_signed(der: &[u8]) -> bool {
+    /// One DER element: its tag, its content and what follows it.
+    fn element(input: &[u8]) -> Option<(u8, &[u8], &[u8])> {
+        let (&tag, rest) = input.split_first()?;
+        let (&first, mut rest) = rest.split_first()?;
+        let len = if first < 0x80 {
+            first as usize
+        } else {
+            let n = (first & 0x7f) as usize;
+            if n == 0 || n > 4 || rest.len() < n {
+                return None;
+            }
+            let len = rest[..n].iter().fold(0usize, |len, b| (len << 8) | *b as usize);
+            rest = &rest[n..];
+            len
+        };
+        (rest.len() >= len).then(|| (tag, &rest[..len], &rest[len..]))
+    }
+    const SEQUENCE: u8 = 0x30;
+    let Some((SEQUENCE, certificate, _)) = element(der) else {
+        return false;
+    };
+    let Some((SEQUENCE, tbs, _)) = element(certificate) else {
+        return false;
+    };
+    // version [0] (optional), serialNumber, signature, issuer, validity, subject
+    let mut rest = tbs;
+    if let Some((0xa0, _, after)) = element(rest) {
+        rest = after;
+    }
+    for _ in 0..2 {
+        match element(rest) {
+            Some((_, _, after)) => rest = after,
+            None => return false,
+        }
+    }
+    let Some((SEQUENCE, issuer, rest)) = element(rest) else {
+        return false;
+    };
+    let Some((SEQUENCE, _validity, rest)) = element(rest) else {
+        return false;
+    };
+    matches!(element(rest), Some((SEQUENCE, subject, _)) if subject == issuer)
+}
+
+fn print_banner(addrs: &BoundAddrs, location: &Location, retention: &Retention, security: &BannerSecurity) {
+    print!("{}", banner(addrs, location, retention, security));
+    if !crate::api::ui::is_embedded() {
+        println!("\nThis binary was built without the web UI (the API works): run scripts/build-ui, then rebuild.");
+    }
+}
+
+/// The lines `otelbox up` prints once it serves: the endpoints, the storage, and what to export in
+/// an SDK's shell (and the CLI's, when tokens or TLS are on). Tokens are never shown: placeholders,
+/// and where they are configured.
+pub fn banner(addrs: &BoundAddrs, location: &Location, retention: &Retention, security: &BannerSecurity) -> String {
     let storage = match location {
         Location::Memory => "in memory (nothing is written to disk)".to_string(),
         Location::Disk(path) => path.display().to_string(),
@@ -238,15 +375,62 @@ fn print_banner(addrs: &BoundAddrs, location: &Location, retention: &Retention) 
         "  UI + API    {scheme}://{}\n  storage     {storage} (retention {age}, size cap {cap})\n",
         addrs.ui
     );
-    if let (Some(http), Some(grpc)) = (addrs.http, addrs.grpc) {
-        lines += &format!(
-            "\nPoint an SDK at it:\n  export OTEL_EXPORTER_OTLP_ENDPOINT={scheme}://{http}\n  export OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf\n\
-             or, for gRPC:\n  export OTEL_EXPORTER_OTLP_ENDPOINT={scheme}://{grpc} OTEL_EXPORTER_OTLP_PROTOCOL=grpc\n"
-        );
+    if addrs.http.is_some() || addrs.grpc.is_some() {
+        lines += "\nPoint an SDK at it:\n";
+        if let Some(http) = addrs.http {
+            lines +=
+                &format!("  export OTEL_EXPORTER_OTLP_ENDPOINT={scheme}://{http}\n  export OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf\n");
+        }
+        if let Some(grpc) = addrs.grpc {
+            if addrs.http.is_some() {
+                lines += "or, for gRPC:\n";
+            }
+            lines += &format!("  export OTEL_EXPORTER_OTLP_ENDPOINT={scheme}://{grpc} OTEL_EXPORTER_OTLP_PROTOCOL=grpc\n");
+        }
+        let mut also = String::new();
+        if let Some(places) = &security.ingest_tokens {
+            also += &format!("  export OTEL_EXPORTER_OTLP_HEADERS=\"Authorization=Bearer <ingest token>\"   # a token of: {places}\n");
+        }
+        if let Some(tls) = &security.tls {
+            also += &ca_line("OTEL_EXPORTER_OTLP_CERTIFICATE", tls);
+            if let Some(client_ca) = &tls.client_ca {
+                also += &format!(
+                    "  export OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE=<client certificate> OTEL_EXPORTER_OTLP_CLIENT_KEY=<its key>   # signed by {}\n",
+                    client_ca.display()
+                );
+            }
+        }
+        if !also.is_empty() {
+            lines += if addrs.http.is_some() && addrs.grpc.is_some() {
+                "and, either way:\n"
+            } else {
+                "and:\n"
+            };
+            lines += &also;
+        }
     }
-    println!("{lines}\nCtrl-C stops it (data is flushed first).");
-    if !crate::api::ui::is_embedded() {
-        println!("\nThis binary was built without the web UI (the API works): run scripts/build-ui, then rebuild.");
+    if security.api_tokens.is_some() || security.tls.is_some() {
+        lines += &format!(
+            "\nThe CLI (otelbox query, assert, export, ...):\n  export OTELBOX_SERVER={scheme}://{}\n",
+            addrs.ui
+        );
+        if let Some(tls) = &security.tls {
+            lines += &ca_line("OTELBOX_CACERT", tls);
+        }
+        if let Some(places) = &security.api_tokens {
+            lines += &format!("  export OTELBOX_API_TOKEN=<api token>   # a token of: {places}; the UI asks for one too\n");
+        }
+    }
+    lines + "\nCtrl-C stops it (data is flushed first).\n"
+}
+
+/// `export VARIABLE=<the CA file>`: the certificate file itself when it is self-signed.
+fn ca_line(variable: &str, tls: &BannerTls) -> String {
+    let cert = tls.cert.display();
+    if tls.cert_is_ca {
+        format!("  export {variable}={cert}   # self-signed: trust the certificate itself\n")
+    } else {
+        format!("  export {variable}=<CA file>   # the CA that signed {cert}\n")
     }
 }
 
@@ -254,5 +438,123 @@ fn open_browser(url: &str) {
     let opener = if cfg!(target_os = "macos") { "open" } else { "xdg-open" };
     if let Err(e) = std::process::Command::new(opener).arg(url).spawn() {
         eprintln!("could not open a browser ({opener}: {e}); visit {url}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio_rustls::rustls::pki_types::pem::PemObject;
+    use tokio_rustls::rustls::pki_types::CertificateDer;
+
+    /// `openssl req -x509 -newkey ec ... -subj /CN=localhost`
+    const SELF_SIGNED: &str = "-----BEGIN CERTIFICATE-----
+MIIBgDCCASWgAwIBAgIUN1qNr+fO8ETU1CoZhRKAfglm7E0wCgYIKoZIzj0EAwIw
+FDESMBAGA1UEAwwJbG9jYWxob3N0MCAXDTI2MTIwNTA5MjUyNloYDzIxMjYxMTEx
+MDkyNTI2WjAUMRIwEAYDVQQDDAlsb2NhbGhvc3QwWTATBgcqhkjOPQIBBggqhkjO
+PQMBBwNCAAQs+5pk+hEDgo8INtuQ9YvtcFYgkD7ert2r6i61uaDTvMtNBvqsp37L
+VVFUssu8l5UkvCn1fyW5EBk4HfT00Cd8o1MwUTAdBgNVHQ4EFgQUZzD2oshSKDQg
+WpSLQUYSTDZBI6EwHwYDVR0jBBgwFoAUZzD2oshSKDQgWpSLQUYSTDZBI6EwDwYD
+VR0TAQH/BAUwAwEB/zAKBggqhkjOPQQDAgNJADBGAiEA2kvzZXEwYH5sv47Z0cRF
+sPS8Ae/e1qizWMqbrWij6oACIQCLXjvpDCDDhL8Am8tzOoLWOWTjXlL4qXOYby/1
+VgUUvg==
+-----END CERTIFICATE-----
+";
+    /// A v1 certificate for CN=localhost signed by a CA named "test ca".
+    const CA_SIGNED: &str = "-----BEGIN CERTIFICATE-----
+MIIBIjCByQIUfRY4HIbpvRxOGHLYK7jqTtAkLmswCgYIKoZIzj0EAwIwEjEQMA4G
+A1UEAwwHdGVzdCBjYTAgFw0yNjEyMDUwOTI1MjZaGA8yMTI2MTExMTA5MjUyNlow
+FDESMBAGA1UEAwwJbG9jYWxob3N0MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE
+R5KPFvsYGJHxq3G1YYovf483fDKpPLQictfoLGrP1ar9dl45kk7FUX4LYzU5+lWM
+s95YZh3ypq3h0BT+IjQX/DAKBggqhkjOPQQDAgNIADBFAiBd48VDsPJlR0gJqbje
+8PuUbm2ANQuO9LiqrHcVQo/FbQIhALEDzAsaur5gg+aABwfNY31IQ3fg7sX3DFko
+1N7g/Tzi
+-----END CERTIFICATE-----
+";
+
+    fn der(pem: &str) -> Vec<u8> {
+        CertificateDer::pem_slice_iter(pem.as_bytes()).next().unwrap().unwrap().to_vec()
+    }
+
+    #[test]
+    fn a_self_signed_certificate_is_told_from_a_ca_signed_one() {
+        assert!(is_self_signed(&der(SELF_SIGNED)));
+        assert!(!is_self_signed(&der(CA_SIGNED)));
+        assert!(!is_self_signed(b"\x30\x03\x02\x01"), "cut short: not self-signed, no panic");
+        assert!(!is_self_signed(b""));
+    }
+
+    fn addrs(scheme: &'static str) -> BoundAddrs {
+        BoundAddrs {
+            grpc: Some("127.0.0.1:4317".parse().unwrap()),
+            http: Some("127.0.0.1:4318".parse().unwrap()),
+            ui: "127.0.0.1:4319".parse().unwrap(),
+            receivers: Vec::new(),
+            scheme,
+        }
+    }
+
+    #[test]
+    fn the_banner_says_what_to_export_without_showing_a_token() {
+        let retention = Retention {
+            max_age: Some(std::time::Duration::from_secs(7 * 86_400)),
+            max_bytes: Some(1 << 30),
+        };
+        let plain = banner(&addrs("http"), &Location::Memory, &retention, &BannerSecurity::default());
+        assert!(plain
+            .contains("  export OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:4318\n  export OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf\n"));
+        assert!(
+            !plain.contains("HEADERS") && !plain.contains("CERTIFICATE") && !plain.contains("OTELBOX_"),
+            "{plain}"
+        );
+
+        let guarded = BannerSecurity {
+            ingest_tokens: Some(token_places(
+                "--ingest-token or OTELBOX_INGEST_TOKEN",
+                false,
+                Some(std::path::Path::new("/etc/otelbox/ingest.tokens")),
+                None,
+                None,
+            )),
+            api_tokens: Some(token_places(
+                "--api-token or OTELBOX_API_TOKEN",
+                true,
+                None,
+                Some("auth.api_tokens"),
+                Some(std::path::Path::new("/etc/otelbox/config.yaml")),
+            )),
+            tls: Some(BannerTls {
+                cert: "/etc/otelbox/tls.pem".into(),
+                cert_is_ca: false,
+                client_ca: Some("/etc/otelbox/clients-ca.pem".into()),
+            }),
+        };
+        let text = banner(&addrs("https"), &Location::Memory, &retention, &guarded);
+        for expected in [
+            "export OTEL_EXPORTER_OTLP_ENDPOINT=https://127.0.0.1:4318\n",
+            "and, either way:\n",
+            "export OTEL_EXPORTER_OTLP_HEADERS=\"Authorization=Bearer <ingest token>\"   # a token of: /etc/otelbox/ingest.tokens\n",
+            "export OTEL_EXPORTER_OTLP_CERTIFICATE=<CA file>   # the CA that signed /etc/otelbox/tls.pem\n",
+            "OTEL_EXPORTER_OTLP_CLIENT_KEY=<its key>   # signed by /etc/otelbox/clients-ca.pem\n",
+            "export OTELBOX_SERVER=https://127.0.0.1:4319\n",
+            "export OTELBOX_CACERT=<CA file>",
+            "export OTELBOX_API_TOKEN=<api token>   # a token of: --api-token or OTELBOX_API_TOKEN; auth.api_tokens in /etc/otelbox/config.yaml",
+        ] {
+            assert!(text.contains(expected), "missing {expected:?} in:\n{text}");
+        }
+        let self_signed = BannerSecurity {
+            tls: Some(BannerTls {
+                cert: "/srv/box.pem".into(),
+                cert_is_ca: true,
+                client_ca: None,
+            }),
+            ..Default::default()
+        };
+        let text = banner(&addrs("https"), &Location::Memory, &retention, &self_signed);
+        assert!(
+            text.contains("export OTEL_EXPORTER_OTLP_CERTIFICATE=/srv/box.pem   # self-signed"),
+            "{text}"
+        );
+        assert!(text.contains("export OTELBOX_CACERT=/srv/box.pem"), "{text}");
     }
 }

@@ -7,12 +7,15 @@
 //! not_expr  := "not"* primary
 //! primary   := "(" or_expr ")" | "has" "(" field ")" | field op value
 //! field     := service | name | kind | status | duration | trace_id | span_id | severity | body
-//!            | resource.<key> | resource["key"] | attr["key"] | <bare attribute key>
+//!            | status.message | scope.name | scope.version | event_name
+//!            | event.<key> | event["key"] | resource.<key> | resource["key"] | attr["key"]
+//!            | <bare attribute key>
 //! op        := = | != | > | >= | < | <= | =~ | !~ | ~
 //! ```
 //! `and`/`or` chains are left-associative. The parser validates values per field and
 //! normalises them (enum names lower-cased, ids lower-cased hex, `duration` integers to
-//! nanoseconds) so the SQL compiler only sees well-formed literals.
+//! nanoseconds) so the SQL compiler only sees well-formed literals. A bare value may end in `*`
+//! (`body ~ time*`: a word prefix, see `query::text`).
 
 use std::fmt;
 
@@ -57,6 +60,17 @@ pub enum Field {
     SpanId,
     Severity,
     Body,
+    /// `status.message`: the span's status description. Spans only.
+    StatusMessage,
+    /// `scope.name` and `scope.version`: the instrumentation scope that made the item.
+    ScopeName,
+    ScopeVersion,
+    /// `event_name`: on spans, the name of one of its events (`exception`); on log records, OTLP's
+    /// `event_name` (`gen_ai.user.message`).
+    EventName,
+    /// `event.<key>`: an attribute of one of the span's events (`event.exception.type`), stored
+    /// without the prefix. On log records (which have no events) it is the attribute `event.<key>`.
+    Event(String),
     /// Resource attribute key (without the `resource.` prefix).
     Resource(String),
     /// Span / log record attribute key.
@@ -232,6 +246,12 @@ fn lex(chars: &[char]) -> Result<Vec<Token>, ParseError> {
                 let start = i;
                 while chars.get(i).is_some_and(|&c| class(c)) {
                     i += 1;
+                }
+                // A word may end in `*`s: a prefix search (`body ~ time*`).
+                if !is_op_char(c) {
+                    while chars.get(i) == Some(&'*') {
+                        i += 1;
+                    }
                 }
                 let text: String = chars[start..i].iter().collect();
                 out.push(Token {
@@ -455,7 +475,7 @@ impl<'a> Parser<'a> {
             return Err(expected());
         }
         self.pos += 1;
-        if (w == "attr" || w == "resource") && self.peek_is(&Tok::LBracket) {
+        if (w == "attr" || w == "resource" || w == "event") && self.peek_is(&Tok::LBracket) {
             let open = self.col();
             self.pos += 1;
             let key = match self.peek() {
@@ -483,7 +503,20 @@ impl<'a> Parser<'a> {
                 ));
             }
             self.pos += 1;
-            return Ok(if w == "attr" { Field::Attribute(key) } else { Field::Resource(key) });
+            return Ok(match w.as_str() {
+                "attr" => Field::Attribute(key),
+                "event" => Field::Event(key),
+                _ => Field::Resource(key),
+            });
+        }
+        if w.contains('*') {
+            return Err(err(
+                *col,
+                format!(
+                    "expected a field name, found '{}'; '*' ends a search word (body ~ time*), and odd keys are quoted as attr[\"key\"]",
+                    truncate(w)
+                ),
+            ));
         }
         Ok(match w.as_str() {
             "service" => Field::Service,
@@ -495,9 +528,18 @@ impl<'a> Parser<'a> {
             "span_id" => Field::SpanId,
             "severity" => Field::Severity,
             "body" => Field::Body,
+            "status.message" => Field::StatusMessage,
+            "scope.name" => Field::ScopeName,
+            "scope.version" => Field::ScopeVersion,
+            "event_name" => Field::EventName,
             _ if llm_field(w).is_some() => Field::Llm(llm_field(w).expect("checked")),
             _ => {
-                if let Some(key) = w.strip_prefix("resource.") {
+                if let Some(key) = w.strip_prefix("event.") {
+                    if key.is_empty() {
+                        return Err(err(*col, "expected an event attribute key after 'event.'"));
+                    }
+                    Field::Event(key.to_string())
+                } else if let Some(key) = w.strip_prefix("resource.") {
                     if key.is_empty() {
                         return Err(err(*col, "expected a resource attribute key after 'resource.'"));
                     }
@@ -659,13 +701,19 @@ impl<'a> Parser<'a> {
                 }
             }
             // Text columns: keep bare values verbatim ("1.50" stays "1.50").
-            Field::Service | Field::Name | Field::Body => Ok(raw()),
+            Field::Service
+            | Field::Name
+            | Field::Body
+            | Field::StatusMessage
+            | Field::ScopeName
+            | Field::ScopeVersion
+            | Field::EventName => Ok(raw()),
             Field::Llm(name) if LLM_NUMBER_FIELDS.contains(name) => match classify(text) {
                 Ok(lit @ (Literal::Int(_) | Literal::Float(_))) if !quoted => Ok(lit),
                 _ => Err(err(col, format!("llm.{name} is a number; {}", got()))),
             },
             Field::Llm(_) => Ok(raw()),
-            Field::Resource(_) | Field::Attribute(_) => {
+            Field::Resource(_) | Field::Attribute(_) | Field::Event(_) => {
                 if quoted {
                     Ok(raw())
                 } else {
@@ -815,8 +863,20 @@ impl fmt::Display for CmpOp {
     }
 }
 
-const BUILTIN_FIELDS: [&str; 9] = [
-    "service", "name", "kind", "status", "duration", "trace_id", "span_id", "severity", "body",
+const BUILTIN_FIELDS: &[&str] = &[
+    "service",
+    "name",
+    "kind",
+    "status",
+    "duration",
+    "trace_id",
+    "span_id",
+    "severity",
+    "body",
+    "status.message",
+    "scope.name",
+    "scope.version",
+    "event_name",
 ];
 
 /// Whether an attribute key can be printed bare and read back as the same `Attribute`.
@@ -826,8 +886,12 @@ fn is_bare_attribute(k: &str) -> bool {
         && !BUILTIN_FIELDS.contains(&k)
         && llm_field(k).is_none()
         && !k.starts_with("resource.")
+        && !k.starts_with("event.")
         && k != "attr"
         && k != "resource"
+        && k != "event"
+        // A trace search reads a bare `then` between conditions as a link (`query::trace`).
+        && !k.eq_ignore_ascii_case("then")
         && !is_keyword(k)
 }
 
@@ -843,6 +907,12 @@ impl fmt::Display for Field {
             Field::SpanId => "span_id",
             Field::Severity => "severity",
             Field::Body => "body",
+            Field::StatusMessage => "status.message",
+            Field::ScopeName => "scope.name",
+            Field::ScopeVersion => "scope.version",
+            Field::EventName => "event_name",
+            Field::Event(k) if !k.is_empty() && k.chars().all(is_word_char) => return write!(f, "event.{k}"),
+            Field::Event(k) => return write!(f, "event[{}]", quote_str(k)),
             Field::Resource(k) if !k.is_empty() && k.chars().all(is_word_char) => return write!(f, "resource.{k}"),
             Field::Resource(k) => return write!(f, "resource[{}]", quote_str(k)),
             Field::Attribute(k) if is_bare_attribute(k) => k,
@@ -851,6 +921,13 @@ impl fmt::Display for Field {
         };
         f.write_str(name)
     }
+}
+
+/// Whether a word value prints bare and reads back as the same word: word chars, then perhaps
+/// `*`s (a prefix search), and not a keyword that ends a value.
+fn is_bare_word(w: &str) -> bool {
+    let core = w.trim_end_matches('*');
+    !core.is_empty() && core.chars().all(is_word_char) && !is_value_keyword(w)
 }
 
 /// Double-quote `s` so the lexer reads it back unchanged. A backslash is doubled only where
@@ -880,7 +957,7 @@ impl fmt::Display for Literal {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Literal::Str(s) => f.write_str(&quote_str(s)),
-            Literal::Word(w) if !w.is_empty() && w.chars().all(is_word_char) && !is_value_keyword(w) => f.write_str(w),
+            Literal::Word(w) if is_bare_word(w) => f.write_str(w),
             Literal::Word(w) => f.write_str(&quote_str(w)),
             Literal::Int(n) => write!(f, "{n}"),
             Literal::Float(x) => {
@@ -1153,6 +1230,57 @@ mod tests {
         assert_eq!(p("has(resource.host.name)"), Expr::Has(Field::Resource("host.name".into())));
         assert_eq!(p("has(attr['x y'])"), Expr::Has(attr("x y")));
         assert_eq!(p("Service = x"), cmp(attr("Service"), Eq, word("x")));
+    }
+
+    #[test]
+    fn events_scope_status_and_prefix_words() {
+        use CmpOp::*;
+        let event = |k: &str| Field::Event(k.into());
+        assert_eq!(
+            p("event.exception.type = ValueError"),
+            cmp(event("exception.type"), Eq, word("ValueError"))
+        );
+        assert_eq!(p("has(event.exception.type)"), Expr::Has(event("exception.type")));
+        assert_eq!(p(r#"event["odd key"] > 2"#), cmp(event("odd key"), Gt, Literal::Int(2)));
+        assert_eq!(p("event_name = exception"), cmp(Field::EventName, Eq, word("exception")));
+        assert_eq!(
+            p("scope.name = io.opentelemetry.jdbc and scope.version = 1.2"),
+            and(
+                cmp(Field::ScopeName, Eq, word("io.opentelemetry.jdbc")),
+                cmp(Field::ScopeVersion, Eq, word("1.2"))
+            )
+        );
+        assert_eq!(
+            p(r#"status.message ~ "connection refused""#),
+            cmp(Field::StatusMessage, FullText, Literal::Str("connection refused".into()))
+        );
+        // Other scope.* keys stay attributes; attr[...] reaches the keys the fields shadow.
+        assert_eq!(p("scope.other = 1"), a_eq("scope.other", 1));
+        assert_eq!(p(r#"attr["event.x"] = 1"#), a_eq("event.x", 1));
+        for text in [
+            r#"attr["event.x"] = 1"#,
+            r#"attr["status.message"] = 1"#,
+            r#"attr["event_name"] = 1"#,
+            r#"attr["then"] = 1"#,
+            r#"event["a b"] = 1"#,
+            "event.exception.type = x",
+            "has(event_name) and scope.name != a and not has(status.message)",
+        ] {
+            assert_eq!(p(text).to_string(), text);
+        }
+        // A bare word may end in `*`: a prefix search.
+        assert_eq!(p("body ~ time*"), cmp(Field::Body, FullText, word("time*")));
+        assert_eq!(p("body ~ time** and x = 1").to_string(), "body ~ time** and x = 1");
+        assert_eq!(p(r#"body ~ "time*""#), cmp(Field::Body, FullText, Literal::Str("time*".into())));
+        assert_eq!(
+            perr("time* = 1"),
+            r#"column 1: expected a field name, found 'time*'; '*' ends a search word (body ~ time*), and odd keys are quoted as attr["key"]"#
+        );
+        assert_eq!(
+            perr("body ~ *"),
+            "column 8: unexpected character '*'; expected a field, value, operator or parenthesis"
+        );
+        assert_eq!(perr("event. = 1"), "column 1: expected an event attribute key after 'event.'");
     }
 
     #[test]

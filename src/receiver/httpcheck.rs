@@ -269,6 +269,14 @@ impl Receiver for HttpCheckReceiver {
         Vec::new()
     }
 
+    fn targets(&self) -> Vec<String> {
+        self.config
+            .targets
+            .iter()
+            .flat_map(|t| t.endpoints.iter().map(move |url| format!("{} {url}", t.method)))
+            .collect()
+    }
+
     fn start(self: Box<Self>, stop: &Stop) -> anyhow::Result<Vec<tokio::task::JoinHandle<()>>> {
         Ok(vec![tokio::spawn(run(*self, stop.clone()))])
     }

@@ -56,6 +56,11 @@ pub trait ReceiverFactory: ComponentType {
 /// A built receiver, its listeners bound.
 pub trait Receiver: Send {
     fn endpoints(&self) -> Vec<Endpoint>;
+    /// What a receiver that listens nowhere reads: a scraper's targets (URLs, `host:port`), a file
+    /// reader's globs; for the status answer and the Setup page.
+    fn targets(&self) -> Vec<String> {
+        Vec::new()
+    }
     /// Serves until `stop`; each handle ends once its in-flight requests are answered.
     fn start(self: Box<Self>, stop: &Stop) -> anyhow::Result<Vec<tokio::task::JoinHandle<()>>>;
 }

@@ -295,6 +295,10 @@ impl Receiver for NginxReceiver {
         Vec::new()
     }
 
+    fn targets(&self) -> Vec<String> {
+        vec![self.looping.target.clone()]
+    }
+
     fn start(self: Box<Self>, stop: &Stop) -> anyhow::Result<Vec<tokio::task::JoinHandle<()>>> {
         let NginxReceiver {
             looping,

@@ -5,6 +5,7 @@ pub mod blocks;
 pub mod check;
 pub mod functions;
 pub mod incomplete;
+pub mod keys;
 pub mod lint;
 pub mod llm;
 pub mod read;

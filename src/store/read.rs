@@ -3,8 +3,9 @@
 
 use super::rows::{decode_attributes, rebuild_log, rebuild_span};
 use super::schema::span_in_trace;
-use super::sql::SqlFilter;
+use super::sql::{SqlFilter, TraceFilter};
 use super::StoreError;
+use crate::query::trace::Link;
 use opentelemetry_proto::tonic::common::v1::{AnyValue, InstrumentationScope, KeyValue};
 use opentelemetry_proto::tonic::logs::v1::LogRecord;
 use opentelemetry_proto::tonic::resource::v1::Resource;
@@ -14,6 +15,7 @@ use rusqlite::types::Value;
 use rusqlite::{params_from_iter, Connection, OptionalExtension, Row};
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 #[derive(Clone, Debug)]
 pub struct StoredResource {
@@ -309,6 +311,38 @@ pub fn search_spans(conn: &Connection, filter: &SqlFilter, range: TimeRange, lim
     spans_by_id(conn, &ids, Values::Capped)
 }
 
+/// The newest spans matching the filter (`search_spans`), or the longest (`slowest_spans`), and how
+/// many match in all (as `search_traces_counted`).
+pub fn search_spans_counted(
+    conn: &Connection,
+    filter: &SqlFilter,
+    range: TimeRange,
+    limit: usize,
+    longest_first: bool,
+    count: bool,
+) -> Result<(Vec<StoredSpan>, Option<Total>), StoreError> {
+    let spans = if longest_first {
+        slowest_spans(conn, filter, range, limit)?
+    } else {
+        search_spans(conn, filter, range, limit)?
+    };
+    let total = page_total(spans.len(), limit, count, || {
+        let (window, mut params) = span_window(conn, filter, range)?;
+        params.extend(filter.params.iter().cloned());
+        params.extend([
+            Value::Integer(range.start),
+            Value::Integer(range.end),
+            Value::Integer(TOTAL_CAP + 1),
+        ]);
+        let sql = format!(
+            "SELECT 1 FROM spans s WHERE {window} AND ({}) AND s.start_ns BETWEEN ? AND ? LIMIT ?",
+            filter.sql
+        );
+        count_rows(conn, &sql, params, TOTAL_CAP)
+    })?;
+    Ok((spans, total))
+}
+
 /// Spans committed after row `after`, oldest first (values capped).
 pub fn spans_after(conn: &Connection, filter: &SqlFilter, after: i64, upto: i64, limit: usize) -> Result<Vec<StoredSpan>, StoreError> {
     spans_in_order(conn, filter, after, upto, limit, Values::Capped, Take::Oldest)
@@ -373,11 +407,141 @@ pub struct TraceQuery {
     /// More span filters the trace must satisfy, each by some span of its own (not necessarily the
     /// span that matches the main filter).
     pub also_matching: Vec<SqlFilter>,
+    /// The order of the list, applied to every matching trace before the limit.
+    pub sort: TraceSort,
+    /// A trace search relating spans (`A -> B`, `A then B`): checked on the spans of each trace
+    /// that has a span matching each step (the main filter and `also_matching` must hold the steps,
+    /// which narrow the candidates through the indexes). A pattern of `&&` only needs no check.
+    pub pattern: Option<TraceFilter>,
 }
 
-/// Traces with at least one span matching the filter, newest first. A selective filter collects
-/// the few matching traces through the index; otherwise traces are walked newest first and each is
-/// checked with the trace-id index, stopping at `limit`.
+/// The order of a trace list.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum TraceSort {
+    /// Latest start first.
+    #[default]
+    Newest,
+    /// Longest first.
+    Longest,
+    /// Shortest first.
+    Shortest,
+    /// Most spans first.
+    MostSpans,
+    /// Most error spans first.
+    MostErrors,
+}
+
+impl TraceSort {
+    /// The API's `sort=` names: `time` (the default), `duration`, `shortest`, `spans`, `errors`.
+    pub const NAMES: &'static str = "time, duration, shortest, spans or errors";
+
+    pub fn parse(text: &str) -> Option<TraceSort> {
+        Some(match text {
+            "" | "time" | "newest" => TraceSort::Newest,
+            "duration" | "longest" => TraceSort::Longest,
+            "shortest" => TraceSort::Shortest,
+            "spans" => TraceSort::MostSpans,
+            "errors" => TraceSort::MostErrors,
+            _ => return None,
+        })
+    }
+
+    /// `ORDER BY` over `traces t`. Only the default walks the start-time index and stops at the
+    /// limit; the others rank every trace that matches in the window, then take the first ones.
+    fn order_by(self) -> &'static str {
+        match self {
+            TraceSort::Newest => "t.start_ns DESC",
+            TraceSort::Longest => "(t.end_ns - t.start_ns) DESC, t.start_ns DESC",
+            TraceSort::Shortest => "(t.end_ns - t.start_ns) ASC, t.start_ns DESC",
+            TraceSort::MostSpans => "t.span_count DESC, t.start_ns DESC",
+            TraceSort::MostErrors => "t.error_count DESC, t.start_ns DESC",
+        }
+    }
+}
+
+/// How many items a search matches in all.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Total {
+    pub count: i64,
+    /// Counting stopped (at the cap, or after `COUNT_BUDGET`): `count` match, and maybe more.
+    pub capped: bool,
+}
+
+impl Total {
+    fn exact(count: usize) -> Total {
+        Total {
+            count: count as i64,
+            capped: false,
+        }
+    }
+
+    /// `n` counted with `cap + 1` as the limit.
+    fn up_to(n: i64, cap: i64) -> Total {
+        if n > cap {
+            Total { count: cap, capped: true }
+        } else {
+            Total { count: n, capped: false }
+        }
+    }
+}
+
+/// Matches a list search counts at most to say how many there are in all ("10,000 or more").
+/// A page with room holds every match, so only a full page is counted, and only when asked.
+pub const TOTAL_CAP: i64 = 10_000;
+/// The same for trace searches relating spans (`->`, `then`), which read each candidate's spans.
+pub const PATTERN_TOTAL_CAP: i64 = 1_000;
+/// Longest a count past the page may take: then the matches counted so far are a lower bound. A
+/// count walks what the page walked and on, up to the cap: with matches on every trace that is
+/// quick, with rare ones it is the whole window.
+pub const COUNT_BUDGET: Duration = Duration::from_millis(250);
+
+/// The total of a search whose page of `limit` came back with `shown` items: exact when the page
+/// has room, else `count()` when counting was asked for.
+fn page_total(
+    shown: usize,
+    limit: usize,
+    count: bool,
+    counter: impl FnOnce() -> Result<Total, StoreError>,
+) -> Result<Option<Total>, StoreError> {
+    if shown < limit {
+        Ok(Some(Total::exact(shown)))
+    } else if count {
+        counter().map(Some)
+    } else {
+        Ok(None)
+    }
+}
+
+/// Counts the rows `sql` yields, one per match (its last parameter limits them to `cap + 1`),
+/// stopping after `COUNT_BUDGET`.
+fn count_rows(conn: &Connection, sql: &str, params: Vec<Value>, cap: i64) -> Result<Total, StoreError> {
+    let started = Instant::now();
+    let mut stmt = conn.prepare_cached(sql)?;
+    let mut rows = stmt.query(params_from_iter(params))?;
+    let mut n: i64 = 0;
+    while rows.next()?.is_some() {
+        n += 1;
+        if n > cap {
+            return Ok(Total { count: cap, capped: true });
+        }
+        if started.elapsed() > COUNT_BUDGET {
+            return Ok(Total { count: n, capped: true });
+        }
+    }
+    Ok(Total { count: n, capped: false })
+}
+
+const TRACE_COLUMNS: &str = "t.trace_id, t.start_ns, t.end_ns, t.span_count, t.error_count, t.root_service, t.root_name";
+
+fn trace_row(r: &Row<'_>) -> rusqlite::Result<TraceRow> {
+    let start: i64 = r.get(1)?;
+    let end: i64 = r.get(2)?;
+    Ok((r.get(0)?, start, end - start, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?))
+}
+
+/// Traces with at least one span matching the filter, in `query.sort`'s order (newest first by
+/// default). A selective filter collects the few matching traces through the index; otherwise
+/// traces are walked newest first and each is checked with the trace-id index, stopping at `limit`.
 pub fn search_traces(
     conn: &Connection,
     filter: &SqlFilter,
@@ -385,6 +549,25 @@ pub fn search_traces(
     range: TimeRange,
     limit: usize,
 ) -> Result<Vec<TraceSummary>, StoreError> {
+    Ok(find_traces(conn, filter, query, range, limit, false)?.0)
+}
+
+/// `search_traces`, and how many traces match in all: exact when the page has room; for a full
+/// page counted when `count` (up to `TOTAL_CAP`, or `PATTERN_TOTAL_CAP` for a pattern relating
+/// spans, within `COUNT_BUDGET`), else None.
+pub fn search_traces_counted(
+    conn: &Connection,
+    filter: &SqlFilter,
+    query: &TraceQuery,
+    range: TimeRange,
+    limit: usize,
+    count: bool,
+) -> Result<(Vec<TraceSummary>, Option<Total>), StoreError> {
+    find_traces(conn, filter, query, range, limit, count)
+}
+
+/// The conditions on `traces t` every match meets, and their parameters.
+fn trace_conditions(filter: &SqlFilter, query: &TraceQuery, range: TimeRange) -> (String, Vec<Value>) {
     let mut conditions = vec!["t.start_ns BETWEEN ? AND ?".to_string()];
     let mut params = vec![Value::Integer(range.start), Value::Integer(range.end)];
     if let Some(min) = query.min_duration_ns {
@@ -417,31 +600,188 @@ pub fn search_traces(
         }
         params.extend(filter.params.iter().cloned());
     }
-    params.push(Value::Integer(limit as i64));
-    let sql = format!(
-        "SELECT t.trace_id, t.start_ns, t.end_ns, t.span_count, t.error_count, t.root_service, t.root_name FROM traces t
-         WHERE {} ORDER BY t.start_ns DESC LIMIT ?",
-        conditions.join(" AND ")
-    );
-    let mut stmt = conn.prepare_cached(&sql)?;
-    let rows = stmt.query_map(params_from_iter(params), |r| {
-        let start: i64 = r.get(1)?;
-        let end: i64 = r.get(2)?;
-        Ok((
-            r.get::<_, Vec<u8>>(0)?,
-            start,
-            end - start,
-            r.get(3)?,
-            r.get(4)?,
-            r.get::<_, Option<String>>(5)?,
-            r.get::<_, Option<String>>(6)?,
-        ))
-    })?;
-    let mut out = Vec::new();
-    for row in rows {
-        out.push(summary_of(conn, row?)?);
+    (conditions.join(" AND "), params)
+}
+
+fn find_traces(
+    conn: &Connection,
+    filter: &SqlFilter,
+    query: &TraceQuery,
+    range: TimeRange,
+    limit: usize,
+    count: bool,
+) -> Result<(Vec<TraceSummary>, Option<Total>), StoreError> {
+    let (conditions, params) = trace_conditions(filter, query, range);
+    let order = query.sort.order_by();
+    if let Some(pattern) = query.pattern.as_ref().filter(|p| p.links.iter().any(|l| *l != Link::Also)) {
+        return traces_by_pattern(conn, &conditions, params, order, pattern, limit, count);
     }
-    Ok(out)
+    let sql = format!("SELECT {TRACE_COLUMNS} FROM traces t WHERE {conditions} ORDER BY {order} LIMIT ?");
+    let mut list_params = params.clone();
+    list_params.push(Value::Integer(limit as i64));
+    let rows: Vec<TraceRow> = conn
+        .prepare_cached(&sql)?
+        .query_map(params_from_iter(list_params), trace_row)?
+        .collect::<rusqlite::Result<_>>()?;
+    let mut out = Vec::with_capacity(rows.len());
+    for row in rows {
+        out.push(summary_of(conn, row)?);
+    }
+    let total = page_total(out.len(), limit, count, || {
+        let mut count_params = params;
+        count_params.push(Value::Integer(TOTAL_CAP + 1));
+        count_rows(
+            conn,
+            &format!("SELECT 1 FROM traces t WHERE {conditions} LIMIT ?"),
+            count_params,
+            TOTAL_CAP,
+        )
+    })?;
+    Ok((out, total))
+}
+
+/// Traces meeting `conditions` (which hold every step of `pattern`) whose spans relate as the
+/// pattern says, in `order`: candidates are read in that order and checked one by one until the
+/// page is full (and, when counting, until `PATTERN_TOTAL_CAP` is passed).
+fn traces_by_pattern(
+    conn: &Connection,
+    conditions: &str,
+    params: Vec<Value>,
+    order: &str,
+    pattern: &TraceFilter,
+    limit: usize,
+    count: bool,
+) -> Result<(Vec<TraceSummary>, Option<Total>), StoreError> {
+    let sql = format!("SELECT {TRACE_COLUMNS} FROM traces t WHERE {conditions} ORDER BY {order}");
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let mut rows = stmt.query(params_from_iter(params))?;
+    let stop_at = if count {
+        (PATTERN_TOTAL_CAP + 1).max(limit as i64)
+    } else {
+        limit as i64
+    };
+    let mut out = Vec::new();
+    let mut matched: i64 = 0;
+    let mut out_of_time = false;
+    let mut counting_since = None;
+    while matched < stop_at {
+        // Past the page, counting is on a budget.
+        if counting_since.is_some_and(|since: Instant| since.elapsed() > COUNT_BUDGET) {
+            out_of_time = true;
+            break;
+        }
+        let Some(row) = rows.next()? else { break };
+        let trace = trace_row(row)?;
+        if !pattern_holds(conn, &trace.0, pattern)? {
+            continue;
+        }
+        matched += 1;
+        if out.len() < limit {
+            out.push(summary_of(conn, trace)?);
+            if out.len() == limit {
+                counting_since = Some(Instant::now());
+            }
+        }
+    }
+    let total = if out.len() < limit {
+        Some(Total::exact(out.len()))
+    } else if !count {
+        None
+    } else if out_of_time {
+        Some(Total {
+            count: matched,
+            capped: true,
+        })
+    } else {
+        Some(Total::up_to(matched, PATTERN_TOTAL_CAP))
+    };
+    Ok((out, total))
+}
+
+/// One span of a trace as a pattern sees it: ids, start, and which steps' conditions it meets.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PatternSpan {
+    pub span_id: Vec<u8>,
+    pub parent: Option<Vec<u8>>,
+    pub start_ns: i64,
+    pub matches: Vec<bool>,
+}
+
+/// Whether the spans of one trace satisfy `pattern`: every step's condition evaluated once per
+/// span in SQL (through the trace index), the relations in Rust (`pattern_matches`).
+fn pattern_holds(conn: &Connection, trace_id: &[u8], pattern: &TraceFilter) -> Result<bool, StoreError> {
+    let flags: Vec<String> = pattern
+        .steps
+        .iter()
+        .map(|step| format!("CASE WHEN ({}) THEN 1 ELSE 0 END", step.sql))
+        .collect();
+    let sql = format!(
+        "SELECT s.span_id, s.parent_span_id, s.start_ns, {} FROM spans s WHERE {}",
+        flags.join(", "),
+        span_in_trace("s", "?")
+    );
+    let mut params: Vec<Value> = pattern.steps.iter().flat_map(|step| step.params.iter().cloned()).collect();
+    params.extend([Value::Blob(trace_id.to_vec()), Value::Blob(trace_id.to_vec())]);
+    let steps = pattern.steps.len();
+    let spans: Vec<PatternSpan> = conn
+        .prepare_cached(&sql)?
+        .query_map(params_from_iter(params), |r| {
+            Ok(PatternSpan {
+                span_id: r.get(0)?,
+                parent: r.get(1)?,
+                start_ns: r.get(2)?,
+                matches: (0..steps)
+                    .map(|i| r.get::<_, i64>(3 + i).map(|m| m != 0))
+                    .collect::<rusqlite::Result<_>>()?,
+            })
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(pattern_matches(&spans, &pattern.links))
+}
+
+/// Whether some spans `x0, x1, ...` of one trace meet the steps in turn (`x_i` matches step `i`),
+/// each related to the one before by its link: `&&` anything, `->` a proper descendant, `then` a
+/// start no earlier. Read right to left: the spans that can end the pattern from step `i` on are
+/// the matches of step `i` related to some of those from step `i + 1` on, so every relation is
+/// checked against a set, never pairs, and each span's ancestors are walked once.
+pub fn pattern_matches(spans: &[PatternSpan], links: &[Link]) -> bool {
+    let steps = links.len() + 1;
+    if spans.iter().any(|s| s.matches.len() != steps) {
+        return false;
+    }
+    let index: HashMap<&[u8], usize> = spans.iter().enumerate().map(|(i, s)| (s.span_id.as_slice(), i)).collect();
+    let parent_of = |i: usize| spans[i].parent.as_deref().and_then(|p| index.get(p)).copied();
+    let mut next: Vec<usize> = (0..spans.len()).filter(|&i| spans[i].matches[steps - 1]).collect();
+    for step in (0..steps - 1).rev() {
+        if next.is_empty() {
+            return false;
+        }
+        let candidates = (0..spans.len()).filter(|&i| spans[i].matches[step]);
+        next = match links[step] {
+            Link::Also => candidates.collect(),
+            Link::Then => {
+                let latest = next.iter().map(|&i| spans[i].start_ns).max().unwrap_or(i64::MIN);
+                candidates.filter(|&i| spans[i].start_ns <= latest).collect()
+            }
+            Link::Descendant => {
+                // Every proper ancestor of the spans in `next`. A walk stops at a span already
+                // marked, whose ancestors are then marked too, so a parent cycle ends as well.
+                let mut ancestor = vec![false; spans.len()];
+                for &i in &next {
+                    let mut current = parent_of(i);
+                    while let Some(a) = current {
+                        if ancestor[a] {
+                            break;
+                        }
+                        ancestor[a] = true;
+                        current = parent_of(a);
+                    }
+                }
+                candidates.filter(|&i| ancestor[i]).collect()
+            }
+        };
+    }
+    !next.is_empty()
 }
 
 /// A `traces` row as read: id, start, duration, span and error counts, root service and name.
@@ -593,6 +933,41 @@ pub fn search_logs(
     range: TimeRange,
     limit: usize,
 ) -> Result<Vec<StoredLog>, StoreError> {
+    let (from, conditions, mut params) = log_conditions(filter, query, range);
+    params.push(Value::Integer(limit as i64));
+    // Driven by FTS5, the newest stored matches come first and the scan stops at the limit.
+    let order = if filter.full_text.is_some() {
+        "f.rowid DESC"
+    } else {
+        "l.time_ns DESC, l.id DESC"
+    };
+    let sql = format!("SELECT l.id FROM {from} WHERE {conditions} ORDER BY {order} LIMIT ?");
+    let mut logs = collect_logs(conn, &sql, params, Values::Capped)?;
+    logs.sort_by(|a, b| b.time_ns.cmp(&a.time_ns).then(b.row_id.cmp(&a.row_id)));
+    Ok(logs)
+}
+
+/// `search_logs`, and how many records match in all (as `search_traces_counted`: exact when the
+/// page has room, counted up to `TOTAL_CAP` when `count`).
+pub fn search_logs_counted(
+    conn: &Connection,
+    filter: &SqlFilter,
+    query: &LogQuery,
+    range: TimeRange,
+    limit: usize,
+    count: bool,
+) -> Result<(Vec<StoredLog>, Option<Total>), StoreError> {
+    let logs = search_logs(conn, filter, query, range, limit)?;
+    let total = page_total(logs.len(), limit, count, || {
+        let (from, conditions, mut params) = log_conditions(filter, query, range);
+        params.push(Value::Integer(TOTAL_CAP + 1));
+        count_rows(conn, &format!("SELECT 1 FROM {from} WHERE {conditions} LIMIT ?"), params, TOTAL_CAP)
+    })?;
+    Ok((logs, total))
+}
+
+/// The `FROM` clause of a log search, its conditions joined, and their parameters.
+fn log_conditions(filter: &SqlFilter, query: &LogQuery, range: TimeRange) -> (&'static str, String, Vec<Value>) {
     let (from, mut conditions, mut params) = log_source(filter);
     conditions.extend([format!("({})", filter.sql), "l.time_ns BETWEEN ? AND ?".to_string()]);
     params.extend(filter.params.iter().cloned());
@@ -609,20 +984,7 @@ pub fn search_logs(
         conditions.push("l.span_id = ?".into());
         params.push(Value::Blob(span_id.clone()));
     }
-    params.push(Value::Integer(limit as i64));
-    // Driven by FTS5, the newest stored matches come first and the scan stops at the limit.
-    let order = if filter.full_text.is_some() {
-        "f.rowid DESC"
-    } else {
-        "l.time_ns DESC, l.id DESC"
-    };
-    let sql = format!(
-        "SELECT l.id FROM {from} WHERE {} ORDER BY {order} LIMIT ?",
-        conditions.join(" AND ")
-    );
-    let mut logs = collect_logs(conn, &sql, params, Values::Capped)?;
-    logs.sort_by(|a, b| b.time_ns.cmp(&a.time_ns).then(b.row_id.cmp(&a.row_id)));
-    Ok(logs)
+    (from, conditions.join(" AND "), params)
 }
 
 /// The `FROM` clause of a logs query and the conditions it brings: the FTS5 index joined in
@@ -940,4 +1302,63 @@ pub fn points_page(conn: &Connection, after: i64, limit: usize) -> Result<Vec<(i
         out.push((id, stream, point));
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A span `id` under `parent` starting at `start`, meeting the steps marked `x` in `steps`.
+    fn span(id: u8, parent: Option<u8>, start: i64, steps: &str) -> PatternSpan {
+        PatternSpan {
+            span_id: vec![id],
+            parent: parent.map(|p| vec![p]),
+            start_ns: start,
+            matches: steps.chars().map(|c| c == 'x').collect(),
+        }
+    }
+
+    #[test]
+    fn descendants_order_and_presence_across_a_trace() {
+        use Link::*;
+        // 1 ── 2 ── 3
+        //  └── 4
+        let tree = |marks: [&str; 4]| {
+            vec![
+                span(1, None, 10, marks[0]),
+                span(2, Some(1), 20, marks[1]),
+                span(3, Some(2), 30, marks[2]),
+                span(4, Some(1), 15, marks[3]),
+            ]
+        };
+        // A -> B: B under A, not beside it, not A itself.
+        assert!(pattern_matches(&tree(["x.", ".x", "..", ".."]), &[Descendant]));
+        assert!(pattern_matches(&tree(["x.", "..", ".x", ".."]), &[Descendant]), "a grandchild");
+        assert!(!pattern_matches(&tree(["..", "x.", "..", ".x"]), &[Descendant]), "a sibling");
+        assert!(
+            !pattern_matches(&tree([".x", "x.", "..", ".."]), &[Descendant]),
+            "the other way round"
+        );
+        assert!(!pattern_matches(&tree(["xx", "..", "..", ".."]), &[Descendant]), "not itself");
+        // A then B: B starts no earlier than some A.
+        assert!(pattern_matches(&tree(["..", ".x", "..", "x."]), &[Then]), "4 (15) then 2 (20)");
+        assert!(!pattern_matches(&tree(["..", "x.", "..", ".x"]), &[Then]), "2 (20) then 4 (15)");
+        assert!(pattern_matches(&tree(["xx", "..", "..", ".."]), &[Then]), "one span may be both");
+        // A && B: both somewhere.
+        assert!(pattern_matches(&tree([".x", "..", "..", "x."]), &[Also]));
+        assert!(!pattern_matches(&tree(["x.", "..", "..", ".."]), &[Also]));
+        // Chains read left to right: 1 -> 2 -> 3, and 1 -> (4 then 3).
+        assert!(pattern_matches(&tree(["x..", ".x.", "..x", "..."]), &[Descendant, Descendant]));
+        assert!(!pattern_matches(&tree(["x..", "..x", ".x.", "..."]), &[Descendant, Descendant]));
+        assert!(pattern_matches(&tree(["x..", "...", "..x", ".x."]), &[Descendant, Then]));
+        assert!(
+            !pattern_matches(&tree(["...", "x..", "..x", ".x."]), &[Descendant, Then]),
+            "4 is not under 2"
+        );
+        // A parent cycle (malformed ids) ends.
+        let cycle = vec![span(1, Some(2), 0, "x."), span(2, Some(1), 0, ".x")];
+        assert!(pattern_matches(&cycle, &[Descendant]));
+        let cycle = vec![span(1, Some(2), 0, ".."), span(2, Some(1), 0, ".x")];
+        assert!(!pattern_matches(&cycle, &[Descendant]));
+    }
 }

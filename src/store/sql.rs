@@ -5,6 +5,8 @@ use super::rows::{attr_hash, IndexValue, MAX_INDEXED_STRING};
 use super::schema::{span_in_trace, ALL_SPAN_BUCKETS};
 use crate::pdata::{SpanId, TraceId};
 use crate::query::filter::{self, CmpOp, Expr, Field, Literal};
+use crate::query::text;
+use crate::query::trace::{Link, TracePattern};
 use crate::query::FilterError;
 use rusqlite::types::Value;
 
@@ -107,7 +109,8 @@ pub fn compile(expr: &Expr, target: Target, resources: &dyn ResourceAttrs) -> Re
     let ctx = Context { target, resources };
     let mut params = Vec::new();
     if target == Target::Logs {
-        if let Some((phrase, rest)) = take_full_text(expr) {
+        if let Some((words, rest)) = take_full_text(expr) {
+            let query = fts_query(&words)?;
             let (sql, _) = match &rest {
                 Some(rest) => compile_expr(rest, &ctx, &mut params)?,
                 None => ("1".to_string(), false),
@@ -116,7 +119,7 @@ pub fn compile(expr: &Expr, target: Target, resources: &dyn ResourceAttrs) -> Re
                 sql,
                 params,
                 selective: true,
-                full_text: Some(phrase),
+                full_text: Some(query),
             });
         }
     }
@@ -129,20 +132,66 @@ pub fn compile(expr: &Expr, target: Target, resources: &dyn ResourceAttrs) -> Re
     })
 }
 
-/// An FTS5 phrase query for the user's words: never FTS5 syntax.
-fn fts_phrase(value: &Literal) -> String {
-    format!("\"{}\"", text_of(value).replace('"', "\"\""))
+/// Most words and phrases one `~` search may hold (each is a condition on every row looked at).
+pub const MAX_SEARCH_TERMS: usize = 32;
+/// Letters or digits a prefix search (`ti*`) needs before its `*`: one letter would read a large
+/// part of the full-text index.
+pub const MIN_PREFIX_CHARS: usize = 2;
+
+/// The FTS5 query for the words of a `body ~` search (`query::text`): every word and quoted phrase
+/// (`AND`), a `*` after a prefix. Each is an FTS5 string, so no user text is ever FTS5 syntax: inside
+/// one only `"` is special, and it is doubled. The unicode61 tokenizer makes it case-insensitive
+/// (and diacritic-insensitive) and splits words at anything but letters and digits.
+pub fn fts_query(value: &Literal) -> Result<String, FilterError> {
+    let terms = text::terms(&text_of(value));
+    too_many_terms("body", terms.len())?;
+    let mut parts = Vec::with_capacity(terms.len());
+    for term in terms {
+        // Control characters (a NUL would end the FTS5 string early) are never part of a word.
+        let words: String = term.text.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
+        // A term without a letter or digit holds no indexed word, and FTS5 would then match nothing
+        // at all: leave it out.
+        let Some(last) = words.split(|c: char| !c.is_alphanumeric()).rfind(|w| !w.is_empty()) else {
+            continue;
+        };
+        if term.prefix && last.chars().count() < MIN_PREFIX_CHARS {
+            return Err(FilterError::Semantic(format!(
+                "body ~ {}*: a prefix needs at least {MIN_PREFIX_CHARS} letters or digits before '*'",
+                term.text
+            )));
+        }
+        let mut part = format!("\"{}\"", words.replace('"', "\"\""));
+        if term.prefix {
+            part.push_str(" *");
+        }
+        parts.push(part);
+    }
+    if parts.is_empty() {
+        return Err(FilterError::Semantic(
+            "body ~ needs a word to search for: letters or digits (punctuation separates words)".into(),
+        ));
+    }
+    Ok(parts.join(" AND "))
+}
+
+fn too_many_terms(field: &str, terms: usize) -> Result<(), FilterError> {
+    if terms > MAX_SEARCH_TERMS {
+        return Err(FilterError::Semantic(format!(
+            "{field} ~ takes at most {MAX_SEARCH_TERMS} words; quote a phrase (\"...\") to search for a longer text"
+        )));
+    }
+    Ok(())
 }
 
 /// A `body ~ "..."` that every match must satisfy (the expression itself or a term of its top-level
-/// `and` chain), and the rest of the expression without it.
-fn take_full_text(expr: &Expr) -> Option<(String, Option<Expr>)> {
+/// `and` chain): its search text, and the rest of the expression without it.
+fn take_full_text(expr: &Expr) -> Option<(Literal, Option<Expr>)> {
     match expr {
         Expr::Compare {
             field: Field::Body,
             op: CmpOp::FullText,
             value,
-        } => Some((fts_phrase(value), None)),
+        } => Some((value.clone(), None)),
         Expr::And(a, b) => {
             if let Some((phrase, rest)) = take_full_text(a) {
                 let rest = match rest {
@@ -218,8 +267,18 @@ fn op_sql(op: CmpOp) -> &'static str {
     }
 }
 
-/// `expr op ?` for a column-like SQL expression, including regex and substring matches.
+/// `expr op ?` for a column-like SQL expression, including regex and text matches. `expr`'s own
+/// parameters must be the last ones in `params`.
 fn condition(expr: &str, op: CmpOp, value: Value, params: &mut Vec<Value>) -> String {
+    if op == CmpOp::FullText {
+        let text = match value {
+            Value::Text(t) => t,
+            Value::Integer(i) => i.to_string(),
+            Value::Real(f) => f.to_string(),
+            _ => String::new(),
+        };
+        return substring_terms(expr, &text, params);
+    }
     params.push(value);
     match op {
         CmpOp::Regex => format!("coalesce({expr} REGEXP ?, 0)"),
@@ -229,11 +288,40 @@ fn condition(expr: &str, op: CmpOp, value: Value, params: &mut Vec<Value>) -> St
     }
 }
 
+/// `~` on any field but the log body: every word and quoted phrase of the search (`query::text`) is
+/// in the value, anywhere (a substring, so a prefix `time*` is the substring `time`), ignoring ASCII
+/// case. `expr` is repeated per word, with its parameters (the last ones in `params`).
+fn substring_terms(expr: &str, text: &str, params: &mut Vec<Value>) -> String {
+    let mut words: Vec<String> = text::terms(text).into_iter().map(|t| t.text).collect();
+    if words.is_empty() {
+        // Nothing but quotes and stars: the text as it is.
+        words.push(text.to_string());
+    }
+    let own = expr.matches('?').count();
+    let expr_params: Vec<Value> = params[params.len() - own..].to_vec();
+    let mut parts = Vec::with_capacity(words.len());
+    for (i, word) in words.into_iter().enumerate() {
+        if i > 0 {
+            params.extend(expr_params.iter().cloned());
+        }
+        params.push(Value::Text(word));
+        parts.push(format!("coalesce(instr(lower({expr}), lower(?)) > 0, 0)"));
+    }
+    if parts.len() == 1 {
+        parts.pop().expect("one part")
+    } else {
+        format!("({})", parts.join(" AND "))
+    }
+}
+
 fn text_ops_only(field: &str, op: CmpOp, value: &Literal) -> Result<(), FilterError> {
     if matches!(op, CmpOp::Regex | CmpOp::NotRegex | CmpOp::FullText) && !matches!(value, Literal::Str(_) | Literal::Word(_)) {
         return Err(FilterError::Semantic(format!(
             "{field}: regex and text matches need a string value"
         )));
+    }
+    if op == CmpOp::FullText {
+        too_many_terms(field, text::terms(&text_of(value)).len())?;
     }
     Ok(())
 }
@@ -417,11 +505,48 @@ fn compile_compare(
             }
             text_ops_only("body", op, value)?;
             if op == CmpOp::FullText {
-                params.push(Value::Text(fts_phrase(value)));
+                params.push(Value::Text(fts_query(value)?));
                 ("l.id IN (SELECT rowid FROM logs_fts WHERE logs_fts MATCH ?)".to_string(), true)
             } else {
                 (condition("l.body_text", op, sql_value(value), params), false)
             }
+        }
+        Field::StatusMessage => {
+            if target != Target::Spans {
+                return Err(signal_mismatch("status.message", target));
+            }
+            text_ops_only("status.message", op, value)?;
+            (condition("otelbox_status_message(s.extra)", op, sql_value(value), params), false)
+        }
+        Field::ScopeName | Field::ScopeVersion => {
+            let (name, column) = if *field == Field::ScopeName {
+                ("scope.name", "name")
+            } else {
+                ("scope.version", "version")
+            };
+            text_ops_only(name, op, value)?;
+            let inner = condition(column, op, sql_value(value), params);
+            (format!("{a}.scope_id IN (SELECT id FROM scopes WHERE {inner})"), false)
+        }
+        Field::EventName => match target {
+            Target::Spans => {
+                text_ops_only("event_name", op, value)?;
+                (event_condition("otelbox_event_names(s.extra)", op, value, params), false)
+            }
+            Target::Logs => {
+                text_ops_only("event_name", op, value)?;
+                (condition("otelbox_log_event_name(l.extra)", op, sql_value(value), params), false)
+            }
+            Target::Metrics => return Err(signal_mismatch("event_name", target)),
+        },
+        Field::Event(key) => {
+            if target != Target::Spans {
+                // Log records and metric points have no events: the attribute named so.
+                return compile_compare(&Field::Attribute(format!("event.{key}")), op, value, ctx, params);
+            }
+            text_ops_only(&format!("event.{key}"), op, value)?;
+            params.push(Value::Text(key.clone()));
+            (event_condition("otelbox_event_values(s.extra, ?)", op, value, params), false)
         }
         Field::Resource(key) => {
             text_ops_only(key, op, value)?;
@@ -556,6 +681,31 @@ fn numeric_guard(expr: &str, op: CmpOp, value: &Literal, params: &mut Vec<Value>
     }
 }
 
+/// A comparison with the values of a JSON array (one per event of the span, from
+/// `otelbox_event_values` or `otelbox_event_names`, whose own parameters are already in `params`):
+/// true when some value matches. `!=` and `!~` hold when no value matches, so a span without such an
+/// event matches them, as a span without an attribute matches `key != value`. A scan of the spans
+/// the query walks (events are not in the attribute index).
+fn event_condition(array: &str, op: CmpOp, value: &Literal, params: &mut Vec<Value>) -> String {
+    let positive = match op {
+        CmpOp::Ne => CmpOp::Eq,
+        CmpOp::NotRegex => CmpOp::Regex,
+        other => other,
+    };
+    let bool_word = matches!(value, Literal::Word(w) if w == "true" || w == "false");
+    let cond = if bool_word && positive == CmpOp::Eq {
+        equality("e.value", value, true, params)
+    } else {
+        numeric_guard("e.value", positive, value, params)
+    };
+    let exists = format!("EXISTS (SELECT 1 FROM json_each({array}) e WHERE {cond})");
+    if positive == op {
+        exists
+    } else {
+        format!("(NOT {exists})")
+    }
+}
+
 /// `expr = value`, where a bare true/false also matches the boolean attribute (stored as 1/0).
 fn equality(expr: &str, value: &Literal, bool_word: bool, params: &mut Vec<Value>) -> String {
     if bool_word {
@@ -590,6 +740,20 @@ fn compile_has(field: &Field, target: Target, params: &mut Vec<Value>) -> Result
         Field::TraceId | Field::SpanId if target == Target::Metrics => return Err(signal_mismatch("trace_id/span_id", target)),
         Field::TraceId => format!("{a}.trace_id IS NOT NULL"),
         Field::SpanId => format!("{a}.span_id IS NOT NULL"),
+        Field::StatusMessage if target != Target::Spans => return Err(signal_mismatch("status.message", target)),
+        Field::StatusMessage => "otelbox_status_message(s.extra) IS NOT NULL".to_string(),
+        Field::ScopeName => format!("{a}.scope_id IN (SELECT id FROM scopes WHERE name != '')"),
+        Field::ScopeVersion => format!("{a}.scope_id IN (SELECT id FROM scopes WHERE version != '')"),
+        Field::EventName => match target {
+            Target::Spans => "otelbox_event_names(s.extra) IS NOT NULL".to_string(),
+            Target::Logs => "otelbox_log_event_name(l.extra) IS NOT NULL".to_string(),
+            Target::Metrics => return Err(signal_mismatch("event_name", target)),
+        },
+        Field::Event(key) if target != Target::Spans => return compile_has(&Field::Attribute(format!("event.{key}")), target, params),
+        Field::Event(key) => {
+            params.push(Value::Text(key.clone()));
+            "otelbox_event_values(s.extra, ?) IS NOT NULL".to_string()
+        }
         _ => "1".to_string(),
     })
 }
@@ -636,17 +800,14 @@ fn message_text(op: CmpOp, value: &Literal, params: &mut Vec<Value>) -> Result<S
         ));
     }
     let text = text_of(value).to_lowercase();
-    let words: Vec<&str> = text.split_whitespace().take(MAX_TEXT_WORDS).collect();
+    // Words and quoted phrases (`query::text`); a prefix is its substring.
+    let words: Vec<String> = text::terms(&text).into_iter().map(|t| t.text).take(MAX_TEXT_WORDS).collect();
     if words.is_empty() {
         return Err(FilterError::Semantic("llm.text ~ needs a word to look for".into()));
     }
     let mut conditions = Vec::with_capacity(words.len());
     for word in words {
-        params.extend([
-            Value::Text(word.to_string()),
-            Value::Text(word.to_string()),
-            Value::Text(word.to_string()),
-        ]);
+        params.extend([Value::Text(word.clone()), Value::Text(word.clone()), Value::Text(word)]);
         conditions.push(
             "(instr(lower(CAST(s.attrs AS TEXT)), ?) > 0 OR instr(lower(CAST(s.extra AS TEXT)), ?) > 0 \
              OR EXISTS (SELECT 1 FROM logs g WHERE g.trace_id = s.trace_id AND g.span_id = s.span_id AND instr(lower(g.body_text), ?) > 0))",
@@ -677,6 +838,25 @@ fn llm_column(name: &str) -> &'static str {
         "cost" => "l.cost_usd",
         other => unreachable!("llm.{other} is not a field the parser accepts"),
     }
+}
+
+/// A trace search's span conditions, each compiled for spans, and how each relates to the one
+/// before (`query::trace`): what `read::search_traces` checks on the spans of every candidate trace.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TraceFilter {
+    pub steps: Vec<SqlFilter>,
+    pub links: Vec<Link>,
+}
+
+pub fn compile_trace(pattern: &TracePattern, resources: &dyn ResourceAttrs) -> Result<TraceFilter, FilterError> {
+    Ok(TraceFilter {
+        steps: pattern
+            .steps
+            .iter()
+            .map(|step| compile(step, Target::Spans, resources))
+            .collect::<Result<_, _>>()?,
+        links: pattern.links.clone(),
+    })
 }
 
 /// Parse and compile in one step; `None` input or an empty expression matches everything.
@@ -797,5 +977,152 @@ mod tests {
         assert_eq!(scoped("name = work", "test a"), 1);
         assert_eq!(scoped("duration > 0", "test b"), 2);
         assert_eq!(scoped("name = work", "test c"), 0);
+    }
+
+    #[test]
+    fn full_text_is_every_word_phrase_and_prefix_as_fts5_strings() {
+        let fts = |q: &str| {
+            compile_text(Some(q), Target::Logs, &NoResourceAttrs).map(|f| f.full_text.expect("a top-level search drives the query"))
+        };
+        assert_eq!(fts(r#"body ~ "upstream timeout""#).unwrap(), r#""upstream" AND "timeout""#);
+        assert_eq!(
+            fts(r#"body ~ '"upstream timeout" retr*'"#).unwrap(),
+            r#""upstream timeout" AND "retr" *"#
+        );
+        assert_eq!(fts("severity >= warn and body ~ time*").unwrap(), r#""time" *"#);
+        // User text is never FTS5 syntax: every term is an FTS5 string.
+        assert_eq!(fts(r#"body ~ 'a"b OR c* NEAR(d)'"#).unwrap(), r#""a" AND "b OR c* NEAR(d)""#);
+        assert_eq!(
+            fts("body ~ \"x\u{0}y !! -\"").unwrap(),
+            r#""x y""#,
+            "no control chars; no wordless terms"
+        );
+        let long = format!("body ~ \"{}\"", vec!["w"; MAX_SEARCH_TERMS + 1].join(" "));
+        for (q, message) in [
+            (r#"body ~ "!! --""#, "needs a word"),
+            ("body ~ a*", "at least 2"),
+            (long.as_str(), "at most 32 words"),
+        ] {
+            let e = fts(q).unwrap_err().to_string();
+            assert!(e.contains(message), "{q}: {e}");
+        }
+        // Inside `or` the same query is a parameter of the subquery form.
+        let f = compile_text(Some(r#"body ~ "a b" or severity >= error"#), Target::Logs, &NoResourceAttrs).unwrap();
+        assert!(f.full_text.is_none());
+        assert_eq!(
+            f.sql,
+            "(l.id IN (SELECT rowid FROM logs_fts WHERE logs_fts MATCH ?) OR l.severity_number >= 17)"
+        );
+        assert_eq!(f.params, [Value::Text(r#""a" AND "b""#.into())]);
+    }
+
+    #[test]
+    fn text_matches_on_other_fields_need_every_word() {
+        let text = |s: &str| Value::Text(s.into());
+        let f = compile_text(Some(r#"name ~ "Timeout upstream""#), Target::Spans, &NoResourceAttrs).unwrap();
+        assert_eq!(
+            f.sql,
+            "(coalesce(instr(lower(s.name), lower(?)) > 0, 0) AND coalesce(instr(lower(s.name), lower(?)) > 0, 0))"
+        );
+        assert_eq!(f.params, [text("Timeout"), text("upstream")]);
+        // A phrase is one substring, a prefix its substring.
+        let f = compile_text(Some(r#"name ~ '"GET /api" v2*'"#), Target::Spans, &NoResourceAttrs).unwrap();
+        assert_eq!(f.params, [text("GET /api"), text("v2")]);
+        // An attribute's lookup (its two key parameters) is repeated for each word.
+        let f = compile_text(Some(r#"http.url ~ "api v2""#), Target::Spans, &NoResourceAttrs).unwrap();
+        let key = text("http.url");
+        assert_eq!(f.params, [key.clone(), key.clone(), text("api"), key.clone(), key, text("v2")]);
+        assert_eq!(f.sql.matches('?').count(), f.params.len(), "{}", f.sql);
+        let f = compile_text(Some(r#"resource.host ~ "a b""#), Target::Logs, &NoResourceAttrs).unwrap();
+        assert_eq!(f.params, [text("host"), text("a"), text("host"), text("b")]);
+        // One word: one condition, as before.
+        let f = compile_text(Some("name ~ tool"), Target::Spans, &NoResourceAttrs).unwrap();
+        assert_eq!(f.sql, "coalesce(instr(lower(s.name), lower(?)) > 0, 0)");
+        let e = compile_text(
+            Some(&format!("name ~ \"{}\"", vec!["w"; MAX_SEARCH_TERMS + 1].join(" "))),
+            Target::Spans,
+            &NoResourceAttrs,
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("name ~ takes at most 32 words"), "{e}");
+    }
+
+    #[test]
+    fn events_scopes_and_status_messages_compile_to_their_lookups() {
+        let text = |s: &str| Value::Text(s.into());
+        let c = |q: &str, target| compile_text(Some(q), target, &NoResourceAttrs).unwrap();
+        let events = "json_each(otelbox_event_values(s.extra, ?)) e";
+        let f = c("event.exception.type = ValueError", Target::Spans);
+        assert_eq!(f.sql, format!("EXISTS (SELECT 1 FROM {events} WHERE e.value = ?)"));
+        assert_eq!(f.params, [text("exception.type"), text("ValueError")]);
+        let f = c("event.exception.type != ValueError", Target::Spans);
+        assert_eq!(f.sql, format!("(NOT EXISTS (SELECT 1 FROM {events} WHERE e.value = ?))"));
+        let f = c("event.retries >= 2", Target::Spans);
+        assert_eq!(
+            f.sql,
+            format!("EXISTS (SELECT 1 FROM {events} WHERE (typeof(e.value) IN ('integer', 'real') AND e.value >= ?))")
+        );
+        assert_eq!(f.params, [text("retries"), Value::Integer(2)]);
+        let f = c("has(event.exception.type)", Target::Spans);
+        assert_eq!(f.sql, "otelbox_event_values(s.extra, ?) IS NOT NULL");
+        let f = c("event_name = exception", Target::Spans);
+        assert_eq!(
+            f.sql,
+            "EXISTS (SELECT 1 FROM json_each(otelbox_event_names(s.extra)) e WHERE e.value = ?)"
+        );
+        let f = c("event_name = gen_ai.user.message", Target::Logs);
+        assert_eq!(f.sql, "otelbox_log_event_name(l.extra) = ?");
+        // Log records have no events: `event.<key>` is their attribute of that name.
+        let f = c("event.domain = browser", Target::Logs);
+        assert_eq!(f.params[0], text("event.domain"));
+        let f = c("scope.name = io.x and scope.version != 1", Target::Spans);
+        assert_eq!(
+            f.sql,
+            "(s.scope_id IN (SELECT id FROM scopes WHERE name = ?) AND s.scope_id IN (SELECT id FROM scopes WHERE version IS NOT ?))"
+        );
+        assert_eq!(f.params, [text("io.x"), text("1")]);
+        let f = c("status.message ~ refused", Target::Spans);
+        assert_eq!(f.sql, "coalesce(instr(lower(otelbox_status_message(s.extra)), lower(?)) > 0, 0)");
+        for (q, target) in [("status.message ~ x", Target::Logs), ("event_name = x", Target::Metrics)] {
+            assert!(compile_text(Some(q), target, &NoResourceAttrs).is_err(), "{q}");
+        }
+        // SQLite takes every form, with its parameters, over the real schema and functions.
+        let mut conn = rusqlite::Connection::open_in_memory().unwrap();
+        super::super::schema::migrate(&mut conn).unwrap();
+        super::super::functions::register(&conn).unwrap();
+        for (q, target, from) in [
+            (
+                "event.exception.type = x or event.n > 2.5 or event.ok = true or event.x =~ \"^a\"",
+                Target::Spans,
+                "spans s",
+            ),
+            (
+                "event.x !~ a or event.x ~ \"a b*\" or not has(event.x) or event_name != y",
+                Target::Spans,
+                "spans s",
+            ),
+            (
+                "scope.name ~ a and scope.version =~ b and has(scope.name) and status.message != c",
+                Target::Spans,
+                "spans s",
+            ),
+            (
+                "event_name = a and has(event_name) and scope.name = b and event.k = 1",
+                Target::Logs,
+                "logs l",
+            ),
+            ("scope.name = a and has(scope.version)", Target::Metrics, "metric_streams m"),
+        ] {
+            let f = compile_text(Some(q), target, &NoResourceAttrs).unwrap();
+            assert_eq!(f.sql.matches('?').count(), f.params.len(), "{q}: {}", f.sql);
+            let n: i64 = conn
+                .query_row(
+                    &format!("SELECT count(*) FROM {from} WHERE {}", f.sql),
+                    rusqlite::params_from_iter(f.params.iter()),
+                    |r| r.get(0),
+                )
+                .unwrap_or_else(|e| panic!("{q}: {e}\n{}", f.sql));
+            assert_eq!(n, 0);
+        }
     }
 }

@@ -74,6 +74,14 @@ before(async () => {
     { spanId: hex(8), parentSpanId: root, name: "charge card", start: now - 45_000_000n, end: now - 5_000_000n, error: true },
   ]);
   await sendTrace(box, "big-svc", hex(16), bigTrace(2000));
+  // Services calling each other in a cycle: gateway -> orders -> billing -> orders.
+  const cycle = hex(16), [g, o1, b, o2] = [hex(8), hex(8), hex(8), hex(8)];
+  await sendTrace(box, "cyc-gateway", cycle, [{ spanId: g, name: "GET /order", start: now - 50_000_000n, end: now }]);
+  await sendTrace(box, "cyc-orders", cycle, [
+    { spanId: o1, parentSpanId: g, name: "load order", start: now - 45_000_000n, end: now - 5_000_000n },
+    { spanId: o2, parentSpanId: b, name: "order total", start: now - 30_000_000n, end: now - 20_000_000n },
+  ]);
+  await sendTrace(box, "cyc-billing", cycle, [{ spanId: b, parentSpanId: o1, name: "invoice", start: now - 40_000_000n, end: now - 10_000_000n }]);
   await sendTrace(box, "support-bot", chatTrace, chatRun(now));
   await sendTrace(box, "support-bot", chatTraceAgain, chatRun(now - 5_000_000_000n, { answerText: "**Your order** ships <b>on Monday</b>.", notifyFails: false }));
   browser = await openBrowser();
@@ -173,7 +181,15 @@ test("a generated agent trace shows its span count and its critical path; 2,000 
   await visit(`/traces/${trace.trace_id}`, ".wf-row");
   assert.equal(await page.locator(".wf-row").count(), trace.span_count);
   assert.match(await page.locator(".wf-header").innerText(), new RegExp(`${trace.span_count} of ${trace.span_count} rows`));
-  assert.ok((await page.locator(".wf-bar.critical").count()) >= 1);
+  assert.equal(await page.locator(".wf-bar.critical").count(), 0, "the critical path is outlined only on request");
+  await page.locator(".legend-row input[type=checkbox]").check();
+  await page.waitForSelector(".wf-bar.critical");
+  // Each service of the trace has a colour of its own.
+  const colours = await page.locator(".legend-row .chip").evaluateAll((chips) => chips.map((c) => getComputedStyle(c).borderLeftColor));
+  assert.equal(new Set(colours).size, colours.length, `distinct service colours: ${colours}`);
+  // The name column's width follows its slider.
+  await page.locator(".wf-width").fill("60");
+  await page.waitForFunction(() => document.querySelector(".waterfall").style.getPropertyValue("--wf-name") === "60%");
   await page.locator(".wf-row").nth(2).click();
   await page.waitForSelector(".span-title");
   await shot("trace");
@@ -280,6 +296,9 @@ test("services: rates, errors and latency per service, operations, and the depen
   assert.match(text, /tools-svc/);
   await page.waitForSelector(".depmap .node");
   assert.ok((await page.locator(".depmap .edge").count()) >= 1);
+  // The cycle's closing edge is drawn apart (dashed, below the nodes), and the legend says so.
+  assert.ok((await page.locator(".depmap .edge.back").count()) >= 1);
+  assert.match(await page.locator(".depmap-legend").innerText(), /dashed edges close a cycle/);
   await page.locator(".service-row", { hasText: "agent-api" }).click();
   await page.waitForSelector("tr.ops");
   await shot("services");
@@ -333,14 +352,24 @@ test("an LLM run reads as a chat: history once, tool calls paired, failures inli
   await shot("llm-models");
 });
 
-test("setup page: endpoints, env vars to copy, counters and storage", async () => {
+test("setup page: endpoints, env vars to copy, counters, receivers and stages in pipeline order", async () => {
   await visit("/setup", ".setup-grid");
   const text = await page.locator(".setup-grid").innerText();
   assert.ok(text.includes(box.otlpHttp), "shows the HTTP endpoint");
   assert.match(text, /OTEL_EXPORTER_OTLP_ENDPOINT/);
-  assert.match(text, /accepted/);
+  // Received is not called stored: processors may drop part of it.
+  assert.match(text, /received \(acknowledged\)/);
+  assert.match(text, /dropped by processors/);
+  assert.match(text, /\bstored\b/);
+  assert.doesNotMatch(text, /accepted \(stored\)/);
+  const receivers = await page.locator("table.receivers").innerText();
+  assert.match(receivers, /otlp/);
+  assert.ok(receivers.includes(box.otlpHttp), "the otlp receiver with its HTTP endpoint");
   assert.match(text, /processor\/batch/, "each pipeline component is listed with its counters");
-  assert.ok((await page.locator("table.components tbody tr").count()) >= 3, "memory_limiter, batch and the storage exporter");
+  const stages = await page.$$eval("table.components tbody tr", (rows) => rows.map((r) => r.cells[1].textContent));
+  assert.ok(stages.length >= 3, "memory_limiter, batch and the storage exporter");
+  const at = (name) => stages.findIndex((s) => s === name);
+  assert.ok(at("processor/memory_limiter") < at("processor/batch") && at("processor/batch") < at("exporter/otelbox"), stages.join(" | "));
   await shot("setup");
 });
 

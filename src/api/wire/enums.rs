@@ -5,11 +5,11 @@ use std::fmt;
 
 /// Declares an enum with its wire names, `as_str` and `Display`.
 macro_rules! wire_enum {
-    ($(#[$doc:meta])* $name:ident { $($variant:ident = $text:literal),+ $(,)? }) => {
+    ($(#[$doc:meta])* $name:ident { $($(#[$variant_doc:meta])* $variant:ident = $text:literal),+ $(,)? }) => {
         $(#[$doc])*
         #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
         pub enum $name {
-            $(#[serde(rename = $text)] $variant),+
+            $($(#[$variant_doc])* #[serde(rename = $text)] $variant),+
         }
 
         impl $name {
@@ -100,6 +100,34 @@ wire_enum!(
     }
 );
 
+wire_enum!(
+    /// Which of a service's spans its request figures (`requests`, `errors`, `rate_per_s`,
+    /// `error_pct`, percentiles) are taken from. The default, for answers without the field, is
+    /// what they were before it: all spans.
+    #[derive(Default)]
+    StatsBasis {
+        /// Its entry spans, kinds `server` and `consumer`: the requests and messages it handles.
+        Entry = "entry",
+        /// It has no entry spans in the window: its root spans, of any kind.
+        Root = "root",
+        /// Neither entry nor root spans: all its spans.
+        #[default]
+        All = "all",
+    }
+);
+
+wire_enum!(
+    /// How a dependency edge's error rate reads against the answer's `thresholds`: `ok` below
+    /// `warn_pct`, `warn` below `error_pct`, `error` from it up.
+    #[derive(Default)]
+    EdgeSeverity {
+        #[default]
+        Ok = "ok",
+        Warn = "warn",
+        Error = "error",
+    }
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -115,5 +143,7 @@ mod tests {
         assert_eq!(LintSeverity::Warning.to_string(), "warning");
         assert_eq!(SpanKind::from_otlp(3), SpanKind::Client);
         assert_eq!(StatusCode::from_otlp(9), StatusCode::Unset);
+        assert_eq!(serde_json::to_string(&StatsBasis::Entry).unwrap(), "\"entry\"");
+        assert_eq!(serde_json::from_str::<EdgeSeverity>("\"warn\"").unwrap(), EdgeSeverity::Warn);
     }
 }

@@ -58,6 +58,8 @@ pub struct LlmWindowParams {
 /// `GET /api/v1/traces`.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct TracesParams {
+    /// A span filter, or span filters related across the trace's spans with `&&`, `->` and `then`
+    /// (`service = web -> status = error`).
     pub q: Option<String>,
     /// Another span filter the trace must satisfy too, by some span of its own (a trace with a
     /// span A and a span B).
@@ -67,6 +69,11 @@ pub struct TracesParams {
     /// A duration like `250ms`.
     pub min_duration: Option<String>,
     pub max_duration: Option<String>,
+    /// `time` (newest first, the default), `duration` (longest first), `shortest`, `spans` (most
+    /// spans first) or `errors` (most errors first), over every match before the limit.
+    pub sort: Option<String>,
+    /// `true`: count every match (the answer's `total`) even when the page is full.
+    pub total: Option<String>,
     #[serde(flatten)]
     pub window: WindowParams,
 }
@@ -79,6 +86,8 @@ pub struct SpansParams {
     pub limit: Option<usize>,
     /// `time` (newest first, the default) or `duration` (longest first).
     pub sort: Option<String>,
+    /// `true`: count every match (the answer's `total`) even when the page is full.
+    pub total: Option<String>,
     #[serde(flatten)]
     pub window: WindowParams,
 }
@@ -91,6 +100,8 @@ pub struct LogsParams {
     pub trace_id: Option<String>,
     pub span_id: Option<String>,
     pub limit: Option<usize>,
+    /// `true`: count every match (the answer's `total`) even when the page is full.
+    pub total: Option<String>,
     #[serde(flatten)]
     pub window: WindowParams,
 }

@@ -1,6 +1,6 @@
 //! The JSON shapes of the `/api/v1` answers. Times are unix nanoseconds, ids lowercase hex.
 
-use crate::enums::{LintSeverity, MetricType, SpanKind, StatusCode};
+use crate::enums::{EdgeSeverity, LintSeverity, MetricType, SpanKind, StatsBasis, StatusCode};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -42,10 +42,17 @@ pub struct StorageStatus {
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct IngestStatus {
+    /// Items the receivers took and acknowledged to their senders since start: what the pipelines
+    /// received (processors may then drop some: `dropped`; `stored` is what reached the database).
     pub accepted: SignalCounts,
     pub refused: SignalCounts,
     pub rejected: SignalCounts,
+    /// Dropped on purpose by processors (sampling, filtering).
     pub dropped: SignalCounts,
+    /// Written to the database since start (spans already stored not counted again). Includes what
+    /// connectors and scrapers made (span metrics, host metrics), which no sender sent.
+    #[serde(default)]
+    pub stored: SignalCounts,
     /// When data was last stored (0 = never): `wait --idle` and `run` watch it.
     pub last_accepted_unix_nano: i64,
 }
@@ -65,9 +72,36 @@ pub struct StatusResponse {
     pub storage: StorageStatus,
     pub ingest: IngestStatus,
     pub pipelines: Vec<String>,
-    /// What each pipeline component did: received, sent, dropped, refused items.
+    /// What each pipeline component did: received, sent, dropped, refused items. In pipeline
+    /// order: each pipeline's processors as it lists them (pipelines as the config lists them), then
+    /// the exporters and connectors they share (pipeline `*`).
     #[serde(default)]
     pub components: Vec<ComponentStatus>,
+    /// Every configured receiver: where it listens (`otlp`, `zipkin`, `jaeger`) or what it reads
+    /// (the scrapers' targets, filelog's files), and the pipelines it feeds.
+    #[serde(default)]
+    pub receivers: Vec<ReceiverStatus>,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct ReceiverStatus {
+    /// `otlp`, `zipkin`, `jaeger/agent`, `nginx`.
+    pub id: String,
+    /// The pipelines that list it; none: configured but not run.
+    pub pipelines: Vec<String>,
+    /// The addresses it listens on.
+    pub endpoints: Vec<ReceiverEndpoint>,
+    /// What it scrapes or reads: URLs, `host:port`, file globs.
+    #[serde(default)]
+    pub targets: Vec<String>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct ReceiverEndpoint {
+    /// `grpc`, `http` or `udp`.
+    pub protocol: String,
+    /// `http://127.0.0.1:9411`, `udp://127.0.0.1:6831`.
+    pub url: String,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -112,6 +146,20 @@ pub struct TraceSummary {
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct TracesResponse {
     pub traces: Vec<TraceSummary>,
+    /// How many traces match in all (`traces` is the first `limit` of them in the chosen order):
+    /// always when the page has room; for a full page only when asked (`total=true`), counted up
+    /// to 10,000 (1,000 for a search relating spans with `->` or `then`) and for at most 250 ms.
+    /// None: not counted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub total: Option<i64>,
+    /// Counting stopped (at the cap or the time limit): `total` match, and maybe more.
+    #[serde(default)]
+    pub total_capped: bool,
+    /// Why an empty answer may be empty: a key or service the search names that nothing stored
+    /// has, with the closest one that exists ("no span or resource has the attribute `htp.method`;
+    /// did you mean `http.method`?").
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -168,6 +216,15 @@ pub struct TraceResponse {
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct SpansResponse {
     pub spans: Vec<Span>,
+    /// How many spans match in all (see `TracesResponse::total`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub total: Option<i64>,
+    /// Counting stopped: `total` match, and maybe more.
+    #[serde(default)]
+    pub total_capped: bool,
+    /// Why an empty answer may be empty (see `TracesResponse::warnings`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -191,6 +248,15 @@ pub struct LogRecord {
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct LogsResponse {
     pub logs: Vec<LogRecord>,
+    /// How many log records match in all (see `TracesResponse::total`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub total: Option<i64>,
+    /// Counting stopped: `total` match, and maybe more.
+    #[serde(default)]
+    pub total_capped: bool,
+    /// Why an empty answer may be empty (see `TracesResponse::warnings`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -286,13 +352,15 @@ pub struct IncompleteTracesResponse {
     pub traces: Vec<IncompleteTrace>,
 }
 
-/// Figures of one operation (span name and kind) of a service over the window.
+/// Figures of one operation (span name and kind) of a service over the window: every span of that
+/// name and kind, whatever the service's `basis`.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct OperationStats {
     pub name: String,
     pub kind: SpanKind,
     pub spans: i64,
     pub errors: i64,
+    /// `spans` per second of the response's `window_s`.
     pub rate_per_s: f64,
     /// 0-100.
     pub error_pct: f64,
@@ -302,17 +370,57 @@ pub struct OperationStats {
     pub p99_ns: i64,
 }
 
+/// Spans and errors of one span kind.
+#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(default)]
+pub struct KindCount {
+    pub spans: i64,
+    /// Those with error status.
+    pub errors: i64,
+}
+
+/// A service's spans in the window by kind. `unspecified` spans count as `internal` (what the OTLP
+/// spec lets receivers assume), so the five add up to the service's `spans`.
+#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(default)]
+pub struct KindCounts {
+    pub server: KindCount,
+    pub client: KindCount,
+    pub internal: KindCount,
+    pub producer: KindCount,
+    pub consumer: KindCount,
+}
+
+/// A service's figures over the window, the way Jaeger's Monitor tab (SPM), Grafana's RED panels and
+/// the Aspire dashboard show them: of the requests it serves, not of every span it records. Its
+/// requests are its entry spans (kinds `server` and `consumer`); a service with none in the window
+/// (a batch job, a CLI, an agent run in-process) is measured by its root spans instead, and one with
+/// neither by all its spans; `basis` says which. Its client, internal and producer spans are the work
+/// it does for those requests: they are counted in `spans` and `by_kind` but not in the figures.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct ServiceStats {
     pub name: String,
+    /// Which spans `requests`, `errors`, `rate_per_s`, `error_pct` and the percentiles are of.
+    #[serde(default)]
+    pub basis: StatsBasis,
+    /// Spans on the basis: the service's requests.
+    #[serde(default)]
+    pub requests: i64,
+    /// Every span of the service in the window, any kind.
     pub spans: i64,
+    /// Requests with error status.
     pub errors: i64,
+    /// `requests` per second of the response's `window_s`.
     pub rate_per_s: f64,
-    /// 0-100.
+    /// `errors` of `requests`, 0-100.
     pub error_pct: f64,
+    /// Exact (nearest-rank) duration percentiles of the requests.
     pub p50_ns: i64,
     pub p95_ns: i64,
     pub p99_ns: i64,
+    /// All the service's spans (`spans`) by kind, with their errors.
+    #[serde(default)]
+    pub by_kind: KindCounts,
     /// The busiest first, at most 100.
     pub operations: Vec<OperationStats>,
 }
@@ -320,23 +428,66 @@ pub struct ServiceStats {
 /// `GET /api/v1/services/stats`: spans starting in the window, per service and operation.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct ServiceStatsResponse {
-    /// The seconds the figures cover (rates are per second of it).
+    /// The seconds the figures cover; rates are per second of it. The time from the first to the
+    /// last start of the spans aggregated (`covered_from_unix_nano` to `covered_to_unix_nano`), at
+    /// least 60 s but never more than the window up to now: a window of an hour whose data arrived
+    /// during the last ten minutes gives rates per second of those ten minutes. 0 with no spans.
     pub window_s: f64,
     /// The window held more spans than one request aggregates (200,000): the figures are of its
     /// newest spans, and `window_s` is the time they cover.
     pub sampled: bool,
+    /// The first and the last start of the aggregated spans (0 with no spans).
+    #[serde(default)]
+    pub covered_from_unix_nano: i64,
+    #[serde(default)]
+    pub covered_to_unix_nano: i64,
     /// By name.
     pub services: Vec<ServiceStats>,
 }
 
 /// Calls from spans of `parent` to child spans in `child` (another service, same trace).
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
 pub struct DependencyEdge {
     pub parent: String,
     pub child: String,
     pub calls: i64,
     /// Child spans with error status.
     pub errors: i64,
+    /// `errors` of `calls`, 0-100.
+    #[serde(default)]
+    pub error_pct: f64,
+    /// `error_pct` against the response's `thresholds`: what to colour the edge by.
+    #[serde(default)]
+    pub severity: EdgeSeverity,
+    /// Both services lie on one cycle of calls (they call each other, directly or through others:
+    /// one of the response's `cycles`).
+    #[serde(default)]
+    pub in_cycle: bool,
+    /// The edge closes a cycle: it leads back to a service the calls came through. Without the back
+    /// edges the graph has no cycles, so a map can lay callers out before callees and draw these
+    /// apart (routed around the nodes, dashed). Chosen by a depth-first walk that starts from the
+    /// services nobody calls, then from the others, each by name: for gateway -> a -> b -> c -> a it
+    /// is c -> a.
+    #[serde(default)]
+    pub back: bool,
+}
+
+/// The error percentages at which an edge turns `warn` and `error`.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq)]
+pub struct EdgeThresholds {
+    /// From this percentage of failed calls on (default 1), `warn`.
+    pub warn_pct: f64,
+    /// From this percentage on (default 5), `error`.
+    pub error_pct: f64,
+}
+
+impl Default for EdgeThresholds {
+    fn default() -> Self {
+        EdgeThresholds {
+            warn_pct: 1.0,
+            error_pct: 5.0,
+        }
+    }
 }
 
 /// `GET /api/v1/dependencies`.
@@ -344,6 +495,13 @@ pub struct DependencyEdge {
 pub struct DependenciesResponse {
     /// Most calls first.
     pub edges: Vec<DependencyEdge>,
+    /// Services that call each other in a cycle: one list per strongly connected component of more
+    /// than one service, each by name, the lists by their first name.
+    #[serde(default)]
+    pub cycles: Vec<Vec<String>>,
+    /// The error percentages edges' `severity` is graded by.
+    #[serde(default)]
+    pub thresholds: EdgeThresholds,
     /// Only the newest part of the window was looked at (see `ServiceStatsResponse::sampled`).
     pub sampled: bool,
 }

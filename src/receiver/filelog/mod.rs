@@ -886,6 +886,10 @@ impl Receiver for FileLogReceiver {
         Vec::new()
     }
 
+    fn targets(&self) -> Vec<String> {
+        self.config.include.iter().map(|glob| glob.pattern.clone()).collect()
+    }
+
     fn start(self: Box<Self>, stop: &Stop) -> anyhow::Result<Vec<tokio::task::JoinHandle<()>>> {
         Ok(vec![tokio::spawn(run(*self, stop.clone()))])
     }

@@ -607,6 +607,12 @@ impl Receiver for HostMetricsReceiver {
         Vec::new()
     }
 
+    /// The host (its root filesystem) and the scrapers that read it.
+    fn targets(&self) -> Vec<String> {
+        let scrapers: Vec<&str> = self.config.scrapers.iter().map(|s| s.scraper.kind().name()).collect();
+        vec![format!("{} ({})", self.config.root_path.display(), scrapers.join(", "))]
+    }
+
     fn start(self: Box<Self>, stop: &Stop) -> anyhow::Result<Vec<tokio::task::JoinHandle<()>>> {
         Ok(vec![tokio::spawn(run(*self, stop.clone()))])
     }

@@ -1281,6 +1281,14 @@ impl Receiver for PrometheusReceiver {
         Vec::new()
     }
 
+    fn targets(&self) -> Vec<String> {
+        self.config
+            .scrape_configs
+            .iter()
+            .flat_map(|job| job.targets.iter().map(move |t| format!("{} ({})", t.url, job.job_name)))
+            .collect()
+    }
+
     /// One task per target, each on its job's interval.
     fn start(self: Box<Self>, stop: &Stop) -> anyhow::Result<Vec<tokio::task::JoinHandle<()>>> {
         let PrometheusReceiver {

@@ -773,6 +773,10 @@ impl Receiver for RedisReceiver {
         Vec::new()
     }
 
+    fn targets(&self) -> Vec<String> {
+        vec![self.looping.target.clone()]
+    }
+
     fn start(self: Box<Self>, stop: &Stop) -> anyhow::Result<Vec<tokio::task::JoinHandle<()>>> {
         let RedisReceiver { looping, scraper: redis } = *self;
         Ok(vec![tokio::spawn(scraper::run(looping, redis, stop.clone()))])

@@ -52,7 +52,7 @@ pub fn ServicesPage() -> impl IntoView {
                 None => view! { <Loading/> }.into_any(),
                 Some(Err(e)) => view! { <ErrorNote message=e.message/> }.into_any(),
                 Some(Ok(r)) if r.edges.is_empty() => view! { <p class="muted">"No calls between services in this time range."</p> }.into_any(),
-                Some(Ok(r)) => view! { <DependencyMap edges=r.edges/> }.into_any(),
+                Some(Ok(r)) => view! { <DependencyMap edges=r.edges thresholds=r.thresholds/> }.into_any(),
             }}
         </section>
     }
@@ -129,22 +129,32 @@ const NODE_H: f64 = 34.0;
 const COLUMN_GAP: f64 = 110.0;
 const ROW_GAP: f64 = 22.0;
 
-/// Services laid out in columns by call depth (callers left of callees), edges as curves labelled with
-/// call counts; red when some calls failed.
+/// Services laid out in columns by call depth (callers left of callees; the server's `back` edges,
+/// which close cycles, are left out of the layering and drawn dashed below the nodes, so a cycle
+/// cannot put labels over each other or run edges through other nodes). Edges are coloured by the
+/// server's severity of their error rate, not by any error at all.
 #[component]
-fn DependencyMap(edges: Vec<DependencyEdge>) -> impl IntoView {
+fn DependencyMap(edges: Vec<DependencyEdge>, thresholds: wire::EdgeThresholds) -> impl IntoView {
     let depth = layer(&edges);
     let mut columns: BTreeMap<usize, Vec<String>> = BTreeMap::new();
     for (name, d) in &depth {
         columns.entry(*d).or_default().push(name.clone());
     }
     let tallest = columns.values().map(Vec::len).max().unwrap_or(1);
-    let height = tallest as f64 * (NODE_H + ROW_GAP) + ROW_GAP;
+    let back_edges = edges.iter().filter(|e| e.back).count();
+    // Room below the nodes for the back edges' loops, one lane each.
+    let nodes_height = tallest as f64 * (NODE_H + ROW_GAP) + ROW_GAP;
+    let height = nodes_height
+        + if back_edges > 0 {
+            BACK_LANE * (back_edges as f64 + 1.0)
+        } else {
+            0.0
+        };
     let width = columns.len() as f64 * (NODE_W + COLUMN_GAP) - COLUMN_GAP + 40.0;
     let mut position: BTreeMap<String, (f64, f64)> = BTreeMap::new();
     // By column index, not depth: depths can skip numbers when cycles are cut off.
     for (column, names) in columns.values().enumerate() {
-        let offset = (height - names.len() as f64 * (NODE_H + ROW_GAP) + ROW_GAP) / 2.0;
+        let offset = (nodes_height - names.len() as f64 * (NODE_H + ROW_GAP) + ROW_GAP) / 2.0;
         for (i, name) in names.iter().enumerate() {
             position.insert(
                 name.clone(),
@@ -152,29 +162,51 @@ fn DependencyMap(edges: Vec<DependencyEdge>) -> impl IntoView {
             );
         }
     }
+    let mut lane = 0.0;
     let lines = edges
         .iter()
         .map(|e| {
             let (px, py) = position[&e.parent];
             let (cx, cy) = position[&e.child];
-            let (x1, y1, x2, y2) = (px + NODE_W, py + NODE_H / 2.0, cx, cy + NODE_H / 2.0);
-            let bend = ((x2 - x1).abs() / 2.0).max(40.0);
-            let d = format!(
-                "M{x1:.1},{y1:.1} C{:.1},{y1:.1} {:.1},{y2:.1} {x2:.1},{y2:.1}",
-                x1 + bend,
-                x2 - bend
-            );
+            let (d, label_x, label_y) = if e.back {
+                // Out of the caller's bottom, along a lane below every node, into the callee's bottom.
+                lane += 1.0;
+                let (x1, y1, x2, y2) = (px + NODE_W / 2.0, py + NODE_H, cx + NODE_W / 2.0, cy + NODE_H);
+                let bottom = nodes_height + lane * BACK_LANE;
+                let d = format!("M{x1:.1},{y1:.1} C{x1:.1},{bottom:.1} {x2:.1},{bottom:.1} {x2:.1},{y2:.1}");
+                // The curve's lowest point (t = 1/2), with the label just under it.
+                let lowest = 0.75 * bottom + 0.125 * (y1 + y2);
+                (d, (x1 + x2) / 2.0, lowest + 12.0)
+            } else {
+                let (x1, y1, x2, y2) = (px + NODE_W, py + NODE_H / 2.0, cx, cy + NODE_H / 2.0);
+                let bend = ((x2 - x1).abs() / 2.0).max(40.0);
+                let d = format!(
+                    "M{x1:.1},{y1:.1} C{:.1},{y1:.1} {:.1},{y2:.1} {x2:.1},{y2:.1}",
+                    x1 + bend,
+                    x2 - bend
+                );
+                (d, (x1 + x2) / 2.0, (y1 + y2) / 2.0 - 5.0)
+            };
             let label = if e.errors > 0 {
-                format!("{} calls, {} errors", e.calls, e.errors)
+                format!("{} calls, {:.1}% errors", e.calls, e.error_pct)
             } else {
                 format!("{} calls", e.calls)
             };
+            let title = format!(
+                "{} → {}: {label}{}",
+                e.parent,
+                e.child,
+                if e.back { " (closes a cycle)" } else { "" }
+            );
             let width = (1.0 + (e.calls as f64).log10()).clamp(1.0, 5.0);
+            let severity = e.severity;
             view! {
-                <path class="edge" class:error={e.errors > 0} d=d stroke-width=width marker-end="url(#arrow)">
-                    <title>{format!("{} → {}: {label}", e.parent, e.child)}</title>
+                <path class="edge" class:warn={severity == wire::EdgeSeverity::Warn}
+                    class:error={severity == wire::EdgeSeverity::Error} class:back=e.back
+                    d=d stroke-width=width marker-end="url(#arrow)">
+                    <title>{title}</title>
                 </path>
-                <text class="edge-label" x=(x1 + x2) / 2.0 y=(y1 + y2) / 2.0 - 5.0 text-anchor="middle">{label}</text>
+                <text class="edge-label" x=label_x y=label_y text-anchor="middle">{label}</text>
             }
         })
         .collect_view();
@@ -193,6 +225,10 @@ fn DependencyMap(edges: Vec<DependencyEdge>) -> impl IntoView {
             }
         })
         .collect_view();
+    let legend = format!(
+        "Edges: grey below {:.0}% errors, amber below {:.0}%, red from {:.0}%; dashed edges close a cycle.",
+        thresholds.warn_pct, thresholds.error_pct, thresholds.error_pct
+    );
     view! {
         <div class="depmap">
             <svg viewBox=format!("0 0 {width:.0} {height:.0}") style=format!("max-width:{width:.0}px") role="img" aria-label="service dependency map">
@@ -204,18 +240,23 @@ fn DependencyMap(edges: Vec<DependencyEdge>) -> impl IntoView {
                 {lines}
                 {nodes}
             </svg>
+            <p class="depmap-legend">{legend}</p>
         </div>
     }
 }
 
-/// Each service's column: the length of the longest call chain leading to it (callers first). Cycles
-/// are cut off after as many rounds as there are services.
+/// The height of one back edge's lane below the nodes.
+const BACK_LANE: f64 = 26.0;
+
+/// Each service's column: the length of the longest call chain leading to it (callers first), over
+/// the edges that do not close a cycle (`back`). Should the server mark none, cycles are still cut
+/// off after as many rounds as there are services.
 fn layer(edges: &[DependencyEdge]) -> BTreeMap<String, usize> {
     let names: BTreeSet<&str> = edges.iter().flat_map(|e| [e.parent.as_str(), e.child.as_str()]).collect();
     let mut depth: BTreeMap<String, usize> = names.iter().map(|n| (n.to_string(), 0)).collect();
     for _ in 0..names.len() {
         let mut changed = false;
-        for e in edges {
+        for e in edges.iter().filter(|e| !e.back) {
             let want = depth[&e.parent] + 1;
             if depth[&e.child] < want && want < names.len() {
                 depth.insert(e.child.clone(), want);
@@ -239,6 +280,7 @@ mod tests {
             child: child.into(),
             calls: 1,
             errors: 0,
+            ..Default::default()
         }
     }
 
@@ -248,5 +290,13 @@ mod tests {
         assert_eq!((d["agent"], d["tools"], d["db"]), (0, 1, 2));
         let d = layer(&[edge("a", "b"), edge("b", "a")]);
         assert!(d["a"] < 2 && d["b"] < 2);
+    }
+
+    #[test]
+    fn back_edges_do_not_push_their_targets_right() {
+        let mut closing = edge("c", "a");
+        closing.back = true;
+        let d = layer(&[edge("gateway", "a"), edge("a", "b"), edge("b", "c"), closing]);
+        assert_eq!((d["gateway"], d["a"], d["b"], d["c"]), (0, 1, 2, 3));
     }
 }

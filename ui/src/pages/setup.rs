@@ -1,5 +1,7 @@
 //! Setup and status: the endpoints, environment variables to paste into an SDK's shell, the ingest
-//! counters, storage size and retention, and the active pipelines with each component's counters.
+//! counters (received, dropped by processors, stored), storage size and retention, every receiver
+//! with where it listens or what it reads, and the active pipelines with each stage's counters in
+//! pipeline order.
 
 use crate::api;
 use crate::app::refresh_tick;
@@ -54,11 +56,14 @@ fn Status(status: StatusResponse) -> impl IntoView {
     } else {
         "never".into()
     };
+    // Received is what senders were told was taken; processors may drop part of it before the
+    // store, which also writes what connectors and scrapers make.
     let counters = [
-        ("accepted (stored)", &ingest.accepted),
+        ("received (acknowledged)", &ingest.accepted),
+        ("dropped by processors", &ingest.dropped),
+        ("stored", &ingest.stored),
         ("refused (retryable: overload)", &ingest.refused),
         ("rejected (bad input)", &ingest.rejected),
-        ("dropped (by processors)", &ingest.dropped),
     ]
     .into_iter()
     .map(|(label, c): (&str, &SignalCounts)| {
@@ -67,6 +72,31 @@ fn Status(status: StatusResponse) -> impl IntoView {
         }
     })
     .collect_view();
+    let receivers = status
+        .receivers
+        .iter()
+        .map(|r| {
+            let listens = r
+                .endpoints
+                .iter()
+                .map(|e| format!("{} {}", e.protocol, e.url))
+                .chain(r.targets.iter().map(|t| format!("reads {t}")))
+                .collect::<Vec<_>>()
+                .join("\n");
+            let pipelines = if r.pipelines.is_empty() {
+                "not in a pipeline: not run".to_string()
+            } else {
+                r.pipelines.join(", ")
+            };
+            view! {
+                <tr>
+                    <td class="mono small">{r.id.clone()}</td>
+                    <td class="mono small pre">{listens}</td>
+                    <td class="small">{pipelines}</td>
+                </tr>
+            }
+        })
+        .collect_view();
     let pipelines = status
         .pipelines
         .iter()
@@ -126,6 +156,13 @@ fn Status(status: StatusResponse) -> impl IntoView {
                     <span class="k">"metric points"</span><span>{format::count(storage.metric_points)}</span>
                     <span class="k">"retention"</span><span>{retention}</span>
                 </div>
+            </section>
+            <section class="wide">
+                <h3>"Receivers"</h3>
+                <table class="list receivers">
+                    <thead><tr><th>"receiver"</th><th>"listens on / reads"</th><th>"pipelines"</th></tr></thead>
+                    <tbody>{receivers}</tbody>
+                </table>
             </section>
             <section class="wide">
                 <h3>"Pipelines"</h3>

@@ -11,7 +11,7 @@ use crate::tree::{self, Tree};
 use crate::wire::{self, LogRecord, LogsResponse, Span, TraceResponse};
 use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 /// Height of a waterfall row in pixels (the stylesheet's `.wf-row` matches).
@@ -79,10 +79,12 @@ fn TraceView(loaded: Loaded, trace_id: String) -> impl IntoView {
     };
     let errors = spans.iter().filter(|s| s.status.code == wire::StatusCode::Error).count();
     let title = root.as_ref().map(|r| format!("{}: {}", r.service, r.name)).unwrap_or_default();
+    let colours = Arc::new(trace_colours(&spans));
     let legend = services
         .iter()
-        .map(|s| view! { <span class="chip" style=format!("border-color:{}", colour_for(s))>{s.clone()}</span> })
+        .map(|s| view! { <span class="chip" style=format!("border-color:{}", colours[s])>{s.clone()}</span> })
         .collect_view();
+    let show_critical = RwSignal::new(false);
     let download = wire::routes::trace_otlp(&crate::api::encode(&trace_id));
 
     // The trace's logs, fetched once, in a window around the trace.
@@ -113,9 +115,16 @@ fn TraceView(loaded: Loaded, trace_id: String) -> impl IntoView {
             <CopyButton text=trace_id.clone() label="copy id"/>
             <a href=download download="">"Download OTLP/JSON"</a>
         </div>
-        <div class="legend-row">{legend}<span class="muted small">" outlined: critical path · striped red: error"</span></div>
+        <div class="legend-row">
+            {legend}
+            <span class="muted small">"red stripes and a ! : error status"</span>
+            <label class="small" title="Outline the spans on the critical path: the chain of work the trace's end waited on">
+                <input type="checkbox" prop:checked=move || show_critical.get() on:change=move |ev| show_critical.set(event_target_checked(&ev))/>
+                " critical path"
+            </label>
+        </div>
         <div class="trace-layout">
-            <Waterfall spans=spans.clone() tree=tree.clone() selected=selected select=select/>
+            <Waterfall spans=spans.clone() tree=tree.clone() selected=selected select=select colours=colours.clone() show_critical=show_critical/>
             <aside class="detail">
                 {move || match selected.get() {
                     Some(i) => view! { <SpanDetail span=spans[i].clone() trace_start=tree.start_ns/> }.into_any(),
@@ -139,8 +148,17 @@ fn TraceView(loaded: Loaded, trace_id: String) -> impl IntoView {
 }
 
 #[component]
-fn Waterfall(spans: Arc<Vec<Span>>, tree: Arc<Tree>, selected: Memo<Option<usize>>, select: Callback<String>) -> impl IntoView {
+fn Waterfall(
+    spans: Arc<Vec<Span>>,
+    tree: Arc<Tree>,
+    selected: Memo<Option<usize>>,
+    select: Callback<String>,
+    colours: Arc<HashMap<String, &'static str>>,
+    show_critical: RwSignal<bool>,
+) -> impl IntoView {
     let collapsed = RwSignal::new(HashSet::<usize>::new());
+    // The name column's share of the width, in percent (the slider in the header).
+    let name_pct = RwSignal::new(38u32);
     let visible = {
         let tree = tree.clone();
         Memo::new(move |_| collapsed.with(|c| tree::visible(&tree.rows, c)))
@@ -158,6 +176,7 @@ fn Waterfall(spans: Arc<Vec<Span>>, tree: Arc<Tree>, selected: Memo<Option<usize
         let last = (first + (viewport.get() / ROW_HEIGHT) as usize + 2 * OVERSCAN).min(shown.len());
         let chosen = selected.get();
         let folded = collapsed.get();
+        let outline_critical = show_critical.get();
         (first..last)
             .map(|position| {
                 let row_index = shown[position];
@@ -166,7 +185,8 @@ fn Waterfall(spans: Arc<Vec<Span>>, tree: Arc<Tree>, selected: Memo<Option<usize
                 let left = (span.start_unix_nano - t0) as f64 / total_ns * 100.0;
                 let width = (span.duration_ns.max(0) as f64 / total_ns * 100.0).max(0.15);
                 let error = span.status.code == wire::StatusCode::Error;
-                let critical = tree.critical.contains(&row.span);
+                let critical = outline_critical && tree.critical.contains(&row.span);
+                let colour = colours.get(&span.service).copied().unwrap_or_else(|| colour_for(&span.service));
                 let id = span.span_id.clone();
                 let toggle = if row.has_children {
                     if folded.contains(&row_index) {
@@ -193,7 +213,8 @@ fn Waterfall(spans: Arc<Vec<Span>>, tree: Arc<Tree>, selected: Memo<Option<usize
                         data-span-id=span.span_id.clone()
                         on:click=move |_| select.run(id.clone())
                     >
-                        <div class="wf-name" style=format!("padding-left:{}px", 6 + row.depth.min(40) * 14)>
+                        <div class="wf-name" style=format!("padding-left:{}px", 6 + indent(row.depth))
+                            title=format!("{}: {} (depth {})", span.service, span.name, row.depth)>
                             <span
                                 class="wf-toggle"
                                 on:click=move |ev| {
@@ -207,7 +228,7 @@ fn Waterfall(spans: Arc<Vec<Span>>, tree: Arc<Tree>, selected: Memo<Option<usize
                             >
                                 {toggle}
                             </span>
-                            <span class="wf-svc" style=format!("background:{}", colour_for(&span.service))></span>
+                            <span class="wf-svc" style=format!("background:{colour}")></span>
                             {error.then(|| view! { <span class="err-mark" title="error status">"!"</span> })}
                             <span class="muted small">{span.service.clone()}</span>
                             <span>{span.name.clone()}</span>
@@ -217,7 +238,7 @@ fn Waterfall(spans: Arc<Vec<Span>>, tree: Arc<Tree>, selected: Memo<Option<usize
                                 class="wf-bar"
                                 class:error=error
                                 class:critical=critical
-                                style=format!("left:{left:.3}%;width:{width:.3}%;background:{}", colour_for(&span.service))
+                                style=format!("left:{left:.3}%;width:{width:.3}%;background-color:{colour}")
                             ></div>
                             <span class="wf-label" class:inside=inside style=label_at>{format::duration(span.duration_ns)}</span>
                         </div>
@@ -233,9 +254,18 @@ fn Waterfall(spans: Arc<Vec<Span>>, tree: Arc<Tree>, selected: Memo<Option<usize
         })
         .collect_view();
     view! {
-        <div class="waterfall">
+        <div class="waterfall" style=move || format!("--wf-name:{}%", name_pct.get())>
             <div class="wf-header">
-                <div>{move || format!("Service and operation ({} of {} rows shown)", visible.read().len(), total_rows)}</div>
+                <div class="wf-name-head">
+                    {move || format!("Service and operation ({} of {} rows shown)", visible.read().len(), total_rows)}
+                    <input type="range" class="wf-width" min="20" max="75" step="1" title="Width of the name column"
+                        prop:value=move || name_pct.get().to_string()
+                        on:input=move |ev| {
+                            if let Ok(pct) = event_target_value(&ev).parse::<u32>() {
+                                name_pct.set(pct.clamp(20, 75));
+                            }
+                        }/>
+                </div>
                 <div style="position:relative">{ticks}</div>
             </div>
             <div
@@ -252,6 +282,47 @@ fn Waterfall(spans: Arc<Vec<Span>>, tree: Arc<Tree>, selected: Memo<Option<usize
             </div>
         </div>
     }
+}
+
+/// How far a row's name is indented: 14 px a level for the first 8 levels, then 3 px a level up to
+/// 200 px, so the names of deep traces stay readable (the row's tooltip gives the exact depth).
+fn indent(depth: usize) -> usize {
+    let shallow = depth.min(8) * 14;
+    let deep = depth.saturating_sub(8) * 3;
+    (shallow + deep).min(200)
+}
+
+/// Colours more to give services whose stable colour another service of the trace already has.
+const MORE_COLOURS: [&str; 10] = [
+    "#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22", "#393b79", "#637939",
+];
+
+/// Each service of the trace's colour: its stable colour (`colour_for`, the same on every page) unless
+/// a service seen earlier in the trace has it, then the first colour no service of the trace has.
+fn trace_colours(spans: &[Span]) -> HashMap<String, &'static str> {
+    let mut by_start: Vec<&Span> = spans.iter().collect();
+    by_start.sort_by_key(|s| s.start_unix_nano);
+    let mut colours: HashMap<String, &'static str> = HashMap::new();
+    let mut taken: HashSet<&'static str> = HashSet::new();
+    for span in by_start {
+        if colours.contains_key(&span.service) {
+            continue;
+        }
+        let stable = colour_for(&span.service);
+        let colour = if taken.contains(stable) {
+            crate::components::charts::PALETTE
+                .iter()
+                .chain(MORE_COLOURS.iter())
+                .copied()
+                .find(|c| !taken.contains(c))
+                .unwrap_or(stable)
+        } else {
+            stable
+        };
+        taken.insert(colour);
+        colours.insert(span.service.clone(), colour);
+    }
+    colours
 }
 
 #[component]

@@ -29,6 +29,9 @@ pub fn TracesPage() -> impl IntoView {
             limit: Some(SHOWN as usize),
             min_duration: wire::non_empty(min.get()),
             max_duration: wire::non_empty(max.get()),
+            // The server sorts every match before the limit.
+            sort: wire::non_empty(sort.get()),
+            total: None,
             window: wire::WindowParams::since(non_empty_or(since.get(), "1h")),
         };
         refresh_tick();
@@ -105,7 +108,7 @@ pub fn TracesPage() -> impl IntoView {
                     <label class="inline">"sort "
                         <select on:change=move |ev| set_sort(&[("sort", event_target_value(&ev))])>
                             <option value="" selected=move || sort.get() != "duration">"newest first"</option>
-                            <option value="duration" selected=move || sort.get() == "duration">"longest first (of the newest 200)"</option>
+                            <option value="duration" selected=move || sort.get() == "duration">"longest first"</option>
                         </select>
                     </label>
                 </div>
