@@ -131,6 +131,20 @@ test("a filter syntax error is shown under its column, and the URL keeps the sea
   assert.equal(await page.locator(".filter-caret").innerText(), " ".repeat(10) + "^");
 });
 
+test("a search naming a key nothing has says so, and JSON attribute values are shown indented", async () => {
+  await visit("/traces?q=" + encodeURIComponent('htp.method = "GET"'), ".search-warning");
+  assert.match(await page.locator(".search-warning").first().innerText(), /htp\.method/);
+
+  const traceId = hex(16);
+  const now = BigInt(Date.now()) * 1000000n;
+  const messages = JSON.stringify([{ role: "user", content: "where is my order?" }]);
+  await sendTrace(box, "json-svc", traceId, [{ spanId: hex(8), name: "chat", start: now - 5_000_000n, end: now, attributes: [{ key: "gen_ai.input.messages", value: { stringValue: messages } }] }]);
+  await visit(`/traces/${traceId}`, ".wf-row");
+  await page.locator(".wf-row").first().click();
+  await page.waitForSelector(".attr-json");
+  assert.match(await page.locator(".attr-json").first().innerText(), /\n\s+"role": "user"/);
+});
+
 test("sorting by duration puts the longest trace first", async () => {
   await visit("/traces?sort=duration", ".traces-table tbody tr");
   const durations = await page.$$eval(".duration-cell span", (cells) => cells.map((c) => c.textContent));

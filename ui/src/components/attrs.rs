@@ -55,11 +55,58 @@ fn row(key: String, value: &Value) -> impl IntoView {
         Value::Object(_) => "map",
         Value::Null => "empty",
     };
+    // JSON (a map, a list, or a string holding one) is shown indented, so it can be read.
+    let pretty = json_shown(value);
     view! {
         <tr>
             <td class="attr-key">{key}</td>
-            <td class="attr-value"><span class="attr-type">{typed}</span>{text.clone()}</td>
+            <td class="attr-value">
+                <span class="attr-type">{typed}</span>
+                {match pretty {
+                    Some(indented) => view! { <pre class="attr-json">{indented}</pre> }.into_any(),
+                    None => view! { <span>{text.clone()}</span> }.into_any(),
+                }}
+            </td>
             <td class="attr-copy"><CopyButton text=text/></td>
         </tr>
+    }
+}
+
+/// The value as indented JSON when it is a map or a list, or a string that parses as one (LLM
+/// messages, tool arguments); None for everything else, shown as it is.
+fn json_shown(value: &Value) -> Option<String> {
+    let parsed;
+    let json = match value {
+        Value::Object(_) | Value::Array(_) => value,
+        Value::String(text) => {
+            let trimmed = text.trim_start();
+            if !(trimmed.starts_with('{') || trimmed.starts_with('[')) {
+                return None;
+            }
+            parsed = serde_json::from_str::<Value>(text).ok()?;
+            if !(parsed.is_object() || parsed.is_array()) {
+                return None;
+            }
+            &parsed
+        }
+        _ => return None,
+    };
+    serde_json::to_string_pretty(json).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_values_are_indented_and_other_values_are_not() {
+        assert_eq!(
+            json_shown(&Value::String(r#"{"n":[1,2],"role":"user"}"#.into())).unwrap(),
+            "{\n  \"n\": [\n    1,\n    2\n  ],\n  \"role\": \"user\"\n}"
+        );
+        assert!(json_shown(&Value::String("{not json".into())).is_none());
+        assert!(json_shown(&Value::String("plain text".into())).is_none());
+        assert!(json_shown(&Value::String("42".into())).is_none());
+        assert!(json_shown(&serde_json::json!({"a": 1})).is_some());
     }
 }

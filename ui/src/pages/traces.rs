@@ -117,11 +117,17 @@ pub fn TracesPage() -> impl IntoView {
                 None => view! { <Loading/> }.into_any(),
                 Some(Err(e)) if e.column.is_some() => view! { <span></span> }.into_any(),
                 Some(Err(ApiError { message, .. })) => view! { <ErrorNote message=message/> }.into_any(),
-                Some(Ok(_)) if traces.read().is_empty() => {
+                Some(Ok(response)) if traces.read().is_empty() => {
                     if q.get().is_empty() && service.get().is_empty() && min.get().is_empty() && max.get().is_empty() {
                         view! { <EmptyState what="traces"/> }.into_any()
                     } else {
-                        view! { <p class="muted">"No trace matches. Widen the time range or loosen the search."</p> }.into_any()
+                        // The server says why when a search names what nothing has (a misspelled key).
+                        let warnings = response.warnings.clone();
+                        view! {
+                            <p class="muted">"No trace matches. Widen the time range or loosen the search."</p>
+                            {warnings.into_iter().map(|w| view! { <p class="search-warning">{w}</p> }).collect_view()}
+                        }
+                        .into_any()
                     }
                 }
                 Some(Ok(_)) => {
