@@ -949,12 +949,17 @@ async fn next_plain_chunk(response: Option<reqwest::Response>) -> Option<(Result
 }
 
 /// An error with its causes, `a: b: c` (transport errors keep the useful part in their sources).
+/// A cause whose text the chain already holds (libraries often repeat their source's message) is
+/// left out, as Go's wrapped error text reads (`...: connection refused`).
 pub fn error_chain(error: &dyn std::error::Error) -> String {
     let mut text = error.to_string();
     let mut source = error.source();
     while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
         source = cause.source();
     }
     text

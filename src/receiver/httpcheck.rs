@@ -27,7 +27,7 @@ use crate::net::Stop;
 use crate::pdata::now_ns;
 use crate::pdata::SignalData;
 use crate::pipeline::SignalConsumers;
-use crate::receiver::{ingest, Endpoint, Intake, Receiver, ReceiverFactory, ReceiverHost};
+use crate::receiver::{Endpoint, Intake, Receiver, ReceiverFactory, ReceiverHost};
 use futures::future::BoxFuture;
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue, InstrumentationScope, KeyValue};
@@ -43,7 +43,6 @@ pub const DEFAULT_COLLECTION_INTERVAL: Duration = Duration::from_secs(60);
 /// The Collector's `initial_delay` default (its scraper helper's).
 pub const DEFAULT_INITIAL_DELAY: Duration = Duration::from_secs(1);
 /// How long a scrape already handed to the pipeline may take to be committed once stopping.
-const STOP_GRACE: Duration = Duration::from_secs(5);
 /// The scope the Collector's generated metrics builder names.
 const SCOPE_NAME: &str = "github.com/open-telemetry/opentelemetry-collector-contrib/receiver/httpcheckreceiver";
 /// The status classes `httpcheck.status` has a point for, with their leading digit.
@@ -310,20 +309,7 @@ async fn run(receiver: HttpCheckReceiver, stop: Stop) {
         if request.item_count() == 0 {
             continue;
         }
-        let ingesting = ingest(&intake, request);
-        tokio::pin!(ingesting);
-        let (outcome, stopping) = tokio::select! {
-            biased;
-            outcome = &mut ingesting => (Some(outcome), false),
-            _ = stop.wait() => (tokio::time::timeout(STOP_GRACE, &mut ingesting).await.ok(), true),
-        };
-        match outcome {
-            Some(Ok(_)) => {}
-            // Counted by `ingest`; the next check goes on.
-            Some(Err(error)) => tracing::warn!(receiver = %id, %error, "the metrics pipeline refused a check; it is dropped"),
-            None => tracing::warn!(receiver = %id, "stopping before the last check was committed"),
-        }
-        if stopping {
+        if crate::receiver::scraper::commit(&intake, &id, "check", request, &stop).await {
             return;
         }
     }
@@ -364,7 +350,7 @@ async fn check(clients: &Clients, target: &Target, url: &reqwest::Url, limit: Du
     let duration_ms = started.elapsed().as_millis() as i64;
     let (status_code, error) = match outcome {
         Ok(response) => (response.status().as_u16(), None),
-        Err(e) => (0, Some(error_chain(&e))),
+        Err(e) => (0, Some(crate::net::error_chain(&e))),
     };
     Check {
         url: url.to_string(),
@@ -373,21 +359,6 @@ async fn check(clients: &Clients, target: &Target, url: &reqwest::Url, limit: Du
         duration_ms,
         error,
     }
-}
-
-/// An error with its causes, as Go's wrapped error text reads (`...: connection refused`).
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        let cause_text = cause.to_string();
-        if !text.contains(&cause_text) {
-            text.push_str(": ");
-            text.push_str(&cause_text);
-        }
-        source = cause.source();
-    }
-    text
 }
 
 /// The checks' metrics as the Collector's metrics builder emits them: one resource (empty), one scope.

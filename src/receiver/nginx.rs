@@ -351,13 +351,13 @@ impl Client {
                 let mut response = request
                     .send()
                     .await
-                    .map_err(|e| format!("failed to get {url}: {}", scraper::error_chain(&e)))?;
+                    .map_err(|e| format!("failed to get {url}: {}", crate::net::error_chain(&e)))?;
                 let status = response.status().as_u16();
                 let mut body = Vec::new();
                 while let Some(chunk) = response
                     .chunk()
                     .await
-                    .map_err(|e| format!("failed to read the response body: {}", scraper::error_chain(&e)))?
+                    .map_err(|e| format!("failed to read the response body: {}", crate::net::error_chain(&e)))?
                 {
                     if body.len() + chunk.len() > MAX_BODY_BYTES {
                         return Err(format!("the page is larger than {MAX_BODY_BYTES} bytes: not a stub_status page"));
@@ -395,12 +395,12 @@ async fn get_tls(
     let response = client
         .request(request)
         .await
-        .map_err(|e| format!("failed to get {url}: {}", scraper::error_chain(&e)))?;
+        .map_err(|e| format!("failed to get {url}: {}", crate::net::error_chain(&e)))?;
     let (parts, incoming) = response.into_parts();
     let mut incoming = std::pin::pin!(incoming);
     let mut body = Vec::new();
     while let Some(frame) = std::future::poll_fn(|cx| incoming.as_mut().poll_frame(cx)).await {
-        let frame = frame.map_err(|e| format!("failed to read the response body: {}", scraper::error_chain(&e)))?;
+        let frame = frame.map_err(|e| format!("failed to read the response body: {}", crate::net::error_chain(&e)))?;
         if let Ok(data) = frame.into_data() {
             if body.len() + data.len() > MAX_BODY_BYTES {
                 return Err(format!("the page is larger than {MAX_BODY_BYTES} bytes: not a stub_status page"));

@@ -289,21 +289,6 @@ pub fn string_attribute(key: &str, value: &str) -> KeyValue {
     }
 }
 
-/// An error with its causes, as Go's wrapped error text reads (`...: connection refused`).
-pub fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        let cause_text = cause.to_string();
-        if !text.contains(&cause_text) {
-            text.push_str(": ");
-            text.push_str(&cause_text);
-        }
-        source = cause.source();
-    }
-    text
-}
-
 // ---------------------------------------------------------------------------------------------
 // The scrape loop
 
@@ -368,23 +353,29 @@ pub async fn run(looping: Loop, mut scraper: impl Scrape, stop: Stop) {
         if request.item_count() == 0 {
             continue;
         }
-        let ingesting = ingest(&intake, request);
-        tokio::pin!(ingesting);
-        let (outcome, stopping) = tokio::select! {
-            biased;
-            outcome = &mut ingesting => (Some(outcome), false),
-            _ = stop.wait() => (tokio::time::timeout(STOP_GRACE, &mut ingesting).await.ok(), true),
-        };
-        match outcome {
-            Some(Ok(_)) => {}
-            // Counted by `ingest`; the next scrape carries the cumulative values on.
-            Some(Err(error)) => tracing::warn!(receiver = %id, %error, "the metrics pipeline refused a scrape; it is dropped"),
-            None => tracing::warn!(receiver = %id, "stopping before the last scrape was committed"),
-        }
-        if stopping {
+        if commit(&intake, &id, "scrape", request, &stop).await {
             return;
         }
     }
+}
+
+/// Hands one scrape's metrics to the pipeline and waits for their commit; when `stop` comes
+/// first, the commit gets `STOP_GRACE` to finish. A refusal is counted by `ingest` and logged: the
+/// next scrape carries cumulative values on. Returns whether the receiver is stopping.
+pub async fn commit(intake: &Intake, id: &ComponentId, what: &str, request: ExportMetricsServiceRequest, stop: &Stop) -> bool {
+    let ingesting = ingest(intake, request);
+    tokio::pin!(ingesting);
+    let (outcome, stopping) = tokio::select! {
+        biased;
+        outcome = &mut ingesting => (Some(outcome), false),
+        _ = stop.wait() => (tokio::time::timeout(STOP_GRACE, &mut ingesting).await.ok(), true),
+    };
+    match outcome {
+        Some(Ok(_)) => {}
+        Some(Err(error)) => tracing::warn!(receiver = %id, %error, "the metrics pipeline refused a {what}; it is dropped"),
+        None => tracing::warn!(receiver = %id, "stopping before the last {what} was committed"),
+    }
+    stopping
 }
 
 /// Logs a failing target at its first failure, then once every `FAILURE_LOG_EVERY` at most, and

@@ -1,3 +1,6 @@
+//! Tests of the gen_ai_normalizer processor: each source's golden spans (from real libraries'
+//! attribute sets), message rebuilds, type coercion, options and config errors.
+
 use super::*;
 use opentelemetry_proto::tonic::common::v1::KeyValueList;
 use opentelemetry_proto::tonic::resource::v1::Resource;

@@ -40,7 +40,7 @@
 //! (it reads many files and calls `statvfs`, which a hung network mount can stall); a scraper that
 //! fails is logged and left out, the others are sent. A refusal by the pipeline is logged and
 //! counted by `ingest`; scraping goes on at the next tick. Stopping ends a scrape in progress at once
-//! and gives one already handed to the pipeline `STOP_GRACE` to be committed.
+//! and gives one already handed to the pipeline `scraper::commit`'s grace to be committed.
 //!
 //! Not supported yet: the `nfs` and `hardware` scrapers, and a few optional metrics (listed per
 //! scraper; enabling one is a config error that says so).
@@ -63,7 +63,7 @@ use crate::net::Stop;
 use crate::pdata::now_ns;
 use crate::pdata::SignalData;
 use crate::pipeline::SignalConsumers;
-use crate::receiver::{ingest, Endpoint, Intake, Receiver, ReceiverFactory, ReceiverHost};
+use crate::receiver::{Endpoint, Intake, Receiver, ReceiverFactory, ReceiverHost};
 use futures::future::BoxFuture;
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue, InstrumentationScope, KeyValue};
@@ -80,8 +80,6 @@ use std::time::Duration;
 pub const DEFAULT_COLLECTION_INTERVAL: Duration = Duration::from_secs(60);
 /// The Collector's `initial_delay` default.
 pub const DEFAULT_INITIAL_DELAY: Duration = Duration::from_secs(1);
-/// How long a scrape already handed to the pipeline may take to be committed once stopping.
-const STOP_GRACE: Duration = Duration::from_secs(5);
 /// The semantic conventions the Collector's scrapers declare (`sem_conv_version: 1.9.0`).
 const SCHEMA_URL: &str = "https://opentelemetry.io/schemas/1.9.0";
 /// Each scraper's scope is this followed by `<scraper>scraper`, as the Collector names them.
@@ -656,20 +654,7 @@ async fn run(receiver: HostMetricsReceiver, stop: Stop) {
         if scrape.request.item_count() == 0 {
             continue;
         }
-        let ingesting = ingest(&intake, scrape.request);
-        tokio::pin!(ingesting);
-        let (outcome, stopping) = tokio::select! {
-            biased;
-            outcome = &mut ingesting => (Some(outcome), false),
-            _ = stop.wait() => (tokio::time::timeout(STOP_GRACE, &mut ingesting).await.ok(), true),
-        };
-        match outcome {
-            Some(Ok(_)) => {}
-            // Counted by `ingest` (refused or rejected); the next scrape carries the cumulative values on.
-            Some(Err(error)) => tracing::warn!(receiver = %id, %error, "the metrics pipeline refused a scrape; it is dropped"),
-            None => tracing::warn!(receiver = %id, "stopping before the last scrape was committed"),
-        }
-        if stopping {
+        if crate::receiver::scraper::commit(&intake, &id, "scrape", scrape.request, &stop).await {
             return;
         }
     }

@@ -1448,13 +1448,13 @@ async fn fetch_page(client: &reqwest::Client, url: &str, timeout: Duration) -> R
             .timeout(timeout)
             .send()
             .await
-            .map_err(|e| error_chain(&e))?;
+            .map_err(|e| crate::net::error_chain(&e))?;
         let status = response.status();
         if !status.is_success() {
             return Err(format!("the target answered HTTP {status}"));
         }
         let mut body: Vec<u8> = Vec::new();
-        while let Some(chunk) = response.chunk().await.map_err(|e| error_chain(&e))? {
+        while let Some(chunk) = response.chunk().await.map_err(|e| crate::net::error_chain(&e))? {
             if body.len() + chunk.len() > MAX_BODY_BYTES {
                 return Err(format!("the page is larger than {} MiB", MAX_BODY_BYTES >> 20));
             }
@@ -1462,18 +1462,6 @@ async fn fetch_page(client: &reqwest::Client, url: &str, timeout: Duration) -> R
         }
         String::from_utf8(body).map_err(|_| "the page is not UTF-8 text".to_string())
     }
-}
-
-/// An error with its causes, which say what actually failed (connection refused, ...).
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 #[cfg(test)]

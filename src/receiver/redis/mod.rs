@@ -832,7 +832,7 @@ impl RedisScraper {
                 let stream = tokio::time::timeout(dial, handshake)
                     .await
                     .map_err(|_| format!("TLS handshake with {}: no answer within {dial:?}", config.endpoint))?
-                    .map_err(|e| format!("TLS handshake with {}: {}", config.endpoint, scraper::error_chain(&e)))?;
+                    .map_err(|e| format!("TLS handshake with {}: {}", config.endpoint, crate::net::error_chain(&e)))?;
                 Box::new(stream)
             }
         };

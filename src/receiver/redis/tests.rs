@@ -1,3 +1,6 @@
+//! Tests of the redis receiver: a real `INFO all` reply into the Collector's metrics, the RESP
+//! client against a fake server (AUTH, restarts, errors, TLS), config, and the factory's scrape loop.
+
 use super::*;
 use crate::pdata::SignalData;
 use crate::pipeline::{Consumer, Envelope, PipelineError, SharedConsumer};
