@@ -193,3 +193,86 @@ fn search_relates_spans_counts_past_the_page_and_explains_empty_answers() {
     let (_, answer) = get("/api/v1/logs", &[("q", r#"body ~ '"timeout upstream"'"#)]);
     assert_eq!(listed(&answer, "logs"), 0, "a phrase keeps its order: {answer}");
 }
+
+/// The chart endpoints the UI draws from: the log histogram counts what the log search finds per
+/// step and severity, and a histogram's series carries its bucket counts and its exemplars.
+#[test]
+fn log_histogram_and_metric_buckets_with_exemplars() {
+    let b = Box::start(&["--memory"]);
+    let now = now_ns();
+    let log = |service: &str, severity: i32, body: &str| {
+        serde_json::json!({"resourceLogs": [{
+            "resource": {"attributes": [{"key": "service.name", "value": {"stringValue": service}}]},
+            "scopeLogs": [{"logRecords": [{"timeUnixNano": now.to_string(), "severityNumber": severity, "body": {"stringValue": body}}]}]
+        }]})
+    };
+    for (service, severity, body) in [("shop", 13, "slow cart"), ("shop", 17, "cart failed"), ("other", 17, "cart failed")] {
+        let r = b.post(
+            "/v1/logs",
+            "application/json",
+            log(service, severity, body).to_string().into_bytes(),
+        );
+        assert_eq!(r.status(), 200);
+    }
+    let trace_id = "0af7651916cd43dd8448eb211c80319c";
+    let metrics = serde_json::json!({"resourceMetrics": [{
+        "resource": {"attributes": [{"key": "service.name", "value": {"stringValue": "shop"}}]},
+        "scopeMetrics": [{"metrics": [
+            {"name": "cart.duration", "unit": "s", "histogram": {"aggregationTemporality": 1, "dataPoints": [{
+                "timeUnixNano": now.to_string(), "startTimeUnixNano": (now - 10_000_000_000).to_string(),
+                "count": "3", "sum": 2.5, "bucketCounts": ["1", "2", "0"], "explicitBounds": [0.5, 1.0],
+                "exemplars": [{"timeUnixNano": now.to_string(), "asDouble": 0.9, "traceId": trace_id, "spanId": "b7ad6b7169203331"}]
+            }]}},
+            {"name": "cart.size", "gauge": {"dataPoints": [{"timeUnixNano": now.to_string(), "asInt": "3"}]}}
+        ]}]
+    }]});
+    let r = b.post("/v1/metrics", "application/json", metrics.to_string().into_bytes());
+    assert_eq!(r.status(), 200);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while b.stored_logs() < 3 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+
+    let (status, answer) = b.get_json("/api/v1/logs/histogram?since=1h&service=shop&q=body%20~%20cart");
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["total"], 2, "{answer}");
+    let sum = |class: &str| {
+        answer["buckets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|b| b["counts"][class].as_i64().unwrap())
+            .sum::<i64>()
+    };
+    assert_eq!((sum("warn"), sum("error")), (1, 1), "{answer}");
+    let step = answer["step_ns"].as_i64().unwrap();
+    assert_eq!(step, 60_000_000_000, "an hour in about 60 steps: a minute each");
+    let starts: Vec<i64> = answer["buckets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["start_unix_nano"].as_i64().unwrap())
+        .collect();
+    assert!(
+        starts.iter().all(|s| s % step == 0) && starts.windows(2).all(|w| w[1] - w[0] == step),
+        "{starts:?}"
+    );
+    // It counts what the list finds.
+    let (_, logs) = b.get_json("/api/v1/logs?since=1h&service=shop&q=body%20~%20cart&total=true");
+    assert_eq!(logs["total"], answer["total"], "{logs}");
+    let (status, answer) = b.get_json("/api/v1/logs/histogram?since=1h&step=1ms");
+    assert_eq!(status, 400, "{answer}");
+    assert!(answer["error"]["message"].as_str().unwrap().contains("at most"), "{answer}");
+
+    let (status, answer) = b.get_json("/api/v1/metrics/cart.duration/series?since=1h&agg=buckets");
+    assert_eq!(status, 200, "{answer}");
+    let series = &answer["series"][0];
+    assert_eq!(series["buckets"]["bounds"], serde_json::json!([0.5, 1.0]), "{answer}");
+    assert_eq!(series["buckets"]["counts"], serde_json::json!([[1.0, 2.0, 0.0]]), "{answer}");
+    assert_eq!(series["exemplars"][0]["trace_id"], trace_id, "{answer}");
+    assert_eq!(series["exemplars"][0]["span_id"], "b7ad6b7169203331", "{answer}");
+    assert_eq!(series["exemplars"][0]["value"], 0.9, "{answer}");
+    let (status, answer) = b.get_json("/api/v1/metrics/cart.size/series?since=1h&agg=buckets");
+    assert_eq!(status, 400, "{answer}");
+    assert!(answer["error"]["message"].as_str().unwrap().contains("no buckets"), "{answer}");
+}

@@ -1235,3 +1235,74 @@ async fn an_empty_answer_says_which_key_nothing_has() {
         ["no span or resource has the attribute `nothing.like.it`"]
     );
 }
+
+/// The severity histogram counts what the log search finds, per step and severity class, through
+/// the full-text index too.
+#[tokio::test]
+async fn log_histogram_counts_the_search_per_step_and_severity() {
+    use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
+    use opentelemetry_proto::tonic::logs::v1::{LogRecord, ResourceLogs, ScopeLogs};
+    let s = store(Retention::default()).await;
+    let step = 60_000_000_000i64;
+    let base = (now() as i64 / step - 5) * step; // a step boundary five minutes ago
+                                                 // (seconds after base, severity number, body)
+    let records = [
+        (1, 9, "checkout ok"),
+        (2, 13, "checkout slow"),
+        (3, 17, "checkout failed"),
+        (61, 17, "payment failed"),
+        (62, 0, "checkout unknown"),
+        (125, 21, "checkout crashed"),
+    ];
+    let request = ExportLogsServiceRequest {
+        resource_logs: vec![ResourceLogs {
+            scope_logs: vec![ScopeLogs {
+                log_records: records
+                    .iter()
+                    .map(|(secs, severity, body)| LogRecord {
+                        time_unix_nano: (base + secs * 1_000_000_000) as u64,
+                        severity_number: *severity,
+                        body: Some(AnyValue {
+                            value: Some(any_value::Value::StringValue(body.to_string())),
+                        }),
+                        ..Default::default()
+                    })
+                    .collect(),
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+    };
+    s.write_committed(otelbox::store::rows::flatten_logs(request)).await.unwrap();
+    let histogram = |q: &str| {
+        let filter = compile_text(Some(q).filter(|q| !q.is_empty()), Target::Logs, &*s.resource_attrs()).unwrap();
+        let s = s.clone();
+        async move {
+            s.read(move |c| read::log_histogram(c, &filter, &Default::default(), TimeRange::ALL, step))
+                .await
+                .unwrap()
+        }
+    };
+    // [unset, trace, debug, info, warn, error, fatal]
+    assert_eq!(
+        histogram("").await,
+        vec![
+            (base, [0, 0, 0, 1, 1, 1, 0]),
+            (base + step, [1, 0, 0, 0, 0, 1, 0]),
+            (base + 2 * step, [0, 0, 0, 0, 0, 0, 1])
+        ]
+    );
+    assert_eq!(
+        histogram("body ~ checkout and severity >= warn").await,
+        vec![(base, [0, 0, 0, 0, 1, 1, 0]), (base + 2 * step, [0, 0, 0, 0, 0, 0, 1])]
+    );
+    // The same records the search lists.
+    let filter = compile_text(Some("body ~ failed"), Target::Logs, &*s.resource_attrs()).unwrap();
+    let listed = s
+        .read(move |c| read::search_logs(c, &filter, &Default::default(), TimeRange::ALL, 100))
+        .await
+        .unwrap()
+        .len() as i64;
+    let counted: i64 = histogram("body ~ failed").await.iter().map(|(_, c)| c.iter().sum::<i64>()).sum();
+    assert_eq!((listed, counted), (2, 2));
+}

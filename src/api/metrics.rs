@@ -69,6 +69,11 @@ pub(super) async fn metric_series(
         None => Agg::default_for(first_kind, first_monotonic),
     };
     let kind = convert::metric_type(first_kind);
+    if agg == Agg::Buckets && !matches!(kind, wire::MetricType::Histogram | wire::MetricType::ExponentialHistogram) {
+        return Err(ApiError::bad_request(format!(
+            "agg=buckets: '{name}' is a {kind}, which has no buckets; only histograms have"
+        )));
+    }
     let group_by = match params.merge.as_deref().map(str::trim) {
         None | Some("" | "false" | "0") => non_empty(&params.group_by),
         Some("true" | "1") if non_empty(&params.group_by).is_none() => Some(String::new()), // one group
@@ -86,7 +91,24 @@ pub(super) async fn metric_series(
         step_ns: step,
         series: computed
             .into_iter()
-            .map(|(labels, points)| wire::Series { labels, points })
+            .map(|s| wire::Series {
+                labels: s.labels,
+                points: s.points,
+                exemplars: s
+                    .exemplars
+                    .into_iter()
+                    .map(|e| wire::Exemplar {
+                        time_unix_nano: e.time_ns,
+                        value: e.value,
+                        trace_id: crate::pdata::hex_id(&e.trace_id),
+                        span_id: crate::pdata::hex_id(&e.span_id),
+                    })
+                    .collect(),
+                buckets: s.buckets.map(|b| wire::BucketCounts {
+                    bounds: b.bounds,
+                    counts: b.counts,
+                }),
+            })
             .collect(),
     }))
 }

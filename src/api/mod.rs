@@ -116,6 +116,7 @@ pub fn router(state: Arc<ApiState>) -> Router {
         .route(routes::SPANS, get(traces::spans))
         .route(routes::SPAN_ATTRIBUTE, get(traces::span_attribute))
         .route(routes::LOGS, get(logs::logs))
+        .route(routes::LOG_HISTOGRAM, get(logs::log_histogram))
         .route(routes::METRICS, get(metrics::metrics))
         .route(routes::METRIC_SERIES, get(metrics::metric_series))
         .route(routes::COUNT, get(export::count))

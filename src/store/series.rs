@@ -1,10 +1,13 @@
 //! Turns stored metric points into chart series: time buckets of `step`, grouping by an attribute,
-//! counters as per-second rates, histograms as quantiles / averages / counts.
+//! counters as per-second rates, histograms as quantiles / averages / counts or their bucket counts
+//! per step (a heatmap), and the exemplars the points carry (the one of highest value per step).
 
 use super::read::StreamPoints;
 use super::rows::{METRIC_EXP_HISTOGRAM, METRIC_HISTOGRAM, METRIC_SUM, METRIC_SUMMARY};
 use crate::pdata::json::any_value_to_plain;
-use opentelemetry_proto::tonic::metrics::v1::{ExponentialHistogramDataPoint, HistogramDataPoint, SummaryDataPoint};
+use opentelemetry_proto::tonic::metrics::v1::{
+    exemplar, Exemplar as OtlpExemplar, ExponentialHistogramDataPoint, HistogramDataPoint, NumberDataPoint, SummaryDataPoint,
+};
 use prost::Message;
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
@@ -23,6 +26,8 @@ pub enum Agg {
     /// observations.
     Increase,
     Quantile(f64),
+    /// A histogram's bucket counts per step (a heatmap); the points are the observation counts.
+    Buckets,
 }
 
 impl Agg {
@@ -40,9 +45,10 @@ impl Agg {
             "p90" => Agg::Quantile(0.9),
             "p95" => Agg::Quantile(0.95),
             "p99" => Agg::Quantile(0.99),
+            "buckets" => Agg::Buckets,
             other => {
                 return Err(format!(
-                    "unknown agg '{other}'; use avg, sum, min, max, last, rate, count, increase, p50, p90, p95 or p99"
+                    "unknown agg '{other}'; use avg, sum, min, max, last, rate, count, increase, p50, p90, p95, p99 or buckets"
                 ))
             }
         })
@@ -58,6 +64,7 @@ impl Agg {
             Agg::Count => "count".into(),
             Agg::Increase => "increase".into(),
             Agg::Quantile(q) => format!("p{}", (q * 100.0).round()),
+            Agg::Buckets => "buckets".into(),
         }
     }
     /// What a chart of this metric type shows unless asked otherwise.
@@ -208,23 +215,118 @@ fn labels(stream: &StreamPoints, group_by: Option<&str>) -> Map<String, Value> {
     labels
 }
 
-/// One output series: its labels and its `(time bucket start, value)` points.
-pub type LabeledPoints = (Map<String, Value>, Vec<(i64, f64)>);
+/// A measurement an SDK kept with a point, with the trace and span it was made in.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StoredExemplar {
+    pub time_ns: i64,
+    pub value: f64,
+    pub trace_id: Vec<u8>,
+    pub span_id: Vec<u8>,
+}
+
+/// A histogram series' bucket counts per point: `counts[i][j]` observations of the i-th point in
+/// the bucket at or below `bounds[j]` (the last bucket, one past `bounds`, is +Inf).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct BucketCounts {
+    pub bounds: Vec<f64>,
+    pub counts: Vec<Vec<f64>>,
+}
+
+/// One output series: its labels, its `(time bucket start, value)` points, the exemplar of highest
+/// value in each time bucket, and (`Agg::Buckets`) the bucket counts behind each point.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ComputedSeries {
+    pub labels: Map<String, Value>,
+    pub points: Vec<(i64, f64)>,
+    pub exemplars: Vec<StoredExemplar>,
+    pub buckets: Option<BucketCounts>,
+}
 
 type Cells = BTreeMap<i64, Cell>;
 
-/// Buckets `[start, end]` by `step` and aggregates; returns `(labels, points)` per group
-/// (`group_by` `Some("")`: one group of every stream, unlabelled).
-pub fn compute(streams: &[StreamPoints], start: i64, end: i64, step: i64, group_by: Option<&str>, agg: Agg) -> Vec<LabeledPoints> {
+/// The best exemplar per time bucket (the highest value: the slow request, the big payload).
+type Exemplars = BTreeMap<i64, StoredExemplar>;
+
+/// Keeps `exemplars` of a point at `point_ns` that fall in `[start, end]` and name a trace and span.
+fn keep_exemplars(exemplars: &[OtlpExemplar], point_ns: i64, start: i64, end: i64, step: i64, into: &mut Exemplars) {
+    for e in exemplars {
+        let value = match e.value {
+            Some(exemplar::Value::AsDouble(d)) if d.is_finite() => d,
+            Some(exemplar::Value::AsInt(i)) => i as f64,
+            _ => continue,
+        };
+        let linked = e.trace_id.len() == 16 && e.span_id.len() == 8 && e.trace_id.iter().any(|b| *b != 0);
+        let time_ns = if e.time_unix_nano > 0 { e.time_unix_nano as i64 } else { point_ns };
+        if !linked || time_ns < start || time_ns > end {
+            continue;
+        }
+        let bucket = (time_ns - start) / step;
+        if into.get(&bucket).is_none_or(|kept| kept.value < value) {
+            into.insert(
+                bucket,
+                StoredExemplar {
+                    time_ns,
+                    value,
+                    trace_id: e.trace_id.clone(),
+                    span_id: e.span_id.clone(),
+                },
+            );
+        }
+    }
+}
+
+/// Most buckets a heatmap row set has; finer distributions are merged pairwise down to it.
+const MAX_HEATMAP_BUCKETS: usize = 80;
+
+/// The cells' distributions on one set of bounds: the union of theirs (identical for explicit
+/// histograms, shifting for exponential ones), a bucket's count going where its upper bound falls.
+fn bucket_counts(dists: &[Option<&Distribution>]) -> BucketCounts {
+    let mut bounds: Vec<f64> = dists
+        .iter()
+        .flatten()
+        .flat_map(|d| d.bounds.iter().copied())
+        .filter(|b| b.is_finite())
+        .collect();
+    bounds.sort_by(f64::total_cmp);
+    bounds.dedup();
+    let mut counts: Vec<Vec<f64>> = dists
+        .iter()
+        .map(|d| {
+            let mut row = vec![0.0; bounds.len() + 1];
+            for (i, c) in d.map(|d| d.counts.as_slice()).unwrap_or_default().iter().enumerate() {
+                let target = match d.and_then(|d| d.bounds.get(i)) {
+                    Some(upper) => bounds.partition_point(|b| b < upper),
+                    None => bounds.len(),
+                };
+                row[target.min(bounds.len())] += c;
+            }
+            row
+        })
+        .collect();
+    while bounds.len() > MAX_HEATMAP_BUCKETS {
+        // Keep every second bound: each new bucket is two old ones.
+        bounds = bounds.iter().skip(1).step_by(2).copied().collect();
+        for row in &mut counts {
+            *row = row.chunks(2).map(|pair| pair.iter().sum()).collect();
+            row.resize(bounds.len() + 1, 0.0);
+        }
+    }
+    BucketCounts { bounds, counts }
+}
+
+/// Buckets `[start, end]` by `step` and aggregates; returns the series per group (`group_by`
+/// `Some("")`: one group of every stream, unlabelled).
+pub fn compute(streams: &[StreamPoints], start: i64, end: i64, step: i64, group_by: Option<&str>, agg: Agg) -> Vec<ComputedSeries> {
     let step = step.max(1);
     let bucket_of = |t: i64| (t.saturating_sub(start)) / step;
     // Keyed by the labels' JSON text.
-    let mut groups: BTreeMap<String, (Map<String, Value>, Cells)> = BTreeMap::new();
+    let mut groups: BTreeMap<String, (Map<String, Value>, Cells, Exemplars)> = BTreeMap::new();
     for stream in streams {
         let labels = labels(stream, group_by);
         let key = Value::Object(labels.clone()).to_string();
         // Per-stream cells first (a rate is per series), then merged into the group.
         let mut cells: BTreeMap<i64, Cell> = BTreeMap::new();
+        let mut exemplars = Exemplars::new();
         let cumulative = stream.temporality != 1;
         let mut previous: Option<(i64, f64, i64, Option<Distribution>)> = None;
         for p in &stream.points {
@@ -233,17 +335,26 @@ pub fn compute(streams: &[StreamPoints], start: i64, end: i64, step: i64, group_
             }
             let bucket = bucket_of(p.time_ns);
             let dist = match stream.kind {
-                METRIC_HISTOGRAM => p
-                    .body
-                    .as_deref()
-                    .and_then(|b| HistogramDataPoint::decode(b).ok())
-                    .map(|h| histogram_distribution(&h)),
+                METRIC_HISTOGRAM => p.body.as_deref().and_then(|b| HistogramDataPoint::decode(b).ok()).map(|h| {
+                    keep_exemplars(&h.exemplars, p.time_ns, start, end, step, &mut exemplars);
+                    histogram_distribution(&h)
+                }),
                 METRIC_EXP_HISTOGRAM => p
                     .body
                     .as_deref()
                     .and_then(|b| ExponentialHistogramDataPoint::decode(b).ok())
-                    .map(|e| exponential_distribution(&e)),
-                _ => None,
+                    .map(|e| {
+                        keep_exemplars(&e.exemplars, p.time_ns, start, end, step, &mut exemplars);
+                        exponential_distribution(&e)
+                    }),
+                METRIC_SUMMARY => None,
+                _ => {
+                    // A number point keeps a body only for exemplars, flags or a NaN.
+                    if let Some(n) = p.body.as_deref().and_then(|b| NumberDataPoint::decode(b).ok()) {
+                        keep_exemplars(&n.exemplars, p.time_ns, start, end, step, &mut exemplars);
+                    }
+                    None
+                }
             };
             // NaN points are stored as NULL: they carry no value and are skipped.
             let value = match (p.value, stream.kind) {
@@ -337,7 +448,12 @@ pub fn compute(streams: &[StreamPoints], start: i64, end: i64, step: i64, group_
                 _ => cells.entry(bucket).or_default().add(value),
             }
         }
-        let group = groups.entry(key).or_insert_with(|| (labels, BTreeMap::new()));
+        let group = groups.entry(key).or_insert_with(|| (labels, BTreeMap::new(), Exemplars::new()));
+        for (bucket, e) in exemplars {
+            if group.2.get(&bucket).is_none_or(|kept| kept.value < e.value) {
+                group.2.insert(bucket, e);
+            }
+        }
         for (bucket, cell) in cells {
             let target = group.1.entry(bucket).or_default();
             if let Some(d) = cell.dist {
@@ -370,27 +486,35 @@ pub fn compute(streams: &[StreamPoints], start: i64, end: i64, step: i64, group_
     }
     groups
         .into_values()
-        .map(|(labels, cells)| {
-            let points = cells
-                .into_iter()
-                .filter_map(|(bucket, cell)| {
-                    let t = start.saturating_add(bucket.saturating_mul(step));
-                    let v = match (&cell.dist, agg) {
-                        (Some(d), Agg::Quantile(q)) => d.quantile(q)?,
-                        (Some(d), Agg::Count | Agg::Increase) => d.count,
-                        (Some(d), Agg::Sum) => d.sum,
-                        (Some(d), _) => (d.count > 0.0).then(|| d.sum / d.count)?,
-                        (None, Agg::Rate | Agg::Sum | Agg::Increase) => cell.sum,
-                        (None, Agg::Min) => cell.min,
-                        (None, Agg::Max) => cell.max,
-                        (None, Agg::Last) => cell.last,
-                        (None, Agg::Count) => cell.n,
-                        (None, _) => cell.sum / cell.n.max(1.0),
-                    };
-                    v.is_finite().then_some((t, v))
-                })
-                .collect();
-            (labels, points)
+        .map(|(labels, cells, exemplars)| {
+            let mut points = Vec::with_capacity(cells.len());
+            let mut dists = Vec::new();
+            for (bucket, cell) in &cells {
+                let t = start.saturating_add(bucket.saturating_mul(step));
+                let v = match (&cell.dist, agg) {
+                    (Some(d), Agg::Quantile(q)) => d.quantile(q),
+                    (Some(d), Agg::Count | Agg::Increase | Agg::Buckets) => Some(d.count),
+                    (Some(d), Agg::Sum) => Some(d.sum),
+                    (Some(d), _) => (d.count > 0.0).then(|| d.sum / d.count),
+                    (None, Agg::Rate | Agg::Sum | Agg::Increase) => Some(cell.sum),
+                    (None, Agg::Min) => Some(cell.min),
+                    (None, Agg::Max) => Some(cell.max),
+                    (None, Agg::Last) => Some(cell.last),
+                    (None, Agg::Count) => Some(cell.n),
+                    (None, _) => Some(cell.sum / cell.n.max(1.0)),
+                };
+                if let Some(v) = v.filter(|v| v.is_finite()) {
+                    points.push((t, v));
+                    dists.push(cell.dist.as_ref());
+                }
+            }
+            let buckets = (agg == Agg::Buckets).then(|| bucket_counts(&dists));
+            ComputedSeries {
+                labels,
+                points,
+                exemplars: exemplars.into_values().collect(),
+                buckets,
+            }
         })
         .collect()
 }
@@ -464,7 +588,7 @@ mod more_tests {
             vec![point(10_000_000_000, Some(10.0), None), point(20_000_000_000, Some(5.0), None)],
         );
         let out = compute(&[s], 0, 30_000_000_000, 30_000_000_000, None, Agg::Rate);
-        assert_eq!(out[0].1, vec![(0, -0.5)]);
+        assert_eq!(out[0].points, vec![(0, -0.5)]);
     }
 
     #[test]
@@ -475,13 +599,13 @@ mod more_tests {
             vec![point(10_000_000_000, Some(10.0), None), point(20_000_000_000, Some(5.0), None)],
         );
         let out = compute(&[s], 0, 30_000_000_000, 30_000_000_000, None, Agg::Rate);
-        assert_eq!(out[0].1, vec![(0, 0.5)]);
+        assert_eq!(out[0].points, vec![(0, 0.5)]);
     }
 
     #[test]
     fn increase_counts_what_a_counter_counted_in_the_window() {
         let t = |s: i64| s * 1_000_000_000;
-        let whole = |streams: &[StreamPoints], start: i64| compute(streams, start, t(100), t(1000), None, Agg::Increase)[0].1.clone();
+        let whole = |streams: &[StreamPoints], start: i64| compute(streams, start, t(100), t(1000), None, Agg::Increase)[0].points.clone();
         // Started inside the window (start_ns 1): counted from zero.
         let cumulative = stream(
             METRIC_SUM,
@@ -523,15 +647,15 @@ mod more_tests {
         assert_eq!(compute(&streams, 0, 10, 10, None, Agg::Max).len(), 2);
         let merged = compute(&streams, 0, 10, 10, Some(""), Agg::Max);
         assert_eq!(merged.len(), 1);
-        assert!(merged[0].0.is_empty());
-        assert_eq!(merged[0].1, vec![(0, 5.0)]);
+        assert!(merged[0].labels.is_empty());
+        assert_eq!(merged[0].points, vec![(0, 5.0)]);
     }
 
     #[test]
     fn nan_gauge_points_are_skipped_not_zero() {
         let s = stream(METRIC_GAUGE, false, vec![point(1, Some(4.0), None), point(2, None, None)]);
         let out = compute(&[s], 0, 10, 10, None, Agg::Avg);
-        assert_eq!(out[0].1, vec![(0, 4.0)]);
+        assert_eq!(out[0].points, vec![(0, 4.0)]);
     }
 
     #[test]
@@ -563,5 +687,89 @@ mod more_tests {
         for agg in [Agg::Quantile(0.5), Agg::Count, Agg::Avg] {
             let _ = compute(std::slice::from_ref(&s), 0, 10, 10, None, agg);
         }
+    }
+
+    fn exemplar(t: u64, v: f64, trace: u8) -> OtlpExemplar {
+        OtlpExemplar {
+            time_unix_nano: t,
+            value: Some(exemplar::Value::AsDouble(v)),
+            trace_id: vec![trace; 16],
+            span_id: vec![trace; 8],
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn exemplars_keep_the_highest_per_step_and_need_a_trace() {
+        let body = |exemplars: Vec<OtlpExemplar>| {
+            NumberDataPoint {
+                exemplars,
+                ..Default::default()
+            }
+            .encode_to_vec()
+        };
+        let mut unlinked = exemplar(3, 99.0, 0);
+        unlinked.trace_id.clear();
+        let s = stream(
+            METRIC_GAUGE,
+            false,
+            vec![
+                point(2, Some(1.0), Some(body(vec![exemplar(2, 5.0, 1), exemplar(2, 7.0, 2), unlinked]))),
+                point(12, Some(1.0), Some(body(vec![exemplar(12, 3.0, 3)]))),
+                point(25, Some(1.0), Some(body(vec![exemplar(99, 3.0, 4)]))), // past the window's end
+            ],
+        );
+        let out = compute(&[s], 0, 30, 10, None, Agg::Avg);
+        let kept: Vec<(i64, f64, u8)> = out[0].exemplars.iter().map(|e| (e.time_ns, e.value, e.trace_id[0])).collect();
+        assert_eq!(kept, vec![(2, 7.0, 2), (12, 3.0, 3)]);
+        assert_eq!(out[0].buckets, None);
+    }
+
+    #[test]
+    fn buckets_are_counted_per_step_on_one_set_of_bounds() {
+        let histogram = |counts: Vec<u64>, bounds: Vec<f64>| {
+            HistogramDataPoint {
+                count: counts.iter().sum(),
+                bucket_counts: counts,
+                explicit_bounds: bounds,
+                exemplars: vec![exemplar(1, 0.5, 9)],
+                ..Default::default()
+            }
+            .encode_to_vec()
+        };
+        let mut s = stream(
+            METRIC_HISTOGRAM,
+            false,
+            vec![
+                point(1, Some(3.0), Some(histogram(vec![1, 2, 0], vec![1.0, 2.0]))),
+                point(11, Some(4.0), Some(histogram(vec![0, 1, 3], vec![1.0, 2.0]))),
+                point(21, Some(2.0), Some(histogram(vec![2, 0], vec![5.0]))),
+            ],
+        );
+        s.temporality = 1; // delta: each point its own observations
+        let out = compute(&[s], 0, 30, 10, None, Agg::Buckets);
+        assert_eq!(out[0].points, vec![(0, 3.0), (10, 4.0), (20, 2.0)]);
+        let buckets = out[0].buckets.clone().unwrap();
+        assert_eq!(buckets.bounds, vec![1.0, 2.0, 5.0]);
+        assert_eq!(
+            buckets.counts,
+            vec![vec![1.0, 2.0, 0.0, 0.0], vec![0.0, 1.0, 0.0, 3.0], vec![0.0, 0.0, 2.0, 0.0]]
+        );
+        assert_eq!(out[0].exemplars.len(), 1);
+        assert_eq!(Agg::parse("buckets").unwrap(), Agg::Buckets);
+    }
+
+    #[test]
+    fn fine_distributions_are_merged_down_to_a_readable_heatmap() {
+        let d = Distribution {
+            bounds: (1..=200).map(f64::from).collect(),
+            counts: vec![1.0; 201],
+            sum: 0.0,
+            count: 201.0,
+        };
+        let b = bucket_counts(&[Some(&d)]);
+        assert!(b.bounds.len() <= MAX_HEATMAP_BUCKETS, "{}", b.bounds.len());
+        assert_eq!(b.counts[0].len(), b.bounds.len() + 1);
+        assert_eq!(b.counts[0].iter().sum::<f64>(), 201.0);
     }
 }

@@ -106,6 +106,19 @@ pub struct LogsParams {
     pub window: WindowParams,
 }
 
+/// `GET /api/v1/logs/histogram`: what `/logs` takes to search, and the step.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct LogHistogramParams {
+    pub q: Option<String>,
+    pub service: Option<String>,
+    /// A duration like `1m`, rounded up to a round one; by default about `buckets` steps.
+    pub step: Option<String>,
+    /// About how many steps the window is cut into when no step is given (default 60, at most 1,000).
+    pub buckets: Option<usize>,
+    #[serde(flatten)]
+    pub window: WindowParams,
+}
+
 /// `GET /api/v1/metrics` (the catalogue), `GET /api/v1/export/{signal}`.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct FilterParams {
@@ -120,7 +133,8 @@ pub struct SeriesParams {
     pub step: Option<String>,
     /// Comma-separated attribute keys.
     pub group_by: Option<String>,
-    /// `sum`, `avg`, `min`, `max`, `rate`, `increase`, `p50`, `p90`, `p95`, `p99`, ...
+    /// `sum`, `avg`, `min`, `max`, `rate`, `increase`, `p50`, `p90`, `p95`, `p99`, ...; `buckets`
+    /// (histograms): the bucket counts per step besides the observation counts.
     pub agg: Option<String>,
     /// `true`: every matching series as one, unlabelled (histograms' buckets added before the
     /// quantiles, rates added); not with `group_by`.

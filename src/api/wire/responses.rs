@@ -279,6 +279,31 @@ pub struct Series {
     pub labels: Map<String, Value>,
     /// `[t_unix_nano, value]` pairs, oldest first.
     pub points: Vec<(i64, f64)>,
+    /// Measurements the SDK kept with the points, each with the span it was made in: the one of
+    /// highest value per step, oldest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub exemplars: Vec<Exemplar>,
+    /// `agg=buckets` (histograms): the bucket counts behind each point, for a heatmap.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub buckets: Option<BucketCounts>,
+}
+
+/// A measurement kept with a metric point, and the trace and span it was made in.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct Exemplar {
+    pub time_unix_nano: i64,
+    pub value: f64,
+    pub trace_id: String,
+    pub span_id: String,
+}
+
+/// A histogram's observations per bucket at each point of its series.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct BucketCounts {
+    /// Upper bounds, ascending; the last bucket (one past them) is +Inf.
+    pub bounds: Vec<f64>,
+    /// One row per point of the series (same order), `bounds.len() + 1` counts each.
+    pub counts: Vec<Vec<f64>>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -289,6 +314,63 @@ pub struct SeriesResponse {
     pub agg: String,
     pub step_ns: i64,
     pub series: Vec<Series>,
+}
+
+/// Log records of one severity class (OTLP severity numbers 1-4 trace, 5-8 debug, 9-12 info,
+/// 13-16 warn, 17-20 error, 21-24 fatal; anything else unset).
+#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(default)]
+pub struct SeverityCounts {
+    pub unset: i64,
+    pub trace: i64,
+    pub debug: i64,
+    pub info: i64,
+    pub warn: i64,
+    pub error: i64,
+    pub fatal: i64,
+}
+
+impl SeverityCounts {
+    /// The classes in order of severity, with their names.
+    pub fn by_class(&self) -> [(&'static str, i64); 7] {
+        [
+            ("unset", self.unset),
+            ("trace", self.trace),
+            ("debug", self.debug),
+            ("info", self.info),
+            ("warn", self.warn),
+            ("error", self.error),
+            ("fatal", self.fatal),
+        ]
+    }
+
+    pub fn total(&self) -> i64 {
+        self.by_class().iter().map(|(_, n)| n).sum()
+    }
+}
+
+/// The log records of one time step.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct LogBucket {
+    pub start_unix_nano: i64,
+    pub counts: SeverityCounts,
+}
+
+/// `GET /api/v1/logs/histogram`: the matching log records counted per time step and severity.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct LogHistogramResponse {
+    /// The window counted (its end is now when the request gave none).
+    pub start_unix_nano: i64,
+    pub end_unix_nano: i64,
+    /// A round duration (1s, 2s, 5s, 10s, 30s, 1m, ...); steps start at multiples of it.
+    pub step_ns: i64,
+    /// Every step of the window, empty ones included, oldest first.
+    pub buckets: Vec<LogBucket>,
+    /// Every match in the window.
+    pub total: i64,
+    /// Why an empty answer may be empty (see `TracesResponse::warnings`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]

@@ -22,6 +22,8 @@ pub const SPANS: &str = "/api/v1/spans";
 /// One attribute of one span, whole (answers cut long values and point here).
 pub const SPAN_ATTRIBUTE: &str = "/api/v1/traces/{trace_id}/spans/{span_id}/attributes/{key}";
 pub const LOGS: &str = "/api/v1/logs";
+/// The matching log records counted per time step and severity.
+pub const LOG_HISTOGRAM: &str = "/api/v1/logs/histogram";
 pub const METRICS: &str = "/api/v1/metrics";
 pub const METRIC_SERIES: &str = "/api/v1/metrics/{name}/series";
 pub const COUNT: &str = "/api/v1/count";
