@@ -60,12 +60,6 @@ pub fn time(unix_nano: i64) -> String {
     }
 }
 
-/// `HH:MM:SS` in the browser's time zone: chart axes.
-pub fn clock(unix_nano: i64) -> String {
-    let date = js_sys::Date::new(&((unix_nano / 1_000_000) as f64).into());
-    format!("{:02}:{:02}:{:02}", date.get_hours(), date.get_minutes(), date.get_seconds())
-}
-
 /// `3s ago`, `5m ago`, `2h ago`, `4d ago`.
 pub fn ago(unix_nano: i64) -> String {
     let now_ms = js_sys::Date::now();
@@ -75,6 +69,17 @@ pub fn ago(unix_nano: i64) -> String {
         60..=3599 => format!("{}m ago", secs / 60),
         3600..=86_399 => format!("{}h ago", secs / 3600),
         _ => format!("{}d ago", secs / 86_400),
+    }
+}
+
+/// How many of how many a list shows: `200 of 473`, `200 of at least 10,000` when counting
+/// stopped (`capped`), or just `12` when the page holds every match.
+pub fn shown_of(shown: usize, total: Option<i64>, capped: bool) -> String {
+    match total {
+        Some(all) if capped => format!("{} of at least {}", count(shown as i64), count(all)),
+        Some(all) if all > shown as i64 => format!("{} of {}", count(shown as i64), count(all)),
+        Some(_) => count(shown as i64),
+        None => format!("{} (more may match)", count(shown as i64)),
     }
 }
 
@@ -108,26 +113,6 @@ pub fn bytes(n: i64) -> String {
         format!("{n} B")
     } else {
         format!("{value:.1} {}", units[unit])
-    }
-}
-
-/// A metric value for axes and tooltips: compact, no needless decimals.
-pub fn number(value: f64) -> String {
-    let a = value.abs();
-    if a == 0.0 {
-        "0".into()
-    } else if a >= 1e9 {
-        format!("{:.2}G", value / 1e9)
-    } else if a >= 1e6 {
-        format!("{:.2}M", value / 1e6)
-    } else if a >= 1e4 {
-        format!("{:.1}k", value / 1e3)
-    } else if a >= 100.0 {
-        format!("{value:.0}")
-    } else if a >= 1.0 {
-        format!("{value:.2}")
-    } else {
-        format!("{value:.4}")
     }
 }
 
@@ -169,6 +154,14 @@ mod tests {
         assert_eq!(count(-1000), "-1,000");
         assert_eq!(bytes(512), "512 B");
         assert_eq!(bytes(1536), "1.5 KiB");
+    }
+
+    #[test]
+    fn lists_say_how_many_of_how_many() {
+        assert_eq!(shown_of(12, Some(12), false), "12");
+        assert_eq!(shown_of(200, Some(473), false), "200 of 473");
+        assert_eq!(shown_of(200, Some(10_000), true), "200 of at least 10,000");
+        assert_eq!(shown_of(200, None, false), "200 (more may match)");
     }
 
     #[test]

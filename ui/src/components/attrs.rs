@@ -1,6 +1,7 @@
-//! Attribute tables: key, value (always as text, never as HTML) and a copy button per row. A set
-//! with more than `SHOWN_AT_FIRST` attributes shows that many and a button for the rest: a span
-//! with 100,000 attributes took 39 s to open when every row was drawn at once.
+//! Attribute tables: key, value (always as text, never as HTML) and a copy button per row; with
+//! `on_pick`, a scalar value is a button that adds `key = value` to the page's search (and `≠` one
+//! that excludes it). A set with more than `SHOWN_AT_FIRST` attributes shows that many and a button
+//! for the rest: a span with 100,000 attributes took 39 s to open when every row was drawn at once.
 
 use super::CopyButton;
 use crate::format;
@@ -12,7 +13,13 @@ use std::sync::Arc;
 pub const SHOWN_AT_FIRST: usize = 200;
 
 #[component]
-pub fn AttrTable(attrs: Map<String, Value>, #[prop(optional, into)] empty: Option<String>) -> impl IntoView {
+pub fn AttrTable(
+    attrs: Map<String, Value>,
+    #[prop(optional, into)] empty: Option<String>,
+    /// `(key, value, exclude)` when a value is picked as a search condition.
+    #[prop(optional)]
+    on_pick: Option<Callback<(String, Value, bool)>>,
+) -> impl IntoView {
     if attrs.is_empty() {
         let note = empty.unwrap_or_else(|| "none".into());
         return view! { <p class="muted small">{note}</p> }.into_any();
@@ -24,7 +31,11 @@ pub fn AttrTable(attrs: Map<String, Value>, #[prop(optional, into)] empty: Optio
         let attrs = attrs.clone();
         move || {
             let shown = if show_all.get() { total } else { SHOWN_AT_FIRST };
-            attrs.iter().take(shown).map(|(key, value)| row(key.clone(), value)).collect_view()
+            attrs
+                .iter()
+                .take(shown)
+                .map(|(key, value)| row(key.clone(), value, on_pick))
+                .collect_view()
         }
     };
     let more = move || {
@@ -44,7 +55,7 @@ pub fn AttrTable(attrs: Map<String, Value>, #[prop(optional, into)] empty: Optio
     .into_any()
 }
 
-fn row(key: String, value: &Value) -> impl IntoView {
+fn row(key: String, value: &Value, on_pick: Option<Callback<(String, Value, bool)>>) -> impl IntoView {
     let text = format::value(value);
     let typed = match value {
         Value::String(_) => "str",
@@ -59,16 +70,34 @@ fn row(key: String, value: &Value) -> impl IntoView {
     let pretty = json_shown(value);
     view! {
         <tr>
-            <td class="attr-key">{key}</td>
+            <td class="attr-key">{key.clone()}</td>
             <td class="attr-value">
                 <span class="attr-type">{typed}</span>
-                {match pretty {
-                    Some(indented) => view! { <pre class="attr-json">{indented}</pre> }.into_any(),
-                    None => view! { <span>{text.clone()}</span> }.into_any(),
+                {match (pretty, on_pick) {
+                    (Some(indented), _) => view! { <pre class="attr-json">{indented}</pre> }.into_any(),
+                    (None, Some(pick)) if !value.is_null() => view! { <PickValue key=key.clone() value=value.clone() text=text.clone() pick=pick/> }.into_any(),
+                    (None, _) => view! { <span>{text.clone()}</span> }.into_any(),
                 }}
             </td>
             <td class="attr-copy"><CopyButton text=text/></td>
         </tr>
+    }
+}
+
+/// A value that adds `key = value` to the search when clicked, with a `≠` button beside it that
+/// adds `key != value`.
+#[component]
+pub fn PickValue(key: String, value: Value, text: String, pick: Callback<(String, Value, bool)>) -> impl IntoView {
+    let (k2, v2) = (key.clone(), value.clone());
+    view! {
+        <button class="attr-pick" title=format!("search for {key} = this value") on:click=move |ev| {
+            ev.stop_propagation();
+            pick.run((key.clone(), value.clone(), false));
+        }>{text}</button>
+        <button class="attr-exclude" title="leave records with this value out" on:click=move |ev| {
+            ev.stop_propagation();
+            pick.run((k2.clone(), v2.clone(), true));
+        }>"≠"</button>
     }
 }
 

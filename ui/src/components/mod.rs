@@ -7,6 +7,7 @@ pub mod keys;
 pub mod query;
 pub mod search;
 pub mod theme;
+pub mod ticks;
 
 use leptos::prelude::*;
 

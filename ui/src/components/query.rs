@@ -60,3 +60,42 @@ fn navigator(replace: bool) -> impl Fn(&[(&str, String)]) + Clone + 'static {
         );
     }
 }
+
+/// The page's time window as the API takes it: the `start`/`end` a zoom set (unix ns) when there
+/// are, else `since` (`default_since` when absent).
+pub fn time_window(default_since: &'static str) -> Signal<crate::wire::WindowParams> {
+    let (start, end, since) = (param("start"), param("end"), param("since"));
+    Signal::derive(move || {
+        let (start, end) = (start.get(), end.get());
+        if !start.is_empty() {
+            crate::wire::WindowParams {
+                start: Some(start),
+                end: crate::wire::non_empty(end),
+                since: None,
+            }
+        } else {
+            let since = since.get();
+            crate::wire::WindowParams::since(if since.is_empty() { default_since.to_string() } else { since })
+        }
+    })
+}
+
+/// A window's range in unix ns (`since` counted back from now): what a chart's x axis covers.
+pub fn resolve(window: &crate::wire::WindowParams) -> (i64, i64) {
+    let now = (js_sys::Date::now() * 1e6) as i64;
+    let parse = |v: &Option<String>| v.as_deref().and_then(|v| v.trim().parse::<i64>().ok());
+    let end = parse(&window.end).unwrap_or(now);
+    let start = parse(&window.start)
+        .or_else(|| window.since.as_deref().and_then(super::ticks::parse_since).map(|d| end - d))
+        .unwrap_or(end - 3_600_000_000_000);
+    (start, end.max(start + 1))
+}
+
+/// A zoom: makes `(start, end)` (unix ns) the page's time range, as a new history entry (Back
+/// undoes it); `since` stays for when the zoom is reset.
+pub fn zoomer() -> Callback<(i64, i64)> {
+    let set = setter();
+    Callback::new(move |(start, end): (i64, i64)| {
+        set(&[("start", start.to_string()), ("end", end.max(start + 1).to_string())]);
+    })
+}

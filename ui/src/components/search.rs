@@ -48,12 +48,16 @@ pub fn FilterBox(param: &'static str, #[prop(into)] placeholder: String, #[prop(
     }
 }
 
-/// The look-back window (`since`): the choices people reach for, from five minutes to everything kept.
+/// The look-back window (`since`): the choices people reach for, from five minutes to everything
+/// kept. A zoom (`start`/`end`, set by dragging across a chart) shows beside it as a chip whose
+/// button goes back to the look-back window; picking a window ends the zoom too.
 #[component]
 pub fn SincePicker(#[prop(optional)] default: Option<&'static str>) -> impl IntoView {
     let default = default.unwrap_or("1h");
     let current = query::param("since");
+    let (start, end) = (query::param("start"), query::param("end"));
     let set_query = query::setter();
+    let reset = set_query.clone();
     let choices = [
         ("5m", "Last 5 minutes"),
         ("15m", "Last 15 minutes"),
@@ -63,11 +67,25 @@ pub fn SincePicker(#[prop(optional)] default: Option<&'static str>) -> impl Into
         ("7d", "Last 7 days"),
         ("30d", "Last 30 days"),
     ];
+    let zoom = move || {
+        let start = start.get().parse::<i64>().ok()?;
+        let end = end.get().parse::<i64>().unwrap_or((js_sys::Date::now() * 1e6) as i64);
+        let reset = reset.clone();
+        Some(view! {
+            <span class="chip zoom-chip" title="The time range selected on a chart">
+                {super::ticks::range_label(start, end, super::charts::tz_offset_ns())}
+                " "
+                <button class="ghost reset-zoom" title="Back to the look-back window" on:click=move |_| reset(&[("start", String::new()), ("end", String::new())])>
+                    "reset zoom"
+                </button>
+            </span>
+        })
+    };
     view! {
         <select
             class="since"
             title="Time range"
-            on:change=move |ev| set_query(&[("since", event_target_value(&ev))])
+            on:change=move |ev| set_query(&[("since", event_target_value(&ev)), ("start", String::new()), ("end", String::new())])
         >
             {choices
                 .into_iter()
@@ -80,6 +98,7 @@ pub fn SincePicker(#[prop(optional)] default: Option<&'static str>) -> impl Into
                 })
                 .collect_view()}
         </select>
+        {zoom}
     }
 }
 

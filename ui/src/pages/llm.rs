@@ -13,6 +13,9 @@ use leptos::prelude::*;
 use leptos_router::components::A;
 use leptos_router::hooks::use_navigate;
 
+/// Runs the list shows at most (the newest).
+const RUNS_SHOWN: usize = 200;
+
 #[component]
 pub fn LlmPage() -> impl IntoView {
     let q = query::param("q");
@@ -25,7 +28,7 @@ pub fn LlmPage() -> impl IntoView {
             q: wire::non_empty(q.get()),
             run_id: wire::non_empty(run_id.get()),
             session_id: wire::non_empty(session_id.get()),
-            limit: Some(200),
+            limit: Some(RUNS_SHOWN),
             window: wire::WindowParams::since(wire::non_empty(since.get()).unwrap_or_else(|| "24h".into())),
         };
         refresh_tick();
@@ -72,7 +75,18 @@ pub fn LlmPage() -> impl IntoView {
                         view! { <p class="muted">"No run matches."</p> }.into_any()
                     }
                 }
-                Some(Ok(_)) => view! { <Summary runs=runs.get()/> <RunTable runs=runs.get() selected=selected/> }.into_any(),
+                Some(Ok(_)) => {
+                    // The runs endpoint does not count past its page: a full page may not be all.
+                    let n = runs.read().len();
+                    let total = (n < RUNS_SHOWN).then_some(n as i64);
+                    let heading = format!("{} run{}", format::shown_of(n, total, false), if n == 1 { "" } else { "s" });
+                    view! {
+                        <Summary runs=runs.get()/>
+                        <p class="muted small list-heading">{heading}</p>
+                        <RunTable runs=runs.get() selected=selected/>
+                    }
+                    .into_any()
+                }
             }}
         </section>
     }

@@ -1,21 +1,26 @@
-//! Logs: full-text and filter search, a service filter, severity colours, a live tail over SSE with
-//! pause, rows that expand to their attributes, and links to the trace and span of each record.
+//! Logs: full-text and filter search, a service filter, a severity histogram over the time range
+//! (a bar or a dragged range narrows it), severity colours, a live tail over SSE with pause, rows
+//! that expand to their attributes (a value clicked becomes a search condition, `≠` excludes it),
+//! links to the trace and span of each record, and how many records match in all.
 
 use crate::api;
 use crate::app::refresh_tick;
-use crate::components::attrs::AttrTable;
-use crate::components::charts::colour_for;
+use crate::components::attrs::{AttrTable, PickValue};
+use crate::components::charts::{colour_for, SeverityBars};
 use crate::components::search::{FilterBox, ServicePicker, SincePicker};
 use crate::components::{keys, query, EmptyState, ErrorNote, Loading};
 use crate::format;
-use crate::wire::{self, LogRecord, LogsResponse};
+use crate::wire::{self, LogHistogramResponse, LogRecord, LogsResponse};
 use leptos::prelude::*;
+use serde_json::Value;
 use std::cell::RefCell;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
 /// Live-tail records kept on screen; older ones fall off the end.
 const LIVE_LIMIT: usize = 500;
+/// Records a search shows at most (the newest); the heading says how many match in all.
+const SHOWN: usize = 300;
 
 /// The CSS class (and fallback label) of an OTLP severity number.
 pub fn severity_class(number: i32) -> &'static str {
@@ -53,6 +58,61 @@ fn combined_filter(filter: &str, text: &str) -> String {
     }
 }
 
+/// Filter-language keys that are fields, not attributes: an attribute of that name is `attr["..."]`.
+const FIELD_NAMES: [&str; 10] = [
+    "service",
+    "name",
+    "kind",
+    "status",
+    "duration",
+    "trace_id",
+    "span_id",
+    "severity",
+    "body",
+    "event_name",
+];
+
+/// How the filter language names an attribute (`resource`: of the resource): bare when it can be
+/// (`http.method`), else quoted (`attr["user name"]`, `resource["service.name"]`).
+fn attribute_field(key: &str, resource: bool) -> String {
+    let plain = !key.is_empty()
+        && key.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
+        && key.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+        && !FIELD_NAMES.contains(&key)
+        && !["resource.", "event.", "scope.", "status.", "llm.", "attr."]
+            .iter()
+            .any(|p| key.starts_with(p));
+    match (resource, plain) {
+        (true, true) => format!("resource.{key}"),
+        (true, false) => format!("resource[{}]", format::filter_literal(key)),
+        (false, true) => key.to_string(),
+        (false, false) => format!("attr[{}]", format::filter_literal(key)),
+    }
+}
+
+/// `field = value` (`!=` to exclude) for a scalar value; None for maps and lists.
+fn condition(field: &str, value: &Value, exclude: bool) -> Option<String> {
+    let literal = match value {
+        Value::String(s) => format::filter_literal(s),
+        Value::Number(n) => n.to_string(),
+        Value::Bool(b) => b.to_string(),
+        _ => return None,
+    };
+    Some(format!("{field} {} {literal}", if exclude { "!=" } else { "=" }))
+}
+
+/// The search with one more condition, joined with `and` (the search in parentheses when it has `or`).
+fn with_condition(q: &str, condition: &str) -> String {
+    let q = q.trim();
+    if q.is_empty() {
+        condition.to_string()
+    } else if q.to_lowercase().contains(" or ") {
+        format!("({q}) and {condition}")
+    } else {
+        format!("{q} and {condition}")
+    }
+}
+
 /// An open live tail: the EventSource and its handlers (dropping a handler frees it).
 struct Tail {
     source: web_sys::EventSource,
@@ -78,20 +138,49 @@ pub fn LogsPage() -> impl IntoView {
     let q = query::param("q");
     let text = query::param("text");
     let service = query::param("service");
-    let since = query::param("since");
+    let window = query::time_window("1h");
     let set_query = query::setter();
+    let zoom = query::zoomer();
 
     let result = LocalResource::new(move || {
         let params = wire::LogsParams {
             q: wire::non_empty(combined_filter(&q.get(), &text.get())),
             service: wire::non_empty(service.get()),
-            limit: Some(300),
-            window: wire::WindowParams::since(wire::non_empty(since.get()).unwrap_or_else(|| "1h".into())),
+            limit: Some(SHOWN),
+            total: Some("true".into()),
+            window: window.get(),
             ..Default::default()
         };
         refresh_tick();
         async move { api::get::<LogsResponse, _>(wire::routes::LOGS, &params).await }
     });
+    // The severity histogram counts the same search over the same window.
+    let histogram = LocalResource::new(move || {
+        let window = window.get();
+        let range = query::resolve(&window);
+        let params = wire::LogHistogramParams {
+            q: wire::non_empty(combined_filter(&q.get(), &text.get())),
+            service: wire::non_empty(service.get()),
+            buckets: Some(60),
+            window,
+            ..Default::default()
+        };
+        refresh_tick();
+        async move {
+            api::get::<LogHistogramResponse, _>(wire::routes::LOG_HISTOGRAM, &params)
+                .await
+                .map(|h| (h, range))
+        }
+    });
+    // A value picked in an expanded record becomes a condition of the search.
+    let pick = {
+        let set_query = set_query.clone();
+        Callback::new(move |(field, value, exclude): (String, Value, bool)| {
+            if let Some(c) = condition(&field, &value, exclude) {
+                set_query(&[("q", with_condition(&q.get_untracked(), &c))]);
+            }
+        })
+    };
     let error = Signal::derive(move || result.get().and_then(|r| r.err()));
 
     // Live tail: records that arrived since it was switched on, newest first; held back while paused.
@@ -205,6 +294,19 @@ pub fn LogsPage() -> impl IntoView {
                     })}
                 </div>
             </div>
+            {move || histogram.get().and_then(|h| h.ok()).map(|(h, range)| {
+                let buckets: Vec<(i64, [i64; 7])> = h
+                    .buckets
+                    .iter()
+                    .map(|b| {
+                        let c = b.counts;
+                        (b.start_unix_nano, [c.fatal, c.error, c.warn, c.info, c.debug, c.trace, c.unset])
+                    })
+                    .collect();
+                let range = (range.0.max(h.start_unix_nano), range.1);
+                view! { <SeverityBars buckets=buckets step_ns=h.step_ns range=range on_zoom=zoom/> }
+            })}
+            {move || result.get().and_then(|r| r.ok()).map(|r| r.warnings).unwrap_or_default().into_iter().map(|w| view! { <p class="search-warning">{w}</p> }).collect_view()}
             {move || match result.get() {
                 None => view! { <Loading/> }.into_any(),
                 Some(Err(e)) if e.column.is_some() => view! { <span></span> }.into_any(),
@@ -216,14 +318,26 @@ pub fn LogsPage() -> impl IntoView {
                         view! { <p class="muted">"No log record matches. Widen the time range or loosen the search."</p> }.into_any()
                     }
                 }
-                Some(Ok(_)) => view! { <LogTable rows=rows selected=selected expanded=expanded/> }.into_any(),
+                Some(Ok(r)) => {
+                    let fetched = r.logs.len();
+                    let heading = format!("{} records", format::shown_of(fetched, r.total, r.total_capped));
+                    view! { <LogTable rows=rows selected=selected expanded=expanded heading=heading live=live pick=pick/> }.into_any()
+                }
             }}
         </section>
     }
 }
 
 #[component]
-fn LogTable(rows: Memo<Vec<LogRecord>>, selected: RwSignal<Option<usize>>, expanded: RwSignal<Option<String>>) -> impl IntoView {
+fn LogTable(
+    rows: Memo<Vec<LogRecord>>,
+    selected: RwSignal<Option<usize>>,
+    expanded: RwSignal<Option<String>>,
+    /// How many the search found of how many match.
+    heading: String,
+    live: RwSignal<bool>,
+    pick: Callback<(String, Value, bool)>,
+) -> impl IntoView {
     let body = move || {
         rows.get()
             .into_iter()
@@ -256,7 +370,7 @@ fn LogTable(rows: Memo<Vec<LogRecord>>, selected: RwSignal<Option<usize>>, expan
                     {move || (expanded.read().as_deref() == Some(key.as_str())).then(|| view! {
                         <tr class="log-detail-row">
                             <td colspan="5" class="log-detail">
-                                <LogDetail log=detail.clone()/>
+                                <LogDetail log=detail.clone() pick=pick/>
                             </td>
                         </tr>
                     })}
@@ -265,7 +379,10 @@ fn LogTable(rows: Memo<Vec<LogRecord>>, selected: RwSignal<Option<usize>>, expan
             .collect_view()
     };
     view! {
-        <p class="muted small">{move || format!("{} records · j/k or ↑/↓ to move, Enter to expand, / to search", rows.read().len())}</p>
+        <p class="muted small list-heading">
+            {move || if live.get() { format!("{} records (live) · ", rows.read().len()) } else { format!("{heading} · ") }}
+            "j/k or ↑/↓ to move, Enter to expand, / to search · click a value in a record to search for it"
+        </p>
         <table class="list logs-table">
             <thead><tr><th>"Time"</th><th>"Severity"</th><th>"Service"</th><th>"Body"</th><th>"Trace"</th></tr></thead>
             <tbody>{body}</tbody>
@@ -274,7 +391,7 @@ fn LogTable(rows: Memo<Vec<LogRecord>>, selected: RwSignal<Option<usize>>, expan
 }
 
 #[component]
-fn LogDetail(log: LogRecord) -> impl IntoView {
+fn LogDetail(log: LogRecord, pick: Callback<(String, Value, bool)>) -> impl IntoView {
     let trace_link = (!log.trace_id.is_empty()).then(|| {
         let trace_href = format!("/traces/{}", log.trace_id);
         let span_href = format!("/traces/{}?span={}", log.trace_id, log.span_id);
@@ -285,13 +402,25 @@ fn LogDetail(log: LogRecord) -> impl IntoView {
             </p>
         }
     });
+    let level = severity_class(log.severity_number);
+    // Attribute tables name keys bare; the picked condition names them the filter language's way.
+    let pick_attr =
+        Callback::new(move |(key, value, exclude): (String, Value, bool)| pick.run((attribute_field(&key, false), value, exclude)));
+    let pick_resource =
+        Callback::new(move |(key, value, exclude): (String, Value, bool)| pick.run((attribute_field(&key, true), value, exclude)));
     view! {
         {trace_link}
-        <p class="small muted">{format!("observed {}", format::time(log.observed_time_unix_nano))}</p>
+        <p class="small log-fields">
+            "severity "
+            <PickValue key="severity".to_string() value=Value::String(level.to_string()) text=level.to_string() pick=pick/>
+            " · service "
+            <PickValue key="service".to_string() value=Value::String(log.service.clone()) text=log.service.clone() pick=pick/>
+            <span class="muted">{format!(" · observed {}", format::time(log.observed_time_unix_nano))}</span>
+        </p>
         <h4>"Attributes"</h4>
-        <AttrTable attrs=log.attributes.clone()/>
+        <AttrTable attrs=log.attributes.clone() on_pick=pick_attr/>
         <h4>"Resource"</h4>
-        <AttrTable attrs=log.resource.clone()/>
+        <AttrTable attrs=log.resource.clone() on_pick=pick_resource/>
     }
 }
 
@@ -305,5 +434,23 @@ mod tests {
         assert_eq!(combined_filter("severity >= warn", " "), "severity >= warn");
         assert_eq!(combined_filter("", "time out"), r#"body ~ "time out""#);
         assert_eq!(combined_filter("a = 1 or b = 2", "x"), r#"(a = 1 or b = 2) and body ~ "x""#);
+    }
+
+    #[test]
+    fn picked_values_become_conditions_in_the_filter_language() {
+        assert_eq!(attribute_field("http.method", false), "http.method");
+        assert_eq!(attribute_field("user name", false), r#"attr["user name"]"#);
+        assert_eq!(attribute_field("status", false), r#"attr["status"]"#);
+        assert_eq!(attribute_field("host.name", true), "resource.host.name");
+        assert_eq!(attribute_field("a b", true), r#"resource["a b"]"#);
+        assert_eq!(
+            condition("http.method", &Value::String("GET".into()), false).unwrap(),
+            r#"http.method = "GET""#
+        );
+        assert_eq!(condition("code", &serde_json::json!(503), true).unwrap(), "code != 503");
+        assert_eq!(condition("tags", &serde_json::json!(["a"]), false), None);
+        assert_eq!(with_condition("", "a = 1"), "a = 1");
+        assert_eq!(with_condition("b = 2", "a = 1"), "b = 2 and a = 1");
+        assert_eq!(with_condition("b = 2 or c = 3", "a = 1"), "(b = 2 or c = 3) and a = 1");
     }
 }

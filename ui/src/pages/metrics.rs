@@ -1,16 +1,19 @@
 //! Metrics: a searchable list (name, type, unit, description, series), and a page per metric with a
 //! chart over a time range: gauges and sums as lines, monotonic counters as rates (the server turns
-//! them into rates), histograms as p50/p95/p99; grouping by an attribute.
+//! them into rates), histograms as p50/p95/p99 or as a heatmap of their buckets; grouping by an
+//! attribute, exemplars linking to their spans, dragging across the chart to zoom.
 
 use crate::api;
 use crate::app::refresh_tick;
-use crate::components::charts::{ChartSeries, LineChart};
+use crate::components::charts::{ChartExemplar, ChartSeries, Heatmap, LineChart};
 use crate::components::search::SincePicker;
+use crate::components::ticks::Unit;
 use crate::components::{keys, query, EmptyState, ErrorNote, Loading};
 use crate::format;
 use crate::wire::{self, MetricsResponse, SeriesResponse};
 use leptos::prelude::*;
 use leptos_router::hooks::{use_navigate, use_params_map};
+use std::collections::HashSet;
 
 #[component]
 pub fn MetricsPage() -> impl IntoView {
@@ -73,7 +76,15 @@ pub fn MetricsPage() -> impl IntoView {
                             }
                         })
                         .collect_view();
+                    let all = result.get().and_then(|r| r.ok()).map_or(0, |r| r.metrics.len());
+                    let shown_n = shown.read().len();
+                    let heading = if shown_n == all {
+                        format!("{} metric{}", format::count(all as i64), if all == 1 { "" } else { "s" })
+                    } else {
+                        format!("{} of {} metrics match", format::count(shown_n as i64), format::count(all as i64))
+                    };
                     view! {
+                        <p class="muted small list-heading">{heading}</p>
                         <table class="list metric-list">
                             <thead><tr><th>"Name"</th><th>"Type"</th><th>"Unit"</th><th>"Description"</th><th>"Series"</th></tr></thead>
                             <tbody>{rows}</tbody>
@@ -101,14 +112,37 @@ fn aggregations(kind: Option<wire::MetricType>, chosen: &str) -> Vec<&'static st
     }
 }
 
+/// What a metric page draws: lines (with their exemplars) or a heatmap of histogram buckets.
+#[derive(Clone, Debug, PartialEq)]
+enum Drawn {
+    Lines {
+        series: Vec<ChartSeries>,
+        exemplars: Vec<ChartExemplar>,
+    },
+    Heatmap {
+        times: Vec<i64>,
+        step_ns: i64,
+        bounds: Vec<f64>,
+        counts: Vec<Vec<f64>>,
+    },
+}
+
 #[component]
 pub fn MetricPage() -> impl IntoView {
     let params = use_params_map();
     let name = Memo::new(move |_| params.read().get("name").unwrap_or_default());
-    let since = query::param("since");
+    let window = query::time_window("1h");
     let group_by = query::param("group_by");
     let agg = query::param("agg");
+    let view_kind = query::param("view");
     let set_query = query::setter();
+    let zoom = query::zoomer();
+    // Hidden legend entries survive refreshes; a new grouping or metric starts with all shown.
+    let hidden = RwSignal::new(HashSet::<String>::new());
+    Effect::new(move |_| {
+        let _ = (name.get(), group_by.get(), agg.get());
+        hidden.set(HashSet::new());
+    });
 
     let catalogue = LocalResource::new(|| api::get::<MetricsResponse, _>(wire::routes::METRICS, &()));
     let metric = Memo::new(move |_| {
@@ -118,24 +152,60 @@ pub fn MetricPage() -> impl IntoView {
             .and_then(|r| r.ok())
             .and_then(|r| r.metrics.into_iter().find(|m| m.name == wanted))
     });
+    let bucketed = Memo::new(move |_| {
+        metric
+            .get()
+            .is_some_and(|m| matches!(m.kind, wire::MetricType::Histogram | wire::MetricType::ExponentialHistogram))
+    });
+    let heatmap = Memo::new(move |_| bucketed.get() && view_kind.get() == "heatmap");
     let charts = LocalResource::new(move || {
         // Until the catalogue answers, the metric's type (and so its aggregations) is unknown.
         let known = catalogue.get().is_some();
         let kind = metric.get().map(|m| m.kind);
-        let (name, since, group_by, agg) = (name.get(), since.get(), group_by.get(), agg.get());
+        let (name, window, group_by, agg, heatmap) = (name.get(), window.get(), group_by.get(), agg.get(), heatmap.get());
         refresh_tick();
         async move {
             if !known {
                 return Ok(None);
             }
+            let range = query::resolve(&window);
+            if heatmap {
+                let params = wire::SeriesParams {
+                    agg: Some("buckets".into()),
+                    merge: Some("true".into()),
+                    window,
+                    ..Default::default()
+                };
+                let r = api::get::<SeriesResponse, _>(&wire::routes::metric_series(&api::encode(&name)), &params).await?;
+                let step_ns = r.step_ns;
+                let drawn = r
+                    .series
+                    .into_iter()
+                    .next()
+                    .and_then(|s| {
+                        let times = s.points.iter().map(|p| p.0).collect();
+                        s.buckets.map(|b| Drawn::Heatmap {
+                            times,
+                            step_ns,
+                            bounds: b.bounds,
+                            counts: b.counts,
+                        })
+                    })
+                    .unwrap_or(Drawn::Lines {
+                        series: Vec::new(),
+                        exemplars: Vec::new(),
+                    });
+                return Ok::<_, api::ApiError>(Some((drawn, r.kind.to_string(), "buckets".to_string(), range)));
+            }
             let mut series = Vec::new();
+            let mut exemplars = Vec::new();
             let mut answered_kind = String::new();
             let mut answered_aggs: Vec<String> = Vec::new();
-            for a in aggregations(kind, &agg) {
+            for (n, a) in aggregations(kind, &agg).into_iter().enumerate() {
                 let params = wire::SeriesParams {
                     group_by: wire::non_empty(group_by.clone()),
                     agg: Some(a.to_string()),
-                    window: wire::WindowParams::since(wire::non_empty(since.clone()).unwrap_or_else(|| "1h".into())),
+                    window: window.clone(),
                     ..Default::default()
                 };
                 let r = api::get::<SeriesResponse, _>(&wire::routes::metric_series(&api::encode(&name)), &params).await?;
@@ -154,14 +224,30 @@ pub fn MetricPage() -> impl IntoView {
                         (false, true) => a.to_string(),
                         (false, false) => format!("{a} · {labels}"),
                     };
+                    // Every aggregation of a histogram carries the same exemplars: keep the first's.
+                    if n == 0 {
+                        exemplars.extend(s.exemplars.into_iter().map(|e| ChartExemplar {
+                            series: label.clone(),
+                            t: e.time_unix_nano,
+                            value: e.value,
+                            trace_id: e.trace_id,
+                            span_id: e.span_id,
+                        }));
+                    }
                     series.push(ChartSeries { label, points: s.points });
                 }
             }
-            Ok::<_, api::ApiError>(Some((series, answered_kind, answered_aggs.join(", "))))
+            Ok(Some((
+                Drawn::Lines { series, exemplars },
+                answered_kind,
+                answered_aggs.join(", "),
+                range,
+            )))
         }
     });
     let set_group = set_query.clone();
     let set_agg = set_query.clone();
+    let set_view = set_query.clone();
     view! {
         <section class="page">
             <p><a href="/metrics">"← all metrics"</a></p>
@@ -178,7 +264,7 @@ pub fn MetricPage() -> impl IntoView {
                 {move || {
                     let histogram = metric.get().is_some_and(|m| m.kind.is_distribution());
                     let set_agg = set_agg.clone();
-                    histogram.then(|| view! {
+                    (histogram && !heatmap.get()).then(|| view! {
                         <label class="inline">"show "
                             <select on:change=move |ev| set_agg(&[("agg", event_target_value(&ev))])>
                                 {["", "p50", "p95", "p99", "avg", "count"].into_iter().map(|a| {
@@ -189,19 +275,44 @@ pub fn MetricPage() -> impl IntoView {
                         </label>
                     })
                 }}
+                {move || {
+                    let set_view = set_view.clone();
+                    let set_lines = set_view.clone();
+                    bucketed.get().then(|| view! {
+                        <span class="segmented" role="group" aria-label="chart view">
+                            <button class="view-lines" aria-pressed=move || (!heatmap.get()).to_string() on:click=move |_| set_lines(&[("view", String::new())])>"Lines"</button>
+                            <button class="view-heatmap" aria-pressed=move || heatmap.get().to_string() on:click=move |_| set_view(&[("view", "heatmap".to_string())])>"Heatmap"</button>
+                        </span>
+                    })
+                }}
             </div>
             {move || match charts.get() {
                 None | Some(Ok(None)) => view! { <Loading/> }.into_any(),
                 Some(Err(e)) => view! { <ErrorNote message=e.message/> }.into_any(),
-                Some(Ok(Some((series, kind, agg)))) => {
-                    let unit = metric.get().map(|m| m.unit).unwrap_or_default();
+                Some(Ok(Some((drawn, kind, agg, range)))) => {
+                    let unit_text = metric.get().map(|m| m.unit).unwrap_or_default();
+                    let unit = if agg == "count" { Unit::Plain } else { Unit::parse(&unit_text) };
                     let note = format!("{kind}{}", if agg.is_empty() { String::new() } else { format!(" as {agg}") });
-                    let note = if agg == "rate" { format!("{note} (per second{})", if unit.is_empty() { String::new() } else { format!(", {unit}/s") }) } else { note };
-                    view! {
-                        <p class="muted small">{note}</p>
-                        <LineChart series=series y_label=format::number/>
+                    let note = if agg == "rate" { format!("{note} (per second{})", if unit_text.is_empty() { String::new() } else { format!(", {unit_text}/s") }) } else { note };
+                    let hint = "drag across the chart to zoom · click a legend entry to hide it, shift-click to show it alone";
+                    match drawn {
+                        Drawn::Lines { series, exemplars } => {
+                            let exemplar_note = (!exemplars.is_empty()).then(|| format!(" · ◆ {} exemplars: click one to open its span", exemplars.len()));
+                            view! {
+                                <p class="muted small">{note}{exemplar_note}{format!(" · {hint}")}</p>
+                                <LineChart series=series unit=unit range=range exemplars=exemplars hidden=hidden on_zoom=zoom/>
+                            }
+                            .into_any()
+                        }
+                        Drawn::Heatmap { times, step_ns, bounds, counts } => {
+                            let grouped = (!group_by.get().is_empty()).then_some(" · every series together (a heatmap is not grouped)");
+                            view! {
+                                <p class="muted small">{format!("{kind}: observations per bucket and step")}{grouped}" · drag across the chart to zoom"</p>
+                                <Heatmap times=times step_ns=step_ns bounds=bounds counts=counts unit=unit range=range on_zoom=zoom/>
+                            }
+                            .into_any()
+                        }
                     }
-                    .into_any()
                 }
             }}
         </section>

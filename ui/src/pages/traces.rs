@@ -1,5 +1,6 @@
 //! Traces: search with the filter language, service, time range and duration bounds; a duration
-//! scatter plot; the matching traces, sortable by time or duration; Enter or a click opens one.
+//! scatter plot over the time range (drag across it to zoom); the matching traces with how many
+//! match in all, sorted by the server over every match; Enter or a click opens one.
 
 use crate::api::{self, ApiError};
 use crate::app::refresh_tick;
@@ -15,13 +16,16 @@ use leptos_router::hooks::use_navigate;
 pub fn TracesPage() -> impl IntoView {
     let q = query::param("q");
     let service = query::param("service");
-    let since = query::param("since");
+    let window = query::time_window("1h");
     let min = query::param("min");
     let max = query::param("max");
     let sort = query::param("sort");
     let set_query = query::setter();
+    let zoom = query::zoomer();
 
     let result = LocalResource::new(move || {
+        let window = window.get();
+        let range = query::resolve(&window);
         let params = wire::TracesParams {
             q: wire::non_empty(q.get()),
             also: None,
@@ -29,42 +33,29 @@ pub fn TracesPage() -> impl IntoView {
             limit: Some(SHOWN as usize),
             min_duration: wire::non_empty(min.get()),
             max_duration: wire::non_empty(max.get()),
-            // The server sorts every match before the limit.
+            // The server sorts every match before the limit, and counts them all.
             sort: wire::non_empty(sort.get()),
-            total: None,
-            window: wire::WindowParams::since(non_empty_or(since.get(), "1h")),
-        };
-        refresh_tick();
-        async move { api::get::<TracesResponse, _>(wire::routes::TRACES, &params).await }
-    });
-    // How many match in all, so a full list does not read as the total.
-    let total = LocalResource::new(move || {
-        let params = wire::CountParams {
-            signal: Some("traces".into()),
-            q: wire::non_empty(q.get()),
-            service: wire::non_empty(service.get()),
-            window: wire::WindowParams::since(non_empty_or(since.get(), "1h")),
+            total: Some("true".into()),
+            window,
         };
         refresh_tick();
         async move {
-            api::get::<wire::CountResponse, _>(wire::routes::COUNT, &params)
+            api::get::<TracesResponse, _>(wire::routes::TRACES, &params)
                 .await
-                .ok()
-                .map(|c| c.count)
+                .map(|r| (r, range))
         }
     });
     let heading = move |shown: usize| {
-        // The count knows no duration bounds: with them, say only that there may be more.
-        let bounded = !min.get().is_empty() || !max.get().is_empty();
-        match total.get().flatten() {
-            _ if (shown as i64) < SHOWN => format!("{shown} trace{}", if shown == 1 { "" } else { "s" }),
-            Some(all) if all > shown as i64 && !bounded => format!("the newest {shown} of {} traces", format::count(all)),
-            _ => format!("the newest {shown} traces (more may match)"),
-        }
+        let (total, capped) = result
+            .get()
+            .and_then(|r| r.ok())
+            .map_or((None, false), |(r, _)| (r.total, r.total_capped));
+        let noun = if total == Some(1) { "trace" } else { "traces" };
+        format!("{} {noun}", format::shown_of(shown, total, capped))
     };
     let error = Signal::derive(move || result.get().and_then(|r| r.err()));
     let traces = Memo::new(move |_| {
-        let mut list = result.get().and_then(|r| r.ok()).map(|r| r.traces).unwrap_or_default();
+        let mut list = result.get().and_then(|r| r.ok()).map(|(r, _)| r.traces).unwrap_or_default();
         if sort.get() == "duration" {
             list.sort_by_key(|t| std::cmp::Reverse(t.duration_ns));
         }
@@ -109,6 +100,9 @@ pub fn TracesPage() -> impl IntoView {
                         <select on:change=move |ev| set_sort(&[("sort", event_target_value(&ev))])>
                             <option value="" selected=move || sort.get() != "duration">"newest first"</option>
                             <option value="duration" selected=move || sort.get() == "duration">"longest first"</option>
+                            <option value="shortest" selected=move || sort.get() == "shortest">"shortest first"</option>
+                            <option value="spans" selected=move || sort.get() == "spans">"most spans first"</option>
+                            <option value="errors" selected=move || sort.get() == "errors">"most errors first"</option>
                         </select>
                     </label>
                 </div>
@@ -117,7 +111,7 @@ pub fn TracesPage() -> impl IntoView {
                 None => view! { <Loading/> }.into_any(),
                 Some(Err(e)) if e.column.is_some() => view! { <span></span> }.into_any(),
                 Some(Err(ApiError { message, .. })) => view! { <ErrorNote message=message/> }.into_any(),
-                Some(Ok(response)) if traces.read().is_empty() => {
+                Some(Ok((response, _))) if traces.read().is_empty() => {
                     if q.get().is_empty() && service.get().is_empty() && min.get().is_empty() && max.get().is_empty() {
                         view! { <EmptyState what="traces"/> }.into_any()
                     } else {
@@ -130,7 +124,7 @@ pub fn TracesPage() -> impl IntoView {
                         .into_any()
                     }
                 }
-                Some(Ok(_)) => {
+                Some(Ok((response, range))) => {
                     let list = traces.get();
                     let points = list
                         .iter()
@@ -142,8 +136,10 @@ pub fn TracesPage() -> impl IntoView {
                             label: format!("{}: {}", t.root_service, t.root_name),
                         })
                         .collect();
+                    let warnings = response.warnings.clone();
                     view! {
-                        <ScatterPlot points=points open=open_dot/>
+                        {warnings.into_iter().map(|w| view! { <p class="search-warning">{w}</p> }).collect_view()}
+                        <ScatterPlot points=points open=open_dot range=range on_zoom=zoom/>
                         <TraceTable heading=heading(list.len()) traces=list selected=selected open=Callback::new(open.clone())/>
                     }
                     .into_any()
@@ -153,16 +149,8 @@ pub fn TracesPage() -> impl IntoView {
     }
 }
 
-/// Traces the list shows at most (the newest); the heading says how many match in all.
+/// Traces the list shows at most (the first in the chosen order); the heading says how many match in all.
 const SHOWN: i64 = 200;
-
-fn non_empty_or(value: String, default: &str) -> String {
-    if value.is_empty() {
-        default.to_string()
-    } else {
-        value
-    }
-}
 
 #[component]
 fn TraceTable(heading: String, traces: Vec<TraceSummary>, selected: RwSignal<Option<usize>>, open: Callback<String>) -> impl IntoView {
