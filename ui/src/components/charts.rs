@@ -11,6 +11,8 @@ use std::collections::HashSet;
 use wasm_bindgen::JsCast;
 
 const HEIGHT: f64 = 240.0;
+/// The log severity histogram sits above a list: lower.
+const BARS_HEIGHT: f64 = 140.0;
 const LEFT: f64 = 70.0;
 const RIGHT: f64 = 16.0;
 const TOP: f64 = 10.0;
@@ -55,6 +57,7 @@ pub fn tz_offset_ns() -> i64 {
 #[derive(Clone, Copy, Debug, PartialEq)]
 struct Plot {
     width: f64,
+    height: f64,
     x0: f64,
     x1: f64,
     y0: f64,
@@ -73,7 +76,7 @@ impl Plot {
     }
     fn y(&self, v: f64) -> f64 {
         let span = if self.y1 > self.y0 { self.y1 - self.y0 } else { 1.0 };
-        HEIGHT - BOTTOM - (v - self.y0) / span * (HEIGHT - TOP - BOTTOM)
+        self.height - BOTTOM - (v - self.y0) / span * (self.height - TOP - BOTTOM)
     }
 }
 
@@ -169,10 +172,11 @@ fn pointer_handlers(
 }
 
 /// The selection being dragged, as a shaded band.
-fn drag_band(pointer: Pointer) -> impl IntoView {
+fn drag_band(pointer: Pointer, plot: Memo<Plot>) -> impl IntoView {
     move || {
+        let height = plot.get().height;
         pointer.drag.get().filter(|(a, b)| (a - b).abs() >= 1.0).map(|(a, b)| {
-            view! { <rect class="zoom-selection" x=a.min(b) y=TOP width=(a - b).abs() height=HEIGHT - TOP - BOTTOM/> }
+            view! { <rect class="zoom-selection" x=a.min(b) y=TOP width=(a - b).abs() height=height - TOP - BOTTOM/> }
         })
     }
 }
@@ -193,8 +197,8 @@ fn axes(plot: &Plot, y_ticks: &[(f64, String)], time_ticks: &[(i64, String)]) ->
         .map(|(t, label)| {
             let x = plot.x(*t as f64);
             view! {
-                <line class="grid vertical" x1=x x2=x y1=TOP y2=HEIGHT - BOTTOM/>
-                <text class="tick x-tick" x=x y=HEIGHT - 6.0 text-anchor="middle">{label.clone()}</text>
+                <line class="grid vertical" x1=x x2=x y1=TOP y2=plot.height - BOTTOM/>
+                <text class="tick x-tick" x=x y=plot.height - 6.0 text-anchor="middle">{label.clone()}</text>
             }
         })
         .collect_view();
@@ -210,7 +214,7 @@ fn plot_ticks(plot: &Plot, unit: &Unit) -> (Vec<(f64, String)>, Vec<(i64, String
 }
 
 /// A plot over `range` (or the data's times) and values from `lo` to `hi` widened to round ticks.
-fn make_plot(width: f64, range: Option<(i64, i64)>, times: impl Iterator<Item = i64>, lo: f64, hi: f64, unit: &Unit) -> Plot {
+fn make_plot(width: f64, height: f64, range: Option<(i64, i64)>, times: impl Iterator<Item = i64>, lo: f64, hi: f64, unit: &Unit) -> Plot {
     let (x0, x1) = match range {
         Some((a, b)) if b > a => (a as f64, b as f64),
         _ => {
@@ -231,6 +235,7 @@ fn make_plot(width: f64, range: Option<(i64, i64)>, times: impl Iterator<Item = 
     let axis = ticks::value_axis(lo, hi, unit, 4);
     Plot {
         width,
+        height,
         x0,
         x1,
         y0: axis.lo,
@@ -285,7 +290,7 @@ pub fn LineChart(
             hi = 1.0;
         }
         let times: Vec<i64> = series.with_value(|all| all.iter().flat_map(|s| s.points.iter().map(|p| p.0)).collect());
-        unit.with_value(|u| make_plot(width.get(), range, times.into_iter(), lo, hi, u))
+        unit.with_value(|u| make_plot(width.get(), HEIGHT, range, times.into_iter(), lo, hi, u))
     });
     let pointer = Pointer::new();
     let (down, moved, up, left) = pointer_handlers(pointer, plot, on_zoom);
@@ -451,8 +456,8 @@ pub fn LineChart(
             <div class="chart-box" node_ref=node>
                 <svg
                     width=move || plot.get().width
-                    height=HEIGHT
-                    viewBox=move || format!("0 0 {} {HEIGHT}", plot.get().width)
+                    height=move || plot.get().height
+                    viewBox=move || format!("0 0 {} {}", plot.get().width, plot.get().height)
                     role="img"
                     on:mousedown=down
                     on:mousemove=moved
@@ -460,7 +465,7 @@ pub fn LineChart(
                     on:mouseleave=left
                 >
                     {lines}
-                    {drag_band(pointer)}
+                    {drag_band(pointer, plot)}
                 </svg>
                 {exemplar_dots}
                 {cursor}
@@ -510,7 +515,7 @@ pub fn Heatmap(
     let columns: Vec<(i64, Vec<f64>)> = times.iter().copied().zip(counts.iter().cloned()).collect();
     let node = NodeRef::<leptos::html::Div>::new();
     let width = measured_width(node);
-    let plot = Memo::new(move |_| make_plot(width.get(), range, times.iter().copied(), 0.0, 1.0, &Unit::Plain));
+    let plot = Memo::new(move |_| make_plot(width.get(), HEIGHT, range, times.iter().copied(), 0.0, 1.0, &Unit::Plain));
     let pointer = Pointer::new();
     let (down, moved, up, left) = pointer_handlers(pointer, plot, on_zoom);
     let rows = last - first + 1;
@@ -576,8 +581,8 @@ pub fn Heatmap(
             <div class="chart-box" node_ref=node>
                 <svg
                     width=move || plot.get().width
-                    height=HEIGHT
-                    viewBox=move || format!("0 0 {} {HEIGHT}", plot.get().width)
+                    height=move || plot.get().height
+                    viewBox=move || format!("0 0 {} {}", plot.get().width, plot.get().height)
                     role="img"
                     aria-label="observations per bucket over time"
                     on:mousedown=down
@@ -586,7 +591,7 @@ pub fn Heatmap(
                     on:mouseleave=left
                 >
                     {cells}
-                    {drag_band(pointer)}
+                    {drag_band(pointer, plot)}
                 </svg>
             </div>
             <p class="muted small">{format!("darkest: {} observations in a bucket and step", format::count(max as i64))}</p>
@@ -614,6 +619,7 @@ pub fn SeverityBars(
     let plot = Memo::new(move |_| {
         make_plot(
             width.get(),
+            BARS_HEIGHT,
             Some(range),
             std::iter::empty(),
             0.0,
@@ -674,8 +680,8 @@ pub fn SeverityBars(
             <div class="chart-box" node_ref=node>
                 <svg
                     width=move || plot.get().width
-                    height=HEIGHT
-                    viewBox=move || format!("0 0 {} {HEIGHT}", plot.get().width)
+                    height=move || plot.get().height
+                    viewBox=move || format!("0 0 {} {}", plot.get().width, plot.get().height)
                     role="img"
                     aria-label="log records per severity over time"
                     on:mousedown=down
@@ -684,7 +690,7 @@ pub fn SeverityBars(
                     on:mouseleave=left
                 >
                     {bars}
-                    {drag_band(pointer)}
+                    {drag_band(pointer, plot)}
                 </svg>
             </div>
         </div>
@@ -719,7 +725,15 @@ pub fn ScatterPlot(
     let unit = Unit::Duration(1.0);
     let plot = Memo::new(move |_| {
         let times: Vec<i64> = points.with_value(|all| all.iter().map(|p| p.t).collect());
-        make_plot(width.get(), range, times.into_iter(), 0.0, longest.max(1.0), &Unit::Duration(1.0))
+        make_plot(
+            width.get(),
+            HEIGHT,
+            range,
+            times.into_iter(),
+            0.0,
+            longest.max(1.0),
+            &Unit::Duration(1.0),
+        )
     });
     let pointer = Pointer::new();
     let (down, moved, up, left) = pointer_handlers(pointer, plot, on_zoom);
@@ -746,8 +760,8 @@ pub fn ScatterPlot(
             <div class="chart-box" node_ref=node>
                 <svg
                     width=move || plot.get().width
-                    height=HEIGHT
-                    viewBox=move || format!("0 0 {} {HEIGHT}", plot.get().width)
+                    height=move || plot.get().height
+                    viewBox=move || format!("0 0 {} {}", plot.get().width, plot.get().height)
                     role="img"
                     aria-label="trace durations over time"
                     on:mousedown=down
@@ -756,7 +770,7 @@ pub fn ScatterPlot(
                     on:mouseleave=left
                 >
                     {dots}
-                    {drag_band(pointer)}
+                    {drag_band(pointer, plot)}
                 </svg>
             </div>
         </div>

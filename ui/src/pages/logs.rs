@@ -157,7 +157,6 @@ pub fn LogsPage() -> impl IntoView {
     // The severity histogram counts the same search over the same window.
     let histogram = LocalResource::new(move || {
         let window = window.get();
-        let range = query::resolve(&window);
         let params = wire::LogHistogramParams {
             q: wire::non_empty(combined_filter(&q.get(), &text.get())),
             service: wire::non_empty(service.get()),
@@ -166,11 +165,7 @@ pub fn LogsPage() -> impl IntoView {
             ..Default::default()
         };
         refresh_tick();
-        async move {
-            api::get::<LogHistogramResponse, _>(wire::routes::LOG_HISTOGRAM, &params)
-                .await
-                .map(|h| (h, range))
-        }
+        async move { api::get::<LogHistogramResponse, _>(wire::routes::LOG_HISTOGRAM, &params).await }
     });
     // A value picked in an expanded record becomes a condition of the search.
     let pick = {
@@ -294,7 +289,7 @@ pub fn LogsPage() -> impl IntoView {
                     })}
                 </div>
             </div>
-            {move || histogram.get().and_then(|h| h.ok()).map(|(h, range)| {
+            {move || histogram.get().and_then(|h| h.ok()).map(|h| {
                 let buckets: Vec<(i64, [i64; 7])> = h
                     .buckets
                     .iter()
@@ -303,7 +298,10 @@ pub fn LogsPage() -> impl IntoView {
                         (b.start_unix_nano, [c.fatal, c.error, c.warn, c.info, c.debug, c.trace, c.unset])
                     })
                     .collect();
-                let range = (range.0.max(h.start_unix_nano), range.1);
+                // The axis covers whole steps: the first one begins before the window, the last ends after now.
+                let first = h.buckets.first().map_or(h.start_unix_nano, |b| b.start_unix_nano);
+                let last = h.buckets.last().map_or(h.end_unix_nano, |b| b.start_unix_nano + h.step_ns);
+                let range = (first, last);
                 view! { <SeverityBars buckets=buckets step_ns=h.step_ns range=range on_zoom=zoom/> }
             })}
             {move || result.get().and_then(|r| r.ok()).map(|r| r.warnings).unwrap_or_default().into_iter().map(|w| view! { <p class="search-warning">{w}</p> }).collect_view()}
