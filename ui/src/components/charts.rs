@@ -124,26 +124,21 @@ fn svg_x(ev: &web_sys::MouseEvent) -> Option<f64> {
     Some(ev.client_x() as f64 - rect.left())
 }
 
-/// The SVG's mouse handlers: hover, and a drag that ends in `on_zoom(start, end)`.
-fn pointer_handlers(
-    pointer: Pointer,
-    plot: Memo<Plot>,
-    on_zoom: Option<Callback<(i64, i64)>>,
-) -> (
-    impl Fn(web_sys::MouseEvent) + Clone,
-    impl Fn(web_sys::MouseEvent) + Clone,
-    impl Fn(web_sys::MouseEvent) + Clone,
-    impl Fn(web_sys::MouseEvent) + Clone,
-) {
-    let down = move |ev: web_sys::MouseEvent| {
+/// Mouse down on a chart: a drag starts (charts that zoom only).
+fn on_down(pointer: Pointer, on_zoom: Option<Callback<(i64, i64)>>) -> impl Fn(web_sys::MouseEvent) + Clone {
+    move |ev: web_sys::MouseEvent| {
         if on_zoom.is_some() && ev.button() == 0 {
             if let Some(x) = svg_x(&ev) {
                 ev.prevent_default();
                 pointer.drag.set(Some((x, x)));
             }
         }
-    };
-    let moved = move |ev: web_sys::MouseEvent| {
+    }
+}
+
+/// The mouse moves over a chart: the hover follows, and a drag extends.
+fn on_move(pointer: Pointer) -> impl Fn(web_sys::MouseEvent) + Clone {
+    move |ev: web_sys::MouseEvent| {
         let Some(x) = svg_x(&ev) else { return };
         pointer.hover.set(Some(x));
         if pointer.drag.get_untracked().is_some() {
@@ -153,22 +148,28 @@ fn pointer_handlers(
                 }
             });
         }
-    };
-    let up = move |_ev: web_sys::MouseEvent| {
+    }
+}
+
+/// Mouse up: a drag long enough is a zoom to the times it covers, `on_zoom(start, end)`.
+fn on_up(pointer: Pointer, plot: Memo<Plot>, on_zoom: Option<Callback<(i64, i64)>>) -> impl Fn(web_sys::MouseEvent) + Clone {
+    move |_ev: web_sys::MouseEvent| {
         if let (Some((a, b)), Some(zoom)) = (pointer.drag.get_untracked(), on_zoom) {
             if (a - b).abs() >= MIN_DRAG {
                 let p = plot.get_untracked();
-                let (t0, t1) = (p.t(a.min(b)), p.t(a.max(b)));
-                zoom.run((t0 as i64, t1 as i64));
+                zoom.run((p.t(a.min(b)) as i64, p.t(a.max(b)) as i64));
             }
         }
         pointer.drag.set(None);
-    };
-    let left = move |_ev: web_sys::MouseEvent| {
+    }
+}
+
+/// The mouse leaves a chart: no hover, no drag.
+fn on_leave(pointer: Pointer) -> impl Fn(web_sys::MouseEvent) + Clone {
+    move |_ev: web_sys::MouseEvent| {
         pointer.hover.set(None);
         pointer.drag.set(None);
-    };
-    (down, moved, up, left)
+    }
 }
 
 /// The selection being dragged, as a shaded band.
@@ -180,6 +181,10 @@ fn drag_band(pointer: Pointer, plot: Memo<Plot>) -> impl IntoView {
         })
     }
 }
+
+/// Value ticks (value, label) and time ticks (unix ns, label).
+type ValueTicks = Vec<(f64, String)>;
+type TimeTicks = Vec<(i64, String)>;
 
 fn axes(plot: &Plot, y_ticks: &[(f64, String)], time_ticks: &[(i64, String)]) -> impl IntoView {
     let y = y_ticks
@@ -206,7 +211,7 @@ fn axes(plot: &Plot, y_ticks: &[(f64, String)], time_ticks: &[(i64, String)]) ->
 }
 
 /// Ticks for a plot: values in `unit`, round times in the browser's zone.
-fn plot_ticks(plot: &Plot, unit: &Unit) -> (Vec<(f64, String)>, Vec<(i64, String)>) {
+fn plot_ticks(plot: &Plot, unit: &Unit) -> (ValueTicks, TimeTicks) {
     let y = ticks::value_axis(plot.y0, plot.y1, unit, 4).ticks;
     let target = (plot.inner() / 90.0).clamp(2.0, 12.0) as usize;
     let x = ticks::time_ticks(plot.x0 as i64, plot.x1 as i64, target, tz_offset_ns());
@@ -293,7 +298,12 @@ pub fn LineChart(
         unit.with_value(|u| make_plot(width.get(), HEIGHT, range, times.into_iter(), lo, hi, u))
     });
     let pointer = Pointer::new();
-    let (down, moved, up, left) = pointer_handlers(pointer, plot, on_zoom);
+    let (down, moved, up, left) = (
+        on_down(pointer, on_zoom),
+        on_move(pointer),
+        on_up(pointer, plot, on_zoom),
+        on_leave(pointer),
+    );
     let colour = move |i: usize| PALETTE[i % PALETTE.len()];
 
     let lines = move || {
@@ -517,7 +527,12 @@ pub fn Heatmap(
     let width = measured_width(node);
     let plot = Memo::new(move |_| make_plot(width.get(), HEIGHT, range, times.iter().copied(), 0.0, 1.0, &Unit::Plain));
     let pointer = Pointer::new();
-    let (down, moved, up, left) = pointer_handlers(pointer, plot, on_zoom);
+    let (down, moved, up, left) = (
+        on_down(pointer, on_zoom),
+        on_move(pointer),
+        on_up(pointer, plot, on_zoom),
+        on_leave(pointer),
+    );
     let rows = last - first + 1;
     let row_height = (HEIGHT - TOP - BOTTOM) / rows as f64;
     let bound_label = move |r: usize| -> String {
@@ -628,7 +643,12 @@ pub fn SeverityBars(
         )
     });
     let pointer = Pointer::new();
-    let (down, moved, up, left) = pointer_handlers(pointer, plot, Some(on_zoom));
+    let (down, moved, up, left) = (
+        on_down(pointer, Some(on_zoom)),
+        on_move(pointer),
+        on_up(pointer, plot, Some(on_zoom)),
+        on_leave(pointer),
+    );
     let buckets = StoredValue::new(buckets);
     let bars = move || {
         let p = plot.get();
@@ -736,7 +756,12 @@ pub fn ScatterPlot(
         )
     });
     let pointer = Pointer::new();
-    let (down, moved, up, left) = pointer_handlers(pointer, plot, on_zoom);
+    let (down, moved, up, left) = (
+        on_down(pointer, on_zoom),
+        on_move(pointer),
+        on_up(pointer, plot, on_zoom),
+        on_leave(pointer),
+    );
     let dots = move || {
         let p = plot.get();
         let (y_ticks, x_ticks) = plot_ticks(&p, &unit);
