@@ -631,16 +631,12 @@ pub fn SeverityBars(
     let max = buckets.iter().map(|(_, c)| c.iter().sum::<i64>()).max().unwrap_or(0);
     let node = NodeRef::<leptos::html::Div>::new();
     let width = measured_width(node);
-    let plot = Memo::new(move |_| {
-        make_plot(
-            width.get(),
-            BARS_HEIGHT,
-            Some(range),
-            std::iter::empty(),
-            0.0,
-            (max as f64).max(4.0),
-            &Unit::Plain,
-        )
+    // Counts are whole: the axis steps by 1, 2 or 5 times a power of ten.
+    let count_ticks = ticks::count_axis(max as f64, 3);
+    let top = count_ticks.hi;
+    let plot = Memo::new(move |_| Plot {
+        y1: top,
+        ..make_plot(width.get(), BARS_HEIGHT, Some(range), std::iter::empty(), 0.0, top, &Unit::Plain)
     });
     let pointer = Pointer::new();
     let (down, moved, up, left) = (
@@ -652,7 +648,8 @@ pub fn SeverityBars(
     let buckets = StoredValue::new(buckets);
     let bars = move || {
         let p = plot.get();
-        let (y_ticks, x_ticks) = plot_ticks(&p, &Unit::Plain);
+        let (_, x_ticks) = plot_ticks(&p, &Unit::Plain);
+        let y_ticks = count_ticks.ticks.clone();
         let drawn = buckets.with_value(|all| {
             all.iter()
                 .filter(|(_, c)| c.iter().any(|n| *n > 0))

@@ -124,6 +124,29 @@ pub fn nice_step(span: f64, target: usize) -> f64 {
         .unwrap_or(10.0 * magnitude)
 }
 
+/// Ticks for counts from 0 to `hi`: whole steps of 1, 2 or 5 times a power of ten (no 2.5 records).
+pub fn count_axis(hi: f64, target: usize) -> ValueAxis {
+    let raw = hi.max(1.0) / target.max(1) as f64;
+    let magnitude = 10f64.powf(raw.log10().floor()).max(1.0);
+    let step = [1.0, 2.0, 5.0, 10.0]
+        .into_iter()
+        .map(|m| m * magnitude)
+        .find(|s| *s >= raw)
+        .unwrap_or(10.0 * magnitude);
+    let last = (hi.max(1.0) / step - 1e-9).ceil().max(1.0) as i64;
+    let ticks = (0..=last)
+        .map(|i| {
+            let v = i as f64 * step;
+            (v, Unit::Plain.format(v))
+        })
+        .collect();
+    ValueAxis {
+        lo: 0.0,
+        hi: last as f64 * step,
+        ticks,
+    }
+}
+
 /// Decimals that write every multiple of `step` exactly.
 fn decimals(step: f64) -> usize {
     (0..=9)
@@ -365,6 +388,13 @@ mod tests {
         assert_eq!(days[0].1, "12-06");
         let midnight = time_ticks(t0 + 13 * HOUR, t0 + 15 * HOUR, 4, 0);
         assert!(midnight.iter().any(|(_, l)| l == "12-06"), "{midnight:?}");
+    }
+
+    #[test]
+    fn counts_are_whole() {
+        assert_eq!(labels(&count_axis(9.0, 4)), ["0", "5", "10"]);
+        assert_eq!(labels(&count_axis(1.0, 4)), ["0", "1"]);
+        assert_eq!(labels(&count_axis(511.0, 3)), ["0", "200", "400", "600"]);
     }
 
     #[test]
