@@ -3,7 +3,7 @@
 
 use super::services::OVERVIEW_WINDOW;
 use super::wire::{LlmRunsParams, LlmWindowParams};
-use super::{limit, non_empty, parse_trace_id, wire, ApiError, ApiQuery, ApiResult, ApiState, Range};
+use super::{empty_answer_warnings, flag, limit, non_empty, parse_trace_id, wire, ApiError, ApiQuery, ApiResult, ApiState, Range};
 use crate::llm::{self as normalized, Message, Part};
 use crate::pdata::hex_id;
 use crate::query::filter;
@@ -43,12 +43,21 @@ pub(super) async fn llm_runs(
     };
     let range = params.window.range(Some(OVERVIEW_WINDOW))?;
     let limit = limit(params.limit, 50, 500)?;
-    let found = state
+    let count = flag("total", &params.total)?;
+    let (found, total) = state
         .store
-        .read(move |conn| runs::llm_runs(conn, &*resources, &query, range, limit))
+        .read(move |conn| runs::llm_runs_counted(conn, &*resources, &query, range, limit, count))
         .await?;
+    let warnings = if found.is_empty() {
+        empty_answer_warnings(&state, &[params.q.as_deref()], Target::Spans).await
+    } else {
+        Vec::new()
+    };
     Ok(Json(wire::LlmRunsResponse {
         runs: found.iter().map(|run| run_wire(&run.trace, &run.totals)).collect(),
+        total: total.map(|t| t.count),
+        total_capped: total.is_some_and(|t| t.capped),
+        warnings,
     }))
 }
 

@@ -4,7 +4,7 @@
 //! not keep.
 
 use super::blocks::id_condition;
-use super::read::{search_logs, search_traces, trace_spans, LogQuery, TimeRange, TraceQuery, TraceSummary, Values};
+use super::read::{search_logs, search_traces_counted, trace_spans, LogQuery, TimeRange, Total, TraceQuery, TraceSummary, Values};
 use super::rows::CostSource as StoredCostSource;
 use super::schema::span_in_trace;
 use super::sql::{compile, ResourceAttrs, SqlFilter, Target};
@@ -373,6 +373,19 @@ pub fn llm_runs(
     range: TimeRange,
     limit: usize,
 ) -> Result<Vec<LlmRun>, StoreError> {
+    Ok(llm_runs_counted(conn, resources, query, range, limit, false)?.0)
+}
+
+/// `llm_runs`, and how many runs match in all (as `read::search_traces_counted`: exact when the
+/// page has room, counted up to `read::TOTAL_CAP` when `count`).
+pub fn llm_runs_counted(
+    conn: &Connection,
+    resources: &dyn ResourceAttrs,
+    query: &RunQuery,
+    range: TimeRange,
+    limit: usize,
+    count: bool,
+) -> Result<(Vec<LlmRun>, Option<Total>), StoreError> {
     let mut also_matching = vec![has_llm_row("", Vec::new())];
     if let Some(session) = &query.session {
         also_matching.push(has_llm_row("AND l.session = ?", vec![Value::Text(session.clone())]));
@@ -395,7 +408,8 @@ pub fn llm_runs(
         also_matching,
         ..Default::default()
     };
-    search_traces(conn, &first, &trace_query, range, limit)?
+    let (traces, total) = search_traces_counted(conn, &first, &trace_query, range, limit, count)?;
+    let runs = traces
         .into_iter()
         .map(|trace| {
             let rows = trace_rows(conn, &trace.trace_id)?;
@@ -404,7 +418,8 @@ pub fn llm_runs(
                 trace,
             })
         })
-        .collect()
+        .collect::<Result<Vec<_>, StoreError>>()?;
+    Ok((runs, total))
 }
 
 /// The plain scheme's run id key.

@@ -263,6 +263,15 @@ test("lists say how many of how many match, and searches show the server's warni
   await page.waitForFunction(() => /^300 of [\d,]+ records/.test(document.querySelector(".list-heading")?.innerText || ""));
   const logs = await box.api("/api/v1/logs?since=1h&limit=300&total=true");
   assert.match(await page.locator(".list-heading").innerText(), new RegExp(`^300 of ${logs.total.toLocaleString("en-US")} records`));
+  // LLM runs: the page holds 200 at most, the heading says how many match.
+  await visit("/llm", ".list-heading");
+  const runs = await box.api("/api/v1/llm/runs?since=24h&limit=200&total=true");
+  const shownRuns = runs.runs.length;
+  const expected = runs.total > shownRuns ? `${shownRuns} of ${runs.total.toLocaleString("en-US")} runs` : `${shownRuns} runs`;
+  assert.ok(shownRuns > 0);
+  assert.ok((await page.locator(".list-heading").innerText()).startsWith(expected), `${await page.locator(".list-heading").innerText()} vs ${expected}`);
+  await visit(`/llm?q=${encodeURIComponent('run_i = "x"')}`, ".search-warning");
+  assert.match(await page.locator(".search-warning").first().innerText(), /run_i.*did you mean `run_id`/);
   await visit("/metrics", ".metric-list tbody tr");
   assert.match(await page.locator(".list-heading").innerText(), /^\d+ metrics$/);
   await page.fill("#search", "queue");

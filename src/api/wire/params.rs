@@ -43,6 +43,8 @@ pub struct LlmRunsParams {
     pub run_id: Option<String>,
     pub session_id: Option<String>,
     pub limit: Option<usize>,
+    /// `true`: count every matching run (the answer's `total`) even when the page is full.
+    pub total: Option<String>,
     #[serde(flatten)]
     pub window: WindowParams,
 }

@@ -833,4 +833,13 @@ pub struct LlmModelsResponse {
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct LlmRunsResponse {
     pub runs: Vec<LlmRun>,
+    /// How many runs match in all (see `TracesResponse::total`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub total: Option<i64>,
+    /// Counting stopped: `total` match, and maybe more.
+    #[serde(default)]
+    pub total_capped: bool,
+    /// Why an empty answer may be empty (see `TracesResponse::warnings`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }

@@ -29,6 +29,7 @@ pub fn LlmPage() -> impl IntoView {
             run_id: wire::non_empty(run_id.get()),
             session_id: wire::non_empty(session_id.get()),
             limit: Some(RUNS_SHOWN),
+            total: Some("true".into()),
             window: wire::WindowParams::since(wire::non_empty(since.get()).unwrap_or_else(|| "24h".into())),
         };
         refresh_tick();
@@ -68,18 +69,21 @@ pub fn LlmPage() -> impl IntoView {
                 None => view! { <Loading/> }.into_any(),
                 Some(Err(e)) if e.column.is_some() => view! { <span></span> }.into_any(),
                 Some(Err(e)) => view! { <ErrorNote message=e.message/> }.into_any(),
-                Some(Ok(_)) if runs.read().is_empty() => {
+                Some(Ok(r)) if runs.read().is_empty() => {
                     if q.get().is_empty() && run_id.get().is_empty() && session_id.get().is_empty() {
                         view! { <EmptyState what="LLM-agent runs (traces with spans of an LLM convention: OpenTelemetry GenAI, OpenInference, Traceloop, MLflow, ...)"/> }.into_any()
                     } else {
-                        view! { <p class="muted">"No run matches."</p> }.into_any()
+                        let warnings = r.warnings.clone();
+                        view! {
+                            <p class="muted">"No run matches."</p>
+                            {warnings.into_iter().map(|w| view! { <p class="search-warning">{w}</p> }).collect_view()}
+                        }
+                        .into_any()
                     }
                 }
-                Some(Ok(_)) => {
-                    // The runs endpoint does not count past its page: a full page may not be all.
+                Some(Ok(r)) => {
                     let n = runs.read().len();
-                    let total = (n < RUNS_SHOWN).then_some(n as i64);
-                    let heading = format!("{} run{}", format::shown_of(n, total, false), if n == 1 { "" } else { "s" });
+                    let heading = format!("{} run{}", format::shown_of(n, r.total, r.total_capped), if r.total == Some(1) { "" } else { "s" });
                     view! {
                         <Summary runs=runs.get()/>
                         <p class="muted small list-heading">{heading}</p>
