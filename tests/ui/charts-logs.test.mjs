@@ -1,4 +1,4 @@
-// Browser tests of the charts and the log investigation tools: round axis ticks, the hover cursor,
+//! Browser tests of the charts and the log investigation tools: round axis ticks, the hover cursor,
 // drag-to-zoom, exemplar links, the histogram heatmap, legend toggles, picking a log attribute as a
 // search condition, the severity histogram against the API, and lists that say "N of M".
 // Screenshots go to docs/screenshots (metric.png, metric-heatmap.png, logs.png).
