@@ -270,8 +270,10 @@ pub fn encode_attributes(attributes: Vec<KeyValue>) -> Option<Vec<u8>> {
     (!attributes.is_empty()).then(|| KeyValueList { values: attributes }.encode_to_vec())
 }
 
+/// The attributes of a stored blob, plain or compressed (`codec`).
 pub fn decode_attributes(blob: Option<&[u8]>) -> Vec<KeyValue> {
-    blob.and_then(|b| KeyValueList::decode(b).ok())
+    blob.and_then(super::codec::plain)
+        .and_then(|b| KeyValueList::decode(b.as_ref()).ok())
         .map(|l| l.values)
         .unwrap_or_default()
 }

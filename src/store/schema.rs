@@ -217,6 +217,16 @@ const MIGRATIONS: &[&str] = &[
         tool_arguments_hash INTEGER      -- FNV-1a of the call's arguments: repeated identical calls
     );
     "#,
+    // v7: attribute blobs compressed with dictionaries trained on the store's own data
+    // (`store::codec`). Rows written before stay plain and read as before.
+    r#"
+    CREATE TABLE blob_dicts (
+        id INTEGER PRIMARY KEY,
+        kind INTEGER NOT NULL,           -- codec::BlobKind: 1 span attributes, 2 log attributes
+        created_ns INTEGER NOT NULL,
+        dict BLOB NOT NULL               -- a zstd dictionary; compressed blobs name its zstd id
+    );
+    "#,
 ];
 
 /// Span rows per bucket of the bucketed indexes is `1 << SPAN_BUCKET_SHIFT`; the number is also
@@ -309,7 +319,7 @@ pub fn check_owner(conn: &Connection) -> Result<(), SchemaError> {
 }
 
 fn is_otelbox_table(name: &str) -> bool {
-    V1_TABLES.contains(&name) || name.starts_with("logs_fts_") || matches!(name, "span_blocks" | "arrivals" | "llm_spans")
+    V1_TABLES.contains(&name) || name.starts_with("logs_fts_") || matches!(name, "span_blocks" | "arrivals" | "llm_spans" | "blob_dicts")
 }
 
 /// Bring the database to the current schema version, one transaction per migration.
