@@ -233,6 +233,9 @@ pub enum IndexValue<'a> {
     Bool(bool),
 }
 
+/// The attribute index's key for (key, typed value): 32 bits of FNV-1a 64. The index only finds
+/// candidates that the exact check then confirms, so a collision costs a wasted check; stored as 4
+/// bytes instead of 8, the index is 8 bytes a span smaller (schema v7).
 pub fn attr_hash(key: &str, value: &IndexValue<'_>) -> i64 {
     let mut h = Fnv::new();
     h.write(key.as_bytes()).write(&[0xff]);
@@ -242,7 +245,7 @@ pub fn attr_hash(key: &str, value: &IndexValue<'_>) -> i64 {
         IndexValue::Double(d) => h.write(b"d").write(&d.to_bits().to_le_bytes()),
         IndexValue::Bool(b) => h.write(if *b { b"bt" } else { b"bf" }),
     };
-    h.finish()
+    h.finish() & 0xffff_ffff
 }
 
 /// The hashes to index for these attributes (scalar values only).

@@ -218,8 +218,18 @@ const MIGRATIONS: &[&str] = &[
     );
     "#,
     // v7: attribute blobs compressed with dictionaries trained on the store's own data
-    // (`store::codec`). Rows written before stay plain and read as before.
+    // (`store::codec`); rows written before stay plain and read as before. Attribute index keys cut
+    // to 32 bits (`rows::attr_hash`): 4 bytes stored instead of 8.
     r#"
+    CREATE TABLE span_attr_index_v7 (
+        b INTEGER NOT NULL,
+        h INTEGER NOT NULL,
+        span_rowid INTEGER NOT NULL,
+        PRIMARY KEY (b, h, span_rowid)
+    ) WITHOUT ROWID;
+    INSERT OR IGNORE INTO span_attr_index_v7 SELECT b, h & 4294967295, span_rowid FROM span_attr_index;
+    DROP TABLE span_attr_index;
+    ALTER TABLE span_attr_index_v7 RENAME TO span_attr_index;
     CREATE TABLE blob_dicts (
         id INTEGER PRIMARY KEY,
         kind INTEGER NOT NULL,           -- codec::BlobKind: 1 span attributes, 2 log attributes
