@@ -257,12 +257,17 @@ fn compress_with(dict: &ActiveDict, plain: &[u8]) -> Option<Vec<u8>> {
                 e.insert(c)
             }
         };
-        let frame = compressor.compress(plain).ok()?;
-        let mut out = Vec::with_capacity(frame.len() + 8);
+        // Header, then the frame straight after it in the same buffer. Room for no more than the
+        // plain blob: a frame that does not fit would not be worth keeping.
+        let mut out = Vec::with_capacity(plain.len());
         out.push(MARKER);
         out.extend_from_slice(&dict.id.to_le_bytes());
         prost::encoding::encode_varint(plain.len() as u64, &mut out);
-        out.extend_from_slice(&frame);
+        let header = out.len() as u64;
+        let mut cursor = std::io::Cursor::new(out);
+        cursor.set_position(header);
+        compressor.compress_to_buffer(plain, &mut cursor).ok()?;
+        let out = cursor.into_inner();
         (out.len() < plain.len()).then_some(out)
     })
 }
