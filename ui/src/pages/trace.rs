@@ -293,9 +293,10 @@ pub fn TraceView(loaded: Loaded, trace_id: String, #[prop(optional)] file: Optio
                 " critical path"
             </label>
         </div>
-        <div class="trace-layout">
+        // The statistics table takes the whole width: it is about the trace, not a span.
+        <div class="trace-layout" class:wide=move || view_name.get() == "stats">
             <div class="trace-main">{chosen_view}</div>
-            <aside class="detail">
+            <aside class="detail" class:hidden=move || view_name.get() == "stats">
                 {move || match selected.get() {
                     Some(i) => view! { <SpanDetail span=spans[i].clone() trace_start=tree.start_ns self_ns=self_ns[i]/> }.into_any(),
                     None => view! { <p class="muted">"Select a span to see its attributes, resource, events and links."</p> }.into_any(),
@@ -359,7 +360,11 @@ fn Waterfall(
             let Some(position) = visible.with_untracked(|shown| shown.iter().position(|&r| r == row)) else {
                 return;
             };
-            if let Some(el) = scroller.get_untracked() {
+            // After the next render: the list's height grows with the rows just opened.
+            request_animation_frame(move || {
+                let Some(el) = scroller.get_untracked() else {
+                    return;
+                };
                 let height = el.client_height() as f64;
                 let top = position as f64 * ROW_HEIGHT;
                 // Only scroll when the row is out of sight, and then centre it.
@@ -369,7 +374,7 @@ fn Waterfall(
                 }
                 scroll_top.set(el.scroll_top() as f64);
                 viewport.set(height);
-            }
+            });
         });
     }
 
