@@ -164,6 +164,12 @@ test("statistics: self time per operation and per service for a known trace, sor
   assert.equal(await selfOf("stats-db"), "50.0 ms");
   assert.match(await page.locator(".stats-caption").innerText(), /4 spans in 2 groups/);
 
+  // A group per span (2,000 different names): the first 300 drawn, the rest on request.
+  await visit(`/traces/${bigFindTrace}?view=stats`, ".trace-stats tbody tr");
+  assert.equal(await page.locator(".trace-stats tbody tr").count(), 300);
+  await page.locator(".stats-show-all").click();
+  await page.waitForFunction(() => document.querySelectorAll(".trace-stats tbody tr").length === 2000);
+
   await visit(`/traces/${demoTraces[0].trace_id}?view=stats`, ".trace-stats tbody tr");
   await shot("trace-stats");
 });

@@ -14,6 +14,8 @@ const LANE_HEIGHT: f64 = 20.0;
 /// Spans narrower than this share of the shown time (in percent) are left out: under a pixel wide,
 /// they would only cost DOM nodes.
 const MIN_WIDTH_PCT: f64 = 0.06;
+/// Bars narrower than this (percent) carry no name: a few letters and an ellipsis say nothing.
+const MIN_LABEL_PCT: f64 = 2.5;
 /// Bars drawn at most, whatever the trace's shape.
 const MAX_BARS: usize = 5000;
 
@@ -120,7 +122,8 @@ pub fn FlameGraph(
                                 zoom.set(Some(row));
                             }
                         >
-                            {format!("{}: {}", span.service, span.name)}
+                            // Named only where there is room; the colour says the service.
+                            {(bar.width >= MIN_LABEL_PCT).then(|| span.name.clone())}
                         </div>
                     }
                 })

@@ -10,6 +10,10 @@ use crate::wire::Span;
 use leptos::prelude::*;
 use std::sync::Arc;
 
+/// Rows drawn before "show all": a trace whose span names are all different (`step 1` .. `step 9999`)
+/// has a group per span, and 10,000 table rows took 3 s to draw.
+const SHOWN_AT_FIRST: usize = 300;
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Column {
     Name,
@@ -59,8 +63,10 @@ pub fn TraceStats(spans: Arc<Vec<Span>>, self_ns: Arc<Vec<i64>>) -> impl IntoVie
         let spans = spans.clone();
         Memo::new(move |_| span_stats::group(&spans, &self_ns, grouping.get()))
     };
+    let show_all = RwSignal::new(false);
     let rows = move || {
         let (column, descending) = sort.get();
+        let limit = if show_all.get() { usize::MAX } else { SHOWN_AT_FIRST };
         let mut list = groups.get();
         list.sort_by(|a, b| {
             let order = column.compare(a, b);
@@ -72,15 +78,15 @@ pub fn TraceStats(spans: Arc<Vec<Span>>, self_ns: Arc<Vec<i64>>) -> impl IntoVie
         });
         let by_service = grouping.get() == Grouping::Service;
         list.into_iter()
+            .take(limit)
             .map(|g| {
                 let share = g.self_ns as f64 / all_self as f64 * 100.0;
-                let failed = g.errors > 0;
                 view! {
-                    <tr class:error-row=failed>
+                    <tr>
                         <td><span class="svc" style=format!("color:{}", colour_for(&g.service))>{g.service.clone()}</span></td>
                         {(!by_service).then(|| view! { <td class="op-name">{g.operation.clone()}</td> })}
                         <td class="num">{g.count}</td>
-                        <td class="num">{(g.errors > 0).then_some(g.errors)}</td>
+                        <td class="num err-count">{(g.errors > 0).then_some(g.errors)}</td>
                         <td class="num">{format::duration(g.total_ns)}</td>
                         <td class="num">{format::duration(g.avg_ns())}</td>
                         <td class="num">{format::duration(g.min_ns)}</td>
@@ -143,5 +149,13 @@ pub fn TraceStats(spans: Arc<Vec<Span>>, self_ns: Arc<Vec<i64>>) -> impl IntoVie
             </thead>
             <tbody>{rows}</tbody>
         </table>
+        {move || {
+            let groups = groups.read().len();
+            (groups > SHOWN_AT_FIRST && !show_all.get()).then(|| view! {
+                <button class="ghost show-all stats-show-all" on:click=move |_| show_all.set(true)>
+                    {format!("show all {groups} groups ({} more; the first {SHOWN_AT_FIRST} in this order are shown)", groups - SHOWN_AT_FIRST)}
+                </button>
+            })
+        }}
     }
 }
