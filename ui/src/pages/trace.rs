@@ -287,8 +287,8 @@ pub fn TraceView(loaded: Loaded, trace_id: String, #[prop(optional)] file: Optio
                 <button class="ghost find-next" title="Next match (Enter)" on:click=move |_| find_next(1)>"↓"</button>
             </span>
             {legend}
-            <span class="muted small">"red stripes and a ! : error status"</span>
-            <label class="small" title="Outline the spans on the critical path: the chain of work the trace's end waited on">
+            <span class="muted small" class:hidden=move || !view_name.get().is_empty()>"red stripes and a ! : error status"</span>
+            <label class="small" class:hidden=move || !view_name.get().is_empty() title="Outline the spans on the critical path: the chain of work the trace's end waited on">
                 <input type="checkbox" prop:checked=move || show_critical.get() on:change=move |ev| show_critical.set(event_target_checked(&ev))/>
                 " critical path"
             </label>
