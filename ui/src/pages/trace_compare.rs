@@ -11,8 +11,9 @@ use crate::trace_diff::{self, Change, DiffRow, THRESHOLD_PCT};
 use leptos::prelude::*;
 use leptos_router::hooks::use_navigate;
 
-/// Rows drawn at most: paths of very deep, varied traces can run into the thousands.
-const MAX_ROWS: usize = 3000;
+/// Rows drawn before "show all": the paths of deep, varied traces run into the thousands (3,000 rows
+/// of a 10,000-span trace with services in a cycle took 1.7 s to draw).
+const SHOWN_AT_FIRST: usize = 500;
 
 #[component]
 pub fn TraceComparePage() -> impl IntoView {
@@ -105,17 +106,23 @@ fn Comparison(a: Loaded, b: Loaded, a_id: String, b_id: String) -> impl IntoView
         pct_text(total_delta, duration(&a)),
     );
     let rows = std::sync::Arc::new(rows);
+    let show_all = RwSignal::new(false);
     let body = move || {
         let shown: Vec<usize> = if only_differences.get() {
             differing.clone()
         } else {
             (0..rows.len()).collect()
         };
-        let hidden = shown.len().saturating_sub(MAX_ROWS);
-        let drawn = shown.into_iter().take(MAX_ROWS).map(|i| diff_row(&rows[i])).collect_view();
+        let limit = if show_all.get() { usize::MAX } else { SHOWN_AT_FIRST };
+        let hidden = shown.len().saturating_sub(limit);
+        let drawn = shown.into_iter().take(limit).map(|i| diff_row(&rows[i])).collect_view();
         view! {
             {drawn}
-            {(hidden > 0).then(|| view! { <tr><td colspan="7" class="muted">{format!("{hidden} more rows not shown")}</td></tr> })}
+            {(hidden > 0).then(|| view! {
+                <tr><td colspan="7">
+                    <button class="ghost show-all" on:click=move |_| show_all.set(true)>{format!("show the {hidden} more paths")}</button>
+                </td></tr>
+            })}
         }
     };
     view! {
