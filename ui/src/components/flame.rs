@@ -176,3 +176,31 @@ pub fn FlameGraph(
         </div>
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tree::{build, testing::span};
+
+    #[test]
+    fn narrow_spans_are_left_out_and_a_zoom_keeps_the_ancestors_at_full_width() {
+        // root 0..100,000 > a 0..50,000 > b 10,000..20,000; c is 10 ns wide (0.01%).
+        let spans = vec![
+            span("root", "", 0, 100_000),
+            span("a", "root", 0, 50_000),
+            span("b", "a", 10_000, 20_000),
+            span("c", "root", 60_000, 60_010),
+        ];
+        let tree = build(&spans);
+        let (bars, in_view) = layout(&spans, &tree, None);
+        let drawn: Vec<&str> = bars.iter().map(|b| spans[tree.rows[b.row].span].span_id.as_str()).collect();
+        assert_eq!((drawn, in_view), (vec!["root", "a", "b"], 4));
+        assert_eq!((bars[2].lane, bars[2].left, bars[2].width), (2, 10.0, 10.0));
+
+        let zoom_on_a = tree.rows.iter().position(|r| spans[r.span].span_id == "a");
+        let (bars, in_view) = layout(&spans, &tree, zoom_on_a);
+        let placed: Vec<(usize, f64, f64)> = bars.iter().map(|b| (b.lane, b.left, b.width)).collect();
+        assert_eq!(in_view, 3, "root above, a and its subtree");
+        assert_eq!(placed, vec![(0, 0.0, 100.0), (1, 0.0, 100.0), (2, 20.0, 20.0)]);
+    }
+}
