@@ -200,6 +200,14 @@ test("find in trace: highlights, counts, and Enter scrolls the 2,000-span waterf
   // The last match in the tree's order (children of step 50 come last): step 1950.
   await page.locator(".wf-row.current-found").waitFor();
   assert.match(await page.locator(".wf-row.current-found").innerText(), /step 1950/);
+  // In the flame graph, typing highlights the matches there; Enter walks them in the waterfall.
+  await page.locator('.view-tab[data-view="flame"]').click();
+  await page.waitForSelector(".flame-bar");
+  await page.fill("#find", "big root");
+  await page.waitForSelector(".flame-bar.found");
+  assert.equal(await page.locator('.view-tab[aria-pressed="true"]').innerText(), "Flame graph");
+  await page.press("#find", "Enter");
+  await page.waitForSelector(".wf-row.current-found");
   await page.fill("#find", "no such span anywhere");
   await page.waitForFunction(() => document.querySelector(".find-count").innerText === "no match");
   assert.equal(await page.locator(".wf-row.found").count(), 0);

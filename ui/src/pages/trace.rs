@@ -120,9 +120,10 @@ pub fn TraceView(loaded: Loaded, trace_id: String, #[prop(optional)] file: Optio
     };
     let current_match = RwSignal::new(None::<usize>);
     let reveal = RwSignal::new(None::<usize>);
+    // `walk`: Enter or an arrow, which goes to the waterfall; typing highlights in the view shown.
     let go_to_match = {
         let set_query = set_query.clone();
-        move |step: isize| {
+        move |step: isize, walk: bool| {
             let rows = found.get_untracked();
             if rows.is_empty() {
                 current_match.set(None);
@@ -135,7 +136,7 @@ pub fn TraceView(loaded: Loaded, trace_id: String, #[prop(optional)] file: Optio
                 Some(i) => (i as isize + step).rem_euclid(n),
             } as usize;
             current_match.set(Some(next));
-            if !view_name.get_untracked().is_empty() {
+            if walk && !view_name.get_untracked().is_empty() {
                 // Matches are walked in the waterfall.
                 set_query(&[("view", String::new())]);
             }
@@ -274,17 +275,17 @@ pub fn TraceView(loaded: Loaded, trace_id: String, #[prop(optional)] file: Optio
                     on:input=move |ev| {
                         find_text.set(event_target_value(&ev));
                         current_match.set(None);
-                        find_step(1);
+                        find_step(1, false);
                     }
                     on:keydown=move |ev| {
                         if ev.key() == "Enter" {
                             ev.prevent_default();
-                            go_to_match(if ev.shift_key() { -1 } else { 1 });
+                            go_to_match(if ev.shift_key() { -1 } else { 1 }, true);
                         }
                     }/>
                 <span class="find-count muted small">{find_count}</span>
-                <button class="ghost find-prev" title="Previous match (Shift+Enter)" on:click=move |_| find_prev(-1)>"↑"</button>
-                <button class="ghost find-next" title="Next match (Enter)" on:click=move |_| find_next(1)>"↓"</button>
+                <button class="ghost find-prev" title="Previous match (Shift+Enter)" on:click=move |_| find_prev(-1, true)>"↑"</button>
+                <button class="ghost find-next" title="Next match (Enter)" on:click=move |_| find_next(1, true)>"↓"</button>
             </span>
             {legend}
             <span class="muted small" class:hidden=move || !view_name.get().is_empty()>"red stripes and a ! : error status"</span>
