@@ -28,6 +28,69 @@ fn acknowledged_spans_survive_kill_9() {
     let _ = std::fs::remove_dir_all(dir);
 }
 
+/// Attribute blobs are compressed once the box has trained a dictionary on the first few thousand
+/// (`store::codec`): every attribute must read back exactly, before and after a restart, and
+/// attribute searches must still find them.
+#[test]
+fn compressed_attributes_read_back_exactly_after_a_restart() {
+    let dir = temp_dir("compressed");
+    let mut b = Box::start(&["--data-dir", dir.to_str().unwrap()]);
+    const TRACES: u64 = 100;
+    const SPANS: usize = 100;
+    let attributes = |trace: u64, span: usize| {
+        vec![
+            string_kv("run_id", &format!("C{trace}")),
+            string_kv("http.route", "/api/v1/items/{item_id}"),
+            string_kv("note", &format!("span {span} of trace {trace}, with some words to compress")),
+        ]
+    };
+    for trace in 1..=TRACES {
+        let mut request = trace_request("compressed", "unused", trace, SPANS);
+        for (i, span) in request.resource_spans[0].scope_spans[0].spans.iter_mut().enumerate() {
+            span.attributes = attributes(trace, i);
+        }
+        assert_eq!(b.post("/v1/traces", "application/x-protobuf", encode(&request)).status(), 200);
+    }
+    let check = |b: &Box| {
+        for trace in [1, TRACES / 2, TRACES] {
+            let (_, found) = b.get_json(&format!("/api/v1/traces?q=run_id%20%3D%20C{trace}&limit=10"));
+            let found = found["traces"].as_array().unwrap();
+            assert_eq!(found.len(), 1, "trace C{trace} is found by its attribute");
+            let id = found[0]["trace_id"].as_str().unwrap();
+            let (_, spans) = b.get_json(&format!("/api/v1/traces/{id}"));
+            let spans = spans["spans"].as_array().unwrap();
+            assert_eq!(spans.len(), SPANS);
+            for span in spans {
+                let i: usize = span["name"].as_str().unwrap().trim_start_matches("op-").parse().unwrap();
+                let want: serde_json::Map<String, serde_json::Value> = attributes(trace, i)
+                    .into_iter()
+                    .map(|kv| match kv.value.unwrap().value.unwrap() {
+                        opentelemetry_proto::tonic::common::v1::any_value::Value::StringValue(s) => (kv.key, s.into()),
+                        _ => unreachable!(),
+                    })
+                    .collect();
+                assert_eq!(span["attributes"], serde_json::Value::Object(want), "span {i} of trace C{trace}");
+            }
+        }
+    };
+    check(&b);
+    assert!(b.stop().success());
+    {
+        let db = rusqlite::Connection::open(dir.join("otelbox.db")).unwrap();
+        let dicts: i64 = db.query_row("SELECT count(*) FROM blob_dicts", [], |r| r.get(0)).unwrap();
+        assert_eq!(dicts, 1, "one dictionary, for span attributes");
+        let compressed: i64 = db
+            .query_row("SELECT count(*) FROM spans WHERE substr(attrs, 1, 1) = x'01'", [], |r| r.get(0))
+            .unwrap();
+        // The first 4,096 blobs train the dictionary and stay plain; nearly all the rest compress.
+        assert!(compressed >= 5_000, "only {compressed} of 10,000 blobs are compressed");
+    }
+    b.spawn();
+    check(&b);
+    drop(b);
+    let _ = std::fs::remove_dir_all(dir);
+}
+
 #[test]
 fn data_persists_across_a_clean_restart() {
     let dir = temp_dir("restart");

@@ -3,6 +3,7 @@
 
 use crate::gen::{now_ns, Generator};
 use crate::pdata::SignalData;
+use crate::store::codec::BlobCodec;
 use crate::store::retention::Retention;
 use crate::store::rows::{flatten_logs, flatten_metrics, flatten_traces, RowBatch};
 use crate::store::writer::Writer;
@@ -52,6 +53,12 @@ pub fn sqlite_limit(args: SqliteLimitArgs) -> anyhow::Result<i32> {
     for sql in &args.sql {
         conn.execute_batch(sql)?;
     }
+    // The rows as the box's flatteners hand them over: attributes compressed once a dictionary is
+    // trained on the first of them (before the clock, as the flatteners do it off the writer thread).
+    let codec = BlobCodec::default();
+    batches.iter_mut().for_each(|batch| codec.compress_batch(batch));
+    codec.save_trained(&conn);
+    batches.iter_mut().for_each(|batch| codec.compress_batch(batch));
     let mut writer = Writer::standalone(conn);
     let started = Instant::now();
     let mut group = Vec::new();
@@ -114,6 +121,11 @@ pub fn load(args: LoadArgs) -> anyhow::Result<i32> {
         let (mut spans, mut logs) = (0usize, 0usize);
         let mut traces = opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest::default();
         let mut log_request = opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest::default();
+        // Rows as the storage exporter hands them to the writer: attributes compressed (`store::codec`).
+        let rows = |mut batch: RowBatch| {
+            store.codec().compress_batch(&mut batch);
+            batch
+        };
         while spans < args.spans || logs < args.logs {
             let (spans_progress, logs_progress) = (progress(spans, args.spans), progress(logs, args.logs));
             let lagging = spans_progress.min(logs_progress).min(1.0);
@@ -128,17 +140,17 @@ pub fn load(args: LoadArgs) -> anyhow::Result<i32> {
             }
             if traces.item_count() >= 1000 {
                 store
-                    .write(flatten_traces(std::mem::take(&mut traces)), crate::store::unreported())
+                    .write(rows(flatten_traces(std::mem::take(&mut traces))), crate::store::unreported())
                     .await?;
             }
             if log_request.item_count() >= 1000 {
                 store
-                    .write(flatten_logs(std::mem::take(&mut log_request)), crate::store::unreported())
+                    .write(rows(flatten_logs(std::mem::take(&mut log_request))), crate::store::unreported())
                     .await?;
             }
         }
-        store.write(flatten_traces(traces), crate::store::unreported()).await?;
-        store.write(flatten_logs(log_request), crate::store::unreported()).await?;
+        store.write(rows(flatten_traces(traces)), crate::store::unreported()).await?;
+        store.write(rows(flatten_logs(log_request)), crate::store::unreported()).await?;
         let start = now - spread;
         for tick in 0..args.scrapes {
             let at = start + tick * spread / args.scrapes.max(1);

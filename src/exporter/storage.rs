@@ -180,7 +180,13 @@ impl<T: Storable> Consumer<T> for StorageExporter {
             let Envelope { data, acks } = envelope;
             let items = data.item_count();
             let prices = self.prices.clone();
-            let rows = match tokio::task::spawn_blocking(move || data.into_rows(&prices)).await {
+            let store = self.store.clone();
+            let flatten = move || {
+                let mut rows = data.into_rows(&prices);
+                store.codec().compress_batch(&mut rows);
+                rows
+            };
+            let rows = match tokio::task::spawn_blocking(flatten).await {
                 Ok(rows) => rows,
                 Err(_) => {
                     let err = PipelineError::retryable("internal error while preparing rows; retry later");

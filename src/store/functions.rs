@@ -1,5 +1,5 @@
 //! SQL functions the query compiler relies on: typed attribute lookup inside the encoded
-//! attribute blobs, the status message, event names and event attributes inside a span's `extra`
+//! attribute blobs (plain or compressed, `store::codec`), the status message, event names and event attributes inside a span's `extra`
 //! blob, a log record's event name, and REGEXP (with the compiled pattern cached per statement).
 
 use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue};
@@ -19,6 +19,21 @@ pub fn register(conn: &Connection) -> rusqlite::Result<()> {
         };
         let key = ctx.get_raw(1).as_str().unwrap_or_default();
         Ok(ToSqlOutput::Owned(lookup(blob, key)))
+    })?;
+    // otelbox_plain(attrs_blob): the encoded attributes, decompressed when stored compressed
+    // (`store::codec`), for searches over their bytes.
+    conn.create_scalar_function("otelbox_plain", 1, flags, |ctx| {
+        Ok(ToSqlOutput::Owned(match ctx.get_raw(0) {
+            ValueRef::Blob(b) => super::codec::plain(b).map_or(Value::Null, |p| Value::Blob(p.into_owned())),
+            _ => Value::Null,
+        }))
+    })?;
+    // otelbox_plain_length(attrs_blob): the length of the plain encoded attributes, without decompressing.
+    conn.create_scalar_function("otelbox_plain_length", 1, flags, |ctx| {
+        Ok(ToSqlOutput::Owned(match ctx.get_raw(0) {
+            ValueRef::Blob(b) => Value::Integer(super::codec::plain_len(b) as i64),
+            _ => Value::Null,
+        }))
     })?;
     // otelbox_status_message(span_extra): the span's status message (NULL when it has none).
     conn.create_scalar_function("otelbox_status_message", 1, flags, |ctx| {
@@ -177,7 +192,10 @@ pub fn event_attribute_keys(extra: &[u8], mut f: impl FnMut(&[u8])) {
 /// are field 1 as well), as a SQL value. Filters call this for every row they look at, so only the
 /// matching attribute's value is decoded: the others are skipped by their lengths.
 fn lookup(blob: &[u8], key: &str) -> Value {
-    let Some(value) = encoded_value(blob, key.as_bytes()) else {
+    let Some(plain) = super::codec::plain(blob) else {
+        return Value::Null;
+    };
+    let Some(value) = encoded_value(&plain, key.as_bytes()) else {
         return Value::Null;
     };
     match AnyValue::decode(value) {

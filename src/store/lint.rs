@@ -211,7 +211,7 @@ pub fn lint_scoped(conn: &Connection, scope: &LintScope) -> Result<Vec<Finding>,
     // Oversized attribute values: a cheap length filter in SQL, the exact check here.
     let mut stmt = conn.prepare(&format!(
         "SELECT s.trace_id, s.span_id, r.service, s.name, s.attrs FROM spans s JOIN resources r ON r.id = s.resource_id
-         WHERE s.id > ?1{scope} AND length(s.attrs) > ?2 LIMIT 1000"
+         WHERE s.id > ?1{scope} AND otelbox_plain_length(s.attrs) > ?2 LIMIT 1000"
     ))?;
     let mut rows = stmt.query(rusqlite::params![floor, MAX_ATTRIBUTE_BYTES as i64])?;
     let (mut count, mut found) = (0, Vec::new());
@@ -267,6 +267,7 @@ mod tests {
     fn lint_names_duplicate_span_ids_and_not_clock_skew() {
         let mut conn = Connection::open_in_memory().unwrap();
         super::super::schema::migrate(&mut conn).unwrap();
+        super::super::functions::register(&conn).unwrap();
         conn.execute_batch(
             "INSERT INTO resources(id, hash, service, schema_url, body) VALUES (1, 1, 'svc', '', x'');
              INSERT INTO traces(trace_id, start_ns, end_ns, span_count, error_count, first_span, last_span)
@@ -290,6 +291,7 @@ mod tests {
     fn a_late_asynchronous_end_is_not_called_clock_skew() {
         let mut conn = Connection::open_in_memory().unwrap();
         super::super::schema::migrate(&mut conn).unwrap();
+        super::super::functions::register(&conn).unwrap();
         conn.execute_batch(
             "INSERT INTO resources(id, hash, service, schema_url, body) VALUES (1, 1, 'svc', '', x'');
              INSERT INTO traces(trace_id, start_ns, end_ns, span_count, error_count, first_span, last_span)
@@ -319,6 +321,7 @@ mod tests {
         use crate::store::sql::{compile_text, NoResourceAttrs, Target};
         let mut conn = Connection::open_in_memory().unwrap();
         super::super::schema::migrate(&mut conn).unwrap();
+        super::super::functions::register(&conn).unwrap();
         // An orphan in each trace: an old one in trace 01, a recent one in trace 02.
         conn.execute_batch(
             "INSERT INTO resources(id, hash, service, schema_url, body) VALUES (1, 1, 'svc', '', x'');

@@ -3,6 +3,7 @@
 
 pub mod blocks;
 pub mod check;
+pub mod codec;
 pub mod functions;
 pub mod incomplete;
 pub mod keys;
@@ -156,6 +157,7 @@ pub struct Store {
     reader_slots: Arc<Semaphore>,
     committed: watch::Receiver<Committed>,
     resource_attrs: Arc<ResourceAttrHashes>,
+    codec: Arc<codec::BlobCodec>,
     pub stats: Arc<StoreStats>,
 }
 
@@ -207,9 +209,11 @@ impl Store {
         let stats = Arc::new(StoreStats::default());
         let initial = current_ids(&conn).map_err(open_err)?;
         let resource_attrs = Arc::new(ResourceAttrHashes::load(&conn).map_err(open_err)?);
+        let codec = Arc::new(codec::BlobCodec::load(&conn).map_err(open_err)?);
         let (committed_tx, committed) = watch::channel(initial);
         let (writer_tx, writer_rx) = mpsc::channel(WRITER_QUEUE);
-        let mut writer = Writer::new(conn, config.retention.clone(), stats.clone(), committed_tx, resource_attrs.clone());
+        let mut writer =
+            Writer::new(conn, config.retention.clone(), stats.clone(), committed_tx, resource_attrs.clone()).with_codec(codec.clone());
         if let Location::Disk(path) = &config.location {
             writer = writer.watch_disk(path.clone());
         }
@@ -239,6 +243,7 @@ impl Store {
             reader_slots: Arc::new(Semaphore::new(READERS)),
             committed,
             resource_attrs,
+            codec,
             stats,
         }))
     }
@@ -312,6 +317,11 @@ impl Store {
             .await
             .map_err(|_| StoreError::Closed)?;
         Ok(wait.await.map_err(|_| StoreError::Closed)??)
+    }
+
+    /// Compresses attribute blobs before they are written (`codec`): the flatteners use it.
+    pub fn codec(&self) -> &codec::BlobCodec {
+        &self.codec
     }
 
     /// What stored resources hold, for compiling filters (`sql::compile_text`).

@@ -233,6 +233,9 @@ pub enum IndexValue<'a> {
     Bool(bool),
 }
 
+/// The attribute index's key for (key, typed value): 32 bits of FNV-1a 64. The index only finds
+/// candidates that the exact check then confirms, so a collision costs a wasted check; stored as 4
+/// bytes instead of 8, the index is 8 bytes a span smaller (schema v7).
 pub fn attr_hash(key: &str, value: &IndexValue<'_>) -> i64 {
     let mut h = Fnv::new();
     h.write(key.as_bytes()).write(&[0xff]);
@@ -242,7 +245,7 @@ pub fn attr_hash(key: &str, value: &IndexValue<'_>) -> i64 {
         IndexValue::Double(d) => h.write(b"d").write(&d.to_bits().to_le_bytes()),
         IndexValue::Bool(b) => h.write(if *b { b"bt" } else { b"bf" }),
     };
-    h.finish()
+    h.finish() & 0xffff_ffff
 }
 
 /// The hashes to index for these attributes (scalar values only).
@@ -270,8 +273,10 @@ pub fn encode_attributes(attributes: Vec<KeyValue>) -> Option<Vec<u8>> {
     (!attributes.is_empty()).then(|| KeyValueList { values: attributes }.encode_to_vec())
 }
 
+/// The attributes of a stored blob, plain or compressed (`codec`).
 pub fn decode_attributes(blob: Option<&[u8]>) -> Vec<KeyValue> {
-    blob.and_then(|b| KeyValueList::decode(b).ok())
+    blob.and_then(super::codec::plain)
+        .and_then(|b| KeyValueList::decode(b.as_ref()).ok())
         .map(|l| l.values)
         .unwrap_or_default()
 }

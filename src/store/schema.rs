@@ -217,6 +217,26 @@ const MIGRATIONS: &[&str] = &[
         tool_arguments_hash INTEGER      -- FNV-1a of the call's arguments: repeated identical calls
     );
     "#,
+    // v7: attribute blobs compressed with dictionaries trained on the store's own data
+    // (`store::codec`); rows written before stay plain and read as before. Attribute index keys cut
+    // to 32 bits (`rows::attr_hash`): 4 bytes stored instead of 8.
+    r#"
+    CREATE TABLE span_attr_index_v7 (
+        b INTEGER NOT NULL,
+        h INTEGER NOT NULL,
+        span_rowid INTEGER NOT NULL,
+        PRIMARY KEY (b, h, span_rowid)
+    ) WITHOUT ROWID;
+    INSERT OR IGNORE INTO span_attr_index_v7 SELECT b, h & 4294967295, span_rowid FROM span_attr_index;
+    DROP TABLE span_attr_index;
+    ALTER TABLE span_attr_index_v7 RENAME TO span_attr_index;
+    CREATE TABLE blob_dicts (
+        id INTEGER PRIMARY KEY,
+        kind INTEGER NOT NULL,           -- codec::BlobKind: 1 span attributes, 2 log attributes
+        created_ns INTEGER NOT NULL,
+        dict BLOB NOT NULL               -- a zstd dictionary; compressed blobs name its zstd id
+    );
+    "#,
 ];
 
 /// Span rows per bucket of the bucketed indexes is `1 << SPAN_BUCKET_SHIFT`; the number is also
@@ -309,7 +329,7 @@ pub fn check_owner(conn: &Connection) -> Result<(), SchemaError> {
 }
 
 fn is_otelbox_table(name: &str) -> bool {
-    V1_TABLES.contains(&name) || name.starts_with("logs_fts_") || matches!(name, "span_blocks" | "arrivals" | "llm_spans")
+    V1_TABLES.contains(&name) || name.starts_with("logs_fts_") || matches!(name, "span_blocks" | "arrivals" | "llm_spans" | "blob_dicts")
 }
 
 /// Bring the database to the current schema version, one transaction per migration.

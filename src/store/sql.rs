@@ -809,7 +809,7 @@ fn message_text(op: CmpOp, value: &Literal, params: &mut Vec<Value>) -> Result<S
     for word in words {
         params.extend([Value::Text(word.clone()), Value::Text(word.clone()), Value::Text(word)]);
         conditions.push(
-            "(instr(lower(CAST(s.attrs AS TEXT)), ?) > 0 OR instr(lower(CAST(s.extra AS TEXT)), ?) > 0 \
+            "(instr(lower(CAST(otelbox_plain(s.attrs) AS TEXT)), ?) > 0 OR instr(lower(CAST(s.extra AS TEXT)), ?) > 0 \
              OR EXISTS (SELECT 1 FROM logs g WHERE g.trace_id = s.trace_id AND g.span_id = s.span_id AND instr(lower(g.body_text), ?) > 0))",
         );
     }

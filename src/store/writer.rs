@@ -14,6 +14,7 @@
 //! caps the size at what the database holds then. Without a cap, nothing is deleted for space.
 
 use super::blocks::{self, InsertedSpans};
+use super::codec::BlobCodec;
 use super::resource_attrs::ResourceAttrHashes;
 use super::retention::Retention;
 use super::retention::{Arrivals, Sweep};
@@ -98,6 +99,8 @@ pub struct Writer {
     /// Series per (metric name, resource id) known to be stored, for `MAX_SERIES_PER_METRIC`.
     series_counts: HashMap<(String, i64), i64>,
     freer: Freer,
+    /// Attribute compression: the writer saves each new dictionary before any blob uses it.
+    codec: Arc<BlobCodec>,
 }
 
 /// Frees committed batches on a thread of its own. A group holds hundreds of thousands of small
@@ -215,7 +218,14 @@ impl Writer {
             sweep: Sweep::default(),
             series_counts: HashMap::new(),
             freer: Freer::spawn(),
+            codec: Arc::default(),
         }
+    }
+
+    /// Save the dictionaries this codec trains (the store's own codec, shared with its flatteners).
+    pub fn with_codec(mut self, codec: Arc<BlobCodec>) -> Self {
+        self.codec = codec;
+        self
     }
 
     /// Watch the free space of the filesystem holding this database file (on-disk stores).
@@ -464,6 +474,7 @@ impl Writer {
     }
 
     fn commit_group(&mut self, group: Vec<(RowBatch, WriteDone)>) {
+        self.codec.save_trained(&self.conn);
         let started = Instant::now();
         let result = self.insert_all(&group);
         let elapsed = started.elapsed();
@@ -569,6 +580,7 @@ impl Writer {
 
     /// Insert and commit one group, as the writer thread does, without acks (for `bench-sqlite`).
     pub fn commit_rows(&mut self, group: Vec<RowBatch>) -> rusqlite::Result<()> {
+        self.codec.save_trained(&self.conn);
         let group: Vec<(RowBatch, WriteDone)> = group.into_iter().map(|b| (b, super::unreported())).collect();
         self.insert_all(&group)?;
         self.freer.free(group.into_iter().map(|(batch, _)| batch).collect());

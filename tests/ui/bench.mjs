@@ -1,8 +1,10 @@
 // UI benchmark for scripts/bench: how long the trace page takes to show a 10,000-span trace in headless
-// Chromium, from navigation start until the waterfall's header reports every row; and how long the LLM
-// run page takes to show an agent run of 500 model calls (each with its messages) and 500 tool calls,
-// until every call is on the page. Prints JSON.
-import { startBox, sendTrace, openBrowser, bigTrace, hex } from "./harness.mjs";
+// Chromium, from navigation start until the waterfall's header reports every row, and its flame graph
+// and statistics views until they account for every span; the same three views for a 10,000-span trace
+// whose services call each other in a cycle down the tree; and how long the LLM run page takes to show
+// an agent run of 500 model calls (each with its messages) and 500 tool calls, until every call is on
+// the page. Prints JSON.
+import { startBox, sendTrace, sendServiceSpans, openBrowser, bigTrace, cyclicTrace, hex } from "./harness.mjs";
 
 const SPANS = Number(process.env.UI_BENCH_SPANS || 10000);
 const RUNS = Number(process.env.UI_BENCH_RUNS || 5);
@@ -64,10 +66,23 @@ try {
   const trace = await timeLoads(page, `${box.ui}/traces/${traceId}`,
     (n) => document.querySelector(".wf-header")?.innerText.includes(`${n} of ${n} rows`), SPANS);
   const rows = await page.locator(".wf-row").count();
+  const flameReady = (n) => document.querySelector(".flame-note")?.innerText.includes(`of ${n} spans drawn`);
+  const statsReady = (n) => document.querySelector(".stats-caption")?.innerText.startsWith(`${n} spans in`);
+  const flame = await timeLoads(page, `${box.ui}/traces/${traceId}?view=flame`, flameReady, SPANS);
+  const stats = await timeLoads(page, `${box.ui}/traces/${traceId}?view=stats`, statsReady, SPANS);
+  const cyclicId = hex(16);
+  await sendServiceSpans(box, cyclicId, cyclicTrace(SPANS));
+  const cyclic = {
+    waterfall: await timeLoads(page, `${box.ui}/traces/${cyclicId}`,
+      (n) => document.querySelector(".wf-header")?.innerText.includes(`${n} of ${n} rows`), SPANS),
+    flame: await timeLoads(page, `${box.ui}/traces/${cyclicId}?view=flame`, flameReady, SPANS),
+    flame_bars: await page.locator(".flame-bar").count(),
+    stats: await timeLoads(page, `${box.ui}/traces/${cyclicId}?view=stats`, statsReady, SPANS),
+  };
   const runId = hex(16);
   await sendTrace(box, "bench-agent", runId, llmRun(LLM_CALLS));
   const run = await timeLoads(page, `${box.ui}/llm/runs/${runId}`, (n) => document.querySelectorAll(".call").length === n, LLM_CALLS);
-  console.log(JSON.stringify({ spans: SPANS, runs: RUNS, ...trace, dom_rows: rows,
+  console.log(JSON.stringify({ spans: SPANS, runs: RUNS, ...trace, dom_rows: rows, flame, stats, cyclic,
     llm_run: { calls: LLM_CALLS, spans: 2 * LLM_CALLS + 1, ...run } }));
 } finally {
   await browser.close();

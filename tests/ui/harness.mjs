@@ -132,3 +132,33 @@ export async function openBrowser() {
   });
   return browser;
 }
+
+/** Sends spans that each name their `service` as one trace: a request per service. */
+export async function sendServiceSpans(box, traceId, spans) {
+  const byService = new Map();
+  for (const s of spans) byService.set(s.service, [...(byService.get(s.service) || []), s]);
+  for (const [service, list] of byService) await sendTrace(box, service, traceId, list);
+}
+
+/**
+ * A trace of `n` spans whose services call each other in a cycle down the tree (a -> b -> c -> a ...):
+ * breadth first, each span calls `fanout` children one after the other within its own time.
+ */
+export function cyclicTrace(n, services = ["cyc-a", "cyc-b", "cyc-c"], fanout = 3) {
+  const now = BigInt(Date.now()) * 1000000n;
+  const root = { spanId: hex(8), service: services[0], name: "GET /cycle", start: now - 20_000_000_000n, end: now - 10_000_000_000n, depth: 0 };
+  const spans = [root];
+  const operations = ["handle", "query", "call", "render"];
+  for (let at = 0; spans.length < n; at++) {
+    const parent = spans[at];
+    const slot = (parent.end - parent.start) / BigInt(fanout);
+    for (let i = 0; i < fanout && spans.length < n; i++) {
+      const depth = parent.depth + 1;
+      const service = services[depth % services.length];
+      const start = parent.start + slot * BigInt(i) + slot / 10n;
+      spans.push({ spanId: hex(8), parentSpanId: parent.spanId, service, name: `${operations[(depth + i) % operations.length]} ${service}`,
+        start, end: start + (slot * 8n) / 10n, depth, error: spans.length % 211 === 0 });
+    }
+  }
+  return spans;
+}

@@ -36,6 +36,7 @@ pub fn App() -> impl IntoView {
         auto: RwSignal::new(false),
     };
     provide_context(refresh);
+    crate::components::open_file::provide();
     // One interval for the whole app; it only bumps the tick while auto-refresh is on.
     let _ = set_interval_with_handle(
         move || {
@@ -111,6 +112,8 @@ pub fn App() -> impl IntoView {
                 <Routes fallback=|| view! { <pages::NotFound/> }>
                     <Route path=path!("/") view=pages::traces::TracesPage/>
                     <Route path=path!("/traces") view=pages::traces::TracesPage/>
+                    <Route path=path!("/traces/compare") view=pages::trace_compare::TraceComparePage/>
+                    <Route path=path!("/traces/file") view=pages::trace_file::TraceFilePage/>
                     <Route path=path!("/traces/:trace_id") view=pages::trace::TracePage/>
                     <Route path=path!("/logs") view=pages::logs::LogsPage/>
                     <Route path=path!("/metrics") view=pages::metrics::MetricsPage/>

@@ -4,8 +4,12 @@
 mod api;
 mod app;
 mod components;
+mod find;
 mod format;
+mod otlp_file;
 mod pages;
+mod span_stats;
+mod trace_diff;
 mod tree;
 
 /// The API contract (shapes, parameters, routes, enums): the crate the server compiles too, so the

@@ -12,6 +12,8 @@ pub struct Row {
     /// The row index just past this row's subtree: rows `i+1 .. subtree_end` are its descendants.
     pub subtree_end: usize,
     pub has_children: bool,
+    /// The row index of its parent row (None for a root).
+    pub parent: Option<usize>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -65,9 +67,10 @@ pub fn build(spans: &[Span]) -> Tree {
 /// Appends the subtrees under `roots` in depth-first order. Iterative: a 10,000-deep chain must not
 /// overflow the wasm stack.
 fn walk(roots: &[usize], children: &[Vec<usize>], visited: &mut [bool], rows: &mut Vec<Row>) {
-    let mut stack: Vec<(usize, usize, bool)> = roots.iter().rev().map(|&r| (r, 0, false)).collect();
+    // (span, depth, parent row, closing)
+    let mut stack: Vec<(usize, usize, Option<usize>, bool)> = roots.iter().rev().map(|&r| (r, 0, None, false)).collect();
     let mut open: Vec<usize> = Vec::new(); // rows whose subtree is still being emitted
-    while let Some((span, depth, closing)) = stack.pop() {
+    while let Some((span, depth, parent, closing)) = stack.pop() {
         if closing {
             let row = open.pop().expect("balanced walk");
             rows[row].subtree_end = rows.len();
@@ -76,16 +79,18 @@ fn walk(roots: &[usize], children: &[Vec<usize>], visited: &mut [bool], rows: &m
         if std::mem::replace(&mut visited[span], true) {
             continue;
         }
-        open.push(rows.len());
+        let row = rows.len();
+        open.push(row);
         rows.push(Row {
             span,
             depth,
             subtree_end: 0,
             has_children: !children[span].is_empty(),
+            parent,
         });
-        stack.push((span, depth, true));
+        stack.push((span, depth, parent, true));
         for &child in children[span].iter().rev() {
-            stack.push((child, depth + 1, false));
+            stack.push((child, depth + 1, Some(row), false));
         }
     }
 }
@@ -125,24 +130,40 @@ pub fn visible(rows: &[Row], collapsed: &HashSet<usize>) -> Vec<usize> {
     out
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::wire::{Scope, SpanStatus};
+/// The row indexes of a row's ancestors, nearest first.
+pub fn ancestors(rows: &[Row], row: usize) -> Vec<usize> {
+    let mut out = Vec::new();
+    let mut at = rows.get(row).and_then(|r| r.parent);
+    while let Some(parent) = at {
+        out.push(parent);
+        at = rows[parent].parent;
+    }
+    out
+}
 
-    fn span(id: &str, parent: &str, start: i64, end: i64) -> Span {
+/// Spans for the unit tests of the pure trace modules.
+#[cfg(test)]
+pub(crate) mod testing {
+    use crate::wire::{Scope, Span, SpanKind, SpanStatus, StatusCode};
+
+    /// A span of service `svc` named like its id.
+    pub fn span(id: &str, parent: &str, start: i64, end: i64) -> Span {
+        named("svc", id, id, parent, start, end)
+    }
+
+    pub fn named(service: &str, name: &str, id: &str, parent: &str, start: i64, end: i64) -> Span {
         Span {
             trace_id: "t".into(),
             span_id: id.into(),
             parent_span_id: parent.into(),
-            name: id.into(),
-            kind: crate::wire::SpanKind::Internal,
-            service: "svc".into(),
+            name: name.into(),
+            kind: SpanKind::Internal,
+            service: service.into(),
             start_unix_nano: start,
             end_unix_nano: end,
             duration_ns: end - start,
             status: SpanStatus {
-                code: crate::wire::StatusCode::Unset,
+                code: StatusCode::Unset,
                 message: String::new(),
             },
             attributes: Default::default(),
@@ -155,6 +176,12 @@ mod tests {
             links: vec![],
         }
     }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tree::testing::span;
 
     #[test]
     fn depth_first_by_start_with_orphans_as_roots() {
@@ -173,6 +200,9 @@ mod tests {
         assert_eq!(tree.rows[0].subtree_end, 4);
         assert_eq!(tree.rows[1].subtree_end, 3);
         assert_eq!((tree.start_ns, tree.end_ns), (0, 100));
+        let parents: Vec<Option<usize>> = tree.rows.iter().map(|r| r.parent).collect();
+        assert_eq!(parents, [None, Some(0), Some(1), Some(0), None]);
+        assert_eq!(ancestors(&tree.rows, 2), vec![1, 0]);
     }
 
     #[test]

@@ -1,13 +1,17 @@
 //! Pieces shared by several pages: URL query state, the filter box, pickers, attribute tables,
-//! charts, empty states and keyboard navigation.
+//! charts, the trace views beside the waterfall (flame graph, statistics), opening trace files, empty
+//! states and keyboard navigation.
 
 pub mod attrs;
 pub mod charts;
+pub mod flame;
 pub mod keys;
+pub mod open_file;
 pub mod query;
 pub mod search;
 pub mod theme;
 pub mod ticks;
+pub mod trace_stats;
 
 use leptos::prelude::*;
 

@@ -8,6 +8,8 @@ pub mod metrics;
 pub mod services;
 pub mod setup;
 pub mod trace;
+pub mod trace_compare;
+pub mod trace_file;
 pub mod traces;
 
 use leptos::prelude::*;

@@ -1,16 +1,21 @@
 //! One trace: a virtualised waterfall (collapsible span tree, a colour per service, error marks, the
-//! critical path outlined), the selected span's details, the trace's and the span's logs, and an
-//! OTLP/JSON download. The selected span is the `span` query parameter, so a span can be linked.
+//! critical path outlined), a flame graph and the trace's statistics beside it, find in trace, the
+//! selected span's details, the trace's and the span's logs, and an OTLP/JSON download. The selected
+//! span is the `span` query parameter and the view `view`, so both can be linked. `TraceView` also
+//! shows traces read from a file (`trace_file`), which are not stored.
 
 use crate::api;
 use crate::components::attrs::AttrTable;
 use crate::components::charts::colour_for;
+use crate::components::flame::FlameGraph;
+use crate::components::trace_stats::TraceStats;
 use crate::components::{query, CopyButton, ErrorNote, Loading};
 use crate::format;
+use crate::span_stats;
 use crate::tree::{self, Tree};
 use crate::wire::{self, LogRecord, LogsResponse, Span, TraceResponse};
 use leptos::prelude::*;
-use leptos_router::hooks::use_params_map;
+use leptos_router::hooks::{use_navigate, use_params_map};
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
@@ -19,11 +24,27 @@ const ROW_HEIGHT: f64 = 26.0;
 /// Rows drawn above and below the visible ones, so fast scrolling shows no gaps.
 const OVERSCAN: usize = 15;
 
-/// The loaded trace with its tree, shared by the waterfall and the detail panel.
+/// The loaded trace with its tree, shared by the views and the detail panel.
 #[derive(Clone)]
-struct Loaded {
-    spans: Arc<Vec<Span>>,
-    tree: Arc<Tree>,
+pub struct Loaded {
+    pub spans: Arc<Vec<Span>>,
+    pub tree: Arc<Tree>,
+}
+
+impl Loaded {
+    pub fn new(spans: Vec<Span>) -> Loaded {
+        let tree = tree::build(&spans);
+        Loaded {
+            spans: Arc::new(spans),
+            tree: Arc::new(tree),
+        }
+    }
+}
+
+/// Fetches a stored trace.
+pub async fn fetch(trace_id: &str) -> Result<Loaded, api::ApiError> {
+    let response = api::get::<TraceResponse, _>(&wire::routes::trace(&api::encode(trace_id)), &()).await?;
+    Ok(Loaded::new(response.spans))
 }
 
 #[component]
@@ -32,14 +53,7 @@ pub fn TracePage() -> impl IntoView {
     let trace_id = Memo::new(move |_| params.read().get("trace_id").unwrap_or_default());
     let trace = LocalResource::new(move || {
         let id = trace_id.get();
-        async move {
-            let response = api::get::<TraceResponse, _>(&wire::routes::trace(&api::encode(&id)), &()).await?;
-            let tree = tree::build(&response.spans);
-            Ok::<_, api::ApiError>(Loaded {
-                spans: Arc::new(response.spans),
-                tree: Arc::new(tree),
-            })
-        }
+        async move { fetch(&id).await }
     });
     view! {
         <section class="page">
@@ -56,12 +70,18 @@ pub fn TracePage() -> impl IntoView {
     }
 }
 
+/// A trace's page below the route: head, view switch, find, the chosen view and the detail panel.
+/// `file` names the file a trace was read from (it is then not stored: no logs, no download).
 #[component]
-fn TraceView(loaded: Loaded, trace_id: String) -> impl IntoView {
+pub fn TraceView(loaded: Loaded, trace_id: String, #[prop(optional)] file: Option<String>) -> impl IntoView {
     let Loaded { spans, tree } = loaded;
     let selected_id = query::param("span");
+    let view_name = query::param("view");
     let set_query = query::setter();
-    let select = Callback::new(move |span_id: String| set_query(&[("span", span_id)]));
+    let select = {
+        let set_query = set_query.clone();
+        Callback::new(move |span_id: String| set_query(&[("span", span_id)]))
+    };
     let selected = {
         let spans = spans.clone();
         Memo::new(move |_| {
@@ -80,14 +100,101 @@ fn TraceView(loaded: Loaded, trace_id: String) -> impl IntoView {
     let errors = spans.iter().filter(|s| s.status.code == wire::StatusCode::Error).count();
     let title = root.as_ref().map(|r| format!("{}: {}", r.service, r.name)).unwrap_or_default();
     let colours = Arc::new(trace_colours(&spans));
+    let self_ns = Arc::new(span_stats::self_times(&spans, &tree));
     let legend = services
         .iter()
         .map(|s| view! { <span class="chip" style=format!("border-color:{}", colours[s])>{s.clone()}</span> })
         .collect_view();
     let show_critical = RwSignal::new(false);
-    let download = wire::routes::trace_otlp(&crate::api::encode(&trace_id));
+    let stored = file.is_none();
 
-    // The trace's logs, fetched once, in a window around the trace.
+    // Find in trace: the matching rows, the current one, and a request for the waterfall to show a row.
+    let find_text = RwSignal::new(String::new());
+    let found = {
+        let (spans, tree) = (spans.clone(), tree.clone());
+        Memo::new(move |_| crate::find::find(&spans, &tree, &find_text.get()))
+    };
+    let matched = {
+        let tree = tree.clone();
+        Memo::new(move |_| found.with(|rows| rows.iter().map(|&r| tree.rows[r].span).collect::<HashSet<usize>>()))
+    };
+    let current_match = RwSignal::new(None::<usize>);
+    let reveal = RwSignal::new(None::<usize>);
+    // `walk`: Enter or an arrow, which goes to the waterfall; typing highlights in the view shown.
+    let go_to_match = {
+        let set_query = set_query.clone();
+        move |step: isize, walk: bool| {
+            let rows = found.get_untracked();
+            if rows.is_empty() {
+                current_match.set(None);
+                return;
+            }
+            let n = rows.len() as isize;
+            let next = match current_match.get_untracked() {
+                None if step < 0 => n - 1,
+                None => 0,
+                Some(i) => (i as isize + step).rem_euclid(n),
+            } as usize;
+            current_match.set(Some(next));
+            if walk && !view_name.get_untracked().is_empty() {
+                // Matches are walked in the waterfall.
+                set_query(&[("view", String::new())]);
+            }
+            reveal.set(Some(rows[next]));
+        }
+    };
+    let find_step = go_to_match.clone();
+    let find_next = go_to_match.clone();
+    let find_prev = go_to_match.clone();
+    let find_count = move || {
+        let total = found.read().len();
+        match (find_text.read().trim().is_empty(), current_match.get()) {
+            (true, _) => String::new(),
+            (false, _) if total == 0 => "no match".to_string(),
+            (false, Some(i)) => format!("{} of {total}", i + 1),
+            (false, None) => format!("{total} matches"),
+        }
+    };
+
+    let head_extra = match &file {
+        Some(name) => view! {
+            <div class="file-banner" role="note">
+                {format!("From the file {name}: read in this browser only, not stored in otelbox.")}
+                " "<a href="/traces/file">"Other traces of the file"</a>
+            </div>
+        }
+        .into_any(),
+        None => {
+            let download = wire::routes::trace_otlp(&api::encode(&trace_id));
+            let other = RwSignal::new(String::new());
+            let navigate = use_navigate();
+            let this = trace_id.clone();
+            let compare = move || {
+                let b = other.get_untracked().trim().to_string();
+                if !b.is_empty() {
+                    navigate(
+                        &format!("/traces/compare?a={}&b={}", api::encode(&this), api::encode(&b)),
+                        Default::default(),
+                    );
+                }
+            };
+            let compare_key = compare.clone();
+            view! {
+                <a href=download download="">"Download OTLP/JSON"</a>
+                <details class="compare-with">
+                    <summary>"Compare with…"</summary>
+                    <input id="compare-with" type="text" class="mono" placeholder="another trace id"
+                        prop:value=move || other.get()
+                        on:input=move |ev| other.set(event_target_value(&ev))
+                        on:keydown=move |ev| if ev.key() == "Enter" { compare_key() }/>
+                    <button on:click=move |_| compare()>"Compare"</button>
+                </details>
+            }
+            .into_any()
+        }
+    };
+
+    // The trace's logs, fetched once, in a window around the trace (stored traces only).
     let (from, to) = (tree.start_ns - 60_000_000_000, tree.end_ns + 300_000_000_000);
     let logs_id = trace_id.clone();
     let logs = LocalResource::new(move || {
@@ -101,8 +208,49 @@ fn TraceView(loaded: Loaded, trace_id: String) -> impl IntoView {
             },
             ..Default::default()
         };
-        async move { api::get::<LogsResponse, _>(wire::routes::LOGS, &params).await }
+        async move {
+            if !stored {
+                // A file's trace: nothing to ask the box for.
+                return Ok(LogsResponse {
+                    logs: Vec::new(),
+                    total: None,
+                    total_capped: false,
+                    warnings: Vec::new(),
+                });
+            }
+            api::get::<LogsResponse, _>(wire::routes::LOGS, &params).await
+        }
     });
+
+    let tab = {
+        let set_query = set_query.clone();
+        move |name: &'static str, label: &'static str| {
+            let set_query = set_query.clone();
+            view! {
+                <button class="view-tab" data-view=name aria-pressed=move || (view_name.get() == name).to_string()
+                    on:click=move |_| set_query(&[("view", name.to_string())])>{label}</button>
+            }
+        }
+    };
+    let chosen_view = {
+        let (spans, tree, colours, self_ns) = (spans.clone(), tree.clone(), colours.clone(), self_ns.clone());
+        move || {
+            match view_name.get().as_str() {
+            "flame" => view! {
+                <FlameGraph spans=spans.clone() tree=tree.clone() colours=colours.clone() self_ns=self_ns.clone()
+                    selected=selected select=select matched=matched/>
+            }
+            .into_any(),
+            "stats" => view! { <TraceStats spans=spans.clone() self_ns=self_ns.clone()/> }.into_any(),
+            _ => view! {
+                <Waterfall spans=spans.clone() tree=tree.clone() selected=selected select=select colours=colours.clone()
+                    show_critical=show_critical matched=matched current_match=Signal::derive(move || current_match.get().and_then(|i| found.read().get(i).copied()))
+                    reveal=reveal/>
+            }
+            .into_any(),
+        }
+        }
+    };
 
     view! {
         <div class="trace-head">
@@ -113,25 +261,50 @@ fn TraceView(loaded: Loaded, trace_id: String) -> impl IntoView {
             {(errors > 0).then(|| view! { <span class="badge error">{format!("{errors} errors")}</span> })}
             <span class="mono small">{trace_id.clone()}</span>
             <CopyButton text=trace_id.clone() label="copy id"/>
-            <a href=download download="">"Download OTLP/JSON"</a>
+            {head_extra}
         </div>
         <div class="legend-row">
+            <div class="view-tabs">
+                {tab("", "Waterfall")}
+                {tab("flame", "Flame graph")}
+                {tab("stats", "Statistics")}
+            </div>
+            <span class="find">
+                <input id="find" type="search" placeholder="Find in trace" title="Name, service, span id, attribute keys and values; Enter: next, Shift+Enter: previous"
+                    prop:value=move || find_text.get()
+                    on:input=move |ev| {
+                        find_text.set(event_target_value(&ev));
+                        current_match.set(None);
+                        find_step(1, false);
+                    }
+                    on:keydown=move |ev| {
+                        if ev.key() == "Enter" {
+                            ev.prevent_default();
+                            go_to_match(if ev.shift_key() { -1 } else { 1 }, true);
+                        }
+                    }/>
+                <span class="find-count muted small">{find_count}</span>
+                <button class="ghost find-prev" title="Previous match (Shift+Enter)" on:click=move |_| find_prev(-1, true)>"↑"</button>
+                <button class="ghost find-next" title="Next match (Enter)" on:click=move |_| find_next(1, true)>"↓"</button>
+            </span>
             {legend}
-            <span class="muted small">"red stripes and a ! : error status"</span>
-            <label class="small" title="Outline the spans on the critical path: the chain of work the trace's end waited on">
+            <span class="muted small" class:hidden=move || !view_name.get().is_empty()>"red stripes and a ! : error status"</span>
+            <label class="small" class:hidden=move || !view_name.get().is_empty() title="Outline the spans on the critical path: the chain of work the trace's end waited on">
                 <input type="checkbox" prop:checked=move || show_critical.get() on:change=move |ev| show_critical.set(event_target_checked(&ev))/>
                 " critical path"
             </label>
         </div>
-        <div class="trace-layout">
-            <Waterfall spans=spans.clone() tree=tree.clone() selected=selected select=select colours=colours.clone() show_critical=show_critical/>
-            <aside class="detail">
+        // The statistics table takes the whole width: it is about the trace, not a span.
+        <div class="trace-layout" class:wide=move || view_name.get() == "stats">
+            <div class="trace-main">{chosen_view}</div>
+            <aside class="detail" class:hidden=move || view_name.get() == "stats">
                 {move || match selected.get() {
-                    Some(i) => view! { <SpanDetail span=spans[i].clone() trace_start=tree.start_ns/> }.into_any(),
+                    Some(i) => view! { <SpanDetail span=spans[i].clone() trace_start=tree.start_ns self_ns=self_ns[i]/> }.into_any(),
                     None => view! { <p class="muted">"Select a span to see its attributes, resource, events and links."</p> }.into_any(),
                 }}
                 <h4>"Logs"</h4>
                 {move || match logs.get() {
+                    _ if !stored => view! { <p class="muted small">"A trace from a file comes without logs."</p> }.into_any(),
                     None => view! { <Loading/> }.into_any(),
                     Some(Err(e)) => view! { <ErrorNote message=e.message/> }.into_any(),
                     Some(Ok(r)) => {
@@ -155,6 +328,11 @@ fn Waterfall(
     select: Callback<String>,
     colours: Arc<HashMap<String, &'static str>>,
     show_critical: RwSignal<bool>,
+    /// Spans (indexes) find in trace matches, and the row of the current match.
+    matched: Memo<HashSet<usize>>,
+    current_match: Signal<Option<usize>>,
+    /// A row to bring into view: its collapsed ancestors open and the list scrolls to it.
+    reveal: RwSignal<Option<usize>>,
 ) -> impl IntoView {
     let collapsed = RwSignal::new(HashSet::<usize>::new());
     // The name column's share of the width, in percent (the slider in the header).
@@ -170,6 +348,37 @@ fn Waterfall(
     let t0 = tree.start_ns;
     let total_rows = tree.rows.len();
 
+    {
+        let tree = tree.clone();
+        Effect::new(move |_| {
+            let Some(row) = reveal.get() else {
+                return;
+            };
+            let ancestors = tree::ancestors(&tree.rows, row);
+            if collapsed.with_untracked(|c| ancestors.iter().any(|a| c.contains(a))) {
+                collapsed.update(|c| c.retain(|row| !ancestors.contains(row)));
+            }
+            let Some(position) = visible.with_untracked(|shown| shown.iter().position(|&r| r == row)) else {
+                return;
+            };
+            // After the next render: the list's height grows with the rows just opened.
+            request_animation_frame(move || {
+                let Some(el) = scroller.get_untracked() else {
+                    return;
+                };
+                let height = el.client_height() as f64;
+                let top = position as f64 * ROW_HEIGHT;
+                // Only scroll when the row is out of sight, and then centre it.
+                let current = el.scroll_top() as f64;
+                if top < current || top + ROW_HEIGHT > current + height {
+                    el.set_scroll_top((top - height / 2.0 + ROW_HEIGHT / 2.0).max(0.0) as i32);
+                }
+                scroll_top.set(el.scroll_top() as f64);
+                viewport.set(height);
+            });
+        });
+    }
+
     let rows = move || {
         let shown = visible.get();
         let first = ((scroll_top.get() / ROW_HEIGHT) as usize).saturating_sub(OVERSCAN);
@@ -177,6 +386,8 @@ fn Waterfall(
         let chosen = selected.get();
         let folded = collapsed.get();
         let outline_critical = show_critical.get();
+        let hits = matched.read();
+        let current = current_match.get();
         (first..last)
             .map(|position| {
                 let row_index = shown[position];
@@ -209,6 +420,8 @@ fn Waterfall(
                     <div
                         class="wf-row"
                         class:selected=chosen == Some(row.span)
+                        class:found=hits.contains(&row.span)
+                        class:current-found=current == Some(row_index)
                         style=format!("top:{}px", position as f64 * ROW_HEIGHT)
                         data-span-id=span.span_id.clone()
                         on:click=move |_| select.run(id.clone())
@@ -326,7 +539,7 @@ fn trace_colours(spans: &[Span]) -> HashMap<String, &'static str> {
 }
 
 #[component]
-fn SpanDetail(span: Span, trace_start: i64) -> impl IntoView {
+fn SpanDetail(span: Span, trace_start: i64, self_ns: i64) -> impl IntoView {
     let status_class = match span.status.code.as_str() {
         "error" => "badge error",
         "ok" => "badge ok",
@@ -371,6 +584,7 @@ fn SpanDetail(span: Span, trace_start: i64) -> impl IntoView {
             <span class="k">"service"</span><span style=format!("color:{}", colour_for(&span.service))>{span.service.clone()}</span>
             <span class="k">"kind"</span><span>{span.kind.to_string()}</span>
             <span class="k">"duration"</span><span>{format::duration(span.duration_ns)}</span>
+            <span class="k">"self time"</span><span title="Its duration less the time its children cover">{format::duration(self_ns)}</span>
             <span class="k">"starts at"</span><span>{format!("+{} · {}", format::duration(span.start_unix_nano - trace_start), format::time(span.start_unix_nano))}</span>
             <span class="k">"status"</span>
             <span><span class=status_class>{span.status.code.to_string()}</span>" "{span.status.message.clone()}</span>

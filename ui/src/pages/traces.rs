@@ -1,10 +1,12 @@
 //! Traces: search with the filter language, service, time range and duration bounds; a duration
 //! scatter plot over the time range (drag across it to zoom); the matching traces with how many
-//! match in all, sorted by the server over every match; Enter or a click opens one.
+//! match in all, sorted by the server over every match; Enter or a click opens one; two ticked rows
+//! compare; an OTLP/JSON file (picked or dropped here) opens without being stored.
 
 use crate::api::{self, ApiError};
 use crate::app::refresh_tick;
 use crate::components::charts::{colour_for, ScatterPlot, ScatterPoint};
+use crate::components::open_file::{self, OpenFileButton};
 use crate::components::search::{FilterBox, ServicePicker, SincePicker};
 use crate::components::{keys, query, EmptyState, ErrorNote, Loading};
 use crate::format;
@@ -81,8 +83,25 @@ pub fn TracesPage() -> impl IntoView {
     let set_min = set_query.clone();
     let set_max = set_query.clone();
     let set_sort = set_query.clone();
+    let open_dropped = open_file::opener();
+    let dragging = RwSignal::new(false);
     view! {
-        <section class="page">
+        <section
+            class="page"
+            class:dragging=move || dragging.get()
+            on:dragover=move |ev| {
+                ev.prevent_default();
+                dragging.set(true);
+            }
+            on:dragleave=move |_| dragging.set(false)
+            on:drop=move |ev| {
+                ev.prevent_default();
+                dragging.set(false);
+                if let Some(file) = open_file::dropped_file(&ev) {
+                    open_dropped(file);
+                }
+            }
+        >
             <div class="toolbar">
                 <FilterBox param="q" placeholder=r#"service = checkout and status = error   ·   duration > 500ms   ·   run_id = "R1""# error=error/>
                 <div class="toolbar-row">
@@ -105,6 +124,8 @@ pub fn TracesPage() -> impl IntoView {
                             <option value="errors" selected=move || sort.get() == "errors">"most errors first"</option>
                         </select>
                     </label>
+                    <OpenFileButton/>
+                    <span class="muted small">"or drop an OTLP/JSON file here"</span>
                 </div>
             </div>
             {move || match result.get() {
@@ -155,12 +176,25 @@ const SHOWN: i64 = 200;
 #[component]
 fn TraceTable(heading: String, traces: Vec<TraceSummary>, selected: RwSignal<Option<usize>>, open: Callback<String>) -> impl IntoView {
     let longest = traces.iter().map(|t| t.duration_ns).max().unwrap_or(1).max(1);
+    // The traces ticked for comparison, oldest tick first; a third tick drops the oldest.
+    let picked = RwSignal::new(Vec::<String>::new());
+    let navigate = use_navigate();
+    let compare = move |_| {
+        if let [a, b] = picked.get_untracked().as_slice() {
+            navigate(&format!("/traces/compare?a={a}&b={b}"), Default::default());
+        }
+    };
     let rows = traces
         .into_iter()
         .enumerate()
         .map(|(i, t)| {
             let width = (t.duration_ns as f64 / longest as f64 * 100.0).max(0.5);
             let id = t.trace_id.clone();
+            let pick_id = t.trace_id.clone();
+            let is_picked = {
+                let id = t.trace_id.clone();
+                move || picked.read().contains(&id)
+            };
             let href = format!("/traces/{}", t.trace_id);
             let services = t
                 .services
@@ -173,6 +207,21 @@ fn TraceTable(heading: String, traces: Vec<TraceSummary>, selected: RwSignal<Opt
                     class:selected=move || selected.get() == Some(i)
                     on:click=move |_| open.run(id.clone())
                 >
+                    <td class="pick" on:click=|ev| ev.stop_propagation()>
+                        <input type="checkbox" class="pick" title="Tick two traces to compare them" prop:checked=is_picked
+                            on:change=move |ev| {
+                                let on = event_target_checked(&ev);
+                                picked.update(|list| {
+                                    list.retain(|p| *p != pick_id);
+                                    if on {
+                                        list.push(pick_id.clone());
+                                        if list.len() > 2 {
+                                            list.remove(0);
+                                        }
+                                    }
+                                });
+                            }/>
+                    </td>
                     <td>
                         <a href=href class="trace-name">
                             <span class="svc" style=format!("color:{}", colour_for(&t.root_service))>{t.root_service.clone()}</span>
@@ -199,10 +248,16 @@ fn TraceTable(heading: String, traces: Vec<TraceSummary>, selected: RwSignal<Opt
         })
         .collect_view();
     view! {
-        <p class="muted small list-heading">{format!("{heading} · j/k or ↑/↓ to move, Enter to open, / to search")}</p>
+        <p class="muted small list-heading">
+            {format!("{heading} · j/k or ↑/↓ to move, Enter to open, / to search, tick two to compare")}
+            " "
+            <button class="compare-selected" disabled=move || picked.read().len() != 2 on:click=compare>
+                {move || format!("Compare ticked ({})", picked.read().len())}
+            </button>
+        </p>
         <table class="list traces-table">
             <thead>
-                <tr><th>"Trace"</th><th>"Start"</th><th>"Duration"</th><th>"Spans"</th><th>"Errors"</th><th>"Services"</th></tr>
+                <tr><th></th><th>"Trace"</th><th>"Start"</th><th>"Duration"</th><th>"Spans"</th><th>"Errors"</th><th>"Services"</th></tr>
             </thead>
             <tbody>{rows}</tbody>
         </table>
