@@ -260,7 +260,7 @@ test("a span with 100,000 attributes opens at once with 200 shown and a button f
 test("logs page: severities, full-text search, a row expands, and it links to its trace", async () => {
   await visit("/logs", ".logs-table tbody tr");
   assert.ok((await page.locator(".logs-table .sev").count()) > 20);
-  await shot("logs");
+  // logs.png is taken by charts-logs.test.mjs, with the severity histogram over known data.
   await visit("/logs?text=timeout", ".logs-table tbody tr");
   const bodies = await page.$$eval(".logs-table .log-body", (cells) => cells.map((c) => c.textContent));
   assert.ok(bodies.length > 0 && bodies.every((b) => /timeout/.test(b)), bodies.slice(0, 3).join(" | "));
@@ -300,7 +300,7 @@ test("metrics: the list searches, and a histogram is charted as p50/p95/p99", as
   await page.waitForSelector(".chart path.series", { state: "attached", timeout: 15000 });
   const legend = await page.locator(".legend").innerText();
   for (const p of ["p50", "p95", "p99"]) assert.match(legend, new RegExp(p));
-  await shot("metric");
+  // metric.png is taken by charts-logs.test.mjs, with exemplars over twenty minutes of points.
 });
 
 test("services: rates, errors and latency per service, operations, and the dependency map", async () => {
