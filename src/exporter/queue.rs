@@ -318,7 +318,20 @@ struct State {
     /// Per signal, what is pending or in flight (what `queue_size` bounds), plus pushes under way.
     occupancy: [Usage; 3],
     next_memory_id: i64,
+    /// Bytes of a persistent queue's payloads also held in memory (`RESIDENT_BYTES`).
+    resident: usize,
 }
+
+/// A persistent queue keeps the payloads it writes in memory too, up to this many bytes, and sends
+/// them from there: read back from the file only after a restart or beyond this. (Reading each batch
+/// back took the connection the acknowledging writes wait for: scripts/bench forward.)
+const RESIDENT_BYTES: usize = 64 << 20;
+/// The file gives free pages back once the queue is empty and more than this is free: not at every
+/// drain, which truncated and regrew it many times a second under load.
+const VACUUM_FREE_BYTES: i64 = 16 << 20;
+/// Page size of a new queue file: it holds large blobs, which 4 KiB pages cut into long overflow
+/// chains.
+const QUEUE_PAGE_SIZE: i64 = 64 * 1024;
 
 pub struct SendingQueue {
     /// The SQLite file of a persistent queue (None: in memory).
@@ -410,7 +423,9 @@ impl SendingQueue {
         })?;
         let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(|e| storage(&e))?;
         if version == 0 {
-            // Before the first table: lets the file shrink again after an outage's backlog drained.
+            // Before the first table: the page size, and a file that can shrink again after an
+            // outage's backlog drained.
+            conn.pragma_update(None, "page_size", QUEUE_PAGE_SIZE).map_err(|e| storage(&e))?;
             conn.pragma_update(None, "auto_vacuum", "INCREMENTAL").map_err(|e| storage(&e))?;
             let tx = conn.transaction().map_err(|e| storage(&e))?;
             tx.execute_batch(QUEUE_SCHEMA).map_err(|e| storage(&e))?;
@@ -540,6 +555,11 @@ impl SendingQueue {
             armed: true,
         };
         let sizes: Vec<(usize, usize)> = batches.iter().map(|(items, payload)| (*items, payload.len())).collect();
+        // For a persistent queue, the payloads to keep in memory as well (cheap: shared buffers).
+        let copies: Vec<Bytes> = match self.disk {
+            Some(_) => batches.iter().map(|(_, payload)| payload.clone()).collect(),
+            None => Vec::new(),
+        };
         let stored: Result<Vec<StoredEntry>, QueueError> = match &self.disk {
             None => Ok(batches.into_iter().map(|(_, payload)| (None, Some(payload))).collect()),
             Some((path, conn)) => {
@@ -578,7 +598,14 @@ impl SendingQueue {
         let mut state = self.state();
         match stored {
             Ok(stored) => {
+                let mut copies = copies.into_iter();
                 for ((id, payload), (items, bytes)) in stored.into_iter().zip(sizes) {
+                    let copy = copies.next();
+                    let mut payload = payload; // an in-memory queue's; None for a persistent one
+                    if payload.is_none() && state.resident + bytes <= RESIDENT_BYTES {
+                        state.resident += bytes;
+                        payload = copy;
+                    }
                     let id = id.unwrap_or_else(|| {
                         state.next_memory_id += 1;
                         state.next_memory_id
@@ -675,7 +702,12 @@ impl SendingQueue {
     /// is forgotten. On `Err` it stays in the file (and counted) for the next start.
     async fn load(&self, entry: Entry) -> Result<Option<QueuedBatch>, QueueError> {
         let payload = match (entry.payload, &self.disk) {
-            (Some(payload), _) => payload,
+            (Some(payload), Some(_)) => {
+                let mut state = self.state();
+                state.resident = state.resident.saturating_sub(entry.bytes);
+                payload
+            }
+            (Some(payload), None) => payload,
             (None, None) => Bytes::new(), // an in-memory entry always has its payload
             (None, Some((path, conn))) => {
                 let conn = conn.clone();
@@ -714,22 +746,27 @@ impl SendingQueue {
     /// The in-memory place is freed even when the delete fails: the batch is finished either way, and
     /// a row left in the file is only sent again at the next start (at-least-once).
     pub async fn remove(&self, id: i64) -> Result<(), QueueError> {
-        let deleted = self.delete_row(id).await;
         self.forget(id);
-        deleted
+        let now_empty = self.is_empty();
+        self.delete_row(id, now_empty).await
     }
 
-    async fn delete_row(&self, id: i64) -> Result<(), QueueError> {
+    /// Deletes a batch's row; once the queue is empty, gives a large free list back to the file
+    /// system.
+    async fn delete_row(&self, id: i64, now_empty: bool) -> Result<(), QueueError> {
         if let Some((path, conn)) = &self.disk {
             let conn = conn.clone();
             let path = path.display().to_string();
             tokio::task::spawn_blocking(move || {
                 let conn = conn.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
                 conn.execute("DELETE FROM batches WHERE id = ?1", [id])?;
-                let left: i64 = conn.query_row("SELECT count(*) FROM batches", [], |r| r.get(0))?;
-                if left == 0 {
-                    // The backlog is gone: give its pages back to the file system.
-                    conn.execute_batch("PRAGMA incremental_vacuum")?;
+                if now_empty {
+                    let free: i64 = conn.query_row("PRAGMA freelist_count", [], |r| r.get(0))?;
+                    let page: i64 = conn.query_row("PRAGMA page_size", [], |r| r.get(0))?;
+                    if free * page > VACUUM_FREE_BYTES {
+                        // A backlog is gone: give its pages back to the file system.
+                        conn.execute_batch("PRAGMA incremental_vacuum")?;
+                    }
                 }
                 Ok::<_, rusqlite::Error>(())
             })
@@ -754,7 +791,12 @@ impl SendingQueue {
     pub fn put_back(&self, batch: QueuedBatch) {
         let mut state = self.state();
         if let Some((_, _, bytes)) = state.in_flight.remove(&batch.id) {
-            let payload = (!self.is_persistent()).then_some(batch.payload);
+            // A persistent queue keeps it in memory while there is room, like a new one.
+            let keep = !self.is_persistent() || state.resident + bytes <= RESIDENT_BYTES;
+            if keep && self.is_persistent() {
+                state.resident += bytes;
+            }
+            let payload = keep.then_some(batch.payload);
             state.pending.push_front(Entry {
                 id: batch.id,
                 signal: batch.signal,
@@ -998,6 +1040,50 @@ mod tests {
         let reopened = SendingQueue::open(&path, 3, PerSignal::detached("x")).unwrap();
         let (first, second) = (reopened.next().await.unwrap(), reopened.next().await.unwrap());
         assert_eq!((first.items, first.payload.len(), second.items, second.payload.len()), (1, 1, 2, 2));
+    }
+
+    #[tokio::test]
+    async fn a_persistent_queue_sends_what_it_just_wrote_from_memory_and_reads_back_after_a_restart() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = queue_path(dir.path(), "otlp");
+        let queue = SendingQueue::open(&path, 10, PerSignal::detached("x")).unwrap();
+        queue.push(Signal::Traces, 1, Bytes::from_static(b"first")).await.unwrap();
+        queue.push(Signal::Traces, 1, Bytes::from_static(b"second")).await.unwrap();
+        // Emptied behind the queue's back: a batch sent from memory does not notice.
+        let other = Connection::open(&path).unwrap();
+        other.execute("UPDATE batches SET payload = x'00'", []).unwrap();
+        let first = queue.next().await.unwrap();
+        assert_eq!(first.payload, Bytes::from_static(b"first"), "sent from memory");
+        assert_eq!(queue.state().resident, b"second".len(), "only the waiting batch is held");
+        queue.put_back(first);
+        assert_eq!(queue.state().resident, b"first".len() + b"second".len());
+        drop(queue);
+        // After a restart, the file is what counts.
+        let reopened = SendingQueue::open(&path, 10, PerSignal::detached("x")).unwrap();
+        assert_eq!(reopened.next().await.unwrap().payload, Bytes::from_static(&[0]));
+    }
+
+    #[tokio::test]
+    async fn an_emptied_queue_gives_a_large_free_list_back_and_keeps_a_small_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = queue_path(dir.path(), "otlp");
+        let queue = SendingQueue::open(&path, 100, PerSignal::detached("x")).unwrap();
+        // 1 MiB: well under the threshold, so the file keeps its pages for the next batches.
+        queue.push(Signal::Traces, 1, Bytes::from(vec![7u8; 1 << 20])).await.unwrap();
+        let batch = queue.next().await.unwrap();
+        queue.remove(batch.id).await.unwrap();
+        let conn = Connection::open(&path).unwrap();
+        let free = |conn: &Connection| conn.query_row("PRAGMA freelist_count", [], |r| r.get::<_, i64>(0)).unwrap();
+        assert!(free(&conn) > 0, "a small free list is kept");
+        // 40 MiB queued, then delivered: the free list is given back.
+        for _ in 0..40 {
+            queue.push(Signal::Traces, 1, Bytes::from(vec![7u8; 1 << 20])).await.unwrap();
+        }
+        while !queue.is_empty() {
+            let batch = queue.next().await.unwrap();
+            queue.remove(batch.id).await.unwrap();
+        }
+        assert!(free(&conn) * QUEUE_PAGE_SIZE <= VACUUM_FREE_BYTES, "free pages: {}", free(&conn));
     }
 
     #[tokio::test]

@@ -1,5 +1,6 @@
 //! The batch processor: groups envelopes until `send_batch_size` items or `timeout`, splits
-//! oversized batches at `send_batch_max_size`, and flushes what it holds at shutdown.
+//! oversized batches at `send_batch_max_size`, sends up to `SENDS_IN_FLIGHT` batches on at once,
+//! and flushes what it holds at shutdown.
 //!
 //! otelbox extension `flush_when_idle`: also send as soon as no more input is queued. Senders wait
 //! for the commit, so holding data while storage is idle only adds latency and caps a sender with
@@ -77,8 +78,13 @@ pub fn parse(p: &mut Parser, value: &Value, path: &str) -> BatchConfig {
     if let Some(v) = body.get("timeout") {
         batch.timeout = p.duration(v, &format!("{path}.timeout")).unwrap_or(batch.timeout);
     }
-    if let Some(v) = body.get("send_batch_max_size") {
-        batch.send_batch_max_size = p.unsigned(v, &format!("{path}.send_batch_max_size")).unwrap_or(0) as usize;
+    match body.get("send_batch_max_size") {
+        Some(v) => {
+            batch.send_batch_max_size = p.unsigned(v, &format!("{path}.send_batch_max_size")).unwrap_or(0) as usize;
+        }
+        // The built-in cap never refuses a larger send_batch_size the config asks for (the
+        // Collector has no cap by default).
+        None => batch.send_batch_max_size = batch.send_batch_max_size.max(batch.send_batch_size),
     }
     if batch.send_batch_max_size != 0 && batch.send_batch_max_size < batch.send_batch_size {
         p.error(
@@ -131,10 +137,62 @@ impl<T: SignalData> BatchProcessor<T> {
     }
 }
 
+/// Batches being sent on at once, at most. A consumer that does slow work before it returns (a
+/// forwarding exporter encodes each batch and writes it to its durable queue) would otherwise hold
+/// up the next batch; with a few in flight, the next one is merged and encoded meanwhile
+/// (scripts/bench forward). Acks are unaffected: each envelope's acks settle when its parts are
+/// committed, whichever order that happens in.
+const SENDS_IN_FLIGHT: usize = 4;
+
+/// The batches being sent on, and the room each holds until it has been.
+struct Sends<T> {
+    next: SharedConsumer<T>,
+    tasks: tokio::task::JoinSet<()>,
+}
+
+impl<T: SignalData> Sends<T> {
+    /// Sends `envelope` on once fewer than `SENDS_IN_FLIGHT` are under way; `room` is given back
+    /// when it has been.
+    async fn send(&mut self, envelope: Envelope<T>, room: Arc<Vec<OwnedSemaphorePermit>>) {
+        while self.tasks.len() >= SENDS_IN_FLIGHT {
+            self.tasks.join_next().await;
+        }
+        let next = self.next.clone();
+        self.tasks.spawn(async move {
+            // Errors have already failed the envelope's acks.
+            let _ = next.consume(envelope).await;
+            drop(room);
+        });
+    }
+
+    /// Sends everything pending, cut at `chunk` items; the room it held is given back once every
+    /// part has been consumed.
+    async fn flush(&mut self, pending: &mut Option<Envelope<T>>, held: &mut Vec<OwnedSemaphorePermit>, chunk: usize) {
+        let Some(mut envelope) = pending.take() else {
+            return;
+        };
+        let room = Arc::new(std::mem::take(held));
+        while envelope.item_count() > chunk {
+            let part = envelope.split_off(chunk);
+            self.send(part, room.clone()).await;
+        }
+        self.send(envelope, room).await;
+    }
+
+    /// Waits until everything sent has been consumed.
+    async fn settle(&mut self) {
+        while self.tasks.join_next().await.is_some() {}
+    }
+}
+
 async fn run<T: SignalData>(config: BatchConfig, mut rx: mpsc::Receiver<Message<T>>, next: SharedConsumer<T>) {
     let mut pending: Option<Envelope<T>> = None;
-    // Room held by what is pending; released when everything pending has been sent on.
+    // Room held by what is pending; handed over with the last part of each flush.
     let mut held: Vec<OwnedSemaphorePermit> = Vec::new();
+    let mut sends = Sends {
+        next,
+        tasks: tokio::task::JoinSet::new(),
+    };
     let mut deadline = Instant::now();
     let chunk = if config.send_batch_max_size > 0 {
         config.send_batch_max_size
@@ -145,9 +203,8 @@ async fn run<T: SignalData>(config: BatchConfig, mut rx: mpsc::Receiver<Message<
         let message = if pending.is_some() {
             tokio::select! {
                 m = rx.recv() => m,
-                                _ = tokio::time::sleep_until(deadline) => {
-                    flush_all(&mut pending, chunk, &next).await;
-                    held.clear();
+                _ = tokio::time::sleep_until(deadline) => {
+                    sends.flush(&mut pending, &mut held, chunk).await;
                     continue;
                 }
             }
@@ -167,42 +224,30 @@ async fn run<T: SignalData>(config: BatchConfig, mut rx: mpsc::Receiver<Message<
                 // Full batches go now; a remainder below send_batch_size waits for more or the timer.
                 while let Some(p) = pending.as_mut().filter(|p| p.item_count() >= config.send_batch_size) {
                     if p.item_count() <= chunk {
-                        flush_all(&mut pending, chunk, &next).await;
-                        held.clear();
+                        sends.flush(&mut pending, &mut held, chunk).await;
                         break;
                     }
+                    // Its room stays held with the rest until the flush of what remains.
                     let part = p.split_off(chunk);
-                    let _ = next.consume(part).await;
+                    sends.send(part, Arc::default()).await;
                     deadline = Instant::now() + config.timeout;
                 }
                 if config.flush_when_idle && rx.is_empty() {
-                    flush_all(&mut pending, chunk, &next).await;
-                    held.clear();
+                    sends.flush(&mut pending, &mut held, chunk).await;
                 }
             }
             Some(Message::Flush(done)) => {
-                flush_all(&mut pending, chunk, &next).await;
-                held.clear();
+                sends.flush(&mut pending, &mut held, chunk).await;
+                sends.settle().await;
                 let _ = done.send(());
             }
             None => {
-                flush_all(&mut pending, chunk, &next).await;
+                sends.flush(&mut pending, &mut held, chunk).await;
+                sends.settle().await;
                 break;
             }
         }
     }
-}
-
-async fn flush_all<T: SignalData>(pending: &mut Option<Envelope<T>>, chunk: usize, next: &SharedConsumer<T>) {
-    let Some(mut envelope) = pending.take() else {
-        return;
-    };
-    while envelope.item_count() > chunk {
-        let part = envelope.split_off(chunk);
-        // Errors have already failed the part's acks; keep flushing the rest.
-        let _ = next.consume(part).await;
-    }
-    let _ = next.consume(envelope).await;
 }
 
 impl<T: SignalData> Consumer<T> for BatchProcessor<T> {
@@ -291,6 +336,66 @@ mod tests {
         batch.shutdown().await;
         assert_eq!(*recorder.0.lock().unwrap(), vec![10, 10, 5]);
         assert!(rx.await.unwrap().is_ok(), "acked only once all three parts were committed");
+    }
+
+    fn batch_of(yaml_body: &str) -> Result<BatchConfig, String> {
+        let text = format!(
+            "receivers: {{ otlp: {{ protocols: {{ http: {{}} }} }} }}\nprocessors:\n  batch: {yaml_body}\nexporters: {{ debug: {{}} }}\n\
+             service: {{ pipelines: {{ traces: {{ receivers: [otlp], processors: [batch], exporters: [debug] }} }} }}\n"
+        );
+        let config = crate::components::parse_config(&text).map_err(|e| e.to_string())?;
+        let id = crate::config::ComponentId::parse("batch").unwrap();
+        Ok(config.components[&crate::config::Kind::Processor][&id].settings.get::<BatchConfig>().clone())
+    }
+
+    #[test]
+    fn a_send_batch_size_above_the_built_in_cap_is_taken_and_an_explicit_smaller_max_is_refused() {
+        let big = batch_of("{ send_batch_size: 20000 }").unwrap();
+        assert_eq!((big.send_batch_size, big.send_batch_max_size), (20000, 20000));
+        let default = batch_of("{}").unwrap();
+        assert_eq!((default.send_batch_size, default.send_batch_max_size), (8192, 16_384));
+        let err = batch_of("{ send_batch_size: 20000, send_batch_max_size: 10000 }").unwrap_err();
+        assert!(err.contains("send_batch_max_size"), "{err}");
+    }
+
+    /// Commits a batch only once another batch has reached it too: a processor that waits for each
+    /// send before starting the next would never get there.
+    struct NeedsCompany(std::sync::atomic::AtomicUsize);
+    impl Consumer<ExportLogsServiceRequest> for NeedsCompany {
+        fn consume(&self, envelope: Envelope<ExportLogsServiceRequest>) -> BoxFuture<'_, Result<(), PipelineError>> {
+            Box::pin(async move {
+                self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                let deadline = Instant::now() + Duration::from_secs(5);
+                while self.0.load(std::sync::atomic::Ordering::SeqCst) < 2 && Instant::now() < deadline {
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                }
+                envelope.commit();
+                Ok(())
+            })
+        }
+    }
+
+    #[tokio::test]
+    async fn a_slow_send_does_not_hold_up_the_next_batch() {
+        let consumer = Arc::new(NeedsCompany(Default::default()));
+        let config = BatchConfig {
+            send_batch_size: 10,
+            timeout: Duration::from_secs(60),
+            send_batch_max_size: 0,
+            flush_when_idle: false,
+        };
+        let batch = BatchProcessor::new(config, consumer.clone());
+        let started = Instant::now();
+        let (first, first_done) = AckToken::new();
+        let (second, second_done) = AckToken::new();
+        batch.consume(Envelope::new(logs(10), first)).await.unwrap();
+        batch.consume(Envelope::new(logs(10), second)).await.unwrap();
+        assert!(first_done.await.unwrap().is_ok() && second_done.await.unwrap().is_ok());
+        assert!(
+            started.elapsed() < Duration::from_secs(4),
+            "the second batch was sent only after the first one's send finished"
+        );
+        batch.shutdown().await;
     }
 
     #[tokio::test]
