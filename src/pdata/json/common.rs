@@ -1,6 +1,7 @@
 //! What every OTLP/JSON signal shares: the field-name table, the decoding machinery with its error
 //! paths, scalar/id/base64 parsing, and AnyValue, attributes, resource and scope in both directions.
 
+use super::input::{self, J};
 use super::JsonError;
 use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig, STANDARD};
 use base64::engine::DecodePaddingMode;
@@ -104,7 +105,7 @@ pub(super) mod k {
 // Decoding machinery. The error path is collected innermost-first while the error bubbles up,
 // so the happy path never formats a path.
 
-type Obj = Map<String, Value>;
+type Obj<'a> = input::Obj<'a>;
 pub(super) type R<T> = Result<T, DErr>;
 
 enum Seg {
@@ -125,14 +126,14 @@ impl DErr {
         }
     }
 
-    fn expected(what: &str, got: &Value) -> DErr {
+    fn expected(what: &str, got: &J) -> DErr {
         let got = match got {
-            Value::Null => "null",
-            Value::Bool(_) => "a boolean",
-            Value::Number(_) => "a number",
-            Value::String(_) => "a string",
-            Value::Array(_) => "an array",
-            Value::Object(_) => "an object",
+            J::Null => "null",
+            J::Bool(_) => "a boolean",
+            J::Number(_) => "a number",
+            J::String(_) => "a string",
+            J::Array(_) => "an array",
+            J::Object(_) => "an object",
         };
         DErr::msg(format!("expected {what}, got {got}"))
     }
@@ -171,7 +172,7 @@ impl DErr {
 
 pub(super) fn decode_with<T>(body: &[u8], f: impl FnOnce(&Obj) -> R<T>) -> Result<T, JsonError> {
     // serde_json's recursion limit (128) stays on, so nesting depth is bounded before we walk.
-    let v: Value = serde_json::from_slice(body).map_err(|e| JsonError::Syntax(e.to_string()))?;
+    let v: J = serde_json::from_slice(body).map_err(|e| JsonError::Syntax(e.to_string()))?;
     obj(&v).and_then(f).map_err(DErr::into_json_error)
 }
 
@@ -185,32 +186,32 @@ fn snippet(s: &str) -> String {
 }
 
 /// Looks a field up by its camelCase name, then its snake_case name; `null` counts as absent.
-fn get(o: &Obj, f: F) -> Option<&Value> {
+fn get<'o, 'a>(o: &'o Obj<'a>, f: F) -> Option<&'o J<'a>> {
     match o.get(f.0) {
-        Some(Value::Null) | None => match o.get(f.1) {
-            Some(Value::Null) | None => None,
+        Some(J::Null) | None => match o.get(f.1) {
+            Some(J::Null) | None => None,
             v => v,
         },
         v => v,
     }
 }
 
-pub(super) fn field<'a, T>(o: &'a Obj, f: F, conv: impl FnOnce(&'a Value) -> R<T>) -> R<Option<T>> {
+pub(super) fn field<'a, T>(o: &'a Obj, f: F, conv: impl FnOnce(&'a J) -> R<T>) -> R<Option<T>> {
     match get(o, f) {
         None => Ok(None),
         Some(v) => conv(v).map(Some).map_err(|e| e.at(Seg::Key(f.0))),
     }
 }
 
-pub(super) fn field_or_default<'a, T: Default>(o: &'a Obj, f: F, conv: impl FnOnce(&'a Value) -> R<T>) -> R<T> {
+pub(super) fn field_or_default<'a, T: Default>(o: &'a Obj, f: F, conv: impl FnOnce(&'a J) -> R<T>) -> R<T> {
     Ok(field(o, f, conv)?.unwrap_or_default())
 }
 
-pub(super) fn list<'a, T>(o: &'a Obj, f: F, conv: impl FnMut(&'a Value) -> R<T>) -> R<Vec<T>> {
+pub(super) fn list<'a, T>(o: &'a Obj, f: F, conv: impl FnMut(&'a J) -> R<T>) -> R<Vec<T>> {
     field_or_default(o, f, |v| array(v, conv))
 }
 
-fn array<'a, T>(v: &'a Value, mut conv: impl FnMut(&'a Value) -> R<T>) -> R<Vec<T>> {
+fn array<'a, T>(v: &'a J, mut conv: impl FnMut(&'a J) -> R<T>) -> R<Vec<T>> {
     let items = v.as_array().ok_or_else(|| DErr::expected("an array", v))?;
     items
         .iter()
@@ -230,15 +231,15 @@ pub(super) fn one_of<T>(slot: &mut Option<(&'static str, T)>, f: F, value: Optio
     Ok(())
 }
 
-pub(super) fn obj(v: &Value) -> R<&Obj> {
+pub(super) fn obj<'v, 'a>(v: &'v J<'a>) -> R<&'v Obj<'a>> {
     v.as_object().ok_or_else(|| DErr::expected("an object", v))
 }
 
-pub(super) fn string(v: &Value) -> R<String> {
+pub(super) fn string(v: &J) -> R<String> {
     v.as_str().map(str::to_owned).ok_or_else(|| DErr::expected("a string", v))
 }
 
-pub(super) fn boolean(v: &Value) -> R<bool> {
+pub(super) fn boolean(v: &J) -> R<bool> {
     v.as_bool().ok_or_else(|| DErr::expected("a boolean", v))
 }
 
@@ -251,15 +252,15 @@ fn integral_f64(f: f64) -> Option<i128> {
 }
 
 /// Any protobuf integer type: an integral JSON number or a string holding one (proto3 JSON).
-fn integer<T: TryFrom<i128>>(v: &Value, type_name: &str) -> R<T> {
+fn integer<T: TryFrom<i128>>(v: &J, type_name: &str) -> R<T> {
     let wide = match v {
-        Value::Number(n) => n
+        J::Number(n) => n
             .as_i64()
             .map(i128::from)
             .or_else(|| n.as_u64().map(i128::from))
             .or_else(|| n.as_f64().and_then(integral_f64))
             .ok_or_else(|| DErr::msg(format!("expected an integer, got {n}")))?,
-        Value::String(s) => s
+        J::String(s) => s
             .parse::<i128>()
             .ok()
             .or_else(|| s.parse::<f64>().ok().and_then(integral_f64))
@@ -269,27 +270,27 @@ fn integer<T: TryFrom<i128>>(v: &Value, type_name: &str) -> R<T> {
     T::try_from(wide).map_err(|_| DErr::msg(format!("{wide} is out of range for {type_name}")))
 }
 
-pub(super) fn uint64(v: &Value) -> R<u64> {
+pub(super) fn uint64(v: &J) -> R<u64> {
     integer(v, "uint64")
 }
 
-pub(super) fn int64(v: &Value) -> R<i64> {
+pub(super) fn int64(v: &J) -> R<i64> {
     integer(v, "int64")
 }
 
-pub(super) fn uint32(v: &Value) -> R<u32> {
+pub(super) fn uint32(v: &J) -> R<u32> {
     integer(v, "uint32")
 }
 
-pub(super) fn int32(v: &Value) -> R<i32> {
+pub(super) fn int32(v: &J) -> R<i32> {
     integer(v, "int32")
 }
 
 /// A double: a JSON number, the strings "NaN"/"Infinity"/"-Infinity", or a numeric string.
-pub(super) fn double(v: &Value) -> R<f64> {
+pub(super) fn double(v: &J) -> R<f64> {
     match v {
-        Value::Number(n) => n.as_f64().ok_or_else(|| DErr::msg(format!("expected a double, got {n}"))),
-        Value::String(s) => match s.as_str() {
+        J::Number(n) => n.as_f64().ok_or_else(|| DErr::msg(format!("expected a double, got {n}"))),
+        J::String(s) => match s.as_ref() {
             "NaN" => Ok(f64::NAN),
             "Infinity" => Ok(f64::INFINITY),
             "-Infinity" => Ok(f64::NEG_INFINITY),
@@ -305,18 +306,18 @@ pub(super) fn double(v: &Value) -> R<f64> {
 }
 
 /// An enum: its number or its proto name (`SPAN_KIND_SERVER`); unknown numbers are kept.
-pub(super) fn enumeration(v: &Value, what: &str, by_name: fn(&str) -> Option<i32>) -> R<i32> {
+pub(super) fn enumeration(v: &J, what: &str, by_name: fn(&str) -> Option<i32>) -> R<i32> {
     match v {
-        Value::String(s) => by_name(s)
+        J::String(s) => by_name(s)
             .or_else(|| s.parse::<i32>().ok())
             .ok_or_else(|| DErr::msg(format!("unknown {what} {}", snippet(s)))),
-        Value::Number(_) => int32(v),
+        J::Number(_) => int32(v),
         other => Err(DErr::expected("an enum name or number", other)),
     }
 }
 
 /// OTLP/JSON ids are hex (not base64 as plain proto3 JSON would have it); "" means no id.
-fn hex_id(v: &Value, bytes: usize, what: &str) -> R<Vec<u8>> {
+fn hex_id(v: &J, bytes: usize, what: &str) -> R<Vec<u8>> {
     let s = v.as_str().ok_or_else(|| DErr::expected("a hex string", v))?;
     if s.is_empty() {
         return Ok(Vec::new());
@@ -331,11 +332,11 @@ fn hex_id(v: &Value, bytes: usize, what: &str) -> R<Vec<u8>> {
     hex::decode(s).map_err(|_| DErr::msg(format!("invalid hex in {what}: {}", snippet(s))))
 }
 
-pub(super) fn trace_id(v: &Value) -> R<Vec<u8>> {
+pub(super) fn trace_id(v: &J) -> R<Vec<u8>> {
     hex_id(v, 16, "trace id")
 }
 
-pub(super) fn span_id(v: &Value) -> R<Vec<u8>> {
+pub(super) fn span_id(v: &J) -> R<Vec<u8>> {
     hex_id(v, 8, "span id")
 }
 
@@ -349,7 +350,7 @@ const B64_URL: GeneralPurpose = GeneralPurpose::new(
 );
 
 /// Base64 bytes, padded or not; the URL-safe alphabet is accepted too, as proto3 JSON parsers do.
-fn b64_bytes(v: &Value) -> R<Vec<u8>> {
+fn b64_bytes(v: &J) -> R<Vec<u8>> {
     let s = v.as_str().ok_or_else(|| DErr::expected("a base64 string", v))?;
     B64_STD
         .decode(s)
@@ -360,7 +361,7 @@ fn b64_bytes(v: &Value) -> R<Vec<u8>> {
 // ---------------------------------------------------------------------------------------------
 // Decoders, one per message.
 
-pub(super) fn dec_any_value(v: &Value) -> R<AnyValue> {
+pub(super) fn dec_any_value(v: &J) -> R<AnyValue> {
     use any_value::Value as V;
     let o = obj(v)?;
     let mut slot = None;
@@ -401,21 +402,21 @@ pub(super) fn dec_any_value(v: &Value) -> R<AnyValue> {
     })
 }
 
-fn dec_array_value(v: &Value) -> R<ArrayValue> {
+fn dec_array_value(v: &J) -> R<ArrayValue> {
     let o = obj(v)?;
     Ok(ArrayValue {
         values: list(o, k::VALUES, dec_any_value)?,
     })
 }
 
-fn dec_kvlist(v: &Value) -> R<KeyValueList> {
+fn dec_kvlist(v: &J) -> R<KeyValueList> {
     let o = obj(v)?;
     Ok(KeyValueList {
         values: list(o, k::VALUES, dec_key_value)?,
     })
 }
 
-fn dec_key_value(v: &Value) -> R<KeyValue> {
+fn dec_key_value(v: &J) -> R<KeyValue> {
     let o = obj(v)?;
     Ok(KeyValue {
         key: field_or_default(o, k::KEY, string)?,
@@ -428,7 +429,7 @@ pub(super) fn attributes(o: &Obj, f: F) -> R<Vec<KeyValue>> {
     list(o, f, dec_key_value)
 }
 
-pub(super) fn dec_resource(v: &Value) -> R<Resource> {
+pub(super) fn dec_resource(v: &J) -> R<Resource> {
     let o = obj(v)?;
     Ok(Resource {
         attributes: attributes(o, k::ATTRIBUTES)?,
@@ -437,7 +438,7 @@ pub(super) fn dec_resource(v: &Value) -> R<Resource> {
     })
 }
 
-fn dec_entity_ref(v: &Value) -> R<EntityRef> {
+fn dec_entity_ref(v: &J) -> R<EntityRef> {
     let o = obj(v)?;
     Ok(EntityRef {
         schema_url: field_or_default(o, k::SCHEMA_URL, string)?,
@@ -447,7 +448,7 @@ fn dec_entity_ref(v: &Value) -> R<EntityRef> {
     })
 }
 
-pub(super) fn dec_scope(v: &Value) -> R<InstrumentationScope> {
+pub(super) fn dec_scope(v: &J) -> R<InstrumentationScope> {
     let o = obj(v)?;
     Ok(InstrumentationScope {
         name: field_or_default(o, k::NAME, string)?,

@@ -5,6 +5,7 @@ use super::common::{
     enumeration, field, field_or_default, k, list, obj, put, put_hex, put_i32, put_list, put_str, put_u32, put_u64, span_id, string,
     trace_id, uint32, uint64, R,
 };
+use super::input::J;
 use super::JsonError;
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::logs::v1::{LogRecord, ResourceLogs, ScopeLogs, SeverityNumber};
@@ -26,7 +27,7 @@ pub(super) fn encode(req: &ExportLogsServiceRequest) -> Value {
 
 // Decoders, one per message.
 
-fn dec_resource_logs(v: &Value) -> R<ResourceLogs> {
+fn dec_resource_logs(v: &J) -> R<ResourceLogs> {
     let o = obj(v)?;
     Ok(ResourceLogs {
         resource: field(o, k::RESOURCE, dec_resource)?,
@@ -35,7 +36,7 @@ fn dec_resource_logs(v: &Value) -> R<ResourceLogs> {
     })
 }
 
-fn dec_scope_logs(v: &Value) -> R<ScopeLogs> {
+fn dec_scope_logs(v: &J) -> R<ScopeLogs> {
     let o = obj(v)?;
     Ok(ScopeLogs {
         scope: field(o, k::SCOPE, dec_scope)?,
@@ -44,7 +45,7 @@ fn dec_scope_logs(v: &Value) -> R<ScopeLogs> {
     })
 }
 
-fn dec_log_record(v: &Value) -> R<LogRecord> {
+fn dec_log_record(v: &J) -> R<LogRecord> {
     let o = obj(v)?;
     Ok(LogRecord {
         time_unix_nano: field_or_default(o, k::TIME_UNIX_NANO, uint64)?,
@@ -61,7 +62,7 @@ fn dec_log_record(v: &Value) -> R<LogRecord> {
     })
 }
 
-fn severity_number(v: &Value) -> R<i32> {
+fn severity_number(v: &J) -> R<i32> {
     enumeration(v, "severity number", |s| SeverityNumber::from_str_name(s).map(|e| e as i32))
 }
 

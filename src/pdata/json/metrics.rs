@@ -5,6 +5,7 @@ use super::common::{
     f64_json, field, field_or_default, int32, int64, k, list, obj, one_of, put, put_f64, put_hex, put_i32, put_list, put_opt_f64, put_str,
     put_u32, put_u64, span_id, string, trace_id, u64_string, uint32, uint64, R,
 };
+use super::input::J;
 use super::JsonError;
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::metrics::v1::{
@@ -30,7 +31,7 @@ pub(super) fn encode(req: &ExportMetricsServiceRequest) -> Value {
 
 // Decoders, one per message.
 
-fn dec_resource_metrics(v: &Value) -> R<ResourceMetrics> {
+fn dec_resource_metrics(v: &J) -> R<ResourceMetrics> {
     let o = obj(v)?;
     Ok(ResourceMetrics {
         resource: field(o, k::RESOURCE, dec_resource)?,
@@ -39,7 +40,7 @@ fn dec_resource_metrics(v: &Value) -> R<ResourceMetrics> {
     })
 }
 
-fn dec_scope_metrics(v: &Value) -> R<ScopeMetrics> {
+fn dec_scope_metrics(v: &J) -> R<ScopeMetrics> {
     let o = obj(v)?;
     Ok(ScopeMetrics {
         scope: field(o, k::SCOPE, dec_scope)?,
@@ -48,7 +49,7 @@ fn dec_scope_metrics(v: &Value) -> R<ScopeMetrics> {
     })
 }
 
-fn dec_metric(v: &Value) -> R<Metric> {
+fn dec_metric(v: &J) -> R<Metric> {
     use metric::Data;
     let o = obj(v)?;
     let mut slot = None;
@@ -76,14 +77,14 @@ fn dec_metric(v: &Value) -> R<Metric> {
     })
 }
 
-fn dec_gauge(v: &Value) -> R<Gauge> {
+fn dec_gauge(v: &J) -> R<Gauge> {
     let o = obj(v)?;
     Ok(Gauge {
         data_points: list(o, k::DATA_POINTS, dec_number_point)?,
     })
 }
 
-fn dec_sum(v: &Value) -> R<Sum> {
+fn dec_sum(v: &J) -> R<Sum> {
     let o = obj(v)?;
     Ok(Sum {
         data_points: list(o, k::DATA_POINTS, dec_number_point)?,
@@ -92,7 +93,7 @@ fn dec_sum(v: &Value) -> R<Sum> {
     })
 }
 
-fn dec_histogram(v: &Value) -> R<Histogram> {
+fn dec_histogram(v: &J) -> R<Histogram> {
     let o = obj(v)?;
     Ok(Histogram {
         data_points: list(o, k::DATA_POINTS, dec_histogram_point)?,
@@ -100,7 +101,7 @@ fn dec_histogram(v: &Value) -> R<Histogram> {
     })
 }
 
-fn dec_exp_histogram(v: &Value) -> R<ExponentialHistogram> {
+fn dec_exp_histogram(v: &J) -> R<ExponentialHistogram> {
     let o = obj(v)?;
     Ok(ExponentialHistogram {
         data_points: list(o, k::DATA_POINTS, dec_exp_histogram_point)?,
@@ -108,14 +109,14 @@ fn dec_exp_histogram(v: &Value) -> R<ExponentialHistogram> {
     })
 }
 
-fn dec_summary(v: &Value) -> R<Summary> {
+fn dec_summary(v: &J) -> R<Summary> {
     let o = obj(v)?;
     Ok(Summary {
         data_points: list(o, k::DATA_POINTS, dec_summary_point)?,
     })
 }
 
-fn dec_number_point(v: &Value) -> R<NumberDataPoint> {
+fn dec_number_point(v: &J) -> R<NumberDataPoint> {
     use number_data_point::Value as V;
     let o = obj(v)?;
     let mut slot = None;
@@ -131,7 +132,7 @@ fn dec_number_point(v: &Value) -> R<NumberDataPoint> {
     })
 }
 
-fn dec_histogram_point(v: &Value) -> R<HistogramDataPoint> {
+fn dec_histogram_point(v: &J) -> R<HistogramDataPoint> {
     let o = obj(v)?;
     Ok(HistogramDataPoint {
         attributes: attributes(o, k::ATTRIBUTES)?,
@@ -148,7 +149,7 @@ fn dec_histogram_point(v: &Value) -> R<HistogramDataPoint> {
     })
 }
 
-fn dec_exp_histogram_point(v: &Value) -> R<ExponentialHistogramDataPoint> {
+fn dec_exp_histogram_point(v: &J) -> R<ExponentialHistogramDataPoint> {
     let o = obj(v)?;
     Ok(ExponentialHistogramDataPoint {
         attributes: attributes(o, k::ATTRIBUTES)?,
@@ -168,7 +169,7 @@ fn dec_exp_histogram_point(v: &Value) -> R<ExponentialHistogramDataPoint> {
     })
 }
 
-fn dec_buckets(v: &Value) -> R<exponential_histogram_data_point::Buckets> {
+fn dec_buckets(v: &J) -> R<exponential_histogram_data_point::Buckets> {
     let o = obj(v)?;
     Ok(exponential_histogram_data_point::Buckets {
         offset: field_or_default(o, k::OFFSET, int32)?,
@@ -176,7 +177,7 @@ fn dec_buckets(v: &Value) -> R<exponential_histogram_data_point::Buckets> {
     })
 }
 
-fn dec_summary_point(v: &Value) -> R<SummaryDataPoint> {
+fn dec_summary_point(v: &J) -> R<SummaryDataPoint> {
     let o = obj(v)?;
     Ok(SummaryDataPoint {
         attributes: attributes(o, k::ATTRIBUTES)?,
@@ -189,7 +190,7 @@ fn dec_summary_point(v: &Value) -> R<SummaryDataPoint> {
     })
 }
 
-fn dec_quantile(v: &Value) -> R<summary_data_point::ValueAtQuantile> {
+fn dec_quantile(v: &J) -> R<summary_data_point::ValueAtQuantile> {
     let o = obj(v)?;
     Ok(summary_data_point::ValueAtQuantile {
         quantile: field_or_default(o, k::QUANTILE, double)?,
@@ -197,7 +198,7 @@ fn dec_quantile(v: &Value) -> R<summary_data_point::ValueAtQuantile> {
     })
 }
 
-fn dec_exemplar(v: &Value) -> R<Exemplar> {
+fn dec_exemplar(v: &J) -> R<Exemplar> {
     use exemplar::Value as V;
     let o = obj(v)?;
     let mut slot = None;
@@ -212,7 +213,7 @@ fn dec_exemplar(v: &Value) -> R<Exemplar> {
     })
 }
 
-fn temporality(v: &Value) -> R<i32> {
+fn temporality(v: &J) -> R<i32> {
     enumeration(v, "aggregation temporality", |s| {
         AggregationTemporality::from_str_name(s).map(|e| e as i32)
     })

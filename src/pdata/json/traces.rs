@@ -5,6 +5,7 @@ use super::common::{
     field_or_default, k, list, obj, put, put_hex, put_i32, put_list, put_str, put_u32, put_u64, span_id, string, trace_id, u64_string,
     uint32, uint64, R,
 };
+use super::input::J;
 use super::JsonError;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::trace::v1::{span, status, ResourceSpans, ScopeSpans, Span, Status};
@@ -26,7 +27,7 @@ pub(super) fn encode(req: &ExportTraceServiceRequest) -> Value {
 
 // Decoders, one per message.
 
-fn dec_resource_spans(v: &Value) -> R<ResourceSpans> {
+fn dec_resource_spans(v: &J) -> R<ResourceSpans> {
     let o = obj(v)?;
     Ok(ResourceSpans {
         resource: field(o, k::RESOURCE, dec_resource)?,
@@ -35,7 +36,7 @@ fn dec_resource_spans(v: &Value) -> R<ResourceSpans> {
     })
 }
 
-fn dec_scope_spans(v: &Value) -> R<ScopeSpans> {
+fn dec_scope_spans(v: &J) -> R<ScopeSpans> {
     let o = obj(v)?;
     Ok(ScopeSpans {
         scope: field(o, k::SCOPE, dec_scope)?,
@@ -44,7 +45,7 @@ fn dec_scope_spans(v: &Value) -> R<ScopeSpans> {
     })
 }
 
-fn dec_span(v: &Value) -> R<Span> {
+fn dec_span(v: &J) -> R<Span> {
     let o = obj(v)?;
     Ok(Span {
         trace_id: field_or_default(o, k::TRACE_ID, trace_id)?,
@@ -66,7 +67,7 @@ fn dec_span(v: &Value) -> R<Span> {
     })
 }
 
-fn dec_event(v: &Value) -> R<span::Event> {
+fn dec_event(v: &J) -> R<span::Event> {
     let o = obj(v)?;
     Ok(span::Event {
         time_unix_nano: field_or_default(o, k::TIME_UNIX_NANO, uint64)?,
@@ -76,7 +77,7 @@ fn dec_event(v: &Value) -> R<span::Event> {
     })
 }
 
-fn dec_link(v: &Value) -> R<span::Link> {
+fn dec_link(v: &J) -> R<span::Link> {
     let o = obj(v)?;
     Ok(span::Link {
         trace_id: field_or_default(o, k::TRACE_ID, trace_id)?,
@@ -88,7 +89,7 @@ fn dec_link(v: &Value) -> R<span::Link> {
     })
 }
 
-fn dec_status(v: &Value) -> R<Status> {
+fn dec_status(v: &J) -> R<Status> {
     let o = obj(v)?;
     Ok(Status {
         message: field_or_default(o, k::MESSAGE, string)?,
@@ -96,11 +97,11 @@ fn dec_status(v: &Value) -> R<Status> {
     })
 }
 
-fn span_kind(v: &Value) -> R<i32> {
+fn span_kind(v: &J) -> R<i32> {
     enumeration(v, "span kind", |s| span::SpanKind::from_str_name(s).map(|e| e as i32))
 }
 
-fn status_code(v: &Value) -> R<i32> {
+fn status_code(v: &J) -> R<i32> {
     enumeration(v, "status code", |s| status::StatusCode::from_str_name(s).map(|e| e as i32))
 }
 
