@@ -32,7 +32,8 @@ const MARKER: u8 = 0x01;
 const SAMPLES: usize = 4096;
 /// Dictionary size: 16 KiB did as well as 64 KiB on the agent workload (29.5 against 29.4 bytes).
 const DICT_BYTES: usize = 16 * 1024;
-/// zstd's default level: level 1 saved a tenth less for about the same time on records this small.
+/// zstd's default level: on the agent workload's blobs level 1 took about as long and left them 3%
+/// larger (29.5 against 28.7 bytes, measured with python-zstandard).
 const LEVEL: i32 = 3;
 /// A header claiming more than this is damaged (no request the receivers take holds more), and is
 /// not worth an allocation of that size.
