@@ -65,19 +65,25 @@ struct ActiveDict {
     encoder: &'static EncoderDictionary<'static>,
 }
 
-/// Dictionaries any store of this process has loaded or trained, by zstd id.
-static DECODERS: LazyLock<RwLock<HashMap<u32, &'static DecoderDictionary<'static>>>> = LazyLock::new(Default::default);
+/// Dictionaries any store of this process has loaded or trained, by zstd id (with a hash of the
+/// dictionary, to tell two different ones with the same id apart).
+static DECODERS: LazyLock<RwLock<HashMap<u32, (u64, &'static DecoderDictionary<'static>)>>> = LazyLock::new(Default::default);
 
 thread_local! {
     static COMPRESSORS: RefCell<HashMap<u32, Compressor<'static>>> = RefCell::new(HashMap::new());
     static DECOMPRESSORS: RefCell<HashMap<u32, Decompressor<'static>>> = RefCell::new(HashMap::new());
 }
 
-fn register_decoder(id: u32, dict: &[u8]) {
+/// Makes blobs compressed with `dict` decodable anywhere in the process. False when another
+/// dictionary already has its id (zstd ids are 31-bit hashes of the content: two stores of one
+/// process would have to train colliding dictionaries).
+fn register_decoder(id: u32, dict: &[u8]) -> bool {
+    let content = crate::hash::Fnv64::new().write(dict).finish();
     let mut decoders = DECODERS.write().expect("decoder registry poisoned");
-    decoders
+    let (known, _) = decoders
         .entry(id)
-        .or_insert_with(|| Box::leak(Box::new(DecoderDictionary::copy(dict))));
+        .or_insert_with(|| (content, Box::leak(Box::new(DecoderDictionary::copy(dict)))));
+    *known == content
 }
 
 /// The plain encoded attributes of a stored blob: the blob itself when it is plain. `None` when it
@@ -87,7 +93,7 @@ pub fn plain(blob: &[u8]) -> Option<Cow<'_, [u8]>> {
         return Some(Cow::Borrowed(blob));
     }
     let (id, plain_len, frame) = parse_header(blob)?;
-    let decoder = *DECODERS.read().ok()?.get(&id)?;
+    let (_, decoder) = *DECODERS.read().ok()?.get(&id)?;
     DECOMPRESSORS.with(|cache| {
         let mut cache = cache.borrow_mut();
         let decompressor = match cache.entry(id) {
@@ -172,6 +178,9 @@ impl BlobCodec {
 
     fn sample(&self, kind: BlobKind, plain: &[u8]) {
         let state = &self.kinds[kind.slot()];
+        if state.training.load(Ordering::Acquire) {
+            return; // trained, or being trained: no more samples needed
+        }
         let samples = {
             let mut collected = state.samples.lock().expect("codec poisoned");
             if collected.len() < SAMPLES {
@@ -214,7 +223,14 @@ impl BlobCodec {
     /// Use `dict` for this kind from now on (it is saved, or being loaded from the database).
     pub fn activate(&self, kind: BlobKind, dict: &[u8]) {
         let id = zstd::zstd_safe::get_dict_id_from_dict(dict).map_or(0, |id| id.get());
-        register_decoder(id, dict);
+        if !register_decoder(id, dict) {
+            tracing::warn!(
+                id,
+                "attribute compression: another dictionary of this process has the same id; blobs stay plain"
+            );
+            return;
+        }
+        self.kinds[kind.slot()].samples.lock().expect("codec poisoned").clear();
         let encoder: &'static EncoderDictionary<'static> = Box::leak(Box::new(EncoderDictionary::copy(dict, LEVEL)));
         *self.kinds[kind.slot()].active.write().expect("codec poisoned") = Some(Arc::new(ActiveDict { id, encoder }));
     }
@@ -392,6 +408,23 @@ mod tests {
         let reloaded = BlobCodec::load(&conn).unwrap();
         assert!(reloaded.is_active(BlobKind::SpanAttrs));
         assert!(!reloaded.is_active(BlobKind::LogAttrs), "log records have their own dictionary");
+    }
+
+    #[test]
+    fn a_second_dictionary_with_a_known_id_is_not_used_and_samples_are_dropped_once_one_is() {
+        assert!(register_decoder(0x7fff_0001, b"one dictionary"));
+        assert!(register_decoder(0x7fff_0001, b"one dictionary"), "the same one again is fine");
+        assert!(
+            !register_decoder(0x7fff_0001, b"another one"),
+            "a different one with that id is refused"
+        );
+
+        let conn = database();
+        let codec = BlobCodec::default();
+        span_batches(SAMPLES + 1000).iter_mut().for_each(|b| codec.compress_batch(b));
+        codec.save_trained(&conn);
+        assert!(codec.is_active(BlobKind::SpanAttrs));
+        assert!(codec.kinds[BlobKind::SpanAttrs.slot()].samples.lock().unwrap().is_empty());
     }
 
     #[test]
