@@ -1087,7 +1087,11 @@ mod tests {
             queue.remove(batch.id).await.unwrap();
         }
         let page: i64 = conn.query_row("PRAGMA page_size", [], |r| r.get(0)).unwrap();
-        assert!(free(&conn) * page <= VACUUM_FREE_BYTES, "free pages: {} of {page} bytes", free(&conn));
+        assert!(
+            free(&conn) * page <= VACUUM_FREE_BYTES,
+            "free pages: {} of {page} bytes",
+            free(&conn)
+        );
     }
 
     #[tokio::test]

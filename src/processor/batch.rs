@@ -345,7 +345,10 @@ mod tests {
         );
         let config = crate::components::parse_config(&text).map_err(|e| e.to_string())?;
         let id = crate::config::ComponentId::parse("batch").unwrap();
-        Ok(config.components[&crate::config::Kind::Processor][&id].settings.get::<BatchConfig>().clone())
+        Ok(config.components[&crate::config::Kind::Processor][&id]
+            .settings
+            .get::<BatchConfig>()
+            .clone())
     }
 
     #[test]
