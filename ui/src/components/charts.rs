@@ -182,6 +182,33 @@ fn drag_band(pointer: Pointer, plot: Memo<Plot>) -> impl IntoView {
     }
 }
 
+/// A chart's SVG: sized to its plot, hover and drag-to-zoom handled (`on_zoom` None: no zoom), the
+/// drag band drawn over `content`.
+fn zoomable_svg(
+    plot: Memo<Plot>,
+    pointer: Pointer,
+    on_zoom: Option<Callback<(i64, i64)>>,
+    label: &'static str,
+    content: impl IntoView + 'static,
+) -> impl IntoView {
+    view! {
+        <svg
+            width=move || plot.get().width
+            height=move || plot.get().height
+            viewBox=move || format!("0 0 {} {}", plot.get().width, plot.get().height)
+            role="img"
+            aria-label=label
+            on:mousedown=on_down(pointer, on_zoom)
+            on:mousemove=on_move(pointer)
+            on:mouseup=on_up(pointer, plot, on_zoom)
+            on:mouseleave=on_leave(pointer)
+        >
+            {content}
+            {drag_band(pointer, plot)}
+        </svg>
+    }
+}
+
 /// Value ticks (value, label) and time ticks (unix ns, label).
 type ValueTicks = Vec<(f64, String)>;
 type TimeTicks = Vec<(i64, String)>;
@@ -298,12 +325,6 @@ pub fn LineChart(
         unit.with_value(|u| make_plot(width.get(), HEIGHT, range, times.into_iter(), lo, hi, u))
     });
     let pointer = Pointer::new();
-    let (down, moved, up, left) = (
-        on_down(pointer, on_zoom),
-        on_move(pointer),
-        on_up(pointer, plot, on_zoom),
-        on_leave(pointer),
-    );
     let colour = move |i: usize| PALETTE[i % PALETTE.len()];
 
     let lines = move || {
@@ -464,19 +485,7 @@ pub fn LineChart(
     view! {
         <div class="chart line-chart">
             <div class="chart-box" node_ref=node>
-                <svg
-                    width=move || plot.get().width
-                    height=move || plot.get().height
-                    viewBox=move || format!("0 0 {} {}", plot.get().width, plot.get().height)
-                    role="img"
-                    on:mousedown=down
-                    on:mousemove=moved
-                    on:mouseup=up
-                    on:mouseleave=left
-                >
-                    {lines}
-                    {drag_band(pointer, plot)}
-                </svg>
+                {zoomable_svg(plot, pointer, on_zoom, "metric values over time", lines)}
                 {exemplar_dots}
                 {cursor}
             </div>
@@ -527,12 +536,6 @@ pub fn Heatmap(
     let width = measured_width(node);
     let plot = Memo::new(move |_| make_plot(width.get(), HEIGHT, range, times.iter().copied(), 0.0, 1.0, &Unit::Plain));
     let pointer = Pointer::new();
-    let (down, moved, up, left) = (
-        on_down(pointer, on_zoom),
-        on_move(pointer),
-        on_up(pointer, plot, on_zoom),
-        on_leave(pointer),
-    );
     let rows = last - first + 1;
     let row_height = (HEIGHT - TOP - BOTTOM) / rows as f64;
     let bound_label = move |r: usize| -> String {
@@ -594,20 +597,7 @@ pub fn Heatmap(
     view! {
         <div class="chart heatmap">
             <div class="chart-box" node_ref=node>
-                <svg
-                    width=move || plot.get().width
-                    height=move || plot.get().height
-                    viewBox=move || format!("0 0 {} {}", plot.get().width, plot.get().height)
-                    role="img"
-                    aria-label="observations per bucket over time"
-                    on:mousedown=down
-                    on:mousemove=moved
-                    on:mouseup=up
-                    on:mouseleave=left
-                >
-                    {cells}
-                    {drag_band(pointer, plot)}
-                </svg>
+                {zoomable_svg(plot, pointer, on_zoom, "observations per bucket over time", cells)}
             </div>
             <p class="muted small">{format!("darkest: {} observations in a bucket and step", format::count(max as i64))}</p>
         </div>
@@ -639,12 +629,6 @@ pub fn SeverityBars(
         ..make_plot(width.get(), BARS_HEIGHT, Some(range), std::iter::empty(), 0.0, top, &Unit::Plain)
     });
     let pointer = Pointer::new();
-    let (down, moved, up, left) = (
-        on_down(pointer, Some(on_zoom)),
-        on_move(pointer),
-        on_up(pointer, plot, Some(on_zoom)),
-        on_leave(pointer),
-    );
     let buckets = StoredValue::new(buckets);
     let bars = move || {
         let p = plot.get();
@@ -695,20 +679,7 @@ pub fn SeverityBars(
     view! {
         <div class="chart severity-histogram">
             <div class="chart-box" node_ref=node>
-                <svg
-                    width=move || plot.get().width
-                    height=move || plot.get().height
-                    viewBox=move || format!("0 0 {} {}", plot.get().width, plot.get().height)
-                    role="img"
-                    aria-label="log records per severity over time"
-                    on:mousedown=down
-                    on:mousemove=moved
-                    on:mouseup=up
-                    on:mouseleave=left
-                >
-                    {bars}
-                    {drag_band(pointer, plot)}
-                </svg>
+                {zoomable_svg(plot, pointer, Some(on_zoom), "log records per severity over time", bars)}
             </div>
         </div>
     }
@@ -753,12 +724,6 @@ pub fn ScatterPlot(
         )
     });
     let pointer = Pointer::new();
-    let (down, moved, up, left) = (
-        on_down(pointer, on_zoom),
-        on_move(pointer),
-        on_up(pointer, plot, on_zoom),
-        on_leave(pointer),
-    );
     let dots = move || {
         let p = plot.get();
         let (y_ticks, x_ticks) = plot_ticks(&p, &unit);
@@ -780,20 +745,7 @@ pub fn ScatterPlot(
     view! {
         <div class="chart scatter">
             <div class="chart-box" node_ref=node>
-                <svg
-                    width=move || plot.get().width
-                    height=move || plot.get().height
-                    viewBox=move || format!("0 0 {} {}", plot.get().width, plot.get().height)
-                    role="img"
-                    aria-label="trace durations over time"
-                    on:mousedown=down
-                    on:mousemove=moved
-                    on:mouseup=up
-                    on:mouseleave=left
-                >
-                    {dots}
-                    {drag_band(pointer, plot)}
-                </svg>
+                {zoomable_svg(plot, pointer, on_zoom, "trace durations over time", dots)}
             </div>
         </div>
     }
