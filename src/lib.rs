@@ -5,6 +5,7 @@ pub mod api;
 pub mod app;
 pub mod assertions;
 pub mod auth;
+pub mod calendar;
 pub mod cli;
 pub mod client;
 pub mod components;

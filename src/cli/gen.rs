@@ -159,34 +159,12 @@ fn parse_headers(text: &str, variable: &str) -> Result<Vec<(String, String)>, St
         if key.is_empty() {
             return Err(format!("{variable}: a header without a name"));
         }
-        headers.push((key.to_ascii_lowercase(), percent_decode(value.trim())));
+        headers.push((
+            key.to_ascii_lowercase(),
+            percent_encoding::percent_decode_str(value.trim()).decode_utf8_lossy().into_owned(),
+        ));
     }
     Ok(headers)
-}
-
-/// `%XX` escapes decoded (the W3C baggage encoding the OTLP header variables use); a malformed
-/// escape is kept as it is.
-fn percent_decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let escaped = (bytes[i] == b'%')
-            .then(|| text.get(i + 1..i + 3))
-            .flatten()
-            .and_then(|hex| u8::from_str_radix(hex, 16).ok());
-        match escaped {
-            Some(byte) => {
-                out.push(byte);
-                i += 3;
-            }
-            None => {
-                out.push(bytes[i]);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// The flags, else the SDK variables `env` finds, else the defaults: flags win, one setting at a time.

@@ -93,7 +93,7 @@ async fn query(args: QueryArgs) -> anyhow::Result<i32> {
 fn print_table(what: What, items: &[serde_json::Value]) -> anyhow::Result<()> {
     use crate::assertions::eval::fmt_ns;
     let now = crate::pdata::now_ns() as i64;
-    let time = |unix_nano: i64| compact_time(unix_nano, now, local_offset_seconds);
+    let time = |unix_nano: i64| compact_time(unix_nano, now, crate::calendar::local_offset_seconds);
     let rows: Vec<Vec<String>> = match what {
         What::Traces => {
             let traces: Vec<wire::TraceSummary> = serde_json::from_value(items.to_vec().into())?;
@@ -209,45 +209,9 @@ pub fn compact_time(unix_nano: i64, now_unix_nano: i64, offset: impl Fn(i64) -> 
     if day == today {
         format!("{clock}.{millis:03}")
     } else {
-        let (year, month, date) = civil_from_days(day);
+        let (year, month, date) = crate::calendar::civil_from_days(day);
         format!("{year}-{month:02}-{date:02} {clock}")
     }
-}
-
-/// The calendar date of a day number (days since 1970-01-01; Howard Hinnant's algorithm).
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let shifted = days + 719_468;
-    let era = shifted.div_euclid(146_097);
-    let day_of_era = shifted.rem_euclid(146_097);
-    let year_of_era = (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
-    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
-    let month_index = (5 * day_of_year + 2) / 153;
-    let day = (day_of_year - (153 * month_index + 2) / 5 + 1) as u32;
-    let month = (if month_index < 10 { month_index + 3 } else { month_index - 9 }) as u32;
-    (year_of_era + era * 400 + i64::from(month <= 2), month, day)
-}
-
-/// The local time zone's offset from UTC, in seconds, at a Unix time.
-#[cfg(unix)]
-// libc marks musl's `time_t` deprecated (it is to become 64-bit there); the cast follows its width.
-#[allow(deprecated)]
-fn local_offset_seconds(unix_seconds: i64) -> i64 {
-    let time = unix_seconds as libc::time_t;
-    // SAFETY: an all-zero `tm` is a valid value (integers and, on some platforms, a null zone
-    // name pointer), and `localtime_r` only writes into the `tm` it is given.
-    let mut tm: libc::tm = unsafe { std::mem::zeroed() };
-    // SAFETY: both pointers are valid for the duration of the call.
-    let converted = unsafe { libc::localtime_r(&time, &mut tm) };
-    if converted.is_null() {
-        0
-    } else {
-        tm.tm_gmtoff as i64
-    }
-}
-
-#[cfg(not(unix))]
-fn local_offset_seconds(_unix_seconds: i64) -> i64 {
-    0
 }
 
 /// Left-aligned columns separated by two spaces; the first row is the header.
@@ -290,7 +254,7 @@ mod tests {
         );
         assert_eq!(compact_time(t, t, |_| 0), "23:30:05.250");
         assert_eq!(compact_time(0, t, plus_one), "-");
-        assert_eq!(civil_from_days(0), (1970, 1, 1));
-        assert_eq!(civil_from_days(20_790), (2026, 12, 3));
+        assert_eq!(crate::calendar::civil_from_days(0), (1970, 1, 1));
+        assert_eq!(crate::calendar::civil_from_days(20_790), (2026, 12, 3));
     }
 }

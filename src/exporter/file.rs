@@ -292,7 +292,7 @@ impl FileExporter {
             size,
             rotation: config.rotation.clone(),
             unsynced: false,
-            local_offset: local_offset_seconds,
+            local_offset: crate::calendar::local_offset_seconds,
         };
         writer.prune_backups();
         let (queue, jobs) = sync_channel(QUEUE_BATCHES);
@@ -460,7 +460,7 @@ struct Writer {
     rotation: Option<Rotation>,
     /// Written since the last sync to disk.
     unsynced: bool,
-    /// The host's offset from UTC in seconds at a Unix time (`local_offset_seconds`; a fixed one
+    /// The host's offset from UTC in seconds at a Unix time (`crate::calendar::local_offset_seconds`; a fixed one
     /// in tests), for backup names with `rotation.localtime`.
     local_offset: fn(i64) -> i64,
 }
@@ -657,30 +657,6 @@ fn backup_timestamp(unix_nanos: u64, offset_seconds: i64) -> String {
         t.second,
         t.nanos / 1_000_000
     )
-}
-
-/// The host's offset from UTC in seconds at this Unix time (`localtime_r`'s `tm_gmtoff`, which
-/// follows `TZ` and `/etc/localtime`); 0 when it cannot be had.
-#[cfg(unix)]
-// libc marks musl's `time_t` deprecated (it is to become 64-bit there); the cast follows its width.
-#[allow(deprecated)]
-fn local_offset_seconds(unix_seconds: i64) -> i64 {
-    let time = unix_seconds as libc::time_t;
-    // SAFETY: an all-zero `tm` is a valid value (integers and, on some platforms, a null zone
-    // name pointer), and `localtime_r` only writes into the `tm` it is given.
-    let mut tm: libc::tm = unsafe { std::mem::zeroed() };
-    // SAFETY: both pointers are valid for the duration of the call.
-    let converted = unsafe { libc::localtime_r(&time, &mut tm) };
-    if converted.is_null() {
-        0
-    } else {
-        tm.tm_gmtoff as i64
-    }
-}
-
-#[cfg(not(unix))]
-fn local_offset_seconds(_unix_seconds: i64) -> i64 {
-    0
 }
 
 fn is_backup_timestamp(text: &str) -> bool {
@@ -1270,7 +1246,7 @@ mod tests {
     fn the_host_offset_comes_from_localtime_r() {
         // Whatever TZ the tests run in: a real offset, within UTC-12..UTC+14.
         for t in [0, 1_700_000_000, 1_720_000_000] {
-            let offset = local_offset_seconds(t);
+            let offset = crate::calendar::local_offset_seconds(t);
             assert!((-12 * 3600..=14 * 3600).contains(&offset), "{offset}");
         }
     }

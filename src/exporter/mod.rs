@@ -90,7 +90,7 @@ pub(crate) struct UtcTime {
 impl UtcTime {
     pub fn from_unix_nanos(unix_nanos: u64) -> UtcTime {
         let seconds = unix_nanos / 1_000_000_000;
-        let (year, month, day) = civil_from_days((seconds / 86_400) as i64);
+        let (year, month, day) = crate::calendar::civil_from_days((seconds / 86_400) as i64);
         let of_day = seconds % 86_400;
         UtcTime {
             year,
@@ -102,25 +102,6 @@ impl UtcTime {
             nanos: (unix_nanos % 1_000_000_000) as u32,
         }
     }
-}
-
-/// Days since 1970-01-01 to (year, month, day) in the proleptic Gregorian calendar (Howard
-/// Hinnant's `civil_from_days`).
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let day_of_era = z.rem_euclid(146_097);
-    let year_of_era = (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
-    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
-    let month_from_march = (5 * day_of_year + 2) / 153;
-    let day = (day_of_year - (153 * month_from_march + 2) / 5 + 1) as u32;
-    let month = if month_from_march < 10 {
-        month_from_march + 3
-    } else {
-        month_from_march - 9
-    } as u32;
-    let year = year_of_era + era * 400 + i64::from(month <= 2);
-    (year, month, day)
 }
 
 #[cfg(test)]

@@ -536,7 +536,10 @@ fn detect(
             Detector::Env => {
                 for pair in otel_resource_attributes.split(',').filter(|p| !p.trim().is_empty()) {
                     if let Some((key, value)) = pair.split_once('=') {
-                        put(key.trim(), text(percent_decode(value.trim())));
+                        put(
+                            key.trim(),
+                            text(percent_encoding::percent_decode_str(value.trim()).decode_utf8_lossy().into_owned()),
+                        );
                     }
                 }
             }
@@ -672,31 +675,6 @@ fn host_name() -> String {
         .or_else(|_| std::fs::read_to_string("/etc/hostname"))
         .map(|name| name.trim().to_string())
         .unwrap_or_default()
-}
-
-/// `%XX` escapes decoded (the W3C baggage encoding `OTEL_RESOURCE_ATTRIBUTES` uses); a malformed
-/// escape is kept as it is.
-fn percent_decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let escaped = (bytes[i] == b'%')
-            .then(|| text.get(i + 1..i + 3))
-            .flatten()
-            .and_then(|hex| u8::from_str_radix(hex, 16).ok());
-        match escaped {
-            Some(byte) => {
-                out.push(byte);
-                i += 3;
-            }
-            None => {
-                out.push(bytes[i]);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 // ---- The network detectors ------------------------------------------------------------------

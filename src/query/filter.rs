@@ -863,6 +863,7 @@ impl fmt::Display for CmpOp {
     }
 }
 
+/// Keys that are fields, not attributes. The UI keeps a copy (`ui/src/pages/logs.rs`, FIELD_NAMES).
 const BUILTIN_FIELDS: &[&str] = &[
     "service",
     "name",

@@ -59,7 +59,8 @@ fn combined_filter(filter: &str, text: &str) -> String {
 }
 
 /// Filter-language keys that are fields, not attributes: an attribute of that name is `attr["..."]`.
-const FIELD_NAMES: [&str; 10] = [
+/// The server's list (`query::filter::BUILTIN_FIELDS`), which the wasm crate cannot import.
+const FIELD_NAMES: [&str; 13] = [
     "service",
     "name",
     "kind",
@@ -69,6 +70,9 @@ const FIELD_NAMES: [&str; 10] = [
     "span_id",
     "severity",
     "body",
+    "status.message",
+    "scope.name",
+    "scope.version",
     "event_name",
 ];
 
