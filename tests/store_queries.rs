@@ -496,6 +496,66 @@ async fn a_span_sent_twice_is_stored_once_and_the_first_copy_wins() {
     assert_eq!(s.stats.duplicate_spans.load(std::sync::atomic::Ordering::Relaxed), 4);
 }
 
+/// The trace index keys on prefixes of the ids (8 bytes of the trace id, 4 of the span id): traces
+/// and spans that share them by chance are still told apart, by the whole ids on the rows. Two
+/// traces differ only in their last byte; spans differ only in their last byte, and the same span
+/// ids appear in both traces. Each trace reads back its own spans, a retried span is a duplicate
+/// only in its own trace, a parent is found by its whole id, and no span is an orphan.
+#[tokio::test]
+async fn ids_sharing_the_trace_index_prefix_are_told_apart() {
+    let s = store(Retention::default()).await;
+    let t = now();
+    let trace = |last: u8| {
+        let mut id = vec![7u8; 16];
+        id[15] = last;
+        id
+    };
+    let span_id = |last: u8| {
+        let mut id = vec![5u8; 8];
+        id[7] = last;
+        id
+    };
+    let spans_of = |trace_last: u8, lasts: &[u8]| -> Vec<Span> {
+        lasts
+            .iter()
+            .map(|&last| Span {
+                trace_id: trace(trace_last),
+                span_id: span_id(last),
+                parent_span_id: if last == 1 { vec![] } else { span_id(1) },
+                name: format!("t{trace_last}s{last}"),
+                start_time_unix_nano: t + last as u64,
+                end_time_unix_nano: t + 1_000_000,
+                ..Default::default()
+            })
+            .collect()
+    };
+    write(&s, request("svc", "prod", spans_of(1, &[1, 2, 3]))).await;
+    write(&s, request("svc", "prod", spans_of(2, &[1, 2]))).await;
+    // A retry of trace 1's span 2 (a duplicate) and its new span 4 (not one, though its id shares
+    // the prefix of spans 1-3 in both traces).
+    write(&s, request("svc", "prod", spans_of(1, &[2, 4]))).await;
+    for (last, expected) in [(1u8, vec!["t1s1", "t1s2", "t1s3", "t1s4"]), (2, vec!["t2s1", "t2s2"])] {
+        let id = trace(last);
+        let names: Vec<String> = s
+            .read(move |c| read::trace_spans(c, &id, read::Values::Whole))
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|x| x.span.name)
+            .collect();
+        assert_eq!(names, expected, "trace {last}");
+    }
+    let hex: String = trace(2).iter().map(|b| format!("{b:02x}")).collect();
+    assert_eq!(span_names(&s, &format!("trace_id = {hex}")).await, ["7:t2s1", "7:t2s2"]);
+    assert_eq!(s.stats.duplicate_spans.load(std::sync::atomic::Ordering::Relaxed), 1);
+    let findings = s.read(otelbox::store::lint::lint).await.unwrap();
+    let rules: Vec<&str> = findings.iter().map(|f| f.rule).collect();
+    assert!(
+        !rules.contains(&"orphan-span") && !rules.contains(&"duplicate-span-id"),
+        "{findings:?}"
+    );
+}
+
 /// Retention by age counts from when otelbox received the data: spans, logs and points stamped
 /// 2018 (the OTLP specification's examples, an import, a wrong clock) stay for the retention period.
 #[tokio::test]

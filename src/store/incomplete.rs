@@ -2,7 +2,7 @@
 //! a span in between, has not arrived, or was lost). What `otelbox wait --complete` polls.
 
 use super::read::TimeRange;
-use super::schema::span_in_trace;
+use super::schema::span_of_trace;
 use super::sql::SqlFilter;
 use super::StoreError;
 use rusqlite::types::Value;
@@ -60,9 +60,9 @@ pub fn incomplete_traces(conn: &Connection, filter: &SqlFilter, range: TimeRange
     let sql = format!(
         "SELECT s.trace_id, s.parent_span_id, s.span_id, s.name, r.service FROM spans s JOIN resources r ON r.id = s.resource_id
          WHERE s.parent_span_id IS NOT NULL AND s.start_ns BETWEEN ? AND ?{scope}
-         AND NOT EXISTS (SELECT 1 FROM spans p WHERE {} AND p.span_id = s.parent_span_id)
+         AND NOT EXISTS (SELECT 1 FROM spans p WHERE {})
          ORDER BY s.id LIMIT ?",
-        span_in_trace("p", "s.trace_id")
+        span_of_trace("p", "s.trace_id", "s.parent_span_id")
     );
     let mut stmt = conn.prepare(&sql)?;
     let rows = stmt.query_map(params_from_iter(params), |r| {

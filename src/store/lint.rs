@@ -3,7 +3,7 @@
 //! attributes). Looks at the most recent spans only, so it stays cheap on a large store.
 
 use super::rows::decode_attributes;
-use super::schema::span_in_trace;
+use super::schema::span_of_trace;
 use super::StoreError;
 use crate::pdata::hex_id;
 use rusqlite::Connection;
@@ -129,8 +129,8 @@ pub fn lint_scoped(conn: &Connection, scope: &LintScope) -> Result<Vec<Finding>,
         "spans whose parent never arrived (lost export, or context propagated from an uninstrumented caller)",
         format!(
             "{select} WHERE s.id > ?1{scope} AND s.parent_span_id IS NOT NULL
-             AND NOT EXISTS (SELECT 1 FROM spans p WHERE {} AND p.span_id = s.parent_span_id) LIMIT 1000",
-            span_in_trace("p", "s.trace_id")
+             AND NOT EXISTS (SELECT 1 FROM spans p WHERE {}) LIMIT 1000",
+            span_of_trace("p", "s.trace_id", "s.parent_span_id")
         ),
     )?;
     rule(
@@ -145,18 +145,18 @@ pub fn lint_scoped(conn: &Connection, scope: &LintScope) -> Result<Vec<Finding>,
         "spans stored more than once with the same trace id and span id (written before otelbox kept the first copy only); \
          a sender that re-exports spans (retries, forked processes) would otherwise show them twice",
         format!(
-            "{select} WHERE s.id > ?1{scope} AND EXISTS (SELECT 1 FROM spans d WHERE {} AND d.span_id = s.span_id AND d.id < s.id) LIMIT 1000",
-            span_in_trace("d", "s.trace_id")
+            "{select} WHERE s.id > ?1{scope} AND EXISTS (SELECT 1 FROM spans d WHERE {} AND d.id < s.id) LIMIT 1000",
+            span_of_trace("d", "s.trace_id", "s.span_id")
         ),
     )?;
     // A parent stored twice is a duplicate, named by the rule above, not skew against either copy.
     let skew_or_late = |condition: &str| {
         format!(
-            "{select} JOIN spans p ON {} AND p.span_id = s.parent_span_id
+            "{select} JOIN spans p ON {}
              WHERE s.id > ?1{scope} AND ({condition})
-             AND NOT EXISTS (SELECT 1 FROM spans d WHERE {} AND d.span_id = p.span_id AND d.id <> p.id) LIMIT 1000",
-            span_in_trace("p", "s.trace_id"),
-            span_in_trace("d", "s.trace_id")
+             AND NOT EXISTS (SELECT 1 FROM spans d WHERE {} AND d.id <> p.id) LIMIT 1000",
+            span_of_trace("p", "s.trace_id", "s.parent_span_id"),
+            span_of_trace("d", "s.trace_id", "p.span_id")
         )
     };
     let tolerance = SKEW_TOLERANCE_NS;

@@ -2,7 +2,7 @@
 //! OTLP-shaped (spans, log records, resources, scopes); the API decides how they look as JSON.
 
 use super::rows::{decode_attributes, rebuild_log, rebuild_span};
-use super::schema::span_in_trace;
+use super::schema::{span_in_trace, span_of_trace, TRACE_EXPR_USES};
 use super::sql::{SqlFilter, TraceFilter};
 use super::StoreError;
 use crate::query::trace::Link;
@@ -721,7 +721,7 @@ fn pattern_holds(conn: &Connection, trace_id: &[u8], pattern: &TraceFilter) -> R
         span_in_trace("s", "?")
     );
     let mut params: Vec<Value> = pattern.steps.iter().flat_map(|step| step.params.iter().cloned()).collect();
-    params.extend([Value::Blob(trace_id.to_vec()), Value::Blob(trace_id.to_vec())]);
+    params.extend(std::iter::repeat_n(Value::Blob(trace_id.to_vec()), TRACE_EXPR_USES));
     let steps = pattern.steps.len();
     let spans: Vec<PatternSpan> = conn
         .prepare_cached(&sql)?
@@ -1245,10 +1245,7 @@ pub fn logs_page(conn: &Connection, filter: &SqlFilter, after: i64, limit: usize
 /// One attribute of one span, whole (what a capped answer's marker points at); None when the span
 /// or the key is not stored.
 pub fn span_attribute(conn: &Connection, trace_id: &[u8], span_id: &[u8], key: &str) -> Result<Option<AnyValue>, StoreError> {
-    let sql = format!(
-        "SELECT s.attrs FROM spans s WHERE {} AND s.span_id = ?2 LIMIT 1",
-        span_in_trace("s", "?1")
-    );
+    let sql = format!("SELECT s.attrs FROM spans s WHERE {} LIMIT 1", span_of_trace("s", "?1", "?2"));
     let attrs: Option<Option<Vec<u8>>> = conn
         .prepare_cached(&sql)?
         .query_row(rusqlite::params![trace_id, span_id], |r| r.get(0))

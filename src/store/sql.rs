@@ -2,7 +2,7 @@
 //! table. User text only ever travels as bound parameters; the SQL text comes from this file.
 
 use super::rows::{attr_hash, IndexValue, MAX_INDEXED_STRING};
-use super::schema::{span_in_trace, ALL_SPAN_BUCKETS};
+use super::schema::{span_in_trace, ALL_SPAN_BUCKETS, TRACE_EXPR_USES};
 use crate::pdata::{SpanId, TraceId};
 use crate::query::filter::{self, CmpOp, Expr, Field, Literal};
 use crate::query::text;
@@ -471,9 +471,8 @@ fn compile_compare(
             let bytes = bytes.ok_or_else(|| FilterError::Semantic(format!("{name} must be a hex id, got '{text}'")))?;
             match op {
                 CmpOp::Eq if target == Target::Spans && *field == Field::TraceId => {
-                    // Through the bucketed trace index: the id is used twice.
-                    params.push(Value::Blob(bytes.clone()));
-                    params.push(Value::Blob(bytes));
+                    // Through the bucketed trace index: the id is bound once per use.
+                    params.extend(std::iter::repeat_n(Value::Blob(bytes), TRACE_EXPR_USES));
                     (span_in_trace(a, "?"), true)
                 }
                 CmpOp::Eq => (condition(&format!("{a}.{column}"), op, Value::Blob(bytes), params), true),

@@ -5,7 +5,7 @@
 //! fixed number of spans, so a wide window stays cheap.
 
 use super::read::TimeRange;
-use super::schema::span_in_trace;
+use super::schema::span_of_trace;
 use super::StoreError;
 use rusqlite::{params, Connection, OptionalExtension};
 use std::collections::hash_map::Entry;
@@ -433,8 +433,8 @@ pub fn dependencies(conn: &Connection, range: TimeRange, max_scan: usize) -> Res
         }
     }
     let mut lookup = conn.prepare_cached(&format!(
-        "SELECT s.resource_id FROM spans s WHERE {} AND s.span_id = ?2 LIMIT 1",
-        span_in_trace("s", "?1")
+        "SELECT s.resource_id FROM spans s WHERE {} LIMIT 1",
+        span_of_trace("s", "?1", "?2")
     ))?;
     let mut lookups = 0usize;
     let mut calls: HashMap<(i64, i64), (i64, i64)> = HashMap::new();

@@ -753,7 +753,10 @@ impl<'a> StoredSpans<'a> {
             traces: HashMap::default(),
             in_batch: std::collections::HashSet::with_capacity_and_hasher(spans, Default::default()),
             find_trace: tx.prepare_cached("SELECT first_span, last_span FROM traces WHERE trace_id = ?1")?,
-            find_span: tx.prepare_cached("SELECT 1 FROM spans WHERE (id >> 16) = ?1 AND trace_id = ?2 AND span_id = ?3")?,
+            find_span: tx.prepare_cached(
+                "SELECT 1 FROM spans WHERE (id >> 16) = ?1 AND substr(trace_id, 1, 8) = substr(?2, 1, 8) \
+                 AND substr(span_id, 1, 4) = substr(?3, 1, 4) AND trace_id = ?2 AND span_id = ?3",
+            )?,
         })
     }
 
