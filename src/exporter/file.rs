@@ -460,8 +460,8 @@ struct Writer {
     rotation: Option<Rotation>,
     /// Written since the last sync to disk.
     unsynced: bool,
-    /// The host's offset from UTC in seconds at a Unix time (`crate::calendar::local_offset_seconds`; a fixed one
-    /// in tests), for backup names with `rotation.localtime`.
+    /// The host's offset from UTC in seconds at a Unix time (`calendar::local_offset_seconds`; a
+    /// fixed one in tests), for backup names with `rotation.localtime`.
     local_offset: fn(i64) -> i64,
 }
 

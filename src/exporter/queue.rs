@@ -322,6 +322,17 @@ struct State {
     resident: usize,
 }
 
+impl State {
+    /// Whether a persistent queue's payload of `bytes` can also stay in memory; counted if so.
+    fn hold_resident(&mut self, bytes: usize) -> bool {
+        let room = self.resident + bytes <= RESIDENT_BYTES;
+        if room {
+            self.resident += bytes;
+        }
+        room
+    }
+}
+
 /// A persistent queue keeps the payloads it writes in memory too, up to this many bytes, and sends
 /// them from there: read back from the file only after a restart or beyond this. (Reading each batch
 /// back took the connection the acknowledging writes wait for: scripts/bench forward.)
@@ -602,8 +613,7 @@ impl SendingQueue {
                 for ((id, payload), (items, bytes)) in stored.into_iter().zip(sizes) {
                     let copy = copies.next();
                     let mut payload = payload; // an in-memory queue's; None for a persistent one
-                    if payload.is_none() && state.resident + bytes <= RESIDENT_BYTES {
-                        state.resident += bytes;
+                    if payload.is_none() && state.hold_resident(bytes) {
                         payload = copy;
                     }
                     let id = id.unwrap_or_else(|| {
@@ -795,10 +805,7 @@ impl SendingQueue {
         let mut state = self.state();
         if let Some((_, _, bytes)) = state.in_flight.remove(&batch.id) {
             // A persistent queue keeps it in memory while there is room, like a new one.
-            let keep = !self.is_persistent() || state.resident + bytes <= RESIDENT_BYTES;
-            if keep && self.is_persistent() {
-                state.resident += bytes;
-            }
+            let keep = !self.is_persistent() || state.hold_resident(bytes);
             let payload = keep.then_some(batch.payload);
             state.pending.push_front(Entry {
                 id: batch.id,

@@ -1,7 +1,6 @@
 //! What every OTLP/JSON signal shares: the field-name table, the decoding machinery with its error
 //! paths, scalar/id/base64 parsing, and AnyValue, attributes, resource and scope in both directions.
 
-use super::input::{self, J};
 use super::JsonError;
 use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig, STANDARD};
 use base64::engine::DecodePaddingMode;
@@ -9,6 +8,7 @@ use base64::{alphabet, Engine as _};
 use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue, ArrayValue, EntityRef, InstrumentationScope, KeyValue, KeyValueList};
 use opentelemetry_proto::tonic::resource::v1::Resource;
 use serde_json::{Map, Number, Value};
+use serde_json_borrow::{ObjectAsVec, Value as J};
 
 // ---------------------------------------------------------------------------------------------
 // Field names: (lowerCamelCase JSON name, snake_case proto name). The first is what we emit.
@@ -105,7 +105,7 @@ pub(super) mod k {
 // Decoding machinery. The error path is collected innermost-first while the error bubbles up,
 // so the happy path never formats a path.
 
-type Obj<'a> = input::Obj<'a>;
+type Obj<'a> = ObjectAsVec<'a>;
 pub(super) type R<T> = Result<T, DErr>;
 
 enum Seg {
@@ -131,7 +131,7 @@ impl DErr {
             J::Null => "null",
             J::Bool(_) => "a boolean",
             J::Number(_) => "a number",
-            J::String(_) => "a string",
+            J::Str(_) => "a string",
             J::Array(_) => "an array",
             J::Object(_) => "an object",
         };
@@ -185,10 +185,15 @@ fn snippet(s: &str) -> String {
     }
 }
 
+/// The value of `key`; of the last member named so when there are several, as with serde_json.
+fn member<'o, 'a>(o: &'o Obj<'a>, key: &str) -> Option<&'o J<'a>> {
+    o.as_vec().iter().rev().find(|(k, _)| *k == key).map(|(_, v)| v)
+}
+
 /// Looks a field up by its camelCase name, then its snake_case name; `null` counts as absent.
 fn get<'o, 'a>(o: &'o Obj<'a>, f: F) -> Option<&'o J<'a>> {
-    match o.get(f.0) {
-        Some(J::Null) | None => match o.get(f.1) {
+    match member(o, f.0) {
+        Some(J::Null) | None => match member(o, f.1) {
             Some(J::Null) | None => None,
             v => v,
         },
@@ -260,7 +265,7 @@ fn integer<T: TryFrom<i128>>(v: &J, type_name: &str) -> R<T> {
             .or_else(|| n.as_u64().map(i128::from))
             .or_else(|| n.as_f64().and_then(integral_f64))
             .ok_or_else(|| DErr::msg(format!("expected an integer, got {n}")))?,
-        J::String(s) => s
+        J::Str(s) => s
             .parse::<i128>()
             .ok()
             .or_else(|| s.parse::<f64>().ok().and_then(integral_f64))
@@ -290,7 +295,7 @@ pub(super) fn int32(v: &J) -> R<i32> {
 pub(super) fn double(v: &J) -> R<f64> {
     match v {
         J::Number(n) => n.as_f64().ok_or_else(|| DErr::msg(format!("expected a double, got {n}"))),
-        J::String(s) => match s.as_ref() {
+        J::Str(s) => match s.as_ref() {
             "NaN" => Ok(f64::NAN),
             "Infinity" => Ok(f64::INFINITY),
             "-Infinity" => Ok(f64::NEG_INFINITY),
@@ -308,7 +313,7 @@ pub(super) fn double(v: &J) -> R<f64> {
 /// An enum: its number or its proto name (`SPAN_KIND_SERVER`); unknown numbers are kept.
 pub(super) fn enumeration(v: &J, what: &str, by_name: fn(&str) -> Option<i32>) -> R<i32> {
     match v {
-        J::String(s) => by_name(s)
+        J::Str(s) => by_name(s)
             .or_else(|| s.parse::<i32>().ok())
             .ok_or_else(|| DErr::msg(format!("unknown {what} {}", snippet(s)))),
         J::Number(_) => int32(v),

@@ -5,11 +5,11 @@ use super::common::{
     enumeration, field, field_or_default, k, list, obj, put, put_hex, put_i32, put_list, put_str, put_u32, put_u64, span_id, string,
     trace_id, uint32, uint64, R,
 };
-use super::input::J;
 use super::JsonError;
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::logs::v1::{LogRecord, ResourceLogs, ScopeLogs, SeverityNumber};
 use serde_json::{Map, Value};
+use serde_json_borrow::Value as J;
 
 pub(super) fn decode(body: &[u8]) -> Result<ExportLogsServiceRequest, JsonError> {
     decode_with(body, |o| {

@@ -5,7 +5,6 @@ use super::common::{
     f64_json, field, field_or_default, int32, int64, k, list, obj, one_of, put, put_f64, put_hex, put_i32, put_list, put_opt_f64, put_str,
     put_u32, put_u64, span_id, string, trace_id, u64_string, uint32, uint64, R,
 };
-use super::input::J;
 use super::JsonError;
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::metrics::v1::{
@@ -14,6 +13,7 @@ use opentelemetry_proto::tonic::metrics::v1::{
     ScopeMetrics, Sum, Summary, SummaryDataPoint,
 };
 use serde_json::{Map, Value};
+use serde_json_borrow::Value as J;
 
 pub(super) fn decode(body: &[u8]) -> Result<ExportMetricsServiceRequest, JsonError> {
     decode_with(body, |o| {

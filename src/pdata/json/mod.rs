@@ -9,7 +9,6 @@
 //! and what every signal shares (AnyValue, attributes, resource, scope).
 
 mod common;
-mod input;
 mod logs;
 mod metrics;
 mod traces;

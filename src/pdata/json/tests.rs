@@ -1148,3 +1148,16 @@ fn attributes_to_plain_builds_an_object() {
     let dup = vec![kv("k", s("first")), kv("k", s("second"))];
     assert_eq!(attributes_to_plain(&dup)["k"], json!("second"));
 }
+
+/// The body's tree (serde_json_borrow) keeps every member; a field given twice takes its last
+/// value, as serde_json's map did, and escapes in keys and strings are decoded.
+#[test]
+fn the_last_of_duplicate_fields_wins_and_escapes_are_decoded() {
+    let body = br#"{"resourceSpans": [{"scopeSpans": [{"spans": [{
+        "traceId": "5b8efff798038103d269b633813fc60c", "spanId": "eee19b7ec3c1b174",
+        "name": "first", "n\u0061me": "second \u2192 \"quoted\"", "kind": 2}]}]}]}"#;
+    let request = decode_traces(body).unwrap();
+    let span = only_span(&request);
+    assert_eq!(span.name, "second \u{2192} \"quoted\"");
+    assert_eq!(span.kind, 2);
+}

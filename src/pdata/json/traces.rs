@@ -5,11 +5,11 @@ use super::common::{
     field_or_default, k, list, obj, put, put_hex, put_i32, put_list, put_str, put_u32, put_u64, span_id, string, trace_id, u64_string,
     uint32, uint64, R,
 };
-use super::input::J;
 use super::JsonError;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::trace::v1::{span, status, ResourceSpans, ScopeSpans, Span, Status};
 use serde_json::{Map, Value};
+use serde_json_borrow::Value as J;
 
 pub(super) fn decode(body: &[u8]) -> Result<ExportTraceServiceRequest, JsonError> {
     decode_with(body, |o| {
