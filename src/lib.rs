@@ -21,6 +21,7 @@ pub mod net;
 pub mod ottl;
 pub mod pdata;
 pub mod pipeline;
+pub mod priority;
 pub mod processor;
 pub mod query;
 pub mod receiver;

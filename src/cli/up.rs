@@ -214,7 +214,13 @@ pub fn run(args: UpArgs) -> anyhow::Result<i32> {
         }),
     };
     let open = args.open;
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    // Every runtime thread feeds the store's writer, which this thread starts (app::run opens the
+    // store here, not on a runtime thread): they run below it (`priority`). Not for `otelbox
+    // run`, whose command would inherit the lowered priority from the thread that starts it.
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .on_thread_start(crate::priority::yield_to_writer)
+        .build()?;
     runtime.block_on(app::run(options, app::shutdown_signal(), |addrs| {
         print_banner(addrs, &location, &retention, &banner_security);
         if open {

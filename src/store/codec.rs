@@ -158,9 +158,15 @@ impl BlobCodec {
 
     /// Compress `blob` in place when this kind has a dictionary and it saves space; otherwise keep
     /// it plain and, until a dictionary exists, keep it as a training sample.
-    pub fn compress(&self, kind: BlobKind, blob: &mut Option<Vec<u8>>) {
+    /// Returns false when the blob stayed plain for want of a dictionary.
+    pub fn compress(&self, kind: BlobKind, blob: &mut Option<Vec<u8>>) -> bool {
+        self.compress_or(kind, blob, |plain| self.sample(kind, plain))
+    }
+
+    /// `compress`, calling `without_dictionary` with a plain blob its kind has no dictionary for.
+    fn compress_or(&self, kind: BlobKind, blob: &mut Option<Vec<u8>>, without_dictionary: impl FnOnce(&[u8])) -> bool {
         let Some(plain) = blob.as_ref().filter(|b| b.first() != Some(&MARKER)) else {
-            return;
+            return true;
         };
         let state = &self.kinds[kind.slot()];
         let active = state.active.read().expect("codec poisoned").clone();
@@ -171,8 +177,12 @@ impl BlobCodec {
                         *blob = Some(packed);
                     }
                 }
+                true
             }
-            None => self.sample(kind, plain),
+            None => {
+                without_dictionary(plain);
+                false
+            }
         }
     }
 
@@ -199,14 +209,43 @@ impl BlobCodec {
         }
     }
 
-    /// Compress the attribute blobs of a batch's spans and log records (`compress` each).
+    /// Compress the attribute blobs of a batch's spans and log records (`compress` each), marking
+    /// the batch `awaiting_dictionary` when some stayed plain for want of a dictionary.
     pub fn compress_batch(&self, batch: &mut RowBatch) {
+        let mut awaiting = false;
         for span in &mut batch.spans {
-            self.compress(BlobKind::SpanAttrs, &mut span.attrs);
+            awaiting |= !self.compress(BlobKind::SpanAttrs, &mut span.attrs);
         }
         for log in &mut batch.logs {
-            self.compress(BlobKind::LogAttrs, &mut log.attrs);
+            awaiting |= !self.compress(BlobKind::LogAttrs, &mut log.attrs);
         }
+        batch.awaiting_dictionary = awaiting;
+    }
+
+    /// For the writer: compress what a batch `awaiting_dictionary` left plain, with the
+    /// dictionaries saved since it was flattened (once per store, for the batches already on
+    /// their way when the first dictionary was saved; each was sampled once already).
+    pub fn catch_up(&self, batch: &mut RowBatch) {
+        if !batch.awaiting_dictionary {
+            return;
+        }
+        // A kind still without a dictionary is not walked blob by blob on every write.
+        let mut awaiting = false;
+        if self.is_active(BlobKind::SpanAttrs) {
+            for span in &mut batch.spans {
+                self.compress_or(BlobKind::SpanAttrs, &mut span.attrs, |_| ());
+            }
+        } else {
+            awaiting |= !batch.spans.is_empty();
+        }
+        if self.is_active(BlobKind::LogAttrs) {
+            for log in &mut batch.logs {
+                self.compress_or(BlobKind::LogAttrs, &mut log.attrs, |_| ());
+            }
+        } else {
+            awaiting |= !batch.logs.is_empty();
+        }
+        batch.awaiting_dictionary = awaiting;
     }
 
     /// Dictionaries trained since the last call, for the writer to save (then `activate`).
@@ -237,17 +276,22 @@ impl BlobCodec {
 
     /// Save each newly trained dictionary, then compress with it: a blob is never written before the
     /// dictionary that decodes it. A failed save drops the dictionary (blobs stay plain).
-    pub fn save_trained(&self, conn: &Connection) {
+    pub fn save_trained(&self, conn: &Connection) -> bool {
+        let mut activated = false;
         for (kind, dict) in self.take_trained() {
             let saved = conn.execute(
                 "INSERT INTO blob_dicts(kind, created_ns, dict) VALUES (?1, ?2, ?3)",
                 rusqlite::params![kind as i64, crate::pdata::now_ns() as i64, dict],
             );
             match saved {
-                Ok(_) => self.activate(kind, &dict),
+                Ok(_) => {
+                    self.activate(kind, &dict);
+                    activated = true;
+                }
                 Err(err) => tracing::warn!("attribute compression: saving a dictionary failed ({err}); blobs stay plain"),
             }
         }
+        activated
     }
 
     /// Whether this kind compresses yet (tests and the bench).

@@ -197,6 +197,9 @@ pub struct RowBatch {
     pub logs: Vec<LogRow>,
     pub streams: Vec<StreamRow>,
     pub points: Vec<PointRow>,
+    /// Some attribute blob was left plain because its kind had no dictionary yet (`codec`): the
+    /// writer compresses it if one is saved before the batch is written.
+    pub awaiting_dictionary: bool,
 }
 
 impl RowBatch {

@@ -116,6 +116,7 @@ impl Freer {
         // letting freed memory pile up.
         let (sender, receiver) = std::sync::mpsc::sync_channel::<Vec<RowBatch>>(2);
         let spawned = std::thread::Builder::new().name("otelbox-free".into()).spawn(move || {
+            crate::priority::yield_to_writer();
             for batches in receiver {
                 drop(batches);
             }
@@ -473,8 +474,13 @@ impl Writer {
         let _ = self.conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE); PRAGMA optimize;");
     }
 
-    fn commit_group(&mut self, group: Vec<(RowBatch, WriteDone)>) {
+    fn commit_group(&mut self, mut group: Vec<(RowBatch, WriteDone)>) {
         self.codec.save_trained(&self.conn);
+        // Batches flattened before the first dictionary was saved: up to a few groups' worth
+        // once per store, else they would stay plain for good.
+        for (batch, _) in &mut group {
+            self.codec.catch_up(batch);
+        }
         let started = Instant::now();
         let result = self.insert_all(&group);
         let elapsed = started.elapsed();
@@ -1230,6 +1236,51 @@ mod tests {
         assert_eq!((spans, stats.refused_at_cap.load(Ordering::Relaxed)), (0, 1));
         writer.retention.max_bytes = Some(live * 100);
         assert!(!writer.at_cap());
+    }
+
+    /// The batches flattened while the first dictionary was being trained and saved (a group's
+    /// worth or more in a busy box) are written compressed, not left plain for good.
+    #[test]
+    fn batches_flattened_before_the_first_dictionary_are_written_compressed() {
+        use super::super::codec::{plain as decode, BlobKind};
+        let mut conn = Connection::open_in_memory().unwrap();
+        super::super::schema::migrate(&mut conn).unwrap();
+        let codec = Arc::new(BlobCodec::default());
+        let mut writer = Writer::standalone(conn).with_codec(codec.clone());
+        let mut generator = crate::gen::Generator::new(3);
+        let mut group = Vec::new();
+        let mut plain = Vec::new();
+        // Enough blobs to train a dictionary, all flattened before the writer saves it.
+        while plain.len() < 6000 {
+            let mut batch = super::super::rows::flatten_traces(generator.traces_request(500));
+            plain.extend(batch.spans.iter().map(|s| s.attrs.clone()));
+            codec.compress_batch(&mut batch);
+            assert!(batch.awaiting_dictionary);
+            group.push((batch, super::super::unreported()));
+        }
+        assert!(!codec.is_active(BlobKind::SpanAttrs), "trained, not yet saved");
+        writer.commit_group(group);
+        assert!(codec.is_active(BlobKind::SpanAttrs));
+        let stored: Vec<Option<Vec<u8>>> = writer
+            .conn
+            .prepare("SELECT attrs FROM spans ORDER BY id")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!(stored.len(), plain.len());
+        let blobs = stored.iter().flatten().count();
+        let compressed = stored
+            .iter()
+            .flatten()
+            .filter(|b| decode(b).is_some_and(|p| p.len() > b.len()))
+            .count();
+        assert!(compressed * 10 > blobs * 9, "{compressed} of {blobs} compressed");
+        for (stored, plain) in stored.iter().zip(&plain) {
+            let decoded = stored.as_deref().and_then(decode).map(|p| p.into_owned());
+            assert_eq!(&decoded, plain, "every blob decodes to what was sent");
+        }
     }
 
     /// The multi-row index inserts store exactly one entry per (trace, attribute value) of a group,
