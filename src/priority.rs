@@ -9,9 +9,12 @@
 //! threads still get every cycle the writer leaves, and the programs a box observes get ahead
 //! of its receivers, not behind them.
 //!
-//! An unprivileged process can raise its threads' nice value, never lower it: the writer keeps
-//! the process's own priority because it is started from a thread that was never lowered (the
-//! thread opening the store), and each thread lowers only itself.
+//! The store's read threads keep the process's priority too (`store::readers`): queries stay
+//! quick while receiving is saturated.
+//!
+//! An unprivileged process can raise its threads' nice value, never lower it: the writer and the
+//! readers keep the process's own priority because they are started from a thread that was never
+//! lowered (the thread opening the store), and each thread lowers only itself.
 
 /// How much lower than the process the threads that feed the writer run: nice +5 did less (the
 /// writer still waited for a core about half as long as without), +10 as well as any.

@@ -10,6 +10,7 @@ pub mod keys;
 pub mod lint;
 pub mod llm;
 pub mod read;
+mod readers;
 pub mod resource_attrs;
 pub mod retention;
 pub mod rows;
@@ -27,7 +28,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::sync::{mpsc, oneshot, watch, Semaphore};
+use tokio::sync::{mpsc, oneshot, watch};
 use writer::{Committed, Writer, WriterMessage};
 
 /// Where the database lives.
@@ -153,8 +154,7 @@ pub struct Store {
     db_path: String,
     writer_tx: mpsc::Sender<WriterMessage>,
     writer_thread: Mutex<Option<std::thread::JoinHandle<()>>>,
-    readers: Mutex<Vec<Connection>>,
-    reader_slots: Arc<Semaphore>,
+    readers: readers::Readers,
     committed: watch::Receiver<Committed>,
     resource_attrs: Arc<ResourceAttrHashes>,
     codec: Arc<codec::BlobCodec>,
@@ -206,6 +206,8 @@ impl Store {
             readers.push(reader);
         }
 
+        // From the thread opening the store, so they keep its priority (`crate::priority`).
+        let readers = readers::Readers::start(readers).map_err(|e| StoreError::Thread(e.to_string()))?;
         let stats = Arc::new(StoreStats::default());
         let initial = current_ids(&conn).map_err(open_err)?;
         let resource_attrs = Arc::new(ResourceAttrHashes::load(&conn).map_err(open_err)?);
@@ -239,8 +241,7 @@ impl Store {
             db_path: uri,
             writer_tx,
             writer_thread: Mutex::new(Some(thread)),
-            readers: Mutex::new(readers),
-            reader_slots: Arc::new(Semaphore::new(READERS)),
+            readers,
             committed,
             resource_attrs,
             codec,
@@ -334,32 +335,13 @@ impl Store {
         self.committed.clone()
     }
 
-    /// Run a read on a pooled connection, off the async workers.
+    /// Run a read on one of the store's read connections, off the async workers (`readers`).
     pub async fn read<R, F>(self: &Arc<Self>, f: F) -> Result<R, StoreError>
     where
         F: FnOnce(&Connection) -> Result<R, StoreError> + Send + 'static,
         R: Send + 'static,
     {
-        // The permit moves into the blocking task: a caller that disconnects mid-query must not
-        // free a slot whose connection is still in use.
-        let slot = self.reader_slots.clone().acquire_owned().await.map_err(|_| StoreError::Closed)?;
-        let store = self.clone();
-        tokio::task::spawn_blocking(move || {
-            let _slot = slot;
-            let conn = store
-                .readers
-                .lock()
-                .map_err(|_| StoreError::Closed)?
-                .pop()
-                .ok_or(StoreError::Closed)?;
-            let result = f(&conn);
-            if let Ok(mut pool) = store.readers.lock() {
-                pool.push(conn);
-            }
-            result
-        })
-        .await
-        .map_err(|_| StoreError::Closed)?
+        self.readers.run(f).await
     }
 
     /// Flush what the writer holds, checkpoint and stop it.
