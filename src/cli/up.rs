@@ -219,7 +219,7 @@ pub fn run(args: UpArgs) -> anyhow::Result<i32> {
     // run`, whose command would inherit the lowered priority from the thread that starts it.
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
-        .on_thread_start(crate::priority::yield_to_writer)
+        .on_thread_start(crate::priority::below_this_thread())
         .build()?;
     runtime.block_on(app::run(options, app::shutdown_signal(), |addrs| {
         print_banner(addrs, &location, &retention, &banner_security);

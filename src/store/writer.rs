@@ -115,8 +115,9 @@ impl Freer {
         // Two groups in flight at most: a freer that falls behind slows the writer rather than
         // letting freed memory pile up.
         let (sender, receiver) = std::sync::mpsc::sync_channel::<Vec<RowBatch>>(2);
+        let lower = crate::priority::below_this_thread();
         let spawned = std::thread::Builder::new().name("otelbox-free".into()).spawn(move || {
-            crate::priority::yield_to_writer();
+            lower();
             for batches in receiver {
                 drop(batches);
             }
