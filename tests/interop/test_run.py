@@ -256,9 +256,13 @@ def load_in_chromium(path, tmp_path, fragment=""):
             with conn:
                 conn.settimeout(2)
                 try:
-                    seen.append(conn.recv(4096).split(b"\r\n", 1)[0].decode(errors="replace"))
+                    line = conn.recv(4096).split(b"\r\n", 1)[0].decode(errors="replace")
                 except OSError:
-                    pass
+                    continue
+                # Chromium may open a connection to the proxy ahead of need (a preconnect) and close
+                # it unused: no request line, no request.
+                if line:
+                    seen.append(line)
 
     threading.Thread(target=record, daemon=True).start()
     try:
