@@ -276,22 +276,17 @@ impl BlobCodec {
 
     /// Save each newly trained dictionary, then compress with it: a blob is never written before the
     /// dictionary that decodes it. A failed save drops the dictionary (blobs stay plain).
-    pub fn save_trained(&self, conn: &Connection) -> bool {
-        let mut activated = false;
+    pub fn save_trained(&self, conn: &Connection) {
         for (kind, dict) in self.take_trained() {
             let saved = conn.execute(
                 "INSERT INTO blob_dicts(kind, created_ns, dict) VALUES (?1, ?2, ?3)",
                 rusqlite::params![kind as i64, crate::pdata::now_ns() as i64, dict],
             );
             match saved {
-                Ok(_) => {
-                    self.activate(kind, &dict);
-                    activated = true;
-                }
+                Ok(_) => self.activate(kind, &dict),
                 Err(err) => tracing::warn!("attribute compression: saving a dictionary failed ({err}); blobs stay plain"),
             }
         }
-        activated
     }
 
     /// Whether this kind compresses yet (tests and the bench).
