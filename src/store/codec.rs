@@ -156,15 +156,9 @@ impl BlobCodec {
         Ok(codec)
     }
 
-    /// Compress `blob` in place when this kind has a dictionary and it saves space; otherwise keep
-    /// it plain and, until a dictionary exists, keep it as a training sample.
-    /// Returns false when the blob stayed plain for want of a dictionary.
-    pub fn compress(&self, kind: BlobKind, blob: &mut Option<Vec<u8>>) -> bool {
-        self.compress_or(kind, blob, |plain| self.sample(kind, plain))
-    }
-
-    /// `compress`, calling `without_dictionary` with a plain blob its kind has no dictionary for.
-    fn compress_or(&self, kind: BlobKind, blob: &mut Option<Vec<u8>>, without_dictionary: impl FnOnce(&[u8])) -> bool {
+    /// Compress `blob` in place when this kind has a dictionary and it saves space. False when the
+    /// kind has none yet: the blob stays plain, and `without_dictionary` is given it.
+    fn compress(&self, kind: BlobKind, blob: &mut Option<Vec<u8>>, without_dictionary: impl FnOnce(&[u8])) -> bool {
         let Some(plain) = blob.as_ref().filter(|b| b.first() != Some(&MARKER)) else {
             return true;
         };
@@ -184,6 +178,23 @@ impl BlobCodec {
                 false
             }
         }
+    }
+
+    /// `compress` every attribute blob of a batch's spans and log records; false when some stayed
+    /// plain for want of a dictionary.
+    fn compress_rows(&self, batch: &mut RowBatch, without_dictionary: impl Fn(BlobKind, &[u8])) -> bool {
+        let mut all = true;
+        for span in &mut batch.spans {
+            all &= self.compress(BlobKind::SpanAttrs, &mut span.attrs, |plain| {
+                without_dictionary(BlobKind::SpanAttrs, plain)
+            });
+        }
+        for log in &mut batch.logs {
+            all &= self.compress(BlobKind::LogAttrs, &mut log.attrs, |plain| {
+                without_dictionary(BlobKind::LogAttrs, plain)
+            });
+        }
+        all
     }
 
     fn sample(&self, kind: BlobKind, plain: &[u8]) {
@@ -209,43 +220,20 @@ impl BlobCodec {
         }
     }
 
-    /// Compress the attribute blobs of a batch's spans and log records (`compress` each), marking
-    /// the batch `awaiting_dictionary` when some stayed plain for want of a dictionary.
+    /// Compress the attribute blobs of a batch's spans and log records; until a kind has a
+    /// dictionary its blobs stay plain, are kept as training samples, and mark the batch
+    /// `awaiting_dictionary`.
     pub fn compress_batch(&self, batch: &mut RowBatch) {
-        let mut awaiting = false;
-        for span in &mut batch.spans {
-            awaiting |= !self.compress(BlobKind::SpanAttrs, &mut span.attrs);
-        }
-        for log in &mut batch.logs {
-            awaiting |= !self.compress(BlobKind::LogAttrs, &mut log.attrs);
-        }
-        batch.awaiting_dictionary = awaiting;
+        batch.awaiting_dictionary = !self.compress_rows(batch, |kind, plain| self.sample(kind, plain));
     }
 
     /// For the writer: compress what a batch `awaiting_dictionary` left plain, with the
     /// dictionaries saved since it was flattened (once per store, for the batches already on
-    /// their way when the first dictionary was saved; each was sampled once already).
+    /// their way when the first dictionary was saved; each blob was sampled once already).
     pub fn catch_up(&self, batch: &mut RowBatch) {
-        if !batch.awaiting_dictionary {
-            return;
+        if batch.awaiting_dictionary {
+            batch.awaiting_dictionary = !self.compress_rows(batch, |_, _| ());
         }
-        // A kind still without a dictionary is not walked blob by blob on every write.
-        let mut awaiting = false;
-        if self.is_active(BlobKind::SpanAttrs) {
-            for span in &mut batch.spans {
-                self.compress_or(BlobKind::SpanAttrs, &mut span.attrs, |_| ());
-            }
-        } else {
-            awaiting |= !batch.spans.is_empty();
-        }
-        if self.is_active(BlobKind::LogAttrs) {
-            for log in &mut batch.logs {
-                self.compress_or(BlobKind::LogAttrs, &mut log.attrs, |_| ());
-            }
-        } else {
-            awaiting |= !batch.logs.is_empty();
-        }
-        batch.awaiting_dictionary = awaiting;
     }
 
     /// Dictionaries trained since the last call, for the writer to save (then `activate`).
