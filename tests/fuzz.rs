@@ -1601,6 +1601,7 @@ fn empty_store() -> Connection {
     let mut db = Connection::open_in_memory().unwrap();
     otelbox::store::schema::migrate(&mut db).unwrap();
     otelbox::store::functions::register(&db).unwrap();
+    otelbox::store::packed::attach(&db).unwrap();
     db
 }
 

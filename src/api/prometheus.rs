@@ -75,6 +75,11 @@ pub fn render_prometheus(ingest: &IngestStats, components: &Components, store: &
             get(&store.refused_at_cap),
         ),
         ("otelbox_store_spans_written_total", "spans written", get(&store.spans_written)),
+        (
+            "otelbox_store_spans_packed_total",
+            "span rows moved into compressed packs",
+            get(&store.spans_packed),
+        ),
         ("otelbox_store_logs_written_total", "log records written", get(&store.logs_written)),
         (
             "otelbox_store_points_written_total",

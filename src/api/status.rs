@@ -53,6 +53,7 @@ pub(super) async fn status(State(state): State<Arc<ApiState>>) -> ApiResult<wire
             retention_s: state.retention.max_age.map(|d| d.as_secs()),
             max_bytes: state.retention.max_bytes,
             duplicate_spans: state.store.stats.duplicate_spans.load(Ordering::Relaxed),
+            spans_to_pack: counts.spans_to_pack,
         },
         ingest: wire::IngestStatus {
             accepted: signal_counts(|c| &c.accepted),

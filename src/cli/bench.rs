@@ -50,6 +50,7 @@ pub fn sqlite_limit(args: SqliteLimitArgs) -> anyhow::Result<i32> {
         conn.execute_batch(&format!("PRAGMA {p}"))?;
     }
     schema::migrate(&mut conn)?;
+    crate::store::packed::attach(&conn)?;
     for sql in &args.sql {
         conn.execute_batch(sql)?;
     }
@@ -161,10 +162,13 @@ pub fn load(args: LoadArgs) -> anyhow::Result<i32> {
                 )
                 .await?;
         }
+        let packing = Instant::now();
+        let packed = store.pack_waiting().await?;
+        let packing_s = packing.elapsed().as_secs_f64();
         store.close().await;
         println!(
             "{}",
-            serde_json::json!({"spans": spans, "logs": logs, "scrapes": args.scrapes, "elapsed_s": started.elapsed().as_secs_f64()})
+            serde_json::json!({"spans": spans, "packed_spans": packed, "packing_s": packing_s, "logs": logs, "scrapes": args.scrapes, "elapsed_s": started.elapsed().as_secs_f64()})
         );
         Ok(0)
     })

@@ -205,7 +205,7 @@ fn merge_latest_first<T>(a: Vec<T>, b: Vec<T>, start_of: &impl Fn(&T) -> (i64, i
 /// After retention: forget blocks whose rows are all gone, and narrow the oldest remaining block
 /// to the rows it still has, so time windows do not cover what is gone.
 pub fn trim(tx: &Connection) -> rusqlite::Result<()> {
-    let oldest_span: Option<i64> = tx.query_row("SELECT min(id) FROM spans", [], |r| r.get(0))?;
+    let oldest_span: Option<i64> = tx.query_row(&format!("SELECT {}", super::packed::OLDEST_SPAN_ID), [], |r| r.get(0))?;
     let Some(oldest_span) = oldest_span else {
         tx.execute("DELETE FROM span_blocks", [])?;
         return Ok(());
@@ -235,7 +235,7 @@ mod tests {
             let start = if id == 42 { 10_000 } else { (id % 100) * 10 + id / 100 };
             starts.push((start, id));
             conn.execute(
-                "INSERT INTO spans(id, trace_id, span_id, name, kind, resource_id, scope_id, start_ns, end_ns, status_code)
+                "INSERT INTO main.spans(id, trace_id, span_id, name, kind, resource_id, scope_id, start_ns, end_ns, status_code)
                  VALUES (?1, x'01', x'01', 'a', 0, 1, 1, ?2, ?2, ?3)",
                 params![id, start, id % 3],
             )
@@ -285,6 +285,7 @@ mod tests {
     fn store() -> Connection {
         let mut conn = Connection::open_in_memory().unwrap();
         super::super::schema::migrate(&mut conn).unwrap();
+        crate::store::packed::attach(&conn).unwrap();
         conn
     }
 
@@ -375,7 +376,7 @@ mod tests {
     fn trimming_drops_emptied_blocks_and_narrows_the_oldest() {
         let conn = store();
         conn.execute_batch(
-            "INSERT INTO spans(id, trace_id, span_id, name, kind, resource_id, scope_id, start_ns, end_ns, status_code)
+            "INSERT INTO main.spans(id, trace_id, span_id, name, kind, resource_id, scope_id, start_ns, end_ns, status_code)
                VALUES (5000, x'01', x'01', 'a', 0, 1, 1, 70, 71, 0), (9000, x'01', x'02', 'b', 0, 1, 1, 90, 91, 0);",
         )
         .unwrap();
@@ -400,7 +401,7 @@ mod tests {
                 },
             ]
         );
-        conn.execute("DELETE FROM spans", []).unwrap();
+        conn.execute("DELETE FROM main.spans", []).unwrap();
         trim(&conn).unwrap();
         assert_eq!(blocks(&conn), []);
     }

@@ -325,6 +325,7 @@ mod tests {
     fn database() -> Connection {
         let mut conn = Connection::open_in_memory().unwrap();
         crate::store::schema::migrate(&mut conn).unwrap();
+        crate::store::packed::attach(&conn).unwrap();
         crate::store::functions::register(&conn).unwrap();
         conn
     }

@@ -125,6 +125,7 @@ mod tests {
     fn store() -> Connection {
         let mut conn = Connection::open_in_memory().unwrap();
         super::super::schema::migrate(&mut conn).unwrap();
+        crate::store::packed::attach(&conn).unwrap();
         // Trace 01: complete. Trace 02: the root (0c) has not arrived; two spans wait on it, and
         // one on 0f, lost in between. Trace 03: its root arrived, a span in between did not.
         conn.execute_batch(
@@ -132,7 +133,7 @@ mod tests {
              INSERT INTO traces(trace_id, start_ns, end_ns, span_count, error_count, root_service, root_name, first_span, last_span)
                VALUES (x'01', 100, 400, 2, 0, 'svc', 'root', 1, 2), (x'02', 100, 400, 3, 0, NULL, NULL, 3, 5),
                       (x'03', 100, 400, 2, 0, 'svc', 'root', 6, 7);
-             INSERT INTO spans(id, trace_id, span_id, parent_span_id, name, kind, resource_id, scope_id, start_ns, end_ns, status_code) VALUES
+             INSERT INTO main.spans(id, trace_id, span_id, parent_span_id, name, kind, resource_id, scope_id, start_ns, end_ns, status_code) VALUES
                (1, x'01', x'0a', NULL, 'root', 0, 1, 1, 100, 400, 0),
                (2, x'01', x'0b', x'0a', 'child', 0, 1, 1, 150, 390, 0),
                (3, x'02', x'0d', x'0c', 'a', 0, 1, 1, 150, 390, 0),

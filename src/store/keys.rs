@@ -125,7 +125,8 @@ pub fn missing_key_warnings(conn: &Connection, exprs: &[Expr], target: Target) -
     // Own attribute keys (and, for spans, event attribute keys) of the newest rows.
     let (mut own, mut events) = (Seen::new(), Seen::new());
     let sql = if target == Target::Spans {
-        "SELECT attrs, extra FROM spans ORDER BY id DESC LIMIT ?"
+        // The condition lets SQLite merge rows and packs newest first instead of sorting all of both.
+        "SELECT attrs, extra FROM spans WHERE id >= 0 ORDER BY id DESC LIMIT ?"
     } else {
         "SELECT attrs, NULL FROM logs ORDER BY id DESC LIMIT ?"
     };

@@ -100,7 +100,7 @@ impl LintScope {
 /// `lint` over the spans of `scope` only.
 pub fn lint_scoped(conn: &Connection, scope: &LintScope) -> Result<Vec<Finding>, StoreError> {
     let scope = scope.condition(conn)?;
-    let max_id: i64 = conn.query_row("SELECT coalesce(max(id), 0) FROM spans", [], |r| r.get(0))?;
+    let max_id: i64 = conn.query_row(&format!("SELECT coalesce({}, 0)", super::packed::NEWEST_SPAN_ID), [], |r| r.get(0))?;
     let floor = max_id - WINDOW;
     let select = "SELECT s.trace_id, s.span_id, r.service, s.name FROM spans s JOIN resources r ON r.id = s.resource_id";
     let mut findings = Vec::new();
@@ -267,12 +267,13 @@ mod tests {
     fn lint_names_duplicate_span_ids_and_not_clock_skew() {
         let mut conn = Connection::open_in_memory().unwrap();
         super::super::schema::migrate(&mut conn).unwrap();
+        crate::store::packed::attach(&conn).unwrap();
         super::super::functions::register(&conn).unwrap();
         conn.execute_batch(
             "INSERT INTO resources(id, hash, service, schema_url, body) VALUES (1, 1, 'svc', '', x'');
              INSERT INTO traces(trace_id, start_ns, end_ns, span_count, error_count, first_span, last_span)
                VALUES (x'01', 100, 400, 3, 0, 1, 3);
-             INSERT INTO spans(id, trace_id, span_id, parent_span_id, name, kind, resource_id, scope_id, start_ns, end_ns, status_code) VALUES
+             INSERT INTO main.spans(id, trace_id, span_id, parent_span_id, name, kind, resource_id, scope_id, start_ns, end_ns, status_code) VALUES
                (1, x'01', x'0a', NULL, 'parent', 0, 1, 1, 100, 200, 0),
                (2, x'01', x'0a', NULL, 'parent', 0, 1, 1, 100, 400, 0),
                (3, x'01', x'0b', x'0a', 'child', 0, 1, 1, 150, 390, 0);",
@@ -291,12 +292,13 @@ mod tests {
     fn a_late_asynchronous_end_is_not_called_clock_skew() {
         let mut conn = Connection::open_in_memory().unwrap();
         super::super::schema::migrate(&mut conn).unwrap();
+        crate::store::packed::attach(&conn).unwrap();
         super::super::functions::register(&conn).unwrap();
         conn.execute_batch(
             "INSERT INTO resources(id, hash, service, schema_url, body) VALUES (1, 1, 'svc', '', x'');
              INSERT INTO traces(trace_id, start_ns, end_ns, span_count, error_count, first_span, last_span)
                VALUES (x'01', 0, 900000000, 3, 0, 1, 3);
-             INSERT INTO spans(id, trace_id, span_id, parent_span_id, name, kind, resource_id, scope_id, start_ns, end_ns, status_code) VALUES
+             INSERT INTO main.spans(id, trace_id, span_id, parent_span_id, name, kind, resource_id, scope_id, start_ns, end_ns, status_code) VALUES
                (1, x'01', x'0a', NULL, 'request', 0, 1, 1, 100000000, 200000000, 0),
                (2, x'01', x'0b', x'0a', 'send email', 0, 1, 1, 150000000, 900000000, 0),
                (3, x'01', x'0c', x'0a', 'skewed', 0, 1, 1, 10000000, 120000000, 0);",
@@ -321,13 +323,14 @@ mod tests {
         use crate::store::sql::{compile_text, NoResourceAttrs, Target};
         let mut conn = Connection::open_in_memory().unwrap();
         super::super::schema::migrate(&mut conn).unwrap();
+        crate::store::packed::attach(&conn).unwrap();
         super::super::functions::register(&conn).unwrap();
         // An orphan in each trace: an old one in trace 01, a recent one in trace 02.
         conn.execute_batch(
             "INSERT INTO resources(id, hash, service, schema_url, body) VALUES (1, 1, 'svc', '', x'');
              INSERT INTO traces(trace_id, start_ns, end_ns, span_count, error_count, first_span, last_span)
                VALUES (x'01', 100, 400, 2, 0, 1, 2), (x'02', 5000, 5400, 2, 0, 3, 4);
-             INSERT INTO spans(id, trace_id, span_id, parent_span_id, name, kind, resource_id, scope_id, start_ns, end_ns, status_code) VALUES
+             INSERT INTO main.spans(id, trace_id, span_id, parent_span_id, name, kind, resource_id, scope_id, start_ns, end_ns, status_code) VALUES
                (1, x'01', x'0a', NULL, 'test old', 0, 1, 1, 100, 400, 0),
                (2, x'01', x'0b', x'ff', 'old orphan', 0, 1, 1, 150, 390, 0),
                (3, x'02', x'0c', NULL, 'test new', 0, 1, 1, 5000, 5400, 0),

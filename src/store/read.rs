@@ -76,6 +76,8 @@ pub struct Counts {
     pub metric_points: i64,
     pub traces: i64,
     pub bytes: i64,
+    /// Span rows in complete ranges the writer has yet to pack (`packing`).
+    pub spans_to_pack: i64,
 }
 
 /// A time window in unix nanoseconds, both ends inclusive.
@@ -870,6 +872,7 @@ pub fn counts(conn: &Connection) -> Result<Counts, StoreError> {
     let pages: i64 = conn.query_row("PRAGMA page_count", [], |r| r.get(0))?;
     let size: i64 = conn.query_row("PRAGMA page_size", [], |r| r.get(0))?;
     counts.bytes = pages * size;
+    counts.spans_to_pack = super::packing::waiting(conn)? * super::packs::PACK_SPANS;
     Ok(counts)
 }
 

@@ -2,6 +2,8 @@
 //! never hold up ingest for long. Size is kept under a low-water mark below the cap, so freed
 //! pages are reused and the file stops growing at about the cap.
 
+use super::packed::OLDEST_SPAN_ID;
+use super::packing;
 use super::rows::{attr_hashes, decode_attributes};
 use super::schema::span_in_trace;
 use super::StoreStats;
@@ -153,7 +155,7 @@ impl Sweep {
     /// Delete the unused among the next rows of both tables; returns how many.
     fn step(&mut self, conn: &Connection) -> rusqlite::Result<u64> {
         let first = |sql: &str| conn.prepare_cached(sql)?.query_row([], |r| r.get::<_, i64>(0));
-        let oldest_span = first("SELECT coalesce(min(id), 9223372036854775807) FROM spans")?;
+        let oldest_span = first(&format!("SELECT coalesce({OLDEST_SPAN_ID}, 9223372036854775807)"))?;
         let oldest_log = first("SELECT coalesce(min(id), 9223372036854775807) FROM logs")?;
         let mut forgotten = 0;
         for (table, cursor, series_column) in [
@@ -349,7 +351,8 @@ fn arrived_up_to(conn: &Connection, table: Table, last: i64, limit: i64) -> rusq
 
 fn oldest_ids(conn: &Connection, table: Table, limit: i64) -> rusqlite::Result<Vec<i64>> {
     let sql = match table {
-        Table::Spans => "SELECT id FROM spans ORDER BY id LIMIT ?1",
+        // A condition, so SQLite merges the rows and the packs in order instead of sorting both.
+        Table::Spans => "SELECT id FROM spans WHERE id >= 0 ORDER BY id LIMIT ?1",
         Table::Logs => "SELECT id FROM logs ORDER BY id LIMIT ?1",
         Table::Points => "SELECT id FROM metric_points ORDER BY id LIMIT ?1",
     };
@@ -364,23 +367,23 @@ fn oldest_table(conn: &Connection) -> rusqlite::Result<Option<Table>> {
     let candidates = [
         (
             Table::Spans,
-            "SELECT min(id) FROM spans",
+            format!("SELECT {OLDEST_SPAN_ID}"),
             "SELECT opened_ns FROM arrivals WHERE last_span >= ?1 ORDER BY opened_ns LIMIT 1",
         ),
         (
             Table::Logs,
-            "SELECT min(id) FROM logs",
+            "SELECT min(id) FROM logs".to_string(),
             "SELECT opened_ns FROM arrivals WHERE last_log >= ?1 ORDER BY opened_ns LIMIT 1",
         ),
         (
             Table::Points,
-            "SELECT min(id) FROM metric_points",
+            "SELECT min(id) FROM metric_points".to_string(),
             "SELECT opened_ns FROM arrivals WHERE last_point >= ?1 ORDER BY opened_ns LIMIT 1",
         ),
     ];
     let mut best: Option<(Table, i64)> = None;
     for (table, oldest_row, arrival) in candidates {
-        let Some(oldest) = conn.prepare_cached(oldest_row)?.query_row([], |r| r.get::<_, Option<i64>>(0))? else {
+        let Some(oldest) = conn.prepare_cached(&oldest_row)?.query_row([], |r| r.get::<_, Option<i64>>(0))? else {
             continue;
         };
         // Every row is covered by an arrival row written in its transaction; i64::MIN if not.
@@ -398,12 +401,12 @@ fn oldest_table(conn: &Connection) -> rusqlite::Result<Option<Table>> {
 
 /// Forget arrival rows that cover only deleted rows, so the table stays as small as the data.
 fn trim_arrivals(conn: &Connection) -> rusqlite::Result<()> {
-    conn.prepare_cached(
-        "DELETE FROM arrivals WHERE last_span < (SELECT coalesce(min(id), 9223372036854775807) FROM spans)
+    conn.prepare_cached(&format!(
+        "DELETE FROM arrivals WHERE last_span < coalesce({OLDEST_SPAN_ID}, 9223372036854775807)
            AND last_log < (SELECT coalesce(min(id), 9223372036854775807) FROM logs)
            AND last_point < (SELECT coalesce(min(id), 9223372036854775807) FROM metric_points)
-           AND opened_ns < (SELECT max(opened_ns) FROM arrivals)",
-    )?
+           AND opened_ns < (SELECT max(opened_ns) FROM arrivals)"
+    ))?
     .execute([])?;
     Ok(())
 }
@@ -455,7 +458,7 @@ fn delete_spans(tx: &Connection, ids: &[i64]) -> rusqlite::Result<()> {
         "SELECT s.trace_id, s.status_code, s.attrs, r.service FROM spans s JOIN resources r ON r.id = s.resource_id WHERE s.id = ?1",
     )?;
     let mut unindex = tx.prepare_cached("DELETE FROM span_attr_index WHERE b = ?2 >> 16 AND h = ?1 AND span_rowid = ?2")?;
-    let mut delete = tx.prepare_cached("DELETE FROM spans WHERE id = ?1")?;
+    let mut delete = tx.prepare_cached("DELETE FROM main.spans WHERE id = ?1")?;
     let mut delete_llm = tx.prepare_cached("DELETE FROM llm_spans WHERE id = ?1")?;
     let mut traces: HashMap<Vec<u8>, (i64, i64)> = HashMap::new();
     let mut services: HashMap<String, (i64, i64)> = HashMap::new();
@@ -483,6 +486,10 @@ fn delete_spans(tx: &Connection, ids: &[i64]) -> rusqlite::Result<()> {
         let s = services.entry(service).or_default();
         s.0 += 1;
         s.1 += error;
+    }
+    // Retention deletes the oldest spans first, so every span up to the last of these is gone.
+    if let Some(&last) = ids.iter().max() {
+        packing::drop_through(tx, last)?;
     }
     // Counts move by the deleted amounts. Most traces go whole; only a partly deleted one has its
     // times and root recomputed from what remains (the subqueries are the expensive part).

@@ -954,11 +954,12 @@ mod tests {
         use crate::store::read::{count, CountTarget, TimeRange};
         let mut conn = rusqlite::Connection::open_in_memory().unwrap();
         super::super::schema::migrate(&mut conn).unwrap();
+        crate::store::packed::attach(&conn).unwrap();
         conn.execute_batch(
             "INSERT INTO resources(id, hash, service, schema_url, body) VALUES (1, 1, 'svc', '', x'');
              INSERT INTO traces(trace_id, start_ns, end_ns, span_count, error_count, first_span, last_span)
                VALUES (x'01', 100, 400, 2, 0, 1, 2), (x'02', 100, 400, 2, 0, 3, 4);
-             INSERT INTO spans(id, trace_id, span_id, parent_span_id, name, kind, resource_id, scope_id, start_ns, end_ns, status_code) VALUES
+             INSERT INTO main.spans(id, trace_id, span_id, parent_span_id, name, kind, resource_id, scope_id, start_ns, end_ns, status_code) VALUES
                (1, x'01', x'0a', NULL, 'test a', 0, 1, 1, 100, 400, 0),
                (2, x'01', x'0b', x'0a', 'work', 0, 1, 1, 150, 390, 0),
                (3, x'02', x'0c', NULL, 'test b', 0, 1, 1, 100, 400, 0),
@@ -1088,6 +1089,7 @@ mod tests {
         // SQLite takes every form, with its parameters, over the real schema and functions.
         let mut conn = rusqlite::Connection::open_in_memory().unwrap();
         super::super::schema::migrate(&mut conn).unwrap();
+        crate::store::packed::attach(&conn).unwrap();
         super::super::functions::register(&conn).unwrap();
         for (q, target, from) in [
             (

@@ -21,6 +21,7 @@ use super::retention::{Arrivals, Sweep};
 use super::rows::{LlmRow, RowBatch, SpanRow};
 use super::schema::{wal_checkpoint_pages, SPAN_BUCKET_SHIFT};
 use super::StoreStats;
+use super::{packing, packs};
 use super::{WriteDone, WriteRefused};
 use rusqlite::types::{ToSqlOutput, Value, ValueRef};
 use rusqlite::{params, Connection, OptionalExtension};
@@ -48,6 +49,8 @@ pub enum WriterMessage {
     /// Tests only (`Store::backdate_arrivals`).
     #[doc(hidden)]
     BackdateArrivals(Duration, oneshot::Sender<rusqlite::Result<()>>),
+    /// Pack every complete range waiting (`Store::pack_waiting`); answers with the spans packed.
+    PackWaiting(oneshot::Sender<rusqlite::Result<u64>>),
 }
 
 /// Control messages end a group: what was queued before them is committed first.
@@ -55,6 +58,7 @@ enum Control {
     Shutdown(oneshot::Sender<()>),
     MaxPageCount(u64, oneshot::Sender<rusqlite::Result<u64>>),
     BackdateArrivals(Duration, oneshot::Sender<rusqlite::Result<()>>),
+    PackWaiting(oneshot::Sender<rusqlite::Result<u64>>),
 }
 
 /// Highest committed row ids; live tails wait on changes of this.
@@ -70,6 +74,10 @@ pub struct Committed {
 /// one group let its senders send again while the next group commits (scripts/bench ingest over
 /// 16 connections on one machine: 118k, 118k and 90k spans/s against 93k with 65,536-row groups).
 pub const GROUP_MAX_ROWS: usize = 8 * 1024;
+/// Free pages below this many bytes are left for the next rows to reuse (`Writer::vacuum_due`).
+const VACUUM_MIN_FREE: i64 = 1 << 20;
+/// Bytes of free pages returned per idle step: a few milliseconds of moving pages.
+const VACUUM_STEP_BYTES: u64 = 4 << 20;
 /// Back-to-back retention steps (no data waiting) between the writer's own WAL checkpoints: a
 /// few MiB of WAL each time, instead of one long checkpoint at the next group's commit.
 const IDLE_STEPS_PER_CHECKPOINT: u32 = 4;
@@ -245,10 +253,17 @@ impl Writer {
         let mut making_room = false;
         // Steps since a commit could checkpoint: they run with the automatic checkpoint off.
         let mut steps_unchecked = 0;
+        // Complete ranges of span rows wait to be packed (`store::packing`): packed while nothing
+        // else waits, one range at a time.
+        let mut packing_due = packing::waiting(&self.conn).is_ok_and(|n| n > 0);
         loop {
-            let message = if making_room {
+            let message = if making_room || packing_due {
                 match rx.try_recv() {
                     Ok(message) => message,
+                    Err(mpsc::error::TryRecvError::Empty) if !making_room => {
+                        packing_due = self.pack_step() || self.vacuum_step();
+                        continue;
+                    }
                     Err(mpsc::error::TryRecvError::Empty) => {
                         last_retention = Instant::now();
                         making_room = self.retention_step() > 0 && self.retention.needs_room(&self.conn);
@@ -292,6 +307,10 @@ impl Writer {
                         control = Some(Control::BackdateArrivals(by, done));
                         break;
                     }
+                    WriterMessage::PackWaiting(done) => {
+                        control = Some(Control::PackWaiting(done));
+                        break;
+                    }
                 }
                 if rows < GROUP_MAX_ROWS {
                     next = rx.try_recv().ok();
@@ -329,6 +348,18 @@ impl Writer {
                             .map(|_| ()),
                     );
                 }
+                Some(Control::PackWaiting(done)) => {
+                    let mut packed = 0;
+                    let result = loop {
+                        match packing::pack_next(&self.conn) {
+                            Ok(Some(spans)) => packed += spans as u64,
+                            Ok(None) => break Ok(packed),
+                            Err(err) => break Err(err),
+                        }
+                    };
+                    self.stats.spans_packed.fetch_add(packed, Ordering::Relaxed);
+                    let _ = done.send(result);
+                }
                 None => {}
             }
             if self.space.last_check.is_none_or(|t| t.elapsed() >= SPACE_CHECK_EVERY) {
@@ -340,8 +371,70 @@ impl Writer {
                 let expired = self.retention_step();
                 making_room = needs_room && expired > 0;
             }
+            let waiting = packing::waiting(&self.conn).unwrap_or(0);
+            if waiting > packing::BACKLOG_PACKS {
+                // Data keeps the writer busy: pack a range between groups too. Packing takes about
+                // two thirds of the time writing the rows did (2.8 µs a span, bench-load), so one
+                // range per group of up to 8,192 rows costs ingest a tenth at most.
+                self.pack_step();
+            }
+            packing_due = waiting > 0 || self.vacuum_due();
         }
         self.close();
+    }
+
+    /// Free pages worth giving back to the filesystem: more than `VACUUM_MIN_FREE` and a sixteenth
+    /// of the pages in use. Fewer are reused by the next rows anyway. So are the pages retention
+    /// frees in a store past half its size cap: giving them back would only make the file shrink and
+    /// grow again with every round of retention.
+    fn vacuum_due(&self) -> bool {
+        let pragma = |name: &str| {
+            self.conn
+                .query_row(&format!("PRAGMA {name}"), [], |r| r.get::<_, i64>(0))
+                .unwrap_or(0)
+        };
+        if pragma("auto_vacuum") != 2 {
+            return false; // a store created before v9: its free pages are reused, never returned
+        }
+        let (pages, free) = (pragma("page_count"), pragma("freelist_count"));
+        let near_cap = self.retention.max_bytes.is_some_and(|cap| pages as u64 * self.page_size > cap / 2);
+        !near_cap && free * self.page_size as i64 > VACUUM_MIN_FREE && free * 16 > pages - free
+    }
+
+    /// Returns up to `VACUUM_STEP_PAGES` free pages to the filesystem; true if more are worth it.
+    fn vacuum_step(&mut self) -> bool {
+        if !self.vacuum_due() {
+            return false;
+        }
+        let step = (VACUUM_STEP_BYTES / self.page_size.max(512)) as i64;
+        // Each freed page moves a page from the end of the file into a free one: WAL to write, so
+        // the automatic checkpoint stays on as for any commit.
+        match self.conn.execute_batch(&format!("PRAGMA incremental_vacuum({step})")) {
+            Ok(()) => true,
+            Err(err) => {
+                tracing::debug!(error = %err, "incremental vacuum failed");
+                false
+            }
+        }
+    }
+
+    /// Packs one range of span rows; true if more may be waiting.
+    fn pack_step(&mut self) -> bool {
+        match packing::pack_next(&self.conn) {
+            Ok(Some(spans)) => {
+                self.stats.spans_packed.fetch_add(spans as u64, Ordering::Relaxed);
+                true
+            }
+            Ok(None) => false,
+            Err(err) => {
+                self.end_leftover_transaction();
+                if self.last_retention_warning.is_none_or(|t| t.elapsed() >= FAILING_LOG_EVERY) {
+                    self.last_retention_warning = Some(Instant::now());
+                    tracing::warn!(error = %err, "packing span rows failed; will retry");
+                }
+                false
+            }
+        }
     }
 
     /// One retention step; returns the rows it deleted (0 when it failed, logged now and then).
@@ -752,6 +845,9 @@ struct StoredSpans<'a> {
     in_batch: std::collections::HashSet<([u8; 16], [u8; 8]), fnv::FnvBuildHasher>,
     find_trace: rusqlite::CachedStatement<'a>,
     find_span: rusqlite::CachedStatement<'a>,
+    find_packed_span: rusqlite::CachedStatement<'a>,
+    /// Spans below this row id may be packed (`store::packing`).
+    packed_below: i64,
 }
 
 impl<'a> StoredSpans<'a> {
@@ -761,9 +857,11 @@ impl<'a> StoredSpans<'a> {
             in_batch: std::collections::HashSet::with_capacity_and_hasher(spans, Default::default()),
             find_trace: tx.prepare_cached("SELECT first_span, last_span FROM traces WHERE trace_id = ?1")?,
             find_span: tx.prepare_cached(
-                "SELECT 1 FROM spans WHERE (id >> 16) = ?1 AND substr(trace_id, 1, 8) = substr(?2, 1, 8) \
+                "SELECT 1 FROM main.spans WHERE (id >> 16) = ?1 AND substr(trace_id, 1, 8) = substr(?2, 1, 8) \
                  AND substr(span_id, 1, 4) = substr(?3, 1, 4) AND trace_id = ?2 AND span_id = ?3",
             )?,
+            find_packed_span: tx.prepare_cached("SELECT 1 FROM packed_spans WHERE trace_id = ?1 AND span_id = ?2")?,
+            packed_below: packs::ids_of(packing::progress(tx)?.next_pack).start,
         })
     }
 
@@ -794,6 +892,11 @@ impl<'a> StoredSpans<'a> {
                 return Ok(true);
             }
         }
+        // A trace with spans old enough to be packed: its packs, decoded (the connection keeps
+        // the last few, and a trace's spans lie in one or two).
+        if first < self.packed_below && self.find_packed_span.exists(params![&span.trace_id[..], &span.span_id[..]])? {
+            return Ok(true);
+        }
         Ok(false)
     }
 }
@@ -811,7 +914,7 @@ fn insert_spans(
     duplicates: &mut i64,
 ) -> rusqlite::Result<i64> {
     let mut insert = tx.prepare_cached(
-        "INSERT INTO spans(trace_id, span_id, parent_span_id, name, kind, resource_id, scope_id, start_ns, end_ns, status_code, attrs, extra)
+        "INSERT INTO main.spans(trace_id, span_id, parent_span_id, name, kind, resource_id, scope_id, start_ns, end_ns, status_code, attrs, extra)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
     )?;
     // Sized up front: growing these maps span by span cost the writer 4% of its time (callgrind).
@@ -1211,6 +1314,7 @@ mod tests {
     async fn a_group_at_the_size_cap_is_refused_retryably_and_stores_nothing() {
         let mut conn = Connection::open_in_memory().unwrap();
         super::super::schema::migrate(&mut conn).unwrap();
+        crate::store::packed::attach(&conn).unwrap();
         let live = super::super::retention::live_bytes(&conn).unwrap() as u64;
         let (committed, _rx) = watch::channel(Committed::default());
         let stats = Arc::new(StoreStats::default());
@@ -1246,6 +1350,7 @@ mod tests {
         use super::super::codec::{plain as decode, BlobKind};
         let mut conn = Connection::open_in_memory().unwrap();
         super::super::schema::migrate(&mut conn).unwrap();
+        crate::store::packed::attach(&conn).unwrap();
         let codec = Arc::new(BlobCodec::default());
         let mut writer = Writer::standalone(conn).with_codec(codec.clone());
         let mut generator = crate::gen::Generator::new(3);
@@ -1290,6 +1395,7 @@ mod tests {
     fn a_group_stores_every_llm_row_with_its_span_in_full_chunks_and_the_remainder() {
         let mut conn = Connection::open_in_memory().unwrap();
         super::super::schema::migrate(&mut conn).unwrap();
+        crate::store::packed::attach(&conn).unwrap();
         let mut writer = Writer::standalone(conn);
         let batch = super::super::rows::flatten_traces(crate::gen::Generator::new(7).traces_request(400));
         // (span id, model, tool) of every span the batch normalized.
@@ -1321,6 +1427,7 @@ mod tests {
     fn a_group_indexes_each_trace_and_value_once_in_full_chunks_and_the_remainder() {
         let mut conn = Connection::open_in_memory().unwrap();
         super::super::schema::migrate(&mut conn).unwrap();
+        crate::store::packed::attach(&conn).unwrap();
         let mut writer = Writer::standalone(conn);
         let batch = super::super::rows::flatten_traces(crate::gen::Generator::new(7).traces_request(400));
         let expected: std::collections::HashSet<([u8; 16], i64)> = batch

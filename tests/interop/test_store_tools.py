@@ -1,10 +1,10 @@
-"""A box's threads and store as the README and docs/span-blocks.md describe them, checked on the real
-binary: which threads run below the writer (src/priority.rs), and scripts/estimate-span-blocks on a
-store that `otelbox gen` filled."""
+"""A box's threads and store as the README describes them, checked on the real binary: which threads
+run below the writer (src/priority.rs), and span packing (src/store/packing.rs) on a store that
+`otelbox gen` filled."""
 
 import os
-import re
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -15,7 +15,6 @@ import requests
 
 from test_interop import OTELBOX_BIN, free_ports
 
-REPO = Path(__file__).resolve().parents[2]
 # The box is started this much lower than the test: its threads' levels are counted from its own.
 BOX_NICE = 3
 
@@ -81,20 +80,34 @@ def test_the_writer_and_readers_keep_the_boxs_priority_and_the_threads_feeding_t
     assert by_name["otelbox-free"] == {min(base + 10, 19)}, threads
 
 
-def test_estimate_span_blocks_reads_a_real_store(tmp_path):
-    proc, _, http_port = start_box(tmp_path / "data")
+def test_an_idle_box_packs_its_span_rows_and_gives_the_freed_pages_back(tmp_path):
+    """What the README promises of packing, on the real binary: once ingest stops, every complete
+    range but the newest four is packed, each span is still counted and readable, and the file comes
+    down to about what its data takes."""
+    data = tmp_path / "data"
+    proc, api, http_port = start_box(data)
     try:
-        gen_traces(http_port, 80_000)  # over 4,000 traces, as the script needs
+        gen_traces(http_port, 80_000)
+        deadline = time.monotonic() + 60
+        while requests.get(api + "/api/v1/status", timeout=5).json()["storage"]["spans_to_pack"] > 0:
+            assert time.monotonic() < deadline, "spans still waiting to be packed after 60 s"
+            time.sleep(0.2)
+        time.sleep(2)  # the idle writer returns the freed pages, 4 MiB a step
+        status = requests.get(api + "/api/v1/status", timeout=5).json()["storage"]
+        assert status["spans"] == 80_000
+        # The oldest of the newest 1,000 traces lie some 14,000 spans back: in packs.
+        traces = requests.get(api + "/api/v1/traces?limit=1000", timeout=10).json()["traces"]
+        for trace in traces[-10:]:
+            spans = requests.get(api + f"/api/v1/traces/{trace['trace_id']}", timeout=10).json()["spans"]
+            assert len(spans) == trace["span_count"] and all(s["attributes"] for s in spans), trace
     finally:
         stop(proc)
-    r = subprocess.run([sys.executable, str(REPO / "scripts" / "estimate-span-blocks"), str(tmp_path / "data" / "otelbox.db")],
-                       capture_output=True, text=True, timeout=600)
-    assert r.returncode == 0, r.stderr
-    figures = dict(re.findall(r"^(.*?): ([0-9.]+) bytes a span$", r.stdout, re.M))
-    assert len(figures) == 6, r.stdout
-    uncompressed = float(figures["the blocks uncompressed"])
-    per_trace = float(figures["a block per trace, zstd 3 with a dictionary"])
-    # The compressed attribute blobs were decoded (plain ones are about 140 bytes a span), and a
-    # trace's spans compress far below the 134 bytes the span row holds today.
-    assert uncompressed > 120, r.stdout
-    assert per_trace < 60, r.stdout
+    db = sqlite3.connect(f"file:{data / 'otelbox.db'}?mode=ro", uri=True)
+    rows = db.execute("SELECT count(*) FROM spans").fetchone()[0]  # main.spans: the rows only
+    packed = db.execute("SELECT sum(spans) FROM span_packs").fetchone()[0]
+    assert rows + packed == 80_000
+    # Ids 1..80,000: ranges 0 to 77 are complete, the newest four of them stay rows.
+    assert packed == 74 * 1024 - 1, (rows, packed)
+    file_bytes = sum(f.stat().st_size for f in data.iterdir() if f.name.startswith("otelbox.db"))
+    # 231 bytes a span as rows; packed about 118 with the rows left (bench-results, 300,000 spans).
+    assert file_bytes / 80_000 < 150, file_bytes / 80_000
