@@ -105,7 +105,7 @@ async fn write(store: &Store, req: ExportTraceServiceRequest) {
     store.write_committed(flatten_traces(req)).await.unwrap();
 }
 
-/// Newer spans of another service, enough to complete the ranges before them and the four kept as rows.
+/// Newer spans of another service, enough to complete the ranges before them and the two kept as rows.
 async fn write_filler(store: &Store, spans: u64) {
     let start = now();
     for first in (0..spans).step_by(1000) {

@@ -301,7 +301,19 @@ async fn retention_by_size_keeps_live_data_under_the_cap() {
         max_bytes: Some(cap),
     })
     .await;
-    let big = "x".repeat(200);
+    // Payloads that do not compress (packs would fit repeated text in a fraction of the cap): 500
+    // bytes of xorshift output a span, as hex.
+    let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut payload = move || {
+        (0..63)
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                format!("{state:016x}")
+            })
+            .collect::<String>()
+    };
     for trace in 0..60u8 {
         let spans = (1..=100u8)
             .map(|i| {
@@ -309,7 +321,7 @@ async fn retention_by_size_keeps_live_data_under_the_cap() {
                     trace.wrapping_add(1),
                     i,
                     now(),
-                    vec![kv("payload", any_value::Value::StringValue(format!("{big}{trace}{i}")))],
+                    vec![kv("payload", any_value::Value::StringValue(payload()))],
                     false,
                 )
             })

@@ -32,8 +32,11 @@ const DECLARATION: &CStr = c"CREATE TABLE x(id INTEGER, trace_id BLOB, span_id B
 const COLUMN_ID: c_int = 0;
 const COLUMN_TRACE_ID: c_int = 1;
 /// Decoded packs each connection keeps: a trace's spans usually lie in one or two packs, a time
-/// window's in consecutive ones. About 300 KiB each.
+/// window's in consecutive ones. About 300 KiB each on the agent workload; packs of spans with large
+/// attributes (whole LLM prompts) take far more, so the bytes are bounded too (the newest pack is
+/// always kept): five connections hold 80 MiB at most.
 const CACHED_PACKS: usize = 8;
+const CACHED_BYTES: usize = 16 << 20;
 
 /// SQL: the lowest span row id stored, rows and packs alike (NULL when there is none). `min(id)`
 /// over the view would read all of it: SQLite takes a minimum over a union row by row. A macro, so
@@ -210,10 +213,11 @@ impl PackedSpans {
             return Ok(None);
         };
         let decoded = Arc::new(Pack::decode(&body).map_err(|e| rusqlite::Error::ModuleError(format!("pack {pack}: {e}")))?);
-        if cache.len() >= CACHED_PACKS {
-            cache.remove(0);
-        }
         cache.push((pack, decoded.clone()));
+        let mut bytes: usize = cache.iter().map(|(_, p)| p.heap_bytes()).sum();
+        while cache.len() > 1 && (cache.len() > CACHED_PACKS || bytes > CACHED_BYTES) {
+            bytes -= cache.remove(0).1.heap_bytes();
+        }
         Ok(Some(decoded))
     }
 

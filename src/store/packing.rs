@@ -11,8 +11,9 @@ use super::codec;
 use super::packs::{self, SpanValues, PACK_BUCKET_SHIFT};
 use rusqlite::{params, Connection, OptionalExtension};
 
-/// Complete ranges left as rows behind the newest: 4,096 spans.
-pub const ROW_PACKS: i64 = 4;
+/// Complete ranges left as rows behind the newest: 2,048 spans, where a trace's late spans and
+/// their duplicate checks find the recent spans of their trace without decoding a pack.
+pub const ROW_PACKS: i64 = 2;
 /// Complete ranges waiting beyond which the writer packs between groups too, not only when idle:
 /// about a quarter of a million spans.
 pub const BACKLOG_PACKS: i64 = 256;
@@ -222,10 +223,10 @@ mod tests {
         while let Some(n) = pack_next(&conn).unwrap() {
             packed_spans += n;
         }
-        // Ids 1..=7000: ranges 0..=5 are complete, the newest 4 of them stay rows.
-        assert_eq!(packed_spans, 1023 + 1024);
+        // Ids 1..=7000: ranges 0..=5 are complete, the newest 2 of them stay rows.
+        assert_eq!(packed_spans, 1023 + 3 * 1024);
         let rows: i64 = conn.query_row("SELECT count(*) FROM main.spans", [], |r| r.get(0)).unwrap();
-        assert_eq!(rows, 7000 - 2047);
+        assert_eq!(rows, 7000 - 4095);
         assert_eq!(all_spans(&conn), before);
         // Each access path of the virtual table gives what the rows gave.
         let by_id: String = conn.query_row("SELECT name FROM spans WHERE id = 500", [], |r| r.get(0)).unwrap();
@@ -263,7 +264,7 @@ mod tests {
             .unwrap();
         assert_eq!(oldest, 1501);
         let packs: i64 = conn.query_row("SELECT count(*) FROM span_packs", [], |r| r.get(0)).unwrap();
-        assert_eq!(packs, 1, "the first pack went whole");
+        assert_eq!(packs, 3, "the first pack went whole");
         let gone: Option<String> = conn
             .query_row("SELECT name FROM spans WHERE id = 1000", [], |r| r.get(0))
             .optional()
