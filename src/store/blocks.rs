@@ -212,9 +212,13 @@ pub fn trim(tx: &Connection) -> rusqlite::Result<()> {
     };
     tx.prepare_cached("DELETE FROM span_blocks WHERE last_id < ?1")?
         .execute([oldest_span])?;
+    // The earliest start as `ORDER BY .. LIMIT 1`, not `min()`: SQLite flattens that into the rows
+    // and the packs of the `spans` view with the block's bounds, where an aggregate over the view,
+    // correlated with the block, read every pack (store::packed).
     tx.prepare_cached(
         "UPDATE span_blocks SET min_start = coalesce(
-           (SELECT min(s.start_ns) FROM spans s WHERE s.id BETWEEN span_blocks.first_id AND span_blocks.last_id), min_start)
+           (SELECT s.start_ns FROM spans s WHERE s.id BETWEEN span_blocks.first_id AND span_blocks.last_id ORDER BY s.start_ns LIMIT 1),
+           min_start)
          WHERE first_id = (SELECT max(first_id) FROM span_blocks WHERE first_id <= ?1)",
     )?
     .execute([oldest_span])?;

@@ -528,11 +528,13 @@ fn delete_spans(tx: &Connection, ids: &[i64]) -> rusqlite::Result<()> {
             }
         }
     }
+    // `ORDER BY .. LIMIT 1` rather than `min()` and `max()`: SQLite flattens it into the rows and the
+    // packs of the `spans` view (an aggregate over the view may read every pack, store::packed).
     let of_trace = span_in_trace("s", "?1");
     let mut recompute = tx.prepare_cached(&format!(
         "UPDATE traces SET
-           start_ns = coalesce((SELECT min(s.start_ns) FROM spans s WHERE {of_trace}), start_ns),
-           end_ns = coalesce((SELECT max(s.end_ns) FROM spans s WHERE {of_trace}), end_ns),
+           start_ns = coalesce((SELECT s.start_ns FROM spans s WHERE {of_trace} ORDER BY s.start_ns LIMIT 1), start_ns),
+           end_ns = coalesce((SELECT s.end_ns FROM spans s WHERE {of_trace} ORDER BY s.end_ns DESC LIMIT 1), end_ns),
            root_name = (SELECT s.name FROM spans s WHERE {of_trace} AND s.parent_span_id IS NULL LIMIT 1),
            root_service = (SELECT r.service FROM spans s JOIN resources r ON r.id = s.resource_id
                            WHERE {of_trace} AND s.parent_span_id IS NULL LIMIT 1)
