@@ -3,8 +3,10 @@
 //! duplicate; retention deletes packed spans and their packs. Each test pushes its own spans into
 //! packs by writing newer filler spans after them (a range is packed once newer ranges are complete).
 
+mod common;
+
+use common::{now_ns, string_kv, temp_dir};
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
-use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue, KeyValue};
 use opentelemetry_proto::tonic::resource::v1::Resource;
 use opentelemetry_proto::tonic::trace::v1::span::Event;
 use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span, Status};
@@ -13,30 +15,12 @@ use otelbox::store::retention::Retention;
 use otelbox::store::rows::flatten_traces;
 use otelbox::store::sql::{compile_text, SqlFilter, Target};
 use otelbox::store::{Location, Store, StoreConfig};
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
-
-fn text(key: &str, value: &str) -> KeyValue {
-    KeyValue {
-        key: key.into(),
-        value: Some(AnyValue {
-            value: Some(any_value::Value::StringValue(value.into())),
-        }),
-        ..Default::default()
-    }
-}
 
 fn trace_id(trace: u64) -> Vec<u8> {
     // The first 8 bytes differ from trace to trace, as the trace indexes' keys need.
     [trace.to_le_bytes(), [0xab; 8]].concat()
-}
-
-fn now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos() as u64
 }
 
 /// Trace `trace` of `spans` spans: a root and its children, with a run id, a route on some, an
@@ -51,9 +35,9 @@ fn agent_trace(trace: u64, spans: u64, start: u64) -> Vec<Span> {
             start_time_unix_nano: start + i * 1_000,
             end_time_unix_nano: start + i * 1_000 + i * 1_000_000,
             attributes: {
-                let mut attrs = vec![text("run_id", &format!("R{trace}"))];
+                let mut attrs = vec![string_kv("run_id", &format!("R{trace}"))];
                 if i % 2 == 0 {
-                    attrs.push(text("http.route", "/api/items/{id}"));
+                    attrs.push(string_kv("http.route", "/api/items/{id}"));
                 }
                 attrs
             },
@@ -61,7 +45,7 @@ fn agent_trace(trace: u64, spans: u64, start: u64) -> Vec<Span> {
                 vec![Event {
                     name: "retry".into(),
                     time_unix_nano: start + 5_000,
-                    attributes: vec![text("attempt", "2")],
+                    attributes: vec![string_kv("attempt", "2")],
                     ..Default::default()
                 }]
             } else {
@@ -80,7 +64,7 @@ fn request(service: &str, spans: Vec<Span>) -> ExportTraceServiceRequest {
     ExportTraceServiceRequest {
         resource_spans: vec![ResourceSpans {
             resource: Some(Resource {
-                attributes: vec![text("service.name", service)],
+                attributes: vec![string_kv("service.name", service)],
                 ..Default::default()
             }),
             scope_spans: vec![ScopeSpans {
@@ -107,7 +91,7 @@ async fn write(store: &Store, req: ExportTraceServiceRequest) {
 
 /// Newer spans of another service, enough to complete the ranges before them and the two kept as rows.
 async fn write_filler(store: &Store, spans: u64) {
-    let start = now();
+    let start = now_ns();
     for first in (0..spans).step_by(1000) {
         let batch = (first..(first + 1000).min(spans))
             .map(|i| Span {
@@ -191,19 +175,12 @@ async fn answers(s: &Arc<Store>) -> Vec<String> {
     out
 }
 
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("otelbox-packs-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
 #[tokio::test]
 async fn packed_spans_answer_every_query_as_their_rows_did_before_and_after_a_reopen() {
     let dir = temp_dir("answers");
     let location = Location::Disk(dir.join("otelbox.db"));
     let s = open(location.clone(), Retention::default());
-    let start = now() - 60_000_000_000;
+    let start = now_ns() - 60_000_000_000;
     for trace in 1..=40 {
         write(&s, request("shop", agent_trace(trace, 6, start + trace * 1_000_000))).await;
     }
@@ -224,7 +201,7 @@ async fn packed_spans_answer_every_query_as_their_rows_did_before_and_after_a_re
 #[tokio::test]
 async fn a_span_sent_again_after_its_first_copy_was_packed_is_a_duplicate() {
     let s = open(Location::Memory, Retention::default());
-    let first = request("shop", agent_trace(5, 4, now()));
+    let first = request("shop", agent_trace(5, 4, now_ns()));
     write(&s, first.clone()).await;
     write_filler(&s, 6_000).await;
     s.pack_waiting().await.unwrap();
@@ -233,7 +210,7 @@ async fn a_span_sent_again_after_its_first_copy_was_packed_is_a_duplicate() {
     let mut retry = first.clone();
     let spans = &mut retry.resource_spans[0].scope_spans[0].spans;
     spans[0].name = "renamed".into();
-    let mut new_span = agent_trace(5, 5, now()).pop().unwrap();
+    let mut new_span = agent_trace(5, 5, now_ns()).pop().unwrap();
     new_span.span_id = 9_999u64.to_be_bytes().to_vec();
     spans.push(new_span);
     write(&s, retry).await;
@@ -261,14 +238,14 @@ async fn retention_deletes_packed_spans_with_their_packs_and_index_entries() {
             max_bytes: None,
         },
     );
-    write(&s, request("shop", agent_trace(7, 6, now()))).await;
+    write(&s, request("shop", agent_trace(7, 6, now_ns()))).await;
     write_filler(&s, 6_000).await;
     s.pack_waiting().await.unwrap();
     assert_eq!(shop_rows(&s).await, 0, "the old spans are packed");
     assert!(table_rows(&s, "span_packs").await > 0);
     // Arrived two hours ago, all of it; then three new spans.
     s.backdate_arrivals(Duration::from_secs(2 * 3600)).await.unwrap();
-    write(&s, request("new", agent_trace(8, 3, now()))).await;
+    write(&s, request("new", agent_trace(8, 3, now_ns()))).await;
     let mut counts = Default::default();
     for _ in 0..100 {
         counts = s.read(read::counts).await.unwrap();

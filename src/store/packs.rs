@@ -165,7 +165,8 @@ pub fn encode(spans: &[SpanValues<'_>]) -> Result<Vec<u8>, PackError> {
 pub struct Pack {
     plain: Vec<u8>,
     traces: Vec<Range<usize>>,
-    names: Vec<Range<usize>>,
+    /// Validated once when decoded: `span` is called for every column SQLite reads.
+    names: Vec<Box<str>>,
     spans: Vec<PackedSpan>,
 }
 
@@ -263,8 +264,8 @@ impl Pack {
         let mut names = Vec::new();
         for _ in 0..r.count()? {
             let name = r.optional()?.ok_or(PackError::Damaged("a missing name"))?;
-            std::str::from_utf8(&plain[name.clone()]).map_err(|_| PackError::Damaged("a name that is not UTF-8"))?;
-            names.push(name);
+            let name = std::str::from_utf8(&plain[name]).map_err(|_| PackError::Damaged("a name that is not UTF-8"))?;
+            names.push(Box::from(name));
         }
         let mut ids = r.section()?;
         let mut trace_index = r.section()?;
@@ -345,7 +346,7 @@ impl Pack {
             span_id: slice(&s.span_id),
             parent_span_id: s.parent.as_ref().map(slice),
             // Checked to be UTF-8 when decoded.
-            name: std::str::from_utf8(slice(&self.names[s.name as usize])).unwrap_or_default(),
+            name: &self.names[s.name as usize],
             kind: s.kind,
             resource_id: s.resource_id,
             scope_id: s.scope_id,
@@ -359,7 +360,10 @@ impl Pack {
 
     /// Heap bytes held, for the readers' cache budget.
     pub fn heap_bytes(&self) -> usize {
-        self.plain.capacity() + self.spans.capacity() * std::mem::size_of::<PackedSpan>() + (self.traces.len() + self.names.len()) * 16
+        self.plain.capacity()
+            + self.spans.capacity() * std::mem::size_of::<PackedSpan>()
+            + self.traces.len() * 16
+            + self.names.iter().map(|n| n.len() + 16).sum::<usize>()
     }
 }
 
