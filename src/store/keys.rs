@@ -125,12 +125,11 @@ pub fn missing_key_warnings(conn: &Connection, exprs: &[Expr], target: Target) -
     // Own attribute keys (and, for spans, event attribute keys) of the newest rows.
     let (mut own, mut events) = (Seen::new(), Seen::new());
     let sql = if target == Target::Spans {
-        // The condition lets SQLite merge rows and packs newest first instead of sorting all of both.
-        "SELECT attrs, extra FROM spans WHERE id >= 0 ORDER BY id DESC LIMIT ?"
+        crate::store::packed::spans_in_id_order("attrs, extra, id", "id >= 0", true, "?1")
     } else {
-        "SELECT attrs, NULL FROM logs ORDER BY id DESC LIMIT ?"
+        "SELECT attrs, NULL FROM logs ORDER BY id DESC LIMIT ?1".to_string()
     };
-    let mut stmt = conn.prepare_cached(sql)?;
+    let mut stmt = conn.prepare_cached(&sql)?;
     let mut rows = stmt.query([SAMPLE_ROWS])?;
     while let Some(row) = rows.next()? {
         if let rusqlite::types::ValueRef::Blob(attrs) = row.get_ref(0)? {

@@ -57,6 +57,30 @@ macro_rules! newest_span_id_sql {
 pub const OLDEST_SPAN_ID: &str = oldest_span_id_sql!();
 pub const NEWEST_SPAN_ID: &str = newest_span_id_sql!();
 
+/// SQL: `columns` (which must include `id`) of the spans matching `condition`, oldest first or
+/// newest first, at most `limit` (an SQL expression, such as a parameter): each side of the view
+/// scanned in order up to the limit, and the two merged. `ORDER BY id LIMIT n` over the view itself
+/// reads every pack: SQLite merges a union's sides in order, but does not tell a virtual table
+/// which order its side is wanted in, and so sorts all of it first.
+pub fn spans_in_id_order(columns: &str, condition: &str, newest_first: bool, limit: &str) -> String {
+    let order = if newest_first { "DESC" } else { "ASC" };
+    format!(
+        "SELECT {columns} FROM (SELECT * FROM (SELECT {columns} FROM main.spans WHERE {condition} ORDER BY id {order} LIMIT {limit}) \
+         UNION ALL SELECT * FROM (SELECT {columns} FROM packed_spans WHERE {condition} ORDER BY id {order} LIMIT {limit})) \
+         ORDER BY id {order} LIMIT {limit}"
+    )
+}
+
+thread_local! {
+    static PACKS_DECODED: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+/// Packs this thread has decoded (read from the database, not found in a connection's cache): the
+/// tests' measure of whether a query reads only the packs it needs.
+pub fn packs_decoded_on_this_thread() -> u64 {
+    PACKS_DECODED.with(|n| n.get())
+}
+
 /// Registers `packed_spans` on this connection and creates the `spans` view over it and the rows.
 /// Needs the current schema (run after `schema::migrate`).
 pub fn attach(conn: &Connection) -> rusqlite::Result<()> {
@@ -214,6 +238,7 @@ impl PackedSpans {
             return Ok(None);
         };
         let decoded = Arc::new(Pack::decode(&body).map_err(|e| rusqlite::Error::ModuleError(format!("pack {pack}: {e}")))?);
+        PACKS_DECODED.with(|n| n.set(n.get() + 1));
         cache.push((pack, decoded.clone()));
         let mut bytes: usize = cache.iter().map(|(_, p)| p.heap_bytes()).sum();
         while cache.len() > 1 && (cache.len() > CACHED_PACKS || bytes > CACHED_BYTES) {

@@ -166,11 +166,12 @@ pub fn drop_through(tx: &Connection, last: i64) -> rusqlite::Result<()> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::store::{packed, schema};
 
-    fn store_with_spans(n: i64) -> Connection {
+    /// An in-memory store of `n` span rows, ten to a trace, with their trace summaries.
+    pub(crate) fn store_with_spans(n: i64) -> Connection {
         let mut conn = Connection::open_in_memory().unwrap();
         schema::migrate(&mut conn).unwrap();
         packed::attach(&conn).unwrap();
@@ -270,6 +271,42 @@ mod tests {
             .optional()
             .unwrap();
         assert_eq!(gone, None);
+    }
+
+    /// The oldest or newest few spans, asked through `packed::spans_in_id_order`, are what the view
+    /// in row-id order gives, and cost a pack or two, where the view sorted every pack first.
+    #[test]
+    fn the_first_spans_in_id_order_read_only_their_packs() {
+        let conn = store_with_spans(45_000);
+        while pack_next(&conn).unwrap().is_some() {}
+        conn.execute("DELETE FROM main.spans WHERE id > 44_990", []).unwrap(); // rows and packs both hold some
+        let ids = |sql: &str, limit: i64| -> (Vec<i64>, u64) {
+            let before = packed::packs_decoded_on_this_thread();
+            let ids = conn
+                .prepare(sql)
+                .unwrap()
+                .query_map([limit], |r| r.get(0))
+                .unwrap()
+                .collect::<rusqlite::Result<_>>()
+                .unwrap();
+            (ids, packed::packs_decoded_on_this_thread() - before)
+        };
+        for (newest_first, order) in [(false, "ASC"), (true, "DESC")] {
+            for limit in [1, 100, 2000, 50_000] {
+                let (fast, decoded) = ids(&packed::spans_in_id_order("id", "id >= 0", newest_first, "?1"), limit);
+                let (slow, _) = ids(&format!("SELECT id FROM spans WHERE id >= 0 ORDER BY id {order} LIMIT ?1"), limit);
+                assert_eq!(fast, slow, "{order} {limit}");
+                let packs_returned = fast
+                    .iter()
+                    .filter(|&&id| id <= 41 * 1024)
+                    .map(|&id| packs::pack_of(id))
+                    .collect::<std::collections::HashSet<_>>();
+                assert!(
+                    decoded <= packs_returned.len() as u64 + 1,
+                    "{decoded} packs decoded for {order} {limit}"
+                );
+            }
+        }
     }
 
     /// Every form of row-id condition SQLite hands the virtual table (bounds of other types, reals
