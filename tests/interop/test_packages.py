@@ -111,6 +111,24 @@ def test_the_static_binarys_own_runtime_keeps_the_store_intact_under_load(tmp_pa
     assert check.returncode == 0 and "integrity  ok" in check.stdout, check.stdout + check.stderr
 
 
+def sections(path):
+    """The names of an ELF file's sections, as readelf lists them."""
+    listing = subprocess.run(["readelf", "-S", "-W", str(path)], capture_output=True, text=True, check=True).stdout
+    return {line.split("]", 1)[1].split()[0] for line in listing.splitlines() if line.strip().startswith("[") and "]" in line and line.split("]", 1)[1].split()}
+
+
+def test_the_static_binary_is_stripped_within_its_download_budget_with_its_symbols_beside_it():
+    binary = artifact("otelbox-*-x86_64-linux-musl")
+    size = binary.stat().st_size
+    # Issue 24: at most 25 MiB to download; debug info made release builds 124 MiB.
+    assert size <= 25 * 2**20, f"{binary.name} is {size / 2**20:.1f} MiB, over the 25 MiB budget"
+    shipped = sections(binary)
+    assert not shipped & {".symtab", ".debug_info"}, f"not stripped: {sorted(shipped & {'.symtab', '.debug_info'})}"
+    assert ".gnu_debuglink" in shipped, "gdb and perf find the symbols through the debug link"
+    symbols = binary.with_name(binary.name + ".debug")
+    assert {".symtab", ".debug_info"} <= sections(symbols), f"{symbols.name} lacks the symbols"
+
+
 def test_the_wheel_installs_the_command_into_a_fresh_venv(tmp_path):
     wheel = artifact("otelbox-*.whl")
     env_dir = tmp_path / "venv"
