@@ -265,13 +265,7 @@ impl Writer {
                         continue;
                     }
                     Err(mpsc::error::TryRecvError::Empty) => {
-                        let made_room = if self.pack_for_room() {
-                            true
-                        } else {
-                            last_retention = Instant::now();
-                            self.retention_step() > 0
-                        };
-                        making_room = made_room && self.retention.needs_room(&self.conn);
+                        making_room = self.make_room(&mut last_retention) && self.retention.needs_room(&self.conn);
                         steps_unchecked += 1;
                         if steps_unchecked >= IDLE_STEPS_PER_CHECKPOINT || !making_room {
                             // No group commit comes to checkpoint the steps' WAL, which would
@@ -371,13 +365,13 @@ impl Writer {
                 self.adjust_cap();
             }
             let needs_room = self.retention.needs_room(&self.conn);
-            let packed_for_room = needs_room && self.pack_for_room();
-            if last_retention.elapsed() >= Duration::from_millis(500) || (needs_room && !packed_for_room) {
+            let mut made_room = needs_room && self.make_room(&mut last_retention);
+            if last_retention.elapsed() >= Duration::from_millis(500) {
+                // Retention by age, and by size after a step that only packed.
                 last_retention = Instant::now();
-                let expired = self.retention_step();
-                making_room = needs_room && expired > 0;
+                made_room |= self.retention_step() > 0 && needs_room;
             }
-            making_room |= packed_for_room;
+            making_room = made_room;
             let waiting = packing::waiting(&self.conn).unwrap_or(0);
             if waiting > packing::BACKLOG_PACKS {
                 // Data keeps the writer busy: pack a range between groups too. Packing takes about
@@ -444,13 +438,17 @@ impl Writer {
         }
     }
 
-    /// Over the size low-water mark, ranges waiting to be packed go before any data is deleted:
-    /// packing a range frees about two thirds of its rows' pages (bytes a span: about 330 as rows,
-    /// 115 packed) and loses nothing. At the cap, ingest otherwise outran packing, the store held
-    /// mostly rows, and retention deleted three packed spans to make room for each new one.
-    /// Returns whether a range was packed.
-    fn pack_for_room(&mut self) -> bool {
-        packing::waiting(&self.conn).is_ok_and(|n| n > 0) && self.pack_step()
+    /// One step of making room over the size low-water mark; returns whether it packed or deleted
+    /// anything. Ranges waiting to be packed go before any data is deleted: packing a range frees
+    /// about two thirds of its rows' pages (bytes a span: about 330 as rows, 115 packed) and loses
+    /// nothing. At the cap, ingest otherwise outran packing, the store held mostly rows, and
+    /// retention deleted three packed spans to make room for each new one (scripts/bench retention).
+    fn make_room(&mut self, last_retention: &mut Instant) -> bool {
+        if packing::waiting(&self.conn).is_ok_and(|n| n > 0) && self.pack_step() {
+            return true;
+        }
+        *last_retention = Instant::now();
+        self.retention_step() > 0
     }
 
     /// One retention step; returns the rows it deleted (0 when it failed, logged now and then).
@@ -1357,6 +1355,42 @@ mod tests {
         assert_eq!((spans, stats.refused_at_cap.load(Ordering::Relaxed)), (0, 1));
         writer.retention.max_bytes = Some(live * 100);
         assert!(!writer.at_cap());
+    }
+
+    /// Over the size low-water mark, the writer packs the ranges waiting to be packed before it
+    /// deletes anything: packing frees most of a range's pages and loses no data.
+    #[test]
+    fn over_the_size_target_waiting_ranges_are_packed_before_anything_is_deleted() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        super::super::schema::migrate(&mut conn).unwrap();
+        crate::store::packed::attach(&conn).unwrap();
+        let (committed, _rx) = watch::channel(Committed::default());
+        let stats = Arc::new(StoreStats::default());
+        let mut writer = Writer::new(conn, Retention::default(), stats.clone(), committed, Default::default());
+        let mut generator = crate::gen::Generator::new(1);
+        for _ in 0..8 {
+            let batch = super::super::rows::flatten_traces(generator.traces_request(1_000));
+            writer.commit_rows(vec![batch]).unwrap();
+        }
+        let count = |w: &Writer, sql: &str| w.conn.query_row(sql, [], |r| r.get::<_, i64>(0)).unwrap();
+        let spans = count(&writer, "SELECT count(*) FROM spans");
+        let waiting = packing::waiting(&writer.conn).unwrap();
+        assert!(waiting >= 3, "{spans} spans leave {waiting} ranges waiting");
+        // A cap the store stays over however much is packed: room must be made.
+        writer.retention.max_bytes = Some(1);
+        assert!(writer.retention.needs_room(&writer.conn));
+        let mut last_retention = Instant::now();
+        for _ in 0..waiting {
+            assert!(writer.make_room(&mut last_retention));
+            assert_eq!(stats.rows_expired.load(Ordering::Relaxed), 0, "nothing deleted while a range waits");
+        }
+        assert_eq!(packing::waiting(&writer.conn).unwrap(), 0);
+        assert_eq!(count(&writer, "SELECT count(*) FROM spans"), spans, "packing kept every span");
+        assert!(count(&writer, "SELECT count(*) FROM span_packs") >= waiting);
+        // Then, still over the target, the oldest spans go.
+        assert!(writer.make_room(&mut last_retention));
+        assert!(stats.rows_expired.load(Ordering::Relaxed) > 0);
+        assert!(count(&writer, "SELECT count(*) FROM spans") < spans);
     }
 
     /// The batches flattened while the first dictionary was being trained and saved (a group's
