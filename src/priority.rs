@@ -8,6 +8,8 @@
 //! third as long and stored 245k-255k (alternating runs). Those threads still get every cycle
 //! the writer leaves, and the programs a box observes get ahead of its receivers, not behind them.
 //!
+//! A box whose pipelines do not store keeps its runtime at its own priority (`cli::up`).
+//!
 //! The store's read threads keep the writer's priority (`store::readers`): queries stay quick
 //! while receiving is saturated.
 //!

@@ -216,11 +216,15 @@ pub fn run(args: UpArgs) -> anyhow::Result<i32> {
     let open = args.open;
     // Every runtime thread feeds the store's writer, which this thread starts (app::run opens the
     // store here, not on a runtime thread): they run below it (`priority`). Not for `otelbox
-    // run`, whose command would inherit the lowered priority from the thread that starts it.
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .on_thread_start(crate::priority::below_this_thread())
-        .build()?;
+    // run`, whose command would inherit the lowered priority from the thread that starts it, nor
+    // for a box whose pipelines do not store (a forwarder): there is no writer to make way for,
+    // and lowered threads only lost the CPU to the programs the box serves.
+    let mut runtime = tokio::runtime::Builder::new_multi_thread();
+    runtime.enable_all();
+    if stores_data(&options.config) {
+        runtime.on_thread_start(crate::priority::below_this_thread());
+    }
+    let runtime = runtime.build()?;
     runtime.block_on(app::run(options, app::shutdown_signal(), |addrs| {
         print_banner(addrs, &location, &retention, &banner_security);
         if open {
@@ -228,6 +232,11 @@ pub fn run(args: UpArgs) -> anyhow::Result<i32> {
         }
     }))?;
     Ok(0)
+}
+
+/// Whether a pipeline exports to the store (the `otelbox` exporter).
+fn stores_data(config: &Config) -> bool {
+    config.pipelines.iter().any(|p| p.exporters.iter().any(|e| e.kind == "otelbox"))
 }
 
 /// The `otelbox` storage exporter's settings (retention, size cap), which apply to the store.

@@ -19,11 +19,11 @@ from test_interop import OTELBOX_BIN, free_ports
 BOX_NICE = 3
 
 
-def start_box(data_dir):
+def start_box(data_dir, *extra_args):
     grpc_port, http_port, ui_port = free_ports(3)
     proc = subprocess.Popen(
         [str(OTELBOX_BIN), "up", "--data-dir", str(data_dir), "--listen", "127.0.0.1", "--grpc-port", str(grpc_port),
-         "--http-port", str(http_port), "--ui-port", str(ui_port)],
+         "--http-port", str(http_port), "--ui-port", str(ui_port), *extra_args],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL, preexec_fn=lambda: os.nice(BOX_NICE))
     api = f"http://127.0.0.1:{ui_port}"
     deadline = time.monotonic() + 30
@@ -78,6 +78,24 @@ def test_the_writer_and_readers_keep_the_boxs_priority_and_the_threads_feeding_t
     assert len([name for name, _ in threads if name.startswith("otelbox-read-")]) == 4, threads
     assert by_name["tokio-rt-worker"] == {min(base + 10, 19)}, threads
     assert by_name["otelbox-free"] == {min(base + 10, 19)}, threads
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="thread priorities are set on Linux only")
+def test_a_box_whose_pipelines_do_not_store_keeps_its_priority(tmp_path):
+    """A forwarder (no `otelbox` exporter in any pipeline) has no writer to make way for: its
+    threads lowered, it lost the CPU to the programs it serves (scripts/bench forward)."""
+    config = tmp_path / "forward-only.yaml"
+    config.write_text("receivers:\n  otlp:\n    protocols: { grpc: {}, http: {} }\nexporters:\n  debug: {}\n"
+                      "service:\n  pipelines:\n    traces: { receivers: [otlp], exporters: [debug] }\n")
+    base = os.nice(0) + BOX_NICE
+    proc, _, http_port = start_box(tmp_path / "data", "--config", str(config))
+    try:
+        gen_traces(http_port, 5000)
+        threads = thread_nice(proc.pid)
+    finally:
+        stop(proc)
+    workers = {n for name, n in threads if name == "tokio-rt-worker"}
+    assert workers == {base}, threads
 
 
 def test_an_idle_box_packs_its_span_rows_and_gives_the_freed_pages_back(tmp_path):
