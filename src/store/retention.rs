@@ -471,6 +471,7 @@ fn delete_oldest_spans(tx: &Connection, last: i64, limit: i64) -> rusqlite::Resu
     let (Some(first), Some(newest)) = (spans.first().map(|s| s.id), spans.last().map(|s| s.id)) else {
         return Ok(0);
     };
+    let deleted = spans.len();
     let mut service_of = tx.prepare_cached("SELECT service FROM resources WHERE id = ?1")?;
     let mut unindex = tx.prepare_cached("DELETE FROM span_attr_index WHERE b = ?2 >> 16 AND h = ?1 AND span_rowid = ?2")?;
     let mut traces: HashMap<Vec<u8>, (i64, i64)> = HashMap::new();
@@ -504,7 +505,6 @@ fn delete_oldest_spans(tx: &Connection, last: i64, limit: i64) -> rusqlite::Resu
         s.0 += 1;
         s.1 += error;
     }
-    let deleted: usize = traces.values().map(|(n, _)| *n as usize).sum();
     // Every span from `first` to `newest` is one of these: rows go by their range, and packed spans
     // below `newest` are hidden from now on (their packs go once wholly below it).
     tx.prepare_cached("DELETE FROM main.spans WHERE id >= ?1 AND id <= ?2")?
