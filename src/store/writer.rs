@@ -504,8 +504,14 @@ impl Writer {
 
     fn refuse_at_cap(&mut self, group: Vec<(RowBatch, WriteDone)>) {
         self.stats.refused_at_cap.fetch_add(1, Ordering::Relaxed);
+        // Below the configured cap, the disk is what binds: say so, not which flag to raise.
+        let reason = if self.space.limited {
+            "storage is full (the disk has no more room for the database)"
+        } else {
+            "storage is at its size cap (--max-db-size)"
+        };
         let refusal = WriteRefused {
-            message: "storage is at its size cap (--max-db-size): nothing of this request was stored; otelbox is deleting the oldest data to make room; retry later".into(),
+            message: format!("{reason}: nothing of this request was stored; otelbox is deleting the oldest data to make room; retry later"),
             retry_after: Duration::from_secs(1),
         };
         for (_, done) in group {
@@ -1346,13 +1352,26 @@ mod tests {
         writer.refuse_at_cap(vec![(super::super::rows::flatten_traces(request.clone()), report)]);
         match done.await.unwrap() {
             Err(WriteRefused { message, retry_after }) => {
-                assert!(message.contains("size cap"), "{message}");
+                assert!(message.starts_with("storage is at its size cap"), "{message}");
                 assert_eq!(retry_after, Duration::from_secs(1));
             }
             other => panic!("expected a retryable refusal, got {other:?}"),
         }
         let spans: i64 = writer.conn.query_row("SELECT count(*) FROM spans", [], |r| r.get(0)).unwrap();
         assert_eq!((spans, stats.refused_at_cap.load(Ordering::Relaxed)), (0, 1));
+
+        // A full disk lowered the cap below the configured one: the refusal names the disk, the
+        // way a refused commit on a full disk does, not a flag that would not help.
+        writer.space.limited = true;
+        let (tx, done) = oneshot::channel();
+        let report: WriteDone = Box::new(move |outcome| {
+            let _ = tx.send(outcome);
+        });
+        writer.refuse_at_cap(vec![(super::super::rows::flatten_traces(request), report)]);
+        match done.await.unwrap() {
+            Err(WriteRefused { message, .. }) => assert!(message.starts_with("storage is full"), "{message}"),
+            other => panic!("expected a retryable refusal, got {other:?}"),
+        }
         writer.retention.max_bytes = Some(live * 100);
         assert!(!writer.at_cap());
     }
