@@ -1,7 +1,8 @@
 //! Forwarding end to end with the real binary: box A stores what it receives and forwards traces
 //! with the `otlp` exporter (gRPC) and logs with `otlphttp` to box B. B is stopped for 30 s in the
 //! middle of the stream and A is restarted during the outage: A keeps acknowledging (its queue is on
-//! disk), the queue survives A's restart, and once B is back everything arrives, nothing lost.
+//! disk), the queue survives A's restart, and once B is back everything arrives, nothing lost. The
+//! same holds for large batches, whose payloads are files of their own, across kill -9.
 
 mod common;
 use common::*;
@@ -178,6 +179,60 @@ fn forwarding_survives_an_upstream_outage_and_a_restart_of_the_forwarder() {
     );
     assert_eq!(exporter_counters(&a, "exporter/otlphttp/b", "logs"), (2 * REQUESTS_PER_PHASE, 0, 0));
 
+    drop(a);
+    drop(b);
+    let _ = std::fs::remove_dir_all(a_dir);
+    let _ = std::fs::remove_dir_all(b_dir);
+}
+
+/// Batches large enough for payload files of their own (16 KiB or more) are queued before A
+/// acknowledges them: killed with -9 while B is down, A sends every one after its restart.
+#[test]
+fn acknowledged_large_batches_survive_kill_9_of_the_forwarder() {
+    const TRACES: u64 = 12;
+    const SPANS: usize = 300;
+    let a_dir = temp_dir("forward-kill-a");
+    let b_dir = temp_dir("forward-kill-b");
+    let mut b = Box::start(&["--data-dir", b_dir.to_str().unwrap()]);
+    assert!(b.stop().success());
+    let config = a_dir.join("a.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "receivers:\n  otlp: {{ protocols: {{ http: {{}} }} }}\n\
+             exporters:\n  otlp/b:\n    endpoint: 127.0.0.1:{grpc}\n    tls: {{ insecure: true }}\n\
+             \x20   retry_on_failure: {{ initial_interval: 200ms, max_interval: 1s, max_elapsed_time: 5m }}\n\
+             service:\n  pipelines:\n    traces: {{ receivers: [otlp], exporters: [otlp/b] }}\n",
+            grpc = b.grpc_port
+        ),
+    )
+    .unwrap();
+    let mut a = Box::start(&["--data-dir", a_dir.to_str().unwrap(), "--config", config.to_str().unwrap()]);
+    for no in 1..=TRACES {
+        let r = a.post(
+            "/v1/traces",
+            "application/x-protobuf",
+            encode(&trace_request("fwd", "FWD", no, SPANS)),
+        );
+        assert_eq!(r.status(), 200, "trace {no} must be acknowledged by A");
+    }
+    let payloads = a_dir.join("queues/otlp%2Fb.payloads");
+    let files = std::fs::read_dir(&payloads).unwrap().count();
+    assert_eq!(files, TRACES as usize, "each acknowledged batch has its payload file");
+
+    a.kill9();
+    b.spawn();
+    a.spawn();
+    let spans = TRACES as i64 * SPANS as i64;
+    wait_until("every span in B", Duration::from_secs(60), || b.stored_spans() >= spans);
+    assert_eq!(
+        b.stored_spans(),
+        spans,
+        "none lost, none sent twice (none was delivered before the kill)"
+    );
+    wait_until("A's payload files removed", Duration::from_secs(10), || {
+        std::fs::read_dir(&payloads).unwrap().count() == 0
+    });
     drop(a);
     drop(b);
     let _ = std::fs::remove_dir_all(a_dir);

@@ -1,14 +1,17 @@
 //! The sending queue of the forwarding exporters: batches waiting to be delivered, bounded per
-//! signal by `queue_size` (batches, or items or bytes: see `sizer` below). In a box with a data directory the queue is persistent: one
-//! SQLite file per exporter, `<data dir>/queues/<exporter id>.db`, written before the batch is
-//! acknowledged upstream ("accepted means committed"), so queued data survives restarts, crashes
-//! and long outages of the destination. A batch leaves the file only once it has been delivered or
-//! deliberately dropped; a batch in flight when otelbox stops is sent again on the next start
-//! (at-least-once). An in-memory box keeps the queue in memory.
+//! signal by `queue_size` (batches, or items or bytes: see `sizer` below). In a box with a data
+//! directory the queue is persistent, per exporter: a SQLite index, `<data dir>/queues/<exporter
+//! id>.db`, and beside it a directory of payload files, `<exporter id>.payloads/`. A batch is
+//! written there before it is acknowledged upstream ("accepted means committed"), so queued data
+//! survives restarts, crashes and long outages of the destination. A batch leaves the files only
+//! once it has been delivered or deliberately dropped; a batch in flight when otelbox stops is sent
+//! again on the next start (at-least-once). An in-memory box keeps the queue in memory.
 //!
 //! Payloads are stored as encoded OTLP protobuf (`Export*ServiceRequest`), whatever the exporter's
-//! wire format, so a queue written under one config can be sent under another. Only the index
-//! (id, signal, item count, size) is held in memory; payloads are read back when a batch is sent.
+//! wire format, so a queue written under one config can be sent under another. A small payload is
+//! kept in its row; a large one (`PAYLOAD_FILE_MIN_BYTES`) in a file named by the batch's id,
+//! written before the row that makes it part of the queue commits. Only the index (id, signal, item
+//! count, size) and recent payloads (`RESIDENT_BYTES`) are held in memory.
 //!
 //! `sizer` says what `queue_size` counts, as in the Collector: batches as they were queued
 //! (`requests`, the default), items, or encoded bytes. `batch` configures the sender's batching
@@ -337,16 +340,34 @@ impl State {
 /// them from there: read back from the file only after a restart or beyond this. (Reading each batch
 /// back took the connection the acknowledging writes wait for: scripts/bench forward.)
 const RESIDENT_BYTES: usize = 64 << 20;
-/// The file gives free pages back once the queue is empty and more than this is free: not at every
+/// The index gives free pages back once the queue is empty and more than this is free: not at every
 /// drain, which truncated and regrew it many times a second under load.
 const VACUUM_FREE_BYTES: i64 = 16 << 20;
-/// Page size of a new queue file: it holds large blobs, which 4 KiB pages cut into long overflow
-/// chains.
-const QUEUE_PAGE_SIZE: i64 = 64 * 1024;
+/// Payloads this large or larger go to a file of their own instead of their row. In a row, a
+/// payload was written to SQLite's WAL and then again by the checkpoint, which also syncs the disk,
+/// while the sender waited for its acknowledgement: a 4 MiB batch (the `batch` processor's 8,192
+/// spans) cost about 25 ms that way against 2 for a file.
+const PAYLOAD_FILE_MIN_BYTES: usize = 16 << 10;
+
+/// A persistent queue's files.
+struct Disk {
+    /// The SQLite index (and the rows of small payloads).
+    path: PathBuf,
+    /// The directory of large payloads, one file per batch named by its id.
+    payloads: PathBuf,
+    index: Arc<Mutex<Index>>,
+}
+
+/// The index's connection and the id the next batch gets. Ids are handed out here, not by SQLite,
+/// because a payload file is named by its batch's id before the row exists.
+struct Index {
+    conn: Connection,
+    next_id: i64,
+}
 
 pub struct SendingQueue {
-    /// The SQLite file of a persistent queue (None: in memory).
-    disk: Option<(PathBuf, Arc<Mutex<Connection>>)>,
+    /// The files of a persistent queue (None: in memory).
+    disk: Option<Disk>,
     state: Mutex<State>,
     capacity: usize,
     /// What `capacity` counts.
@@ -358,14 +379,19 @@ pub struct SendingQueue {
     counters: PerSignal,
 }
 
-/// The file format version (`PRAGMA user_version`).
-const QUEUE_SCHEMA_VERSION: i64 = 1;
+/// The index's format version (`PRAGMA user_version`). Version 1 kept every payload in its row;
+/// version 2 added `file_bytes`, and opening a version 1 index upgrades it in place.
+const QUEUE_SCHEMA_VERSION: i64 = 2;
+/// `file_bytes`: NULL when the payload is the row's; else the payload is the file named by the id
+/// in the payload directory, this long, and the row's `payload` is empty.
 const QUEUE_SCHEMA: &str = "CREATE TABLE batches (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     signal TEXT NOT NULL,
     items INTEGER NOT NULL,
-    payload BLOB NOT NULL
+    payload BLOB NOT NULL,
+    file_bytes INTEGER
 )";
+const QUEUE_SCHEMA_1_TO_2: &str = "ALTER TABLE batches ADD COLUMN file_bytes INTEGER";
 
 fn slot(signal: Signal) -> usize {
     match signal {
@@ -391,6 +417,16 @@ pub fn queue_path(data_dir: &Path, exporter_id: &str) -> PathBuf {
         }
     }
     data_dir.join("queues").join(format!("{name}.db"))
+}
+
+/// The directory of a queue's large payloads: beside its index, `otlp.db` has `otlp.payloads/`.
+fn payload_dir(index_path: &Path) -> PathBuf {
+    index_path.with_extension("payloads")
+}
+
+/// A payload's file name: its batch's id.
+fn payload_file(payloads: &Path, id: i64) -> PathBuf {
+    payloads.join(id.to_string())
 }
 
 /// What the oldest waiting batch of a signal is to a batch being put together (`take_oldest_of`).
@@ -433,17 +469,21 @@ impl SendingQueue {
             detail,
         })?;
         let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(|e| storage(&e))?;
-        if version == 0 {
-            // Before the first table: the page size, and a file that can shrink again after an
-            // outage's backlog drained.
-            conn.pragma_update(None, "page_size", QUEUE_PAGE_SIZE).map_err(|e| storage(&e))?;
-            conn.pragma_update(None, "auto_vacuum", "INCREMENTAL").map_err(|e| storage(&e))?;
+        if version < QUEUE_SCHEMA_VERSION {
+            if version == 0 {
+                // Before the first table: a file that can shrink again after an outage's backlog
+                // of small batches drained.
+                conn.pragma_update(None, "auto_vacuum", "INCREMENTAL").map_err(|e| storage(&e))?;
+            }
             let tx = conn.transaction().map_err(|e| storage(&e))?;
-            tx.execute_batch(QUEUE_SCHEMA).map_err(|e| storage(&e))?;
+            tx.execute_batch(if version == 0 { QUEUE_SCHEMA } else { QUEUE_SCHEMA_1_TO_2 })
+                .map_err(|e| storage(&e))?;
             tx.pragma_update(None, "user_version", QUEUE_SCHEMA_VERSION)
                 .map_err(|e| storage(&e))?;
             tx.commit().map_err(|e| storage(&e))?;
         }
+        let payloads = payload_dir(path);
+        std::fs::create_dir_all(&payloads).map_err(|e| storage(&e))?;
         // WAL + synchronous=NORMAL, like the store: a committed batch survives a crash or kill -9.
         conn.pragma_update(None, "journal_mode", "WAL").map_err(|e| storage(&e))?;
         conn.pragma_update(None, "synchronous", "NORMAL").map_err(|e| storage(&e))?;
@@ -451,9 +491,10 @@ impl SendingQueue {
             .map_err(|e| storage(&e))?;
 
         let mut state = State::default();
+        let mut in_files = std::collections::HashSet::new();
         {
             let mut select = conn
-                .prepare("SELECT id, signal, items, length(payload) FROM batches ORDER BY id")
+                .prepare("SELECT id, signal, items, coalesce(file_bytes, length(payload)), file_bytes IS NOT NULL FROM batches ORDER BY id")
                 .map_err(|e| storage(&e))?;
             let rows = select
                 .query_map([], |r| {
@@ -462,11 +503,15 @@ impl SendingQueue {
                         r.get::<_, String>(1)?,
                         r.get::<_, i64>(2)?,
                         r.get::<_, i64>(3)?,
+                        r.get::<_, bool>(4)?,
                     ))
                 })
                 .map_err(|e| storage(&e))?;
             for row in rows {
-                let (id, signal, items, bytes) = row.map_err(|e| storage(&e))?;
+                let (id, signal, items, bytes, in_file) = row.map_err(|e| storage(&e))?;
+                if in_file {
+                    in_files.insert(id.to_string());
+                }
                 let Some(signal) = signal_named(&signal) else {
                     return Err(QueueError::Foreign {
                         path: display.clone(),
@@ -486,8 +531,33 @@ impl SendingQueue {
                 });
             }
         }
+        // A payload file without its row: written by a push whose row never committed (otelbox
+        // stopped in between), or left by a delete cut short. Neither was acknowledged as queued.
+        for file in std::fs::read_dir(&payloads).map_err(|e| storage(&e))? {
+            let file = file.map_err(|e| storage(&e))?;
+            let name = file.file_name().to_string_lossy().into_owned();
+            if name.parse::<i64>().is_ok() && !in_files.contains(&name) {
+                std::fs::remove_file(file.path()).map_err(|e| storage(&e))?;
+            }
+        }
+        // Past every id the index has seen, AUTOINCREMENT's record included, so no id comes back.
+        let last_id: i64 = conn
+            .query_row(
+                "SELECT max(coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'batches'), 0), coalesce((SELECT max(id) FROM batches), 0))",
+                [],
+                |r| r.get(0),
+            )
+            .map_err(|e| storage(&e))?;
+        let index = Index {
+            conn,
+            next_id: last_id + 1,
+        };
         Ok(SendingQueue {
-            disk: Some((path.to_path_buf(), Arc::new(Mutex::new(conn)))),
+            disk: Some(Disk {
+                path: path.to_path_buf(),
+                payloads,
+                index: Arc::new(Mutex::new(index)),
+            }),
             state: Mutex::new(state),
             capacity,
             sizer: Sizer::Requests,
@@ -573,27 +643,15 @@ impl SendingQueue {
         };
         let stored: Result<Vec<StoredEntry>, QueueError> = match &self.disk {
             None => Ok(batches.into_iter().map(|(_, payload)| (None, Some(payload))).collect()),
-            Some((path, conn)) => {
-                let conn = conn.clone();
-                let path = path.display().to_string();
+            Some(disk) => {
+                let index = disk.index.clone();
+                let payloads = disk.payloads.clone();
+                let path = disk.path.display().to_string();
                 tokio::task::spawn_blocking(move || {
-                    let mut conn = conn.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-                    let written = (|| {
-                        let tx = conn.transaction()?;
-                        let mut ids: Vec<(Option<i64>, Option<Bytes>)> = Vec::with_capacity(batches.len());
-                        for (items, payload) in &batches {
-                            tx.execute(
-                                "INSERT INTO batches (signal, items, payload) VALUES (?1, ?2, ?3)",
-                                params![signal.as_str(), *items as i64, payload.as_ref()],
-                            )?;
-                            ids.push((Some(tx.last_insert_rowid()), None));
-                        }
-                        tx.commit()?;
-                        Ok::<_, rusqlite::Error>(ids)
-                    })();
-                    written.map_err(|e| QueueError::Storage {
+                    let mut index = index.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+                    write_batches(&mut index, &payloads, signal, &batches).map_err(|detail| QueueError::Storage {
                         path: path.clone(),
-                        detail: e.to_string(),
+                        detail,
                     })
                 })
                 .await
@@ -719,20 +777,20 @@ impl SendingQueue {
             }
             (Some(payload), None) => payload,
             (None, None) => Bytes::new(), // an in-memory entry always has its payload
-            (None, Some((path, conn))) => {
-                let conn = conn.clone();
-                let path = path.display().to_string();
-                let id = entry.id;
-                let read = tokio::task::spawn_blocking(move || {
-                    let conn = conn.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-                    conn.query_row("SELECT payload FROM batches WHERE id = ?1", [id], |r| r.get::<_, Vec<u8>>(0))
-                        .optional()
-                })
-                .await;
-                match read.map_err(|e| e.to_string()).and_then(|r| r.map_err(|e| e.to_string())) {
-                    Ok(Some(payload)) => Bytes::from(payload),
+            (None, Some(disk)) => {
+                let index = disk.index.clone();
+                let payloads = disk.payloads.clone();
+                let path = disk.path.display().to_string();
+                let (id, bytes) = (entry.id, entry.bytes);
+                let read = tokio::task::spawn_blocking(move || read_payload(&index, &payloads, id, bytes)).await;
+                match read.map_err(|e| e.to_string()).and_then(|r| r) {
+                    Ok(Some(payload)) => payload,
                     Ok(None) => {
+                        // Only a crash of the machine (not of otelbox) between the payload's write
+                        // and its reaching the disk, or a hand on the files, loses a payload.
+                        tracing::warn!(queue = %path, batch = id, items = entry.items, "a queued batch's payload is missing or cut short; it is dropped");
                         self.forget(id);
+                        let _ = self.delete_row(id, false).await;
                         return Ok(None);
                     }
                     Err(e) => {
@@ -764,12 +822,21 @@ impl SendingQueue {
     /// Deletes a batch's row; once the queue is empty, gives a large free list back to the file
     /// system.
     async fn delete_row(&self, id: i64, now_empty: bool) -> Result<(), QueueError> {
-        if let Some((path, conn)) = &self.disk {
-            let conn = conn.clone();
-            let path = path.display().to_string();
+        if let Some(disk) = &self.disk {
+            let index = disk.index.clone();
+            let file = payload_file(&disk.payloads, id);
+            let path = disk.path.display().to_string();
             tokio::task::spawn_blocking(move || {
-                let conn = conn.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+                let index = index.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+                let conn = &index.conn;
                 conn.execute("DELETE FROM batches WHERE id = ?1", [id])?;
+                // After the row: a file whose row is gone is removed at the next start anyway.
+                match std::fs::remove_file(&file) {
+                    Err(err) if err.kind() != std::io::ErrorKind::NotFound => {
+                        tracing::debug!(file = %file.display(), error = %err, "cannot remove a delivered batch's payload file")
+                    }
+                    _ => {}
+                }
                 if now_empty {
                     let free: i64 = conn.query_row("PRAGMA freelist_count", [], |r| r.get(0))?;
                     let page: i64 = conn.query_row("PRAGMA page_size", [], |r| r.get(0))?;
@@ -837,8 +904,83 @@ impl SendingQueue {
     }
 
     pub fn path(&self) -> Option<&Path> {
-        self.disk.as_ref().map(|(path, _)| path.as_path())
+        self.disk.as_ref().map(|disk| disk.path.as_path())
     }
+}
+
+/// Writes batches of one signal to a persistent queue: the large payloads to their files first,
+/// then every row in one transaction, whose commit is what queues them all. Returns their ids. On
+/// an error none is queued, and the files written for them are removed again.
+fn write_batches(index: &mut Index, payloads: &Path, signal: Signal, batches: &[(usize, Bytes)]) -> Result<Vec<StoredEntry>, String> {
+    let first_id = index.next_id;
+    index.next_id += batches.len() as i64; // never handed out again, whatever happens below
+    let mut files = Vec::new();
+    let written = (|| {
+        for (offset, (_, payload)) in batches.iter().enumerate() {
+            if payload.len() >= PAYLOAD_FILE_MIN_BYTES {
+                let file = payload_file(payloads, first_id + offset as i64);
+                files.push(file.clone());
+                std::fs::write(&file, payload).map_err(|e| format!("cannot write {}: {e}", file.display()))?;
+            }
+        }
+        let tx = index.conn.transaction().map_err(|e| e.to_string())?;
+        {
+            let mut insert = tx
+                .prepare_cached("INSERT INTO batches (id, signal, items, payload, file_bytes) VALUES (?1, ?2, ?3, ?4, ?5)")
+                .map_err(|e| e.to_string())?;
+            for (offset, (items, payload)) in batches.iter().enumerate() {
+                let in_file = payload.len() >= PAYLOAD_FILE_MIN_BYTES;
+                let (row_payload, file_bytes) = if in_file {
+                    (&[][..], Some(payload.len() as i64))
+                } else {
+                    (payload.as_ref(), None)
+                };
+                insert
+                    .execute(params![
+                        first_id + offset as i64,
+                        signal.as_str(),
+                        *items as i64,
+                        row_payload,
+                        file_bytes
+                    ])
+                    .map_err(|e| e.to_string())?;
+            }
+        }
+        tx.commit().map_err(|e| e.to_string())
+    })();
+    match written {
+        Ok(()) => Ok((0..batches.len()).map(|offset| (Some(first_id + offset as i64), None)).collect()),
+        Err(err) => {
+            for file in files {
+                let _ = std::fs::remove_file(file);
+            }
+            Err(err)
+        }
+    }
+}
+
+/// A queued batch's payload read back: from its file, or from its row. None when it is gone, or
+/// its file is shorter or longer than the row says.
+fn read_payload(index: &Mutex<Index>, payloads: &Path, id: i64, bytes: usize) -> Result<Option<Bytes>, String> {
+    if bytes >= PAYLOAD_FILE_MIN_BYTES {
+        // In a file, unless the index is of version 1, which kept every payload in its row.
+        let file = payload_file(payloads, id);
+        match std::fs::read(&file) {
+            Ok(payload) => return Ok((payload.len() == bytes).then(|| Bytes::from(payload))),
+            Err(err) if err.kind() != std::io::ErrorKind::NotFound => return Err(format!("{}: {err}", file.display())),
+            Err(_) => {}
+        }
+    }
+    let index = index.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let row = index
+        .conn
+        .query_row("SELECT payload, file_bytes IS NOT NULL FROM batches WHERE id = ?1", [id], |r| {
+            Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, bool>(1)?))
+        })
+        .optional()
+        .map_err(|e| e.to_string())?;
+    // A row whose payload is in a file that is gone has lost it.
+    Ok(row.and_then(|(payload, in_file)| (!in_file).then(|| Bytes::from(payload))))
 }
 
 /// Refuses a file otelbox must not write to: not SQLite, a newer queue format, or another program's
@@ -1077,28 +1219,151 @@ mod tests {
     async fn an_emptied_queue_gives_a_large_free_list_back_and_keeps_a_small_one() {
         let dir = tempfile::tempdir().unwrap();
         let path = queue_path(dir.path(), "otlp");
-        let queue = SendingQueue::open(&path, 100, PerSignal::detached("x")).unwrap();
-        // 1 MiB: well under the threshold, so the file keeps its pages for the next batches.
-        queue.push(Signal::Traces, 1, Bytes::from(vec![7u8; 1 << 20])).await.unwrap();
-        let batch = queue.next().await.unwrap();
-        queue.remove(batch.id).await.unwrap();
+        let queue = SendingQueue::open(&path, 10_000, PerSignal::detached("x")).unwrap();
+        // Payloads small enough for their rows, 512 at a time.
+        let small = || (0..512).map(|_| (1, Bytes::from(vec![7u8; 8 << 10]))).collect::<Vec<_>>();
+        let drain = || async {
+            while !queue.is_empty() {
+                let batch = queue.next().await.unwrap();
+                queue.remove(batch.id).await.unwrap();
+            }
+        };
+        // 4 MiB: well under the threshold, so the file keeps its pages for the next batches.
+        queue.push_all(Signal::Traces, small()).await.unwrap();
+        drain().await;
         let conn = Connection::open(&path).unwrap();
         let free = |conn: &Connection| conn.query_row("PRAGMA freelist_count", [], |r| r.get::<_, i64>(0)).unwrap();
         assert!(free(&conn) > 0, "a small free list is kept");
         // 40 MiB queued, then delivered: the free list is given back.
-        for _ in 0..40 {
-            queue.push(Signal::Traces, 1, Bytes::from(vec![7u8; 1 << 20])).await.unwrap();
+        for _ in 0..10 {
+            queue.push_all(Signal::Traces, small()).await.unwrap();
         }
-        while !queue.is_empty() {
-            let batch = queue.next().await.unwrap();
-            queue.remove(batch.id).await.unwrap();
-        }
+        drain().await;
         let page: i64 = conn.query_row("PRAGMA page_size", [], |r| r.get(0)).unwrap();
         assert!(
             free(&conn) * page <= VACUUM_FREE_BYTES,
             "free pages: {} of {page} bytes",
             free(&conn)
         );
+    }
+
+    /// The payload files in a queue's payload directory, by name.
+    fn payload_files(path: &Path) -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(payload_dir(path))
+            .unwrap()
+            .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    }
+
+    #[tokio::test]
+    async fn a_large_payload_is_written_once_to_its_own_file_and_leaves_with_its_batch() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = queue_path(dir.path(), "otlp");
+        let queue = SendingQueue::open(&path, 10, PerSignal::detached("x")).unwrap();
+        let large = Bytes::from((0..PAYLOAD_FILE_MIN_BYTES + 5).map(|i| i as u8).collect::<Vec<u8>>());
+        let small = Bytes::from(vec![1u8; PAYLOAD_FILE_MIN_BYTES - 1]);
+        queue.push(Signal::Traces, 8, large.clone()).await.unwrap();
+        queue.push(Signal::Traces, 2, small.clone()).await.unwrap();
+        let conn = Connection::open(&path).unwrap();
+        let rows: Vec<(i64, i64, Option<i64>)> = conn
+            .prepare("SELECT id, length(payload), file_bytes FROM batches ORDER BY id")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        let (large_id, small_id) = (rows[0].0, rows[1].0);
+        assert_eq!(
+            rows,
+            vec![(large_id, 0, Some(large.len() as i64)), (small_id, small.len() as i64, None)],
+            "the large payload is not in its row, the small one is"
+        );
+        assert_eq!(payload_files(&path), vec![large_id.to_string()]);
+        assert_eq!(std::fs::read(payload_dir(&path).join(large_id.to_string())).unwrap(), large);
+        drop(queue);
+
+        // After a restart both are read back, from the file and from the row.
+        let reopened = SendingQueue::open(&path, 10, PerSignal::detached("x")).unwrap();
+        let first = reopened.next().await.unwrap();
+        assert_eq!((first.id, first.items, &first.payload), (large_id, 8, &large));
+        let second = reopened.next().await.unwrap();
+        assert_eq!((second.id, &second.payload), (small_id, &small));
+        reopened.remove(first.id).await.unwrap();
+        assert!(payload_files(&path).is_empty(), "delivered: its file is gone");
+        reopened.remove(second.id).await.unwrap();
+        drop(reopened);
+        // Ids are never handed out twice, even once the index is empty.
+        let again = SendingQueue::open(&path, 10, PerSignal::detached("x")).unwrap();
+        again.push(Signal::Logs, 1, large.clone()).await.unwrap();
+        assert!(again.next().await.unwrap().id > small_id);
+    }
+
+    #[tokio::test]
+    async fn payload_files_without_a_committed_row_are_removed_and_rows_without_their_file_dropped() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = queue_path(dir.path(), "otlp");
+        let queue = SendingQueue::open(&path, 10, PerSignal::detached("x")).unwrap();
+        let large = |byte: u8| Bytes::from(vec![byte; PAYLOAD_FILE_MIN_BYTES]);
+        queue.push(Signal::Traces, 1, large(1)).await.unwrap();
+        queue.push(Signal::Traces, 2, large(2)).await.unwrap();
+        queue.push(Signal::Traces, 3, large(3)).await.unwrap();
+        drop(queue);
+        let files = payload_files(&path);
+        // A push that stopped before its row committed left a file; one batch's file was cut
+        // short and another's lost (a machine that crashed before they reached the disk).
+        std::fs::write(payload_dir(&path).join("999"), b"never acknowledged").unwrap();
+        std::fs::write(payload_dir(&path).join(&files[0]), b"cut short").unwrap();
+        std::fs::remove_file(payload_dir(&path).join(&files[1])).unwrap();
+
+        let counters = PerSignal::detached("x");
+        let reopened = SendingQueue::open(&path, 10, counters.clone()).unwrap();
+        assert_eq!(
+            payload_files(&path),
+            [files[0].clone(), files[2].clone()],
+            "the file without a row is gone"
+        );
+        let survivor = reopened.next().await.unwrap();
+        assert_eq!((survivor.items, survivor.payload), (3, large(3)), "the damaged batches are skipped");
+        assert_eq!(reopened.len(), 1, "only the survivor is left, in flight");
+        assert_eq!(queued(&counters, Signal::Traces), 3, "the damaged batches no longer count");
+        let rows: i64 = Connection::open(&path)
+            .unwrap()
+            .query_row("SELECT count(*) FROM batches", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(rows, 1, "their rows are deleted");
+    }
+
+    #[tokio::test]
+    async fn an_index_of_the_first_format_is_upgraded_and_its_rows_sent() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = queue_path(dir.path(), "otlp");
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        let large = vec![9u8; PAYLOAD_FILE_MIN_BYTES * 2];
+        {
+            // What otelbox wrote before payload files: every payload in its row.
+            let conn = Connection::open(&path).unwrap();
+            conn.execute_batch(
+                "CREATE TABLE batches (id INTEGER PRIMARY KEY AUTOINCREMENT, signal TEXT NOT NULL, items INTEGER NOT NULL, payload BLOB NOT NULL);
+                 PRAGMA user_version = 1;",
+            )
+            .unwrap();
+            conn.execute("INSERT INTO batches (signal, items, payload) VALUES ('logs', 4, ?1)", [&large])
+                .unwrap();
+        }
+        let queue = SendingQueue::open(&path, 10, PerSignal::detached("x")).unwrap();
+        let old = queue.next().await.unwrap();
+        assert_eq!((old.signal, old.items, old.payload.as_ref()), (Signal::Logs, 4, large.as_slice()));
+        queue.push(Signal::Logs, 1, Bytes::from(large.clone())).await.unwrap();
+        assert_eq!(payload_files(&path).len(), 1, "new batches use files");
+        queue.remove(old.id).await.unwrap();
+        drop(queue);
+        let version: i64 = Connection::open(&path)
+            .unwrap()
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(version, QUEUE_SCHEMA_VERSION);
     }
 
     #[tokio::test]

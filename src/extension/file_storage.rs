@@ -2,7 +2,9 @@
 //! A forwarding exporter naming it in `sending_queue.storage` keeps its persistent sending queue
 //! there instead of in the box's data directory. `directory` defaults to the Collector's
 //! `/var/lib/otelcol/file_storage`; it must exist unless `create_directory: true`. `timeout` and
-//! `compaction` are accepted (otelbox's queue is SQLite, which needs neither).
+//! `compaction` are accepted (otelbox's queue, a SQLite index and payload files, needs neither), and
+//! so is `fsync`: the queue never syncs each write, as with the Collector's default `fsync: false`;
+//! what it acknowledged survives otelbox crashing, not the machine losing power.
 
 use crate::config::{ComponentId, Parser, Settings};
 use crate::extension::{Extension, ExtensionFactory};
