@@ -5,13 +5,14 @@
 use clap::Parser;
 use std::io::IsTerminal;
 
-// The static (musl) build's runtime: mimalloc for Rust and SQLite, and a memmove (see musl.rs).
+// mimalloc for Rust and SQLite.
+mod allocator;
+// The static (musl) build's memmove.
 #[cfg(target_env = "musl")]
 mod musl;
 
 fn main() {
-    #[cfg(target_env = "musl")]
-    musl::route_sqlite_allocations_to_mimalloc();
+    allocator::route_sqlite_allocations_to_mimalloc();
     let cli = otelbox::cli::Cli::parse();
     // A server says what it is doing; client commands (run, assert, ...) keep stderr for results.
     let default_level = if matches!(cli.command, otelbox::cli::Command::Up(_)) {

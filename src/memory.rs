@@ -84,10 +84,17 @@ impl MemoryGauge {
     }
 }
 
-/// Hands memory freed but kept by the allocator back to the OS. glibc keeps the freed pages of its
-/// per-thread arenas mapped, so after a burst of large requests RSS stays high although little is
-/// in use, and an RSS-based limiter would go on refusing (`scripts/bench memory`).
+/// Hands memory freed but kept by the allocators back to the OS, so that after a burst of large
+/// requests an RSS-based limiter does not go on refusing while little is in use (`scripts/bench
+/// memory`). The binary's allocator, mimalloc, returns freed pages itself after a short delay;
+/// `mi_collect` returns those waiting now. glibc's malloc, which C code calling malloc directly
+/// still uses (and the tests, which run without mimalloc), keeps the freed pages of its per-thread
+/// arenas mapped until `malloc_trim`.
 pub fn release_free_memory() {
+    // SAFETY: mi_collect takes no pointers; without mimalloc as the allocator it has nothing to do.
+    unsafe {
+        libmimalloc_sys::mi_collect(true);
+    }
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: malloc_trim takes no pointers and only works on glibc's own allocator state.
     unsafe {

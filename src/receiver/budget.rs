@@ -519,6 +519,7 @@ const fn largest(sizes: &[usize]) -> u64 {
 
 /// What one pass over a JSON body counts, outside strings unless said otherwise.
 #[derive(Default, Debug)]
+#[cfg_attr(test, derive(PartialEq))]
 struct JsonShape {
     /// Objects that are the body or an element of a list: each becomes a struct in a `Vec`.
     element_objects: u64,
@@ -537,28 +538,37 @@ struct JsonShape {
 impl JsonShape {
     fn of(body: &[u8]) -> JsonShape {
         let mut shape = JsonShape::default();
-        let mut in_string = false;
-        let mut escaped = false;
         // The last structural byte: an object after a `:` is a field's value, not a list element.
         let mut previous = b'\0';
         // The first `:` after a `{` is that object's first entry: a key comes before any nested value.
         let mut object_awaits_entry = false;
-        for &byte in body {
-            if in_string {
-                if escaped {
-                    escaped = false;
-                } else if byte == b'\\' {
-                    escaped = true;
-                } else if byte == b'"' {
-                    in_string = false;
-                    continue;
-                }
-                shape.string_bytes += 1;
-                continue;
-            }
+        let mut at = 0;
+        while at < body.len() {
+            let byte = body[at];
+            at += 1;
             match byte {
                 b'"' => {
-                    in_string = true;
+                    // Strings are most of an OTLP body (ids, keys, values): jump from one quote or
+                    // backslash to the next, which memchr finds many bytes at a time.
+                    let start = at;
+                    loop {
+                        match memchr::memchr2(b'"', b'\\', body.get(at..).unwrap_or_default()) {
+                            Some(offset) if body[at + offset] == b'\\' => at += offset + 2,
+                            Some(offset) => {
+                                at += offset;
+                                break;
+                            }
+                            None => {
+                                at = body.len();
+                                break;
+                            }
+                        }
+                    }
+                    // The string's bytes, escapes included; an escape cut off at the end of the
+                    // body counts only what is there.
+                    at = at.min(body.len());
+                    shape.string_bytes += (at - start) as u64;
+                    at += 1; // the closing quote
                     continue;
                 }
                 b'{' => {
@@ -1084,6 +1094,73 @@ mod tests {
         let json = serde_json::to_vec(&encode_metrics(&metrics)).unwrap();
         let protobuf = protobuf_decoded_bytes(Schema::Metrics, &metrics.encode_to_vec()).unwrap();
         check_json("every metric kind", &json, decode_metrics(&json).unwrap(), protobuf);
+    }
+
+    /// The shape scan byte by byte, as it was before strings were skipped with memchr: the oracle.
+    fn shape_byte_by_byte(body: &[u8]) -> JsonShape {
+        let mut shape = JsonShape::default();
+        let (mut in_string, mut escaped, mut previous, mut object_awaits_entry) = (false, false, b'\0', false);
+        for &byte in body {
+            if in_string {
+                if escaped {
+                    escaped = false;
+                } else if byte == b'\\' {
+                    escaped = true;
+                } else if byte == b'"' {
+                    in_string = false;
+                    continue;
+                }
+                shape.string_bytes += 1;
+                continue;
+            }
+            match byte {
+                b'"' => {
+                    in_string = true;
+                    continue;
+                }
+                b'{' => {
+                    if previous != b':' {
+                        shape.element_objects += 1;
+                    }
+                    object_awaits_entry = true;
+                }
+                b'}' => object_awaits_entry = false,
+                b':' => {
+                    shape.entries += 1;
+                    if object_awaits_entry {
+                        shape.filled_objects += 1;
+                        object_awaits_entry = false;
+                    }
+                }
+                b'[' => shape.lists += 1,
+                b',' => shape.commas += 1,
+                b']' => {}
+                _ => continue,
+            }
+            previous = byte;
+        }
+        shape
+    }
+
+    #[test]
+    fn the_shape_scan_counts_what_a_byte_by_byte_scan_counts() {
+        let mut bodies: Vec<Vec<u8>> = [
+            &br#"{"key":"abcdefgh"}"#[..],
+            br#"{"key":"{[,:}]\"","list":[{"a":1},{"b":"\\"},[]]}"#,
+            br#"{"cut":"escape at the end\"#,
+            br#"{"cut":"no closing quote"#,
+            br#"["\\\\","\\\"",""]"#,
+            b"\"",
+            b"\\",
+            b"",
+        ]
+        .iter()
+        .map(|body| body.to_vec())
+        .collect();
+        bodies.push(serde_json::to_vec(&encode_traces(&Generator::new(3).traces_request(50))).unwrap());
+        for body in &bodies {
+            assert_eq!(JsonShape::of(body), shape_byte_by_byte(body), "{}", String::from_utf8_lossy(body));
+        }
     }
 
     #[test]
