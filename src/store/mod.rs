@@ -328,8 +328,9 @@ impl Store {
     }
 
     /// Packs every complete range of span rows waiting (`packing`) now, after what is queued; the
-    /// writer otherwise packs them while idle. Returns the spans packed. For `bench-load`, whose
-    /// stores are queried as a box that has run a while would hold them.
+    /// writer otherwise packs them while idle. Returns the spans packed, also when a later range
+    /// could not be (a full disk): an error only when none could. For `bench-load`, whose stores are
+    /// queried as a box that has run a while would hold them, and for tests.
     pub async fn pack_waiting(&self) -> Result<u64, StoreError> {
         let (done, wait) = oneshot::channel();
         self.writer_tx

@@ -353,6 +353,9 @@ impl Writer {
                         match packing::pack_next(&self.conn) {
                             Ok(Some(spans)) => packed += spans as u64,
                             Ok(None) => break Ok(packed),
+                            // What was packed freed pages even so: a caller filling a full disk
+                            // must learn of them.
+                            Err(_) if packed > 0 => break Ok(packed),
                             Err(err) => break Err(err),
                         }
                     };
