@@ -12,8 +12,8 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// SQLite's own allocations go through mimalloc too, not the C library's malloc. musl's maps and
 /// unmaps memory around SQLite's larger buffers: its `munmap`s and the TLB shootdowns they cause
-/// were 8% of the static binary's ingest profile. Must run before the first connection opens (SQLite takes this setting
-/// only before it initialises).
+/// were 8% of the static binary's ingest profile. Must run before the first connection opens
+/// (SQLite takes this setting only before it initialises).
 pub fn route_sqlite_allocations_to_mimalloc() {
     unsafe extern "C" fn malloc(size: c_int) -> *mut c_void {
         unsafe { mi_malloc(size.max(0) as usize) }
