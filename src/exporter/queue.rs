@@ -510,7 +510,7 @@ impl SendingQueue {
             for row in rows {
                 let (id, signal, items, bytes, in_file) = row.map_err(|e| storage(&e))?;
                 if in_file {
-                    in_files.insert(id.to_string());
+                    in_files.insert(id);
                 }
                 let Some(signal) = signal_named(&signal) else {
                     return Err(QueueError::Foreign {
@@ -535,8 +535,8 @@ impl SendingQueue {
         // stopped in between), or left by a delete cut short. Neither was acknowledged as queued.
         for file in std::fs::read_dir(&payloads).map_err(|e| storage(&e))? {
             let file = file.map_err(|e| storage(&e))?;
-            let name = file.file_name().to_string_lossy().into_owned();
-            if name.parse::<i64>().is_ok() && !in_files.contains(&name) {
+            let id = file.file_name().to_str().and_then(|name| name.parse::<i64>().ok());
+            if id.is_some_and(|id| !in_files.contains(&id)) {
                 std::fs::remove_file(file.path()).map_err(|e| storage(&e))?;
             }
         }

@@ -535,63 +535,76 @@ struct JsonShape {
     string_bytes: u64,
 }
 
+/// What the shape scan remembers between structural bytes outside strings.
+#[derive(Default)]
+struct Structure {
+    /// The last structural byte: an object after a `:` is a field's value, not a list element.
+    previous: u8,
+    /// The first `:` after a `{` is that object's first entry: a key comes before any nested value.
+    object_awaits_entry: bool,
+}
+
+impl Structure {
+    /// Counts one byte outside strings (other than the quote that opens one).
+    fn count(&mut self, shape: &mut JsonShape, byte: u8) {
+        match byte {
+            b'{' => {
+                if self.previous != b':' {
+                    shape.element_objects += 1;
+                }
+                self.object_awaits_entry = true;
+            }
+            b'}' => self.object_awaits_entry = false,
+            b':' => {
+                shape.entries += 1;
+                if self.object_awaits_entry {
+                    shape.filled_objects += 1;
+                    self.object_awaits_entry = false;
+                }
+            }
+            b'[' => shape.lists += 1,
+            b',' => shape.commas += 1,
+            b']' => {}
+            // Whitespace, numbers, literals.
+            _ => return,
+        }
+        self.previous = byte;
+    }
+}
+
 impl JsonShape {
     fn of(body: &[u8]) -> JsonShape {
         let mut shape = JsonShape::default();
-        // The last structural byte: an object after a `:` is a field's value, not a list element.
-        let mut previous = b'\0';
-        // The first `:` after a `{` is that object's first entry: a key comes before any nested value.
-        let mut object_awaits_entry = false;
+        let mut structure = Structure::default();
         let mut at = 0;
         while at < body.len() {
             let byte = body[at];
             at += 1;
-            match byte {
-                b'"' => {
-                    // Strings are most of an OTLP body (ids, keys, values): jump from one quote or
-                    // backslash to the next, which memchr finds many bytes at a time.
-                    let start = at;
-                    loop {
-                        match memchr::memchr2(b'"', b'\\', body.get(at..).unwrap_or_default()) {
-                            Some(offset) if body[at + offset] == b'\\' => at += offset + 2,
-                            Some(offset) => {
-                                at += offset;
-                                break;
-                            }
-                            None => {
-                                at = body.len();
-                                break;
-                            }
-                        }
-                    }
-                    // The string's bytes, escapes included; an escape cut off at the end of the
-                    // body counts only what is there.
-                    at = at.min(body.len());
-                    shape.string_bytes += (at - start) as u64;
-                    at += 1; // the closing quote
-                    continue;
-                }
-                b'{' => {
-                    if previous != b':' {
-                        shape.element_objects += 1;
-                    }
-                    object_awaits_entry = true;
-                }
-                b'}' => object_awaits_entry = false,
-                b':' => {
-                    shape.entries += 1;
-                    if object_awaits_entry {
-                        shape.filled_objects += 1;
-                        object_awaits_entry = false;
-                    }
-                }
-                b'[' => shape.lists += 1,
-                b',' => shape.commas += 1,
-                b']' => {}
-                // Whitespace, numbers, literals.
-                _ => continue,
+            if byte != b'"' {
+                structure.count(&mut shape, byte);
+                continue;
             }
-            previous = byte;
+            // Strings are most of an OTLP body (ids, keys, values): jump from one quote or
+            // backslash to the next, which memchr finds many bytes at a time.
+            let start = at;
+            loop {
+                match memchr::memchr2(b'"', b'\\', body.get(at..).unwrap_or_default()) {
+                    Some(offset) if body[at + offset] == b'\\' => at += offset + 2,
+                    Some(offset) => {
+                        at += offset;
+                        break;
+                    }
+                    None => {
+                        at = body.len();
+                        break;
+                    }
+                }
+            }
+            // The string's bytes, escapes included; an escape cut off at the end of the body
+            // counts only what is there.
+            at = at.min(body.len());
+            shape.string_bytes += (at - start) as u64;
+            at += 1; // the closing quote
         }
         shape
     }
@@ -1096,10 +1109,12 @@ mod tests {
         check_json("every metric kind", &json, decode_metrics(&json).unwrap(), protobuf);
     }
 
-    /// The shape scan byte by byte, as it was before strings were skipped with memchr: the oracle.
+    /// The shape scan with strings walked byte by byte, as before they were skipped with memchr:
+    /// the oracle for the string skipping.
     fn shape_byte_by_byte(body: &[u8]) -> JsonShape {
         let mut shape = JsonShape::default();
-        let (mut in_string, mut escaped, mut previous, mut object_awaits_entry) = (false, false, b'\0', false);
+        let mut structure = Structure::default();
+        let (mut in_string, mut escaped) = (false, false);
         for &byte in body {
             if in_string {
                 if escaped {
@@ -1111,33 +1126,11 @@ mod tests {
                     continue;
                 }
                 shape.string_bytes += 1;
-                continue;
+            } else if byte == b'"' {
+                in_string = true;
+            } else {
+                structure.count(&mut shape, byte);
             }
-            match byte {
-                b'"' => {
-                    in_string = true;
-                    continue;
-                }
-                b'{' => {
-                    if previous != b':' {
-                        shape.element_objects += 1;
-                    }
-                    object_awaits_entry = true;
-                }
-                b'}' => object_awaits_entry = false,
-                b':' => {
-                    shape.entries += 1;
-                    if object_awaits_entry {
-                        shape.filled_objects += 1;
-                        object_awaits_entry = false;
-                    }
-                }
-                b'[' => shape.lists += 1,
-                b',' => shape.commas += 1,
-                b']' => {}
-                _ => continue,
-            }
-            previous = byte;
         }
         shape
     }
