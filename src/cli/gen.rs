@@ -10,11 +10,8 @@ use crate::gen::{keep_points, now_ns, Generator};
 use crate::pdata::SignalData;
 use crate::tls::ClientTlsSettings;
 use clap::{Args, ValueEnum};
-use opentelemetry_proto::tonic::collector::logs::v1::logs_service_client::LogsServiceClient;
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
-use opentelemetry_proto::tonic::collector::metrics::v1::metrics_service_client::MetricsServiceClient;
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
-use opentelemetry_proto::tonic::collector::trace::v1::trace_service_client::TraceServiceClient;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use prost::Message;
 use std::path::PathBuf;
@@ -390,12 +387,18 @@ enum Body {
     Json(Vec<u8>),
 }
 
-/// One export request, generated and (for HTTP) encoded, ready to send.
+/// One export request, generated and encoded, ready to send (and to send again on a retry).
 enum Request {
-    Http { url: reqwest::Url, body: Body },
-    GrpcTraces(ExportTraceServiceRequest),
-    GrpcLogs(ExportLogsServiceRequest),
-    GrpcMetrics(ExportMetricsServiceRequest),
+    Http {
+        url: reqwest::Url,
+        body: Body,
+    },
+    /// A protobuf export request for the signal's service; encoded once, when it is made, as an
+    /// SDK's exporter encodes a batch once however often it retries it.
+    Grpc {
+        signal: GenSignal,
+        body: bytes::Bytes,
+    },
 }
 
 /// A request and what it carries: `items` of the signal asked for, and, for `gen logs`, the spans
@@ -595,7 +598,10 @@ impl RequestMaker {
 
     fn traces_request(&self, r: ExportTraceServiceRequest) -> Request {
         if self.protocol == Protocol::Grpc {
-            return Request::GrpcTraces(r);
+            return Request::Grpc {
+                signal: GenSignal::Traces,
+                body: r.encode_to_vec().into(),
+            };
         }
         self.http(
             self.urls.traces.as_ref(),
@@ -606,7 +612,10 @@ impl RequestMaker {
 
     fn logs_request(&self, r: ExportLogsServiceRequest) -> Request {
         if self.protocol == Protocol::Grpc {
-            return Request::GrpcLogs(r);
+            return Request::Grpc {
+                signal: GenSignal::Logs,
+                body: r.encode_to_vec().into(),
+            };
         }
         self.http(
             self.urls.logs.as_ref(),
@@ -617,7 +626,10 @@ impl RequestMaker {
 
     fn metrics_request(&self, r: ExportMetricsServiceRequest) -> Request {
         if self.protocol == Protocol::Grpc {
-            return Request::GrpcMetrics(r);
+            return Request::Grpc {
+                signal: GenSignal::Metrics,
+                body: r.encode_to_vec().into(),
+            };
         }
         self.http(
             self.urls.metrics.as_ref(),
@@ -668,10 +680,12 @@ impl Senders {
 /// client (plain, or TLS for https://), or gRPC clients of the signals it sends.
 struct Connections {
     http: Option<crate::net::HttpClient>,
-    traces: Option<TraceServiceClient<Channel>>,
-    logs: Option<LogsServiceClient<Channel>>,
-    metrics: Option<MetricsServiceClient<Channel>>,
+    traces: Option<GrpcClient>,
+    logs: Option<GrpcClient>,
+    metrics: Option<GrpcClient>,
 }
+
+type GrpcClient = tonic::client::Grpc<Channel>;
 
 impl Connections {
     async fn open(senders: &Senders) -> anyhow::Result<Connections> {
@@ -692,16 +706,33 @@ impl Connections {
         let signal = senders.signal;
         let needs = |s: GenSignal| signal == s || (signal == GenSignal::Logs && s == GenSignal::Traces);
         if needs(GenSignal::Traces) {
-            let channel = grpc_channel(&target.traces, &target.tls).await?;
-            connections.traces = Some(TraceServiceClient::new(channel).max_decoding_message_size(64 << 20));
+            connections.traces = Some(tonic::client::Grpc::new(grpc_channel(&target.traces, &target.tls).await?));
         }
         if needs(GenSignal::Logs) {
-            connections.logs = Some(LogsServiceClient::new(grpc_channel(&target.logs, &target.tls).await?));
+            connections.logs = Some(tonic::client::Grpc::new(grpc_channel(&target.logs, &target.tls).await?));
         }
         if needs(GenSignal::Metrics) {
-            connections.metrics = Some(MetricsServiceClient::new(grpc_channel(&target.metrics, &target.tls).await?));
+            connections.metrics = Some(tonic::client::Grpc::new(grpc_channel(&target.metrics, &target.tls).await?));
         }
         Ok(connections)
+    }
+
+    /// The gRPC client of a signal's service, and the path of its Export method.
+    fn grpc(&mut self, signal: GenSignal) -> Option<(&mut GrpcClient, &'static str)> {
+        match signal {
+            GenSignal::Traces => self
+                .traces
+                .as_mut()
+                .map(|c| (c, "/opentelemetry.proto.collector.trace.v1.TraceService/Export")),
+            GenSignal::Logs => self
+                .logs
+                .as_mut()
+                .map(|c| (c, "/opentelemetry.proto.collector.logs.v1.LogsService/Export")),
+            GenSignal::Metrics => self
+                .metrics
+                .as_mut()
+                .map(|c| (c, "/opentelemetry.proto.collector.metrics.v1.MetricsService/Export")),
+        }
     }
 }
 
@@ -776,12 +807,8 @@ async fn send_loop(
                 Request::Http { url, body } => {
                     send_http(connections.http.as_ref(), &senders.headers, &url, body, totals, items, extra_spans).await?
                 }
-                Request::GrpcTraces(r) => {
-                    send_grpc_traces(connections.traces.as_mut(), r, &senders.metadata, totals, items, extra_spans).await?
-                }
-                Request::GrpcLogs(r) => send_grpc_logs(connections.logs.as_mut(), r, &senders.metadata, totals, items, extra_spans).await?,
-                Request::GrpcMetrics(r) => {
-                    send_grpc_metrics(connections.metrics.as_mut(), r, &senders.metadata, totals, items, extra_spans).await?
+                Request::Grpc { signal, body } => {
+                    send_grpc(connections.grpc(signal), body, &senders.metadata, totals, items, extra_spans).await?
                 }
             }
             sent_here += items;
@@ -870,45 +897,85 @@ async fn send_http(
     anyhow::bail!("{url} kept refusing (retryable) after 20 attempts")
 }
 
-macro_rules! grpc_sender {
-    ($name:ident, $client:ty, $req:ty) => {
-        async fn $name(
-            client: Option<&mut $client>,
-            request: $req,
-            metadata: &MetadataMap,
-            totals: &Totals,
-            items: u64,
-            extra_spans: u64,
-        ) -> anyhow::Result<()> {
-            let client = client.ok_or_else(|| anyhow::anyhow!("no gRPC client"))?;
-            for attempt in 0..20u64 {
-                totals.requests.fetch_add(1, Ordering::Relaxed);
-                let mut call = tonic::Request::new(request.clone());
-                *call.metadata_mut() = metadata.clone();
-                match client.export(call).await {
-                    Ok(_) => {
-                        totals.items.fetch_add(items, Ordering::Relaxed);
-                        totals.extra_spans.fetch_add(extra_spans, Ordering::Relaxed);
-                        return Ok(());
-                    }
-                    Err(status) if status.code() == tonic::Code::Unavailable || status.code() == tonic::Code::ResourceExhausted => {
-                        totals.retries.fetch_add(1, Ordering::Relaxed);
-                        tokio::time::sleep(Duration::from_millis(1000 + 50 * attempt)).await;
-                    }
-                    Err(status) => {
-                        totals.failures.fetch_add(1, Ordering::Relaxed);
-                        anyhow::bail!("export refused: {} {}", status.code(), status.message());
-                    }
-                }
+async fn send_grpc(
+    client: Option<(&mut GrpcClient, &'static str)>,
+    body: bytes::Bytes,
+    metadata: &MetadataMap,
+    totals: &Totals,
+    items: u64,
+    extra_spans: u64,
+) -> anyhow::Result<()> {
+    let (client, path) = client.ok_or_else(|| anyhow::anyhow!("no gRPC client"))?;
+    let path = http::uri::PathAndQuery::from_static(path);
+    for attempt in 0..20u64 {
+        totals.requests.fetch_add(1, Ordering::Relaxed);
+        let mut call = tonic::Request::new(body.clone());
+        *call.metadata_mut() = metadata.clone();
+        client
+            .ready()
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot reach the gRPC endpoint: {e}; is otelbox up?"))?;
+        match client.unary(call, path.clone(), EncodedCodec).await {
+            Ok(_) => {
+                totals.items.fetch_add(items, Ordering::Relaxed);
+                totals.extra_spans.fetch_add(extra_spans, Ordering::Relaxed);
+                totals.bytes.fetch_add(body.len() as u64, Ordering::Relaxed);
+                return Ok(());
             }
-            totals.failures.fetch_add(1, Ordering::Relaxed);
-            anyhow::bail!("export kept being refused (retryable) after 20 attempts")
+            Err(status) if status.code() == tonic::Code::Unavailable || status.code() == tonic::Code::ResourceExhausted => {
+                totals.retries.fetch_add(1, Ordering::Relaxed);
+                tokio::time::sleep(Duration::from_millis(1000 + 50 * attempt)).await;
+            }
+            Err(status) => {
+                totals.failures.fetch_add(1, Ordering::Relaxed);
+                anyhow::bail!("export refused: {} {}", status.code(), status.message());
+            }
         }
-    };
+    }
+    totals.failures.fetch_add(1, Ordering::Relaxed);
+    anyhow::bail!("export kept being refused (retryable) after 20 attempts")
 }
-grpc_sender!(send_grpc_traces, TraceServiceClient<Channel>, ExportTraceServiceRequest);
-grpc_sender!(send_grpc_logs, LogsServiceClient<Channel>, ExportLogsServiceRequest);
-grpc_sender!(send_grpc_metrics, MetricsServiceClient<Channel>, ExportMetricsServiceRequest);
+
+/// gRPC's codec for bodies already encoded as protobuf. The answer's body is skipped: an export
+/// response carries only an optional partial-success note, which `gen` does not report.
+#[derive(Clone, Copy)]
+struct EncodedCodec;
+
+impl tonic::codec::Codec for EncodedCodec {
+    type Encode = bytes::Bytes;
+    type Decode = ();
+    type Encoder = EncodedCodec;
+    type Decoder = EncodedCodec;
+
+    fn encoder(&mut self) -> EncodedCodec {
+        EncodedCodec
+    }
+    fn decoder(&mut self) -> EncodedCodec {
+        EncodedCodec
+    }
+}
+
+impl tonic::codec::Encoder for EncodedCodec {
+    type Item = bytes::Bytes;
+    type Error = tonic::Status;
+
+    fn encode(&mut self, body: bytes::Bytes, dst: &mut tonic::codec::EncodeBuf<'_>) -> Result<(), tonic::Status> {
+        use bytes::BufMut as _;
+        dst.put_slice(&body);
+        Ok(())
+    }
+}
+
+impl tonic::codec::Decoder for EncodedCodec {
+    type Item = ();
+    type Error = tonic::Status;
+
+    fn decode(&mut self, src: &mut tonic::codec::DecodeBuf<'_>) -> Result<Option<()>, tonic::Status> {
+        use bytes::Buf as _;
+        src.advance(src.remaining());
+        Ok(Some(()))
+    }
+}
 
 #[cfg(test)]
 mod tests {
@@ -999,9 +1066,18 @@ mod tests {
             for o in requests {
                 counted += o.items;
                 match o.request {
-                    Request::GrpcTraces(r) => traces.push(r),
-                    Request::GrpcLogs(r) => logs.push(r),
-                    Request::GrpcMetrics(r) => points += r.item_count() as u64,
+                    Request::Grpc {
+                        signal: GenSignal::Traces,
+                        body,
+                    } => traces.push(ExportTraceServiceRequest::decode(body).unwrap()),
+                    Request::Grpc {
+                        signal: GenSignal::Logs,
+                        body,
+                    } => logs.push(ExportLogsServiceRequest::decode(body).unwrap()),
+                    Request::Grpc {
+                        signal: GenSignal::Metrics,
+                        body,
+                    } => points += ExportMetricsServiceRequest::decode(body).unwrap().item_count() as u64,
                     Request::Http { .. } => unreachable!(),
                 }
             }

@@ -1,20 +1,18 @@
-//! What every OTLP/JSON signal shares: the field-name table, the decoding machinery with its error
-//! paths, scalar/id/base64 parsing, and AnyValue, attributes, resource and scope in both directions.
+//! What every OTLP/JSON signal shares: the field-name table, and AnyValue, attributes, resource and
+//! scope in both directions.
 
-use super::JsonError;
-use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig, STANDARD};
-use base64::engine::DecodePaddingMode;
-use base64::{alphabet, Engine as _};
+use super::decode::{Base64, Bool, Double, Int32, Int64, List, Msg, Str, Uint32};
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine as _;
 use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue, ArrayValue, EntityRef, InstrumentationScope, KeyValue, KeyValueList};
 use opentelemetry_proto::tonic::resource::v1::Resource;
 use serde_json::{Map, Number, Value};
-use serde_json_borrow::{ObjectAsVec, Value as J};
 
 // ---------------------------------------------------------------------------------------------
 // Field names: (lowerCamelCase JSON name, snake_case proto name). The first is what we emit.
 
 #[derive(Clone, Copy)]
-pub(super) struct F(&'static str, &'static str);
+pub(super) struct F(pub(super) &'static str, pub(super) &'static str);
 
 pub(super) mod k {
     use super::F;
@@ -102,366 +100,55 @@ pub(super) mod k {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Decoding machinery. The error path is collected innermost-first while the error bubbles up,
-// so the happy path never formats a path.
+// Decoders of the messages every signal shares (see `decode` for the machinery).
 
-type Obj<'a> = ObjectAsVec<'a>;
-pub(super) type R<T> = Result<T, DErr>;
+/// A message's attributes: a list of key-value pairs.
+pub(super) type Attributes = List<Msg<KeyValue>>;
 
-enum Seg {
-    Key(&'static str),
-    Index(usize),
-}
+message!(AnyValue {
+    #[one_of] STRING_VALUE => |m, v| v.put_variant::<Str, _>(&mut m.value, any_value::Value::StringValue),
+    #[one_of] BOOL_VALUE => |m, v| v.put_variant::<Bool, _>(&mut m.value, any_value::Value::BoolValue),
+    #[one_of] INT_VALUE => |m, v| v.put_variant::<Int64, _>(&mut m.value, any_value::Value::IntValue),
+    #[one_of] DOUBLE_VALUE => |m, v| v.put_variant::<Double, _>(&mut m.value, any_value::Value::DoubleValue),
+    #[one_of] ARRAY_VALUE => |m, v| v.put_variant::<Msg<ArrayValue>, _>(&mut m.value, any_value::Value::ArrayValue),
+    #[one_of] KVLIST_VALUE => |m, v| v.put_variant::<Msg<KeyValueList>, _>(&mut m.value, any_value::Value::KvlistValue),
+    #[one_of] BYTES_VALUE => |m, v| v.put_variant::<Base64, _>(&mut m.value, any_value::Value::BytesValue),
+    #[one_of] STRING_VALUE_STRINDEX => |m, v| v.put_variant::<Int32, _>(&mut m.value, any_value::Value::StringValueStrindex),
+});
 
-pub(super) struct DErr {
-    path: Vec<Seg>,
-    message: String,
-}
+message!(ArrayValue {
+    VALUES => |m, v| v.put::<List<Msg<AnyValue>>>(&mut m.values),
+});
 
-impl DErr {
-    fn msg(message: impl Into<String>) -> DErr {
-        DErr {
-            path: Vec::new(),
-            message: message.into(),
-        }
-    }
+message!(KeyValueList {
+    VALUES => |m, v| v.put::<Attributes>(&mut m.values),
+});
 
-    fn expected(what: &str, got: &J) -> DErr {
-        let got = match got {
-            J::Null => "null",
-            J::Bool(_) => "a boolean",
-            J::Number(_) => "a number",
-            J::Str(_) => "a string",
-            J::Array(_) => "an array",
-            J::Object(_) => "an object",
-        };
-        DErr::msg(format!("expected {what}, got {got}"))
-    }
+message!(KeyValue {
+    KEY => |m, v| v.put::<Str>(&mut m.key),
+    VALUE => |m, v| v.put_some::<Msg<AnyValue>>(&mut m.value),
+    KEY_STRINDEX => |m, v| v.put::<Int32>(&mut m.key_strindex),
+});
 
-    fn at(mut self, seg: Seg) -> DErr {
-        self.path.push(seg);
-        self
-    }
+message!(Resource {
+    ATTRIBUTES => |m, v| v.put::<Attributes>(&mut m.attributes),
+    DROPPED_ATTRIBUTES_COUNT => |m, v| v.put::<Uint32>(&mut m.dropped_attributes_count),
+    ENTITY_REFS => |m, v| v.put::<List<Msg<EntityRef>>>(&mut m.entity_refs),
+});
 
-    fn into_json_error(self) -> JsonError {
-        let mut path = String::new();
-        for seg in self.path.iter().rev() {
-            match seg {
-                Seg::Key(key) => {
-                    if !path.is_empty() {
-                        path.push('.');
-                    }
-                    path.push_str(key);
-                }
-                Seg::Index(i) => {
-                    path.push('[');
-                    path.push_str(&i.to_string());
-                    path.push(']');
-                }
-            }
-        }
-        if path.is_empty() {
-            path.push('$');
-        }
-        JsonError::Invalid {
-            path,
-            message: self.message,
-        }
-    }
-}
+message!(EntityRef {
+    SCHEMA_URL => |m, v| v.put::<Str>(&mut m.schema_url),
+    TYPE => |m, v| v.put::<Str>(&mut m.r#type),
+    ID_KEYS => |m, v| v.put::<List<Str>>(&mut m.id_keys),
+    DESCRIPTION_KEYS => |m, v| v.put::<List<Str>>(&mut m.description_keys),
+});
 
-pub(super) fn decode_with<T>(body: &[u8], f: impl FnOnce(&Obj) -> R<T>) -> Result<T, JsonError> {
-    // serde_json's recursion limit (128) stays on, so nesting depth is bounded before we walk.
-    let v: J = serde_json::from_slice(body).map_err(|e| JsonError::Syntax(e.to_string()))?;
-    obj(&v).and_then(f).map_err(DErr::into_json_error)
-}
-
-/// Quotes input text for an error message without echoing megabytes of it.
-fn snippet(s: &str) -> String {
-    const MAX: usize = 64;
-    match s.char_indices().nth(MAX) {
-        Some((i, _)) => format!("{:?}...", &s[..i]),
-        None => format!("{s:?}"),
-    }
-}
-
-/// The value of `key`; of the last member named so when there are several, as with serde_json.
-fn member<'o, 'a>(o: &'o Obj<'a>, key: &str) -> Option<&'o J<'a>> {
-    o.as_vec().iter().rev().find(|(k, _)| *k == key).map(|(_, v)| v)
-}
-
-/// Looks a field up by its camelCase name, then its snake_case name; `null` counts as absent.
-fn get<'o, 'a>(o: &'o Obj<'a>, f: F) -> Option<&'o J<'a>> {
-    match member(o, f.0) {
-        Some(J::Null) | None => match member(o, f.1) {
-            Some(J::Null) | None => None,
-            v => v,
-        },
-        v => v,
-    }
-}
-
-pub(super) fn field<'a, T>(o: &'a Obj, f: F, conv: impl FnOnce(&'a J) -> R<T>) -> R<Option<T>> {
-    match get(o, f) {
-        None => Ok(None),
-        Some(v) => conv(v).map(Some).map_err(|e| e.at(Seg::Key(f.0))),
-    }
-}
-
-pub(super) fn field_or_default<'a, T: Default>(o: &'a Obj, f: F, conv: impl FnOnce(&'a J) -> R<T>) -> R<T> {
-    Ok(field(o, f, conv)?.unwrap_or_default())
-}
-
-pub(super) fn list<'a, T>(o: &'a Obj, f: F, conv: impl FnMut(&'a J) -> R<T>) -> R<Vec<T>> {
-    field_or_default(o, f, |v| array(v, conv))
-}
-
-fn array<'a, T>(v: &'a J, mut conv: impl FnMut(&'a J) -> R<T>) -> R<Vec<T>> {
-    let items = v.as_array().ok_or_else(|| DErr::expected("an array", v))?;
-    items
-        .iter()
-        .enumerate()
-        .map(|(i, item)| conv(item).map_err(|e| e.at(Seg::Index(i))))
-        .collect()
-}
-
-/// Keeps the single member of a oneof, refusing a second one.
-pub(super) fn one_of<T>(slot: &mut Option<(&'static str, T)>, f: F, value: Option<T>) -> R<()> {
-    if let Some(value) = value {
-        if let Some((prev, _)) = slot {
-            return Err(DErr::msg(format!("both {prev} and {} are set, expected only one", f.0)));
-        }
-        *slot = Some((f.0, value));
-    }
-    Ok(())
-}
-
-pub(super) fn obj<'v, 'a>(v: &'v J<'a>) -> R<&'v Obj<'a>> {
-    v.as_object().ok_or_else(|| DErr::expected("an object", v))
-}
-
-pub(super) fn string(v: &J) -> R<String> {
-    v.as_str().map(str::to_owned).ok_or_else(|| DErr::expected("a string", v))
-}
-
-pub(super) fn boolean(v: &J) -> R<bool> {
-    v.as_bool().ok_or_else(|| DErr::expected("a boolean", v))
-}
-
-/// Largest magnitude an integral double may have before we refuse it outright (2^64).
-const INT_LIMIT: f64 = 18_446_744_073_709_551_616.0;
-
-fn integral_f64(f: f64) -> Option<i128> {
-    // The cast is exact: f is integral and well inside i128.
-    (f.is_finite() && f.fract() == 0.0 && f.abs() <= INT_LIMIT).then_some(f as i128)
-}
-
-/// Any protobuf integer type: an integral JSON number or a string holding one (proto3 JSON).
-fn integer<T: TryFrom<i128>>(v: &J, type_name: &str) -> R<T> {
-    let wide = match v {
-        J::Number(n) => n
-            .as_i64()
-            .map(i128::from)
-            .or_else(|| n.as_u64().map(i128::from))
-            .or_else(|| n.as_f64().and_then(integral_f64))
-            .ok_or_else(|| DErr::msg(format!("expected an integer, got {n}")))?,
-        J::Str(s) => s
-            .parse::<i128>()
-            .ok()
-            .or_else(|| s.parse::<f64>().ok().and_then(integral_f64))
-            .ok_or_else(|| DErr::msg(format!("expected an integer, got {}", snippet(s))))?,
-        other => return Err(DErr::expected("an integer (number or string)", other)),
-    };
-    T::try_from(wide).map_err(|_| DErr::msg(format!("{wide} is out of range for {type_name}")))
-}
-
-pub(super) fn uint64(v: &J) -> R<u64> {
-    integer(v, "uint64")
-}
-
-pub(super) fn int64(v: &J) -> R<i64> {
-    integer(v, "int64")
-}
-
-pub(super) fn uint32(v: &J) -> R<u32> {
-    integer(v, "uint32")
-}
-
-pub(super) fn int32(v: &J) -> R<i32> {
-    integer(v, "int32")
-}
-
-/// A double: a JSON number, the strings "NaN"/"Infinity"/"-Infinity", or a numeric string.
-pub(super) fn double(v: &J) -> R<f64> {
-    match v {
-        J::Number(n) => n.as_f64().ok_or_else(|| DErr::msg(format!("expected a double, got {n}"))),
-        J::Str(s) => match s.as_ref() {
-            "NaN" => Ok(f64::NAN),
-            "Infinity" => Ok(f64::INFINITY),
-            "-Infinity" => Ok(f64::NEG_INFINITY),
-            // Rust also parses "inf"/"nan" and overflows to infinity: only the above count.
-            _ => s
-                .parse::<f64>()
-                .ok()
-                .filter(|f| f.is_finite())
-                .ok_or_else(|| DErr::msg(format!("expected a double, got {}", snippet(s)))),
-        },
-        other => Err(DErr::expected("a double (number or string)", other)),
-    }
-}
-
-/// An enum: its number or its proto name (`SPAN_KIND_SERVER`); unknown numbers are kept.
-pub(super) fn enumeration(v: &J, what: &str, by_name: fn(&str) -> Option<i32>) -> R<i32> {
-    match v {
-        J::Str(s) => by_name(s)
-            .or_else(|| s.parse::<i32>().ok())
-            .ok_or_else(|| DErr::msg(format!("unknown {what} {}", snippet(s)))),
-        J::Number(_) => int32(v),
-        other => Err(DErr::expected("an enum name or number", other)),
-    }
-}
-
-/// OTLP/JSON ids are hex (not base64 as plain proto3 JSON would have it); "" means no id.
-fn hex_id(v: &J, bytes: usize, what: &str) -> R<Vec<u8>> {
-    let s = v.as_str().ok_or_else(|| DErr::expected("a hex string", v))?;
-    if s.is_empty() {
-        return Ok(Vec::new());
-    }
-    let chars = s.chars().count();
-    if chars != bytes * 2 {
-        return Err(DErr::msg(format!(
-            "expected {} hex characters for a {what}, got {chars}",
-            bytes * 2
-        )));
-    }
-    hex::decode(s).map_err(|_| DErr::msg(format!("invalid hex in {what}: {}", snippet(s))))
-}
-
-pub(super) fn trace_id(v: &J) -> R<Vec<u8>> {
-    hex_id(v, 16, "trace id")
-}
-
-pub(super) fn span_id(v: &J) -> R<Vec<u8>> {
-    hex_id(v, 8, "span id")
-}
-
-const B64_STD: GeneralPurpose = GeneralPurpose::new(
-    &alphabet::STANDARD,
-    GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
-);
-const B64_URL: GeneralPurpose = GeneralPurpose::new(
-    &alphabet::URL_SAFE,
-    GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
-);
-
-/// Base64 bytes, padded or not; the URL-safe alphabet is accepted too, as proto3 JSON parsers do.
-fn b64_bytes(v: &J) -> R<Vec<u8>> {
-    let s = v.as_str().ok_or_else(|| DErr::expected("a base64 string", v))?;
-    B64_STD
-        .decode(s)
-        .or_else(|_| B64_URL.decode(s))
-        .map_err(|e| DErr::msg(format!("invalid base64: {e}")))
-}
-
-// ---------------------------------------------------------------------------------------------
-// Decoders, one per message.
-
-pub(super) fn dec_any_value(v: &J) -> R<AnyValue> {
-    use any_value::Value as V;
-    let o = obj(v)?;
-    let mut slot = None;
-    one_of(
-        &mut slot,
-        k::STRING_VALUE,
-        field(o, k::STRING_VALUE, |v| string(v).map(V::StringValue))?,
-    )?;
-    one_of(&mut slot, k::BOOL_VALUE, field(o, k::BOOL_VALUE, |v| boolean(v).map(V::BoolValue))?)?;
-    one_of(&mut slot, k::INT_VALUE, field(o, k::INT_VALUE, |v| int64(v).map(V::IntValue))?)?;
-    one_of(
-        &mut slot,
-        k::DOUBLE_VALUE,
-        field(o, k::DOUBLE_VALUE, |v| double(v).map(V::DoubleValue))?,
-    )?;
-    one_of(
-        &mut slot,
-        k::ARRAY_VALUE,
-        field(o, k::ARRAY_VALUE, |v| dec_array_value(v).map(V::ArrayValue))?,
-    )?;
-    one_of(
-        &mut slot,
-        k::KVLIST_VALUE,
-        field(o, k::KVLIST_VALUE, |v| dec_kvlist(v).map(V::KvlistValue))?,
-    )?;
-    one_of(
-        &mut slot,
-        k::BYTES_VALUE,
-        field(o, k::BYTES_VALUE, |v| b64_bytes(v).map(V::BytesValue))?,
-    )?;
-    one_of(
-        &mut slot,
-        k::STRING_VALUE_STRINDEX,
-        field(o, k::STRING_VALUE_STRINDEX, |v| int32(v).map(V::StringValueStrindex))?,
-    )?;
-    Ok(AnyValue {
-        value: slot.map(|(_, v)| v),
-    })
-}
-
-fn dec_array_value(v: &J) -> R<ArrayValue> {
-    let o = obj(v)?;
-    Ok(ArrayValue {
-        values: list(o, k::VALUES, dec_any_value)?,
-    })
-}
-
-fn dec_kvlist(v: &J) -> R<KeyValueList> {
-    let o = obj(v)?;
-    Ok(KeyValueList {
-        values: list(o, k::VALUES, dec_key_value)?,
-    })
-}
-
-fn dec_key_value(v: &J) -> R<KeyValue> {
-    let o = obj(v)?;
-    Ok(KeyValue {
-        key: field_or_default(o, k::KEY, string)?,
-        value: field(o, k::VALUE, dec_any_value)?,
-        key_strindex: field_or_default(o, k::KEY_STRINDEX, int32)?,
-    })
-}
-
-pub(super) fn attributes(o: &Obj, f: F) -> R<Vec<KeyValue>> {
-    list(o, f, dec_key_value)
-}
-
-pub(super) fn dec_resource(v: &J) -> R<Resource> {
-    let o = obj(v)?;
-    Ok(Resource {
-        attributes: attributes(o, k::ATTRIBUTES)?,
-        dropped_attributes_count: field_or_default(o, k::DROPPED_ATTRIBUTES_COUNT, uint32)?,
-        entity_refs: list(o, k::ENTITY_REFS, dec_entity_ref)?,
-    })
-}
-
-fn dec_entity_ref(v: &J) -> R<EntityRef> {
-    let o = obj(v)?;
-    Ok(EntityRef {
-        schema_url: field_or_default(o, k::SCHEMA_URL, string)?,
-        r#type: field_or_default(o, k::TYPE, string)?,
-        id_keys: list(o, k::ID_KEYS, string)?,
-        description_keys: list(o, k::DESCRIPTION_KEYS, string)?,
-    })
-}
-
-pub(super) fn dec_scope(v: &J) -> R<InstrumentationScope> {
-    let o = obj(v)?;
-    Ok(InstrumentationScope {
-        name: field_or_default(o, k::NAME, string)?,
-        version: field_or_default(o, k::VERSION, string)?,
-        attributes: attributes(o, k::ATTRIBUTES)?,
-        dropped_attributes_count: field_or_default(o, k::DROPPED_ATTRIBUTES_COUNT, uint32)?,
-    })
-}
+message!(InstrumentationScope {
+    NAME => |m, v| v.put::<Str>(&mut m.name),
+    VERSION => |m, v| v.put::<Str>(&mut m.version),
+    ATTRIBUTES => |m, v| v.put::<Attributes>(&mut m.attributes),
+    DROPPED_ATTRIBUTES_COUNT => |m, v| v.put::<Uint32>(&mut m.dropped_attributes_count),
+});
 
 // ---------------------------------------------------------------------------------------------
 // Encoding: proto3 JSON style, default values omitted, 64-bit integers as strings.

@@ -1,22 +1,19 @@
 //! OTLP/JSON for logs: resource logs, scope logs and log records with their body and severity, both ways.
 
 use super::common::{
-    attributes, dec_any_value, dec_resource, dec_scope, decode_with, enc_any_value, enc_key_value, enc_list, enc_resource, enc_scope,
-    enumeration, field, field_or_default, k, list, obj, put, put_hex, put_i32, put_list, put_str, put_u32, put_u64, span_id, string,
-    trace_id, uint32, uint64, R,
+    enc_any_value, enc_key_value, enc_list, enc_resource, enc_scope, k, put, put_hex, put_i32, put_list, put_str, put_u32, put_u64,
+    Attributes,
 };
+use super::decode::{self, Enum, List, Msg, ProtoEnum, SpanId, Str, TraceId, Uint32, Uint64};
 use super::JsonError;
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
+use opentelemetry_proto::tonic::common::v1::{AnyValue, InstrumentationScope};
 use opentelemetry_proto::tonic::logs::v1::{LogRecord, ResourceLogs, ScopeLogs, SeverityNumber};
+use opentelemetry_proto::tonic::resource::v1::Resource;
 use serde_json::{Map, Value};
-use serde_json_borrow::Value as J;
 
 pub(super) fn decode(body: &[u8]) -> Result<ExportLogsServiceRequest, JsonError> {
-    decode_with(body, |o| {
-        Ok(ExportLogsServiceRequest {
-            resource_logs: list(o, k::RESOURCE_LOGS, dec_resource_logs)?,
-        })
-    })
+    decode::decode(body)
 }
 
 pub(super) fn encode(req: &ExportLogsServiceRequest) -> Value {
@@ -27,43 +24,41 @@ pub(super) fn encode(req: &ExportLogsServiceRequest) -> Value {
 
 // Decoders, one per message.
 
-fn dec_resource_logs(v: &J) -> R<ResourceLogs> {
-    let o = obj(v)?;
-    Ok(ResourceLogs {
-        resource: field(o, k::RESOURCE, dec_resource)?,
-        scope_logs: list(o, k::SCOPE_LOGS, dec_scope_logs)?,
-        schema_url: field_or_default(o, k::SCHEMA_URL, string)?,
-    })
-}
+message!(ExportLogsServiceRequest {
+    RESOURCE_LOGS => |m, v| v.put::<List<Msg<ResourceLogs>>>(&mut m.resource_logs),
+});
 
-fn dec_scope_logs(v: &J) -> R<ScopeLogs> {
-    let o = obj(v)?;
-    Ok(ScopeLogs {
-        scope: field(o, k::SCOPE, dec_scope)?,
-        log_records: list(o, k::LOG_RECORDS, dec_log_record)?,
-        schema_url: field_or_default(o, k::SCHEMA_URL, string)?,
-    })
-}
+message!(ResourceLogs {
+    RESOURCE => |m, v| v.put_some::<Msg<Resource>>(&mut m.resource),
+    SCOPE_LOGS => |m, v| v.put::<List<Msg<ScopeLogs>>>(&mut m.scope_logs),
+    SCHEMA_URL => |m, v| v.put::<Str>(&mut m.schema_url),
+});
 
-fn dec_log_record(v: &J) -> R<LogRecord> {
-    let o = obj(v)?;
-    Ok(LogRecord {
-        time_unix_nano: field_or_default(o, k::TIME_UNIX_NANO, uint64)?,
-        observed_time_unix_nano: field_or_default(o, k::OBSERVED_TIME_UNIX_NANO, uint64)?,
-        severity_number: field_or_default(o, k::SEVERITY_NUMBER, severity_number)?,
-        severity_text: field_or_default(o, k::SEVERITY_TEXT, string)?,
-        body: field(o, k::BODY, dec_any_value)?,
-        attributes: attributes(o, k::ATTRIBUTES)?,
-        dropped_attributes_count: field_or_default(o, k::DROPPED_ATTRIBUTES_COUNT, uint32)?,
-        flags: field_or_default(o, k::FLAGS, uint32)?,
-        trace_id: field_or_default(o, k::TRACE_ID, trace_id)?,
-        span_id: field_or_default(o, k::SPAN_ID, span_id)?,
-        event_name: field_or_default(o, k::EVENT_NAME, string)?,
-    })
-}
+message!(ScopeLogs {
+    SCOPE => |m, v| v.put_some::<Msg<InstrumentationScope>>(&mut m.scope),
+    LOG_RECORDS => |m, v| v.put::<List<Msg<LogRecord>>>(&mut m.log_records),
+    SCHEMA_URL => |m, v| v.put::<Str>(&mut m.schema_url),
+});
 
-fn severity_number(v: &J) -> R<i32> {
-    enumeration(v, "severity number", |s| SeverityNumber::from_str_name(s).map(|e| e as i32))
+message!(LogRecord {
+    TIME_UNIX_NANO => |m, v| v.put::<Uint64>(&mut m.time_unix_nano),
+    OBSERVED_TIME_UNIX_NANO => |m, v| v.put::<Uint64>(&mut m.observed_time_unix_nano),
+    SEVERITY_NUMBER => |m, v| v.put::<Enum<SeverityNumber>>(&mut m.severity_number),
+    SEVERITY_TEXT => |m, v| v.put::<Str>(&mut m.severity_text),
+    BODY => |m, v| v.put_some::<Msg<AnyValue>>(&mut m.body),
+    ATTRIBUTES => |m, v| v.put::<Attributes>(&mut m.attributes),
+    DROPPED_ATTRIBUTES_COUNT => |m, v| v.put::<Uint32>(&mut m.dropped_attributes_count),
+    FLAGS => |m, v| v.put::<Uint32>(&mut m.flags),
+    TRACE_ID => |m, v| v.put::<TraceId>(&mut m.trace_id),
+    SPAN_ID => |m, v| v.put::<SpanId>(&mut m.span_id),
+    EVENT_NAME => |m, v| v.put::<Str>(&mut m.event_name),
+});
+
+impl ProtoEnum for SeverityNumber {
+    const WHAT: &'static str = "severity number";
+    fn number_of(name: &str) -> Option<i32> {
+        Self::from_str_name(name).map(|e| e as i32)
+    }
 }
 
 // Encoders, one per message.

@@ -1,26 +1,23 @@
 //! OTLP/JSON for metrics: resource metrics down to the five data point types and their exemplars, both ways.
 
 use super::common::{
-    attributes, boolean, dec_resource, dec_scope, decode_with, double, enc_key_value, enc_list, enc_resource, enc_scope, enumeration,
-    f64_json, field, field_or_default, int32, int64, k, list, obj, one_of, put, put_f64, put_hex, put_i32, put_list, put_opt_f64, put_str,
-    put_u32, put_u64, span_id, string, trace_id, u64_string, uint32, uint64, R,
+    enc_key_value, enc_list, enc_resource, enc_scope, f64_json, k, put, put_f64, put_hex, put_i32, put_list, put_opt_f64, put_str, put_u32,
+    put_u64, u64_string, Attributes,
 };
+use super::decode::{self, Bool, Double, Enum, Int32, Int64, List, Msg, ProtoEnum, SpanId, Str, TraceId, Uint32, Uint64};
 use super::JsonError;
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
+use opentelemetry_proto::tonic::common::v1::InstrumentationScope;
 use opentelemetry_proto::tonic::metrics::v1::{
     exemplar, exponential_histogram_data_point, metric, number_data_point, summary_data_point, AggregationTemporality, Exemplar,
     ExponentialHistogram, ExponentialHistogramDataPoint, Gauge, Histogram, HistogramDataPoint, Metric, NumberDataPoint, ResourceMetrics,
     ScopeMetrics, Sum, Summary, SummaryDataPoint,
 };
+use opentelemetry_proto::tonic::resource::v1::Resource;
 use serde_json::{Map, Value};
-use serde_json_borrow::Value as J;
 
 pub(super) fn decode(body: &[u8]) -> Result<ExportMetricsServiceRequest, JsonError> {
-    decode_with(body, |o| {
-        Ok(ExportMetricsServiceRequest {
-            resource_metrics: list(o, k::RESOURCE_METRICS, dec_resource_metrics)?,
-        })
-    })
+    decode::decode(body)
 }
 
 pub(super) fn encode(req: &ExportMetricsServiceRequest) -> Value {
@@ -31,192 +28,135 @@ pub(super) fn encode(req: &ExportMetricsServiceRequest) -> Value {
 
 // Decoders, one per message.
 
-fn dec_resource_metrics(v: &J) -> R<ResourceMetrics> {
-    let o = obj(v)?;
-    Ok(ResourceMetrics {
-        resource: field(o, k::RESOURCE, dec_resource)?,
-        scope_metrics: list(o, k::SCOPE_METRICS, dec_scope_metrics)?,
-        schema_url: field_or_default(o, k::SCHEMA_URL, string)?,
-    })
-}
+message!(ExportMetricsServiceRequest {
+    RESOURCE_METRICS => |m, v| v.put::<List<Msg<ResourceMetrics>>>(&mut m.resource_metrics),
+});
 
-fn dec_scope_metrics(v: &J) -> R<ScopeMetrics> {
-    let o = obj(v)?;
-    Ok(ScopeMetrics {
-        scope: field(o, k::SCOPE, dec_scope)?,
-        metrics: list(o, k::METRICS, dec_metric)?,
-        schema_url: field_or_default(o, k::SCHEMA_URL, string)?,
-    })
-}
+message!(ResourceMetrics {
+    RESOURCE => |m, v| v.put_some::<Msg<Resource>>(&mut m.resource),
+    SCOPE_METRICS => |m, v| v.put::<List<Msg<ScopeMetrics>>>(&mut m.scope_metrics),
+    SCHEMA_URL => |m, v| v.put::<Str>(&mut m.schema_url),
+});
 
-fn dec_metric(v: &J) -> R<Metric> {
-    use metric::Data;
-    let o = obj(v)?;
-    let mut slot = None;
-    one_of(&mut slot, k::GAUGE, field(o, k::GAUGE, |v| dec_gauge(v).map(Data::Gauge))?)?;
-    one_of(&mut slot, k::SUM, field(o, k::SUM, |v| dec_sum(v).map(Data::Sum))?)?;
-    one_of(
-        &mut slot,
-        k::HISTOGRAM,
-        field(o, k::HISTOGRAM, |v| dec_histogram(v).map(Data::Histogram))?,
-    )?;
-    one_of(
-        &mut slot,
-        k::EXPONENTIAL_HISTOGRAM,
-        field(o, k::EXPONENTIAL_HISTOGRAM, |v| {
-            dec_exp_histogram(v).map(Data::ExponentialHistogram)
-        })?,
-    )?;
-    one_of(&mut slot, k::SUMMARY, field(o, k::SUMMARY, |v| dec_summary(v).map(Data::Summary))?)?;
-    Ok(Metric {
-        name: field_or_default(o, k::NAME, string)?,
-        description: field_or_default(o, k::DESCRIPTION, string)?,
-        unit: field_or_default(o, k::UNIT, string)?,
-        metadata: attributes(o, k::METADATA)?,
-        data: slot.map(|(_, d)| d),
-    })
-}
+message!(ScopeMetrics {
+    SCOPE => |m, v| v.put_some::<Msg<InstrumentationScope>>(&mut m.scope),
+    METRICS => |m, v| v.put::<List<Msg<Metric>>>(&mut m.metrics),
+    SCHEMA_URL => |m, v| v.put::<Str>(&mut m.schema_url),
+});
 
-fn dec_gauge(v: &J) -> R<Gauge> {
-    let o = obj(v)?;
-    Ok(Gauge {
-        data_points: list(o, k::DATA_POINTS, dec_number_point)?,
-    })
-}
+message!(Metric {
+    NAME => |m, v| v.put::<Str>(&mut m.name),
+    DESCRIPTION => |m, v| v.put::<Str>(&mut m.description),
+    UNIT => |m, v| v.put::<Str>(&mut m.unit),
+    METADATA => |m, v| v.put::<Attributes>(&mut m.metadata),
+    #[one_of] GAUGE => |m, v| v.put_variant::<Msg<Gauge>, _>(&mut m.data, metric::Data::Gauge),
+    #[one_of] SUM => |m, v| v.put_variant::<Msg<Sum>, _>(&mut m.data, metric::Data::Sum),
+    #[one_of] HISTOGRAM => |m, v| v.put_variant::<Msg<Histogram>, _>(&mut m.data, metric::Data::Histogram),
+    #[one_of] EXPONENTIAL_HISTOGRAM => |m, v| {
+        v.put_variant::<Msg<ExponentialHistogram>, _>(&mut m.data, metric::Data::ExponentialHistogram)
+    },
+    #[one_of] SUMMARY => |m, v| v.put_variant::<Msg<Summary>, _>(&mut m.data, metric::Data::Summary),
+});
 
-fn dec_sum(v: &J) -> R<Sum> {
-    let o = obj(v)?;
-    Ok(Sum {
-        data_points: list(o, k::DATA_POINTS, dec_number_point)?,
-        aggregation_temporality: field_or_default(o, k::AGGREGATION_TEMPORALITY, temporality)?,
-        is_monotonic: field_or_default(o, k::IS_MONOTONIC, boolean)?,
-    })
-}
+message!(Gauge {
+    DATA_POINTS => |m, v| v.put::<List<Msg<NumberDataPoint>>>(&mut m.data_points),
+});
 
-fn dec_histogram(v: &J) -> R<Histogram> {
-    let o = obj(v)?;
-    Ok(Histogram {
-        data_points: list(o, k::DATA_POINTS, dec_histogram_point)?,
-        aggregation_temporality: field_or_default(o, k::AGGREGATION_TEMPORALITY, temporality)?,
-    })
-}
+message!(Sum {
+    DATA_POINTS => |m, v| v.put::<List<Msg<NumberDataPoint>>>(&mut m.data_points),
+    AGGREGATION_TEMPORALITY => |m, v| v.put::<Enum<AggregationTemporality>>(&mut m.aggregation_temporality),
+    IS_MONOTONIC => |m, v| v.put::<Bool>(&mut m.is_monotonic),
+});
 
-fn dec_exp_histogram(v: &J) -> R<ExponentialHistogram> {
-    let o = obj(v)?;
-    Ok(ExponentialHistogram {
-        data_points: list(o, k::DATA_POINTS, dec_exp_histogram_point)?,
-        aggregation_temporality: field_or_default(o, k::AGGREGATION_TEMPORALITY, temporality)?,
-    })
-}
+message!(Histogram {
+    DATA_POINTS => |m, v| v.put::<List<Msg<HistogramDataPoint>>>(&mut m.data_points),
+    AGGREGATION_TEMPORALITY => |m, v| v.put::<Enum<AggregationTemporality>>(&mut m.aggregation_temporality),
+});
 
-fn dec_summary(v: &J) -> R<Summary> {
-    let o = obj(v)?;
-    Ok(Summary {
-        data_points: list(o, k::DATA_POINTS, dec_summary_point)?,
-    })
-}
+message!(ExponentialHistogram {
+    DATA_POINTS => |m, v| v.put::<List<Msg<ExponentialHistogramDataPoint>>>(&mut m.data_points),
+    AGGREGATION_TEMPORALITY => |m, v| v.put::<Enum<AggregationTemporality>>(&mut m.aggregation_temporality),
+});
 
-fn dec_number_point(v: &J) -> R<NumberDataPoint> {
-    use number_data_point::Value as V;
-    let o = obj(v)?;
-    let mut slot = None;
-    one_of(&mut slot, k::AS_DOUBLE, field(o, k::AS_DOUBLE, |v| double(v).map(V::AsDouble))?)?;
-    one_of(&mut slot, k::AS_INT, field(o, k::AS_INT, |v| int64(v).map(V::AsInt))?)?;
-    Ok(NumberDataPoint {
-        attributes: attributes(o, k::ATTRIBUTES)?,
-        start_time_unix_nano: field_or_default(o, k::START_TIME_UNIX_NANO, uint64)?,
-        time_unix_nano: field_or_default(o, k::TIME_UNIX_NANO, uint64)?,
-        exemplars: list(o, k::EXEMPLARS, dec_exemplar)?,
-        flags: field_or_default(o, k::FLAGS, uint32)?,
-        value: slot.map(|(_, v)| v),
-    })
-}
+message!(Summary {
+    DATA_POINTS => |m, v| v.put::<List<Msg<SummaryDataPoint>>>(&mut m.data_points),
+});
 
-fn dec_histogram_point(v: &J) -> R<HistogramDataPoint> {
-    let o = obj(v)?;
-    Ok(HistogramDataPoint {
-        attributes: attributes(o, k::ATTRIBUTES)?,
-        start_time_unix_nano: field_or_default(o, k::START_TIME_UNIX_NANO, uint64)?,
-        time_unix_nano: field_or_default(o, k::TIME_UNIX_NANO, uint64)?,
-        count: field_or_default(o, k::COUNT, uint64)?,
-        sum: field(o, k::SUM, double)?,
-        bucket_counts: list(o, k::BUCKET_COUNTS, uint64)?,
-        explicit_bounds: list(o, k::EXPLICIT_BOUNDS, double)?,
-        exemplars: list(o, k::EXEMPLARS, dec_exemplar)?,
-        flags: field_or_default(o, k::FLAGS, uint32)?,
-        min: field(o, k::MIN, double)?,
-        max: field(o, k::MAX, double)?,
-    })
-}
+message!(NumberDataPoint {
+    ATTRIBUTES => |m, v| v.put::<Attributes>(&mut m.attributes),
+    START_TIME_UNIX_NANO => |m, v| v.put::<Uint64>(&mut m.start_time_unix_nano),
+    TIME_UNIX_NANO => |m, v| v.put::<Uint64>(&mut m.time_unix_nano),
+    EXEMPLARS => |m, v| v.put::<List<Msg<Exemplar>>>(&mut m.exemplars),
+    FLAGS => |m, v| v.put::<Uint32>(&mut m.flags),
+    #[one_of] AS_DOUBLE => |m, v| v.put_variant::<Double, _>(&mut m.value, number_data_point::Value::AsDouble),
+    #[one_of] AS_INT => |m, v| v.put_variant::<Int64, _>(&mut m.value, number_data_point::Value::AsInt),
+});
 
-fn dec_exp_histogram_point(v: &J) -> R<ExponentialHistogramDataPoint> {
-    let o = obj(v)?;
-    Ok(ExponentialHistogramDataPoint {
-        attributes: attributes(o, k::ATTRIBUTES)?,
-        start_time_unix_nano: field_or_default(o, k::START_TIME_UNIX_NANO, uint64)?,
-        time_unix_nano: field_or_default(o, k::TIME_UNIX_NANO, uint64)?,
-        count: field_or_default(o, k::COUNT, uint64)?,
-        sum: field(o, k::SUM, double)?,
-        scale: field_or_default(o, k::SCALE, int32)?,
-        zero_count: field_or_default(o, k::ZERO_COUNT, uint64)?,
-        positive: field(o, k::POSITIVE, dec_buckets)?,
-        negative: field(o, k::NEGATIVE, dec_buckets)?,
-        flags: field_or_default(o, k::FLAGS, uint32)?,
-        exemplars: list(o, k::EXEMPLARS, dec_exemplar)?,
-        min: field(o, k::MIN, double)?,
-        max: field(o, k::MAX, double)?,
-        zero_threshold: field_or_default(o, k::ZERO_THRESHOLD, double)?,
-    })
-}
+message!(HistogramDataPoint {
+    ATTRIBUTES => |m, v| v.put::<Attributes>(&mut m.attributes),
+    START_TIME_UNIX_NANO => |m, v| v.put::<Uint64>(&mut m.start_time_unix_nano),
+    TIME_UNIX_NANO => |m, v| v.put::<Uint64>(&mut m.time_unix_nano),
+    COUNT => |m, v| v.put::<Uint64>(&mut m.count),
+    SUM => |m, v| v.put_some::<Double>(&mut m.sum),
+    BUCKET_COUNTS => |m, v| v.put::<List<Uint64>>(&mut m.bucket_counts),
+    EXPLICIT_BOUNDS => |m, v| v.put::<List<Double>>(&mut m.explicit_bounds),
+    EXEMPLARS => |m, v| v.put::<List<Msg<Exemplar>>>(&mut m.exemplars),
+    FLAGS => |m, v| v.put::<Uint32>(&mut m.flags),
+    MIN => |m, v| v.put_some::<Double>(&mut m.min),
+    MAX => |m, v| v.put_some::<Double>(&mut m.max),
+});
 
-fn dec_buckets(v: &J) -> R<exponential_histogram_data_point::Buckets> {
-    let o = obj(v)?;
-    Ok(exponential_histogram_data_point::Buckets {
-        offset: field_or_default(o, k::OFFSET, int32)?,
-        bucket_counts: list(o, k::BUCKET_COUNTS, uint64)?,
-    })
-}
+message!(ExponentialHistogramDataPoint {
+    ATTRIBUTES => |m, v| v.put::<Attributes>(&mut m.attributes),
+    START_TIME_UNIX_NANO => |m, v| v.put::<Uint64>(&mut m.start_time_unix_nano),
+    TIME_UNIX_NANO => |m, v| v.put::<Uint64>(&mut m.time_unix_nano),
+    COUNT => |m, v| v.put::<Uint64>(&mut m.count),
+    SUM => |m, v| v.put_some::<Double>(&mut m.sum),
+    SCALE => |m, v| v.put::<Int32>(&mut m.scale),
+    ZERO_COUNT => |m, v| v.put::<Uint64>(&mut m.zero_count),
+    POSITIVE => |m, v| v.put_some::<Msg<exponential_histogram_data_point::Buckets>>(&mut m.positive),
+    NEGATIVE => |m, v| v.put_some::<Msg<exponential_histogram_data_point::Buckets>>(&mut m.negative),
+    FLAGS => |m, v| v.put::<Uint32>(&mut m.flags),
+    EXEMPLARS => |m, v| v.put::<List<Msg<Exemplar>>>(&mut m.exemplars),
+    MIN => |m, v| v.put_some::<Double>(&mut m.min),
+    MAX => |m, v| v.put_some::<Double>(&mut m.max),
+    ZERO_THRESHOLD => |m, v| v.put::<Double>(&mut m.zero_threshold),
+});
 
-fn dec_summary_point(v: &J) -> R<SummaryDataPoint> {
-    let o = obj(v)?;
-    Ok(SummaryDataPoint {
-        attributes: attributes(o, k::ATTRIBUTES)?,
-        start_time_unix_nano: field_or_default(o, k::START_TIME_UNIX_NANO, uint64)?,
-        time_unix_nano: field_or_default(o, k::TIME_UNIX_NANO, uint64)?,
-        count: field_or_default(o, k::COUNT, uint64)?,
-        sum: field_or_default(o, k::SUM, double)?,
-        quantile_values: list(o, k::QUANTILE_VALUES, dec_quantile)?,
-        flags: field_or_default(o, k::FLAGS, uint32)?,
-    })
-}
+message!(exponential_histogram_data_point::Buckets {
+    OFFSET => |m, v| v.put::<Int32>(&mut m.offset),
+    BUCKET_COUNTS => |m, v| v.put::<List<Uint64>>(&mut m.bucket_counts),
+});
 
-fn dec_quantile(v: &J) -> R<summary_data_point::ValueAtQuantile> {
-    let o = obj(v)?;
-    Ok(summary_data_point::ValueAtQuantile {
-        quantile: field_or_default(o, k::QUANTILE, double)?,
-        value: field_or_default(o, k::VALUE, double)?,
-    })
-}
+message!(SummaryDataPoint {
+    ATTRIBUTES => |m, v| v.put::<Attributes>(&mut m.attributes),
+    START_TIME_UNIX_NANO => |m, v| v.put::<Uint64>(&mut m.start_time_unix_nano),
+    TIME_UNIX_NANO => |m, v| v.put::<Uint64>(&mut m.time_unix_nano),
+    COUNT => |m, v| v.put::<Uint64>(&mut m.count),
+    SUM => |m, v| v.put::<Double>(&mut m.sum),
+    QUANTILE_VALUES => |m, v| v.put::<List<Msg<summary_data_point::ValueAtQuantile>>>(&mut m.quantile_values),
+    FLAGS => |m, v| v.put::<Uint32>(&mut m.flags),
+});
 
-fn dec_exemplar(v: &J) -> R<Exemplar> {
-    use exemplar::Value as V;
-    let o = obj(v)?;
-    let mut slot = None;
-    one_of(&mut slot, k::AS_DOUBLE, field(o, k::AS_DOUBLE, |v| double(v).map(V::AsDouble))?)?;
-    one_of(&mut slot, k::AS_INT, field(o, k::AS_INT, |v| int64(v).map(V::AsInt))?)?;
-    Ok(Exemplar {
-        filtered_attributes: attributes(o, k::FILTERED_ATTRIBUTES)?,
-        time_unix_nano: field_or_default(o, k::TIME_UNIX_NANO, uint64)?,
-        span_id: field_or_default(o, k::SPAN_ID, span_id)?,
-        trace_id: field_or_default(o, k::TRACE_ID, trace_id)?,
-        value: slot.map(|(_, v)| v),
-    })
-}
+message!(summary_data_point::ValueAtQuantile {
+    QUANTILE => |m, v| v.put::<Double>(&mut m.quantile),
+    VALUE => |m, v| v.put::<Double>(&mut m.value),
+});
 
-fn temporality(v: &J) -> R<i32> {
-    enumeration(v, "aggregation temporality", |s| {
-        AggregationTemporality::from_str_name(s).map(|e| e as i32)
-    })
+message!(Exemplar {
+    FILTERED_ATTRIBUTES => |m, v| v.put::<Attributes>(&mut m.filtered_attributes),
+    TIME_UNIX_NANO => |m, v| v.put::<Uint64>(&mut m.time_unix_nano),
+    SPAN_ID => |m, v| v.put::<SpanId>(&mut m.span_id),
+    TRACE_ID => |m, v| v.put::<TraceId>(&mut m.trace_id),
+    #[one_of] AS_DOUBLE => |m, v| v.put_variant::<Double, _>(&mut m.value, exemplar::Value::AsDouble),
+    #[one_of] AS_INT => |m, v| v.put_variant::<Int64, _>(&mut m.value, exemplar::Value::AsInt),
+});
+
+impl ProtoEnum for AggregationTemporality {
+    const WHAT: &'static str = "aggregation temporality";
+    fn number_of(name: &str) -> Option<i32> {
+        Self::from_str_name(name).map(|e| e as i32)
+    }
 }
 
 // Encoders, one per message.

@@ -1,13 +1,16 @@
 //! OTLP/JSON encoding and decoding (traces, metrics, logs), plus plain JSON for attribute values.
 //!
-//! Decoding walks a `serde_json::Value` by hand (opentelemetry-proto's serde feature is off): it
-//! accepts lowerCamelCase and snake_case keys, integers as strings or numbers, enums as numbers or
-//! names, and reports errors with a JSON path. Encoding follows the Collector file exporter format.
+//! Decoding fills the messages as serde_json reads the body (`decode`; opentelemetry-proto's serde
+//! feature is off): it accepts lowerCamelCase and snake_case keys, integers as strings or numbers,
+//! enums as numbers or names, and reports errors with a JSON path. Encoding follows the Collector
+//! file exporter format.
 //!
 //! One file per signal, as the Collector keeps ptrace, pmetric and plog apart: `traces`, `metrics`
-//! and `logs` hold their messages both ways; `common` holds the field names, the decoding machinery
-//! and what every signal shares (AnyValue, attributes, resource, scope).
+//! and `logs` hold their messages both ways; `common` holds the field names and what every signal
+//! shares (AnyValue, attributes, resource, scope); `decode` the decoding machinery.
 
+#[macro_use]
+mod decode;
 mod common;
 mod logs;
 mod metrics;

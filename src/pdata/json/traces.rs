@@ -1,22 +1,18 @@
 //! OTLP/JSON for traces: resource spans down to span events, links and status, both ways.
 
 use super::common::{
-    attributes, dec_resource, dec_scope, decode_with, enc_key_value, enc_list, enc_resource, enc_scope, enumeration, field,
-    field_or_default, k, list, obj, put, put_hex, put_i32, put_list, put_str, put_u32, put_u64, span_id, string, trace_id, u64_string,
-    uint32, uint64, R,
+    enc_key_value, enc_list, enc_resource, enc_scope, k, put, put_hex, put_i32, put_list, put_str, put_u32, put_u64, u64_string, Attributes,
 };
+use super::decode::{self, Enum, List, Msg, ProtoEnum, SpanId, Str, TraceId, Uint32, Uint64};
 use super::JsonError;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use opentelemetry_proto::tonic::common::v1::InstrumentationScope;
+use opentelemetry_proto::tonic::resource::v1::Resource;
 use opentelemetry_proto::tonic::trace::v1::{span, status, ResourceSpans, ScopeSpans, Span, Status};
 use serde_json::{Map, Value};
-use serde_json_borrow::Value as J;
 
 pub(super) fn decode(body: &[u8]) -> Result<ExportTraceServiceRequest, JsonError> {
-    decode_with(body, |o| {
-        Ok(ExportTraceServiceRequest {
-            resource_spans: list(o, k::RESOURCE_SPANS, dec_resource_spans)?,
-        })
-    })
+    decode::decode(body)
 }
 
 pub(super) fn encode(req: &ExportTraceServiceRequest) -> Value {
@@ -27,82 +23,74 @@ pub(super) fn encode(req: &ExportTraceServiceRequest) -> Value {
 
 // Decoders, one per message.
 
-fn dec_resource_spans(v: &J) -> R<ResourceSpans> {
-    let o = obj(v)?;
-    Ok(ResourceSpans {
-        resource: field(o, k::RESOURCE, dec_resource)?,
-        scope_spans: list(o, k::SCOPE_SPANS, dec_scope_spans)?,
-        schema_url: field_or_default(o, k::SCHEMA_URL, string)?,
-    })
+message!(ExportTraceServiceRequest {
+    RESOURCE_SPANS => |m, v| v.put::<List<Msg<ResourceSpans>>>(&mut m.resource_spans),
+});
+
+message!(ResourceSpans {
+    RESOURCE => |m, v| v.put_some::<Msg<Resource>>(&mut m.resource),
+    SCOPE_SPANS => |m, v| v.put::<List<Msg<ScopeSpans>>>(&mut m.scope_spans),
+    SCHEMA_URL => |m, v| v.put::<Str>(&mut m.schema_url),
+});
+
+message!(ScopeSpans {
+    SCOPE => |m, v| v.put_some::<Msg<InstrumentationScope>>(&mut m.scope),
+    SPANS => |m, v| v.put::<List<Msg<Span>>>(&mut m.spans),
+    SCHEMA_URL => |m, v| v.put::<Str>(&mut m.schema_url),
+});
+
+message!(Span {
+    TRACE_ID => |m, v| v.put::<TraceId>(&mut m.trace_id),
+    SPAN_ID => |m, v| v.put::<SpanId>(&mut m.span_id),
+    TRACE_STATE => |m, v| v.put::<Str>(&mut m.trace_state),
+    PARENT_SPAN_ID => |m, v| v.put::<SpanId>(&mut m.parent_span_id),
+    FLAGS => |m, v| v.put::<Uint32>(&mut m.flags),
+    NAME => |m, v| v.put::<Str>(&mut m.name),
+    KIND => |m, v| v.put::<Enum<span::SpanKind>>(&mut m.kind),
+    START_TIME_UNIX_NANO => |m, v| v.put::<Uint64>(&mut m.start_time_unix_nano),
+    END_TIME_UNIX_NANO => |m, v| v.put::<Uint64>(&mut m.end_time_unix_nano),
+    ATTRIBUTES => |m, v| v.put::<Attributes>(&mut m.attributes),
+    DROPPED_ATTRIBUTES_COUNT => |m, v| v.put::<Uint32>(&mut m.dropped_attributes_count),
+    EVENTS => |m, v| v.put::<List<Msg<span::Event>>>(&mut m.events),
+    DROPPED_EVENTS_COUNT => |m, v| v.put::<Uint32>(&mut m.dropped_events_count),
+    LINKS => |m, v| v.put::<List<Msg<span::Link>>>(&mut m.links),
+    DROPPED_LINKS_COUNT => |m, v| v.put::<Uint32>(&mut m.dropped_links_count),
+    STATUS => |m, v| v.put_some::<Msg<Status>>(&mut m.status),
+});
+
+message!(span::Event {
+    TIME_UNIX_NANO => |m, v| v.put::<Uint64>(&mut m.time_unix_nano),
+    NAME => |m, v| v.put::<Str>(&mut m.name),
+    ATTRIBUTES => |m, v| v.put::<Attributes>(&mut m.attributes),
+    DROPPED_ATTRIBUTES_COUNT => |m, v| v.put::<Uint32>(&mut m.dropped_attributes_count),
+});
+
+message!(span::Link {
+    TRACE_ID => |m, v| v.put::<TraceId>(&mut m.trace_id),
+    SPAN_ID => |m, v| v.put::<SpanId>(&mut m.span_id),
+    TRACE_STATE => |m, v| v.put::<Str>(&mut m.trace_state),
+    ATTRIBUTES => |m, v| v.put::<Attributes>(&mut m.attributes),
+    DROPPED_ATTRIBUTES_COUNT => |m, v| v.put::<Uint32>(&mut m.dropped_attributes_count),
+    FLAGS => |m, v| v.put::<Uint32>(&mut m.flags),
+});
+
+message!(Status {
+    MESSAGE => |m, v| v.put::<Str>(&mut m.message),
+    CODE => |m, v| v.put::<Enum<status::StatusCode>>(&mut m.code),
+});
+
+impl ProtoEnum for span::SpanKind {
+    const WHAT: &'static str = "span kind";
+    fn number_of(name: &str) -> Option<i32> {
+        Self::from_str_name(name).map(|e| e as i32)
+    }
 }
 
-fn dec_scope_spans(v: &J) -> R<ScopeSpans> {
-    let o = obj(v)?;
-    Ok(ScopeSpans {
-        scope: field(o, k::SCOPE, dec_scope)?,
-        spans: list(o, k::SPANS, dec_span)?,
-        schema_url: field_or_default(o, k::SCHEMA_URL, string)?,
-    })
-}
-
-fn dec_span(v: &J) -> R<Span> {
-    let o = obj(v)?;
-    Ok(Span {
-        trace_id: field_or_default(o, k::TRACE_ID, trace_id)?,
-        span_id: field_or_default(o, k::SPAN_ID, span_id)?,
-        trace_state: field_or_default(o, k::TRACE_STATE, string)?,
-        parent_span_id: field_or_default(o, k::PARENT_SPAN_ID, span_id)?,
-        flags: field_or_default(o, k::FLAGS, uint32)?,
-        name: field_or_default(o, k::NAME, string)?,
-        kind: field_or_default(o, k::KIND, span_kind)?,
-        start_time_unix_nano: field_or_default(o, k::START_TIME_UNIX_NANO, uint64)?,
-        end_time_unix_nano: field_or_default(o, k::END_TIME_UNIX_NANO, uint64)?,
-        attributes: attributes(o, k::ATTRIBUTES)?,
-        dropped_attributes_count: field_or_default(o, k::DROPPED_ATTRIBUTES_COUNT, uint32)?,
-        events: list(o, k::EVENTS, dec_event)?,
-        dropped_events_count: field_or_default(o, k::DROPPED_EVENTS_COUNT, uint32)?,
-        links: list(o, k::LINKS, dec_link)?,
-        dropped_links_count: field_or_default(o, k::DROPPED_LINKS_COUNT, uint32)?,
-        status: field(o, k::STATUS, dec_status)?,
-    })
-}
-
-fn dec_event(v: &J) -> R<span::Event> {
-    let o = obj(v)?;
-    Ok(span::Event {
-        time_unix_nano: field_or_default(o, k::TIME_UNIX_NANO, uint64)?,
-        name: field_or_default(o, k::NAME, string)?,
-        attributes: attributes(o, k::ATTRIBUTES)?,
-        dropped_attributes_count: field_or_default(o, k::DROPPED_ATTRIBUTES_COUNT, uint32)?,
-    })
-}
-
-fn dec_link(v: &J) -> R<span::Link> {
-    let o = obj(v)?;
-    Ok(span::Link {
-        trace_id: field_or_default(o, k::TRACE_ID, trace_id)?,
-        span_id: field_or_default(o, k::SPAN_ID, span_id)?,
-        trace_state: field_or_default(o, k::TRACE_STATE, string)?,
-        attributes: attributes(o, k::ATTRIBUTES)?,
-        dropped_attributes_count: field_or_default(o, k::DROPPED_ATTRIBUTES_COUNT, uint32)?,
-        flags: field_or_default(o, k::FLAGS, uint32)?,
-    })
-}
-
-fn dec_status(v: &J) -> R<Status> {
-    let o = obj(v)?;
-    Ok(Status {
-        message: field_or_default(o, k::MESSAGE, string)?,
-        code: field_or_default(o, k::CODE, status_code)?,
-    })
-}
-
-fn span_kind(v: &J) -> R<i32> {
-    enumeration(v, "span kind", |s| span::SpanKind::from_str_name(s).map(|e| e as i32))
-}
-
-fn status_code(v: &J) -> R<i32> {
-    enumeration(v, "status code", |s| status::StatusCode::from_str_name(s).map(|e| e as i32))
+impl ProtoEnum for status::StatusCode {
+    const WHAT: &'static str = "status code";
+    fn number_of(name: &str) -> Option<i32> {
+        Self::from_str_name(name).map(|e| e as i32)
+    }
 }
 
 // Encoders, one per message.
