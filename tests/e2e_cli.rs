@@ -535,6 +535,20 @@ fn gen_sends_where_the_sdk_variables_point_and_exactly_its_count() {
     assert_eq!(b.get_json("/api/v1/status").1["storage"]["metric_points"], 45);
     let (_, metrics) = b.get_json("/api/v1/metrics");
     assert!(metrics["metrics"].as_array().unwrap().len() >= 4, "a realistic handful: {metrics}");
+    // Over gRPC each request is encoded once, when it is made, and its bytes are counted.
+    let out = gen_with(
+        &["metrics", "--count", "12", "--rate", "0", "--json"],
+        &[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", grpc.as_str()),
+            ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
+            token,
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let summary: serde_json::Value = serde_json::from_slice(out.stdout.trim_ascii_end().rsplit(|b| *b == b'\n').next().unwrap()).unwrap();
+    assert_eq!(summary["items"], 12, "{summary}");
+    assert!(summary["bytes"].as_u64().unwrap() > 0, "{summary}");
+    assert_eq!(b.get_json("/api/v1/status").1["storage"]["metric_points"], 57);
 
     // Each generated log record lies inside the span it names, and that span was sent too.
     let (_, logs) = b.get_json("/api/v1/logs?limit=20");
