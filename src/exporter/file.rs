@@ -21,6 +21,7 @@
 //! been handed to the OS. A failed write is cut off again, so the file never holds half a record,
 //! and the batch is refused retryably. Every `flush_interval` the file is also synced to disk.
 
+use super::QueueDir;
 use crate::config::{ComponentId, Parser};
 use crate::pipeline::ack::AckToken;
 use crate::pipeline::{Consumer, Envelope, PipelineData, PipelineError};
@@ -272,9 +273,14 @@ enum Job {
 }
 
 impl FileExporter {
-    /// `data_dir` is where a persistent sending queue lives (None: an in-memory box); the file
+    /// `queue_dir` is where a persistent sending queue lives (None: an in-memory box); the file
     /// exporter writes its `path` (relative to the working directory, as in the Collector).
-    pub fn new(id: &ComponentId, config: &FileExporterConfig, _data_dir: Option<&Path>, counters: PerSignal) -> anyhow::Result<Self> {
+    pub fn new(
+        id: &ComponentId,
+        config: &FileExporterConfig,
+        _queue_dir: Option<QueueDir<'_>>,
+        counters: PerSignal,
+    ) -> anyhow::Result<Self> {
         let path = config.path.clone();
         if config.create_directory {
             if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {

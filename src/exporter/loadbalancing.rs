@@ -56,6 +56,7 @@
 
 use super::otlp::{self, OtlpExporterConfig};
 use super::sender::{auth_ref, storage_ref, SENDER_KEYS};
+use super::QueueDir;
 use super::{ExporterContext, ExporterFactory};
 use crate::config::{ComponentId, Parser, Settings};
 use crate::hash::fnv1a_64;
@@ -73,7 +74,6 @@ use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
 use serde_yaml_ng::{Mapping, Value};
 use std::marker::PhantomData;
 use std::net::{IpAddr, Ipv6Addr, SocketAddr};
-use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::Duration;
@@ -143,7 +143,7 @@ impl ExporterFactory for Factory {
             context.id,
             settings.get(),
             context.authorization.as_ref(),
-            context.data_dir,
+            context.queue_dir,
             context.counters.clone(),
         )
     }
@@ -190,19 +190,19 @@ pub fn exporter(
     id: &ComponentId,
     config: &LoadBalancingConfig,
     authorization: Option<&crate::extension::ClientAuthorization>,
-    data_dir: Option<&Path>,
+    queue_dir: Option<QueueDir<'_>>,
     counters: PerSignal,
 ) -> anyhow::Result<SignalConsumers> {
     let start = {
         let id = id.clone();
         let authorization = authorization.cloned();
-        let data_dir = data_dir.map(Path::to_path_buf);
+        let queue_dir = queue_dir.map(|dir| (dir.directory.to_path_buf(), dir.fsync));
         move |endpoint: &str, otlp: &OtlpExporterConfig| -> anyhow::Result<SignalConsumers> {
             let sender = otlp::exporter(
                 &backend_id(&id, endpoint),
                 otlp,
                 authorization.as_ref(),
-                data_dir.as_deref(),
+                queue_dir.as_ref().map(|(directory, fsync)| QueueDir { directory, fsync: *fsync }),
                 counters.clone(),
             )?;
             Ok(SignalConsumers::all(Arc::new(sender)))
@@ -1140,6 +1140,7 @@ mod tests {
     use opentelemetry_proto::tonic::resource::v1::Resource;
     use std::collections::{BTreeMap, BTreeSet, VecDeque};
     use std::net::Ipv4Addr;
+    use std::path::Path;
     use std::sync::atomic::AtomicBool;
 
     /// Keeps what it receives, unsettled, until told to commit; remembers being shut down.
@@ -1628,7 +1629,7 @@ mod tests {
         );
         assert_eq!(errors, Vec::<String>::new());
         let id = ComponentId::parse("loadbalancing/lb").unwrap();
-        let consumers = exporter(&id, &config, None, Some(dir.path()), PerSignal::detached("x")).unwrap();
+        let consumers = exporter(&id, &config, None, Some(QueueDir::new(dir.path())), PerSignal::detached("x")).unwrap();
         for endpoint in ["127.0.0.1%3A1", "127.0.0.1%3A2"] {
             let file = dir.path().join(format!("queues/loadbalancing%2Flb%2F{endpoint}.db"));
             assert!(file.is_file(), "{} exists", file.display());
@@ -2185,7 +2186,7 @@ service:
         );
         assert_eq!(errors, Vec::<String>::new());
         let id = ComponentId::parse("loadbalancing/lb").unwrap();
-        let consumers = exporter(&id, &config, None, Some(dir.path()), PerSignal::detached("x")).unwrap();
+        let consumers = exporter(&id, &config, None, Some(QueueDir::new(dir.path())), PerSignal::detached("x")).unwrap();
         let queues: Vec<String> = std::fs::read_dir(dir.path().join("queues"))
             .unwrap()
             .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())

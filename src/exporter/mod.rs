@@ -47,11 +47,27 @@ macro_rules! exporter_factory {
                 context: &$crate::exporter::ExporterContext<'_>,
                 settings: &$crate::config::Settings,
             ) -> anyhow::Result<$crate::pipeline::SignalConsumers> {
-                let exporter = $new(context.id, settings.get(), context.data_dir, context.counters.clone())?;
+                let exporter = $new(context.id, settings.get(), context.queue_dir, context.counters.clone())?;
                 Ok($crate::pipeline::SignalConsumers::all(std::sync::Arc::new(exporter)))
             }
         }
     };
+}
+
+/// Where an exporter keeps its persistent sending queue, and how hard it holds on to it.
+#[derive(Clone, Copy, Debug)]
+pub struct QueueDir<'a> {
+    pub directory: &'a Path,
+    /// Each write synced to the disk before it is acknowledged, so that it survives the machine
+    /// losing power too (the storage extension's `fsync: true`; `SendingQueue::syncing_each_write`).
+    pub fsync: bool,
+}
+
+impl<'a> QueueDir<'a> {
+    /// A queue directory whose writes survive otelbox crashing, not the machine losing power.
+    pub fn new(directory: &'a Path) -> QueueDir<'a> {
+        QueueDir { directory, fsync: false }
+    }
 }
 
 /// What an exporter instance is built with besides its settings.
@@ -60,7 +76,7 @@ pub struct ExporterContext<'a> {
     pub store: &'a Arc<Store>,
     /// Where persistent sending queues live: the directory of the storage extension its settings
     /// name (`sending_queue.storage`), else the box's data directory; None for an in-memory box.
-    pub data_dir: Option<&'a Path>,
+    pub queue_dir: Option<QueueDir<'a>>,
     /// Its counters per signal (the topology counts what it receives and refuses; the exporter
     /// counts what it sends, queues and drops).
     pub counters: PerSignal,

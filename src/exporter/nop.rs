@@ -2,12 +2,12 @@
 //! `nop` exporter, for a pipeline whose data should go nowhere, e.g. one that only feeds a
 //! connector's counts). What it drops is counted as sent, so the pipeline's figures add up.
 
+use super::QueueDir;
 use crate::config::{ComponentId, Parser};
 use crate::pipeline::{Consumer, Envelope, PipelineData, PipelineError};
 use crate::telemetry::PerSignal;
 use futures::future::BoxFuture;
 use serde_yaml_ng::Value;
-use std::path::Path;
 
 crate::exporter_factory!(Factory, "nop", parse, NopExporter::new);
 
@@ -23,7 +23,7 @@ pub struct NopExporter {
 }
 
 impl NopExporter {
-    pub fn new(_id: &ComponentId, _config: &(), _data_dir: Option<&Path>, counters: PerSignal) -> anyhow::Result<Self> {
+    pub fn new(_id: &ComponentId, _config: &(), _queue_dir: Option<QueueDir<'_>>, counters: PerSignal) -> anyhow::Result<Self> {
         Ok(NopExporter { counters })
     }
 }

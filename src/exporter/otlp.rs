@@ -35,6 +35,7 @@ use super::sender::{
     error_chain, parse_auth, parse_compression, parse_headers, parse_sender, Compression, Delivered, Headers, Sender, SenderSettings,
     Transport, SENDER_KEYS,
 };
+use super::QueueDir;
 use super::{ExporterContext, ExporterFactory};
 use crate::config::{ComponentId, Parser, Settings};
 use crate::extension::ClientAuthorization;
@@ -87,7 +88,7 @@ impl ExporterFactory for Factory {
             context.id,
             settings.get(),
             context.authorization.as_ref(),
-            context.data_dir,
+            context.queue_dir,
             context.counters.clone(),
         )?;
         Ok(SignalConsumers::all(Arc::new(sender)))
@@ -220,17 +221,17 @@ fn tls_config(tls: &ClientTls) -> anyhow::Result<ClientTlsConfig> {
 
 /// The `otlp` exporter: the forwarding `Sender` over the gRPC transport. `authorization` is the
 /// value of the client authenticator `auth` names (the service asks it), sent as `authorization`
-/// metadata with every call. `data_dir` is where a persistent sending queue lives (None: an
+/// metadata with every call. `queue_dir` is where a persistent sending queue lives (None: an
 /// in-memory box). Connects lazily, so a destination that is down at start-up only delays delivery.
 pub fn exporter(
     id: &ComponentId,
     config: &OtlpExporterConfig,
     authorization: Option<&ClientAuthorization>,
-    data_dir: Option<&Path>,
+    queue_dir: Option<QueueDir<'_>>,
     counters: PerSignal,
 ) -> anyhow::Result<Sender> {
     let transport = GrpcTransport::new(config, authorization).map_err(|e| anyhow::anyhow!("exporter {id}: {e}"))?;
-    Sender::start(id, Arc::new(transport), &config.sender, data_dir, counters)
+    Sender::start(id, Arc::new(transport), &config.sender, queue_dir, counters)
 }
 
 struct GrpcTransport {
@@ -694,7 +695,14 @@ mod tests {
         let addr = listener.local_addr().unwrap();
         drop(listener);
         let counters = PerSignal::detached("x");
-        let exporter = exporter(&upstream_id(), &settings(&example(addr)), None, Some(dir.path()), counters.clone()).unwrap();
+        let exporter = exporter(
+            &upstream_id(),
+            &settings(&example(addr)),
+            None,
+            Some(QueueDir::new(dir.path())),
+            counters.clone(),
+        )
+        .unwrap();
         let (ack, committed) = AckToken::new();
         Consumer::consume(&exporter, Envelope::new(golden::logs(), ack)).await.unwrap();
         assert_eq!(committed.await.unwrap(), Ok(()), "accepted while the destination is down");

@@ -43,6 +43,7 @@ use super::sender::{
     parse_auth, parse_client_tls, parse_compression, parse_headers, parse_sender, request_headers, set_authorization, Compression,
     Delivered, Headers, HttpClient, Sender, SenderSettings, Transport, SENDER_KEYS,
 };
+use super::QueueDir;
 use super::{ExporterContext, ExporterFactory};
 use crate::config::{ComponentId, Parser, Settings};
 use crate::extension::ClientAuthorization;
@@ -60,7 +61,6 @@ use reqwest::header::{HeaderMap, HeaderValue, CONTENT_ENCODING, CONTENT_TYPE, RE
 use reqwest::Url;
 use serde_yaml_ng::Value;
 use std::io::Write;
-use std::path::Path;
 use std::sync::Arc;
 
 /// The wire format of request bodies.
@@ -114,7 +114,7 @@ impl ExporterFactory for Factory {
             context.id,
             settings.get(),
             context.authorization.as_ref(),
-            context.data_dir,
+            context.queue_dir,
             context.counters.clone(),
         )?;
         Ok(SignalConsumers::all(Arc::new(sender)))
@@ -215,17 +215,17 @@ fn signal_url(base: &Url, signal: Signal) -> Url {
 
 /// The `otlphttp` exporter: the forwarding `Sender` over the HTTP transport. `authorization` is the
 /// value of the client authenticator `auth` names (the service asks it), sent as the
-/// `Authorization` header of every request. `data_dir` is where a persistent sending queue lives
+/// `Authorization` header of every request. `queue_dir` is where a persistent sending queue lives
 /// (None: an in-memory box).
 pub fn exporter(
     id: &ComponentId,
     config: &OtlpHttpExporterConfig,
     authorization: Option<&ClientAuthorization>,
-    data_dir: Option<&Path>,
+    queue_dir: Option<QueueDir<'_>>,
     counters: PerSignal,
 ) -> anyhow::Result<Sender> {
     let transport = HttpTransport::new(config, authorization).map_err(|e| anyhow::anyhow!("exporter {id}: {e}"))?;
-    Sender::start(id, Arc::new(transport), &config.sender, data_dir, counters)
+    Sender::start(id, Arc::new(transport), &config.sender, queue_dir, counters)
 }
 
 /// The most of an answer's body read (for partial successes and error messages).
@@ -421,6 +421,7 @@ mod tests {
     use std::collections::VecDeque;
     use std::io::Read;
     use std::net::SocketAddr;
+    use std::path::Path;
     use std::sync::atomic::Ordering;
     use std::sync::Mutex;
     use std::time::{Duration, Instant};

@@ -60,6 +60,7 @@ use super::sender::{
     parse_auth, parse_client_tls, parse_headers, parse_sender, request_headers, set_authorization, Delivered, Headers, HttpClient, Sender,
     SenderSettings, Transport, SENDER_KEYS,
 };
+use super::QueueDir;
 use super::{ExporterContext, ExporterFactory};
 use crate::config::{ComponentId, Parser, Settings};
 use crate::extension::ClientAuthorization;
@@ -81,7 +82,6 @@ use prost::Message;
 use reqwest::Url;
 use serde_yaml_ng::{Mapping, Value};
 use std::collections::{BTreeMap, HashMap};
-use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::SystemTime;
@@ -206,7 +206,7 @@ impl ExporterFactory for Factory {
             context.id,
             settings.get(),
             context.authorization.as_ref(),
-            context.data_dir,
+            context.queue_dir,
             context.counters.clone(),
         )?;
         let metrics: SharedConsumer<ExportMetricsServiceRequest> = Arc::new(sender);
@@ -781,17 +781,17 @@ fn write_requests(series: Vec<TimeSeries>, max_bytes: usize) -> Vec<WriteRequest
 // Sending.
 
 /// The `prometheusremotewrite` exporter: the forwarding `Sender` over the remote-write transport.
-/// `authorization` is the value of the client authenticator `auth` names; `data_dir` is where a
+/// `authorization` is the value of the client authenticator `auth` names; `queue_dir` is where a
 /// persistent sending queue lives (None: an in-memory box).
 pub fn exporter(
     id: &ComponentId,
     config: &PrometheusRemoteWriteExporterConfig,
     authorization: Option<&ClientAuthorization>,
-    data_dir: Option<&Path>,
+    queue_dir: Option<QueueDir<'_>>,
     counters: PerSignal,
 ) -> anyhow::Result<Sender> {
     let transport = RemoteWriteTransport::new(config, authorization).map_err(|e| anyhow::anyhow!("exporter {id}: {e}"))?;
-    Sender::start(id, Arc::new(transport), &config.sender, data_dir, counters)
+    Sender::start(id, Arc::new(transport), &config.sender, queue_dir, counters)
 }
 
 /// The most of an answer's body read (for error messages).

@@ -20,6 +20,7 @@
 
 use super::queue::{parse_queue, QueueError, QueueSettings, QueuedBatch, SendingQueue, Sizer};
 use super::retry::{parse_retry, Backoff, GiveUp, RetrySettings, SendError};
+use super::QueueDir;
 use crate::config::{ComponentId, Parser};
 use crate::pdata::Signal;
 use crate::pipeline::{Consumer, Envelope, PipelineData, PipelineError};
@@ -28,7 +29,6 @@ use bytes::Bytes;
 use futures::future::BoxFuture;
 use serde_yaml_ng::{Mapping, Value};
 use std::fmt;
-use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -285,26 +285,29 @@ impl<T: PipelineData> Consumer<T> for Sender {
 }
 
 impl Sender {
-    /// Opens the queue (persistent under `data_dir`, else in memory) and starts its workers, which
+    /// Opens the queue (persistent under `queue_dir`, else in memory) and starts its workers, which
     /// begin with whatever an earlier run left queued. Must run inside the tokio runtime.
     pub fn start(
         id: &ComponentId,
         transport: Arc<dyn Transport>,
         settings: &SenderSettings,
-        data_dir: Option<&Path>,
+        queue_dir: Option<QueueDir<'_>>,
         counters: PerSignal,
     ) -> anyhow::Result<Sender> {
         let runtime = tokio::runtime::Handle::try_current().map_err(|_| anyhow::anyhow!("exporter {id}: needs the tokio runtime"))?;
-        let queue = match (settings.queue.enabled, data_dir) {
+        let queue = match (settings.queue.enabled, queue_dir) {
             (false, _) => None,
             (true, None) => Some(Arc::new(
                 SendingQueue::in_memory(settings.queue.queue_size, counters.clone()).measured_in(settings.queue.sizer),
             )),
             (true, Some(dir)) => {
-                let path = super::queue::queue_path(dir, &id.to_string());
-                let queue = SendingQueue::open(&path, settings.queue.queue_size, counters.clone())
+                let path = super::queue::queue_path(dir.directory, &id.to_string());
+                let mut queue = SendingQueue::open(&path, settings.queue.queue_size, counters.clone())
                     .map_err(|e| anyhow::anyhow!("exporter {id}: {e}"))?
                     .measured_in(settings.queue.sizer);
+                if dir.fsync {
+                    queue = queue.syncing_each_write().map_err(|e| anyhow::anyhow!("exporter {id}: {e}"))?;
+                }
                 if !queue.is_empty() {
                     tracing::info!(exporter = %id, batches = queue.len(), path = %path.display(), "sending what the last run left queued");
                 }
@@ -756,10 +759,10 @@ mod tests {
         id: &ComponentId,
         transport: Arc<dyn Transport>,
         settings: &SenderSettings,
-        data_dir: Option<&Path>,
+        queue_dir: Option<QueueDir<'_>>,
         counters: PerSignal,
     ) -> anyhow::Result<Sender> {
-        let mut sender = Sender::start(id, transport, settings, data_dir, counters)?;
+        let mut sender = Sender::start(id, transport, settings, queue_dir, counters)?;
         sender.memory_drain = Duration::from_millis(100);
         Ok(sender)
     }
@@ -895,7 +898,7 @@ mod tests {
         let mut settings = settings(true, 10, None);
         settings.retry.initial_interval = Duration::from_secs(30);
         settings.retry.max_interval = Duration::from_secs(30);
-        let sender = start(&id(), down.clone(), &settings, Some(dir.path()), counters.clone()).unwrap();
+        let sender = start(&id(), down.clone(), &settings, Some(QueueDir::new(dir.path())), counters.clone()).unwrap();
         for n in [1, 2, 3] {
             let (ack, committed) = AckToken::new();
             sender.accept(Envelope::new(logs(n), ack)).await.unwrap();
@@ -911,7 +914,7 @@ mod tests {
         let up = Scripted::new(vec![], Ok(Delivered::default()));
         let counters = PerSignal::detached("x");
         assert_eq!(count(&counters, |c| &c.queued), 0);
-        let sender = start(&id(), up.clone(), &settings, Some(dir.path()), counters.clone()).unwrap();
+        let sender = start(&id(), up.clone(), &settings, Some(QueueDir::new(dir.path())), counters.clone()).unwrap();
         wait_until("sent", || count(&counters, |c| &c.sent) == 6).await;
         let mut sent: Vec<Bytes> = up.attempts().into_iter().map(|a| a.1).collect();
         sent.sort_by_key(|b| b.len());

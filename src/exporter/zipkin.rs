@@ -43,6 +43,7 @@ use super::sender::{
     error_chain, parse_compression, parse_headers, parse_sender, Compression, Delivered, Headers, Sender, SenderSettings, Transport,
     SENDER_KEYS,
 };
+use super::QueueDir;
 use super::{ExporterContext, ExporterFactory};
 use crate::config::{ComponentId, Parser, Settings};
 use crate::pdata::json::{any_value_to_plain, attributes_to_plain};
@@ -63,7 +64,6 @@ use serde_yaml_ng::Value;
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::net::IpAddr;
-use std::path::Path;
 use std::sync::Arc;
 use std::time::SystemTime;
 
@@ -101,7 +101,7 @@ crate::component_type!(Factory, "zipkin", &[Signal::Traces], parse, refs: storag
 
 impl ExporterFactory for Factory {
     fn build(&self, context: &ExporterContext<'_>, settings: &Settings) -> anyhow::Result<SignalConsumers> {
-        let sender = exporter(context.id, settings.get(), context.data_dir, context.counters.clone())?;
+        let sender = exporter(context.id, settings.get(), context.queue_dir, context.counters.clone())?;
         let traces: SharedConsumer<ExportTraceServiceRequest> = Arc::new(sender);
         Ok(SignalConsumers {
             traces: Some(traces),
@@ -202,11 +202,16 @@ fn parse_url(p: &mut Parser, value: &Value, path: &str) -> Option<Url> {
     }
 }
 
-/// The `zipkin` exporter: the forwarding `Sender` over the Zipkin transport. `data_dir` is where a
+/// The `zipkin` exporter: the forwarding `Sender` over the Zipkin transport. `queue_dir` is where a
 /// persistent sending queue lives (None: an in-memory box).
-pub fn exporter(id: &ComponentId, config: &ZipkinExporterConfig, data_dir: Option<&Path>, counters: PerSignal) -> anyhow::Result<Sender> {
+pub fn exporter(
+    id: &ComponentId,
+    config: &ZipkinExporterConfig,
+    queue_dir: Option<QueueDir<'_>>,
+    counters: PerSignal,
+) -> anyhow::Result<Sender> {
     let transport = ZipkinTransport::new(config).map_err(|e| anyhow::anyhow!("exporter {id}: {e}"))?;
-    Sender::start(id, Arc::new(transport), &config.sender, data_dir, counters)
+    Sender::start(id, Arc::new(transport), &config.sender, queue_dir, counters)
 }
 
 /// The most of an answer's body read (for error messages).

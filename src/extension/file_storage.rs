@@ -2,9 +2,10 @@
 //! A forwarding exporter naming it in `sending_queue.storage` keeps its persistent sending queue
 //! there instead of in the box's data directory. `directory` defaults to the Collector's
 //! `/var/lib/otelcol/file_storage`; it must exist unless `create_directory: true`. `timeout` and
-//! `compaction` are accepted (otelbox's queue, a SQLite index and payload files, needs neither), and
-//! so is `fsync`: the queue never syncs each write, as with the Collector's default `fsync: false`;
-//! what it acknowledged survives otelbox crashing, not the machine losing power.
+//! `compaction` are accepted (otelbox's queue, a SQLite index and payload files, needs neither).
+//! With the Collector's default `fsync: false`, what a queue acknowledged survives otelbox
+//! crashing, not the machine losing power; with `fsync: true` each write is synced to the disk
+//! before it is acknowledged (payload files, their directory and the index's commits).
 
 use crate::config::{ComponentId, Parser, Settings};
 use crate::extension::{Extension, ExtensionFactory};
@@ -17,6 +18,7 @@ use std::sync::Arc;
 pub struct FileStorageConfig {
     pub directory: PathBuf,
     pub create_directory: bool,
+    pub fsync: bool,
 }
 
 pub struct Factory;
@@ -35,6 +37,7 @@ pub fn parse(p: &mut Parser, value: &Value, path: &str) -> FileStorageConfig {
     let mut config = FileStorageConfig {
         directory: PathBuf::from("/var/lib/otelcol/file_storage"),
         create_directory: false,
+        fsync: false,
     };
     let Some(body) = p.mapping(Some(value), path) else {
         return config;
@@ -60,6 +63,9 @@ pub fn parse(p: &mut Parser, value: &Value, path: &str) -> FileStorageConfig {
     }
     if let Some(v) = body.get("create_directory") {
         config.create_directory = p.boolean(v, &format!("{path}.create_directory")).unwrap_or(false);
+    }
+    if let Some(v) = body.get("fsync") {
+        config.fsync = p.boolean(v, &format!("{path}.fsync")).unwrap_or(false);
     }
     for key in ["timeout"] {
         if let Some(v) = body.get(key) {
@@ -95,5 +101,9 @@ impl Extension for FileStorage {
 
     fn storage_directory(&self) -> Option<&Path> {
         Some(&self.config.directory)
+    }
+
+    fn storage_syncs_each_write(&self) -> bool {
+        self.config.fsync
     }
 }

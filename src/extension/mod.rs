@@ -45,6 +45,11 @@ pub trait Extension: Send + Sync {
     fn storage_directory(&self) -> Option<&Path> {
         None
     }
+    /// For a storage extension: whether what is kept there is synced to the disk with each write
+    /// (`file_storage`'s `fsync`).
+    fn storage_syncs_each_write(&self) -> bool {
+        false
+    }
     /// Told when the box starts serving (`true`) and when it starts shutting down (`false`).
     fn set_ready(&self, _ready: bool) {}
 }
@@ -196,6 +201,14 @@ impl Extensions {
             .iter()
             .find(|(running, _)| running == id)
             .and_then(|(_, extension)| extension.storage_directory())
+    }
+
+    /// Whether the storage extension `id` syncs each write (false if it is none).
+    pub fn storage_syncs_each_write(&self, id: &ComponentId) -> bool {
+        self.running
+            .iter()
+            .find(|(running, _)| running == id)
+            .is_some_and(|(_, extension)| extension.storage_syncs_each_write())
     }
 
     /// Tells every extension whether the box serves (health checks answer accordingly).

@@ -14,6 +14,7 @@
 use crate::components::{find, REGISTRY};
 use crate::config::{ComponentId, ComponentType, Config, Kind, Pipeline, Settings};
 use crate::connector::ConnectorOutput;
+use crate::exporter::QueueDir;
 use crate::exporter::{ExporterContext, AUTHENTICATOR_REF};
 use crate::extension::Extensions;
 use crate::memory::{MemoryGauge, MemoryGauges};
@@ -87,14 +88,17 @@ impl Topology {
                     continue;
                 }
                 match resources.extensions.storage_directory(&ext) {
-                    Some(dir) => storage = Some(dir.to_path_buf()),
+                    Some(dir) => storage = Some((dir.to_path_buf(), resources.extensions.storage_syncs_each_write(&ext))),
                     None => anyhow::bail!("exporters.{id}.{at}: extension \"{ext}\" is not a storage extension (such as file_storage)"),
                 }
             }
             let context = ExporterContext {
                 id,
                 store: resources.store,
-                data_dir: storage.as_deref().or(resources.data_dir.as_deref()),
+                queue_dir: match &storage {
+                    Some((directory, fsync)) => Some(QueueDir { directory, fsync: *fsync }),
+                    None => resources.data_dir.as_deref().map(QueueDir::new),
+                },
                 counters: counters.clone(),
                 authorization,
             };

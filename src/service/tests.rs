@@ -323,13 +323,14 @@ fn an_authenticator_must_be_configured_and_enabled() {
 }
 
 /// An exporter naming a `file_storage` extension in `sending_queue.storage` keeps its persistent
-/// queue in the extension's directory, not in the box's data directory.
+/// queue in the extension's directory, not in the box's data directory; the extension's `fsync`
+/// reaches the service (the queue's own test checks what it then syncs).
 #[tokio::test]
 async fn a_sending_queue_lives_in_the_storage_extension_it_names() {
     let data_dir = tempfile::tempdir().unwrap();
     let storage_dir = tempfile::tempdir().unwrap();
     let yaml = format!(
-        "extensions:\n  file_storage/queues: {{ directory: '{}' }}\n\
+        "extensions:\n  file_storage/queues: {{ directory: '{}', fsync: true }}\n\
          receivers:\n  otlp: {{ protocols: {{ http: {{ endpoint: 127.0.0.1:0 }} }} }}\n\
          exporters:\n  otlp/upstream: {{ endpoint: 127.0.0.1:1, tls: {{ insecure: true }}, sending_queue: {{ storage: file_storage/queues }} }}\n\
          service:\n  extensions: [file_storage/queues]\n  pipelines:\n    traces: {{ receivers: [otlp], exporters: [otlp/upstream] }}\n",
@@ -337,6 +338,8 @@ async fn a_sending_queue_lives_in_the_storage_extension_it_names() {
     );
     let config = parse_config(&yaml).unwrap_or_else(|e| panic!("{e}"));
     let extensions = super::start_extensions(&config).await.unwrap();
+    assert!(extensions.storage_syncs_each_write(&id("file_storage/queues")));
+    assert!(!extensions.storage_syncs_each_write(&id("otlp")), "not a storage extension");
     let store = memory_store();
     let components = crate::telemetry::Components::default();
     let topology = super::Topology::build(

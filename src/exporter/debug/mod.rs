@@ -16,7 +16,6 @@ use crate::telemetry::PerSignal;
 use futures::future::BoxFuture;
 use serde_yaml_ng::Value;
 use std::io::Write;
-use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -97,7 +96,12 @@ struct Printer {
 
 impl DebugExporter {
     /// `data_dir` is where a persistent sending queue lives (None: an in-memory box).
-    pub fn new(id: &ComponentId, config: &DebugExporterConfig, _data_dir: Option<&Path>, counters: PerSignal) -> anyhow::Result<Self> {
+    pub fn new(
+        id: &ComponentId,
+        config: &DebugExporterConfig,
+        _queue_dir: Option<crate::exporter::QueueDir<'_>>,
+        counters: PerSignal,
+    ) -> anyhow::Result<Self> {
         Ok(DebugExporter::with_output(id, config, counters, Box::new(std::io::stderr())))
     }
 

@@ -1565,6 +1565,7 @@ operators:
                 &Settings::new(file_storage::FileStorageConfig {
                     directory: state.path().to_path_buf(),
                     create_directory: false,
+                    fsync: false,
                 }),
             )
             .unwrap();
