@@ -21,8 +21,8 @@
 //! been handed to the OS. A failed write is cut off again, so the file never holds half a record,
 //! and the batch is refused retryably. Every `flush_interval` the file is also synced to disk.
 
-use super::QueueDir;
 use crate::config::{ComponentId, Parser};
+use crate::extension::StorageDir;
 use crate::pipeline::ack::AckToken;
 use crate::pipeline::{Consumer, Envelope, PipelineData, PipelineError};
 use crate::telemetry::{ComponentCounters, PerSignal};
@@ -278,7 +278,7 @@ impl FileExporter {
     pub fn new(
         id: &ComponentId,
         config: &FileExporterConfig,
-        _queue_dir: Option<QueueDir<'_>>,
+        _queue_dir: Option<StorageDir<'_>>,
         counters: PerSignal,
     ) -> anyhow::Result<Self> {
         let path = config.path.clone();

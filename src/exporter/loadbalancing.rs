@@ -56,9 +56,9 @@
 
 use super::otlp::{self, OtlpExporterConfig};
 use super::sender::{auth_ref, storage_ref, SENDER_KEYS};
-use super::QueueDir;
 use super::{ExporterContext, ExporterFactory};
 use crate::config::{ComponentId, Parser, Settings};
+use crate::extension::StorageDir;
 use crate::hash::fnv1a_64;
 use crate::pdata::{service_name, Signal};
 use crate::pipeline::ack::AckToken;
@@ -190,7 +190,7 @@ pub fn exporter(
     id: &ComponentId,
     config: &LoadBalancingConfig,
     authorization: Option<&crate::extension::ClientAuthorization>,
-    queue_dir: Option<QueueDir<'_>>,
+    queue_dir: Option<StorageDir<'_>>,
     counters: PerSignal,
 ) -> anyhow::Result<SignalConsumers> {
     let start = {
@@ -202,7 +202,7 @@ pub fn exporter(
                 &backend_id(&id, endpoint),
                 otlp,
                 authorization.as_ref(),
-                queue_dir.as_ref().map(|(directory, fsync)| QueueDir { directory, fsync: *fsync }),
+                queue_dir.as_ref().map(|(directory, fsync)| StorageDir { directory, fsync: *fsync }),
                 counters.clone(),
             )?;
             Ok(SignalConsumers::all(Arc::new(sender)))
@@ -1629,7 +1629,7 @@ mod tests {
         );
         assert_eq!(errors, Vec::<String>::new());
         let id = ComponentId::parse("loadbalancing/lb").unwrap();
-        let consumers = exporter(&id, &config, None, Some(QueueDir::new(dir.path())), PerSignal::detached("x")).unwrap();
+        let consumers = exporter(&id, &config, None, Some(StorageDir::new(dir.path())), PerSignal::detached("x")).unwrap();
         for endpoint in ["127.0.0.1%3A1", "127.0.0.1%3A2"] {
             let file = dir.path().join(format!("queues/loadbalancing%2Flb%2F{endpoint}.db"));
             assert!(file.is_file(), "{} exists", file.display());
@@ -2186,7 +2186,7 @@ service:
         );
         assert_eq!(errors, Vec::<String>::new());
         let id = ComponentId::parse("loadbalancing/lb").unwrap();
-        let consumers = exporter(&id, &config, None, Some(QueueDir::new(dir.path())), PerSignal::detached("x")).unwrap();
+        let consumers = exporter(&id, &config, None, Some(StorageDir::new(dir.path())), PerSignal::detached("x")).unwrap();
         let queues: Vec<String> = std::fs::read_dir(dir.path().join("queues"))
             .unwrap()
             .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())

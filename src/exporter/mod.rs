@@ -21,10 +21,10 @@ pub mod storage;
 pub mod zipkin;
 
 use crate::config::{ComponentId, ComponentType, Settings};
+use crate::extension::StorageDir;
 use crate::pipeline::SignalConsumers;
 use crate::store::Store;
 use crate::telemetry::PerSignal;
-use std::path::Path;
 use std::sync::Arc;
 
 /// Builds an exporter type's one instance, shared by every pipeline using it.
@@ -54,29 +54,13 @@ macro_rules! exporter_factory {
     };
 }
 
-/// Where an exporter keeps its persistent sending queue, and how hard it holds on to it.
-#[derive(Clone, Copy, Debug)]
-pub struct QueueDir<'a> {
-    pub directory: &'a Path,
-    /// Each write synced to the disk before it is acknowledged, so that it survives the machine
-    /// losing power too (the storage extension's `fsync: true`; `SendingQueue::syncing_each_write`).
-    pub fsync: bool,
-}
-
-impl<'a> QueueDir<'a> {
-    /// A queue directory whose writes survive otelbox crashing, not the machine losing power.
-    pub fn new(directory: &'a Path) -> QueueDir<'a> {
-        QueueDir { directory, fsync: false }
-    }
-}
-
 /// What an exporter instance is built with besides its settings.
 pub struct ExporterContext<'a> {
     pub id: &'a ComponentId,
     pub store: &'a Arc<Store>,
     /// Where persistent sending queues live: the directory of the storage extension its settings
     /// name (`sending_queue.storage`), else the box's data directory; None for an in-memory box.
-    pub queue_dir: Option<QueueDir<'a>>,
+    pub queue_dir: Option<StorageDir<'a>>,
     /// Its counters per signal (the topology counts what it receives and refuses; the exporter
     /// counts what it sends, queues and drops).
     pub counters: PerSignal,

@@ -2,8 +2,8 @@
 //! `nop` exporter, for a pipeline whose data should go nowhere, e.g. one that only feeds a
 //! connector's counts). What it drops is counted as sent, so the pipeline's figures add up.
 
-use super::QueueDir;
 use crate::config::{ComponentId, Parser};
+use crate::extension::StorageDir;
 use crate::pipeline::{Consumer, Envelope, PipelineData, PipelineError};
 use crate::telemetry::PerSignal;
 use futures::future::BoxFuture;
@@ -23,7 +23,7 @@ pub struct NopExporter {
 }
 
 impl NopExporter {
-    pub fn new(_id: &ComponentId, _config: &(), _queue_dir: Option<QueueDir<'_>>, counters: PerSignal) -> anyhow::Result<Self> {
+    pub fn new(_id: &ComponentId, _config: &(), _queue_dir: Option<StorageDir<'_>>, counters: PerSignal) -> anyhow::Result<Self> {
         Ok(NopExporter { counters })
     }
 }

@@ -35,10 +35,10 @@ use super::sender::{
     error_chain, parse_auth, parse_compression, parse_headers, parse_sender, Compression, Delivered, Headers, Sender, SenderSettings,
     Transport, SENDER_KEYS,
 };
-use super::QueueDir;
 use super::{ExporterContext, ExporterFactory};
 use crate::config::{ComponentId, Parser, Settings};
 use crate::extension::ClientAuthorization;
+use crate::extension::StorageDir;
 use crate::pdata::Signal;
 use crate::pipeline::SignalConsumers;
 use crate::telemetry::PerSignal;
@@ -227,7 +227,7 @@ pub fn exporter(
     id: &ComponentId,
     config: &OtlpExporterConfig,
     authorization: Option<&ClientAuthorization>,
-    queue_dir: Option<QueueDir<'_>>,
+    queue_dir: Option<StorageDir<'_>>,
     counters: PerSignal,
 ) -> anyhow::Result<Sender> {
     let transport = GrpcTransport::new(config, authorization).map_err(|e| anyhow::anyhow!("exporter {id}: {e}"))?;
@@ -699,7 +699,7 @@ mod tests {
             &upstream_id(),
             &settings(&example(addr)),
             None,
-            Some(QueueDir::new(dir.path())),
+            Some(StorageDir::new(dir.path())),
             counters.clone(),
         )
         .unwrap();

@@ -43,10 +43,10 @@ use super::sender::{
     parse_auth, parse_client_tls, parse_compression, parse_headers, parse_sender, request_headers, set_authorization, Compression,
     Delivered, Headers, HttpClient, Sender, SenderSettings, Transport, SENDER_KEYS,
 };
-use super::QueueDir;
 use super::{ExporterContext, ExporterFactory};
 use crate::config::{ComponentId, Parser, Settings};
 use crate::extension::ClientAuthorization;
+use crate::extension::StorageDir;
 use crate::pdata::Signal;
 use crate::pipeline::{PipelineData, SignalConsumers};
 use crate::telemetry::PerSignal;
@@ -221,7 +221,7 @@ pub fn exporter(
     id: &ComponentId,
     config: &OtlpHttpExporterConfig,
     authorization: Option<&ClientAuthorization>,
-    queue_dir: Option<QueueDir<'_>>,
+    queue_dir: Option<StorageDir<'_>>,
     counters: PerSignal,
 ) -> anyhow::Result<Sender> {
     let transport = HttpTransport::new(config, authorization).map_err(|e| anyhow::anyhow!("exporter {id}: {e}"))?;

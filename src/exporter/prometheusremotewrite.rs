@@ -60,10 +60,10 @@ use super::sender::{
     parse_auth, parse_client_tls, parse_headers, parse_sender, request_headers, set_authorization, Delivered, Headers, HttpClient, Sender,
     SenderSettings, Transport, SENDER_KEYS,
 };
-use super::QueueDir;
 use super::{ExporterContext, ExporterFactory};
 use crate::config::{ComponentId, Parser, Settings};
 use crate::extension::ClientAuthorization;
+use crate::extension::StorageDir;
 use crate::pdata::Signal;
 use crate::pipeline::{SharedConsumer, SignalConsumers};
 use crate::telemetry::PerSignal;
@@ -787,7 +787,7 @@ pub fn exporter(
     id: &ComponentId,
     config: &PrometheusRemoteWriteExporterConfig,
     authorization: Option<&ClientAuthorization>,
-    queue_dir: Option<QueueDir<'_>>,
+    queue_dir: Option<StorageDir<'_>>,
     counters: PerSignal,
 ) -> anyhow::Result<Sender> {
     let transport = RemoteWriteTransport::new(config, authorization).map_err(|e| anyhow::anyhow!("exporter {id}: {e}"))?;

@@ -20,8 +20,8 @@
 
 use super::queue::{parse_queue, QueueError, QueueSettings, QueuedBatch, SendingQueue, Sizer};
 use super::retry::{parse_retry, Backoff, GiveUp, RetrySettings, SendError};
-use super::QueueDir;
 use crate::config::{ComponentId, Parser};
+use crate::extension::StorageDir;
 use crate::pdata::Signal;
 use crate::pipeline::{Consumer, Envelope, PipelineData, PipelineError};
 use crate::telemetry::PerSignal;
@@ -291,7 +291,7 @@ impl Sender {
         id: &ComponentId,
         transport: Arc<dyn Transport>,
         settings: &SenderSettings,
-        queue_dir: Option<QueueDir<'_>>,
+        queue_dir: Option<StorageDir<'_>>,
         counters: PerSignal,
     ) -> anyhow::Result<Sender> {
         let runtime = tokio::runtime::Handle::try_current().map_err(|_| anyhow::anyhow!("exporter {id}: needs the tokio runtime"))?;
@@ -759,7 +759,7 @@ mod tests {
         id: &ComponentId,
         transport: Arc<dyn Transport>,
         settings: &SenderSettings,
-        queue_dir: Option<QueueDir<'_>>,
+        queue_dir: Option<StorageDir<'_>>,
         counters: PerSignal,
     ) -> anyhow::Result<Sender> {
         let mut sender = Sender::start(id, transport, settings, queue_dir, counters)?;
@@ -898,7 +898,7 @@ mod tests {
         let mut settings = settings(true, 10, None);
         settings.retry.initial_interval = Duration::from_secs(30);
         settings.retry.max_interval = Duration::from_secs(30);
-        let sender = start(&id(), down.clone(), &settings, Some(QueueDir::new(dir.path())), counters.clone()).unwrap();
+        let sender = start(&id(), down.clone(), &settings, Some(StorageDir::new(dir.path())), counters.clone()).unwrap();
         for n in [1, 2, 3] {
             let (ack, committed) = AckToken::new();
             sender.accept(Envelope::new(logs(n), ack)).await.unwrap();
@@ -914,7 +914,7 @@ mod tests {
         let up = Scripted::new(vec![], Ok(Delivered::default()));
         let counters = PerSignal::detached("x");
         assert_eq!(count(&counters, |c| &c.queued), 0);
-        let sender = start(&id(), up.clone(), &settings, Some(QueueDir::new(dir.path())), counters.clone()).unwrap();
+        let sender = start(&id(), up.clone(), &settings, Some(StorageDir::new(dir.path())), counters.clone()).unwrap();
         wait_until("sent", || count(&counters, |c| &c.sent) == 6).await;
         let mut sent: Vec<Bytes> = up.attempts().into_iter().map(|a| a.1).collect();
         sent.sort_by_key(|b| b.len());

@@ -43,9 +43,9 @@ use super::sender::{
     error_chain, parse_compression, parse_headers, parse_sender, Compression, Delivered, Headers, Sender, SenderSettings, Transport,
     SENDER_KEYS,
 };
-use super::QueueDir;
 use super::{ExporterContext, ExporterFactory};
 use crate::config::{ComponentId, Parser, Settings};
+use crate::extension::StorageDir;
 use crate::pdata::json::{any_value_to_plain, attributes_to_plain};
 use crate::pdata::{Signal, SpanId, TraceId};
 use crate::pipeline::{SharedConsumer, SignalConsumers};
@@ -207,7 +207,7 @@ fn parse_url(p: &mut Parser, value: &Value, path: &str) -> Option<Url> {
 pub fn exporter(
     id: &ComponentId,
     config: &ZipkinExporterConfig,
-    queue_dir: Option<QueueDir<'_>>,
+    queue_dir: Option<StorageDir<'_>>,
     counters: PerSignal,
 ) -> anyhow::Result<Sender> {
     let transport = ZipkinTransport::new(config).map_err(|e| anyhow::anyhow!("exporter {id}: {e}"))?;

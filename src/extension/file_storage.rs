@@ -8,10 +8,10 @@
 //! before it is acknowledged (payload files, their directory and the index's commits).
 
 use crate::config::{ComponentId, Parser, Settings};
-use crate::extension::{Extension, ExtensionFactory};
+use crate::extension::{Extension, ExtensionFactory, StorageDir};
 use futures::future::BoxFuture;
 use serde_yaml_ng::Value;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 #[derive(Clone, Debug, PartialEq)]
@@ -99,11 +99,10 @@ impl Extension for FileStorage {
         })
     }
 
-    fn storage_directory(&self) -> Option<&Path> {
-        Some(&self.config.directory)
-    }
-
-    fn storage_syncs_each_write(&self) -> bool {
-        self.config.fsync
+    fn storage(&self) -> Option<StorageDir<'_>> {
+        Some(StorageDir {
+            directory: &self.config.directory,
+            fsync: self.config.fsync,
+        })
     }
 }

@@ -20,6 +20,23 @@ use std::fmt;
 use std::path::Path;
 use std::sync::Arc;
 
+/// A directory where components keep what must survive a restart (a storage extension's, or the
+/// box's data directory), and how hard it holds on to what is written there.
+#[derive(Clone, Copy, Debug)]
+pub struct StorageDir<'a> {
+    pub directory: &'a Path,
+    /// Each write synced to the disk before it is acknowledged, so that it survives the machine
+    /// losing power too (`file_storage`'s `fsync: true`; `SendingQueue::syncing_each_write`).
+    pub fsync: bool,
+}
+
+impl<'a> StorageDir<'a> {
+    /// A directory whose writes survive otelbox crashing, not the machine losing power.
+    pub fn new(directory: &'a Path) -> StorageDir<'a> {
+        StorageDir { directory, fsync: false }
+    }
+}
+
 /// Builds an extension type's instance.
 pub trait ExtensionFactory: ComponentType {
     fn build(&self, id: &ComponentId, settings: &Settings) -> anyhow::Result<Arc<dyn Extension>>;
@@ -41,14 +58,9 @@ pub trait Extension: Send + Sync {
     fn client_authenticator(&self) -> Option<&dyn ClientAuthenticator> {
         None
     }
-    /// `Some` for a storage extension: the directory components naming it keep their files in.
-    fn storage_directory(&self) -> Option<&Path> {
+    /// `Some` for a storage extension: where components naming it keep their files, and how.
+    fn storage(&self) -> Option<StorageDir<'_>> {
         None
-    }
-    /// For a storage extension: whether what is kept there is synced to the disk with each write
-    /// (`file_storage`'s `fsync`).
-    fn storage_syncs_each_write(&self) -> bool {
-        false
     }
     /// Told when the box starts serving (`true`) and when it starts shutting down (`false`).
     fn set_ready(&self, _ready: bool) {}
@@ -195,20 +207,12 @@ impl Extensions {
             .ok_or_else(|| anyhow::anyhow!("authenticator \"{id}\" is not a running extension (list it in service.extensions)"))
     }
 
-    /// The directory of the storage extension `id`, if it is a running one.
-    pub fn storage_directory(&self, id: &ComponentId) -> Option<&Path> {
+    /// The storage of the storage extension `id`, if it is a running one.
+    pub fn storage(&self, id: &ComponentId) -> Option<StorageDir<'_>> {
         self.running
             .iter()
             .find(|(running, _)| running == id)
-            .and_then(|(_, extension)| extension.storage_directory())
-    }
-
-    /// Whether the storage extension `id` syncs each write (false if it is none).
-    pub fn storage_syncs_each_write(&self, id: &ComponentId) -> bool {
-        self.running
-            .iter()
-            .find(|(running, _)| running == id)
-            .is_some_and(|(_, extension)| extension.storage_syncs_each_write())
+            .and_then(|(_, extension)| extension.storage())
     }
 
     /// Tells every extension whether the box serves (health checks answer accordingly).

@@ -110,7 +110,7 @@ mod tests {
             .build(&ComponentId::parse("zpages").unwrap(), &Settings::new(config))
             .unwrap();
         extension.start().await.unwrap();
-        assert!(extension.authenticator().is_none() && extension.storage_directory().is_none());
+        assert!(extension.authenticator().is_none() && extension.storage().is_none());
         extension.shutdown().await;
     }
 

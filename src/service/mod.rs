@@ -14,9 +14,9 @@
 use crate::components::{find, REGISTRY};
 use crate::config::{ComponentId, ComponentType, Config, Kind, Pipeline, Settings};
 use crate::connector::ConnectorOutput;
-use crate::exporter::QueueDir;
 use crate::exporter::{ExporterContext, AUTHENTICATOR_REF};
 use crate::extension::Extensions;
+use crate::extension::StorageDir;
 use crate::memory::{MemoryGauge, MemoryGauges};
 use crate::pdata::Signal;
 use crate::pipeline::{FanOut, Inline, NoPipeline, PipelineData, Shared, SharedConsumer, SignalConsumers, Tap};
@@ -87,18 +87,15 @@ impl Topology {
                     authorization = Some(value);
                     continue;
                 }
-                match resources.extensions.storage_directory(&ext) {
-                    Some(dir) => storage = Some((dir.to_path_buf(), resources.extensions.storage_syncs_each_write(&ext))),
+                match resources.extensions.storage(&ext) {
+                    Some(dir) => storage = Some(dir),
                     None => anyhow::bail!("exporters.{id}.{at}: extension \"{ext}\" is not a storage extension (such as file_storage)"),
                 }
             }
             let context = ExporterContext {
                 id,
                 store: resources.store,
-                queue_dir: match &storage {
-                    Some((directory, fsync)) => Some(QueueDir { directory, fsync: *fsync }),
-                    None => resources.data_dir.as_deref().map(QueueDir::new),
-                },
+                queue_dir: storage.or_else(|| resources.data_dir.as_deref().map(StorageDir::new)),
                 counters: counters.clone(),
                 authorization,
             };

@@ -338,8 +338,8 @@ async fn a_sending_queue_lives_in_the_storage_extension_it_names() {
     );
     let config = parse_config(&yaml).unwrap_or_else(|e| panic!("{e}"));
     let extensions = super::start_extensions(&config).await.unwrap();
-    assert!(extensions.storage_syncs_each_write(&id("file_storage/queues")));
-    assert!(!extensions.storage_syncs_each_write(&id("otlp")), "not a storage extension");
+    assert!(extensions.storage(&id("file_storage/queues")).is_some_and(|storage| storage.fsync));
+    assert!(extensions.storage(&id("otlp")).is_none(), "not a storage extension");
     let store = memory_store();
     let components = crate::telemetry::Components::default();
     let topology = super::Topology::build(

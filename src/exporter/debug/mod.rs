@@ -99,7 +99,7 @@ impl DebugExporter {
     pub fn new(
         id: &ComponentId,
         config: &DebugExporterConfig,
-        _queue_dir: Option<crate::exporter::QueueDir<'_>>,
+        _queue_dir: Option<crate::extension::StorageDir<'_>>,
         counters: PerSignal,
     ) -> anyhow::Result<Self> {
         Ok(DebugExporter::with_output(id, config, counters, Box::new(std::io::stderr())))

@@ -841,7 +841,7 @@ impl ReceiverFactory for Factory {
         Box::pin(async move {
             let config: &FileLogConfig = settings.get();
             let dir = match &config.storage {
-                Some(storage) => Some(host.extensions.storage_directory(storage).map(Path::to_path_buf).ok_or_else(|| {
+                Some(storage) => Some(host.extensions.storage(storage).map(|storage| storage.directory.to_path_buf()).ok_or_else(|| {
                     anyhow::anyhow!(
                         "receivers.{id}.storage: \"{storage}\" is not a running storage extension (configure a file_storage and list it in service.extensions)"
                     )
